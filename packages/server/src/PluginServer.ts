@@ -1,0 +1,83 @@
+/**
+ * Serve the drivers of a Layer as a Docker plugin: router, listener, call options and clean shutdown in one layer.
+ *
+ * @since 0.1.0
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import type { PluginApi } from "@docker-plugin-kit/protocol"
+import { Duration, Effect, Layer } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import type { NetAddress } from "effect/net"
+import * as EndpointHandler from "./EndpointHandler.ts"
+import * as Listener from "./Listener.ts"
+import * as PluginRouter from "./PluginRouter.ts"
+
+/**
+ * Options of a plugin server.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Plugin name: the socket is `NAME.sock`, the spec file `NAME.spec`. */
+  readonly name: string
+  /** Where to listen; defaults to `/run/docker/plugins/NAME.sock`. */
+  readonly listen?: Listener.Listen
+  /** Deadline of every driver call (default 2 minutes; the daemon itself sets none). */
+  readonly deadline?: Duration.Input
+  /** Log every call. */
+  readonly verbose?: boolean
+  /** The APIs to look drivers up for (default: all of them). */
+  readonly apis?: ReadonlyArray<PluginApi.Any>
+}
+
+/**
+ * Errors that stop a server from starting.
+ *
+ * @since 0.1.0
+ */
+export type StartError = Listener.ListenError | PluginRouter.NoDriverProvided
+
+/**
+ * The router of a plugin, without a listener (for in-process use and custom servers).
+ *
+ * @since 0.1.0
+ */
+export const router = (options: Omit<Options, "name" | "listen"> = {}) =>
+  PluginRouter.layer({
+    deadline: Duration.fromInputUnsafe(options.deadline ?? EndpointHandler.defaultCallOptions.deadline),
+    verbose: options.verbose ?? false,
+    ...(options.apis === undefined ? {} : { apis: options.apis })
+  })
+
+/**
+ * A running plugin server. Provide the driver layers to it; it exposes the bound `HttpServer` (for its address).
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<HttpServer.HttpServer, StartError> =>
+  HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(Listener.layer(options.name, options.listen ?? Listener.unix(options.name)))
+  )
+
+/**
+ * A human-readable description of where a server listens.
+ *
+ * @since 0.1.0
+ */
+export const describeAddress = (address: NetAddress.SocketAddress): string =>
+  address._tag === "UnixPathAddress" ? `unix://${address.path}` : HttpServer.formatAddress(address)
+
+/**
+ * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits after the
+ * in-flight calls finish and the socket (or spec file) is removed.
+ *
+ * @since 0.1.0
+ */
+export const launch = <E>(options: Options, drivers: Layer.Layer<any, E>): void =>
+  Layer.launch(
+    Layer.effectDiscard(
+      Effect.flatMap(HttpServer.HttpServer, (server) =>
+        Effect.sync(() => console.log(`${options.name}: listening on ${describeAddress(server.address)}`))
+      )
+    ).pipe(Layer.provideMerge(layer(options)), Layer.provide(drivers))
+  ).pipe(NodeRuntime.runMain)

@@ -1,0 +1,87 @@
+/**
+ * Call a driver Layer through the real router and the real wire encoding, in-process, without a socket.
+ *
+ * @since 0.1.0
+ */
+import { PluginServer } from "@docker-plugin-kit/server"
+import { Effect, Layer, type Scope } from "effect"
+import { HttpRouter } from "effect/http"
+
+/**
+ * A response as the daemon would receive it.
+ *
+ * @since 0.1.0
+ */
+export interface PluginResponse {
+  readonly status: number
+  readonly contentType: string | null
+  readonly text: string
+  /** The parsed JSON body, or `undefined` when the body is not JSON. */
+  readonly body: unknown
+}
+
+/**
+ * A plugin served in-process.
+ *
+ * @since 0.1.0
+ */
+export interface InProcessPlugin {
+  /**
+   * POSTs to `path`. A string body is sent verbatim (to test malformed input); any other value is JSON-encoded
+   * with the trailing newline the daemon adds; no body sends an empty request like the daemon's argument-less calls.
+   */
+  readonly call: (path: string, body?: unknown) => Effect.Effect<PluginResponse>
+  /** The fetch-style handler behind `call`, for streaming tests. */
+  readonly fetch: (request: Request) => Promise<Response>
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Serves `drivers` in-process for the life of the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = <E>(
+  drivers: Layer.Layer<any, E>,
+  options: Parameters<typeof PluginServer.router>[0] = {}
+): Effect.Effect<InProcessPlugin, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() =>
+        HttpRouter.toWebHandler(PluginServer.router(options).pipe(Layer.provide(drivers)), { disableLogger: true })
+      ),
+      ({ dispose }) => Effect.promise(() => dispose())
+    ),
+    ({ handler }): InProcessPlugin => {
+      const fetch = (request: Request) => handler(request)
+      return {
+        fetch,
+        call: (path, body) =>
+          Effect.promise(async () => {
+            const payload =
+              body === undefined ? undefined : typeof body === "string" ? body : `${JSON.stringify(body)}\n`
+            const response = await fetch(
+              new Request(`http://plugin${path}`, {
+                method: "POST",
+                headers: { accept: "application/vnd.docker.plugins.v1.2+json" },
+                ...(payload === undefined ? {} : { body: payload })
+              })
+            )
+            const text = await response.text()
+            return {
+              status: response.status,
+              contentType: response.headers.get("content-type"),
+              text,
+              body: parseJson(text)
+            }
+          })
+      }
+    }
+  )

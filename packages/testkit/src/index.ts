@@ -1,0 +1,6 @@
+/**
+ * Test plugin drivers: in-process, over real sockets, and against a real Docker Engine.
+ *
+ * @since 0.1.0
+ */
+export * as InProcess from "./InProcess.ts"
