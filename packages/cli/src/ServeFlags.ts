@@ -1,0 +1,160 @@
+/**
+ * The flags every `dpk serve DRIVER` command shares, and how they become a listener and server options.
+ *
+ * @since 0.1.0
+ */
+import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { Console, Effect, Layer, Option } from "effect"
+import { Command, Flag } from "effect/cli"
+import { HttpServer } from "effect/http"
+
+/**
+ * Shared serve flags.
+ *
+ * @since 0.1.0
+ */
+export const flags = {
+  name: Flag.String("name").pipe(
+    Flag.withDescription("Plugin name (socket NAME.sock, spec file NAME.spec)"),
+    Flag.optional
+  ),
+  socket: Flag.String("socket").pipe(
+    Flag.withDescription("Unix socket path (default /run/docker/plugins/NAME.sock)"),
+    Flag.optional
+  ),
+  tcp: Flag.String("tcp").pipe(Flag.withDescription("Listen on HOST:PORT instead of a Unix socket"), Flag.optional),
+  specDir: Flag.String("spec-dir").pipe(
+    Flag.withDescription("Where a TCP plugin writes its spec file (default /etc/docker/plugins)"),
+    Flag.optional
+  ),
+  tlsCert: Flag.String("tls-cert").pipe(Flag.withDescription("TLS certificate (PEM) for --tcp"), Flag.optional),
+  tlsKey: Flag.String("tls-key").pipe(Flag.withDescription("TLS private key (PEM) for --tcp"), Flag.optional),
+  tlsCa: Flag.String("tls-ca").pipe(
+    Flag.withDescription("CA (PEM) that client certificates must be signed by; written to NAME.json"),
+    Flag.optional
+  ),
+  group: Flag.String("group").pipe(Flag.withDescription("Group (name or GID) owning the socket"), Flag.optional),
+  systemd: Flag.Boolean("systemd").pipe(
+    Flag.withDescription("Serve on the socket passed by systemd socket activation (LISTEN_FDS)"),
+    Flag.withDefault(false)
+  ),
+  deadline: Flag.Int("deadline-ms").pipe(
+    Flag.withDescription("Deadline of every driver call in milliseconds (default 120000)"),
+    Flag.withDefault(120_000)
+  ),
+  verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Log every call"), Flag.withDefault(false))
+} as const
+
+/**
+ * Parsed shared serve flags.
+ *
+ * @since 0.1.0
+ */
+export interface Values {
+  readonly name: Option.Option<string>
+  readonly socket: Option.Option<string>
+  readonly tcp: Option.Option<string>
+  readonly specDir: Option.Option<string>
+  readonly tlsCert: Option.Option<string>
+  readonly tlsKey: Option.Option<string>
+  readonly tlsCa: Option.Option<string>
+  readonly group: Option.Option<string>
+  readonly systemd: boolean
+  readonly deadline: number
+  readonly verbose: boolean
+}
+
+/**
+ * A bad combination of flags.
+ *
+ * @since 0.1.0
+ */
+export class FlagError extends Error {
+  readonly _tag = "FlagError"
+}
+
+/**
+ * The server could not start (socket taken, port in use, driver failed to initialise, ...).
+ *
+ * @since 0.1.0
+ */
+export class ServeFailed extends Error {
+  readonly _tag = "ServeFailed"
+}
+
+const describe = (e: unknown): string =>
+  e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? e)
+
+const parseHostPort = (value: string): { host: string; port: number } => {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
+  if (match === null) throw new FlagError(`--tcp expects HOST:PORT, got "${value}"`)
+  const port = Number(match[3])
+  if (port > 65535) throw new FlagError(`--tcp port must be at most 65535, got ${port}`)
+  return { host: match[1] ?? (match[2] === "" ? "127.0.0.1" : match[2]!), port }
+}
+
+/**
+ * The listener the flags describe.
+ *
+ * @since 0.1.0
+ */
+export const listenOf = (name: string, values: Values): Listener.Listen => {
+  if (values.systemd) return { _tag: "Systemd" }
+  if (Option.isSome(values.tcp)) {
+    if (Option.isSome(values.socket)) throw new FlagError("--socket and --tcp are exclusive")
+    const { host, port } = parseHostPort(values.tcp.value)
+    const cert = Option.getOrUndefined(values.tlsCert)
+    const key = Option.getOrUndefined(values.tlsKey)
+    if ((cert === undefined) !== (key === undefined)) throw new FlagError("--tls-cert and --tls-key go together")
+    const ca = Option.getOrUndefined(values.tlsCa)
+    if (ca !== undefined && cert === undefined) throw new FlagError("--tls-ca needs --tls-cert and --tls-key")
+    return {
+      _tag: "Tcp",
+      host,
+      port,
+      ...(Option.isSome(values.specDir) ? { specDir: values.specDir.value } : {}),
+      ...(cert !== undefined && key !== undefined
+        ? { tls: { certFile: cert, keyFile: key, ...(ca === undefined ? {} : { caFile: ca }) } }
+        : {})
+    }
+  }
+  for (const f of ["tlsCert", "tlsKey", "tlsCa", "specDir"] as const) {
+    if (Option.isSome(values[f]))
+      throw new FlagError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --tcp`)
+  }
+  return Listener.unix(name, {
+    ...(Option.isSome(values.socket) ? { path: values.socket.value } : {}),
+    ...(Option.isSome(values.group) ? { group: values.group.value } : {})
+  })
+}
+
+/**
+ * Builds `dpk serve DRIVER`: the shared flags plus the driver's own, served until SIGINT/SIGTERM.
+ *
+ * @since 0.1.0
+ */
+export const command = <const Name extends string, Own extends Record<string, Flag.Flag<any>>, E>(
+  driverName: Name,
+  description: string,
+  own: Own,
+  drivers: (values: { readonly [K in keyof Own]: Own[K] extends Flag.Flag<infer A> ? A : never }) => Layer.Layer<any, E>
+) =>
+  Command.make(driverName, { ...flags, ...own }, (values) =>
+    Effect.gen(function* () {
+      const all = values as unknown as Values
+      const name = Option.getOrElse(all.name, () => driverName)
+      const listen = yield* Effect.try({
+        try: () => listenOf(name, all),
+        catch: (e) => e as FlagError
+      })
+      const server = PluginServer.layer({ name, listen, deadline: all.deadline, verbose: all.verbose })
+      const announce = Layer.effectDiscard(
+        Effect.flatMap(HttpServer.HttpServer, (s) =>
+          Console.log(`${name}: serving ${driverName}, listening on ${PluginServer.describeAddress(s.address)}`)
+        )
+      )
+      return yield* Layer.launch(
+        announce.pipe(Layer.provideMerge(server), Layer.provide(drivers(values as never)))
+      ).pipe(Effect.mapError((e) => new ServeFailed(describe(e))))
+    })
+  ).pipe(Command.withDescription(description))
