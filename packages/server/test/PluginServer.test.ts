@@ -1,0 +1,253 @@
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { spawnSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import { post, tempDir } from "./support.ts"
+
+const serve = (options: PluginServer.Options, drivers: Layer.Layer<any> = VolumeMemory.layer()) =>
+  Layer.build(PluginServer.layer(options).pipe(Layer.provide(drivers)))
+
+describe("PluginServer on a Unix socket", () => {
+  it.live("serves the manifest and the driver with mode 0660, and removes the socket on close", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "plugins", "mem.sock")
+      const scope = yield* Scope.make()
+      yield* serve({ name: "mem", listen: Listener.unix("mem", { path }) }).pipe(Scope.provide(scope))
+      expect(Fs.statSync(path).mode & 0o777).toBe(0o660)
+      const manifest = yield* post({ socketPath: path }, "/Plugin.Activate")
+      expect(manifest.status).toBe(200)
+      expect(manifest.headers["content-type"]).toBe("application/vnd.docker.plugins.v1.1+json")
+      expect(manifest.body).toEqual({ Implements: ["VolumeDriver"] })
+      expect((yield* post({ socketPath: path }, "/VolumeDriver.Create", { Name: "a", Opts: null })).status).toBe(200)
+      const missing = yield* post({ socketPath: path }, "/VolumeDriver.Get", { Name: "b" })
+      expect([missing.status, missing.body]).toEqual([500, { Err: "no such volume: b" }])
+      yield* Scope.close(scope, Exit.void)
+      expect(Fs.existsSync(path)).toBe(false)
+    })
+  )
+
+  it.live("replaces a stale socket left by a killed process", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "stale.sock")
+      // A process that binds the socket and is SIGKILLed leaves the file behind.
+      spawnSync(process.execPath, [
+        "-e",
+        `require("net").createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, "SIGKILL"))`
+      ])
+      expect(Fs.lstatSync(path).isSocket()).toBe(true)
+      yield* serve({ name: "stale", listen: Listener.unix("stale", { path }) })
+      expect((yield* post({ socketPath: path }, "/Plugin.Activate")).body).toEqual({ Implements: ["VolumeDriver"] })
+    })
+  )
+
+  it.live("refuses to steal a socket another live process serves, and refuses a non-socket file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const live = Path.join(dir, "live.sock")
+      const other = Net.createServer((c) => c.end())
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => {
+          other.listen(live, () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => other.close())
+      )
+      const stolen = yield* Effect.exit(serve({ name: "live", listen: Listener.unix("live", { path: live }) }))
+      expect(Exit.isFailure(stolen)).toBe(true)
+      expect(String(Exit.isFailure(stolen) ? stolen.cause : "")).toContain("served by another live process")
+
+      const file = Path.join(dir, "file.sock")
+      Fs.writeFileSync(file, "not a socket")
+      const refused = yield* Effect.exit(serve({ name: "file", listen: Listener.unix("file", { path: file }) }))
+      expect(String(Exit.isFailure(refused) ? refused.cause : "")).toContain("is not a socket")
+      expect(Fs.readFileSync(file, "utf8")).toBe("not a socket")
+    })
+  )
+})
+
+describe("PluginServer on TCP", () => {
+  it.live("writes NAME.spec with its address and removes it on close", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const scope = yield* Scope.make()
+      yield* serve({ name: "tcpvol", listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir: dir } }).pipe(
+        Scope.provide(scope)
+      )
+      const spec = Fs.readFileSync(Path.join(dir, "tcpvol.spec"), "utf8").trim()
+      const url = new URL(spec)
+      expect(url.protocol).toBe("tcp:")
+      const reply = yield* post({ host: "127.0.0.1", port: Number(url.port) }, "/Plugin.Activate")
+      expect(reply.body).toEqual({ Implements: ["VolumeDriver"] })
+      yield* Scope.close(scope, Exit.void)
+      expect(Fs.existsSync(Path.join(dir, "tcpvol.spec"))).toBe(false)
+    })
+  )
+
+  it.live("with TLS and a CA writes NAME.json and requires a client certificate", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const pem = (name: string) => Path.join(dir, name)
+      const openssl = (...args: Array<string>) => {
+        const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" })
+        if (r.status !== 0) throw new Error(r.stderr)
+      }
+      openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca"
+      )
+      for (const who of ["server", "client"]) {
+        openssl(
+          "req",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          `${who}.key`,
+          "-out",
+          `${who}.csr`,
+          "-subj",
+          "/CN=127.0.0.1"
+        )
+        Fs.writeFileSync(pem(`${who}.ext`), "subjectAltName=IP:127.0.0.1\n")
+        openssl(
+          "x509",
+          "-req",
+          "-in",
+          `${who}.csr`,
+          "-CA",
+          "ca.pem",
+          "-CAkey",
+          "ca.key",
+          "-CAcreateserial",
+          "-out",
+          `${who}.pem`,
+          "-days",
+          "1",
+          "-extfile",
+          `${who}.ext`
+        )
+      }
+      const tls = { certFile: pem("server.pem"), keyFile: pem("server.key"), caFile: pem("ca.pem") }
+      yield* serve({ name: "tlsvol", listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir: dir, tls } })
+      const spec = JSON.parse(Fs.readFileSync(Path.join(dir, "tlsvol.json"), "utf8"))
+      expect(spec.TLSConfig.CAFile).toBe(tls.caFile)
+      const url = new URL(spec.Addr)
+      expect(url.protocol).toBe("https:")
+      const target = { host: "127.0.0.1", port: Number(url.port) }
+      const ok = yield* post(
+        {
+          ...target,
+          tls: {
+            ca: Fs.readFileSync(tls.caFile),
+            cert: Fs.readFileSync(pem("client.pem")),
+            key: Fs.readFileSync(pem("client.key"))
+          }
+        },
+        "/Plugin.Activate"
+      )
+      expect(ok.body).toEqual({ Implements: ["VolumeDriver"] })
+      const anonymous = yield* Effect.exit(
+        post({ ...target, tls: { ca: Fs.readFileSync(tls.caFile) } }, "/Plugin.Activate")
+      )
+      expect(Exit.isFailure(anonymous)).toBe(true)
+    })
+  )
+})
+
+const slowDriver = (gate: Effect.Effect<void>) =>
+  Layer.effect(
+    VolumeDriver.VolumeDriver,
+    Effect.map(VolumeMemory.make(), (memory) => ({
+      ...memory,
+      get: (request: VolumeDriver.NameRequest) =>
+        request.Name === "slow" ? Effect.as(gate, { Volume: { Name: "slow" } }) : memory.get(request),
+      remove: () => Effect.die(new Error("kaboom")),
+      path: () => Effect.fail(new DriverError({ message: "paths are off today" })),
+      list: () => Effect.succeed({ Volumes: [{ Name: "bad", CreatedAt: "" }] })
+    }))
+  )
+
+describe("PluginServer call handling", () => {
+  it.live("a call past its deadline answers Err and the server keeps serving", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "d.sock")
+      yield* serve(
+        { name: "d", listen: Listener.unix("d", { path }), deadline: "200 millis" },
+        slowDriver(Effect.never)
+      )
+      const late = yield* post({ socketPath: path }, "/VolumeDriver.Get", { Name: "slow" })
+      expect([late.status, late.body]).toEqual([500, { Err: "VolumeDriver.Get did not answer within 200ms" }])
+      expect((yield* post({ socketPath: path }, "/Plugin.Activate")).status).toBe(200)
+    })
+  )
+
+  it.live("a defect is answered with Err, a typed failure with its message, a bad response names the field", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "e.sock")
+      yield* serve({ name: "e", listen: Listener.unix("e", { path }) }, slowDriver(Effect.void))
+      const defect = yield* post({ socketPath: path }, "/VolumeDriver.Remove", { Name: "x" })
+      expect([defect.status, defect.body]).toEqual([500, { Err: "internal error in VolumeDriver.Remove: kaboom" }])
+      const failure = yield* post({ socketPath: path }, "/VolumeDriver.Path", { Name: "x" })
+      expect([failure.status, failure.body]).toEqual([500, { Err: "paths are off today" }])
+      const invalid = yield* post({ socketPath: path }, "/VolumeDriver.List", {})
+      expect(invalid.status).toBe(500)
+      expect((invalid.body as { Err: string }).Err).toMatch(
+        /invalid response: Volumes\.0\.CreatedAt: Expected an RFC 3339/
+      )
+      expect((yield* post({ socketPath: path }, "/VolumeDriver.Capabilities", {})).body).toEqual({
+        Capabilities: { Scope: "local" }
+      })
+    })
+  )
+
+  it.live("an absent optional endpoint answers the daemon's default", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "o.sock")
+      const withoutCapabilities = Layer.effect(
+        VolumeDriver.VolumeDriver,
+        Effect.map(VolumeMemory.make({ scope: "global" }), ({ capabilities: _, ...rest }) => rest)
+      )
+      yield* serve({ name: "o", listen: Listener.unix("o", { path }) }, withoutCapabilities)
+      expect((yield* post({ socketPath: path }, "/VolumeDriver.Capabilities", {})).body).toEqual({
+        Capabilities: { Scope: "local" }
+      })
+    })
+  )
+
+  it.live("shutdown lets an in-flight call finish", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "g.sock")
+      const scope = yield* Scope.make()
+      yield* serve({ name: "g", listen: Listener.unix("g", { path }) }, slowDriver(Effect.sleep("400 millis"))).pipe(
+        Scope.provide(scope)
+      )
+      const inFlight = yield* Effect.forkChild(post({ socketPath: path }, "/VolumeDriver.Get", { Name: "slow" }))
+      yield* Effect.sleep("100 millis")
+      yield* Scope.close(scope, Exit.void)
+      const reply = yield* Fiber.join(inFlight)
+      expect([reply.status, reply.body]).toEqual([200, { Volume: { Name: "slow" } }])
+      expect(Fs.existsSync(path)).toBe(false)
+    })
+  )
+})

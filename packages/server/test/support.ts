@@ -1,0 +1,71 @@
+// Test support: temp folders and a minimal daemon-like HTTP client over Unix sockets or TCP.
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-server-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly text: string
+  readonly body: unknown
+}
+
+export type Target =
+  | { readonly socketPath: string }
+  | { readonly host: string; readonly port: number; readonly tls?: Https.RequestOptions }
+
+const parse = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** POSTs like the daemon: no Content-Type, the v1.2 Accept header, JSON plus a trailing newline. */
+export const post = (target: Target, path: string, body?: unknown): Effect.Effect<Reply, Error> =>
+  Effect.callback<Reply, Error>((resume) => {
+    const payload = body === undefined ? "" : typeof body === "string" ? body : `${JSON.stringify(body)}\n`
+    const tls = "tls" in target ? target.tls : undefined
+    const request = (tls === undefined ? Http : Https).request(
+      {
+        ...("socketPath" in target ? { socketPath: target.socketPath } : { host: target.host, port: target.port }),
+        ...(tls ?? {}),
+        method: "POST",
+        path,
+        agent: false,
+        headers: { accept: "application/vnd.docker.plugins.v1.2+json", "content-length": Buffer.byteLength(payload) }
+      },
+      (response) => {
+        let text = ""
+        response.setEncoding("utf8")
+        response.on("data", (c) => (text += c))
+        response.on("end", () =>
+          resume(
+            Effect.succeed({ status: response.statusCode ?? 0, headers: response.headers, text, body: parse(text) })
+          )
+        )
+        response.on("error", (e) => resume(Effect.fail(e)))
+      }
+    )
+    request.on("error", (e) => resume(Effect.fail(e)))
+    request.end(payload)
+  })
+
+/** Polls `check` every 50 ms until it holds or `timeoutMs` passes. */
+export const waitFor = (check: () => boolean, timeoutMs = 10_000) =>
+  Effect.promise(async () => {
+    const end = Date.now() + timeoutMs
+    while (!check()) {
+      if (Date.now() > end) throw new Error("condition not reached in time")
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  })
