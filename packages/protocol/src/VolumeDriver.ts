@@ -34,6 +34,11 @@ export type Volume = typeof Volume.Type
 export const NameRequest = Schema.Struct({ Name: Schema.String })
 
 /**
+ * @since 0.1.0
+ */
+export type NameRequest = typeof NameRequest.Type
+
+/**
  * `Create` request: the options are `null` when the user gave none.
  *
  * @since 0.1.0
