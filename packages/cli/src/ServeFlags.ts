@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Logger, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { HttpServer } from "effect/http"
 
@@ -154,7 +154,12 @@ export const command = <const Name extends string, Own extends Record<string, Fl
         )
       )
       return yield* Layer.launch(
-        announce.pipe(Layer.provideMerge(server), Layer.provide(drivers(values as never)))
+        announce.pipe(
+          Layer.provideMerge(server),
+          Layer.provide(drivers(values as never)),
+          // One logfmt line per event: easy to grep, and what journald and log shippers expect.
+          Layer.provide(Logger.layer([Logger.consoleLogFmt]))
+        )
       ).pipe(Effect.mapError((e) => new ServeFailed(describe(e))))
     })
   ).pipe(Command.withDescription(description))

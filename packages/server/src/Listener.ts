@@ -188,6 +188,13 @@ const serverOptions: Http.ServerOptions = { keepAliveTimeout: 2_000, noDelay: tr
 export const gracefulShutdownTimeout = Duration.seconds(10)
 
 /**
+ * How an inherited socket whose path Node cannot tell is named in the server address: `fd:3`.
+ *
+ * @since 0.1.0
+ */
+export const systemdAddressPrefix = "fd:"
+
+/**
  * The systemd socket-activation fd (`LISTEN_FDS`), if this process was given one.
  *
  * @since 0.1.0
@@ -241,10 +248,14 @@ export const layer = (name: string, listen: Listen): Layer.Layer<HttpServer.Http
           Effect.fail(new ListenError({ message: "LISTEN_FDS is not set: this process was not socket-activated" }))
         )
       }
-      return NodeHttpServer.layer(() => Http.createServer(serverOptions), {
-        fd,
-        ...shutdown
-      } as NodeHttpServer.Options).pipe(asListenError)
+      const create = () => {
+        const server = Http.createServer(serverOptions)
+        // Node cannot name an inherited Unix socket (address() is null), which the platform needs: name it by fd.
+        const address = server.address.bind(server)
+        server.address = () => address() ?? `${systemdAddressPrefix}${fd}`
+        return server
+      }
+      return NodeHttpServer.layer(create, { fd, ...shutdown } as NodeHttpServer.Options).pipe(asListenError)
     }
   }
 }

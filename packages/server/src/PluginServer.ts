@@ -65,7 +65,11 @@ export const layer = (options: Options): Layer.Layer<HttpServer.HttpServer, Star
  * @since 0.1.0
  */
 export const describeAddress = (address: NetAddress.SocketAddress): string =>
-  address._tag === "UnixPathAddress" ? `unix://${address.path}` : HttpServer.formatAddress(address)
+  address._tag !== "UnixPathAddress"
+    ? HttpServer.formatAddress(address)
+    : address.path.startsWith(Listener.systemdAddressPrefix)
+      ? `the socket systemd passed as ${address.path}`
+      : `unix://${address.path}`
 
 /**
  * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits after the
