@@ -70,7 +70,7 @@ export class ListenError extends Data.TaggedError("ListenError")<{ readonly mess
  */
 export const unix = (
   name: string,
-  options: { readonly path?: string; readonly group?: number | string } = {}
+  options: { readonly path?: string | undefined; readonly group?: number | string | undefined } = {}
 ): Listen => ({
   _tag: "Unix",
   path: options.path ?? Path.join(defaultSocketDir, `${name}.sock`),

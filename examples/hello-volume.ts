@@ -1,0 +1,24 @@
+// A complete volume plugin: implement the VolumeDriver interface, provide it as a Layer, serve it.
+// Run: node --conditions=@docker-plugin-kit/source examples/hello-volume.ts [SOCKET]
+import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { Effect, Layer } from "effect"
+
+const HelloVolumes = Layer.sync(VolumeDriver.VolumeDriver, () => {
+  const volumes = new Map<string, string>() // name -> host path
+  const known = (Name: string): Effect.Effect<string, DriverError> =>
+    volumes.has(Name)
+      ? Effect.succeed(volumes.get(Name)!)
+      : Effect.fail(new DriverError({ message: `no such volume: ${Name}` }))
+  return {
+    create: ({ Name }) => Effect.sync(() => void volumes.set(Name, `/srv/hello/${Name}`)).pipe(Effect.as({})),
+    remove: ({ Name }) => known(Name).pipe(Effect.map(() => (volumes.delete(Name), {}))),
+    get: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Volume: { Name, Mountpoint } }))),
+    list: () => Effect.succeed({ Volumes: [...volumes].map(([Name, Mountpoint]) => ({ Name, Mountpoint })) }),
+    path: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Mountpoint }))),
+    mount: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Mountpoint }))),
+    unmount: ({ Name }) => known(Name).pipe(Effect.as({}))
+  }
+})
+
+PluginServer.launch({ name: "hello", listen: Listener.unix("hello", { path: process.argv[2] }) }, HelloVolumes)
