@@ -7,6 +7,8 @@ import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { Console, Effect, Layer, Logger, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { HttpServer } from "effect/http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 /**
  * Shared serve flags.
@@ -19,7 +21,9 @@ export const flags = {
     Flag.optional
   ),
   socket: Flag.String("socket").pipe(
-    Flag.withDescription("Unix socket path (default /run/docker/plugins/NAME.sock)"),
+    Flag.withDescription(
+      "Unix socket path (default /run/docker/plugins/NAME.sock; under the temp folder when not root)"
+    ),
     Flag.optional
   ),
   tcp: Flag.String("tcp").pipe(Flag.withDescription("Listen on HOST:PORT instead of a Unix socket"), Flag.optional),
@@ -94,6 +98,25 @@ const parseHostPort = (value: string): { host: string; port: number } => {
 }
 
 /**
+ * Whether this process may use the system folders (`/run/docker/plugins`, `/var/lib/...`).
+ *
+ * @since 0.1.0
+ */
+export const isRoot = (): boolean => process.getuid?.() === 0
+
+/**
+ * Where state lives when a folder flag is not given: under `system` as root, else under the temp folder, so the
+ * quick start works for any user (a daemon only finds plugins in the system folders, and only root runs one).
+ *
+ * @since 0.1.0
+ */
+export const defaultFolder = (system: string, name: string): string =>
+  isRoot() ? system : Path.join(Os.tmpdir(), "docker-plugin-kit", name)
+
+const defaultSocket = (name: string): string =>
+  Path.join(defaultFolder(Listener.defaultSocketDir, "plugins"), `${name}.sock`)
+
+/**
  * The listener the flags describe.
  *
  * @since 0.1.0
@@ -123,7 +146,7 @@ export const listenOf = (name: string, values: Values): Listener.Listen => {
       throw new FlagError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --tcp`)
   }
   return Listener.unix(name, {
-    ...(Option.isSome(values.socket) ? { path: values.socket.value } : {}),
+    path: Option.getOrElse(values.socket, () => defaultSocket(name)),
     ...(Option.isSome(values.group) ? { group: values.group.value } : {})
   })
 }
