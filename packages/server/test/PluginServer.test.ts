@@ -251,3 +251,25 @@ describe("PluginServer call handling", () => {
     })
   )
 })
+
+describe.skipIf(process.getuid?.() !== 0)("PluginServer socket group (needs root to chown)", () => {
+  it.live("gives the socket the requested group, by number or by name", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const byNumber = Path.join(dir, "g1.sock")
+      yield* serve({ name: "g1", listen: Listener.unix("g1", { path: byNumber, group: 4242 }) })
+      expect(Fs.statSync(byNumber).gid).toBe(4242)
+      const rootGroup = Fs.readFileSync("/etc/group", "utf8").split("\n")[0]!.split(":")
+      const byName = Path.join(dir, "g2.sock")
+      yield* serve({ name: "g2", listen: Listener.unix("g2", { path: byName, group: rootGroup[0]! }) })
+      expect(Fs.statSync(byName).gid).toBe(Number(rootGroup[2]))
+      const unknown = yield* Effect.exit(
+        serve({
+          name: "g3",
+          listen: Listener.unix("g3", { path: Path.join(dir, "g3.sock"), group: "no-such-group-here" })
+        })
+      )
+      expect(String(Exit.isFailure(unknown) ? unknown.cause : "")).toContain("unknown group no-such-group-here")
+    })
+  )
+})
