@@ -1,0 +1,234 @@
+/**
+ * `volume-local`: a VolumeDriver that keeps each volume in a folder under a root and its metadata in atomically
+ * replaced state files, so that a restart (or `kill -9`) loses no volume and no mount count.
+ *
+ * The rules live in the pure `VolumeTable`; this module orders the side effects around each transition so that a
+ * crash between two of them leaves something start-up can reconcile:
+ *
+ * - Create: state file, then folder (a crash leaves state without folder: the folder is created again).
+ * - Remove: folder, then state file (a crash leaves the volume, possibly emptied; the daemon retries Remove).
+ * - Mount/Unmount: folder (first mount), then state file, then memory.
+ *
+ * @since 0.1.0
+ */
+import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Effect, Layer, Ref, Result } from "effect"
+import * as Path from "node:path"
+import type { VolumeError } from "./VolumeErrors.ts"
+import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"
+import * as VolumeFsMemory from "./VolumeFsMemory.ts"
+import * as VolumeFsNode from "./VolumeFsNode.ts"
+import * as VolumeLocks from "./VolumeLocks.ts"
+import * as VolumeName from "./VolumeName.ts"
+import * as VolumeOptions from "./VolumeOptions.ts"
+import * as VolumeState from "./VolumeState.ts"
+import * as VolumeTable from "./VolumeTable.ts"
+
+/**
+ * Default folder holding one sub-folder per volume.
+ *
+ * @since 0.1.0
+ */
+export const defaultRoot = "/var/lib/docker-plugin-kit/volumes"
+
+/**
+ * Default folder holding the state files.
+ *
+ * @since 0.1.0
+ */
+export const defaultStateDir = "/var/lib/docker-plugin-kit/state"
+
+/**
+ * Settings of the driver.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Folder holding one sub-folder per volume (default `/var/lib/docker-plugin-kit/volumes`). */
+  readonly root?: string
+  /** Folder holding the state files (default `/var/lib/docker-plugin-kit/state`). */
+  readonly stateDir?: string
+  /** Clock used for `CreatedAt` (tests pin it). */
+  readonly now?: () => Date
+}
+
+/**
+ * Why the driver could not start.
+ *
+ * @since 0.1.0
+ */
+export type StartError = VolumeFsError | VolumeState.VolumeStateCorrupt
+
+/**
+ * Every failure a call can report.
+ *
+ * @since 0.1.0
+ */
+export type CallError = VolumeError | VolumeFsError
+
+/** Folder settings from the recorded options; options that no longer validate set nothing. */
+const settingsOf = (options: Readonly<Record<string, string>>): FolderSettings =>
+  Result.match(VolumeOptions.decode(options), {
+    onFailure: () => ({}),
+    onSuccess: ({ uid, gid, mode }) => ({
+      ...(uid === undefined ? {} : { uid }),
+      ...(gid === undefined ? {} : { gid }),
+      ...(mode === undefined ? {} : { mode })
+    })
+  })
+
+const labelsOf = (options: Readonly<Record<string, string>>): Readonly<Record<string, string>> =>
+  Result.match(VolumeOptions.decode(options), { onFailure: () => ({}), onSuccess: (o) => o.labels })
+
+/**
+ * Builds the driver: loads and reconciles the state, then serves calls.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, StartError, VolumeFs> =>
+  Effect.gen(function* () {
+    const fs = yield* VolumeFs
+    const root = Path.resolve(options.root ?? defaultRoot)
+    const stateDir = Path.resolve(options.stateDir ?? defaultStateDir)
+    const now = options.now ?? (() => new Date())
+    const layout = VolumeState.layout(stateDir)
+    const folderOf = (name: string) => Path.join(root, name)
+
+    const records = yield* VolumeState.load(layout)
+    yield* fs.makeDirectory(root)
+    const folders: Array<VolumeState.Folder> = []
+    for (const name of yield* fs.readDirectory(root)) {
+      const path = folderOf(name)
+      // The state folder may be placed inside the root; it is not a volume.
+      if (path === stateDir || stateDir.startsWith(`${path}/`)) continue
+      const entry = yield* fs.stat(path)
+      if (entry?.type === "Directory") folders.push({ name, modifiedAt: entry.modifiedAt })
+    }
+    const reconciliation = VolumeState.reconcile(records, folders)
+    for (const name of reconciliation.recreate) {
+      const record = records.find((r) => r.name === name)!
+      yield* Effect.logWarning(`volume ${name}: folder ${folderOf(name)} was missing; created it again (empty)`)
+      yield* fs.makeDirectory(folderOf(name), settingsOf(record.options))
+    }
+    for (const record of reconciliation.adopt) {
+      yield* Effect.logWarning(`volume ${record.name}: folder without state; adopted it as a volume without options`)
+      yield* VolumeState.save(layout, record, {})
+    }
+    const ref = yield* Ref.make<VolumeTable.VolumeTable>(
+      new Map([...records, ...reconciliation.adopt].map((r) => [r.name, r] as const))
+    )
+    const locks = yield* VolumeLocks.make
+
+    const current = <A, E>(f: (table: VolumeTable.VolumeTable) => Result.Result<A, E>) =>
+      Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
+    const commit = (record: VolumeTable.VolumeRecord) => Ref.update(ref, (t) => new Map(t).set(record.name, record))
+    const persist = (record: VolumeTable.VolumeRecord) =>
+      Effect.andThen(VolumeState.save(layout, record, labelsOf(record.options)), commit(record))
+    // Calls on one volume are serialised; the table is read inside the lock, so what is computed stays true.
+    const serialised =
+      (name: string) =>
+      <A>(effect: Effect.Effect<A, CallError, VolumeFs>): Effect.Effect<A, CallError> =>
+        effect.pipe(locks.withLock(name), Effect.provideService(VolumeFs, fs))
+
+    const describe = (record: VolumeTable.VolumeRecord): VolumeDriver.Volume => {
+      const decoded = VolumeOptions.decode(record.options)
+      const size = Result.isSuccess(decoded) ? decoded.success.size : undefined
+      return {
+        Name: record.name,
+        Mountpoint: folderOf(record.name),
+        CreatedAt: record.createdAt,
+        Status: {
+          mounts: record.mounts.length,
+          options: record.options,
+          labels: labelsOf(record.options),
+          ...(size === undefined ? {} : { size: size.text, sizeBytes: size.bytes })
+        }
+      }
+    }
+
+    return VolumeDriver.VolumeDriver.of({
+      create: ({ Name, Opts }) =>
+        serialised(Name)(
+          Effect.gen(function* () {
+            yield* Effect.fromResult(VolumeName.validate(Name))
+            const decoded = yield* Effect.fromResult(VolumeOptions.decode(Opts))
+            const options = Opts ?? {}
+            const { table, created } = yield* current((t) => VolumeTable.create(t, Name, options, now().toISOString()))
+            if (!created) return {}
+            const record = table.get(Name)!
+            yield* VolumeState.save(layout, record, decoded.labels)
+            yield* fs
+              .makeDirectory(folderOf(Name), settingsOf(options))
+              .pipe(Effect.tapError(() => VolumeState.erase(layout, Name).pipe(Effect.ignore)))
+            yield* commit(record)
+            return {}
+          })
+        ),
+      remove: ({ Name }) =>
+        serialised(Name)(
+          Effect.gen(function* () {
+            yield* current((t) => VolumeTable.remove(t, Name))
+            yield* fs.removeTree(folderOf(Name))
+            yield* VolumeState.erase(layout, Name)
+            yield* Ref.update(ref, (t) => {
+              const next = new Map(t)
+              next.delete(Name)
+              return next
+            })
+            return {}
+          })
+        ),
+      mount: ({ Name, ID }) =>
+        serialised(Name)(
+          Effect.gen(function* () {
+            const before = yield* current((t) => VolumeTable.get(t, Name))
+            const { first, record } = yield* current((t) => VolumeTable.mount(t, Name, ID))
+            // The first mount prepares the folder: it exists unless someone deleted it behind our back.
+            if (first && (yield* fs.stat(folderOf(Name))) === undefined) {
+              yield* fs.makeDirectory(folderOf(Name), settingsOf(record.options))
+            }
+            if (record !== before) yield* persist(record)
+            return { Mountpoint: folderOf(Name) }
+          })
+        ),
+      unmount: ({ Name, ID }) =>
+        serialised(Name)(
+          // The last unmount has nothing to release for a plain folder; the count is what matters.
+          Effect.flatMap(
+            current((t) => VolumeTable.unmount(t, Name, ID)),
+            ({ record }) => Effect.as(persist(record), {})
+          )
+        ),
+      path: ({ Name }) =>
+        current((t) => Result.map(VolumeTable.get(t, Name), (r) => ({ Mountpoint: folderOf(r.name) }))),
+      get: ({ Name }) => current((t) => Result.map(VolumeTable.get(t, Name), (r) => ({ Volume: describe(r) }))),
+      list: () => Effect.map(Ref.get(ref), (table) => ({ Volumes: [...table.values()].map(describe) })),
+      capabilities: () => Effect.succeed({ Capabilities: { Scope: "local" as const } })
+    })
+  })
+
+/**
+ * The driver as a Layer over any `VolumeFs`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<VolumeDriver.VolumeDriver, StartError, VolumeFs> =>
+  Layer.effect(VolumeDriver.VolumeDriver, make(options))
+
+/**
+ * The driver on the real disk.
+ *
+ * @since 0.1.0
+ */
+export const layerNode = (options: Options = {}): Layer.Layer<VolumeDriver.VolumeDriver, StartError> =>
+  layer(options).pipe(Layer.provide(VolumeFsNode.layer))
+
+/**
+ * The driver on a fresh memory filesystem (nothing touches the disk).
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (
+  options: Options = {},
+  fs: VolumeFsMemory.Options = {}
+): Layer.Layer<VolumeDriver.VolumeDriver, StartError> => layer(options).pipe(Layer.provide(VolumeFsMemory.layer(fs)))

@@ -1,0 +1,285 @@
+import { VolumeFs, VolumeFsMemory, VolumeFsNode, VolumeLocal } from "@docker-plugin-kit/drivers"
+import type { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { InProcess } from "@docker-plugin-kit/testkit"
+import { NodeFileSystem } from "@effect/platform-node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const createdAt = "2026-11-21T14:50:27.723Z"
+const now = () => new Date(createdAt)
+
+/** One storage under test: the same folders and state across `start()` calls, so a second start is a restart. */
+interface Storage {
+  readonly root: string
+  readonly stateDir: string
+  readonly fs: VolumeFs.Service
+  readonly start: () => Layer.Layer<VolumeDriver.VolumeDriver, VolumeLocal.StartError>
+}
+
+const memoryStorage = (fault?: VolumeFsMemory.Options["fault"]): Storage => {
+  const mem = VolumeFsMemory.make(fault === undefined ? {} : { fault })
+  const root = "/var/lib/dpk/volumes"
+  const stateDir = "/var/lib/dpk/state"
+  return {
+    root,
+    stateDir,
+    fs: mem.service,
+    start: () =>
+      VolumeLocal.layer({ root, stateDir, now }).pipe(Layer.provide(Layer.succeed(VolumeFs.VolumeFs, mem.service)))
+  }
+}
+
+const tempDirs: Array<string> = []
+afterAll(() => {
+  for (const dir of tempDirs) Fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const diskStorage = (): Storage => {
+  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-volume-local-"))
+  tempDirs.push(base)
+  const root = Path.join(base, "volumes")
+  const stateDir = Path.join(base, "state")
+  return {
+    root,
+    stateDir,
+    fs: Effect.runSync(VolumeFsNode.make.pipe(Effect.provide(NodeFileSystem.layer))),
+    start: () => Layer.fresh(VolumeLocal.layerNode({ root, stateDir, now }))
+  }
+}
+
+type Plugin = InProcess.InProcessPlugin
+const call = (p: Plugin, endpoint: string, body: unknown) =>
+  Effect.map(p.call(`/VolumeDriver.${endpoint}`, body), (r) => r.body as Record<string, any>)
+const started = (s: Storage) => InProcess.make(s.start())
+
+const storages: ReadonlyArray<readonly [string, () => Storage]> = [
+  ["memory VolumeFs", () => memoryStorage()],
+  ["Node VolumeFs (temp folder)", diskStorage]
+]
+
+describe.each(storages)("volume-local on %s", (_, makeStorage) => {
+  it.effect("create, get, list, path, remove", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      const p = yield* started(s)
+      expect(yield* call(p, "Create", { Name: "v1", Opts: { size: "10G", "label.team": "infra" } })).toEqual({})
+      const got = yield* call(p, "Get", { Name: "v1" })
+      expect(got).toEqual({
+        Volume: {
+          Name: "v1",
+          Mountpoint: Path.join(s.root, "v1"),
+          CreatedAt: createdAt,
+          Status: {
+            mounts: 0,
+            options: { size: "10G", "label.team": "infra" },
+            labels: { team: "infra" },
+            size: "10G",
+            sizeBytes: 10 * 2 ** 30
+          }
+        }
+      })
+      expect((yield* s.fs.stat(Path.join(s.root, "v1")))?.type).toBe("Directory")
+      expect(yield* call(p, "Path", { Name: "v1" })).toEqual({ Mountpoint: Path.join(s.root, "v1") })
+      const list = yield* call(p, "List", {})
+      expect(list.Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v1"])
+      expect(yield* call(p, "Capabilities", {})).toEqual({ Capabilities: { Scope: "local" } })
+      expect(yield* call(p, "Remove", { Name: "v1" })).toEqual({})
+      expect(yield* s.fs.stat(Path.join(s.root, "v1"))).toBeUndefined()
+      expect(yield* s.fs.stat(Path.join(s.stateDir, "volumes", "v1"))).toBeUndefined()
+      expect(yield* call(p, "Get", { Name: "v1" })).toEqual({ Err: "no such volume: v1" })
+    })
+  )
+
+  it.effect("applies uid, gid and mode to the folder", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      const p = yield* started(s)
+      expect(yield* call(p, "Create", { Name: "owned", Opts: { uid: "1234", gid: "4321", mode: "0750" } })).toEqual({})
+      const entry = yield* s.fs.stat(Path.join(s.root, "owned"))
+      expect(entry).toMatchObject({ type: "Directory", uid: 1234, gid: 4321, mode: 0o750 })
+    })
+  )
+
+  it.effect("refuses unsafe names and bad options, creating nothing", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      const p = yield* started(s)
+      for (const [name, message] of [
+        ["..", 'invalid Name: ".." would escape the volume root'],
+        ["a/b", 'invalid Name: "a/b" must not contain "/"'],
+        ["", "invalid Name: must not be empty"],
+        ["x\0y", "invalid Name: must not contain a NUL byte"],
+        ["é".repeat(128), "invalid Name: is 256 bytes long, the limit is 255"]
+      ] as const) {
+        expect(yield* call(p, "Create", { Name: name, Opts: null })).toEqual({ Err: message })
+      }
+      expect(yield* call(p, "Create", { Name: "v", Opts: { mode: "rwx", colour: "red" } })).toEqual({
+        Err:
+          'invalid options: unknown option "colour" (known: uid, gid, mode, size, label.<name>); ' +
+          'option "mode": expected octal permission bits such as 0755'
+      })
+      expect(yield* s.fs.readDirectory(s.root)).toEqual([])
+      expect(yield* s.fs.readDirectory(Path.join(s.stateDir, "volumes"))).toEqual([])
+    })
+  )
+
+  it.effect("duplicate create: same options is a no-op, different options a conflict", () =>
+    Effect.gen(function* () {
+      const p = yield* started(makeStorage())
+      expect(yield* call(p, "Create", { Name: "d", Opts: {} })).toEqual({})
+      expect(yield* call(p, "Create", { Name: "d", Opts: null })).toEqual({})
+      expect(yield* call(p, "Create", { Name: "d", Opts: { size: "1G" } })).toEqual({
+        Err: "volume d already exists with different options"
+      })
+    })
+  )
+
+  it.effect("mounts are counted by ID; remove of a mounted volume is refused; unknown IDs are errors", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      const p = yield* started(s)
+      yield* call(p, "Create", { Name: "shared", Opts: null })
+      const mountpoint = Path.join(s.root, "shared")
+      expect(yield* call(p, "Mount", { Name: "shared", ID: "a" })).toEqual({ Mountpoint: mountpoint })
+      expect(yield* call(p, "Mount", { Name: "shared", ID: "b" })).toEqual({ Mountpoint: mountpoint })
+      expect(yield* call(p, "Mount", { Name: "shared", ID: "b" })).toEqual({ Mountpoint: mountpoint })
+      expect((yield* call(p, "Get", { Name: "shared" })).Volume.Status.mounts).toBe(2)
+      expect(yield* call(p, "Remove", { Name: "shared" })).toEqual({ Err: "volume shared is in use by 2 mount(s)" })
+      expect(yield* call(p, "Unmount", { Name: "shared", ID: "a" })).toEqual({})
+      expect(yield* call(p, "Unmount", { Name: "shared", ID: "a" })).toEqual({
+        Err: "volume shared has no mount with ID a"
+      })
+      expect(yield* call(p, "Unmount", { Name: "nope", ID: "a" })).toEqual({ Err: "no such volume: nope" })
+      expect(yield* call(p, "Mount", { Name: "nope", ID: "a" })).toEqual({ Err: "no such volume: nope" })
+      expect(yield* call(p, "Unmount", { Name: "shared", ID: "b" })).toEqual({})
+      expect(yield* call(p, "Remove", { Name: "shared" })).toEqual({})
+    })
+  )
+
+  it.effect("volumes, options and mount counts survive a restart", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* started(s)
+          yield* call(p, "Create", { Name: "keep", Opts: { "label.x": "1" } })
+          yield* call(p, "Create", { Name: "gone", Opts: null })
+          yield* call(p, "Mount", { Name: "keep", ID: "m1" })
+          yield* call(p, "Mount", { Name: "keep", ID: "m2" })
+          yield* call(p, "Remove", { Name: "gone" })
+        })
+      )
+      const p = yield* started(s)
+      const list = yield* call(p, "List", {})
+      expect(list.Volumes.map((v: { Name: string }) => v.Name)).toEqual(["keep"])
+      const got = yield* call(p, "Get", { Name: "keep" })
+      expect(got.Volume).toMatchObject({ CreatedAt: createdAt, Status: { mounts: 2, labels: { x: "1" } } })
+      expect(yield* call(p, "Remove", { Name: "keep" })).toEqual({ Err: "volume keep is in use by 2 mount(s)" })
+      expect(yield* call(p, "Unmount", { Name: "keep", ID: "m1" })).toEqual({})
+      expect(yield* call(p, "Unmount", { Name: "keep", ID: "m2" })).toEqual({})
+      expect(yield* call(p, "Remove", { Name: "keep" })).toEqual({})
+    })
+  )
+
+  it.effect("reconciles at start: a missing folder is recreated, a folder without state is adopted", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      yield* Effect.scoped(
+        Effect.flatMap(started(s), (p) => call(p, "Create", { Name: "lost", Opts: { mode: "0700" } }))
+      )
+      yield* s.fs.removeTree(Path.join(s.root, "lost"))
+      yield* s.fs.makeDirectory(Path.join(s.root, "stray", "data"))
+      const p = yield* started(s)
+      // The in-process server builds the driver on the first call.
+      const names = (yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name).sort()
+      expect(names).toEqual(["lost", "stray"])
+      expect((yield* s.fs.stat(Path.join(s.root, "lost")))?.mode).toBe(0o700)
+      expect((yield* call(p, "Get", { Name: "stray" })).Volume.Status.options).toEqual({})
+      // The adopted folder now has state: it stays a volume, data intact, and can be removed.
+      expect((yield* s.fs.stat(Path.join(s.stateDir, "volumes", "stray")))?.type).toBe("File")
+      expect((yield* s.fs.stat(Path.join(s.root, "stray", "data")))?.type).toBe("Directory")
+      expect(yield* call(p, "Remove", { Name: "stray" })).toEqual({})
+    })
+  )
+
+  it.effect("a corrupt state file stops start-up with a message naming it", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      yield* Effect.scoped(Effect.flatMap(started(s), (p) => call(p, "Create", { Name: "v", Opts: null })))
+      const file = Path.join(s.stateDir, "volumes", "v")
+      yield* s.fs.writeFileAtomic(file, '{"version":1,"name":"v"', Path.join(s.stateDir, "tmp"))
+      const exit = yield* Effect.exit(Layer.build(s.start()))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain(`state file ${file} is unreadable`)
+    })
+  )
+
+  it.effect("concurrent calls on one volume stay consistent", () =>
+    Effect.gen(function* () {
+      const p = yield* started(makeStorage())
+      yield* call(p, "Create", { Name: "busy", Opts: null })
+      const ids = Array.from({ length: 20 }, (_, i) => `id${i}`)
+      yield* Effect.forEach(ids, (ID) => call(p, "Mount", { Name: "busy", ID }), { concurrency: "unbounded" })
+      expect((yield* call(p, "Get", { Name: "busy" })).Volume.Status.mounts).toBe(20)
+      // Unmounts race a Remove: the Remove either sees mounts left (refused) or none (succeeds), never a torn state.
+      const results = yield* Effect.all(
+        [
+          Effect.forEach(ids, (ID) => call(p, "Unmount", { Name: "busy", ID }), { concurrency: "unbounded" }),
+          call(p, "Remove", { Name: "busy" })
+        ],
+        { concurrency: "unbounded" }
+      )
+      expect(results[0].every((r) => Object.keys(r).length === 0)).toBe(true)
+      const after = yield* call(p, "Get", { Name: "busy" })
+      if (Object.keys(results[1]).length === 0) expect(after).toEqual({ Err: "no such volume: busy" })
+      else expect(after.Volume.Status.mounts).toBe(0)
+    })
+  )
+
+  it.effect("concurrent creates of many volumes all persist", () =>
+    Effect.gen(function* () {
+      const s = makeStorage()
+      const names = Array.from({ length: 25 }, (_, i) => `c${i}`)
+      yield* Effect.scoped(
+        Effect.flatMap(started(s), (p) =>
+          Effect.forEach(names, (Name) => call(p, "Create", { Name, Opts: null }), { concurrency: "unbounded" })
+        )
+      )
+      const p = yield* started(s)
+      const listed = (yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name).sort()
+      expect(listed).toEqual([...names].sort())
+    })
+  )
+})
+
+describe("volume-local failure handling (memory VolumeFs with injected faults)", () => {
+  it.effect("a failed folder creation rolls the state file back", () =>
+    Effect.gen(function* () {
+      const s = memoryStorage((op, path) =>
+        op === "makeDirectory" && path.endsWith("/volumes/bad") ? "EACCES: permission denied" : undefined
+      )
+      const p = yield* started(s)
+      expect(yield* call(p, "Create", { Name: "bad", Opts: null })).toEqual({
+        Err: "makeDirectory /var/lib/dpk/volumes/bad: EACCES: permission denied"
+      })
+      expect(yield* call(p, "Get", { Name: "bad" })).toEqual({ Err: "no such volume: bad" })
+      expect(yield* s.fs.readDirectory(Path.join(s.stateDir, "volumes"))).toEqual([])
+    })
+  )
+
+  it.effect("a failed state write leaves the mount count unchanged", () =>
+    Effect.gen(function* () {
+      let failWrites = false
+      const s = memoryStorage((op) => (failWrites && op === "writeFileAtomic" ? "ENOSPC: no space left" : undefined))
+      const p = yield* started(s)
+      yield* call(p, "Create", { Name: "v", Opts: null })
+      failWrites = true
+      expect((yield* call(p, "Mount", { Name: "v", ID: "a" })).Err).toMatch(/ENOSPC/)
+      failWrites = false
+      expect((yield* call(p, "Get", { Name: "v" })).Volume.Status.mounts).toBe(0)
+    })
+  )
+})
