@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Command } from "effect/cli"
+import * as VolumeLocal from "../drivers/volume-local.ts"
 import * as VolumeMemory from "../drivers/volume-memory.ts"
 
 /**
@@ -13,5 +14,5 @@ import * as VolumeMemory from "../drivers/volume-memory.ts"
  */
 export const command = Command.make("serve").pipe(
   Command.withDescription("Serve a reference plugin until SIGINT/SIGTERM"),
-  Command.withSubcommands([VolumeMemory.command])
+  Command.withSubcommands([VolumeMemory.command, VolumeLocal.command])
 )
