@@ -3,4 +3,5 @@
  *
  * @since 0.1.0
  */
+export * as DockerEngine from "./DockerEngine.ts"
 export * as InProcess from "./InProcess.ts"
