@@ -148,9 +148,9 @@ describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine
       const badMode = yield* engine.dockerResult("volume", "create", "-d", name, "-o", "mode=rwx", "bad2")
       expect(badMode.stderr).toContain('invalid options: option "mode": expected octal permission bits such as 0755')
       // The daemon does not validate plugin volume names; the driver refuses the ones that would escape its root.
-      const escape = yield* engine.dockerResult("volume", "create", "-d", name, "..")
-      expect(escape.exitCode).not.toBe(0)
-      expect(escape.stderr).toContain('invalid Name: ".." would escape the volume root')
+      const escaping = yield* engine.dockerResult("volume", "create", "-d", name, "..")
+      expect(escaping.exitCode).not.toBe(0)
+      expect(escaping.stderr).toContain('invalid Name: ".." would escape the volume root')
       expect(Fs.readdirSync(root).filter((n) => n.startsWith("bad") || n === "..")).toEqual([])
     })
   )
