@@ -3,7 +3,14 @@
  *
  * @since 0.1.0
  */
+import * as Authorization from "./Authorization.ts"
+import * as GraphDriver from "./GraphDriver.ts"
+import * as IpamDriver from "./IpamDriver.ts"
+import * as LogDriver from "./LogDriver.ts"
+import * as MetricsCollector from "./MetricsCollector.ts"
+import * as NetworkDriver from "./NetworkDriver.ts"
 import type * as PluginApi from "./PluginApi.ts"
+import * as SecretProvider from "./SecretProvider.ts"
 import * as VolumeDriver from "./VolumeDriver.ts"
 
 /**
@@ -11,7 +18,16 @@ import * as VolumeDriver from "./VolumeDriver.ts"
  *
  * @since 0.1.0
  */
-export const all: ReadonlyArray<PluginApi.Any> = [VolumeDriver.Api]
+export const all: ReadonlyArray<PluginApi.Any> = [
+  VolumeDriver.Api,
+  NetworkDriver.Api,
+  IpamDriver.Api,
+  GraphDriver.Api,
+  Authorization.Api,
+  LogDriver.Api,
+  SecretProvider.Api,
+  MetricsCollector.Api
+]
 
 /**
  * Finds an API by its manifest entry (`VolumeDriver`, `authz`, ...).
