@@ -1,0 +1,158 @@
+/**
+ * Reading response bodies the way the daemon's Go `encoding/json` decoder does: only the first JSON value counts,
+ * keys match case-insensitively, `null` at the top is an all-zero answer, and an empty body is `EOF`.
+ *
+ * @since 0.1.0
+ */
+import { Result, SchemaAST } from "effect"
+
+const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r"
+
+/** Index just past the JSON value that starts at `start`, or -1 when it never ends. */
+const valueEnd = (text: string, start: number): number => {
+  const first = text[start]
+  if (first === "{" || first === "[" || first === '"') {
+    let depth = 0
+    let inString = false
+    for (let i = start; i < text.length; i++) {
+      const c = text[i]
+      if (inString) {
+        if (c === "\\") i++
+        else if (c === '"') {
+          inString = false
+          if (depth === 0) return i + 1
+        }
+      } else if (c === '"') inString = true
+      else if (c === "{" || c === "[") depth++
+      else if (c === "}" || c === "]") {
+        depth--
+        if (depth === 0) return i + 1
+      }
+    }
+    return -1
+  }
+  let i = start
+  while (i < text.length && !isSpace(text[i]) && !",]}{[".includes(text[i]!)) i++
+  return i
+}
+
+/**
+ * Parses the first JSON value of a body, ignoring what follows it. An empty or blank body fails with `EOF`.
+ *
+ * @since 0.1.0
+ */
+export const firstValue = (text: string): Result.Result<unknown, string> => {
+  let start = 0
+  while (isSpace(text[start])) start++
+  if (start >= text.length) return Result.fail("EOF")
+  const end = valueEnd(text, start)
+  if (end < 0) return Result.fail("unexpected EOF")
+  try {
+    return Result.succeed(JSON.parse(text.slice(start, end)))
+  } catch (e) {
+    return Result.fail(`invalid JSON: ${(e as Error).message}`)
+  }
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * The value of a field looked up like Go does: any key equal to `name` ignoring case; the last one wins.
+ *
+ * @since 0.1.0
+ */
+export const field = (body: unknown, name: string): unknown => {
+  if (!isRecord(body)) return undefined
+  const lower = name.toLowerCase()
+  let value: unknown
+  for (const key of Object.keys(body)) if (key.toLowerCase() === lower) value = body[key]
+  return value
+}
+
+/**
+ * Reshapes a decoded body the way Go's decoder fills the daemon's structs, following the endpoint schema (its wire
+ * form): keys match case-insensitively (`{"mountpoint": "/x"}` reads as `Mountpoint`), a missing or `null`
+ * required field takes its zero value (`""`, `0`, `false`, `null`), unknown keys are kept for the schema to drop.
+ * Type mismatches are left alone, so the schema still reports them.
+ *
+ * @since 0.1.0
+ */
+export const normalize = (ast: SchemaAST.AST, value: unknown): unknown => walk(SchemaAST.toEncoded(ast), value, 0)
+
+/** Go's zero value for a wire type, or `undefined` when it has none the schema would accept. */
+const zero = (ast: SchemaAST.AST, depth: number): unknown => {
+  if (depth > 32) return undefined
+  switch (ast._tag) {
+    case "String":
+      return ""
+    case "Number":
+      return 0
+    case "Boolean":
+      return false
+    case "Null":
+      return null
+    case "Suspend":
+      return zero(ast.thunk(), depth + 1)
+    case "Union":
+      return ast.types.some((t) => t._tag === "Null") ? null : undefined
+    case "Arrays":
+      return ast.elements.length === 0 ? [] : undefined
+    case "Objects":
+      return walk(ast, {}, depth + 1)
+    default:
+      return undefined
+  }
+}
+
+const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
+  if (depth > 32) return value
+  if (value === null && ast._tag !== "Union" && ast._tag !== "Null" && ast._tag !== "Unknown" && ast._tag !== "Any") {
+    // `null` into a Go value that is not a pointer, slice or map leaves it at its zero value.
+    return zero(ast, depth) ?? value
+  }
+  switch (ast._tag) {
+    case "Suspend":
+      return walk(ast.thunk(), value, depth + 1)
+    case "Union": {
+      const member = ast.types.find((t) =>
+        isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"
+      )
+      return member === undefined ? value : walk(member, value, depth + 1)
+    }
+    case "Arrays": {
+      const rest = ast.rest[0]
+      if (!Array.isArray(value)) return value
+      return value.map((v, i) => {
+        const element = ast.elements[i] ?? rest
+        return element === undefined ? v : walk(element, v, depth + 1)
+      })
+    }
+    case "Objects": {
+      if (!isRecord(value)) return value
+      const out: Record<string, unknown> = {}
+      const known = new Map<string, SchemaAST.PropertySignature>()
+      for (const ps of ast.propertySignatures) {
+        if (typeof ps.name === "string") known.set(ps.name.toLowerCase(), ps)
+      }
+      const index = ast.indexSignatures[0]
+      for (const key of Object.keys(value)) {
+        const ps = known.get(key.toLowerCase())
+        if (ps !== undefined) {
+          // Several spellings of one field: the last one in the document wins, as in Go.
+          out[ps.name as string] = walk(ps.type, value[key], depth + 1)
+        } else {
+          out[key] = index === undefined ? value[key] : walk(index.type, value[key], depth + 1)
+        }
+      }
+      for (const ps of ast.propertySignatures) {
+        const name = ps.name as string
+        if (typeof ps.name !== "string" || Object.hasOwn(out, name) || SchemaAST.isOptional(ps.type)) continue
+        const filled = zero(ps.type, depth + 1)
+        if (filled !== undefined) out[name] = filled
+      }
+      return out
+    }
+    default:
+      return value
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The transport the daemon uses: `node:http` over a Unix socket or TCP, `node:https` for `https://` addresses,
+ * keep-alive connections, and exactly the daemon's headers (no `Content-Type`, `Content-Length` on JSON bodies,
+ * chunked streams).
+ *
+ * @since 0.1.0
+ */
+import { NodeStream } from "@effect/platform-node"
+import type { SpecFile } from "@docker-plugin-kit/protocol"
+import { Data, Effect, type Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import * as Tls from "node:tls"
+import { AttemptFailed, daemonHeaders, ResponseBodyError, type Transport, type WireResponse } from "./Transport.ts"
+
+/**
+ * The TLS files of an `https://` address could not be read.
+ *
+ * @since 0.1.0
+ */
+export class TlsFilesError extends Data.TaggedError("TlsFilesError")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/**
+ * Host header of local connections. Debian's 20.10.24 sends an empty one; newer engines send this; plugins must
+ * accept any value.
+ *
+ * @since 0.1.0
+ */
+export const localHost = "plugin.moby.localhost"
+
+const describe = (e: unknown): string => {
+  const error = e as NodeJS.ErrnoException & { readonly address?: string }
+  if (error?.code === "ENOENT" || error?.code === "ECONNREFUSED" || error?.code === "ECONNRESET") {
+    return `${error.syscall ?? "connect"} ${error.code}${error.address ? ` ${error.address}` : ""}`
+  }
+  return e instanceof Error ? e.message : String(e)
+}
+
+const readPem = (label: string, file: string): Buffer => {
+  try {
+    return Fs.readFileSync(file)
+  } catch (e) {
+    throw new TlsFilesError({ reason: `cannot read the TLS ${label} ${file}: ${(e as Error).message}` })
+  }
+}
+
+const httpsAgent = (tls: SpecFile.Tls | undefined): Https.Agent => {
+  const settings = tls ?? { insecureSkipVerify: false }
+  return new Https.Agent({
+    keepAlive: true,
+    minVersion: "TLSv1.2",
+    rejectUnauthorized: !settings.insecureSkipVerify,
+    // The daemon adds the CA to the system pool rather than replacing it.
+    ...(settings.caFile === undefined ? {} : { ca: [...Tls.rootCertificates, readPem("CA", settings.caFile)] }),
+    ...(settings.certFile !== undefined && settings.keyFile !== undefined
+      ? { cert: readPem("certificate", settings.certFile), key: readPem("key", settings.keyFile) }
+      : {})
+  })
+}
+
+/**
+ * A transport to `address` for the life of the scope (its connections are closed with it).
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  address: SpecFile.Address,
+  tls?: SpecFile.Tls
+): Effect.Effect<Transport, TlsFilesError, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => (address._tag === "Tcp" && address.https ? httpsAgent(tls) : new Http.Agent({ keepAlive: true })),
+        catch: (e) => (e instanceof TlsFilesError ? e : new TlsFilesError({ reason: describe(e) }))
+      }),
+      (agent) => Effect.sync(() => agent.destroy())
+    ),
+    (agent): Transport => {
+      const secure = address._tag === "Tcp" && address.https
+      const target =
+        address._tag === "Unix"
+          ? { socketPath: address.path, headers: { ...daemonHeaders, Host: localHost } }
+          : { host: address.host, port: address.port, headers: daemonHeaders }
+      const formatted =
+        address._tag === "Unix"
+          ? `unix://${address.path}`
+          : `${secure ? "https" : "tcp"}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`
+      return {
+        address: formatted,
+        send: (request) =>
+          Effect.callback<WireResponse, AttemptFailed>((resume) => {
+            let bodyStarted = false
+            const options: Http.RequestOptions = { ...target, agent, method: "POST", path: request.path }
+            const req = secure ? Https.request(options) : Http.request(options)
+            req.once("response", (res) => {
+              const headers: Record<string, string> = {}
+              for (const [k, v] of Object.entries(res.headers)) {
+                if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(", ") : v
+              }
+              resume(
+                Effect.succeed({
+                  status: res.statusCode ?? 0,
+                  headers,
+                  body: NodeStream.fromReadable<Uint8Array, ResponseBodyError>({
+                    evaluate: () => res,
+                    onError: (e) => new ResponseBodyError({ reason: describe(e) })
+                  })
+                })
+              )
+            })
+            req.once("error", (e) =>
+              resume(Effect.fail(new AttemptFailed({ reason: describe(e), retryable: !bodyStarted })))
+            )
+            const body = request.body
+            if (body._tag === "Stream") {
+              // No Content-Length: node sends the stream chunked, as the daemon does for GraphDriver.ApplyDiff.
+              const readable = NodeStream.toReadableNever(body.stream)
+              readable.once("data", () => {
+                bodyStarted = true
+              })
+              readable.once("error", (e) => {
+                // The caller's stream failed: sending it again would fail again.
+                bodyStarted = true
+                req.destroy(e)
+              })
+              readable.pipe(req)
+            } else {
+              const bytes = body._tag === "Bytes" ? body.bytes : new Uint8Array(0)
+              req.setHeader("Content-Length", bytes.length)
+              req.end(bytes)
+            }
+            return Effect.sync(() => req.destroy())
+          })
+      }
+    }
+  )

@@ -1,0 +1,45 @@
+/**
+ * A remote plugin as a driver: a Layer that provides the same driver service the server consumes
+ * (`PluginApi.serviceOf(api)`), so a plugin reached over a socket can be used wherever a driver is expected — in
+ * tests, behind another server (a proxy), or from application code.
+ *
+ * @since 0.1.0
+ */
+import { PluginApi } from "@docker-plugin-kit/protocol"
+import { Effect, Layer } from "effect"
+import type { CallError, DiscoveryError, NotImplemented } from "./ClientError.ts"
+import type * as PluginClient from "./PluginClient.ts"
+import * as Target from "./Target.ts"
+
+/**
+ * Errors of building a remote driver: the plugin cannot be found, activated, or does not implement the API.
+ *
+ * @since 0.1.0
+ */
+export type LayerError = DiscoveryError | CallError | NotImplemented
+
+/**
+ * The driver of `api` backed by an open client; fails with `NotImplemented` when the manifest lacks the API.
+ *
+ * @since 0.1.0
+ */
+export const fromClient = <A extends PluginApi.Any>(
+  api: A,
+  client: PluginClient.PluginClient
+): Effect.Effect<PluginApi.Driver<A>, CallError | NotImplemented> =>
+  Effect.as(client.require(api.subsystem), client.driver(api))
+
+/**
+ * A Layer providing the driver of `api` from the plugin at `target`. The connection lives as long as the layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = <A extends PluginApi.Any>(
+  api: A,
+  target: Target.Target,
+  options: PluginClient.Options = {}
+): Layer.Layer<PluginApi.Driver<A>, LayerError> =>
+  Layer.effect(
+    PluginApi.serviceOf(api),
+    Effect.flatMap(Target.connect(target, options), (client) => fromClient(api, client))
+  )

@@ -1,0 +1,183 @@
+// The client against the real server over real Unix sockets, and against scripted raw plugins for the wire details
+// and the daemon's error model.
+import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit } from "effect"
+import * as Path from "node:path"
+import { rawPlugin, serve, tempDir } from "./support.ts"
+
+const fast: PluginClient.Options = { retry: Retry.none }
+
+describe("PluginClient against the real server on a Unix socket", () => {
+  it.live("calls every VolumeDriver endpoint through the derived driver", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "mem.sock")
+      yield* serve(path, VolumeMemory.layer({ mountRoot: "/m", now: () => new Date("2026-01-02T03:04:05.678Z") }))
+      const client = yield* Target.connect(Target.socket(path))
+      expect(yield* client.activate).toEqual({ Implements: ["VolumeDriver"] })
+      const volumes = client.driver(VolumeDriver.Api)
+
+      expect(yield* volumes.capabilities!({})).toEqual({ Capabilities: { Scope: "local" } })
+      expect(yield* volumes.create({ Name: "v1", Opts: null })).toEqual({})
+      expect(yield* volumes.create({ Name: "v2", Opts: { size: "1G" } })).toEqual({})
+      const got = yield* volumes.get({ Name: "v1" })
+      expect(got.Volume).toMatchObject({ Name: "v1", Mountpoint: "/m/v1", CreatedAt: "2026-01-02T03:04:05.678Z" })
+      expect((yield* volumes.list({})).Volumes?.map((v) => v.Name)).toEqual(["v1", "v2"])
+      expect(yield* volumes.mount({ Name: "v1", ID: "a".repeat(64) })).toEqual({ Mountpoint: "/m/v1" })
+      expect(yield* volumes.path({ Name: "v1" })).toEqual({ Mountpoint: "/m/v1" })
+      expect(yield* volumes.unmount({ Name: "v1", ID: "a".repeat(64) })).toEqual({})
+      expect(yield* volumes.remove({ Name: "v1" })).toEqual({})
+
+      // The server answers driver failures with 500 + Err; the daemon shows `Method: Err`.
+      const missing = yield* Effect.flip(volumes.get({ Name: "v1" }))
+      expect(missing._tag).toBe("StatusError")
+      expect(missing.message).toBe("VolumeDriver.Get: no such volume: v1")
+    })
+  )
+
+  it.live("fails with NotImplemented when the manifest lacks the subsystem", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "mem.sock")
+      yield* serve(path, VolumeMemory.layer())
+      const client = yield* Target.connect(Target.socket(path), { name: "mem" })
+      const error = yield* Effect.flip(client.require("NetworkDriver"))
+      expect(error._tag).toBe("NotImplemented")
+      expect(error.message).toBe("plugin mem does not implement NetworkDriver (it implements VolumeDriver)")
+    })
+  )
+})
+
+describe("PluginClient on the wire", () => {
+  it.live("sends the daemon's headers and bodies: empty Activate, JSON plus newline, no Content-Type", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const { seen } = yield* rawPlugin(path, (req) =>
+        req.url === "/Plugin.Activate"
+          ? { status: 200, body: '{"Implements":["VolumeDriver"]}' }
+          : { status: 200, body: "{}" }
+      )
+      const client = yield* Target.connect(Target.socket(path), fast)
+      yield* client.activate
+      yield* client.call(VolumeDriver.Api.endpoints.create, { Name: "a&b", Opts: null })
+      yield* client.call(VolumeDriver.Api.endpoints.list, {})
+
+      expect(seen.map((s) => [s.url, s.body])).toEqual([
+        ["/Plugin.Activate", ""],
+        ["/VolumeDriver.Create", '{"Name":"a&b","Opts":null}\n'],
+        ["/VolumeDriver.List", "{}\n"]
+      ])
+      for (const { headers, body } of seen) {
+        expect(headers.accept).toBe("application/vnd.docker.plugins.v1.2+json")
+        expect(headers["content-type"]).toBeUndefined()
+        expect(headers["content-length"]).toBe(String(Buffer.byteLength(body)))
+        expect(headers["transfer-encoding"]).toBeUndefined()
+      }
+    })
+  )
+
+  it.live("caches a successful activation, never a failed one", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const { seen } = yield* rawPlugin(path, (_, i) =>
+        i === 0 ? { status: 500, body: "starting" } : { status: 200, body: '{"Implements":null}' }
+      )
+      const client = yield* Target.connect(Target.socket(path), fast)
+      expect((yield* Effect.flip(client.activate)).message).toBe("Plugin.Activate: starting")
+      expect(yield* client.activate).toEqual({ Implements: [] })
+      expect(yield* client.activate).toEqual({ Implements: [] })
+      expect(seen.length).toBe(2)
+    })
+  )
+
+  const answerWith = (status: number, body: string) =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const { seen } = yield* rawPlugin(path, () => ({ status, body }))
+      const client = yield* Target.connect(Target.socket(path), fast)
+      const exit = yield* Effect.exit(client.call(VolumeDriver.Api.endpoints.mount, { Name: "v", ID: "i" }))
+      return { exit, calls: seen.length }
+    })
+
+  const failure = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly message: string }>) => {
+    if (Exit.isSuccess(exit)) throw new Error(`expected a failure, got ${JSON.stringify(exit.value)}`)
+    const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+    if (error?._tag !== "Fail") throw new Error("expected a typed failure")
+    return { tag: error.error._tag, message: error.error.message }
+  }
+
+  it.live("reads the error model like the daemon", () =>
+    Effect.gen(function* () {
+      // 200 + Err (any key case): the text, bare.
+      expect(failure((yield* answerWith(200, '{"err":"boom"}')).exit)).toEqual({ tag: "RemoteError", message: "boom" })
+      // non-200: `Method: Err`, or `Method: raw body` when there is no usable Err.
+      expect(failure((yield* answerWith(500, '{"Err":"disk full"}')).exit)).toEqual({
+        tag: "StatusError",
+        message: "VolumeDriver.Mount: disk full"
+      })
+      expect(failure((yield* answerWith(404, "404 page not found")).exit)).toEqual({
+        tag: "StatusError",
+        message: "VolumeDriver.Mount: 404 page not found"
+      })
+      // Only 200 is success: 204 is a failure with the (empty) body as text.
+      expect(failure((yield* answerWith(204, "")).exit)).toEqual({
+        tag: "StatusError",
+        message: "VolumeDriver.Mount: "
+      })
+      // 200 with an empty body: EOF.
+      expect(failure((yield* answerWith(200, "")).exit)).toEqual({
+        tag: "BadResponse",
+        message: "VolumeDriver.Mount: EOF"
+      })
+      // A type mismatch fails the whole call, naming the field.
+      expect(failure((yield* answerWith(200, '{"Mountpoint":42}')).exit).message).toMatch(
+        /^VolumeDriver\.Mount: unexpected response: Mountpoint: Expected string$/
+      )
+    })
+  )
+
+  it.live("accepts what the daemon accepts: key case, trailing bytes, empty Err, null and missing fields", () =>
+    Effect.gen(function* () {
+      expect((yield* answerWith(200, '{"mountpoint":"/x","Err":""} trailing')).exit).toEqual(
+        Exit.succeed({ Mountpoint: "/x" })
+      )
+      // Go leaves absent fields at their zero value, so a misspelt field silently reads as "".
+      expect((yield* answerWith(200, '{"MountPath":"/x"}')).exit).toEqual(Exit.succeed({ Mountpoint: "" }))
+      expect((yield* answerWith(200, "null")).exit).toEqual(Exit.succeed({ Mountpoint: "" }))
+    })
+  )
+
+  it.live("never retries once the plugin answered, whatever the status", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const { seen } = yield* rawPlugin(path, () => ({ status: 503, body: "busy" }))
+      const client = yield* Target.connect(Target.socket(path))
+      yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.list, {}))
+      expect(seen.length).toBe(1)
+    })
+  )
+
+  it.live("applies per-call timeouts", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      yield* rawPlugin(path, () => "never")
+      const client = yield* Target.connect(Target.socket(path), {
+        retry: Retry.none,
+        timeouts: Timeouts.fixed("300 millis")
+      })
+      const started = Date.now()
+      const error = yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.get, { Name: "v" }))
+      expect(error._tag).toBe("CallTimeout")
+      expect(error.message).toBe(`VolumeDriver.Get: the plugin at unix://${path} did not answer within 0.3s`)
+      expect(Date.now() - started).toBeLessThan(2_000)
+    })
+  )
+
+  it("knows the daemon's per-call timeouts", () => {
+    expect(Timeouts.daemon("/VolumeDriver.Create")).toEqual(Timeouts.daemon("/VolumeDriver.Mount"))
+    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Mount")!)).toBe(120_000)
+    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Get")!)).toBe(60_000)
+    expect(Timeouts.daemon(Manifest.Activate.path)).toBeUndefined()
+  })
+})
