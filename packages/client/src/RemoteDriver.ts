@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { PluginApi } from "@docker-plugin-kit/protocol"
-import { Effect, Layer } from "effect"
+import { type Context, Effect, Layer } from "effect"
 import type { CallError, DiscoveryError, NotImplemented } from "./ClientError.ts"
 import type * as PluginClient from "./PluginClient.ts"
 import * as Target from "./Target.ts"
@@ -41,5 +41,22 @@ export const layer = <A extends PluginApi.Any>(
 ): Layer.Layer<PluginApi.Driver<A>, LayerError> =>
   Layer.effect(
     PluginApi.serviceOf(api),
+    Effect.flatMap(Target.connect(target, options), (client) => fromClient(api, client))
+  )
+
+/**
+ * Like `layer`, typed for an API's own service class (e.g. `VolumeDriver.VolumeDriver`), so it satisfies code that
+ * asks for that class.
+ *
+ * @since 0.1.0
+ */
+export const layerAs = <I, A extends PluginApi.Any>(
+  service: Context.Service<I, PluginApi.Driver<A>>,
+  api: A,
+  target: Target.Target,
+  options: PluginClient.Options = {}
+): Layer.Layer<I, LayerError> =>
+  Layer.effect(
+    service,
     Effect.flatMap(Target.connect(target, options), (client) => fromClient(api, client))
   )

@@ -1,0 +1,34 @@
+import { GoJson } from "@docker-plugin-kit/client"
+import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import { Result } from "effect"
+
+describe("GoJson", () => {
+  it("reads only the first JSON value, and EOF for an empty body", () => {
+    expect(GoJson.firstValue('  {"a":"}"} {"b":2}')).toEqual(Result.succeed({ a: "}" }))
+    expect(GoJson.firstValue('["x\\"]"]tail')).toEqual(Result.succeed(['x"]']))
+    expect(GoJson.firstValue("null\n")).toEqual(Result.succeed(null))
+    expect(GoJson.firstValue("42 ")).toEqual(Result.succeed(42))
+    expect(GoJson.firstValue(" \n")).toEqual(Result.fail("EOF"))
+    expect(GoJson.firstValue('{"a":')).toEqual(Result.fail("unexpected EOF"))
+    expect(Result.isFailure(GoJson.firstValue("{nope}"))).toBe(true)
+  })
+
+  it("looks fields up case-insensitively, the last spelling winning", () => {
+    expect(GoJson.field({ err: "a" }, "Err")).toBe("a")
+    expect(GoJson.field({ Err: "a", ERR: "b" }, "Err")).toBe("b")
+    expect(GoJson.field("text", "Err")).toBeUndefined()
+  })
+
+  it("reshapes bodies like Go fills structs: key case, zero values, nested volumes", () => {
+    const schema = VolumeDriver.ListResponse
+    expect(GoJson.normalize(schema.ast, { volumes: [{ name: "a", mountpoint: "/a", extra: 1 }] })).toEqual({
+      Volumes: [{ Name: "a", Mountpoint: "/a", extra: 1 }]
+    })
+    expect(GoJson.normalize(schema.ast, {})).toEqual({ Volumes: null })
+    expect(GoJson.normalize(VolumeDriver.MountpointResponse.ast, { Mountpoint: null })).toEqual({ Mountpoint: "" })
+    expect(GoJson.normalize(VolumeDriver.GetResponse.ast, { volume: { NAME: "v", status: { K: 1 } } })).toEqual({
+      Volume: { Name: "v", Status: { K: 1 } }
+    })
+  })
+})

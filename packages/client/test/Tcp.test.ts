@@ -1,0 +1,130 @@
+// TCP and HTTPS plugins found through spec files, with the daemon's TLS rules: `.spec` files and `.json` files with
+// a TLSConfig but no CAFile skip verification; a CAFile is added to the roots; no TLSConfig means system roots.
+import { Discovery, Retry, Target } from "@docker-plugin-kit/client"
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { type Listener, PluginServer } from "@docker-plugin-kit/server"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { execFileSync } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { tempDir } from "./support.ts"
+
+/** A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl, EC keys: fast). */
+const certificates = (dir: string) => {
+  const file = (name: string) => Path.join(dir, name)
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "pipe" })
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  openssl(
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=dpk test CA"
+  )
+  openssl("req", ...key, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1")
+  Fs.writeFileSync(file("san.cnf"), "subjectAltName=IP:127.0.0.1\n")
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    file("server.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    file("server.pem"),
+    "-days",
+    "1",
+    "-extfile",
+    file("san.cnf")
+  )
+  openssl(
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("other.key"),
+    "-out",
+    file("other.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=other"
+  )
+  return { ca: file("ca.pem"), cert: file("server.pem"), key: file("server.key"), otherCa: file("other.pem") }
+}
+
+/** Serves the memory driver on 127.0.0.1 (random port), writing its spec file into `specDir`; returns the port. */
+const serveTcp = (name: string, specDir: string, tls?: Listener.TlsFiles) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      PluginServer.layer({
+        name,
+        listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir, ...(tls === undefined ? {} : { tls }) }
+      }).pipe(Layer.provide(VolumeMemory.layer()))
+    )
+    const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
+    return address._tag === "UnixPathAddress" ? 0 : address.port
+  })
+
+const activateByName = (name: string, folders: Discovery.Folders) =>
+  Effect.flatMap(Target.connect(Target.name(name, { folders, wait: false }), { retry: Retry.none }), (c) => c.activate)
+
+describe("TCP plugins", () => {
+  it.live("finds a plain tcp:// plugin through its .spec file and calls it", () =>
+    Effect.gen(function* () {
+      const specDir = yield* tempDir
+      const folders = Discovery.folders({ socketDir: Path.join(specDir, "none"), specDirs: [specDir] })
+      const port = yield* serveTcp("plain", specDir)
+      const found = yield* Discovery.locate("plain", folders)
+      expect(found.spec.address).toEqual({ _tag: "Tcp", host: "127.0.0.1", port, https: false })
+      expect(yield* activateByName("plain", folders)).toEqual({ Implements: ["VolumeDriver"] })
+    })
+  )
+
+  it.live("applies the daemon's TLS rules to https:// plugins", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const certs = certificates(dir)
+      const specDir = Path.join(dir, "specs")
+      const folders = Discovery.folders({ socketDir: Path.join(dir, "none"), specDirs: [specDir] })
+      const port = yield* serveTcp("secure", specDir, { certFile: certs.cert, keyFile: certs.key })
+      // The server wrote secure.spec (https, no CA): spec-file plugins are not verified, so this works.
+      expect((yield* Discovery.locate("secure", folders)).kind).toBe("spec")
+      expect(yield* activateByName("secure", folders)).toEqual({ Implements: ["VolumeDriver"] })
+
+      const json = (name: string, spec: unknown) =>
+        Fs.writeFileSync(Path.join(specDir, `${name}.json`), JSON.stringify(spec))
+      const addr = `https://127.0.0.1:${port}`
+      json("verified", { Addr: addr, TLSConfig: { CAFile: certs.ca } })
+      expect(yield* activateByName("verified", folders)).toEqual({ Implements: ["VolumeDriver"] })
+
+      json("wrong-ca", { Addr: addr, TLSConfig: { CAFile: certs.otherCa } })
+      const wrong = yield* Effect.flip(activateByName("wrong-ca", folders))
+      expect(wrong._tag).toBe("PluginUnreachable")
+      expect(wrong.message).toMatch(/self[- ]signed|unable to verify|certificate/i)
+
+      json("no-ca", { Addr: addr, TLSConfig: {} })
+      expect(yield* activateByName("no-ca", folders)).toEqual({ Implements: ["VolumeDriver"] })
+
+      // No TLSConfig at all: verified against the system roots, which do not know the test CA.
+      json("system-roots", { Addr: addr })
+      expect((yield* Effect.flip(activateByName("system-roots", folders)))._tag).toBe("PluginUnreachable")
+
+      json("missing-ca", { Addr: addr, TLSConfig: { CAFile: Path.join(dir, "gone.pem") } })
+      const missing = yield* Effect.flip(activateByName("missing-ca", folders))
+      expect(missing._tag).toBe("BadSpecFile")
+      expect(missing.message).toContain(`${Path.join(specDir, "missing-ca.json")}: cannot read the TLS CA`)
+    })
+  )
+})
