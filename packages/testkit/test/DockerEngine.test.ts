@@ -1,7 +1,9 @@
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
@@ -65,5 +67,43 @@ describe("DockerEngine.findTools", () => {
     } else {
       expect(found.failure).toMatch(/needs|no /)
     }
+  })
+})
+
+/** Runs `make` with a fake dockerd script in place of the real one. */
+const withFakeDockerd = async (script: string, startTimeout: string) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-fake-dockerd-"))
+  const fake = Path.join(dir, "dockerd")
+  Fs.writeFileSync(fake, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
+  const saved = process.env.DPK_DOCKERD
+  process.env.DPK_DOCKERD = fake
+  try {
+    return await Effect.runPromise(Effect.exit(Effect.scoped(DockerEngine.make({ startTimeout }))))
+  } finally {
+    if (saved === undefined) delete process.env.DPK_DOCKERD
+    else process.env.DPK_DOCKERD = saved
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const failureMessage = (exit: Exit.Exit<unknown, { message: string }>) => {
+  if (Exit.isSuccess(exit)) throw new Error("expected the start to fail")
+  const error = Exit.findErrorOption(exit)
+  return error._tag === "Some" ? error.value.message : String(exit.cause)
+}
+
+describe.skipIf(DockerEngine.findTools()._tag === "Failure")("DockerEngine start failures", () => {
+  it("a daemon that exits at once fails with its log tail", async () => {
+    const exit = await withFakeDockerd('echo "failed to start daemon: boom" >&2; exit 1', "20 seconds")
+    const message = failureMessage(exit)
+    expect(message).toContain("dockerd exited during start-up")
+    expect(message).toContain("failed to start daemon: boom")
+  })
+
+  it("a daemon that never answers fails at the timeout with its log tail, and is stopped", async () => {
+    const exit = await withFakeDockerd('echo "still thinking"; exec sleep 600', "1 second")
+    const message = failureMessage(exit)
+    expect(message).toMatch(/did not answer docker info within 1s/)
+    expect(message).toContain("still thinking")
   })
 })
