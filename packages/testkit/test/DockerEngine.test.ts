@@ -1,6 +1,6 @@
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { type Duration, Effect, Exit } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -71,7 +71,7 @@ describe("DockerEngine.findTools", () => {
 })
 
 /** Runs `make` with a fake dockerd script in place of the real one. */
-const withFakeDockerd = async (script: string, startTimeout: string) => {
+const withFakeDockerd = async (script: string, startTimeout: Duration.Input) => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-fake-dockerd-"))
   const fake = Path.join(dir, "dockerd")
   Fs.writeFileSync(fake, `#!/bin/sh\n${script}\n`, { mode: 0o755 })
