@@ -309,7 +309,7 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
       )
     const logTail = (lines = 30) => tail(log, lines)
 
-    const pid = yield* Effect.acquireRelease(
+    const { pid } = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const out = Fs.openSync(log, "a")
         const child = ChildProcess.spawn(
@@ -328,10 +328,17 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
         )
         Fs.closeSync(out)
         child.unref()
-        return child.pid ?? -1
+        const pid = child.pid ?? -1
+        // If the test process exits without closing the scope, do not leave the daemon behind.
+        const onExit = () => {
+          if (pid > 0 && alive(pid)) process.kill(pid, "SIGTERM")
+        }
+        process.once("exit", onExit)
+        return { pid, onExit }
       }),
-      (pid) =>
+      ({ pid, onExit }) =>
         Effect.gen(function* () {
+          process.off("exit", onExit)
           // Containers first (their mounts and shims), then the daemon, then the containerd it started.
           const ids = yield* dockerResult("ps", "-aq")
           const list = ids.stdout.split("\n").filter((l) => l.trim() !== "")
