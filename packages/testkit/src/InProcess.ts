@@ -3,6 +3,8 @@
  *
  * @since 0.1.0
  */
+import { PluginClient, Transport } from "@docker-plugin-kit/client"
+import type { PluginApi } from "@docker-plugin-kit/protocol"
 import { PluginServer } from "@docker-plugin-kit/server"
 import { Effect, Layer, type Scope } from "effect"
 import { HttpRouter } from "effect/http"
@@ -33,6 +35,10 @@ export interface InProcessPlugin {
   readonly call: (path: string, body?: unknown) => Effect.Effect<PluginResponse>
   /** The fetch-style handler behind `call`, for streaming tests. */
   readonly fetch: (request: Request) => Promise<Response>
+  /** A daemon-side client over the same handler (activation, typed calls, the daemon's error model). */
+  readonly client: PluginClient.PluginClient
+  /** The typed driver of `api`, every method a call through the router. */
+  readonly driver: <A extends PluginApi.Any>(api: A) => PluginApi.Driver<A>
 }
 
 const parseJson = (text: string): unknown => {
@@ -52,36 +58,41 @@ export const make = <E>(
   drivers: Layer.Layer<any, E>,
   options: Parameters<typeof PluginServer.router>[0] = {}
 ): Effect.Effect<InProcessPlugin, never, Scope.Scope> =>
-  Effect.map(
+  Effect.flatMap(
     Effect.acquireRelease(
       Effect.sync(() =>
         HttpRouter.toWebHandler(PluginServer.router(options).pipe(Layer.provide(drivers)), { disableLogger: true })
       ),
       ({ dispose }) => Effect.promise(() => dispose())
     ),
-    ({ handler }): InProcessPlugin => {
+    ({ handler }) => {
       const fetch = (request: Request) => handler(request)
-      return {
-        fetch,
-        call: (path, body) =>
-          Effect.promise(async () => {
-            const payload =
-              body === undefined ? undefined : typeof body === "string" ? body : `${JSON.stringify(body)}\n`
-            const response = await fetch(
-              new Request(`http://plugin${path}`, {
-                method: "POST",
-                headers: { accept: "application/vnd.docker.plugins.v1.2+json" },
-                ...(payload === undefined ? {} : { body: payload })
-              })
-            )
-            const text = await response.text()
-            return {
-              status: response.status,
-              contentType: response.headers.get("content-type"),
-              text,
-              body: parseJson(text)
-            }
-          })
-      }
+      return Effect.map(
+        PluginClient.make(Transport.fromFetch(fetch), { name: "in-process" }),
+        (client): InProcessPlugin => ({
+          fetch,
+          client,
+          driver: client.driver,
+          call: (path, body) =>
+            Effect.promise(async () => {
+              const payload =
+                body === undefined ? undefined : typeof body === "string" ? body : `${JSON.stringify(body)}\n`
+              const response = await fetch(
+                new Request(`http://plugin${path}`, {
+                  method: "POST",
+                  headers: { accept: "application/vnd.docker.plugins.v1.2+json" },
+                  ...(payload === undefined ? {} : { body: payload })
+                })
+              )
+              const text = await response.text()
+              return {
+                status: response.status,
+                contentType: response.headers.get("content-type"),
+                text,
+                body: parseJson(text)
+              }
+            })
+        })
+      )
     }
   )

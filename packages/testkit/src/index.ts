@@ -5,3 +5,9 @@
  */
 export * as DockerEngine from "./DockerEngine.ts"
 export * as InProcess from "./InProcess.ts"
+export * as Conformance from "./Conformance.ts"
+export * as ConformanceReport from "./ConformanceReport.ts"
+export * as ConformanceSuites from "./ConformanceSuites.ts"
+export * as ConformanceVitest from "./ConformanceVitest.ts"
+export * as ConformanceVolume from "./ConformanceVolume.ts"
+export * as SocketHarness from "./SocketHarness.ts"

@@ -1,0 +1,122 @@
+/**
+ * Which conformance suites exist, and the three ways to get a client to run them against: a driver Layer
+ * in-process, a driver Layer over a real socket, or any running plugin (name, socket path or URL).
+ *
+ * @since 0.1.0
+ */
+import {
+  type DiscoveryError,
+  type Discovery,
+  type PluginClient,
+  Retry,
+  Target,
+  Timeouts
+} from "@docker-plugin-kit/client"
+import type { PluginServer } from "@docker-plugin-kit/server"
+import { Data, Effect, type Layer, type Scope } from "effect"
+import * as Conformance from "./Conformance.ts"
+import * as ConformanceVolume from "./ConformanceVolume.ts"
+import * as InProcess from "./InProcess.ts"
+import * as SocketHarness from "./SocketHarness.ts"
+
+/**
+ * Every suite, by manifest entry. Other APIs add theirs here.
+ *
+ * @since 0.1.0
+ */
+export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
+  VolumeDriver: ConformanceVolume.suite
+}
+
+/**
+ * How conformance clients talk: no retries (a defect is reported at once, not after 15 s) and a 10 s timeout on
+ * every call, so a plugin that hangs is reported instead of blocking the run.
+ *
+ * @since 0.1.0
+ */
+export const clientOptions: PluginClient.Options = { retry: Retry.none, timeouts: Timeouts.fixed("10 seconds") }
+
+/**
+ * A driver Layer served in-process through the real router.
+ *
+ * @since 0.1.0
+ */
+export const inProcess = <E>(
+  drivers: Layer.Layer<any, E>
+): Effect.Effect<PluginClient.PluginClient, never, Scope.Scope> =>
+  Effect.map(InProcess.make(drivers), (plugin) => plugin.client)
+
+/**
+ * A driver Layer served on a temporary Unix socket.
+ *
+ * @since 0.1.0
+ */
+export const overSocket = <E>(
+  drivers: Layer.Layer<any, E>
+): Effect.Effect<PluginClient.PluginClient, E | PluginServer.StartError, Scope.Scope> =>
+  Effect.map(SocketHarness.make(drivers, { client: clientOptions }), (harness) => harness.client)
+
+/**
+ * A running plugin: a name (looked up in `folders`, without waiting), a socket path, or a URL.
+ *
+ * @since 0.1.0
+ */
+export const running = (
+  target: string | Target.Target,
+  options: { readonly folders?: Discovery.Folders } = {}
+): Effect.Effect<PluginClient.PluginClient, DiscoveryError | InvalidTarget, Scope.Scope> =>
+  Effect.flatMap(
+    typeof target === "string"
+      ? Effect.mapError(
+          Effect.fromResult(
+            Target.parse(target, { wait: false, ...(options.folders ? { folders: options.folders } : {}) })
+          ),
+          (reason) => new InvalidTarget({ target, reason })
+        )
+      : Effect.succeed(target),
+    (t) => Target.connect(t, clientOptions)
+  )
+
+/**
+ * A target string that is neither a name, a socket path nor a valid URL.
+ *
+ * @since 0.1.0
+ */
+export class InvalidTarget extends Data.TaggedError("InvalidTarget")<{
+  readonly target: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `invalid plugin target "${this.target}": ${this.reason}`
+  }
+}
+
+/**
+ * The suites a manifest calls for, with the subsystems that have none yet.
+ *
+ * @since 0.1.0
+ */
+export const forManifest = (
+  implementsList: ReadonlyArray<string>
+): { readonly suites: ReadonlyArray<Conformance.Suite>; readonly uncovered: ReadonlyArray<string> } => ({
+  suites: implementsList.flatMap((s) => (bySubsystem[s] === undefined ? [] : [bySubsystem[s]])),
+  uncovered: implementsList.filter((s) => bySubsystem[s] === undefined)
+})
+
+/**
+ * Activates a plugin and runs the suite of every subsystem it implements.
+ *
+ * @since 0.1.0
+ */
+export const runAll = (client: PluginClient.PluginClient) =>
+  Effect.flatMap(client.activate, (manifest) => {
+    const { suites, uncovered } = forManifest(manifest.Implements ?? [])
+    return Effect.map(
+      Effect.forEach(suites, (suite) => Conformance.run(suite, client)),
+      (reports) => ({
+        implements: manifest.Implements ?? [],
+        reports,
+        uncovered
+      })
+    )
+  })

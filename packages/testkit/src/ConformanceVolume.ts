@@ -1,0 +1,206 @@
+/**
+ * The VolumeDriver conformance suite: what the daemon relies on (protocol/volume.md), checked over the wire with
+ * fresh volume names that are removed afterwards.
+ *
+ * @since 0.1.0
+ */
+import { Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Effect } from "effect"
+import * as Conformance from "./Conformance.ts"
+
+const E = VolumeDriver.Api.endpoints
+
+/** A 64-hex mount ID like the daemon generates per mount operation. */
+const mountId = () => Array.from({ length: 64 }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("")
+
+/** Creates a volume for the check and removes it (best effort) when the check ends. */
+const created = (context: Conformance.Context, label: string, opts: Record<string, string> | null = null) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const name = context.unique(label)
+      return Effect.flatMap(Conformance.send(context, E.create.path, { Name: name, Opts: opts }), (ex) =>
+        Effect.as(Conformance.expectSuccess(ex, E.create), name)
+      )
+    }),
+    (name) => Effect.ignore(context.client.exchange(E.remove.path, { Name: name }))
+  )
+
+const listed = (context: Conformance.Context) =>
+  Effect.flatMap(Conformance.send(context, E.list.path, {}), (ex) =>
+    Effect.map(Conformance.expectSuccess(ex, E.list), (r) => ({ ex, names: (r.Volumes ?? []).map((v) => v.Name) }))
+  )
+
+/**
+ * Every VolumeDriver check.
+ *
+ * @since 0.1.0
+ */
+export const checks: ReadonlyArray<Conformance.Check> = [
+  Conformance.check(
+    "Plugin.Activate lists VolumeDriver",
+    { why: "The daemon activates a v1 plugin with an empty POST and uses it only for what Implements lists." },
+    (context) =>
+      Effect.gen(function* () {
+        const ex = yield* Conformance.send(context, Manifest.Activate.path)
+        const manifest = yield* Conformance.expectSuccess(ex, Manifest.Activate)
+        if (!(manifest.Implements ?? []).includes("VolumeDriver")) {
+          yield* Conformance.fail(ex, `Implements ${JSON.stringify(manifest.Implements)} does not list "VolumeDriver"`)
+        }
+      })
+  ),
+  Conformance.check(
+    "Capabilities answers a valid scope, the same every time",
+    { why: "The daemon caches the first answer; 404 is allowed and means scope local." },
+    (context) =>
+      Effect.gen(function* () {
+        const first = yield* Conformance.send(context, E.capabilities.path, {})
+        if (first.response.status === 404) return
+        const a = yield* Conformance.expectSuccess(first, E.capabilities)
+        const second = yield* Conformance.send(context, E.capabilities.path, {})
+        const b = yield* Conformance.expectSuccess(second, E.capabilities)
+        if (a.Capabilities.Scope !== b.Capabilities.Scope) {
+          yield* Conformance.fail(second, `scope changed from "${a.Capabilities.Scope}" to "${b.Capabilities.Scope}"`)
+        }
+      })
+  ),
+  Conformance.check(
+    "Create with Opts null, then Get answers the same Name",
+    {
+      why: "docker volume create and docker run send Opts null; the daemon records the Name that Get returns, and CreatedAt must be RFC 3339 or absent."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "create")
+        const ex = yield* Conformance.send(context, E.get.path, { Name: name })
+        const { Volume } = yield* Conformance.expectSuccess(ex, E.get)
+        if (Volume === null) yield* Conformance.fail(ex, "Get of a volume just created answered Volume null")
+        else if (Volume.Name !== name) yield* Conformance.fail(ex, `Get answered Name "${Volume.Name}" for "${name}"`)
+      })
+  ),
+  Conformance.check(
+    "Create accepts Opts {}",
+    { why: "The 20.10 docker CLI sends an empty map instead of null." },
+    (context) => Effect.asVoid(created(context, "empty-opts", {}))
+  ),
+  Conformance.check(
+    "List shows a volume after Create and not after Remove",
+    { why: "docker volume ls lists what List answers (null and [] both mean none)." },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "list")
+        const before = yield* listed(context)
+        if (!before.names.includes(name))
+          yield* Conformance.fail(before.ex, `List does not show "${name}" after Create`)
+        yield* Effect.flatMap(Conformance.send(context, E.remove.path, { Name: name }), (ex) =>
+          Conformance.expectSuccess(ex, E.remove)
+        )
+        const after = yield* listed(context)
+        if (after.names.includes(name)) yield* Conformance.fail(after.ex, `List still shows "${name}" after Remove`)
+      })
+  ),
+  Conformance.check(
+    "Path of a created volume answers a Mountpoint",
+    { why: "The daemon asks Path when it needs a volume's path outside a mount." },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "path")
+        yield* Effect.flatMap(Conformance.send(context, E.path.path, { Name: name }), (ex) =>
+          Conformance.expectSuccess(ex, E.path)
+        )
+      })
+  ),
+  Conformance.check(
+    "Mount and Unmount pair by ID (two mounts, one mountpoint, released one by one)",
+    {
+      why: "Each container mount has its own 64-hex ID; the driver keeps a reference count and releases the volume on the last Unmount."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "mount")
+        const [a, b] = [mountId(), mountId()]
+        const mount = (id: string) =>
+          Effect.flatMap(Conformance.send(context, E.mount.path, { Name: name, ID: id }), (ex) =>
+            Effect.map(Conformance.expectSuccess(ex, E.mount), (r) => ({ ex, mountpoint: r.Mountpoint }))
+          )
+        const unmount = (id: string) =>
+          Effect.flatMap(Conformance.send(context, E.unmount.path, { Name: name, ID: id }), (ex) =>
+            Conformance.expectSuccess(ex, E.unmount)
+          )
+        const first = yield* mount(a)
+        if (first.mountpoint === "") yield* Conformance.fail(first.ex, "Mount answered an empty Mountpoint")
+        const second = yield* mount(b)
+        if (second.mountpoint !== first.mountpoint) {
+          yield* Conformance.fail(
+            second.ex,
+            `a second Mount answered "${second.mountpoint}", the first "${first.mountpoint}"`
+          )
+        }
+        yield* unmount(a)
+        yield* unmount(b)
+        yield* Effect.flatMap(Conformance.send(context, E.remove.path, { Name: name }), (ex) =>
+          Conformance.expectSuccess(ex, E.remove)
+        )
+      })
+  ),
+  Conformance.check(
+    "Unmount of an unknown ID succeeds",
+    {
+      severity: "warning",
+      why: "Mount IDs survive daemon restarts, so Unmount can name an ID the plugin never saw; it should answer success."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "unmount")
+        yield* Effect.flatMap(Conformance.send(context, E.unmount.path, { Name: name, ID: mountId() }), (ex) =>
+          Conformance.expectSuccess(ex, E.unmount)
+        )
+      })
+  ),
+  Conformance.check(
+    "Get of an unknown volume answers Err (or Volume null)",
+    {
+      why: "The daemon calls Get for names no driver has, before every create and on every driver; it must fail cleanly."
+    },
+    (context) =>
+      Effect.flatMap(Conformance.send(context, E.get.path, { Name: context.unique("missing") }), (ex) =>
+        Conformance.expectCleanFailure(ex, E.get, {
+          acceptAlso: (body) =>
+            typeof body === "object" && body !== null && (body as { Volume?: unknown }).Volume === null
+        })
+      )
+  ),
+  Conformance.check(
+    "Remove, Mount and Path of an unknown volume answer Err",
+    { why: "Failures must carry a non-empty Err so the daemon can show why." },
+    (context) =>
+      Effect.gen(function* () {
+        const name = context.unique("missing")
+        const calls = [
+          [E.remove, { Name: name }],
+          [E.mount, { Name: name, ID: mountId() }],
+          [E.path, { Name: name }]
+        ] as const
+        for (const [endpoint, body] of calls) {
+          const ex = yield* Conformance.send(context, endpoint.path, body)
+          yield* Conformance.expectCleanFailure(ex, endpoint)
+        }
+      })
+  ),
+  Conformance.check(
+    "Unknown endpoints answer 404",
+    { severity: "warning", why: "404 is how the daemon learns that an optional endpoint is not implemented." },
+    (context) =>
+      Effect.flatMap(Conformance.send(context, "/VolumeDriver.NoSuchMethod", {}), (ex) =>
+        ex.response.status === 404
+          ? Effect.void
+          : Conformance.fail(ex, `an unknown endpoint answered status ${ex.response.status} instead of 404`)
+      )
+  )
+]
+
+/**
+ * The suite.
+ *
+ * @since 0.1.0
+ */
+export const suite: Conformance.Suite = { api: VolumeDriver.Api, checks }
