@@ -3,12 +3,15 @@
  * driver) over a Unix socket, keep-alive, against a bare `node:http` server doing the same work.
  *
  * Each server runs in its own child process; the load generator (autocannon) runs in this one. Both servers are
- * measured in the same run with the same load: a warm-up, then the measured window, alternating the order between
- * rounds. The last line printed is one JSON object with the figures.
+ * measured in the same run with the same load: a warm-up of each, then rounds of one measured window per server,
+ * alternating the order. The ratio is the median over the rounds of plugin/bare in the same round, which keeps a
+ * passing disturbance of the machine from deciding it. The last line printed is one JSON object with the figures.
  *
- * Options (all optional): --duration SECONDS (5) --warmup SECONDS (2) --connections N (16) --rounds N (2)
- * --profile (write a V8 CPU profile of the plugin server to a temporary folder and print its path)
- * --only plugin|bare (measure one server; the ratio is then omitted).
+ * Options (all optional): --duration SECONDS per window (3) --warmup SECONDS (2) --connections N (16) --rounds N (3)
+ * --profile (write V8 CPU profiles of the servers to a temporary folder and print its path)
+ * --only plugin|bare (measure one server; the ratio is then omitted)
+ * --plugin-script FILE (serve another script as "plugin", e.g. a variant under study; it gets the socket path as its
+ * only argument and must answer the same bytes as the bare server).
  */
 import autocannon from "autocannon"
 import * as ChildProcess from "node:child_process"
@@ -22,12 +25,13 @@ import { accept, type ChildMessage, path, requestBody, volumeName } from "./shar
 
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: "string", default: "5" },
+    duration: { type: "string", default: "3" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "16" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
     profile: { type: "boolean", default: false },
-    only: { type: "string" }
+    only: { type: "string" },
+    "plugin-script": { type: "string" }
   },
   allowPositionals: false
 })
@@ -81,9 +85,12 @@ const forward = (name: string, stream: NodeJS.ReadableStream | null) => {
 
 const spawn = (name: TargetName): Target => {
   const socketPath = Path.join(tmp, `${name}.sock`)
-  const script = Path.join(here, name === "plugin" ? "plugin-server.ts" : "bare-server.ts")
+  const script =
+    name === "plugin"
+      ? Path.resolve(flags["plugin-script"] ?? Path.join(here, "plugin-server.ts"))
+      : Path.join(here, "bare-server.ts")
   const nodeArgs = ["--conditions=@docker-plugin-kit/source"]
-  if (flags.profile && name === "plugin") nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`)
+  if (flags.profile) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${Path.join(profileDir, name)}`)
   const child = ChildProcess.spawn(process.execPath, [...nodeArgs, script, socketPath], {
     stdio: ["ignore", "pipe", "pipe", "ipc"]
   })
@@ -160,7 +167,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   })
 }
 // The whole run is bounded: startup, every warm-up and window, and shutdown.
-const budgetMs = (30 + rounds * targetNames.length * (warmup + duration + 5) + 30) * 1000
+const budgetMs = (60 + targetNames.length * (warmup + rounds * (duration + 5))) * 1000
 setTimeout(() => {
   log(`bench: did not finish within ${Math.round(budgetMs / 1000)} s, giving up`)
   process.exit(1)
@@ -229,6 +236,7 @@ interface Window {
   readonly non2xx: number
   readonly samples: Samples
   readonly serverCpu: number
+  readonly cpuPerRequestUs: number
   readonly loadCpu: number
 }
 
@@ -256,7 +264,6 @@ const load = (target: Target, seconds: number, samples?: Samples): Promise<autoc
   })
 
 const measure = async (target: Target): Promise<Window> => {
-  await load(target, warmup)
   const samples = new Samples()
   const before = await statsOf(target)
   const loadBefore = process.cpuUsage()
@@ -275,6 +282,7 @@ const measure = async (target: Target): Promise<Window> => {
     non2xx: result.non2xx,
     samples,
     serverCpu: serverCpuMs / elapsedMs,
+    cpuPerRequestUs: (serverCpuMs * 1000) / result.requests.total,
     loadCpu: (loadCpu.user + loadCpu.system) / 1000 / elapsedMs
   }
 }
@@ -293,8 +301,8 @@ const median = (values: ReadonlyArray<number>) => {
 
 const main = async () => {
   log(
-    `bench: ${path} over a Unix socket, keep-alive, ${connections} connections, ${warmup} s warm-up + ${duration} s ` +
-      `per window, ${rounds} round(s); node ${process.version}, ${Os.availableParallelism()} CPU(s)`
+    `bench: ${path} over a Unix socket, keep-alive, ${connections} connections, ${warmup} s warm-up, ${rounds} ` +
+      `round(s) of ${duration} s per server; node ${process.version}, ${Os.availableParallelism()} CPU(s)`
   )
   const targets = new Map(targetNames.map((name) => [name, spawn(name)] as const))
   await Promise.all([...targets.values()].map((t) => t.ready))
@@ -322,7 +330,11 @@ const main = async () => {
   }
   log(`bench: both answer ${first?.contentType} ${first?.body}`)
 
+  // Warm every server up once (JIT, connection pools, heap), then alternate the measured windows so that a
+  // disturbance of the machine (another process taking a core) hits both servers alike.
+  for (const target of targets.values()) await load(target, warmup)
   const windows = new Map<TargetName, Array<Window>>(targetNames.map((name) => [name, []]))
+  const ratios: Array<number> = []
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? targetNames : [...targetNames].reverse()
     for (const name of order) {
@@ -331,10 +343,14 @@ const main = async () => {
       log(
         `bench: round ${round + 1} ${name.padEnd(6)} ${Math.round(window.rps)} req/s, ` +
           `p50 ${round3(window.samples.percentile(50))} ms, p99 ${round3(window.samples.percentile(99))} ms, ` +
-          `server CPU ${Math.round(window.serverCpu * 100)}%, load generator CPU ${Math.round(window.loadCpu * 100)}%` +
+          `server CPU ${Math.round(window.serverCpu * 100)}% (${round1(window.cpuPerRequestUs)} µs/request), ` +
+          `load generator CPU ${Math.round(window.loadCpu * 100)}%` +
           (window.errors + window.non2xx > 0 ? `, ${window.errors} errors, ${window.non2xx} non-2xx` : "")
       )
     }
+    const pluginWindow = windows.get("plugin")?.[round]
+    const bareWindow = windows.get("bare")?.[round]
+    if (pluginWindow !== undefined && bareWindow !== undefined) ratios.push(pluginWindow.rps / bareWindow.rps)
   }
 
   const summary = (name: TargetName) => {
@@ -347,7 +363,8 @@ const main = async () => {
       p50: samples.percentile(50),
       p99: samples.percentile(99),
       errors: ws.reduce((n, w) => n + w.errors + w.non2xx, 0),
-      serverCpu: median(ws.map((w) => w.serverCpu))
+      serverCpu: median(ws.map((w) => w.serverCpu)),
+      cpuPerRequestUs: median(ws.map((w) => w.cpuPerRequestUs))
     }
   }
   const ours = summary("plugin")
@@ -355,20 +372,26 @@ const main = async () => {
   const pluginStats = plugin === undefined ? undefined : await statsOf(plugin)
   await stopChildren()
 
-  const ratio = ours !== undefined && bare !== undefined ? ours.rps / bare.rps : undefined
+  // The ratio of each round's adjacent windows, then the median over the rounds.
+  const ratio = ratios.length === 0 ? undefined : median(ratios)
   const lines: Array<string> = []
   const row = (label: string, s: NonNullable<typeof ours>) =>
     `${label.padEnd(22)} ${String(Math.round(s.rps)).padStart(8)} req/s   p50 ${round3(s.p50).toFixed(3)} ms   ` +
-    `p99 ${round3(s.p99).toFixed(3)} ms   server CPU ${Math.round(s.serverCpu * 100)}%` +
+    `p99 ${round3(s.p99).toFixed(3)} ms   server CPU ${Math.round(s.serverCpu * 100)}%, ` +
+    `${round1(s.cpuPerRequestUs)} µs/request` +
     (s.errors > 0 ? `   ${s.errors} errors` : "")
   if (bare !== undefined) lines.push(row("bare node:http", bare))
   if (ours !== undefined) lines.push(row("plugin (HttpRouter)", ours))
-  if (ratio !== undefined) lines.push(`ratio plugin / bare:   ${ratio.toFixed(3)}`)
+  if (ratio !== undefined) {
+    lines.push(
+      `ratio plugin / bare:   ${ratio.toFixed(3)} (median of the rounds: ${ratios.map((r) => r.toFixed(3)).join(", ")})`
+    )
+  }
   if (pluginStats !== undefined) {
     lines.push(`plugin server RSS after the run: ${round1(pluginStats.rss / 2 ** 20)} MiB`)
   }
   for (const line of lines) console.log(line)
-  if (flags.profile) console.log(`CPU profile of the plugin server: ${profileDir}`)
+  if (flags.profile) console.log(`CPU profiles of the servers (summarise with bench/profile-summary.ts): ${profileDir}`)
 
   const result = {
     bench: "VolumeDriver.Get",
@@ -379,6 +402,8 @@ const main = async () => {
     bare_p50_ms: bare === undefined ? null : round3(bare.p50),
     bare_p99_ms: bare === undefined ? null : round3(bare.p99),
     ratio: ratio === undefined ? null : round3(ratio),
+    cpu_us_per_req: ours === undefined ? null : round1(ours.cpuPerRequestUs),
+    bare_cpu_us_per_req: bare === undefined ? null : round1(bare.cpuPerRequestUs),
     rss_mb: pluginStats === undefined ? null : round1(pluginStats.rss / 2 ** 20),
     errors: (ours?.errors ?? 0) + (bare?.errors ?? 0),
     connections,

@@ -174,11 +174,54 @@ const writeAtomically = (path: string, content: string) => {
   Fs.renameSync(tmp, path)
 }
 
+/** The Node internals `end` reads; declared here because @types/node does not list them. */
+interface ResponseInternals {
+  readonly _headerSent: boolean
+  readonly _contentLength: number | null
+}
+
+/**
+ * Node's `ServerResponse` with its single-write path restored for complete bodies.
+ *
+ * The platform turns `strictContentLength` on for every response. With it on, Node's `end(body)` skips its fast
+ * path: instead of one write of headers and body with `finish` attached, it queues an extra empty chunk and flushes
+ * both with `writev`, then schedules `finish` separately. For the small JSON answers the daemon asks for most, that
+ * doubled the time spent in the socket write (see bench/README.md).
+ *
+ * When nothing has been sent yet and the final chunk is exactly the declared `Content-Length`, the strict check
+ * cannot fail, so it is lifted for that call only; every other case (a chunk that does not match, a body written
+ * in several parts, streams) goes through Node unchanged and is still checked.
+ */
+class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage> extends Http.ServerResponse<Request> {
+  override end(chunk?: any, encoding?: any, callback?: any): this {
+    if (this.strictContentLength && (typeof chunk === "string" || chunk instanceof Uint8Array)) {
+      const internals = this as unknown as ResponseInternals
+      const length =
+        typeof chunk === "string"
+          ? Buffer.byteLength(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8")
+          : chunk.byteLength
+      if (!internals._headerSent && internals._contentLength === length) {
+        this.strictContentLength = false
+        try {
+          return super.end(chunk, encoding, callback)
+        } finally {
+          this.strictContentLength = true
+        }
+      }
+    }
+    return super.end(chunk, encoding, callback)
+  }
+}
+
 /**
  * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up
- * by idle daemon connections.
+ * by idle daemon connections; responses use the single-write `ServerResponse` above.
  */
-const serverOptions: Http.ServerOptions = { keepAliveTimeout: 2_000, noDelay: true }
+const serverOptions: Http.ServerOptions = {
+  keepAliveTimeout: 2_000,
+  noDelay: true,
+  ServerResponse: ServerResponse as typeof Http.ServerResponse
+}
 
 /**
  * How long a shutdown waits for in-flight calls before closing their connections.
