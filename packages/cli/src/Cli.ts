@@ -4,6 +4,8 @@
  * @since 0.1.0
  */
 import { Command } from "effect/cli"
+import * as Discover from "./commands/discover.ts"
+import * as Probe from "./commands/probe.ts"
 import * as Schema from "./commands/schema.ts"
 import * as Serve from "./commands/serve.ts"
 
@@ -14,7 +16,7 @@ import * as Serve from "./commands/serve.ts"
  */
 export const root = Command.make("dpk").pipe(
   Command.withDescription("docker-plugin-kit: write, serve, test and ship Docker Engine plugins"),
-  Command.withSubcommands([Serve.command, Schema.command])
+  Command.withSubcommands([Serve.command, Schema.command, Discover.command, Probe.command])
 )
 
 /**

@@ -205,11 +205,14 @@ export const scan = (where: Folders = daemonFolders): Effect.Effect<ReadonlyArra
   })
 
 /**
- * One enumerated plugin: where it is, or why it cannot be used.
+ * One enumerated plugin: its name, and where it is or why it cannot be used.
  *
  * @since 0.1.0
  */
-export type Found = Result.Result<Located, DiscoveryError>
+export interface Found {
+  readonly name: string
+  readonly result: Result.Result<Located, DiscoveryError>
+}
 
 /**
  * Enumerates and locates every plugin without waiting (as `GetAll` does: no discovery retries).
@@ -217,7 +220,11 @@ export type Found = Result.Result<Located, DiscoveryError>
  * @since 0.1.0
  */
 export const all = (where: Folders = daemonFolders): Effect.Effect<ReadonlyArray<Found>> =>
-  Effect.flatMap(scan(where), (names) => Effect.forEach(names, (name) => Effect.result(locate(name, where))))
+  Effect.flatMap(scan(where), (names) =>
+    Effect.forEach(names, (name) =>
+      Effect.map(Effect.result(locate(name, where)), (result): Found => ({ name, result }))
+    )
+  )
 
 /**
  * The transport an address uses: `unix`, `tcp` (plain HTTP) or `https`.

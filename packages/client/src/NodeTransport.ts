@@ -35,6 +35,9 @@ export const localHost = "plugin.moby.localhost"
 
 const describe = (e: unknown): string => {
   const error = e as NodeJS.ErrnoException & { readonly address?: string }
+  if (error?.code === "ECONNRESET" && error.syscall === undefined) {
+    return "the plugin closed the connection without answering (socket hang up)"
+  }
   if (error?.code === "ENOENT" || error?.code === "ECONNREFUSED" || error?.code === "ECONNRESET") {
     return `${error.syscall ?? "connect"} ${error.code}${error.address ? ` ${error.address}` : ""}`
   }

@@ -159,10 +159,10 @@ describe("Discovery.scan and all", () => {
       expect(yield* Discovery.scan(where)).toEqual(["a", "b", "d", "e", "bad"])
 
       const found = yield* Discovery.all(where)
-      const summary = found.map((r) =>
-        Result.isSuccess(r) ? `${r.success.name}:${r.success.kind}` : `${r.failure._tag}`
+      const summary = found.map(({ name, result }) =>
+        Result.isSuccess(result) ? `${name}:${result.success.kind}` : `${name}:${result.failure._tag}`
       )
-      expect(summary).toEqual(["a:socket", "b:socket", "d:spec", "e:json", "BadSpecFile"])
+      expect(summary).toEqual(["a:socket", "b:socket", "d:spec", "e:json", "bad:BadSpecFile"])
     })
   )
 

@@ -125,7 +125,7 @@ export const send = (
         reason:
           e._tag === "CallTimeout"
             ? `no answer within ${e.timeoutMs / 1000}s`
-            : `no answer: the connection failed (${e.reason})`,
+            : `no answer: ${e.reason}`,
         request: { path, body: body === undefined ? "" : typeof body === "string" ? body : `${JSON.stringify(body)}\n` }
       })
   )

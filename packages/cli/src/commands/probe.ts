@@ -1,0 +1,101 @@
+/**
+ * `dpk probe TARGET`: activate a plugin (name, socket path or URL), run the conformance suite of every subsystem it
+ * implements, print the report, and exit non-zero on any failure.
+ *
+ * @since 0.1.0
+ */
+import type { PluginClient } from "@docker-plugin-kit/client"
+import type { Conformance } from "@docker-plugin-kit/testkit"
+import { Console, Data, Effect, Runtime } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { folderFlags, foldersOf } from "./discover.ts"
+
+/**
+ * The probe found a defect, or could not reach the plugin; the report is already printed.
+ *
+ * @since 0.1.0
+ */
+export class ProbeFailed extends Data.TaggedError("ProbeFailed")<{ readonly summary: string }> {
+  override readonly [Runtime.errorReported] = false
+  override get message() {
+    return this.summary
+  }
+}
+
+/**
+ * The result of a probe, as `--json` prints it.
+ *
+ * @since 0.1.0
+ */
+export interface Result {
+  readonly target: string
+  readonly address: string | null
+  readonly implements: ReadonlyArray<string>
+  readonly reports: ReadonlyArray<Conformance.Report>
+  /** Implemented subsystems without a conformance suite yet. */
+  readonly uncovered: ReadonlyArray<string>
+  readonly passed: boolean
+  readonly error?: string
+}
+
+/**
+ * Probes a target. The testkit is loaded only here, so other commands start without it.
+ *
+ * @since 0.1.0
+ */
+export const probe = (
+  target: string,
+  folders: ReturnType<typeof foldersOf>
+): Effect.Effect<{ readonly result: Result; readonly text: string }> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { ConformanceReport, ConformanceSuites } = yield* Effect.promise(() => import("@docker-plugin-kit/testkit"))
+      const failed = (address: string | null, error: string) => ({
+        result: { target, address, implements: [], reports: [], uncovered: [], passed: false, error },
+        text: `probe ${target}: ${error}`
+      })
+      const connected = yield* Effect.result(ConformanceSuites.running(target, { folders }))
+      if (connected._tag === "Failure") return failed(null, connected.failure.message)
+      const client: PluginClient.PluginClient = connected.success
+      const run = yield* Effect.result(ConformanceSuites.runAll(client))
+      if (run._tag === "Failure") return failed(client.address, `activation failed: ${run.failure.message}`)
+      const { implements: subsystems, reports, uncovered } = run.success
+      const passed = reports.every((r) => r.passed)
+      const lines = [
+        `probe ${target} (${client.address}): implements ${subsystems.length === 0 ? "nothing" : subsystems.join(", ")}`,
+        ...reports.map(ConformanceReport.format),
+        ...(uncovered.length === 0 ? [] : [`no conformance suite yet for: ${uncovered.join(", ")}`]),
+        passed ? "result: PASS" : "result: FAIL"
+      ]
+      return {
+        result: { target, address: client.address, implements: subsystems, reports, uncovered, passed },
+        text: lines.join("\n")
+      }
+    })
+  )
+
+/**
+ * The command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make(
+  "probe",
+  {
+    target: Argument.String("target").pipe(
+      Argument.withDescription(
+        "Plugin name (found like the daemon finds it), socket path, or unix://, tcp://, https:// URL"
+      )
+    ),
+    ...folderFlags,
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false))
+  },
+  (values) =>
+    Effect.gen(function* () {
+      const { result, text } = yield* probe(values.target, foldersOf(values))
+      yield* Console.log(values.json ? JSON.stringify(result, null, 2) : text)
+      if (!result.passed) {
+        return yield* new ProbeFailed({ summary: result.error ?? "conformance checks failed" })
+      }
+    })
+).pipe(Command.withDescription("Activate a plugin and run the conformance suite of everything it implements"))
