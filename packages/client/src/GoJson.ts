@@ -156,3 +156,64 @@ const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
       return value
   }
 }
+
+// Go's encoder escapes these inside strings; they cannot occur outside strings in JSON text.
+const goEscapes: Record<string, string> = {
+  "&": "\\u0026",
+  "<": "\\u003c",
+  ">": "\\u003e",
+  "\u2028": "\\u2028",
+  "\u2029": "\\u2029"
+}
+
+const sortMaps = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
+  if (depth > 32 || value === null || typeof value !== "object") return value
+  switch (ast._tag) {
+    case "Suspend":
+      return sortMaps(ast.thunk(), value, depth + 1)
+    case "Union": {
+      const member = ast.types.find((t) =>
+        isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"
+      )
+      return member === undefined ? value : sortMaps(member, value, depth + 1)
+    }
+    case "Arrays":
+      return Array.isArray(value)
+        ? value.map((v, i) => {
+            const element = ast.elements[i] ?? ast.rest[0]
+            return element === undefined ? v : sortMaps(element, v, depth + 1)
+          })
+        : value
+    case "Objects": {
+      if (!isRecord(value)) return value
+      const index = ast.indexSignatures[0]
+      const fields = new Map(ast.propertySignatures.map((ps) => [ps.name, ps.type] as const))
+      // Struct fields keep their declared order; a map (Go map[string]T) is written with its keys sorted.
+      const keys = fields.size === 0 && index !== undefined ? Object.keys(value).sort() : Object.keys(value)
+      const out: Record<string, unknown> = {}
+      for (const key of keys) {
+        const type = fields.get(key) ?? index?.type
+        out[key] = type === undefined ? value[key] : sortMaps(type, value[key], depth + 1)
+      }
+      return out
+    }
+    default:
+      return value
+  }
+}
+
+/**
+ * Writes an encoded request body as the daemon's `json.Encoder` does: compact, map keys sorted, `&`, `<`, `>`,
+ * U+2028 and U+2029 escaped, one trailing newline.
+ *
+ * @since 0.1.0
+ */
+export const stringify = (ast: SchemaAST.AST, encoded: unknown): string =>
+  `${escape(JSON.stringify(sortMaps(SchemaAST.toEncoded(ast), encoded, 0)))}\n`
+
+/**
+ * Escapes JSON text the way Go's encoder does (`&`, `<`, `>`, U+2028, U+2029 as `\\uXXXX`).
+ *
+ * @since 0.1.0
+ */
+export const escape = (json: string): string => json.replace(/[&<>\u2028\u2029]/g, (c) => goEscapes[c]!)

@@ -103,9 +103,6 @@ const utf8 = new TextEncoder()
 /** `Subsystem.Method`, the prefix the daemon puts on errors. */
 const methodOf = (path: string): string => path.replace(/^\//, "").replace(/\?.*$/, "")
 
-/** A JSON request body as the daemon's `json.Encoder` writes it: compact, one trailing newline. */
-const jsonBody = (value: unknown): RequestBody => ({ _tag: "Bytes", bytes: utf8.encode(`${JSON.stringify(value)}\n`) })
-
 const errorFieldOf = (endpoint: Endpoint.Any): PluginApi.ErrorField =>
   Apis.all.find((api) => api.prefix === endpoint.api)?.errorField ?? "Err"
 
@@ -222,7 +219,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
             const encoded = encoderOf(endpoint.request.schema)(input)
             if (Result.isFailure(encoded))
               return Effect.die(new Error(`${endpoint.path}: invalid input: ${encoded.failure}`))
-            body = jsonBody(encoded.success)
+            body = { _tag: "Bytes", bytes: utf8.encode(GoJson.stringify(endpoint.request.schema.ast, encoded.success)) }
           }
         } else {
           const { body: stream, ...query } = input as { readonly body: Stream.Stream<Uint8Array, unknown> }
@@ -286,7 +283,8 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
       )
 
     const exchange = (path: string, value?: unknown) => {
-      const text = value === undefined ? "" : typeof value === "string" ? value : `${JSON.stringify(value)}\n`
+      const text =
+        value === undefined ? "" : typeof value === "string" ? value : `${GoJson.escape(JSON.stringify(value))}\n`
       const body: RequestBody = text === "" ? { _tag: "Empty" } : { _tag: "Bytes", bytes: utf8.encode(text) }
       return Effect.map(roundTrip(path, body, readAll), ({ status, text: responseText }): Exchange => {
         const parsed = GoJson.firstValue(responseText)

@@ -50,7 +50,7 @@ describe("PluginClient against the real server on a Unix socket", () => {
 })
 
 describe("PluginClient on the wire", () => {
-  it.live("sends the daemon's headers and bodies: empty Activate, JSON plus newline, no Content-Type", () =>
+  it.live("sends the daemon's headers and bodies: empty Activate, Go-encoded JSON plus newline, no Content-Type", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "raw.sock")
       const { seen } = yield* rawPlugin(path, (req) =>
@@ -61,11 +61,13 @@ describe("PluginClient on the wire", () => {
       const client = yield* Target.connect(Target.socket(path), fast)
       yield* client.activate
       yield* client.call(VolumeDriver.Api.endpoints.create, { Name: "a&b", Opts: null })
+      yield* client.call(VolumeDriver.Api.endpoints.create, { Name: "<c>", Opts: { z: "1", a: "x>y" } })
       yield* client.call(VolumeDriver.Api.endpoints.list, {})
 
       expect(seen.map((s) => [s.url, s.body])).toEqual([
         ["/Plugin.Activate", ""],
-        ["/VolumeDriver.Create", '{"Name":"a&b","Opts":null}\n'],
+        ["/VolumeDriver.Create", '{"Name":"a\\u0026b","Opts":null}\n'],
+        ["/VolumeDriver.Create", '{"Name":"\\u003cc\\u003e","Opts":{"a":"x\\u003ey","z":"1"}}\n'],
         ["/VolumeDriver.List", "{}\n"]
       ])
       for (const { headers, body } of seen) {
