@@ -17,12 +17,16 @@ export const command = ServeFlags.command(
   "A VolumeDriver keeping each volume in a folder, its metadata in crash-safe state files",
   {
     root: Flag.String("root").pipe(
-      Flag.withDescription("Folder holding one sub-folder per volume"),
-      Flag.withDefault(VolumeLocal.defaultRoot)
+      Flag.withDescription(
+        `Folder holding one sub-folder per volume (default ${VolumeLocal.defaultRoot}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(ServeFlags.defaultFolder(VolumeLocal.defaultRoot, "volume-local/volumes"))
     ),
     stateDir: Flag.String("state-dir").pipe(
-      Flag.withDescription("Folder holding the state files"),
-      Flag.withDefault(VolumeLocal.defaultStateDir)
+      Flag.withDescription(
+        `Folder holding the state files (default ${VolumeLocal.defaultStateDir}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(ServeFlags.defaultFolder(VolumeLocal.defaultStateDir, "volume-local/state"))
     )
   },
   ({ root, stateDir }) => VolumeLocal.layerNode({ root, stateDir })
