@@ -9,9 +9,11 @@
  */
 import type { BodyError, DriverFailure, Endpoint, PluginApi } from "@docker-plugin-kit/protocol"
 import { BodyError as BodyErrorClass, Wire, WireCodec } from "@docker-plugin-kit/protocol"
-import { Cause, Data, Duration, Effect, Result, Stream } from "effect"
+import { NodeStream } from "@effect/platform-node"
+import { Cause, Data, Duration, Effect, Exit, Fiber, Result, Schema, Stream } from "effect"
 import type { HttpServerRequest } from "effect/http"
-import { HttpServerResponse } from "effect/http"
+import { HttpIncomingMessage, HttpServerError, HttpServerResponse } from "effect/http"
+import * as Http from "node:http"
 
 /**
  * How calls are served.
@@ -89,22 +91,32 @@ const failureResponse =
     )
   }
 
-const withDeadline = <A>(
+/**
+ * Bounds driver calls by the deadline. The call runs in a child fiber started immediately: most driver methods
+ * answer without suspending, and then their exit is used as it is, with no timer armed and no race set up. A call
+ * that suspends is awaited under `Effect.timeoutOrElse` (on the fiber's Clock, so TestClock still drives it); if the
+ * deadline passes first the answer is `Err`, and the call is interrupted when the request ends, as a lost race is.
+ */
+const withDeadline = (
   endpoint: Endpoint.Any,
-  options: CallOptions,
-  effect: Effect.Effect<A, DriverFailure>
-): Effect.Effect<A, DriverFailure | DeadlineExceeded> =>
-  Duration.toMillis(options.deadline) <= 0 || !Duration.isFinite(options.deadline)
-    ? effect
-    : Effect.timeoutOrElse(effect, {
-        duration: options.deadline,
-        orElse: () =>
-          Effect.fail(
-            new DeadlineExceeded({
-              message: `${endpoint.api}.${endpoint.method} did not answer within ${Duration.format(options.deadline)}`
-            })
-          )
-      })
+  options: CallOptions
+): (<A>(effect: Effect.Effect<A, DriverFailure>) => Effect.Effect<A, DriverFailure | DeadlineExceeded>) => {
+  if (Duration.toMillis(options.deadline) <= 0 || !Duration.isFinite(options.deadline)) return (effect) => effect
+  const timeout = {
+    duration: options.deadline,
+    orElse: () =>
+      Effect.fail(
+        new DeadlineExceeded({
+          message: `${endpoint.api}.${endpoint.method} did not answer within ${Duration.format(options.deadline)}`
+        })
+      )
+  }
+  const await_ = <A>(fiber: Fiber.Fiber<A, DriverFailure>): Effect.Effect<A, DriverFailure | DeadlineExceeded> =>
+    fiber.pollUnsafe() ?? Effect.timeoutOrElse(Fiber.join(fiber), timeout)
+  return (effect) =>
+    // An answer that is already computed cannot be late.
+    Exit.isExit(effect) ? effect : Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), await_)
+}
 
 const withCallLog = (endpoint: Endpoint.Any, options: CallOptions) => {
   if (!options.verbose) return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) => effect
@@ -124,12 +136,140 @@ const withCallLog = (endpoint: Endpoint.Any, options: CallOptions) => {
     })
 }
 
+/** The BOM a `TextDecoder` drops, as the platform's `request.text` does. */
+const byteOrderMark = 0xfeff
+
+const requestParseError = (request: HttpServerRequest.HttpServerRequest, cause: unknown) =>
+  new HttpServerError.HttpServerError({
+    reason: new HttpServerError.RequestParseError({ request, reason: "Parse", cause })
+  })
+
+const bodyTooLarge = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
+  new HttpServerError.HttpServerError({
+    reason: new HttpServerError.RequestParseError({
+      request,
+      reason: "BodyTooLarge",
+      cause: new NodeStream.MaxBytesError(maxBytes)
+    })
+  })
+
+/**
+ * The Node request behind `request`, when its body can be read straight from it: a Node HTTP/1 request whose body
+ * nobody has touched yet and that does not wait for a `100 Continue` (the platform's reader sends that one).
+ */
+const untouchedNodeBody = (request: HttpServerRequest.HttpServerRequest): Http.IncomingMessage | undefined => {
+  const source = (request as { readonly source?: unknown }).source
+  return source instanceof Http.IncomingMessage &&
+    !source.readableDidRead &&
+    source.listenerCount("data") === 0 &&
+    source.headers.expect === undefined
+    ? source
+    : undefined
+}
+
+/**
+ * Reads a small body straight from the Node request: `data` and `end` listeners and one `toString`, where the
+ * platform's `request.text` caches the read in a fiber of its own, waits with `stream.finished` and copies the
+ * bytes into an `ArrayBuffer` before decoding them. Same result, same limit (`HttpIncomingMessage.MaxBodySize`,
+ * draining the rest), same errors.
+ */
+const readNodeBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  source: Http.IncomingMessage
+): Effect.Effect<string, HttpServerError.HttpServerError> =>
+  Effect.callback<string, HttpServerError.HttpServerError>((resume) => {
+    const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize)
+    const maxBytes = limit === undefined ? undefined : Number(limit)
+    let first: Buffer | undefined
+    let rest: Array<Buffer> | undefined
+    let size = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+      source.off("close", onClose)
+    }
+    function onData(chunk: Buffer) {
+      size += chunk.length
+      if (maxBytes !== undefined && size > maxBytes) {
+        cleanup()
+        // Keep the connection usable: discard the rest of the body instead of destroying the request.
+        source.on("error", () => {})
+        source.resume()
+        return resume(Effect.fail(bodyTooLarge(request, maxBytes)))
+      }
+      if (first === undefined) first = chunk
+      else if (rest === undefined) rest = [first, chunk]
+      else rest.push(chunk)
+    }
+    function onEnd() {
+      cleanup()
+      resume(Effect.succeed(decodeText(rest === undefined ? (first ?? null) : Buffer.concat(rest, size))))
+    }
+    function onError(error: Error) {
+      cleanup()
+      resume(Effect.fail(requestParseError(request, error)))
+    }
+    function onClose() {
+      cleanup()
+      resume(Effect.fail(requestParseError(request, new Error("the request closed before its body ended"))))
+    }
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onError)
+    source.on("close", onClose)
+    return Effect.sync(cleanup)
+  })
+
+const decodeText = (bytes: Buffer | null): string => {
+  const text = bytes === null ? "" : bytes.toString("utf8")
+  return text.charCodeAt(0) === byteOrderMark ? text.slice(1) : text
+}
+
+/**
+ * The body, when all of it (as its `Content-Length` announces) is already buffered in the Node request: one
+ * synchronous `read()`, no suspension. The listener starts handlers after the packet is parsed, so this is the
+ * usual case for the daemon's small calls.
+ */
+const bufferedBody = (source: Http.IncomingMessage): string | undefined => {
+  const declared = source.headers["content-length"]
+  if (declared === undefined || source.headers["transfer-encoding"] !== undefined) return undefined
+  const length = Number(declared)
+  if (source.readableLength !== length) return undefined
+  const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize)
+  // Over the limit: the reader below fails and drains as the platform does.
+  if (limit !== undefined && length > Number(limit)) return undefined
+  return length === 0 ? "" : decodeText(source.read() as Buffer | null)
+}
+
+const bodyText = (
+  request: HttpServerRequest.HttpServerRequest
+): Effect.Effect<string, HttpServerError.HttpServerError> => {
+  const source = untouchedNodeBody(request)
+  if (source === undefined) return request.text
+  const buffered = bufferedBody(source)
+  return buffered === undefined ? readNodeBody(request, source) : Effect.succeed(buffered)
+}
+
+/**
+ * A decoder that takes the cheap road when the input is valid: Schema's default mode stops at the first issue, and
+ * only a failure is decoded again with every issue collected, for the message that names all the fields.
+ */
+const jsonDecoder = (schema: Endpoint.WireSchema): WireCodec.Decoder<unknown> => {
+  const quick = Schema.decodeUnknownResult(schema as unknown as Schema.Codec<unknown, unknown>)
+  const full = WireCodec.decoder(schema)
+  return (input) => {
+    const decoded = quick(input)
+    return Result.isSuccess(decoded) ? (decoded as Result.Result<unknown, never>) : full(input)
+  }
+}
+
 const readJsonInput = (
   endpoint: Endpoint.Any,
   request: HttpServerRequest.HttpServerRequest,
   decode: WireCodec.Decoder<unknown>
 ): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> =>
-  Effect.matchEager(request.text, {
+  Effect.matchEager(bodyText(request), {
     onFailure: (e) =>
       Result.fail(errorResponse(`${endpoint.path}: could not read the request body: ${e.message}`, 400)),
     onSuccess: (text) => {
@@ -181,25 +321,22 @@ export const make = (
       ? (
           (decode) => (request: HttpServerRequest.HttpServerRequest) =>
             readJsonInput(endpoint, request, decode)
-        )(WireCodec.decoder(endpoint.request.schema))
+        )(jsonDecoder(endpoint.request.schema))
       : (
           (decode) => (request: HttpServerRequest.HttpServerRequest) =>
             readStreamInput(endpoint, request, decode)
         )(WireCodec.decoder(endpoint.request.query))
-  const onFailure = failureResponse(endpoint)
-  const respond = respondWith(endpoint)
+  const matchCall = {
+    onFailure: failureResponse(endpoint),
+    onSuccess: respondWith(endpoint)
+  }
+  const deadline = withDeadline(endpoint, options)
+  const call = (input: Result.Result<unknown, HttpServerResponse.HttpServerResponse>) =>
+    Result.isFailure(input)
+      ? Effect.succeed(input.failure)
+      : Effect.matchCauseEffectEager(deadline(method(input.success)), matchCall)
   const logged = withCallLog(endpoint, options)
-  return (request) =>
-    logged(
-      Effect.flatMap(read(request), (input) =>
-        Result.isFailure(input)
-          ? Effect.succeed(input.failure)
-          : Effect.matchCauseEffect(withDeadline(endpoint, options, method(input.success)), {
-              onFailure,
-              onSuccess: respond
-            })
-      )
-    )
+  return (request) => logged(Effect.flatMapEager(read(request), call))
 }
 
 const respondWith = (

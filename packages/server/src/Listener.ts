@@ -214,6 +214,26 @@ class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage
 }
 
 /**
+ * Starts the handler of each request one microtask after Node announces it, instead of inside the parser's
+ * callback. By then a small body that arrived with the headers is buffered, so the handler can take it without
+ * suspending its fiber (see `EndpointHandler`); a body still in flight is read as before. Requests keep their order.
+ */
+const startHandlersAfterParse = <S extends Net.Server>(server: S): S => {
+  const emit = server.emit
+  server.emit = function (this: S, event: string | symbol, ...args: Array<unknown>): boolean {
+    if (event !== "request") return emit.call(this, event, ...args)
+    queueMicrotask(() => {
+      emit.call(this, event, ...args)
+    })
+    return true
+  }
+  return server
+}
+
+/** A plain HTTP server with the daemon's options and the request start above. */
+const createHttpServer = (): Http.Server => startHandlersAfterParse(Http.createServer(serverOptions))
+
+/**
  * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up
  * by idle daemon connections; responses use the single-write `ServerResponse` above.
  */
@@ -264,22 +284,24 @@ export const layer = (name: string, listen: Listen): Layer.Layer<HttpServer.Http
         )
       )
       const permissions = Layer.effectDiscard(socketPermissions(listen.path, listen.group))
-      const server = NodeHttpServer.layer(() => Http.createServer(serverOptions), { path: listen.path, ...shutdown })
+      const server = NodeHttpServer.layer(createHttpServer, { path: listen.path, ...shutdown })
       return permissions.pipe(Layer.provideMerge(server), Layer.provide(prepare), asListenError)
     }
     case "Tcp": {
       const tls = listen.tls
       const create = () =>
         tls === undefined
-          ? Http.createServer(serverOptions)
-          : (Https.createServer({
-              ...serverOptions,
-              cert: Fs.readFileSync(tls.certFile),
-              key: Fs.readFileSync(tls.keyFile),
-              ...(tls.caFile === undefined
-                ? {}
-                : { ca: Fs.readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true })
-            }) as unknown as Http.Server)
+          ? createHttpServer()
+          : (startHandlersAfterParse(
+              Https.createServer({
+                ...serverOptions,
+                cert: Fs.readFileSync(tls.certFile),
+                key: Fs.readFileSync(tls.keyFile),
+                ...(tls.caFile === undefined
+                  ? {}
+                  : { ca: Fs.readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true })
+              })
+            ) as unknown as Http.Server)
       const server = NodeHttpServer.layer(create, { host: listen.host, port: listen.port, ...shutdown })
       return specLayer(name, listen).pipe(Layer.provideMerge(server), asListenError)
     }
@@ -292,7 +314,7 @@ export const layer = (name: string, listen: Listen): Layer.Layer<HttpServer.Http
         )
       }
       const create = () => {
-        const server = Http.createServer(serverOptions)
+        const server = createHttpServer()
         // Node cannot name an inherited Unix socket (address() is null), which the platform needs: name it by fd.
         const address = server.address.bind(server)
         server.address = () => address() ?? `${systemdAddressPrefix}${fd}`
