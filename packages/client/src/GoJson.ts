@@ -209,11 +209,11 @@ const sortMaps = (ast: SchemaAST.AST, value: unknown, depth: number): unknown =>
  * @since 0.1.0
  */
 export const stringify = (ast: SchemaAST.AST, encoded: unknown): string =>
-  `${escape(JSON.stringify(sortMaps(SchemaAST.toEncoded(ast), encoded, 0)))}\n`
+  `${escapeHtml(JSON.stringify(sortMaps(SchemaAST.toEncoded(ast), encoded, 0)))}\n`
 
 /**
  * Escapes JSON text the way Go's encoder does (`&`, `<`, `>`, U+2028, U+2029 as `\\uXXXX`).
  *
  * @since 0.1.0
  */
-export const escape = (json: string): string => json.replace(/[&<>\u2028\u2029]/g, (c) => goEscapes[c]!)
+export const escapeHtml = (json: string): string => json.replace(/[&<>\u2028\u2029]/g, (c) => goEscapes[c]!)

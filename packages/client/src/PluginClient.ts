@@ -284,7 +284,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
 
     const exchange = (path: string, value?: unknown) => {
       const text =
-        value === undefined ? "" : typeof value === "string" ? value : `${GoJson.escape(JSON.stringify(value))}\n`
+        value === undefined ? "" : typeof value === "string" ? value : `${GoJson.escapeHtml(JSON.stringify(value))}\n`
       const body: RequestBody = text === "" ? { _tag: "Empty" } : { _tag: "Bytes", bytes: utf8.encode(text) }
       return Effect.map(roundTrip(path, body, readAll), ({ status, text: responseText }): Exchange => {
         const parsed = GoJson.firstValue(responseText)
