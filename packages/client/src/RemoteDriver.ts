@@ -7,7 +7,7 @@
  */
 import { PluginApi } from "@docker-plugin-kit/protocol"
 import { type Context, Effect, Layer } from "effect"
-import type { CallError, DiscoveryError, NotImplemented } from "./ClientError.ts"
+import { type CallError, type DiscoveryError, type NotImplemented, RemoteError } from "./ClientError.ts"
 import type * as PluginClient from "./PluginClient.ts"
 import * as Target from "./Target.ts"
 
@@ -27,7 +27,27 @@ export const fromClient = <A extends PluginApi.Any>(
   api: A,
   client: PluginClient.PluginClient
 ): Effect.Effect<PluginApi.Driver<A>, CallError | NotImplemented> =>
-  Effect.as(client.require(api.subsystem), client.driver(api))
+  Effect.as(client.require(api.subsystem), relay(client.driver(api)))
+
+/**
+ * A remote driver's failures carry the remote plugin's own `Err` text: a `StatusError` ("Method: text", as the
+ * daemon would print it) becomes a `RemoteError` with just the text, so a proxy serving this driver answers with
+ * the backend's message instead of prefixing the method name a second time.
+ *
+ * @since 0.1.0
+ */
+export const relay = <A extends PluginApi.Any>(driver: PluginApi.Driver<A>): PluginApi.Driver<A> => {
+  const relayed: Record<string, unknown> = {}
+  for (const [key, method] of Object.entries(
+    driver as Record<string, (input: unknown) => Effect.Effect<unknown, CallError>>
+  )) {
+    relayed[key] = (input: unknown) =>
+      Effect.mapError(method(input), (e) =>
+        e._tag === "StatusError" ? new RemoteError({ method: e.method, err: e.detail }) : e
+      )
+  }
+  return relayed as PluginApi.Driver<A>
+}
 
 /**
  * A Layer providing the driver of `api` from the plugin at `target`. The connection lives as long as the layer.

@@ -26,9 +26,11 @@ describe("RemoteDriver", () => {
       const back = (yield* Target.connect(Target.socket(backend))).driver(VolumeDriver.Api)
       expect((yield* back.get({ Name: "v" })).Volume?.Status).toEqual({ mounts: 1, options: { a: "1" } })
 
-      // Backend failures come back through the proxy as Err.
+      // Backend failures come back through the proxy as Err, with the backend's text relayed once.
       const error = yield* Effect.flip(volumes.get({ Name: "nope" }))
-      expect(error.message).toBe("VolumeDriver.Get: VolumeDriver.Get: no such volume: nope")
+      expect(error.message).toBe("VolumeDriver.Get: no such volume: nope")
+      const direct = yield* Effect.flip(RemoteDriver.relay(back).get({ Name: "nope" }))
+      expect([direct._tag, direct.message]).toEqual(["RemoteError", "no such volume: nope"])
     })
   )
 
