@@ -1,0 +1,208 @@
+// The server's hot path (see bench/README.md): bodies read straight from the Node request, handlers started after
+// the packet is parsed, single-write responses, compiled schemas, the fork-free deadline. Each test checks that the
+// daemon sees exactly what the general path gives it.
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { HttpIncomingMessage } from "effect/http"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import { post, tempDir } from "./support.ts"
+
+const fixedNow = () => new Date("2026-11-21T14:50:27.723Z")
+const volume = {
+  Volume: {
+    Name: "v1",
+    Mountpoint: "/mnt/mem/v1",
+    CreatedAt: "2026-11-21T14:50:27.723Z",
+    Status: { mounts: 0, options: {} }
+  }
+}
+const contentType = "application/vnd.docker.plugins.v1.1+json"
+
+/** A served memory driver holding the volume `v1`, and its socket path. */
+const served = (
+  options: Partial<PluginServer.Options> = {},
+  drivers = VolumeMemory.layer({ mountRoot: "/mnt/mem", now: fixedNow })
+) =>
+  Effect.gen(function* () {
+    const dir = yield* tempDir
+    const path = Path.join(dir, "h.sock")
+    yield* Layer.build(
+      PluginServer.layer({ name: "h", listen: Listener.unix("h", { path }), ...options }).pipe(Layer.provide(drivers))
+    )
+    expect((yield* post({ socketPath: path }, "/VolumeDriver.Create", { Name: "v1", Opts: null })).status).toBe(200)
+    return path
+  })
+
+const request = (path: string, body: string, headers = "") =>
+  `POST ${path} HTTP/1.1\r\nHost: plugin\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n${headers}` +
+  `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+
+interface RawResponse {
+  readonly head: string
+  readonly status: number
+  readonly contentLength: number
+  readonly body: string
+}
+
+/**
+ * Sends `parts` on one connection (each part a separate write, `gapMs` apart) and collects `count` responses,
+ * framed by their Content-Length.
+ */
+const raw = (socketPath: string, parts: ReadonlyArray<string | Buffer>, count: number, gapMs = 0) =>
+  Effect.callback<ReadonlyArray<RawResponse>, Error>((resume) => {
+    const socket = Net.connect({ path: socketPath })
+    let buffer = Buffer.alloc(0)
+    const responses: Array<RawResponse> = []
+    socket.on("data", (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      while (true) {
+        const end = buffer.indexOf("\r\n\r\n")
+        if (end < 0) break
+        const head = buffer.subarray(0, end).toString("latin1")
+        const contentLength = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? "0")
+        if (buffer.length < end + 4 + contentLength) break
+        const body = buffer.subarray(end + 4, end + 4 + contentLength).toString("utf8")
+        responses.push({ head, status: Number(head.split(" ")[1]), contentLength, body })
+        buffer = buffer.subarray(end + 4 + contentLength)
+      }
+      if (responses.length === count) {
+        socket.destroy()
+        resume(Effect.succeed(responses))
+      }
+    })
+    socket.on("error", (e) => resume(Effect.fail(e)))
+    socket.once("connect", async () => {
+      for (const part of parts) {
+        socket.write(part)
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+      }
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
+describe("EndpointHandler hot path", () => {
+  it.live("keep-alive calls on one connection, with the body in the same packet as the headers", () =>
+    Effect.gen(function* () {
+      const path = yield* served()
+      const one = request("/VolumeDriver.Get", `${JSON.stringify({ Name: "v1" })}\n`)
+      const responses = yield* raw(
+        path,
+        Array.from({ length: 50 }, () => one),
+        50,
+        1
+      )
+      for (const response of responses) {
+        expect(response.status).toBe(200)
+        expect(response.head).toMatch(new RegExp(`\\r\\ncontent-type: ${contentType.replace(/[.+]/g, "\\$&")}`, "i"))
+        expect(response.contentLength).toBe(Buffer.byteLength(response.body))
+        expect(JSON.parse(response.body)).toEqual(volume)
+      }
+    })
+  )
+
+  it.live("pipelined calls in one packet are answered in order", () =>
+    Effect.gen(function* () {
+      const path = yield* served()
+      const packet =
+        request("/VolumeDriver.Get", JSON.stringify({ Name: "v1" })) +
+        request("/VolumeDriver.Get", JSON.stringify({ Name: "nope" })) +
+        request("/Plugin.Activate", "") +
+        request("/VolumeDriver.Get", "{not json")
+      const responses = yield* raw(path, [packet], 4)
+      expect(responses.map((r) => r.status)).toEqual([200, 500, 200, 400])
+      expect(JSON.parse(responses[0]!.body)).toEqual(volume)
+      expect(JSON.parse(responses[1]!.body)).toEqual({ Err: "no such volume: nope" })
+      expect(JSON.parse(responses[2]!.body)).toEqual({ Implements: ["VolumeDriver"] })
+      expect(JSON.parse(responses[3]!.body).Err).toMatch(/^\/VolumeDriver\.Get: request body is not valid JSON/)
+    })
+  )
+
+  it.live("a body that arrives after the headers, or in pieces, or chunked, is read all the same", () =>
+    Effect.gen(function* () {
+      const path = yield* served()
+      const body = JSON.stringify({ Name: "v1" })
+      const full = request("/VolumeDriver.Get", body)
+      const split = full.indexOf("\r\n\r\n") + 4
+      const late = yield* raw(path, [full.slice(0, split), body.slice(0, 5), body.slice(5)], 1, 30)
+      expect([late[0]!.status, JSON.parse(late[0]!.body)]).toEqual([200, volume])
+      const chunked =
+        "POST /VolumeDriver.Get HTTP/1.1\r\nHost: plugin\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
+      const viaChunks = yield* raw(path, [chunked], 1)
+      expect([viaChunks[0]!.status, JSON.parse(viaChunks[0]!.body)]).toEqual([200, volume])
+    })
+  )
+
+  it.live("empty bodies, a BOM, bad JSON and schema failures answer as the general path does", () =>
+    Effect.gen(function* () {
+      const path = yield* served()
+      const target = { socketPath: path }
+      expect((yield* post(target, "/Plugin.Activate")).body).toEqual({ Implements: ["VolumeDriver"] })
+      expect((yield* post(target, "/VolumeDriver.List", "")).status).toBe(200)
+      const bom = yield* raw(path, [request("/VolumeDriver.Get", `\uFEFF${JSON.stringify({ Name: "v1" })}`)], 1)
+      expect([bom[0]!.status, JSON.parse(bom[0]!.body)]).toEqual([200, volume])
+      const bad = yield* post(target, "/VolumeDriver.Get", '{"Name":')
+      expect(bad.status).toBe(400)
+      expect((bad.body as { Err: string }).Err).toMatch(/^\/VolumeDriver\.Get: request body is not valid JSON \(/)
+      const wrong = yield* post(target, "/VolumeDriver.Mount", { Name: 42 })
+      expect([wrong.status, wrong.body]).toEqual([
+        400,
+        { Err: "/VolumeDriver.Mount: invalid request: Name: Expected string; ID: Missing key" }
+      ])
+      const missing = yield* post(target, "/VolumeDriver.Get", "")
+      expect([missing.status, missing.body]).toEqual([
+        400,
+        { Err: "/VolumeDriver.Get: invalid request: Name: Missing key" }
+      ])
+    })
+  )
+
+  it.live("MaxBodySize is honoured whether or not the body is already buffered", () =>
+    Effect.gen(function* () {
+      const limit = Layer.succeed(HttpIncomingMessage.MaxBodySize, 40)
+      const drivers = Layer.merge(VolumeMemory.layer({ mountRoot: "/mnt/mem", now: fixedNow }), limit)
+      const path = yield* served({}, drivers)
+      const long = JSON.stringify({ Name: "v1", Padding: "x".repeat(64) })
+      const buffered = yield* raw(path, [request("/VolumeDriver.Get", long), request("/VolumeDriver.Get", "{}")], 2)
+      expect(buffered[0]!.status).toBe(400)
+      expect(JSON.parse(buffered[0]!.body).Err).toBe(
+        "/VolumeDriver.Get: could not read the request body: RequestParseError (POST /VolumeDriver.Get)"
+      )
+      // The connection stays usable: the rest of the body was drained.
+      expect(buffered[1]!.status).toBe(400)
+      const full = request("/VolumeDriver.Get", long)
+      const split = full.indexOf("\r\n\r\n") + 4
+      const streamed = yield* raw(path, [full.slice(0, split), long.slice(0, 10), long.slice(10)], 1, 30)
+      expect(JSON.parse(streamed[0]!.body).Err).toMatch(/could not read the request body: RequestParseError/)
+      expect((yield* post({ socketPath: path }, "/VolumeDriver.Get", {})).status).toBe(400)
+    })
+  )
+
+  it.live("the deadline: immediate answers, answers that suspend, and late ones", () =>
+    Effect.gen(function* () {
+      const drivers = Layer.effect(
+        VolumeDriver.VolumeDriver,
+        Effect.map(VolumeMemory.make({ mountRoot: "/mnt/mem", now: fixedNow }), (memory) => ({
+          ...memory,
+          get: (input: VolumeDriver.NameRequest) =>
+            input.Name === "late"
+              ? Effect.as(Effect.sleep("5 seconds"), { Volume: null })
+              : input.Name === "later"
+                ? Effect.as(Effect.sleep("20 millis"), { Volume: null })
+                : memory.get(input)
+        }))
+      )
+      const path = yield* served({ deadline: "300 millis" }, drivers)
+      const target = { socketPath: path }
+      expect((yield* post(target, "/VolumeDriver.Get", { Name: "v1" })).body).toEqual(volume)
+      expect((yield* post(target, "/VolumeDriver.Get", { Name: "later" })).body).toEqual({ Volume: null })
+      const late = yield* post(target, "/VolumeDriver.Get", { Name: "late" })
+      expect([late.status, late.body]).toEqual([500, { Err: "VolumeDriver.Get did not answer within 300ms" }])
+      expect((yield* post(target, "/VolumeDriver.Capabilities", {})).body).toEqual({ Capabilities: { Scope: "local" } })
+    })
+  )
+})
