@@ -10,7 +10,7 @@
 import type { BodyError, DriverFailure, Endpoint, PluginApi } from "@docker-plugin-kit/protocol"
 import { BodyError as BodyErrorClass, Wire, WireCodec } from "@docker-plugin-kit/protocol"
 import { NodeStream } from "@effect/platform-node"
-import { Cause, Data, Duration, Effect, Exit, Fiber, Result, SchemaAST, Stream } from "effect"
+import { ByteSize, Cause, Data, Duration, Effect, Exit, Fiber, Result, SchemaAST, Stream } from "effect"
 import type { HttpServerRequest } from "effect/http"
 import { HttpIncomingMessage, HttpServerError, HttpServerResponse } from "effect/http"
 import { SchemaJITCompiler } from "effect/schema"
@@ -154,6 +154,12 @@ const bodyTooLarge = (request: HttpServerRequest.HttpServerRequest, maxBytes: nu
     })
   })
 
+/** `HttpIncomingMessage.MaxBodySize` of the current fiber in bytes, read as the platform's body reader reads it. */
+const maxBodyBytes = (): number | undefined => {
+  const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize) as ByteSize.Input | undefined
+  return limit === undefined || limit === Infinity ? undefined : Number(ByteSize.fromInputUnsafe(limit))
+}
+
 /**
  * The Node request behind `request`, when its body can be read straight from it: a Node HTTP/1 request whose body
  * nobody has touched yet and that does not wait for a `100 Continue` (the platform's reader sends that one).
@@ -179,8 +185,7 @@ const readNodeBody = (
   source: Http.IncomingMessage
 ): Effect.Effect<string, HttpServerError.HttpServerError> =>
   Effect.callback<string, HttpServerError.HttpServerError>((resume) => {
-    const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize)
-    const maxBytes = limit === undefined ? undefined : Number(limit)
+    const maxBytes = maxBodyBytes()
     let first: Buffer | undefined
     let rest: Array<Buffer> | undefined
     let size = 0
@@ -237,9 +242,9 @@ const bufferedBody = (source: Http.IncomingMessage): string | undefined => {
   if (declared === undefined || source.headers["transfer-encoding"] !== undefined) return undefined
   const length = Number(declared)
   if (source.readableLength !== length) return undefined
-  const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize)
+  const maxBytes = maxBodyBytes()
   // Over the limit: the reader below fails and drains as the platform does.
-  if (limit !== undefined && length > Number(limit)) return undefined
+  if (maxBytes !== undefined && length > maxBytes) return undefined
   return length === 0 ? "" : decodeText(source.read() as Buffer | null)
 }
 

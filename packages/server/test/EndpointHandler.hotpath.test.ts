@@ -5,7 +5,7 @@ import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { ByteSize, Effect, Layer } from "effect"
 import { HttpIncomingMessage } from "effect/http"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -163,7 +163,7 @@ describe("EndpointHandler hot path", () => {
 
   it.live("MaxBodySize is honoured whether or not the body is already buffered", () =>
     Effect.gen(function* () {
-      const limit = Layer.succeed(HttpIncomingMessage.MaxBodySize, 40)
+      const limit = Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(40))
       const drivers = Layer.merge(VolumeMemory.layer({ mountRoot: "/mnt/mem", now: fixedNow }), limit)
       const path = yield* served({}, drivers)
       const long = JSON.stringify({ Name: "v1", Padding: "x".repeat(64) })
