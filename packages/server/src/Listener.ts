@@ -220,10 +220,11 @@ class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage
  */
 const startHandlersAfterParse = <S extends Net.Server>(server: S): S => {
   const emit = server.emit
-  server.emit = function (this: S, event: string | symbol, ...args: Array<unknown>): boolean {
-    if (event !== "request") return emit.call(this, event, ...args)
+  server.emit = function (this: S, event: string | symbol, request?: unknown, response?: unknown): boolean {
+    // biome-ignore lint/complexity/noArguments: forwards every argument of the other events untouched
+    if (event !== "request") return Reflect.apply(emit, this, arguments)
     queueMicrotask(() => {
-      emit.call(this, event, ...args)
+      emit.call(this, event, request, response)
     })
     return true
   }
