@@ -234,7 +234,7 @@ const decodeText = (bytes: Buffer | null): string => {
 
 /**
  * The body, when all of it (as its `Content-Length` announces) is already buffered in the Node request: one
- * synchronous `read()`, no suspension. The listener starts handlers after the packet is parsed, so this is the
+ * synchronous `read()`, no suspension. The listener starts handlers once the packet is parsed, so this is the
  * usual case for the daemon's small calls.
  */
 const bufferedBody = (source: Http.IncomingMessage): string | undefined => {

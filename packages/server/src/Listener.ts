@@ -214,16 +214,21 @@ class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage
 }
 
 /**
- * Starts the handler of each request one microtask after Node announces it, instead of inside the parser's
- * callback. By then a small body that arrived with the headers is buffered, so the handler can take it without
- * suspending its fiber (see `EndpointHandler`); a body still in flight is read as before. Requests keep their order.
+ * Starts the handler of each request in the event loop's check phase (`setImmediate`) after Node announces it,
+ * instead of inside the parser's callback. By then the whole packet is parsed: a small body that arrived with the
+ * headers is buffered and the request is complete, so the handler takes the body without suspending its fiber
+ * (see `EndpointHandler`) and the platform has nothing to drain after the response; the handlers of the requests
+ * read in one poll run back to back. A body still in flight is read as before. Requests keep their order.
+ *
+ * A microtask is not late enough: Node runs microtasks between the body and the end of the message, and the
+ * platform's after-response drain then runs for every call (measured: 0.77 of the bare server against 0.83).
  */
 const startHandlersAfterParse = <S extends Net.Server>(server: S): S => {
   const emit = server.emit
   server.emit = function (this: S, event: string | symbol, request?: unknown, response?: unknown): boolean {
     // biome-ignore lint/complexity/noArguments: forwards every argument of the other events untouched
     if (event !== "request") return Reflect.apply(emit, this, arguments)
-    queueMicrotask(() => {
+    setImmediate(() => {
       emit.call(this, event, request, response)
     })
     return true
