@@ -154,9 +154,9 @@ const bodyTooLarge = (request: HttpServerRequest.HttpServerRequest, maxBytes: nu
     })
   })
 
-/** `HttpIncomingMessage.MaxBodySize` of the current fiber in bytes, read as the platform's body reader reads it. */
-const maxBodyBytes = (): number | undefined => {
-  const limit = Fiber.getCurrent()?.getRef(HttpIncomingMessage.MaxBodySize) as ByteSize.Input | undefined
+/** The fiber's `HttpIncomingMessage.MaxBodySize` in bytes, read as the platform's body reader reads it. */
+const maxBodyBytes = (fiber: Fiber.Fiber<unknown, unknown>): number | undefined => {
+  const limit = fiber.getRef(HttpIncomingMessage.MaxBodySize) as ByteSize.Input | undefined
   return limit === undefined || limit === Infinity ? undefined : Number(ByteSize.fromInputUnsafe(limit))
 }
 
@@ -182,10 +182,10 @@ const untouchedNodeBody = (request: HttpServerRequest.HttpServerRequest): Http.I
  */
 const readNodeBody = (
   request: HttpServerRequest.HttpServerRequest,
-  source: Http.IncomingMessage
+  source: Http.IncomingMessage,
+  maxBytes: number | undefined
 ): Effect.Effect<string, HttpServerError.HttpServerError> =>
   Effect.callback<string, HttpServerError.HttpServerError>((resume) => {
-    const maxBytes = maxBodyBytes()
     let first: Buffer | undefined
     let rest: Array<Buffer> | undefined
     let size = 0
@@ -237,24 +237,26 @@ const decodeText = (bytes: Buffer | null): string => {
  * synchronous `read()`, no suspension. The listener starts handlers once the packet is parsed, so this is the
  * usual case for the daemon's small calls.
  */
-const bufferedBody = (source: Http.IncomingMessage): string | undefined => {
+const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
   const declared = source.headers["content-length"]
   if (declared === undefined || source.headers["transfer-encoding"] !== undefined) return undefined
   const length = Number(declared)
   if (source.readableLength !== length) return undefined
-  const maxBytes = maxBodyBytes()
   // Over the limit: the reader below fails and drains as the platform does.
   if (maxBytes !== undefined && length > maxBytes) return undefined
   return length === 0 ? "" : decodeText(source.read() as Buffer | null)
 }
 
+/** The body as text. Called while the request's fiber runs (the Node fast paths consume the body). */
 const bodyText = (
-  request: HttpServerRequest.HttpServerRequest
+  request: HttpServerRequest.HttpServerRequest,
+  fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<string, HttpServerError.HttpServerError> => {
   const source = untouchedNodeBody(request)
   if (source === undefined) return request.text
-  const buffered = bufferedBody(source)
-  return buffered === undefined ? readNodeBody(request, source) : Effect.succeed(buffered)
+  const maxBytes = maxBodyBytes(fiber)
+  const buffered = bufferedBody(source, maxBytes)
+  return buffered === undefined ? readNodeBody(request, source, maxBytes) : Effect.succeed(buffered)
 }
 
 /**
@@ -276,9 +278,10 @@ const compiled = <S extends Endpoint.WireSchema>(schema: S, direction: "decode" 
 const readJsonInput = (
   endpoint: Endpoint.Any,
   request: HttpServerRequest.HttpServerRequest,
+  fiber: Fiber.Fiber<unknown, unknown>,
   decode: WireCodec.Decoder<unknown>
 ): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> =>
-  Effect.matchEager(bodyText(request), {
+  Effect.matchEager(bodyText(request, fiber), {
     onFailure: (e) =>
       Result.fail(errorResponse(`${endpoint.path}: could not read the request body: ${e.message}`, 400)),
     onSuccess: (text) => {
@@ -328,8 +331,8 @@ export const make = (
   const read =
     endpoint.request._tag === "Json"
       ? (
-          (decode) => (request: HttpServerRequest.HttpServerRequest) =>
-            readJsonInput(endpoint, request, decode)
+          (decode) => (request: HttpServerRequest.HttpServerRequest, fiber: Fiber.Fiber<unknown, unknown>) =>
+            readJsonInput(endpoint, request, fiber, decode)
         )(WireCodec.decoder(compiled(endpoint.request.schema, "decode")))
       : (
           (decode) => (request: HttpServerRequest.HttpServerRequest) =>
@@ -345,7 +348,9 @@ export const make = (
       ? Effect.succeed(input.failure)
       : Effect.matchCauseEffectEager(deadline(method(input.success)), matchCall)
   const logged = withCallLog(endpoint, options)
-  return (request) => logged(Effect.flatMapEager(read(request), call))
+  // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
+  // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
+  return (request) => logged(Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), call)))
 }
 
 const respondWith = (
