@@ -3,10 +3,11 @@
 // daemon sees exactly what the general path gives it.
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
-import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { EndpointHandler, Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
-import { ByteSize, Effect, Layer } from "effect"
+import { ByteSize, Duration, Effect, Layer } from "effect"
 import { HttpIncomingMessage } from "effect/http"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { post, tempDir } from "./support.ts"
@@ -203,6 +204,28 @@ describe("EndpointHandler hot path", () => {
       const late = yield* post(target, "/VolumeDriver.Get", { Name: "late" })
       expect([late.status, late.body]).toEqual([500, { Err: "VolumeDriver.Get did not answer within 300ms" }])
       expect((yield* post(target, "/VolumeDriver.Capabilities", {})).body).toEqual({ Capabilities: { Scope: "local" } })
+    })
+  )
+
+  it.effect("the handler is lazy: the body is read when its effect runs, not when it is built", () =>
+    Effect.gen(function* () {
+      const driver = yield* VolumeMemory.make({ mountRoot: "/mnt/mem", now: fixedNow })
+      yield* driver.create({ Name: "v1", Opts: null })
+      const handler = EndpointHandler.make(VolumeDriver.Api.endpoints.get, (input) => driver.get(input), {
+        deadline: Duration.minutes(2),
+        verbose: false
+      })
+      const body = Buffer.from(JSON.stringify({ Name: "v1" }))
+      const source = new Http.IncomingMessage(new Net.Socket())
+      source.headers = { "content-length": String(body.length) }
+      source.push(body)
+      const request = { source, url: "/VolumeDriver.Get", method: "POST", headers: source.headers } as never
+      const effect = handler(request)
+      expect(source.readableLength).toBe(body.length)
+      const response = yield* effect
+      expect(source.readableLength).toBe(0)
+      expect(response.status).toBe(200)
+      expect(JSON.parse((response.body as { readonly text: string }).text)).toEqual(volume)
     })
   )
 })
