@@ -93,15 +93,21 @@ const failureResponse =
   }
 
 /**
- * Bounds driver calls by the deadline. The call runs in a child fiber started immediately: most driver methods
- * answer without suspending, and then their exit is used as it is, with no timer armed and no race set up. A call
- * that suspends is awaited under `Effect.timeoutOrElse` (on the fiber's Clock, so TestClock still drives it); if the
- * deadline passes first the answer is `Err`, and the call is interrupted when the request ends, as a lost race is.
+ * Bounds driver calls by the deadline, as `Effect.timeoutOrElse` did, without racing every call against a timer.
+ *
+ * The call starts at once in a fiber of its own, as `Effect.raceFirst` starts its first contender. Most driver
+ * methods answer without suspending: their exit is then used as it is, and no timer, race or second fiber is set up.
+ * A call that suspends is awaited under `Effect.timeoutOrElse` (on the fiber's Clock, so TestClock still drives it);
+ * when it is late, or when the request is interrupted, the call is interrupted and awaited before the answer, as the
+ * race's loser was. An answer that is already an `Exit` is not forked at all.
  */
 const withDeadline = (
   endpoint: Endpoint.Any,
   options: CallOptions
-): (<A>(effect: Effect.Effect<A, DriverFailure>) => Effect.Effect<A, DriverFailure | DeadlineExceeded>) => {
+): (<A>(
+  effect: Effect.Effect<A, DriverFailure>,
+  parent: Fiber.Fiber<unknown, unknown>
+) => Effect.Effect<A, DriverFailure | DeadlineExceeded>) => {
   if (Duration.toMillis(options.deadline) <= 0 || !Duration.isFinite(options.deadline)) return (effect) => effect
   const timeout = {
     duration: options.deadline,
@@ -112,11 +118,11 @@ const withDeadline = (
         })
       )
   }
-  const await_ = <A>(fiber: Fiber.Fiber<A, DriverFailure>): Effect.Effect<A, DriverFailure | DeadlineExceeded> =>
-    fiber.pollUnsafe() ?? Effect.timeoutOrElse(Fiber.join(fiber), timeout)
-  return (effect) =>
-    // An answer that is already computed cannot be late.
-    Exit.isExit(effect) ? effect : Effect.flatMap(Effect.forkChild(effect, { startImmediately: true }), await_)
+  return (effect, parent) => {
+    if (Exit.isExit(effect)) return effect
+    const call = Effect.runForkWith(parent.context)(effect)
+    return call.pollUnsafe() ?? Effect.ensuring(Effect.timeoutOrElse(Fiber.join(call), timeout), Fiber.interrupt(call))
+  }
 }
 
 const withCallLog = (endpoint: Endpoint.Any, options: CallOptions) => {
@@ -343,14 +349,18 @@ export const make = (
     onSuccess: respondWith(endpoint)
   }
   const deadline = withDeadline(endpoint, options)
-  const call = (input: Result.Result<unknown, HttpServerResponse.HttpServerResponse>) =>
+  const call = (
+    input: Result.Result<unknown, HttpServerResponse.HttpServerResponse>,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ) =>
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
-      : Effect.matchCauseEffectEager(deadline(method(input.success)), matchCall)
+      : Effect.matchCauseEffectEager(deadline(method(input.success), fiber), matchCall)
   const logged = withCallLog(endpoint, options)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
-  return (request) => logged(Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), call)))
+  return (request) =>
+    logged(Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), (input) => call(input, fiber))))
 }
 
 const respondWith = (

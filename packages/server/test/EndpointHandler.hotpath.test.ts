@@ -183,15 +183,22 @@ describe("EndpointHandler hot path", () => {
     })
   )
 
-  it.live("the deadline: immediate answers, answers that suspend, and late ones", () =>
+  it.live("the deadline: immediate answers, answers that suspend, and late ones (interrupted before the answer)", () =>
     Effect.gen(function* () {
+      let interrupted = 0
       const drivers = Layer.effect(
         VolumeDriver.VolumeDriver,
         Effect.map(VolumeMemory.make({ mountRoot: "/mnt/mem", now: fixedNow }), (memory) => ({
           ...memory,
           get: (input: VolumeDriver.NameRequest) =>
             input.Name === "late"
-              ? Effect.as(Effect.sleep("5 seconds"), { Volume: null })
+              ? Effect.as(Effect.sleep("5 seconds"), { Volume: null }).pipe(
+                  Effect.onInterrupt(() =>
+                    Effect.sync(() => {
+                      interrupted++
+                    })
+                  )
+                )
               : input.Name === "later"
                 ? Effect.as(Effect.sleep("20 millis"), { Volume: null })
                 : memory.get(input)
@@ -203,6 +210,7 @@ describe("EndpointHandler hot path", () => {
       expect((yield* post(target, "/VolumeDriver.Get", { Name: "later" })).body).toEqual({ Volume: null })
       const late = yield* post(target, "/VolumeDriver.Get", { Name: "late" })
       expect([late.status, late.body]).toEqual([500, { Err: "VolumeDriver.Get did not answer within 300ms" }])
+      expect(interrupted).toBe(1)
       expect((yield* post(target, "/VolumeDriver.Capabilities", {})).body).toEqual({ Capabilities: { Scope: "local" } })
     })
   )
