@@ -225,12 +225,27 @@ class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage
  */
 const startHandlersAfterParse = <S extends Net.Server>(server: S): S => {
   const emit = server.emit
+  // The requests announced since the last check phase, in order, and started together by one immediate.
+  let pending: Array<unknown> = []
+  const start = () => {
+    const batch = pending
+    pending = []
+    let i = 0
+    try {
+      for (; i < batch.length; i += 2) emit.call(server, "request", batch[i], batch[i + 1])
+    } finally {
+      // A handler threw: the requests after it still start, in the next check phase.
+      if (i + 2 < batch.length) {
+        pending = batch.slice(i + 2).concat(pending)
+        setImmediate(start)
+      }
+    }
+  }
   server.emit = function (this: S, event: string | symbol, request?: unknown, response?: unknown): boolean {
     // biome-ignore lint/complexity/noArguments: forwards every argument of the other events untouched
     if (event !== "request") return Reflect.apply(emit, this, arguments)
-    setImmediate(() => {
-      emit.call(this, event, request, response)
-    })
+    if (pending.length === 0) setImmediate(start)
+    pending.push(request, response)
     return true
   }
   return server
