@@ -122,10 +122,7 @@ export const send = (
     context.client.exchange(path, body),
     (e) =>
       new CheckFailed({
-        reason:
-          e._tag === "CallTimeout"
-            ? `no answer within ${e.timeoutMs / 1000}s`
-            : `no answer: ${e.reason}`,
+        reason: e._tag === "CallTimeout" ? `no answer within ${e.timeoutMs / 1000}s` : `no answer: ${e.reason}`,
         request: { path, body: body === undefined ? "" : typeof body === "string" ? body : `${JSON.stringify(body)}\n` }
       })
   )

@@ -71,9 +71,7 @@ describe("VolumeDriver conformance: a broken plugin", () => {
         "VolumeDriver.Mount answered a body that does not match the protocol: Mountpoint: Missing key"
       )
       expect(mount?.response?.text).toMatch(/^\{"MountPath":/)
-      expect(get?.reason).toBe(
-        "no answer: the plugin closed the connection without answering (socket hang up)"
-      )
+      expect(get?.reason).toBe("no answer: the plugin closed the connection without answering (socket hang up)")
       expect(get?.request?.path).toBe("/VolumeDriver.Get")
       expect(get?.response).toBeUndefined()
       expect(remove?.reason).toBe('VolumeDriver.Remove failed with status 500 and no "Err" in the body: {}')
