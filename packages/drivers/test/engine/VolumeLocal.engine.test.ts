@@ -13,6 +13,10 @@ import { inspect, type Recorded, recording, type Served, serve, uniqueName } fro
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
+
+/** Starts a container that holds `volume` at /data until it is removed; answers its ID. */
+const runDetached = (volume: string) =>
+  engine.docker("run", "-d", "--network", "none", "-v", `${volume}:/data`, engine.image, "sleep", "300")
 afterAll(() => shared.close())
 
 describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine 20.10", () => {
@@ -95,28 +99,8 @@ describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine
   it.effect("two containers hold the volume at once: two mount IDs, count 2, back to 0 after both stop", () =>
     Effect.gen(function* () {
       yield* engine.docker("volume", "create", "-d", name, "both")
-      const c1 = yield* engine.docker(
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "-v",
-        "both:/data",
-        engine.image,
-        "sleep",
-        "300"
-      )
-      const c2 = yield* engine.docker(
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "-v",
-        "both:/data",
-        engine.image,
-        "sleep",
-        "300"
-      )
+      const c1 = yield* runDetached("both")
+      const c2 = yield* runDetached("both")
       expect((yield* inspect(engine, "both")).Status.mounts).toBe(2)
       const ids = callsOf("mount", "both").map((c) => c.request.ID)
       expect(new Set(ids).size).toBe(2)
