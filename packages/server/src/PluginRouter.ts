@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Apis, Manifest, PluginApi } from "@docker-plugin-kit/protocol"
-import { Data, Effect, Layer, Option } from "effect"
+import { Data, Duration, Effect, type Layer, Option } from "effect"
 import { HttpRouter } from "effect/http"
 import * as EndpointHandler from "./EndpointHandler.ts"
 
@@ -80,15 +80,27 @@ export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: Endpo
  * @since 0.1.0
  */
 export const layer = (
-  options: Partial<EndpointHandler.CallOptions> & { readonly apis?: ReadonlyArray<PluginApi.Any> } = {}
-): Layer.Layer<never, NoDriverProvided, HttpRouter.HttpRouter> =>
-  HttpRouter.addAll(
+  options: {
+    readonly deadline?: Duration.Input
+    readonly verbose?: boolean
+    readonly apis?: ReadonlyArray<PluginApi.Any>
+  } = {}
+): Layer.Layer<never, NoDriverProvided, HttpRouter.HttpRouter> => {
+  const callOptions: EndpointHandler.CallOptions = {
+    deadline:
+      options.deadline === undefined
+        ? EndpointHandler.defaultCallOptions.deadline
+        : Duration.fromInputUnsafe(options.deadline),
+    verbose: options.verbose ?? EndpointHandler.defaultCallOptions.verbose
+  }
+  return HttpRouter.addAll(
     Effect.flatMap(providedDrivers(options.apis), (drivers) =>
       drivers.length === 0
         ? Effect.fail(new NoDriverProvided({ message: "no plugin driver was provided to the server" }))
         : Effect.try({
-            try: () => routesFor(drivers, { ...EndpointHandler.defaultCallOptions, ...options }),
+            try: () => routesFor(drivers, callOptions),
             catch: (e) => new NoDriverProvided({ message: (e as Error).message })
           })
     )
   )
+}

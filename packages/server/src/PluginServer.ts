@@ -5,10 +5,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
-import { Duration, Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import type { NetAddress } from "effect/net"
-import * as EndpointHandler from "./EndpointHandler.ts"
 import * as Listener from "./Listener.ts"
 import * as PluginRouter from "./PluginRouter.ts"
 
@@ -42,12 +41,7 @@ export type StartError = Listener.ListenError | PluginRouter.NoDriverProvided
  *
  * @since 0.1.0
  */
-export const router = (options: Omit<Options, "name" | "listen"> = {}) =>
-  PluginRouter.layer({
-    deadline: Duration.fromInputUnsafe(options.deadline ?? EndpointHandler.defaultCallOptions.deadline),
-    verbose: options.verbose ?? false,
-    ...(options.apis === undefined ? {} : { apis: options.apis })
-  })
+export const router = (options: Omit<Options, "name" | "listen"> = {}) => PluginRouter.layer(options)
 
 /**
  * A running plugin server. Provide the driver layers to it; it exposes the bound `HttpServer` (for its address).
