@@ -61,6 +61,18 @@ const EchoLayer = Layer.succeed(Echo, {
 
 const GiB = 1 << 30
 
+/** Serves the Echo API on a socket in a temporary folder for the life of the test; answers the socket path. */
+const serveEcho = (name: string) =>
+  Effect.gen(function* () {
+    const socketPath = Path.join(yield* tempDir, `${name}.sock`)
+    yield* Layer.build(
+      PluginServer.layer({ name, listen: Listener.unix(name, { path: socketPath }), apis: [Api] }).pipe(
+        Layer.provide(EchoLayer)
+      )
+    )
+    return socketPath
+  })
+
 /** Samples RSS while `run` executes; returns the peak growth over the starting value in MiB. */
 const peakGrowth = <A, E>(run: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
@@ -109,13 +121,7 @@ describe("streamed bodies", () => {
     "1 GiB in and 1 GiB out over a Unix socket with flat memory",
     () =>
       Effect.gen(function* () {
-        const dir = yield* tempDir
-        const socketPath = Path.join(dir, "echo.sock")
-        yield* Layer.build(
-          PluginServer.layer({ name: "echo", listen: Listener.unix("echo", { path: socketPath }), apis: [Api] }).pipe(
-            Layer.provide(EchoLayer)
-          )
-        )
+        const socketPath = yield* serveEcho("echo")
         // Warm up JIT and buffers so the measurement sees steady state, not first-use allocations.
         yield* request(socketPath, "/Echo.Download", JSON.stringify({ Size: 64 << 20 }))
 
@@ -134,13 +140,7 @@ describe("streamed bodies", () => {
 
   it.live("a stream that fails after the 200 line aborts the connection", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const socketPath = Path.join(dir, "fail.sock")
-      yield* Layer.build(
-        PluginServer.layer({ name: "fail", listen: Listener.unix("fail", { path: socketPath }), apis: [Api] }).pipe(
-          Layer.provide(EchoLayer)
-        )
-      )
+      const socketPath = yield* serveEcho("fail")
       const reply = yield* request(socketPath, "/Echo.Download", JSON.stringify({ Size: 8 << 20, FailAt: 3 << 20 }))
       expect(reply.status).toBe(200)
       expect(reply.aborted).toBe(true)
@@ -150,13 +150,7 @@ describe("streamed bodies", () => {
 
   it.live("a bad query on a stream endpoint is a 400 naming the parameter", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const socketPath = Path.join(dir, "q.sock")
-      yield* Layer.build(
-        PluginServer.layer({ name: "q", listen: Listener.unix("q", { path: socketPath }), apis: [Api] }).pipe(
-          Layer.provide(EchoLayer)
-        )
-      )
+      const socketPath = yield* serveEcho("q")
       const reply = yield* request(socketPath, "/Echo.Upload", "some bytes")
       expect(reply.status).toBe(400)
       expect(JSON.parse(reply.text)).toEqual({ Err: "/Echo.Upload: invalid query: id: Missing key" })
