@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Command } from "effect/cli"
+import * as Command from "effect/cli/Command"
 import * as Discover from "./commands/discover.ts"
 import * as Probe from "./commands/probe.ts"
 import * as Schema from "./commands/schema.ts"

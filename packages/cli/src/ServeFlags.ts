@@ -4,9 +4,14 @@
  * @since 0.1.0
  */
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
-import { Console, Effect, Layer, Logger, Option } from "effect"
-import { Command, Flag } from "effect/cli"
-import { HttpServer } from "effect/http"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Os from "node:os"
 import * as Path from "node:path"
 

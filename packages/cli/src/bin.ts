@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
 import { run } from "./Cli.ts"
 
 run.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

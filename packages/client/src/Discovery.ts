@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { SpecFile } from "@docker-plugin-kit/protocol"
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { BadSpecFile, type DiscoveryError, PluginNotFound } from "./ClientError.ts"

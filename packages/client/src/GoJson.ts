@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Result, SchemaAST } from "effect"
+import * as Result from "effect/Result"
+import * as SchemaAST from "effect/SchemaAST"
 
 const isSpace = (c: string | undefined) => c === " " || c === "\t" || c === "\n" || c === "\r"
 

@@ -6,7 +6,11 @@
  * @since 0.1.0
  */
 import { Apis, type Endpoint, Manifest, type PluginApi, WireCodec } from "@docker-plugin-kit/protocol"
-import { Duration, Effect, Result, Semaphore, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import {
   BadResponse,
   type CallError,

@@ -6,7 +6,9 @@
  * @since 0.1.0
  */
 import { PluginApi } from "@docker-plugin-kit/protocol"
-import { type Context, Effect, Layer } from "effect"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { type CallError, type DiscoveryError, type NotImplemented, RemoteError } from "./ClientError.ts"
 import type * as PluginClient from "./PluginClient.ts"
 import * as Target from "./Target.ts"

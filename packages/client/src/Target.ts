@@ -5,7 +5,9 @@
  * @since 0.1.0
  */
 import { SpecFile } from "@docker-plugin-kit/protocol"
-import { Effect, Result, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import { BadSpecFile, type DiscoveryError } from "./ClientError.ts"
 import * as Discovery from "./Discovery.ts"
 import * as NodeTransport from "./NodeTransport.ts"

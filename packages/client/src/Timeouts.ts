@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Duration } from "effect"
+import * as Duration from "effect/Duration"
 
 /**
  * The daemon's timeout of a call, by path; `undefined` means none.

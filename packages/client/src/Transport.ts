@@ -6,7 +6,9 @@
  * @since 0.1.0
  */
 import { Wire } from "@docker-plugin-kit/protocol"
-import { Data, Effect, Stream } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 
 /**
  * A request body: nothing (`Content-Length: 0`), bytes (`Content-Length: n`) or a stream (chunked).

@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect, Schema } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
 /**
  * A filesystem operation failed. The message names the operation and the path, so it can be shown to the user

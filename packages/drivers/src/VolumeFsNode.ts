@@ -3,8 +3,12 @@
  *
  * @since 0.1.0
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import { Effect, FileSystem, Layer, Option, type PlatformError } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as PlatformError from "effect/PlatformError"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import { type Entry, VolumeFs, VolumeFsError } from "./VolumeFs.ts"

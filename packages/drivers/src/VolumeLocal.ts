@@ -12,7 +12,10 @@
  * @since 0.1.0
  */
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
-import { Effect, Layer, Ref, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Path from "node:path"
 import type { VolumeError } from "./VolumeErrors.ts"
 import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"

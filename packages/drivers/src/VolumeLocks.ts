@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Semaphore } from "effect"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 
 /**
  * A set of locks keyed by name.

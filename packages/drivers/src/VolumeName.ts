@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { InvalidArgument } from "./VolumeErrors.ts"
 
 /**

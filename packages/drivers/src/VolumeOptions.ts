@@ -11,7 +11,10 @@
  *
  * @since 0.1.0
  */
-import { Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { InvalidArgument } from "./VolumeErrors.ts"
 
 /**

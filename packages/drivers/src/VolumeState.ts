@@ -7,7 +7,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Path from "node:path"
 import { type VolumeFsError, VolumeFs } from "./VolumeFs.ts"
 import * as VolumeName from "./VolumeName.ts"

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { MountNotFound, VolumeConflict, VolumeInUse, VolumeNotFound } from "./VolumeErrors.ts"
 
 /**

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /**
  * What every driver failure must carry: a tag (so Effect code can tell failures apart) and a message (the text

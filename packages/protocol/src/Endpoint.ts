@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Stream } from "effect"
-import type { Schema } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
+import type * as Schema from "effect/Schema"
 import type { BodyError, DriverFailure } from "./DriverError.ts"
 
 /**

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Result, Schema } from "effect"
-import { IpInterface, NetAddress } from "effect/net"
+import * as Context from "effect/Context"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as IpInterface from "effect/net/IpInterface"
+import * as NetAddress from "effect/net/NetAddress"
 import * as Endpoint from "./Endpoint.ts"
 import * as PluginApi from "./PluginApi.ts"
 import { Empty, StringMap } from "./Wire.ts"

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Apis from "./Apis.ts"
 import type * as Endpoint from "./Endpoint.ts"
 import * as Manifest from "./Manifest.ts"

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import * as Endpoint from "./Endpoint.ts"
 import * as PluginApi from "./PluginApi.ts"
 import { Empty } from "./Wire.ts"

@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
 import * as Endpoint from "./Endpoint.ts"
 import { Cidr, CidrOrEmpty, IpAddressOrEmpty } from "./IpamDriver.ts"
 import * as PluginApi from "./PluginApi.ts"

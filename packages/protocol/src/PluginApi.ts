@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import type * as Endpoint from "./Endpoint.ts"
 
 /**

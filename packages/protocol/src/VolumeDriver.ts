@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
 import * as Endpoint from "./Endpoint.ts"
 import * as PluginApi from "./PluginApi.ts"
 import { AnyMap, Empty, Rfc3339, StringMap } from "./Wire.ts"

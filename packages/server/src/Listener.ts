@@ -5,9 +5,13 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, Data, Duration, Effect, Layer } from "effect"
-import { HttpServer } from "effect/http"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as HttpServer from "effect/http/HttpServer"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"

@@ -5,8 +5,12 @@
  * @since 0.1.0
  */
 import { Apis, Manifest, PluginApi } from "@docker-plugin-kit/protocol"
-import { Data, Duration, Effect, type Layer, Option } from "effect"
-import { HttpRouter } from "effect/http"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as HttpRouter from "effect/http/HttpRouter"
 import * as EndpointHandler from "./EndpointHandler.ts"
 
 /**

@@ -3,11 +3,14 @@
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
-import { type Duration, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer } from "effect/http"
-import type { NetAddress } from "effect/net"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import type * as NetAddress from "effect/net/NetAddress"
 import * as Listener from "./Listener.ts"
 import * as PluginRouter from "./PluginRouter.ts"
 

@@ -10,7 +10,10 @@
  */
 import type { PluginClient } from "@docker-plugin-kit/client"
 import { type Endpoint, type PluginApi, WireCodec } from "@docker-plugin-kit/protocol"
-import { Data, Effect, Result, type Scope } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 
 /**
  * A check that failed; `exchange` is the offending request and what came back (no response when the plugin hung

@@ -13,7 +13,10 @@ import {
   Timeouts
 } from "@docker-plugin-kit/client"
 import type { PluginServer } from "@docker-plugin-kit/server"
-import { Data, Effect, type Layer, type Scope } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "./InProcess.ts"

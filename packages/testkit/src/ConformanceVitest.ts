@@ -5,7 +5,8 @@
  */
 import type { PluginClient } from "@docker-plugin-kit/client"
 import { describe, it } from "@effect/vitest"
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceReport from "./ConformanceReport.ts"
 

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Conformance from "./Conformance.ts"
 
 const E = VolumeDriver.Api.endpoints

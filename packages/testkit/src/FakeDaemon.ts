@@ -7,7 +7,8 @@
  */
 import { type CallError, PluginClient } from "@docker-plugin-kit/client"
 import { type Endpoint, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
-import { Effect, Result } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 
 /**
  * One call the fake daemon made.

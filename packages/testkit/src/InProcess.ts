@@ -6,8 +6,10 @@
 import { PluginClient, Transport } from "@docker-plugin-kit/client"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
 import { PluginServer } from "@docker-plugin-kit/server"
-import { Effect, Layer, type Scope } from "effect"
-import { HttpRouter } from "effect/http"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as HttpRouter from "effect/http/HttpRouter"
 
 /**
  * A response as the daemon would receive it.

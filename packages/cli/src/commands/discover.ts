@@ -5,8 +5,12 @@
  * @since 0.1.0
  */
 import { Discovery, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
-import { Console, Effect, Option, Result } from "effect"
-import { Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 
 /**
  * Flags choosing the discovery folders, shared with `dpk probe`.

@@ -6,8 +6,13 @@
  */
 import type { PluginClient } from "@docker-plugin-kit/client"
 import type { Conformance } from "@docker-plugin-kit/testkit"
-import { Console, Data, Effect, Runtime } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import { folderFlags, foldersOf } from "./discover.ts"
 
 /**

@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 import { Apis, JsonSchema, PluginApi } from "@docker-plugin-kit/protocol"
-import { Console, Effect, Option } from "effect"
-import { Argument, Command } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
 
 /**
  * The command.

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Command } from "effect/cli"
+import * as Command from "effect/cli/Command"
 import * as VolumeLocal from "../drivers/volume-local.ts"
 import * as VolumeMemory from "../drivers/volume-memory.ts"
 

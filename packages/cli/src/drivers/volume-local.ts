@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { VolumeLocal } from "@docker-plugin-kit/drivers"
-import { Flag } from "effect/cli"
+import * as Flag from "effect/cli/Flag"
 import * as ServeFlags from "../ServeFlags.ts"
 
 /**
