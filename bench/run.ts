@@ -299,6 +299,15 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** (max − min) / median: how much one server's windows disagree. The same work should not vary between windows. */
+const spreadOf = (values: ReadonlyArray<number>) => (Math.max(...values) - Math.min(...values)) / median(values)
+
+/**
+ * Above this spread of the bare server's windows, something else was using the machine during the run: the bare
+ * server does the same work in every window, so on a quiet machine its windows agree within a few percent.
+ */
+const quietSpread = 0.15
+
 const main = async () => {
   log(
     `bench: ${path} over a Unix socket, keep-alive, ${connections} connections, ${warmup} s warm-up, ${rounds} ` +
@@ -364,7 +373,8 @@ const main = async () => {
       p99: samples.percentile(99),
       errors: ws.reduce((n, w) => n + w.errors + w.non2xx, 0),
       serverCpu: median(ws.map((w) => w.serverCpu)),
-      cpuPerRequestUs: median(ws.map((w) => w.cpuPerRequestUs))
+      cpuPerRequestUs: median(ws.map((w) => w.cpuPerRequestUs)),
+      spread: spreadOf(ws.map((w) => w.rps))
     }
   }
   const ours = summary("plugin")
@@ -387,6 +397,12 @@ const main = async () => {
       `ratio plugin / bare:   ${ratio.toFixed(3)} (median of the rounds: ${ratios.map((r) => r.toFixed(3)).join(", ")})`
     )
   }
+  if (bare !== undefined && bare.spread > quietSpread) {
+    lines.push(
+      `warning: the bare server's windows differ by ${Math.round(bare.spread * 100)}% (quiet machine: < ` +
+        `${quietSpread * 100}%): something else was using the machine, so the ratio is not reliable; rerun when it is quiet`
+    )
+  }
   if (pluginStats !== undefined) {
     lines.push(`plugin server RSS after the run: ${round1(pluginStats.rss / 2 ** 20)} MiB`)
   }
@@ -404,6 +420,7 @@ const main = async () => {
     ratio: ratio === undefined ? null : round3(ratio),
     cpu_us_per_req: ours === undefined ? null : round1(ours.cpuPerRequestUs),
     bare_cpu_us_per_req: bare === undefined ? null : round1(bare.cpuPerRequestUs),
+    bare_spread: bare === undefined ? null : round3(bare.spread),
     rss_mb: pluginStats === undefined ? null : round1(pluginStats.rss / 2 ** 20),
     errors: (ours?.errors ?? 0) + (bare?.errors ?? 0),
     connections,
