@@ -3,11 +3,13 @@
  * driver) over a Unix socket, keep-alive, against a bare `node:http` server doing the same work.
  *
  * Each server runs in its own child process; the load generator (autocannon) runs in this one. Both servers are
- * measured in the same run with the same load: a warm-up of each, then rounds of one measured window per server,
- * alternating the order. The ratio is the median over the rounds of plugin/bare in the same round, which keeps a
- * passing disturbance of the machine from deciding it. The last line printed is one JSON object with the figures.
+ * measured in the same run with the same load: a warm-up of each, then many short rounds of one measured window per
+ * server, alternating the order. The ratio is the median of the plugin's windows over the median of the bare
+ * server's: on a shared machine, bursts of other work slow a few windows of either server by up to 2x, and a median
+ * over many short windows ignores them (see bench/README.md). The last line printed is one JSON object with the
+ * figures.
  *
- * Options (all optional): --duration SECONDS per window (3) --warmup SECONDS (2) --connections N (16) --rounds N (3)
+ * Options (all optional): --duration SECONDS per window (1) --warmup SECONDS (2) --connections N (16) --rounds N (12)
  * --profile (write V8 CPU profiles of the servers to a temporary folder and print its path)
  * --only plugin|bare (measure one server; the ratio is then omitted)
  * --plugin-script FILE (serve another script as "plugin", e.g. a variant under study; it gets the socket path as its
@@ -25,10 +27,10 @@ import { accept, type ChildMessage, path, requestBody, volumeName } from "./shar
 
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: "string", default: "3" },
+    duration: { type: "string", default: "1" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "16" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "12" },
     profile: { type: "boolean", default: false },
     only: { type: "string" },
     "plugin-script": { type: "string" }
@@ -299,14 +301,24 @@ const median = (values: ReadonlyArray<number>) => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** (max − min) / median: how much one server's windows disagree. The same work should not vary between windows. */
-const spreadOf = (values: ReadonlyArray<number>) => (Math.max(...values) - Math.min(...values)) / median(values)
+const quantile = (values: ReadonlyArray<number>, q: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (sorted.length - 1) * q
+  const low = Math.floor(at)
+  return sorted[low]! + (sorted[Math.ceil(at)]! - sorted[low]!) * (at - low)
+}
 
 /**
- * Above this spread of the bare server's windows, something else was using the machine during the run: the bare
- * server does the same work in every window, so on a quiet machine its windows agree within a few percent.
+ * Interquartile range over the median: how much a server's windows disagree, ignoring the outlying quarter on each
+ * side. The same work should take the same time in every window.
  */
-const quietSpread = 0.15
+const spreadOf = (values: ReadonlyArray<number>) => (quantile(values, 0.75) - quantile(values, 0.25)) / median(values)
+
+/**
+ * Above this spread of the bare server's windows, something else was using the machine for much of the run: the
+ * bare server does the same work in every window, and on a quiet machine half of its windows agree within ~5%.
+ */
+const quietSpread = 0.1
 
 const main = async () => {
   log(
@@ -382,8 +394,10 @@ const main = async () => {
   const pluginStats = plugin === undefined ? undefined : await statsOf(plugin)
   await stopChildren()
 
-  // The ratio of each round's adjacent windows, then the median over the rounds.
-  const ratio = ratios.length === 0 ? undefined : median(ratios)
+  // The median window of each server; the paired figure (median over the rounds of plugin/bare in the same round)
+  // is printed too, but one slowed window in a pair spoils that round, so it moves more on a busy machine.
+  const ratio = ours === undefined || bare === undefined ? undefined : ours.rps / bare.rps
+  const pairedRatio = ratios.length === 0 ? undefined : median(ratios)
   const lines: Array<string> = []
   const row = (label: string, s: NonNullable<typeof ours>) =>
     `${label.padEnd(22)} ${String(Math.round(s.rps)).padStart(8)} req/s   p50 ${round3(s.p50).toFixed(3)} ms   ` +
@@ -394,7 +408,9 @@ const main = async () => {
   if (ours !== undefined) lines.push(row("plugin (HttpRouter)", ours))
   if (ratio !== undefined) {
     lines.push(
-      `ratio plugin / bare:   ${ratio.toFixed(3)} (median of the rounds: ${ratios.map((r) => r.toFixed(3)).join(", ")})`
+      `ratio plugin / bare:   ${ratio.toFixed(3)} (median windows; median of the per-round ratios: ` +
+        `${pairedRatio?.toFixed(3)}, spread of the windows: plugin ${Math.round((ours?.spread ?? 0) * 100)}%, ` +
+        `bare ${Math.round((bare?.spread ?? 0) * 100)}%)`
     )
   }
   if (bare !== undefined && bare.spread > quietSpread) {
@@ -418,8 +434,10 @@ const main = async () => {
     bare_p50_ms: bare === undefined ? null : round3(bare.p50),
     bare_p99_ms: bare === undefined ? null : round3(bare.p99),
     ratio: ratio === undefined ? null : round3(ratio),
+    paired_ratio: pairedRatio === undefined ? null : round3(pairedRatio),
     cpu_us_per_req: ours === undefined ? null : round1(ours.cpuPerRequestUs),
     bare_cpu_us_per_req: bare === undefined ? null : round1(bare.cpuPerRequestUs),
+    spread: ours === undefined ? null : round3(ours.spread),
     bare_spread: bare === undefined ? null : round3(bare.spread),
     rss_mb: pluginStats === undefined ? null : round1(pluginStats.rss / 2 ** 20),
     errors: (ours?.errors ?? 0) + (bare?.errors ?? 0),
