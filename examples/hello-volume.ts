@@ -12,7 +12,7 @@ const HelloVolumes = Layer.sync(VolumeDriver.VolumeDriver, () => {
       : Effect.fail(new DriverError({ message: `no such volume: ${Name}` }))
   return {
     create: ({ Name }) => Effect.sync(() => void volumes.set(Name, `/srv/hello/${Name}`)).pipe(Effect.as({})),
-    remove: ({ Name }) => known(Name).pipe(Effect.map(() => (volumes.delete(Name), {}))),
+    remove: ({ Name }) => known(Name).pipe(Effect.andThen(Effect.sync(() => volumes.delete(Name))), Effect.as({})),
     get: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Volume: { Name, Mountpoint } }))),
     list: () => Effect.succeed({ Volumes: [...volumes].map(([Name, Mountpoint]) => ({ Name, Mountpoint })) }),
     path: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Mountpoint }))),
