@@ -81,6 +81,10 @@ export const field = (body: unknown, name: string): unknown => {
 export const normalize = (ast: SchemaAST.AST, value: unknown): unknown => walk(SchemaAST.toEncoded(ast), value, 0)
 
 /** Go's zero value for a wire type, or `undefined` when it has none the schema would accept. */
+/** The member of a union that a JSON object or array is read with: its object or its array type. */
+const unionMember = (ast: SchemaAST.Union, value: unknown): SchemaAST.AST | undefined =>
+  ast.types.find((t) => (isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"))
+
 const zero = (ast: SchemaAST.AST, depth: number): unknown => {
   if (depth > 32) return undefined
   switch (ast._tag) {
@@ -115,9 +119,7 @@ const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
     case "Suspend":
       return walk(ast.thunk(), value, depth + 1)
     case "Union": {
-      const member = ast.types.find((t) =>
-        isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"
-      )
+      const member = unionMember(ast, value)
       return member === undefined ? value : walk(member, value, depth + 1)
     }
     case "Arrays": {
@@ -173,9 +175,7 @@ const sortMaps = (ast: SchemaAST.AST, value: unknown, depth: number): unknown =>
     case "Suspend":
       return sortMaps(ast.thunk(), value, depth + 1)
     case "Union": {
-      const member = ast.types.find((t) =>
-        isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"
-      )
+      const member = unionMember(ast, value)
       return member === undefined ? value : sortMaps(member, value, depth + 1)
     }
     case "Arrays":
