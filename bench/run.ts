@@ -295,18 +295,14 @@ const measure = async (target: Target): Promise<Window> => {
 
 const round1 = (n: number) => Math.round(n * 10) / 10
 const round3 = (n: number) => Math.round(n * 1000) / 1000
-const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
+/** The q-quantile, interpolating between the two nearest values (q = 0.5: the median). */
 const quantile = (values: ReadonlyArray<number>, q: number) => {
   const sorted = [...values].sort((a, b) => a - b)
   const at = (sorted.length - 1) * q
   const low = Math.floor(at)
   return sorted[low]! + (sorted[Math.ceil(at)]! - sorted[low]!) * (at - low)
 }
+const median = (values: ReadonlyArray<number>) => quantile(values, 0.5)
 
 /**
  * Interquartile range over the median: how much a server's windows disagree, ignoring the outlying quarter on each
@@ -396,8 +392,10 @@ const main = async () => {
 
   // The median window of each server; the paired figure (median over the rounds of plugin/bare in the same round)
   // is printed too, but one slowed window in a pair spoils that round, so it moves more on a busy machine.
-  const ratio = ours === undefined || bare === undefined ? undefined : ours.rps / bare.rps
-  const pairedRatio = ratios.length === 0 ? undefined : median(ratios)
+  const compared =
+    ours === undefined || bare === undefined
+      ? undefined
+      : { ours, bare, ratio: ours.rps / bare.rps, pairedRatio: median(ratios) }
   const lines: Array<string> = []
   const row = (label: string, s: NonNullable<typeof ours>) =>
     `${label.padEnd(22)} ${String(Math.round(s.rps)).padStart(8)} req/s   p50 ${round3(s.p50).toFixed(3)} ms   ` +
@@ -406,18 +404,18 @@ const main = async () => {
     (s.errors > 0 ? `   ${s.errors} errors` : "")
   if (bare !== undefined) lines.push(row("bare node:http", bare))
   if (ours !== undefined) lines.push(row("plugin (HttpRouter)", ours))
-  if (ratio !== undefined) {
+  if (compared !== undefined) {
     lines.push(
-      `ratio plugin / bare:   ${ratio.toFixed(3)} (median windows; median of the per-round ratios: ` +
-        `${pairedRatio?.toFixed(3)}, spread of the windows: plugin ${Math.round((ours?.spread ?? 0) * 100)}%, ` +
-        `bare ${Math.round((bare?.spread ?? 0) * 100)}%)`
+      `ratio plugin / bare:   ${compared.ratio.toFixed(3)} (median windows; median of the per-round ratios: ` +
+        `${compared.pairedRatio.toFixed(3)}, spread of the windows: plugin ${Math.round(compared.ours.spread * 100)}%, ` +
+        `bare ${Math.round(compared.bare.spread * 100)}%)`
     )
-  }
-  if (bare !== undefined && bare.spread > quietSpread) {
-    lines.push(
-      `warning: the bare server's windows differ by ${Math.round(bare.spread * 100)}% (quiet machine: < ` +
-        `${quietSpread * 100}%): something else was using the machine, so the ratio is not reliable; rerun when it is quiet`
-    )
+    if (compared.bare.spread > quietSpread) {
+      lines.push(
+        `warning: the bare server's windows differ by ${Math.round(compared.bare.spread * 100)}% (quiet machine: < ` +
+          `${quietSpread * 100}%): something else was using the machine, so the ratio is not reliable; rerun when it is quiet`
+      )
+    }
   }
   if (pluginStats !== undefined) {
     lines.push(`plugin server RSS after the run: ${round1(pluginStats.rss / 2 ** 20)} MiB`)
@@ -433,8 +431,8 @@ const main = async () => {
     bare_rps: bare === undefined ? null : Math.round(bare.rps),
     bare_p50_ms: bare === undefined ? null : round3(bare.p50),
     bare_p99_ms: bare === undefined ? null : round3(bare.p99),
-    ratio: ratio === undefined ? null : round3(ratio),
-    paired_ratio: pairedRatio === undefined ? null : round3(pairedRatio),
+    ratio: compared === undefined ? null : round3(compared.ratio),
+    paired_ratio: compared === undefined ? null : round3(compared.pairedRatio),
     cpu_us_per_req: ours === undefined ? null : round1(ours.cpuPerRequestUs),
     bare_cpu_us_per_req: bare === undefined ? null : round1(bare.cpuPerRequestUs),
     spread: ours === undefined ? null : round3(ours.spread),
