@@ -80,11 +80,11 @@ export const field = (body: unknown, name: string): unknown => {
  */
 export const normalize = (ast: SchemaAST.AST, value: unknown): unknown => walk(SchemaAST.toEncoded(ast), value, 0)
 
-/** Go's zero value for a wire type, or `undefined` when it has none the schema would accept. */
 /** The member of a union that a JSON object or array is read with: its object or its array type. */
 const unionMember = (ast: SchemaAST.Union, value: unknown): SchemaAST.AST | undefined =>
   ast.types.find((t) => (isRecord(value) ? t._tag === "Objects" : Array.isArray(value) && t._tag === "Arrays"))
 
+/** Go's zero value for a wire type, or `undefined` when it has none the schema would accept. */
 const zero = (ast: SchemaAST.AST, depth: number): unknown => {
   if (depth > 32) return undefined
   switch (ast._tag) {

@@ -13,11 +13,11 @@ import { inspect, type Recorded, recording, type Served, serve, uniqueName } fro
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
+afterAll(() => shared.close())
 
 /** Starts a container that holds `volume` at /data until it is removed; answers its ID. */
 const runDetached = (volume: string) =>
   engine.docker("run", "-d", "--network", "none", "-v", `${volume}:/data`, engine.image, "sleep", "300")
-afterAll(() => shared.close())
 
 describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine 20.10", () => {
   const name = uniqueName("dpk-e2e-local")
