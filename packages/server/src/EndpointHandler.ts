@@ -250,15 +250,15 @@ const decodeText = (bytes: Buffer | null): string => {
 }
 
 /**
- * The body, when all of it (as its `Content-Length` announces) is already buffered in the Node request: one
- * synchronous `read()`, no suspension. The listener starts handlers once the packet is parsed, so this is the
- * usual case for the daemon's small calls.
+ * The body, when all of it is already buffered in the Node request: the parser has seen the end of the message
+ * (`complete`), so every byte of it, whatever its framing, waits in the stream's buffer. One synchronous `read()`,
+ * no suspension. The listener starts handlers once the packet is parsed, so this is the usual case for the
+ * daemon's small calls. (Checking `complete` instead of comparing the buffered length with `Content-Length` also
+ * saves parsing that header on every call.)
  */
 const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
-  const declared = source.headers["content-length"]
-  if (declared === undefined || source.headers["transfer-encoding"] !== undefined) return undefined
-  const length = Number(declared)
-  if (source.readableLength !== length) return undefined
+  if (!source.complete) return undefined
+  const length = source.readableLength
   // Over the limit: the reader below fails and drains as the platform does.
   if (maxBytes !== undefined && length > maxBytes) return undefined
   return length === 0 ? "" : decodeText(source.read() as Buffer | null)

@@ -226,7 +226,10 @@ describe("EndpointHandler hot path", () => {
       const body = Buffer.from(JSON.stringify({ Name: "v1" }))
       const source = new Http.IncomingMessage(new Net.Socket())
       source.headers = { "content-length": String(body.length) }
+      // A whole message, as the parser leaves it: the body buffered, its end pushed, `complete` set.
       source.push(body)
+      source.push(null)
+      source.complete = true
       const request = { source, url: "/VolumeDriver.Get", method: "POST", headers: source.headers } as never
       const effect = handler(request)
       expect(source.readableLength).toBe(body.length)
