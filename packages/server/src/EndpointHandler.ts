@@ -253,8 +253,7 @@ const decodeText = (bytes: Buffer | null): string => {
  * The body, when all of it is already buffered in the Node request: the parser has seen the end of the message
  * (`complete`), so every byte of it, whatever its framing, waits in the stream's buffer. One synchronous `read()`,
  * no suspension. The listener starts handlers once the packet is parsed, so this is the usual case for the
- * daemon's small calls. (Checking `complete` instead of comparing the buffered length with `Content-Length` also
- * saves parsing that header on every call.)
+ * daemon's small calls. `complete` covers chunked bodies too, and no header has to be parsed per call.
  */
 const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
   if (!source.complete) return undefined
