@@ -291,16 +291,15 @@ const compiled = <S extends Endpoint.WireSchema>(schema: S, direction: "decode" 
   return schema
 }
 
-const readJsonInput = (
-  endpoint: Endpoint.Any,
-  request: HttpServerRequest.HttpServerRequest,
-  fiber: Fiber.Fiber<unknown, unknown>,
-  decode: WireCodec.Decoder<unknown>
-): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> =>
-  Effect.matchEager(bodyText(request, fiber), {
-    onFailure: (e) =>
+/**
+ * Reads a JSON endpoint's input: the body as text, parsed and decoded, or the `Err` answer for a body that cannot be
+ * read, parsed or decoded. What turns the text into the input depends only on the endpoint, so it is built once.
+ */
+const jsonInputReader = (endpoint: Endpoint.Any, decode: WireCodec.Decoder<unknown>) => {
+  const fromText = {
+    onFailure: (e: HttpServerError.HttpServerError) =>
       Result.fail(errorResponse(`${endpoint.path}: could not read the request body: ${e.message}`, 400)),
-    onSuccess: (text) => {
+    onSuccess: (text: string): Result.Result<unknown, HttpServerResponse.HttpServerResponse> => {
       const parsed = WireCodec.parseBody(text)
       if (Result.isFailure(parsed)) return Result.fail(errorResponse(`${endpoint.path}: ${parsed.failure}`, 400))
       const decoded = decode(parsed.success)
@@ -308,7 +307,13 @@ const readJsonInput = (
         ? Result.fail(errorResponse(`${endpoint.path}: invalid request: ${decoded.failure}`, 400))
         : Result.succeed(decoded.success)
     }
-  })
+  }
+  return (
+    request: HttpServerRequest.HttpServerRequest,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> =>
+    Effect.matchEager(bodyText(request, fiber), fromText)
+}
 
 const queryObject = (url: string): Record<string, string> => {
   const index = url.indexOf("?")
@@ -346,10 +351,7 @@ export const make = (
 ): Handler => {
   const read =
     endpoint.request._tag === "Json"
-      ? (
-          (decode) => (request: HttpServerRequest.HttpServerRequest, fiber: Fiber.Fiber<unknown, unknown>) =>
-            readJsonInput(endpoint, request, fiber, decode)
-        )(WireCodec.decoder(compiled(endpoint.request.schema, "decode")))
+      ? jsonInputReader(endpoint, WireCodec.decoder(compiled(endpoint.request.schema, "decode")))
       : (
           (decode) => (request: HttpServerRequest.HttpServerRequest) =>
             readStreamInput(endpoint, request, decode)
