@@ -323,21 +323,25 @@ const queryObject = (url: string): Record<string, string> => {
   return out
 }
 
-const readStreamInput = (
-  endpoint: Endpoint.Any,
-  request: HttpServerRequest.HttpServerRequest,
-  decode: WireCodec.Decoder<unknown>
-): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> => {
-  const decoded = decode(queryObject(request.url))
-  if (Result.isFailure(decoded)) {
-    return Effect.succeed(Result.fail(errorResponse(`${endpoint.path}: invalid query: ${decoded.failure}`, 400)))
+/**
+ * Reads a streamed endpoint's input: the query decoded into the input's fields, and the request body as a stream
+ * for the driver, or the `Err` answer for a query that does not decode.
+ */
+const streamInputReader =
+  (endpoint: Endpoint.Any, decode: WireCodec.Decoder<unknown>) =>
+  (
+    request: HttpServerRequest.HttpServerRequest
+  ): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> => {
+    const decoded = decode(queryObject(request.url))
+    if (Result.isFailure(decoded)) {
+      return Effect.succeed(Result.fail(errorResponse(`${endpoint.path}: invalid query: ${decoded.failure}`, 400)))
+    }
+    const body: Stream.Stream<Uint8Array, BodyError> = Stream.mapError(
+      request.stream,
+      (e) => new BodyErrorClass({ message: `request body broke: ${e.message}` })
+    )
+    return Effect.succeed(Result.succeed({ ...(decoded.success as object), body }))
   }
-  const body: Stream.Stream<Uint8Array, BodyError> = Stream.mapError(
-    request.stream,
-    (e) => new BodyErrorClass({ message: `request body broke: ${e.message}` })
-  )
-  return Effect.succeed(Result.succeed({ ...(decoded.success as object), body }))
-}
 
 /**
  * Builds the handler of an endpoint served by `method`.
@@ -352,10 +356,7 @@ export const make = (
   const read =
     endpoint.request._tag === "Json"
       ? jsonInputReader(endpoint, WireCodec.decoder(compiled(endpoint.request.schema, "decode")))
-      : (
-          (decode) => (request: HttpServerRequest.HttpServerRequest) =>
-            readStreamInput(endpoint, request, decode)
-        )(WireCodec.decoder(compiled(endpoint.request.query, "decode")))
+      : streamInputReader(endpoint, WireCodec.decoder(compiled(endpoint.request.query, "decode")))
   const matchCall = {
     onFailure: failureResponse(endpoint),
     onSuccess: respondWith(endpoint)
