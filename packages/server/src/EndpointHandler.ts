@@ -249,17 +249,27 @@ const decodeText = (bytes: Buffer | null): string => {
   return text.charCodeAt(0) === byteOrderMark ? text.slice(1) : text
 }
 
+/** The Node internal that says a request's body is being read; declared here because @types/node does not list it. */
+interface RequestInternals {
+  _consuming: boolean
+}
+
 /**
  * The body, when all of it is already buffered in the Node request: the parser has seen the end of the message
  * (`complete`), so every byte of it, whatever its framing, waits in the stream's buffer. One synchronous `read()`,
  * no suspension. The listener starts handlers once the packet is parsed, so this is the usual case for the
  * daemon's small calls. `complete` covers chunked bodies too, and no header has to be parsed per call.
+ *
+ * The request is then marked as being consumed, as a `data` listener would have marked it. A `read()` of an ended
+ * stream does not mark it, and Node then "dumps" the request after the response (drops its `data` listeners,
+ * resumes it, and reads it again in a later tick) to pull off the wire a body that was already read.
  */
 const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
   if (!source.complete) return undefined
   const length = source.readableLength
   // Over the limit: the reader below fails and drains as the platform does.
   if (maxBytes !== undefined && length > maxBytes) return undefined
+  ;(source as unknown as RequestInternals)._consuming = true
   return length === 0 ? "" : decodeText(source.read() as Buffer | null)
 }
 

@@ -122,6 +122,39 @@ describe("EndpointHandler hot path", () => {
     })
   )
 
+  it.live("a body read whole from the buffer is not drained again by Node after the response", () =>
+    Effect.gen(function* () {
+      const path = yield* served()
+      // Node's `_dump`, which @types/node does not list: it drains a body nobody read once the response is sent.
+      const proto = Http.IncomingMessage.prototype as unknown as { _dump: (this: Http.IncomingMessage) => void }
+      const dump = proto._dump
+      const dumped: Array<string | undefined> = []
+      proto._dump = function () {
+        dumped.push(this.url)
+        return dump.call(this)
+      }
+      const responses = yield* raw(
+        path,
+        [
+          request("/VolumeDriver.Get", JSON.stringify({ Name: "v1" })),
+          request("/VolumeDriver.List", ""),
+          request("/VolumeDriver.Get", JSON.stringify({ Name: "v1" }))
+        ],
+        3,
+        5
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            proto._dump = dump
+          })
+        )
+      )
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+      expect(JSON.parse(responses[2]!.body)).toEqual(volume)
+      expect(dumped).toEqual([])
+    })
+  )
+
   it.live("a body that arrives after the headers, or in pieces, or chunked, is read all the same", () =>
     Effect.gen(function* () {
       const path = yield* served()
