@@ -66,10 +66,12 @@ export const encoder = <S extends WireSchema>(schema: S): Encoder<S["Type"]> => 
  * @since 0.1.0
  */
 export const parseBody = (text: string): Result.Result<unknown, string> => {
-  if (text.length === 0 || text.trim().length === 0) return Result.succeed({})
+  if (text.length === 0) return Result.succeed({})
   try {
     return Result.succeed(JSON.parse(text))
   } catch (e) {
+    // Blank is checked only here: `JSON.parse` skips whitespace itself, and most bodies end with a newline.
+    if (text.trim().length === 0) return Result.succeed({})
     return Result.fail(`request body is not valid JSON (${(e as Error).message})`)
   }
 }
