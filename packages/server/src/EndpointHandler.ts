@@ -262,7 +262,8 @@ interface RequestInternals {
  *
  * The request is then marked as being consumed, as a `data` listener would have marked it. A `read()` of an ended
  * stream does not mark it, and Node then "dumps" the request after the response (drops its `data` listeners,
- * resumes it, and reads it again in a later tick) to pull off the wire a body that was already read.
+ * resumes it, and reads it again in a later tick) to pull off the wire a body that was already read. Once marked,
+ * only a read ends the request, so an empty body is read too.
  */
 const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
   if (!source.complete) return undefined
@@ -270,7 +271,8 @@ const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined
   // Over the limit: the reader below fails and drains as the platform does.
   if (maxBytes !== undefined && length > maxBytes) return undefined
   ;(source as unknown as RequestInternals)._consuming = true
-  return length === 0 ? "" : decodeText(source.read() as Buffer | null)
+  // Read even when empty: the read that finds the stream ended is what ends the request (`end`, then `close`).
+  return decodeText(source.read() as Buffer | null)
 }
 
 /** The body as text. Called while the request's fiber runs (the Node fast paths consume the body). */

@@ -122,16 +122,24 @@ describe("EndpointHandler hot path", () => {
     })
   )
 
-  it.live("a body read whole from the buffer is not drained again by Node after the response", () =>
+  it.live("a body read whole from the buffer is not drained again by Node, and every request still ends", () =>
     Effect.gen(function* () {
       const path = yield* served()
       // Node's `_dump`, which @types/node does not list: it drains a body nobody read once the response is sent.
-      const proto = Http.IncomingMessage.prototype as unknown as { _dump: (this: Http.IncomingMessage) => void }
-      const dump = proto._dump
+      const proto = Http.IncomingMessage.prototype as unknown as {
+        _dump: (this: Http.IncomingMessage) => void
+        emit: (this: Http.IncomingMessage, event: string | symbol, ...args: Array<unknown>) => boolean
+      }
+      const { _dump: dump, emit } = proto
       const dumped: Array<string | undefined> = []
+      const ended: Array<string | undefined> = []
       proto._dump = function () {
         dumped.push(this.url)
         return dump.call(this)
+      }
+      proto.emit = function (event, ...args) {
+        if (event === "end") ended.push(this.url)
+        return emit.call(this, event, ...args)
       }
       const responses = yield* raw(
         path,
@@ -146,12 +154,15 @@ describe("EndpointHandler hot path", () => {
         Effect.ensuring(
           Effect.sync(() => {
             proto._dump = dump
+            proto.emit = emit
           })
         )
       )
       expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
       expect(JSON.parse(responses[2]!.body)).toEqual(volume)
       expect(dumped).toEqual([])
+      // An empty body is read too: a request that never ends stays attached to its connection's parser.
+      expect(ended).toEqual(["/VolumeDriver.Get", "/VolumeDriver.List", "/VolumeDriver.Get"])
     })
   )
 
