@@ -85,13 +85,17 @@ const forward = (name: string, stream: NodeJS.ReadableStream | null) => {
   })
 }
 
+/** The V8 flags `dpk serve` starts a plugin with (see the `dpk` launcher and bench/README.md, step 8). */
+const pluginNodeFlags = ["--max-semi-space-size=2"]
+
 const spawn = (name: TargetName): Target => {
   const socketPath = Path.join(tmp, `${name}.sock`)
   const script =
     name === "plugin"
       ? Path.resolve(flags["plugin-script"] ?? Path.join(here, "plugin-server.ts"))
       : Path.join(here, "bare-server.ts")
-  const nodeArgs = ["--conditions=@docker-plugin-kit/source"]
+  // The plugin runs with the V8 flag `dpk serve` uses; the bare server with Node's defaults.
+  const nodeArgs = ["--conditions=@docker-plugin-kit/source", ...(name === "plugin" ? pluginNodeFlags : [])]
   if (flags.profile) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${Path.join(profileDir, name)}`)
   const child = ChildProcess.spawn(process.execPath, [...nodeArgs, script, socketPath], {
     stdio: ["ignore", "pipe", "pipe", "ipc"]
