@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { Descriptor } from "@docker-plugin-kit/drivers"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -12,7 +13,6 @@ import * as Option from "effect/Option"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as HttpServer from "effect/http/HttpServer"
-import * as Os from "node:os"
 import * as Path from "node:path"
 
 /**
@@ -107,16 +107,14 @@ const parseHostPort = (value: string): { host: string; port: number } => {
  *
  * @since 0.1.0
  */
-export const isRoot = (): boolean => process.getuid?.() === 0
+export const isRoot = Descriptor.isRoot
 
 /**
- * Where state lives when a folder flag is not given: under `system` as root, else under the temp folder, so the
- * quick start works for any user (a daemon only finds plugins in the system folders, and only root runs one).
+ * Where state lives when a folder flag is not given (see `Descriptor.defaultFolder`).
  *
  * @since 0.1.0
  */
-export const defaultFolder = (system: string, name: string): string =>
-  isRoot() ? system : Path.join(Os.tmpdir(), "docker-plugin-kit", name)
+export const defaultFolder = Descriptor.defaultFolder
 
 const defaultSocket = (name: string): string =>
   Path.join(defaultFolder(Listener.defaultSocketDir, "plugins"), `${name}.sock`)

@@ -1,16 +1,20 @@
 /**
- * Reference drivers for every plugin API, each an Effect service provided through a Layer.
+ * Reference drivers for every plugin API, each an Effect service provided through a Layer. One folder per driver
+ * (state machine, port with its Node and memory Layers, driver Layer, CLI descriptor); `volume/` holds what both
+ * volume drivers share.
  *
  * @since 0.1.0
  */
-export * as VolumeErrors from "./VolumeErrors.ts"
-export * as VolumeFs from "./VolumeFs.ts"
-export * as VolumeFsMemory from "./VolumeFsMemory.ts"
-export * as VolumeFsNode from "./VolumeFsNode.ts"
-export * as VolumeLocal from "./VolumeLocal.ts"
-export * as VolumeLocks from "./VolumeLocks.ts"
-export * as VolumeMemory from "./VolumeMemory.ts"
-export * as VolumeName from "./VolumeName.ts"
-export * as VolumeOptions from "./VolumeOptions.ts"
-export * as VolumeState from "./VolumeState.ts"
-export * as VolumeTable from "./VolumeTable.ts"
+export * as Descriptor from "./Descriptor.ts"
+export * as Descriptors from "./descriptors.ts"
+export * as VolumeErrors from "./volume/VolumeErrors.ts"
+export * as VolumeName from "./volume/VolumeName.ts"
+export * as VolumeTable from "./volume/VolumeTable.ts"
+export * as VolumeMemory from "./volume-memory/VolumeMemory.ts"
+export * as VolumeFs from "./volume-local/VolumeFs.ts"
+export * as VolumeFsMemory from "./volume-local/VolumeFsMemory.ts"
+export * as VolumeFsNode from "./volume-local/VolumeFsNode.ts"
+export * as VolumeLocal from "./volume-local/VolumeLocal.ts"
+export * as VolumeLocks from "./volume-local/VolumeLocks.ts"
+export * as VolumeOptions from "./volume-local/VolumeOptions.ts"
+export * as VolumeState from "./volume-local/VolumeState.ts"

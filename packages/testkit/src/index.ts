@@ -3,12 +3,12 @@
  *
  * @since 0.1.0
  */
-export * as DockerEngine from "./DockerEngine.ts"
-export * as InProcess from "./InProcess.ts"
-export * as Conformance from "./Conformance.ts"
-export * as ConformanceReport from "./ConformanceReport.ts"
-export * as ConformanceSuites from "./ConformanceSuites.ts"
-export * as ConformanceVitest from "./ConformanceVitest.ts"
-export * as ConformanceVolume from "./ConformanceVolume.ts"
-export * as SocketHarness from "./SocketHarness.ts"
-export * as FakeDaemon from "./FakeDaemon.ts"
+export * as DockerEngine from "./engine/DockerEngine.ts"
+export * as InProcess from "./harness/InProcess.ts"
+export * as Conformance from "./conformance/Conformance.ts"
+export * as ConformanceReport from "./conformance/ConformanceReport.ts"
+export * as ConformanceSuites from "./conformance/ConformanceSuites.ts"
+export * as ConformanceVitest from "./conformance/ConformanceVitest.ts"
+export * as ConformanceVolume from "./conformance/ConformanceVolume.ts"
+export * as SocketHarness from "./harness/SocketHarness.ts"
+export * as FakeDaemon from "./daemon/FakeDaemon.ts"

@@ -1,11 +1,13 @@
 /**
- * `dpk serve DRIVER`: serve a reference driver.
+ * `dpk serve DRIVER`: serve a reference driver; one subcommand per driver descriptor.
  *
  * @since 0.1.0
  */
+import { Descriptors } from "@docker-plugin-kit/drivers"
 import * as Command from "effect/cli/Command"
-import * as VolumeLocal from "../drivers/volume-local.ts"
-import * as VolumeMemory from "../drivers/volume-memory.ts"
+import * as ServeFlags from "../ServeFlags.ts"
+
+const drivers = Descriptors.all.map((d) => ServeFlags.command(d.name, d.description, d.flags, d.layer))
 
 /**
  * The command; one subcommand per reference driver.
@@ -14,5 +16,6 @@ import * as VolumeMemory from "../drivers/volume-memory.ts"
  */
 export const command = Command.make("serve").pipe(
   Command.withDescription("Serve a reference plugin until SIGINT/SIGTERM"),
-  Command.withSubcommands([VolumeMemory.command, VolumeLocal.command])
+  // The registry is never empty; the tuple type is what withSubcommands asks for.
+  Command.withSubcommands(drivers as [(typeof drivers)[number], ...typeof drivers])
 )

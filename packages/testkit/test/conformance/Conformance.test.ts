@@ -12,7 +12,7 @@ import {
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { cliBin, fixture, nodeProcess, tempDir } from "./support.ts"
+import { cliBin, fixture, nodeProcess, tempDir } from "../support.ts"
 
 ConformanceVitest.describeSuite("VolumeDriver conformance: memory driver in-process", ConformanceVolume.suite, () =>
   ConformanceSuites.inProcess(VolumeMemory.layer())

@@ -9,7 +9,7 @@ import { Effect, Fiber } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { inspect, removeSocket, serve, socketOf, spawnServe, uniqueName } from "./support.ts"
+import { inspect, removeSocket, serve, socketOf, spawnServe, uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!

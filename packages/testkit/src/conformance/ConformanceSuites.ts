@@ -19,8 +19,8 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
-import * as InProcess from "./InProcess.ts"
-import * as SocketHarness from "./SocketHarness.ts"
+import * as InProcess from "../harness/InProcess.ts"
+import * as SocketHarness from "../harness/SocketHarness.ts"
 
 /**
  * Every suite, by manifest entry. Other APIs add theirs here.

@@ -12,8 +12,8 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Path from "node:path"
 import { type VolumeFsError, VolumeFs } from "./VolumeFs.ts"
-import * as VolumeName from "./VolumeName.ts"
-import type * as VolumeTable from "./VolumeTable.ts"
+import * as VolumeName from "../volume/VolumeName.ts"
+import type * as VolumeTable from "../volume/VolumeTable.ts"
 
 /**
  * A state file could not be read back. Start-up stops rather than guess: the file names the volume at stake.

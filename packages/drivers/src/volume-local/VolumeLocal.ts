@@ -17,15 +17,15 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Path from "node:path"
-import type { VolumeError } from "./VolumeErrors.ts"
+import type { VolumeError } from "../volume/VolumeErrors.ts"
 import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
 import * as VolumeLocks from "./VolumeLocks.ts"
-import * as VolumeName from "./VolumeName.ts"
+import * as VolumeName from "../volume/VolumeName.ts"
 import * as VolumeOptions from "./VolumeOptions.ts"
 import * as VolumeState from "./VolumeState.ts"
-import * as VolumeTable from "./VolumeTable.ts"
+import * as VolumeTable from "../volume/VolumeTable.ts"
 
 /**
  * Default folder holding one sub-folder per volume.

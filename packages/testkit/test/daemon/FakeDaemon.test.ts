@@ -6,7 +6,7 @@ import { FakeDaemon, SocketHarness } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { fixture, nodeProcess, tempDir } from "./support.ts"
+import { fixture, nodeProcess, tempDir } from "../support.ts"
 
 const steps = (action: FakeDaemon.Action) => action.calls.map((c) => c.step)
 

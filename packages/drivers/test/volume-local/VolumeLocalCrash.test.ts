@@ -7,7 +7,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { spawnServe } from "./engine/support.ts"
+import { spawnServe } from "../support/engine.ts"
 
 const post = (socketPath: string, path: string, body: unknown): Promise<{ status: number; body: any }> =>
   new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { inspect, type Recorded, recording, type Served, serve, uniqueName } from "./support.ts"
+import { inspect, type Recorded, recording, type Served, serve, uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!

@@ -9,9 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
-import type { VolumeError } from "./VolumeErrors.ts"
-import * as VolumeName from "./VolumeName.ts"
-import * as VolumeTable from "./VolumeTable.ts"
+import type { VolumeError } from "../volume/VolumeErrors.ts"
+import * as VolumeName from "../volume/VolumeName.ts"
+import * as VolumeTable from "../volume/VolumeTable.ts"
 
 /**
  * Settings of the memory driver.

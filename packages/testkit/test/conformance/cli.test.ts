@@ -3,7 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { cliBin, dpk, fixture, nodeProcess, tempDir } from "./support.ts"
+import { cliBin, dpk, fixture, nodeProcess, tempDir } from "../support.ts"
 
 const memory = (socket: string) =>
   nodeProcess(

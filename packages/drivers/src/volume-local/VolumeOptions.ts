@@ -15,7 +15,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import { InvalidArgument } from "./VolumeErrors.ts"
+import { InvalidArgument } from "../volume/VolumeErrors.ts"
 
 /**
  * Prefix of the option keys that carry labels (`-o label.team=infra`).

@@ -1,0 +1,91 @@
+/**
+ * What the CLI (and `dpk package`) needs to know about a reference driver: its name, what it does, its own flags,
+ * the APIs it serves, how its Layer is built from those flags, and what it needs as a managed (v2) plugin.
+ * `dpk serve` derives one subcommand per descriptor, so adding a driver touches no CLI code.
+ *
+ * @since 0.1.0
+ */
+import type { PluginApi } from "@docker-plugin-kit/protocol"
+import type * as Flag from "effect/cli/Flag"
+import type * as Layer from "effect/Layer"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/**
+ * The flag values a descriptor's Layer receives: one per flag, with the flag's parsed type.
+ *
+ * @since 0.1.0
+ */
+export type Values<Flags extends Record<string, Flag.Flag<any>>> = {
+  readonly [K in keyof Flags]: Flags[K] extends Flag.Flag<infer A> ? A : never
+}
+
+/**
+ * What a driver needs from the engine when it runs as a managed plugin (`config.json`).
+ *
+ * @since 0.1.0
+ */
+export interface ManagedNeeds {
+  /** Linux capabilities, e.g. `CAP_SYS_ADMIN` for mounts, `CAP_NET_ADMIN` for links. */
+  readonly capabilities?: ReadonlyArray<string>
+  /** `host` for network plugins, which must see the host's interfaces. */
+  readonly network?: "host" | "none" | "bridge"
+  /** The folder whose mounts the engine sees (volume plugins that mount). */
+  readonly propagatedMount?: string
+  /** Host paths bind-mounted into the plugin. */
+  readonly mounts?: ReadonlyArray<{
+    readonly source: string
+    readonly destination: string
+    readonly options?: ReadonlyArray<string>
+  }>
+  /** Whether the plugin needs the host's PID namespace. */
+  readonly pidHost?: boolean
+}
+
+/**
+ * A reference driver as the CLI sees it.
+ *
+ * @since 0.1.0
+ */
+export interface Descriptor<
+  Flags extends Record<string, Flag.Flag<any>> = Record<string, Flag.Flag<any>>,
+  E = unknown
+> {
+  /** `dpk serve NAME`, and the default plugin name. */
+  readonly name: string
+  /** One line for `--help` and the drivers README. */
+  readonly description: string
+  /** The plugin APIs the Layer provides drivers for (what Activate lists). */
+  readonly apis: ReadonlyArray<PluginApi.Any>
+  /** The driver's own flags (the listener's flags are shared and added by the CLI). */
+  readonly flags: Flags
+  /** Builds the driver services from the parsed flags. */
+  readonly layer: (values: Values<Flags>) => Layer.Layer<any, E>
+  /** What it needs as a managed plugin; absent means nothing beyond the defaults. */
+  readonly managed?: ManagedNeeds
+}
+
+/**
+ * Declares a descriptor, keeping its flag types for the Layer.
+ *
+ * @since 0.1.0
+ */
+export const make = <const Flags extends Record<string, Flag.Flag<any>>, E>(
+  descriptor: Descriptor<Flags, E>
+): Descriptor<Flags, E> => descriptor
+
+/**
+ * Whether this process may use the system folders (`/run/docker/plugins`, `/var/lib/...`).
+ *
+ * @since 0.1.0
+ */
+export const isRoot = (): boolean => process.getuid?.() === 0
+
+/**
+ * Where state lives when a folder flag is not given: under `system` as root, else under the temp folder, so the
+ * quick start works for any user (a daemon only finds plugins in the system folders, and only root runs one).
+ *
+ * @since 0.1.0
+ */
+export const defaultFolder = (system: string, name: string): string =>
+  isRoot() ? system : Path.join(Os.tmpdir(), "docker-plugin-kit", name)

@@ -1,0 +1,23 @@
+/**
+ * Every reference driver, in the order `dpk serve --help` lists them. A new driver adds its descriptor here and
+ * nowhere else.
+ *
+ * @since 0.1.0
+ */
+import type * as Descriptor from "./Descriptor.ts"
+import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
+import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
+
+/**
+ * The descriptors.
+ *
+ * @since 0.1.0
+ */
+export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal]
+
+/**
+ * A descriptor by its name.
+ *
+ * @since 0.1.0
+ */
+export const byName = (name: string): Descriptor.Descriptor<any, any> | undefined => all.find((d) => d.name === name)

@@ -1,0 +1,36 @@
+/**
+ * `volume-local` for the CLI: `dpk serve volume-local [--root DIR] [--state-dir DIR]`.
+ *
+ * @since 0.1.0
+ */
+import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import * as Flag from "effect/cli/Flag"
+import * as Descriptor from "../Descriptor.ts"
+import * as VolumeLocal from "./VolumeLocal.ts"
+
+/**
+ * The descriptor.
+ *
+ * @since 0.1.0
+ */
+export const descriptor = Descriptor.make({
+  name: "volume-local",
+  description: "A VolumeDriver keeping each volume in a folder, its metadata in crash-safe state files",
+  apis: [VolumeDriver.Api],
+  flags: {
+    root: Flag.String("root").pipe(
+      Flag.withDescription(
+        `Folder holding one sub-folder per volume (default ${VolumeLocal.defaultRoot}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(Descriptor.defaultFolder(VolumeLocal.defaultRoot, "volume-local/volumes"))
+    ),
+    stateDir: Flag.String("state-dir").pipe(
+      Flag.withDescription(
+        `Folder holding the state files (default ${VolumeLocal.defaultStateDir}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(Descriptor.defaultFolder(VolumeLocal.defaultStateDir, "volume-local/state"))
+    )
+  },
+  layer: ({ root, stateDir }) => VolumeLocal.layerNode({ root, stateDir }),
+  managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit" }
+})

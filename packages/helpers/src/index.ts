@@ -1,0 +1,7 @@
+/**
+ * Libraries for writing each kind of plugin, one folder per plugin API (as go-plugins-helpers has one package
+ * per API): what every author of that kind of plugin would otherwise write by hand.
+ *
+ * @since 0.1.0
+ */
+export {}
