@@ -4,9 +4,10 @@
  *
  * Measured: `examples/hello-volume.ts` run from its built JavaScript (the example compiled to JS, importing the
  * packages' built `dist/`), the same example bundled into one file by `dpk build`, and `dpk serve volume-memory`
- * from the CLI's built JavaScript. Each is started `--rounds` times (10); the figure is the median. The clock starts
- * just before `spawn` and stops when an Activate answer arrives (the socket is polled every few milliseconds).
- * After the last round each process idles for a second and its RSS is read from /proc.
+ * as an installed CLI runs it (its `bin`: the CLI bundled by `pnpm build`). Each is started `--rounds` times (10);
+ * the figure is the median. The clock starts just before `spawn` and stops when an Activate answer arrives (the
+ * socket is polled every few milliseconds). After the last round each process idles for a second and its RSS is
+ * read from /proc.
  *
  * Options: --rounds N (10). The last line is one JSON object:
  * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"dpk_ms":…,"bare_ms":…,"ratio":…,"bundle_ratio":…,"dpk_ratio":…,
