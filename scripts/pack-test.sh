@@ -16,8 +16,8 @@ cleanup() {
 trap cleanup EXIT
 step() { echo "pack-test: [${SECONDS}s] $*"; }
 
-step "clean build and pack"
-rm -rf packages/*/dist # nothing stale (an output whose source was moved) may ship
+step "build and pack"
+# Incremental: on a clean clone (CI) dist/ holds nothing stale; elsewhere `rm -rf packages/*/dist` first.
 pnpm build >/dev/null
 pnpm -r pack --pack-destination "$work/tarballs" >/dev/null
 ls "$work/tarballs"
