@@ -30,7 +30,10 @@ import * as NodeFastPath from "./internal/NodeFastPath.ts"
 export interface CallOptions {
   /** Every driver call must produce its answer within this time, or the server answers `Err`. */
   readonly deadline: Duration.Duration
-  /** Log every call (endpoint, duration, outcome) at Info level; otherwise only defects are logged. */
+  /**
+   * Log every call (endpoint, duration, outcome, reason) at Info level, as the router applies `CallLog.logged` to
+   * every route; otherwise only defects and deadline overruns are logged.
+   */
   readonly verbose: boolean
 }
 
@@ -131,24 +134,6 @@ const withDeadline = (
   }
 }
 
-const withCallLog = (endpoint: Endpoint.Any, options: CallOptions) => {
-  if (!options.verbose) return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) => effect
-  return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
-    Effect.suspend(() => {
-      const started = performance.now()
-      return Effect.tap(effect, (response) =>
-        Effect.logInfo("plugin call").pipe(
-          Effect.annotateLogs({
-            endpoint: endpoint.path,
-            status: response.status,
-            outcome: response.status === 200 ? "ok" : "error",
-            durationMs: Math.round((performance.now() - started) * 1000) / 1000
-          })
-        )
-      )
-    })
-}
-
 /** Wire schemas are compiled before their codecs are built: the per-call check is generated code (WireCodec). */
 const compiled: WireCodec.BuildOptions = { compiled: true }
 
@@ -230,11 +215,10 @@ export const make = (
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
       : Effect.matchCauseEffectEager(deadline(method(input.success), fiber), matchCall)
-  const logged = withCallLog(endpoint, options)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
   return (request) =>
-    logged(Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), (input) => call(input, fiber))))
+    Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), (input) => call(input, fiber)))
 }
 
 const respondWith = (
@@ -259,6 +243,14 @@ const respondWith = (
     return Effect.succeed(jsonText(JSON.stringify(encoded.success)))
   }
 }
+
+/**
+ * The handler of any path that is no endpoint of the plugin: a JSON 404 naming it.
+ *
+ * @since 0.1.0
+ */
+export const unknown: Handler = (request) =>
+  Effect.succeed(errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
 
 /**
  * The handler of an optional endpoint the driver does not implement.

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as CallLog from "./CallLog.ts"
 export * as EndpointHandler from "./EndpointHandler.ts"
 export * as ListenError from "./ListenError.ts"
 export * as Listener from "./Listener.ts"
