@@ -2,7 +2,8 @@
  * The VolumeDriver conformance suite against volume-local on both filesystems, in-process and over a socket.
  */
 import { VolumeLocal, VolumeMemory } from "@docker-plugin-kit/drivers"
-import { Conformance, ConformanceSuites, ConformanceVitest, ConformanceVolume } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceSuites, ConformanceVolume } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"

@@ -2,13 +2,8 @@
 // running process found by socket path and by name), and against a deliberately broken plugin.
 import { Discovery } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import {
-  Conformance,
-  ConformanceReport,
-  ConformanceSuites,
-  ConformanceVitest,
-  ConformanceVolume
-} from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceReport, ConformanceSuites, ConformanceVolume } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Path from "node:path"
