@@ -78,13 +78,20 @@ export const rawRequest = (path: string, body: string, headers = "") =>
 
 /**
  * Sends `parts` on one connection (each part a separate write, `gapMs` apart) and returns every byte received until
- * the server closes it (end the last request with `Connection: close`).
+ * the server closes it (end the last request with `Connection: close`, or half-close after the last part).
  */
-export const rawExchange = (socketPath: string, parts: ReadonlyArray<string | Buffer>, gapMs = 0) =>
+export const rawExchange = (
+  socketPath: string,
+  parts: ReadonlyArray<string | Buffer>,
+  gapMs = 0,
+  options: { readonly halfClose?: boolean } = {}
+) =>
   Effect.callback<Buffer, Error>((resume) => {
-    const socket = Net.connect({ path: socketPath })
+    const socket = Net.connect({ path: socketPath, allowHalfOpen: true })
     const received: Array<Buffer> = []
     socket.on("data", (chunk: Buffer) => received.push(chunk))
+    // Half-open so that a half-close of ours still reads every answer; the server's end closes our side too.
+    socket.on("end", () => socket.end())
     socket.on("close", () => resume(Effect.succeed(Buffer.concat(received))))
     socket.on("error", (e) => resume(Effect.fail(e)))
     socket.once("connect", async () => {
@@ -92,6 +99,7 @@ export const rawExchange = (socketPath: string, parts: ReadonlyArray<string | Bu
         socket.write(part)
         if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
       }
+      if (options.halfClose) socket.end()
     })
     return Effect.sync(() => socket.destroy())
   })
