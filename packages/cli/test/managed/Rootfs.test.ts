@@ -28,7 +28,7 @@ describe("Rootfs", () => {
       const bundle = Path.join(dir, "bundle.js")
       Fs.writeFileSync(
         bundle,
-        'import * as Fs from "node:fs"\nconsole.log(`ran ${Fs.existsSync("/run/docker/plugins")}`)\n'
+        'import * as Fs from "node:fs"\nconsole.log("ran", Fs.existsSync("/run/docker/plugins"))\n'
       )
       const rootfs = Path.join(dir, "rootfs")
       Rootfs.write(rootfs, { bundle, binaries: ["/bin/sh"] })
