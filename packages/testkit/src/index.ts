@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as DockerEngine from "./engine/DockerEngine.ts"
+export * as EtcdServer from "./engine/EtcdServer.ts"
 export * as InProcess from "./harness/InProcess.ts"
 export * as Conformance from "./conformance/Conformance.ts"
 export * as ConformanceReport from "./conformance/ConformanceReport.ts"
