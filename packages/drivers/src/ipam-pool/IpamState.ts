@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { Ipam } from "@docker-plugin-kit/helpers"
-import type { IpamDriver } from "@docker-plugin-kit/protocol"
+import { IpamDriver } from "@docker-plugin-kit/protocol"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import type { Decision } from "../store/Store.ts"
@@ -218,7 +218,7 @@ export const requestAddress =
   (
     values: ReadonlyMap<string, string | undefined>
   ): Result.Result<Decision<IpamDriver.RequestAddressResponse>, IpamError> => {
-    const isGateway = r.Options?.["RequestAddressType"] === "com.docker.network.gateway"
+    const isGateway = r.Options?.[IpamDriver.Labels.RequestAddressType] === IpamDriver.Labels.Gateway
     const what = `${isGateway ? "gateway " : ""}${r.Address === "" ? "any address" : r.Address}`
     const request = `RequestAddress ${what} from pool ${r.PoolID}`
     return Result.gen(function* () {
