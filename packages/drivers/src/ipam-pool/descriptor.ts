@@ -11,6 +11,18 @@ import * as Descriptor from "../Descriptor.ts"
 import * as StoreTarget from "../store/StoreTarget.ts"
 import * as IpamPool from "./IpamPool.ts"
 
+const rangeFlag = (name: string, family: 4 | 6, fallback: string) =>
+  Flag.String(name).pipe(
+    Flag.withDescription(`IPv${family} range to carve pools from; repeat for more (default ${fallback})`),
+    Flag.atLeast(0)
+  )
+
+const sizeFlag = (name: string, family: 4 | 6, fallback: number) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(`Prefix length of the IPv${family} pools carved`),
+    Flag.withDefault(fallback)
+  )
+
 /**
  * The descriptor.
  *
@@ -21,22 +33,10 @@ export const descriptor = Descriptor.make({
   description: "An IpamDriver carving pools from configured ranges, its state in a file or in an etcd shared by hosts",
   apis: [IpamDriver.Api],
   flags: {
-    pool: Flag.String("pool").pipe(
-      Flag.withDescription(`IPv4 range to carve pools from; repeat for more (default ${IpamPool.defaultPool})`),
-      Flag.atLeast(0)
-    ),
-    poolSize: Flag.Int("pool-size").pipe(
-      Flag.withDescription("Prefix length of the IPv4 pools carved"),
-      Flag.withDefault(IpamPool.defaultPoolSize)
-    ),
-    pool6: Flag.String("pool6").pipe(
-      Flag.withDescription(`IPv6 range to carve pools from; repeat for more (default ${IpamPool.defaultPool6})`),
-      Flag.atLeast(0)
-    ),
-    pool6Size: Flag.Int("pool6-size").pipe(
-      Flag.withDescription("Prefix length of the IPv6 pools carved"),
-      Flag.withDefault(IpamPool.defaultPool6Size)
-    ),
+    pool: rangeFlag("pool", 4, IpamPool.defaultPool),
+    poolSize: sizeFlag("pool-size", 4, IpamPool.defaultPoolSize),
+    pool6: rangeFlag("pool6", 6, IpamPool.defaultPool6),
+    pool6Size: sizeFlag("pool6-size", 6, IpamPool.defaultPool6Size),
     store: Flag.String("store").pipe(
       Flag.withDescription(
         `Folder of the state file, or etcd://HOST:PORT[,HOST:PORT...] to share one address space between hosts (default ${IpamPool.defaultStateDir}; under the temp folder when not root)`

@@ -169,6 +169,22 @@ const reservedRole = (pool: AddressPool, value: bigint): string | undefined => {
   return undefined
 }
 
+/** An address of the pool that may be handed out at all: inside, and neither network nor broadcast. */
+const checkAssignable = (
+  pool: AddressPool,
+  address: Prefix.Address
+): Result.Result<bigint, AddressOutsidePool | AddressReserved> => {
+  const shown = Prefix.formatAddress(address.family, address.value)
+  const poolText = Prefix.format(pool.prefix)
+  if (!Prefix.contains(pool.prefix, address)) {
+    return Result.fail(new AddressOutsidePool({ address: shown, pool: poolText }))
+  }
+  const role = reservedRole(pool, address.value)
+  return role === undefined
+    ? Result.succeed(address.value)
+    : Result.fail(new AddressReserved({ address: shown, pool: poolText, role }))
+}
+
 /**
  * Checks that an address asked for by value can be given (pure).
  *
@@ -177,17 +193,17 @@ const reservedRole = (pool: AddressPool, value: bigint): string | undefined => {
 export const checkPreferred = (
   pool: AddressPool,
   address: Prefix.Address
-): Result.Result<bigint, AddressOutsidePool | AddressReserved | AddressInUse> => {
-  const shown = Prefix.formatAddress(address.family, address.value)
-  const poolText = Prefix.format(pool.prefix)
-  if (!Prefix.contains(pool.prefix, address))
-    return Result.fail(new AddressOutsidePool({ address: shown, pool: poolText }))
-  const role = reservedRole(pool, address.value)
-  if (role !== undefined) return Result.fail(new AddressReserved({ address: shown, pool: poolText, role }))
-  if (AddressRuns.has(pool.used, address.value))
-    return Result.fail(new AddressInUse({ address: shown, pool: poolText }))
-  return Result.succeed(address.value)
-}
+): Result.Result<bigint, AddressOutsidePool | AddressReserved | AddressInUse> =>
+  Result.flatMap(checkAssignable(pool, address), (value) =>
+    AddressRuns.has(pool.used, value)
+      ? Result.fail(
+          new AddressInUse({
+            address: Prefix.formatAddress(address.family, value),
+            pool: Prefix.format(pool.prefix)
+          })
+        )
+      : Result.succeed(value)
+  )
 
 /**
  * Allocates an address: `preferred` when given and free, else the next free one of the range (serially).
@@ -221,16 +237,8 @@ export const allocate = (pool: AddressPool, preferred?: Prefix.Address): Result.
 export const release = (
   pool: AddressPool,
   address: Prefix.Address
-): Result.Result<void, AddressOutsidePool | AddressReserved> => {
-  const shown = Prefix.formatAddress(address.family, address.value)
-  const poolText = Prefix.format(pool.prefix)
-  if (!Prefix.contains(pool.prefix, address))
-    return Result.fail(new AddressOutsidePool({ address: shown, pool: poolText }))
-  const role = reservedRole(pool, address.value)
-  if (role !== undefined) return Result.fail(new AddressReserved({ address: shown, pool: poolText, role }))
-  AddressRuns.remove(pool.used, address.value)
-  return Result.void
-}
+): Result.Result<void, AddressOutsidePool | AddressReserved> =>
+  Result.map(checkAssignable(pool, address), (value) => AddressRuns.remove(pool.used, value))
 
 /**
  * Whether an address is allocated.

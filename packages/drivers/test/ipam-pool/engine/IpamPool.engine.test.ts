@@ -7,11 +7,19 @@ import { IpamPool, StoreFile } from "@docker-plugin-kit/drivers"
 import { IpamDriver } from "@docker-plugin-kit/protocol"
 import { DockerEngine, EtcdServer } from "@docker-plugin-kit/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { removeSocket, type Served, serve, spawnServe, uniqueName } from "../../support/engine.ts"
+import {
+  type Recorded,
+  recordingOf,
+  removeSocket,
+  type Served,
+  serve,
+  spawnServe,
+  uniqueName
+} from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
@@ -23,38 +31,8 @@ afterAll(async () => {
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
-/** One IPAM call the daemon made, with our answer or error. */
-interface Call {
-  readonly endpoint: string
-  readonly request: Record<string, unknown>
-  readonly response?: unknown
-  readonly error?: string
-}
-
 /** Wraps the IpamDriver of `drivers` so that every call lands in `calls`. */
-const recording = <E>(drivers: Layer.Layer<IpamDriver.IpamDriver, E>, calls: Array<Call>) =>
-  Layer.effect(
-    IpamDriver.IpamDriver,
-    Effect.map(Effect.service(IpamDriver.IpamDriver), (driver) => {
-      const wrapped: Record<string, unknown> = {}
-      for (const [endpoint, method] of Object.entries(driver)) {
-        wrapped[endpoint] = (request: Record<string, unknown>) =>
-          (method as (r: unknown) => Effect.Effect<unknown, { message: string }>)(request).pipe(
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                const error = Exit.findErrorOption(exit)
-                calls.push(
-                  Exit.isSuccess(exit)
-                    ? { endpoint, request, response: exit.value }
-                    : { endpoint, request, error: error._tag === "Some" ? error.value.message : "defect" }
-                )
-              })
-            )
-          )
-      }
-      return wrapped as unknown as IpamDriver.Driver
-    })
-  ).pipe(Layer.provide(drivers))
+const recording = recordingOf(IpamDriver.IpamDriver)
 
 /** A /16 unlikely to be used by another test on this host. */
 const randomRange = () => `10.${100 + Math.floor(Math.random() * 100)}.0.0/16`
@@ -88,8 +66,10 @@ describe.skipIf(shared.engine === undefined)("ipam-pool against Docker Engine 20
   const range = randomRange()
   const prefix = networkOf(range)
   const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-ipam-"))
-  const calls: Array<Call> = []
+  const calls: Array<Recorded> = []
   let plugin: Served
+  const runArgs = (net: string, ...options: ReadonlyArray<string>) =>
+    ["run", "-d", "--network", net, ...options, engine.image, "sleep", "300"] as const
   const callsSince = (mark: number) => calls.slice(mark).map((c) => ({ endpoint: c.endpoint, request: c.request }))
 
   beforeAll(async () => {
@@ -189,33 +169,13 @@ describe.skipIf(shared.engine === undefined)("ipam-pool against Docker Engine 20
           { endpoint: "requestAddress", request: { PoolID: poolId, Address: `${s}.5`, Options: null } }
         ])
 
-        const pinned = yield* engine.docker(
-          "run",
-          "-d",
-          "--network",
-          net,
-          "--ip",
-          `${s}.10`,
-          engine.image,
-          "sleep",
-          "300"
-        )
+        const pinned = yield* engine.docker(...runArgs(net, "--ip", `${s}.10`))
         expect(yield* ipOf(pinned, net)).toBe(`${s}.10`)
-        const free = yield* engine.docker("run", "-d", "--network", net, engine.image, "sleep", "300")
+        const free = yield* engine.docker(...runArgs(net))
         expect(yield* ipOf(free, net)).toBe(`${s}.128`)
 
         // An error of ours reaches the CLI with our message.
-        const taken = yield* engine.dockerResult(
-          "run",
-          "-d",
-          "--network",
-          net,
-          "--ip",
-          `${s}.10`,
-          engine.image,
-          "sleep",
-          "300"
-        )
+        const taken = yield* engine.dockerResult(...runArgs(net, "--ip", `${s}.10`))
         expect(taken.exitCode).not.toBe(0)
         expect(taken.stderr).toContain(
           `IpamDriver.RequestAddress: RequestAddress ${s}.10 from pool ${poolId}: address ${s}.10 is already allocated in pool ${s}.0/24`
