@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Store from "../store/Store.ts"
-import * as VolumeLocks from "../volume-local/VolumeLocks.ts"
+import * as KeyedLocks from "../shared/KeyedLocks.ts"
 import * as IpamState from "./IpamState.ts"
 
 /**
@@ -126,7 +126,7 @@ export const make = (options: Options = {}): Effect.Effect<IpamDriver.Driver, Co
   Effect.gen(function* () {
     const settings = yield* Effect.fromResult(config(options))
     const store = yield* Store.Store
-    const locks = yield* VolumeLocks.make
+    const locks = yield* KeyedLocks.make
     // A store failure names the store; say which call it interrupted too.
     const run = <A>(
       lock: string,

@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import { Etcd3 } from "etcd3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Store, StoreUnavailable } from "./Store.ts"
@@ -41,6 +40,8 @@ export const make = (options: Options) =>
   Effect.gen(function* () {
     const name = nameOf(options.hosts)
     const timeoutMs = options.timeoutMs ?? 5000
+    // Loaded on first use: gRPC is heavy, and every `dpk serve` would otherwise pay for it at start-up.
+    const { Etcd3 } = yield* Effect.promise(() => import("etcd3"))
     const client = yield* Effect.acquireRelease(
       Effect.sync(
         () =>

@@ -12,8 +12,9 @@ import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { VolumeFs } from "../volume-local/VolumeFs.ts"
-import * as VolumeFsNode from "../volume-local/VolumeFsNode.ts"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "effect/FileSystem"
+import * as AtomicFile from "../shared/AtomicFile.ts"
 import { type Entry, Store, StoreUnavailable } from "./Store.ts"
 
 const StoreFileContent = Schema.Struct({
@@ -76,18 +77,20 @@ export const make = (dir: string) =>
   Effect.gen(function* () {
     const root = Path.resolve(dir)
     const name = nameOf(root)
-    const fs = yield* VolumeFs
+    const fs = yield* FileSystem.FileSystem
     const unavailable = (e: { message: string }) => new StoreUnavailable({ store: name, reason: e.message })
+    const platform = (operation: string, path: string) => (e: Parameters<typeof AtomicFile.reasonOf>[0]) =>
+      new StoreUnavailable({ store: name, reason: `${operation} ${path}: ${AtomicFile.reasonOf(e)}` })
     const file = Path.join(root, "store.json")
     const tmpDir = Path.join(root, "tmp")
-    yield* fs.makeDirectory(root, { mode: 0o700 }).pipe(Effect.mapError(unavailable))
+    yield* fs.makeDirectory(root, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(platform("mkdir", root)))
     yield* Effect.acquireRelease(claim(root, name), () => release(root))
     // A temporary file left by a crash is a write that never happened: the store file is intact.
-    yield* fs.removeTree(tmpDir).pipe(Effect.mapError(unavailable))
-    const existing = yield* fs.stat(file).pipe(Effect.mapError(unavailable))
+    yield* fs.remove(tmpDir, { recursive: true, force: true }).pipe(Effect.mapError(platform("remove", tmpDir)))
+    const existing = yield* fs.exists(file).pipe(Effect.mapError(platform("stat", file)))
     let state: typeof StoreFileContent.Type = { version: 1, revision: 0, entries: {} }
-    if (existing !== undefined) {
-      const text = yield* fs.readFile(file).pipe(Effect.mapError(unavailable))
+    if (existing) {
+      const text = yield* fs.readFileString(file).pipe(Effect.mapError(platform("read", file)))
       state = yield* Effect.try({
         try: () => Schema.decodeUnknownSync(StoreFileContent)(JSON.parse(text)),
         catch: (e) =>
@@ -123,7 +126,8 @@ export const make = (dir: string) =>
             }
             const next = { version: 1 as const, revision, entries }
             // Memory changes only once the file is durably replaced: a failed write leaves both as they were.
-            return fs.writeFileAtomic(file, `${JSON.stringify(next)}\n`, tmpDir).pipe(
+            return AtomicFile.write(file, `${JSON.stringify(next)}\n`, tmpDir).pipe(
+              Effect.provideService(FileSystem.FileSystem, fs),
               Effect.mapError(unavailable),
               Effect.as(true),
               Effect.tap(() =>
@@ -143,4 +147,4 @@ export const make = (dir: string) =>
  * @since 0.1.0
  */
 export const layer = (dir: string): Layer.Layer<Store, StoreUnavailable> =>
-  Layer.effect(Store, make(dir)).pipe(Layer.provide(VolumeFsNode.layer))
+  Layer.effect(Store, make(dir)).pipe(Layer.provide(NodeFileSystem.layer))

@@ -3,7 +3,8 @@
  * `dpk probe` against a `dpk serve ipam-pool` process.
  */
 import { IpamPool, Store, StoreFile, StoreMemory } from "@docker-plugin-kit/drivers"
-import { Conformance, ConformanceIpam, ConformanceSuites, ConformanceVitest } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceIpam, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
