@@ -1,5 +1,6 @@
 // Tars built with tar-stream's own pack, so the tests can plant whatever a hostile layer could hold.
 import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -39,3 +40,42 @@ export const tempDir = Effect.acquireRelease(
 
 /** Whether this process may chown and make devices. */
 export const isRoot = process.getuid?.() === 0
+
+/** Every path under `root` with what a layer must preserve: type, mode, owner, size, content, link target. */
+export const snapshot = (root: string): Array<string> => {
+  const out: Array<string> = []
+  const walk = (rel: string) => {
+    for (const name of Fs.readdirSync(Path.join(root, rel)).sort()) {
+      const path = rel === "" ? name : `${rel}/${name}`
+      const abs = Path.join(root, path)
+      const s = Fs.lstatSync(abs)
+      const what = s.isDirectory()
+        ? "dir"
+        : s.isSymbolicLink()
+          ? `link->${Fs.readlinkSync(abs)}`
+          : s.isFile()
+            ? `file:${Fs.readFileSync(abs, "utf8").slice(0, 40)}:${s.size}`
+            : `special:${s.rdev}`
+      out.push(`${path} ${what} ${(s.mode & 0o7777).toString(8)} ${s.uid}:${s.gid}`)
+      if (s.isDirectory()) walk(path)
+    }
+  }
+  walk("")
+  return out
+}
+
+/** A parent folder and a layer folder that starts as an exact copy of it. */
+export const parentAndCopy = Effect.map(tempDir, (base) => {
+  const parent = Path.join(base, "parent")
+  const layer = Path.join(base, "layer")
+  Fs.mkdirSync(Path.join(parent, "etc/conf.d"), { recursive: true })
+  Fs.mkdirSync(Path.join(parent, "var/cache"), { recursive: true })
+  Fs.mkdirSync(Path.join(parent, "same"), { recursive: true })
+  Fs.writeFileSync(Path.join(parent, "etc/hosts"), "old hosts")
+  Fs.writeFileSync(Path.join(parent, "etc/conf.d/a"), "a")
+  Fs.writeFileSync(Path.join(parent, "var/cache/big"), "b".repeat(1000))
+  Fs.writeFileSync(Path.join(parent, "same/file"), "unchanged")
+  Fs.symlinkSync("hosts", Path.join(parent, "etc/alias"))
+  ChildProcess.execFileSync("cp", ["-a", `${parent}/.`, layer])
+  return { base, parent, layer }
+})
