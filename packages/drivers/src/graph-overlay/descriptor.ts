@@ -15,33 +15,35 @@ const rootFlag = Flag.String("root").pipe(
   Flag.optional
 )
 
-const layerOf = (mode: GraphOverlay.Mode) => (values: { readonly root: Option.Option<string> }) =>
-  GraphOverlay.layerNode(Option.match(values.root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) }))
+const descriptorOf = (mode: GraphOverlay.Mode, name: string, description: string) =>
+  Descriptor.make({
+    name,
+    description,
+    apis: [GraphDriver.Api],
+    flags: { root: rootFlag },
+    layer: ({ root }) =>
+      GraphOverlay.layerNode(Option.match(root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) })),
+    managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit/graph" }
+  })
 
 /**
  * `graph-overlay`: layers stacked with overlayfs.
  *
  * @since 0.1.0
  */
-export const overlay = Descriptor.make({
-  name: "graph-overlay",
-  description: "A GraphDriver stacking layers with overlayfs (dockerd --experimental -s NAME)",
-  apis: [GraphDriver.Api],
-  flags: { root: rootFlag },
-  layer: layerOf("overlay"),
-  managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit/graph" }
-})
+export const overlay = descriptorOf(
+  "overlay",
+  "graph-overlay",
+  "A GraphDriver stacking layers with overlayfs (dockerd --experimental -s NAME)"
+)
 
 /**
  * `graph-vfs`: every layer a full copy of its parent, for where overlayfs cannot mount.
  *
  * @since 0.1.0
  */
-export const vfs = Descriptor.make({
-  name: "graph-vfs",
-  description: "A GraphDriver keeping every layer as a full copy (where overlayfs cannot mount)",
-  apis: [GraphDriver.Api],
-  flags: { root: rootFlag },
-  layer: layerOf("vfs"),
-  managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit/graph" }
-})
+export const vfs = descriptorOf(
+  "vfs",
+  "graph-vfs",
+  "A GraphDriver keeping every layer as a full copy (where overlayfs cannot mount)"
+)

@@ -146,17 +146,22 @@ const writeChunk = (writable: Writable, chunk: Uint8Array) =>
   })
 
 /**
- * Feeds `bytes` into `writable` in a fiber of the current scope, ending it when they end; a failure of `bytes` is
- * kept in `failed` and destroys the writable, so the reading side stops too.
+ * Runs `producer` in a fiber of the current scope: when it ends, `finish` closes what it fed; when it fails, its
+ * cause is kept in `failed` and `abort` breaks what it fed, so the reading side stops too.
  */
-const feed = <E>(bytes: Stream.Stream<Uint8Array, E>, writable: Writable, failed: { cause?: Cause.Cause<E> }) =>
-  Stream.runForEach(bytes, (chunk) => writeChunk(writable, chunk)).pipe(
+const forkProducer = <E>(
+  producer: Effect.Effect<void, E>,
+  failed: { cause?: Cause.Cause<E> },
+  finish: () => void,
+  abort: (error: Error) => void
+) =>
+  producer.pipe(
     Effect.onExit((exit) =>
       Effect.sync(() => {
-        if (Exit.isSuccess(exit)) writable.end()
+        if (Exit.isSuccess(exit)) finish()
         else {
           failed.cause = exit.cause
-          writable.destroy(new Error("the input stream failed"))
+          abort(new Error("the input stream failed"))
         }
       })
     ),
@@ -177,14 +182,15 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
       const failed: { cause?: Cause.Cause<E> } = {}
       let total = 0
       let entriesEnd = 0
-      yield* feed(
-        Stream.tap(bytes, (chunk) =>
-          Effect.sync(() => {
-            total += chunk.length
-          })
-        ),
-        extract as unknown as Writable,
-        failed
+      const writable = extract as unknown as Writable
+      yield* forkProducer(
+        Stream.runForEach(bytes, (chunk) => {
+          total += chunk.length
+          return writeChunk(writable, chunk)
+        }),
+        failed,
+        () => writable.end(),
+        (error) => writable.destroy(error)
       )
       const iterator = extract[Symbol.asyncIterator]()
       let previous: { resume(): unknown } | undefined
@@ -313,18 +319,11 @@ export const write = <E>(entries: Stream.Stream<Output<E>, E>): Stream.Stream<Ui
     Effect.gen(function* () {
       const pack = Tar.pack()
       const failed: { cause?: Cause.Cause<E> } = {}
-      yield* Stream.runForEach(entries, (entry) => addEntry(pack, entry)).pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            if (Exit.isSuccess(exit)) pack.finalize()
-            else {
-              failed.cause = exit.cause
-              pack.destroy(new Error("the entries failed"))
-            }
-          })
-        ),
-        Effect.ignoreCause,
-        Effect.forkScoped
+      yield* forkProducer(
+        Stream.runForEach(entries, (entry) => addEntry(pack, entry)),
+        failed,
+        () => pack.finalize(),
+        (error) => pack.destroy(error)
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => pack.destroy()))
       return Stream.fromAsyncIterable(coalesce(pack as AsyncIterable<Uint8Array>), (e) => e).pipe(
