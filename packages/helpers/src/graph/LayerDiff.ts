@@ -1,7 +1,7 @@
 /**
  * Writes a layer's changes as a layer tar, streamed: the walk of `LayerChanges` turned into tar entries
  * (deletions as `.wh.NAME`, opaque overlay folders as `.wh..wh..opq`, a file met again through another hard link
- * as a link entry), each file read in 64 KiB chunks only as fast as the tar is consumed.
+ * as a link entry), each file read in 256 KiB chunks only as fast as the tar is consumed.
  *
  * @since 0.1.0
  */
@@ -16,8 +16,25 @@ import { ioError, LayerIoError } from "./LayerTarError.ts"
 import type * as TarStream from "./TarStream.ts"
 import { write } from "./TarStream.ts"
 
-const chunkBytes = 64 * 1024
+const chunkBytes = 256 * 1024
 const epoch = new Date(0)
+
+/** The whole content of a small file (at most one chunk), read at once. */
+const smallFile = (path: string, size: number): Uint8Array => {
+  const fd = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW)
+  try {
+    const buffer = Buffer.allocUnsafe(size)
+    let offset = 0
+    while (offset < size) {
+      const n = Fs.readSync(fd, buffer, offset, size - offset, null)
+      if (n === 0) throw new Error("the file shrank while it was read")
+      offset += n
+    }
+    return buffer
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
 
 /** Exactly `size` bytes of the file at `path`, read in chunks as they are pulled. */
 const fileBody = (path: string, size: number): Stream.Stream<Uint8Array, LayerIoError> =>
@@ -103,7 +120,11 @@ const outputs = (
       if (first !== undefined) return [{ header: { ...header(item.path, "link", item), linkname: first } }]
       links.set(s.ino, item.path)
     }
-    return [{ header: header(item.path, "file", item), body: fileBody(path, Number(s.size)) }]
+    const size = Number(s.size)
+    // A small file is read when the walk reaches it, which the tar's reader drives: still one chunk at a time.
+    return size <= chunkBytes
+      ? [{ header: header(item.path, "file", item), content: smallFile(path, size) }]
+      : [{ header: header(item.path, "file", item), body: fileBody(path, size) }]
   }
   if (s.isSymbolicLink())
     return [{ header: { ...header(item.path, "symlink", item), linkname: Fs.readlinkSync(path) } }]

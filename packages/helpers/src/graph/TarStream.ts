@@ -64,6 +64,8 @@ export interface Entry {
 export interface Output<E> {
   readonly header: Header
   readonly body?: Stream.Stream<Uint8Array, E>
+  /** The whole content of a small file, instead of `body` (one write, no stream to run). */
+  readonly content?: Uint8Array
 }
 
 const xattrPrefix = "SCHILY.xattr."
@@ -266,11 +268,16 @@ const packHeader = (h: Header): Partial<Tar.Header> & { name: string } => {
 const addEntry = <E>(pack: Tar.Pack, entry: Output<E>): Effect.Effect<void, E> =>
   Effect.suspend(() => {
     let sink: Writable | undefined
+    const content = entry.content
+    // Waiting for tar-stream's callback keeps the backpressure: it comes once the entry was read out of the pack.
     const written = new Promise<Error | null | undefined>((resolve) => {
-      sink = pack.entry(packHeader(entry.header), (error) => resolve(error)) as unknown as Writable
+      const done = (error?: Error | null) => resolve(error)
+      sink = (content === undefined
+        ? pack.entry(packHeader(entry.header), done)
+        : pack.entry(packHeader(entry.header), content, done)) as unknown as Writable
     })
     const body =
-      entry.header.type === "file"
+      entry.header.type === "file" && content === undefined
         ? Effect.andThen(
             Stream.runForEach(entry.body ?? Stream.empty, (chunk) => writeChunk(sink!, chunk)),
             Effect.sync(() => sink!.end())
@@ -287,12 +294,18 @@ const addEntry = <E>(pack: Tar.Pack, entry: Output<E>): Effect.Effect<void, E> =
 
 const chunkBytes = 64 * 1024
 
-/** Joins tar-stream's small pushes (512-byte headers, short files) into chunks of about 64 KiB. */
+/**
+ * Joins tar-stream's small pushes (512-byte headers, short files) into chunks of about 64 KiB; a push that big
+ * already goes through as it is (after what was gathered before it), so file contents are never copied again.
+ */
 async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   let parts: Array<Uint8Array> = []
   let size = 0
   for await (const chunk of source) {
-    if (size === 0 && chunk.length >= chunkBytes) {
+    if (chunk.length >= chunkBytes) {
+      if (size > 0) yield Buffer.concat(parts, size)
+      parts = []
+      size = 0
       yield chunk
       continue
     }
