@@ -23,7 +23,7 @@ import type * as Result from "effect/Result"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as VolumeLocks from "../volume-local/VolumeLocks.ts"
+import * as KeyedLocks from "../shared/KeyedLocks.ts"
 import { GraphUnsupported, LayerNotFound } from "./GraphErrors.ts"
 import * as GraphTable from "./GraphTable.ts"
 import { type MountError, Mounts } from "./Mounts.ts"
@@ -120,7 +120,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
   Effect.gen(function* () {
     const mounts = yield* Mounts
     const mode = options.mode
-    const locks = yield* VolumeLocks.make
+    const locks = yield* KeyedLocks.make
     const stores = yield* Ref.make<Store | undefined>(
       options.root === undefined ? undefined : yield* load(Path.resolve(options.root), mode)
     )

@@ -3,7 +3,8 @@
  * (real mounts, as root), and by `dpk probe` against `dpk serve graph-overlay`.
  */
 import { GraphOverlay } from "@docker-plugin-kit/drivers"
-import { Conformance, ConformanceGraph, ConformanceSuites, ConformanceVitest } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceGraph, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
