@@ -37,7 +37,9 @@ export const commands = {
   schema: plain(() => import("./commands/schema.ts")),
   discover: plain(() => import("./commands/discover.ts")),
   probe: plain(() => import("./commands/probe.ts")),
-  build: plain(() => import("./commands/build.ts"))
+  build: plain(() => import("./commands/build.ts")),
+  package: plain(() => import("./commands/package.ts")),
+  init: plain(() => import("./commands/init.ts"))
 } as const
 
 /**

@@ -197,11 +197,14 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
         ),
       unmount: ({ Name, ID }) =>
         serialised(Name)(
-          // The last unmount has nothing to release for a plain folder; the count is what matters.
-          Effect.flatMap(
-            current((t) => VolumeTable.unmount(t, Name, ID)),
-            ({ record }) => Effect.as(persist(record), {})
-          )
+          // The last unmount has nothing to release for a plain folder; the count is what matters. An ID the
+          // volume does not hold changes nothing, so nothing is written.
+          Effect.gen(function* () {
+            const before = yield* current((t) => VolumeTable.get(t, Name))
+            const { record } = yield* current((t) => VolumeTable.unmount(t, Name, ID))
+            if (record !== before) yield* persist(record)
+            return {}
+          })
         ),
       path: ({ Name }) =>
         current((t) => Result.map(VolumeTable.get(t, Name), (r) => ({ Mountpoint: folderOf(r.name) }))),
