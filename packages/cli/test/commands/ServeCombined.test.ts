@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { commandFor } from "../../src/commands/serve.ts"
 import { post, tempDir, waitFor } from "../../../server/test/support.ts"
-import { dpk } from "../support.ts"
+import { dpk, nodeArgs, start } from "../support.ts"
 
 // A test-only descriptor serving another API than VolumeDriver, with a flag of its own.
 const authzAllow = Descriptor.make({
@@ -108,6 +108,31 @@ describe("dpk serve with several drivers", () => {
       ).toBe(
         "cannot serve volume-memory and authz-socket in one process: authz-socket declares --socket, which every serve command has"
       )
+    })
+  )
+
+  it.live("serves two reference drivers of different APIs as a process: volume-memory and ipam-pool", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const socket = Path.join(dir, "combo.sock")
+      const run = yield* start(process.execPath, [
+        ...nodeArgs,
+        ...["serve", "volume-memory", "ipam-pool", "--name", "combo", "--socket", socket],
+        ...["--store", Path.join(dir, "ipam"), "--mount-root", "/srv/combo"]
+      ])
+      yield* waitFor(() => run.output().includes("listening on"), 60_000)
+      expect(run.output()).toContain("combo: serving volume-memory+ipam-pool")
+      expect((yield* post({ socketPath: socket }, "/Plugin.Activate")).body).toEqual({
+        Implements: ["VolumeDriver", "IpamDriver"]
+      })
+      expect((yield* post({ socketPath: socket }, "/IpamDriver.GetDefaultAddressSpaces", {})).status).toBe(200)
+      yield* post({ socketPath: socket }, "/VolumeDriver.Create", { Name: "v" })
+      expect((yield* post({ socketPath: socket }, "/VolumeDriver.Path", { Name: "v" })).body).toEqual({
+        Mountpoint: "/srv/combo/v"
+      })
+      run.child.kill("SIGTERM")
+      yield* run.exited
+      expect(Fs.existsSync(socket)).toBe(false)
     })
   )
 
