@@ -20,7 +20,7 @@ describe("dpk serve", () => {
         socket,
         "--verbose"
       ])
-      yield* waitFor(() => run.output().includes("listening on"))
+      yield* waitFor(() => run.output().includes("listening on"), 30_000)
       expect(run.output().trim()).toBe(`climem: serving volume-memory, listening on unix://${socket}`)
       expect((yield* post({ socketPath: socket }, "/Plugin.Activate")).status).toBe(200)
       const reply = yield* post({ socketPath: socket }, "/VolumeDriver.Get", { Name: "nope" })
@@ -37,7 +37,7 @@ describe("dpk serve", () => {
         / endpoint=\/VolumeDriver\.Get status=500 outcome=error durationMs=[\d.]+ reason="no such volume: nope"$/
       )
       expect(records[2]).toMatch(
-        / endpoint=\/VolumeDriver\.Get status=400 outcome=error durationMs=[\d.]+ reason="\/VolumeDriver\.Get: invalid request: Name: Expected string, got 42"$/
+        / endpoint=\/VolumeDriver\.Get status=400 outcome=error durationMs=[\d.]+ reason="\/VolumeDriver\.Get: invalid request: Name: Expected string"$/
       )
       expect(records[3]).toMatch(
         / endpoint=\/VolumeDriver\.Nope status=404 outcome=error durationMs=[\d.]+ reason="unknown endpoint POST \/VolumeDriver\.Nope"$/
@@ -53,7 +53,7 @@ describe("dpk serve", () => {
       const dir = yield* tempDir
       const socket = Path.join(dir, "quiet.sock")
       const run = yield* start(process.execPath, [...nodeArgs, "serve", "volume-memory", "--socket", socket])
-      yield* waitFor(() => run.output().includes("listening on"))
+      yield* waitFor(() => run.output().includes("listening on"), 30_000)
       yield* post({ socketPath: socket }, "/VolumeDriver.Get", { Name: "nope" })
       yield* post({ socketPath: socket }, "/VolumeDriver.List", {})
       run.child.kill("SIGINT")
@@ -86,7 +86,7 @@ describe("dpk serve", () => {
         "volume-memory",
         "--systemd"
       ])
-      yield* waitFor(() => run.output().includes("listening on"))
+      yield* waitFor(() => run.output().includes("listening on"), 30_000)
       expect((yield* post({ socketPath: socket }, "/Plugin.Activate")).body).toEqual({ Implements: ["VolumeDriver"] })
       run.child.kill("SIGTERM")
       expect(yield* run.exited).toBe(0)
@@ -107,7 +107,7 @@ describe("dpk serve", () => {
         "--spec-dir",
         dir
       ])
-      yield* waitFor(() => run.output().includes("listening on"))
+      yield* waitFor(() => run.output().includes("listening on"), 30_000)
       const spec = Path.join(dir, "opentcp.spec")
       const url = Fs.readFileSync(spec, "utf8").trim()
       expect(run.output()).toContain(

@@ -1,5 +1,6 @@
 // Test support: temp folders and a minimal daemon-like HTTP client over Unix sockets or TCP.
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -95,3 +96,55 @@ export const rawExchange = (socketPath: string, parts: ReadonlyArray<string | Bu
     })
     return Effect.sync(() => socket.destroy())
   })
+
+/**
+ * Throw-away certificates in `dir` (openssl, EC keys: fast): a CA; a server certificate for 127.0.0.1 and a client
+ * certificate, both signed by it; and a client certificate signed by another CA.
+ */
+export const certificates = (dir: string) => {
+  const file = (name: string) => Path.join(dir, name)
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  const ca = (name: string) =>
+    openssl(
+      "req",
+      "-x509",
+      ...key,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`
+    )
+  const signed = (name: string, by: string, extensions: string) => {
+    openssl("req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`)
+    Fs.writeFileSync(file(`${name}.ext`), `${extensions}\n`)
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${by}.pem`,
+      "-CAkey",
+      `${by}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`
+    )
+  }
+  ca("ca")
+  ca("other-ca")
+  signed("server", "ca", "subjectAltName=IP:127.0.0.1")
+  signed("daemon", "ca", "extendedKeyUsage=clientAuth")
+  signed("stranger", "other-ca", "extendedKeyUsage=clientAuth")
+  const pair = (name: string) => ({ cert: file(`${name}.pem`), key: file(`${name}.key`) })
+  return { ca: file("ca.pem"), server: pair("server"), daemon: pair("daemon"), stranger: pair("stranger") }
+}
