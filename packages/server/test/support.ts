@@ -83,19 +83,30 @@ export const rawRequest = (path: string, body: string, headers = "") =>
  */
 export const rawExchange = (socketPath: string, parts: ReadonlyArray<string | Buffer>, gapMs = 0) =>
   Effect.callback<Buffer, Error>((resume) => {
-    const socket = Net.connect({ path: socketPath })
     const received: Array<Buffer> = []
+    const socket = connectAndWrite(socketPath, parts, gapMs, (e) => resume(Effect.fail(e)))
     socket.on("data", (chunk: Buffer) => received.push(chunk))
     socket.on("close", () => resume(Effect.succeed(Buffer.concat(received))))
-    socket.on("error", (e) => resume(Effect.fail(e)))
-    socket.once("connect", async () => {
-      for (const part of parts) {
-        socket.write(part)
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
-      }
-    })
     return Effect.sync(() => socket.destroy())
   })
+
+/** Connects to `socketPath` and writes `parts` once connected, each a separate write, `gapMs` apart. */
+export const connectAndWrite = (
+  socketPath: string,
+  parts: ReadonlyArray<string | Buffer>,
+  gapMs: number,
+  onError: (error: Error) => void
+): Net.Socket => {
+  const socket = Net.connect({ path: socketPath })
+  socket.on("error", onError)
+  socket.once("connect", async () => {
+    for (const part of parts) {
+      socket.write(part)
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+    }
+  })
+  return socket
+}
 
 /**
  * Throw-away certificates in `dir` (openssl, EC keys: fast): a CA; a server certificate for 127.0.0.1 and a client
