@@ -79,31 +79,43 @@ export const rawRequest = (path: string, body: string, headers = "") =>
 
 /**
  * Sends `parts` on one connection (each part a separate write, `gapMs` apart) and returns every byte received until
- * the server closes it (end the last request with `Connection: close`).
+ * the server closes it (end the last request with `Connection: close`, or half-close after the last part).
  */
-export const rawExchange = (socketPath: string, parts: ReadonlyArray<string | Buffer>, gapMs = 0) =>
+export const rawExchange = (
+  socketPath: string,
+  parts: ReadonlyArray<string | Buffer>,
+  gapMs = 0,
+  options: { readonly halfClose?: boolean } = {}
+) =>
   Effect.callback<Buffer, Error>((resume) => {
     const received: Array<Buffer> = []
-    const socket = connectAndWrite(socketPath, parts, gapMs, (e) => resume(Effect.fail(e)))
+    const socket = connectAndWrite(socketPath, parts, gapMs, (e) => resume(Effect.fail(e)), options)
     socket.on("data", (chunk: Buffer) => received.push(chunk))
+    // Half-open so that a half-close of ours still reads every answer; the server's end closes our side too.
+    socket.on("end", () => socket.end())
     socket.on("close", () => resume(Effect.succeed(Buffer.concat(received))))
     return Effect.sync(() => socket.destroy())
   })
 
-/** Connects to `socketPath` and writes `parts` once connected, each a separate write, `gapMs` apart. */
+/**
+ * Connects to `socketPath` and writes `parts` once connected, each a separate write, `gapMs` apart; with
+ * `halfClose`, the connection is half-open and our side is ended after the last part.
+ */
 export const connectAndWrite = (
   socketPath: string,
   parts: ReadonlyArray<string | Buffer>,
   gapMs: number,
-  onError: (error: Error) => void
+  onError: (error: Error) => void,
+  options: { readonly halfClose?: boolean } = {}
 ): Net.Socket => {
-  const socket = Net.connect({ path: socketPath })
+  const socket = Net.connect({ path: socketPath, allowHalfOpen: options.halfClose === true })
   socket.on("error", onError)
   socket.once("connect", async () => {
     for (const part of parts) {
       socket.write(part)
       if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
     }
+    if (options.halfClose) socket.end()
   })
   return socket
 }

@@ -22,10 +22,35 @@ import * as NodeFastPath from "./NodeFastPath.ts"
 export const gracefulShutdownTimeout = Duration.seconds(10)
 
 /**
- * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up by
- * idle daemon connections.
+ * How long a client may take to send a request's headers (the daemon sends them at once); checked every second.
+ *
+ * @since 0.1.0
  */
-const daemonOptions: Http.ServerOptions = { keepAliveTimeout: 2_000, noDelay: true }
+export const headersTimeoutMs = 10_000
+
+/**
+ * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up by
+ * idle daemon connections; a client that trickles its headers is closed after `headersTimeoutMs`; and there is no
+ * limit on the time to receive a whole request (Node's default is 5 minutes), so a multi-gigabyte layer upload is
+ * not cut off: the endpoints' own deadlines bound the calls instead.
+ */
+const daemonOptions: Http.ServerOptions = {
+  keepAliveTimeout: 2_000,
+  noDelay: true,
+  headersTimeout: headersTimeoutMs,
+  requestTimeout: 0,
+  connectionsCheckingInterval: 1_000
+}
+
+/**
+ * A client that half-closes its side after writing its requests still gets every answer (Node's default aborts
+ * the requests still in progress).
+ */
+const answerHalfClosed = (server: Http.Server): Http.Server => {
+  // A public property of Node's http.Server that its type declarations leave out.
+  ;(server as Http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+  return server
+}
 
 /**
  * The HttpServer layer of a Node server made by `create` (given the server options to use) and bound as `listen`
@@ -42,7 +67,7 @@ export const layer = (
     Effect.gen(function* () {
       const fast = yield* NodeFastPath.Enabled
       return NodeHttpServer.layer(
-        () => NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast),
+        () => answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast)),
         { ...listen, gracefulShutdownTimeout }
       )
     })
