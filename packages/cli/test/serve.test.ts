@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { post, tempDir, waitFor } from "../../server/test/support.ts"
+import * as ServeFlags from "../src/ServeFlags.ts"
 import { dpk, nodeArgs, start } from "./support.ts"
 
 describe("dpk serve", () => {
@@ -153,6 +154,46 @@ describe("dpk serve", () => {
     )
     expect(daemonCertAlone.status).not.toBe(0)
     expect(daemonCertAlone.stdout + daemonCertAlone.stderr).toContain("--tls-daemon-cert needs --tls-ca")
+  })
+})
+
+describe("ServeFlags.listenOf", () => {
+  const values = (given: Partial<Record<keyof ServeFlags.Values, string>>): ServeFlags.Values => ({
+    name: Option.none(),
+    socket: Option.none(),
+    tcp: Option.fromNullishOr(given.tcp),
+    specDir: Option.none(),
+    tlsCert: Option.fromNullishOr(given.tlsCert),
+    tlsKey: Option.fromNullishOr(given.tlsKey),
+    tlsCa: Option.fromNullishOr(given.tlsCa),
+    tlsDaemonCert: Option.fromNullishOr(given.tlsDaemonCert),
+    tlsDaemonKey: Option.fromNullishOr(given.tlsDaemonKey),
+    group: Option.none(),
+    systemd: false,
+    deadline: 120_000,
+    verbose: false
+  })
+
+  it("maps the TLS flags onto the TCP listener, the daemon's certificate included", () => {
+    const tls = { tlsCert: "p.pem", tlsKey: "p.key", tlsCa: "ca.pem" }
+    expect(
+      ServeFlags.listenOf("p", values({ tcp: "[::1]:9443", ...tls, tlsDaemonCert: "d.pem", tlsDaemonKey: "d.key" }))
+    ).toEqual({
+      _tag: "Tcp",
+      host: "::1",
+      port: 9443,
+      tls: { certFile: "p.pem", keyFile: "p.key", caFile: "ca.pem", daemonCertFile: "d.pem", daemonKeyFile: "d.key" }
+    })
+    expect(ServeFlags.listenOf("p", values({ tcp: ":9443", ...tls }))).toEqual({
+      _tag: "Tcp",
+      host: "127.0.0.1",
+      port: 9443,
+      tls: { certFile: "p.pem", keyFile: "p.key", caFile: "ca.pem" }
+    })
+    expect(() => ServeFlags.listenOf("p", values({ tcp: ":1", ...tls, tlsDaemonCert: "d.pem" }))).toThrow(
+      new ServeFlags.FlagError({ flag: "--tls-daemon-cert", reason: "and --tls-daemon-key go together" })
+    )
+    expect(() => ServeFlags.listenOf("p", values({ tcp: "nope" }))).toThrow('--tcp expects HOST:PORT, got "nope"')
   })
 })
 
