@@ -6,15 +6,13 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
 import type * as Duration from "effect/Duration"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
+import * as ExitCode from "./ExitCode.ts"
 import * as Listener from "./Listener.ts"
 import * as PluginRouter from "./PluginRouter.ts"
 
@@ -82,12 +80,11 @@ export const logger: Layer.Layer<never> = Logger.layer([Logger.consoleLogFmt])
 
 /**
  * The exit code of a plugin process: 0 when it was stopped (SIGINT/SIGTERM interrupt it) and shut down cleanly, 1
- * when it failed, to start or while shutting down.
+ * when it failed, to start or while shutting down (`ExitCode.teardown`).
  *
  * @since 0.1.0
  */
-export const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? Runtime.defaultTeardown(exit, onExit) : onExit(0)
+export const teardown = ExitCode.teardown
 
 /**
  * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits (0) after the
