@@ -2,7 +2,7 @@
 // and the daemon's error model.
 import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { type Endpoint, GraphDriver, IpamDriver, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit } from "effect"
 import * as Path from "node:path"
@@ -176,10 +176,17 @@ describe("PluginClient on the wire", () => {
     })
   )
 
-  it("knows the daemon's per-call timeouts", () => {
-    expect(Timeouts.daemon("/VolumeDriver.Create")).toEqual(Timeouts.daemon("/VolumeDriver.Mount"))
-    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Mount")!)).toBe(120_000)
-    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Get")!)).toBe(60_000)
-    expect(Timeouts.daemon(Manifest.Activate.path)).toBeUndefined()
+  it("reads the daemon's per-call timeouts from the declarations", () => {
+    const E = VolumeDriver.Api.endpoints
+    const millis = (endpoint: Endpoint.Any) => {
+      const timeout = Timeouts.daemon(endpoint)
+      return timeout === undefined ? undefined : Duration.toMillis(timeout)
+    }
+    expect([E.create, E.mount].map(millis)).toEqual([120_000, 120_000])
+    expect([E.remove, E.path, E.unmount, E.list, E.get, E.capabilities].map(millis)).toEqual(Array(6).fill(60_000))
+    expect(millis(Manifest.Activate)).toBeUndefined()
+    expect(millis(IpamDriver.Api.endpoints.requestPool)).toBeUndefined()
+    expect(millis(GraphDriver.Api.endpoints.applyDiff)).toBeUndefined()
+    expect(Timeouts.daemon(undefined)).toBeUndefined()
   })
 })

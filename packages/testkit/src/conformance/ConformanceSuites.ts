@@ -12,6 +12,7 @@ import {
   Target,
   Timeouts
 } from "@docker-plugin-kit/client"
+import type { PluginApi } from "@docker-plugin-kit/protocol"
 import type { PluginServer } from "@docker-plugin-kit/server"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -44,9 +45,9 @@ export const clientOptions: PluginClient.Options = { retry: Retry.none, timeouts
  *
  * @since 0.1.0
  */
-export const inProcess = <E>(
-  drivers: Layer.Layer<any, E>
-): Effect.Effect<PluginClient.PluginClient, never, Scope.Scope> =>
+export const inProcess = <ROut extends PluginApi.AnyDriverService, E>(
+  drivers: Layer.Layer<ROut, E>
+): Effect.Effect<PluginClient.PluginClient, E | PluginServer.StartError, Scope.Scope> =>
   Effect.map(InProcess.make(drivers), (plugin) => plugin.client)
 
 /**
@@ -54,8 +55,8 @@ export const inProcess = <E>(
  *
  * @since 0.1.0
  */
-export const overSocket = <E>(
-  drivers: Layer.Layer<any, E>
+export const overSocket = <ROut extends PluginApi.AnyDriverService, E>(
+  drivers: Layer.Layer<ROut, E>
 ): Effect.Effect<PluginClient.PluginClient, E | PluginServer.StartError, Scope.Scope> =>
   Effect.map(SocketHarness.make(drivers, { client: clientOptions }), (harness) => harness.client)
 
