@@ -6,6 +6,7 @@
 export * as DockerEngine from "./engine/DockerEngine.ts"
 export * as InProcess from "./harness/InProcess.ts"
 export * as Conformance from "./conformance/Conformance.ts"
+export * as ConformanceGeneric from "./conformance/ConformanceGeneric.ts"
 export * as ConformanceReport from "./conformance/ConformanceReport.ts"
 export * as ConformanceSuites from "./conformance/ConformanceSuites.ts"
 export * as ConformanceVitest from "./conformance/ConformanceVitest.ts"

@@ -69,6 +69,8 @@ export interface Check {
  */
 export interface Suite {
   readonly api: PluginApi.Any
+  /** What kind of suite: `generic` (derived from the declarations) or, by default, the API's semantic suite. */
+  readonly name?: string
   readonly checks: ReadonlyArray<Check>
 }
 
@@ -94,6 +96,8 @@ export interface Outcome {
  */
 export interface Report {
   readonly subsystem: string
+  /** The suite's `name` (`generic`), absent for a semantic suite. */
+  readonly suite?: string
   readonly target: string
   readonly outcomes: ReadonlyArray<Outcome>
   /** No check of severity `error` failed. */
@@ -289,6 +293,7 @@ export const run = (suite: Suite, client: PluginClient.PluginClient): Effect.Eff
     Effect.forEach(suite.checks, (c) => runCheck(c, ctx)),
     (outcomes) => ({
       subsystem: suite.api.subsystem,
+      ...(suite.name === undefined ? {} : { suite: suite.name }),
       target: client.address,
       outcomes,
       passed: outcomes.every((o) => o.status !== "fail")
