@@ -32,7 +32,7 @@ export class MissingDriverMethod extends Data.TaggedError("MissingDriverMethod")
   readonly nearest: string | undefined
 }> {
   override get message() {
-    const hint = this.nearest === undefined ? "" : ` (did you mean "${this.method}" instead of "${this.nearest}"?)`
+    const hint = this.nearest === undefined ? "" : ` (it has "${this.nearest}": did you mean "${this.method}"?)`
     return `the ${this.api} driver has no method "${this.method}"${hint}`
   }
 }
