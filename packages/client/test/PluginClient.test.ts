@@ -4,7 +4,8 @@ import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/c
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { type Endpoint, GraphDriver, IpamDriver, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import * as Path from "node:path"
 import { rawPlugin, serve, tempDir } from "./support.ts"
 
@@ -160,19 +161,27 @@ describe("PluginClient on the wire", () => {
     })
   )
 
-  it.live("applies per-call timeouts", () =>
+  it.effect("applies per-call timeouts: the declared one by default, or the client's own (virtual time)", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "raw.sock")
-      yield* rawPlugin(path, () => "never")
-      const client = yield* Target.connect(Target.socket(path), {
-        retry: Retry.none,
-        timeouts: Timeouts.fixed("300 millis")
-      })
-      const started = Date.now()
-      const error = yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.get, { Name: "v" }))
-      expect(error._tag).toBe("CallTimeout")
-      expect(error.message).toBe(`VolumeDriver.Get: the plugin at unix://${path} did not answer within 0.3s`)
-      expect(Date.now() - started).toBeLessThan(2_000)
+      const raw = yield* rawPlugin(path, () => "never")
+      const timedOut = (options: PluginClient.Options, by: Duration.Input) =>
+        Effect.gen(function* () {
+          const client = yield* Target.connect(Target.socket(path), { retry: Retry.none, ...options })
+          const seen = raw.seen.length
+          const call = yield* Effect.forkChild(Effect.flip(client.call(VolumeDriver.Api.endpoints.get, { Name: "v" })))
+          // The request reaches the plugin over a real socket; only then does the clock move.
+          while (raw.seen.length === seen) yield* TestClock.withLive(Effect.sleep("2 millis"))
+          yield* TestClock.adjust(by)
+          return yield* Fiber.join(call)
+        })
+      const own = yield* timedOut({ timeouts: Timeouts.fixed("300 millis") }, "300 millis")
+      expect([own._tag, own.message]).toEqual([
+        "CallTimeout",
+        `VolumeDriver.Get: the plugin at unix://${path} did not answer within 0.3s`
+      ])
+      const declared = yield* timedOut({}, "1 minute")
+      expect(declared.message).toBe(`VolumeDriver.Get: the plugin at unix://${path} did not answer within 60s`)
     })
   )
 
