@@ -223,6 +223,20 @@ export const isStreamed = (endpoint: Pick<Any, "request" | "response">): boolean
   endpoint.request._tag === "Stream" || endpoint.response._tag === "Stream"
 
 /**
+ * A spec completed with the facts of its API.
+ *
+ * @since 0.1.0
+ */
+export type Completed<S, Api extends string, Key extends string> = Omit<S, "daemonTimeout" | "deadline"> & {
+  readonly api: Api
+  readonly path: `/${string}`
+  readonly key: Key
+  readonly errorField: ErrorField
+  readonly daemonTimeout: Duration.Duration | undefined
+  readonly deadline: Duration.Duration
+}
+
+/**
  * Completes a spec with the facts of its API: path, driver method name, error field, the daemon's timeout and the
  * server's deadline. An endpoint's own `daemonTimeout`/`deadline` win over the API's; a streamed endpoint gets no
  * deadline unless it declares one.
@@ -238,14 +252,7 @@ export const complete = <S extends Spec<Any>, const Api extends string, const Ke
     readonly daemonTimeout?: Duration.Input | undefined
     readonly deadline?: Duration.Input | undefined
   }
-): Omit<S, "daemonTimeout" | "deadline"> & {
-  readonly api: Api
-  readonly path: `/${string}`
-  readonly key: Key
-  readonly errorField: ErrorField
-  readonly daemonTimeout: Duration.Duration | undefined
-  readonly deadline: Duration.Duration
-} => ({
+): Completed<S, Api, Key> => ({
   ...spec,
   api: facts.api,
   key: facts.key,

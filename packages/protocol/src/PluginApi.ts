@@ -33,14 +33,7 @@ export type ErrorField = Endpoint.ErrorField
 type Specs = Record<string, Endpoint.Spec<Endpoint.Any>>
 
 type Complete<Prefix extends string, S extends Specs> = {
-  readonly [K in keyof S & string]: Omit<S[K], "daemonTimeout" | "deadline"> & {
-    readonly api: Prefix
-    readonly path: `/${string}`
-    readonly key: K
-    readonly errorField: ErrorField
-    readonly daemonTimeout: Duration.Duration | undefined
-    readonly deadline: Duration.Duration
-  }
+  readonly [K in keyof S & string]: Endpoint.Completed<S[K], Prefix, K>
 }
 
 /**
