@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as HttpRouter from "effect/http/HttpRouter"
+import * as CallLog from "./CallLog.ts"
 import * as EndpointHandler from "./EndpointHandler.ts"
 
 /**
@@ -100,7 +101,14 @@ export const routesFor = (
   options: EndpointHandler.CallOptions & { readonly deadlines?: Deadlines }
 ) => {
   const manifest = JSON.stringify({ Implements: drivers.map((d) => d.api.subsystem) } satisfies Manifest.Manifest)
-  const routes = [HttpRouter.route("*", Manifest.Activate.path, EndpointHandler.jsonText(manifest))]
+  const activate = EndpointHandler.jsonText(manifest)
+  const routes = [
+    HttpRouter.route(
+      "*",
+      Manifest.Activate.path,
+      CallLog.logged(options.verbose, Manifest.Activate.path, () => Effect.succeed(activate))
+    )
+  ]
   for (const { api, driver } of drivers) {
     const implemented = (key: string) => typeof (driver as Record<string, unknown>)[key] === "function"
     for (const endpoint of PluginApi.endpointList(api)) {
@@ -111,14 +119,10 @@ export const routesFor = (
         method === undefined
           ? EndpointHandler.absent(endpoint, implemented)
           : EndpointHandler.make(endpoint, method, callOptions)
-      routes.push(HttpRouter.route("*", endpoint.path, handler))
+      routes.push(HttpRouter.route("*", endpoint.path, CallLog.logged(options.verbose, endpoint.path, handler)))
     }
   }
-  routes.push(
-    HttpRouter.route("*", "*", (request) =>
-      Effect.succeed(EndpointHandler.errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
-    )
-  )
+  routes.push(HttpRouter.route("*", "*", CallLog.logged(options.verbose, undefined, EndpointHandler.unknown)))
   return routes
 }
 

@@ -4,13 +4,8 @@
 import { PluginClient } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { DriverError, Endpoint, JsonSchema, PluginApi, VolumeDriver } from "@docker-plugin-kit/protocol"
-import {
-  ConformanceGeneric,
-  ConformanceReport,
-  ConformanceSuites,
-  ConformanceVitest,
-  InProcess
-} from "@docker-plugin-kit/testkit"
+import { ConformanceGeneric, ConformanceReport, ConformanceSuites, InProcess } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
 
