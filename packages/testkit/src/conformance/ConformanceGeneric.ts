@@ -5,8 +5,9 @@
  * a required endpoint is never missing; an optional one answers 404 or a valid body; and the plugin still answers
  * afterwards. Semantic suites (`ConformanceVolume`, ...) check behaviour on top of it.
  *
- * The generated requests use random names and IDs, so a plugin sees calls for things it does not have: probe a
- * plugin under test, not one holding data that matters.
+ * The generated requests name things the plugin does not have (`dpk-conformance-…` for free-form strings, generated
+ * values for formatted ones), so well-formed calls mostly get clean failures; they may still create something (a
+ * volume, a pool): probe a plugin under test, not one holding data that matters.
  *
  * @since 0.1.0
  */
@@ -26,19 +27,39 @@ const requestSchema = (endpoint: Endpoint.Any): Endpoint.WireSchema =>
   endpoint.request._tag === "Json" ? endpoint.request.schema : endpoint.request.query
 
 /**
+ * Every top-level string field that accepts any string replaced by a fresh conformance name: a plugin then sees
+ * `dpk-conformance-…` names and IDs (harmless, recognisable in its logs) instead of generated ones such as `/` or
+ * `..`. Fields with a format of their own (addresses, enumerations) keep their generated value.
+ */
+const withConformanceNames = (endpoint: Endpoint.Any, sample: unknown, unique: (label: string) => string): unknown => {
+  if (!isRecord(sample)) return sample
+  const decode = WireCodec.decoder(requestSchema(endpoint))
+  let out: Record<string, unknown> = sample
+  for (const [key, value] of Object.entries(sample)) {
+    if (typeof value !== "string") continue
+    const renamed = { ...out, [key]: unique(key.toLowerCase()) }
+    if (Result.isSuccess(decode(renamed))) out = renamed
+  }
+  return out
+}
+
+/**
  * A well-formed request of `endpoint` as it goes on the wire (encoded), generated from its schema with a fixed
- * seed so that a report can be reproduced.
+ * seed so that a report can be reproduced; free-form strings are names from `unique` when given.
  *
  * @since 0.1.0
  */
-export const sampleRequest = (endpoint: Endpoint.Any): Effect.Effect<unknown> =>
+export const sampleRequest = (endpoint: Endpoint.Any, unique?: (label: string) => string): Effect.Effect<unknown> =>
   Effect.flatMap(
     Effect.orDie(Arbitrary.sampleEffect(Arbitrary.schema(requestSchema(endpoint)), { count: 1, seed: endpoint.path })),
     ([value]) => {
       const encoded = WireCodec.encoder(requestSchema(endpoint))(value)
-      return Result.isSuccess(encoded)
-        ? Effect.succeed(encoded.success)
-        : Effect.die(new Error(`${nameOf(endpoint)}: cannot encode a generated request: ${encoded.failure}`))
+      if (Result.isFailure(encoded)) {
+        return Effect.die(new Error(`${nameOf(endpoint)}: cannot encode a generated request: ${encoded.failure}`))
+      }
+      return Effect.succeed(
+        unique === undefined ? encoded.success : withConformanceNames(endpoint, encoded.success, unique)
+      )
     }
   )
 
@@ -145,7 +166,7 @@ const answersCheck = (endpoint: Endpoint.Any): Conformance.Check =>
     },
     (context) =>
       Effect.gen(function* () {
-        const [path, body] = wellFormed(endpoint, yield* sampleRequest(endpoint))
+        const [path, body] = wellFormed(endpoint, yield* sampleRequest(endpoint, context.unique))
         yield* judgeAnswer(yield* Conformance.send(context, path, body), endpoint)
       })
   )
@@ -160,7 +181,7 @@ const rejectsCheck = (endpoint: Endpoint.Any): Conformance.Check =>
       Effect.gen(function* () {
         // A missing endpoint is reported once, by the well-formed request, when there is one.
         const reportMissing = endpoint.response._tag === "Stream"
-        for (const [label, path, body] of malformedRequests(endpoint, yield* sampleRequest(endpoint))) {
+        for (const [label, path, body] of malformedRequests(endpoint, yield* sampleRequest(endpoint, context.unique))) {
           yield* judgeRejection(yield* Conformance.send(context, path, body), endpoint, label, reportMissing)
         }
       })
