@@ -20,6 +20,8 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceGeneric from "./ConformanceGeneric.ts"
+import * as ConformanceGraph from "./ConformanceGraph.ts"
+import * as ConformanceIpam from "./ConformanceIpam.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -30,7 +32,9 @@ import * as SocketHarness from "../harness/SocketHarness.ts"
  * @since 0.1.0
  */
 export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
-  VolumeDriver: ConformanceVolume.suite
+  VolumeDriver: ConformanceVolume.suite,
+  IpamDriver: ConformanceIpam.suite,
+  GraphDriver: ConformanceGraph.suite
 }
 
 /**
