@@ -75,7 +75,7 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
         }),
         (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
       )
-      return MetricsCollector.MetricsCollector.of({
+      return MetricsCollector.make({
         startMetrics: () => Effect.as(Ref.set(collecting, true), {}),
         stopMetrics: () => Effect.as(Ref.set(collecting, false), {})
       })
