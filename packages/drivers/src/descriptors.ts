@@ -6,6 +6,8 @@
  */
 import type * as Descriptor from "./Descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
+import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
+import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -17,8 +19,10 @@ import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   volumeMemory,
   volumeLocal,
+  ipamPool,
   GraphOverlayDescriptors.overlay,
-  GraphOverlayDescriptors.vfs
+  GraphOverlayDescriptors.vfs,
+  metricsProxy
 ]
 
 /**

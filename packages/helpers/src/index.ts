@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+export * as Ipam from "./ipam/index.ts"
 export * as LayerTarError from "./graph/LayerTarError.ts"
 export * as LayerPath from "./graph/LayerPath.ts"
 export * as TarStream from "./graph/TarStream.ts"
