@@ -93,6 +93,21 @@ make_app "$work/npm" npm
 (cd "$work/npm" && npm install --prefer-offline --no-audit --no-fund --loglevel=error)
 exercise "$work/npm" npm
 
+# A project from `dpk init` (the installed dpk) passes its own tests right after npm install.
+init_project() {
+  local api=$1 dir="$work/init-$1"
+  step "dpk init --api $api: the new project's own tests pass after npm install"
+  "$work/npm/node_modules/.bin/dpk" init "$dir" --api "$api" --name "my-$api"
+  (
+    cd "$dir"
+    # The kit is not on the registry yet: its tarballs stand in for the ^0.1.0 ranges.
+    npm install --prefer-offline --no-audit --no-fund --loglevel=error "$work"/tarballs/*.tgz
+    npm test
+    npx tsc --noEmit
+  )
+}
+for api in $(ls "$root/packages/cli/templates"); do init_project "$api"; done
+
 step "install with pnpm"
 make_app "$work/pnpm" pnpm
 (cd "$work/pnpm" && pnpm install --prefer-offline --loglevel=error)
