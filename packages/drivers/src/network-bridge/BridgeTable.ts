@@ -215,6 +215,24 @@ export const createNetwork = (
   })
 
 /**
+ * Drops the endpoints of a network whose veth is gone from the host: their container's namespace went away (a
+ * daemon killed with its containers never sends their `DeleteEndpoint`), taking the pair with it.
+ *
+ * @since 0.1.0
+ */
+export const pruneGone = (
+  table: Table,
+  networkId: string,
+  onHost: (name: string) => boolean
+): { readonly table: Table; readonly pruned: ReadonlyArray<EndpointRecord> } => {
+  const n = table.get(networkId)
+  if (n === undefined) return { table, pruned: [] }
+  const pruned = n.endpoints.filter((e) => !onHost(e.hostInterface))
+  if (pruned.length === 0) return { table, pruned }
+  return { table: withNetwork(table, { ...n, endpoints: n.endpoints.filter((e) => onHost(e.hostInterface)) }), pruned }
+}
+
+/**
  * `DeleteNetwork`: refused while endpoints remain.
  *
  * @since 0.1.0

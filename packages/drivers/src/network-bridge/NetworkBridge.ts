@@ -182,6 +182,15 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
       deleteNetwork: ({ NetworkID }) =>
         serialised(
           Effect.gen(function* () {
+            const names = new Set((yield* links.list).map((l) => l.name))
+            const { pruned, table: kept } = BridgeTable.pruneGone(yield* Ref.get(ref), NetworkID, (n) => names.has(n))
+            for (const e of pruned) {
+              yield* Effect.logWarning(`endpoint ${e.id}: its veth is gone (its container went away); dropped it`)
+            }
+            if (pruned.length > 0) {
+              yield* save(kept.get(NetworkID)!)
+              yield* Ref.set(ref, kept)
+            }
             const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
             yield* BridgeState.erase(layout, NetworkID)
             yield* Ref.set(ref, table)

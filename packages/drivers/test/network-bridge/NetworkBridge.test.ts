@@ -217,6 +217,26 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect("DeleteNetwork drops endpoints whose veth went away with their container, refuses live ones", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      yield* call(p, "CreateEndpoint", createEndpoint(eid))
+      yield* call(p, "CreateEndpoint", createEndpoint(eid2))
+      yield* call(p, "Join", join(eid))
+      h.links.moveToSandbox(containerEnd(eid))
+      // The daemon was killed with the container: its namespace, and the pair with it, are gone; no DeleteEndpoint.
+      h.links.removeBehind(hostEnd(eid))
+      const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect(refused.body.Err).toBe(`network ${nid} still has 1 endpoint(s): ${eid2}`)
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Err).toContain("no such endpoint")
+      yield* call(p, "DeleteEndpoint", ids(eid2))
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+      expect(names(h.links)).toEqual([])
+    })
+  )
+
   it.effect(
     "start-up after a crash: missing links are recreated, leftovers of this instance removed, others kept",
     () =>
