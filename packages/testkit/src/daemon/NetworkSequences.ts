@@ -15,11 +15,11 @@
  *
  * @since 0.1.0
  */
-import { type CallError, PluginClient } from "@docker-plugin-kit/client"
+import type { CallError, PluginClient } from "@docker-plugin-kit/client"
 import { type Endpoint, Manifest, NetworkDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import type { Action, Call } from "./FakeDaemon.ts"
+import { type Action, type Call, exchangeStep } from "./FakeDaemon.ts"
 
 /**
  * The engine whose sequences are replayed.
@@ -114,32 +114,9 @@ export const make = (
     let capabilities: NetworkDriver.CapabilitiesResponse | undefined
 
     const step = <A extends Endpoint.Any>(calls: Array<Call>, name: string, endpoint: A, body?: unknown) =>
-      Effect.match(client.exchange(endpoint.path, body), {
-        onFailure: (error): Result.Result<Endpoint.Output<A>, CallError> => {
-          calls.push({
-            step: name,
-            request: { path: endpoint.path, body: body === undefined ? "" : `${JSON.stringify(body)}\n` },
-            outcome: `error: ${error.message}`
-          })
-          return Result.fail(error)
-        },
-        onSuccess: (exchange): Result.Result<Endpoint.Output<A>, CallError> => {
-          const schema = endpoint.response._tag === "Json" ? endpoint.response.schema : NetworkDriver.JoinResponse
-          const result = PluginClient.interpretJson(
-            endpoint.path,
-            exchange.response.status,
-            exchange.response.text,
-            schema,
-            "Err"
-          ) as Result.Result<Endpoint.Output<A>, CallError>
-          calls.push({
-            step: name,
-            request: exchange.request,
-            response: exchange.response,
-            outcome: Result.isSuccess(result) ? "ok" : `error: ${shown(result.failure)}`
-          })
-          return result
-        }
+      Effect.map(exchangeStep(client, name, endpoint, body, shown), ({ call, result }) => {
+        calls.push(call)
+        return result
       })
 
     const command = (
