@@ -3,7 +3,8 @@
  * (as root) `dpk probe` of a `dpk serve network-bridge` process on the real host, which must leave no link behind.
  */
 import { LinksMemory, NetworkBridge } from "@docker-plugin-kit/drivers"
-import { Conformance, ConformanceNetwork, ConformanceSuites, ConformanceVitest } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceNetwork, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
