@@ -1,32 +1,17 @@
 /**
  * The persisted state of `network-bridge`: one JSON file per network (its settings and endpoints) under
- * `STATE/networks/`, each replaced atomically (temporary file, fsync, rename, fsync of the folder) through the same
- * filesystem port `volume-local` uses, so a crash at any moment leaves the previous or the next state of a network,
- * never a mix.
+ * `STATE/networks/`, crash-safe state files (see `StateFiles`) written through the filesystem port `volume-local`
+ * uses, so a crash at any moment leaves the previous or the next state of a network, never a mix.
  *
  * @since 0.1.0
  */
-import * as Crypto from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as Path from "node:path"
+import * as Crypto from "node:crypto"
+import * as StateFiles from "../shared/StateFiles.ts"
 import { VolumeFs, type VolumeFsError } from "../volume-local/VolumeFs.ts"
 import { NetworkRecord } from "./BridgeTable.ts"
-
-/**
- * A state file could not be read back. Start-up stops rather than guess: the file names the network at stake.
- *
- * @since 0.1.0
- */
-export class BridgeStateCorrupt extends Schema.TaggedError<BridgeStateCorrupt>()("BridgeStateCorrupt", {
-  file: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `state file ${this.file} is unreadable (${this.reason}); fix or remove it, then restart`
-  }
-}
 
 /**
  * The content of a state file (format version 1).
@@ -36,102 +21,62 @@ export class BridgeStateCorrupt extends Schema.TaggedError<BridgeStateCorrupt>()
 export const StateFile = Schema.Struct({ version: Schema.Literal(1), network: NetworkRecord })
 
 /**
- * Where the state lives.
- *
- * @since 0.1.0
- */
-export interface Layout {
-  readonly networksDir: string
-  /** Temporary files of atomic writes; same filesystem as `networksDir` so the rename is atomic. */
-  readonly tmpDir: string
-}
-
-/**
- * The layout under a state folder.
- *
- * @since 0.1.0
- */
-export const layout = (stateDir: string): Layout => ({
-  networksDir: Path.join(stateDir, "networks"),
-  tmpDir: Path.join(stateDir, "tmp")
-})
-
-/**
- * The state file of a network: its ID when that is the daemon's usual hex, a hash of it otherwise (an ID is never
+ * The file name of a network: its ID when that is the daemon's usual hex, a hash of it otherwise (an ID is never
  * trusted as a path).
  *
  * @since 0.1.0
  */
-export const fileOf = (l: Layout, networkId: string): string =>
-  Path.join(
-    l.networksDir,
-    /^[0-9a-f]{1,64}$/.test(networkId)
-      ? networkId
-      : `sha256-${Crypto.createHash("sha256").update(networkId).digest("hex")}`
-  )
+export const keyOf = (networkId: string): string =>
+  /^[0-9a-f]{1,64}$/.test(networkId)
+    ? networkId
+    : `sha256-${Crypto.createHash("sha256").update(networkId).digest("hex")}`
 
-const decodeFile = Schema.decodeUnknownResult(StateFile)
+const files = StateFiles.make({ schema: StateFile, keyOf: (state) => keyOf(state.network.id), noun: "network" })
+
+/**
+ * Where the state lives: `STATE/networks/KEY`, temporary files in `STATE/tmp`.
+ *
+ * @since 0.1.0
+ */
+export const layout = (stateDir: string): StateFiles.Layout => StateFiles.layout(stateDir, "networks")
+
+/**
+ * The state file of a network.
+ *
+ * @since 0.1.0
+ */
+export const fileOf = (l: StateFiles.Layout, networkId: string): string => files.fileOf(l, keyOf(networkId))
 
 /**
  * Reads a network back; it must be the network its file name says.
  *
  * @since 0.1.0
  */
-export const decode = (l: Layout, file: string, text: string): Result.Result<NetworkRecord, BridgeStateCorrupt> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Result.fail(new BridgeStateCorrupt({ file, reason: (e as Error).message }))
-  }
-  return Result.flatMap(
-    Result.mapError(
-      decodeFile(json),
-      (e) => new BridgeStateCorrupt({ file, reason: e.message.replace(/\n\s*/g, " ") })
-    ),
-    ({ network }) =>
-      fileOf(l, network.id) === file
-        ? Result.succeed(network)
-        : Result.fail(new BridgeStateCorrupt({ file, reason: `it describes network "${network.id}"` }))
-  )
-}
+export const decode = (file: string, text: string): Result.Result<NetworkRecord, StateFiles.StateFileCorrupt> =>
+  Result.map(files.decode(file, text), (state) => state.network)
 
 /**
  * Writes a network's state file atomically.
  *
  * @since 0.1.0
  */
-export const save = (l: Layout, network: NetworkRecord): Effect.Effect<void, VolumeFsError, VolumeFs> =>
-  VolumeFs.use((fs) =>
-    fs.writeFileAtomic(fileOf(l, network.id), `${JSON.stringify({ version: 1, network }, null, 2)}\n`, l.tmpDir)
-  )
+export const save = (l: StateFiles.Layout, network: NetworkRecord): Effect.Effect<void, VolumeFsError, VolumeFs> =>
+  VolumeFs.use((fs) => files.save(fs, l, { version: 1, network }))
 
 /**
  * Deletes a network's state file durably.
  *
  * @since 0.1.0
  */
-export const erase = (l: Layout, networkId: string): Effect.Effect<void, VolumeFsError, VolumeFs> =>
-  VolumeFs.use((fs) => fs.removeFile(fileOf(l, networkId)))
+export const erase = (l: StateFiles.Layout, networkId: string): Effect.Effect<void, VolumeFsError, VolumeFs> =>
+  VolumeFs.use((fs) => files.erase(fs, l, keyOf(networkId)))
 
 /**
- * Prepares the state folder and reads every network. Leftover temporary files (a write interrupted before its
- * rename, so the previous state file is intact) are deleted.
+ * Prepares the state folder and reads every network (leftover temporary files are deleted).
  *
  * @since 0.1.0
  */
 export const load = (
-  l: Layout
-): Effect.Effect<ReadonlyArray<NetworkRecord>, VolumeFsError | BridgeStateCorrupt, VolumeFs> =>
-  Effect.gen(function* () {
-    const fs = yield* VolumeFs
-    yield* fs.removeTree(l.tmpDir)
-    yield* fs.makeDirectory(l.tmpDir, { mode: 0o700 })
-    yield* fs.makeDirectory(l.networksDir, { mode: 0o700 })
-    const records: Array<NetworkRecord> = []
-    for (const name of [...(yield* fs.readDirectory(l.networksDir))].sort()) {
-      const file = Path.join(l.networksDir, name)
-      records.push(yield* Effect.fromResult(decode(l, file, yield* fs.readFile(file))))
-    }
-    return records
-  })
+  l: StateFiles.Layout
+): Effect.Effect<ReadonlyArray<NetworkRecord>, VolumeFsError | StateFiles.StateFileCorrupt, VolumeFs> =>
+  VolumeFs.use((fs) => Effect.map(files.load(fs, l), (states) => states.map((s) => s.network)))

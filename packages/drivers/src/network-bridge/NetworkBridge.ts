@@ -27,6 +27,7 @@ import * as VolumeFsNode from "../volume-local/VolumeFsNode.ts"
 import { type BridgeError, NetworkConflict } from "./BridgeErrors.ts"
 import * as BridgeReconcile from "./BridgeReconcile.ts"
 import * as BridgeState from "./BridgeState.ts"
+import type * as StateFiles from "../shared/StateFiles.ts"
 import * as BridgeTable from "./BridgeTable.ts"
 import { Links, type LinksError } from "./Links.ts"
 import * as LinksMemory from "./LinksMemory.ts"
@@ -59,7 +60,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | BridgeState.BridgeStateCorrupt | LinksError
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | LinksError
 
 /**
  * Every failure a call can report.
