@@ -8,6 +8,7 @@ import type * as Descriptor from "./Descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
 import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
 import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
+import { descriptor as networkBridge } from "./network-bridge/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -22,7 +23,8 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   ipamPool,
   GraphOverlayDescriptors.overlay,
   GraphOverlayDescriptors.vfs,
-  metricsProxy
+  metricsProxy,
+  networkBridge
 ]
 
 /**

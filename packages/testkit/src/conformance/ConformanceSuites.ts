@@ -22,6 +22,7 @@ import * as Conformance from "./Conformance.ts"
 import * as ConformanceGeneric from "./ConformanceGeneric.ts"
 import * as ConformanceGraph from "./ConformanceGraph.ts"
 import * as ConformanceIpam from "./ConformanceIpam.ts"
+import * as ConformanceNetwork from "./ConformanceNetwork.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -34,7 +35,8 @@ import * as SocketHarness from "../harness/SocketHarness.ts"
 export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   VolumeDriver: ConformanceVolume.suite,
   IpamDriver: ConformanceIpam.suite,
-  GraphDriver: ConformanceGraph.suite
+  GraphDriver: ConformanceGraph.suite,
+  NetworkDriver: ConformanceNetwork.suite
 }
 
 /**
