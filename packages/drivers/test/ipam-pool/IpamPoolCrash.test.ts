@@ -5,32 +5,13 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { spawnServe } from "../support/engine.ts"
+import { call } from "./support.ts"
 
 const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-ipam-crash-"))
 afterAll(() => Fs.rmSync(base, { recursive: true, force: true }))
-
-/** One call over the plugin socket; a connection cut by the kill answers `undefined`. */
-const call = (socket: string, path: string, body: unknown) =>
-  new Promise<{ status: number; body: any } | undefined>((resolve) => {
-    const payload = `${JSON.stringify(body)}\n`
-    const request = Http.request(
-      { socketPath: socket, path, method: "POST", headers: { "Content-Length": Buffer.byteLength(payload) } },
-      (response) => {
-        let text = ""
-        response.on("data", (c) => {
-          text += c
-        })
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }))
-        response.on("error", () => resolve(undefined))
-      }
-    )
-    request.on("error", () => resolve(undefined))
-    request.end(payload)
-  })
 
 describe("ipam-pool killed with SIGKILL during allocations", () => {
   it.live(
