@@ -26,7 +26,9 @@ export const commands = {
   schema: () => import("./commands/schema.ts").then((m) => m.command),
   discover: () => import("./commands/discover.ts").then((m) => m.command),
   probe: () => import("./commands/probe.ts").then((m) => m.command),
-  build: () => import("./commands/build.ts").then((m) => m.command)
+  build: () => import("./commands/build.ts").then((m) => m.command),
+  package: () => import("./commands/package.ts").then((m) => m.command),
+  init: () => import("./commands/init.ts").then((m) => m.command)
 } as const
 
 /**
