@@ -4,4 +4,8 @@
  *
  * @since 0.1.0
  */
-export {}
+export * as LogBuffer from "./log/LogBuffer.ts"
+export * as LogEntry from "./log/LogEntry.ts"
+export * as LogFifo from "./log/LogFifo.ts"
+export * as LogFraming from "./log/LogFraming.ts"
+export * as LogStreams from "./log/LogStreams.ts"
