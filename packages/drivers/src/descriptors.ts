@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as Descriptor from "./Descriptor.ts"
+import { descriptor as logFile } from "./log-file/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -13,7 +14,7 @@ import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
  *
  * @since 0.1.0
  */
-export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal]
+export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal, logFile]
 
 /**
  * A descriptor by its name.
