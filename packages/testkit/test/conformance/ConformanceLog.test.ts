@@ -2,7 +2,7 @@
  * The LogDriver suite finds the mistakes log plugins make: not draining the FIFO, dropping the newline in ReadLogs,
  * ignoring Tail, a Follow answer that never sends new lines.
  */
-import { LogEntry, LogFifo, LogFraming } from "@docker-plugin-kit/helpers"
+import { type LogEntry, LogFifo, LogFraming } from "@docker-plugin-kit/helpers"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import { Conformance, ConformanceLog, ConformanceSuites } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
