@@ -2,7 +2,7 @@
  * log-file driven by the real docker CLI against a private Engine 20.10 (`docker run --log-driver NAME`), with the
  * plugin served in this process on /run/docker/plugins/<unique>.sock.
  */
-import { LogFile, LogFilesMemory } from "@docker-plugin-kit/drivers"
+import { LogFile, type LogFilesMemory } from "@docker-plugin-kit/drivers"
 import type { LogStreams } from "@docker-plugin-kit/helpers"
 import { PluginServer } from "@docker-plugin-kit/server"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
