@@ -75,8 +75,6 @@ const defaultReport = (stats: LogStreams.Stats) => {
   return stats.dropped > 0 || stats.failed > 0 ? Effect.logWarning(text) : Effect.logDebug(text)
 }
 
-const utf8 = new TextEncoder()
-
 /**
  * Builds the driver for the life of the scope (closing it stops every stream).
  *
@@ -97,7 +95,13 @@ export const make = (options: Options = {}) =>
       Effect.gen(function* () {
         if (container.size === undefined) container.size = (yield* files.size(container.base)) ?? 0
         const records = entries.map(LogRecord.encode)
-        const sizes = records.map((r) => utf8.encode(r).length)
+        if (container.options.maxSize === undefined) {
+          // No rotation: one write, and the size only for the record.
+          const text = records.join("")
+          yield* files.append(container.base, text)
+          container.size += Buffer.byteLength(text)
+        }
+        const sizes = container.options.maxSize === undefined ? [] : records.map((r) => Buffer.byteLength(r))
         for (const run of LogRotation.split(container.options, container.size, sizes)) {
           if (run.rotateBefore) {
             for (const step of LogRotation.plan(container.base, container.options.maxFile)) {

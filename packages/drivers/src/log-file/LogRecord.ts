@@ -22,6 +22,8 @@ export class RecordCorrupt extends Data.TaggedError("RecordCorrupt")<{ readonly 
 }
 
 const billion = 1_000_000_000n
+let lastSecond: bigint | undefined
+let lastBase = ""
 
 /**
  * Unix nanoseconds as RFC 3339 with up to nine fraction digits, trailing zeros trimmed (Go's `RFC3339Nano`).
@@ -31,7 +33,12 @@ const billion = 1_000_000_000n
 export const formatTime = (timeNano: bigint): string => {
   const seconds = timeNano / billion - (timeNano % billion < 0n ? 1n : 0n)
   const fraction = timeNano - seconds * billion
-  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
+  // Entries come in bursts within the same second: format the date part once per second.
+  if (seconds !== lastSecond) {
+    lastSecond = seconds
+    lastBase = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
+  }
+  const base = lastBase
   const digits = fraction.toString().padStart(9, "0").replace(/0+$/, "")
   return `${base}${digits === "" ? "" : `.${digits}`}Z`
 }

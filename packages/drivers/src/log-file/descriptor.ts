@@ -6,8 +6,11 @@
 import { LogBuffer } from "@docker-plugin-kit/helpers"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Descriptor from "../Descriptor.ts"
 import * as LogFile from "./LogFile.ts"
+import * as LogFileOptions from "./LogFileOptions.ts"
 
 /**
  * The descriptor.
@@ -25,11 +28,11 @@ export const descriptor = Descriptor.make({
       ),
       Flag.withDefault(Descriptor.defaultFolder(LogFile.defaultDir, "log-file"))
     ),
-    bufferSize: Flag.Int("buffer-size").pipe(
+    bufferSize: Flag.String("buffer-size").pipe(
       Flag.withDescription(
-        `Entries held per container while the disk is slow; beyond that entries are dropped, never the container blocked (default ${LogBuffer.defaultPolicy.capacity})`
+        "Bytes of log lines held per container while the disk is slow, e.g. 16m (the default); beyond that lines are dropped, the container is never blocked"
       ),
-      Flag.withDefault(LogBuffer.defaultPolicy.capacity)
+      Flag.withDefault("16m")
     ),
     onOverflow: Flag.Literals("on-overflow", ["drop-newest", "drop-oldest"]).pipe(
       Flag.withDescription("Which entries a full buffer drops: the new ones (default) or the oldest buffered"),
@@ -37,7 +40,15 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ dir, bufferSize, onOverflow }) =>
-    LogFile.layerNode({ dir, buffer: { capacity: bufferSize, overflow: onOverflow } }),
+    Layer.unwrap(
+      Effect.map(
+        Effect.mapError(
+          Effect.fromResult(LogFileOptions.parseSize(bufferSize)),
+          (reason) => new LogBuffer.InvalidPolicy({ reason: `--buffer-size ${bufferSize}: ${reason}` })
+        ),
+        (maxBytes) => LogFile.layerNode({ dir, buffer: { maxBytes, overflow: onOverflow } })
+      )
+    ),
   managed: {
     mounts: [{ source: LogFile.defaultDir, destination: LogFile.defaultDir, options: ["rbind"] }]
   }

@@ -169,7 +169,7 @@ describe("log-file", () => {
       const reports: Array<LogStreams.Stats> = []
       const { daemon } = yield* setup(
         {
-          buffer: { capacity: 1000, overflow: "drop-newest" },
+          buffer: { maxBytes: 64 * 1024, overflow: "drop-newest" },
           flushTimeout: "100 millis",
           report: (stats) => Effect.sync(() => void reports.push(stats))
         },

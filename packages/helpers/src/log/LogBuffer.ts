@@ -3,6 +3,9 @@
  * entries are dropped, and counted, according to the policy, so a stalled sink costs log lines instead of
  * blocking the container (whose writes to stdout block once the FIFO's kernel buffer is full) and the daemon.
  *
+ * The bound is in bytes (each entry costs its line's bytes plus `entryOverhead`), since that is what a stall costs
+ * in memory: a million short lines and a thousand 16 KiB chunks are both about 16 MiB.
+ *
  * Policies:
  * - `drop-newest` (default): keep what is buffered, drop the entries that do not fit. What is kept is the start
  *   of the stall, in order, with no gap inside it.
@@ -10,10 +13,8 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
 import type * as LogEntry from "./LogEntry.ts"
 
 /**
@@ -29,17 +30,24 @@ export type Overflow = "drop-newest" | "drop-oldest"
  * @since 0.1.0
  */
 export interface Policy {
-  /** Entries held at most (each up to 16 KiB of line). */
-  readonly capacity: number
+  /** Bytes held at most (lines plus `entryOverhead` per entry). */
+  readonly maxBytes: number
   readonly overflow: Overflow
 }
 
 /**
- * 16 Ki entries (a few MiB of typical lines), dropping the newest.
+ * What one entry costs besides its line (the object and its fields), in the `maxBytes` count.
  *
  * @since 0.1.0
  */
-export const defaultPolicy: Policy = { capacity: 16_384, overflow: "drop-newest" }
+export const entryOverhead = 64
+
+/**
+ * 16 MiB per stream (seconds of a fast writer's output), dropping the newest.
+ *
+ * @since 0.1.0
+ */
+export const defaultPolicy: Policy = { maxBytes: 16 * 1024 * 1024, overflow: "drop-newest" }
 
 /**
  * Counters of one buffer.
@@ -67,56 +75,10 @@ export interface LogBuffer {
   readonly end: () => void
   /** Entries buffered now. */
   readonly size: () => number
+  /** Bytes buffered now (as counted against `maxBytes`). */
+  readonly bytes: () => number
   readonly counts: () => Counts
 }
-
-/**
- * Checks a policy: a positive integer capacity and a known overflow.
- *
- * @since 0.1.0
- */
-export const validate = (policy: Policy): string | undefined =>
-  !Number.isInteger(policy.capacity) || policy.capacity < 1
-    ? `buffer capacity must be a positive integer, not ${policy.capacity}`
-    : policy.overflow !== "drop-newest" && policy.overflow !== "drop-oldest"
-      ? `buffer overflow must be drop-newest or drop-oldest, not ${policy.overflow}`
-      : undefined
-
-/**
- * A fresh buffer.
- *
- * @since 0.1.0
- */
-export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =>
-  Effect.map(
-    Queue.make<LogEntry.LogEntry, Cause.Done>({
-      capacity: policy.capacity,
-      strategy: policy.overflow === "drop-newest" ? "dropping" : "sliding"
-    }),
-    (queue) => {
-      let received = 0
-      let dropped = 0
-      const offer = (entries: ReadonlyArray<LogEntry.LogEntry>) => {
-        received += entries.length
-        const before = Queue.sizeUnsafe(queue)
-        const rest = Queue.offerAllUnsafe(queue, entries)
-        // Dropping answers what did not fit; sliding takes everything and pushes the oldest out.
-        const lost =
-          policy.overflow === "drop-newest" ? rest.length : Math.max(0, before + entries.length - policy.capacity)
-        dropped += lost
-        return lost
-      }
-      const take = (max: number) =>
-        Queue.takeBetween(queue, 1, max).pipe(Effect.catchTag("Done", () => Effect.succeed([])))
-      return {
-        offer,
-        take,
-        end: () => void Queue.endUnsafe(queue),
-        size: () => Math.max(0, Queue.sizeUnsafe(queue)),
-        counts: () => ({ received, dropped })
-      }
-    }
-  )
 
 /**
  * A policy that `validate` refuses.
@@ -128,3 +90,108 @@ export class InvalidPolicy extends Data.TaggedError("InvalidPolicy")<{ readonly 
     return this.reason
   }
 }
+
+/**
+ * Checks a policy: a positive integer size and a known overflow.
+ *
+ * @since 0.1.0
+ */
+export const validate = (policy: Policy): string | undefined =>
+  !Number.isSafeInteger(policy.maxBytes) || policy.maxBytes < 1
+    ? `buffer size must be a positive number of bytes, not ${policy.maxBytes}`
+    : policy.overflow !== "drop-newest" && policy.overflow !== "drop-oldest"
+      ? `buffer overflow must be drop-newest or drop-oldest, not ${policy.overflow}`
+      : undefined
+
+const cost = (entry: LogEntry.LogEntry) => entry.line.length + entryOverhead
+
+/**
+ * A fresh buffer.
+ *
+ * @since 0.1.0
+ */
+export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =>
+  Effect.sync(() => {
+    // A queue as an array and a head index: pushes and takes are O(1), the array is compacted now and then.
+    let items: Array<LogEntry.LogEntry> = []
+    let head = 0
+    let bytes = 0
+    let ended = false
+    let received = 0
+    let dropped = 0
+    let wake: (() => void) | undefined
+
+    const compact = () => {
+      if (head > 1024 && head * 2 > items.length) {
+        items = items.slice(head)
+        head = 0
+      }
+    }
+    const dropOldest = () => {
+      bytes -= cost(items[head]!)
+      head++
+      dropped++
+    }
+    const offer = (entries: ReadonlyArray<LogEntry.LogEntry>) => {
+      const before = dropped
+      received += entries.length
+      for (const entry of entries) {
+        const size = cost(entry)
+        if (bytes + size > policy.maxBytes) {
+          if (policy.overflow === "drop-oldest")
+            while (head < items.length && bytes + size > policy.maxBytes) dropOldest()
+          if (bytes + size > policy.maxBytes) {
+            dropped++
+            continue
+          }
+        }
+        items.push(entry)
+        bytes += size
+      }
+      compact()
+      if (wake !== undefined && head < items.length) {
+        const resume = wake
+        wake = undefined
+        resume()
+      }
+      return dropped - before
+    }
+    const takeNow = (max: number): ReadonlyArray<LogEntry.LogEntry> => {
+      const end = Math.min(items.length, head + max)
+      const batch = items.slice(head, end)
+      for (const entry of batch) bytes -= cost(entry)
+      head = end
+      if (head === items.length) {
+        items = []
+        head = 0
+      }
+      return batch
+    }
+    const take = (max: number): Effect.Effect<ReadonlyArray<LogEntry.LogEntry>> =>
+      Effect.suspend(() => {
+        if (head < items.length) return Effect.succeed(takeNow(max))
+        if (ended) return Effect.succeed([])
+        return Effect.andThen(
+          Effect.callback<void>((resume) => {
+            wake = () => resume(Effect.void)
+            return Effect.sync(() => {
+              wake = undefined
+            })
+          }),
+          Effect.sync(() => takeNow(max))
+        )
+      })
+    return {
+      offer,
+      take,
+      end: () => {
+        ended = true
+        const resume = wake
+        wake = undefined
+        resume?.()
+      },
+      size: () => items.length - head,
+      bytes: () => bytes,
+      counts: () => ({ received, dropped })
+    }
+  })

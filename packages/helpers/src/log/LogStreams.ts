@@ -53,7 +53,7 @@ export interface Options<E> {
   readonly buffer?: LogBuffer.Policy
   /** Bound on one frame (default `LogFraming.defaultMaxFrameSize`). */
   readonly maxFrameSize?: number
-  /** Entries per sink write at most (default 4096). */
+  /** Entries per sink write at most (default 16384). */
   readonly batchSize?: number
   /** How long `stop` waits for the sink to take what was read before answering anyway (default 10 s). */
   readonly flushTimeout?: Duration.Input
@@ -148,7 +148,7 @@ export const make = <SinkError>(
     const policy = options.buffer ?? LogBuffer.defaultPolicy
     const invalid = LogBuffer.validate(policy)
     if (invalid !== undefined) return yield* new LogBuffer.InvalidPolicy({ reason: invalid })
-    const batchSize = options.batchSize ?? 4096
+    const batchSize = options.batchSize ?? 16_384
     const flushTimeout = options.flushTimeout ?? "10 seconds"
     const endTimeout = options.endTimeout ?? "30 seconds"
     const registry = yield* Effect.scope
@@ -215,10 +215,10 @@ export const make = <SinkError>(
                 dropping = true
                 report(
                   Effect.logWarning(
-                    `log stream of container ${container}: the sink is not keeping up, dropping entries (${policy.overflow}, buffer of ${policy.capacity})`
+                    `log stream of container ${container}: the sink is not keeping up, dropping entries (${policy.overflow}, buffer of ${policy.maxBytes} bytes)`
                   )
                 )
-              } else if (lost === 0 && dropping && buffer.size() < policy.capacity / 2) dropping = false
+              } else if (lost === 0 && dropping && buffer.bytes() < policy.maxBytes / 2) dropping = false
             }
             const reader = yield* Scope.provide(
               LogFifo.open(file, {

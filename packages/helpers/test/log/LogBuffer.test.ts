@@ -5,11 +5,13 @@ import { Effect, Fiber } from "effect"
 const batch = (from: number, n: number) =>
   Array.from({ length: n }, (_, i) => LogEntry.make({ source: "stdout", line: String(from + i) }))
 const texts = (es: ReadonlyArray<LogEntry.LogEntry>) => es.map(LogEntry.lineText)
+/** Room for n entries of one-character lines. */
+const room = (n: number) => n * (1 + LogBuffer.entryOverhead)
 
 describe("LogBuffer", () => {
   it.effect("drop-newest keeps the oldest entries and counts what did not fit", () =>
     Effect.gen(function* () {
-      const buffer = yield* LogBuffer.make({ capacity: 3, overflow: "drop-newest" })
+      const buffer = yield* LogBuffer.make({ maxBytes: room(3), overflow: "drop-newest" })
       expect(buffer.offer(batch(0, 2))).toBe(0)
       expect(buffer.offer(batch(2, 3))).toBe(2)
       expect(buffer.counts()).toEqual({ received: 5, dropped: 2 })
@@ -19,7 +21,7 @@ describe("LogBuffer", () => {
 
   it.effect("drop-oldest keeps the newest entries and counts what was pushed out", () =>
     Effect.gen(function* () {
-      const buffer = yield* LogBuffer.make({ capacity: 3, overflow: "drop-oldest" })
+      const buffer = yield* LogBuffer.make({ maxBytes: room(3), overflow: "drop-oldest" })
       buffer.offer(batch(0, 2))
       expect(buffer.offer(batch(2, 3))).toBe(2)
       expect(buffer.counts()).toEqual({ received: 5, dropped: 2 })
@@ -29,7 +31,7 @@ describe("LogBuffer", () => {
 
   it.effect("take waits for entries, respects its maximum, and answers [] once ended and drained", () =>
     Effect.gen(function* () {
-      const buffer = yield* LogBuffer.make({ capacity: 10, overflow: "drop-newest" })
+      const buffer = yield* LogBuffer.make({ maxBytes: room(10), overflow: "drop-newest" })
       const waiting = yield* Effect.forkChild(buffer.take(2))
       yield* Effect.yieldNow
       buffer.offer(batch(0, 3))
@@ -41,8 +43,10 @@ describe("LogBuffer", () => {
   )
 
   it("validate names the bad setting", () => {
-    expect(LogBuffer.validate({ capacity: 0, overflow: "drop-newest" })).toMatch(/capacity must be a positive integer/)
-    expect(LogBuffer.validate({ capacity: 1, overflow: "block" as LogBuffer.Overflow })).toMatch(/overflow must be/)
+    expect(LogBuffer.validate({ maxBytes: 0, overflow: "drop-newest" })).toMatch(
+      /size must be a positive number of bytes/
+    )
+    expect(LogBuffer.validate({ maxBytes: 1, overflow: "block" as LogBuffer.Overflow })).toMatch(/overflow must be/)
     expect(LogBuffer.validate(LogBuffer.defaultPolicy)).toBeUndefined()
   })
 })

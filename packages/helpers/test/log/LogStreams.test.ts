@@ -1,4 +1,4 @@
-import { LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
+import { LogBuffer, LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
 import type { LogDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Exit, Scope } from "effect"
@@ -28,7 +28,7 @@ const info = (id: string): LogDriver.Info => ({
 
 const entries = (n: number, from = 0) =>
   Array.from({ length: n }, (_, i) =>
-    LogEntry.make({ source: "stdout", timeNano: BigInt(from + i), line: `${from + i}` })
+    LogEntry.make({ source: "stdout", timeNano: BigInt(from + i), line: String(from + i).padStart(6, "0") })
   )
 
 /** A sink that records what it got, and whether its scope closed. */
@@ -79,7 +79,7 @@ describe("LogStreams", () => {
       const dir = yield* tempDir
       const streams = yield* LogStreams.make({
         sink: () => Effect.succeed<LogStreams.Sink>({ write: () => Effect.never }),
-        buffer: { capacity: 1000, overflow: "drop-newest" },
+        buffer: { maxBytes: 1000 * (6 + LogBuffer.entryOverhead), overflow: "drop-newest" },
         batchSize: 100,
         flushTimeout: "50 millis"
       })
@@ -113,7 +113,7 @@ describe("LogStreams", () => {
                 Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
               )
           }),
-        buffer: { capacity: 10, overflow: "drop-oldest" },
+        buffer: { maxBytes: 10 * (6 + LogBuffer.entryOverhead), overflow: "drop-oldest" },
         batchSize: 1
       })
       const file = Path.join(dir, "latest")
@@ -126,7 +126,7 @@ describe("LogStreams", () => {
       release()
       const stats = yield* streams.stop(file)
       expect(stats.dropped).toBe(90)
-      expect(got).toEqual(["0", ...entries(10, 91).map(LogEntry.lineText)])
+      expect(got).toEqual(["000000", ...entries(10, 91).map(LogEntry.lineText)])
     })
   )
 
@@ -142,7 +142,7 @@ describe("LogStreams", () => {
       yield* fifo.write(Uint8Array.of(0, 1, 0, 0))
       yield* fifo.write(new Uint8Array(200_000))
       const stats = yield* streams.stop(file)
-      expect(got).toEqual(["0", "1", "2"])
+      expect(got).toEqual(entries(3).map(LogEntry.lineText))
       expect(stats.discardedBytes).toBe(200_004)
     })
   )
@@ -168,8 +168,8 @@ describe("LogStreams", () => {
       expect((yield* Effect.flip(refusing.start(other, info("g")))).message).toBe("no room")
       expect(yield* refusing.stats).toEqual([])
       // Nothing was left open: the file can be started again once the sink opens.
-      const invalid = yield* Effect.flip(LogStreams.make({ sink, buffer: { capacity: -1, overflow: "drop-newest" } }))
-      expect(invalid.message).toMatch(/capacity must be a positive integer/)
+      const invalid = yield* Effect.flip(LogStreams.make({ sink, buffer: { maxBytes: -1, overflow: "drop-newest" } }))
+      expect(invalid.message).toMatch(/size must be a positive number of bytes/)
     })
   )
 
