@@ -116,19 +116,8 @@ const measure = (engine: DockerEngine.Engine, driver: string) =>
   Effect.gen(function* () {
     const wanted = `"log":"${lines}\\n"`
     const started = performance.now()
-    const id = yield* engine.docker(
-      "run",
-      "-d",
-      "--network",
-      "none",
-      "--log-driver",
-      driver,
-      engine.image,
-      "busybox",
-      "seq",
-      "1",
-      String(lines)
-    )
+    const seq = ["busybox", "seq", "1", String(lines)]
+    const id = yield* engine.docker(...["run", "-d", "--network", "none", "--log-driver", driver, engine.image, ...seq])
     yield* engine.docker("wait", id)
     const file =
       driver === "json-file"

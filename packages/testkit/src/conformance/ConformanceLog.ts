@@ -63,6 +63,31 @@ const writeWithin = (logging: LogSequences.Logging, effect: Effect.Effect<void, 
     })
   )
 
+/** A container that prints with `print`, then stops; fails the check when any step fails or the FIFO stays full. */
+const printedThenStopped = (
+  context: Conformance.Context,
+  print: (logging: LogSequences.Logging) => Effect.Effect<void, LogFifo.LogFifoError>
+) =>
+  Effect.gen(function* () {
+    const { daemon, logging } = yield* running(context)
+    yield* writeWithin(logging, print(logging))
+    yield* stopped(logging)
+    return { daemon, logging }
+  })
+
+/** `docker logs` of a container that printed with `print` and stopped. */
+const readBack = (
+  context: Conformance.Context,
+  print: (logging: LogSequences.Logging) => Effect.Effect<void, LogFifo.LogFifoError>,
+  config: Partial<LogDriver.ReadConfig> = {}
+) =>
+  Effect.gen(function* () {
+    const { daemon, logging } = yield* printedThenStopped(context, print)
+    const logs = yield* daemon.logsStopped(logging.info, config)
+    if (logs.error !== undefined) yield* failAction(logs, logs.error)
+    return logs
+  })
+
 const lines = (entries: ReadonlyArray<LogEntry.LogEntry>) => entries.map(LogEntry.lineText)
 
 /** Whether the plugin says it serves ReadLogs (Capabilities fails → no, as the daemon reads it). */
@@ -112,30 +137,21 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       why: "The daemon writes the container's output into the FIFO; a plugin that stops reading fills the 64 KiB pipe and blocks the container."
     },
     (context) =>
-      Effect.gen(function* () {
-        const { logging } = yield* running(context)
-        const line = "x".repeat(1000)
-        const batch = Array.from({ length: 100 }, () => line)
-        yield* writeWithin(
-          logging,
-          Effect.gen(function* () {
-            for (let i = 0; i < 10; i++) yield* logging.print("stdout", batch)
-          })
+      Effect.asVoid(
+        printedThenStopped(context, (logging) =>
+          logging.print(
+            "stdout",
+            Array.from({ length: 1000 }, () => "x".repeat(1000))
+          )
         )
-        yield* stopped(logging)
-      })
+      )
   ),
   Conformance.check(
     "StopLogging answers while the daemon still holds the FIFO open",
     {
       why: "The daemon closes its end only after StopLogging returns: a plugin that waits for EOF first never answers, and the container never stops."
     },
-    (context) =>
-      Effect.gen(function* () {
-        const { logging } = yield* running(context)
-        yield* writeWithin(logging, logging.print("stdout", ["last words"]))
-        yield* stopped(logging)
-      })
+    (context) => Effect.asVoid(printedThenStopped(context, (logging) => logging.print("stdout", ["last words"])))
   ),
   Conformance.check(
     "StartLogging of a FIFO that does not exist answers Err",
@@ -158,14 +174,9 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     (context) =>
       Effect.gen(function* () {
         if (!(yield* servesReadLogs(context))) return
-        const { daemon, logging } = yield* running(context)
-        yield* writeWithin(
-          logging,
+        const logs = yield* readBack(context, (logging) =>
           Effect.andThen(logging.print("stdout", ["first", "second"]), logging.print("stderr", ["third"]))
         )
-        yield* stopped(logging)
-        const logs = yield* daemon.logsStopped(logging.info)
-        if (logs.error !== undefined) yield* failAction(logs, logs.error)
         const got = logs.entries.map((e) => `${e.source}:${LogEntry.lineText(e)}`)
         const want = ["stdout:first\n", "stdout:second\n", "stderr:third\n"]
         if (JSON.stringify(got) !== JSON.stringify(want)) {
@@ -179,11 +190,9 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     (context) =>
       Effect.gen(function* () {
         if (!(yield* servesReadLogs(context))) return
-        const { daemon, logging } = yield* running(context)
-        yield* writeWithin(logging, logging.print("stdout", ["one", "two", "three"]))
-        yield* stopped(logging)
-        const logs = yield* daemon.logsStopped(logging.info, { Tail: 1 })
-        if (logs.error !== undefined) yield* failAction(logs, logs.error)
+        const logs = yield* readBack(context, (logging) => logging.print("stdout", ["one", "two", "three"]), {
+          Tail: 1
+        })
         if (JSON.stringify(lines(logs.entries)) !== JSON.stringify(["three\n"])) {
           yield* failAction(logs, `--tail 1 answered ${JSON.stringify(lines(logs.entries))}, expected ["three\\n"]`)
         }

@@ -184,13 +184,7 @@ describe.skipIf(shared.engine === undefined)("log-file with a stalled sink again
     Effect.gen(function* () {
       const started = Date.now()
       const id = yield* engine.docker(
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--log-driver",
-        name,
-        engine.image,
+        ...["run", "-d", "--network", "none", "--log-driver", name, engine.image],
         "busybox",
         "seq",
         "1",
