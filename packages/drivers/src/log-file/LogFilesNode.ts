@@ -61,7 +61,8 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
             return { handle, size: (await handle.stat()).size }
           })
         ),
-        (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close()))
+        // A failed close of a read-only handle loses nothing.
+        (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close().catch(() => {})))
       ).pipe(
         Effect.map((opened) =>
           opened === undefined

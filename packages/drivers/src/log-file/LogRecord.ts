@@ -22,7 +22,7 @@ export class RecordCorrupt extends Data.TaggedError("RecordCorrupt")<{ readonly 
 }
 
 const billion = 1_000_000_000n
-let lastSecond: bigint | undefined
+let lastSecond = ""
 let lastBase = ""
 
 /**
@@ -31,14 +31,23 @@ let lastBase = ""
  * @since 0.1.0
  */
 export const formatTime = (timeNano: bigint): string => {
-  const seconds = timeNano / billion - (timeNano % billion < 0n ? 1n : 0n)
-  const fraction = timeNano - seconds * billion
+  // Decimal digits instead of BigInt division: this runs once per log line.
+  const digits = timeNano.toString()
+  if (digits.length <= 9 || timeNano < 0n) return formatSlow(timeNano)
+  const seconds = digits.slice(0, -9)
   // Entries come in bursts within the same second: format the date part once per second.
   if (seconds !== lastSecond) {
     lastSecond = seconds
     lastBase = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
   }
-  const base = lastBase
+  const fraction = digits.slice(-9).replace(/0+$/, "")
+  return fraction === "" ? `${lastBase}Z` : `${lastBase}.${fraction}Z`
+}
+
+const formatSlow = (timeNano: bigint): string => {
+  const seconds = timeNano / billion - (timeNano % billion < 0n ? 1n : 0n)
+  const fraction = timeNano - seconds * billion
+  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19)
   const digits = fraction.toString().padStart(9, "0").replace(/0+$/, "")
   return `${base}${digits === "" ? "" : `.${digits}`}Z`
 }
