@@ -6,6 +6,8 @@
  */
 import type * as Descriptor from "./Descriptor.ts"
 import { descriptor as logFile } from "./log-file/descriptor.ts"
+import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
+import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -14,7 +16,14 @@ import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
  *
  * @since 0.1.0
  */
-export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal, logFile]
+export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
+  volumeMemory,
+  volumeLocal,
+  ipamPool,
+  GraphOverlayDescriptors.overlay,
+  GraphOverlayDescriptors.vfs,
+  logFile
+]
 
 /**
  * A descriptor by its name.

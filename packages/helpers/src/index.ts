@@ -4,6 +4,14 @@
  *
  * @since 0.1.0
  */
+export * as Ipam from "./ipam/index.ts"
+export * as LayerTarError from "./graph/LayerTarError.ts"
+export * as LayerPath from "./graph/LayerPath.ts"
+export * as TarStream from "./graph/TarStream.ts"
+export * as LayerApply from "./graph/LayerApply.ts"
+export * as SpecialFiles from "./graph/SpecialFiles.ts"
+export * as LayerChanges from "./graph/LayerChanges.ts"
+export * as LayerDiff from "./graph/LayerDiff.ts"
 export * as LogBuffer from "./log/LogBuffer.ts"
 export * as LogEntry from "./log/LogEntry.ts"
 export * as LogFifo from "./log/LogFifo.ts"

@@ -3,7 +3,8 @@
  * against `dpk serve log-file` in its own process.
  */
 import { LogFile } from "@docker-plugin-kit/drivers"
-import { Conformance, ConformanceLog, ConformanceSuites, ConformanceVitest } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceLog, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"

@@ -19,6 +19,8 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceLog from "./ConformanceLog.ts"
+import * as ConformanceGraph from "./ConformanceGraph.ts"
+import * as ConformanceIpam from "./ConformanceIpam.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -30,6 +32,8 @@ import * as SocketHarness from "../harness/SocketHarness.ts"
  */
 export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   VolumeDriver: ConformanceVolume.suite,
+  IpamDriver: ConformanceIpam.suite,
+  GraphDriver: ConformanceGraph.suite,
   LogDriver: ConformanceLog.suite
 }
 
