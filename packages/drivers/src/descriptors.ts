@@ -8,6 +8,7 @@ import type * as Descriptor from "./Descriptor.ts"
 import { descriptor as logFile } from "./log-file/descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
 import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
+import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -22,6 +23,7 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   ipamPool,
   GraphOverlayDescriptors.overlay,
   GraphOverlayDescriptors.vfs,
+  metricsProxy,
   logFile
 ]
 

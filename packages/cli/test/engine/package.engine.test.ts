@@ -4,6 +4,8 @@
  */
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as Http from "node:http"
+import * as Net from "node:net"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -85,6 +87,53 @@ describe.skipIf(shared.engine === undefined)("managed plugins against Docker Eng
         expect(engine.logTail(400)).toContain("no-such-flag")
         yield* engine.dockerResult("plugin", "disable", "-f", plugin)
         yield* engine.docker("plugin", "rm", "-f", plugin)
+      }),
+    240_000
+  )
+
+  it.effect(
+    "metrics-proxy as a managed plugin: the engine starts it, and it serves the engine's metrics on its own address",
+    () =>
+      Effect.gen(function* () {
+        const name = `dpk-e2e-metrics-${process.pid}-${Math.random().toString(36).slice(2, 6)}`
+        const dir = Path.join(base, "metrics")
+        const packaged = dpk("package", "metrics-proxy", "--name", name, "--out", dir)
+        expect(packaged.status, packaged.stderr).toBe(0)
+        const config = JSON.parse(Fs.readFileSync(Path.join(dir, "config.json"), "utf8"))
+        expect(config.Interface.Types).toEqual(["docker.metricscollector/1.0"])
+        const port = yield* Effect.promise(
+          () =>
+            new Promise<number>((resolve) => {
+              const probe = Net.createServer().listen(0, "127.0.0.1", () => {
+                const { port } = probe.address() as Net.AddressInfo
+                probe.close(() => resolve(port))
+              })
+            })
+        )
+        const plugin = `${name}:latest`
+        yield* engine.docker("plugin", "create", plugin, dir)
+        yield* engine.docker("plugin", "set", plugin, `args=--listen 127.0.0.1:${port}`)
+        yield* engine.docker("plugin", "enable", plugin)
+        // The engine calls StartMetrics right after enabling; give the plugin a moment to be reachable.
+        let scraped = { status: 0, body: "" }
+        for (let i = 0; i < 50 && scraped.status !== 200; i++) {
+          scraped = yield* Effect.promise(
+            () =>
+              new Promise<{ status: number; body: string }>((resolve) => {
+                Http.get({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+                  let body = ""
+                  res.on("data", (c: Buffer) => {
+                    body += c.toString()
+                  })
+                  res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+                }).on("error", () => setTimeout(() => resolve({ status: 0, body: "" }), 200))
+              })
+          )
+        }
+        expect(scraped.status).toBe(200)
+        expect(scraped.body).toContain("engine_daemon_")
+        yield* engine.docker("plugin", "disable", plugin)
+        yield* engine.docker("plugin", "rm", plugin)
       }),
     240_000
   )

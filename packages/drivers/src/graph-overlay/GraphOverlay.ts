@@ -19,14 +19,14 @@ import { GraphDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
-import type * as Result from "effect/Result"
+import * as Result from "effect/Result"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
 import { GraphUnsupported, LayerNotFound } from "./GraphErrors.ts"
 import * as GraphTable from "./GraphTable.ts"
-import { type MountError, Mounts } from "./Mounts.ts"
+import { type MountError, Mounts, type OverlaySpec } from "./Mounts.ts"
 import * as MountsMemory from "./MountsMemory.ts"
 import * as MountsNode from "./MountsNode.ts"
 
@@ -137,7 +137,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     const serialised = (id: string) => locks.withLock(id)
 
     /** The overlay of a layer on its ancestors, or nothing to mount (vfs, or a base layer). */
-    const overlayOf = (s: Store, table: GraphTable.GraphTable, id: string) => {
+    const overlayOf = (s: Store, table: GraphTable.GraphTable, id: string): OverlaySpec | undefined => {
       if (mode !== "overlay" || table.get(id)?.parent === undefined) return undefined
       // Relative to the root, so the option string stays short for long chains.
       return {
@@ -171,6 +171,27 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(tmp.dir, { recursive: true, force: true }))))
           yield* commit(table)
           return {}
+        })
+      )
+
+    /**
+     * A counted Get or Put: the table's transition, then the mount work when the count leaves or reaches zero
+     * (`edge`), then the new count. Answers the folder the layer is seen in.
+     */
+    const counted = <E>(
+      ID: string,
+      step: (table: GraphTable.GraphTable) => Result.Result<{ table: GraphTable.GraphTable; edge: boolean }, E>,
+      atEdge: (overlay: OverlaySpec) => Effect.Effect<void, MountError>
+    ) =>
+      serialised(ID)(
+        Effect.gen(function* () {
+          const s = yield* store
+          const before = yield* Ref.get(s.table)
+          const { table, edge } = yield* Effect.fromResult(step(before))
+          const overlay = overlayOf(s, before, ID)
+          if (edge && overlay !== undefined) yield* atEdge(overlay)
+          yield* commit(table)
+          return overlay === undefined ? layout(s.root, ID).diff : overlay.target
         })
       )
 
@@ -227,28 +248,22 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           })
         ),
       get: ({ ID }) =>
-        serialised(ID)(
-          Effect.gen(function* () {
-            const s = yield* store
-            const before = yield* Ref.get(s.table)
-            const { table, first } = yield* Effect.fromResult(GraphTable.acquire(before, ID))
-            const overlay = overlayOf(s, before, ID)
-            if (first && overlay !== undefined) yield* mounts.mountOverlay(overlay)
-            yield* commit(table)
-            return { Dir: overlay === undefined ? layout(s.root, ID).diff : overlay.target }
-          })
+        Effect.map(
+          counted(
+            ID,
+            (t) => Result.map(GraphTable.acquire(t, ID), ({ table, first }) => ({ table, edge: first })),
+            mounts.mountOverlay
+          ),
+          (Dir) => ({ Dir })
         ),
       put: ({ ID }) =>
-        serialised(ID)(
-          Effect.gen(function* () {
-            const s = yield* store
-            const before = yield* Ref.get(s.table)
-            const { table, last } = yield* Effect.fromResult(GraphTable.release(before, ID))
-            const overlay = overlayOf(s, before, ID)
-            if (last && overlay !== undefined) yield* mounts.unmount(overlay.target)
-            yield* commit(table)
-            return {}
-          })
+        Effect.as(
+          counted(
+            ID,
+            (t) => Result.map(GraphTable.release(t, ID), ({ table, last }) => ({ table, edge: last })),
+            (overlay) => mounts.unmount(overlay.target)
+          ),
+          {}
         ),
       exists: ({ ID }) =>
         Effect.map(

@@ -167,4 +167,23 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
       yield* driver.remove({ ID: "base" })
     })
   )
+
+  it.effect("a plugin restarted under a mounted layer adopts the mount: the next Put unmounts it", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const first = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      yield* first.create({ ID: "base" })
+      yield* first.createReadWrite({ ID: "rw", Parent: "base" })
+      const { Dir } = yield* first.get({ ID: "rw" })
+      const mounted = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(Dir)
+      expect(mounted()).toBe(true)
+      const second = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      expect((yield* Effect.flip(second.remove({ ID: "rw" })))._tag).toBe("LayerInUse")
+      yield* second.put({ ID: "rw" })
+      expect(mounted()).toBe(false)
+      yield* second.remove({ ID: "rw" })
+      yield* second.remove({ ID: "base" })
+      expect(Fs.readdirSync(root)).toEqual([])
+    })
+  )
 })

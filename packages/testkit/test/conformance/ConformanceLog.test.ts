@@ -27,11 +27,10 @@ const careless = Layer.sync(LogDriver.LogDriver, () => {
   }
 })
 
-/** Answers StartLogging but never opens the FIFO. */
+/** Answers StartLogging but never opens the FIFO; serves no ReadLogs. */
 const deaf = Layer.succeed(LogDriver.LogDriver, {
   startLogging: () => Effect.succeed({}),
-  stopLogging: () => Effect.succeed({}),
-  readLogs: () => Effect.succeed(Stream.empty)
+  stopLogging: () => Effect.succeed({})
 })
 
 const statusOf = (report: Conformance.Report) => Object.fromEntries(report.outcomes.map((o) => [o.check, o.status]))
@@ -60,7 +59,7 @@ describe("ConformanceLog", () => {
       const outcome = yield* Conformance.runCheck(drained, Conformance.context(client))
       expect(outcome.status).toBe("fail")
       expect(outcome.reason).toMatch(/the FIFO stayed full for 10s: the plugin does not drain it/)
-      // Without Capabilities (404), ReadLogs is taken as not served and its checks are skipped.
+      // Without readLogs, Capabilities says no ReadLogs, and the ReadLogs checks are skipped.
       const readBack = ConformanceLog.checks.find((c) => c.name === "ReadLogs applies Tail")!
       expect((yield* Conformance.runCheck(readBack, Conformance.context(client))).status).toBe("pass")
     })

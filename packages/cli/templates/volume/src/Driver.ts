@@ -23,7 +23,7 @@ export const layer = (root: string) =>
           ? Effect.succeed(folder(name))
           : Effect.fail(new DriverError({ message: `no such volume: ${name}` }))
       )
-    return VolumeDriver.VolumeDriver.of({
+    return VolumeDriver.make({
       create: ({ Name }) =>
         Effect.flatMap(checkName(Name), (name) =>
           Effect.try({
