@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as Descriptor from "./Descriptor.ts"
+import { descriptor as logFile } from "./log-file/descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
 import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
 import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
@@ -24,7 +25,8 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   GraphOverlayDescriptors.overlay,
   GraphOverlayDescriptors.vfs,
   metricsProxy,
-  networkBridge
+  networkBridge,
+  logFile
 ]
 
 /**

@@ -20,6 +20,7 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceGeneric from "./ConformanceGeneric.ts"
+import * as ConformanceLog from "./ConformanceLog.ts"
 import * as ConformanceGraph from "./ConformanceGraph.ts"
 import * as ConformanceIpam from "./ConformanceIpam.ts"
 import * as ConformanceNetwork from "./ConformanceNetwork.ts"
@@ -36,7 +37,8 @@ export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   VolumeDriver: ConformanceVolume.suite,
   IpamDriver: ConformanceIpam.suite,
   GraphDriver: ConformanceGraph.suite,
-  NetworkDriver: ConformanceNetwork.suite
+  NetworkDriver: ConformanceNetwork.suite,
+  LogDriver: ConformanceLog.suite
 }
 
 /**
