@@ -128,8 +128,8 @@ export const statusDetail = (text: string): string => {
 }
 
 /**
- * Interprets a JSON answer like the daemon: status, error field, then the endpoint's schema (keys matched
- * case-insensitively, `null` read as an all-zero answer).
+ * Interprets a JSON answer like the daemon: status, error field (not for `AuthZPlugin.*`, whose 200 `Err` the
+ * daemon ignores), then the endpoint's schema (keys matched case-insensitively, `null` read as an all-zero answer).
  *
  * @since 0.1.0
  */
@@ -145,8 +145,12 @@ export const interpretJson = (
   const parsed = GoJson.firstValue(text)
   if (Result.isFailure(parsed)) return Result.fail(new BadResponse({ method, reason: parsed.failure, body: text }))
   const body = parsed.success === null ? {} : parsed.success
+  // The daemon decodes an authorization answer into a struct whose `Err` it never reads on 200: an answer with
+  // `Allow: true` and an error text is an allow.
   const err = GoJson.field(body, errorField)
-  if (typeof err === "string" && err !== "") return Result.fail(new RemoteError({ method, err }))
+  if (typeof err === "string" && err !== "" && !path.startsWith("/AuthZPlugin.")) {
+    return Result.fail(new RemoteError({ method, err }))
+  }
   if (err !== undefined && err !== null && typeof err !== "string") {
     return Result.fail(
       new BadResponse({ method, reason: `${errorField}: expected a string, got ${typeof err}`, body: text })

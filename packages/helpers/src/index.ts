@@ -4,4 +4,7 @@
  *
  * @since 0.1.0
  */
-export {}
+export * as AuthzAnswer from "./authz/AuthzAnswer.ts"
+export * as AuthzRequest from "./authz/AuthzRequest.ts"
+export * as ContainerSpec from "./authz/ContainerSpec.ts"
+export * as EngineRoute from "./authz/EngineRoute.ts"
