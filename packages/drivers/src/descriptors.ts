@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { descriptor as authzPolicy } from "./authz-policy/descriptor.ts"
 import type * as Descriptor from "./Descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
@@ -13,7 +14,7 @@ import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
  *
  * @since 0.1.0
  */
-export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal]
+export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal, authzPolicy]
 
 /**
  * A descriptor by its name.
