@@ -145,16 +145,15 @@ export const interpretJson = (
   const parsed = GoJson.firstValue(text)
   if (Result.isFailure(parsed)) return Result.fail(new BadResponse({ method, reason: parsed.failure, body: text }))
   const body = parsed.success === null ? {} : parsed.success
-  // The daemon decodes an authorization answer into a struct whose `Err` it never reads on 200: an answer with
-  // `Allow: true` and an error text is an allow.
   const err = GoJson.field(body, errorField)
-  if (typeof err === "string" && err !== "" && !path.startsWith("/AuthZPlugin.")) {
-    return Result.fail(new RemoteError({ method, err }))
-  }
   if (err !== undefined && err !== null && typeof err !== "string") {
     return Result.fail(
       new BadResponse({ method, reason: `${errorField}: expected a string, got ${typeof err}`, body: text })
     )
+  }
+  // The daemon never reads `Err` of a 200 authorization answer: `{"Allow": true, "Err": "x"}` is an allow.
+  if (typeof err === "string" && err !== "" && !path.startsWith("/AuthZPlugin.")) {
+    return Result.fail(new RemoteError({ method, err }))
   }
   const decoded = decoderOf(schema)(GoJson.normalize(schema.ast, body))
   return Result.mapError(

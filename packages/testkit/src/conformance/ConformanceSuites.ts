@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
+import * as ConformanceAuthz from "./ConformanceAuthz.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -28,7 +29,8 @@ import * as SocketHarness from "../harness/SocketHarness.ts"
  * @since 0.1.0
  */
 export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
-  VolumeDriver: ConformanceVolume.suite
+  VolumeDriver: ConformanceVolume.suite,
+  authz: ConformanceAuthz.suite
 }
 
 /**
