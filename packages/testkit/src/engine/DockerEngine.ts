@@ -114,6 +114,11 @@ export interface Options {
   readonly startTimeout?: Duration.Input
   /** Image reference to import busybox as (default `dpk-busybox:latest`). */
   readonly image?: string
+  /**
+   * More `dockerd` arguments, e.g. `["--authorization-plugin", NAME]` (that plugin must already be listening: the
+   * daemon looks it up at start).
+   */
+  readonly daemonArgs?: ReadonlyArray<string>
 }
 
 /** Commands the test image links to busybox. */
@@ -329,7 +334,8 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
             `--data-root=${Path.join(dir, "root")}`,
             `--exec-root=${Path.join(dir, "exec")}`,
             `--pidfile=${Path.join(dir, "docker.pid")}`,
-            `--host=${host}`
+            `--host=${host}`,
+            ...(options.daemonArgs ?? [])
           ],
           { stdio: ["ignore", out, out], env }
         )
