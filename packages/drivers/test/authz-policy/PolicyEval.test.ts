@@ -1,6 +1,7 @@
 import { Policy, PolicyEval } from "@docker-plugin-kit/drivers"
 import { AuthzRequest } from "@docker-plugin-kit/helpers"
 import type { Authorization } from "@docker-plugin-kit/protocol"
+import { AuthzSequences } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import * as Result from "effect/Result"
 import * as Fs from "node:fs"
@@ -15,16 +16,14 @@ const baseline = Result.getOrThrow(
 
 const policy = (yaml: string) => Result.getOrThrow(Policy.parse(yaml, "test.yaml"))
 
+/** The request as the daemon sends it (fake daemon's rules), parsed; `extra` overrides fields. */
 const raw = (method: string, uri: string, body?: unknown, extra: Partial<Authorization.AuthZRequest> = {}) =>
   AuthzRequest.fromRequest({
-    RequestMethod: method,
-    RequestUri: uri,
-    ...(body === undefined
-      ? {}
-      : {
-          RequestHeaders: { "Content-Type": "application/json" },
-          RequestBody: Buffer.from(JSON.stringify(body)).toString("base64")
-        }),
+    ...AuthzSequences.authZRequestOf({
+      method,
+      uri,
+      ...(body === undefined ? {} : { body: { _tag: "Json", value: body } })
+    }),
     ...extra
   })
 

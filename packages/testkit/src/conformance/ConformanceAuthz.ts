@@ -147,6 +147,13 @@ const decided = (context: Conformance.Context, request: Authorization.AuthZReque
     Effect.map(expectDecision(ex), (decision) => ({ ex, decision: decision! }))
   )
 
+const responseDecided = (context: Conformance.Context, request: Authorization.AuthZResponseRequest) =>
+  Effect.asVoid(Effect.flatMap(Conformance.send(context, E.authZRes.path, request), (ex) => expectDecision(ex)))
+
+/** A check that a request gets a decision. */
+const decides = (name: string, why: string, request: Authorization.AuthZRequest) =>
+  Conformance.check(name, { why }, (context) => Effect.asVoid(decided(context, request)))
+
 /**
  * Every AuthZPlugin check.
  *
@@ -165,15 +172,15 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         }
       })
   ),
-  Conformance.check(
+  decides(
     "AuthZReq decides HEAD /_ping",
-    { why: "Every docker command starts with a ping; an answer other than a decision breaks every command." },
-    (context) => Effect.asVoid(decided(context, requests.ping))
+    "Every docker command starts with a ping; an answer other than a decision breaks every command.",
+    requests.ping
   ),
-  Conformance.check(
+  decides(
     "AuthZReq decides a container create with its JSON body",
-    { why: "docker run sends POST /vX.Y/containers/create with a base64 JSON body; the plugin must read it." },
-    (context) => Effect.asVoid(decided(context, requests.create))
+    "docker run sends POST /vX.Y/containers/create with a base64 JSON body; the plugin must read it.",
+    requests.create
   ),
   Conformance.check(
     "A denial carries a message",
@@ -205,22 +212,20 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         }
       })
   ),
-  Conformance.check(
+  decides(
     "AuthZReq decides a tar upload (docker cp) without a body",
-    {
-      why: "docker cp, docker load and docker build send non-JSON bodies the daemon never forwards; a plugin that fails on them breaks those commands."
-    },
-    (context) => Effect.asVoid(decided(context, requests.copyIn))
+    "docker cp, docker load and docker build send non-JSON bodies the daemon never forwards; a plugin that fails on them breaks those commands.",
+    requests.copyIn
   ),
-  Conformance.check(
+  decides(
     "AuthZReq decides a request from a TLS user with a certificate",
-    { why: "With TLS client authentication the daemon adds User, UserAuthNMethod and RequestPeerCertificates." },
-    (context) => Effect.asVoid(decided(context, requests.tlsUser))
+    "With TLS client authentication the daemon adds User, UserAuthNMethod and RequestPeerCertificates.",
+    requests.tlsUser
   ),
-  Conformance.check(
+  decides(
     "AuthZReq tolerates fields it does not know",
-    { why: "Newer daemons may add fields; Go plugins ignore unknown keys." },
-    (context) => Effect.asVoid(decided(context, { ...requests.ping, RequestFutureField: { x: 1 } } as never))
+    "Newer daemons may add fields; Go plugins ignore unknown keys.",
+    { ...requests.ping, RequestFutureField: { x: 1 } } as never
   ),
   Conformance.check(
     "AuthZReq answers the same request the same way",
@@ -241,28 +246,22 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     "AuthZRes decides a buffered JSON response",
     { why: "After handling a request the daemon sends its response (status, headers, base64 JSON body) to AuthZRes." },
     (context) =>
-      Effect.flatMap(
-        Conformance.send(context, E.authZRes.path, {
-          ...requests.create,
-          ResponseStatusCode: 201,
-          ResponseHeaders: { "Api-Version": "1.41", "Content-Type": "application/json", Server: "Docker/20.10.24" },
-          ResponseBody: b64('{"Id":"0123456789ab","Warnings":[]}\n')
-        }),
-        (ex) => expectDecision(ex)
-      )
+      responseDecided(context, {
+        ...requests.create,
+        ResponseStatusCode: 201,
+        ResponseHeaders: { "Api-Version": "1.41", "Content-Type": "application/json", Server: "Docker/20.10.24" },
+        ResponseBody: b64('{"Id":"0123456789ab","Warnings":[]}\n')
+      })
   ),
   Conformance.check(
     "AuthZRes decides a streamed response without status or body",
     { why: "For streams (docker events, logs -f, attach) the response is flushed first: AuthZRes gets no status." },
     (context) =>
-      Effect.flatMap(
-        Conformance.send(context, E.authZRes.path, {
-          RequestMethod: "GET",
-          RequestUri: "/v1.41/events",
-          RequestHeaders: { "User-Agent": "Docker-Client/20.10.24 (linux)" }
-        }),
-        (ex) => expectDecision(ex)
-      )
+      responseDecided(context, {
+        RequestMethod: "GET",
+        RequestUri: "/v1.41/events",
+        RequestHeaders: { "User-Agent": "Docker-Client/20.10.24 (linux)" }
+      })
   )
 ]
 
