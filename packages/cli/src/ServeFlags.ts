@@ -6,9 +6,9 @@
 import { Descriptor } from "@docker-plugin-kit/drivers"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Console from "effect/Console"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
@@ -39,7 +39,17 @@ export const flags = {
   tlsCert: Flag.String("tls-cert").pipe(Flag.withDescription("TLS certificate (PEM) for --tcp"), Flag.optional),
   tlsKey: Flag.String("tls-key").pipe(Flag.withDescription("TLS private key (PEM) for --tcp"), Flag.optional),
   tlsCa: Flag.String("tls-ca").pipe(
-    Flag.withDescription("CA (PEM) that client certificates must be signed by; written to NAME.json"),
+    Flag.withDescription(
+      "CA (PEM) the daemon's client certificate must be signed by: callers without one are refused; NAME.json names it and the daemon's certificate"
+    ),
+    Flag.optional
+  ),
+  tlsDaemonCert: Flag.String("tls-daemon-cert").pipe(
+    Flag.withDescription("Certificate (PEM) the daemon presents, named in NAME.json (default: --tls-cert)"),
+    Flag.optional
+  ),
+  tlsDaemonKey: Flag.String("tls-daemon-key").pipe(
+    Flag.withDescription("Key (PEM) of --tls-daemon-cert, named in NAME.json (default: --tls-key)"),
     Flag.optional
   ),
   group: Flag.String("group").pipe(Flag.withDescription("Group (name or GID) owning the socket"), Flag.optional),
@@ -67,6 +77,8 @@ export interface Values {
   readonly tlsCert: Option.Option<string>
   readonly tlsKey: Option.Option<string>
   readonly tlsCa: Option.Option<string>
+  readonly tlsDaemonCert: Option.Option<string>
+  readonly tlsDaemonKey: Option.Option<string>
   readonly group: Option.Option<string>
   readonly systemd: boolean
   readonly deadline: number
@@ -74,21 +86,26 @@ export interface Values {
 }
 
 /**
- * A bad combination of flags.
+ * A flag with a bad value, or a bad combination of flags: `flag` names it, `reason` says what is wrong.
  *
  * @since 0.1.0
  */
-export class FlagError extends Error {
-  readonly _tag = "FlagError"
+export class FlagError extends Data.TaggedError("FlagError")<{ readonly flag: string; readonly reason: string }> {
+  override get message(): string {
+    return `${this.flag} ${this.reason}`
+  }
 }
 
 /**
- * The server could not start (socket taken, port in use, driver failed to initialise, ...).
+ * The server could not start (socket taken, port in use, driver failed to initialise, ...): `plugin` names it,
+ * `reason` says why.
  *
  * @since 0.1.0
  */
-export class ServeFailed extends Error {
-  readonly _tag = "ServeFailed"
+export class ServeFailed extends Data.TaggedError("ServeFailed")<{ readonly plugin: string; readonly reason: string }> {
+  override get message(): string {
+    return `${this.plugin}: ${this.reason}`
+  }
 }
 
 const describe = (e: unknown): string =>
@@ -96,9 +113,9 @@ const describe = (e: unknown): string =>
 
 const parseHostPort = (value: string): { host: string; port: number } => {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-  if (match === null) throw new FlagError(`--tcp expects HOST:PORT, got "${value}"`)
+  if (match === null) throw new FlagError({ flag: "--tcp", reason: `expects HOST:PORT, got "${value}"` })
   const port = Number(match[3])
-  if (port > 65535) throw new FlagError(`--tcp port must be at most 65535, got ${port}`)
+  if (port > 65535) throw new FlagError({ flag: "--tcp", reason: `port must be at most 65535, got ${port}` })
   return { host: match[1] ?? (match[2] === "" ? "127.0.0.1" : match[2]!), port }
 }
 
@@ -127,26 +144,51 @@ const defaultSocket = (name: string): string =>
 export const listenOf = (name: string, values: Values): Listener.Listen => {
   if (values.systemd) return { _tag: "Systemd" }
   if (Option.isSome(values.tcp)) {
-    if (Option.isSome(values.socket)) throw new FlagError("--socket and --tcp are exclusive")
+    if (Option.isSome(values.socket)) throw new FlagError({ flag: "--socket", reason: "and --tcp are exclusive" })
     const { host, port } = parseHostPort(values.tcp.value)
     const cert = Option.getOrUndefined(values.tlsCert)
     const key = Option.getOrUndefined(values.tlsKey)
-    if ((cert === undefined) !== (key === undefined)) throw new FlagError("--tls-cert and --tls-key go together")
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new FlagError({ flag: "--tls-cert", reason: "and --tls-key go together" })
+    }
     const ca = Option.getOrUndefined(values.tlsCa)
-    if (ca !== undefined && cert === undefined) throw new FlagError("--tls-ca needs --tls-cert and --tls-key")
+    if (ca !== undefined && cert === undefined) {
+      throw new FlagError({ flag: "--tls-ca", reason: "needs --tls-cert and --tls-key" })
+    }
+    const daemonCert = Option.getOrUndefined(values.tlsDaemonCert)
+    const daemonKey = Option.getOrUndefined(values.tlsDaemonKey)
+    if ((daemonCert === undefined) !== (daemonKey === undefined)) {
+      throw new FlagError({ flag: "--tls-daemon-cert", reason: "and --tls-daemon-key go together" })
+    }
+    if (daemonCert !== undefined && ca === undefined) {
+      throw new FlagError({
+        flag: "--tls-daemon-cert",
+        reason: "needs --tls-ca (without it no client certificate is asked for)"
+      })
+    }
     return {
       _tag: "Tcp",
       host,
       port,
       ...(Option.isSome(values.specDir) ? { specDir: values.specDir.value } : {}),
       ...(cert !== undefined && key !== undefined
-        ? { tls: { certFile: cert, keyFile: key, ...(ca === undefined ? {} : { caFile: ca }) } }
+        ? {
+            tls: {
+              certFile: cert,
+              keyFile: key,
+              ...(ca === undefined ? {} : { caFile: ca }),
+              ...(daemonCert === undefined || daemonKey === undefined
+                ? {}
+                : { daemonCertFile: daemonCert, daemonKeyFile: daemonKey })
+            }
+          }
         : {})
     }
   }
-  for (const f of ["tlsCert", "tlsKey", "tlsCa", "specDir"] as const) {
-    if (Option.isSome(values[f]))
-      throw new FlagError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --tcp`)
+  for (const f of ["tlsCert", "tlsKey", "tlsCa", "tlsDaemonCert", "tlsDaemonKey", "specDir"] as const) {
+    if (Option.isSome(values[f])) {
+      throw new FlagError({ flag: `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, reason: "needs --tcp" })
+    }
   }
   return Listener.unix(name, {
     path: Option.getOrElse(values.socket, () => defaultSocket(name)),
@@ -171,7 +213,7 @@ export const command = <const Name extends string, Own extends Record<string, Fl
       const name = Option.getOrElse(all.name, () => driverName)
       const listen = yield* Effect.try({
         try: () => listenOf(name, all),
-        catch: (e) => e as FlagError
+        catch: (e) => (e instanceof FlagError ? e : new FlagError({ flag: "serve", reason: describe(e) }))
       })
       const server = PluginServer.layer({ name, listen, deadline: all.deadline, verbose: all.verbose })
       const announce = Layer.effectDiscard(
@@ -183,9 +225,8 @@ export const command = <const Name extends string, Own extends Record<string, Fl
         announce.pipe(
           Layer.provideMerge(server),
           Layer.provide(drivers(values as never)),
-          // One logfmt line per event: easy to grep, and what journald and log shippers expect.
-          Layer.provide(Logger.layer([Logger.consoleLogFmt]))
+          Layer.provide(PluginServer.logger)
         )
-      ).pipe(Effect.mapError((e) => new ServeFailed(describe(e))))
+      ).pipe(Effect.mapError((e) => new ServeFailed({ plugin: name, reason: describe(e) })))
     })
   ).pipe(Command.withDescription(description))

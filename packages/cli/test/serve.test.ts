@@ -6,7 +6,7 @@ import { post, tempDir, waitFor } from "../../server/test/support.ts"
 import { dpk, nodeArgs, start } from "./support.ts"
 
 describe("dpk serve", () => {
-  it.live("prints one ready line, logs calls with --verbose, and cleans up on SIGTERM", () =>
+  it.live("prints one ready line, logs every call with --verbose, and exits 0 after cleaning up on SIGTERM", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const socket = Path.join(dir, "cli.sock")
@@ -22,15 +22,28 @@ describe("dpk serve", () => {
       ])
       yield* waitFor(() => run.output().includes("listening on"))
       expect(run.output().trim()).toBe(`climem: serving volume-memory, listening on unix://${socket}`)
+      expect((yield* post({ socketPath: socket }, "/Plugin.Activate")).status).toBe(200)
       const reply = yield* post({ socketPath: socket }, "/VolumeDriver.Get", { Name: "nope" })
       expect(reply.body).toEqual({ Err: "no such volume: nope" })
-      yield* waitFor(() => run.output().includes("plugin call"))
-      expect(run.output()).toMatch(
-        /level=INFO .*message="plugin call" .*endpoint=\/VolumeDriver\.Get status=500 outcome=error durationMs=\d/
+      expect((yield* post({ socketPath: socket }, "/VolumeDriver.Get", { Name: 42 })).status).toBe(400)
+      expect((yield* post({ socketPath: socket }, "/VolumeDriver.Nope", {})).status).toBe(404)
+      yield* waitFor(() => run.output().includes("/VolumeDriver.Nope"))
+      const records = run.output().trim().split("\n").slice(1)
+      expect(records).toHaveLength(4)
+      for (const record of records)
+        expect(record).toMatch(/^timestamp=\S+ level=INFO fiber=#\d+ message="plugin call" /)
+      expect(records[0]).toMatch(/ endpoint=\/Plugin\.Activate status=200 outcome=ok durationMs=[\d.]+$/)
+      expect(records[1]).toMatch(
+        / endpoint=\/VolumeDriver\.Get status=500 outcome=error durationMs=[\d.]+ reason="no such volume: nope"$/
+      )
+      expect(records[2]).toMatch(
+        / endpoint=\/VolumeDriver\.Get status=400 outcome=error durationMs=[\d.]+ reason="\/VolumeDriver\.Get: invalid request: Name: Expected string, got 42"$/
+      )
+      expect(records[3]).toMatch(
+        / endpoint=\/VolumeDriver\.Nope status=404 outcome=error durationMs=[\d.]+ reason="unknown endpoint POST \/VolumeDriver\.Nope"$/
       )
       run.child.kill("SIGTERM")
-      const code = yield* run.exited
-      expect(code).not.toBeNull()
+      expect(yield* run.exited).toBe(0)
       expect(Fs.existsSync(socket)).toBe(false)
     })
   )
@@ -44,7 +57,7 @@ describe("dpk serve", () => {
       yield* post({ socketPath: socket }, "/VolumeDriver.Get", { Name: "nope" })
       yield* post({ socketPath: socket }, "/VolumeDriver.List", {})
       run.child.kill("SIGINT")
-      yield* run.exited
+      expect(yield* run.exited).toBe(0)
       expect(run.output().trim().split("\n")).toEqual([
         `volume-memory: serving volume-memory, listening on unix://${socket}`
       ])
@@ -76,7 +89,45 @@ describe("dpk serve", () => {
       yield* waitFor(() => run.output().includes("listening on"))
       expect((yield* post({ socketPath: socket }, "/Plugin.Activate")).body).toEqual({ Implements: ["VolumeDriver"] })
       run.child.kill("SIGTERM")
-      yield* run.exited
+      expect(yield* run.exited).toBe(0)
+    })
+  )
+
+  it.live("on TCP without client certificates, warns that anyone who can reach the port controls the plugin", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const run = yield* start(process.execPath, [
+        ...nodeArgs,
+        "serve",
+        "volume-memory",
+        "--name",
+        "opentcp",
+        "--tcp",
+        "127.0.0.1:0",
+        "--spec-dir",
+        dir
+      ])
+      yield* waitFor(() => run.output().includes("listening on"))
+      const spec = Path.join(dir, "opentcp.spec")
+      const url = Fs.readFileSync(spec, "utf8").trim()
+      expect(run.output()).toContain(
+        `level=WARN fiber=#1 message="${url}: anyone who can reach this port controls the plugin (it answers every caller, in plain text)`
+      )
+      run.child.kill("SIGTERM")
+      expect(yield* run.exited).toBe(0)
+      expect(Fs.existsSync(spec)).toBe(false)
+    })
+  )
+
+  it.live("exits 1 with the address and the reason when the listener cannot start", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "taken.sock")
+      Fs.writeFileSync(file, "not a socket")
+      const run = yield* start(process.execPath, [...nodeArgs, "serve", "volume-memory", "--socket", file])
+      expect(yield* run.exited).toBe(1)
+      expect(run.output()).toContain(`volume-memory: ${file}: exists and is not a socket; refusing to replace it`)
+      expect(Fs.readFileSync(file, "utf8")).toBe("not a socket")
     })
   )
 
@@ -86,6 +137,22 @@ describe("dpk serve", () => {
     expect(both.stdout + both.stderr).toContain("--socket and --tcp are exclusive")
     const tlsAlone = dpk("serve", "volume-memory", "--tls-cert", "c.pem")
     expect(tlsAlone.stdout + tlsAlone.stderr).toContain("--tls-cert needs --tcp")
+    const daemonCertAlone = dpk(
+      "serve",
+      "volume-memory",
+      "--tcp",
+      "127.0.0.1:1",
+      "--tls-cert",
+      "c.pem",
+      "--tls-key",
+      "k.pem",
+      "--tls-daemon-cert",
+      "d.pem",
+      "--tls-daemon-key",
+      "dk.pem"
+    )
+    expect(daemonCertAlone.status).not.toBe(0)
+    expect(daemonCertAlone.stdout + daemonCertAlone.stderr).toContain("--tls-daemon-cert needs --tls-ca")
   })
 })
 

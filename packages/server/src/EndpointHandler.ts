@@ -9,8 +9,6 @@
  */
 import type { BodyError, DriverFailure, Endpoint, PluginApi } from "@docker-plugin-kit/protocol"
 import { BodyError as BodyErrorClass, Wire, WireCodec } from "@docker-plugin-kit/protocol"
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as ByteSize from "effect/ByteSize"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -18,14 +16,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
-import * as SchemaAST from "effect/SchemaAST"
 import * as Stream from "effect/Stream"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
-import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
-import * as HttpServerError from "effect/http/HttpServerError"
+import type * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
-import * as Http from "node:http"
+import * as NodeFastPath from "./internal/NodeFastPath.ts"
 
 /**
  * How calls are served.
@@ -35,7 +30,10 @@ import * as Http from "node:http"
 export interface CallOptions {
   /** Every driver call must produce its answer within this time, or the server answers `Err`. */
   readonly deadline: Duration.Duration
-  /** Log every call (endpoint, duration, outcome) at Info level; otherwise only defects are logged. */
+  /**
+   * Log every call (endpoint, duration, outcome, reason) at Info level, as the router applies `CallLog.logged` to
+   * every route; otherwise only defects and deadline overruns are logged.
+   */
   readonly verbose: boolean
 }
 
@@ -136,172 +134,8 @@ const withDeadline = (
   }
 }
 
-const withCallLog = (endpoint: Endpoint.Any, options: CallOptions) => {
-  if (!options.verbose) return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) => effect
-  return (effect: Effect.Effect<HttpServerResponse.HttpServerResponse>) =>
-    Effect.suspend(() => {
-      const started = performance.now()
-      return Effect.tap(effect, (response) =>
-        Effect.logInfo("plugin call").pipe(
-          Effect.annotateLogs({
-            endpoint: endpoint.path,
-            status: response.status,
-            outcome: response.status === 200 ? "ok" : "error",
-            durationMs: Math.round((performance.now() - started) * 1000) / 1000
-          })
-        )
-      )
-    })
-}
-
-/** The BOM a `TextDecoder` drops, as the platform's `request.text` does. */
-const byteOrderMark = 0xfeff
-
-const requestParseError = (request: HttpServerRequest.HttpServerRequest, cause: unknown) =>
-  new HttpServerError.HttpServerError({
-    reason: new HttpServerError.RequestParseError({ request, reason: "Parse", cause })
-  })
-
-const bodyTooLarge = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
-  new HttpServerError.HttpServerError({
-    reason: new HttpServerError.RequestParseError({
-      request,
-      reason: "BodyTooLarge",
-      cause: new NodeStream.MaxBytesError(maxBytes)
-    })
-  })
-
-/** The fiber's `HttpIncomingMessage.MaxBodySize` in bytes, read as the platform's body reader reads it. */
-const maxBodyBytes = (fiber: Fiber.Fiber<unknown, unknown>): number | undefined => {
-  const limit = fiber.getRef(HttpIncomingMessage.MaxBodySize) as ByteSize.Input | undefined
-  return limit === undefined || limit === Infinity ? undefined : Number(ByteSize.fromInputUnsafe(limit))
-}
-
-/**
- * The Node request behind `request`, when its body can be read straight from it: a Node HTTP/1 request whose body
- * nobody has touched yet and that does not wait for a `100 Continue` (the platform's reader sends that one).
- */
-const untouchedNodeBody = (request: HttpServerRequest.HttpServerRequest): Http.IncomingMessage | undefined => {
-  const source = (request as { readonly source?: unknown }).source
-  return source instanceof Http.IncomingMessage &&
-    !source.readableDidRead &&
-    source.listenerCount("data") === 0 &&
-    source.headers.expect === undefined
-    ? source
-    : undefined
-}
-
-/**
- * Reads a small body straight from the Node request: `data` and `end` listeners and one `toString`, where the
- * platform's `request.text` caches the read in a fiber of its own, waits with `stream.finished` and copies the
- * bytes into an `ArrayBuffer` before decoding them. Same result, same limit (`HttpIncomingMessage.MaxBodySize`,
- * draining the rest), same errors.
- */
-const readNodeBody = (
-  request: HttpServerRequest.HttpServerRequest,
-  source: Http.IncomingMessage,
-  maxBytes: number | undefined
-): Effect.Effect<string, HttpServerError.HttpServerError> =>
-  Effect.callback<string, HttpServerError.HttpServerError>((resume) => {
-    let first: Buffer | undefined
-    let rest: Array<Buffer> | undefined
-    let size = 0
-    const cleanup = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-      source.off("close", onClose)
-    }
-    function onData(chunk: Buffer) {
-      size += chunk.length
-      if (maxBytes !== undefined && size > maxBytes) {
-        cleanup()
-        // Keep the connection usable: discard the rest of the body instead of destroying the request.
-        source.on("error", () => {})
-        source.resume()
-        return resume(Effect.fail(bodyTooLarge(request, maxBytes)))
-      }
-      if (first === undefined) first = chunk
-      else if (rest === undefined) rest = [first, chunk]
-      else rest.push(chunk)
-    }
-    function onEnd() {
-      cleanup()
-      resume(Effect.succeed(decodeText(rest === undefined ? (first ?? null) : Buffer.concat(rest, size))))
-    }
-    function onError(error: Error) {
-      cleanup()
-      resume(Effect.fail(requestParseError(request, error)))
-    }
-    function onClose() {
-      cleanup()
-      resume(Effect.fail(requestParseError(request, new Error("the request closed before its body ended"))))
-    }
-    source.on("data", onData)
-    source.on("end", onEnd)
-    source.on("error", onError)
-    source.on("close", onClose)
-    return Effect.sync(cleanup)
-  })
-
-const decodeText = (bytes: Buffer | null): string => {
-  const text = bytes === null ? "" : bytes.toString("utf8")
-  return text.charCodeAt(0) === byteOrderMark ? text.slice(1) : text
-}
-
-/** The Node internal that says a request's body is being read; declared here because @types/node does not list it. */
-interface RequestInternals {
-  _consuming: boolean
-}
-
-/**
- * The body, when all of it is already buffered in the Node request: the parser has seen the end of the message
- * (`complete`), so every byte of it, whatever its framing, waits in the stream's buffer. One synchronous `read()`,
- * no suspension. The listener starts handlers once the packet is parsed, so this is the usual case for the
- * daemon's small calls. `complete` covers chunked bodies too, and no header has to be parsed per call.
- *
- * The request is then marked as being consumed, as a `data` listener would have marked it. A `read()` of an ended
- * stream does not mark it, and Node then "dumps" the request after the response (drops its `data` listeners,
- * resumes it, and reads it again in a later tick) to pull off the wire a body that was already read. Once marked,
- * only a read ends the request, so an empty body is read too.
- */
-const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined): string | undefined => {
-  if (!source.complete) return undefined
-  const length = source.readableLength
-  // Over the limit: the reader below fails and drains as the platform does.
-  if (maxBytes !== undefined && length > maxBytes) return undefined
-  ;(source as unknown as RequestInternals)._consuming = true
-  // Read even when empty: the read that finds the stream ended is what ends the request (`end`, then `close`).
-  return decodeText(source.read() as Buffer | null)
-}
-
-/** The body as text. Called while the request's fiber runs (the Node fast paths consume the body). */
-const bodyText = (
-  request: HttpServerRequest.HttpServerRequest,
-  fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<string, HttpServerError.HttpServerError> => {
-  const source = untouchedNodeBody(request)
-  if (source === undefined) return request.text
-  const maxBytes = maxBodyBytes(fiber)
-  const buffered = bufferedBody(source, maxBytes)
-  return buffered === undefined ? readNodeBody(request, source, maxBytes) : Effect.succeed(buffered)
-}
-
-/**
- * Has Schema generate the parsing code of a wire schema (`SchemaJITCompiler`) before its decoder or encoder is
- * built, so the per-request work is a compiled check instead of the AST interpreter run in a fiber of its own:
- * about 4x faster for `VolumeDriver.Get` (see bench/README.md). Only the first issue is found by the compiled
- * code; invalid input falls back to the interpreter, so the messages (every issue, by field) are the same. Where
- * code generation is unavailable (a runtime that forbids `new Function`), the interpreter is kept.
- */
-const compiled = <S extends Endpoint.WireSchema>(schema: S, direction: "decode" | "encode"): S => {
-  try {
-    SchemaJITCompiler.enable(direction === "decode" ? schema.ast : SchemaAST.flip(schema.ast))
-  } catch {
-    // The interpreter stays in place.
-  }
-  return schema
-}
+/** Wire schemas are compiled before their codecs are built: the per-call check is generated code (WireCodec). */
+const compiled: WireCodec.BuildOptions = { compiled: true }
 
 /**
  * Reads a JSON endpoint's input: the body as text, parsed and decoded, or the `Err` answer for a body that cannot be
@@ -324,7 +158,7 @@ const jsonInputReader = (endpoint: Endpoint.Any, decode: WireCodec.Decoder<unkno
     request: HttpServerRequest.HttpServerRequest,
     fiber: Fiber.Fiber<unknown, unknown>
   ): Effect.Effect<Result.Result<unknown, HttpServerResponse.HttpServerResponse>> =>
-    Effect.matchEager(bodyText(request, fiber), fromText)
+    Effect.matchEager(NodeFastPath.bodyText(request, fiber), fromText)
 }
 
 const queryObject = (url: string): Record<string, string> => {
@@ -367,8 +201,8 @@ export const make = (
 ): Handler => {
   const read =
     endpoint.request._tag === "Json"
-      ? jsonInputReader(endpoint, WireCodec.decoder(compiled(endpoint.request.schema, "decode")))
-      : streamInputReader(endpoint, WireCodec.decoder(compiled(endpoint.request.query, "decode")))
+      ? jsonInputReader(endpoint, WireCodec.decoder(endpoint.request.schema, compiled))
+      : streamInputReader(endpoint, WireCodec.decoder(endpoint.request.query, compiled))
   const matchCall = {
     onFailure: failureResponse(endpoint),
     onSuccess: respondWith(endpoint)
@@ -381,11 +215,10 @@ export const make = (
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
       : Effect.matchCauseEffectEager(deadline(method(input.success), fiber), matchCall)
-  const logged = withCallLog(endpoint, options)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
   return (request) =>
-    logged(Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), (input) => call(input, fiber))))
+    Effect.withFiber((fiber) => Effect.flatMapEager(read(request, fiber), (input) => call(input, fiber)))
 }
 
 const respondWith = (
@@ -400,7 +233,7 @@ const respondWith = (
         HttpServerResponse.stream(output as Stream.Stream<Uint8Array, DriverFailure>, { contentType: type })
       )
   }
-  const encode = WireCodec.encoder(compiled(endpoint.response.schema, "encode"))
+  const encode = WireCodec.encoder(endpoint.response.schema, compiled)
   return (output) => {
     const encoded = encode(output)
     if (Result.isFailure(encoded)) {
@@ -410,6 +243,14 @@ const respondWith = (
     return Effect.succeed(jsonText(JSON.stringify(encoded.success)))
   }
 }
+
+/**
+ * The handler of any path that is no endpoint of the plugin: a JSON 404 naming it.
+ *
+ * @since 0.1.0
+ */
+export const unknown: Handler = (request) =>
+  Effect.succeed(errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
 
 /**
  * The handler of an optional endpoint the driver does not implement.

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as HttpRouter from "effect/http/HttpRouter"
+import * as CallLog from "./CallLog.ts"
 import * as EndpointHandler from "./EndpointHandler.ts"
 
 /**
@@ -54,7 +55,14 @@ export const providedDrivers = (
  */
 export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: EndpointHandler.CallOptions) => {
   const manifest = JSON.stringify({ Implements: drivers.map((d) => d.api.subsystem) } satisfies Manifest.Manifest)
-  const routes = [HttpRouter.route("*", Manifest.Activate.path, EndpointHandler.jsonText(manifest))]
+  const activate = EndpointHandler.jsonText(manifest)
+  const routes = [
+    HttpRouter.route(
+      "*",
+      Manifest.Activate.path,
+      CallLog.logged(options.verbose, Manifest.Activate.path, () => Effect.succeed(activate))
+    )
+  ]
   for (const { api, driver } of drivers) {
     for (const endpoint of PluginApi.endpointList(api)) {
       const method = EndpointHandler.methodOf(driver, endpoint)
@@ -67,14 +75,10 @@ export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: Endpo
       if (handler === undefined) {
         throw new Error(`${api.prefix} driver does not implement the required method "${endpoint.key}"`)
       }
-      routes.push(HttpRouter.route("*", endpoint.path, handler))
+      routes.push(HttpRouter.route("*", endpoint.path, CallLog.logged(options.verbose, endpoint.path, handler)))
     }
   }
-  routes.push(
-    HttpRouter.route("*", "*", (request) =>
-      Effect.succeed(EndpointHandler.errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
-    )
-  )
+  routes.push(HttpRouter.route("*", "*", CallLog.logged(options.verbose, undefined, EndpointHandler.unknown)))
   return routes
 }
 

@@ -6,8 +6,12 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
 import type * as Duration from "effect/Duration"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
@@ -69,8 +73,25 @@ export const describeAddress = (address: NetAddress.SocketAddress): string =>
       : `unix://${address.path}`
 
 /**
- * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits after the
- * in-flight calls finish and the socket (or spec file) is removed.
+ * How a plugin process logs: one logfmt line per record (`level=INFO … message="plugin call" endpoint=…`), easy to
+ * grep and what journald and log shippers expect. `launch` and `dpk serve` log through it.
+ *
+ * @since 0.1.0
+ */
+export const logger: Layer.Layer<never> = Logger.layer([Logger.consoleLogFmt])
+
+/**
+ * The exit code of a plugin process: 0 when it was stopped (SIGINT/SIGTERM interrupt it) and shut down cleanly, 1
+ * when it failed, to start or while shutting down.
+ *
+ * @since 0.1.0
+ */
+export const teardown: Runtime.Teardown = (exit, onExit) =>
+  Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? Runtime.defaultTeardown(exit, onExit) : onExit(0)
+
+/**
+ * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits (0) after the
+ * in-flight calls finish and the socket (or spec file) is removed. Logs go out as logfmt lines (`logger`).
  *
  * @since 0.1.0
  */
@@ -80,5 +101,5 @@ export const launch = <E>(options: Options, drivers: Layer.Layer<any, E>): void 
       Effect.flatMap(HttpServer.HttpServer, (server) =>
         Effect.sync(() => console.log(`${options.name}: listening on ${describeAddress(server.address)}`))
       )
-    ).pipe(Layer.provideMerge(layer(options)), Layer.provide(drivers))
-  ).pipe(NodeRuntime.runMain)
+    ).pipe(Layer.provideMerge(layer(options)), Layer.provide(drivers), Layer.provide(logger))
+  ).pipe(NodeRuntime.runMain({ teardown }))

@@ -3,7 +3,12 @@
  *
  * @since 0.1.0
  */
+export * as CallLog from "./CallLog.ts"
 export * as EndpointHandler from "./EndpointHandler.ts"
+export * as ListenError from "./ListenError.ts"
 export * as Listener from "./Listener.ts"
 export * as PluginRouter from "./PluginRouter.ts"
 export * as PluginServer from "./PluginServer.ts"
+export * as SystemdListener from "./SystemdListener.ts"
+export * as TcpListener from "./TcpListener.ts"
+export * as UnixListener from "./UnixListener.ts"

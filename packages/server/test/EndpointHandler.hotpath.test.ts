@@ -10,7 +10,8 @@ import { HttpIncomingMessage } from "effect/http"
 import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { post, tempDir } from "./support.ts"
+import * as NodeFastPath from "../src/internal/NodeFastPath.ts"
+import { post, rawRequest, tempDir } from "./support.ts"
 
 const fixedNow = () => new Date("2026-11-21T14:50:27.723Z")
 const volume = {
@@ -38,9 +39,7 @@ const served = (
     return path
   })
 
-const request = (path: string, body: string, headers = "") =>
-  `POST ${path} HTTP/1.1\r\nHost: plugin\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n${headers}` +
-  `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+const request = rawRequest
 
 interface RawResponse {
   readonly head: string
@@ -268,7 +267,8 @@ describe("EndpointHandler hot path", () => {
         verbose: false
       })
       const body = Buffer.from(JSON.stringify({ Name: "v1" }))
-      const source = new Http.IncomingMessage(new Net.Socket())
+      // A request of a fast-path server, as the listener's server makes it.
+      const source = new NodeFastPath.IncomingMessage(new Net.Socket())
       source.headers = { "content-length": String(body.length) }
       // A whole message, as the parser leaves it: the body buffered, its end pushed, `complete` set.
       source.push(body)

@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -68,4 +69,37 @@ export const waitFor = (check: () => boolean, timeoutMs = 10_000) =>
       if (Date.now() > end) throw new Error("condition not reached in time")
       await new Promise((r) => setTimeout(r, 50))
     }
+  })
+
+/** A raw HTTP/1.1 POST as the daemon writes it, with `headers` (CRLF-ended lines) added before the length. */
+export const rawRequest = (path: string, body: string, headers = "") =>
+  `POST ${path} HTTP/1.1\r\nHost: plugin\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n${headers}` +
+  `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+
+/**
+ * Sends `parts` on one connection (each part a separate write, `gapMs` apart) and returns every byte received until
+ * the server closes it (end the last request with `Connection: close`, or half-close after the last part).
+ */
+export const rawExchange = (
+  socketPath: string,
+  parts: ReadonlyArray<string | Buffer>,
+  gapMs = 0,
+  options: { readonly halfClose?: boolean } = {}
+) =>
+  Effect.callback<Buffer, Error>((resume) => {
+    const socket = Net.connect({ path: socketPath, allowHalfOpen: true })
+    const received: Array<Buffer> = []
+    socket.on("data", (chunk: Buffer) => received.push(chunk))
+    // Half-open so that a half-close of ours still reads every answer; the server's end closes our side too.
+    socket.on("end", () => socket.end())
+    socket.on("close", () => resume(Effect.succeed(Buffer.concat(received))))
+    socket.on("error", (e) => resume(Effect.fail(e)))
+    socket.once("connect", async () => {
+      for (const part of parts) {
+        socket.write(part)
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+      }
+      if (options.halfClose) socket.end()
+    })
+    return Effect.sync(() => socket.destroy())
   })

@@ -9,18 +9,15 @@ import * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
-import * as Crypto from "node:crypto"
-import * as Path from "node:path"
+import * as AtomicFile from "../shared/AtomicFile.ts"
 import { type Entry, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 
-const describe = (error: PlatformError.PlatformError): string => {
-  const cause = error.reason.cause
-  if (cause instanceof Error) return cause.message
-  return error.reason.description ?? error.reason._tag
-}
-
 const fail = (operation: string, path: string) => (error: PlatformError.PlatformError) =>
-  new VolumeFsError({ operation, path, reason: describe(error) })
+  new VolumeFsError({ operation, path, reason: AtomicFile.reasonOf(error) })
+
+// The shared atomic steps fail with the step and path; the port reports them as its own error.
+const asVolumeFsError = ({ operation, path, reason }: AtomicFile.AtomicFileError) =>
+  new VolumeFsError({ operation, path, reason })
 
 const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag === "NotFound"
 
@@ -30,12 +27,6 @@ const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag ===
  * @since 0.1.0
  */
 export const make = Effect.map(FileSystem.FileSystem, (fs) => {
-  // fsync of a folder makes the renames and unlinks inside it durable (a rename alone may be lost in a crash).
-  const syncDirectory = (dir: string) =>
-    Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (file) => file.sync)).pipe(
-      Effect.mapError(fail("fsync", dir))
-    )
-
   const stat = (path: string): Effect.Effect<Entry | undefined, VolumeFsError> =>
     fs.lstat(path).pipe(
       Effect.map(
@@ -75,26 +66,12 @@ export const make = Effect.map(FileSystem.FileSystem, (fs) => {
     stat,
     readFile: (path) => fs.readFileString(path).pipe(Effect.mapError(fail("read", path))),
     writeFileAtomic: (path, content, tmpDir) =>
-      Effect.gen(function* () {
-        const tmp = Path.join(tmpDir, `${Crypto.randomUUID()}.tmp`)
-        yield* fs.makeDirectory(tmpDir, { recursive: true }).pipe(Effect.mapError(fail("mkdir", tmpDir)))
-        yield* Effect.scoped(
-          Effect.gen(function* () {
-            const file = yield* fs.open(tmp, { flag: "wx", mode: 0o600 })
-            yield* file.writeAll(new TextEncoder().encode(content))
-            yield* file.sync
-          })
-        ).pipe(Effect.mapError(fail("write", tmp)))
-        yield* fs.rename(tmp, path).pipe(
-          Effect.mapError(fail("rename", path)),
-          Effect.tapError(() => fs.remove(tmp, { force: true }).pipe(Effect.ignore))
-        )
-        yield* syncDirectory(Path.dirname(path))
-      }),
+      AtomicFile.write(path, content, tmpDir).pipe(
+        Effect.mapError(asVolumeFsError),
+        Effect.provideService(FileSystem.FileSystem, fs)
+      ),
     removeFile: (path) =>
-      fs
-        .remove(path, { force: true })
-        .pipe(Effect.mapError(fail("remove", path)), Effect.andThen(syncDirectory(Path.dirname(path))))
+      AtomicFile.remove(path).pipe(Effect.mapError(asVolumeFsError), Effect.provideService(FileSystem.FileSystem, fs))
   })
 })
 

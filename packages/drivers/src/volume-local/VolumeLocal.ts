@@ -21,7 +21,8 @@ import type { VolumeError } from "../volume/VolumeErrors.ts"
 import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
-import * as VolumeLocks from "./VolumeLocks.ts"
+import * as KeyedLocks from "../shared/KeyedLocks.ts"
+import type * as StateFiles from "../shared/StateFiles.ts"
 import * as VolumeName from "../volume/VolumeName.ts"
 import * as VolumeOptions from "./VolumeOptions.ts"
 import * as VolumeState from "./VolumeState.ts"
@@ -60,7 +61,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | VolumeState.VolumeStateCorrupt
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt
 
 /**
  * Every failure a call can report.
@@ -120,7 +121,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const ref = yield* Ref.make<VolumeTable.VolumeTable>(
       new Map([...records, ...reconciliation.adopt].map((r) => [r.name, r] as const))
     )
-    const locks = yield* VolumeLocks.make
+    const locks = yield* KeyedLocks.make
 
     const current = <A, E>(f: (table: VolumeTable.VolumeTable) => Result.Result<A, E>) =>
       Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
@@ -196,11 +197,14 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
         ),
       unmount: ({ Name, ID }) =>
         serialised(Name)(
-          // The last unmount has nothing to release for a plain folder; the count is what matters.
-          Effect.flatMap(
-            current((t) => VolumeTable.unmount(t, Name, ID)),
-            ({ record }) => Effect.as(persist(record), {})
-          )
+          // The last unmount has nothing to release for a plain folder; the count is what matters. An ID the
+          // volume does not hold changes nothing, so nothing is written.
+          Effect.gen(function* () {
+            const before = yield* current((t) => VolumeTable.get(t, Name))
+            const { record } = yield* current((t) => VolumeTable.unmount(t, Name, ID))
+            if (record !== before) yield* persist(record)
+            return {}
+          })
         ),
       path: ({ Name }) =>
         current((t) => Result.map(VolumeTable.get(t, Name), (r) => ({ Mountpoint: folderOf(r.name) }))),

@@ -1,33 +1,16 @@
 /**
- * The persisted state of `volume-local`: one JSON file per volume under `STATE/volumes/`, each replaced atomically,
- * and the reconciliation of those files with the folders found under the volume root at start-up.
- *
- * One file per volume (rather than one file for all) lets calls on different volumes write in parallel, and a
- * corrupt file can only ever concern one volume.
+ * The persisted state of `volume-local`: one JSON file per volume under `STATE/volumes/` (crash-safe state files,
+ * see `StateFiles`), and the reconciliation of those files with the folders found under the volume root at start-up.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as Path from "node:path"
+import * as StateFiles from "../shared/StateFiles.ts"
 import { type VolumeFsError, VolumeFs } from "./VolumeFs.ts"
 import * as VolumeName from "../volume/VolumeName.ts"
 import type * as VolumeTable from "../volume/VolumeTable.ts"
-
-/**
- * A state file could not be read back. Start-up stops rather than guess: the file names the volume at stake.
- *
- * @since 0.1.0
- */
-export class VolumeStateCorrupt extends Schema.TaggedError<VolumeStateCorrupt>()("VolumeStateCorrupt", {
-  file: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `state file ${this.file} is unreadable (${this.reason}); fix or remove it, then restart`
-  }
-}
 
 /**
  * The content of a state file (format version 1).
@@ -44,26 +27,14 @@ export const StateFile = Schema.Struct({
   mounts: Schema.Array(Schema.String)
 })
 
-/**
- * Where the state lives.
- *
- * @since 0.1.0
- */
-export interface Layout {
-  readonly volumesDir: string
-  /** Temporary files of atomic writes; same filesystem as `volumesDir` so the rename is atomic. */
-  readonly tmpDir: string
-}
+const files = StateFiles.make({ schema: StateFile, keyOf: (state) => state.name, noun: "volume" })
 
 /**
- * The layout under a state folder.
+ * Where the state lives: `STATE/volumes/NAME`, temporary files in `STATE/tmp`.
  *
  * @since 0.1.0
  */
-export const layout = (stateDir: string): Layout => ({
-  volumesDir: Path.join(stateDir, "volumes"),
-  tmpDir: Path.join(stateDir, "tmp")
-})
+export const layout = (stateDir: string): StateFiles.Layout => StateFiles.layout(stateDir, "volumes")
 
 /**
  * The state file of a volume. The name is a single safe path component (checked by `VolumeName`), used as is so
@@ -71,7 +42,26 @@ export const layout = (stateDir: string): Layout => ({
  *
  * @since 0.1.0
  */
-export const fileOf = (l: Layout, name: string): string => Path.join(l.volumesDir, name)
+export const fileOf = files.fileOf
+
+const stateOf = (
+  record: VolumeTable.VolumeRecord,
+  labels: Readonly<Record<string, string>>
+): typeof StateFile.Type => ({
+  version: 1,
+  name: record.name,
+  options: record.options,
+  labels,
+  createdAt: record.createdAt,
+  mounts: record.mounts
+})
+
+const recordOf = (state: typeof StateFile.Type): VolumeTable.VolumeRecord => ({
+  name: state.name,
+  options: state.options,
+  createdAt: state.createdAt,
+  mounts: state.mounts
+})
 
 /**
  * Serialises a record.
@@ -79,47 +69,18 @@ export const fileOf = (l: Layout, name: string): string => Path.join(l.volumesDi
  * @since 0.1.0
  */
 export const encode = (record: VolumeTable.VolumeRecord, labels: Readonly<Record<string, string>>): string =>
-  `${JSON.stringify(
-    {
-      version: 1,
-      name: record.name,
-      options: record.options,
-      labels,
-      createdAt: record.createdAt,
-      mounts: record.mounts
-    } satisfies typeof StateFile.Type,
-    null,
-    2
-  )}\n`
+  files.encode(stateOf(record, labels))
 
 /**
  * Reads a record back; the name inside must match the file name.
  *
  * @since 0.1.0
  */
-export const decode = (file: string, text: string): Result.Result<VolumeTable.VolumeRecord, VolumeStateCorrupt> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    return Result.fail(new VolumeStateCorrupt({ file, reason: (e as Error).message }))
-  }
-  return Result.flatMap(
-    Result.mapError(
-      Schema.decodeUnknownResult(StateFile)(json),
-      (e) => new VolumeStateCorrupt({ file, reason: e.message.replace(/\n\s*/g, " ") })
-    ),
-    (state) =>
-      state.name !== Path.basename(file)
-        ? Result.fail(new VolumeStateCorrupt({ file, reason: `it describes volume "${state.name}"` }))
-        : Result.succeed({
-            name: state.name,
-            options: state.options,
-            createdAt: state.createdAt,
-            mounts: state.mounts
-          })
-  )
-}
+export const decode = (
+  file: string,
+  text: string
+): Result.Result<VolumeTable.VolumeRecord, StateFiles.StateFileCorrupt> =>
+  Result.map(files.decode(file, text), recordOf)
 
 /**
  * Writes a volume's state file atomically.
@@ -127,43 +88,28 @@ export const decode = (file: string, text: string): Result.Result<VolumeTable.Vo
  * @since 0.1.0
  */
 export const save = (
-  l: Layout,
+  l: StateFiles.Layout,
   record: VolumeTable.VolumeRecord,
   labels: Readonly<Record<string, string>>
-): Effect.Effect<void, VolumeFsError, VolumeFs> =>
-  VolumeFs.use((fs) => fs.writeFileAtomic(fileOf(l, record.name), encode(record, labels), l.tmpDir))
+): Effect.Effect<void, VolumeFsError, VolumeFs> => VolumeFs.use((fs) => files.save(fs, l, stateOf(record, labels)))
 
 /**
  * Deletes a volume's state file durably.
  *
  * @since 0.1.0
  */
-export const erase = (l: Layout, name: string): Effect.Effect<void, VolumeFsError, VolumeFs> =>
-  VolumeFs.use((fs) => fs.removeFile(fileOf(l, name)))
+export const erase = (l: StateFiles.Layout, name: string): Effect.Effect<void, VolumeFsError, VolumeFs> =>
+  VolumeFs.use((fs) => files.erase(fs, l, name))
 
 /**
- * Prepares the state folder and reads every state file. Leftover temporary files (a write interrupted before its
- * rename, so the previous state file is intact) are deleted.
+ * Prepares the state folder and reads every state file (see `StateFiles`).
  *
  * @since 0.1.0
  */
 export const load = (
-  l: Layout
-): Effect.Effect<ReadonlyArray<VolumeTable.VolumeRecord>, VolumeFsError | VolumeStateCorrupt, VolumeFs> =>
-  Effect.gen(function* () {
-    const fs = yield* VolumeFs
-    yield* fs.removeTree(l.tmpDir)
-    yield* fs.makeDirectory(l.tmpDir, { mode: 0o700 })
-    yield* fs.makeDirectory(l.volumesDir, { mode: 0o700 })
-    const names = yield* fs.readDirectory(l.volumesDir)
-    const records: Array<VolumeTable.VolumeRecord> = []
-    for (const name of [...names].sort()) {
-      const file = fileOf(l, name)
-      const text = yield* fs.readFile(file)
-      records.push(yield* Effect.fromResult(decode(file, text)))
-    }
-    return records
-  })
+  l: StateFiles.Layout
+): Effect.Effect<ReadonlyArray<VolumeTable.VolumeRecord>, VolumeFsError | StateFiles.StateFileCorrupt, VolumeFs> =>
+  VolumeFs.use((fs) => Effect.map(files.load(fs, l), (states) => states.map(recordOf)))
 
 /**
  * A folder found under the volume root.

@@ -46,20 +46,6 @@ export class VolumeInUse extends Schema.TaggedError<VolumeInUse>()("VolumeInUse"
 }
 
 /**
- * `Unmount` named a mount ID the driver does not know for that volume.
- *
- * @since 0.1.0
- */
-export class MountNotFound extends Schema.TaggedError<MountNotFound>()("MountNotFound", {
-  volume: Schema.String,
-  id: Schema.String
-}) {
-  override get message() {
-    return `volume ${this.volume} has no mount with ID ${this.id}`
-  }
-}
-
-/**
  * A request field failed validation (bad volume name, unknown or malformed option).
  *
  * @since 0.1.0
@@ -78,4 +64,4 @@ export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("Inva
  *
  * @since 0.1.0
  */
-export type VolumeError = VolumeNotFound | VolumeConflict | VolumeInUse | MountNotFound | InvalidArgument
+export type VolumeError = VolumeNotFound | VolumeConflict | VolumeInUse | InvalidArgument

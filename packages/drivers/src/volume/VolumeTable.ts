@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
-import { MountNotFound, VolumeConflict, VolumeInUse, VolumeNotFound } from "./VolumeErrors.ts"
+import { VolumeConflict, VolumeInUse, VolumeNotFound } from "./VolumeErrors.ts"
 
 /**
  * One volume.
@@ -18,7 +18,11 @@ export interface VolumeRecord {
   readonly options: Readonly<Record<string, string>>
   /** RFC 3339 creation time. */
   readonly createdAt: string
-  /** IDs of the mount operations currently holding the volume. */
+  /**
+   * IDs of the mount operations currently holding the volume, once per Mount: the engine mounts a running
+   * container's volume again with the same ID for `docker cp` and unmounts that ID once afterwards (moby issues
+   * 34665 and 35120), so an ID is held as many times as it was mounted.
+   */
   readonly mounts: ReadonlyArray<string>
 }
 
@@ -92,7 +96,7 @@ export const remove = (
 
 /**
  * Records a mount. `first` is true when no other mount held the volume (the driver prepares the path then).
- * Mounting twice with the same ID counts once.
+ * Mounting twice with the same ID counts twice, and takes two Unmounts to release.
  *
  * @since 0.1.0
  */
@@ -105,13 +109,14 @@ export const mount = (
   VolumeNotFound
 > =>
   Result.map(get(table, name), (record) => {
-    if (record.mounts.includes(id)) return { table, first: false, record }
     const next = { ...record, mounts: [...record.mounts, id] }
     return { table: set(table, next), first: record.mounts.length === 0, record: next }
   })
 
 /**
- * Releases a mount. `last` is true when it was the last one (the driver releases the path then).
+ * Releases one hold of a mount ID. `last` is true when it was the last hold of any ID (the driver releases the path
+ * then). An ID the volume does not hold changes nothing and succeeds: the daemon unmounts IDs it never mounted
+ * after a `docker cp`, and failing would only leave the container unable to stop cleanly.
  *
  * @since 0.1.0
  */
@@ -121,10 +126,11 @@ export const unmount = (
   id: string
 ): Result.Result<
   { readonly table: VolumeTable; readonly last: boolean; readonly record: VolumeRecord },
-  VolumeNotFound | MountNotFound
+  VolumeNotFound
 > =>
-  Result.flatMap(get(table, name), (record) => {
-    if (!record.mounts.includes(id)) return Result.fail(new MountNotFound({ volume: name, id }))
-    const next = { ...record, mounts: record.mounts.filter((m) => m !== id) }
-    return Result.succeed({ table: set(table, next), last: next.mounts.length === 0, record: next })
+  Result.map(get(table, name), (record) => {
+    const at = record.mounts.lastIndexOf(id)
+    if (at < 0) return { table, last: false, record }
+    const next = { ...record, mounts: record.mounts.toSpliced(at, 1) }
+    return { table: set(table, next), last: next.mounts.length === 0, record: next }
   })

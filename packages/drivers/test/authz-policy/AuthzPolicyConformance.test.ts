@@ -4,7 +4,8 @@
  */
 import { AuthzPolicy, PolicySourceMemory } from "@docker-plugin-kit/drivers"
 import { Authorization, DriverError } from "@docker-plugin-kit/protocol"
-import { Conformance, ConformanceAuthz, ConformanceSuites, ConformanceVitest } from "@docker-plugin-kit/testkit"
+import { Conformance, ConformanceAuthz, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"

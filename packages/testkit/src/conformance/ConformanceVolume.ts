@@ -157,6 +157,30 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "A mount ID mounted twice is held until it is unmounted twice (docker cp)",
+    {
+      severity: "warning",
+      why: "For docker cp the daemon mounts a running container's volume again with the same ID and unmounts it once (moby 34665, 35120); a driver that counts the ID once releases the volume under the container."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "cp")
+        const id = mountId()
+        const call = (endpoint: typeof E.mount | typeof E.unmount) =>
+          Effect.flatMap(Conformance.send(context, endpoint.path, { Name: name, ID: id }), (ex) =>
+            Effect.as(Conformance.expectSuccess(ex, endpoint), ex)
+          )
+        yield* call(E.mount)
+        yield* call(E.mount)
+        yield* call(E.unmount)
+        // Still held once: the daemon refuses to remove a volume in use, and so must the driver.
+        yield* Effect.flatMap(Conformance.send(context, E.remove.path, { Name: name }), (ex) =>
+          Conformance.expectCleanFailure(ex, E.remove)
+        )
+        yield* call(E.unmount)
+      })
+  ),
+  Conformance.check(
     "Get of an unknown volume answers Err (or Volume null)",
     {
       why: "The daemon calls Get for names no driver has, before every create and on every driver; it must fail cleanly."

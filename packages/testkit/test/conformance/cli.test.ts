@@ -21,7 +21,7 @@ describe("dpk probe", () => {
       const bySocket = yield* dpk(["probe", socket])
       expect(bySocket.code, bySocket.stdout + bySocket.stderr).toBe(0)
       expect(bySocket.stdout).toContain(`probe ${socket} (unix://${socket}): implements VolumeDriver`)
-      expect(bySocket.stdout).toMatch(/VolumeDriver conformance of .*: 10 passed, 0 failed, 1 warning/)
+      expect(bySocket.stdout).toMatch(/VolumeDriver conformance of .*: 12 passed, 0 failed\n/)
       expect(bySocket.stdout).toContain("result: PASS")
 
       const byName = yield* dpk(["probe", "mem", "--socket-dir", dir, "--json"])

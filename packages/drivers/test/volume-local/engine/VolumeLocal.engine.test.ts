@@ -122,6 +122,39 @@ describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine
     })
   )
 
+  it.effect("docker cp mounts the running container's ID again and unmounts it once: the count stays 1", () =>
+    Effect.gen(function* () {
+      yield* engine.docker("volume", "create", "-d", name, "copied")
+      const container = yield* runDetached("copied")
+      expect((yield* inspect(engine, "copied")).Status.mounts).toBe(1)
+      const [id] = callsOf("mount", "copied").map((c) => c.request.ID)
+      const host = Fs.mkdtempSync(Path.join(base, "cp-"))
+      Fs.writeFileSync(Path.join(host, "in.txt"), "copied in\n")
+      // Every docker cp mounts the container's own ID again (copying in, 20.10 does it twice) and unmounts it
+      // once per mount it made: the container's hold must survive each step.
+      const held = () =>
+        Effect.gen(function* () {
+          const mounts = callsOf("mount", "copied").map((c) => c.request.ID)
+          const unmounts = callsOf("unmount", "copied").map((c) => c.request.ID)
+          expect(new Set([...mounts, ...unmounts])).toEqual(new Set([id]))
+          expect(mounts.length - unmounts.length).toBe(1)
+          expect((yield* inspect(engine, "copied")).Status.mounts).toBe(1)
+          return mounts.length
+        })
+      yield* engine.docker("cp", Path.join(host, "in.txt"), `${container}:/data/in.txt`)
+      expect(Fs.readFileSync(Path.join(root, "copied", "in.txt"), "utf8")).toBe("copied in\n")
+      const afterIn = yield* held()
+      expect(afterIn).toBeGreaterThan(1)
+      yield* engine.docker("cp", `${container}:/data/in.txt`, Path.join(host, "out.txt"))
+      expect(Fs.readFileSync(Path.join(host, "out.txt"), "utf8")).toBe("copied in\n")
+      expect(yield* held()).toBeGreaterThan(afterIn)
+      yield* engine.docker("rm", "-f", container)
+      expect((yield* inspect(engine, "copied")).Status.mounts).toBe(0)
+      expect(callsOf("unmount", "copied").filter((c) => c.error !== undefined)).toEqual([])
+      yield* engine.docker("volume", "rm", "copied")
+    })
+  )
+
   it.effect("errors of the driver reach the docker CLI verbatim", () =>
     Effect.gen(function* () {
       const badOption = yield* engine.dockerResult("volume", "create", "-d", name, "-o", "colour=red", "bad1")

@@ -1,6 +1,6 @@
 /**
- * One lock per volume name: calls on the same volume run one after the other (so a Mount cannot interleave with
- * the Remove of the same volume), calls on different volumes run in parallel.
+ * One lock per key (a volume, a network, a pool, a layer): calls on the same key run one after the other (so a
+ * volume's Mount cannot interleave with its Remove), calls on different keys run in parallel. Shared by the drivers.
  *
  * @since 0.1.0
  */
@@ -8,14 +8,14 @@ import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
 
 /**
- * A set of locks keyed by name.
+ * A set of locks, one per key.
  *
  * @since 0.1.0
  */
-export interface VolumeLocks {
-  /** Runs `effect` while holding the lock of `name`. */
-  readonly withLock: (name: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** How many names currently have a lock (held or awaited); locks are dropped when nobody uses them. */
+export interface KeyedLocks {
+  /** Runs `effect` while holding the lock of `key`. */
+  readonly withLock: (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** How many keys currently have a lock (held or awaited); locks are dropped when nobody uses them. */
   readonly size: () => number
 }
 
@@ -24,7 +24,7 @@ export interface VolumeLocks {
  *
  * @since 0.1.0
  */
-export const make: Effect.Effect<VolumeLocks> = Effect.sync(() => {
+export const make: Effect.Effect<KeyedLocks> = Effect.sync(() => {
   const locks = new Map<string, { readonly semaphore: Semaphore.Semaphore; users: number }>()
   const acquire = (name: string) =>
     Effect.sync(() => {

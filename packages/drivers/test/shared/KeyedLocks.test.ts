@@ -1,11 +1,11 @@
-import { VolumeLocks } from "@docker-plugin-kit/drivers"
+import { KeyedLocks } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber } from "effect"
 
-describe("VolumeLocks", () => {
+describe("KeyedLocks", () => {
   it.effect("serialises calls on one name, lets other names through, and forgets idle names", () =>
     Effect.gen(function* () {
-      const locks = yield* VolumeLocks.make
+      const locks = yield* KeyedLocks.make
       const log: Array<string> = []
       const gate = yield* Deferred.make<void>()
       const holder = yield* Deferred.await(gate).pipe(
@@ -28,7 +28,7 @@ describe("VolumeLocks", () => {
 
   it.effect("releases the lock when the effect fails", () =>
     Effect.gen(function* () {
-      const locks = yield* VolumeLocks.make
+      const locks = yield* KeyedLocks.make
       yield* Effect.flip(Effect.fail("boom").pipe(locks.withLock("x")))
       expect(yield* Effect.succeed("next").pipe(locks.withLock("x"))).toBe("next")
       expect(locks.size()).toBe(0)

@@ -1,0 +1,96 @@
+/**
+ * What every listener kind shares: the Node server options tuned for the daemon, the shutdown timeout, the fast
+ * paths of `NodeFastPath`, and failures reported as one `ListenError`.
+ *
+ * @since 0.1.0
+ */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as HttpServer from "effect/http/HttpServer"
+import type * as Http from "node:http"
+import { ListenError } from "../ListenError.ts"
+import * as NodeFastPath from "./NodeFastPath.ts"
+
+/**
+ * How long a shutdown waits for in-flight calls before closing their connections.
+ *
+ * @since 0.1.0
+ */
+export const gracefulShutdownTimeout = Duration.seconds(10)
+
+/**
+ * How long a client may take to send a request's headers (the daemon sends them at once); checked every second.
+ *
+ * @since 0.1.0
+ */
+export const headersTimeoutMs = 10_000
+
+/**
+ * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up by
+ * idle daemon connections; a client that trickles its headers is closed after `headersTimeoutMs`; and there is no
+ * limit on the time to receive a whole request (Node's default is 5 minutes), so a multi-gigabyte layer upload is
+ * not cut off: the endpoints' own deadlines bound the calls instead.
+ */
+const daemonOptions: Http.ServerOptions = {
+  keepAliveTimeout: 2_000,
+  noDelay: true,
+  headersTimeout: headersTimeoutMs,
+  requestTimeout: 0,
+  connectionsCheckingInterval: 1_000
+}
+
+/**
+ * A client that half-closes its side after writing its requests still gets every answer (Node's default aborts
+ * the requests still in progress).
+ */
+const answerHalfClosed = (server: Http.Server): Http.Server => {
+  // A public property of Node's http.Server that its type declarations leave out.
+  ;(server as Http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+  return server
+}
+
+/**
+ * The HttpServer layer of a Node server made by `create` (given the server options to use) and bound as `listen`
+ * says; failures become `ListenError`s naming `address`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  address: string,
+  create: (options: Http.ServerOptions) => Http.Server,
+  listen: Omit<NodeHttpServer.Options, "gracefulShutdownTimeout">
+): Layer.Layer<HttpServer.HttpServer, ListenError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const fast = yield* NodeFastPath.Enabled
+      return NodeHttpServer.layer(
+        () => answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast)),
+        { ...listen, gracefulShutdownTimeout }
+      )
+    })
+  ).pipe(asListenError(address))
+
+/**
+ * Every failure of a listener layer, as one `ListenError` naming the address.
+ *
+ * @since 0.1.0
+ */
+export const asListenError =
+  (address: string) =>
+  <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, ListenError, R> =>
+    Layer.catchCause(layer, (cause) =>
+      Layer.effectDiscard(
+        Effect.failCause(
+          Cause.map(cause, (e) => (e instanceof ListenError ? e : new ListenError({ address, reason: reasonOf(e) })))
+        )
+      )
+    ) as Layer.Layer<A, ListenError, R>
+
+/** The platform wraps the Node error (`EADDRINUSE`, `EACCES`) in a `ServeError`: name the Node one. */
+const reasonOf = (e: unknown): string => {
+  const cause = (e as { cause?: unknown }).cause
+  return cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e)
+}

@@ -1,0 +1,94 @@
+/**
+ * A reference driver served by `dpk serve` in a child process of its own, as a daemon would reach it: over a Unix
+ * socket in a temp folder. The stress scenarios start, kill and restart it, and sample its memory.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+const cliBin = Path.join(import.meta.dirname, "..", "packages", "cli", "src", "bin.ts")
+
+/** The Node flags `dpk serve` runs with (see the root package.json). */
+const nodeFlags = ["--conditions=@docker-plugin-kit/source", "--max-semi-space-size=2"]
+
+/** A running plugin process. */
+export interface Plugin {
+  readonly socket: string
+  readonly pid: number
+  /** Resident memory now, in bytes (0 once the process is gone). */
+  readonly rss: () => number
+  /** Highest RSS seen by the sampler since start, in bytes. */
+  readonly peakRss: () => number
+  /** Whether the process is still running. */
+  readonly alive: () => boolean
+  /** Everything it wrote to stderr (for the report when it dies). */
+  readonly stderr: () => string
+  /** SIGKILL, then wait for the exit. */
+  readonly kill9: () => Promise<void>
+  /** SIGTERM, then wait for the exit. */
+  readonly stop: () => Promise<void>
+}
+
+const rssOf = (pid: number): number => {
+  try {
+    const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+    return kb === undefined ? 0 : Number(kb) * 1024
+  } catch {
+    return 0
+  }
+}
+
+/** Serves `driver` with `args` (its own flags) on `socket`; resolves once it listens. */
+export const start = (driver: string, socket: string, args: ReadonlyArray<string>): Promise<Plugin> =>
+  new Promise((resolve, reject) => {
+    Fs.rmSync(socket, { force: true })
+    const child = ChildProcess.spawn(
+      process.execPath,
+      [...nodeFlags, cliBin, "serve", driver, "--name", Path.basename(socket, ".sock"), "--socket", socket, ...args],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
+    let out = ""
+    let err = ""
+    let listening = false
+    let exited = false
+    let peak = 0
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(child.pid!))
+    }, 50)
+    const exit = new Promise<void>((done) =>
+      child.once("exit", () => {
+        exited = true
+        clearInterval(sampler)
+        done()
+      })
+    )
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      if (!listening && out.includes("listening on")) {
+        listening = true
+        resolve({
+          socket,
+          pid: child.pid!,
+          rss: () => (exited ? 0 : rssOf(child.pid!)),
+          peakRss: () => Math.max(peak, exited ? 0 : rssOf(child.pid!)),
+          alive: () => !exited,
+          stderr: () => err,
+          kill9: () => signal("SIGKILL"),
+          stop: () => signal("SIGTERM")
+        })
+      }
+    })
+    child.stderr.on("data", (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    const signal = async (name: NodeJS.Signals) => {
+      if (exited) return
+      child.kill(name)
+      await exit
+    }
+    child.once("exit", (code, signalName) => {
+      if (!listening)
+        reject(new Error(`${driver} exited (${code ?? signalName}) before listening: ${err.trim() || out.trim()}`))
+    })
+  })

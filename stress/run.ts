@@ -1,0 +1,85 @@
+/**
+ * `pnpm stress`: what every reference driver survives, served over its Unix socket in a child process: fuzzing,
+ * slow and idle clients, concurrent counted resources, `kill -9` at random moments, hostile names, a full disk.
+ * Bounded in count and time; loopback Unix sockets only. Prints a table and, last, one JSON object.
+ *
+ * Options: --scenario NAME (repeatable: fuzz, slow, concurrency, crash, names, diskfull; default all)
+ * --driver NAME (repeatable; default every covered driver) --requests N (fuzz requests per driver, 100000)
+ * --crashes N (kill -9 rounds, 100)
+ */
+import { Descriptors } from "@docker-plugin-kit/drivers"
+import { parseArgs } from "node:util"
+import { clean, type Row } from "./row.ts"
+import * as Concurrency from "./scenarios/concurrency.ts"
+import * as Crash from "./scenarios/crash.ts"
+import * as DiskFull from "./scenarios/diskfull.ts"
+import * as Fuzz from "./scenarios/fuzz.ts"
+import * as Names from "./scenarios/names.ts"
+import * as Slow from "./scenarios/slow.ts"
+import { type Target, targets } from "./targets.ts"
+
+const { values: flags } = parseArgs({
+  options: {
+    scenario: { type: "string", multiple: true },
+    driver: { type: "string", multiple: true },
+    requests: { type: "string", default: "100000" },
+    crashes: { type: "string", default: "100" }
+  }
+})
+
+/** Each scenario answers a row, or why it does not apply to a driver (printed, not counted). */
+const scenarios: Record<string, (target: Target) => Promise<Row | string | undefined>> = {
+  fuzz: (t) => Fuzz.run(t, Number(flags.requests)),
+  slow: (t) => Slow.run(t, 300, 15),
+  concurrency: (t) => Concurrency.run(t, 1_000),
+  crash: (t) => Crash.run(t, Number(flags.crashes)),
+  names: (t) => Names.run(t),
+  diskfull: (t) => DiskFull.run(t)
+}
+
+const chosen = flags.scenario ?? Object.keys(scenarios)
+for (const s of chosen)
+  if (scenarios[s] === undefined) throw new Error(`no scenario "${s}": ${Object.keys(scenarios).join(", ")}`)
+const drivers = targets.filter((t) => flags.driver === undefined || flags.driver.includes(t.driver))
+const uncovered = Descriptors.all.map((d) => d.name).filter((n) => !targets.some((t) => t.driver === n))
+
+const started = Date.now()
+const rows: Array<Row> = []
+for (const scenario of chosen) {
+  for (const target of drivers) {
+    const t0 = Date.now()
+    const row = await scenarios[scenario]!(target)
+    if (row === undefined) continue
+    if (typeof row === "string") {
+      console.log(`${scenario} ${target.driver}: ${row}`)
+      continue
+    }
+    rows.push(row)
+    console.log(
+      `${scenario} ${target.driver}: ${clean(row) ? "clean" : "PROBLEMS"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`
+    )
+    for (const note of row.notes) console.log(`  ${note}`)
+  }
+}
+
+const header = ["scenario", "driver", "count", "crashes", "unanswered", "lost", "escapes", "wrong", "peak RSS MiB"]
+const table = [
+  header,
+  ...rows.map((r) =>
+    [r.scenario, r.driver, r.count, r.crashes, r.unanswered, r.lost, r.escapes, r.wrong, r.peakRssMb].map(String)
+  )
+]
+const widths = header.map((_, i) => Math.max(...table.map((line) => line[i]!.length)))
+console.log("")
+for (const line of table) console.log(`| ${line.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`)
+if (uncovered.length > 0) console.log(`not covered yet: ${uncovered.join(", ")}`)
+const ok = rows.every(clean)
+console.log(
+  JSON.stringify({
+    stress: ok ? "clean" : "problems",
+    seconds: Math.round((Date.now() - started) / 1000),
+    rows: rows.map(({ notes: _, ...r }) => r),
+    uncovered
+  })
+)
+process.exit(ok ? 0 : 1)

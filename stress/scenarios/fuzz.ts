@@ -1,0 +1,68 @@
+/**
+ * Fuzzing one driver: rejected requests first (the driver's visible state must not move), then the full mix, then
+ * requests Node itself refuses. Memory is sampled throughout and read again after an idle pause.
+ */
+import { Descriptors } from "@docker-plugin-kit/drivers"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fuzz, malformed } from "../fuzz.ts"
+import * as Plugin from "../plugin.ts"
+import { mib, type Row } from "../row.ts"
+import type { Target } from "../targets.ts"
+import { difference, snapshot } from "../tree.ts"
+import * as Volumes from "../volumes.ts"
+
+/** Runs the scenario with `total` requests. */
+export const run = async (target: Target, total: number): Promise<Row> => {
+  const apis = Descriptors.byName(target.driver)!.apis
+  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-stress-fuzz-"))
+  const dir = Path.join(base, "plugin")
+  const outside = Path.join(base, "outside")
+  Fs.mkdirSync(outside)
+  Fs.writeFileSync(Path.join(outside, "keep"), "must stay\n")
+  const socket = Path.join(base, `${target.driver}.sock`)
+  const plugin = await Plugin.start(target.driver, socket, target.args(dir))
+  const notes: Array<string> = []
+  try {
+    const isVolume = apis.some((a) => a.subsystem === "VolumeDriver")
+    const outsideBefore = snapshot(outside, [])
+    // A warm-up with every kind of input grows the heap to its working size; memory must come back to that.
+    await fuzz(socket, apis, 2_000)
+    await malformed(socket, 10)
+    await new Promise((r) => setTimeout(r, 2_000))
+    const baseline = plugin.rss()
+
+    const stateBefore = isVolume ? await Volumes.names(socket) : []
+    const rejected = await fuzz(socket, apis, Math.round(total / 10), { onlyInvalid: true })
+    const stateAfter = isVolume ? await Volumes.names(socket) : []
+    const changed = difference(stateBefore, stateAfter)
+    if (changed.length > 0) notes.push(`rejected requests changed the volume list: ${changed.slice(0, 3).join(", ")}`)
+
+    const mixed = await fuzz(socket, apis, total)
+    const refused = await malformed(socket, 40)
+    await new Promise((r) => setTimeout(r, 2_000))
+    const after = plugin.rss()
+    const tallies = [rejected, mixed, refused]
+    notes.push(
+      `RSS ${mib(baseline)} MiB before, ${mib(after)} MiB 2 s after (${after <= baseline + 64 * 2 ** 20 ? "back to baseline" : "NOT back to baseline"})`
+    )
+    for (const t of tallies) notes.push(...t.examples.unanswered, ...t.examples.accepted, ...t.examples.unnamed)
+    const escaped = difference(outsideBefore, snapshot(outside, []))
+    return {
+      scenario: "fuzz",
+      driver: target.driver,
+      count: tallies.reduce((n, t) => n + t.requests, 0),
+      crashes: plugin.alive() ? 0 : 1,
+      unanswered: tallies.reduce((n, t) => n + t.unanswered, 0),
+      lost: changed.length,
+      escapes: escaped.length,
+      wrong: tallies.reduce((n, t) => n + t.accepted + t.unnamed, 0) + (after <= baseline + 64 * 2 ** 20 ? 0 : 1),
+      peakRssMb: mib(plugin.peakRss()),
+      notes: plugin.alive() ? notes : [...notes, `plugin died: ${plugin.stderr().slice(-300)}`]
+    }
+  } finally {
+    await plugin.stop()
+    Fs.rmSync(base, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Slow and idle clients: hundreds of connections that send their headers a byte at a time, or announce a body and
+ * never send it, while a daemon keeps calling. The daemon's calls must all be answered, and the slow connections
+ * closed by the plugin's timeouts.
+ */
+import * as Net from "node:net"
+import { mib, type Row } from "../row.ts"
+import type { Target } from "../targets.ts"
+import { exchange, request } from "../wire.ts"
+import { sleep, withWorkspace } from "./support.ts"
+
+/** Runs the scenario with `connections` slow clients for `seconds`. */
+export const run = (target: Target, connections: number, seconds: number): Promise<Row> =>
+  withWorkspace("slow", target, async ({ socket, start }) => {
+    const plugin = await start()
+    const closedAt: Array<number> = []
+    const opened = Date.now()
+    const slow = Array.from({ length: connections }, (_, i) => {
+      const conn = Net.createConnection({ path: socket })
+      conn.on("error", () => {})
+      conn.on("close", () => closedAt.push(Date.now() - opened))
+      const head = request("/VolumeDriver.Get", '{"Name":"slow"}')
+      if (i % 2 === 0) {
+        // Headers one byte at a time.
+        let at = 0
+        const timer = setInterval(() => {
+          if (conn.destroyed || at >= head.length - 10) return clearInterval(timer)
+          conn.write(head.subarray(at, at + 1))
+          at++
+        }, 200)
+      } else {
+        // Full headers, a body announced and never sent.
+        conn.write(Buffer.concat([head.subarray(0, head.indexOf("\r\n\r\n") + 4)]))
+      }
+      return conn
+    })
+    const notes: Array<string> = []
+    let calls = 0
+    let unanswered = 0
+    let slowest = 0
+    const until = Date.now() + seconds * 1000
+    while (Date.now() < until) {
+      const t0 = Date.now()
+      const { answers } = await exchange(socket, [request("/VolumeDriver.List", "{}")], { expect: 1, timeoutMs: 5_000 })
+      calls++
+      if (answers[0] === undefined) unanswered++
+      slowest = Math.max(slowest, Date.now() - t0)
+      await sleep(100)
+    }
+    const stillOpen = slow.filter((c) => !c.destroyed).length
+    notes.push(
+      `${calls} daemon calls during ${seconds} s with ${connections} slow connections: slowest answer ${slowest} ms`,
+      closedAt.length === 0
+        ? `no slow connection closed by the plugin within ${seconds} s`
+        : `${closedAt.length} slow connections closed by the plugin, the first after ${(Math.min(...closedAt) / 1000).toFixed(1)} s, the last after ${(Math.max(...closedAt) / 1000).toFixed(1)} s; ${stillOpen} still open`
+    )
+    for (const c of slow) c.destroy()
+    const row: Row = {
+      scenario: "slow clients",
+      driver: target.driver,
+      count: calls,
+      crashes: plugin.alive() ? 0 : 1,
+      unanswered,
+      lost: 0,
+      escapes: 0,
+      wrong: 0,
+      peakRssMb: mib(plugin.peakRss()),
+      notes
+    }
+    await plugin.stop()
+    return row
+  })
