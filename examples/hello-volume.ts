@@ -1,4 +1,5 @@
-// A complete volume plugin: implement the VolumeDriver interface, provide it as a Layer, serve it.
+// A complete volume plugin: implement the VolumeDriver interface (`VolumeDriver.make` refuses a misspelt method),
+// provide it as a Layer, serve it.
 // Run: node --conditions=@docker-plugin-kit/source examples/hello-volume.ts [SOCKET]
 import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
@@ -10,7 +11,7 @@ const HelloVolumes = Layer.sync(VolumeDriver.VolumeDriver, () => {
     volumes.has(Name)
       ? Effect.succeed(volumes.get(Name)!)
       : Effect.fail(new DriverError({ message: `no such volume: ${Name}` }))
-  return {
+  return VolumeDriver.make({
     create: ({ Name }) => Effect.sync(() => void volumes.set(Name, `/srv/hello/${Name}`)).pipe(Effect.as({})),
     remove: ({ Name }) => known(Name).pipe(Effect.andThen(Effect.sync(() => volumes.delete(Name))), Effect.as({})),
     get: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Volume: { Name, Mountpoint } }))),
@@ -18,7 +19,7 @@ const HelloVolumes = Layer.sync(VolumeDriver.VolumeDriver, () => {
     path: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Mountpoint }))),
     mount: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Mountpoint }))),
     unmount: ({ Name }) => known(Name).pipe(Effect.as({}))
-  }
+  })
 })
 
 PluginServer.launch({ name: "hello", listen: Listener.unix("hello", { path: process.argv[2] }) }, HelloVolumes)

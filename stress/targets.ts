@@ -20,5 +20,13 @@ export const targets: ReadonlyArray<Target> = [
     driver: "volume-local",
     args: (dir) => ["--root", Path.join(dir, "root"), "--state-dir", Path.join(dir, "state")],
     persistent: true
+  },
+  { driver: "ipam-pool", args: (dir) => ["--store", Path.join(dir, "ipam")], persistent: true },
+  // graph-overlay is graph-vfs plus overlay mounts, which a fuzzer should not pile up on the host.
+  { driver: "graph-vfs", args: (dir) => ["--root", Path.join(dir, "graph")], persistent: true },
+  {
+    driver: "metrics-proxy",
+    args: (dir) => ["--listen", "127.0.0.1:0", "--metrics-socket", Path.join(dir, "metrics.sock")],
+    persistent: false
   }
 ]

@@ -3,14 +3,16 @@
  * `node:http` server started the same way (plain `node FILE.js`, in the same run, rounds interleaved).
  *
  * Measured: `examples/hello-volume.ts` run from its built JavaScript (the example compiled to JS, importing the
- * packages' built `dist/`), the same example bundled into one file by `dpk build`, and `dpk serve volume-memory`
- * from the CLI's built JavaScript. Each is started `--rounds` times (10); the figure is the median. The clock starts
- * just before `spawn` and stops when an Activate answer arrives (the socket is polled every few milliseconds).
- * After the last round each process idles for a second and its RSS is read from /proc.
+ * packages' built `dist/`), the same example bundled into one file by `dpk build` (started plain, and with Node's
+ * compile cache, `NODE_COMPILE_CACHE`, warm), and `dpk serve volume-memory`
+ * as an installed CLI runs it (its `bin`: the CLI bundled by `pnpm build`). Each is started `--rounds` times (10);
+ * the figure is the median. The clock starts just before `spawn` and stops when an Activate answer arrives (the
+ * socket is polled every few milliseconds). After the last round each process idles for a second and its RSS is
+ * read from /proc.
  *
  * Options: --rounds N (10). The last line is one JSON object:
- * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"dpk_ms":…,"bare_ms":…,"ratio":…,"bundle_ratio":…,"dpk_ratio":…,
- *   "plugin_rss_mb":…,"bundle_rss_mb":…,"dpk_rss_mb":…,"bare_rss_mb":…,"rounds":10,"node":"v24…","cpus":2}`
+ * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"bundle_cached_ms":…,"dpk_ms":…,"bare_ms":…,"ratio":…,
+ *   "bundle_ratio":…,"bundle_cached_ratio":…,"dpk_ratio":…,"plugin_rss_mb":…,"bundle_rss_mb":…,…,"rounds":10,…}`
  * where `ratio` is plugin_ms / bare_ms.
  */
 import * as ChildProcess from "node:child_process"
@@ -72,13 +74,18 @@ server.listen(socketPath)
 )
 
 interface Target {
-  readonly name: "bare" | "plugin" | "bundle" | "dpk"
+  readonly name: "bare" | "plugin" | "bundle" | "bundle_cached" | "dpk"
   readonly args: (socket: string) => ReadonlyArray<string>
+  readonly env?: NodeJS.ProcessEnv
 }
+// Node's on-disk compile cache (NODE_COMPILE_CACHE, e.g. set in a managed plugin's config.json) keeps V8's compiled
+// code of the bundle between starts; the warm-up start fills it.
+const compileCache = Path.join(work, "compile-cache")
 const targets: ReadonlyArray<Target> = [
   { name: "bare", args: (s) => [bareJs, s] },
   { name: "plugin", args: (s) => [exampleJs, s] },
   { name: "bundle", args: (s) => [bundleJs, s] },
+  { name: "bundle_cached", args: (s) => [bundleJs, s], env: { ...process.env, NODE_COMPILE_CACHE: compileCache } },
   { name: "dpk", args: (s) => [cliBin, "serve", "volume-memory", "--socket", s] }
 ]
 
@@ -110,7 +117,10 @@ process.on("exit", killAll)
 const startOnce = async (target: Target, round: number, measureRss: boolean) => {
   const socket = Path.join(sockets, `${target.name}-${round}.sock`)
   const started = performance.now()
-  const child = ChildProcess.spawn(process.execPath, target.args(socket), { stdio: ["ignore", "ignore", "pipe"] })
+  const child = ChildProcess.spawn(process.execPath, target.args(socket), {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: target.env ?? process.env
+  })
   children.add(child)
   let stderr = ""
   child.stderr.on("data", (d) => (stderr += d))
@@ -165,7 +175,7 @@ const ratio = (name: Target["name"]) => Math.round((median(times.get(name)!) / m
 for (const t of targets) {
   const sorted = [...times.get(t.name)!].sort((a, b) => a - b)
   log(
-    `${t.name.padEnd(7)} median ${ms(t.name)} ms (min ${sorted[0]!.toFixed(0)}, max ${sorted.at(-1)!.toFixed(0)}), idle RSS ${rss.get(t.name)} MB`
+    `${t.name.padEnd(13)} median ${ms(t.name)} ms (min ${sorted[0]!.toFixed(0)}, max ${sorted.at(-1)!.toFixed(0)}), idle RSS ${rss.get(t.name)} MB`
   )
 }
 console.log(
@@ -173,13 +183,16 @@ console.log(
     bench: "startup",
     plugin_ms: ms("plugin"),
     bundle_ms: ms("bundle"),
+    bundle_cached_ms: ms("bundle_cached"),
     dpk_ms: ms("dpk"),
     bare_ms: ms("bare"),
     ratio: ratio("plugin"),
     bundle_ratio: ratio("bundle"),
+    bundle_cached_ratio: ratio("bundle_cached"),
     dpk_ratio: ratio("dpk"),
     plugin_rss_mb: rss.get("plugin"),
     bundle_rss_mb: rss.get("bundle"),
+    bundle_cached_rss_mb: rss.get("bundle_cached"),
     dpk_rss_mb: rss.get("dpk"),
     bare_rss_mb: rss.get("bare"),
     rounds,

@@ -19,7 +19,7 @@ export const run = (target: Target, connections: number, seconds: number): Promi
       const conn = Net.createConnection({ path: socket })
       conn.on("error", () => {})
       conn.on("close", () => closedAt.push(Date.now() - opened))
-      const head = request("/VolumeDriver.Get", '{"Name":"slow"}')
+      const head = request("/Plugin.Activate", '{"slow":true}')
       if (i % 2 === 0) {
         // Headers one byte at a time.
         let at = 0
@@ -41,7 +41,7 @@ export const run = (target: Target, connections: number, seconds: number): Promi
     const until = Date.now() + seconds * 1000
     while (Date.now() < until) {
       const t0 = Date.now()
-      const { answers } = await exchange(socket, [request("/VolumeDriver.List", "{}")], { expect: 1, timeoutMs: 5_000 })
+      const { answers } = await exchange(socket, [request("/Plugin.Activate", "")], { expect: 1, timeoutMs: 5_000 })
       calls++
       if (answers[0] === undefined) unanswered++
       slowest = Math.max(slowest, Date.now() - t0)

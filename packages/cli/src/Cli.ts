@@ -8,6 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Stdio from "effect/Stdio"
 import * as Command from "effect/cli/Command"
+import type { ServeConflict } from "./commands/serve.ts"
 
 /**
  * The version `dpk --version` prints.
@@ -16,17 +17,29 @@ import * as Command from "effect/cli/Command"
  */
 export const version = "0.1.0"
 
+const plain =
+  <C>(load: () => Promise<{ readonly command: C }>) =>
+  (args: ReadonlyArray<string>): Effect.Effect<{ readonly command: C; readonly args: ReadonlyArray<string> }> =>
+    Effect.promise(() => load().then(({ command }) => ({ command, args })))
+
 /**
- * The commands, in the order `dpk --help` lists them, each loaded on demand.
+ * The commands, in the order `dpk --help` lists them, each loaded on demand. A loader gets the arguments (`serve`
+ * turns `serve A B` into one combined subcommand) and returns the command with the arguments to run it on.
  *
  * @since 0.1.0
  */
 export const commands = {
-  serve: () => import("./commands/serve.ts").then((m) => m.command),
-  schema: () => import("./commands/schema.ts").then((m) => m.command),
-  discover: () => import("./commands/discover.ts").then((m) => m.command),
-  probe: () => import("./commands/probe.ts").then((m) => m.command),
-  build: () => import("./commands/build.ts").then((m) => m.command)
+  serve: (args: ReadonlyArray<string>) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./commands/serve.ts")),
+      (m) => m.commandFor(args)
+    ),
+  schema: plain(() => import("./commands/schema.ts")),
+  discover: plain(() => import("./commands/discover.ts")),
+  probe: plain(() => import("./commands/probe.ts")),
+  build: plain(() => import("./commands/build.ts")),
+  package: plain(() => import("./commands/package.ts")),
+  init: plain(() => import("./commands/init.ts"))
 } as const
 
 /**
@@ -36,23 +49,30 @@ export const commands = {
  */
 export type Name = keyof typeof commands
 
+type Subcommand = Effect.Success<ReturnType<(typeof commands)[Name]>>["command"]
+type Loaded = { readonly command: Subcommand; readonly args: ReadonlyArray<string> }
+
 const isName = (word: string | undefined): word is Name => word !== undefined && Object.hasOwn(commands, word)
 
 /**
- * The root command with the commands `args` may need: only the named one when the first argument names one, else
- * all of them.
+ * The root command with the commands `args` may need (only the named one when the first argument names one, else
+ * all of them), and the arguments to run it on.
  *
  * @since 0.1.0
  */
 export const rootFor = (args: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
+  Effect.gen(function* () {
     const first = args[0]
-    const loaded = await Promise.all(isName(first) ? [commands[first]()] : Object.values(commands).map((l) => l()))
-    return Command.make("dpk").pipe(
+    const loaders: ReadonlyArray<(args: ReadonlyArray<string>) => Effect.Effect<Loaded, ServeConflict>> = isName(first)
+      ? [commands[first]]
+      : Object.values(commands)
+    const loaded = yield* Effect.forEach(loaders, (load) => load(args), { concurrency: "unbounded" })
+    const root = Command.make("dpk").pipe(
       Command.withDescription("docker-plugin-kit: write, serve, test and ship Docker Engine plugins"),
       // Never empty; the tuple type is what withSubcommands asks for.
-      Command.withSubcommands(loaded as unknown as [(typeof loaded)[number], ...typeof loaded])
+      Command.withSubcommands(loaded.map((l) => l.command) as [Subcommand, ...Array<Subcommand>])
     )
+    return { root, args: isName(first) ? loaded[0]!.args : args }
   })
 
 /**
@@ -61,7 +81,7 @@ export const rootFor = (args: ReadonlyArray<string>) =>
  * @since 0.1.0
  */
 export const runWith = (args: ReadonlyArray<string>) =>
-  Effect.flatMap(rootFor(args), (root) => Command.runWith(root, { version })(args))
+  Effect.flatMap(rootFor(args), ({ root, args }) => Command.runWith(root, { version })(args))
 
 /**
  * Runs the command line on `process.argv`.

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-import { PluginServer } from "@docker-plugin-kit/server"
+import * as ExitCode from "@docker-plugin-kit/server/ExitCode"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import { run } from "./Cli.ts"
 
-// A command stopped by SIGINT/SIGTERM that shut down cleanly (`dpk serve` runs until then) exits 0; a failure, 1.
-run.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown: PluginServer.teardown }))
+// `dpk serve` runs until SIGINT/SIGTERM: a clean shutdown then is its normal end (exit 0), a failure exits 1. The
+// first argument names the command, as for loading it (Cli.ts); the other commands keep Effect's 130 for a stop.
+const teardown = process.argv[2] === "serve" ? ExitCode.teardown : undefined
+run.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ teardown }))

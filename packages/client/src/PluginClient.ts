@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Apis, type Endpoint, Manifest, type PluginApi, WireCodec } from "@docker-plugin-kit/protocol"
+import { Endpoint, Manifest, type PluginApi, WireCodec } from "@docker-plugin-kit/protocol"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -73,7 +73,7 @@ export interface PluginClient {
   readonly activate: Effect.Effect<Manifest.Manifest, CallError>
   /** Activates and checks that the manifest lists `subsystem`. */
   readonly require: (subsystem: string) => Effect.Effect<Manifest.Manifest, CallError | NotImplemented>
-  /** A typed call of one endpoint. */
+  /** A typed call of one endpoint; errors are read from its declared error field unless `errorField` says. */
   readonly call: <E extends Endpoint.Any>(
     endpoint: E,
     input: Endpoint.Input<E>,
@@ -81,9 +81,13 @@ export interface PluginClient {
   ) => Effect.Effect<Endpoint.Output<E>, CallError>
   /**
    * A raw call, for conformance checks: a string body is sent verbatim, any other value JSON-encoded with the
-   * daemon's trailing newline, no body as an empty request. Only transport failures fail.
+   * daemon's trailing newline, no body as an empty request. Only transport failures fail. Given an endpoint
+   * rather than a path, the call has that endpoint's timeout.
    */
-  readonly exchange: (path: string, body?: unknown) => Effect.Effect<Exchange, PluginUnreachable | CallTimeout>
+  readonly exchange: (
+    path: string | Endpoint.Any,
+    body?: unknown
+  ) => Effect.Effect<Exchange, PluginUnreachable | CallTimeout>
   /** The driver interface of `api`, every method a call to this plugin. */
   readonly driver: <A extends PluginApi.Any>(api: A) => PluginApi.Driver<A>
 }
@@ -106,9 +110,6 @@ const utf8 = new TextEncoder()
 
 /** `Subsystem.Method`, the prefix the daemon puts on errors. */
 const methodOf = (path: string): string => path.replace(/^\//, "").replace(/\?.*$/, "")
-
-const errorFieldOf = (endpoint: Endpoint.Any): PluginApi.ErrorField =>
-  Apis.all.find((api) => api.prefix === endpoint.api)?.errorField ?? "Err"
 
 /**
  * How the daemon reads a non-200 answer: `Err` of a JSON object (any key case) when it is a non-empty string,
@@ -176,11 +177,12 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
     /** One round trip with retries; `read` runs under the same timeout (JSON bodies are read in full). */
     const roundTrip = <A>(
       path: string,
+      endpoint: Endpoint.Any | undefined,
       body: RequestBody,
       read: (response: WireResponse) => Effect.Effect<A, ResponseBodyError>
     ): Effect.Effect<A, PluginUnreachable | CallTimeout | BadResponse> => {
       const method = methodOf(path)
-      const timeout = timeouts(path)
+      const timeout = timeouts(endpoint)
       const once = Effect.flatMap(transport.send({ path, body }), read)
       const attempt =
         timeout === undefined || !Duration.isFinite(timeout)
@@ -217,7 +219,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
       callOptions?: { readonly errorField?: PluginApi.ErrorField }
     ): Effect.Effect<Endpoint.Output<E>, CallError> =>
       Effect.suspend(() => {
-        const errorField = callOptions?.errorField ?? errorFieldOf(endpoint)
+        const errorField = callOptions?.errorField ?? endpoint.errorField
         let path: string = endpoint.path
         let body: RequestBody
         if (endpoint.request._tag === "Json") {
@@ -245,7 +247,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
         if (response._tag === "Stream") {
           const method = methodOf(path)
           return Effect.flatMap(
-            roundTrip(path, body, (r) =>
+            roundTrip(path, endpoint, body, (r) =>
               r.status === 200
                 ? Effect.succeed({ status: 200, text: "", stream: r.body })
                 : Effect.map(readText(r.body), (text) => ({ status: r.status, text, stream: Stream.empty }))
@@ -256,7 +258,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
                 : Effect.fail(new StatusError({ method, status: r.status, detail: statusDetail(r.text) }))
           )
         }
-        return Effect.flatMap(roundTrip(path, body, readAll), ({ status, text }) =>
+        return Effect.flatMap(roundTrip(path, endpoint, body, readAll), ({ status, text }) =>
           Effect.fromResult(
             interpretJson(path, status, text, response.schema, errorField) as Result.Result<
               Endpoint.Output<E>,
@@ -289,11 +291,12 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
           : Effect.fail(new NotImplemented({ plugin: name, subsystem, implements: [...(m.Implements ?? [])] }))
       )
 
-    const exchange = (path: string, value?: unknown) => {
+    const exchange = (target: string | Endpoint.Any, value?: unknown) => {
+      const [path, endpoint] = typeof target === "string" ? [target, undefined] : [target.path, target]
       const text =
         value === undefined ? "" : typeof value === "string" ? value : `${GoJson.escapeHtml(JSON.stringify(value))}\n`
       const body: RequestBody = text === "" ? { _tag: "Empty" } : { _tag: "Bytes", bytes: utf8.encode(text) }
-      return Effect.map(roundTrip(path, body, readAll), ({ status, text: responseText }): Exchange => {
+      return Effect.map(roundTrip(path, endpoint, body, readAll), ({ status, text: responseText }): Exchange => {
         const parsed = GoJson.firstValue(responseText)
         return {
           request: { path, body: text },
@@ -322,17 +325,16 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
     const driver = <A extends PluginApi.Any>(api: A): PluginApi.Driver<A> => {
       const methods: Record<string, (input: any) => Effect.Effect<unknown, CallError>> = {}
       for (const endpoint of Object.values(api.endpoints) as ReadonlyArray<Endpoint.Any>) {
-        const absent = endpoint.whenAbsent
+        // What the daemon assumes when an optional endpoint answers 404 (e.g. Capabilities → local); a derived
+        // answer is the one of a plugin that implements nothing optional.
+        const absent = Endpoint.absentBody(endpoint.whenAbsent, () => false)
         methods[endpoint.key] = (input) => {
-          const result: Effect.Effect<unknown, CallError> = call(endpoint, input as never, {
-            errorField: api.errorField
-          })
-          // The daemon falls back to a default when an optional endpoint answers 404 (e.g. Capabilities → local).
-          return endpoint.optional && absent._tag === "Respond" && endpoint.response._tag === "Json"
+          const result: Effect.Effect<unknown, CallError> = call(endpoint, input as never)
+          return endpoint.optional && absent !== undefined && endpoint.response._tag === "Json"
             ? Effect.catchIf(
                 result,
                 (e) => e._tag === "StatusError" && e.status === 404,
-                () => Effect.succeed(absent.body)
+                () => Effect.succeed(absent)
               )
             : result
         }

@@ -60,7 +60,7 @@ export const layer = <A extends PluginApi.Any>(
   api: A,
   target: Target.Target,
   options: PluginClient.Options = {}
-): Layer.Layer<PluginApi.Driver<A>, LayerError> =>
+): Layer.Layer<PluginApi.DriverService<A>, LayerError> =>
   Layer.effect(
     PluginApi.serviceOf(api),
     Effect.flatMap(Target.connect(target, options), (client) => fromClient(api, client))

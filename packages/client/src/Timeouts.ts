@@ -1,39 +1,27 @@
 /**
- * Per-attempt timeouts the daemon applies (`volume/drivers/proxy.go`); every other call of a v1 plugin has none, so
- * a hung plugin blocks the daemon indefinitely.
+ * How long a client waits for each call. The daemon's own timeouts are part of each endpoint's declaration
+ * (`Endpoint.daemonTimeout`: the volume proxy's 1 and 2 minutes; none for every other call of a v1 plugin, so a
+ * hung plugin blocks the daemon indefinitely).
  *
  * @since 0.1.0
  */
+import type { Endpoint } from "@docker-plugin-kit/protocol"
 import * as Duration from "effect/Duration"
 
 /**
- * The daemon's timeout of a call, by path; `undefined` means none.
+ * How a client picks the timeout of each call: from the endpoint's declaration, or `undefined` for a raw call by
+ * path; a result of `undefined` means none.
  *
  * @since 0.1.0
  */
-export const daemon = (path: string): Duration.Duration | undefined => {
-  switch (path) {
-    case "/VolumeDriver.Create":
-    case "/VolumeDriver.Mount":
-      return Duration.minutes(2)
-    case "/VolumeDriver.Remove":
-    case "/VolumeDriver.Path":
-    case "/VolumeDriver.Unmount":
-    case "/VolumeDriver.List":
-    case "/VolumeDriver.Get":
-    case "/VolumeDriver.Capabilities":
-      return Duration.minutes(1)
-    default:
-      return undefined
-  }
-}
+export type Timeouts = (endpoint: Endpoint.Any | undefined) => Duration.Duration | undefined
 
 /**
- * How a client picks the timeout of each call.
+ * The daemon's timeout of a call, as its endpoint declares it; none for raw calls by path.
  *
  * @since 0.1.0
  */
-export type Timeouts = (path: string) => Duration.Duration | undefined
+export const daemon: Timeouts = (endpoint) => endpoint?.daemonTimeout
 
 /**
  * The same timeout for every call.

@@ -2,9 +2,10 @@
 // and the daemon's error model.
 import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { type Endpoint, GraphDriver, IpamDriver, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit } from "effect"
+import { Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import * as Path from "node:path"
 import { rawPlugin, serve, tempDir } from "./support.ts"
 
@@ -160,26 +161,41 @@ describe("PluginClient on the wire", () => {
     })
   )
 
-  it.live("applies per-call timeouts", () =>
+  it.effect("applies per-call timeouts: the declared one by default, or the client's own (virtual time)", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "raw.sock")
-      yield* rawPlugin(path, () => "never")
-      const client = yield* Target.connect(Target.socket(path), {
-        retry: Retry.none,
-        timeouts: Timeouts.fixed("300 millis")
-      })
-      const started = Date.now()
-      const error = yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.get, { Name: "v" }))
-      expect(error._tag).toBe("CallTimeout")
-      expect(error.message).toBe(`VolumeDriver.Get: the plugin at unix://${path} did not answer within 0.3s`)
-      expect(Date.now() - started).toBeLessThan(2_000)
+      const raw = yield* rawPlugin(path, () => "never")
+      const timedOut = (options: PluginClient.Options, by: Duration.Input) =>
+        Effect.gen(function* () {
+          const client = yield* Target.connect(Target.socket(path), { retry: Retry.none, ...options })
+          const seen = raw.seen.length
+          const call = yield* Effect.forkChild(Effect.flip(client.call(VolumeDriver.Api.endpoints.get, { Name: "v" })))
+          // The request reaches the plugin over a real socket; only then does the clock move.
+          while (raw.seen.length === seen) yield* TestClock.withLive(Effect.sleep("2 millis"))
+          yield* TestClock.adjust(by)
+          return yield* Fiber.join(call)
+        })
+      const own = yield* timedOut({ timeouts: Timeouts.fixed("300 millis") }, "300 millis")
+      expect([own._tag, own.message]).toEqual([
+        "CallTimeout",
+        `VolumeDriver.Get: the plugin at unix://${path} did not answer within 0.3s`
+      ])
+      const declared = yield* timedOut({}, "1 minute")
+      expect(declared.message).toBe(`VolumeDriver.Get: the plugin at unix://${path} did not answer within 60s`)
     })
   )
 
-  it("knows the daemon's per-call timeouts", () => {
-    expect(Timeouts.daemon("/VolumeDriver.Create")).toEqual(Timeouts.daemon("/VolumeDriver.Mount"))
-    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Mount")!)).toBe(120_000)
-    expect(Duration.toMillis(Timeouts.daemon("/VolumeDriver.Get")!)).toBe(60_000)
-    expect(Timeouts.daemon(Manifest.Activate.path)).toBeUndefined()
+  it("reads the daemon's per-call timeouts from the declarations", () => {
+    const E = VolumeDriver.Api.endpoints
+    const millis = (endpoint: Endpoint.Any) => {
+      const timeout = Timeouts.daemon(endpoint)
+      return timeout === undefined ? undefined : Duration.toMillis(timeout)
+    }
+    expect([E.create, E.mount].map(millis)).toEqual([120_000, 120_000])
+    expect([E.remove, E.path, E.unmount, E.list, E.get, E.capabilities].map(millis)).toEqual(Array(6).fill(60_000))
+    expect(millis(Manifest.Activate)).toBeUndefined()
+    expect(millis(IpamDriver.Api.endpoints.requestPool)).toBeUndefined()
+    expect(millis(GraphDriver.Api.endpoints.applyDiff)).toBeUndefined()
+    expect(Timeouts.daemon(undefined)).toBeUndefined()
   })
 })

@@ -2,7 +2,7 @@
 import { Discovery, Retry, Target } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber } from "effect"
+import { Clock, Effect, Fiber, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import * as Path from "node:path"
 import { serve, tempDir } from "./support.ts"
@@ -47,63 +47,91 @@ describe("Retry.daemon", () => {
   )
 })
 
-describe("the retry window in real time", () => {
-  const late = (path: string) =>
-    Effect.forkChild(Effect.andThen(Effect.sleep("3 seconds"), serve(path, VolumeMemory.layer())))
+/** The client's retry warnings, captured instead of printed. */
+const capturedWarnings = () => {
+  const lines: Array<string> = []
+  const layer = Logger.layer([Logger.make(({ message }) => void lines.push(String(message)))])
+  return { lines, layer }
+}
 
-  it.live("reaches a plugin whose socket appears 3 s late (by socket path)", () =>
-    Effect.gen(function* () {
+/** Waits, in real time, for a condition that socket I/O makes true (a failed connect, a listening server). */
+const until = (condition: () => boolean): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    condition() ? Effect.void : Effect.andThen(TestClock.withLive(Effect.sleep("2 millis")), until(condition))
+  )
+
+/** Lets forked fibers run up to their next sleep (discovery attempts are synchronous). */
+const settle = Effect.repeat(Effect.yieldNow, { times: 20 })
+
+// The schedule runs on the TestClock; only the sockets are real.
+describe("the retry window against real sockets, in virtual time", () => {
+  it.effect("reaches a plugin whose socket appears after the first attempt (by socket path), at 1 s", () => {
+    const warnings = capturedWarnings()
+    return Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "late.sock")
-      yield* late(path)
-      const started = Date.now()
       const client = yield* Target.connect(Target.socket(path))
-      expect(yield* client.activate).toEqual({ Implements: ["VolumeDriver"] })
-      const elapsed = Date.now() - started
-      // Attempts at 0, 1, 3 (and 7) s: the one at 3 s or 7 s gets through.
-      expect(elapsed).toBeGreaterThanOrEqual(2_900)
-      expect(elapsed).toBeLessThan(8_000)
-    })
-  )
-
-  it.live("finds a plugin by name whose socket appears 3 s late (discovery waits too)", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir
-      yield* late(Path.join(dir, "late.sock"))
-      const folders = Discovery.folders({ socketDir: dir, specDirs: [] })
-      const started = Date.now()
-      const client = yield* Target.connect(Target.name("late", { folders }))
-      expect(yield* client.activate).toEqual({ Implements: ["VolumeDriver"] })
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900)
-    })
-  )
-
-  it.live(
-    "gives up on a plugin that never comes up after the window, with a clear error",
-    () =>
-      Effect.gen(function* () {
-        const dir = yield* tempDir
-        const path = Path.join(dir, "never.sock")
-        const folders = Discovery.folders({ socketDir: dir, specDirs: [] })
-        const started = Date.now()
-        const [bySocket, byName] = yield* Effect.all(
-          [
-            Effect.flip(Effect.flatMap(Target.connect(Target.socket(path)), (c) => c.activate)),
-            Effect.flip(Target.connect(Target.name("never", { folders })))
-          ],
-          { concurrency: 2 }
-        )
-        const elapsed = Date.now() - started
-        expect(bySocket._tag).toBe("PluginUnreachable")
-        expect(bySocket.message).toMatch(
+      const started = yield* Clock.currentTimeMillis
+      const activation = yield* Effect.forkChild(client.activate)
+      yield* until(() => warnings.lines.length === 1)
+      yield* serve(path, VolumeMemory.layer())
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(activation)).toEqual({ Implements: ["VolumeDriver"] })
+      expect((yield* Clock.currentTimeMillis) - started).toBe(1000)
+      expect(warnings.lines).toEqual([
+        expect.stringMatching(
           new RegExp(
-            `^Plugin\\.Activate: cannot reach the plugin at unix://${path}: connect ENOENT .* \\(5 attempts over 1[45](\\.\\d)?s\\)$`
+            `^Unable to connect to plugin: unix://${path}/Plugin\\.Activate: connect ENOENT .*, retrying in 1s$`
           )
         )
-        expect(byName._tag).toBe("PluginNotFound")
-        expect(byName.message).toContain(`plugin "never" not found: no socket or spec file at ${path}`)
-        expect(elapsed).toBeGreaterThanOrEqual(14_900)
-        expect(elapsed).toBeLessThan(20_000)
-      }),
-    40_000
+      ])
+    }).pipe(Effect.provide(warnings.layer))
+  })
+
+  it.effect("finds a plugin by name whose socket appears after the first look (discovery waits too)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const folders = Discovery.folders({ socketDir: dir, specDirs: [] })
+      const connecting = yield* Effect.forkChild(Target.connect(Target.name("late", { folders })))
+      yield* settle
+      yield* serve(Path.join(dir, "late.sock"), VolumeMemory.layer())
+      yield* TestClock.adjust("1 second")
+      const client = yield* Fiber.join(connecting)
+      expect(yield* client.activate).toEqual({ Implements: ["VolumeDriver"] })
+    })
   )
+
+  it.effect("gives up on a plugin that never comes up after the window, with a clear error", () => {
+    const warnings = capturedWarnings()
+    return Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "never.sock")
+      const folders = Discovery.folders({ socketDir: dir, specDirs: [] })
+      const bySocket = yield* Effect.forkChild(
+        Effect.flip(Effect.flatMap(Target.connect(Target.socket(path)), (c) => c.activate))
+      )
+      const byName = yield* Effect.forkChild(Effect.flip(Target.connect(Target.name("never", { folders }))))
+      // Attempts at 0, 1, 3, 7 and 15 s: after each failed connect, move the clock to the next one.
+      for (const [n, sleep] of [1, 2, 4, 8].entries()) {
+        yield* until(() => warnings.lines.length === n + 1)
+        yield* TestClock.adjust(`${sleep} seconds`)
+      }
+      const unreachable = yield* Fiber.join(bySocket)
+      expect(unreachable._tag).toBe("PluginUnreachable")
+      expect(unreachable.message).toMatch(
+        new RegExp(
+          `^Plugin\\.Activate: cannot reach the plugin at unix://${path}: connect ENOENT .* \\(5 attempts over 15s\\)$`
+        )
+      )
+      expect(warnings.lines.map((l) => l.replace(/.*, /, ""))).toEqual([
+        "retrying in 1s",
+        "retrying in 2s",
+        "retrying in 4s",
+        "retrying in 8s"
+      ])
+      const notFound = yield* Fiber.join(byName)
+      expect(notFound._tag).toBe("PluginNotFound")
+      expect(notFound.message).toContain(`plugin "never" not found: no socket or spec file at ${path}`)
+      expect(yield* Clock.currentTimeMillis).toBe(15_000)
+    }).pipe(Effect.provide(warnings.layer))
+  })
 })

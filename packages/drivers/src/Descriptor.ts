@@ -40,6 +40,8 @@ export interface ManagedNeeds {
   }>
   /** Whether the plugin needs the host's PID namespace. */
   readonly pidHost?: boolean
+  /** Host tools the driver runs (e.g. `ip`), shipped in the rootfs with their libraries. */
+  readonly binaries?: ReadonlyArray<string>
 }
 
 /**

@@ -6,6 +6,9 @@
  */
 import { descriptor as authzPolicy } from "./authz-policy/descriptor.ts"
 import type * as Descriptor from "./Descriptor.ts"
+import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
+import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
+import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -14,7 +17,15 @@ import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
  *
  * @since 0.1.0
  */
-export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [volumeMemory, volumeLocal, authzPolicy]
+export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
+  volumeMemory,
+  volumeLocal,
+  ipamPool,
+  GraphOverlayDescriptors.overlay,
+  GraphOverlayDescriptors.vfs,
+  metricsProxy,
+  authzPolicy
+]
 
 /**
  * A descriptor by its name.

@@ -4,6 +4,14 @@
  *
  * @since 0.1.0
  */
+export * as Ipam from "./ipam/index.ts"
+export * as LayerTarError from "./graph/LayerTarError.ts"
+export * as LayerPath from "./graph/LayerPath.ts"
+export * as TarStream from "./graph/TarStream.ts"
+export * as LayerApply from "./graph/LayerApply.ts"
+export * as SpecialFiles from "./graph/SpecialFiles.ts"
+export * as LayerChanges from "./graph/LayerChanges.ts"
+export * as LayerDiff from "./graph/LayerDiff.ts"
 export * as AuthzAnswer from "./authz/AuthzAnswer.ts"
 export * as AuthzRequest from "./authz/AuthzRequest.ts"
 export * as ContainerSpec from "./authz/ContainerSpec.ts"

@@ -117,3 +117,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class Authorization extends Context.Service<Authorization, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a Authorization driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
 import type * as Schema from "effect/Schema"
@@ -41,8 +42,10 @@ export interface StreamRequest<Q extends WireSchema = WireSchema> {
 }
 
 /**
- * A JSON response body. On success the server encodes the driver's value with `schema`; the error field (`Err`,
- * or `Error` for IPAM) is added by the server only when the driver fails.
+ * A JSON response body. On success the server encodes the driver's value with `schema`, which never contains the
+ * error field. A failure is answered with a non-200 status and `{"Err": message}` (`Wire.ErrorResponse`), for every
+ * API: on any status but 200 the daemon reads only `Err`. The endpoint's `errorField` names where a 200 answer
+ * carries an error, which is what a client must read.
  *
  * @since 0.1.0
  */
@@ -64,11 +67,44 @@ export interface StreamResponse {
 
 /**
  * What the server answers for an optional endpoint the driver does not implement: a fixed success body (the
- * daemon's default), or 404 (which the daemon reads as "not implemented").
+ * daemon's default), 404 (which the daemon reads as "not implemented"), or a body derived from the methods the
+ * driver does implement (e.g. `LogDriver.Capabilities` says `ReadLogs: true` only when `readLogs` is there).
+ * A client that gets 404 for a `Derive` endpoint uses the body of a driver that implements nothing optional.
  *
  * @since 0.1.0
  */
-export type WhenAbsent = { readonly _tag: "Respond"; readonly body: unknown } | { readonly _tag: "NotFound" }
+export type WhenAbsent =
+  | { readonly _tag: "Respond"; readonly body: unknown }
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "Derive"; readonly body: (implemented: (key: string) => boolean) => unknown }
+
+/**
+ * The success body `whenAbsent` answers, given which driver methods exist; `undefined` for 404.
+ *
+ * @since 0.1.0
+ */
+export const absentBody = (whenAbsent: WhenAbsent, implemented: (key: string) => boolean): unknown =>
+  whenAbsent._tag === "Respond"
+    ? whenAbsent.body
+    : whenAbsent._tag === "Derive"
+      ? whenAbsent.body(implemented)
+      : undefined
+
+/**
+ * Name of the field in which a 200 answer carries an error: `Err` everywhere except IPAM (`Error`). On any other
+ * status the daemon reads `Err` only.
+ *
+ * @since 0.1.0
+ */
+export type ErrorField = "Err" | "Error"
+
+/**
+ * The server's default deadline of an endpoint that answers JSON: 2 minutes, the daemon's own longest per-call
+ * timeout (`VolumeDriver.Create` and `Mount`).
+ *
+ * @since 0.1.0
+ */
+export const defaultDeadline: Duration.Duration = Duration.minutes(2)
 
 /**
  * The declaration of one endpoint.
@@ -95,6 +131,15 @@ export interface Endpoint<
   readonly whenAbsent: WhenAbsent
   /** One sentence for docs, `dpk schema` and JSON Schema `description`. */
   readonly description: string
+  /** Field in which a 200 answer carries an error (`Err`, or `Error` for IPAM); the API's. */
+  readonly errorField: ErrorField
+  /** The daemon's own per-attempt timeout of this call; `undefined` when it waits as long as it takes. */
+  readonly daemonTimeout: Duration.Duration | undefined
+  /**
+   * How long the server lets the driver take before answering `Err` (`Duration.infinity`: no deadline). Streamed
+   * endpoints have none by default: a large layer or a long log must not fail at an arbitrary time.
+   */
+  readonly deadline: Duration.Duration
 }
 
 /**
@@ -145,14 +190,94 @@ export interface Options<Optional extends boolean> {
   /** Marks the endpoint optional in the driver interface; `whenAbsent` says what the server answers then. */
   readonly optional?: Optional
   readonly whenAbsent?: WhenAbsent
+  /** The daemon's per-attempt timeout of this call, when it differs from the API's. */
+  readonly daemonTimeout?: Duration.Input
+  /** The server's default deadline, when it differs from the API's (`"Infinity"` for none). */
+  readonly deadline?: Duration.Input
 }
 
 /**
- * An endpoint before `PluginApi.make` gives it its subsystem prefix.
+ * The facts `PluginApi.make` stamps onto each endpoint from the API declaration.
  *
  * @since 0.1.0
  */
-export type Spec<E extends Any> = Omit<E, "api" | "path" | "key">
+export type Stamped = "api" | "path" | "key" | "errorField" | "daemonTimeout" | "deadline"
+
+/**
+ * An endpoint before `PluginApi.make` gives it its subsystem prefix and the API's facts; `daemonTimeout` and
+ * `deadline` are present only when the endpoint overrides the API's.
+ *
+ * @since 0.1.0
+ */
+export type Spec<E extends Any> = Omit<E, Stamped> & {
+  readonly daemonTimeout?: Duration.Duration | undefined
+  readonly deadline?: Duration.Duration | undefined
+}
+
+/**
+ * Whether either body of an endpoint is a byte stream.
+ *
+ * @since 0.1.0
+ */
+export const isStreamed = (endpoint: Pick<Any, "request" | "response">): boolean =>
+  endpoint.request._tag === "Stream" || endpoint.response._tag === "Stream"
+
+/**
+ * A spec completed with the facts of its API.
+ *
+ * @since 0.1.0
+ */
+export type Completed<S, Api extends string, Key extends string> = Omit<S, "daemonTimeout" | "deadline"> & {
+  readonly api: Api
+  readonly path: `/${string}`
+  readonly key: Key
+  readonly errorField: ErrorField
+  readonly daemonTimeout: Duration.Duration | undefined
+  readonly deadline: Duration.Duration
+}
+
+/**
+ * Completes a spec with the facts of its API: path, driver method name, error field, the daemon's timeout and the
+ * server's deadline. An endpoint's own `daemonTimeout`/`deadline` win over the API's; a streamed endpoint gets no
+ * deadline unless it declares one.
+ *
+ * @since 0.1.0
+ */
+export const complete = <S extends Spec<Any>, const Api extends string, const Key extends string>(
+  spec: S,
+  facts: {
+    readonly api: Api
+    readonly key: Key
+    readonly errorField: ErrorField
+    readonly daemonTimeout?: Duration.Input | undefined
+    readonly deadline?: Duration.Input | undefined
+  }
+): Completed<S, Api, Key> => ({
+  ...spec,
+  api: facts.api,
+  key: facts.key,
+  path: `/${facts.api}.${spec.method}` as const,
+  errorField: facts.errorField,
+  daemonTimeout:
+    spec.daemonTimeout ??
+    (facts.daemonTimeout === undefined ? undefined : Duration.fromInputUnsafe(facts.daemonTimeout)),
+  deadline:
+    spec.deadline ??
+    (isStreamed(spec)
+      ? Duration.infinity
+      : facts.deadline === undefined
+        ? defaultDeadline
+        : Duration.fromInputUnsafe(facts.deadline))
+})
+
+/** The fields every builder takes from its options the same way. */
+const common = <Optional extends boolean>(options: Options<Optional>) => ({
+  optional: (options.optional ?? false) as Optional,
+  whenAbsent: options.whenAbsent ?? ({ _tag: "NotFound" } as const),
+  description: options.description,
+  ...(options.daemonTimeout === undefined ? {} : { daemonTimeout: Duration.fromInputUnsafe(options.daemonTimeout) }),
+  ...(options.deadline === undefined ? {} : { deadline: Duration.fromInputUnsafe(options.deadline) })
+})
 
 /**
  * A JSON-in, JSON-out endpoint.
@@ -168,9 +293,7 @@ export const json = <Req extends WireSchema, Res extends WireSchema, const Optio
   method,
   request: { _tag: "Json", schema: request, emptyBody: options.emptyBody ?? false },
   response: { _tag: "Json", schema: response },
-  optional: (options.optional ?? false) as Optional,
-  whenAbsent: options.whenAbsent ?? { _tag: "NotFound" },
-  description: options.description
+  ...common(options)
 })
 
 /**
@@ -187,9 +310,7 @@ export const jsonToStream = <Req extends WireSchema, const Optional extends bool
   method,
   request: { _tag: "Json", schema: request, emptyBody: false },
   response: { _tag: "Stream", contentType },
-  optional: (options.optional ?? false) as Optional,
-  whenAbsent: options.whenAbsent ?? { _tag: "NotFound" },
-  description: options.description
+  ...common(options)
 })
 
 /**
@@ -207,7 +328,5 @@ export const streamToJson = <Query extends WireSchema, Res extends WireSchema, c
   method,
   request: { _tag: "Stream", query, contentType },
   response: { _tag: "Json", schema: response },
-  optional: (options.optional ?? false) as Optional,
-  whenAbsent: options.whenAbsent ?? { _tag: "NotFound" },
-  description: options.description
+  ...common(options)
 })

@@ -242,3 +242,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class GraphDriver extends Context.Service<GraphDriver, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a GraphDriver driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -282,3 +282,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class IpamDriver extends Context.Service<IpamDriver, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a IpamDriver driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -111,13 +111,16 @@ export const Api = PluginApi.make({
       description: "Stop consuming the log FIFO File (the container may start again later)."
     }),
     capabilities: Endpoint.json("Capabilities", Empty, CapabilitiesResponse, {
-      description: "Report whether ReadLogs is served; optional (the daemon assumes it is not).",
+      description:
+        "Report whether ReadLogs is served; optional (absent: ReadLogs is advertised exactly when the driver has readLogs).",
       emptyBody: true,
       optional: true,
-      whenAbsent: { _tag: "Respond", body: { Cap: { ReadLogs: false } } }
+      whenAbsent: { _tag: "Derive", body: (implemented) => ({ Cap: { ReadLogs: implemented("readLogs") } }) }
     }),
     readLogs: Endpoint.jsonToStream("ReadLogs", ReadLogsRequest, BinaryContentType, {
-      description: "Stream a container's log entries as length-prefixed LogEntry protobuf frames."
+      description:
+        "Stream a container's log entries as length-prefixed LogEntry protobuf frames; optional (called only when Capabilities says ReadLogs).",
+      optional: true
     })
   }
 })
@@ -135,3 +138,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class LogDriver extends Context.Service<LogDriver, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a LogDriver driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

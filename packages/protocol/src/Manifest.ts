@@ -32,12 +32,10 @@ export const Activate: Endpoint.Endpoint<
   Endpoint.JsonRequest<typeof Empty>,
   Endpoint.JsonResponse<typeof Manifest>,
   false
-> = {
-  ...Endpoint.json("Activate", Empty, Manifest, {
+> = Endpoint.complete(
+  Endpoint.json("Activate", Empty, Manifest, {
     emptyBody: true,
     description: "Handshake: lists the subsystems the plugin implements."
   }),
-  api: "Plugin",
-  path: "/Plugin.Activate",
-  key: "activate"
-}
+  { api: "Plugin", key: "activate", errorField: "Err" }
+)

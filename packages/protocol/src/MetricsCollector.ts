@@ -50,3 +50,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class MetricsCollector extends Context.Service<MetricsCollector, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a MetricsCollector driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -402,3 +402,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class NetworkDriver extends Context.Service<NetworkDriver, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a NetworkDriver driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -103,3 +103,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class SecretProvider extends Context.Service<SecretProvider, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a SecretProvider driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

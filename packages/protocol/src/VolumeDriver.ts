@@ -108,13 +108,17 @@ export const Api = PluginApi.make({
   prefix: "VolumeDriver",
   subsystem: "VolumeDriver",
   interfaceType: "docker.volumedriver/1.0",
+  // The volume proxy's per-attempt timeouts (volume/drivers/proxy.go): 1 minute, 2 for Create and Mount.
+  daemonTimeout: "1 minute",
   endpoints: {
     create: Endpoint.json("Create", CreateRequest, Empty, {
-      description: "Create a volume with the given driver options."
+      description: "Create a volume with the given driver options.",
+      daemonTimeout: "2 minutes"
     }),
     remove: Endpoint.json("Remove", NameRequest, Empty, { description: "Delete a volume and its data." }),
     mount: Endpoint.json("Mount", MountRequest, MountpointResponse, {
-      description: "Make the volume available for the mount operation ID and return its host path."
+      description: "Make the volume available for the mount operation ID and return its host path.",
+      daemonTimeout: "2 minutes"
     }),
     path: Endpoint.json("Path", NameRequest, MountpointResponse, {
       description: "Return the current host path of a volume."
@@ -147,3 +151,10 @@ export type Driver = PluginApi.Driver<typeof Api>
  * @since 0.1.0
  */
 export class VolumeDriver extends Context.Service<VolumeDriver, Driver>()(Api.serviceKey) {}
+
+/**
+ * Builds a VolumeDriver driver from exactly its methods: an unknown or misspelt method does not compile.
+ *
+ * @since 0.1.0
+ */
+export const make = PluginApi.driverConstructor(Api)

@@ -56,11 +56,19 @@ export const StringMap = Schema.optionalKey(Schema.NullOr(Schema.Record(Schema.S
 export const AnyMap = Schema.optionalKey(Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown)))
 
 /**
- * The error body of a failed call: `{"Err": "..."}`.
+ * The error body of a failed call: `{"Err": "..."}`. The server answers every failure with it and a non-200
+ * status, for every API: on any status but 200 the daemon reads `Err` and nothing else (IPAM's `Error` included).
  *
  * @since 0.1.0
  */
 export const ErrorResponse = Schema.Struct({ Err: Schema.String })
+
+/**
+ * The text of an `ErrorResponse` (a string field needs no schema run to encode).
+ *
+ * @since 0.1.0
+ */
+export const errorText = (message: string): string => JSON.stringify(ErrorResponse.make({ Err: message }))
 
 /**
  * An RFC 3339 timestamp as Go's `time.Time` marshals it (the daemon rejects any other format, `""` included).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Apis, JsonSchema, Manifest, PluginApi } from "../src/index.ts"
+import { Duration } from "effect"
+import { Apis, Endpoint, JsonSchema, Manifest, PluginApi } from "../src/index.ts"
 import { expectRoundTrip } from "./support.ts"
 
 const allEndpoints = Apis.all.flatMap((api) => PluginApi.endpointList(api).map((endpoint) => ({ api, endpoint })))
@@ -62,20 +63,40 @@ describe("Apis registry", () => {
   })
 
   it("response schemas never declare the error field (the server adds it on failure only)", () => {
-    for (const { api, endpoint } of allEndpoints) {
+    for (const { endpoint } of allEndpoints) {
       if (endpoint.response._tag !== "Json") continue
-      const doc = JsonSchema.forEndpoint(endpoint, api.errorField).response as { schema: { properties?: object } }
+      const doc = JsonSchema.forEndpoint(endpoint).response as { schema: { properties?: object } }
       expect(Object.keys(doc.schema.properties ?? {})).not.toContain("Err")
       expect(Object.keys(doc.schema.properties ?? {})).not.toContain("Error")
     }
   })
 
-  it("the fixed answer of every absent optional endpoint is a valid response", () => {
+  it("the answer of every absent optional endpoint is a valid response, whatever else the driver implements", () => {
     for (const { endpoint } of allEndpoints) {
-      if (endpoint.whenAbsent._tag !== "Respond") continue
+      if (endpoint.whenAbsent._tag === "NotFound") continue
       expect(endpoint.optional).toBe(true)
-      if (endpoint.response._tag === "Json") expectRoundTrip(endpoint.response.schema, endpoint.whenAbsent.body)
+      for (const implemented of [() => true, () => false]) {
+        const body = Endpoint.absentBody(endpoint.whenAbsent, implemented)
+        if (endpoint.response._tag === "Json") expectRoundTrip(endpoint.response.schema, body)
+      }
     }
+  })
+
+  it("every endpoint carries its API's error field, the daemon's timeout and the server's deadline", () => {
+    for (const { api, endpoint } of allEndpoints) {
+      expect(endpoint.errorField).toBe(api.errorField)
+      const streamed = Endpoint.isStreamed(endpoint)
+      expect(Duration.isFinite(endpoint.deadline)).toBe(!streamed)
+      if (!streamed) expect(Duration.toMillis(endpoint.deadline)).toBe(120_000)
+      expect(endpoint.daemonTimeout === undefined).toBe(api.subsystem !== "VolumeDriver")
+    }
+    const streamed = allEndpoints.filter(({ endpoint }) => Endpoint.isStreamed(endpoint))
+    expect(streamed.map(({ endpoint }) => `${endpoint.api}.${endpoint.method}`)).toEqual([
+      "GraphDriver.Diff",
+      "GraphDriver.ApplyDiff",
+      "LogDriver.ReadLogs"
+    ])
+    expect([Manifest.Activate.errorField, Manifest.Activate.daemonTimeout]).toEqual(["Err", undefined])
   })
 
   it("the endpoints the daemon calls with an empty body are exactly the documented ones", () => {
@@ -105,7 +126,8 @@ describe("Apis registry", () => {
       "NetworkDriver.RevokeExternalConnectivity",
       "IpamDriver.GetCapabilities",
       "GraphDriver.Capabilities",
-      "LogDriver.Capabilities"
+      "LogDriver.Capabilities",
+      "LogDriver.ReadLogs"
     ])
   })
 })

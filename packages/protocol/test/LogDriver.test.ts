@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { LogDriver, Wire } from "../src/index.ts"
+import { Endpoint, LogDriver, Wire } from "../src/index.ts"
 import {
   describeFixtures,
   describeProperties,
@@ -34,13 +34,20 @@ const fixtures: Fixtures<typeof LogDriver.Api> = {
 describe("LogDriver wire", () => {
   describeFixtures(LogDriver.Api, fixtures)
 
-  it("Capabilities is optional, sent with an empty body, and defaults to no ReadLogs", () => {
+  it("Capabilities is optional, sent with an empty body, and when absent advertises ReadLogs exactly when it is served", () => {
     const endpoint = LogDriver.Api.endpoints.capabilities
     expect(endpoint.optional).toBe(true)
     expect(endpoint.request.emptyBody).toBe(true)
-    expect(endpoint.whenAbsent).toEqual({ _tag: "Respond", body: { Cap: { ReadLogs: false } } })
-    if (endpoint.whenAbsent._tag === "Respond")
-      expectRoundTrip(LogDriver.CapabilitiesResponse, endpoint.whenAbsent.body)
+    const withReadLogs = Endpoint.absentBody(endpoint.whenAbsent, (key) => key === "readLogs")
+    const without = Endpoint.absentBody(endpoint.whenAbsent, () => false)
+    expect([withReadLogs, without]).toEqual([{ Cap: { ReadLogs: true } }, { Cap: { ReadLogs: false } }])
+    expectRoundTrip(LogDriver.CapabilitiesResponse, withReadLogs)
+    expectRoundTrip(LogDriver.CapabilitiesResponse, without)
+  })
+
+  it("ReadLogs is optional (the daemon calls it only when Capabilities says so) and answers 404 when absent", () => {
+    const endpoint = LogDriver.Api.endpoints.readLogs
+    expect([endpoint.optional, endpoint.whenAbsent]).toEqual([true, { _tag: "NotFound" }])
   })
 
   it("ReadLogs streams binary frames", () => {

@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-import type { BodyError, DriverFailure, Endpoint, PluginApi } from "@docker-plugin-kit/protocol"
-import { BodyError as BodyErrorClass, Wire, WireCodec } from "@docker-plugin-kit/protocol"
+import type { BodyError, DriverFailure, PluginApi } from "@docker-plugin-kit/protocol"
+import { BodyError as BodyErrorClass, Endpoint, Wire, WireCodec } from "@docker-plugin-kit/protocol"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -64,12 +64,13 @@ export const jsonText = (body: string, status = 200): HttpServerResponse.HttpSer
   HttpServerResponse.text(body, { status, contentType })
 
 /**
- * An error response `{"Err": message}`.
+ * An error response `{"Err": message}` (`Wire.ErrorResponse`): every failure is answered with a non-200 status,
+ * on which the daemon reads `Err` whatever the API's error field.
  *
  * @since 0.1.0
  */
 export const errorResponse = (message: string, status: number): HttpServerResponse.HttpServerResponse =>
-  jsonText(JSON.stringify({ Err: message }), status)
+  jsonText(Wire.errorText(message), status)
 
 class DeadlineExceeded extends Data.TaggedError("DeadlineExceeded")<{ readonly message: string }> {}
 
@@ -253,15 +254,17 @@ export const unknown: Handler = (request) =>
   Effect.succeed(errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
 
 /**
- * The handler of an optional endpoint the driver does not implement.
+ * The handler of an optional endpoint the driver does not implement; `implemented` says which driver methods exist
+ * (for answers derived from them, such as `LogDriver.Capabilities`).
  *
  * @since 0.1.0
  */
-export const absent = (endpoint: Endpoint.Any): Handler => {
+export const absent = (endpoint: Endpoint.Any, implemented: (key: string) => boolean = () => false): Handler => {
+  const body = Endpoint.absentBody(endpoint.whenAbsent, implemented)
   const response =
-    endpoint.whenAbsent._tag === "Respond"
-      ? jsonText(JSON.stringify(endpoint.whenAbsent.body))
-      : errorResponse(`${endpoint.path} is not implemented by this plugin`, 404)
+    body === undefined
+      ? errorResponse(`${endpoint.path} is not implemented by this plugin`, 404)
+      : jsonText(JSON.stringify(body))
   return () => Effect.succeed(response)
 }
 

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Apis, Manifest, PluginApi } from "@docker-plugin-kit/protocol"
+import { Apis, type Endpoint, Manifest, PluginApi } from "@docker-plugin-kit/protocol"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +20,49 @@ import * as EndpointHandler from "./EndpointHandler.ts"
  * @since 0.1.0
  */
 export class NoDriverProvided extends Data.TaggedError("NoDriverProvided")<{ readonly message: string }> {}
+
+/**
+ * Raised at start-up when a driver lacks a method the server needs: a required one, or an optional one it seems to
+ * have misspelt (`nearest` is the driver's key that looks like it).
+ *
+ * @since 0.1.0
+ */
+export class MissingDriverMethod extends Data.TaggedError("MissingDriverMethod")<{
+  readonly api: string
+  readonly method: string
+  readonly nearest: string | undefined
+}> {
+  override get message() {
+    const hint = this.nearest === undefined ? "" : ` (it has "${this.nearest}": did you mean "${this.method}"?)`
+    return `the ${this.api} driver has no method "${this.method}"${hint}`
+  }
+}
+
+/**
+ * Deadlines set by the user, by API prefix (`GraphDriver`) or endpoint (`GraphDriver.ApplyDiff`); the endpoint's
+ * wins. `"Infinity"` (or 0) means none.
+ *
+ * @since 0.1.0
+ */
+export type Deadlines = Readonly<Record<string, Duration.Input>>
+
+/**
+ * The deadline the server gives an endpoint: the user's for that endpoint or its API, else `deadline` for an
+ * endpoint declared with one (a streamed endpoint has none unless named), else the declaration's.
+ *
+ * @since 0.1.0
+ */
+export const deadlineOf = (
+  endpoint: Endpoint.Any,
+  options: { readonly deadline?: Duration.Input | undefined; readonly deadlines?: Deadlines | undefined }
+): Duration.Duration => {
+  const named = options.deadlines?.[`${endpoint.api}.${endpoint.method}`] ?? options.deadlines?.[endpoint.api]
+  if (named !== undefined) return Duration.fromInputUnsafe(named)
+  if (options.deadline !== undefined && Duration.isFinite(endpoint.deadline)) {
+    return Duration.fromInputUnsafe(options.deadline)
+  }
+  return endpoint.deadline
+}
 
 /**
  * A driver found in the context, with the API it implements.
@@ -53,7 +96,10 @@ export const providedDrivers = (
  *
  * @since 0.1.0
  */
-export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: EndpointHandler.CallOptions) => {
+export const routesFor = (
+  drivers: ReadonlyArray<ProvidedDriver>,
+  options: EndpointHandler.CallOptions & { readonly deadlines?: Deadlines }
+) => {
   const manifest = JSON.stringify({ Implements: drivers.map((d) => d.api.subsystem) } satisfies Manifest.Manifest)
   const activate = EndpointHandler.jsonText(manifest)
   const routes = [
@@ -64,17 +110,15 @@ export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: Endpo
     )
   ]
   for (const { api, driver } of drivers) {
+    const implemented = (key: string) => typeof (driver as Record<string, unknown>)[key] === "function"
     for (const endpoint of PluginApi.endpointList(api)) {
       const method = EndpointHandler.methodOf(driver, endpoint)
+      // Read once per endpoint here, never per call.
+      const callOptions = { verbose: options.verbose, deadline: deadlineOf(endpoint, options) }
       const handler =
         method === undefined
-          ? endpoint.optional
-            ? EndpointHandler.absent(endpoint)
-            : undefined
-          : EndpointHandler.make(endpoint, method, options)
-      if (handler === undefined) {
-        throw new Error(`${api.prefix} driver does not implement the required method "${endpoint.key}"`)
-      }
+          ? EndpointHandler.absent(endpoint, implemented)
+          : EndpointHandler.make(endpoint, method, callOptions)
       routes.push(HttpRouter.route("*", endpoint.path, CallLog.logged(options.verbose, endpoint.path, handler)))
     }
   }
@@ -89,26 +133,33 @@ export const routesFor = (drivers: ReadonlyArray<ProvidedDriver>, options: Endpo
  */
 export const layer = (
   options: {
+    /** Deadline of every endpoint declared with one (default: the declaration's, 2 minutes). */
     readonly deadline?: Duration.Input
+    /** Deadlines by API or endpoint, streamed ones included. */
+    readonly deadlines?: Deadlines
     readonly verbose?: boolean
     readonly apis?: ReadonlyArray<PluginApi.Any>
   } = {}
-): Layer.Layer<never, NoDriverProvided, HttpRouter.HttpRouter> => {
-  const callOptions: EndpointHandler.CallOptions = {
-    deadline:
-      options.deadline === undefined
-        ? EndpointHandler.defaultCallOptions.deadline
-        : Duration.fromInputUnsafe(options.deadline),
-    verbose: options.verbose ?? EndpointHandler.defaultCallOptions.verbose
+): Layer.Layer<never, NoDriverProvided | MissingDriverMethod, HttpRouter.HttpRouter> => {
+  const callOptions = {
+    deadline: EndpointHandler.defaultCallOptions.deadline,
+    verbose: options.verbose ?? EndpointHandler.defaultCallOptions.verbose,
+    ...(options.deadline === undefined ? {} : { deadline: Duration.fromInputUnsafe(options.deadline) }),
+    ...(options.deadlines === undefined ? {} : { deadlines: options.deadlines })
   }
   return HttpRouter.addAll(
-    Effect.flatMap(providedDrivers(options.apis), (drivers) =>
-      drivers.length === 0
-        ? Effect.fail(new NoDriverProvided({ message: "no plugin driver was provided to the server" }))
-        : Effect.try({
-            try: () => routesFor(drivers, callOptions),
-            catch: (e) => new NoDriverProvided({ message: (e as Error).message })
-          })
+    Effect.flatMap(
+      providedDrivers(options.apis),
+      (drivers): Effect.Effect<ReturnType<typeof routesFor>, NoDriverProvided | MissingDriverMethod> => {
+        if (drivers.length === 0) {
+          return Effect.fail(new NoDriverProvided({ message: "no plugin driver was provided to the server" }))
+        }
+        for (const { api, driver } of drivers) {
+          const [missing] = PluginApi.missingMethods(api, driver)
+          if (missing !== undefined) return Effect.fail(new MissingDriverMethod({ api: api.prefix, ...missing }))
+        }
+        return Effect.succeed(routesFor(drivers, callOptions))
+      }
     )
   )
 }

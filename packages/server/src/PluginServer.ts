@@ -6,15 +6,13 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
 import type * as Duration from "effect/Duration"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Runtime from "effect/Runtime"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
+import * as ExitCode from "./ExitCode.ts"
 import * as Listener from "./Listener.ts"
 import * as PluginRouter from "./PluginRouter.ts"
 
@@ -28,8 +26,13 @@ export interface Options {
   readonly name: string
   /** Where to listen; defaults to `/run/docker/plugins/NAME.sock`. */
   readonly listen?: Listener.Listen
-  /** Deadline of every driver call (default 2 minutes; the daemon itself sets none). */
+  /**
+   * Deadline of every driver call of an endpoint declared with one (default: the declaration's, 2 minutes). Streamed
+   * endpoints (`GraphDriver.ApplyDiff`, `Diff`, `LogDriver.ReadLogs`) have none unless `deadlines` names them.
+   */
   readonly deadline?: Duration.Input
+  /** Deadlines by API (`GraphDriver`) or endpoint (`GraphDriver.ApplyDiff`), streamed ones included. */
+  readonly deadlines?: PluginRouter.Deadlines
   /** Log every call. */
   readonly verbose?: boolean
   /** The APIs to look drivers up for (default: all of them). */
@@ -41,7 +44,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = Listener.ListenError | PluginRouter.NoDriverProvided
+export type StartError = Listener.ListenError | PluginRouter.NoDriverProvided | PluginRouter.MissingDriverMethod
 
 /**
  * The router of a plugin, without a listener (for in-process use and custom servers).
@@ -51,14 +54,25 @@ export type StartError = Listener.ListenError | PluginRouter.NoDriverProvided
 export const router = (options: Omit<Options, "name" | "listen"> = {}) => PluginRouter.layer(options)
 
 /**
- * A running plugin server. Provide the driver layers to it; it exposes the bound `HttpServer` (for its address).
+ * A running plugin server; it exposes the bound `HttpServer` (for its address). Given `drivers` (a Layer of driver
+ * services only), their build errors are part of its type; without, provide the driver layers to it.
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<HttpServer.HttpServer, StartError> =>
-  HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true }).pipe(
+export function layer(options: Options): Layer.Layer<HttpServer.HttpServer, StartError>
+export function layer<ROut extends PluginApi.AnyDriverService, E, RIn>(
+  options: Options,
+  drivers: Layer.Layer<ROut, E, RIn>
+): Layer.Layer<HttpServer.HttpServer, StartError | E, RIn>
+export function layer<E, RIn>(
+  options: Options,
+  drivers?: Layer.Layer<PluginApi.AnyDriverService, E, RIn>
+): Layer.Layer<HttpServer.HttpServer, StartError | E, RIn> {
+  const server = HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(Listener.layer(options.name, options.listen ?? Listener.unix(options.name)))
   )
+  return drivers === undefined ? server : Layer.provide(server, drivers)
+}
 
 /**
  * A human-readable description of where a server listens.
@@ -82,12 +96,11 @@ export const logger: Layer.Layer<never> = Logger.layer([Logger.consoleLogFmt])
 
 /**
  * The exit code of a plugin process: 0 when it was stopped (SIGINT/SIGTERM interrupt it) and shut down cleanly, 1
- * when it failed, to start or while shutting down.
+ * when it failed, to start or while shutting down (`ExitCode.teardown`).
  *
  * @since 0.1.0
  */
-export const teardown: Runtime.Teardown = (exit, onExit) =>
-  Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause) ? Runtime.defaultTeardown(exit, onExit) : onExit(0)
+export const teardown = ExitCode.teardown
 
 /**
  * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits (0) after the
@@ -95,11 +108,14 @@ export const teardown: Runtime.Teardown = (exit, onExit) =>
  *
  * @since 0.1.0
  */
-export const launch = <E>(options: Options, drivers: Layer.Layer<any, E>): void =>
+export const launch = <ROut extends PluginApi.AnyDriverService, E>(
+  options: Options,
+  drivers: Layer.Layer<ROut, E>
+): void =>
   Layer.launch(
     Layer.effectDiscard(
       Effect.flatMap(HttpServer.HttpServer, (server) =>
         Effect.sync(() => console.log(`${options.name}: listening on ${describeAddress(server.address)}`))
       )
-    ).pipe(Layer.provideMerge(layer(options)), Layer.provide(drivers), Layer.provide(logger))
+    ).pipe(Layer.provideMerge(layer(options, drivers)), Layer.provide(logger))
   ).pipe(NodeRuntime.runMain({ teardown }))

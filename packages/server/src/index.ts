@@ -5,6 +5,7 @@
  */
 export * as CallLog from "./CallLog.ts"
 export * as EndpointHandler from "./EndpointHandler.ts"
+export * as ExitCode from "./ExitCode.ts"
 export * as ListenError from "./ListenError.ts"
 export * as Listener from "./Listener.ts"
 export * as PluginRouter from "./PluginRouter.ts"

@@ -11,7 +11,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import * as NodeFastPath from "../src/internal/NodeFastPath.ts"
-import { post, rawRequest, tempDir } from "./support.ts"
+import { connectAndWrite, post, rawRequest, tempDir } from "./support.ts"
 
 const fixedNow = () => new Date("2026-11-21T14:50:27.723Z")
 const volume = {
@@ -54,7 +54,7 @@ interface RawResponse {
  */
 const raw = (socketPath: string, parts: ReadonlyArray<string | Buffer>, count: number, gapMs = 0) =>
   Effect.callback<ReadonlyArray<RawResponse>, Error>((resume) => {
-    const socket = Net.connect({ path: socketPath })
+    const socket = connectAndWrite(socketPath, parts, gapMs, (e) => resume(Effect.fail(e)))
     let buffer = Buffer.alloc(0)
     const responses: Array<RawResponse> = []
     socket.on("data", (chunk: Buffer) => {
@@ -72,13 +72,6 @@ const raw = (socketPath: string, parts: ReadonlyArray<string | Buffer>, count: n
       if (responses.length === count) {
         socket.destroy()
         resume(Effect.succeed(responses))
-      }
-    })
-    socket.on("error", (e) => resume(Effect.fail(e)))
-    socket.once("connect", async () => {
-      for (const part of parts) {
-        socket.write(part)
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
       }
     })
     return Effect.sync(() => socket.destroy())

@@ -18,7 +18,7 @@ describe("examples/hello-volume.ts", () => {
         (c) => Effect.sync(() => c.kill("SIGTERM"))
       )
       child.stdout.on("data", (d) => (out += d))
-      yield* waitFor(() => out.includes("listening on"))
+      yield* waitFor(() => out.includes("listening on"), 30_000)
       const call = (path: string, body?: unknown) => Effect.map(post({ socketPath }, path, body), (r) => r.body)
       expect(yield* call("/Plugin.Activate")).toEqual({ Implements: ["VolumeDriver"] })
       expect(yield* call("/VolumeDriver.Create", { Name: "a", Opts: null })).toEqual({})

@@ -1,5 +1,6 @@
 // Test support: temp folders and a minimal daemon-like HTTP client over Unix sockets or TCP.
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -87,19 +88,86 @@ export const rawExchange = (
   options: { readonly halfClose?: boolean } = {}
 ) =>
   Effect.callback<Buffer, Error>((resume) => {
-    const socket = Net.connect({ path: socketPath, allowHalfOpen: true })
     const received: Array<Buffer> = []
+    const socket = connectAndWrite(socketPath, parts, gapMs, (e) => resume(Effect.fail(e)), options)
     socket.on("data", (chunk: Buffer) => received.push(chunk))
     // Half-open so that a half-close of ours still reads every answer; the server's end closes our side too.
     socket.on("end", () => socket.end())
     socket.on("close", () => resume(Effect.succeed(Buffer.concat(received))))
-    socket.on("error", (e) => resume(Effect.fail(e)))
-    socket.once("connect", async () => {
-      for (const part of parts) {
-        socket.write(part)
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
-      }
-      if (options.halfClose) socket.end()
-    })
     return Effect.sync(() => socket.destroy())
   })
+
+/**
+ * Connects to `socketPath` and writes `parts` once connected, each a separate write, `gapMs` apart; with
+ * `halfClose`, the connection is half-open and our side is ended after the last part.
+ */
+export const connectAndWrite = (
+  socketPath: string,
+  parts: ReadonlyArray<string | Buffer>,
+  gapMs: number,
+  onError: (error: Error) => void,
+  options: { readonly halfClose?: boolean } = {}
+): Net.Socket => {
+  const socket = Net.connect({ path: socketPath, allowHalfOpen: options.halfClose === true })
+  socket.on("error", onError)
+  socket.once("connect", async () => {
+    for (const part of parts) {
+      socket.write(part)
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs))
+    }
+    if (options.halfClose) socket.end()
+  })
+  return socket
+}
+
+/**
+ * Throw-away certificates in `dir` (openssl, EC keys: fast): a CA; a server certificate for 127.0.0.1 and a client
+ * certificate, both signed by it; and a client certificate signed by another CA.
+ */
+export const certificates = (dir: string) => {
+  const file = (name: string) => Path.join(dir, name)
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" })
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  const ca = (name: string) =>
+    openssl(
+      "req",
+      "-x509",
+      ...key,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`
+    )
+  const signed = (name: string, by: string, extensions: string) => {
+    openssl("req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`)
+    Fs.writeFileSync(file(`${name}.ext`), `${extensions}\n`)
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${by}.pem`,
+      "-CAkey",
+      `${by}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`
+    )
+  }
+  ca("ca")
+  ca("other-ca")
+  signed("server", "ca", "subjectAltName=IP:127.0.0.1")
+  signed("daemon", "ca", "extendedKeyUsage=clientAuth")
+  signed("stranger", "other-ca", "extendedKeyUsage=clientAuth")
+  const pair = (name: string) => ({ cert: file(`${name}.pem`), key: file(`${name}.key`) })
+  return { ca: file("ca.pem"), server: pair("server"), daemon: pair("daemon"), stranger: pair("stranger") }
+}

@@ -4,12 +4,16 @@
  * @since 0.1.0
  */
 export * as DockerEngine from "./engine/DockerEngine.ts"
+export * as EtcdServer from "./engine/EtcdServer.ts"
 export * as InProcess from "./harness/InProcess.ts"
 export * as Conformance from "./conformance/Conformance.ts"
+export * as ConformanceGeneric from "./conformance/ConformanceGeneric.ts"
 export * as ConformanceReport from "./conformance/ConformanceReport.ts"
 export * as ConformanceSuites from "./conformance/ConformanceSuites.ts"
 export * as ConformanceVolume from "./conformance/ConformanceVolume.ts"
+export * as ConformanceIpam from "./conformance/ConformanceIpam.ts"
 export * as SocketHarness from "./harness/SocketHarness.ts"
 export * as FakeDaemon from "./daemon/FakeDaemon.ts"
+export * as ConformanceGraph from "./conformance/ConformanceGraph.ts"
 export * as ConformanceAuthz from "./conformance/ConformanceAuthz.ts"
 export * as AuthzSequences from "./daemon/AuthzSequences.ts"

@@ -67,6 +67,26 @@ export const defaultOut = (entry: string): string =>
 const requireShim = `import { createRequire as __dpkCreateRequire } from "node:module";
 const require = __dpkCreateRequire(import.meta.url);`
 
+// Effect's Node HTTP server imports `ws` (about a tenth of a plugin's bundle, evaluated at every start) for WebSocket
+// upgrades, which it sets up only when one arrives; the Docker plugin protocol has none. Its import from there is
+// replaced by classes that say so if ever used; a plugin's own `import "ws"` keeps the real package.
+const withoutWebSockets: import("esbuild").Plugin = {
+  name: "dpk-without-websockets",
+  setup(build) {
+    build.onResolve({ filter: /^ws$/ }, (args) =>
+      /[\\/]@effect[\\/]platform-node-shared[\\/]/.test(args.importer)
+        ? { path: "ws", namespace: "dpk-without-websockets" }
+        : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "dpk-without-websockets" }, () => ({
+      loader: "js",
+      contents: `const unsupported = () => { throw new Error("WebSocket upgrades are not part of the Docker plugin protocol; this bundle was built without them") }
+export class WebSocket { constructor() { unsupported() } }
+export class WebSocketServer { constructor() { unsupported() } }`
+    }))
+  }
+}
+
 /**
  * Bundles `entry` (TypeScript or JavaScript) and everything it imports into the ES module `out`. Node's built-ins
  * stay imports; in this repository the packages' TypeScript sources are bundled (their source export condition),
@@ -93,7 +113,8 @@ export const bundle = (entry: string, out: string, options: Options = {}): Effec
           banner: { js: requireShim },
           external: [...(options.external ?? [])],
           metafile: true,
-          logLevel: "silent"
+          logLevel: "silent",
+          plugins: [withoutWebSockets]
         }),
       catch: (e) => {
         const errors = (e as { errors?: ReadonlyArray<import("esbuild").Message> }).errors

@@ -1,6 +1,7 @@
 /**
- * `dpk probe TARGET`: activate a plugin (name, socket path or URL), run the conformance suite of every subsystem it
- * implements, print the report, and exit non-zero on any failure.
+ * `dpk probe TARGET`: activate a plugin (name, socket path or URL), run the conformance suites of every subsystem it
+ * implements (the semantic suite where one exists, and the generic suite derived from the declarations for every
+ * known API), print the report, and exit non-zero on any failure.
  *
  * @since 0.1.0
  */
@@ -37,7 +38,11 @@ export interface Result {
   readonly address: string | null
   readonly implements: ReadonlyArray<string>
   readonly reports: ReadonlyArray<Conformance.Report>
-  /** Implemented subsystems without a conformance suite yet. */
+  /** Which suites ran against which subsystem, and how many checks each made. */
+  readonly suites: ReadonlyArray<{ readonly subsystem: string; readonly suite: string; readonly checks: number }>
+  /** Implemented subsystems that had only the generic checks (no semantic suite yet). */
+  readonly genericOnly: ReadonlyArray<string>
+  /** Implemented subsystems of no known API: nothing was checked. */
   readonly uncovered: ReadonlyArray<string>
   readonly passed: boolean
   readonly error?: string
@@ -56,7 +61,17 @@ export const probe = (
     Effect.gen(function* () {
       const { ConformanceReport, ConformanceSuites } = yield* Effect.promise(() => import("@docker-plugin-kit/testkit"))
       const failed = (address: string | null, error: string) => ({
-        result: { target, address, implements: [], reports: [], uncovered: [], passed: false, error },
+        result: {
+          target,
+          address,
+          implements: [],
+          reports: [],
+          suites: [],
+          genericOnly: [],
+          uncovered: [],
+          passed: false,
+          error
+        },
         text: `probe ${target}: ${error}`
       })
       const connected = yield* Effect.result(ConformanceSuites.running(target, { folders }))
@@ -64,16 +79,35 @@ export const probe = (
       const client: PluginClient.PluginClient = connected.success
       const run = yield* Effect.result(ConformanceSuites.runAll(client))
       if (run._tag === "Failure") return failed(client.address, `activation failed: ${run.failure.message}`)
-      const { implements: subsystems, reports, uncovered } = run.success
-      const passed = reports.every((r) => r.passed)
+      const { implements: subsystems, reports, genericOnly, uncovered } = run.success
+      // Nothing checked is not a pass: a plugin that implements nothing known fails.
+      const passed = reports.length > 0 && reports.every((r) => r.passed)
+      const suites = reports.map((r) => ({
+        subsystem: r.subsystem,
+        suite: r.suite ?? "semantic",
+        checks: r.outcomes.length
+      }))
       const lines = [
         `probe ${target} (${client.address}): implements ${subsystems.length === 0 ? "nothing" : subsystems.join(", ")}`,
         ...reports.map(ConformanceReport.format),
-        ...(uncovered.length === 0 ? [] : [`no conformance suite yet for: ${uncovered.join(", ")}`]),
+        `suites run: ${suites.length === 0 ? "none" : suites.map((s) => `${s.subsystem} ${s.suite} (${s.checks} checks)`).join(", ")}`,
+        ...(genericOnly.length === 0
+          ? []
+          : [`only the generic checks (no semantic suite yet) for: ${genericOnly.join(", ")}`]),
+        ...(uncovered.length === 0 ? [] : [`not checked (unknown API): ${uncovered.join(", ")}`]),
         passed ? "result: PASS" : "result: FAIL"
       ]
       return {
-        result: { target, address: client.address, implements: subsystems, reports, uncovered, passed },
+        result: {
+          target,
+          address: client.address,
+          implements: subsystems,
+          reports,
+          suites,
+          genericOnly,
+          uncovered,
+          passed
+        },
         text: lines.join("\n")
       }
     })
@@ -103,4 +137,4 @@ export const command = Command.make(
         return yield* new ProbeFailed({ summary: result.error ?? "conformance checks failed" })
       }
     })
-).pipe(Command.withDescription("Activate a plugin and run the conformance suite of everything it implements"))
+).pipe(Command.withDescription("Activate a plugin and run the conformance suites of everything it implements"))

@@ -150,7 +150,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       }
     }
 
-    return VolumeDriver.VolumeDriver.of({
+    return VolumeDriver.make({
       create: ({ Name, Opts }) =>
         serialised(Name)(
           Effect.gen(function* () {

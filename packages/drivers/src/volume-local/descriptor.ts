@@ -32,5 +32,6 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ root, stateDir }) => VolumeLocal.layerNode({ root, stateDir }),
-  managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit" }
+  // Mountpoints under the propagated mount are what the daemon can reach from the host.
+  managed: { propagatedMount: "/var/lib/docker-plugin-kit" }
 })

@@ -58,7 +58,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver> 
       Status: { mounts: record.mounts.length, options: record.options }
     })
 
-    return VolumeDriver.VolumeDriver.of({
+    return VolumeDriver.make({
       create: ({ Name, Opts }) =>
         transition((table) =>
           Result.flatMap(VolumeName.validate(Name), () =>

@@ -5,7 +5,7 @@
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
 import { PluginServer } from "@docker-plugin-kit/server"
 import type { DockerEngine } from "@docker-plugin-kit/testkit"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { type Context, Effect, Exit, Layer, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -16,10 +16,11 @@ export const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${Math.r
 /** The discovery socket of a v1 plugin. */
 export const socketOf = (name: string) => `/run/docker/plugins/${name}.sock`
 
-/** One call the daemon made. */
+/** One call the daemon made, with the driver's answer or error. */
 export interface Recorded {
   readonly endpoint: string
   readonly request: Record<string, unknown>
+  readonly response?: unknown
   readonly error?: string
 }
 
@@ -28,32 +29,34 @@ const describeFailure = (exit: Exit.Exit<unknown, { message: string }>): string 
   return error._tag === "Some" ? error.value.message : "defect or interruption"
 }
 
-/** Wraps the VolumeDriver of `drivers` so that every call is appended to `calls`. */
-export const recording = <E>(
-  drivers: Layer.Layer<VolumeDriver.VolumeDriver, E>,
-  calls: Array<Recorded>
-): Layer.Layer<VolumeDriver.VolumeDriver, E> =>
-  Layer.effect(
-    VolumeDriver.VolumeDriver,
-    Effect.map(VolumeDriver.VolumeDriver, (driver) => {
-      const wrapped: Record<string, unknown> = {}
-      for (const [key, method] of Object.entries(driver)) {
-        wrapped[key] = (request: Record<string, unknown>) =>
-          (method as (r: unknown) => Effect.Effect<unknown, { message: string }>)(request).pipe(
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                calls.push({
-                  endpoint: key,
-                  request,
-                  ...(Exit.isFailure(exit) ? { error: describeFailure(exit) } : {})
+/** Wraps the driver `service` of `drivers` so that every call is appended to `calls`. */
+export const recordingOf =
+  <I, S extends object>(service: Context.Key<I, S>) =>
+  <E>(drivers: Layer.Layer<I, E>, calls: Array<Recorded>): Layer.Layer<I, E> =>
+    Layer.effect(
+      service,
+      Effect.map(Effect.service(service), (driver) => {
+        const wrapped: Record<string, unknown> = {}
+        for (const [key, method] of Object.entries(driver)) {
+          wrapped[key] = (request: Record<string, unknown>) =>
+            (method as (r: unknown) => Effect.Effect<unknown, { message: string }>)(request).pipe(
+              Effect.onExit((exit) =>
+                Effect.sync(() => {
+                  calls.push({
+                    endpoint: key,
+                    request,
+                    ...(Exit.isFailure(exit) ? { error: describeFailure(exit) } : { response: exit.value })
+                  })
                 })
-              })
+              )
             )
-          )
-      }
-      return wrapped as unknown as VolumeDriver.Driver
-    })
-  ).pipe(Layer.provide(drivers))
+        }
+        return wrapped as unknown as S
+      })
+    ).pipe(Layer.provide(drivers))
+
+/** Wraps the VolumeDriver of `drivers` so that every call is appended to `calls`. */
+export const recording = recordingOf(VolumeDriver.VolumeDriver)
 
 /** A plugin served in this process on its discovery socket until `close`. */
 export interface Served {

@@ -69,6 +69,8 @@ export interface Check {
  */
 export interface Suite {
   readonly api: PluginApi.Any
+  /** What kind of suite: `generic` (derived from the declarations) or, by default, the API's semantic suite. */
+  readonly name?: string
   readonly checks: ReadonlyArray<Check>
 }
 
@@ -94,6 +96,8 @@ export interface Outcome {
  */
 export interface Report {
   readonly subsystem: string
+  /** The suite's `name` (`generic`), absent for a semantic suite. */
+  readonly suite?: string
   readonly target: string
   readonly outcomes: ReadonlyArray<Outcome>
   /** No check of severity `error` failed. */
@@ -112,13 +116,14 @@ export const check = (
 ): Check => ({ name, why: options.why, severity: options.severity ?? "error", run })
 
 /**
- * Sends a raw request; a transport failure (hang-up, timeout) becomes a failed check naming the request.
+ * Sends a raw request to a path or an endpoint; a transport failure (hang-up, timeout) becomes a failed check
+ * naming the request.
  *
  * @since 0.1.0
  */
 export const send = (
   context: Context,
-  path: string,
+  path: string | Endpoint.Any,
   body?: unknown
 ): Effect.Effect<PluginClient.Exchange, CheckFailed> =>
   Effect.mapError(
@@ -126,7 +131,10 @@ export const send = (
     (e) =>
       new CheckFailed({
         reason: e._tag === "CallTimeout" ? `no answer within ${e.timeoutMs / 1000}s` : `no answer: ${e.reason}`,
-        request: { path, body: body === undefined ? "" : typeof body === "string" ? body : `${JSON.stringify(body)}\n` }
+        request: {
+          path: typeof path === "string" ? path : path.path,
+          body: body === undefined ? "" : typeof body === "string" ? body : `${JSON.stringify(body)}\n`
+        }
       })
   )
 
@@ -151,16 +159,19 @@ const decoderOf = (schema: Endpoint.WireSchema): WireCodec.Decoder<unknown> => {
 
 const method = (endpoint: Endpoint.Any) => `${endpoint.api}.${endpoint.method}`
 
+/** The other error field: the one the daemon does not read in a 200 answer of this endpoint. */
+const otherField = (field: PluginApi.ErrorField): PluginApi.ErrorField => (field === "Err" ? "Error" : "Err")
+
 /**
- * Expects a success: status 200, a JSON object, no error field, and a body that decodes with the endpoint's
- * response schema. Returns the decoded body.
+ * Expects a success: status 200, a JSON object, no error in the endpoint's error field (nor in the other one, which
+ * the daemon would ignore), and a body that decodes with the endpoint's response schema. Returns the decoded body.
  *
  * @since 0.1.0
  */
 export const expectSuccess = <E extends Endpoint.Any>(
   exchange: PluginClient.Exchange,
   endpoint: E,
-  errorField: PluginApi.ErrorField = "Err"
+  errorField: PluginApi.ErrorField = endpoint.errorField
 ): Effect.Effect<Endpoint.Output<E>, CheckFailed> => {
   const { status, body, text } = exchange.response
   const name = method(endpoint)
@@ -173,6 +184,8 @@ export const expectSuccess = <E extends Endpoint.Any>(
   }
   const err = body[errorField]
   if (typeof err === "string" && err !== "") return fail(exchange, `${name} failed: ${errorField} "${err}"`)
+  const misplaced = wrongErrorField(exchange, endpoint, errorField)
+  if (misplaced !== undefined) return misplaced
   if (endpoint.response._tag !== "Json") return Effect.succeed(body as Endpoint.Output<E>)
   const decoded = decoderOf(endpoint.response.schema)(body)
   return Result.isFailure(decoded)
@@ -181,8 +194,29 @@ export const expectSuccess = <E extends Endpoint.Any>(
 }
 
 /**
- * Expects a clean failure: a non-empty string in the error field (exactly `Err`, or `Error` for IPAM), whatever
- * the status. `acceptAlso` may accept another answer (e.g. `{"Volume": null}` for Get).
+ * A failed check when a 200 answer carries a non-empty error in the field the daemon does not read for this
+ * endpoint (`Err` from an IPAM plugin, `Error` from any other): the daemon takes it for a success.
+ *
+ * @since 0.1.0
+ */
+export const wrongErrorField = (
+  exchange: PluginClient.Exchange,
+  endpoint: Endpoint.Any,
+  errorField: PluginApi.ErrorField = endpoint.errorField
+): Effect.Effect<never, CheckFailed> | undefined => {
+  const { status, body } = exchange.response
+  const other = otherField(errorField)
+  if (status !== 200 || !isRecord(body) || typeof body[other] !== "string" || body[other] === "") return undefined
+  return fail(
+    exchange,
+    `${method(endpoint)} answered 200 with its error in "${other}", which the daemon ignores for ${endpoint.api} (a 200 answer carries errors in "${errorField}", any other status in "Err")`
+  )
+}
+
+/**
+ * Expects a clean failure as the daemon reads one: a 200 answer with a non-empty string in the endpoint's error
+ * field (`Err`, or `Error` for IPAM), or any other status with a non-empty `Err` (the only field the daemon reads
+ * then). `acceptAlso` may accept another answer (e.g. `{"Volume": null}` for Get).
  *
  * @since 0.1.0
  */
@@ -191,14 +225,17 @@ export const expectCleanFailure = (
   endpoint: Endpoint.Any,
   options: { readonly errorField?: PluginApi.ErrorField; readonly acceptAlso?: (body: unknown) => boolean } = {}
 ): Effect.Effect<void, CheckFailed> => {
-  const field = options.errorField ?? "Err"
   const { status, body, text } = exchange.response
+  const field = status === 200 ? (options.errorField ?? endpoint.errorField) : "Err"
   const name = method(endpoint)
   if (isRecord(body) && typeof body[field] === "string" && body[field] !== "") return Effect.void
   if (status === 200 && options.acceptAlso?.(body)) return Effect.void
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text
   if (status === 200) {
-    return fail(exchange, `${name} should fail with ${field}, but answered success: ${shown || "(empty body)"}`)
+    return (
+      wrongErrorField(exchange, endpoint, field) ??
+      fail(exchange, `${name} should fail with ${field}, but answered success: ${shown || "(empty body)"}`)
+    )
   }
   if (isRecord(body) && Object.keys(body).some((k) => k.toLowerCase() === field.toLowerCase())) {
     return fail(exchange, `${name} failed with status ${status} but its "${field}" is empty or misspelt: ${shown}`)
@@ -256,6 +293,7 @@ export const run = (suite: Suite, client: PluginClient.PluginClient): Effect.Eff
     Effect.forEach(suite.checks, (c) => runCheck(c, ctx)),
     (outcomes) => ({
       subsystem: suite.api.subsystem,
+      ...(suite.name === undefined ? {} : { suite: suite.name }),
       target: client.address,
       outcomes,
       passed: outcomes.every((o) => o.status !== "fail")

@@ -58,7 +58,7 @@ export const format = (report: Conformance.Report): string => {
   const c = counts(report)
   const summary = `${c.passed} passed, ${c.failed} failed${c.warnings === 0 ? "" : `, ${c.warnings} warning${c.warnings === 1 ? "" : "s"}`}`
   return [
-    `${report.subsystem} conformance of ${report.target}: ${summary}`,
+    `${report.subsystem}${report.suite === undefined ? "" : ` ${report.suite}`} conformance of ${report.target}: ${summary}`,
     ...report.outcomes.flatMap(outcomeLines)
   ].join("\n")
 }

@@ -12,6 +12,7 @@ import {
   Target,
   Timeouts
 } from "@docker-plugin-kit/client"
+import { Apis, type PluginApi } from "@docker-plugin-kit/protocol"
 import type { PluginServer } from "@docker-plugin-kit/server"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -19,6 +20,9 @@ import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceAuthz from "./ConformanceAuthz.ts"
+import * as ConformanceGeneric from "./ConformanceGeneric.ts"
+import * as ConformanceGraph from "./ConformanceGraph.ts"
+import * as ConformanceIpam from "./ConformanceIpam.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -30,6 +34,8 @@ import * as SocketHarness from "../harness/SocketHarness.ts"
  */
 export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   VolumeDriver: ConformanceVolume.suite,
+  IpamDriver: ConformanceIpam.suite,
+  GraphDriver: ConformanceGraph.suite,
   authz: ConformanceAuthz.suite
 }
 
@@ -46,9 +52,9 @@ export const clientOptions: PluginClient.Options = { retry: Retry.none, timeouts
  *
  * @since 0.1.0
  */
-export const inProcess = <E>(
-  drivers: Layer.Layer<any, E>
-): Effect.Effect<PluginClient.PluginClient, never, Scope.Scope> =>
+export const inProcess = <ROut extends PluginApi.AnyDriverService, E>(
+  drivers: Layer.Layer<ROut, E>
+): Effect.Effect<PluginClient.PluginClient, E | PluginServer.StartError, Scope.Scope> =>
   Effect.map(InProcess.make(drivers), (plugin) => plugin.client)
 
 /**
@@ -56,8 +62,8 @@ export const inProcess = <E>(
  *
  * @since 0.1.0
  */
-export const overSocket = <E>(
-  drivers: Layer.Layer<any, E>
+export const overSocket = <ROut extends PluginApi.AnyDriverService, E>(
+  drivers: Layer.Layer<ROut, E>
 ): Effect.Effect<PluginClient.PluginClient, E | PluginServer.StartError, Scope.Scope> =>
   Effect.map(SocketHarness.make(drivers, { client: clientOptions }), (harness) => harness.client)
 
@@ -97,30 +103,52 @@ export class InvalidTarget extends Data.TaggedError("InvalidTarget")<{
 }
 
 /**
- * The suites a manifest calls for, with the subsystems that have none yet.
+ * The suites a manifest calls for: for every subsystem whose API is known (`apis`, default every API the daemon
+ * knows), its semantic suite when `bySubsystem` has one, then the generic suite derived from its declaration.
+ * `genericOnly` lists the subsystems without a semantic suite; `uncovered` those of no known API (no checks).
  *
  * @since 0.1.0
  */
 export const forManifest = (
-  implementsList: ReadonlyArray<string>
-): { readonly suites: ReadonlyArray<Conformance.Suite>; readonly uncovered: ReadonlyArray<string> } => ({
-  suites: implementsList.flatMap((s) => (bySubsystem[s] === undefined ? [] : [bySubsystem[s]])),
-  uncovered: implementsList.filter((s) => bySubsystem[s] === undefined)
-})
+  implementsList: ReadonlyArray<string>,
+  options: { readonly apis?: ReadonlyArray<PluginApi.Any> } = {}
+): {
+  readonly suites: ReadonlyArray<Conformance.Suite>
+  readonly genericOnly: ReadonlyArray<string>
+  readonly uncovered: ReadonlyArray<string>
+} => {
+  const apis = options.apis ?? Apis.all
+  const known = implementsList.flatMap((subsystem) => {
+    const api = apis.find((a) => a.subsystem === subsystem)
+    return api === undefined ? [] : [{ api, semantic: bySubsystem[subsystem] }]
+  })
+  return {
+    suites: known.flatMap(({ api, semantic }) => [
+      ...(semantic === undefined ? [] : [semantic]),
+      ConformanceGeneric.suite(api)
+    ]),
+    genericOnly: known.flatMap(({ api, semantic }) => (semantic === undefined ? [api.subsystem] : [])),
+    uncovered: implementsList.filter((s) => !apis.some((a) => a.subsystem === s))
+  }
+}
 
 /**
- * Activates a plugin and runs the suite of every subsystem it implements.
+ * Activates a plugin and runs the suites of every subsystem it implements, one report per suite.
  *
  * @since 0.1.0
  */
-export const runAll = (client: PluginClient.PluginClient) =>
+export const runAll = (
+  client: PluginClient.PluginClient,
+  options: { readonly apis?: ReadonlyArray<PluginApi.Any> } = {}
+) =>
   Effect.flatMap(client.activate, (manifest) => {
-    const { suites, uncovered } = forManifest(manifest.Implements ?? [])
+    const { suites, genericOnly, uncovered } = forManifest(manifest.Implements ?? [], options)
     return Effect.map(
       Effect.forEach(suites, (suite) => Conformance.run(suite, client)),
       (reports) => ({
         implements: manifest.Implements ?? [],
         reports,
+        genericOnly,
         uncovered
       })
     )

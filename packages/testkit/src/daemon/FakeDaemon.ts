@@ -103,7 +103,7 @@ export const make = (client: PluginClient.PluginClient, driverName: string = cli
       endpoint: E,
       body?: unknown
     ): Effect.Effect<Step<Endpoint.Output<E>>> =>
-      Effect.match(client.exchange(endpoint.path, body), {
+      Effect.match(client.exchange(endpoint, body), {
         onFailure: (error): Step<Endpoint.Output<E>> => ({
           call: {
             step: name,

@@ -84,7 +84,7 @@ export interface Engine {
   readonly dir: string
   /** `unix://…/docker.sock`. */
   readonly host: string
-  /** Process id of `dockerd`. */
+  /** Process id of `dockerd` (a new one after `restart`). */
   readonly pid: number
   readonly tools: Tools
   /** The busybox image (`sh`, `ls`, `cat`, `echo`, `mkdir`, `touch`, `sleep`, `test`, ...). */
@@ -95,6 +95,8 @@ export interface Engine {
   readonly dockerResult: (...args: ReadonlyArray<string>) => Effect.Effect<DockerResult>
   /** The last lines of the daemon's log. */
   readonly logTail: (lines?: number) => string
+  /** Stops the daemon (SIGTERM, by pid) and starts it again on the same data root, as a host reboot would. */
+  readonly restart: Effect.Effect<void, DockerEngineError>
 }
 
 /**
@@ -115,8 +117,8 @@ export interface Options {
   /** Image reference to import busybox as (default `dpk-busybox:latest`). */
   readonly image?: string
   /**
-   * More `dockerd` arguments, e.g. `["--authorization-plugin", NAME]` (that plugin must already be listening: the
-   * daemon looks it up at start).
+   * More `dockerd` arguments, after the defaults (a later flag wins, e.g. `["--experimental", "-s", "NAME"]` for
+   * a storage-driver plugin, which must already listen when the daemon starts).
    */
   readonly daemonArgs?: ReadonlyArray<string>
 }
@@ -321,69 +323,88 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
       )
     const logTail = (lines = 30) => tail(log, lines)
 
-    const { pid } = yield* Effect.acquireRelease(
+    const spawnDaemon = () => {
+      const out = Fs.openSync(log, "a")
+      const child = ChildProcess.spawn(
+        tools.dockerd,
+        [
+          "--iptables=false",
+          "--ip-masq=false",
+          "--bridge=none",
+          "--storage-driver=vfs",
+          `--data-root=${Path.join(dir, "root")}`,
+          `--exec-root=${Path.join(dir, "exec")}`,
+          `--pidfile=${Path.join(dir, "docker.pid")}`,
+          `--host=${host}`,
+          ...(options.daemonArgs ?? [])
+        ],
+        { stdio: ["ignore", out, out], env }
+      )
+      Fs.closeSync(out)
+      child.unref()
+      return child.pid ?? -1
+    }
+    const containerdPid = () => {
+      try {
+        return Number(Fs.readFileSync(Path.join(dir, "exec", "containerd", "containerd.pid"), "utf8"))
+      } catch {
+        return undefined
+      }
+    }
+    const stopDaemon = (pid: number) =>
+      Effect.gen(function* () {
+        const containerd = containerdPid()
+        yield* stopPid(pid)
+        if (containerd !== undefined && containerd > 0) yield* stopPid(containerd)
+      })
+
+    const daemon = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const out = Fs.openSync(log, "a")
-        const child = ChildProcess.spawn(
-          tools.dockerd,
-          [
-            "--iptables=false",
-            "--ip-masq=false",
-            "--bridge=none",
-            "--storage-driver=vfs",
-            `--data-root=${Path.join(dir, "root")}`,
-            `--exec-root=${Path.join(dir, "exec")}`,
-            `--pidfile=${Path.join(dir, "docker.pid")}`,
-            `--host=${host}`,
-            ...(options.daemonArgs ?? [])
-          ],
-          { stdio: ["ignore", out, out], env }
-        )
-        Fs.closeSync(out)
-        child.unref()
-        const pid = child.pid ?? -1
+        const state = { pid: spawnDaemon() }
         // If the test process exits without closing the scope, do not leave the daemon behind.
         const onExit = () => {
-          if (pid > 0 && alive(pid)) process.kill(pid, "SIGTERM")
+          if (state.pid > 0 && alive(state.pid)) process.kill(state.pid, "SIGTERM")
         }
         process.once("exit", onExit)
-        return { pid, onExit }
+        return { state, onExit }
       }),
-      ({ pid, onExit }) =>
+      ({ state, onExit }) =>
         Effect.gen(function* () {
           process.off("exit", onExit)
           // Containers first (their mounts and shims), then the daemon, then the containerd it started.
           const ids = yield* dockerResult("ps", "-aq")
           const list = ids.stdout.split("\n").filter((l) => l.trim() !== "")
           if (list.length > 0) yield* dockerResult("rm", "-f", ...list)
-          const containerd = (() => {
-            try {
-              return Number(Fs.readFileSync(Path.join(dir, "exec", "containerd", "containerd.pid"), "utf8"))
-            } catch {
-              return undefined
-            }
-          })()
-          yield* stopPid(pid)
-          if (containerd !== undefined && containerd > 0) yield* stopPid(containerd)
+          yield* stopDaemon(state.pid)
         })
     )
-    if (pid < 0) return yield* new DockerEngineError({ reason: `could not spawn ${tools.dockerd}` })
+    const state = daemon.state
+    if (state.pid < 0) return yield* new DockerEngineError({ reason: `could not spawn ${tools.dockerd}` })
 
     const timeout = Duration.fromInputUnsafe(options.startTimeout ?? "60 seconds")
-    const deadline = Date.now() + Duration.toMillis(timeout)
-    while (true) {
-      const info = yield* runFile(tools.docker, ["-H", host, "info", "--format", "{{.ServerVersion}}"], env, 10_000)
-      if (info.exitCode === 0) break
-      if (!alive(pid)) {
-        return yield* new DockerEngineError({ reason: `dockerd exited during start-up; log tail:\n${logTail()}` })
+    const waitForInfo = Effect.gen(function* () {
+      const deadline = Date.now() + Duration.toMillis(timeout)
+      while (true) {
+        const info = yield* runFile(tools.docker, ["-H", host, "info", "--format", "{{.ServerVersion}}"], env, 10_000)
+        if (info.exitCode === 0) return
+        if (!alive(state.pid)) {
+          return yield* new DockerEngineError({ reason: `dockerd exited during start-up; log tail:\n${logTail()}` })
+        }
+        if (Date.now() > deadline) {
+          return yield* new DockerEngineError({
+            reason: `dockerd did not answer docker info within ${Duration.format(timeout)} (${info.stderr.trim()}); log tail:\n${logTail()}`
+          })
+        }
+        yield* Effect.sleep("200 millis")
       }
-      if (Date.now() > deadline) {
-        return yield* new DockerEngineError({
-          reason: `dockerd did not answer docker info within ${Duration.format(timeout)} (${info.stderr.trim()}); log tail:\n${logTail()}`
-        })
-      }
-      yield* Effect.sleep("200 millis")
-    }
+    })
+    yield* waitForInfo
+    const restart = Effect.gen(function* () {
+      yield* stopDaemon(state.pid)
+      state.pid = spawnDaemon()
+      if (state.pid < 0) return yield* new DockerEngineError({ reason: `could not spawn ${tools.dockerd}` })
+      yield* waitForInfo
+    })
 
     // The image: a folder holding bin/busybox and one link per applet, imported from a tar.
     const image = options.image ?? "dpk-busybox:latest"
@@ -399,7 +420,19 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
     yield* docker("import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin", tar, image).pipe(
       Effect.mapError((e) => new DockerEngineError({ reason: `could not import the busybox image: ${e.message}` }))
     )
-    return { dir, host, pid, tools, image, docker, dockerResult, logTail } satisfies Engine
+    return {
+      dir,
+      host,
+      get pid() {
+        return state.pid
+      },
+      tools,
+      image,
+      docker,
+      dockerResult,
+      logTail,
+      restart
+    } satisfies Engine
   })
 
 /**

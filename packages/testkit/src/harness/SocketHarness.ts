@@ -52,21 +52,19 @@ export const tempFolder: Effect.Effect<string, never, Scope.Scope> = Effect.acqu
 )
 
 /**
- * Serves `drivers` on a temporary socket until the scope closes.
+ * Serves `drivers` (a Layer of driver services only) on a temporary socket until the scope closes.
  *
  * @since 0.1.0
  */
-export const make = <E>(
-  drivers: Layer.Layer<any, E>,
+export const make = <ROut extends PluginApi.AnyDriverService, E>(
+  drivers: Layer.Layer<ROut, E>,
   options: Options = {}
 ): Effect.Effect<Harness, E | PluginServer.StartError, Scope.Scope> =>
   Effect.gen(function* () {
     const name = options.name ?? "plugin"
     const socketPath = Path.join(yield* tempFolder, `${name}.sock`)
     yield* Layer.build(
-      PluginServer.layer({ ...options.server, name, listen: Listener.unix(name, { path: socketPath }) }).pipe(
-        Layer.provide(drivers)
-      )
+      PluginServer.layer({ ...options.server, name, listen: Listener.unix(name, { path: socketPath }) }, drivers)
     )
     // The socket exists once the layer is built, so no discovery wait is needed.
     const client = yield* Effect.orDie(Target.connect(Target.socket(socketPath), { name, ...options.client }))

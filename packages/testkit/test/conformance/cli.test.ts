@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { ConformanceSuites } from "@docker-plugin-kit/testkit"
 import { cliBin, dpk, fixture, nodeProcess, tempDir } from "../support.ts"
 
 const memory = (socket: string) =>
@@ -22,6 +23,11 @@ describe("dpk probe", () => {
       expect(bySocket.code, bySocket.stdout + bySocket.stderr).toBe(0)
       expect(bySocket.stdout).toContain(`probe ${socket} (unix://${socket}): implements VolumeDriver`)
       expect(bySocket.stdout).toMatch(/VolumeDriver conformance of .*: 12 passed, 0 failed\n/)
+      expect(bySocket.stdout).toMatch(/VolumeDriver generic conformance of .*: 18 passed, 0 failed\n/)
+      expect(bySocket.stdout).toContain(
+        "suites run: VolumeDriver semantic (12 checks), VolumeDriver generic (18 checks)"
+      )
+      expect(bySocket.stdout).not.toContain("only the generic checks")
       expect(bySocket.stdout).toContain("result: PASS")
 
       const byName = yield* dpk(["probe", "mem", "--socket-dir", dir, "--json"])
@@ -44,7 +50,10 @@ describe("dpk probe", () => {
       expect(stdout.split("\n").filter((l) => l.startsWith("  ✗"))).toEqual([
         "  ✗ Mount and Unmount pair by ID (two mounts, one mountpoint, released one by one): VolumeDriver.Mount answered a body that does not match the protocol: Mountpoint: Missing key",
         "  ✗ Get of an unknown volume answers Err (or Volume null): no answer: the plugin closed the connection without answering (socket hang up)",
-        '  ✗ Remove, Mount and Path of an unknown volume answer Err: VolumeDriver.Remove failed with status 500 and no "Err" in the body: {}'
+        '  ✗ Remove, Mount and Path of an unknown volume answer Err: VolumeDriver.Remove failed with status 500 and no "Err" in the body: {}',
+        // The generic suite finds the two defects that any request shows.
+        '  ✗ VolumeDriver.Remove answers a well-formed request: VolumeDriver.Remove failed with status 500 and no "Err" in the body: {}',
+        "  ✗ VolumeDriver.Get answers a well-formed request: no answer: the plugin closed the connection without answering (socket hang up)"
       ])
       expect(stdout).toMatch(/ {6}response: 200 \{"MountPath":"\/srv\/dpk-conformance-[^"]+"\}/)
       expect(stdout).toContain("result: FAIL")
@@ -54,6 +63,42 @@ describe("dpk probe", () => {
       const result = JSON.parse(json.stdout)
       expect(result.passed).toBe(false)
       expect(result.reports[0].outcomes.filter((o: { status: string }) => o.status === "fail")).toHaveLength(3)
+      expect(result.suites).toEqual([
+        { subsystem: "VolumeDriver", suite: "semantic", checks: 12 },
+        { subsystem: "VolumeDriver", suite: "generic", checks: 18 }
+      ])
+    })
+  )
+
+  it.live("finds every defect of a network + IPAM plugin it has never seen, one line each, and exits 1", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(yield* tempDir, "net.sock")
+      yield* nodeProcess(fixture("broken-network-plugin.ts"), [socket], "listening on")
+      const { code, stdout } = yield* dpk(["probe", socket])
+      expect(code, stdout).toBe(1)
+      expect(stdout).toContain("implements NetworkDriver, IpamDriver")
+      expect(stdout.split("\n").filter((l) => l.startsWith("  ✗"))).toEqual([
+        '  ✗ NetworkDriver.GetCapabilities answers a well-formed request: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
+        "  ✗ NetworkDriver.Leave answers a well-formed request: NetworkDriver.Leave is not implemented (404), but the daemon requires it",
+        "  ✗ NetworkDriver.CreateNetwork rejects malformed requests with an answer: no answer: the plugin closed the connection without answering (socket hang up)",
+        '  ✗ IpamDriver.ReleasePool answers a well-formed request: IpamDriver.ReleasePool answered 200 with its error in "Err", which the daemon ignores for IpamDriver (a 200 answer carries errors in "Error", any other status in "Err")'
+      ])
+      expect(stdout).toContain('      response: 200 {"Scope":"host"}')
+      expect(stdout).toContain('      request:  POST /NetworkDriver.CreateNetwork {"')
+      expect(stdout).toMatch(/NetworkDriver generic conformance of .*: 26 passed, 3 failed/)
+      expect(stdout).toMatch(/IpamDriver generic conformance of .*: 11 passed, 1 failed/)
+      // Semantic suites run beside the generic ones where they exist; the rest is said plainly.
+      const semantic = ["NetworkDriver", "IpamDriver"].filter((s) => ConformanceSuites.bySubsystem[s] !== undefined)
+      const genericOnly = ["NetworkDriver", "IpamDriver"].filter((s) => !semantic.includes(s))
+      const suitesLine = stdout.split("\n").find((l) => l.startsWith("suites run: "))
+      expect(suitesLine).toContain("NetworkDriver generic (29 checks)")
+      expect(suitesLine).toContain("IpamDriver generic (12 checks)")
+      for (const s of semantic) expect(suitesLine).toContain(`${s} semantic (`)
+      if (genericOnly.length > 0) {
+        expect(stdout).toContain(`only the generic checks (no semantic suite yet) for: ${genericOnly.join(", ")}`)
+      }
+      expect(stdout).toContain("✓ the plugin still answers Plugin.Activate afterwards")
+      expect(stdout.trim().split("\n").at(-1)).toBe("result: FAIL")
     })
   )
 

@@ -1,0 +1,202 @@
+/**
+ * `pnpm bench graph [--size MiB] [--mode overlay|vfs]`: a generated layer (many small files, some large ones)
+ * applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against `tar -x` of the same tar into an
+ * empty folder; then the same layer streamed out through `GraphDriver.Diff`, against `tar -c` of the extracted
+ * folder (both read by this process, byte for byte). Prints MB/s for each, the ratios, and the plugin's peak RSS
+ * (VmHWM); the last line is one JSON object. The plugin is `dpk serve graph-overlay` in a process of its own.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { parseArgs } from "node:util"
+
+const { values: flags } = parseArgs({
+  options: { size: { type: "string", default: "256" }, mode: { type: "string", default: "overlay" } },
+  strict: true
+})
+const sizeMiB = Number(flags.size)
+if (!Number.isInteger(sizeMiB) || sizeMiB < 8)
+  throw new Error(`--size must be a whole number of MiB >= 8: ${flags.size}`)
+const mode = flags.mode === "vfs" ? "vfs" : "overlay"
+if (process.getuid?.() !== 0) {
+  console.error("bench graph: needs root (the plugin sets owners and mounts)")
+  process.exit(2)
+}
+
+const MiB = 1 << 20
+const repo = Path.resolve(import.meta.dirname, "..", "..")
+const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-graph-"))
+const cleanups: Array<() => void> = [() => Fs.rmSync(work, { recursive: true, force: true })]
+const cleanup = () => {
+  for (const f of cleanups.reverse()) f()
+}
+process.on("exit", cleanup)
+
+/** Half the bytes in small files (1-32 KiB, 100 per folder), half in files of 16 MiB (fewer for small sizes). */
+const generate = (root: string, total: number) => {
+  const noise = Crypto.randomBytes(MiB)
+  let small = 0
+  let files = 0
+  for (let dir = 0; small < total / 2; dir++) {
+    const folder = Path.join(root, "usr", "share", `d${dir}`)
+    Fs.mkdirSync(folder, { recursive: true })
+    for (let i = 0; i < 100 && small < total / 2; i++) {
+      const size = 1024 + ((dir * 7919 + i * 104729) % (31 * 1024))
+      Fs.writeFileSync(Path.join(folder, `f${i}`), noise.subarray(size % 4096, (size % 4096) + size))
+      small += size
+      files++
+    }
+  }
+  const large = Math.min(16 * MiB, Math.floor(total / 8))
+  Fs.mkdirSync(Path.join(root, "opt", "big"), { recursive: true })
+  for (let written = 0, n = 0; written < total / 2; n++) {
+    const fd = Fs.openSync(Path.join(root, "opt", "big", `blob${n}`), "w")
+    for (let left = large; left > 0; left -= MiB) Fs.writeSync(fd, noise, 0, Math.min(MiB, left))
+    Fs.closeSync(fd)
+    written += large
+    files++
+  }
+  return files
+}
+
+const run = (file: string, args: ReadonlyArray<string>) => {
+  const started = performance.now()
+  const result = ChildProcess.spawnSync(file, [...args], { stdio: ["ignore", "ignore", "pipe"] })
+  if (result.status !== 0) throw new Error(`${file} ${args.join(" ")}: ${result.stderr}`)
+  return (performance.now() - started) / 1000
+}
+
+/** Seconds until `stream` ends, and its bytes. */
+const drain = (stream: NodeJS.ReadableStream) =>
+  new Promise<{ bytes: number; seconds: number }>((resolve, reject) => {
+    const started = performance.now()
+    let bytes = 0
+    stream.on("data", (c: Buffer) => {
+      bytes += c.length
+    })
+    stream.on("end", () => resolve({ bytes, seconds: (performance.now() - started) / 1000 }))
+    stream.on("error", reject)
+  })
+
+const call = (socketPath: string, path: string, body: string | Fs.ReadStream) =>
+  new Promise<Http.IncomingMessage>((resolve, reject) => {
+    const req = Http.request({ socketPath, path, method: "POST", agent: false }, resolve)
+    req.on("error", reject)
+    if (typeof body === "string") req.end(body)
+    else body.pipe(req)
+  })
+
+const json = async (socketPath: string, path: string, body: unknown) => {
+  const res = await call(socketPath, path, `${JSON.stringify(body)}\n`)
+  let text = ""
+  for await (const c of res) text += c
+  const parsed = JSON.parse(text)
+  if (res.statusCode !== 200 || parsed.Err) throw new Error(`${path}: ${res.statusCode} ${text}`)
+  return parsed
+}
+
+const peakRssMB = (pid: number) => {
+  const line = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"))
+  return Number(line?.replace(/\D+/g, "") ?? 0) / 1024
+}
+
+const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
+
+// 1. The layer: a folder, and its tar (what the daemon would send).
+const source = Path.join(work, "source")
+const files = generate(source, sizeMiB * MiB)
+const tarPath = Path.join(work, "layer.tar")
+run("tar", ["-C", source, "-cf", tarPath, "."])
+const tarBytes = Fs.statSync(tarPath).size
+Fs.rmSync(source, { recursive: true, force: true })
+console.log(`layer: ${files} files, ${(tarBytes / MiB).toFixed(0)} MiB of tar (${mode} mode)`)
+
+// 2. The plugin, in a process of its own, as `dpk serve` runs it.
+const socket = Path.join(work, "graph.sock")
+const plugin = ChildProcess.spawn(
+  process.execPath,
+  [
+    "--conditions=@docker-plugin-kit/source",
+    "--max-semi-space-size=2",
+    Path.join(repo, "packages", "cli", "src", "bin.ts"),
+    "serve",
+    `graph-${mode}`,
+    "--name",
+    "bench-graph",
+    "--socket",
+    socket,
+    "--root",
+    Path.join(work, "layers"),
+    // Streamed calls of a big layer can outlast the default deadline.
+    "--deadline-ms",
+    "3600000"
+  ],
+  { stdio: ["ignore", "pipe", "inherit"] }
+)
+cleanups.push(() => plugin.kill("SIGTERM"))
+await new Promise<void>((resolve, reject) => {
+  let out = ""
+  plugin.stdout.on("data", (c: Buffer) => {
+    out += c.toString()
+    if (out.includes("listening on")) resolve()
+  })
+  plugin.once("exit", (code) => reject(new Error(`the plugin exited with ${code}: ${out}`)))
+})
+const idleRss = peakRssMB(plugin.pid!)
+
+// 3. Apply: tar -x into an empty folder, then ApplyDiff over the socket.
+const extracted = Path.join(work, "extracted")
+Fs.mkdirSync(extracted)
+const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
+await json(socket, "/GraphDriver.Create", { ID: "layer" })
+const applyStarted = performance.now()
+const applyRes = await call(
+  socket,
+  "/GraphDriver.ApplyDiff?id=layer&parent=",
+  Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
+)
+let applyText = ""
+for await (const c of applyRes) applyText += c
+const apply = (performance.now() - applyStarted) / 1000
+if (applyRes.statusCode !== 200 || JSON.parse(applyText).Err) throw new Error(`ApplyDiff: ${applyText}`)
+
+// 4. Diff: tar -c of the extracted folder, then Diff of the layer, both read by this process.
+const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
+const tarCRead = await drain(tarC.stdout)
+const diffStarted = performance.now()
+const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: "layer" })}\n`)
+const diffRead = await drain(diffRes)
+const diff = (performance.now() - diffStarted) / 1000
+if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
+
+const peakRss = peakRssMB(plugin.pid!)
+await json(socket, "/GraphDriver.Remove", { ID: "layer" })
+
+const result = {
+  suite: "graph",
+  mode,
+  size_mib: sizeMiB,
+  files,
+  tar_bytes: tarBytes,
+  apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
+  tar_x_mbps: Number(mbps(tarBytes, tarX).toFixed(1)),
+  apply_ratio: Number((tarX / apply).toFixed(3)),
+  diff_mbps: Number(mbps(diffRead.bytes, diff).toFixed(1)),
+  tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
+  diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
+  diff_bytes: diffRead.bytes,
+  tar_c_bytes: tarCRead.bytes,
+  idle_rss_mb: Number(idleRss.toFixed(1)),
+  peak_rss_mb: Number(peakRss.toFixed(1))
+}
+console.log(`ApplyDiff ${result.apply_mbps} MB/s vs tar -x ${result.tar_x_mbps} MB/s: ratio ${result.apply_ratio}`)
+console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} MB/s: ratio ${result.diff_ratio}`)
+console.log(`plugin peak RSS ${result.peak_rss_mb} MB (idle ${result.idle_rss_mb} MB)`)
+console.log(JSON.stringify(result))
+cleanup()
+process.exit(0)

@@ -1,0 +1,191 @@
+/**
+ * `dpk package ENTRY|DRIVER --name NAME [--tag T] [--out DIR] [--create]`: a managed (v2) plugin folder
+ * (`config.json` and `rootfs/`) for a plugin entry file or a reference driver, and optionally
+ * `docker plugin create` of it against the engine the `docker` CLI points at (`DOCKER_HOST`).
+ *
+ * @since 0.1.0
+ */
+import { Descriptors } from "@docker-plugin-kit/drivers"
+import { Apis, Manifest, type PluginApi } from "@docker-plugin-kit/protocol"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Argument from "effect/cli/Argument"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as PluginConfig from "../managed/PluginConfig.ts"
+import * as Rootfs from "../managed/Rootfs.ts"
+import * as Build from "./build.ts"
+
+/**
+ * A plugin folder could not be written or created.
+ *
+ * @since 0.1.0
+ */
+export class PackageFailed extends Data.TaggedError("PackageFailed")<{
+  readonly target: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot package ${this.target}: ${this.reason}`
+  }
+}
+
+/** The CLI's own entry, bundled for a reference driver: its `serve` command is what the plugin runs. */
+const cliEntry = (): string => {
+  const source = Path.join(import.meta.dirname, "..", "bin.ts")
+  return Fs.existsSync(source) ? source : process.argv[1]!
+}
+
+/** Asks a bundled plugin entry what it implements: runs it on a temporary socket and calls Activate. */
+const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any>, PackageFailed> =>
+  Effect.tryPromise({
+    try: async () => {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))
+      const socket = Path.join(dir, "probe.sock")
+      const child = ChildProcess.spawn(process.execPath, [bundle, socket], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, DPK_PLUGIN_SOCKET: socket }
+      })
+      let stderr = ""
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString()
+      })
+      try {
+        for (let i = 0; i < 100 && !Fs.existsSync(socket); i++) {
+          if (child.exitCode !== null) throw new Error(`it exited (${child.exitCode}): ${stderr.trim()}`)
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = Http.request({ socketPath: socket, path: Manifest.Activate.path, method: "POST" }, (res) => {
+            let text = ""
+            res.on("data", (c: Buffer) => {
+              text += c.toString()
+            })
+            res.on("end", () => resolve(text))
+          })
+          req.on("error", reject)
+          req.end()
+        })
+        const names = (JSON.parse(body) as { Implements?: ReadonlyArray<string> }).Implements ?? []
+        const apis = names.flatMap((n) => Apis.bySubsystem(n) ?? [])
+        if (apis.length === 0) throw new Error(`its Activate lists no API this toolkit knows: ${body}`)
+        return apis
+      } finally {
+        child.kill("SIGTERM")
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    catch: (e) =>
+      new PackageFailed({
+        target: bundle,
+        reason: `cannot ask the plugin what it implements (it must listen on its first argument): ${(e as Error).message}`
+      })
+  })
+
+/**
+ * What `write` produced.
+ *
+ * @since 0.1.0
+ */
+export interface Written {
+  readonly dir: string
+  readonly config: PluginConfig.PluginConfig
+}
+
+/**
+ * Writes the plugin folder `out` for `target` (an entry file, or a reference driver's name).
+ *
+ * @since 0.1.0
+ */
+export const write = (
+  target: string,
+  name: string,
+  out: string
+): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
+  Effect.gen(function* () {
+    if (Fs.existsSync(out)) return yield* new PackageFailed({ target, reason: `${out} exists already` })
+    const descriptor = Descriptors.byName(target)
+    if (descriptor === undefined && !Fs.existsSync(target)) {
+      const drivers = Descriptors.all.map((d) => d.name).join(", ")
+      return yield* new PackageFailed({ target, reason: `neither a file nor a reference driver (${drivers})` })
+    }
+    const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))
+    const bundle = Path.join(work, "plugin.js")
+    yield* Build.bundle(descriptor === undefined ? target : cliEntry(), bundle)
+    const serve = ["serve", target, "--name", name, "--socket", PluginConfig.socketPath]
+    const config = PluginConfig.make(
+      descriptor === undefined
+        ? {
+            description: `${name} (${Path.basename(target)})`,
+            apis: yield* implementsOf(bundle),
+            entrypoint: [Rootfs.nodePath, Rootfs.bundlePath, PluginConfig.socketPath],
+            args: [],
+            argsDescription: "extra arguments of the plugin",
+            needs: {}
+          }
+        : {
+            description: descriptor.description,
+            apis: descriptor.apis,
+            entrypoint: [Rootfs.nodePath, "--max-semi-space-size=2", Rootfs.bundlePath, ...serve],
+            args: [],
+            argsDescription: `flags of dpk serve ${target}: ${Object.keys(descriptor.flags).join(", ")}`,
+            needs: descriptor.managed ?? {}
+          }
+    )
+    yield* Effect.try({
+      try: () => {
+        Fs.mkdirSync(out, { recursive: true })
+        Fs.writeFileSync(Path.join(out, "config.json"), `${JSON.stringify(config, null, 2)}\n`)
+        Rootfs.write(Path.join(out, "rootfs"), { bundle, binaries: descriptor?.managed?.binaries ?? [] })
+      },
+      catch: (e) => new PackageFailed({ target, reason: (e as Error).message })
+    }).pipe(Effect.ensuring(Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))))
+    return { dir: out, config }
+  })
+
+/**
+ * The command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make(
+  "package",
+  {
+    target: Argument.String("target").pipe(
+      Argument.withDescription(
+        "A plugin's entry file (it must listen on the socket path given as its first argument), or a reference driver's name"
+      )
+    ),
+    name: Flag.String("name").pipe(Flag.withDescription("The plugin's name (docker plugin create NAME)")),
+    tag: Flag.String("tag").pipe(Flag.withDescription("The plugin's tag"), Flag.withDefault("latest")),
+    out: Flag.String("out").pipe(Flag.withDescription("The folder to write (default ./NAME-plugin)"), Flag.optional),
+    create: Flag.Boolean("create").pipe(
+      Flag.withDescription("Then run docker plugin create against the engine the docker CLI points at (DOCKER_HOST)"),
+      Flag.withDefault(false)
+    ),
+    docker: Flag.String("docker").pipe(Flag.withDescription("The docker CLI to use"), Flag.withDefault("docker"))
+  },
+  ({ target, name, tag, out, create, docker }) =>
+    Effect.gen(function* () {
+      const dir = Option.getOrElse(out, () => `${name}-plugin`)
+      const written = yield* write(target, name, dir)
+      yield* Console.log(`${dir}: config.json (${written.config.Interface.Types.join(", ")}) and rootfs/`)
+      if (!create) return
+      const reference = `${name}:${tag}`
+      const result = ChildProcess.spawnSync(docker, ["plugin", "create", reference, dir], { encoding: "utf8" })
+      if (result.status !== 0) {
+        return yield* new PackageFailed({
+          target,
+          reason: `${docker} plugin create failed: ${(result.stderr || result.stdout || String(result.error)).trim()}`
+        })
+      }
+      yield* Console.log(`created ${reference}; enable it with: ${docker} plugin enable ${reference}`)
+    })
+).pipe(Command.withDescription("Write a managed (v2) plugin folder (config.json and rootfs) and optionally create it"))

@@ -1,0 +1,75 @@
+// `dpk build`: one JavaScript file holding the plugin and what it imports, that runs on its own.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { bundle, defaultOut } from "../../src/commands/build.ts"
+import { post, tempDir, waitFor } from "../../../server/test/support.ts"
+import { dpk } from "../support.ts"
+
+const example = Path.join(import.meta.dirname, "..", "..", "..", "..", "examples", "hello-volume.ts")
+
+describe("dpk build", () => {
+  it.live("bundles the example into one file that imports nothing but Node's built-ins, and serves", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // Outside the repository, so nothing can be resolved from a node_modules beside it.
+      const out = Path.join(dir, "hello.js")
+      const written = yield* bundle(example, out)
+      expect(written.file).toBe(out)
+      expect(written.inputs).toBeGreaterThan(100)
+      const code = Fs.readFileSync(out, "utf8")
+      const imports = [...code.matchAll(/\bfrom\s*"([^"]+)"|\bimport\s*\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2])
+      expect(imports.length).toBeGreaterThan(0)
+      expect(imports.filter((i) => !i!.startsWith("node:"))).toEqual([])
+      expect(code).not.toContain("permessage-deflate") // ws is left out
+      const socketPath = Path.join(dir, "hello.sock")
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn(process.execPath, [out, socketPath], { cwd: dir })),
+        (c) => Effect.sync(() => c.kill("SIGTERM"))
+      )
+      let output = ""
+      child.stdout.on("data", (d) => (output += d))
+      yield* waitFor(() => output.includes("listening on"), 60_000)
+      expect((yield* post({ socketPath }, "/Plugin.Activate")).body).toEqual({ Implements: ["VolumeDriver"] })
+      yield* post({ socketPath }, "/VolumeDriver.Create", { Name: "a" })
+      expect((yield* post({ socketPath }, "/VolumeDriver.Get", { Name: "a" })).body).toEqual({
+        Volume: { Name: "a", Mountpoint: "/srv/hello/a" }
+      })
+    })
+  )
+
+  it.effect("names the file and the line of what cannot be bundled", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const missing = yield* Effect.flip(bundle(Path.join(dir, "nope.ts"), Path.join(dir, "out.js")))
+      expect(missing.message).toBe(`cannot bundle ${Path.join(dir, "nope.ts")}: no such file`)
+      const broken = Path.join(dir, "broken.ts")
+      Fs.writeFileSync(broken, "export const x = 1\nconst y = (\n")
+      const syntax = yield* Effect.flip(bundle(broken, Path.join(dir, "out.js")))
+      expect(syntax._tag).toBe("BuildFailed")
+      expect(syntax.reason).toMatch(/broken\.ts:3:0: Unexpected end of file$/)
+      const unresolved = Path.join(dir, "unresolved.ts")
+      Fs.writeFileSync(unresolved, 'import { x } from "./absent.ts"\nconsole.log(x)\n')
+      const missingImport = yield* Effect.flip(bundle(unresolved, Path.join(dir, "out.js")))
+      expect(missingImport.reason).toMatch(/unresolved\.ts:1:\d+: Could not resolve "\.\/absent\.ts"$/)
+      expect(Fs.existsSync(Path.join(dir, "out.js"))).toBe(false)
+    })
+  )
+
+  it("defaults to dist/NAME.js and reports what it wrote", () => {
+    expect(defaultOut("src/plugin.ts")).toBe(Path.join("dist", "plugin.js"))
+    expect(defaultOut("main.mjs")).toBe(Path.join("dist", "main.js"))
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-build-"))
+    try {
+      const run = dpk("build", example, "--out", Path.join(dir, "h.js"))
+      expect(run.status).toBe(0)
+      expect(run.stdout).toMatch(/h\.js: \d+ kB from \d+ source files; run it with node /)
+      expect(Fs.existsSync(Path.join(dir, "h.js"))).toBe(true)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Init from "../../src/commands/init.ts"
+
+const fresh = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-init-")), "proj")
+
+describe("dpk init", () => {
+  it.effect("writes the volume project with the plugin's name in place of the template's", () =>
+    Effect.gen(function* () {
+      const dir = fresh()
+      const written = yield* Init.write(dir, "volume", "my-vol")
+      expect([...written].sort()).toEqual(
+        ["README.md", "package.json", "src/Driver.ts", "src/main.ts", "test/Driver.test.ts", "tsconfig.json"].sort()
+      )
+      const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8"))
+      expect(pkg.name).toBe("my-vol")
+      expect(pkg.scripts.test).toBe("vitest run")
+      for (const file of written) expect(Fs.readFileSync(Path.join(dir, file), "utf8")).not.toContain("__NAME__")
+    })
+  )
+
+  it.effect("refuses an unknown API, a name Docker would refuse, and a folder that is not empty", () =>
+    Effect.gen(function* () {
+      const dir = fresh()
+      const unknown = yield* Effect.exit(Init.write(dir, "nope", "x"))
+      expect(Exit.isFailure(unknown) && String(Exit.findErrorOption(unknown))).toContain("no template for --api nope")
+      const badName = yield* Effect.exit(Init.write(dir, "volume", "My Plugin"))
+      expect(String(Exit.findErrorOption(badName))).toContain('plugin name "My Plugin" must match')
+      Fs.mkdirSync(dir, { recursive: true })
+      Fs.writeFileSync(Path.join(dir, "keep.txt"), "mine")
+      const notEmpty = yield* Effect.exit(Init.write(dir, "volume", "x"))
+      expect(String(Exit.findErrorOption(notEmpty))).toContain("the folder is not empty")
+      expect(Fs.readdirSync(dir)).toEqual(["keep.txt"])
+    })
+  )
+})

@@ -1,0 +1,57 @@
+import { Descriptors } from "@docker-plugin-kit/drivers"
+import { IpamDriver, NetworkDriver, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import * as PluginConfig from "../../src/managed/PluginConfig.ts"
+
+describe("PluginConfig", () => {
+  it("derives interface types, socket, propagated mount and settable args from a driver's descriptor", () => {
+    const d = Descriptors.byName("volume-local")!
+    const config = PluginConfig.make({
+      description: d.description,
+      apis: d.apis,
+      entrypoint: ["/usr/local/bin/node", "/plugin/plugin.js"],
+      args: ["--root", "/x"],
+      argsDescription: "flags",
+      needs: d.managed ?? {}
+    })
+    expect(config.Interface).toEqual({ Types: ["docker.volumedriver/1.0"], Socket: "plugin.sock" })
+    expect(config.PropagatedMount).toBe("/var/lib/docker-plugin-kit")
+    expect(config.Args).toEqual({ Name: "args", Description: "flags", Settable: ["value"], Value: ["--root", "/x"] })
+    expect(config.Network).toEqual({ Type: "" })
+  })
+
+  it("lists each API once, lower case as the daemon's registration hooks compare them, with the needs asked for", () => {
+    const config = PluginConfig.make({
+      description: "net",
+      apis: [NetworkDriver.Api, IpamDriver.Api, NetworkDriver.Api, VolumeDriver.Api],
+      entrypoint: [],
+      args: [],
+      argsDescription: "",
+      needs: {
+        network: "host",
+        capabilities: ["CAP_NET_ADMIN"],
+        pidHost: true,
+        mounts: [{ source: "/var/run/netns", destination: "/var/run/netns", options: ["rbind", "rshared"] }]
+      }
+    })
+    expect(config.Interface.Types).toEqual([
+      "docker.networkdriver/1.0",
+      "docker.ipamdriver/1.0",
+      "docker.volumedriver/1.0"
+    ])
+    expect(config.Network.Type).toBe("host")
+    expect(config.Linux.Capabilities).toEqual(["CAP_NET_ADMIN"])
+    expect(config.PidHost).toBe(true)
+    expect(config.Mounts).toEqual([
+      {
+        Name: "mount0",
+        Description: "/var/run/netns on /var/run/netns",
+        Settable: ["source"],
+        Source: "/var/run/netns",
+        Destination: "/var/run/netns",
+        Type: "bind",
+        Options: ["rbind", "rshared"]
+      }
+    ])
+  })
+})

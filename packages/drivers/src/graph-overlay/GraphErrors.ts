@@ -1,0 +1,104 @@
+/**
+ * Typed failures of the graph drivers. Each carries the message the daemon shows to the user.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The named layer does not exist.
+ *
+ * @since 0.1.0
+ */
+export class LayerNotFound extends Schema.TaggedError<LayerNotFound>()("LayerNotFound", { layer: Schema.String }) {
+  override get message() {
+    return `no such layer: ${this.layer}`
+  }
+}
+
+/**
+ * A layer of that ID already exists.
+ *
+ * @since 0.1.0
+ */
+export class LayerExists extends Schema.TaggedError<LayerExists>()("LayerExists", { layer: Schema.String }) {
+  override get message() {
+    return `layer ${this.layer} already exists`
+  }
+}
+
+/**
+ * The layer is mounted (`Get` without its `Put`) and cannot be removed.
+ *
+ * @since 0.1.0
+ */
+export class LayerInUse extends Schema.TaggedError<LayerInUse>()("LayerInUse", {
+  layer: Schema.String,
+  mounts: Schema.Number
+}) {
+  override get message() {
+    return `layer ${this.layer} is in use by ${this.mounts} Get(s) without their Put`
+  }
+}
+
+/**
+ * Other layers are built on this one.
+ *
+ * @since 0.1.0
+ */
+export class LayerHasChildren extends Schema.TaggedError<LayerHasChildren>()("LayerHasChildren", {
+  layer: Schema.String,
+  children: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `layer ${this.layer} is the parent of ${this.children.join(", ")}`
+  }
+}
+
+/**
+ * `Put` of a layer that no `Get` holds.
+ *
+ * @since 0.1.0
+ */
+export class LayerNotMounted extends Schema.TaggedError<LayerNotMounted>()("LayerNotMounted", {
+  layer: Schema.String
+}) {
+  override get message() {
+    return `layer ${this.layer} is not mounted (Put without Get)`
+  }
+}
+
+/**
+ * A layer ID that cannot name a folder.
+ *
+ * @since 0.1.0
+ */
+export class InvalidLayerId extends Schema.TaggedError<InvalidLayerId>()("InvalidLayerId", {
+  layer: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `invalid layer ID ${JSON.stringify(this.layer)}: ${this.reason}`
+  }
+}
+
+/**
+ * A request the driver cannot serve as asked (a diff against another layer than the parent, user-namespace
+ * remapping, a call before `Init`).
+ *
+ * @since 0.1.0
+ */
+export class GraphUnsupported extends Schema.TaggedError<GraphUnsupported>()("GraphUnsupported", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return this.reason
+  }
+}
+
+/**
+ * Every failure of the table's rules.
+ *
+ * @since 0.1.0
+ */
+export type GraphError = LayerNotFound | LayerExists | LayerInUse | LayerHasChildren | LayerNotMounted | InvalidLayerId

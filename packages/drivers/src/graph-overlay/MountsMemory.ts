@@ -1,0 +1,51 @@
+/**
+ * `Mounts` without root: a mount table kept in memory (nothing is merged; a "mounted" folder stays as it is) and
+ * copies done with Node's `fs.cp`. For testing a driver's rules and counts anywhere.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Fs from "node:fs"
+import { MountError, Mounts } from "./Mounts.ts"
+
+/**
+ * The service with its table, so tests can look at what is mounted.
+ *
+ * @since 0.1.0
+ */
+export const make = (): Mounts["Service"] & { readonly table: Set<string> } => {
+  const table = new Set<string>()
+  return {
+    table,
+    mountOverlay: ({ target }) =>
+      Effect.suspend(() => {
+        if (table.has(target)) {
+          return Effect.fail(new MountError({ operation: "mount overlay on", path: target, reason: "already mounted" }))
+        }
+        table.add(target)
+        return Effect.void
+      }),
+    unmount: (target) =>
+      Effect.suspend(() =>
+        table.delete(target)
+          ? Effect.void
+          : Effect.fail(new MountError({ operation: "umount", path: target, reason: "not mounted" }))
+      ),
+    mountedUnder: (folder) =>
+      Effect.sync(() => [...table].filter((p) => p.startsWith(folder.endsWith("/") ? folder : `${folder}/`))),
+    copy: (from, to) =>
+      Effect.try({
+        try: () =>
+          Fs.cpSync(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true }),
+        catch: (e) => new MountError({ operation: "copy", path: from, reason: String(e) })
+      })
+  }
+}
+
+/**
+ * A fresh memory Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer = (): Layer.Layer<Mounts> => Layer.sync(Mounts, make)

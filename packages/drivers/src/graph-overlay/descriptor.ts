@@ -1,0 +1,49 @@
+/**
+ * `graph-overlay` and `graph-vfs` for the CLI: `dpk serve graph-overlay [--root DIR]`. Without `--root` the layers
+ * live where the daemon's `Init` says (`<data-root>/<plugin name>`), so each daemon has its own.
+ *
+ * @since 0.1.0
+ */
+import { GraphDriver } from "@docker-plugin-kit/protocol"
+import * as Flag from "effect/cli/Flag"
+import * as Option from "effect/Option"
+import * as Descriptor from "../Descriptor.ts"
+import * as GraphOverlay from "./GraphOverlay.ts"
+
+const rootFlag = Flag.String("root").pipe(
+  Flag.withDescription("Folder holding the layers (default: the Home the daemon sends with Init)"),
+  Flag.optional
+)
+
+const descriptorOf = (mode: GraphOverlay.Mode, name: string, description: string) =>
+  Descriptor.make({
+    name,
+    description,
+    apis: [GraphDriver.Api],
+    flags: { root: rootFlag },
+    layer: ({ root }) =>
+      GraphOverlay.layerNode(Option.match(root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) })),
+    managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit/graph" }
+  })
+
+/**
+ * `graph-overlay`: layers stacked with overlayfs.
+ *
+ * @since 0.1.0
+ */
+export const overlay = descriptorOf(
+  "overlay",
+  "graph-overlay",
+  "A GraphDriver stacking layers with overlayfs (dockerd --experimental -s NAME)"
+)
+
+/**
+ * `graph-vfs`: every layer a full copy of its parent, for where overlayfs cannot mount.
+ *
+ * @since 0.1.0
+ */
+export const vfs = descriptorOf(
+  "vfs",
+  "graph-vfs",
+  "A GraphDriver keeping every layer as a full copy (where overlayfs cannot mount)"
+)

@@ -1,0 +1,150 @@
+/**
+ * `Store` in one file on the local disk, for a single host with no server: `DIR/store.json` holds every key, and
+ * each transaction replaces it atomically (write a temporary file, fsync, rename, fsync the folder), so a crash or
+ * `kill -9` at any moment leaves the state before or after the transaction, never a mix. Transactions in the
+ * process are serialised; a second process on the same folder is refused (`DIR/owner.pid`).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "effect/FileSystem"
+import * as AtomicFile from "../shared/AtomicFile.ts"
+import { type Entry, Store, StoreUnavailable } from "./Store.ts"
+
+const StoreFileContent = Schema.Struct({
+  version: Schema.Literal(1),
+  revision: Schema.Number,
+  entries: Schema.Record(Schema.String, Schema.Struct({ value: Schema.String, version: Schema.String }))
+})
+
+/**
+ * The store's name in messages.
+ *
+ * @since 0.1.0
+ */
+export const nameOf = (dir: string): string => `file store at ${dir}`
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Claims the folder for this process: a live other owner is an error; a dead one (a crash) is taken over. */
+const claim = (dir: string, name: string) =>
+  Effect.try({
+    try: () => {
+      const file = Path.join(dir, "owner.pid")
+      const owner = Fs.existsSync(file) ? Number(Fs.readFileSync(file, "utf8").trim()) : undefined
+      if (owner !== undefined && owner !== process.pid && Number.isInteger(owner) && isAlive(owner)) {
+        return `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
+      }
+      Fs.writeFileSync(file, `${process.pid}\n`)
+      return undefined
+    },
+    catch: (e) => new StoreUnavailable({ store: name, reason: (e as Error).message })
+  }).pipe(
+    Effect.flatMap((refused) =>
+      refused === undefined ? Effect.void : Effect.fail(new StoreUnavailable({ store: name, reason: refused }))
+    )
+  )
+
+const release = (dir: string) =>
+  Effect.sync(() => {
+    const file = Path.join(dir, "owner.pid")
+    try {
+      if (Fs.readFileSync(file, "utf8").trim() === String(process.pid)) Fs.rmSync(file)
+    } catch {
+      // Already gone.
+    }
+  })
+
+/**
+ * Opens (or creates) the store in `dir`.
+ *
+ * @since 0.1.0
+ */
+export const make = (dir: string) =>
+  Effect.gen(function* () {
+    const root = Path.resolve(dir)
+    const name = nameOf(root)
+    const fs = yield* FileSystem.FileSystem
+    const unavailable = (e: { message: string }) => new StoreUnavailable({ store: name, reason: e.message })
+    const platform = (operation: string, path: string) => (e: Parameters<typeof AtomicFile.reasonOf>[0]) =>
+      new StoreUnavailable({ store: name, reason: `${operation} ${path}: ${AtomicFile.reasonOf(e)}` })
+    const file = Path.join(root, "store.json")
+    const tmpDir = Path.join(root, "tmp")
+    yield* fs.makeDirectory(root, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(platform("mkdir", root)))
+    yield* Effect.acquireRelease(claim(root, name), () => release(root))
+    // A temporary file left by a crash is a write that never happened: the store file is intact.
+    yield* fs.remove(tmpDir, { recursive: true, force: true }).pipe(Effect.mapError(platform("remove", tmpDir)))
+    const existing = yield* fs.exists(file).pipe(Effect.mapError(platform("stat", file)))
+    let state: typeof StoreFileContent.Type = { version: 1, revision: 0, entries: {} }
+    if (existing) {
+      const text = yield* fs.readFileString(file).pipe(Effect.mapError(platform("read", file)))
+      state = yield* Effect.try({
+        try: () => Schema.decodeUnknownSync(StoreFileContent)(JSON.parse(text)),
+        catch: (e) =>
+          new StoreUnavailable({
+            store: name,
+            reason: `${file} is unreadable (${(e as Error).message.replace(/\n\s*/g, " ")}); fix or remove it`
+          })
+      })
+    }
+    const lock = yield* Semaphore.make(1)
+    return Store.of({
+      name,
+      get: (keys) =>
+        Effect.sync(
+          () =>
+            new Map(
+              keys.flatMap((k): ReadonlyArray<readonly [string, Entry]> => {
+                const e = state.entries[k]
+                return e === undefined ? [] : [[k, e]]
+              })
+            )
+        ),
+      commit: ({ expect, writes }) =>
+        lock.withPermit(
+          Effect.suspend(() => {
+            for (const [key, version] of expect)
+              if (state.entries[key]?.version !== version) return Effect.succeed(false)
+            const revision = state.revision + 1
+            const entries = { ...state.entries }
+            for (const [key, value] of writes) {
+              if (value === undefined) delete entries[key]
+              else entries[key] = { value, version: String(revision) }
+            }
+            const next = { version: 1 as const, revision, entries }
+            // Memory changes only once the file is durably replaced: a failed write leaves both as they were.
+            return AtomicFile.write(file, `${JSON.stringify(next)}\n`, tmpDir).pipe(
+              Effect.provideService(FileSystem.FileSystem, fs),
+              Effect.mapError(unavailable),
+              Effect.as(true),
+              Effect.tap(() =>
+                Effect.sync(() => {
+                  state = next
+                })
+              )
+            )
+          })
+        )
+    })
+  })
+
+/**
+ * The store in `dir` as a Layer (on the real disk).
+ *
+ * @since 0.1.0
+ */
+export const layer = (dir: string): Layer.Layer<Store, StoreUnavailable> =>
+  Layer.effect(Store, make(dir)).pipe(Layer.provide(NodeFileSystem.layer))

@@ -1,0 +1,189 @@
+import { GraphOverlay, Mounts, MountsMemory, MountsNode } from "@docker-plugin-kit/drivers"
+import { GraphDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { isRoot, layerTar, tarNames, tempDir } from "./support.ts"
+
+/** Builds a driver of `mode` on `root` over the given mounts, in the test's scope. */
+const driverOn = (options: GraphOverlay.Options, mounts: Layer.Layer<Mounts.Mounts>) =>
+  Effect.flatMap(Scope.Scope, (scope) =>
+    Effect.map(
+      Layer.buildWithScope(GraphOverlay.layer(options).pipe(Layer.provide(mounts)), scope),
+      (context) => context.mapUnsafe.get(GraphDriver.GraphDriver.key) as GraphDriver.Driver
+    )
+  )
+
+const modes: ReadonlyArray<GraphOverlay.Mode> = ["overlay", "vfs"]
+
+for (const mode of modes) {
+  describe(`GraphOverlay (${mode}, memory mounts)`, () => {
+    it.effect("create on a parent, apply, diff, changes, diff size, remove", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        yield* driver.create({ ID: "base" })
+        const applied = yield* driver.applyDiff({
+          id: "base",
+          parent: "",
+          body: layerTar({ "etc/": "", "etc/hosts": "localhost", "etc/gone": "bye", "bin/": "", "bin/sh": "#!" })
+        })
+        expect(applied).toEqual({ Size: 9 + 3 + 2 })
+        yield* driver.create({ ID: "child", Parent: "base" })
+        yield* driver.applyDiff({
+          id: "child",
+          parent: "base",
+          body: layerTar({ "etc/": "", "etc/.wh.gone": "", "etc/new": "fresh" })
+        })
+        expect(yield* tarNames(yield* driver.diff({ ID: "child", Parent: "base" }))).toEqual([
+          "etc/",
+          "etc/.wh.gone",
+          "etc/new"
+        ])
+        const { Changes } = yield* driver.changes({ ID: "child", Parent: "base" })
+        expect(Changes).toEqual([
+          { Path: "/etc", Kind: 0 },
+          { Path: "/etc/gone", Kind: 2 },
+          { Path: "/etc/new", Kind: 1 }
+        ])
+        expect(yield* driver.diffSize({ ID: "child", Parent: "base" })).toEqual({ Size: 5 })
+        expect(yield* tarNames(yield* driver.diff({ ID: "base" }))).toEqual([
+          "bin/",
+          "bin/sh",
+          "etc/",
+          "etc/gone",
+          "etc/hosts"
+        ])
+        expect((yield* Effect.flip(driver.remove({ ID: "base" })))._tag).toBe("LayerHasChildren")
+        yield* driver.remove({ ID: "child" })
+        yield* driver.remove({ ID: "base" })
+        expect(yield* driver.exists({ ID: "base" })).toEqual({ Exists: false })
+        expect(Fs.readdirSync(root)).toEqual([])
+      })
+    )
+
+    it.effect("Get and Put are counted per ID; Cleanup releases everything", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const mounts = MountsMemory.make()
+        const driver = yield* driverOn({ mode, root }, Layer.succeed(Mounts.Mounts, mounts))
+        yield* driver.create({ ID: "base" })
+        yield* driver.createReadWrite({ ID: "rw", Parent: "base" })
+        const first = yield* driver.get({ ID: "rw" })
+        const second = yield* driver.get({ ID: "rw" })
+        expect(second).toEqual(first)
+        const merged = Path.join(root, "rw", "merged")
+        expect(first.Dir).toBe(mode === "overlay" ? merged : Path.join(root, "rw", "diff"))
+        expect([...mounts.table]).toEqual(mode === "overlay" ? [merged] : [])
+        yield* driver.put({ ID: "rw" })
+        expect(mounts.table.size).toBe(mode === "overlay" ? 1 : 0)
+        expect((yield* Effect.flip(driver.remove({ ID: "rw" })))._tag).toBe("LayerInUse")
+        yield* driver.put({ ID: "rw" })
+        expect(mounts.table.size).toBe(0)
+        expect((yield* Effect.flip(driver.put({ ID: "rw" })))._tag).toBe("LayerNotMounted")
+        yield* driver.get({ ID: "rw" })
+        yield* driver.cleanup({})
+        expect(mounts.table.size).toBe(0)
+        yield* driver.remove({ ID: "rw" })
+      })
+    )
+
+    it.effect("layers on disk are found again by a new driver on the same root; half-made ones are cleared", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const first = yield* driverOn({ mode, root }, MountsMemory.layer())
+        yield* first.create({ ID: "base" })
+        yield* first.create({ ID: "top", Parent: "base" })
+        Fs.mkdirSync(Path.join(root, ".tmp-crashed-1234/diff"), { recursive: true })
+        const second = yield* driverOn({ mode, root }, MountsMemory.layer())
+        expect(yield* second.exists({ ID: "top" })).toEqual({ Exists: true })
+        expect((yield* second.getMetadata({ ID: "top" })).Metadata?.Parent).toBe("base")
+        expect(Fs.readdirSync(root).sort()).toEqual(["base", "top"])
+        const status = (yield* second.status({})).Status ?? []
+        expect(status).toContainEqual(["Layers", "2"])
+      })
+    )
+
+    it.effect("answers clean errors: unknown layers, bad IDs, a call before Init, user namespaces", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        expect((yield* Effect.flip(driver.create({ ID: "x", Parent: "missing" }))).message).toBe(
+          "no such layer: missing"
+        )
+        expect((yield* Effect.flip(driver.create({ ID: "../x" })))._tag).toBe("InvalidLayerId")
+        expect((yield* Effect.flip(driver.get({ ID: "nope" })))._tag).toBe("LayerNotFound")
+        expect((yield* Effect.flip(driver.applyDiff({ id: "nope", parent: "", body: layerTar({}) })))._tag).toBe(
+          "LayerNotFound"
+        )
+        const unrooted = yield* driverOn({ mode }, MountsMemory.layer())
+        expect((yield* Effect.flip(unrooted.create({ ID: "a" })))._tag).toBe("GraphUnsupported")
+        yield* unrooted.init({ Home: root, Opts: null, UIDMaps: null, GIDMaps: null })
+        yield* unrooted.create({ ID: "a" })
+        expect(Fs.existsSync(Path.join(root, "a", "diff"))).toBe(true)
+        const userns = yield* Effect.flip(
+          unrooted.init({
+            Home: root,
+            Opts: null,
+            UIDMaps: [{ container_id: 0, host_id: 1000, size: 1 }],
+            GIDMaps: null
+          })
+        )
+        expect(userns.message).toContain("user-namespace")
+      })
+    )
+  })
+}
+
+describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
+  it.effect("Get mounts the merged view; a file written there is the layer's diff; Put and Cleanup unmount", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const driver = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      yield* driver.create({ ID: "base" })
+      yield* driver.applyDiff({ id: "base", parent: "", body: layerTar({ "etc/": "", "etc/hosts": "h" }) })
+      yield* driver.createReadWrite({ ID: "rw", Parent: "base" })
+      const { Dir } = yield* driver.get({ ID: "rw" })
+      expect(Fs.readFileSync(Path.join(Dir, "etc/hosts"), "utf8")).toBe("h")
+      Fs.writeFileSync(Path.join(Dir, "etc/added"), "new")
+      Fs.rmSync(Path.join(Dir, "etc/hosts"))
+      expect((yield* driver.changes({ ID: "rw", Parent: "base" })).Changes).toEqual([
+        { Path: "/etc", Kind: 0 },
+        { Path: "/etc/added", Kind: 1 },
+        { Path: "/etc/hosts", Kind: 2 }
+      ])
+      expect(yield* tarNames(yield* driver.diff({ ID: "rw", Parent: "base" }))).toEqual([
+        "etc/",
+        "etc/added",
+        "etc/.wh.hosts"
+      ])
+      yield* driver.get({ ID: "rw" })
+      yield* driver.put({ ID: "rw" })
+      expect(Fs.readFileSync("/proc/self/mountinfo", "utf8")).toContain(Dir)
+      yield* driver.cleanup({})
+      expect(Fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(Dir)
+      yield* driver.remove({ ID: "rw" })
+      yield* driver.remove({ ID: "base" })
+    })
+  )
+
+  it.effect("a plugin restarted under a mounted layer adopts the mount: the next Put unmounts it", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const first = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      yield* first.create({ ID: "base" })
+      yield* first.createReadWrite({ ID: "rw", Parent: "base" })
+      const { Dir } = yield* first.get({ ID: "rw" })
+      const mounted = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(Dir)
+      expect(mounted()).toBe(true)
+      const second = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      expect((yield* Effect.flip(second.remove({ ID: "rw" })))._tag).toBe("LayerInUse")
+      yield* second.put({ ID: "rw" })
+      expect(mounted()).toBe(false)
+      yield* second.remove({ ID: "rw" })
+      yield* second.remove({ ID: "base" })
+      expect(Fs.readdirSync(root)).toEqual([])
+    })
+  )
+})

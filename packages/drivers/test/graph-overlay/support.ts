@@ -1,0 +1,51 @@
+// Small layer tars for the driver tests, written with the toolkit's own tar writer.
+import { TarStream } from "@docker-plugin-kit/helpers"
+import { Effect, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const mtime = new Date("2024-05-06T07:08:09Z")
+
+/** A header with the usual defaults. */
+export const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header => ({
+  type: "file",
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime,
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  xattrs: {},
+  ...over
+})
+
+/** A layer tar of folders (names ending in `/`), files (`name: content`) and whiteouts (`.wh.` names). */
+export const layerTar = (files: Record<string, string>): Stream.Stream<Uint8Array> =>
+  TarStream.write(
+    Stream.fromIterable(
+      Object.entries(files).map(([name, content]) =>
+        name.endsWith("/")
+          ? { header: header({ name, type: "directory", mode: 0o755 }) }
+          : {
+              header: header({ name, size: Buffer.byteLength(content) }),
+              body: Stream.make(new TextEncoder().encode(content))
+            }
+      )
+    )
+  )
+
+/** Entry names of a tar stream. */
+export const tarNames = <E>(bytes: Stream.Stream<Uint8Array, E>) =>
+  Stream.runCollect(Stream.map(TarStream.entries(bytes), (e) => e.header.name))
+
+/** A fresh temporary folder, removed when the scope closes. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-graph-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Whether overlay mounts can be tried here. */
+export const isRoot = process.getuid?.() === 0

@@ -1,0 +1,175 @@
+/**
+ * The Store contract, run against every Layer: memory, file, and a private real etcd (two clients standing in
+ * for two hosts).
+ */
+import { Store, StoreEtcd, StoreFile, StoreMemory } from "@docker-plugin-kit/drivers"
+import { EtcdServer } from "@docker-plugin-kit/testkit"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Result, Schedule, type Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-store-"))
+const { etcd } = await EtcdServer.shared()
+afterAll(async () => {
+  await etcd?.close()
+  Fs.rmSync(base, { recursive: true, force: true })
+})
+
+/** Builds a Store from a Layer for the test's scope. */
+const open = <E>(layer: Layer.Layer<Store.Store, E>) =>
+  Effect.flatMap(Layer.build(layer), (context) =>
+    Effect.succeed(context.mapUnsafe.get(Store.Store.key) as Store.Service)
+  )
+
+let n = 0
+const fresh = () => `run-${process.pid}-${++n}`
+
+const increment = (store: Store.Service, key: string) =>
+  Store.update(store, [key], (values) =>
+    Result.succeed({ result: undefined, writes: { [key]: String(Number(values.get(key) ?? "0") + 1) } })
+  )
+
+const contract = (
+  label: string,
+  make: () => Effect.Effect<readonly [Store.Service, Store.Service], unknown, Scope.Scope>
+) =>
+  describe(`Store contract: ${label}`, () => {
+    it.live("commit applies when versions match, and writes nothing when one does not", () =>
+      Effect.gen(function* () {
+        const [store] = yield* make()
+        const [a, b] = [`${fresh()}/a`, `${fresh()}/b`]
+        expect(
+          yield* store.commit({
+            expect: new Map([[a, undefined]]),
+            writes: new Map([
+              [a, "1"],
+              [b, "1"]
+            ])
+          })
+        ).toBe(true)
+        const first = yield* store.get([a, b, "missing"])
+        expect([...first.keys()].sort()).toEqual([a, b].sort())
+        expect(first.get(a)?.value).toBe("1")
+        // Stale expectation on `a`: neither key changes.
+        const stale = yield* store.commit({
+          expect: new Map([
+            [a, undefined],
+            [b, first.get(b)!.version]
+          ]),
+          writes: new Map([
+            [a, "2"],
+            [b, "2"]
+          ])
+        })
+        expect(stale).toBe(false)
+        const second = yield* store.get([a, b])
+        expect([second.get(a)?.value, second.get(b)?.value]).toEqual(["1", "1"])
+        expect(
+          yield* store.commit({ expect: new Map([[a, first.get(a)!.version]]), writes: new Map([[a, undefined]]) })
+        ).toBe(true)
+        expect((yield* store.get([a])).size).toBe(0)
+      })
+    )
+
+    it.live("concurrent updates through two clients lose nothing", () =>
+      Effect.gen(function* () {
+        const [one, two] = yield* make()
+        const key = `${fresh()}/counter`
+        yield* Effect.forEach(
+          Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? one : two)),
+          (store) => increment(store, key),
+          { concurrency: "unbounded" }
+        )
+        expect((yield* one.get([key])).get(key)?.value).toBe("60")
+      })
+    )
+
+    it.live("a decision that fails writes nothing", () =>
+      Effect.gen(function* () {
+        const [store] = yield* make()
+        const key = fresh()
+        const exit = yield* Effect.exit(Store.update(store, [key], () => Result.fail("no")))
+        expect(exit).toEqual(Exit.fail("no"))
+        expect((yield* store.get([key])).size).toBe(0)
+      })
+    )
+  })
+
+contract("memory", () =>
+  Effect.sync(() => {
+    const store = StoreMemory.make().service
+    return [store, store] as const
+  })
+)
+contract("file", () => Effect.map(open(StoreFile.layer(Path.join(base, fresh()))), (store) => [store, store] as const))
+if (etcd !== undefined) {
+  contract("etcd", () =>
+    Effect.all([
+      open(StoreEtcd.layer({ hosts: [etcd.endpoint], prefix: "test/" })),
+      open(StoreEtcd.layer({ hosts: [etcd.endpoint], prefix: "test/" }))
+    ])
+  )
+}
+
+describe("StoreMemory", () => {
+  it.effect("switched off, every call fails naming the store", () =>
+    Effect.gen(function* () {
+      const memory = StoreMemory.make("test store")
+      memory.setAvailable(false)
+      const error = yield* Effect.flip(memory.service.get(["a"]))
+      expect(error.message).toBe("test store unavailable: switched off")
+    })
+  )
+})
+
+describe("StoreFile", () => {
+  it.live("keeps its keys across a reopen and refuses a folder another live process owns", () =>
+    Effect.gen(function* () {
+      const dir = Path.join(base, fresh())
+      yield* Effect.scoped(Effect.flatMap(open(StoreFile.layer(dir)), (s) => increment(s, "k")))
+      const again = yield* Effect.scoped(Effect.flatMap(open(StoreFile.layer(dir)), (s) => s.get(["k"])))
+      expect(again.get("k")?.value).toBe("1")
+      Fs.writeFileSync(Path.join(dir, "owner.pid"), `${process.ppid}\n`)
+      const refused = yield* Effect.exit(Effect.scoped(open(StoreFile.layer(dir))))
+      expect(String(refused)).toContain(`file store at ${dir} unavailable: it is in use by process ${process.ppid}`)
+      // A dead owner (a crash) is taken over.
+      Fs.writeFileSync(Path.join(dir, "owner.pid"), "999999999\n")
+      yield* Effect.scoped(open(StoreFile.layer(dir)))
+    })
+  )
+
+  it.live("an unreadable store file is an error naming the file, not an empty store", () =>
+    Effect.gen(function* () {
+      const dir = Path.join(base, fresh())
+      Fs.mkdirSync(dir, { recursive: true })
+      Fs.writeFileSync(Path.join(dir, "store.json"), "{ half")
+      const exit = yield* Effect.exit(Effect.scoped(open(StoreFile.layer(dir))))
+      expect(String(exit)).toContain(`${Path.join(dir, "store.json")} is unreadable`)
+    })
+  )
+})
+
+describe.skipIf(etcd === undefined)("StoreEtcd with etcd going away", () => {
+  it.live(
+    "etcd down: calls fail naming the store and write nothing; etcd back: calls work again, same client",
+    () =>
+      Effect.gen(function* () {
+        const store = yield* open(StoreEtcd.layer({ hosts: [etcd!.endpoint], prefix: "fault/", timeoutMs: 1000 }))
+        const key = fresh()
+        yield* increment(store, key)
+        yield* Effect.promise(() => etcd!.stop())
+        const down = yield* Effect.exit(increment(store, key))
+        expect(String(down)).toContain(`etcd store at ${etcd!.endpoint} unavailable: `)
+        yield* Effect.promise(() => etcd!.start())
+        // The client's circuit breaker may stay open for a few seconds after etcd returns.
+        yield* increment(store, key).pipe(
+          Effect.retry({ times: 40, schedule: Schedule.spaced("500 millis") }),
+          Effect.orDie
+        )
+        expect((yield* store.get([key])).get(key)?.value).toBe("2")
+      }),
+    60_000
+  )
+})

@@ -1,0 +1,332 @@
+/**
+ * Applies a layer tar to a folder, entry by entry as the bytes arrive: regular files (streamed to disk chunk by
+ * chunk), folders, symlinks, hard links, devices and FIFOs, owners, modes, times and extended attributes, with
+ * Docker's whiteouts either applied (`naive`: deletions and opaque folders done on the folder, for a folder that
+ * holds the whole image) or converted to overlayfs' form (`overlay`: a 0/0 character device per deletion and
+ * `trusted.overlay.opaque=y`, for an overlay upper folder).
+ *
+ * Every entry is checked before it touches the disk, and a path is never resolved through a symlink: an entry
+ * whose folder is (or goes through) a symlink, planted by the tar or already in the folder, is refused, and the
+ * last component is always replaced, never followed. Nothing is written outside the target folder.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as LayerPath from "./LayerPath.ts"
+import { ioError, type LayerTarError, UnsafeEntry } from "./LayerTarError.ts"
+import * as SpecialFiles from "./SpecialFiles.ts"
+import * as TarStream from "./TarStream.ts"
+
+/**
+ * How whiteouts are materialised.
+ *
+ * @since 0.1.0
+ */
+export type WhiteoutMode = "naive" | "overlay"
+
+/**
+ * Options of `apply`.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** `naive` (default) applies whiteouts; `overlay` writes them in overlayfs' form. */
+  readonly whiteouts?: WhiteoutMode
+  /** Set owners from the tar (default: when running as root). */
+  readonly owners?: boolean
+  /** Make device nodes (default: when running as root); when false they are skipped and counted. */
+  readonly devices?: boolean
+}
+
+/**
+ * What `apply` did.
+ *
+ * @since 0.1.0
+ */
+export interface Applied {
+  /** Bytes of regular-file content written (what the daemon records as the layer's size). */
+  readonly size: number
+  /** Entries read. */
+  readonly entries: number
+  /** Entries left out: AUFS metadata, and devices when they are not allowed. */
+  readonly skipped: number
+}
+
+const isRoot = () => process.getuid?.() === 0
+const overlayOpaque = "trusted.overlay.opaque"
+
+const lstatOrUndefined = (path: string): Fs.Stats | undefined => {
+  try {
+    return Fs.lstatSync(path)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw e
+  }
+}
+
+const writeAll = (fd: number, chunk: Uint8Array) => {
+  let offset = 0
+  while (offset < chunk.length) offset += Fs.writeSync(fd, chunk, offset, chunk.length - offset)
+}
+
+/** The mutable state of one application. */
+class Applier {
+  size = 0
+  entries = 0
+  skipped = 0
+  /** Relative folders known to be real folders (no symlink on the way) in this run. */
+  readonly safeDirs = new Set<string>([""])
+  /** Paths written by this tar, which an opaque marker of their folder must keep. */
+  readonly written = new Set<string>()
+  /** Folders whose times are set at the end, once their content no longer changes them. */
+  readonly folderTimes: Array<{ readonly path: string; readonly mtime: Date }> = []
+
+  readonly root: string
+  readonly whiteouts: WhiteoutMode
+  readonly owners: boolean
+  readonly devices: boolean
+
+  constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean) {
+    this.root = root
+    this.whiteouts = whiteouts
+    this.owners = owners
+    this.devices = devices
+  }
+
+  abs(rel: string) {
+    return rel === "" ? this.root : Path.join(this.root, rel)
+  }
+
+  /**
+   * Makes sure every component of folder `rel` is a real folder, creating missing ones (0755, like Docker);
+   * fails when one is a symlink or not a folder. With `create: false`, a missing folder answers false.
+   */
+  folder(rel: string, name: string, create = true): Result.Result<boolean, UnsafeEntry> {
+    if (this.safeDirs.has(rel)) return Result.succeed(true)
+    let current = ""
+    for (const part of rel.split("/")) {
+      current = LayerPath.join(current, part)
+      if (this.safeDirs.has(current)) continue
+      const path = this.abs(current)
+      const stat = lstatOrUndefined(path)
+      if (stat === undefined) {
+        if (!create) return Result.succeed(false)
+        Fs.mkdirSync(path)
+        Fs.chmodSync(path, 0o755)
+      } else if (stat.isSymbolicLink()) {
+        return Result.fail(new UnsafeEntry({ name, reason: `its path goes through the symlink ${current}` }))
+      } else if (!stat.isDirectory()) {
+        return Result.fail(new UnsafeEntry({ name, reason: `its path goes through ${current}, which is not a folder` }))
+      }
+      this.safeDirs.add(current)
+    }
+    return Result.succeed(true)
+  }
+
+  /** Removes whatever is at `rel` (a folder with its content), forgetting folders checked under it. */
+  clear(rel: string, stat: Fs.Stats | undefined = lstatOrUndefined(this.abs(rel))) {
+    if (stat === undefined) return
+    if (stat.isDirectory()) {
+      Fs.rmSync(this.abs(rel), { recursive: true, force: true })
+      for (const dir of this.safeDirs) if (dir === rel || dir.startsWith(`${rel}/`)) this.safeDirs.delete(dir)
+    } else Fs.unlinkSync(this.abs(rel))
+  }
+
+  chown(path: string, h: TarStream.Header) {
+    if (this.owners) Fs.lchownSync(path, h.uid, h.gid)
+  }
+}
+
+const unsafe = (name: string) => (reason: string) => new UnsafeEntry({ name, reason })
+
+const sync = <A>(operation: string, path: string, f: () => A) => Effect.try({ try: f, catch: ioError(operation, path) })
+
+const fromResult = <A>(result: Result.Result<A, UnsafeEntry>) => Effect.fromResult(result)
+
+const setXattrs = (path: string, h: TarStream.Header) =>
+  Effect.forEach(
+    // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
+    Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
+    ([name, value]) => SpecialFiles.setXattr(path, name, value),
+    { discard: true }
+  )
+
+const applyWhiteout = (applier: Applier, entry: TarStream.Entry, dir: string, target: string) =>
+  Effect.gen(function* () {
+    const name = entry.header.name
+    const rel = LayerPath.join(dir, target)
+    if (applier.whiteouts === "naive") {
+      if (!(yield* fromResult(applier.folder(dir, name, false)))) return
+      yield* sync("remove", applier.abs(rel), () => applier.clear(rel))
+      return
+    }
+    yield* fromResult(applier.folder(dir, name))
+    const path = applier.abs(rel)
+    yield* sync("remove", path, () => applier.clear(rel))
+    yield* SpecialFiles.mknod(path, "character-device", 0, 0)
+    yield* sync("chown", path, () => applier.chown(path, entry.header))
+    applier.written.add(rel)
+  })
+
+const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
+  Effect.gen(function* () {
+    yield* fromResult(applier.folder(dir, entry.header.name))
+    const path = applier.abs(dir)
+    if (applier.whiteouts === "overlay") return yield* SpecialFiles.setXattr(path, overlayOpaque, "y")
+    // Hide what the folder held before this tar: keep only what this tar wrote in it.
+    yield* sync("readdir", path, () => {
+      for (const child of Fs.readdirSync(path)) {
+        const rel = LayerPath.join(dir, child)
+        if (!applier.written.has(rel)) applier.clear(rel)
+      }
+    })
+  })
+
+const writeFile = (applier: Applier, entry: TarStream.Entry, path: string) =>
+  Effect.acquireUseRelease(
+    sync("create", path, () =>
+      Fs.openSync(
+        path,
+        Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW,
+        0o600
+      )
+    ),
+    (fd) =>
+      Effect.andThen(
+        Stream.runForEach(entry.body, (chunk) => sync("write", path, () => writeAll(fd, chunk))),
+        sync("chmod", path, () => {
+          const h = entry.header
+          if (applier.owners) Fs.fchownSync(fd, h.uid, h.gid)
+          Fs.fchmodSync(fd, h.mode)
+          Fs.futimesSync(fd, h.mtime, h.mtime)
+        })
+      ),
+    (fd) => Effect.sync(() => Fs.closeSync(fd))
+  )
+
+const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
+  Effect.gen(function* () {
+    const h = entry.header
+    const name = h.name
+    // The folder itself (`./`) is the target: nothing of it is taken from the tar.
+    if (rel === "") return void applier.skipped++
+    if (!applier.devices && (h.type === "character-device" || h.type === "block-device")) {
+      return void applier.skipped++
+    }
+    yield* fromResult(applier.folder(LayerPath.dirname(rel), name))
+    const path = applier.abs(rel)
+    const existing = yield* sync("lstat", path, () => lstatOrUndefined(path))
+    const merge = h.type === "directory" && existing?.isDirectory() === true
+    if (!merge) yield* sync("remove", path, () => applier.clear(rel, existing))
+    switch (h.type) {
+      case "directory": {
+        yield* sync("mkdir", path, () => {
+          if (!merge) Fs.mkdirSync(path, 0o700)
+          applier.chown(path, h)
+          Fs.chmodSync(path, h.mode)
+        })
+        applier.safeDirs.add(rel)
+        applier.folderTimes.push({ path, mtime: h.mtime })
+        break
+      }
+      case "file": {
+        yield* writeFile(applier, entry, path)
+        applier.size += h.size
+        break
+      }
+      case "symlink": {
+        yield* sync("symlink", path, () => {
+          Fs.symlinkSync(h.linkname, path)
+          applier.chown(path, h)
+          Fs.lutimesSync(path, h.mtime, h.mtime)
+        })
+        break
+      }
+      case "link": {
+        const target = yield* Effect.fromResult(
+          Result.mapError(LayerPath.normalize(h.linkname), (r) => unsafe(name)(`hard link target: ${r}`))
+        )
+        const targetDir = LayerPath.dirname(target)
+        const reachable = yield* fromResult(applier.folder(targetDir, name, false))
+        const targetStat = reachable
+          ? yield* sync("lstat", applier.abs(target), () => lstatOrUndefined(applier.abs(target)))
+          : undefined
+        if (target === "" || targetStat === undefined || targetStat.isDirectory()) {
+          return yield* Effect.fail(
+            unsafe(name)(`hard link to ${JSON.stringify(h.linkname)}, which is not a file in the layer`)
+          )
+        }
+        yield* sync("link", path, () => Fs.linkSync(applier.abs(target), path))
+        break
+      }
+      case "character-device":
+      case "block-device":
+      case "fifo": {
+        yield* SpecialFiles.mknod(path, h.type, h.devmajor, h.devminor)
+        yield* sync("chmod", path, () => {
+          applier.chown(path, h)
+          Fs.chmodSync(path, h.mode)
+          Fs.utimesSync(path, h.mtime, h.mtime)
+        })
+        break
+      }
+    }
+    if (h.type !== "link" && h.type !== "symlink") yield* setXattrs(path, h)
+    applier.written.add(rel)
+  })
+
+const applyEntry = (applier: Applier, entry: TarStream.Entry): Effect.Effect<void, LayerTarError> =>
+  Effect.gen(function* () {
+    applier.entries++
+    const name = entry.header.name
+    const rel = yield* Effect.fromResult(Result.mapError(LayerPath.normalize(name), unsafe(name)))
+    const meaning = yield* Effect.fromResult(Result.mapError(LayerPath.meaning(rel), unsafe(name)))
+    switch (meaning._tag) {
+      case "AufsMeta":
+        return void applier.skipped++
+      case "Whiteout":
+        return yield* applyWhiteout(applier, entry, meaning.dir, meaning.target)
+      case "Opaque":
+        return yield* applyOpaque(applier, entry, meaning.dir)
+      case "Plain":
+        return yield* applyPlain(applier, entry, rel)
+    }
+  })
+
+/**
+ * Applies the layer tar in `bytes` to folder `root` (which must exist). Stops at the first refused entry with
+ * `UnsafeEntry` (entries before it stay applied), at a malformed or truncated tar with `MalformedTar`; a failure
+ * of `bytes` is passed through.
+ *
+ * @since 0.1.0
+ */
+export const apply = <E>(
+  root: string,
+  bytes: Stream.Stream<Uint8Array, E>,
+  options: Options = {}
+): Effect.Effect<Applied, E | LayerTarError> =>
+  Effect.gen(function* () {
+    const target = Path.resolve(root)
+    const stat = yield* sync("lstat", target, () => Fs.lstatSync(target))
+    if (!stat.isDirectory()) {
+      return yield* Effect.fail(ioError("apply", target)(new Error("the target is not a folder")))
+    }
+    const applier = new Applier(
+      target,
+      options.whiteouts ?? "naive",
+      options.owners ?? isRoot(),
+      options.devices ?? isRoot()
+    )
+    yield* Stream.runForEach(TarStream.entries(bytes), (entry) => applyEntry(applier, entry))
+    yield* sync("utimes", target, () => {
+      for (let i = applier.folderTimes.length - 1; i >= 0; i--) {
+        const { path, mtime } = applier.folderTimes[i]!
+        Fs.utimesSync(path, mtime, mtime)
+      }
+    })
+    return { size: applier.size, entries: applier.entries, skipped: applier.skipped }
+  })

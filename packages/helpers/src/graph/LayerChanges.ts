@@ -1,0 +1,226 @@
+/**
+ * What a layer changes compared with its parent, found without reading file contents, in the order a layer tar
+ * lists it (a folder before what it holds, names sorted), and produced lazily, one path at a time:
+ *
+ * - `Naive`: a folder holding the whole image compared with its parent's folder (added, modified, deleted).
+ * - `Overlay`: an overlay upper folder, whose whiteouts (0/0 character devices) are deletions and whose folders
+ *   marked `trusted.overlay.opaque=y` hide everything below them; a path is "modified" when a lower folder has it.
+ *
+ * `changes` is what the daemon's `Changes` answers, `size` what `DiffSize` answers; `LayerDiff` turns the same
+ * walk into a tar.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as LayerPath from "./LayerPath.ts"
+import { ioError, type LayerIoError } from "./LayerTarError.ts"
+import * as SpecialFiles from "./SpecialFiles.ts"
+
+/**
+ * Kind of a change as the daemon numbers it: 0 modified, 1 added, 2 deleted.
+ *
+ * @since 0.1.0
+ */
+export const Kind = { Modify: 0, Add: 1, Delete: 2 } as const
+
+/**
+ * @since 0.1.0
+ */
+export type Kind = (typeof Kind)[keyof typeof Kind]
+
+/**
+ * Where a layer's changes are read from.
+ *
+ * @since 0.1.0
+ */
+export type Source =
+  | { readonly _tag: "Naive"; readonly layer: string; readonly parent?: string }
+  | { readonly _tag: "Overlay"; readonly upper: string; readonly lowers: ReadonlyArray<string> }
+
+/**
+ * A folder with the whole image, compared with its parent's (none: everything is added).
+ *
+ * @since 0.1.0
+ */
+export const naive = (layer: string, parent?: string): Source =>
+  parent === undefined ? { _tag: "Naive", layer } : { _tag: "Naive", layer, parent }
+
+/**
+ * An overlay upper folder over its lower folders (top first).
+ *
+ * @since 0.1.0
+ */
+export const overlay = (upper: string, lowers: ReadonlyArray<string>): Source => ({ _tag: "Overlay", upper, lowers })
+
+/**
+ * One changed path. `stat` is the path's in the layer (for a deletion in a naive source, the parent's);
+ * `opaque` marks an overlay folder that hides the lower layers' content.
+ *
+ * @since 0.1.0
+ */
+export interface Item {
+  readonly path: string
+  readonly kind: Kind
+  readonly stat: Fs.BigIntStats
+  readonly opaque: boolean
+  /** Extended attributes of the path, overlayfs' own left out. */
+  readonly xattrs: Readonly<Record<string, string>>
+}
+
+/** Extended attributes by relative path, read once for the whole folder. */
+type Xattrs = ReadonlyMap<string, Readonly<Record<string, string>>>
+
+const none: Readonly<Record<string, string>> = {}
+
+const lstat = (path: string): Fs.BigIntStats | undefined => Fs.lstatSync(path, { bigint: true, throwIfNoEntry: false })
+
+const sortedNames = (path: string): Array<string> => Fs.readdirSync(path).sort()
+
+const isWhiteout = (s: Fs.BigIntStats) => s.isCharacterDevice() && s.rdev === 0n
+
+const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, string>> => {
+  const found = all.get(rel)
+  if (found === undefined) return none
+  const kept = Object.entries(found).filter(([name]) => !name.startsWith("trusted.overlay."))
+  return kept.length === 0 ? none : Object.fromEntries(kept)
+}
+
+/** Whether a path differs from the parent's, as the daemon's naive comparison sees it. */
+const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layerPath: string, parentPath: string): boolean => {
+  if ((l.mode & 0o170000n) !== (p.mode & 0o170000n)) return true
+  if ((l.mode & 0o7777n) !== (p.mode & 0o7777n) || l.uid !== p.uid || l.gid !== p.gid || l.rdev !== p.rdev) {
+    return true
+  }
+  // A folder's own times change with its content; its content is compared path by path instead.
+  if (l.isDirectory()) return false
+  if (l.size !== p.size || l.mtimeNs !== p.mtimeNs) return true
+  return l.isSymbolicLink() && Fs.readlinkSync(layerPath) !== Fs.readlinkSync(parentPath)
+}
+
+function* naiveItems(layer: string, parent: string | undefined, xattrs: Xattrs): Generator<Item> {
+  // Folders unchanged themselves, listed only once something below them changed.
+  const pending: Array<Item> = []
+  const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
+    path,
+    kind,
+    stat,
+    opaque: false,
+    xattrs: kind === Kind.Delete ? none : visibleXattrs(xattrs, path)
+  })
+  function* emit(change: Item): Generator<Item> {
+    yield* pending.splice(0)
+    yield change
+  }
+  function* added(rel: string): Generator<Item> {
+    for (const name of sortedNames(Path.join(layer, rel))) {
+      const path = LayerPath.join(rel, name)
+      const stat = lstat(Path.join(layer, path))!
+      yield* emit(item(path, Kind.Add, stat))
+      if (stat.isDirectory()) yield* added(path)
+    }
+  }
+  function* folder(rel: string): Generator<Item> {
+    const names = new Set(sortedNames(Path.join(layer, rel)))
+    if (parent !== undefined) for (const name of sortedNames(Path.join(parent, rel))) names.add(name)
+    for (const name of [...names].sort()) {
+      const path = LayerPath.join(rel, name)
+      const l = lstat(Path.join(layer, path))
+      const p = parent === undefined ? undefined : lstat(Path.join(parent, path))
+      if (l === undefined) {
+        if (p !== undefined) yield* emit(item(path, Kind.Delete, p))
+        continue
+      }
+      if (p === undefined) {
+        yield* emit(item(path, Kind.Add, l))
+        if (l.isDirectory()) yield* added(path)
+        continue
+      }
+      const changed = differs(l, p, Path.join(layer, path), Path.join(parent!, path))
+      if (l.isDirectory() && p.isDirectory()) {
+        const self = item(path, Kind.Modify, l)
+        if (changed) yield* emit(self)
+        else pending.push(self)
+        yield* folder(path)
+        if (pending.at(-1) === self) pending.pop()
+      } else if (l.isDirectory()) {
+        yield* emit(item(path, Kind.Modify, l))
+        yield* added(path)
+      } else if (changed) yield* emit(item(path, Kind.Modify, l))
+    }
+  }
+  yield* folder("")
+}
+
+function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xattrs): Generator<Item> {
+  const inLower = (rel: string) => lowers.some((lower) => lstat(Path.join(lower, rel)) !== undefined)
+  function* folder(rel: string, hidden: boolean): Generator<Item> {
+    for (const name of sortedNames(Path.join(upper, rel))) {
+      const path = LayerPath.join(rel, name)
+      const stat = lstat(Path.join(upper, path))!
+      if (isWhiteout(stat)) {
+        yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
+        continue
+      }
+      const opaque = stat.isDirectory() && xattrs.get(path)?.["trusted.overlay.opaque"] === "y"
+      const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
+      yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }
+      if (stat.isDirectory()) yield* folder(path, hidden || opaque)
+    }
+  }
+  yield* folder("", false)
+}
+
+/**
+ * The changes of `source`, one by one. The walk runs as the iterable is read (a layer is never held whole);
+ * the extended attributes of the whole folder are read first, in one `getfattr` run.
+ *
+ * @since 0.1.0
+ */
+export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> => {
+  const root = source._tag === "Naive" ? source.layer : source.upper
+  return Effect.map(SpecialFiles.readXattrsTree(root), (xattrs) => ({
+    [Symbol.iterator]: () =>
+      source._tag === "Naive"
+        ? naiveItems(source.layer, source.parent, xattrs)
+        : overlayItems(source.upper, source.lowers, xattrs)
+  }))
+}
+
+/** Reads the changes without their attributes (enough for `Changes` and `DiffSize`). */
+const quickItems = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> =>
+  source._tag === "Naive"
+    ? Effect.succeed({ [Symbol.iterator]: () => naiveItems(source.layer, source.parent, new Map()) })
+    : Effect.map(
+        // Only opaque markers matter here; they are all under trusted.overlay.
+        SpecialFiles.readXattrsTree(source.upper),
+        (xattrs) => ({ [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs) })
+      )
+
+const walked = <A>(source: Source, f: (items: Iterable<Item>) => A): Effect.Effect<A, LayerIoError> =>
+  Effect.flatMap(quickItems(source), (all) =>
+    Effect.try({ try: () => f(all), catch: ioError("walk", source._tag === "Naive" ? source.layer : source.upper) })
+  )
+
+/**
+ * The changes as the daemon's `Changes` answers them: absolute paths within the layer, sorted as walked.
+ *
+ * @since 0.1.0
+ */
+export const changes = (
+  source: Source
+): Effect.Effect<Array<{ readonly Path: string; readonly Kind: Kind }>, LayerIoError> =>
+  walked(source, (all) => Array.from(all, (i) => ({ Path: `/${i.path}`, Kind: i.kind })))
+
+/**
+ * Bytes of regular-file content added or modified, what the daemon's `DiffSize` answers.
+ *
+ * @since 0.1.0
+ */
+export const size = (source: Source): Effect.Effect<number, LayerIoError> =>
+  walked(source, (all) => {
+    let total = 0
+    for (const i of all) if (i.kind !== Kind.Delete && i.stat.isFile()) total += Number(i.stat.size)
+    return total
+  })

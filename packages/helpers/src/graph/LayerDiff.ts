@@ -1,0 +1,174 @@
+/**
+ * Writes a layer's changes as a layer tar, streamed: the walk of `LayerChanges` turned into tar entries
+ * (deletions as `.wh.NAME`, opaque overlay folders as `.wh..wh..opq`, a file met again through another hard link
+ * as a link entry), each file read in 256 KiB chunks only as fast as the tar is consumed.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as LayerChanges from "./LayerChanges.ts"
+import * as LayerPath from "./LayerPath.ts"
+import { ioError, LayerIoError } from "./LayerTarError.ts"
+import type * as TarStream from "./TarStream.ts"
+import { write } from "./TarStream.ts"
+
+const chunkBytes = 256 * 1024
+const epoch = new Date(0)
+
+/** The whole content of a small file (at most one chunk), read at once. */
+const smallFile = (path: string, size: number): Uint8Array => {
+  const fd = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW)
+  try {
+    const buffer = Buffer.allocUnsafe(size)
+    let offset = 0
+    while (offset < size) {
+      const n = Fs.readSync(fd, buffer, offset, size - offset, null)
+      if (n === 0) throw new Error("the file shrank while it was read")
+      offset += n
+    }
+    return buffer
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
+/** Exactly `size` bytes of the file at `path`, read in chunks as they are pulled. */
+const fileBody = (path: string, size: number): Stream.Stream<Uint8Array, LayerIoError> =>
+  Stream.unwrap(
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.try({
+          try: () => Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW),
+          catch: ioError("open", path)
+        }),
+        (fd) => Effect.sync(() => Fs.closeSync(fd))
+      ),
+      (fd) => {
+        let left = size
+        const pull = Effect.suspend((): Effect.Effect<readonly [Uint8Array], LayerIoError | Cause.Done> => {
+          if (left === 0) return Cause.done()
+          const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, left))
+          return Effect.flatMap(
+            Effect.try({ try: () => Fs.readSync(fd, buffer, 0, buffer.length, null), catch: ioError("read", path) }),
+            (n) => {
+              if (n === 0)
+                return Effect.fail(
+                  new LayerIoError({ operation: "read", path, reason: "the file shrank while it was read" })
+                )
+              left -= n
+              return Effect.succeed([n === buffer.length ? buffer : buffer.subarray(0, n)] as const)
+            }
+          )
+        })
+        return Stream.fromPull(Effect.succeed(pull))
+      }
+    )
+  )
+
+const major = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn))
+const minor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn))
+
+const header = (name: string, type: TarStream.EntryType, item: LayerChanges.Item): TarStream.Header => ({
+  name,
+  type,
+  mode: Number(item.stat.mode & 0o7777n),
+  uid: Number(item.stat.uid),
+  gid: Number(item.stat.gid),
+  size: type === "file" ? Number(item.stat.size) : 0,
+  mtime: new Date(Number(item.stat.mtimeMs)),
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  xattrs: item.xattrs
+})
+
+/** An empty entry with no owner, mode or time (whiteouts and opaque markers carry nothing else). */
+const marker = (name: string): TarStream.Header => ({
+  name,
+  type: "file",
+  mode: 0,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime: epoch,
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  xattrs: {}
+})
+
+/** The tar entries of one change; `links` maps the inode of a file already written to its name. */
+const outputs = (
+  root: string,
+  item: LayerChanges.Item,
+  links: Map<bigint, string>
+): ReadonlyArray<TarStream.Output<LayerIoError>> => {
+  const path = Path.join(root, item.path)
+  const s = item.stat
+  if (item.kind === LayerChanges.Kind.Delete) return [{ header: marker(LayerPath.whiteoutOf(item.path)) }]
+  if (s.isDirectory()) {
+    const dir = { header: header(`${item.path}/`, "directory", item) }
+    return item.opaque ? [dir, { header: marker(LayerPath.join(item.path, LayerPath.opaqueMarker)) }] : [dir]
+  }
+  if (s.isFile()) {
+    if (s.nlink > 1n) {
+      const first = links.get(s.ino)
+      if (first !== undefined) return [{ header: { ...header(item.path, "link", item), linkname: first } }]
+      links.set(s.ino, item.path)
+    }
+    const size = Number(s.size)
+    // A small file is read when the walk reaches it, which the tar's reader drives: still one chunk at a time.
+    return size <= chunkBytes
+      ? [{ header: header(item.path, "file", item), content: smallFile(path, size) }]
+      : [{ header: header(item.path, "file", item), body: fileBody(path, size) }]
+  }
+  if (s.isSymbolicLink())
+    return [{ header: { ...header(item.path, "symlink", item), linkname: Fs.readlinkSync(path) } }]
+  const type = s.isCharacterDevice()
+    ? "character-device"
+    : s.isBlockDevice()
+      ? "block-device"
+      : s.isFIFO()
+        ? "fifo"
+        : undefined
+  // Sockets have no tar form; the daemon's own archiver leaves them out too.
+  if (type === undefined) return []
+  return [{ header: { ...header(item.path, type, item), devmajor: major(s.rdev), devminor: minor(s.rdev) } }]
+}
+
+/**
+ * The layer tar of `source`'s changes. The walk, the reads and the tar are all driven by whoever reads the
+ * stream; a filesystem error fails it (after the status line, the server then aborts the connection).
+ *
+ * @since 0.1.0
+ */
+export const diff = (source: LayerChanges.Source): Stream.Stream<Uint8Array, LayerIoError> => {
+  const root = source._tag === "Naive" ? source.layer : source.upper
+  const entries = Stream.unwrap(
+    Effect.map(LayerChanges.items(source), (all) => {
+      const iterator = all[Symbol.iterator]()
+      const links = new Map<bigint, string>()
+      const pull = Effect.flatMap(
+        Effect.try({
+          try: () => {
+            for (;;) {
+              const step = iterator.next()
+              if (step.done === true) return undefined
+              const out = outputs(root, step.value, links)
+              if (out.length > 0)
+                return out as readonly [TarStream.Output<LayerIoError>, ...Array<TarStream.Output<LayerIoError>>]
+            }
+          },
+          catch: ioError("walk", root)
+        }),
+        (out) => (out === undefined ? Cause.done() : Effect.succeed(out))
+      )
+      return Stream.fromPull(Effect.succeed(pull))
+    })
+  )
+  return write(entries)
+}

@@ -1,0 +1,288 @@
+import { LayerApply } from "@docker-plugin-kit/helpers"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { isRoot, type RawEntry, rawTar, tempDir } from "./support.ts"
+
+const mtime = new Date("2024-01-02T03:04:05Z")
+const file = (name: string, body: string, header: Partial<RawEntry["header"]> = {}): RawEntry => ({
+  header: { name, mtime, mode: 0o644, ...header },
+  body
+})
+const dir = (name: string, header: Partial<RawEntry["header"]> = {}): RawEntry => ({
+  header: { name, type: "directory", mtime, mode: 0o755, ...header }
+})
+const symlink = (name: string, linkname: string): RawEntry => ({ header: { name, type: "symlink", linkname, mtime } })
+const hardlink = (name: string, linkname: string): RawEntry => ({ header: { name, type: "link", linkname, mtime } })
+
+/** A folder with `root/` (the target) and `outside/victim` beside it, which no tar may touch. */
+const sandbox = Effect.map(tempDir, (base) => {
+  const root = Path.join(base, "root")
+  const outside = Path.join(base, "outside")
+  Fs.mkdirSync(root)
+  Fs.mkdirSync(outside)
+  Fs.writeFileSync(Path.join(outside, "victim"), "original")
+  return { base, root, outside }
+})
+
+const applyTar = (root: string, entries: ReadonlyArray<RawEntry>, options: LayerApply.Options = {}) =>
+  Effect.flatMap(rawTar(entries), (tar) => LayerApply.apply(root, Stream.make(tar), options))
+
+const outsideUntouched = (outside: string) => {
+  expect(Fs.readdirSync(outside)).toEqual(["victim"])
+  expect(Fs.readFileSync(Path.join(outside, "victim"), "utf8")).toBe("original")
+}
+
+const getfattr = (path: string, name: string) =>
+  ChildProcess.execFileSync("getfattr", ["--only-values", "-h", "-n", name, path], { encoding: "utf8" })
+
+describe("LayerApply.apply", () => {
+  it.effect("writes files, folders, symlinks, hard links and FIFOs with modes and times; answers the size", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      const applied = yield* applyTar(root, [
+        dir("etc/", { mode: 0o750 }),
+        file("etc/hosts", "127.0.0.1 localhost\n"),
+        // tar-stream replaces a mode of 0 by its default unless type bits are given.
+        file("etc/shadow", "secret", { mode: 0o100000 }),
+        file("bin/su", "x", { mode: 0o4755 }),
+        symlink("etc/link", "/etc/hosts"),
+        hardlink("etc/hard", "etc/hosts"),
+        { header: { name: "run/fifo", type: "fifo", mode: 0o600, mtime } },
+        { header: { name: ".wh..wh.plnk/1", mtime }, body: "" }
+      ])
+      expect(applied).toEqual({ size: 27, entries: 8, skipped: 1 })
+      expect(Fs.readFileSync(Path.join(root, "etc/hosts"), "utf8")).toBe("127.0.0.1 localhost\n")
+      expect(Fs.statSync(Path.join(root, "etc")).mode & 0o7777).toBe(0o750)
+      expect(Fs.statSync(Path.join(root, "etc")).mtime).toEqual(mtime)
+      expect(Fs.statSync(Path.join(root, "etc/shadow")).mode & 0o7777).toBe(0)
+      expect(Fs.statSync(Path.join(root, "etc/hosts")).mtime).toEqual(mtime)
+      expect(Fs.readlinkSync(Path.join(root, "etc/link"))).toBe("/etc/hosts")
+      expect(Fs.statSync(Path.join(root, "etc/hard")).ino).toBe(Fs.statSync(Path.join(root, "etc/hosts")).ino)
+      expect(Fs.lstatSync(Path.join(root, "run/fifo")).isFIFO()).toBe(true)
+      expect(Fs.existsSync(Path.join(root, ".wh..wh.plnk"))).toBe(false)
+      if (isRoot) expect(Fs.statSync(Path.join(root, "bin/su")).mode & 0o7777).toBe(0o4755)
+    })
+  )
+
+  it.effect.skipIf(!isRoot)("as root: owners, devices and PAX extended attributes", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      yield* applyTar(root, [
+        file("f", "x", { uid: 1234, gid: 5678, pax: { "SCHILY.xattr.user.note": "hello" } }),
+        { header: { name: "null", type: "character-device", devmajor: 1, devminor: 3, mode: 0o666, mtime } },
+        dir("d/", { uid: 42, gid: 43 })
+      ])
+      const f = Fs.statSync(Path.join(root, "f"))
+      expect([f.uid, f.gid]).toEqual([1234, 5678])
+      expect(getfattr(Path.join(root, "f"), "user.note")).toBe("hello")
+      const dev = Fs.lstatSync(Path.join(root, "null"))
+      expect(dev.isCharacterDevice()).toBe(true)
+      expect(dev.rdev).toBe(259) // makedev(1, 3)
+      expect(Fs.statSync(Path.join(root, "d")).uid).toBe(42)
+    })
+  )
+
+  it.effect("naive whiteouts delete lower files and folders; an opaque marker hides the rest of its folder", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      Fs.mkdirSync(Path.join(root, "a/sub"), { recursive: true })
+      Fs.writeFileSync(Path.join(root, "a/sub/x"), "x")
+      Fs.writeFileSync(Path.join(root, "a/gone"), "g")
+      Fs.mkdirSync(Path.join(root, "o"))
+      Fs.writeFileSync(Path.join(root, "o/old"), "old")
+      yield* applyTar(root, [
+        { header: { name: "a/.wh.sub", mtime }, body: "" },
+        { header: { name: "a/.wh.gone", mtime }, body: "" },
+        { header: { name: "a/.wh.never-there", mtime }, body: "" },
+        dir("o/"),
+        { header: { name: "o/.wh..wh..opq", mtime }, body: "" },
+        file("o/new", "n")
+      ])
+      expect(Fs.readdirSync(Path.join(root, "a"))).toEqual([])
+      expect(Fs.readdirSync(Path.join(root, "o"))).toEqual(["new"])
+    })
+  )
+
+  it.effect.skipIf(!isRoot)("overlay whiteouts become 0/0 character devices and trusted.overlay.opaque", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      yield* applyTar(
+        root,
+        [
+          dir("a/"),
+          { header: { name: "a/.wh.gone", mtime }, body: "" },
+          dir("o/"),
+          { header: { name: "o/.wh..wh..opq", mtime }, body: "" },
+          file("o/new", "n")
+        ],
+        { whiteouts: "overlay" }
+      )
+      const gone = Fs.lstatSync(Path.join(root, "a/gone"))
+      expect(gone.isCharacterDevice()).toBe(true)
+      expect(gone.rdev).toBe(0)
+      expect(getfattr(Path.join(root, "o"), "trusted.overlay.opaque")).toBe("y")
+      expect(Fs.readdirSync(Path.join(root, "o"))).toEqual(["new"])
+    })
+  )
+
+  it.effect("a later entry replaces what is there, never following a symlink at its own name", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      yield* applyTar(root, [symlink("f", "../outside/victim"), file("f", "mine"), dir("d/"), file("d", "now a file")])
+      expect(Fs.readFileSync(Path.join(root, "f"), "utf8")).toBe("mine")
+      expect(Fs.readFileSync(Path.join(root, "d"), "utf8")).toBe("now a file")
+      outsideUntouched(outside)
+    })
+  )
+})
+
+/** Each hostile tar, the error it must give, and what it must say. */
+const corpus: ReadonlyArray<{
+  readonly name: string
+  readonly entries: (outside: string) => ReadonlyArray<RawEntry>
+  readonly tag: "UnsafeEntry" | "MalformedTar"
+  readonly says: string
+  readonly before?: (root: string, outside: string) => void
+}> = [
+  { name: "a ../ name", entries: () => [file("../outside/victim", "pwned")], tag: "UnsafeEntry", says: ".." },
+  {
+    name: "a ../ deeper in a name",
+    entries: () => [file("a/../../outside/x", "pwned")],
+    tag: "UnsafeEntry",
+    says: ".."
+  },
+  { name: "an absolute name", entries: (o) => [file(`${o}/victim`, "pwned")], tag: "UnsafeEntry", says: "absolute" },
+  {
+    name: "a file written through a symlink planted in the tar",
+    entries: () => [symlink("s", "../outside"), file("s/victim", "pwned")],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  {
+    name: "a file written through an absolute symlink planted in the tar",
+    entries: (o) => [symlink("s", o), file("s/new", "pwned")],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  {
+    name: "a folder made through a symlink planted deeper",
+    entries: () => [dir("a/"), symlink("a/s", "../../outside"), dir("a/s/sub/")],
+    tag: "UnsafeEntry",
+    says: "symlink a/s"
+  },
+  {
+    name: "a file written through a symlink already in the folder",
+    before: (root, outside) => Fs.symlinkSync(outside, Path.join(root, "s")),
+    entries: () => [file("s/victim", "pwned")],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  {
+    name: "a whiteout through a symlink already in the folder",
+    before: (root, outside) => Fs.symlinkSync(outside, Path.join(root, "s")),
+    entries: () => [{ header: { name: "s/.wh.victim", mtime }, body: "" }],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  {
+    name: "an opaque marker through a symlink already in the folder",
+    before: (root, outside) => Fs.symlinkSync(outside, Path.join(root, "s")),
+    entries: () => [{ header: { name: "s/.wh..wh..opq", mtime }, body: "" }],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  {
+    name: "a hard link to ../",
+    entries: () => [hardlink("h", "../outside/victim")],
+    tag: "UnsafeEntry",
+    says: "hard link"
+  },
+  {
+    name: "a hard link to an absolute path",
+    entries: (o) => [hardlink("h", `${o}/victim`)],
+    tag: "UnsafeEntry",
+    says: "hard link"
+  },
+  {
+    name: "a hard link through a planted symlink",
+    entries: () => [symlink("s", "../outside"), hardlink("h", "s/victim")],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  },
+  { name: "a hard link to nothing", entries: () => [hardlink("h", "missing")], tag: "UnsafeEntry", says: "not a file" },
+  {
+    name: "a whiteout naming its parent",
+    entries: () => [dir("a/"), { header: { name: "a/.wh..", mtime }, body: "" }],
+    tag: "UnsafeEntry",
+    says: "parent"
+  },
+  {
+    name: "a whiteout naming its own folder",
+    entries: () => [{ header: { name: ".wh..", mtime }, body: "" }],
+    tag: "UnsafeEntry",
+    says: "parent"
+  },
+  {
+    name: "an empty whiteout",
+    entries: () => [{ header: { name: "a/.wh.", mtime }, body: "" }],
+    tag: "UnsafeEntry",
+    says: "parent"
+  },
+  {
+    name: "a component longer than 255 bytes",
+    entries: () => [file(`a/${"x".repeat(300)}`, "x")],
+    tag: "UnsafeEntry",
+    says: "255"
+  },
+  {
+    name: "a name longer than 4095 bytes",
+    entries: () => [file(Array.from({ length: 30 }, () => "y".repeat(200)).join("/"), "x")],
+    tag: "UnsafeEntry",
+    says: "4095"
+  },
+  {
+    name: "a file deeper under a symlink already in the folder",
+    before: (root, outside) => Fs.symlinkSync(outside, Path.join(root, "s")),
+    entries: () => [file("s/x/y", "pwned")],
+    tag: "UnsafeEntry",
+    says: "symlink s"
+  }
+]
+
+describe("LayerApply.apply refuses hostile tars, writing nothing outside the folder", () => {
+  for (const c of corpus) {
+    it.effect(c.name, () =>
+      Effect.gen(function* () {
+        const { root, outside } = yield* sandbox
+        c.before?.(root, outside)
+        const error = yield* Effect.flip(applyTar(root, c.entries(outside)))
+        expect(error._tag).toBe(c.tag)
+        expect(error.message).toContain(c.says)
+        outsideUntouched(outside)
+      })
+    )
+  }
+
+  it.effect("a tar that ends early", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      const tar = yield* rawTar([file("a", "x".repeat(5000)), file("b", "y")])
+      const error = yield* Effect.flip(LayerApply.apply(root, Stream.make(tar.subarray(0, 3000))))
+      expect(error._tag).toBe("MalformedTar")
+      const noEnd = yield* Effect.flip(LayerApply.apply(root, Stream.make(tar.subarray(0, tar.length - 1024))))
+      expect(noEnd.message).toContain("end-of-archive")
+      outsideUntouched(outside)
+    })
+  )
+
+  it.effect("a target that is not a folder", () =>
+    Effect.gen(function* () {
+      const { base } = yield* sandbox
+      const error = yield* Effect.flip(applyTar(Path.join(base, "outside/victim"), [file("a", "x")]))
+      expect(error._tag).toBe("LayerIoError")
+    })
+  )
+})

@@ -1,0 +1,118 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { TarStream } from "@docker-plugin-kit/helpers"
+import { rawTar } from "./support.ts"
+
+const text = (s: string) => new TextEncoder().encode(s)
+const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header => ({
+  type: "file",
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime: new Date(1_700_000_000_000),
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  xattrs: {},
+  ...over
+})
+
+const concat = (chunks: ReadonlyArray<Uint8Array>) => Buffer.concat(chunks.map((c) => Buffer.from(c)))
+const collect = <E>(s: Stream.Stream<Uint8Array, E>) => Effect.map(Stream.runCollect(s), concat)
+
+/** Reads every entry with its body as text. */
+const readAll = <E>(bytes: Stream.Stream<Uint8Array, E>) =>
+  Stream.runCollect(
+    Stream.mapEffect(TarStream.entries(bytes), (e) =>
+      Effect.map(collect(e.body), (body) => ({ header: e.header, body: body.toString() }))
+    )
+  )
+
+describe("TarStream", () => {
+  it.effect("writes entries and reads them back with modes, owners, links, devices and xattrs", () =>
+    Effect.gen(function* () {
+      const big = Buffer.alloc(200_000, 7)
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.make(
+            { header: header({ name: "dir/", type: "directory", mode: 0o750, uid: 12, gid: 34 }) },
+            {
+              header: header({ name: "dir/a", size: 5, mode: 0, xattrs: { "user.k": "v" } }),
+              body: Stream.make(text("hello"))
+            },
+            {
+              header: header({ name: "dir/big", size: big.length }),
+              body: Stream.make(big.subarray(0, 1000), big.subarray(1000))
+            },
+            { header: header({ name: "dir/l", type: "symlink", linkname: "../x" }) },
+            { header: header({ name: "dir/h", type: "link", linkname: "dir/a" }) },
+            { header: header({ name: "dir/c", type: "character-device", devmajor: 1, devminor: 3 }) },
+            { header: header({ name: `dir/${"n".repeat(150)}`, size: 1 }), body: Stream.make(text("!")) }
+          )
+        )
+      )
+      const entries = yield* readAll(Stream.make(tar.subarray(0, 777), tar.subarray(777)))
+      expect(entries.map((e) => [e.header.name, e.header.type])).toEqual([
+        ["dir/", "directory"],
+        ["dir/a", "file"],
+        ["dir/big", "file"],
+        ["dir/l", "symlink"],
+        ["dir/h", "link"],
+        ["dir/c", "character-device"],
+        [`dir/${"n".repeat(150)}`, "file"]
+      ])
+      expect(entries[0]?.header).toMatchObject({ mode: 0o750, uid: 12, gid: 34 })
+      expect(entries[1]).toMatchObject({ body: "hello", header: { mode: 0, xattrs: { "user.k": "v" } } })
+      expect(entries[2]?.body.length).toBe(big.length)
+      expect(entries[3]?.header.linkname).toBe("../x")
+      expect(entries[4]?.header.linkname).toBe("dir/a")
+      expect(entries[5]?.header).toMatchObject({ devmajor: 1, devminor: 3 })
+      expect(entries[6]?.body).toBe("!")
+    })
+  )
+
+  it.effect("skips the bodies of entries nobody read", () =>
+    Effect.gen(function* () {
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.make(
+            { header: header({ name: "a", size: 70_000 }), body: Stream.make(new Uint8Array(70_000)) },
+            { header: header({ name: "b", size: 2 }), body: Stream.make(text("ok")) }
+          )
+        )
+      )
+      const names = yield* Stream.runCollect(Stream.map(TarStream.entries(Stream.make(tar)), (e) => e.header.name))
+      expect(names).toEqual(["a", "b"])
+    })
+  )
+
+  it.effect("a tar cut inside an entry, or without its end blocks, is MalformedTar", () =>
+    Effect.gen(function* () {
+      return yield* rawTar([{ header: { name: "f", size: 3000 }, body: new Uint8Array(3000) }])
+    }).pipe(
+      Effect.flatMap((tar) =>
+        Effect.gen(function* () {
+          const cut = yield* Effect.flip(readAll(Stream.make(tar.subarray(0, 2048))))
+          expect(cut._tag).toBe("MalformedTar")
+          const noEnd = yield* Effect.flip(readAll(Stream.make(tar.subarray(0, 512 + 3072))))
+          expect(noEnd.message).toContain("end-of-archive")
+          expect(yield* readAll(Stream.make(tar))).toHaveLength(1)
+          const empty = yield* Effect.flip(readAll(Stream.empty))
+          expect(empty._tag).toBe("MalformedTar")
+          const garbage = yield* Effect.flip(readAll(Stream.make(new Uint8Array(512).fill(65))))
+          expect(garbage._tag).toBe("MalformedTar")
+        })
+      )
+    )
+  )
+
+  it.effect("a failure of the input stream is passed through typed", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        readAll(Stream.concat(Stream.make(new Uint8Array(100)), Stream.fail("boom" as const)))
+      )
+      expect(error).toBe("boom")
+    })
+  )
+})

@@ -1,0 +1,156 @@
+// A TCP plugin: the spec file the daemon reads (written through the protocol's SpecFile definitions), the warning
+// when anyone who reaches the port may call the plugin, and client certificates required with a client CA.
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { SpecFile } from "@docker-plugin-kit/protocol"
+import { type Listener, PluginServer, TcpListener } from "@docker-plugin-kit/server"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Logger, Result } from "effect"
+import { HttpServer } from "effect/http"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { certificates, post, tempDir } from "./support.ts"
+
+/** Serves the memory driver on 127.0.0.1 (a free port); returns the port, the spec folder and the warnings logged. */
+const serveTcp = (name: string, tls?: Listener.TlsFiles) =>
+  Effect.gen(function* () {
+    const specDir = yield* tempDir
+    const warnings: Array<string> = []
+    const capture = Logger.layer([
+      Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push((Array.isArray(message) ? message : [message]).join(" "))
+      })
+    ])
+    const context = yield* Layer.build(
+      PluginServer.layer({
+        name,
+        listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir, ...(tls === undefined ? {} : { tls }) }
+      }).pipe(Layer.provide(VolumeMemory.layer()), Layer.provide(capture))
+    )
+    const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
+    return { port: address._tag === "UnixPathAddress" ? 0 : address.port, specDir, warnings }
+  })
+
+const read = (path: string) => Fs.readFileSync(path, "utf8")
+
+describe("TcpListener", () => {
+  it.live("plain TCP: NAME.spec as the daemon reads it, and a warning that anyone reaching the port controls it", () =>
+    Effect.gen(function* () {
+      const { port, specDir, warnings } = yield* serveTcp("plain")
+      const spec = SpecFile.parseSpec(read(Path.join(specDir, "plain.spec")))
+      expect(spec).toEqual(
+        Result.succeed({
+          url: `tcp://127.0.0.1:${port}`,
+          address: { _tag: "Tcp", host: "127.0.0.1", port, https: false },
+          tls: { insecureSkipVerify: true }
+        })
+      )
+      expect(warnings).toEqual([
+        `tcp://127.0.0.1:${port}: anyone who can reach this port controls the plugin (it answers every caller, in ` +
+          "plain text); prefer a Unix socket, or TLS with a client CA (dpk serve --tls-ca) so that only the " +
+          "daemon's certificate is accepted"
+      ])
+      expect((yield* post({ host: "127.0.0.1", port }, "/Plugin.Activate")).body).toEqual({
+        Implements: ["VolumeDriver"]
+      })
+    })
+  )
+
+  it.live("TLS without a client CA: an https:// NAME.spec, and the same warning, since any caller is answered", () =>
+    Effect.gen(function* () {
+      const certs = certificates(yield* tempDir)
+      const { port, specDir, warnings } = yield* serveTcp("open", {
+        certFile: certs.server.cert,
+        keyFile: certs.server.key
+      })
+      expect(read(Path.join(specDir, "open.spec"))).toBe(`https://127.0.0.1:${port}\n`)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatch(
+        /^https:\/\/127\.0\.0\.1:\d+: anyone who can reach this port controls the plugin \(it answers every caller\);/
+      )
+      const anonymous = yield* post({ host: "127.0.0.1", port, tls: { ca: read(certs.ca) } }, "/Plugin.Activate")
+      expect(anonymous.status).toBe(200)
+    })
+  )
+
+  it.live("TLS with a client CA: NAME.json names the daemon's certificate, which is the only kind accepted", () =>
+    Effect.gen(function* () {
+      const certs = certificates(yield* tempDir)
+      const { port, specDir, warnings } = yield* serveTcp("locked", {
+        certFile: certs.server.cert,
+        keyFile: certs.server.key,
+        caFile: certs.ca,
+        daemonCertFile: certs.daemon.cert,
+        daemonKeyFile: certs.daemon.key
+      })
+      expect(warnings).toEqual([])
+      expect(Fs.existsSync(Path.join(specDir, "locked.spec"))).toBe(false)
+      const spec = SpecFile.parseJson(read(Path.join(specDir, "locked.json")))
+      expect(spec).toEqual(
+        Result.succeed({
+          url: `https://127.0.0.1:${port}`,
+          address: { _tag: "Tcp", host: "127.0.0.1", port, https: true },
+          tls: { caFile: certs.ca, certFile: certs.daemon.cert, keyFile: certs.daemon.key, insecureSkipVerify: false }
+        })
+      )
+      // Called as the daemon calls it: verifying the plugin with CAFile, presenting CertFile and KeyFile.
+      const tls = Result.getOrThrow(spec).tls
+      const asDaemon = yield* post(
+        {
+          host: "127.0.0.1",
+          port,
+          tls: { ca: read(tls.caFile!), cert: read(tls.certFile!), key: read(tls.keyFile!) }
+        },
+        "/Plugin.Activate"
+      )
+      expect(asDaemon.body).toEqual({ Implements: ["VolumeDriver"] })
+      const anonymous = yield* Effect.exit(
+        post({ host: "127.0.0.1", port, tls: { ca: read(certs.ca) } }, "/Plugin.Activate")
+      )
+      expect(Exit.isFailure(anonymous)).toBe(true)
+      const stranger = yield* Effect.exit(
+        post(
+          {
+            host: "127.0.0.1",
+            port,
+            tls: { ca: read(certs.ca), cert: read(certs.stranger.cert), key: read(certs.stranger.key) }
+          },
+          "/Plugin.Activate"
+        )
+      )
+      expect(Exit.isFailure(stranger)).toBe(true)
+    })
+  )
+
+  it("the spec file is encoded through SpecFile.JsonSpec; the daemon presents the plugin's own pair by default", () => {
+    const tls = { certFile: "/pki/plugin.pem", keyFile: "/pki/plugin.key", caFile: "/pki/ca.pem" }
+    const file = TcpListener.specFile("p", "/etc/docker/plugins", "https://[::1]:9443", tls)
+    expect(file.path).toBe("/etc/docker/plugins/p.json")
+    expect(JSON.parse(file.content)).toEqual({
+      Name: "p",
+      Addr: "https://[::1]:9443",
+      TLSConfig: {
+        CAFile: "/pki/ca.pem",
+        CertFile: "/pki/plugin.pem",
+        KeyFile: "/pki/plugin.key",
+        InsecureSkipVerify: false
+      }
+    })
+    expect(SpecFile.parseJson(file.content)).toEqual(
+      Result.succeed({
+        url: "https://[::1]:9443",
+        address: { _tag: "Tcp", host: "::1", port: 9443, https: true },
+        tls: {
+          caFile: "/pki/ca.pem",
+          certFile: "/pki/plugin.pem",
+          keyFile: "/pki/plugin.key",
+          insecureSkipVerify: false
+        }
+      })
+    )
+    expect(TcpListener.tcpUrl("::1", 9000, false)).toBe("tcp://[::1]:9000")
+    expect(TcpListener.specFile("p", "/s", "tcp://[::1]:9000", undefined)).toEqual({
+      path: "/s/p.spec",
+      content: "tcp://[::1]:9000\n"
+    })
+  })
+})
