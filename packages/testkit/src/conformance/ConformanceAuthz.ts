@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import type { PluginClient } from "@docker-plugin-kit/client"
-import { Authorization, Manifest } from "@docker-plugin-kit/protocol"
+import { Authorization } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Conformance from "./Conformance.ts"
 
@@ -155,23 +155,11 @@ const decides = (name: string, why: string, request: Authorization.AuthZRequest)
   Conformance.check(name, { why }, (context) => Effect.asVoid(decided(context, request)))
 
 /**
- * Every AuthZPlugin check.
+ * Every AuthZPlugin check (activation is checked by the generic suite every API gets).
  *
  * @since 0.1.0
  */
 export const checks: ReadonlyArray<Conformance.Check> = [
-  Conformance.check(
-    "Plugin.Activate lists authz",
-    { why: "The daemon looks an authorization plugin up by the lower-case subsystem authz, at start and on reload." },
-    (context) =>
-      Effect.gen(function* () {
-        const ex = yield* Conformance.send(context, Manifest.Activate.path)
-        const manifest = yield* Conformance.expectSuccess(ex, Manifest.Activate)
-        if (!(manifest.Implements ?? []).includes("authz")) {
-          yield* Conformance.fail(ex, `Implements ${JSON.stringify(manifest.Implements)} does not list "authz"`)
-        }
-      })
-  ),
   decides(
     "AuthZReq decides HEAD /_ping",
     "Every docker command starts with a ping; an answer other than a decision breaks every command.",
