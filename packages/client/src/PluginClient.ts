@@ -21,6 +21,7 @@ import {
   StatusError
 } from "./ClientError.ts"
 import * as GoJson from "./GoJson.ts"
+import * as DaemonDefaults from "./internal/daemonDefaults.ts"
 import * as Retry from "./Retry.ts"
 import * as Timeouts from "./Timeouts.ts"
 import {
@@ -156,7 +157,7 @@ export const interpretJson = (
   if (typeof err === "string" && err !== "" && !path.startsWith("/AuthZPlugin.")) {
     return Result.fail(new RemoteError({ method, err }))
   }
-  const decoded = decoderOf(schema)(GoJson.normalize(schema.ast, body))
+  const decoded = decoderOf(schema)(DaemonDefaults.adjust(path, GoJson.normalize(schema.ast, body)))
   return Result.mapError(
     decoded,
     (reason) => new BadResponse({ method, reason: `unexpected response: ${reason}`, body: text })
@@ -330,10 +331,13 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
         const absent = Endpoint.absentBody(endpoint.whenAbsent, () => false)
         methods[endpoint.key] = (input) => {
           const result: Effect.Effect<unknown, CallError> = call(endpoint, input as never)
+          // The daemon falls back to a default when an optional endpoint answers 404 (e.g. Capabilities → local),
+          // and for some capability calls when it fails in any way.
+          const anyFailure = DaemonDefaults.failureMeansDefault(endpoint.path)
           return endpoint.optional && absent !== undefined && endpoint.response._tag === "Json"
             ? Effect.catchIf(
                 result,
-                (e) => e._tag === "StatusError" && e.status === 404,
+                (e) => anyFailure || (e._tag === "StatusError" && e.status === 404),
                 () => Effect.succeed(absent)
               )
             : result

@@ -6,9 +6,11 @@
  */
 import { descriptor as authzPolicy } from "./authz-policy/descriptor.ts"
 import type * as Descriptor from "./Descriptor.ts"
+import { descriptor as logFile } from "./log-file/descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
 import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
 import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
+import { descriptor as networkBridge } from "./network-bridge/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -24,6 +26,8 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   GraphOverlayDescriptors.overlay,
   GraphOverlayDescriptors.vfs,
   metricsProxy,
+  networkBridge,
+  logFile,
   authzPolicy
 ]
 

@@ -10,13 +10,22 @@ import { Cidr, CidrOrEmpty, IpAddressOrEmpty } from "./IpamDriver.ts"
 import * as PluginApi from "./PluginApi.ts"
 import { AnyMap, Empty, StringMap } from "./Wire.ts"
 
+const hexPair = "[0-9A-Fa-f]{2}"
+const hexQuad = "[0-9A-Fa-f]{4}"
+// Go's net.ParseMAC: 6, 8 or 20 bytes, as pairs joined by one kind of separator (`:` or `-`), or as dotted quads.
+const separated = (sep: string, bytes: number) => `${hexPair}(?:${sep}${hexPair}){${bytes - 1}}`
+const dotted = (bytes: number) => `${hexQuad}(?:\\.${hexQuad}){${bytes / 2 - 1}}`
+const parseMacForms = [6, 8, 20].flatMap((n) => [separated(":", n), separated("-", n), dotted(n)])
+
 /**
- * A colon-separated MAC address (`02:42:ac:11:00:02`), or `""` when none is assigned.
+ * A MAC address in any form the daemon's parser (Go's `net.ParseMAC`) accepts: `02:42:ac:11:00:02`,
+ * `02-42-ac-11-00-02`, `0242.ac11.0002`, and the 8- and 20-byte forms of each; or `""` when none is assigned. The
+ * daemon itself always sends the colon form.
  *
  * @since 0.1.0
  */
 export const MacAddressOrEmpty = Schema.String.check(
-  Schema.isPattern(/^([0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5})?$/, {
+  Schema.isPattern(new RegExp(`^(?:${parseMacForms.join("|")})?$`), {
     message: 'Expected a MAC address such as 02:42:ac:11:00:02, or ""'
   })
 )
@@ -29,12 +38,19 @@ export const MacAddressOrEmpty = Schema.String.check(
 export const OptionKeys = {
   /** `CreateNetwork`: boolean, always present. */
   EnableIPv6: "com.docker.network.enable_ipv6",
+  /** `CreateNetwork`/`GwAllocCheck` (Engine 28 and later): boolean; `false` with `--ipv4=false` (then no `IPv4Data`). */
+  EnableIPv4: "com.docker.network.enable_ipv4",
   /** `CreateNetwork`: the `-o` driver options (string map), or the `AllocateNetwork` answer for swarm networks. */
   Generic: "com.docker.network.generic",
   /** `CreateNetwork`: `true`, only with `--internal`. */
   Internal: "com.docker.network.internal",
   /** `CreateEndpoint`: user MAC as base64 of the 6 raw bytes. */
   MacAddress: "com.docker.network.endpoint.macaddress",
+  /**
+   * `CreateEndpoint` (Engine 28 and later, from `--network name=N,driver-opt=...`): the interface name wanted in the
+   * container. The remote driver proxy ignores a `DstName` in `Join`, so a plugin cannot honour it.
+   */
+  EndpointIfname: "com.docker.network.endpoint.ifname",
   /** `CreateEndpoint`: DNS servers (string array). */
   DnsServers: "com.docker.network.endpoint.dnsservers",
   /** `CreateEndpoint`/`Join`/`ProgramExternalConnectivity`: `[{"Proto","Port"}]`. */
@@ -58,7 +74,9 @@ export const Scope = Schema.Literals(["local", "global"])
  */
 export const CapabilitiesResponse = Schema.Struct({
   Scope: Scope,
-  ConnectivityScope: Schema.optionalKey(Schema.Literals(["local", "global", ""]))
+  ConnectivityScope: Schema.optionalKey(Schema.Literals(["local", "global", ""])),
+  /** Engine 28 and later: `true` makes the daemon send `GwAllocCheck` before each `CreateNetwork`. */
+  GwAllocChecker: Schema.optionalKey(Schema.Boolean)
 })
 
 /**
@@ -108,6 +126,35 @@ export const CreateNetworkRequest = Schema.Struct({
  * @since 0.1.0
  */
 export type CreateNetworkRequest = typeof CreateNetworkRequest.Type
+
+/**
+ * `GwAllocCheck` request (Engine 28 and later, drivers reporting `GwAllocChecker`): the `Options` the coming
+ * `CreateNetwork` will carry, sent before the daemon reserves gateway addresses.
+ *
+ * @since 0.1.0
+ */
+export const GwAllocCheckRequest = Schema.Struct({ Options: AnyMap })
+
+/**
+ * @since 0.1.0
+ */
+export type GwAllocCheckRequest = typeof GwAllocCheckRequest.Type
+
+/**
+ * `GwAllocCheck` response: `true` tells the daemon not to reserve a gateway address of that family (absent =
+ * `false`).
+ *
+ * @since 0.1.0
+ */
+export const GwAllocCheckResponse = Schema.Struct({
+  SkipIPv4: Schema.optionalKey(Schema.Boolean),
+  SkipIPv6: Schema.optionalKey(Schema.Boolean)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type GwAllocCheckResponse = typeof GwAllocCheckResponse.Type
 
 /**
  * A request naming one network (`DeleteNetwork`, `FreeNetwork`).
@@ -385,6 +432,11 @@ export const Api = PluginApi.make({
       description: "Undo ProgramExternalConnectivity; optional (404 is success).",
       optional: true,
       whenAbsent: { _tag: "Respond", body: {} }
+    }),
+    gwAllocCheck: Endpoint.json("GwAllocCheck", GwAllocCheckRequest, GwAllocCheckResponse, {
+      description:
+        "Engine 28 and later: say whether the daemon should skip reserving gateway addresses for a network about to be created; optional (only sent when GetCapabilities reports GwAllocChecker).",
+      optional: true
     })
   }
 })

@@ -70,13 +70,62 @@ export const ErrorResponse = Schema.Struct({ Err: Schema.String })
  */
 export const errorText = (message: string): string => JSON.stringify(ErrorResponse.make({ Err: message }))
 
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/
+
+const daysIn = (year: number, month: number): number =>
+  month === 2
+    ? year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+      ? 29
+      : 28
+    : [4, 6, 9, 11].includes(month)
+      ? 30
+      : 31
+
 /**
- * An RFC 3339 timestamp as Go's `time.Time` marshals it (the daemon rejects any other format, `""` included).
+ * Whether `text` is a timestamp Go's `time.Time` accepts from JSON (RFC 3339): a real calendar date, hours below 24,
+ * minutes and seconds below 60, any number of fractional digits (Go keeps nanoseconds), `Z` or an offset below
+ * 24:00.
+ *
+ * @since 0.1.0
+ */
+export const isRfc3339 = (text: string): boolean => {
+  const m = rfc3339.exec(text)
+  if (m === null) return false
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number
+  ]
+  const offsetOk = m[8] === undefined || (Number(m[8]) < 24 && Number(m[9]) < 60)
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysIn(year, month) &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 60 &&
+    offsetOk
+  )
+}
+
+/**
+ * An RFC 3339 timestamp as Go's `time.Time` reads it from JSON: the daemon rejects a whole `Get`/`List` answer
+ * whose time does not parse (`""` included), so the shape alone is not enough (`2024-02-30T25:61:00Z` is refused).
  *
  * @since 0.1.0
  */
 export const Rfc3339 = Schema.String.check(
-  Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/, {
-    message: "Expected an RFC 3339 timestamp such as 2026-11-21T14:50:27.723Z"
+  // The pattern bounds every field (and lets arbitraries generate mostly real times); the filter checks the day
+  // against its month and year.
+  Schema.isPattern(
+    /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/,
+    { message: "Expected an RFC 3339 timestamp such as 2026-11-21T14:50:27.723Z" }
+  ),
+  Schema.makeFilter((s: string) => isRfc3339(s), {
+    message: "Expected an RFC 3339 timestamp with a real date (the day does not exist in that month)"
   })
 )

@@ -44,7 +44,7 @@ describe("Apis registry", () => {
       expect(endpoint.api).toBe(api.prefix)
       expect(endpoint.path).toBe(`/${api.prefix}.${endpoint.method}`)
     }
-    expect(paths.length).toBe(8 + 14 + 6 + 15 + 2 + 4 + 1 + 2)
+    expect(paths.length).toBe(8 + 15 + 6 + 15 + 2 + 4 + 1 + 2)
   })
 
   it("JsonSchema.forEndpointName documents every endpoint and Plugin.Activate", () => {
@@ -124,6 +124,7 @@ describe("Apis registry", () => {
       "NetworkDriver.DiscoverDelete",
       "NetworkDriver.ProgramExternalConnectivity",
       "NetworkDriver.RevokeExternalConnectivity",
+      "NetworkDriver.GwAllocCheck",
       "IpamDriver.GetCapabilities",
       "GraphDriver.Capabilities",
       "LogDriver.Capabilities",

@@ -23,7 +23,9 @@ const fixtures: Fixtures<typeof NetworkDriver.Api> = {
     responses: [
       '{"Scope":"local","ConnectivityScope":"global"}',
       '{"Scope":"global"}',
-      '{"Scope":"local","ConnectivityScope":""}'
+      '{"Scope":"local","ConnectivityScope":""}',
+      // Engine 28 and later read the flag; older daemons ignore it.
+      '{"Scope":"local","ConnectivityScope":"local","GwAllocChecker":true}'
     ]
   },
   createNetwork: {
@@ -87,7 +89,15 @@ const fixtures: Fixtures<typeof NetworkDriver.Api> = {
     responses: ["{}"]
   },
   programExternalConnectivity: { requests: [`{${ids},"Options":${sandboxOptions}}\n`], responses: ["{}"] },
-  revokeExternalConnectivity: { requests: [`{${ids}}\n`], responses: ["{}"] }
+  revokeExternalConnectivity: { requests: [`{${ids}}\n`], responses: ["{}"] },
+  gwAllocCheck: {
+    requests: [
+      // docker network create --internal on Engine 28: the options the coming CreateNetwork carries
+      '{"Options":{"com.docker.network.enable_ipv4":true,"com.docker.network.enable_ipv6":false,"com.docker.network.generic":{"mtu":"1400"},"com.docker.network.internal":true}}\n',
+      '{"Options":null}\n'
+    ],
+    responses: ['{"SkipIPv4":true,"SkipIPv6":true}', '{"SkipIPv4":false}', "{}"]
+  }
 }
 
 describe("NetworkDriver wire", () => {
@@ -114,9 +124,44 @@ describe("NetworkDriver wire", () => {
     expect(optional.map((e) => e.method).sort()).toEqual([
       "DiscoverDelete",
       "DiscoverNew",
+      "GwAllocCheck",
       "ProgramExternalConnectivity",
       "RevokeExternalConnectivity"
     ])
+  })
+
+  it("GwAllocCheck is optional and answers 404 when absent (the daemon only calls it after GwAllocChecker)", () => {
+    const endpoint = NetworkDriver.Api.endpoints.gwAllocCheck
+    expect(endpoint.path).toBe("/NetworkDriver.GwAllocCheck")
+    expect(endpoint.optional).toBe(true)
+    expect(endpoint.whenAbsent).toEqual({ _tag: "NotFound" })
+  })
+
+  it("reads MAC addresses in every form Go's net.ParseMAC accepts, and nothing else", () => {
+    const mac = (MacAddress: string) => ({ Interface: { MacAddress } })
+    for (const ok of [
+      "",
+      "02:42:ac:11:00:02",
+      "02-42-AC-11-00-02",
+      "0242.ac11.0002",
+      "02:00:5e:10:00:00:00:01",
+      "0200.5e10.0000.0001",
+      "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01",
+      "0000.0000.fe80.0000.0000.0000.0200.5e10.0000.0001"
+    ]) {
+      expectRoundTrip(NetworkDriver.CreateEndpointResponse, mac(ok))
+    }
+    for (const bad of [
+      "02:42:ac:11:00",
+      "02:42-ac:11:00:02",
+      "0242ac110002",
+      "02:42:ac:11:00:02:03",
+      "0242.ac11.00023",
+      "02:42:ac:11:00:0g",
+      " 02:42:ac:11:00:02"
+    ]) {
+      expectEncodeFailure(NetworkDriver.CreateEndpointResponse, mac(bad), "Interface.MacAddress")
+    }
   })
 
   it("keeps the daemon's option values as they came (MAC as base64, port maps as objects)", () => {
@@ -175,7 +220,7 @@ describe("NetworkDriver wire", () => {
     expectEncodeFailure(NetworkDriver.JoinResponse, { InterfaceName: { SrcName: "veth0" } }, "InterfaceName.DstPrefix")
     expectEncodeFailure(
       NetworkDriver.CreateEndpointResponse,
-      { Interface: { MacAddress: "6e-75-32-60-44-c9" } },
+      { Interface: { MacAddress: "6e:75:32:60:44" } },
       "Interface.MacAddress"
     )
     expectEncodeFailure(
@@ -183,6 +228,7 @@ describe("NetworkDriver wire", () => {
       { Interface: { Address: "10.0.0.5" } },
       "Interface.Address"
     )
+    expectEncodeFailure(NetworkDriver.GwAllocCheckResponse, { SkipIPv4: "true" }, "SkipIPv4")
     expectEncodeFailure(NetworkDriver.AllocateNetworkResponse, { Options: { "vxlan-id": 4097 } }, "Options.vxlan-id")
   })
 })

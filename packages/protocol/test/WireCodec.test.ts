@@ -1,4 +1,4 @@
-import { WireCodec } from "@docker-plugin-kit/protocol"
+import { Wire, WireCodec } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 
@@ -56,5 +56,37 @@ describe("WireCodec compiled codecs", () => {
     expect(compiled.decode({ Name: 42, Opts: { a: 1 } })).toEqual(
       Result.fail("Name: Expected string; Opts.a: Expected string")
     )
+  })
+})
+
+describe("Rfc3339", () => {
+  const decode = WireCodec.decoder(Wire.Rfc3339)
+  it("accepts what Go's time.Time reads: leap days, any number of fractional digits, offsets", () => {
+    for (const ok of [
+      "2024-02-29T23:59:59Z",
+      "2026-11-21T14:50:27.723Z",
+      "2026-11-21T14:50:27.1234567890123Z",
+      "2026-11-21T14:50:27+23:59",
+      "2000-02-29T00:00:00-05:00"
+    ]) {
+      expect([ok, Result.isSuccess(decode(ok))]).toEqual([ok, true])
+    }
+  })
+  it("refuses shapes that are not real times, which the daemon's parser would reject with the whole answer", () => {
+    for (const bad of [
+      "2024-02-30T25:61:00Z",
+      "2023-02-29T00:00:00Z",
+      "1900-02-29T00:00:00Z",
+      "2026-04-31T00:00:00Z",
+      "2026-13-01T00:00:00Z",
+      "2026-11-21T24:00:00Z",
+      "2026-11-21T14:50:60Z",
+      "2026-11-21T14:50:27+24:00",
+      "2026-11-21T14:50:27.Z",
+      "2026-11-21 14:50:27Z",
+      ""
+    ]) {
+      expect([bad, Result.isSuccess(decode(bad))]).toEqual([bad, false])
+    }
   })
 })

@@ -50,5 +50,10 @@ export const descriptor = Descriptor.make({
       poolSize,
       ...(pool6.length === 0 ? {} : { pools6: pool6 }),
       pool6Size
-    }).pipe(Layer.provide(StoreTarget.layer(store)))
+    }).pipe(Layer.provide(StoreTarget.layer(store))),
+  // The host's network, to reach an etcd on the host or the fleet; the state folder kept on the host across upgrades.
+  managed: {
+    network: "host",
+    mounts: [{ source: IpamPool.defaultStateDir, destination: IpamPool.defaultStateDir, options: ["rbind", "rw"] }]
+  }
 })

@@ -7,10 +7,10 @@ import { EtcdServer } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { type Spawned, spawnServe } from "../support/engine.ts"
+import { call } from "./support.ts"
 
 const { etcd } = await EtcdServer.shared()
 const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-ipam-etcd-"))
@@ -19,24 +19,12 @@ afterAll(async () => {
   Fs.rmSync(base, { recursive: true, force: true })
 })
 
-/** One call over a plugin socket, as the daemon makes it; answers status and parsed body. */
-const call = (socket: string, path: string, body?: unknown) =>
-  new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const payload = body === undefined ? "" : `${JSON.stringify(body)}\n`
-    const request = Http.request(
-      { socketPath: socket, path, method: "POST", headers: { "Content-Length": Buffer.byteLength(payload) }, agent },
-      (response) => {
-        let text = ""
-        response.on("data", (c) => {
-          text += c
-        })
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }))
-      }
-    )
-    request.on("error", reject)
-    request.end(payload)
+/** A call that must be answered (the plugins are not killed in this file). */
+const answered = (socket: string, path: string, body: unknown) =>
+  call(socket, path, body).then((r) => {
+    if (r === undefined) throw new Error(`no answer from ${socket} to ${path}`)
+    return r
   })
-const agent = new Http.Agent({ keepAlive: true, maxSockets: 16 })
 
 const serveOn = (label: string, range: string) => async (): Promise<{ socket: string; plugin: Spawned }> => {
   const socket = Path.join(base, `${label}.sock`)
@@ -65,24 +53,28 @@ describe.skipIf(etcd === undefined)("ipam-pool processes sharing one etcd", () =
         yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([a.plugin.stop(), b.plugin.stop()])))
         const any = { AddressSpace: "local", Pool: "", SubPool: "", Options: {}, V6: false }
         const pools = yield* Effect.promise(() =>
-          Promise.all([a, b, a, b].map((p) => call(p.socket, "/IpamDriver.RequestPool", any)))
+          Promise.all([a, b, a, b].map((p) => answered(p.socket, "/IpamDriver.RequestPool", any)))
         )
         expect(pools.map((p) => p.status)).toEqual([200, 200, 200, 200])
         expect(new Set(pools.map((p) => p.body.Pool)).size).toBe(4)
         // The same explicit pool from the other process: refused, naming the holder.
         const clash = yield* Effect.promise(() =>
-          call(b.socket, "/IpamDriver.RequestPool", { ...any, Pool: pools[0]!.body.Pool })
+          answered(b.socket, "/IpamDriver.RequestPool", { ...any, Pool: pools[0]!.body.Pool })
         )
         expect(clash.body.Err).toContain(`overlaps pool ${pools[0]!.body.Pool}, which is in use`)
 
         const shared = yield* Effect.promise(() =>
-          call(a.socket, "/IpamDriver.RequestPool", { ...any, Pool: "10.61.0.0/20" })
+          answered(a.socket, "/IpamDriver.RequestPool", { ...any, Pool: "10.61.0.0/20" })
         )
         const PoolID = shared.body.PoolID
         const answers = yield* Effect.promise(() =>
           Promise.all(
             Array.from({ length: 1000 }, (_, i) =>
-              call((i % 2 === 0 ? a : b).socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: null })
+              answered((i % 2 === 0 ? a : b).socket, "/IpamDriver.RequestAddress", {
+                PoolID,
+                Address: "",
+                Options: null
+              })
             )
           )
         )
@@ -94,7 +86,7 @@ describe.skipIf(etcd === undefined)("ipam-pool processes sharing one etcd", () =
         // etcd away: an error naming the store, nothing half-written; back: the same processes work again.
         yield* Effect.promise(() => etcd!.stop())
         const down = yield* Effect.promise(() =>
-          call(a.socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: null })
+          answered(a.socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: null })
         )
         expect(down.body.Err).toContain(
           `RequestAddress any address from pool ${PoolID}: etcd store at ${etcd!.endpoint} unavailable:`
@@ -103,7 +95,7 @@ describe.skipIf(etcd === undefined)("ipam-pool processes sharing one etcd", () =
         let again = { status: 0, body: {} as any }
         for (let i = 0; i < 40 && again.status !== 200; i++) {
           again = yield* Effect.promise(() =>
-            call(b.socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: null })
+            answered(b.socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: null })
           )
           if (again.status !== 200) yield* Effect.sleep("500 millis")
         }

@@ -263,6 +263,7 @@ export const allocatedCount = (pool: AddressPool): bigint =>
 export interface Encoded {
   readonly pool: string
   readonly range: string
+  /** Addresses in use, as hexadecimal offsets from the pool's first address (`AddressRuns.encode`). */
   readonly used: string
   /** The cursor as an offset from the pool's first address (`-1` before the first allocation). */
   readonly cursor: string
@@ -276,7 +277,7 @@ export interface Encoded {
 export const encode = (pool: AddressPool): Encoded => ({
   pool: Prefix.format(pool.prefix),
   range: Prefix.format(pool.range),
-  used: AddressRuns.encode(pool.used),
+  used: AddressRuns.encode(pool.used, pool.prefix.base),
   cursor: (pool.cursor - pool.prefix.base).toString()
 })
 
@@ -288,8 +289,9 @@ export const encode = (pool: AddressPool): Encoded => ({
 export const decode = (encoded: Encoded): AddressPool | undefined => {
   const prefix = Prefix.parse(encoded.pool)
   const range = Prefix.parse(encoded.range)
-  const used = AddressRuns.decode(encoded.used)
-  if (Result.isFailure(prefix) || Result.isFailure(range) || used === undefined || !/^-?\d+$/.test(encoded.cursor)) {
+  if (Result.isFailure(prefix) || Result.isFailure(range) || !/^-?\d+$/.test(encoded.cursor)) return undefined
+  const used = AddressRuns.decode(encoded.used, prefix.success.base)
+  if (used === undefined || (used.ends.length > 0 && used.ends[used.ends.length - 1]! > Prefix.last(prefix.success))) {
     return undefined
   }
   const made = make(prefix.success, range.success)

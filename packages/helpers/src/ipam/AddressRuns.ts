@@ -140,28 +140,32 @@ export const countIn = (runs: AddressRuns, from: bigint, to: bigint): bigint => 
 }
 
 /**
- * Writes the runs compactly (`"0-ff,101"`: hexadecimal, a single position without its end).
+ * Writes the runs compactly (`"0-ff,101"`: hexadecimal, a single position without its end), as offsets from
+ * `origin` (a pool's first address), so an IPv6 pool's runs are as short as an IPv4 one's.
  *
  * @since 0.1.0
  */
-export const encode = (runs: AddressRuns): string =>
+export const encode = (runs: AddressRuns, origin = 0n): string =>
   runs.starts
-    .map((s, i) => (s === runs.ends[i] ? s.toString(16) : `${s.toString(16)}-${runs.ends[i]!.toString(16)}`))
+    .map((s, i) => {
+      const start = (s - origin).toString(16)
+      return s === runs.ends[i] ? start : `${start}-${(runs.ends[i]! - origin).toString(16)}`
+    })
     .join(",")
 
 /**
- * Reads what `encode` wrote; `undefined` when it is not sorted, touching or well-formed.
+ * Reads what `encode` wrote (with the same `origin`); `undefined` when it is not sorted, touching or well-formed.
  *
  * @since 0.1.0
  */
-export const decode = (text: string): AddressRuns | undefined => {
+export const decode = (text: string, origin = 0n): AddressRuns | undefined => {
   const runs = empty()
   if (text === "") return runs
   for (const part of text.split(",")) {
     const match = /^([0-9a-f]+)(?:-([0-9a-f]+))?$/.exec(part)
     if (match === null) return undefined
-    const start = BigInt(`0x${match[1]}`)
-    const end = match[2] === undefined ? start : BigInt(`0x${match[2]}`)
+    const start = origin + BigInt(`0x${match[1]}`)
+    const end = match[2] === undefined ? start : origin + BigInt(`0x${match[2]}`)
     const previous = runs.ends[runs.ends.length - 1]
     if (end < start || (previous !== undefined && start <= previous + 1n)) return undefined
     runs.starts.push(start)

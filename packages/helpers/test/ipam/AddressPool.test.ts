@@ -151,12 +151,18 @@ describe("AddressPool", () => {
   )
 
   it("decode refuses what does not read back", () => {
-    const good = AddressPool.encode(pool("10.0.0.0/24"))
-    expect(AddressPool.decode(good)).toBeDefined()
+    const p = pool("10.0.0.0/24")
+    allocate(p)
+    allocate(p, "10.0.0.9")
+    const good = AddressPool.encode(p)
+    // Offsets from the pool's first address, not absolute addresses.
+    expect(good).toEqual({ pool: "10.0.0.0/24", range: "10.0.0.0/24", used: "1,9", cursor: "1" })
+    expect(AddressPool.decode(good)).toEqual(p)
     for (const bad of [
       { ...good, pool: "x" },
       { ...good, range: "10.1.0.0/25" },
       { ...good, used: "2,1" },
+      { ...good, used: "1-100" },
       { ...good, cursor: "256" }
     ]) {
       expect(AddressPool.decode(bad)).toBeUndefined()

@@ -21,8 +21,10 @@ import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
 import * as ConformanceAuthz from "./ConformanceAuthz.ts"
 import * as ConformanceGeneric from "./ConformanceGeneric.ts"
+import * as ConformanceLog from "./ConformanceLog.ts"
 import * as ConformanceGraph from "./ConformanceGraph.ts"
 import * as ConformanceIpam from "./ConformanceIpam.ts"
+import * as ConformanceNetwork from "./ConformanceNetwork.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -36,6 +38,8 @@ export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   VolumeDriver: ConformanceVolume.suite,
   IpamDriver: ConformanceIpam.suite,
   GraphDriver: ConformanceGraph.suite,
+  NetworkDriver: ConformanceNetwork.suite,
+  LogDriver: ConformanceLog.suite,
   authz: ConformanceAuthz.suite
 }
 

@@ -84,7 +84,55 @@ const E = VolumeDriver.Api.endpoints
 export const mountId = (): string =>
   Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("")
 
-type Step<A> = { readonly call: Call; readonly result: Result.Result<A, CallError> }
+/**
+ * One call as the daemon makes it: sent raw, answered, read like the daemon (`interpretJson`), and recorded.
+ *
+ * @since 0.1.0
+ */
+export type Step<A> = { readonly call: Call; readonly result: Result.Result<A, CallError> }
+
+/**
+ * Sends one call of `endpoint` and reads the answer like the daemon; `show` words a failure as the daemon shows
+ * it (default: the error's message).
+ *
+ * @since 0.1.0
+ */
+export const exchangeStep = <E extends Endpoint.Any>(
+  client: PluginClient.PluginClient,
+  name: string,
+  endpoint: E,
+  body?: unknown,
+  show: (error: CallError) => string = (error) => error.message
+): Effect.Effect<Step<Endpoint.Output<E>>> =>
+  Effect.match(client.exchange(endpoint, body), {
+    onFailure: (error): Step<Endpoint.Output<E>> => ({
+      call: {
+        step: name,
+        request: { path: endpoint.path, body: body === undefined ? "" : `${JSON.stringify(body)}\n` },
+        outcome: `error: ${error.message}`
+      },
+      result: Result.fail(error)
+    }),
+    onSuccess: (exchange): Step<Endpoint.Output<E>> => {
+      const schema = endpoint.response._tag === "Json" ? endpoint.response.schema : VolumeDriver.GetResponse
+      const result = PluginClient.interpretJson(
+        endpoint.path,
+        exchange.response.status,
+        exchange.response.text,
+        schema,
+        "Err"
+      ) as Result.Result<Endpoint.Output<E>, CallError>
+      return {
+        call: {
+          step: name,
+          request: exchange.request,
+          response: exchange.response,
+          outcome: Result.isSuccess(result) ? "ok" : `error: ${show(result.failure)}`
+        },
+        result
+      }
+    }
+  })
 
 /**
  * A fake daemon talking to `client`. `driverName` only shapes messages (`-d NAME`).
@@ -98,40 +146,8 @@ export const make = (client: PluginClient.PluginClient, driverName: string = cli
     let scopeKnown = false
 
     /** One call, recorded, interpreted like the daemon. */
-    const step = <E extends Endpoint.Any>(
-      name: string,
-      endpoint: E,
-      body?: unknown
-    ): Effect.Effect<Step<Endpoint.Output<E>>> =>
-      Effect.match(client.exchange(endpoint, body), {
-        onFailure: (error): Step<Endpoint.Output<E>> => ({
-          call: {
-            step: name,
-            request: { path: endpoint.path, body: body === undefined ? "" : `${JSON.stringify(body)}\n` },
-            outcome: `error: ${error.message}`
-          },
-          result: Result.fail(error)
-        }),
-        onSuccess: (exchange): Step<Endpoint.Output<E>> => {
-          const schema = endpoint.response._tag === "Json" ? endpoint.response.schema : VolumeDriver.GetResponse
-          const result = PluginClient.interpretJson(
-            endpoint.path,
-            exchange.response.status,
-            exchange.response.text,
-            schema,
-            "Err"
-          ) as Result.Result<Endpoint.Output<E>, CallError>
-          return {
-            call: {
-              step: name,
-              request: exchange.request,
-              response: exchange.response,
-              outcome: Result.isSuccess(result) ? "ok" : `error: ${result.failure.message}`
-            },
-            result
-          }
-        }
-      })
+    const step = <E extends Endpoint.Any>(name: string, endpoint: E, body?: unknown) =>
+      exchangeStep(client, name, endpoint, body)
 
     /** Runs a command: collects its calls, records the action. */
     const command = <A extends object>(

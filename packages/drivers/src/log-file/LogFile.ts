@@ -1,0 +1,246 @@
+/**
+ * `log-file`: a LogDriver that keeps each container's output in a JSON-lines file under a folder
+ * (`DIR/<container ID>.log`, one record per line or line chunk, like the engine's `json-file`), rotates it by size
+ * (`--log-opt max-size=10m --log-opt max-file=3`), and serves `docker logs` from it (`ReadLogs` with `--since`,
+ * `--until`, `--tail` and `-f`).
+ *
+ * Reading the FIFO never waits on the disk: `LogStreams` puts a bounded buffer in between that drops, and counts,
+ * what a stalled disk cannot take (see the helpers' README). Writes of one container are serialised (a restarted
+ * container may briefly have two streams), and a reader captures the files and the current size under the same
+ * lock, so `docker logs -f` neither misses nor repeats an entry.
+ *
+ * @since 0.1.0
+ */
+import { type LogBuffer, type LogEntry, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
+import { DriverError, LogDriver } from "@docker-plugin-kit/protocol"
+import type * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
+import * as ContainerId from "./ContainerId.ts"
+import { LogFiles, type LogFilesError, type OpenFile } from "./LogFiles.ts"
+import * as LogFilesMemory from "./LogFilesMemory.ts"
+import * as LogFilesNode from "./LogFilesNode.ts"
+import * as LogFileOptions from "./LogFileOptions.ts"
+import * as LogRecord from "./LogRecord.ts"
+import * as LogRotation from "./LogRotation.ts"
+import * as LogSelection from "./LogSelection.ts"
+
+/**
+ * Default folder of the log files.
+ *
+ * @since 0.1.0
+ */
+export const defaultDir = "/var/lib/docker-plugin-kit/logs"
+
+/**
+ * Settings of the driver.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Folder of the log files (default `/var/lib/docker-plugin-kit/logs`). */
+  readonly dir?: string
+  /** The buffer between each FIFO and the disk (default `LogBuffer.defaultPolicy`). */
+  readonly buffer?: LogBuffer.Policy
+  /** How long StopLogging waits for the disk (default 10 s). */
+  readonly flushTimeout?: Duration.Input
+  /** Called with each stream's counters at StopLogging (default: a log line, a warning when entries were dropped). */
+  readonly report?: (stats: LogStreams.Stats) => Effect.Effect<void>
+}
+
+/**
+ * Entries a `docker logs -f` client may fall behind by before the oldest are dropped for it.
+ *
+ * @since 0.1.0
+ */
+export const followerCapacity = 16_384
+
+interface Container {
+  readonly lock: Semaphore.Semaphore
+  readonly base: string
+  options: LogFileOptions.Options
+  /** Size of the current file, once read. */
+  size: number | undefined
+  streams: number
+  readonly followers: Set<Queue.Queue<LogEntry.LogEntry, Cause.Done>>
+}
+
+const defaultReport = (stats: LogStreams.Stats) => {
+  const text = `container ${stats.containerId.slice(0, 12)}: ${stats.written} of ${stats.received} entries written, ${stats.dropped} dropped, ${stats.failed} failed`
+  return stats.dropped > 0 || stats.failed > 0 ? Effect.logWarning(text) : Effect.logDebug(text)
+}
+
+/**
+ * Builds the driver for the life of the scope (closing it stops every stream).
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}) =>
+  Effect.gen(function* () {
+    const files = yield* LogFiles
+    const dir = options.dir ?? defaultDir
+    const report = options.report ?? defaultReport
+    yield* files.makeDirectory(dir)
+    const containers = new Map<string, Container>()
+
+    const pathOf = (id: string) => Effect.fromResult(ContainerId.logPath(dir, id))
+
+    /** Appends a batch, rotating where due, then hands it to the followers. Runs under the container's lock. */
+    const append = (container: Container, entries: ReadonlyArray<LogEntry.LogEntry>) =>
+      Effect.gen(function* () {
+        if (container.size === undefined) container.size = (yield* files.size(container.base)) ?? 0
+        const records = entries.map(LogRecord.encode)
+        if (container.options.maxSize === undefined) {
+          // No rotation: one write, and the size only for the record.
+          const text = records.join("")
+          yield* files.append(container.base, text)
+          container.size += Buffer.byteLength(text)
+        }
+        const sizes = container.options.maxSize === undefined ? [] : records.map((r) => Buffer.byteLength(r))
+        for (const run of LogRotation.split(container.options, container.size, sizes)) {
+          if (run.rotateBefore) {
+            for (const step of LogRotation.plan(container.base, container.options.maxFile)) {
+              yield* step._tag === "Remove" ? files.remove(step.path) : files.rename(step.from, step.to)
+            }
+            container.size = 0
+          }
+          yield* files.append(container.base, records.slice(run.start, run.end).join(""))
+          container.size += sizes.slice(run.start, run.end).reduce((a, b) => a + b, 0)
+        }
+        if (container.followers.size > 0) {
+          const readable = entries.map(LogRecord.forReading)
+          for (const follower of container.followers) Queue.offerAllUnsafe(follower, readable)
+        }
+      })
+
+    const sink = ({ info }: LogStreams.StartRequest) =>
+      Effect.gen(function* () {
+        const settings = yield* Effect.fromResult(LogFileOptions.decode(info.Config ?? null))
+        const base = yield* pathOf(info.ContainerID)
+        let container = containers.get(info.ContainerID)
+        if (container === undefined) {
+          container = {
+            lock: Semaphore.makeUnsafe(1),
+            base,
+            options: settings,
+            size: undefined,
+            streams: 0,
+            followers: new Set()
+          }
+          containers.set(info.ContainerID, container)
+        }
+        const current = container
+        current.options = settings
+        current.streams++
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            current.streams--
+            if (current.streams > 0) return
+            // The container's last stream is finished: `docker logs -f` ends, as with json-file.
+            for (const follower of current.followers) Queue.endUnsafe(follower)
+            current.followers.clear()
+            containers.delete(info.ContainerID)
+          })
+        )
+        return { write: (entries) => current.lock.withPermit(append(current, entries)) } satisfies LogStreams.Sink
+      })
+
+    const streams = yield* LogStreams.make({
+      sink,
+      ...(options.buffer === undefined ? {} : { buffer: options.buffer }),
+      ...(options.flushTimeout === undefined ? {} : { flushTimeout: options.flushTimeout })
+    })
+
+    /** The files to read (oldest first), each with how much of it to read, and a follower queue when asked. */
+    const capture = (id: string, base: string, follow: boolean) =>
+      Effect.gen(function* () {
+        const container = containers.get(id)
+        const maxFile = Math.max(container?.options.maxFile ?? 1, 1)
+        const opened: Array<{ readonly file: OpenFile; readonly end: number }> = []
+        const open = Effect.gen(function* () {
+          // Older files a previous, larger max-file left behind are read too.
+          for (const path of LogRotation.files(base, Math.max(maxFile, 10))) {
+            const file = yield* files.open(path)
+            if (file !== undefined) opened.push({ file, end: file.size })
+          }
+          if (!follow || container === undefined || container.streams === 0) return undefined
+          const follower = yield* Queue.sliding<LogEntry.LogEntry, Cause.Done>(followerCapacity)
+          container.followers.add(follower)
+          yield* Effect.addFinalizer(() => Effect.sync(() => container.followers.delete(follower)))
+          return follower
+        })
+        const follower = yield* container === undefined ? open : container.lock.withPermit(open)
+        return { opened, follower }
+      })
+
+    return LogDriver.LogDriver.of({
+      startLogging: ({ File, Info }) => streams.start(File, Info).pipe(Effect.as({})),
+      stopLogging: ({ File }) => streams.stop(File).pipe(Effect.flatMap(report), Effect.as({})),
+      capabilities: () => Effect.succeed({ Cap: { ReadLogs: true } }),
+      readLogs: ({ Info, Config }) =>
+        Effect.gen(function* () {
+          const base = yield* pathOf(Info.ContainerID)
+          const selection = yield* Effect.fromResult(
+            Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
+          )
+          return Stream.unwrap(
+            Effect.map(capture(Info.ContainerID, base, selection.follow), ({ opened, follower }) => {
+              const wanted = (entries: Stream.Stream<LogEntry.LogEntry, LogFilesError>) =>
+                entries.pipe(
+                  Stream.filter((e) => !LogSelection.beforeSince(selection, e)),
+                  Stream.takeWhile((e) => !LogSelection.pastUntil(selection, e))
+                )
+              const written = wanted(
+                Stream.fromIterable(opened).pipe(
+                  Stream.flatMap(({ file, end }) =>
+                    file.read(end).pipe(Stream.decodeText, Stream.splitLines, Stream.filterMap(LogRecord.decode))
+                  )
+                )
+              )
+              const history =
+                selection.tail === undefined
+                  ? written
+                  : Stream.unwrap(
+                      Stream.runFold(
+                        written,
+                        () => LogSelection.lastN<LogEntry.LogEntry>(selection.tail ?? 0),
+                        (ring, entry) => {
+                          ring.push(entry)
+                          return ring
+                        }
+                      ).pipe(Effect.map((ring) => Stream.fromIterable(ring.items())))
+                    )
+              const live = follower === undefined ? Stream.empty : wanted(Stream.fromQueue(follower))
+              return LogFraming.encodeStream(Stream.concat(history, live))
+            })
+          )
+        })
+    })
+  })
+
+/**
+ * The driver as a Layer over any `LogFiles`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}) => Layer.effect(LogDriver.LogDriver, make(options))
+
+/**
+ * The driver on the real disk.
+ *
+ * @since 0.1.0
+ */
+export const layerNode = (options: Options = {}) => layer(options).pipe(Layer.provide(LogFilesNode.layer))
+
+/**
+ * The driver over fresh memory files.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (options: Options = {}, files: LogFilesMemory.Options = {}) =>
+  layer(options).pipe(Layer.provide(LogFilesMemory.layer(files)))

@@ -1,0 +1,118 @@
+/**
+ * The `--log-opt` values `log-file` understands, checked at `StartLogging` so that a bad value fails the container's
+ * start with a message naming it (the daemon shows it as `failed to initialize logging driver: error creating
+ * logger: <message>`), instead of being found out at the first rotation.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Result from "effect/Result"
+
+/**
+ * The rotation settings of one container.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Rotate once the file would grow past this many bytes; `undefined` never rotates. */
+  readonly maxSize: number | undefined
+  /** Files kept, the current one included (at least 1). */
+  readonly maxFile: number
+}
+
+/**
+ * A `--log-opt` that is unknown or has a bad value.
+ *
+ * @since 0.1.0
+ */
+export class LogOptionInvalid extends Data.TaggedError("LogOptionInvalid")<{
+  readonly option: string
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `log-opt ${this.option}=${this.value}: ${this.reason}`
+  }
+}
+
+/**
+ * Options the daemon handles itself or passes to every driver (`mode`, `tag`, the local cache's `cache-*`, ...).
+ * The daemon forwards every `--log-opt` unfiltered, so these must be accepted and ignored.
+ *
+ * @since 0.1.0
+ */
+export const generic: ReadonlyArray<string> = [
+  "mode",
+  "max-buffer-size",
+  "tag",
+  "labels",
+  "labels-regex",
+  "env",
+  "env-regex",
+  "cache-disabled",
+  "cache-max-size",
+  "cache-max-file",
+  "cache-compress"
+]
+
+const units: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/**
+ * Parses a size like the engine's `json-file` does: a number with an optional `b`, `k`, `m` or `g` suffix (binary
+ * multiples, case-insensitive; `10m` is 10 MiB, `1.5k` is 1536 bytes).
+ *
+ * @since 0.1.0
+ */
+export const parseSize = (text: string): Result.Result<number, string> => {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$/i.exec(text.trim())
+  if (match === null) return Result.fail("expected a size such as 10m, 512k or 1g")
+  const bytes = Math.floor(Number(match[1]) * (units[match[2]!.toLowerCase()] ?? 1))
+  if (!(bytes >= 1)) return Result.fail("must be at least 1 byte")
+  if (!Number.isSafeInteger(bytes)) return Result.fail("too large")
+  return Result.succeed(bytes)
+}
+
+/**
+ * Reads the options of a container from `Info.Config` (`null` means none).
+ *
+ * @since 0.1.0
+ */
+export const decode = (config: Readonly<Record<string, string>> | null): Result.Result<Options, LogOptionInvalid> => {
+  const opts = config ?? {}
+  for (const [option, value] of Object.entries(opts)) {
+    if (option !== "max-size" && option !== "max-file" && !generic.includes(option)) {
+      return Result.fail(
+        new LogOptionInvalid({ option, value, reason: "unknown option for log-file (it knows max-size and max-file)" })
+      )
+    }
+  }
+  let maxSize: number | undefined
+  const size = opts["max-size"]
+  if (size !== undefined && size !== "" && size !== "-1") {
+    const parsed = parseSize(size)
+    if (Result.isFailure(parsed)) {
+      return Result.fail(new LogOptionInvalid({ option: "max-size", value: size, reason: parsed.failure }))
+    }
+    maxSize = parsed.success
+  }
+  let maxFile = 1
+  const files = opts["max-file"]
+  if (files !== undefined && files !== "") {
+    if (!/^\d+$/.test(files) || Number(files) < 1) {
+      return Result.fail(
+        new LogOptionInvalid({ option: "max-file", value: files, reason: "must be a whole number of at least 1" })
+      )
+    }
+    maxFile = Number(files)
+    if (maxFile > 1 && maxSize === undefined) {
+      return Result.fail(
+        new LogOptionInvalid({
+          option: "max-file",
+          value: files,
+          reason: "needs max-size (files are only rotated by size)"
+        })
+      )
+    }
+  }
+  return Result.succeed({ maxSize, maxFile })
+}

@@ -1,0 +1,63 @@
+/**
+ * The file operations `log-file` needs, as a service, so the driver runs on the real disk (`LogFilesNode`) and in
+ * memory (`LogFilesMemory`) with the same code and tests.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+
+/**
+ * A file operation failed; the message names the operation and the path.
+ *
+ * @since 0.1.0
+ */
+export class LogFilesError extends Data.TaggedError("LogFilesError")<{
+  readonly operation: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.operation} ${this.path}: ${this.reason}`
+  }
+}
+
+/**
+ * A file opened for reading: its size when opened, and its bytes up to a given end. Renames and removals after
+ * the open do not affect it (the open file is what is read).
+ *
+ * @since 0.1.0
+ */
+export interface OpenFile {
+  readonly size: number
+  readonly read: (end: number) => Stream.Stream<Uint8Array, LogFilesError>
+}
+
+/**
+ * The operations.
+ *
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly makeDirectory: (path: string) => Effect.Effect<void, LogFilesError>
+  /** The size of a file, `undefined` when it does not exist. */
+  readonly size: (path: string) => Effect.Effect<number | undefined, LogFilesError>
+  /** Appends to a file, creating it (mode 0640) when missing. */
+  readonly append: (path: string, text: string) => Effect.Effect<void, LogFilesError>
+  /** Renames a file; a missing source is fine. */
+  readonly rename: (from: string, to: string) => Effect.Effect<void, LogFilesError>
+  /** Removes a file; a missing one is fine. */
+  readonly remove: (path: string) => Effect.Effect<void, LogFilesError>
+  /** Opens a file for reading until the scope closes; `undefined` when it does not exist. */
+  readonly open: (path: string) => Effect.Effect<OpenFile | undefined, LogFilesError, Scope.Scope>
+}
+
+/**
+ * The service key.
+ *
+ * @since 0.1.0
+ */
+export class LogFiles extends Context.Service<LogFiles, Service>()("@docker-plugin-kit/drivers/LogFiles") {}

@@ -1,0 +1,99 @@
+/**
+ * `LogFiles` in memory, for tests: the same behaviour as the disk, and a switch that stalls every append (a sink
+ * that stops keeping up) to check that the container is never blocked.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Path from "node:path"
+import { LogFiles, LogFilesError, type Service } from "./LogFiles.ts"
+
+/**
+ * Settings of the memory files.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Appends never complete (a stalled disk or remote sink). */
+  readonly stallAppends?: boolean
+}
+
+/**
+ * The files, for tests to inspect.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryFiles extends Service {
+  /** Contents by path. */
+  readonly contents: () => ReadonlyMap<string, string>
+}
+
+/**
+ * A fresh set of memory files.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): MemoryFiles => {
+  const files = new Map<string, Uint8Array>()
+  const folders = new Set<string>(["/"])
+  const utf8 = new TextEncoder()
+  const text = new TextDecoder()
+  const parentExists = (path: string) => folders.has(Path.dirname(path))
+  const missingParent = (operation: string, path: string) =>
+    Effect.fail(new LogFilesError({ operation, path, reason: "ENOENT: no such file or directory" }))
+  return {
+    contents: () => new Map([...files].map(([p, bytes]) => [p, text.decode(bytes)])),
+    makeDirectory: (path) =>
+      Effect.sync(() => {
+        for (let p = Path.resolve(path); !folders.has(p); p = Path.dirname(p)) folders.add(p)
+      }),
+    size: (path) => Effect.sync(() => files.get(path)?.length),
+    append: (path, data) =>
+      options.stallAppends
+        ? Effect.never
+        : Effect.suspend(() => {
+            if (!parentExists(path)) return missingParent("append", path)
+            const before = files.get(path) ?? new Uint8Array(0)
+            const added = utf8.encode(data)
+            const next = new Uint8Array(before.length + added.length)
+            next.set(before)
+            next.set(added, before.length)
+            files.set(path, next)
+            return Effect.void
+          }),
+    rename: (from, to) =>
+      Effect.suspend(() => {
+        const bytes = files.get(from)
+        if (bytes === undefined) return Effect.void
+        if (!parentExists(to)) return missingParent("rename", to)
+        files.delete(from)
+        files.set(to, bytes)
+        return Effect.void
+      }),
+    remove: (path) => Effect.sync(() => void files.delete(path)),
+    open: (path) =>
+      Effect.sync(() => {
+        // Contents are replaced, never changed in place, so holding the current array is a snapshot of the file.
+        const bytes = files.get(path)
+        return bytes === undefined
+          ? undefined
+          : { size: bytes.length, read: (end: number) => Stream.make(bytes.subarray(0, Math.max(0, end))) }
+      })
+  }
+}
+
+/**
+ * A Layer over given memory files (a test keeps `files` to look inside).
+ *
+ * @since 0.1.0
+ */
+export const layerOf = (files: MemoryFiles): Layer.Layer<LogFiles> => Layer.succeed(LogFiles, files)
+
+/**
+ * A Layer over fresh memory files.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<LogFiles> => layerOf(make(options))

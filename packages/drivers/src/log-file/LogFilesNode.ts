@@ -1,0 +1,89 @@
+/**
+ * `LogFiles` on the real disk.
+ *
+ * @since 0.1.0
+ */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import { LogFiles, LogFilesError } from "./LogFiles.ts"
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT"
+
+const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
+  Effect.tryPromise({ try: run, catch: (error) => new LogFilesError({ operation, path, reason: reasonOf(error) }) })
+
+const ignoringMissing =
+  <A>(run: () => Promise<A>) =>
+  async () => {
+    try {
+      return await run()
+    } catch (error) {
+      if (isMissing(error)) return undefined
+      throw error
+    }
+  }
+
+/**
+ * The real-disk Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<LogFiles> = Layer.succeed(
+  LogFiles,
+  LogFiles.of({
+    makeDirectory: (path) =>
+      attempt("mkdir", path, () => Fs.promises.mkdir(path, { recursive: true, mode: 0o750 })).pipe(Effect.asVoid),
+    size: (path) =>
+      attempt(
+        "stat",
+        path,
+        ignoringMissing(() => Fs.promises.stat(path))
+      ).pipe(Effect.map((s) => s?.size)),
+    append: (path, text) => attempt("append", path, () => Fs.promises.appendFile(path, text, { mode: 0o640 })),
+    rename: (from, to) =>
+      attempt(
+        "rename",
+        from,
+        ignoringMissing(() => Fs.promises.rename(from, to))
+      ),
+    remove: (path) => attempt("remove", path, () => Fs.promises.rm(path, { force: true })),
+    open: (path) =>
+      Effect.acquireRelease(
+        attempt(
+          "open",
+          path,
+          ignoringMissing(async () => {
+            const handle = await Fs.promises.open(path, "r")
+            return { handle, size: (await handle.stat()).size }
+          })
+        ),
+        // A failed close of a read-only handle loses nothing.
+        (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close().catch(() => {})))
+      ).pipe(
+        Effect.map((opened) =>
+          opened === undefined
+            ? undefined
+            : {
+                size: opened.size,
+                read: (end: number) =>
+                  end <= 0
+                    ? Stream.empty
+                    : NodeStream.fromReadable<Uint8Array, LogFilesError>({
+                        evaluate: () =>
+                          opened.handle.createReadStream({
+                            start: 0,
+                            end: end - 1,
+                            autoClose: false,
+                            emitClose: false
+                          }),
+                        onError: (error) => new LogFilesError({ operation: "read", path, reason: reasonOf(error) })
+                      })
+              }
+        )
+      )
+  })
+)

@@ -1,0 +1,55 @@
+/**
+ * `log-file` for the CLI: `dpk serve log-file [--dir DIR] [--buffer-size N] [--on-overflow drop-newest|drop-oldest]`.
+ *
+ * @since 0.1.0
+ */
+import { LogBuffer } from "@docker-plugin-kit/helpers"
+import { LogDriver } from "@docker-plugin-kit/protocol"
+import * as Flag from "effect/cli/Flag"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Descriptor from "../Descriptor.ts"
+import * as LogFile from "./LogFile.ts"
+import * as LogFileOptions from "./LogFileOptions.ts"
+
+/**
+ * The descriptor.
+ *
+ * @since 0.1.0
+ */
+export const descriptor = Descriptor.make({
+  name: "log-file",
+  description: "A LogDriver keeping each container's output in rotated JSON-lines files, served to docker logs",
+  apis: [LogDriver.Api],
+  flags: {
+    dir: Flag.String("dir").pipe(
+      Flag.withDescription(
+        `Folder of the log files, one <container ID>.log each (default ${LogFile.defaultDir}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(Descriptor.defaultFolder(LogFile.defaultDir, "log-file"))
+    ),
+    bufferSize: Flag.String("buffer-size").pipe(
+      Flag.withDescription(
+        "Bytes of log lines held per container while the disk is slow, e.g. 16m (the default); beyond that lines are dropped, the container is never blocked"
+      ),
+      Flag.withDefault("16m")
+    ),
+    onOverflow: Flag.Literals("on-overflow", ["drop-newest", "drop-oldest"]).pipe(
+      Flag.withDescription("Which entries a full buffer drops: the new ones (default) or the oldest buffered"),
+      Flag.withDefault(LogBuffer.defaultPolicy.overflow)
+    )
+  },
+  layer: ({ dir, bufferSize, onOverflow }) =>
+    Layer.unwrap(
+      Effect.map(
+        Effect.mapError(
+          Effect.fromResult(LogFileOptions.parseSize(bufferSize)),
+          (reason) => new LogBuffer.InvalidPolicy({ reason: `--buffer-size ${bufferSize}: ${reason}` })
+        ),
+        (maxBytes) => LogFile.layerNode({ dir, buffer: { maxBytes, overflow: onOverflow } })
+      )
+    ),
+  managed: {
+    mounts: [{ source: LogFile.defaultDir, destination: LogFile.defaultDir, options: ["rbind"] }]
+  }
+})

@@ -1,0 +1,106 @@
+/**
+ * What start-up does to make the recorded networks and the host's links agree (pure). The driver tags every link
+ * it creates with an alias naming this plugin instance and the network or endpoint, so links left over from a
+ * crash are recognised, and nobody else's link is ever touched.
+ *
+ * - A recorded bridge that is missing is created again; one that is there is adopted (addresses, up).
+ * - A recorded endpoint whose veth is there is adopted and left alone: a running container keeps its link.
+ * - A recorded endpoint not joined yet whose veth is missing gets a new pair; a joined one whose veth is gone
+ *   (its container's namespace went away) is reported and left for the daemon's `DeleteEndpoint`.
+ * - A link tagged by this instance that no record explains (created just before a crash, or deleted from the
+ *   state just before one) is removed.
+ *
+ * @since 0.1.0
+ */
+import type { NetworkRecord, EndpointRecord } from "./BridgeTable.ts"
+import type { Link } from "./Links.ts"
+
+const aliasPrefix = "docker-plugin-kit network-bridge"
+
+/**
+ * The alias of a link this instance creates.
+ *
+ * @since 0.1.0
+ */
+export const aliasOf = (instance: string, kind: "network" | "endpoint", id: string): string =>
+  `${aliasPrefix} ${instance} ${kind} ${id}`
+
+/**
+ * Reads an alias back: whose link it is, if this driver made it.
+ *
+ * @since 0.1.0
+ */
+export const parseAlias = (
+  alias: string | undefined
+): { readonly instance: string; readonly kind: "network" | "endpoint"; readonly id: string } | undefined => {
+  if (alias === undefined || !alias.startsWith(`${aliasPrefix} `)) return undefined
+  const [instance, kind, id, ...rest] = alias.slice(aliasPrefix.length + 1).split(" ")
+  if (instance === undefined || id === undefined || rest.length > 0) return undefined
+  return kind === "network" || kind === "endpoint" ? { instance, kind, id } : undefined
+}
+
+/**
+ * Whether a link on the host was made by this instance for that network or endpoint.
+ *
+ * @since 0.1.0
+ */
+export const isOurs = (link: Link, instance: string, kind: "network" | "endpoint", id: string): boolean => {
+  const owner = parseAlias(link.alias)
+  return owner !== undefined && owner.instance === instance && owner.kind === kind && owner.id === id
+}
+
+/**
+ * An endpoint and its network.
+ *
+ * @since 0.1.0
+ */
+export interface Placed {
+  readonly network: NetworkRecord
+  readonly endpoint: EndpointRecord
+}
+
+/**
+ * The start-up plan.
+ *
+ * @since 0.1.0
+ */
+export interface Plan {
+  readonly createBridges: ReadonlyArray<NetworkRecord>
+  readonly adoptBridges: ReadonlyArray<NetworkRecord>
+  /** A recorded bridge whose name is held by a link that is not a bridge: left alone, reported. */
+  readonly blockedBridges: ReadonlyArray<NetworkRecord>
+  readonly adoptVeths: ReadonlyArray<Placed>
+  readonly recreateVeths: ReadonlyArray<Placed>
+  /** Joined endpoints whose veth is gone. */
+  readonly lostVeths: ReadonlyArray<Placed>
+  /** Links of this instance that no record explains, by name. */
+  readonly removeLinks: ReadonlyArray<string>
+}
+
+/**
+ * Compares the records with the host's links.
+ *
+ * @since 0.1.0
+ */
+export const plan = (records: ReadonlyArray<NetworkRecord>, links: ReadonlyArray<Link>, instance: string): Plan => {
+  const byName = new Map(links.map((l) => [l.name, l] as const))
+  const bridges = new Set(records.map((r) => r.bridge))
+  const vethEnds = new Set(records.flatMap((r) => r.endpoints.flatMap((e) => [e.hostInterface, e.containerInterface])))
+  const placed = records.flatMap((network) => network.endpoints.map((endpoint) => ({ network, endpoint })))
+  const present = (p: Placed) => byName.get(p.endpoint.hostInterface)?.kind === "veth"
+  return {
+    createBridges: records.filter((r) => !byName.has(r.bridge)),
+    adoptBridges: records.filter((r) => byName.get(r.bridge)?.kind === "bridge"),
+    blockedBridges: records.filter((r) => byName.has(r.bridge) && byName.get(r.bridge)?.kind !== "bridge"),
+    adoptVeths: placed.filter(present),
+    recreateVeths: placed.filter((p) => !present(p) && p.endpoint.sandboxKey === undefined),
+    lostVeths: placed.filter((p) => !present(p) && p.endpoint.sandboxKey !== undefined),
+    removeLinks: links
+      .filter((l) => {
+        const owner = parseAlias(l.alias)
+        if (owner === undefined || owner.instance !== instance) return false
+        return owner.kind === "network" ? !bridges.has(l.name) : !vethEnds.has(l.name)
+      })
+      .map((l) => l.name)
+  }
+}

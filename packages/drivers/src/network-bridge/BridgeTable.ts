@@ -1,0 +1,386 @@
+/**
+ * The state machine of `network-bridge` networks and endpoints, as pure functions over an immutable table: what
+ * each call changes and answers, with no link touched. The driver performs the link work each transition implies
+ * and persists the records; the rules (unique bridges, no deletion while endpoints remain, the daemon's address
+ * and MAC kept, gateways only for non-internal networks) are written and tested here once.
+ *
+ * @since 0.1.0
+ */
+import type { NetworkDriver } from "@docker-plugin-kit/protocol"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Crypto from "node:crypto"
+import {
+  type BridgeError,
+  EndpointExists,
+  EndpointNotFound,
+  InvalidOption,
+  NetworkConflict,
+  NetworkInUse,
+  NetworkNotFound
+} from "./BridgeErrors.ts"
+import * as BridgeOptions from "./BridgeOptions.ts"
+
+/**
+ * One endpoint: a veth pair, `hostInterface` on the bridge, `containerInterface` moved into the container by the
+ * daemon on `Join`.
+ *
+ * @since 0.1.0
+ */
+export const EndpointRecord = Schema.Struct({
+  id: Schema.String,
+  hostInterface: Schema.String,
+  containerInterface: Schema.String,
+  /** CIDR, or `""` when the daemon assigned none. */
+  address: Schema.String,
+  addressIPv6: Schema.String,
+  /** Colon form; the daemon's, or generated when it sent none. */
+  macAddress: Schema.String,
+  macGenerated: Schema.Boolean,
+  /** The container's namespace while joined. */
+  sandboxKey: Schema.optionalKey(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type EndpointRecord = typeof EndpointRecord.Type
+
+/**
+ * One network: a bridge carrying the gateway addresses IPAM allocated (none when internal).
+ *
+ * @since 0.1.0
+ */
+export const NetworkRecord = Schema.Struct({
+  id: Schema.String,
+  bridge: Schema.String,
+  settings: BridgeOptions.Settings,
+  /** CIDRs put on the bridge (gateway addresses with the pool's prefix length). */
+  addresses: Schema.Array(Schema.String),
+  /** Plain IPs answered in `Join`, absent when none. */
+  gateway: Schema.optionalKey(Schema.String),
+  gatewayIPv6: Schema.optionalKey(Schema.String),
+  endpoints: Schema.Array(EndpointRecord)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type NetworkRecord = typeof NetworkRecord.Type
+
+/**
+ * Every network, by ID.
+ *
+ * @since 0.1.0
+ */
+export type Table = ReadonlyMap<string, NetworkRecord>
+
+/**
+ * The empty table.
+ *
+ * @since 0.1.0
+ */
+export const empty: Table = new Map()
+
+/**
+ * A short name part derived from a daemon ID: its first characters when it is the usual hex, a hash otherwise (so
+ * any ID gives a valid interface name).
+ *
+ * @since 0.1.0
+ */
+export const shortId = (id: string, length: number): string =>
+  /^[0-9a-f]+$/.test(id) && id.length >= length
+    ? id.slice(0, length)
+    : Crypto.createHash("sha256").update(id).digest("hex").slice(0, length)
+
+/**
+ * The bridge of a network given no `bridge` option: `dpk-` and 11 characters of its ID (15, the Linux limit).
+ *
+ * @since 0.1.0
+ */
+export const defaultBridge = (networkId: string): string => `dpk-${shortId(networkId, 11)}`
+
+/**
+ * The veth pair of an endpoint: `dpkh`/`dpkc` and 11 characters of its ID.
+ *
+ * @since 0.1.0
+ */
+export const vethNames = (endpointId: string): { readonly host: string; readonly container: string } => ({
+  host: `dpkh${shortId(endpointId, 11)}`,
+  container: `dpkc${shortId(endpointId, 11)}`
+})
+
+/**
+ * A locally administered unicast MAC derived from the endpoint ID, so a restart or a retry gives the same one.
+ *
+ * @since 0.1.0
+ */
+export const generatedMac = (endpointId: string): string => {
+  const bytes = Crypto.createHash("sha256").update(`mac:${endpointId}`).digest().subarray(0, 5)
+  return ["02", ...[...bytes].map((b) => b.toString(16).padStart(2, "0"))].join(":")
+}
+
+const plainIp = (cidr: string): string => cidr.slice(0, cidr.indexOf("/"))
+
+const withNetwork = (table: Table, record: NetworkRecord): Table => new Map(table).set(record.id, record)
+
+const sameNetwork = (a: NetworkRecord, b: NetworkRecord): boolean =>
+  JSON.stringify({ ...a, endpoints: [] }) === JSON.stringify({ ...b, endpoints: [] })
+
+/**
+ * Looks a network up.
+ *
+ * @since 0.1.0
+ */
+export const network = (table: Table, id: string): Result.Result<NetworkRecord, NetworkNotFound> => {
+  const record = table.get(id)
+  return record === undefined ? Result.fail(new NetworkNotFound({ network: id })) : Result.succeed(record)
+}
+
+/**
+ * Looks an endpoint up on its network.
+ *
+ * @since 0.1.0
+ */
+export const endpoint = (
+  table: Table,
+  networkId: string,
+  endpointId: string
+): Result.Result<{ readonly network: NetworkRecord; readonly endpoint: EndpointRecord }, BridgeError> =>
+  Result.flatMap(network(table, networkId), (n) => {
+    const e = n.endpoints.find((x) => x.id === endpointId)
+    return e === undefined
+      ? Result.fail(new EndpointNotFound({ network: networkId, endpoint: endpointId }))
+      : Result.succeed({ network: n, endpoint: e })
+  })
+
+/**
+ * The record a `CreateNetwork` request describes (pure, nothing checked against the table).
+ *
+ * @since 0.1.0
+ */
+export const describeNetwork = (
+  request: NetworkDriver.CreateNetworkRequest
+): Result.Result<NetworkRecord, InvalidOption> =>
+  Result.flatMap(BridgeOptions.decode(request.Options), (settings) => {
+    if (request.NetworkID === "") return Result.fail(new InvalidOption({ reason: "NetworkID is empty" }))
+    const v4 = (request.IPv4Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
+    const v6 = (request.IPv6Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
+    // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.
+    const addresses = settings.internal ? [] : [...v4, ...v6]
+    return Result.succeed({
+      id: request.NetworkID,
+      bridge: settings.bridge ?? defaultBridge(request.NetworkID),
+      settings,
+      addresses,
+      ...(settings.internal || v4[0] === undefined ? {} : { gateway: plainIp(v4[0]) }),
+      ...(settings.internal || v6[0] === undefined ? {} : { gatewayIPv6: plainIp(v6[0]) }),
+      endpoints: []
+    })
+  })
+
+/**
+ * The outcome of `createNetwork`.
+ *
+ * @since 0.1.0
+ */
+export interface NetworkCreated {
+  readonly table: Table
+  readonly record: NetworkRecord
+  /** `false` when the same network existed already. */
+  readonly created: boolean
+}
+
+/**
+ * `CreateNetwork`: a new network, or nothing when the same network exists already (a retry).
+ *
+ * @since 0.1.0
+ */
+export const createNetwork = (
+  table: Table,
+  request: NetworkDriver.CreateNetworkRequest
+): Result.Result<NetworkCreated, BridgeError> =>
+  Result.flatMap(describeNetwork(request), (record): Result.Result<NetworkCreated, BridgeError> => {
+    const existing = table.get(record.id)
+    if (existing !== undefined) {
+      return sameNetwork(existing, record)
+        ? Result.succeed({ table, record: existing, created: false })
+        : Result.fail(new NetworkConflict({ reason: `network ${record.id} already exists with other settings` }))
+    }
+    const owner = [...table.values()].find((n) => n.bridge === record.bridge)
+    if (owner !== undefined) {
+      return Result.fail(new NetworkConflict({ reason: `bridge ${record.bridge} is used by network ${owner.id}` }))
+    }
+    return Result.succeed({ table: withNetwork(table, record), record, created: true })
+  })
+
+/**
+ * Drops the endpoints of a network whose veth is gone from the host: their container's namespace went away (a
+ * daemon killed with its containers never sends their `DeleteEndpoint`), taking the pair with it.
+ *
+ * @since 0.1.0
+ */
+export const pruneGone = (
+  table: Table,
+  networkId: string,
+  onHost: (name: string) => boolean
+): { readonly table: Table; readonly pruned: ReadonlyArray<EndpointRecord> } => {
+  const n = table.get(networkId)
+  if (n === undefined) return { table, pruned: [] }
+  const pruned = n.endpoints.filter((e) => !onHost(e.hostInterface))
+  if (pruned.length === 0) return { table, pruned }
+  return { table: withNetwork(table, { ...n, endpoints: n.endpoints.filter((e) => onHost(e.hostInterface)) }), pruned }
+}
+
+/**
+ * `DeleteNetwork`: refused while endpoints remain.
+ *
+ * @since 0.1.0
+ */
+export const deleteNetwork = (
+  table: Table,
+  id: string
+): Result.Result<{ readonly table: Table; readonly record: NetworkRecord }, BridgeError> =>
+  Result.flatMap(network(table, id), (record) => {
+    if (record.endpoints.length > 0) {
+      return Result.fail(new NetworkInUse({ network: id, endpoints: record.endpoints.map((e) => e.id) }))
+    }
+    const next = new Map(table)
+    next.delete(id)
+    return Result.succeed({ table: next, record })
+  })
+
+/**
+ * The outcome of `createEndpoint`.
+ *
+ * @since 0.1.0
+ */
+export interface EndpointCreated {
+  readonly table: Table
+  readonly network: NetworkRecord
+  readonly endpoint: EndpointRecord
+  readonly answer: NetworkDriver.CreateEndpointResponse
+}
+
+/**
+ * `CreateEndpoint`: keeps the daemon's addresses and MAC; generates a MAC only when none was sent, and answers
+ * only that (setting a field the daemon filled makes it roll the endpoint back).
+ *
+ * @since 0.1.0
+ */
+export const createEndpoint = (
+  table: Table,
+  request: NetworkDriver.CreateEndpointRequest
+): Result.Result<EndpointCreated, BridgeError> =>
+  Result.flatMap(network(table, request.NetworkID), (n): Result.Result<EndpointCreated, BridgeError> => {
+    const id = request.EndpointID
+    if (id === "") return Result.fail(new InvalidOption({ reason: "EndpointID is empty" }))
+    const names = vethNames(id)
+    for (const other of table.values()) {
+      if (other.endpoints.some((e) => e.id === id || e.hostInterface === names.host)) {
+        return Result.fail(new EndpointExists({ endpoint: id }))
+      }
+    }
+    const given = request.Interface.MacAddress
+    const endpointRecord: EndpointRecord = {
+      id,
+      hostInterface: names.host,
+      containerInterface: names.container,
+      address: request.Interface.Address,
+      addressIPv6: request.Interface.AddressIPv6,
+      macAddress: given === "" ? generatedMac(id) : given,
+      macGenerated: given === ""
+    }
+    const updated: NetworkRecord = { ...n, endpoints: [...n.endpoints, endpointRecord] }
+    return Result.succeed({
+      table: withNetwork(table, updated),
+      network: updated,
+      endpoint: endpointRecord,
+      answer: endpointRecord.macGenerated ? { Interface: { MacAddress: endpointRecord.macAddress } } : {}
+    })
+  })
+
+const replaceEndpoint = (table: Table, n: NetworkRecord, e: EndpointRecord): Table =>
+  withNetwork(table, { ...n, endpoints: n.endpoints.map((x) => (x.id === e.id ? e : x)) })
+
+/**
+ * `Join`: the container end to move, the network's gateways (so the container's default route goes through the
+ * bridge rather than `docker_gwbridge`) and the configured static routes.
+ *
+ * @since 0.1.0
+ */
+export const join = (
+  table: Table,
+  request: NetworkDriver.JoinRequest
+): Result.Result<{ readonly table: Table; readonly answer: NetworkDriver.JoinResponse }, BridgeError> =>
+  Result.map(endpoint(table, request.NetworkID, request.EndpointID), ({ network: n, endpoint: e }) => {
+    const routes = n.settings.routes.map((r): typeof NetworkDriver.StaticRoute.Type =>
+      r.nextHop === undefined
+        ? { Destination: r.destination, RouteType: 1 }
+        : { Destination: r.destination, RouteType: 0, NextHop: r.nextHop }
+    )
+    return {
+      table: replaceEndpoint(table, n, { ...e, sandboxKey: request.SandboxKey }),
+      answer: {
+        InterfaceName: { SrcName: e.containerInterface, DstPrefix: n.settings.prefix },
+        ...(n.gateway === undefined ? {} : { Gateway: n.gateway }),
+        ...(n.gatewayIPv6 === undefined ? {} : { GatewayIPv6: n.gatewayIPv6 }),
+        ...(routes.length === 0 ? {} : { StaticRoutes: routes })
+      }
+    }
+  })
+
+/**
+ * `Leave`: the endpoint stays (the daemon deletes it next, or joins it again).
+ *
+ * @since 0.1.0
+ */
+export const leave = (table: Table, request: NetworkDriver.EndpointRequest): Result.Result<Table, BridgeError> =>
+  Result.map(endpoint(table, request.NetworkID, request.EndpointID), ({ network: n, endpoint: e }) => {
+    const { sandboxKey: _, ...left } = e
+    return replaceEndpoint(table, n, left)
+  })
+
+/**
+ * `DeleteEndpoint`.
+ *
+ * @since 0.1.0
+ */
+export const deleteEndpoint = (
+  table: Table,
+  request: NetworkDriver.EndpointRequest
+): Result.Result<
+  { readonly table: Table; readonly network: NetworkRecord; readonly endpoint: EndpointRecord },
+  BridgeError
+> =>
+  Result.map(endpoint(table, request.NetworkID, request.EndpointID), ({ network: n, endpoint: e }) => {
+    const updated = { ...n, endpoints: n.endpoints.filter((x) => x.id !== e.id) }
+    return { table: withNetwork(table, updated), network: updated, endpoint: e }
+  })
+
+/**
+ * `EndpointOperInfo`: what the endpoint is made of, for humans (the daemon ignores it).
+ *
+ * @since 0.1.0
+ */
+export const operInfo = (n: NetworkRecord, e: EndpointRecord): Record<string, unknown> => ({
+  bridge: n.bridge,
+  hostInterface: e.hostInterface,
+  containerInterface: e.containerInterface,
+  macAddress: e.macAddress,
+  ...(e.address === "" ? {} : { address: e.address }),
+  ...(e.addressIPv6 === "" ? {} : { addressIPv6: e.addressIPv6 }),
+  ...(n.settings.mtu === undefined ? {} : { mtu: n.settings.mtu }),
+  joined: e.sandboxKey !== undefined
+})
+
+/**
+ * `GwAllocCheck` (Engine 28 and later): an internal network needs no gateway address of either family. Options
+ * that `CreateNetwork` would refuse are refused here already, so the daemon reserves nothing for them.
+ *
+ * @since 0.1.0
+ */
+export const gwAllocCheck = (
+  options: Readonly<Record<string, unknown>> | null | undefined
+): Result.Result<NetworkDriver.GwAllocCheckResponse, InvalidOption> =>
+  Result.map(BridgeOptions.decode(options), ({ internal }) => ({ SkipIPv4: internal, SkipIPv6: internal }))

@@ -1,0 +1,290 @@
+/**
+ * `network-bridge`: a NetworkDriver where each network is a Linux bridge on the host and each endpoint a veth pair
+ * whose container end the daemon moves into the container. The rules live in the pure `BridgeTable`; this module
+ * orders the side effects around each transition so that a crash between two of them leaves something start-up
+ * can reconcile (`BridgeReconcile`):
+ *
+ * - CreateNetwork: state file, then bridge (a crash leaves state without bridge: the bridge is created again).
+ * - DeleteNetwork: state file, then bridge (a crash leaves a tagged bridge no record explains: it is removed).
+ * - CreateEndpoint: state file, then veth pair; DeleteEndpoint: state file, then veth pair (same reasoning).
+ * - Join/Leave: state file only (the daemon moves the container end itself).
+ *
+ * Calls are serialised: they are few, and each reads the table it then changes.
+ *
+ * @since 0.1.0
+ */
+import { DriverError, NetworkDriver } from "@docker-plugin-kit/protocol"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
+import { VolumeFs, type VolumeFsError } from "../volume-local/VolumeFs.ts"
+import * as VolumeFsMemory from "../volume-local/VolumeFsMemory.ts"
+import * as VolumeFsNode from "../volume-local/VolumeFsNode.ts"
+import { type BridgeError, NetworkConflict } from "./BridgeErrors.ts"
+import * as BridgeReconcile from "./BridgeReconcile.ts"
+import * as BridgeState from "./BridgeState.ts"
+import type * as StateFiles from "../shared/StateFiles.ts"
+import * as BridgeTable from "./BridgeTable.ts"
+import { Links, type LinksError } from "./Links.ts"
+import * as LinksMemory from "./LinksMemory.ts"
+import * as LinksNode from "./LinksNode.ts"
+
+/**
+ * Default folder holding the state files.
+ *
+ * @since 0.1.0
+ */
+export const defaultStateDir = "/var/lib/docker-plugin-kit/network-bridge"
+
+/**
+ * Settings of the driver.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Folder holding the state files (default `/var/lib/docker-plugin-kit/network-bridge`). */
+  readonly stateDir?: string
+  /**
+   * Tag of this instance in the aliases of its links (default: derived from the state folder), so that several
+   * instances on one host never remove each other's links.
+   */
+  readonly instance?: string
+}
+
+/**
+ * Why the driver could not start.
+ *
+ * @since 0.1.0
+ */
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | LinksError
+
+/**
+ * Every failure a call can report.
+ *
+ * @since 0.1.0
+ */
+export type CallError = BridgeError | LinksError | VolumeFsError | DriverError
+
+/**
+ * The instance tag of a state folder: 8 hex characters of a hash of its absolute path.
+ *
+ * @since 0.1.0
+ */
+export const instanceOf = (stateDir: string): string =>
+  Crypto.createHash("sha256").update(Path.resolve(stateDir)).digest("hex").slice(0, 8)
+
+/**
+ * Builds the driver: loads the state, reconciles it with the host's links, then serves calls.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver, StartError, Links | VolumeFs> =>
+  Effect.gen(function* () {
+    const links = yield* Links
+    const fs = yield* VolumeFs
+    const stateDir = Path.resolve(options.stateDir ?? defaultStateDir)
+    const instance = options.instance ?? instanceOf(stateDir)
+    const layout = BridgeState.layout(stateDir)
+    const networkAlias = (id: string) => BridgeReconcile.aliasOf(instance, "network", id)
+    const endpointAlias = (id: string) => BridgeReconcile.aliasOf(instance, "endpoint", id)
+
+    const addBridge = (n: BridgeTable.NetworkRecord) =>
+      Effect.gen(function* () {
+        yield* links.addBridge(n.bridge, {
+          alias: networkAlias(n.id),
+          ...(n.settings.mtu === undefined ? {} : { mtu: n.settings.mtu })
+        })
+        for (const cidr of n.addresses) yield* links.addAddress(n.bridge, cidr)
+      })
+    const addVeth = (n: BridgeTable.NetworkRecord, e: BridgeTable.EndpointRecord) =>
+      links.addVeth({
+        host: e.hostInterface,
+        container: e.containerInterface,
+        bridge: n.bridge,
+        containerMac: e.macAddress,
+        alias: endpointAlias(e.id),
+        ...(n.settings.mtu === undefined ? {} : { mtu: n.settings.mtu })
+      })
+
+    // Start-up: the records are the truth; the host is brought in line without cutting a running container off.
+    const records = yield* BridgeState.load(layout).pipe(Effect.provideService(VolumeFs, fs))
+    const plan = BridgeReconcile.plan(records, yield* links.list, instance)
+    for (const name of plan.removeLinks) {
+      yield* Effect.logWarning(`link ${name}: left over from a crash, no record explains it; removed it`)
+      yield* links.remove(name)
+    }
+    for (const n of plan.createBridges) {
+      yield* Effect.logWarning(`network ${n.id}: bridge ${n.bridge} was missing; created it again`)
+      yield* addBridge(n)
+    }
+    for (const n of plan.adoptBridges) {
+      for (const cidr of n.addresses) yield* links.addAddress(n.bridge, cidr)
+      yield* links.setUp(n.bridge)
+    }
+    for (const n of plan.blockedBridges) {
+      yield* Effect.logWarning(`network ${n.id}: ${n.bridge} exists on the host but is not a bridge; left it alone`)
+    }
+    for (const { network: n, endpoint: e } of plan.adoptVeths) yield* links.attach(e.hostInterface, n.bridge)
+    for (const { network: n, endpoint: e } of plan.recreateVeths) {
+      yield* Effect.logWarning(`endpoint ${e.id}: veth ${e.hostInterface} was missing; created it again`)
+      yield* links.remove(e.containerInterface)
+      yield* addVeth(n, e)
+    }
+    for (const { endpoint: e } of plan.lostVeths) {
+      yield* Effect.logWarning(`endpoint ${e.id}: its container's veth is gone; waiting for the daemon to delete it`)
+    }
+
+    const ref = yield* Ref.make<BridgeTable.Table>(new Map(records.map((r) => [r.id, r] as const)))
+    const lock = yield* Semaphore.make(1)
+    const serialised = <A>(effect: Effect.Effect<A, CallError, VolumeFs>): Effect.Effect<A, CallError> =>
+      effect.pipe(lock.withPermit, Effect.provideService(VolumeFs, fs))
+    const current = <A, E>(f: (table: BridgeTable.Table) => Result.Result<A, E>) =>
+      Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
+    const save = (n: BridgeTable.NetworkRecord) => BridgeState.save(layout, n)
+
+    /** The host link holding `name`, refused unless this instance made it for `id` (then it is replaced). */
+    const claim = (
+      name: string,
+      kind: "network" | "endpoint",
+      id: string
+    ): Effect.Effect<void, LinksError | NetworkConflict> =>
+      Effect.flatMap(links.list, (all): Effect.Effect<void, LinksError | NetworkConflict> => {
+        const link = all.find((l) => l.name === name)
+        if (link === undefined) return Effect.void
+        return BridgeReconcile.isOurs(link, instance, kind, id)
+          ? links.remove(name)
+          : Effect.fail(new NetworkConflict({ reason: `interface ${name} exists already on the host` }))
+      })
+
+    return NetworkDriver.NetworkDriver.of({
+      getCapabilities: () =>
+        Effect.succeed({ Scope: "local" as const, ConnectivityScope: "local" as const, GwAllocChecker: true }),
+      gwAllocCheck: ({ Options }) => Effect.fromResult(BridgeTable.gwAllocCheck(Options)),
+      createNetwork: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const { table, record, created } = yield* current((t) => BridgeTable.createNetwork(t, request))
+            if (!created) return {}
+            yield* claim(record.bridge, "network", record.id)
+            yield* save(record)
+            yield* addBridge(record).pipe(
+              Effect.tapError(() =>
+                Effect.ignore(Effect.andThen(links.remove(record.bridge), BridgeState.erase(layout, record.id)))
+              )
+            )
+            yield* Ref.set(ref, table)
+            return {}
+          })
+        ),
+      deleteNetwork: ({ NetworkID }) =>
+        serialised(
+          Effect.gen(function* () {
+            const names = new Set((yield* links.list).map((l) => l.name))
+            const { pruned, table: kept } = BridgeTable.pruneGone(yield* Ref.get(ref), NetworkID, (n) => names.has(n))
+            for (const e of pruned) {
+              yield* Effect.logWarning(`endpoint ${e.id}: its veth is gone (its container went away); dropped it`)
+            }
+            if (pruned.length > 0) {
+              yield* save(kept.get(NetworkID)!)
+              yield* Ref.set(ref, kept)
+            }
+            const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
+            yield* BridgeState.erase(layout, NetworkID)
+            yield* Ref.set(ref, table)
+            yield* links.remove(record.bridge)
+            return {}
+          })
+        ),
+      createEndpoint: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
+            const created = yield* current((t) => BridgeTable.createEndpoint(t, request))
+            const { endpoint: e, network: n } = created
+            yield* claim(e.hostInterface, "endpoint", e.id)
+            yield* claim(e.containerInterface, "endpoint", e.id)
+            yield* save(n)
+            yield* addVeth(n, e).pipe(
+              Effect.tapError(() => Effect.ignore(Effect.andThen(links.remove(e.hostInterface), save(before))))
+            )
+            yield* Ref.set(ref, created.table)
+            return created.answer
+          })
+        ),
+      endpointOperInfo: ({ NetworkID, EndpointID }) =>
+        current((t) =>
+          Result.map(BridgeTable.endpoint(t, NetworkID, EndpointID), ({ network: n, endpoint: e }) => ({
+            Value: BridgeTable.operInfo(n, e)
+          }))
+        ),
+      deleteEndpoint: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const { table, network: n, endpoint: e } = yield* current((t) => BridgeTable.deleteEndpoint(t, request))
+            yield* save(n)
+            yield* Ref.set(ref, table)
+            yield* links.remove(e.hostInterface)
+            return {}
+          })
+        ),
+      join: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const { table, answer } = yield* current((t) => BridgeTable.join(t, request))
+            yield* save(table.get(request.NetworkID)!)
+            yield* Ref.set(ref, table)
+            return answer
+          })
+        ),
+      leave: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const table = yield* current((t) => BridgeTable.leave(t, request))
+            yield* save(table.get(request.NetworkID)!)
+            yield* Ref.set(ref, table)
+            return {}
+          })
+        ),
+      allocateNetwork: () =>
+        Effect.fail(
+          new DriverError({
+            message: "network-bridge is a local-scope driver: swarm-scoped networks are not supported"
+          })
+        ),
+      freeNetwork: () => Effect.succeed({}),
+      // Node discovery matters to multi-host drivers only; a bridge is local to its host.
+      discoverNew: () => Effect.succeed({}),
+      discoverDelete: () => Effect.succeed({})
+    })
+  })
+
+/**
+ * The driver as a Layer over any `Links` and `VolumeFs`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<NetworkDriver.NetworkDriver, StartError, Links | VolumeFs> =>
+  Layer.effect(NetworkDriver.NetworkDriver, make(options))
+
+/**
+ * The driver on the host's links and the real disk.
+ *
+ * @since 0.1.0
+ */
+export const layerNode = (options: Options = {}): Layer.Layer<NetworkDriver.NetworkDriver, StartError> =>
+  layer(options).pipe(Layer.provide(Layer.mergeAll(LinksNode.layer, VolumeFsNode.layer)))
+
+/**
+ * The driver on a memory host and a fresh memory filesystem (nothing touches the host).
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (
+  options: Options = {},
+  host: LinksMemory.MemoryLinks = LinksMemory.make()
+): Layer.Layer<NetworkDriver.NetworkDriver, StartError> =>
+  layer(options).pipe(Layer.provide(Layer.mergeAll(LinksMemory.layer(host), VolumeFsMemory.layer())))

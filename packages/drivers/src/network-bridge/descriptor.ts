@@ -1,0 +1,30 @@
+/**
+ * `network-bridge` for the CLI: `dpk serve network-bridge [--state-dir DIR]`.
+ *
+ * @since 0.1.0
+ */
+import { NetworkDriver } from "@docker-plugin-kit/protocol"
+import * as Flag from "effect/cli/Flag"
+import * as Descriptor from "../Descriptor.ts"
+import * as NetworkBridge from "./NetworkBridge.ts"
+
+/**
+ * The descriptor.
+ *
+ * @since 0.1.0
+ */
+export const descriptor = Descriptor.make({
+  name: "network-bridge",
+  description: "A NetworkDriver making each network a Linux bridge and each endpoint a veth pair (needs CAP_NET_ADMIN)",
+  apis: [NetworkDriver.Api],
+  flags: {
+    stateDir: Flag.String("state-dir").pipe(
+      Flag.withDescription(
+        `Folder holding the state files (default ${NetworkBridge.defaultStateDir}; under the temp folder when not root)`
+      ),
+      Flag.withDefault(Descriptor.defaultFolder(NetworkBridge.defaultStateDir, "network-bridge/state"))
+    )
+  },
+  layer: ({ stateDir }) => NetworkBridge.layerNode({ stateDir }),
+  managed: { capabilities: ["CAP_NET_ADMIN"], network: "host" }
+})

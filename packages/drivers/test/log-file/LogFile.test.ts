@@ -1,0 +1,203 @@
+/**
+ * log-file driven by the fake daemon's logging sequences, in-process, over memory files (and once on disk).
+ */
+import { LogFile, LogFilesMemory } from "@docker-plugin-kit/drivers"
+import { LogEntry, type LogStreams } from "@docker-plugin-kit/helpers"
+import { LogDriver } from "@docker-plugin-kit/protocol"
+import { InProcess, LogSequences, SocketHarness } from "@docker-plugin-kit/testkit"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+const dir = "/logs"
+const texts = (entries: ReadonlyArray<LogEntry.LogEntry>) => entries.map(LogEntry.lineText)
+
+/** The driver over fresh memory files, a client, and a fake daemon with its FIFO folder. */
+const setup = (options: LogFile.Options = {}, files: LogFilesMemory.Options = {}) =>
+  Effect.gen(function* () {
+    const memory = LogFilesMemory.make(files)
+    const layer = LogFile.layer({ dir, ...options }).pipe(Layer.provide(LogFilesMemory.layerOf(memory)))
+    const plugin = yield* InProcess.make(layer)
+    const daemon = yield* LogSequences.make(plugin.client, { fifoDir: yield* SocketHarness.tempFolder })
+    const records = (id: string, suffix = "") =>
+      (memory.contents().get(`${dir}/${id}.log${suffix}`) ?? "")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as { log: string; stream: string; time: string })
+    return { memory, daemon, records }
+  })
+
+describe("log-file", () => {
+  it.live("stdout and stderr lines land in the container's file with their stream and time", () =>
+    Effect.gen(function* () {
+      const { daemon, records } = yield* setup()
+      const logging = yield* daemon.run()
+      expect(logging.start.error).toBeUndefined()
+      expect(logging.readLogs).toBe(true)
+      yield* logging.print("stdout", ["hello", "wörld"])
+      yield* logging.print("stderr", ['oops "quoted"'])
+      const stop = yield* logging.stop
+      expect(stop.error).toBeUndefined()
+      const written = records(logging.info.ContainerID)
+      expect(written.map((r) => [r.stream, r.log])).toEqual([
+        ["stdout", "hello\n"],
+        ["stdout", "wörld\n"],
+        ["stderr", 'oops "quoted"\n']
+      ])
+      expect(written[0]?.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/)
+    })
+  )
+
+  it.live("docker logs of a stopped container reads everything back, --tail and --since included", () =>
+    Effect.gen(function* () {
+      const { daemon } = yield* setup()
+      const logging = yield* daemon.run()
+      const t0 = 1_764_244_800_000_000_000n
+      const second = 1_000_000_000n
+      yield* logging.write([
+        ...LogSequences.entriesOf("stdout", "one", t0),
+        ...LogSequences.entriesOf("stderr", "two", t0 + second),
+        ...LogSequences.entriesOf("stdout", "three", t0 + 2n * second)
+      ])
+      yield* logging.stop
+      const all = yield* daemon.logsStopped(logging.info)
+      expect(all.error).toBeUndefined()
+      expect(all.calls.map((c) => c.step)).toEqual(["Capabilities", "StartLogging", "ReadLogs", "StopLogging"])
+      expect(texts(all.entries)).toEqual(["one\n", "two\n", "three\n"])
+      expect(all.entries.map((e) => e.source)).toEqual(["stdout", "stderr", "stdout"])
+      expect(texts((yield* daemon.logsStopped(logging.info, { Tail: 1 })).entries)).toEqual(["three\n"])
+      expect((yield* daemon.logsStopped(logging.info, { Tail: 0 })).entries).toEqual([])
+      const since = yield* daemon.logsStopped(logging.info, { Since: "2025-11-27T12:00:01Z" })
+      expect(texts(since.entries)).toEqual(["two\n", "three\n"])
+      const until = yield* daemon.logsStopped(logging.info, { Until: "2025-11-27T12:00:01Z" })
+      expect(texts(until.entries)).toEqual(["one\n", "two\n"])
+      const both = yield* daemon.logsStopped(logging.info, { Since: "2025-11-27T12:00:01Z", Tail: 1 })
+      expect(texts(both.entries)).toEqual(["three\n"])
+    })
+  )
+
+  it.live("a second start of the container appends to its file", () =>
+    Effect.gen(function* () {
+      const { daemon, records } = yield* setup()
+      const container = LogSequences.info()
+      const first = yield* daemon.run(container)
+      yield* first.print("stdout", ["first run"])
+      yield* first.stop
+      const second = yield* daemon.run(container)
+      expect(second.file).not.toBe(first.file)
+      yield* second.print("stdout", ["second run"])
+      yield* second.stop
+      expect(records(container.ContainerID).map((r) => r.log)).toEqual(["first run\n", "second run\n"])
+      expect(texts((yield* daemon.logsStopped(container)).entries)).toEqual(["first run\n", "second run\n"])
+    })
+  )
+
+  it.live("a long line arrives in chunks and is read back whole", () =>
+    Effect.gen(function* () {
+      const { daemon, records } = yield* setup()
+      const logging = yield* daemon.run()
+      const long = "x".repeat(LogSequences.chunkSize * 2 + 10)
+      yield* logging.print("stdout", [long, "after"])
+      yield* logging.stop
+      expect(records(logging.info.ContainerID).map((r) => r.log.length)).toEqual([
+        LogSequences.chunkSize,
+        LogSequences.chunkSize,
+        11,
+        6
+      ])
+      expect(texts((yield* daemon.logsStopped(logging.info)).entries).join("")).toBe(`${long}\nafter\n`)
+    })
+  )
+
+  it.live("rotation keeps at most max-file files, and docker logs reads across them", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const logging = yield* daemon.run(LogSequences.info({ Config: { "max-size": "1k", "max-file": "3" } }))
+      const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, "0")}`)
+      for (const line of lines) yield* logging.print("stdout", [line])
+      yield* logging.stop
+      const id = logging.info.ContainerID
+      const names = [...memory.contents().keys()].filter((p) => p.includes(id)).sort()
+      expect(names).toEqual([`${dir}/${id}.log`, `${dir}/${id}.log.1`, `${dir}/${id}.log.2`])
+      for (const name of names) expect(memory.contents().get(name)!.length).toBeLessThanOrEqual(1024)
+      const back = texts((yield* daemon.logsStopped(logging.info)).entries)
+      // The oldest lines were rotated away; what is left is the end of the output, in order.
+      expect(back.length).toBeGreaterThan(20)
+      expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
+    })
+  )
+
+  it.live("bad --log-opt values and container IDs fail StartLogging with a message naming them", () =>
+    Effect.gen(function* () {
+      const { daemon } = yield* setup()
+      const badSize = yield* daemon.run(LogSequences.info({ Config: { "max-size": "lots" } }))
+      expect(badSize.start.error).toBe(
+        "failed to initialize logging driver: error creating logger: LogDriver.StartLogging: log-opt max-size=lots: expected a size such as 10m, 512k or 1g"
+      )
+      const unknown = yield* daemon.run(LogSequences.info({ Config: { "max-files": "3" } }))
+      expect(unknown.start.error).toContain("log-opt max-files=3: unknown option for log-file")
+      const escaping = yield* daemon.run(LogSequences.info({ ContainerID: "../../etc/cron.d/x" }))
+      expect(escaping.start.error).toContain('invalid container ID "../../etc/cron.d/x"')
+      const read = yield* daemon.logsStopped(LogSequences.info({ ContainerID: "a/b" }))
+      expect(read.error).toContain('invalid container ID "a/b"')
+    })
+  )
+
+  it.live("docker logs -f gets what was written, then new lines, and ends when the container stops", () =>
+    Effect.gen(function* () {
+      const { daemon } = yield* setup()
+      const logging = yield* daemon.run()
+      yield* logging.print("stdout", ["before"])
+      // The running container's logger is read while lines keep coming.
+      yield* Effect.sleep("50 millis")
+      const stream = yield* daemon.follow(logging)
+      const collected = yield* Effect.forkChild(Stream.runCollect(stream))
+      yield* Effect.sleep("50 millis")
+      yield* logging.print("stderr", ["during"])
+      yield* Effect.sleep("50 millis")
+      yield* logging.stop
+      const entries = yield* Fiber.join(collected).pipe(Effect.timeout("5 seconds"))
+      expect(texts(entries)).toEqual(["before\n", "during\n"])
+      const tail = yield* daemon.logs(logging, { Tail: 1 })
+      expect(tail.error).toBeUndefined()
+    })
+  )
+
+  it.live("a stalled disk never blocks the container: entries are dropped, counted and reported", () =>
+    Effect.gen(function* () {
+      const reports: Array<LogStreams.Stats> = []
+      const { daemon } = yield* setup(
+        {
+          buffer: { maxBytes: 64 * 1024, overflow: "drop-newest" },
+          flushTimeout: "100 millis",
+          report: (stats) => Effect.sync(() => void reports.push(stats))
+        },
+        { stallAppends: true }
+      )
+      const logging = yield* daemon.run()
+      const lines = Array.from({ length: 100_000 }, (_, i) => `line ${i}`)
+      for (let i = 0; i < lines.length; i += 5000) yield* logging.print("stdout", lines.slice(i, i + 5000))
+      yield* logging.stop
+      expect(reports).toHaveLength(1)
+      expect(reports[0]).toMatchObject({ received: 100_000, written: 0 })
+      expect(reports[0]!.dropped).toBeGreaterThan(90_000)
+    }).pipe(Effect.timeout("60 seconds"))
+  )
+
+  it.live("on disk: files under --dir, Capabilities says ReadLogs", () =>
+    Effect.gen(function* () {
+      const base = yield* SocketHarness.tempFolder
+      const plugin = yield* InProcess.make(LogFile.layerNode({ dir: Path.join(base, "logs") }))
+      const capabilities = yield* plugin.call(LogDriver.Api.endpoints.capabilities.path)
+      expect(capabilities.body).toEqual({ Cap: { ReadLogs: true } })
+      const daemon = yield* LogSequences.make(plugin.client, { fifoDir: base })
+      const logging = yield* daemon.run()
+      yield* logging.print("stdout", ["on disk"])
+      yield* logging.stop
+      const file = Path.join(base, "logs", `${logging.info.ContainerID}.log`)
+      expect(JSON.parse(Fs.readFileSync(file, "utf8")).log).toBe("on disk\n")
+      expect(texts((yield* daemon.logsStopped(logging.info)).entries)).toEqual(["on disk\n"])
+    })
+  )
+})

@@ -1,0 +1,201 @@
+/**
+ * log-file driven by the real docker CLI against a private Engine 20.10 (`docker run --log-driver NAME`), with the
+ * plugin served in this process on /run/docker/plugins/<unique>.sock.
+ */
+import { LogFile, type LogFilesMemory } from "@docker-plugin-kit/drivers"
+import type { LogStreams } from "@docker-plugin-kit/helpers"
+import { PluginServer } from "@docker-plugin-kit/server"
+import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { uniqueName } from "../../support/engine.ts"
+
+const shared = await DockerEngine.shared()
+const engine = shared.engine!
+afterAll(() => shared.close())
+
+/** Serves a log driver as plugin `name` in this process; `docker logs -f` needs more than the default deadline. */
+const serve = async (name: string, drivers: Layer.Layer<any, any>) => {
+  const scope = Effect.runSync(Scope.make())
+  await Effect.runPromise(
+    Layer.buildWithScope(
+      PluginServer.layer({ name, deadline: "1 hour" }).pipe(Layer.provide(drivers)),
+      scope
+    ) as Effect.Effect<unknown>
+  )
+  return () => Effect.runPromise(Scope.close(scope, Exit.void))
+}
+
+interface Record {
+  readonly log: string
+  readonly stream: string
+  readonly time: string
+}
+
+describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.10", () => {
+  const name = uniqueName("dpk-e2e-log")
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-log-"))
+  const reports: Array<LogStreams.Stats> = []
+  let close: () => Promise<void>
+
+  const records = (id: string, suffix = ""): ReadonlyArray<Record> =>
+    Fs.readFileSync(Path.join(dir, `${id}.log${suffix}`), "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as Record)
+  const run = (...args: ReadonlyArray<string>) =>
+    engine.docker("run", "-d", "--network", "none", "--log-driver", name, ...args)
+  const waitExit = (id: string) => engine.docker("wait", id)
+
+  beforeAll(async () => {
+    close = await serve(
+      name,
+      LogFile.layerNode({ dir, report: (stats) => Effect.sync(() => void reports.push(stats)) })
+    )
+  })
+  afterAll(async () => {
+    await close?.()
+    Fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it.live("stdout and stderr lines land in the container's file with their stream and timestamp", () =>
+    Effect.gen(function* () {
+      const before = Date.now()
+      const id = yield* run(engine.image, "sh", "-c", "echo out1; echo err1 1>&2; echo out2")
+      expect(yield* waitExit(id)).toBe("0")
+      const written = records(id)
+      // stdout and stderr are copied by two goroutines: order is kept within each stream.
+      expect(written.filter((r) => r.stream === "stdout").map((r) => r.log)).toEqual(["out1\n", "out2\n"])
+      expect(written.filter((r) => r.stream === "stderr").map((r) => r.log)).toEqual(["err1\n"])
+      for (const r of written) {
+        const t = Date.parse(r.time)
+        expect(t).toBeGreaterThanOrEqual(before - 1000)
+        expect(t).toBeLessThanOrEqual(Date.now() + 1000)
+      }
+    })
+  )
+
+  it.live("docker logs, --tail 1 and --since show them, stderr on stderr", () =>
+    Effect.gen(function* () {
+      const id = yield* run(engine.image, "sh", "-c", "echo one; echo two; echo three; echo oops 1>&2")
+      yield* waitExit(id)
+      const all = yield* engine.dockerResult("logs", id)
+      expect(all.exitCode).toBe(0)
+      expect(all.stdout).toBe("one\ntwo\nthree\n")
+      expect(all.stderr).toBe("oops\n")
+      const tail = yield* engine.dockerResult("logs", "--tail", "1", id)
+      expect(tail.stdout + tail.stderr).toMatch(/^(three|oops)\n$/)
+      const since = yield* engine.dockerResult("logs", "--since", "1h", id)
+      expect(since.stdout).toBe("one\ntwo\nthree\n")
+      const future = yield* engine.dockerResult("logs", "--since", new Date(Date.now() + 3_600_000).toISOString(), id)
+      expect(future.stdout + future.stderr).toBe("")
+    })
+  )
+
+  it.live("docker logs -f shows lines as they come and returns when the container exits", () =>
+    Effect.gen(function* () {
+      const id = yield* run(engine.image, "sh", "-c", "echo first; sleep 2; echo second; sleep 1")
+      const started = Date.now()
+      const followed = yield* engine.dockerResult("logs", "-f", id)
+      expect(followed.exitCode).toBe(0)
+      expect(followed.stdout).toBe("first\nsecond\n")
+      // It waited for the container rather than answering what was there at the start.
+      expect(Date.now() - started).toBeGreaterThan(1500)
+    })
+  )
+
+  it.live("a second docker start appends to the same file", () =>
+    Effect.gen(function* () {
+      const id = yield* run(engine.image, "sh", "-c", "echo run")
+      yield* waitExit(id)
+      yield* engine.docker("start", "-a", id)
+      expect(records(id).map((r) => r.log)).toEqual(["run\n", "run\n"])
+      expect((yield* engine.docker("logs", id)).split("\n")).toEqual(["run", "run"])
+    })
+  )
+
+  it.live("rotation keeps at most max-file files", () =>
+    Effect.gen(function* () {
+      const id = yield* run(
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        engine.image,
+        "sh",
+        "-c",
+        'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done'
+      )
+      yield* waitExit(id)
+      const files = Fs.readdirSync(dir).filter((f) => f.startsWith(id))
+      expect(files.sort()).toEqual([`${id}.log`, `${id}.log.1`, `${id}.log.2`])
+      for (const f of files) expect(Fs.statSync(Path.join(dir, f)).size).toBeLessThanOrEqual(2048)
+      const shown = (yield* engine.docker("logs", id)).split("\n")
+      expect(shown[shown.length - 1]).toBe("line 499")
+      expect(shown.length).toBeLessThan(500)
+    })
+  )
+
+  it.live("a bad --log-opt fails docker run with the driver's message", () =>
+    Effect.gen(function* () {
+      const result = yield* engine.dockerResult(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--log-driver",
+        name,
+        "--log-opt",
+        "max-size=huge",
+        engine.image,
+        "true"
+      )
+      expect(result.exitCode).not.toBe(0)
+      expect(result.stderr).toContain("failed to initialize logging driver")
+      expect(result.stderr).toContain("log-opt max-size=huge: expected a size such as 10m, 512k or 1g")
+    })
+  )
+})
+
+describe.skipIf(shared.engine === undefined)("log-file with a stalled sink against Docker Engine 20.10", () => {
+  const name = uniqueName("dpk-e2e-stall")
+  const reports: Array<LogStreams.Stats> = []
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    close = await serve(
+      name,
+      LogFile.layerMemory(
+        {
+          dir: "/logs",
+          buffer: { maxBytes: 64 * 1024, overflow: "drop-newest" },
+          flushTimeout: "1 second",
+          report: (stats) => Effect.sync(() => void reports.push(stats))
+        },
+        { stallAppends: true } satisfies LogFilesMemory.Options
+      )
+    )
+  })
+  afterAll(() => close?.())
+
+  it.live("a container writing 100k lines exits, and the drop count is reported", () =>
+    Effect.gen(function* () {
+      const started = Date.now()
+      const id = yield* engine.docker(
+        ...["run", "-d", "--network", "none", "--log-driver", name, engine.image],
+        "busybox",
+        "seq",
+        "1",
+        "100000"
+      )
+      expect(yield* engine.docker("wait", id)).toBe("0")
+      expect(Date.now() - started).toBeLessThan(60_000)
+      yield* Effect.sleep("200 millis")
+      expect(reports).toHaveLength(1)
+      expect(reports[0]).toMatchObject({ containerId: id, received: 100_000, written: 0 })
+      expect(reports[0]!.dropped).toBeGreaterThanOrEqual(90_000)
+    })
+  )
+})

@@ -1,0 +1,282 @@
+/**
+ * The network-bridge driver on a memory host through the real router: the call sequences of the daemon, the links
+ * each call leaves behind, rollbacks, persistence and the reconciliation of a restart or a crash.
+ */
+import { BridgeReconcile, LinksMemory, NetworkBridge, VolumeFs, VolumeFsMemory } from "@docker-plugin-kit/drivers"
+import { InProcess } from "@docker-plugin-kit/testkit"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+
+const nid = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+const eid = "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+const eid2 = "0e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfe"
+const stateDir = "/var/lib/dpk/network-bridge"
+const instance = NetworkBridge.instanceOf(stateDir)
+
+/** One host (links and disk) across `start()` calls, so a second start is a restart. */
+const host = (fault?: LinksMemory.Options["fault"]) => {
+  const links = LinksMemory.make(fault === undefined ? {} : { fault })
+  const disk = VolumeFsMemory.make()
+  const driver = () =>
+    NetworkBridge.layer({ stateDir }).pipe(
+      Layer.provide(Layer.mergeAll(LinksMemory.layer(links), Layer.succeed(VolumeFs.VolumeFs, disk.service)))
+    )
+  return { links, disk, driver, start: () => InProcess.make(driver()) }
+}
+
+type Plugin = InProcess.InProcessPlugin
+const call = (p: Plugin, method: string, body?: unknown) =>
+  Effect.map(p.call(`/NetworkDriver.${method}`, body), (r) => ({ status: r.status, body: r.body as any }))
+
+const createNetwork = (generic: Record<string, string> = {}, extra: Record<string, unknown> = {}) => ({
+  NetworkID: nid,
+  Options: { "com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic, ...extra },
+  IPv4Data: [{ AddressSpace: "LocalDefault", Gateway: "10.231.7.1/24", Pool: "10.231.7.0/24" }],
+  IPv6Data: []
+})
+const createEndpoint = (endpointId: string, mac = "") => ({
+  NetworkID: nid,
+  EndpointID: endpointId,
+  Interface: { Address: "10.231.7.2/24", AddressIPv6: "", MacAddress: mac },
+  Options: {}
+})
+const ids = (endpointId: string) => ({ NetworkID: nid, EndpointID: endpointId })
+const join = (endpointId: string) => ({
+  ...ids(endpointId),
+  SandboxKey: "/var/run/docker/netns/0123456789ab",
+  Options: { "com.docker.network.endpoint.exposedports": [], "com.docker.network.portmap": [] }
+})
+const bridge = `dpk-${nid.slice(0, 11)}`
+const hostEnd = (id: string) => `dpkh${id.slice(0, 11)}`
+const containerEnd = (id: string) => `dpkc${id.slice(0, 11)}`
+const names = (links: LinksMemory.MemoryLinks) => links.links().map((l) => l.name)
+
+describe("network-bridge on a memory host", () => {
+  it.effect("network create, run, stop, network rm: the bridge, the veth pair and the answers", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      expect((yield* call(p, "GetCapabilities")).body).toEqual({
+        Scope: "local",
+        ConnectivityScope: "local",
+        GwAllocChecker: true
+      })
+      expect((yield* call(p, "CreateNetwork", createNetwork({ mtu: "1400" }))).body).toEqual({})
+      const br = h.links.links().find((l) => l.name === bridge)
+      expect(br).toMatchObject({ kind: "bridge", mtu: 1400, up: true, addresses: ["10.231.7.1/24"] })
+      expect(BridgeReconcile.parseAlias(br?.alias)).toEqual({ instance, kind: "network", id: nid })
+
+      // The daemon's MAC is kept and not answered; a generated one is answered.
+      expect((yield* call(p, "CreateEndpoint", createEndpoint(eid, "02:42:0a:e7:07:02"))).body).toEqual({})
+      const generated = yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid2),
+        Interface: { Address: "10.231.7.3/24", AddressIPv6: "", MacAddress: "" }
+      })
+      expect(generated.body.Interface.MacAddress).toMatch(/^02(:[0-9a-f]{2}){5}$/)
+      expect(h.links.links().find((l) => l.name === containerEnd(eid))).toMatchObject({
+        kind: "veth",
+        mtu: 1400,
+        macAddress: "02:42:0a:e7:07:02"
+      })
+      expect(h.links.links().find((l) => l.name === containerEnd(eid2))?.macAddress).toBe(
+        generated.body.Interface.MacAddress
+      )
+      expect(h.links.links().find((l) => l.name === hostEnd(eid))).toMatchObject({
+        master: bridge,
+        up: true,
+        mtu: 1400
+      })
+
+      const joined = yield* call(p, "Join", join(eid))
+      expect(joined.body).toEqual({
+        InterfaceName: { SrcName: containerEnd(eid), DstPrefix: "eth" },
+        Gateway: "10.231.7.1"
+      })
+      h.links.moveToSandbox(containerEnd(eid))
+      const info = yield* call(p, "EndpointOperInfo", ids(eid))
+      expect(info.body.Value).toMatchObject({ bridge, hostInterface: hostEnd(eid), joined: true, mtu: 1400 })
+
+      // Absent optional calls: external connectivity is not programmed by this driver.
+      expect((yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: {} })).status).toBe(200)
+      expect(
+        (yield* call(p, "DiscoverNew", {
+          DiscoveryType: 1,
+          DiscoveryData: { Address: "10.0.0.1", BindAddress: "", Self: true }
+        })).body
+      ).toEqual({})
+
+      // The network cannot go while endpoints remain.
+      const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect(refused.status).toBe(500)
+      expect(refused.body.Err).toContain("still has 2 endpoint(s)")
+
+      expect((yield* call(p, "Leave", ids(eid))).body).toEqual({})
+      h.links.moveToHost(containerEnd(eid))
+      expect((yield* call(p, "DeleteEndpoint", ids(eid))).body).toEqual({})
+      expect((yield* call(p, "DeleteEndpoint", ids(eid2))).body).toEqual({})
+      expect(names(h.links)).toEqual([bridge])
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+      expect(names(h.links)).toEqual([])
+    })
+  )
+
+  it.effect("options: bridge name, internal (no gateway, nothing on the bridge), prefix and static routes", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      const created = yield* call(
+        p,
+        "CreateNetwork",
+        createNetwork(
+          { bridge: "br-custom", prefix: "net", routes: "192.168.50.0/24@10.231.7.254,10.200.0.0/16" },
+          { "com.docker.network.internal": true }
+        )
+      )
+      expect(created.body).toEqual({})
+      expect(h.links.links().find((l) => l.name === "br-custom")).toMatchObject({ kind: "bridge", addresses: [] })
+      yield* call(p, "CreateEndpoint", createEndpoint(eid))
+      expect((yield* call(p, "Join", join(eid))).body).toEqual({
+        InterfaceName: { SrcName: containerEnd(eid), DstPrefix: "net" },
+        StaticRoutes: [
+          { Destination: "192.168.50.0/24", RouteType: 0, NextHop: "10.231.7.254" },
+          { Destination: "10.200.0.0/16", RouteType: 1 }
+        ]
+      })
+      expect(
+        (yield* call(p, "GwAllocCheck", { Options: { "com.docker.network.generic": { internal: "true" } } })).body
+      ).toEqual({ SkipIPv4: true, SkipIPv6: true })
+      expect((yield* call(p, "GwAllocCheck", { Options: { "com.docker.network.generic": {} } })).body).toEqual({
+        SkipIPv4: false,
+        SkipIPv6: false
+      })
+    })
+  )
+
+  it.effect("bad options and foreign interfaces are refused with a message naming them, leaving nothing behind", () =>
+    Effect.gen(function* () {
+      const h = host()
+      // The host has someone else's bridge.
+      yield* h.links.service.addBridge("docker0", { alias: "" })
+      const p = yield* h.start()
+      const unknown = yield* call(p, "CreateNetwork", createNetwork({ colour: "blue", mtu: "1400", size: "x" }))
+      expect(unknown.status).toBe(500)
+      expect(unknown.body.Err).toContain("unknown options colour, size")
+      const badMtu = yield* call(p, "CreateNetwork", createNetwork({ mtu: "9" }))
+      expect(badMtu.body.Err).toContain("mtu=9")
+      const gw = yield* call(p, "GwAllocCheck", { Options: { "com.docker.network.generic": { nope: "1" } } })
+      expect(gw.body.Err).toContain("unknown option nope")
+      const hijack = yield* call(p, "CreateNetwork", createNetwork({ bridge: "docker0" }))
+      expect(hijack.body.Err).toBe("interface docker0 exists already on the host")
+      expect(names(h.links)).toEqual(["docker0"])
+      expect((yield* call(p, "CreateEndpoint", createEndpoint(eid))).body.Err).toBe(`no such network: ${nid}`)
+      expect((yield* call(p, "Join", join(eid))).body.Err).toBe(`no such network: ${nid}`)
+      yield* call(p, "CreateNetwork", createNetwork())
+      expect((yield* call(p, "Leave", ids(eid))).body.Err).toBe(`no such endpoint ${eid} on network ${nid}`)
+      yield* call(p, "CreateEndpoint", createEndpoint(eid))
+      expect((yield* call(p, "CreateEndpoint", createEndpoint(eid))).body.Err).toBe(`endpoint ${eid} already exists`)
+      // A retried CreateNetwork with the same settings is fine; with others it is refused.
+      expect((yield* call(p, "CreateNetwork", createNetwork())).body).toEqual({})
+      expect((yield* call(p, "CreateNetwork", createNetwork({ mtu: "1300" }))).body.Err).toContain("other settings")
+    })
+  )
+
+  it.effect("a failed link operation rolls the endpoint back: no state, no link", () =>
+    Effect.gen(function* () {
+      const h = host((operation, name) => (operation === "addVeth" && name === hostEnd(eid2) ? "no space" : undefined))
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      const failed = yield* call(p, "CreateEndpoint", createEndpoint(eid2))
+      expect(failed.body.Err).toBe(`addVeth ${hostEnd(eid2)}: no space`)
+      expect(names(h.links)).toEqual([bridge])
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+    })
+  )
+
+  it.effect("a restart keeps a running container's link, and a new endpoint joins afterwards", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const first = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          yield* call(p, "CreateNetwork", createNetwork({ mtu: "1400" }))
+          yield* call(p, "CreateEndpoint", createEndpoint(eid))
+          yield* call(p, "Join", join(eid))
+          h.links.moveToSandbox(containerEnd(eid))
+          return h.links.links()
+        })
+      )
+      const logBefore = h.links.log.length
+      const p = yield* h.start()
+      // Nothing was created or removed: the running container's veth is adopted as it is.
+      expect(h.links.links()).toEqual(first)
+      expect(h.links.log.slice(logBefore).filter((op) => !/^(list|addAddress|setUp|attach) /.test(op))).toEqual([])
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value.joined).toBe(true)
+      yield* call(p, "CreateEndpoint", createEndpoint(eid2))
+      expect((yield* call(p, "Join", join(eid2))).body.Gateway).toBe("10.231.7.1")
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body.Err).toContain("2 endpoint(s)")
+    })
+  )
+
+  it.effect("DeleteNetwork drops endpoints whose veth went away with their container, refuses live ones", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      yield* call(p, "CreateEndpoint", createEndpoint(eid))
+      yield* call(p, "CreateEndpoint", createEndpoint(eid2))
+      yield* call(p, "Join", join(eid))
+      h.links.moveToSandbox(containerEnd(eid))
+      // The daemon was killed with the container: its namespace, and the pair with it, are gone; no DeleteEndpoint.
+      h.links.removeBehind(hostEnd(eid))
+      const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect(refused.body.Err).toBe(`network ${nid} still has 1 endpoint(s): ${eid2}`)
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Err).toContain("no such endpoint")
+      yield* call(p, "DeleteEndpoint", ids(eid2))
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+      expect(names(h.links)).toEqual([])
+    })
+  )
+
+  it.effect(
+    "start-up after a crash: missing links are recreated, leftovers of this instance removed, others kept",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const p = yield* h.start()
+            yield* call(p, "CreateNetwork", createNetwork())
+            yield* call(p, "CreateEndpoint", createEndpoint(eid))
+          })
+        )
+        // The bridge vanished (e.g. a reboot); a veth of this instance no record explains (crash before its state
+        // was written); another instance's and another program's links.
+        h.links.removeBehind(bridge)
+        const orphan = "dpkh99999999999"
+        yield* h.links.service.addBridge("br-other", { alias: BridgeReconcile.aliasOf("ffffffff", "network", "x") })
+        yield* h.links.service.addBridge("br-tmp", { alias: "" })
+        yield* h.links.service.addVeth({
+          host: orphan,
+          container: "dpkc99999999999",
+          bridge: "br-tmp",
+          containerMac: "02:00:00:00:00:09",
+          alias: BridgeReconcile.aliasOf(instance, "endpoint", "9".repeat(64))
+        })
+        const p = yield* h.start()
+        expect(names(h.links)).toEqual(["br-other", "br-tmp", bridge, containerEnd(eid), hostEnd(eid)].sort())
+        expect(h.links.links().find((l) => l.name === hostEnd(eid))?.master).toBe(bridge)
+        expect(h.links.links().find((l) => l.name === bridge)?.addresses).toEqual(["10.231.7.1/24"])
+        expect((yield* call(p, "Join", join(eid))).body.InterfaceName.SrcName).toBe(containerEnd(eid))
+      })
+  )
+
+  it.effect("a state file that cannot be read stops start-up with a message naming it", () =>
+    Effect.gen(function* () {
+      const h = host()
+      yield* h.disk.service.makeDirectory(`${stateDir}/networks`)
+      yield* h.disk.service.writeFileAtomic(`${stateDir}/networks/${nid}`, "{not json", `${stateDir}/tmp`)
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(h.driver())))
+      expect(String(error)).toContain(`state file ${stateDir}/networks/${nid} is unreadable`)
+    })
+  )
+})

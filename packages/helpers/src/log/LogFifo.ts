@@ -1,0 +1,202 @@
+/**
+ * Reading a log FIFO the way the daemon expects: opened read-only and non-blocking (the daemon already holds the
+ * write end, so opening never waits and a `StartLogging` answers at once), read through the event loop (no thread
+ * of libuv's small pool is parked on a pipe), until EOF, which comes after the daemon closes its end.
+ *
+ * `drain` reads what the pipe holds at that instant, synchronously: `StopLogging` uses it to flush every line the
+ * container wrote before answering, without waiting for EOF (which only comes after the answer).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import type * as LogEntry from "./LogEntry.ts"
+import * as LogFraming from "./LogFraming.ts"
+
+/**
+ * The FIFO could not be opened or read.
+ *
+ * @since 0.1.0
+ */
+export class LogFifoError extends Data.TaggedError("LogFifoError")<{
+  readonly operation: string
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.operation} ${this.path}: ${this.reason}`
+  }
+}
+
+/**
+ * An open FIFO.
+ *
+ * @since 0.1.0
+ */
+export interface FifoReader {
+  readonly path: string
+  /** Reads everything the pipe holds now and hands it to `onChunk` before returning. */
+  readonly drain: () => void
+}
+
+/**
+ * Where the bytes go. `onChunk` is called in order, from the event loop; `onEnd` once, at EOF or on a read error.
+ *
+ * @since 0.1.0
+ */
+export interface Handlers {
+  readonly onChunk: (chunk: Uint8Array) => void
+  readonly onEnd: (error?: LogFifoError) => void
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+/**
+ * Opens `path` (which must be a FIFO; symlinks are refused) and pushes its bytes to `handlers` until EOF. Closing
+ * the scope closes the FIFO; `onEnd` is not called after that.
+ *
+ * @since 0.1.0
+ */
+export const open = (path: string, handlers: Handlers): Effect.Effect<FifoReader, LogFifoError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const info = Fs.lstatSync(path)
+        if (!info.isFIFO()) throw new Error("not a FIFO")
+        // libuv adds O_CLOEXEC itself.
+        const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = Fs.constants
+        const fd = Fs.openSync(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW)
+        let open = true
+        const socket = new Net.Socket({ fd, readable: true, writable: false })
+        socket.on("data", (chunk: Buffer) => handlers.onChunk(chunk))
+        socket.once("end", () => {
+          if (open) handlers.onEnd()
+        })
+        socket.once("error", (error) => {
+          if (open) handlers.onEnd(new LogFifoError({ operation: "read", path, reason: error.message }))
+        })
+        const scratch = Buffer.allocUnsafe(64 * 1024)
+        const drain = () => {
+          if (!open) return
+          // Paused, the socket reads nothing more: first what it already read, then the pipe itself until EAGAIN.
+          socket.pause()
+          try {
+            for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+              handlers.onChunk(chunk)
+            }
+            while (true) {
+              const n = Fs.readSync(fd, scratch, 0, scratch.length, null)
+              if (n === 0) break
+              handlers.onChunk(Buffer.from(scratch.subarray(0, n)))
+            }
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code
+            if (code !== "EAGAIN" && code !== "EWOULDBLOCK") {
+              handlers.onEnd(new LogFifoError({ operation: "read", path, reason: reasonOf(error) }))
+            }
+          } finally {
+            socket.resume()
+          }
+        }
+        const close = () => {
+          open = false
+          socket.destroy()
+        }
+        return { reader: { path, drain }, close }
+      },
+      catch: (error) => new LogFifoError({ operation: "open", path, reason: reasonOf(error) })
+    }),
+    ({ close }) => Effect.sync(close)
+  ).pipe(Effect.map(({ reader }) => reader))
+
+/**
+ * The FIFO's bytes as a stream, until EOF.
+ *
+ * @since 0.1.0
+ */
+export const bytes = (path: string): Stream.Stream<Uint8Array, LogFifoError> =>
+  Stream.callback<Uint8Array, LogFifoError>((queue) =>
+    open(path, {
+      onChunk: (chunk) => void Queue.offerUnsafe(queue, chunk),
+      onEnd: (error) =>
+        void (error === undefined ? Queue.endUnsafe(queue) : Queue.failCauseUnsafe(queue, Cause.fail(error)))
+    })
+  )
+
+/**
+ * The FIFO's entries as a stream, until EOF: the framed reader. Frames over `maxFrameSize` fail the stream.
+ *
+ * @since 0.1.0
+ */
+export const entries = (
+  path: string,
+  options: { readonly maxFrameSize?: number } = {}
+): Stream.Stream<LogEntry.LogEntry, LogFifoError | LogFraming.FrameError | LogFraming.FrameTruncated> =>
+  LogFraming.decodeStream(options)(bytes(path))
+
+/**
+ * The daemon's end of a log FIFO, for tests and tools that stand in for the daemon.
+ *
+ * @since 0.1.0
+ */
+export interface FifoWriter {
+  readonly path: string
+  /** Writes all of `bytes`, waiting while the pipe is full (the daemon's default, blocking mode). */
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, LogFifoError>
+  /** Writes without waiting: answers how many bytes the pipe took (0 when full). */
+  readonly tryWrite: (bytes: Uint8Array) => number
+}
+
+/**
+ * Creates a FIFO at `path` (mode 0700) and opens it read-write and non-blocking, as the daemon does before
+ * `StartLogging`; closing the scope closes it and removes the file, as the daemon does after `StopLogging`.
+ *
+ * @since 0.1.0
+ */
+export const create = (path: string): Effect.Effect<FifoWriter, LogFifoError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        const made = ChildProcess.spawnSync("mkfifo", ["-m", "0700", path], { encoding: "utf8" })
+        if (made.status !== 0) throw new Error(made.stderr.trim() || made.error?.message || "mkfifo failed")
+        return Fs.openSync(path, Fs.constants.O_RDWR | Fs.constants.O_NONBLOCK)
+      },
+      catch: (error) => new LogFifoError({ operation: "create", path, reason: reasonOf(error) })
+    }),
+    (fd) =>
+      Effect.sync(() => {
+        Fs.closeSync(fd)
+        Fs.rmSync(path, { force: true })
+      })
+  ).pipe(
+    Effect.map((fd): FifoWriter => {
+      const tryWrite = (bytes: Uint8Array) => {
+        try {
+          return Fs.writeSync(fd, bytes)
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "EAGAIN") return 0
+          throw error
+        }
+      }
+      const write = (bytes: Uint8Array) =>
+        Effect.gen(function* () {
+          let at = 0
+          while (at < bytes.length) {
+            const n = yield* Effect.try({
+              try: () => tryWrite(bytes.subarray(at)),
+              catch: (error) => new LogFifoError({ operation: "write", path, reason: reasonOf(error) })
+            })
+            at += n
+            if (n === 0) yield* Effect.sleep("1 millis")
+          }
+        })
+      return { path, write, tryWrite }
+    })
+  )

@@ -1,0 +1,294 @@
+/**
+ * The per-container lifecycle of a log driver: `start` (a `StartLogging`) opens the FIFO and the driver's sink and
+ * runs one reader and one writer for that file; `stop` (a `StopLogging`) flushes what the container already wrote
+ * and answers, then finishes the file in the background (the daemon closes its end only after the answer); closing
+ * the scope stops every stream.
+ *
+ * Reading never waits on the sink: the reader decodes frames as they arrive and offers them to a bounded
+ * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer to the sink.
+ *
+ * @since 0.1.0
+ */
+import type { LogDriver } from "@docker-plugin-kit/protocol"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as LogBuffer from "./LogBuffer.ts"
+import type * as LogEntry from "./LogEntry.ts"
+import * as LogFifo from "./LogFifo.ts"
+import * as LogFraming from "./LogFraming.ts"
+
+/**
+ * Where a stream's entries go. `write` gets batches in FIFO order; a failed batch is counted and skipped.
+ *
+ * @since 0.1.0
+ */
+export interface Sink {
+  readonly write: (entries: ReadonlyArray<LogEntry.LogEntry>) => Effect.Effect<void, { readonly message: string }>
+}
+
+/**
+ * What a `StartLogging` gives the sink factory.
+ *
+ * @since 0.1.0
+ */
+export interface StartRequest {
+  readonly file: string
+  readonly info: LogDriver.Info
+}
+
+/**
+ * Settings of the lifecycle.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E> {
+  /** Opens the sink of a new stream; its scope closes when the stream is finished. A failure fails the start. */
+  readonly sink: (request: StartRequest) => Effect.Effect<Sink, E, Scope.Scope>
+  /** The buffer between reader and sink (default `LogBuffer.defaultPolicy`). */
+  readonly buffer?: LogBuffer.Policy
+  /** Bound on one frame (default `LogFraming.defaultMaxFrameSize`). */
+  readonly maxFrameSize?: number
+  /** Entries per sink write at most (default 16384). */
+  readonly batchSize?: number
+  /** How long `stop` waits for the sink to take what was read before answering anyway (default 10 s). */
+  readonly flushTimeout?: Duration.Input
+  /** How long a stopped stream waits for the daemon to close the FIFO (default 30 s). */
+  readonly endTimeout?: Duration.Input
+}
+
+/**
+ * Counters of one stream.
+ *
+ * @since 0.1.0
+ */
+export interface Stats extends LogBuffer.Counts {
+  readonly file: string
+  readonly containerId: string
+  /** Entries the sink accepted. */
+  readonly written: number
+  /** Entries of batches the sink failed to write. */
+  readonly failed: number
+  /** Bytes skipped after a corrupt frame (the stream cannot be resynchronised; it is drained to EOF). */
+  readonly discardedBytes: number
+}
+
+/**
+ * `start` for a file already being read.
+ *
+ * @since 0.1.0
+ */
+export class StreamAlreadyStarted extends Data.TaggedError("StreamAlreadyStarted")<{ readonly file: string }> {
+  override get message() {
+    return `already logging from ${this.file}`
+  }
+}
+
+/**
+ * `stop` for a file that is not being read.
+ *
+ * @since 0.1.0
+ */
+export class StreamNotStarted extends Data.TaggedError("StreamNotStarted")<{ readonly file: string }> {
+  override get message() {
+    return `not logging from ${this.file}`
+  }
+}
+
+/**
+ * The running streams.
+ *
+ * @since 0.1.0
+ */
+export interface LogStreams<SinkError = never> {
+  readonly start: (
+    file: string,
+    info: LogDriver.Info
+  ) => Effect.Effect<void, StreamAlreadyStarted | LogFifo.LogFifoError | SinkError>
+  /** Flushes what was written before the call, answers with the stream's counters, and finishes in the background. */
+  readonly stop: (file: string) => Effect.Effect<Stats, StreamNotStarted>
+  readonly stats: Effect.Effect<ReadonlyArray<Stats>>
+}
+
+interface Running {
+  readonly scope: Scope.Closeable
+  readonly reader: LogFifo.FifoReader
+  readonly buffer: LogBuffer.LogBuffer
+  readonly ended: Deferred.Deferred<void>
+  readonly writer: Fiber.Fiber<void>
+  readonly stats: () => Stats
+}
+
+const settled = (s: Stats) => s.written + s.failed + s.dropped >= s.received
+
+/** Polls `done` every few milliseconds until it holds or `timeout` passes; answers whether it held. */
+const waitFor = (done: () => boolean, timeout: Duration.Input): Effect.Effect<boolean> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(Duration.fromInputUnsafe(timeout))
+    while (!done()) {
+      if (Date.now() >= deadline) return false
+      yield* Effect.sleep("2 millis")
+    }
+    return true
+  })
+
+/**
+ * Starts the lifecycle for the life of the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = <SinkError>(
+  options: Options<SinkError>
+): Effect.Effect<LogStreams<SinkError>, LogBuffer.InvalidPolicy, Scope.Scope> =>
+  Effect.gen(function* () {
+    const policy = options.buffer ?? LogBuffer.defaultPolicy
+    const invalid = LogBuffer.validate(policy)
+    if (invalid !== undefined) return yield* new LogBuffer.InvalidPolicy({ reason: invalid })
+    const batchSize = options.batchSize ?? 16_384
+    const flushTimeout = options.flushTimeout ?? "10 seconds"
+    const endTimeout = options.endTimeout ?? "30 seconds"
+    const registry = yield* Effect.scope
+    const context = yield* Effect.context<never>()
+    const report = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
+    const running = new Map<string, Running>()
+
+    /** End of a stream: no more input, the writer drains the buffer, the sink closes. */
+    const finish = (stream: Running) =>
+      Effect.gen(function* () {
+        stream.buffer.end()
+        yield* Fiber.await(stream.writer).pipe(Effect.timeoutOption(flushTimeout))
+        yield* Scope.close(stream.scope, Exit.void)
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach([...running.values()], finish, { concurrency: "unbounded", discard: true })
+    )
+
+    const start = (file: string, info: LogDriver.Info) =>
+      Effect.gen(function* () {
+        if (running.has(file)) return yield* new StreamAlreadyStarted({ file })
+        const scope = yield* Scope.fork(registry)
+        const opened = yield* Effect.exit(
+          Effect.gen(function* () {
+            const sink = yield* Scope.provide(options.sink({ file, info }), scope)
+            const buffer = yield* LogBuffer.make(policy)
+            const ended = yield* Deferred.make<void>()
+            const frames = LogFraming.decoder(
+              options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }
+            )
+            const container = info.ContainerID.slice(0, 12)
+            let written = 0
+            let failed = 0
+            let discardedBytes = 0
+            let corrupt = false
+            let dropping = false
+            const stats = (): Stats => ({
+              file,
+              containerId: info.ContainerID,
+              ...buffer.counts(),
+              written,
+              failed,
+              discardedBytes
+            })
+            const onChunk = (chunk: Uint8Array) => {
+              if (corrupt) {
+                discardedBytes += chunk.length
+                return
+              }
+              const { entries, error } = frames.push(chunk)
+              if (error !== undefined) {
+                corrupt = true
+                discardedBytes += frames.pending()
+                report(
+                  Effect.logError(
+                    `log stream of container ${container}: ${error.message}; the rest of the stream is discarded`
+                  )
+                )
+              }
+              if (entries.length === 0) return
+              const lost = buffer.offer(entries)
+              if (lost > 0 && !dropping) {
+                dropping = true
+                report(
+                  Effect.logWarning(
+                    `log stream of container ${container}: the sink is not keeping up, dropping entries (${policy.overflow}, buffer of ${policy.maxBytes} bytes)`
+                  )
+                )
+              } else if (lost === 0 && dropping && buffer.bytes() < policy.maxBytes / 2) dropping = false
+            }
+            const reader = yield* Scope.provide(
+              LogFifo.open(file, {
+                onChunk,
+                onEnd: (error) => {
+                  if (error !== undefined)
+                    report(Effect.logError(`log stream of container ${container}: ${error.message}`))
+                  Deferred.doneUnsafe(ended, Effect.void)
+                  buffer.end()
+                }
+              }),
+              scope
+            )
+            const writer = Effect.gen(function* () {
+              let failing = false
+              while (true) {
+                const batch = yield* buffer.take(batchSize)
+                if (batch.length === 0) return
+                const exit = yield* Effect.exit(sink.write(batch))
+                if (Exit.isSuccess(exit)) {
+                  written += batch.length
+                  failing = false
+                } else {
+                  failed += batch.length
+                  if (!failing) {
+                    failing = true
+                    const error = Exit.findErrorOption(exit)
+                    yield* Effect.logError(
+                      `log stream of container ${container}: the sink failed: ${error._tag === "Some" ? error.value.message : "defect"}`
+                    )
+                  }
+                }
+              }
+            })
+            const fiber = yield* Effect.forkIn(writer, scope)
+            return { scope, reader, buffer, ended, writer: fiber, stats } satisfies Running
+          })
+        )
+        if (Exit.isFailure(opened)) {
+          yield* Scope.close(scope, Exit.void)
+          return yield* opened
+        }
+        running.set(file, opened.value)
+      })
+
+    const stop = (file: string) =>
+      Effect.gen(function* () {
+        const stream = running.get(file)
+        if (stream === undefined) return yield* new StreamNotStarted({ file })
+        running.delete(file)
+        // Everything the container wrote is in the pipe by now (the daemon stops writing before it calls us).
+        stream.reader.drain()
+        const flushed = yield* waitFor(() => settled(stream.stats()), flushTimeout)
+        const stats = stream.stats()
+        if (!flushed) {
+          yield* Effect.logWarning(
+            `log stream of container ${stats.containerId.slice(0, 12)}: the sink did not take every entry within ${Duration.format(Duration.fromInputUnsafe(flushTimeout))}; answering StopLogging anyway`
+          )
+        }
+        // EOF comes once the daemon closes its end, after our answer; then the rest is written and the sink closed.
+        yield* Effect.forkIn(
+          Effect.andThen(Deferred.await(stream.ended).pipe(Effect.timeoutOption(endTimeout)), finish(stream)),
+          registry
+        )
+        return stats
+      })
+
+    return {
+      start,
+      stop,
+      stats: Effect.sync(() => [...running.values()].map((s) => s.stats()))
+    }
+  })

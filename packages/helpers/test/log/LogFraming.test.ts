@@ -1,0 +1,82 @@
+import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Result, Stream } from "effect"
+
+const entries = Array.from({ length: 5 }, (_, i) =>
+  LogEntry.make({ source: i % 2 === 0 ? "stdout" : "stderr", timeNano: BigInt(i + 1) * 1000n, line: `line ${i}` })
+)
+const lines = (es: ReadonlyArray<LogEntry.LogEntry>) => es.map(LogEntry.lineText)
+
+describe("LogFraming", () => {
+  it("frames with a 4-byte big-endian length", () => {
+    const frame = LogFraming.encodeFrame(entries[0]!)
+    const body = LogEntry.encode(entries[0]!)
+    expect(new DataView(frame.buffer).getUint32(0)).toBe(body.length)
+    expect(frame.subarray(4)).toEqual(body)
+  })
+
+  it("decodes frames split at every possible byte", () => {
+    const bytes = LogFraming.encodeFrames(entries)
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const decoder = LogFraming.decoder()
+      const first = decoder.push(bytes.subarray(0, cut)).entries
+      const second = decoder.push(bytes.subarray(cut)).entries
+      expect(lines([...first, ...second])).toEqual(lines(entries))
+      expect(decoder.pending()).toBe(0)
+      expect(Result.isSuccess(decoder.end())).toBe(true)
+    }
+  })
+
+  it("decodes a stream fed one byte at a time", () => {
+    const bytes = LogFraming.encodeFrames(entries)
+    const decoder = LogFraming.decoder()
+    const out: Array<LogEntry.LogEntry> = []
+    for (const b of bytes) out.push(...decoder.push(Uint8Array.of(b)).entries)
+    expect(lines(out)).toEqual(lines(entries))
+  })
+
+  it("an empty frame is an entry with default fields", () => {
+    const decoded = LogFraming.decoder().push(Uint8Array.of(0, 0, 0, 0)).entries
+    expect(decoded).toHaveLength(1)
+    expect(decoded[0]?.source).toBe("")
+  })
+
+  it("refuses a frame over the bound before buffering it, and stays failed", () => {
+    const decoder = LogFraming.decoder({ maxFrameSize: 16 })
+    const small = LogEntry.make({ line: "ok" })
+    const bytes = new Uint8Array([...LogFraming.encodeFrame(small), 0, 0, 0, 17])
+    const result = decoder.push(bytes)
+    // The entry before the bad frame is still delivered.
+    expect(lines(result.entries)).toEqual(["ok"])
+    expect(result.error).toMatchObject({ _tag: "FrameTooLarge", size: 17, limit: 16 })
+    expect(result.error?.message).toBe("log frame of 17 bytes exceeds the limit of 16 bytes")
+    expect(decoder.push(LogFraming.encodeFrame(small)).error?._tag).toBe("FrameTooLarge")
+  })
+
+  it("reports a corrupt message and a stream cut inside a frame", () => {
+    const corrupt = LogFraming.decoder().push(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
+    expect(corrupt.error?._tag).toBe("LogEntryCorrupt")
+    const cut = LogFraming.decoder()
+    cut.push(LogFraming.encodeFrame(entries[0]!).subarray(0, 7))
+    const end = cut.end()
+    expect(Result.isFailure(end) && end.failure.message).toMatch(/ended inside a frame \(7 of \d+ bytes\)/)
+  })
+
+  it.effect("encodeStream and decodeStream round-trip through arbitrary chunking", () =>
+    Effect.gen(function* () {
+      const framed = yield* Stream.runCollect(LogFraming.encodeStream(Stream.fromIterable(entries)))
+      const all = Buffer.concat(framed)
+      const chunks = [all.subarray(0, 3), all.subarray(3, 20), all.subarray(20)]
+      const back = yield* Stream.runCollect(Stream.fromIterable(chunks).pipe(LogFraming.decodeStream()))
+      expect(lines(back)).toEqual(lines(entries))
+      const truncated = yield* Stream.runCollect(Stream.make(all.subarray(0, 10)).pipe(LogFraming.decodeStream())).pipe(
+        Effect.flip
+      )
+      expect(truncated._tag).toBe("FrameTruncated")
+      const tooLarge = yield* Stream.runCollect(
+        Stream.make(all, Uint8Array.of(0, 0, 0, 200)).pipe(LogFraming.decodeStream({ maxFrameSize: 100 }))
+      ).pipe(Effect.flip)
+      expect(tooLarge._tag).toBe("FrameTooLarge")
+    })
+  )
+})

@@ -1,0 +1,193 @@
+import { LogBuffer, LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
+import type { LogDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect, Exit, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-streams-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const info = (id: string): LogDriver.Info => ({
+  Config: {},
+  ContainerID: id.padEnd(64, "0"),
+  ContainerName: "/c",
+  ContainerEntrypoint: "sh",
+  ContainerArgs: null,
+  ContainerImageID: "sha256:0",
+  ContainerImageName: "busybox",
+  ContainerCreated: "2026-11-27T12:00:00Z",
+  ContainerEnv: null,
+  ContainerLabels: null,
+  LogPath: "",
+  DaemonName: "docker"
+})
+
+const entries = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) =>
+    LogEntry.make({ source: "stdout", timeNano: BigInt(from + i), line: String(from + i).padStart(6, "0") })
+  )
+
+/** A sink that records what it got, and whether its scope closed. */
+const recordingSink = () => {
+  const got: Array<string> = []
+  const state = { closed: false }
+  const sink = () =>
+    Effect.acquireRelease(
+      Effect.succeed<LogStreams.Sink>({
+        write: (batch) => Effect.sync(() => void got.push(...batch.map(LogEntry.lineText)))
+      }),
+      () =>
+        Effect.sync(() => {
+          state.closed = true
+        })
+    )
+  return { got, state, sink }
+}
+
+class Refused extends Data.TaggedError("Refused")<{ readonly message: string }> {}
+
+describe("LogStreams", () => {
+  it.live("stop answers once what was written before it is in the sink, without waiting for EOF", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { got, state, sink } = recordingSink()
+      const streams = yield* LogStreams.make({ sink })
+      const file = Path.join(dir, "a")
+      const daemon = yield* Scope.make()
+      const fifo = yield* LogFifo.create(file).pipe(Scope.provide(daemon))
+      yield* streams.start(file, info("a"))
+      // Written synchronously right before the stop: still in the pipe when StopLogging arrives.
+      yield* fifo.write(LogFraming.encodeFrames(entries(2000)))
+      const stats = yield* streams.stop(file)
+      expect(stats).toMatchObject({ received: 2000, written: 2000, dropped: 0, failed: 0 })
+      expect(got).toEqual(entries(2000).map(LogEntry.lineText))
+      expect(yield* streams.stats).toEqual([])
+      // The daemon closes its end after the answer: the stream finishes and the sink closes.
+      expect(state.closed).toBe(false)
+      yield* Scope.close(daemon, Exit.void)
+      yield* Effect.sleep("100 millis")
+      expect(state.closed).toBe(true)
+    })
+  )
+
+  it.live("a stalled sink never blocks the writer: entries beyond the buffer are dropped and counted", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const streams = yield* LogStreams.make({
+        sink: () => Effect.succeed<LogStreams.Sink>({ write: () => Effect.never }),
+        buffer: { maxBytes: 1000 * (6 + LogBuffer.entryOverhead), overflow: "drop-newest" },
+        batchSize: 100,
+        flushTimeout: "50 millis"
+      })
+      const file = Path.join(dir, "stalled")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("b"))
+      const total = 100_000
+      // Like the daemon in blocking mode: wait whenever the pipe is full. It must not stay full.
+      for (let i = 0; i < total; i += 1000) yield* fifo.write(LogFraming.encodeFrames(entries(1000, i)))
+      const stats = yield* streams.stop(file)
+      expect(stats.received).toBe(total)
+      expect(stats.written).toBe(0)
+      // The first batch is stuck in the sink, the buffer holds its capacity, the rest is dropped.
+      expect(stats.dropped).toBe(total - 1000 - 100)
+    }).pipe(Effect.timeout("30 seconds"))
+  )
+
+  it.live("drop-oldest keeps the latest entries when the sink falls behind", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const got: Array<string> = []
+      let release = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const streams = yield* LogStreams.make({
+        sink: () =>
+          Effect.succeed<LogStreams.Sink>({
+            write: (batch) =>
+              Effect.promise(() => gate).pipe(
+                Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
+              )
+          }),
+        buffer: { maxBytes: 10 * (6 + LogBuffer.entryOverhead), overflow: "drop-oldest" },
+        batchSize: 1
+      })
+      const file = Path.join(dir, "latest")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("c"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(1)))
+      yield* Effect.sleep("50 millis")
+      yield* fifo.write(LogFraming.encodeFrames(entries(100, 1)))
+      yield* Effect.sleep("50 millis")
+      release()
+      const stats = yield* streams.stop(file)
+      expect(stats.dropped).toBe(90)
+      expect(got).toEqual(["000000", ...entries(10, 91).map(LogEntry.lineText)])
+    })
+  )
+
+  it.live("a corrupt frame is reported, and the rest of the stream is drained, not left to block", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { got, sink } = recordingSink()
+      const streams = yield* LogStreams.make({ sink, maxFrameSize: 64 })
+      const file = Path.join(dir, "corrupt")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("d"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(3)))
+      yield* fifo.write(Uint8Array.of(0, 1, 0, 0))
+      yield* fifo.write(new Uint8Array(200_000))
+      const stats = yield* streams.stop(file)
+      expect(got).toEqual(entries(3).map(LogEntry.lineText))
+      expect(stats.discardedBytes).toBe(200_004)
+    })
+  )
+
+  it.live("start and stop name the file they refuse; a sink that fails to open fails the start", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { sink } = recordingSink()
+      const streams = yield* LogStreams.make({ sink })
+      const file = Path.join(dir, "twice")
+      yield* LogFifo.create(file)
+      yield* streams.start(file, info("e"))
+      const again = yield* Effect.flip(streams.start(file, info("e")))
+      expect(again.message).toBe(`already logging from ${file}`)
+      const unknown = yield* Effect.flip(streams.stop(Path.join(dir, "nope")))
+      expect(unknown.message).toBe(`not logging from ${Path.join(dir, "nope")}`)
+      const missing = yield* Effect.flip(streams.start(Path.join(dir, "missing"), info("f")))
+      expect(missing.message).toMatch(/^open .*missing: ENOENT/)
+
+      const refusing = yield* LogStreams.make({ sink: () => Effect.fail(new Refused({ message: "no room" })) })
+      const other = Path.join(dir, "refused")
+      yield* LogFifo.create(other)
+      expect((yield* Effect.flip(refusing.start(other, info("g")))).message).toBe("no room")
+      expect(yield* refusing.stats).toEqual([])
+      // Nothing was left open: the file can be started again once the sink opens.
+      const invalid = yield* Effect.flip(LogStreams.make({ sink, buffer: { maxBytes: -1, overflow: "drop-newest" } }))
+      expect(invalid.message).toMatch(/size must be a positive number of bytes/)
+    })
+  )
+
+  it.live("closing the lifecycle's scope stops every stream and closes their sinks", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { got, state, sink } = recordingSink()
+      const scope = yield* Scope.make()
+      const streams = yield* LogStreams.make({ sink }).pipe(Scope.provide(scope))
+      const file = Path.join(dir, "shutdown")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("h"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(5)))
+      yield* Effect.sleep("50 millis")
+      expect((yield* streams.stats).map((s) => s.received)).toEqual([5])
+      yield* Scope.close(scope, Exit.void)
+      expect(state.closed).toBe(true)
+      expect(got).toHaveLength(5)
+    })
+  )
+})

@@ -1,0 +1,67 @@
+/**
+ * The LogDriver suite finds the mistakes log plugins make: not draining the FIFO, dropping the newline in ReadLogs,
+ * ignoring Tail, a Follow answer that never sends new lines.
+ */
+import { type LogEntry, LogFifo, LogFraming } from "@docker-plugin-kit/helpers"
+import { LogDriver } from "@docker-plugin-kit/protocol"
+import { Conformance, ConformanceLog, ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
+
+/** Reads each FIFO into memory, but answers ReadLogs with bare lines, all of them, and never follows. */
+const careless = Layer.sync(LogDriver.LogDriver, () => {
+  const logged = new Map<string, Array<LogEntry.LogEntry>>()
+  return {
+    startLogging: ({ File, Info }) =>
+      Effect.sync(() => {
+        const entries = logged.get(Info.ContainerID) ?? []
+        logged.set(Info.ContainerID, entries)
+        Effect.runFork(Stream.runForEach(LogFifo.entries(File), (e) => Effect.sync(() => void entries.push(e))))
+        return {}
+      }),
+    // Gives the reader time to catch up instead of draining the FIFO (a mistake of its own, not the one tested).
+    stopLogging: () => Effect.as(Effect.sleep("200 millis"), {}),
+    capabilities: () => Effect.succeed({ Cap: { ReadLogs: true } }),
+    readLogs: ({ Info }) =>
+      Effect.succeed(LogFraming.encodeStream(Stream.fromIterable(logged.get(Info.ContainerID) ?? [])))
+  }
+})
+
+/** Answers StartLogging but never opens the FIFO; serves no ReadLogs. */
+const deaf = Layer.succeed(LogDriver.LogDriver, {
+  startLogging: () => Effect.succeed({}),
+  stopLogging: () => Effect.succeed({})
+})
+
+const statusOf = (report: Conformance.Report) => Object.fromEntries(report.outcomes.map((o) => [o.check, o.status]))
+
+describe("ConformanceLog", () => {
+  it.live("reports a ReadLogs without newlines, Tail ignored, and a Follow that sends nothing new", () =>
+    Effect.gen(function* () {
+      const report = yield* Conformance.run(ConformanceLog.suite, yield* ConformanceSuites.inProcess(careless))
+      expect(report.passed).toBe(false)
+      const status = statusOf(report)
+      expect(status["ReadLogs answers what was logged, each complete line ending in a newline"]).toBe("fail")
+      expect(status["ReadLogs applies Tail"]).toBe("fail")
+      expect(status["ReadLogs with Follow sends new lines and ends when the container stops"]).toBe("warn")
+      expect(status["StartLogging answers, then the FIFO is drained (1 MiB written without blocking)"]).toBe("pass")
+      const newline = report.outcomes.find((o) => o.check.startsWith("ReadLogs answers"))
+      expect(newline?.reason).toBe(
+        'ReadLogs answered ["stdout:first","stdout:second","stderr:third"], expected ["stdout:first\\n","stdout:second\\n","stderr:third\\n"]'
+      )
+    })
+  )
+
+  it.live("reports a plugin that never reads its FIFO (the container would block)", () =>
+    Effect.gen(function* () {
+      const client = yield* ConformanceSuites.inProcess(deaf)
+      const drained = ConformanceLog.checks.find((c) => c.name.startsWith("StartLogging answers"))!
+      const outcome = yield* Conformance.runCheck(drained, Conformance.context(client))
+      expect(outcome.status).toBe("fail")
+      expect(outcome.reason).toMatch(/the FIFO stayed full for 10s: the plugin does not drain it/)
+      // Without readLogs, Capabilities says no ReadLogs, and the ReadLogs checks are skipped.
+      const readBack = ConformanceLog.checks.find((c) => c.name === "ReadLogs applies Tail")!
+      expect((yield* Conformance.runCheck(readBack, Conformance.context(client))).status).toBe("pass")
+    })
+  )
+})
