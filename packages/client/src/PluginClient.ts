@@ -130,8 +130,8 @@ export const statusDetail = (text: string): string => {
 }
 
 /**
- * Interprets a JSON answer like the daemon: status, error field, then the endpoint's schema (keys matched
- * case-insensitively, `null` read as an all-zero answer).
+ * Interprets a JSON answer like the daemon: status, error field (not for `AuthZPlugin.*`, whose 200 `Err` the
+ * daemon ignores), then the endpoint's schema (keys matched case-insensitively, `null` read as an all-zero answer).
  *
  * @since 0.1.0
  */
@@ -148,11 +148,14 @@ export const interpretJson = (
   if (Result.isFailure(parsed)) return Result.fail(new BadResponse({ method, reason: parsed.failure, body: text }))
   const body = parsed.success === null ? {} : parsed.success
   const err = GoJson.field(body, errorField)
-  if (typeof err === "string" && err !== "") return Result.fail(new RemoteError({ method, err }))
   if (err !== undefined && err !== null && typeof err !== "string") {
     return Result.fail(
       new BadResponse({ method, reason: `${errorField}: expected a string, got ${typeof err}`, body: text })
     )
+  }
+  // The daemon never reads `Err` of a 200 authorization answer: `{"Allow": true, "Err": "x"}` is an allow.
+  if (typeof err === "string" && err !== "" && !path.startsWith("/AuthZPlugin.")) {
+    return Result.fail(new RemoteError({ method, err }))
   }
   const decoded = decoderOf(schema)(DaemonDefaults.adjust(path, GoJson.normalize(schema.ast, body)))
   return Result.mapError(

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { descriptor as authzPolicy } from "./authz-policy/descriptor.ts"
 import type * as Descriptor from "./Descriptor.ts"
 import { descriptor as logFile } from "./log-file/descriptor.ts"
 import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
@@ -26,7 +27,8 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   GraphOverlayDescriptors.vfs,
   metricsProxy,
   networkBridge,
-  logFile
+  logFile,
+  authzPolicy
 ]
 
 /**

@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Conformance from "./Conformance.ts"
+import * as ConformanceAuthz from "./ConformanceAuthz.ts"
 import * as ConformanceGeneric from "./ConformanceGeneric.ts"
 import * as ConformanceLog from "./ConformanceLog.ts"
 import * as ConformanceGraph from "./ConformanceGraph.ts"
@@ -38,7 +39,8 @@ export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   IpamDriver: ConformanceIpam.suite,
   GraphDriver: ConformanceGraph.suite,
   NetworkDriver: ConformanceNetwork.suite,
-  LogDriver: ConformanceLog.suite
+  LogDriver: ConformanceLog.suite,
+  authz: ConformanceAuthz.suite
 }
 
 /**

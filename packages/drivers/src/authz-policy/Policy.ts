@@ -1,0 +1,156 @@
+/**
+ * The policy file of `authz-policy`: a default decision and rules matched top to bottom, as YAML or JSON,
+ * validated with a Schema. Unknown keys are errors (a misspelt `privilged: true` must not turn a deny rule into
+ * one that matches everything), every problem is reported with its place in the file.
+ *
+ * ```yaml
+ * default: allow
+ * rules:
+ *   - name: no-privileged
+ *     decision: deny
+ *     message: privileged containers are not allowed
+ *     privileged: true
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { ContainerSpec, EngineRoute } from "@docker-plugin-kit/helpers"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as Yaml from "yaml"
+
+/**
+ * The policy could not be read: the message says where and why.
+ *
+ * @since 0.1.0
+ */
+export class PolicyInvalid extends Schema.TaggedError<PolicyInvalid>()("PolicyInvalid", {
+  source: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `invalid policy ${this.source}: ${this.reason}`
+  }
+}
+
+const Decision = Schema.Literals(["allow", "deny"])
+
+const AbsolutePath = Schema.String.check(
+  Schema.makeFilter((s: string) => s.startsWith("/") || `expected an absolute host path, got "${s}"`)
+)
+
+const Method = Schema.String.check(
+  Schema.isPattern(/^[A-Z]+$/, { message: "expected an upper-case HTTP method such as GET or POST" })
+)
+
+const RoutePattern = Schema.String.check(
+  Schema.makeFilter(
+    (s: string) =>
+      s.includes("*") ||
+      EngineRoute.templates.has(s) ||
+      `unknown route "${s}": name a route of the Engine API table (e.g. containers/create, containers/{id}/exec) or use * (e.g. containers/*)`
+  )
+)
+
+const Namespace = Schema.Literals(ContainerSpec.namespaces)
+
+/**
+ * One rule: its conditions all hold (a list condition holds when any of its entries does) for the rule to match.
+ *
+ * @since 0.1.0
+ */
+export const Rule = Schema.Struct({
+  /** Shown in audit lines. */
+  name: Schema.NonEmptyString,
+  decision: Decision,
+  /** What a denied user reads after `authorization denied by plugin NAME: `; defaults to `denied by rule NAME`. */
+  message: Schema.optionalKey(Schema.String),
+  /** TLS common names; a request without a user never matches a rule that lists users. */
+  users: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  methods: Schema.optionalKey(Schema.Array(Method)),
+  /** Engine API route templates, `*` matching any text (e.g. `containers/*`, `*`). */
+  routes: Schema.optionalKey(Schema.Array(RoutePattern)),
+  /** `true`: the request asks for a privileged container or exec. */
+  privileged: Schema.optionalKey(Schema.Literal(true)),
+  /** Host paths: the request mounts one of them, a path under one, or a folder containing one. */
+  hostMounts: Schema.optionalKey(Schema.Array(AbsolutePath)),
+  /** Capabilities (with or without `CAP_`); adding `ALL` adds every one. */
+  capAdd: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  /** Namespaces shared with the host. */
+  hostNamespaces: Schema.optionalKey(Schema.Array(Namespace)),
+  /** `true`: any device mapping or device cgroup rule; paths: a device under one of them. */
+  devices: Schema.optionalKey(Schema.Union([Schema.Literal(true), Schema.Array(AbsolutePath)])),
+  /** Image references, `*` matching any text, compared with the reference as given and fully qualified. */
+  images: Schema.optionalKey(Schema.Array(Schema.NonEmptyString))
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Rule = typeof Rule.Type
+
+/**
+ * A policy: the rules, and what happens when none matches.
+ *
+ * @since 0.1.0
+ */
+export const Policy = Schema.Struct({
+  default: Decision,
+  /** The message of a denial by default. */
+  defaultMessage: Schema.optionalKey(Schema.String),
+  rules: Schema.Array(Rule)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Policy = typeof Policy.Type
+
+const formatIssues = (error: Schema.SchemaError): string =>
+  SchemaIssue.makeFormatterStandardSchemaV1()(error.issue)
+    .issues.map(({ path, message }) => {
+      const at = (path ?? []).map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
+      const place = at === "" ? "(top)" : at.replace(/^\./, "")
+      return message === "Expected no excess property" ? `${place}: unknown key` : `${place}: ${message}`
+    })
+    .join("; ")
+
+const ruleNames = (policy: Policy): Result.Result<Policy, string> => {
+  const seen = new Set<string>()
+  for (const rule of policy.rules) {
+    if (seen.has(rule.name)) return Result.fail(`two rules are named "${rule.name}"`)
+    seen.add(rule.name)
+  }
+  return Result.succeed(policy)
+}
+
+/**
+ * Decodes an already parsed document.
+ *
+ * @since 0.1.0
+ */
+export const decode = (document: unknown, source: string): Result.Result<Policy, PolicyInvalid> => {
+  const decoded = Schema.decodeUnknownResult(Policy)(document, { onExcessProperty: "error", errors: "all" })
+  if (Result.isFailure(decoded))
+    return Result.fail(new PolicyInvalid({ source, reason: formatIssues(decoded.failure) }))
+  return Result.mapError(ruleNames(decoded.success), (reason) => new PolicyInvalid({ source, reason }))
+}
+
+/**
+ * Parses the text of a policy file, YAML or JSON (JSON is YAML; duplicate keys are errors in both).
+ *
+ * @since 0.1.0
+ */
+export const parse = (text: string, source: string): Result.Result<Policy, PolicyInvalid> => {
+  let document: unknown
+  try {
+    document = Yaml.parse(text, { uniqueKeys: true, prettyErrors: true })
+  } catch (e) {
+    return Result.fail(new PolicyInvalid({ source, reason: (e as Error).message.split("\n")[0]! }))
+  }
+  if (document === null || document === undefined) {
+    return Result.fail(new PolicyInvalid({ source, reason: "the file is empty" }))
+  }
+  return decode(document, source)
+}

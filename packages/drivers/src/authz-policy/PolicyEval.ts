@@ -1,0 +1,127 @@
+/**
+ * Evaluating a policy: pure, no I/O. Rules are tried top to bottom; the first whose conditions all hold decides;
+ * when none does, the policy's default decides.
+ *
+ * Fail closed: when a rule's conditions reach the body (privileged, mounts, capabilities, namespaces, devices,
+ * images) and the body of a route that carries a container specification cannot be read (withheld by the daemon,
+ * not JSON), the request is denied with the reason, whatever the rule would have decided.
+ *
+ * @since 0.1.0
+ */
+import { type AuthzRequest, ContainerSpec } from "@docker-plugin-kit/helpers"
+import * as Result from "effect/Result"
+import type { Policy, Rule } from "./Policy.ts"
+
+/**
+ * The outcome of a request.
+ *
+ * @since 0.1.0
+ */
+export interface Verdict {
+  readonly allow: boolean
+  /** The rule that decided, `default`, or `unreadable-body`. */
+  readonly rule: string
+  /** Why, for a denial: what the user sees. */
+  readonly message: string | undefined
+}
+
+const bodyKeys = ["privileged", "hostMounts", "capAdd", "hostNamespaces", "devices", "images"] as const
+
+/**
+ * Whether a rule looks at the request body.
+ *
+ * @since 0.1.0
+ */
+export const readsBody = (rule: Rule): boolean => bodyKeys.some((key) => rule[key] !== undefined)
+
+const globCache = new Map<string, RegExp>()
+
+/**
+ * Matches `text` against a pattern where `*` is any text (`/` included) and everything else is literal.
+ *
+ * @since 0.1.0
+ */
+export const glob = (pattern: string, text: string): boolean => {
+  let compiled = globCache.get(pattern)
+  if (compiled === undefined) {
+    const source = pattern
+      .split("*")
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")
+    compiled = new RegExp(`^${source}$`)
+    globCache.set(pattern, compiled)
+  }
+  return compiled.test(text)
+}
+
+const matchesRequestLine = (rule: Rule, request: AuthzRequest.AuthzRequest): boolean => {
+  if (rule.users !== undefined && (request.user === undefined || !rule.users.includes(request.user))) return false
+  if (rule.methods !== undefined && !rule.methods.includes(request.method)) return false
+  if (rule.routes !== undefined) {
+    const route = request.route.template ?? request.route.path
+    if (!rule.routes.some((pattern) => glob(pattern, route))) return false
+  }
+  return true
+}
+
+const addsCapability = (added: ReadonlyArray<string>, listed: ReadonlyArray<string>): boolean => {
+  const wanted = listed.map(ContainerSpec.capability)
+  return added.some((cap) => cap === "ALL" || wanted.includes("ALL") || wanted.includes(cap))
+}
+
+const matchesSpec = (rule: Rule, spec: ContainerSpec.ContainerSpec): boolean => {
+  if (rule.privileged === true && !spec.privileged) return false
+  if (
+    rule.hostMounts !== undefined &&
+    !spec.hostMounts.some((mount) => rule.hostMounts!.some((path) => ContainerSpec.exposes(mount.source, path)))
+  ) {
+    return false
+  }
+  if (rule.capAdd !== undefined && !addsCapability(spec.capAdd, rule.capAdd)) return false
+  if (rule.hostNamespaces !== undefined && !spec.hostNamespaces.some((ns) => rule.hostNamespaces!.includes(ns))) {
+    return false
+  }
+  if (rule.devices === true && spec.devices.length === 0 && spec.deviceCgroupRules.length === 0) return false
+  if (
+    Array.isArray(rule.devices) &&
+    !spec.devices.some((device) =>
+      (rule.devices as ReadonlyArray<string>).some((p) => ContainerSpec.isUnder(device, p))
+    )
+  ) {
+    return false
+  }
+  if (rule.images !== undefined) {
+    const image = spec.image
+    if (image === undefined || image === "") return false
+    const qualified = ContainerSpec.qualifiedImage(image)
+    if (!rule.images.some((pattern) => glob(pattern, image) || glob(pattern, qualified))) return false
+  }
+  return true
+}
+
+const verdictOf = (rule: Rule): Verdict =>
+  rule.decision === "allow"
+    ? { allow: true, rule: rule.name, message: undefined }
+    : { allow: false, rule: rule.name, message: rule.message ?? `denied by rule ${rule.name}` }
+
+/**
+ * Decides a request.
+ *
+ * @since 0.1.0
+ */
+export const decide = (policy: Policy, request: AuthzRequest.AuthzRequest): Verdict => {
+  // Read once, and only when a rule reached needs it.
+  let spec: Result.Result<ContainerSpec.ContainerSpec | undefined, string> | undefined
+  for (const rule of policy.rules) {
+    if (!matchesRequestLine(rule, request)) continue
+    if (!readsBody(rule)) return verdictOf(rule)
+    spec ??= ContainerSpec.of(request)
+    if (Result.isFailure(spec)) {
+      return { allow: false, rule: "unreadable-body", message: `rule ${rule.name} needs the request: ${spec.failure}` }
+    }
+    if (spec.success !== undefined && matchesSpec(rule, spec.success)) return verdictOf(rule)
+  }
+  return policy.default === "allow"
+    ? { allow: true, rule: "default", message: undefined }
+    : { allow: false, rule: "default", message: policy.defaultMessage ?? "denied by the policy's default" }
+}

@@ -1,0 +1,27 @@
+/**
+ * `authz-policy` for the CLI: `dpk serve authz-policy --policy FILE`.
+ *
+ * @since 0.1.0
+ */
+import { Authorization } from "@docker-plugin-kit/protocol"
+import * as Flag from "effect/cli/Flag"
+import * as Descriptor from "../Descriptor.ts"
+import * as AuthzPolicy from "./AuthzPolicy.ts"
+
+/**
+ * The descriptor.
+ *
+ * @since 0.1.0
+ */
+export const descriptor = Descriptor.make({
+  name: "authz-policy",
+  description:
+    "An authorization plugin deciding each Engine API request with the rules of a YAML or JSON policy file (reloaded on SIGHUP and on change; denies when in doubt)",
+  apis: [Authorization.Api],
+  flags: {
+    policy: Flag.String("policy").pipe(
+      Flag.withDescription("The policy file (YAML or JSON), e.g. examples/authz-policy/baseline.yaml")
+    )
+  },
+  layer: ({ policy }) => AuthzPolicy.layerNode(policy)
+})

@@ -1,0 +1,81 @@
+/**
+ * `dpk serve authz-policy --policy FILE` as a process: `dpk probe` passes it, it audits each decision on its
+ * output, and SIGHUP reloads a policy the file watcher cannot see change (a file behind a symbolic link).
+ */
+import { ConformanceSuites } from "@docker-plugin-kit/testkit"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { spawnServe } from "../support/engine.ts"
+
+const baselinePath = fileURLToPath(new URL("../../../../examples/authz-policy/baseline.yaml", import.meta.url))
+const cliBin = fileURLToPath(new URL("../../../cli/src/bin.ts", import.meta.url))
+const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-authz-serve-"))
+afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+
+const ping = { RequestMethod: "GET", RequestUri: "/v1.41/info" }
+
+describe("dpk serve authz-policy", () => {
+  it.live("passes dpk probe with the baseline", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(dir, "probe.sock")
+      const served = yield* Effect.acquireRelease(
+        Effect.promise(() => spawnServe(["authz-policy", "--policy", baselinePath, "--socket", socket])),
+        (s) => Effect.promise(() => s.stop())
+      )
+      expect(served.child.pid).toBeGreaterThan(0)
+      const probe = ChildProcess.spawnSync(
+        process.execPath,
+        ["--conditions=@docker-plugin-kit/source", cliBin, "probe", socket, "--json"],
+        { encoding: "utf8" }
+      )
+      const result = JSON.parse(probe.stdout)
+      expect(result.implements).toEqual(["authz"])
+      expect(result.passed).toBe(true)
+      expect(result.reports[0].outcomes.every((o: { status: string }) => o.status === "pass")).toBe(true)
+      expect(probe.status).toBe(0)
+    })
+  )
+
+  it.live("audits decisions on its output and reloads on SIGHUP a file it cannot watch", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(dir, "hup.sock")
+      const real = Fs.mkdtempSync(Path.join(dir, "real-"))
+      const linkDir = Fs.mkdtempSync(Path.join(dir, "link-"))
+      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: allow\nrules: []\n")
+      Fs.symlinkSync(Path.join(real, "policy.yaml"), Path.join(linkDir, "policy.yaml"))
+      const served = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          spawnServe(["authz-policy", "--policy", Path.join(linkDir, "policy.yaml"), "--socket", socket])
+        ),
+        (s) => Effect.promise(() => s.stop())
+      )
+      let output = ""
+      served.child.stdout?.on("data", (d) => (output += d))
+      served.child.stderr?.on("data", (d) => (output += d))
+      const client = yield* ConformanceSuites.running(socket)
+      const ask = Effect.map(client.exchange("/AuthZPlugin.AuthZReq", ping), (ex) => ex.response.body as any)
+      expect((yield* ask).Allow).toBe(true)
+
+      // Written in another folder than the watched one: only SIGHUP can tell the plugin.
+      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: deny\ndefaultMessage: maintenance\nrules: []\n")
+      yield* Effect.sleep("300 millis")
+      expect((yield* ask).Allow).toBe(true)
+      served.child.kill("SIGHUP")
+      let answer = yield* ask
+      for (let i = 0; i < 50 && answer.Allow; i++) {
+        yield* Effect.sleep("50 millis")
+        answer = yield* ask
+      }
+      expect(answer).toEqual({ Allow: false, Msg: "maintenance" })
+      expect(served.child.exitCode).toBeNull()
+      expect(output).toMatch(/authz-policy: loaded 0 rules from .* \(SIGHUP\)/)
+      expect(output).toMatch(/message="authz decision".*user=- method=GET route=info rule=default decision=allow/)
+      expect(output).toMatch(/route=info rule=default decision=deny reason=maintenance/)
+    })
+  )
+})

@@ -1,0 +1,191 @@
+import { Policy, PolicyEval } from "@docker-plugin-kit/drivers"
+import { AuthzRequest } from "@docker-plugin-kit/helpers"
+import type { Authorization } from "@docker-plugin-kit/protocol"
+import { AuthzSequences } from "@docker-plugin-kit/testkit"
+import { describe, expect, it } from "@effect/vitest"
+import * as Result from "effect/Result"
+import * as Fs from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const baseline = Result.getOrThrow(
+  Policy.parse(
+    Fs.readFileSync(fileURLToPath(new URL("../../../../examples/authz-policy/baseline.yaml", import.meta.url)), "utf8"),
+    "baseline.yaml"
+  )
+)
+
+const policy = (yaml: string) => Result.getOrThrow(Policy.parse(yaml, "test.yaml"))
+
+/** The request as the daemon sends it (fake daemon's rules), parsed; `extra` overrides fields. */
+const raw = (method: string, uri: string, body?: unknown, extra: Partial<Authorization.AuthZRequest> = {}) =>
+  AuthzRequest.fromRequest({
+    ...AuthzSequences.authZRequestOf({
+      method,
+      uri,
+      ...(body === undefined ? {} : { body: { _tag: "Json", value: body } })
+    }),
+    ...extra
+  })
+
+const create = (hostConfig: Record<string, unknown>, image = "busybox") =>
+  raw("POST", "/v1.41/containers/create", { Image: image, HostConfig: hostConfig })
+
+describe("the baseline policy", () => {
+  const decide = (request: AuthzRequest.AuthzRequest) => PolicyEval.decide(baseline, request)
+
+  it("allows ordinary commands by default", () => {
+    for (const request of [
+      raw("HEAD", "/_ping"),
+      raw("GET", "/v1.41/containers/json?all=1"),
+      create({ Binds: ["data:/data", "/srv/app:/app"], CapAdd: ["CHOWN"] }),
+      raw("PUT", "/v1.41/containers/c/archive?path=/tmp", undefined, {
+        RequestHeaders: { "Content-Type": "application/x-tar" }
+      }),
+      raw("POST", "/v1.41/images/load?quiet=1", undefined, { RequestHeaders: { "Content-Type": "application/x-tar" } })
+    ]) {
+      expect(decide(request)).toEqual({ allow: true, rule: "default", message: undefined })
+    }
+  })
+
+  it("denies privileged containers and privileged exec", () => {
+    const expected = {
+      allow: false,
+      rule: "no-privileged",
+      message: "privileged containers are not allowed (baseline policy)"
+    }
+    expect(decide(create({ Privileged: true }))).toEqual(expected)
+    expect(decide(raw("POST", "/v1.41/containers/c/exec", { Privileged: true, Cmd: ["sh"] }))).toEqual(expected)
+  })
+
+  it("denies bind mounts of /, /etc and the Docker socket, however they are written", () => {
+    for (const host of [
+      { Binds: ["/:/host"] },
+      { Binds: ["/etc:/e:ro"] },
+      { Binds: ["/etc/ssl/:/ssl"] },
+      { Binds: ["/srv/../etc:/e"] },
+      { Binds: ["/var/run:/r"] },
+      { Mounts: [{ Type: "bind", Source: "/var/run/docker.sock", Target: "/s" }] },
+      { Mounts: [{ Type: "bind", Source: "/run/docker.sock", Target: "/s" }] },
+      {
+        Mounts: [
+          {
+            Type: "volume",
+            Target: "/v",
+            VolumeOptions: { DriverConfig: { Options: { type: "none", o: "bind", device: "/etc" } } }
+          }
+        ]
+      },
+      { Binds: [] as Array<string>, binds: ["/:/h"] }
+    ]) {
+      expect(decide(create(host)).rule).toBe("no-host-root-etc-or-docker-socket")
+    }
+    expect(
+      decide(
+        raw("POST", "/v1.41/volumes/create", { Name: "v", DriverOpts: { o: "bind", device: "/etc", type: "none" } })
+      ).allow
+    ).toBe(false)
+  })
+
+  it("denies adding SYS_ADMIN, NET_ADMIN or ALL, in any spelling", () => {
+    for (const caps of [["SYS_ADMIN"], ["cap_net_admin"], ["CHOWN", "CAP_SYS_ADMIN"], ["ALL"]]) {
+      expect(decide(create({ CapAdd: caps })).rule).toBe("no-sys-admin-or-net-admin")
+    }
+  })
+
+  it("fails closed when a container's body was withheld or is unreadable", () => {
+    const withheld = raw("POST", "/v1.41/containers/create", undefined, {
+      RequestHeaders: { "Content-Type": "application/json" }
+    })
+    const verdict = decide(withheld)
+    expect(verdict.allow).toBe(false)
+    expect(verdict.rule).toBe("unreadable-body")
+    expect(verdict.message).toMatch(
+      /^rule no-privileged needs the request: cannot read the body of POST containers\/create/
+    )
+    const broken = AuthzRequest.fromRequest({
+      RequestMethod: "POST",
+      RequestUri: "/containers/create",
+      RequestHeaders: { "Content-Type": "application/json" },
+      RequestBody: Buffer.from("{oops").toString("base64")
+    })
+    expect(decide(broken).allow).toBe(false)
+  })
+})
+
+describe("PolicyEval.decide", () => {
+  it("takes the first matching rule, top to bottom", () => {
+    const p = policy(`
+default: deny
+defaultMessage: nothing else
+rules:
+  - { name: ops-may-run-privileged, decision: allow, users: [ops], privileged: true }
+  - { name: no-privileged, decision: deny, message: no, privileged: true }
+  - { name: reads, decision: allow, methods: [GET, HEAD] }
+  - { name: containers, decision: allow, routes: ["containers/*"] }
+`)
+    const privileged = create({ Privileged: true })
+    expect(PolicyEval.decide(p, privileged).rule).toBe("no-privileged")
+    const asOps = AuthzRequest.fromRequest({
+      User: "ops",
+      UserAuthNMethod: "TLS",
+      RequestMethod: "POST",
+      RequestUri: "/v1.41/containers/create",
+      RequestHeaders: { "Content-Type": "application/json" },
+      RequestBody: Buffer.from('{"HostConfig":{"Privileged":true}}').toString("base64")
+    })
+    expect(PolicyEval.decide(p, asOps)).toEqual({ allow: true, rule: "ops-may-run-privileged", message: undefined })
+    expect(PolicyEval.decide(p, raw("GET", "/v1.41/info")).rule).toBe("reads")
+    expect(PolicyEval.decide(p, create({})).rule).toBe("containers")
+    expect(PolicyEval.decide(p, raw("POST", "/v1.41/volumes/create", { Name: "v" }))).toEqual({
+      allow: false,
+      rule: "default",
+      message: "nothing else"
+    })
+  })
+
+  it("matches host namespaces, devices and images", () => {
+    const p = policy(`
+default: allow
+rules:
+  - { name: ns, decision: deny, hostNamespaces: [pid, ipc] }
+  - { name: fuse, decision: deny, devices: [/dev/fuse] }
+  - { name: any-device, decision: deny, routes: [containers/create], devices: true, images: ["*/untrusted/*"] }
+  - { name: only-library, decision: deny, message: pull from docker.io/library only, images: ["evil.example/*"] }
+`)
+    expect(PolicyEval.decide(p, create({ PidMode: "host" })).rule).toBe("ns")
+    expect(PolicyEval.decide(p, create({ NetworkMode: "host" })).rule).toBe("default")
+    expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev/fuse" }] })).rule).toBe("fuse")
+    expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev/sda" }] })).rule).toBe("default")
+    expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["b 8:* rwm"] }, "team/untrusted/x")).rule).toBe(
+      "any-device"
+    )
+    expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["b 8:* rwm"] }, "team/app")).rule).toBe("default")
+    expect(PolicyEval.decide(p, raw("POST", "/v1.41/images/create?fromImage=evil.example/miner&tag=1")).rule).toBe(
+      "only-library"
+    )
+    expect(PolicyEval.decide(p, create({}, "evil.example/miner")).message).toBe("pull from docker.io/library only")
+  })
+
+  it("matches images as given and fully qualified", () => {
+    const p = policy(`
+default: deny
+rules:
+  - { name: library, decision: allow, images: ["docker.io/library/*"] }
+`)
+    expect(PolicyEval.decide(p, create({}, "busybox")).rule).toBe("library")
+    expect(PolicyEval.decide(p, create({}, "quay.io/x/y")).rule).toBe("default")
+    expect(PolicyEval.decide(p, raw("GET", "/v1.41/info")).rule).toBe("default")
+  })
+
+  it("never matches a users rule for an anonymous request", () => {
+    const p = policy("default: deny\nrules:\n  - { name: alice, decision: allow, users: [alice] }\n")
+    expect(PolicyEval.decide(p, raw("GET", "/_ping")).allow).toBe(false)
+  })
+
+  it("globs with * over any text and nothing else", () => {
+    expect(PolicyEval.glob("containers/*", "containers/{id}/exec")).toBe(true)
+    expect(PolicyEval.glob("containers/*", "containersx")).toBe(false)
+    expect(PolicyEval.glob("a.b", "axb")).toBe(false)
+    expect(PolicyEval.glob("*", "")).toBe(true)
+  })
+})

@@ -1,0 +1,171 @@
+/**
+ * authz-policy in front of a private Engine 20.10 started with `--authorization-plugin NAME`, served by
+ * `dpk serve authz-policy` as its own process with examples/authz-policy/baseline.yaml as shipped (the policy
+ * file is a link to a copy of it, so the SIGHUP test can change the copy without touching the example).
+ */
+import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Result from "effect/Result"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { removeSocket, type Spawned, socketOf, spawnServe, uniqueName } from "../../support/engine.ts"
+
+const baselinePath = fileURLToPath(new URL("../../../../../examples/authz-policy/baseline.yaml", import.meta.url))
+const baseline = Fs.readFileSync(baselinePath, "utf8")
+const name = uniqueName("dpk-e2e-authz")
+const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-authz-"))
+const realPolicy = Path.join(base, "real", "policy.yaml")
+const policyLink = Path.join(base, "policy.yaml")
+Fs.mkdirSync(Path.dirname(realPolicy))
+Fs.writeFileSync(realPolicy, baseline)
+Fs.symlinkSync(realPolicy, policyLink)
+
+const serveArgs = ["authz-policy", "--name", name, "--policy", policyLink]
+// The daemon looks its authorization plugins up at start: the plugin listens first (only where the engine can run).
+let plugin: Spawned | undefined = Result.isSuccess(DockerEngine.findTools()) ? await spawnServe(serveArgs) : undefined
+let output = ""
+const capture = (spawned: Spawned) => {
+  spawned.child.stdout?.on("data", (d) => (output += d))
+  spawned.child.stderr?.on("data", (d) => (output += d))
+}
+if (plugin !== undefined) capture(plugin)
+
+const shared = await DockerEngine.shared({ daemonArgs: ["--authorization-plugin", name] })
+const engine = shared.engine!
+afterAll(async () => {
+  await shared.close()
+  await plugin?.stop()
+  removeSocket(name)
+  Fs.rmSync(base, { recursive: true, force: true })
+})
+
+const denied = (message: string) => `authorization denied by plugin ${name}: ${message}`
+const sha256 = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
+
+describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine 20.10", () => {
+  it.effect("docker run works under the baseline, and each decision is audited", () =>
+    Effect.gen(function* () {
+      const out = yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "hello")
+      expect(out).toBe("hello")
+      expect(output).toMatch(
+        /message="authz decision" .*method=POST route=containers\/create rule=default decision=allow/
+      )
+    })
+  )
+
+  it.effect("docker cp of a 10 MiB file into a container and back out", () =>
+    Effect.gen(function* () {
+      const source = Path.join(base, "in.bin")
+      Fs.writeFileSync(source, Crypto.randomBytes(10 * 1024 * 1024))
+      const id = yield* engine.docker("run", "-d", "--network", "none", engine.image, "sleep", "300")
+      yield* engine.docker("cp", source, `${id}:/tmp/data.bin`)
+      expect(yield* engine.docker("exec", id, "stat", "-c", "%s", "/tmp/data.bin")).toBe(String(10 * 1024 * 1024))
+      const back = Path.join(base, "out.bin")
+      yield* engine.docker("cp", `${id}:/tmp/data.bin`, back)
+      expect(sha256(back)).toBe(sha256(source))
+      yield* engine.docker("rm", "-f", id)
+    })
+  )
+
+  it.effect("docker save and docker load", () =>
+    Effect.gen(function* () {
+      const tag = `dpk-authz-save:${Date.now()}`
+      yield* engine.docker("tag", engine.image, tag)
+      const tar = Path.join(base, "image.tar")
+      yield* engine.docker("save", "-o", tar, tag)
+      expect(Fs.statSync(tar).size).toBeGreaterThan(100_000)
+      yield* engine.docker("rmi", tag)
+      const loaded = yield* engine.docker("load", "-i", tar)
+      expect(loaded).toContain(`Loaded image: ${tag}`)
+      yield* engine.docker("rmi", tag)
+    })
+  )
+
+  it.live("docker events streams for a short time", () =>
+    Effect.gen(function* () {
+      const since = Math.floor(Date.now() / 1000) - 600
+      const until = Math.floor(Date.now() / 1000) + 1
+      const events = yield* engine.docker("events", "--since", String(since), "--until", String(until))
+      expect(events).toMatch(/container (create|start|die|destroy)/)
+    })
+  )
+
+  it.effect("docker run --privileged is denied with the policy's message", () =>
+    Effect.gen(function* () {
+      const result = yield* engine.dockerResult("run", "--rm", "--privileged", engine.image, "true")
+      expect(result.exitCode).not.toBe(0)
+      expect(result.stderr).toContain(denied("privileged containers are not allowed (baseline policy)"))
+    })
+  )
+
+  it.effect("bind mounts of /etc, / and the Docker socket are denied; other bind mounts are allowed", () =>
+    Effect.gen(function* () {
+      const message = denied("bind mounts of /, /etc and the Docker socket are not allowed (baseline policy)")
+      for (const mount of [
+        ["-v", "/etc:/host-etc:ro"],
+        ["-v", "/:/host"],
+        ["--mount", "type=bind,source=/var/run/docker.sock,target=/s"]
+      ]) {
+        const result = yield* engine.dockerResult("run", "--rm", "--network", "none", ...mount, engine.image, "true")
+        expect(result.exitCode).not.toBe(0)
+        expect(result.stderr).toContain(message)
+      }
+      const ok = Path.join(base, "ok")
+      Fs.mkdirSync(ok)
+      Fs.writeFileSync(Path.join(ok, "f"), "x")
+      expect(
+        yield* engine.docker("run", "--rm", "--network", "none", "-v", `${ok}:/ok`, engine.image, "cat", "/ok/f")
+      ).toBe("x")
+    })
+  )
+
+  it.live("a policy change takes effect after SIGHUP, without restarting the plugin or the daemon", () =>
+    Effect.gen(function* () {
+      const volume = `dpk-authz-${Date.now()}`
+      yield* engine.docker("volume", "create", `${volume}-before`)
+      // The real file lives in another folder than the watched link: only SIGHUP tells the plugin.
+      Fs.writeFileSync(
+        realPolicy,
+        `${baseline}\n  - name: frozen-volumes\n    decision: deny\n    message: volumes are frozen\n    routes: [volumes/create]\n`
+      )
+      yield* Effect.sleep("300 millis")
+      yield* engine.docker("volume", "create", `${volume}-still`)
+      const pid = plugin!.child.pid!
+      process.kill(pid, "SIGHUP")
+      let result = yield* engine.dockerResult("volume", "create", `${volume}-after`)
+      for (let i = 0; i < 40 && result.exitCode === 0; i++) {
+        yield* Effect.sleep("100 millis")
+        result = yield* engine.dockerResult("volume", "create", `${volume}-after-${i}`)
+      }
+      expect(result.exitCode).not.toBe(0)
+      expect(result.stderr).toContain(denied("volumes are frozen"))
+      expect(plugin!.child.pid).toBe(pid)
+      expect(plugin!.child.exitCode).toBeNull()
+      // Back to the baseline.
+      Fs.writeFileSync(realPolicy, baseline)
+      process.kill(pid, "SIGHUP")
+      yield* Effect.sleep("300 millis")
+      yield* engine.docker("volume", "create", `${volume}-restored`)
+    })
+  )
+
+  it.live(
+    "with the plugin stopped, requests are refused, not allowed; served again, they pass",
+    () =>
+      Effect.gen(function* () {
+        yield* Effect.promise(() => plugin!.stop())
+        expect(Fs.existsSync(socketOf(name))).toBe(false)
+        const result = yield* engine.dockerResult("ps")
+        expect(result.exitCode).not.toBe(0)
+        expect(result.stderr).toContain(`plugin ${name} failed with error`)
+        plugin = yield* Effect.promise(() => spawnServe(serveArgs))
+        capture(plugin)
+        expect(yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "back")).toBe("back")
+      }),
+    120_000
+  )
+})

@@ -1,0 +1,262 @@
+/**
+ * What a request asks of the host, read from the bodies of the routes that carry a container (or volume)
+ * specification: privileged mode, host paths mounted, capabilities added, host namespaces, devices, image. These
+ * are the facts authorization policies decide on.
+ *
+ * Fields are read as the daemon reads them (keys case-insensitive). Host paths come from every way a request can
+ * mount one: `HostConfig.Binds` (`/src:/dst[:opts]`), `HostConfig.Mounts` of type `bind`, and `local` volumes
+ * with `o=bind` (in `Mounts` volume options and in `volumes/create`), which mount their `device` from the host.
+ *
+ * @since 0.1.0
+ */
+import * as Result from "effect/Result"
+import * as Path from "node:path"
+import type { AuthzRequest } from "./AuthzRequest.ts"
+import * as EngineRoute from "./EngineRoute.ts"
+import * as GoJson from "./internal/goJson.ts"
+
+/**
+ * A namespace a container can share with the host.
+ *
+ * @since 0.1.0
+ */
+export type Namespace = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup"
+
+/**
+ * Every namespace, in the order they are reported.
+ *
+ * @since 0.1.0
+ */
+export const namespaces: ReadonlyArray<Namespace> = ["network", "pid", "ipc", "uts", "userns", "cgroup"]
+
+/**
+ * A host path a request mounts.
+ *
+ * @since 0.1.0
+ */
+export interface HostMount {
+  /** The host path, cleaned (`/etc/../etc/` is `/etc`). */
+  readonly source: string
+  /** Where it was found: `Binds`, `Mounts`, `VolumeOptions` (a `local` bind volume in `Mounts`), `DriverOpts`. */
+  readonly origin: "Binds" | "Mounts" | "VolumeOptions" | "DriverOpts"
+}
+
+/**
+ * What a request asks of the host. Empty lists and `false` when the request does not say.
+ *
+ * @since 0.1.0
+ */
+export interface ContainerSpec {
+  /** The image reference as given (`busybox`, `registry:5000/team/app:1`), when there is one. */
+  readonly image: string | undefined
+  readonly privileged: boolean
+  readonly hostMounts: ReadonlyArray<HostMount>
+  /** Added capabilities, upper case without the `CAP_` prefix (`ALL` stays `ALL`). */
+  readonly capAdd: ReadonlyArray<string>
+  /** Namespaces shared with the host (`--network host`, `--pid host`, ...). */
+  readonly hostNamespaces: ReadonlyArray<Namespace>
+  /** Host device paths mapped into the container (`--device`). */
+  readonly devices: ReadonlyArray<string>
+  /** Device cgroup rules (`--device-cgroup-rule`), which grant devices by number. */
+  readonly deviceCgroupRules: ReadonlyArray<string>
+}
+
+/**
+ * The routes whose body is read, with the part of the body that holds the specification.
+ *
+ * @since 0.1.0
+ */
+export const specRoutes: ReadonlySet<EngineRoute.Template> = new Set([
+  "containers/create",
+  "containers/{id}/exec",
+  "volumes/create",
+  "services/create",
+  "services/{id}/update"
+])
+
+const empty: ContainerSpec = {
+  image: undefined,
+  privileged: false,
+  hostMounts: [],
+  capAdd: [],
+  hostNamespaces: [],
+  devices: [],
+  deviceCgroupRules: []
+}
+
+/**
+ * A host path cleaned the way the kernel resolves it lexically: `.`/`..` and repeated slashes removed, no trailing
+ * slash. Symbolic links are not resolved (the plugin may not see the daemon's filesystem).
+ *
+ * @since 0.1.0
+ */
+export const cleanPath = (path: string): string => Path.posix.normalize(path).replace(/(.)\/+$/, "$1")
+
+/**
+ * Normalises a capability name: `cap_sys_admin`, `CAP_SYS_ADMIN` and `SYS_ADMIN` are all `SYS_ADMIN`.
+ *
+ * @since 0.1.0
+ */
+export const capability = (name: string): string => name.trim().toUpperCase().replace(/^CAP_/, "")
+
+/** The source of a `Binds` entry when it is a host path (`/src:/dst[:opts]`); named volumes have none. */
+const bindSource = (bind: string): string | undefined => {
+  const colon = bind.indexOf(":")
+  if (colon <= 0) return undefined
+  const source = bind.slice(0, colon)
+  return source.startsWith("/") ? source : undefined
+}
+
+/** The device of a `local` volume whose options bind-mount it from the host (`o=bind`), if any. */
+const bindDevice = (driver: unknown, options: unknown): string | undefined => {
+  const name = GoJson.string(driver) ?? ""
+  if (name !== "" && name !== "local") return undefined
+  const o = GoJson.string(GoJson.field(options, "o")) ?? ""
+  const device = GoJson.string(GoJson.field(options, "device"))
+  const binds = o.split(",").some((flag) => flag.trim() === "bind" || flag.trim() === "rbind")
+  return binds && device?.startsWith("/") ? device : undefined
+}
+
+const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
+  GoJson.array(mounts).flatMap((mount): ReadonlyArray<HostMount> => {
+    const type = (GoJson.string(GoJson.field(mount, "Type")) ?? "").toLowerCase()
+    const source = GoJson.string(GoJson.field(mount, "Source"))
+    if (type === "bind" && source !== undefined && source !== "")
+      return [{ source: cleanPath(source), origin: "Mounts" }]
+    if (type === "volume") {
+      const config = GoJson.path(mount, "VolumeOptions", "DriverConfig")
+      const device = bindDevice(GoJson.field(config, "Name"), GoJson.field(config, "Options"))
+      if (device !== undefined) return [{ source: cleanPath(device), origin: "VolumeOptions" }]
+    }
+    return []
+  })
+
+const hostConfigSpec = (body: unknown): ContainerSpec => {
+  const host = GoJson.field(body, "HostConfig")
+  const modes: ReadonlyArray<readonly [Namespace, string]> = [
+    ["network", "NetworkMode"],
+    ["pid", "PidMode"],
+    ["ipc", "IpcMode"],
+    ["uts", "UTSMode"],
+    ["userns", "UsernsMode"],
+    ["cgroup", "CgroupnsMode"]
+  ]
+  return {
+    image: GoJson.string(GoJson.field(body, "Image")),
+    privileged: GoJson.field(host, "Privileged") === true,
+    hostMounts: [
+      ...GoJson.strings(GoJson.field(host, "Binds")).flatMap((bind): ReadonlyArray<HostMount> => {
+        const source = bindSource(bind)
+        return source === undefined ? [] : [{ source: cleanPath(source), origin: "Binds" }]
+      }),
+      ...mountsOf(GoJson.field(host, "Mounts"))
+    ],
+    capAdd: GoJson.strings(GoJson.field(host, "CapAdd")).map(capability),
+    hostNamespaces: modes
+      .filter(([, key]) => (GoJson.string(GoJson.field(host, key)) ?? "").toLowerCase() === "host")
+      .map(([ns]) => ns),
+    devices: GoJson.array(GoJson.field(host, "Devices")).flatMap((d) => {
+      const path = GoJson.string(GoJson.field(d, "PathOnHost"))
+      return path === undefined || path === "" ? [] : [cleanPath(path)]
+    }),
+    deviceCgroupRules: GoJson.strings(GoJson.field(host, "DeviceCgroupRules"))
+  }
+}
+
+const serviceSpec = (body: unknown): ContainerSpec => {
+  const container = GoJson.path(body, "TaskTemplate", "ContainerSpec")
+  return {
+    ...empty,
+    image: GoJson.string(GoJson.field(container, "Image")),
+    hostMounts: mountsOf(GoJson.field(container, "Mounts")),
+    capAdd: GoJson.strings(GoJson.field(container, "CapabilityAdd")).map(capability)
+  }
+}
+
+const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
+  const from = EngineRoute.queryValue(route, "fromImage")
+  if (from === undefined || from === "") return undefined
+  const tag = EngineRoute.queryValue(route, "tag")
+  return tag === undefined || tag === "" ? from : `${from}${tag.startsWith("sha256:") ? "@" : ":"}${tag}`
+}
+
+/**
+ * The specification of a request: `Result.succeed(undefined)` when its route carries none, a failure saying why
+ * when its route carries one but the body cannot be read (the caller must then deny: the body is unknown, not
+ * harmless). `images/create` (`docker pull`) gives its image from the query.
+ *
+ * @since 0.1.0
+ */
+export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefined, string> => {
+  const template = request.route.template
+  if (template === "images/create") {
+    const image = imageFromQuery(request.route)
+    return Result.succeed(image === undefined ? undefined : { ...empty, image })
+  }
+  if (template === undefined || !specRoutes.has(template)) return Result.succeed(undefined)
+  const body = request.body
+  switch (body._tag) {
+    case "Withheld":
+    case "Unreadable":
+      return Result.fail(`cannot read the body of ${request.method} ${template}: ${body.reason}`)
+    case "NotJson":
+      // The daemon rejects a non-JSON body on these routes itself; an absent one means defaults.
+      return Result.succeed(empty)
+    case "Json": {
+      if (!GoJson.isObject(body.value))
+        return Result.fail(`the body of ${request.method} ${template} is not a JSON object`)
+      const value = body.value
+      switch (template) {
+        case "containers/create":
+          return Result.succeed(hostConfigSpec(value))
+        case "containers/{id}/exec":
+          return Result.succeed({ ...empty, privileged: GoJson.field(value, "Privileged") === true })
+        case "volumes/create": {
+          const device = bindDevice(GoJson.field(value, "Driver"), GoJson.field(value, "DriverOpts"))
+          return Result.succeed(
+            device === undefined
+              ? empty
+              : { ...empty, hostMounts: [{ source: cleanPath(device), origin: "DriverOpts" }] }
+          )
+        }
+        default:
+          return Result.succeed(serviceSpec(value))
+      }
+    }
+  }
+}
+
+/**
+ * Whether `path` is `prefix` or lies under it, by whole components (`/etc` covers `/etc/passwd`, not `/etcd`).
+ *
+ * @since 0.1.0
+ */
+export const isUnder = (path: string, prefix: string): boolean => {
+  const p = cleanPath(path)
+  const q = cleanPath(prefix)
+  return q === "/" || p === q || p.startsWith(`${q}/`)
+}
+
+/**
+ * Whether mounting `source` exposes `protectedPath`: the source is that path, lies under it, or contains it
+ * (mounting `/` or `/var` exposes `/var/run/docker.sock`).
+ *
+ * @since 0.1.0
+ */
+export const exposes = (source: string, protectedPath: string): boolean =>
+  isUnder(source, protectedPath) || isUnder(protectedPath, source)
+
+/**
+ * The fully qualified form of an image reference (`busybox` is `docker.io/library/busybox:latest`), so a policy can
+ * name images either way.
+ *
+ * @since 0.1.0
+ */
+export const qualifiedImage = (reference: string): string => {
+  const slash = reference.indexOf("/")
+  const first = slash < 0 ? "" : reference.slice(0, slash)
+  const hasRegistry = first.includes(".") || first.includes(":") || first === "localhost"
+  const named = hasRegistry ? reference : slash < 0 ? `docker.io/library/${reference}` : `docker.io/${reference}`
+  const lastSegment = named.slice(named.lastIndexOf("/") + 1)
+  return lastSegment.includes(":") || named.includes("@") ? named : `${named}:latest`
+}

@@ -1,0 +1,159 @@
+import { AuthzRequest, ContainerSpec } from "@docker-plugin-kit/helpers"
+import { describe, expect, it } from "@effect/vitest"
+import * as Result from "effect/Result"
+
+const request = (method: string, uri: string, body?: unknown) =>
+  AuthzRequest.fromRequest({
+    RequestMethod: method,
+    RequestUri: uri,
+    ...(body === undefined
+      ? {}
+      : {
+          RequestHeaders: { "Content-Type": "application/json" },
+          RequestBody: Buffer.from(typeof body === "string" ? body : JSON.stringify(body)).toString("base64")
+        })
+  })
+
+const specOf = (method: string, uri: string, body?: unknown) => {
+  const result = ContainerSpec.of(request(method, uri, body))
+  if (Result.isFailure(result)) throw new Error(result.failure)
+  return result.success
+}
+
+describe("ContainerSpec.of", () => {
+  it("reads what docker run asks of the host", () => {
+    const spec = specOf("POST", "/v1.41/containers/create?name=x", {
+      Image: "busybox",
+      HostConfig: {
+        Privileged: true,
+        Binds: ["/etc/../etc/:/host-etc:ro", "data:/data", "/srv/app:/app"],
+        Mounts: [
+          { Type: "bind", Source: "/var/run/docker.sock", Target: "/s" },
+          { Type: "volume", Source: "named", Target: "/v" },
+          {
+            Type: "volume",
+            Target: "/sneaky",
+            VolumeOptions: { DriverConfig: { Name: "local", Options: { type: "none", o: "bind", device: "/root" } } }
+          },
+          { Type: "tmpfs", Target: "/t" }
+        ],
+        CapAdd: ["cap_sys_admin", "NET_ADMIN"],
+        NetworkMode: "host",
+        PidMode: "host",
+        IpcMode: "private",
+        Devices: [{ PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm" }],
+        DeviceCgroupRules: ["c 10:229 rwm"]
+      }
+    })
+    expect(spec).toEqual({
+      image: "busybox",
+      privileged: true,
+      hostMounts: [
+        { source: "/etc", origin: "Binds" },
+        { source: "/srv/app", origin: "Binds" },
+        { source: "/var/run/docker.sock", origin: "Mounts" },
+        { source: "/root", origin: "VolumeOptions" }
+      ],
+      capAdd: ["SYS_ADMIN", "NET_ADMIN"],
+      hostNamespaces: ["network", "pid"],
+      devices: ["/dev/fuse"],
+      deviceCgroupRules: ["c 10:229 rwm"]
+    })
+  })
+
+  it("reads keys case-insensitively, as the daemon's decoder does, so spelling hides nothing", () => {
+    const spec = specOf("POST", "/containers/create", {
+      image: "busybox",
+      hostconfig: { privileged: true, binds: ["/:/host"], capadd: ["SYS_ADMIN"] },
+      "Ho\u017ftConfig": { Privileged: true }
+    })
+    expect(spec?.privileged).toBe(true)
+    // The last spelling wins, as in Go: here the long-s spelling, which has no Binds.
+    const last = specOf("POST", "/containers/create", { hostconfig: { binds: ["/:/host"] } })
+    expect(last?.hostMounts).toEqual([{ source: "/", origin: "Binds" }])
+  })
+
+  it("reads docker exec --privileged, a bind volume created with the local driver, and docker pull's image", () => {
+    expect(specOf("POST", "/v1.41/containers/c1/exec", { Privileged: true, Cmd: ["sh"] })?.privileged).toBe(true)
+    expect(
+      specOf("POST", "/v1.41/volumes/create", {
+        Name: "v",
+        Driver: "local",
+        DriverOpts: { type: "none", o: "rbind,ro", device: "/etc" }
+      })?.hostMounts
+    ).toEqual([{ source: "/etc", origin: "DriverOpts" }])
+    expect(
+      specOf("POST", "/v1.41/volumes/create", { Name: "v", Driver: "other", DriverOpts: { o: "bind", device: "/etc" } })
+        ?.hostMounts
+    ).toEqual([])
+    expect(specOf("POST", "/v1.41/images/create?fromImage=busybox&tag=1.36")?.image).toBe("busybox:1.36")
+    expect(specOf("POST", "/v1.41/images/create?fromSrc=-")).toBeUndefined()
+  })
+
+  it("reads service specifications", () => {
+    const spec = specOf("POST", "/v1.41/services/create", {
+      TaskTemplate: {
+        ContainerSpec: { Image: "nginx", Mounts: [{ Type: "bind", Source: "/etc" }], CapabilityAdd: ["CAP_SYS_ADMIN"] }
+      }
+    })
+    expect(spec).toMatchObject({
+      image: "nginx",
+      hostMounts: [{ source: "/etc", origin: "Mounts" }],
+      capAdd: ["SYS_ADMIN"]
+    })
+  })
+
+  it("has no specification for routes that carry none, and an empty one for a create without a body", () => {
+    expect(specOf("GET", "/v1.41/containers/json")).toBeUndefined()
+    expect(specOf("PUT", "/v1.41/containers/c/archive?path=/")).toBeUndefined()
+    expect(specOf("POST", "/containers/create")?.privileged).toBe(false)
+  })
+
+  it("fails, saying why, when a specification route's body is withheld, unreadable or not an object", () => {
+    const withheld = ContainerSpec.of(
+      AuthzRequest.fromRequest({
+        RequestMethod: "POST",
+        RequestUri: "/v1.41/containers/create",
+        RequestHeaders: { "Content-Type": "application/json" }
+      })
+    )
+    expect(Result.isFailure(withheld) && withheld.failure).toMatch(
+      /^cannot read the body of POST containers\/create: the daemon did not forward/
+    )
+    const broken = ContainerSpec.of(request("POST", "/containers/create", '{"HostConfig":'))
+    expect(Result.isFailure(broken) && broken.failure).toMatch(/not valid JSON/)
+    const array = ContainerSpec.of(request("POST", "/containers/create", "[1]"))
+    expect(Result.isFailure(array) && array.failure).toBe("the body of POST containers/create is not a JSON object")
+  })
+})
+
+describe("paths, capabilities and images", () => {
+  it("compares host paths by whole components, after cleaning", () => {
+    expect(ContainerSpec.isUnder("/etc/passwd", "/etc")).toBe(true)
+    expect(ContainerSpec.isUnder("/etc", "/etc/")).toBe(true)
+    expect(ContainerSpec.isUnder("/etcd", "/etc")).toBe(false)
+    expect(ContainerSpec.isUnder("/srv/../etc/x", "/etc")).toBe(true)
+    expect(ContainerSpec.isUnder("//etc//x", "/etc")).toBe(true)
+    expect(ContainerSpec.isUnder("/anything", "/")).toBe(true)
+  })
+
+  it("says a mount exposes a path when it is, contains or lies under it", () => {
+    expect(ContainerSpec.exposes("/", "/var/run/docker.sock")).toBe(true)
+    expect(ContainerSpec.exposes("/var/run", "/var/run/docker.sock")).toBe(true)
+    expect(ContainerSpec.exposes("/var/run/docker.sock", "/var/run/docker.sock")).toBe(true)
+    expect(ContainerSpec.exposes("/etc/ssl", "/etc")).toBe(true)
+    expect(ContainerSpec.exposes("/var/lib", "/var/run/docker.sock")).toBe(false)
+  })
+
+  it("normalises capability names and qualifies image references", () => {
+    expect(["cap_sys_admin", " SYS_ADMIN ", "CAP_SYS_ADMIN"].map(ContainerSpec.capability)).toEqual([
+      "SYS_ADMIN",
+      "SYS_ADMIN",
+      "SYS_ADMIN"
+    ])
+    expect(ContainerSpec.qualifiedImage("busybox")).toBe("docker.io/library/busybox:latest")
+    expect(ContainerSpec.qualifiedImage("team/app:1")).toBe("docker.io/team/app:1")
+    expect(ContainerSpec.qualifiedImage("registry:5000/app")).toBe("registry:5000/app:latest")
+    expect(ContainerSpec.qualifiedImage("localhost/app@sha256:abc")).toBe("localhost/app@sha256:abc")
+  })
+})
