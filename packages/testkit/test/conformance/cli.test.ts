@@ -77,7 +77,11 @@ describe("dpk probe", () => {
       const { code, stdout } = yield* dpk(["probe", socket])
       expect(code, stdout).toBe(1)
       expect(stdout).toContain("implements NetworkDriver, IpamDriver")
+      // The semantic suites see the same four defects from the daemon's sequences: each line names its endpoint.
       expect(stdout.split("\n").filter((l) => l.startsWith("  ✗"))).toEqual([
+        '  ✗ GetCapabilities (empty body) answers an exact scope, the same every time: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
+        '  ✗ GwAllocCheck answers when GwAllocChecker is reported: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
+        "  ✗ Join, EndpointOperInfo, Leave and DeleteEndpoint follow each other like docker run and docker rm: NetworkDriver.Leave failed with status 404: unknown endpoint /NetworkDriver.Leave",
         '  ✗ NetworkDriver.GetCapabilities answers a well-formed request: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
         "  ✗ NetworkDriver.Leave answers a well-formed request: NetworkDriver.Leave is not implemented (404), but the daemon requires it",
         "  ✗ NetworkDriver.CreateNetwork rejects malformed requests with an answer: no answer: the plugin closed the connection without answering (socket hang up)",
@@ -85,13 +89,13 @@ describe("dpk probe", () => {
       ])
       expect(stdout).toContain('      response: 200 {"Scope":"host"}')
       expect(stdout).toContain('      request:  POST /NetworkDriver.CreateNetwork {"')
-      expect(stdout).toMatch(/NetworkDriver generic conformance of .*: 26 passed, 3 failed/)
+      expect(stdout).toMatch(/NetworkDriver generic conformance of .*: 28 passed, 3 failed/)
       expect(stdout).toMatch(/IpamDriver generic conformance of .*: 11 passed, 1 failed/)
       // Semantic suites run beside the generic ones where they exist; the rest is said plainly.
       const semantic = ["NetworkDriver", "IpamDriver"].filter((s) => ConformanceSuites.bySubsystem[s] !== undefined)
       const genericOnly = ["NetworkDriver", "IpamDriver"].filter((s) => !semantic.includes(s))
       const suitesLine = stdout.split("\n").find((l) => l.startsWith("suites run: "))
-      expect(suitesLine).toContain("NetworkDriver generic (29 checks)")
+      expect(suitesLine).toContain("NetworkDriver generic (31 checks)")
       expect(suitesLine).toContain("IpamDriver generic (12 checks)")
       for (const s of semantic) expect(suitesLine).toContain(`${s} semantic (`)
       if (genericOnly.length > 0) {
