@@ -57,19 +57,21 @@ export const fuzz = async (
     }
   }
   const tally = emptyTally()
-  const draw = (): { endpoint: Endpoint.Any; input: Input } => {
-    for (;;) {
+  const draw = (): { endpoint: Endpoint.Any; input: Input } | undefined => {
+    // Bounded: an API whose calls take no input (MetricsCollector) has no invalid requests to draw.
+    for (let attempt = 0; attempt < 1_000; attempt++) {
       const target = targets[Math.floor(Math.random() * targets.length)]!
       const input = target.next()
       if (!options.onlyInvalid || input.expect._tag === "invalid") return { endpoint: target.endpoint, input }
     }
+    return undefined
   }
-  let left = total
+  let left = targets.length === 0 || draw() === undefined ? 0 : total
   const worker = async () => {
     while (left > 0) {
       const size = Math.min(left, 1 + Math.floor(Math.random() * 8))
       left -= size
-      const batch = Array.from({ length: size }, draw)
+      const batch = Array.from({ length: size }, draw).filter((d) => d !== undefined)
       const halfClose = Math.random() < 0.1
       const result = await exchange(
         socket,
@@ -111,7 +113,9 @@ export const malformed = async (socket: string, count: number): Promise<FuzzTall
   const payloads: ReadonlyArray<() => Buffer> = [
     () => Buffer.from("GARBAGE /x HTTP/1.1\r\n\r\n"),
     () => Buffer.from("POST /VolumeDriver.Get HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
-    () => Buffer.from(`POST /VolumeDriver.Get HTTP/1.1\r\nX: ${"y".repeat(100_000)}\r\n\r\n`),
+    // Node answers 431 as soon as the headers pass 16 KiB and closes: a client still writing may see the close
+    // (EPIPE) before the answer, so the headers stop just past the limit and the answer is read.
+    () => Buffer.from(`POST /VolumeDriver.Get HTTP/1.1\r\nX: ${"y".repeat(17_000)}\r\n\r\n`),
     () => request("/VolumeDriver.Get", Buffer.alloc(4 * 1024 * 1024, 0x7b)),
     // JSON.parse needs ~100 ms for this on a 2-core machine: bounded by the body limit, not by depth.
     () => request("/VolumeDriver.Get", `${"[".repeat(100_000)}${"]".repeat(100_000)}`)

@@ -25,6 +25,11 @@ export const targets: ReadonlyArray<Target> = [
   // graph-overlay is graph-vfs plus overlay mounts, which a fuzzer should not pile up on the host.
   { driver: "graph-vfs", args: (dir) => ["--root", Path.join(dir, "graph")], persistent: true },
   {
+    driver: "authz-policy",
+    args: () => ["--policy", Path.join(import.meta.dirname, "..", "examples", "authz-policy", "baseline.yaml")],
+    persistent: false
+  },
+  {
     driver: "metrics-proxy",
     args: (dir) => ["--listen", "127.0.0.1:0", "--metrics-socket", Path.join(dir, "metrics.sock")],
     persistent: false
