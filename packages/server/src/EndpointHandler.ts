@@ -261,11 +261,13 @@ export const unknown: Handler = (request) =>
  */
 export const absent = (endpoint: Endpoint.Any, implemented: (key: string) => boolean = () => false): Handler => {
   const body = Endpoint.absentBody(endpoint.whenAbsent, implemented)
-  const response =
-    body === undefined
-      ? errorResponse(`${endpoint.path} is not implemented by this plugin`, 404)
-      : jsonText(JSON.stringify(body))
-  return () => Effect.succeed(response)
+  if (body === undefined) {
+    const response = errorResponse(`${endpoint.path} is not implemented by this plugin`, 404)
+    return () => Effect.succeed(response)
+  }
+  // The daemon's default is answered like any call: a request that does not decode still gets its 400.
+  const answer = Effect.succeed(body)
+  return make(endpoint, () => answer, defaultCallOptions)
 }
 
 /**

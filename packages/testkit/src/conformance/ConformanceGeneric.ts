@@ -156,6 +156,21 @@ export const judgeRejection = (
   return Conformance.fail(exchange, `${nameOf(endpoint)} accepted ${label}: 200 ${shown || "(empty body)"}`)
 }
 
+/**
+ * One name per field label for the whole run: the network a well-formed `CreateNetwork` creates is the one the
+ * following `DeleteNetwork` names, so probing a plugin leaves as little behind as the API allows.
+ */
+const stableNames = new WeakMap<Conformance.Context, Map<string, string>>()
+const stableUnique =
+  (context: Conformance.Context) =>
+  (label: string): string => {
+    const names = stableNames.get(context) ?? new Map<string, string>()
+    stableNames.set(context, names)
+    const name = names.get(label) ?? context.unique(label)
+    names.set(label, name)
+    return name
+  }
+
 const answersCheck = (endpoint: Endpoint.Any): Conformance.Check =>
   Conformance.check(
     `${nameOf(endpoint)} answers a well-formed request${endpoint.optional ? " (or 404: optional)" : ""}`,
@@ -166,7 +181,7 @@ const answersCheck = (endpoint: Endpoint.Any): Conformance.Check =>
     },
     (context) =>
       Effect.gen(function* () {
-        const [path, body] = wellFormed(endpoint, yield* sampleRequest(endpoint, context.unique))
+        const [path, body] = wellFormed(endpoint, yield* sampleRequest(endpoint, stableUnique(context)))
         yield* judgeAnswer(yield* Conformance.send(context, path, body), endpoint)
       })
   )
@@ -181,7 +196,10 @@ const rejectsCheck = (endpoint: Endpoint.Any): Conformance.Check =>
       Effect.gen(function* () {
         // A missing endpoint is reported once, by the well-formed request, when there is one.
         const reportMissing = endpoint.response._tag === "Stream"
-        for (const [label, path, body] of malformedRequests(endpoint, yield* sampleRequest(endpoint, context.unique))) {
+        for (const [label, path, body] of malformedRequests(
+          endpoint,
+          yield* sampleRequest(endpoint, stableUnique(context))
+        )) {
           yield* judgeRejection(yield* Conformance.send(context, path, body), endpoint, label, reportMissing)
         }
       })
