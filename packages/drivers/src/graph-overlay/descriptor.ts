@@ -23,7 +23,12 @@ const descriptorOf = (mode: GraphOverlay.Mode, name: string, description: string
     flags: { root: rootFlag },
     layer: ({ root }) =>
       GraphOverlay.layerNode(Option.match(root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) })),
-    managed: { capabilities: ["CAP_SYS_ADMIN"], propagatedMount: "/var/lib/docker-plugin-kit/graph" }
+    managed: {
+      capabilities: ["CAP_SYS_ADMIN"],
+      propagatedMount: "/var/lib/docker-plugin-kit/graph",
+      // The tools MountsNode and the layer-tar toolkit run: a managed plugin's rootfs must hold them.
+      binaries: ["mount", "umount", "cp", "mknod", "setfattr", "getfattr"]
+    }
   })
 
 /**

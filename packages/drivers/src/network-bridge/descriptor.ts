@@ -26,5 +26,6 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ stateDir }) => NetworkBridge.layerNode({ stateDir }),
-  managed: { capabilities: ["CAP_NET_ADMIN"], network: "host" }
+  // LinksNode runs iproute2's `ip`: a managed plugin's rootfs must hold it.
+  managed: { capabilities: ["CAP_NET_ADMIN"], network: "host", binaries: ["ip"] }
 })
