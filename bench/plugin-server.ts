@@ -5,7 +5,7 @@
  *
  * Usage: node --conditions=@docker-plugin-kit/source bench/plugin-server.ts SOCKET_PATH
  */
-import { VolumeMemory } from "../packages/drivers/src/index.ts"
+import * as VolumeMemory from "../packages/drivers/src/volume-memory/VolumeMemory.ts"
 import { Listener, PluginServer } from "../packages/server/src/index.ts"
 import { createdAt, mountRoot, serveParent } from "./shared.ts"
 

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Descriptor } from "@docker-plugin-kit/drivers"
+import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"

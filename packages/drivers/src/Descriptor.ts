@@ -7,7 +7,8 @@
  */
 import type { PluginApi } from "@docker-plugin-kit/protocol"
 import type * as Flag from "effect/cli/Flag"
-import type * as Layer from "effect/Layer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -75,6 +76,17 @@ export interface Descriptor<
 export const make = <const Flags extends Record<string, Flag.Flag<any>>, E>(
   descriptor: Descriptor<Flags, E>
 ): Descriptor<Flags, E> => descriptor
+
+/**
+ * A Layer built from a module imported only when the Layer is built: `dpk serve NAME` (and `dpk --help`) then load
+ * NAME's driver alone, not every reference driver with its libraries (start-up time and idle memory).
+ *
+ * @since 0.1.0
+ */
+export const load = <M, A, E, R>(
+  module: () => Promise<M>,
+  build: (module: M) => Layer.Layer<A, E, R>
+): Layer.Layer<A, E, R> => Layer.unwrap(Effect.map(Effect.promise(module), build))
 
 /**
  * Whether this process may use the system folders (`/run/docker/plugins`, `/var/lib/...`).

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Descriptors } from "@docker-plugin-kit/drivers"
+import * as Descriptors from "@docker-plugin-kit/drivers/descriptors"
 import { Apis, Manifest, type PluginApi } from "@docker-plugin-kit/protocol"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"

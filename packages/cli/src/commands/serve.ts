@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { type Descriptor, Descriptors } from "@docker-plugin-kit/drivers"
+import type * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
+import * as Descriptors from "@docker-plugin-kit/drivers/descriptors"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"

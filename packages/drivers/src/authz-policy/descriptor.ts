@@ -6,7 +6,6 @@
 import { Authorization } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
-import * as AuthzPolicy from "./AuthzPolicy.ts"
 
 /**
  * The descriptor.
@@ -23,5 +22,9 @@ export const descriptor = Descriptor.make({
       Flag.withDescription("The policy file (YAML or JSON), e.g. examples/authz-policy/baseline.yaml")
     )
   },
-  layer: ({ policy }) => AuthzPolicy.layerNode(policy)
+  layer: ({ policy }) =>
+    Descriptor.load(
+      () => import("./AuthzPolicy.ts"),
+      (AuthzPolicy) => AuthzPolicy.layerNode(policy)
+    )
 })

@@ -8,7 +8,7 @@ import { GraphDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Option from "effect/Option"
 import * as Descriptor from "../Descriptor.ts"
-import * as GraphOverlay from "./GraphOverlay.ts"
+import type * as GraphOverlay from "./GraphOverlay.ts"
 
 const rootFlag = Flag.String("root").pipe(
   Flag.withDescription("Folder holding the layers (default: the Home the daemon sends with Init)"),
@@ -22,7 +22,11 @@ const descriptorOf = (mode: GraphOverlay.Mode, name: string, description: string
     apis: [GraphDriver.Api],
     flags: { root: rootFlag },
     layer: ({ root }) =>
-      GraphOverlay.layerNode(Option.match(root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) })),
+      Descriptor.load(
+        () => import("./GraphOverlay.ts"),
+        (GraphOverlay) =>
+          GraphOverlay.layerNode(Option.match(root, { onNone: () => ({ mode }), onSome: (root) => ({ mode, root }) }))
+      ),
     managed: {
       capabilities: ["CAP_SYS_ADMIN"],
       propagatedMount: "/var/lib/docker-plugin-kit/graph",

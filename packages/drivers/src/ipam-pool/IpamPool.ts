@@ -17,41 +17,10 @@ import * as Result from "effect/Result"
 import * as Store from "../store/Store.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
 import * as IpamState from "./IpamState.ts"
+import { defaultPool, defaultPoolSize, defaultPool6, defaultPool6Size, defaultStateDir } from "./IpamPoolDefaults.ts"
 
-/**
- * Default IPv4 range pools are carved from.
- *
- * @since 0.1.0
- */
-export const defaultPool = "10.200.0.0/16"
-
-/**
- * Default length of the IPv4 pools carved.
- *
- * @since 0.1.0
- */
-export const defaultPoolSize = 24
-
-/**
- * Default IPv6 range (a unique local /48, RFC 4193) pools are carved from.
- *
- * @since 0.1.0
- */
-export const defaultPool6 = "fd8a:7c2e:d0c1::/48"
-
-/**
- * Default length of the IPv6 pools carved.
- *
- * @since 0.1.0
- */
-export const defaultPool6Size = 64
-
-/**
- * Default folder of the file store.
- *
- * @since 0.1.0
- */
-export const defaultStateDir = "/var/lib/docker-plugin-kit/ipam"
+/** The defaults, also reachable from here. */
+export { defaultPool, defaultPoolSize, defaultPool6, defaultPool6Size, defaultStateDir }
 
 /**
  * Settings of the driver (CIDR strings, as on the command line).

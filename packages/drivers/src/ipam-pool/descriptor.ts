@@ -8,8 +8,7 @@ import { IpamDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Layer from "effect/Layer"
 import * as Descriptor from "../Descriptor.ts"
-import * as StoreTarget from "../store/StoreTarget.ts"
-import * as IpamPool from "./IpamPool.ts"
+import * as IpamPool from "./IpamPoolDefaults.ts"
 
 const rangeFlag = (name: string, family: 4 | 6, fallback: string) =>
   Flag.String(name).pipe(
@@ -45,12 +44,16 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ pool, poolSize, pool6, pool6Size, store }) =>
-    IpamPool.layer({
-      ...(pool.length === 0 ? {} : { pools: pool }),
-      poolSize,
-      ...(pool6.length === 0 ? {} : { pools6: pool6 }),
-      pool6Size
-    }).pipe(Layer.provide(StoreTarget.layer(store))),
+    Descriptor.load(
+      () => Promise.all([import("./IpamPool.ts"), import("../store/StoreTarget.ts")]),
+      ([IpamPool, StoreTarget]) =>
+        IpamPool.layer({
+          ...(pool.length === 0 ? {} : { pools: pool }),
+          poolSize,
+          ...(pool6.length === 0 ? {} : { pools6: pool6 }),
+          pool6Size
+        }).pipe(Layer.provide(StoreTarget.layer(store)))
+    ),
   // The host's network, to reach an etcd on the host or the fleet; the state folder kept on the host across upgrades.
   managed: {
     network: "host",

@@ -29,13 +29,10 @@ import * as LogFileOptions from "./LogFileOptions.ts"
 import * as LogRecord from "./LogRecord.ts"
 import * as LogRotation from "./LogRotation.ts"
 import * as LogSelection from "./LogSelection.ts"
+import { defaultDir } from "./LogFileDefaults.ts"
 
-/**
- * Default folder of the log files.
- *
- * @since 0.1.0
- */
-export const defaultDir = "/var/lib/docker-plugin-kit/logs"
+/** The defaults, also reachable from here. */
+export { defaultDir }
 
 /**
  * Settings of the driver.

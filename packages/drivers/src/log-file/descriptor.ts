@@ -3,14 +3,13 @@
  *
  * @since 0.1.0
  */
-import { LogBuffer } from "@docker-plugin-kit/helpers"
+import * as LogBuffer from "@docker-plugin-kit/helpers/log/LogBuffer"
 import { LogDriver } from "@docker-plugin-kit/protocol"
-import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
+import * as Flag from "effect/cli/Flag"
 import * as Layer from "effect/Layer"
 import * as Descriptor from "../Descriptor.ts"
-import * as LogFile from "./LogFile.ts"
-import * as LogFileOptions from "./LogFileOptions.ts"
+import * as LogFile from "./LogFileDefaults.ts"
 
 /**
  * The descriptor.
@@ -40,14 +39,18 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ dir, bufferSize, onOverflow }) =>
-    Layer.unwrap(
-      Effect.map(
-        Effect.mapError(
-          Effect.fromResult(LogFileOptions.parseSize(bufferSize)),
-          (reason) => new LogBuffer.InvalidPolicy({ reason: `--buffer-size ${bufferSize}: ${reason}` })
-        ),
-        (maxBytes) => LogFile.layerNode({ dir, buffer: { maxBytes, overflow: onOverflow } })
-      )
+    Descriptor.load(
+      () => Promise.all([import("./LogFile.ts"), import("./LogFileOptions.ts")]),
+      ([LogFile, LogFileOptions]) =>
+        Layer.unwrap(
+          Effect.map(
+            Effect.mapError(
+              Effect.fromResult(LogFileOptions.parseSize(bufferSize)),
+              (reason) => new LogBuffer.InvalidPolicy({ reason: `--buffer-size ${bufferSize}: ${reason}` })
+            ),
+            (maxBytes) => LogFile.layerNode({ dir, buffer: { maxBytes, overflow: onOverflow } })
+          )
+        )
     ),
   managed: {
     mounts: [{ source: LogFile.defaultDir, destination: LogFile.defaultDir, options: ["rbind"] }]

@@ -5,11 +5,10 @@
  * @since 0.1.0
  */
 import { MetricsCollector } from "@docker-plugin-kit/protocol"
-import * as Layer from "effect/Layer"
 import * as Flag from "effect/cli/Flag"
+import * as Layer from "effect/Layer"
 import * as Descriptor from "../Descriptor.ts"
-import * as MetricsProxy from "./MetricsProxy.ts"
-import * as MetricsSource from "./MetricsSource.ts"
+import type * as MetricsProxy from "./MetricsProxy.ts"
 
 const hostPort = (value: string): MetricsProxy.Options => {
   const at = value.lastIndexOf(":")
@@ -36,7 +35,11 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ listen, metricsSocket }) =>
-    MetricsProxy.layer(hostPort(listen)).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket))),
+    Descriptor.load(
+      () => Promise.all([import("./MetricsProxy.ts"), import("./MetricsSource.ts")]),
+      ([MetricsProxy, MetricsSource]) =>
+        MetricsProxy.layer(hostPort(listen)).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket)))
+    ),
   // The engine bind-mounts its metrics socket under /run/docker after the rootfs is prepared: a propagated
   // /run/docker makes it appear; the host network lets Prometheus reach the address.
   managed: { network: "host", propagatedMount: "/run/docker" }

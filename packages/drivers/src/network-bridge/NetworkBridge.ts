@@ -32,13 +32,10 @@ import * as BridgeTable from "./BridgeTable.ts"
 import { Links, type LinksError } from "./Links.ts"
 import * as LinksMemory from "./LinksMemory.ts"
 import * as LinksNode from "./LinksNode.ts"
+import { defaultStateDir } from "./NetworkBridgeDefaults.ts"
 
-/**
- * Default folder holding the state files.
- *
- * @since 0.1.0
- */
-export const defaultStateDir = "/var/lib/docker-plugin-kit/network-bridge"
+/** The defaults, also reachable from here. */
+export { defaultStateDir }
 
 /**
  * Settings of the driver.

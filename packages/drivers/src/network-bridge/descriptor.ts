@@ -6,7 +6,7 @@
 import { NetworkDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
-import * as NetworkBridge from "./NetworkBridge.ts"
+import * as NetworkBridge from "./NetworkBridgeDefaults.ts"
 
 /**
  * The descriptor.
@@ -25,7 +25,11 @@ export const descriptor = Descriptor.make({
       Flag.withDefault(Descriptor.defaultFolder(NetworkBridge.defaultStateDir, "network-bridge/state"))
     )
   },
-  layer: ({ stateDir }) => NetworkBridge.layerNode({ stateDir }),
+  layer: ({ stateDir }) =>
+    Descriptor.load(
+      () => import("./NetworkBridge.ts"),
+      (NetworkBridge) => NetworkBridge.layerNode({ stateDir })
+    ),
   // LinksNode runs iproute2's `ip`: a managed plugin's rootfs must hold it.
   managed: { capabilities: ["CAP_NET_ADMIN"], network: "host", binaries: ["ip"] }
 })

@@ -27,20 +27,10 @@ import * as VolumeName from "../volume/VolumeName.ts"
 import * as VolumeOptions from "./VolumeOptions.ts"
 import * as VolumeState from "./VolumeState.ts"
 import * as VolumeTable from "../volume/VolumeTable.ts"
+import { defaultRoot, defaultStateDir } from "./VolumeLocalDefaults.ts"
 
-/**
- * Default folder holding one sub-folder per volume.
- *
- * @since 0.1.0
- */
-export const defaultRoot = "/var/lib/docker-plugin-kit/volumes"
-
-/**
- * Default folder holding the state files.
- *
- * @since 0.1.0
- */
-export const defaultStateDir = "/var/lib/docker-plugin-kit/state"
+/** The defaults, also reachable from here. */
+export { defaultRoot, defaultStateDir }
 
 /**
  * Settings of the driver.

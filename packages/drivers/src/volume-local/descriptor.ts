@@ -6,7 +6,7 @@
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
-import * as VolumeLocal from "./VolumeLocal.ts"
+import * as VolumeLocal from "./VolumeLocalDefaults.ts"
 
 /**
  * The descriptor.
@@ -31,7 +31,11 @@ export const descriptor = Descriptor.make({
       Flag.withDefault(Descriptor.defaultFolder(VolumeLocal.defaultStateDir, "volume-local/state"))
     )
   },
-  layer: ({ root, stateDir }) => VolumeLocal.layerNode({ root, stateDir }),
+  layer: ({ root, stateDir }) =>
+    Descriptor.load(
+      () => import("./VolumeLocal.ts"),
+      (VolumeLocal) => VolumeLocal.layerNode({ root, stateDir })
+    ),
   // Mountpoints under the propagated mount are what the daemon can reach from the host.
   managed: { propagatedMount: "/var/lib/docker-plugin-kit" }
 })

@@ -6,7 +6,6 @@
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
-import * as VolumeMemory from "./VolumeMemory.ts"
 
 /**
  * The descriptor.
@@ -23,5 +22,9 @@ export const descriptor = Descriptor.make({
       Flag.withDefault("/run/docker-plugin-kit/memory")
     )
   },
-  layer: ({ mountRoot }) => VolumeMemory.layer({ mountRoot })
+  layer: ({ mountRoot }) =>
+    Descriptor.load(
+      () => import("./VolumeMemory.ts"),
+      (VolumeMemory) => VolumeMemory.layer({ mountRoot })
+    )
 })
