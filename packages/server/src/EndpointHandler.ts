@@ -254,6 +254,22 @@ export const unknown: Handler = (request) =>
   Effect.succeed(errorResponse(`unknown endpoint ${request.method} ${request.url}`, 404))
 
 /**
+ * The handler of every request no route took: a 405 for an endpoint's path called with another method than POST
+ * (the only one the daemon uses), else `unknown`'s 404.
+ *
+ * @since 0.1.0
+ */
+export const unrouted =
+  (paths: ReadonlySet<string>): Handler =>
+  (request) => {
+    const query = request.url.indexOf("?")
+    const path = query === -1 ? request.url : request.url.slice(0, query)
+    return paths.has(path)
+      ? Effect.succeed(errorResponse(`${path} takes POST, not ${request.method}`, 405))
+      : unknown(request)
+  }
+
+/**
  * The handler of an optional endpoint the driver does not implement; `implemented` says which driver methods exist
  * (for answers derived from them, such as `LogDriver.Capabilities`).
  *

@@ -102,9 +102,11 @@ export const routesFor = (
 ) => {
   const manifest = JSON.stringify({ Implements: drivers.map((d) => d.api.subsystem) } satisfies Manifest.Manifest)
   const activate = EndpointHandler.jsonText(manifest)
+  // POST only, as the daemon calls: a route for every method costs the router 35 insertions per path, which was
+  // the largest part of a plugin's start-up after loading its code.
   const routes = [
     HttpRouter.route(
-      "*",
+      "POST",
       Manifest.Activate.path,
       CallLog.logged(options.verbose, Manifest.Activate.path, () => Effect.succeed(activate))
     )
@@ -119,10 +121,11 @@ export const routesFor = (
         method === undefined
           ? EndpointHandler.absent(endpoint, implemented)
           : EndpointHandler.make(endpoint, method, callOptions)
-      routes.push(HttpRouter.route("*", endpoint.path, CallLog.logged(options.verbose, endpoint.path, handler)))
+      routes.push(HttpRouter.route("POST", endpoint.path, CallLog.logged(options.verbose, endpoint.path, handler)))
     }
   }
-  routes.push(HttpRouter.route("*", "*", CallLog.logged(options.verbose, undefined, EndpointHandler.unknown)))
+  const paths = new Set(routes.map((route) => route.path))
+  routes.push(HttpRouter.route("*", "*", CallLog.logged(options.verbose, undefined, EndpointHandler.unrouted(paths))))
   return routes
 }
 

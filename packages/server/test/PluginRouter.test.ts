@@ -122,6 +122,35 @@ describe("absent optional methods", () => {
   )
 })
 
+describe("methods", () => {
+  it.effect("endpoints answer POST, the daemon's method; another method on an endpoint's path is a 405 naming it", () =>
+    Effect.gen(function* () {
+      const plugin = yield* InProcess.make(
+        Layer.succeed(LogDriver.LogDriver, {
+          startLogging: () => Effect.succeed({}),
+          stopLogging: () => Effect.succeed({})
+        })
+      )
+      const post = yield* Effect.promise(() =>
+        plugin.fetch(new Request("http://plugin/LogDriver.Capabilities", { method: "POST" }))
+      )
+      expect(post.status).toBe(200)
+      const get = yield* Effect.promise(() => plugin.fetch(new Request("http://plugin/LogDriver.Capabilities?x=1")))
+      expect([get.status, yield* Effect.promise(() => get.json())]).toEqual([
+        405,
+        { Err: "/LogDriver.Capabilities takes POST, not GET" }
+      ])
+      const activate = yield* Effect.promise(() => plugin.fetch(new Request("http://plugin/Plugin.Activate")))
+      expect(activate.status).toBe(405)
+      const other = yield* Effect.promise(() => plugin.fetch(new Request("http://plugin/LogDriver.Nope")))
+      expect([other.status, yield* Effect.promise(() => other.json())]).toEqual([
+        404,
+        { Err: "unknown endpoint GET /LogDriver.Nope" }
+      ])
+    })
+  )
+})
+
 describe("start-up errors", () => {
   it.effect("a misspelt method is reported as MissingDriverMethod with the key that looks like it", () =>
     Effect.gen(function* () {

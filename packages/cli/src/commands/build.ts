@@ -13,6 +13,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Fs from "node:fs"
+import { builtinModules } from "node:module"
 import * as Path from "node:path"
 
 /**
@@ -87,6 +88,28 @@ export class WebSocketServer { constructor() { unsupported() } }`
   }
 }
 
+// Node's built-ins are loaded with `require`, not `import`. An ES import of a built-in makes Node read every export
+// of it to build the module's facade, and that runs their lazy getters: `node:http`'s loads undici (its fetch and
+// WebSocket client), `node:tls`'s reads the bundled root certificates, `node:perf_hooks`'s the user-timing module.
+// That was about a sixth of a bundled plugin's start-up CPU; `require` returns the object and runs no getter.
+const builtinNames = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]))
+const builtinsByRequire: import("esbuild").Plugin = {
+  name: "dpk-builtins-by-require",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
+      !builtinNames.has(args.path)
+        ? undefined
+        : args.namespace === "dpk-builtin"
+          ? { path: args.path, external: true }
+          : { path: args.path.replace(/^node:/, ""), namespace: "dpk-builtin" }
+    )
+    build.onLoad({ filter: /.*/, namespace: "dpk-builtin" }, (args) => ({
+      loader: "js",
+      contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)})`
+    }))
+  }
+}
+
 /**
  * Bundles `entry` (TypeScript or JavaScript) and everything it imports into the ES module `out`. Node's built-ins
  * stay imports; in this repository the packages' TypeScript sources are bundled (their source export condition),
@@ -114,7 +137,7 @@ export const bundle = (entry: string, out: string, options: Options = {}): Effec
           external: [...(options.external ?? [])],
           metafile: true,
           logLevel: "silent",
-          plugins: [withoutWebSockets]
+          plugins: [withoutWebSockets, builtinsByRequire]
         }),
       catch: (e) => {
         const errors = (e as { errors?: ReadonlyArray<import("esbuild").Message> }).errors
