@@ -14,9 +14,7 @@ import * as Path from "node:path"
 const validId = (id: string) => /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)
 
 const checkId = (id: string): Effect.Effect<string, DriverError> =>
-  validId(id)
-    ? Effect.succeed(id)
-    : Effect.fail(new DriverError({ message: `invalid layer ID ${JSON.stringify(id)}` }))
+  validId(id) ? Effect.succeed(id) : Effect.fail(new DriverError({ message: `invalid layer ID ${JSON.stringify(id)}` }))
 
 const io = <A>(what: string, f: () => A) =>
   Effect.try({ try: f, catch: (e) => new DriverError({ message: `${what}: ${(e as Error).message}` }) })
@@ -116,7 +114,8 @@ export const layer = (root: string) =>
         Effect.flatMap(existing(id), (dir) =>
           Effect.map(LayerApply.apply(dir, body, { whiteouts: "naive" }), (applied) => ({ Size: applied.size }))
         ),
-      diffSize: ({ ID, Parent }) => Effect.map(Effect.flatMap(source(ID, Parent), LayerChanges.size), (Size) => ({ Size })),
+      diffSize: ({ ID, Parent }) =>
+        Effect.map(Effect.flatMap(source(ID, Parent), LayerChanges.size), (Size) => ({ Size })),
       capabilities: () => Effect.succeed({ Capabilities: { ReproducesExactDiffs: false } })
     })
   })

@@ -47,7 +47,13 @@ describe("the driver, in-process", () => {
       const apply = (id: string, parent: string, entries: ReadonlyArray<readonly [string, string]>) =>
         plugin.client.call(GraphDriver.Api.endpoints.applyDiff, { id, parent, body: tar(entries) })
       expect(yield* call("Create", { ID: "base" })).toEqual({})
-      expect(yield* apply("base", "", [["etc/", ""], ["etc/motd", "hello"], ["etc/old", "old"]])).toEqual({ Size: 8 })
+      expect(
+        yield* apply("base", "", [
+          ["etc/", ""],
+          ["etc/motd", "hello"],
+          ["etc/old", "old"]
+        ])
+      ).toEqual({ Size: 8 })
       // A file written in place, as the daemon writes /etc/hostname into a container's init layer: its time has
       // nanoseconds, which only an exact copy keeps.
       Fs.writeFileSync(Path.join(dir, "base", "etc", "hostname"), "box")
@@ -55,7 +61,11 @@ describe("the driver, in-process", () => {
       expect(Fs.readFileSync(Path.join(dir, "child", "etc", "motd"), "utf8")).toBe("hello")
       // The copy keeps every time and mode: nothing differs from the parent yet.
       expect(yield* call("Changes", { ID: "child", Parent: "base" })).toEqual({ Changes: [] })
-      yield* apply("child", "base", [["etc/", ""], ["etc/.wh.old", ""], ["etc/new", "new!"]])
+      yield* apply("child", "base", [
+        ["etc/", ""],
+        ["etc/.wh.old", ""],
+        ["etc/new", "new!"]
+      ])
       expect(Fs.existsSync(Path.join(dir, "child", "etc", "old"))).toBe(false)
       expect(yield* call("Changes", { ID: "child", Parent: "base" })).toEqual({
         Changes: [

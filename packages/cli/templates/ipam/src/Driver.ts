@@ -25,7 +25,9 @@ export const layer = Layer.sync(IpamDriver.IpamDriver, () => {
   const pools = new Map<string, Ipam.AddressPool.AddressPool>()
   const poolOf = (PoolID: string) => {
     const pool = pools.get(PoolID)
-    return pool === undefined ? Effect.fail(new DriverError({ message: `no such pool: ${PoolID}` })) : Effect.succeed(pool)
+    return pool === undefined
+      ? Effect.fail(new DriverError({ message: `no such pool: ${PoolID}` }))
+      : Effect.succeed(pool)
   }
   const inUse = () => [...pools.values()].map((p) => p.prefix)
 
@@ -42,9 +44,7 @@ export const layer = Layer.sync(IpamDriver.IpamDriver, () => {
         const prefix =
           Pool === ""
             ? yield* Effect.mapError(
-                Effect.fromResult(
-                  PoolCarver.carve(automatic[family].ranges, automatic[family].length, inUse())
-                ),
+                Effect.fromResult(PoolCarver.carve(automatic[family].ranges, automatic[family].length, inUse())),
                 failure
               )
             : yield* Effect.flatMap(parsePrefix(Pool, "Pool"), (asked) =>
@@ -66,9 +66,7 @@ export const layer = Layer.sync(IpamDriver.IpamDriver, () => {
         const pool = yield* poolOf(PoolID)
         // The gateway (Options marks it) and endpoints are allocated alike: the first free address when none is asked.
         const preferred =
-          Address === ""
-            ? undefined
-            : yield* Effect.mapError(Effect.fromResult(Prefix.parseAddress(Address)), failure)
+          Address === "" ? undefined : yield* Effect.mapError(Effect.fromResult(Prefix.parseAddress(Address)), failure)
         const value = yield* Effect.mapError(Effect.fromResult(AddressPool.allocate(pool, preferred)), failure)
         return { Address: Prefix.formatInterface(pool.prefix, value), Data: {} }
       }),

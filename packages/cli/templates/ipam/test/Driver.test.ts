@@ -21,7 +21,9 @@ describe("the driver, in-process", () => {
         call("RequestAddress", { PoolID: "10.200.0.0/24", Address, Options })
       expect(yield* address("", gateway)).toEqual({ Address: "10.200.0.1/24", Data: {} })
       expect(yield* address("")).toEqual({ Address: "10.200.0.2/24", Data: {} })
-      expect(yield* address("10.200.0.2")).toEqual({ Err: "address 10.200.0.2 is already allocated in pool 10.200.0.0/24" })
+      expect(yield* address("10.200.0.2")).toEqual({
+        Err: "address 10.200.0.2 is already allocated in pool 10.200.0.0/24"
+      })
       expect(yield* address("10.200.0.255")).toEqual({
         Err: "address 10.200.0.255 is the broadcast address of pool 10.200.0.0/24 and cannot be allocated"
       })

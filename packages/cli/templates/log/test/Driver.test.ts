@@ -34,7 +34,11 @@ describe("the driver, in-process", () => {
       // The file holds the entries as the daemon framed them.
       const file = Path.join(dir, `${logging.info.ContainerID}.log`)
       const stored = LogFraming.decoder().push(Fs.readFileSync(file)).entries
-      expect(stored.map((e) => `${e.source}:${LogEntry.lineText(e)}`)).toEqual(["stdout:one", "stdout:two", "stderr:three"])
+      expect(stored.map((e) => `${e.source}:${LogEntry.lineText(e)}`)).toEqual([
+        "stdout:one",
+        "stdout:two",
+        "stderr:three"
+      ])
       const logs = (config: Partial<{ Tail: number; Since: string }>) =>
         Effect.map(daemon.logsStopped(logging.info, config), (l) => l.entries.map(LogEntry.lineText))
       expect(yield* logs({})).toEqual(["one\n", "two\n", "three\n"])

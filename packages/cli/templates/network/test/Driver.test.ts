@@ -12,8 +12,14 @@ describe("the driver, in-process", () => {
   it.effect("keeps networks and endpoints, joined and left, and refuses what it does not hold", () =>
     Effect.gen(function* () {
       const plugin = yield* InProcess.make(Driver.layer)
-      const call = (path: string, body: unknown) => Effect.map(plugin.call(`/NetworkDriver.${path}`, body), (r) => r.body)
-      const network = { NetworkID: "n1", Options: {}, IPv4Data: [{ AddressSpace: "local", Pool: "10.9.0.0/24" }], IPv6Data: [] }
+      const call = (path: string, body: unknown) =>
+        Effect.map(plugin.call(`/NetworkDriver.${path}`, body), (r) => r.body)
+      const network = {
+        NetworkID: "n1",
+        Options: {},
+        IPv4Data: [{ AddressSpace: "local", Pool: "10.9.0.0/24" }],
+        IPv6Data: []
+      }
       const endpoint = { ...ids, Interface: { Address: "10.9.0.2/24", AddressIPv6: "", MacAddress: "" }, Options: {} }
       expect(yield* call("CreateEndpoint", endpoint)).toEqual({ Err: "no such network: n1" })
       expect(yield* call("CreateNetwork", network)).toEqual({})
