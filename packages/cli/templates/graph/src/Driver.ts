@@ -1,7 +1,7 @@
 // The graph driver, vfs style: every layer is a folder ROOT/<ID> holding the whole image up to it, made as a full
-// copy of its parent's folder. Nothing is mounted (Get answers the folder), so it runs without root. The copy is
-// `cp -a`, which keeps owners, modes, times to the nanosecond and attributes: comparing a layer with its parent's
-// folder then finds exactly what changed. The kit's layer-tar helpers do the rest: LayerApply extracts pulled
+// copy of its parent's folder. Nothing is mounted (Get answers the folder), so it needs no privilege of its own. The
+// copy is `cp -a`, which keeps owners, modes, times to the nanosecond and attributes (Node's fs.cpSync rounds the
+// times): comparing a layer with its parent's folder then finds exactly what changed. The kit's layer-tar helpers do the rest: LayerApply extracts pulled
 // layers (whiteouts applied, every escape refused), LayerChanges and LayerDiff compare a layer with its parent.
 import { LayerApply, LayerChanges, LayerDiff } from "@docker-plugin-kit/helpers"
 import { DriverError, GraphDriver } from "@docker-plugin-kit/protocol"
@@ -73,7 +73,7 @@ export const layer = (root: string) =>
         Effect.gen(function* () {
           const id = yield* checkId(ID)
           if ((gets.get(id) ?? 0) > 0) return yield* new DriverError({ message: `layer ${id} is in use` })
-          // A layer already gone (orphan cleanup at daemon start) is removed all the same.
+          // Removing a layer already gone (the daemon's orphan cleanup at start) is no error.
           yield* io(`cannot remove layer ${id}`, () => Fs.rmSync(folder(id), { recursive: true, force: true }))
           return {}
         }),
