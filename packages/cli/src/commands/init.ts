@@ -1,7 +1,8 @@
 /**
- * `dpk init DIR --api volume|authz [--name NAME]`: a plugin project that works as written: a driver, its tests
- * with the testkit (in-process and over a socket), a README, and scripts to serve, test, build and package it.
- * The templates are real projects in this package's `templates/` folder, type-checked and linted with the kit.
+ * `dpk init DIR --api volume|network|ipam|authz|log|graph [--name NAME]`: a plugin project that works as written:
+ * a driver, its tests with the testkit (in-process and over a socket, with the API's conformance suite), a README,
+ * and scripts to serve, test, build and package it. The templates are real projects in this package's `templates/`
+ * folder (one per API, named after it), type-checked, linted and tested with the kit.
  *
  * @since 0.1.0
  */
@@ -39,14 +40,18 @@ const templatesDir = (): string | undefined => {
 }
 
 /**
- * The APIs a project can be started for.
+ * The APIs a project can be started for: each has a template folder of that name.
  *
  * @since 0.1.0
  */
-export const apis = (): ReadonlyArray<string> => {
-  const dir = templatesDir()
-  return dir === undefined ? [] : Fs.readdirSync(dir).filter((f) => Fs.existsSync(Path.join(dir, f, "package.json")))
-}
+export const apis = ["volume", "network", "ipam", "authz", "log", "graph"] as const
+
+/**
+ * @since 0.1.0
+ */
+export type Api = (typeof apis)[number]
+
+const isApi = (api: string): api is Api => (apis as ReadonlyArray<string>).includes(api)
 
 /** A name Docker accepts for a plugin: lower case letters, digits, `.`, `_` and `-`. */
 const validName = (name: string) => /^[a-z0-9][a-z0-9._-]*$/.test(name)
@@ -58,10 +63,12 @@ const validName = (name: string) => /^[a-z0-9][a-z0-9._-]*$/.test(name)
  */
 export const write = (dir: string, api: string, name: string): Effect.Effect<ReadonlyArray<string>, InitFailed> =>
   Effect.gen(function* () {
+    if (!isApi(api)) {
+      return yield* new InitFailed({ dir, reason: `unknown --api ${JSON.stringify(api)}: one of ${apis.join(", ")}` })
+    }
     const templates = templatesDir()
-    const known = apis()
-    if (templates === undefined || !known.includes(api)) {
-      return yield* new InitFailed({ dir, reason: `no template for --api ${api} (templates: ${known.join(", ")})` })
+    if (templates === undefined || !Fs.existsSync(Path.join(templates, api, "package.json"))) {
+      return yield* new InitFailed({ dir, reason: `the ${api} template is missing from this installation of dpk` })
     }
     if (!validName(name)) {
       return yield* new InitFailed({
@@ -104,7 +111,7 @@ export const command = Command.make(
   "init",
   {
     dir: Argument.String("dir").pipe(Argument.withDescription("The project folder (created; must be empty)")),
-    api: Flag.String("api").pipe(Flag.withDescription("The plugin API: volume or authz")),
+    api: Flag.String("api").pipe(Flag.withDescription(`The plugin API: ${apis.join(", ")}`)),
     name: Flag.String("name").pipe(
       Flag.withDescription("The plugin's name (default: the folder's name)"),
       Flag.optional

@@ -22,11 +22,41 @@ describe("dpk init", () => {
     })
   )
 
+  it.effect("writes a project for every API: the template of that API, named, with its driver and tests", () =>
+    Effect.gen(function* () {
+      for (const api of Init.apis) {
+        const dir = fresh()
+        const written = yield* Init.write(dir, api, `my-${api}`)
+        expect([...written].sort(), api).toEqual(
+          ["README.md", "package.json", "src/Driver.ts", "src/main.ts", "test/Driver.test.ts", "tsconfig.json"].sort()
+        )
+        const pkg = JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8"))
+        expect(pkg.name, api).toBe(`my-${api}`)
+        expect(Object.keys(pkg.scripts).sort(), api).toEqual(["build", "package", "serve", "test", "typecheck"])
+        expect(pkg.devDependencies["@docker-plugin-kit/testkit"], api).toBe("^0.1.0")
+        // The test of each project runs the conformance suite of its own API.
+        const test = Fs.readFileSync(Path.join(dir, "test", "Driver.test.ts"), "utf8")
+        const suite = { volume: "Volume", network: "Network", ipam: "Ipam", authz: "Authz", log: "Log", graph: "Graph" }
+        expect(test, api).toContain(`Conformance${suite[api]}.suite`)
+        for (const file of written) {
+          expect(Fs.readFileSync(Path.join(dir, file), "utf8"), `${api}: ${file}`).not.toContain("__NAME__")
+        }
+      }
+    })
+  )
+
+  it("has a template for exactly the APIs it accepts", () => {
+    const templates = Path.join(import.meta.dirname, "..", "..", "templates")
+    expect(Fs.readdirSync(templates).sort()).toEqual([...Init.apis].sort())
+  })
+
   it.effect("refuses an unknown API, a name Docker would refuse, and a folder that is not empty", () =>
     Effect.gen(function* () {
       const dir = fresh()
       const unknown = yield* Effect.exit(Init.write(dir, "nope", "x"))
-      expect(Exit.isFailure(unknown) && String(Exit.findErrorOption(unknown))).toContain("no template for --api nope")
+      expect(Exit.isFailure(unknown) && String(Exit.findErrorOption(unknown))).toContain(
+        'unknown --api "nope": one of volume, network, ipam, authz, log, graph'
+      )
       const badName = yield* Effect.exit(Init.write(dir, "volume", "My Plugin"))
       expect(String(Exit.findErrorOption(badName))).toContain('plugin name "My Plugin" must match')
       Fs.mkdirSync(dir, { recursive: true })
