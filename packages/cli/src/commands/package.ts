@@ -134,7 +134,7 @@ export const write = (
             description: descriptor.description,
             apis: descriptor.apis,
             entrypoint: [Rootfs.nodePath, "--max-semi-space-size=2", Rootfs.bundlePath, ...serve],
-            args: [],
+            args: descriptor.managed?.args ?? [],
             argsDescription: `flags of dpk serve ${target}: ${Object.keys(descriptor.flags).join(", ")}`,
             needs: descriptor.managed ?? {}
           }
