@@ -47,6 +47,11 @@ export interface ManagedNeeds {
    * replaces them all.
    */
   readonly args?: ReadonlyArray<string>
+  /**
+   * Flags of `dpk serve` every managed instance runs with: in the `Entrypoint`, before the arguments, so that
+   * `docker plugin set NAME args=...` keeps them.
+   */
+  readonly serveFlags?: ReadonlyArray<string>
 }
 
 /**
