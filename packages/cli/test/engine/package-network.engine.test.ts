@@ -25,6 +25,7 @@ describe.skipIf(shared.engine === undefined)("network-bridge and ipam-pool as ma
   const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-mnet-"))
   const net = `dpk-e2e-mnet-${unique()}`
   const ipam = `dpk-e2e-mipam-${unique()}`
+  const net2 = `dpk-e2e-mnet2-${unique()}`
   const bridge = `dpkm${Math.random().toString(16).slice(2, 10)}`
   const prefix = `10.253.${Math.floor(Math.random() * 256)}`
   const ipamState = Path.join(base, "ipam-state")
@@ -35,7 +36,7 @@ describe.skipIf(shared.engine === undefined)("network-bridge and ipam-pool as ma
     const quiet = (...a: ReadonlyArray<string>) => Effect.runPromise(Effect.ignore(engine.dockerResult(...a)))
     if (containers.length > 0) await quiet("rm", "-f", ...containers)
     await quiet("network", "rm", "mnet")
-    for (const plugin of [net, ipam]) {
+    for (const plugin of [net, ipam, net2]) {
       await quiet("plugin", "disable", "-f", `${plugin}:latest`)
       await quiet("plugin", "rm", "-f", `${plugin}:latest`)
     }
@@ -44,7 +45,7 @@ describe.skipIf(shared.engine === undefined)("network-bridge and ipam-pool as ma
   })
 
   it.effect(
-    "packaged with the capability, network and tools they declare; a network on both; containers get addresses from the pool and ping each other; nothing left behind",
+    "packaged with the capability, network and tools they declare; a network on both; containers get addresses from the pool and ping each other; a second network-bridge plugin leaves the first one's links alone; nothing left behind",
     () =>
       Effect.gen(function* () {
         const packaged = [
@@ -117,6 +118,20 @@ describe.skipIf(shared.engine === undefined)("network-bridge and ipam-pool as ma
           "1 packets received"
         )
 
+        // A second network-bridge plugin shares the host's links but has a state folder of its own (same path, its
+        // own rootfs): its start-up leaves the first one's bridge and veths alone.
+        const again = dpk("package", "network-bridge", "--name", net2, "--out", Path.join(base, "net2"))
+        expect(again.status, again.stderr).toBe(0)
+        const otherPlugin = `${net2}:latest`
+        yield* engine.docker("plugin", "create", otherPlugin, Path.join(base, "net2"))
+        yield* engine.docker("plugin", "enable", otherPlugin)
+        expect(linkExists(bridge)).toBe(true)
+        expect(yield* engine.docker("exec", first, "busybox", "ping", "-c", "1", "-W", "3", `${prefix}.3`)).toContain(
+          "1 packets received"
+        )
+        yield* engine.docker("plugin", "disable", otherPlugin)
+        yield* engine.docker("plugin", "rm", otherPlugin)
+
         // In use by the network: neither plugin may be disabled.
         expect((yield* engine.dockerResult("plugin", "disable", netPlugin)).exitCode).not.toBe(0)
         yield* engine.docker("rm", "-f", first, second)
@@ -132,7 +147,8 @@ describe.skipIf(shared.engine === undefined)("network-bridge and ipam-pool as ma
         const left = yield* engine.docker("plugin", "ls", "--format", "{{.Name}}")
         expect(left).not.toContain(net)
         expect(left).not.toContain(ipam)
+        expect(left).not.toContain(net2)
       }),
-    300_000
+    420_000
   )
 })
