@@ -43,6 +43,16 @@ export interface ManagedNeeds {
   readonly pidHost?: boolean
   /** Host tools the driver runs (e.g. `ip`), shipped in the rootfs with their libraries. */
   readonly binaries?: ReadonlyArray<string>
+  /**
+   * The plugin's default arguments (`Args.Value`), e.g. where a mounted file is; `docker plugin set NAME args=...`
+   * replaces them all.
+   */
+  readonly args?: ReadonlyArray<string>
+  /**
+   * Flags of `dpk serve` every managed instance runs with: in the `Entrypoint`, before the arguments, so that
+   * `docker plugin set NAME args=...` keeps them.
+   */
+  readonly serveFlags?: ReadonlyArray<string>
 }
 
 /**

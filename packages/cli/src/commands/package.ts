@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import * as Descriptors from "@docker-plugin-kit/drivers/descriptors"
 import { Apis, Manifest, type PluginApi } from "@docker-plugin-kit/protocol"
 import * as Console from "effect/Console"
@@ -90,6 +91,33 @@ const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any
   })
 
 /**
+ * What the config of a reference driver is made from: the plugin runs the bundled CLI's `dpk serve NAME` on the
+ * plugin socket, with the flags every managed instance needs (in the entry point) and the driver's default,
+ * settable arguments.
+ *
+ * @since 0.1.0
+ */
+export const driverInput = (descriptor: Descriptor.Descriptor, name: string): PluginConfig.Input => ({
+  description: descriptor.description,
+  apis: descriptor.apis,
+  entrypoint: [
+    Rootfs.nodePath,
+    "--max-semi-space-size=2",
+    Rootfs.bundlePath,
+    "serve",
+    descriptor.name,
+    "--name",
+    name,
+    "--socket",
+    PluginConfig.socketPath,
+    ...(descriptor.managed?.serveFlags ?? [])
+  ],
+  args: descriptor.managed?.args ?? [],
+  argsDescription: `flags of dpk serve ${descriptor.name}: ${Object.keys(descriptor.flags).join(", ")}`,
+  needs: descriptor.managed ?? {}
+})
+
+/**
  * What `write` produced.
  *
  * @since 0.1.0
@@ -119,7 +147,6 @@ export const write = (
     const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))
     const bundle = Path.join(work, "plugin.js")
     yield* Build.bundle(descriptor === undefined ? target : cliEntry(), bundle)
-    const serve = ["serve", target, "--name", name, "--socket", PluginConfig.socketPath]
     const config = PluginConfig.make(
       descriptor === undefined
         ? {
@@ -130,14 +157,7 @@ export const write = (
             argsDescription: "extra arguments of the plugin",
             needs: {}
           }
-        : {
-            description: descriptor.description,
-            apis: descriptor.apis,
-            entrypoint: [Rootfs.nodePath, "--max-semi-space-size=2", Rootfs.bundlePath, ...serve],
-            args: [],
-            argsDescription: `flags of dpk serve ${target}: ${Object.keys(descriptor.flags).join(", ")}`,
-            needs: descriptor.managed ?? {}
-          }
+        : driverInput(descriptor, name)
     )
     yield* Effect.try({
       try: () => {

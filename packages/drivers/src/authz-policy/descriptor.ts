@@ -8,6 +8,14 @@ import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
 
 /**
+ * Where a managed plugin finds its policy: a host folder bind-mounted read-only at the same path (settable:
+ * `docker plugin set NAME mount0.source=DIR`), so the policy is edited on the host and reloaded on change.
+ *
+ * @since 0.1.0
+ */
+export const managedPolicyDir = "/etc/docker-plugin-kit/authz-policy"
+
+/**
  * The descriptor.
  *
  * @since 0.1.0
@@ -26,5 +34,10 @@ export const descriptor = Descriptor.make({
     Descriptor.load(
       () => import("./AuthzPolicy.ts"),
       (AuthzPolicy) => AuthzPolicy.layerNode(policy)
-    )
+    ),
+  // The policy stays on the host, not in the rootfs: editing it needs no new plugin, and the folder is watched.
+  managed: {
+    mounts: [{ source: managedPolicyDir, destination: managedPolicyDir, options: ["rbind", "ro"] }],
+    args: ["--policy", `${managedPolicyDir}/policy.yaml`]
+  }
 })

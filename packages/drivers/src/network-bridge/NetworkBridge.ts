@@ -21,13 +21,13 @@ import * as Result from "effect/Result"
 import * as Semaphore from "effect/Semaphore"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
-import { VolumeFs, type VolumeFsError } from "../volume-local/VolumeFs.ts"
+import { VolumeFs, type VolumeFsError, type Service as VolumeFsService } from "../volume-local/VolumeFs.ts"
 import * as VolumeFsMemory from "../volume-local/VolumeFsMemory.ts"
 import * as VolumeFsNode from "../volume-local/VolumeFsNode.ts"
 import { type BridgeError, NetworkConflict } from "./BridgeErrors.ts"
 import * as BridgeReconcile from "./BridgeReconcile.ts"
 import * as BridgeState from "./BridgeState.ts"
-import type * as StateFiles from "../shared/StateFiles.ts"
+import * as StateFiles from "../shared/StateFiles.ts"
 import * as BridgeTable from "./BridgeTable.ts"
 import { Links, type LinksError } from "./Links.ts"
 import * as LinksMemory from "./LinksMemory.ts"
@@ -50,6 +50,12 @@ export interface Options {
    * instances on one host never remove each other's links.
    */
   readonly instance?: string
+  /**
+   * Tag the links with a random tag kept in `STATE/instance` (made at the first start) instead of one derived from
+   * the state folder's path. For instances whose state folders have the same path in different file systems:
+   * managed plugins, each with its own rootfs, all on the host's links. Ignored when `instance` is given.
+   */
+  readonly storedInstance?: boolean
 }
 
 /**
@@ -75,6 +81,30 @@ export const instanceOf = (stateDir: string): string =>
   Crypto.createHash("sha256").update(Path.resolve(stateDir)).digest("hex").slice(0, 8)
 
 /**
+ * The file holding the instance tag of `storedInstance`.
+ *
+ * @since 0.1.0
+ */
+export const instanceFile = (stateDir: string): string => Path.join(Path.resolve(stateDir), "instance")
+
+/** The tag in `STATE/instance`, made and written (atomically) when there is none yet. */
+const storedInstanceOf = (fs: VolumeFsService, stateDir: string, tmpDir: string) =>
+  Effect.gen(function* () {
+    const file = instanceFile(stateDir)
+    if ((yield* fs.stat(file)) !== undefined) {
+      const tag = (yield* fs.readFile(file)).trim()
+      if (/^[0-9a-f]{8}$/.test(tag)) return tag
+      return yield* new StateFiles.StateFileCorrupt({
+        file,
+        reason: `expected 8 hex digits, found ${JSON.stringify(tag)}`
+      })
+    }
+    const tag = Crypto.randomBytes(4).toString("hex")
+    yield* fs.writeFileAtomic(file, `${tag}\n`, tmpDir)
+    return tag
+  })
+
+/**
  * Builds the driver: loads the state, reconciles it with the host's links, then serves calls.
  *
  * @since 0.1.0
@@ -84,8 +114,12 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
     const links = yield* Links
     const fs = yield* VolumeFs
     const stateDir = Path.resolve(options.stateDir ?? defaultStateDir)
-    const instance = options.instance ?? instanceOf(stateDir)
     const layout = BridgeState.layout(stateDir)
+    // Loading prepares the folders (the temporary one included) the stored tag is written through.
+    const records = yield* BridgeState.load(layout).pipe(Effect.provideService(VolumeFs, fs))
+    const instance =
+      options.instance ??
+      (options.storedInstance === true ? yield* storedInstanceOf(fs, stateDir, layout.tmpDir) : instanceOf(stateDir))
     const networkAlias = (id: string) => BridgeReconcile.aliasOf(instance, "network", id)
     const endpointAlias = (id: string) => BridgeReconcile.aliasOf(instance, "endpoint", id)
 
@@ -108,7 +142,6 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
       })
 
     // Start-up: the records are the truth; the host is brought in line without cutting a running container off.
-    const records = yield* BridgeState.load(layout).pipe(Effect.provideService(VolumeFs, fs))
     const plan = BridgeReconcile.plan(records, yield* links.list, instance)
     for (const name of plan.removeLinks) {
       yield* Effect.logWarning(`link ${name}: left over from a crash, no record explains it; removed it`)

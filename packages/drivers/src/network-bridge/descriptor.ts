@@ -23,13 +23,21 @@ export const descriptor = Descriptor.make({
         `Folder holding the state files (default ${NetworkBridge.defaultStateDir}; under the temp folder when not root)`
       ),
       Flag.withDefault(Descriptor.defaultFolder(NetworkBridge.defaultStateDir, "network-bridge/state"))
+    ),
+    storedInstance: Flag.Boolean("stored-instance").pipe(
+      Flag.withDescription(
+        "Tag this instance's links with a random tag kept in the state folder (file instance) instead of a hash of the folder's path"
+      ),
+      Flag.withDefault(false)
     )
   },
-  layer: ({ stateDir }) =>
+  layer: ({ stateDir, storedInstance }) =>
     Descriptor.load(
       () => import("./NetworkBridge.ts"),
-      (NetworkBridge) => NetworkBridge.layerNode({ stateDir })
+      (NetworkBridge) => NetworkBridge.layerNode({ stateDir, storedInstance })
     ),
-  // LinksNode runs iproute2's `ip`: a managed plugin's rootfs must hold it.
-  managed: { capabilities: ["CAP_NET_ADMIN"], network: "host", binaries: ["ip"] }
+  // LinksNode runs iproute2's `ip`: a managed plugin's rootfs must hold it. Every managed instance has the same
+  // state path, each in its own rootfs, and all share the host's links: a path hash would make each one's start-up
+  // remove the others' links, so each keeps a random tag of its own.
+  managed: { capabilities: ["CAP_NET_ADMIN"], network: "host", binaries: ["ip"], serveFlags: ["--stored-instance"] }
 })

@@ -217,6 +217,65 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect(
+    "stored instance: drivers with the same state path on separate disks keep each other's links; a restart keeps the tag",
+    () =>
+      Effect.gen(function* () {
+        const links = LinksMemory.make()
+        const disk = () => VolumeFsMemory.make()
+        // The same state path in separate file systems on one host's links: managed plugins, each in its rootfs.
+        const start = (d: VolumeFsMemory.MemoryFs, storedInstance: boolean) =>
+          InProcess.make(
+            NetworkBridge.layer({ stateDir, storedInstance }).pipe(
+              Layer.provide(Layer.mergeAll(LinksMemory.layer(links), Layer.succeed(VolumeFs.VolumeFs, d.service)))
+            )
+          )
+        // With tags derived from the path, the second driver's start-up takes the first one's bridge for its own
+        // leftover and removes it: why managed plugins store theirs.
+        yield* Effect.scoped(Effect.flatMap(start(disk(), false), (p) => call(p, "CreateNetwork", createNetwork())))
+        expect(names(links)).toContain(bridge)
+        yield* Effect.scoped(start(disk(), false))
+        expect(names(links)).not.toContain(bridge)
+
+        const a = disk()
+        yield* Effect.scoped(Effect.flatMap(start(a, true), (p) => call(p, "CreateNetwork", createNetwork())))
+        const tag = (yield* a.service.readFile(NetworkBridge.instanceFile(stateDir))).trim()
+        expect(tag).toMatch(/^[0-9a-f]{8}$/)
+        expect(tag).not.toBe(instance)
+        expect(BridgeReconcile.parseAlias(links.links().find((l) => l.name === bridge)?.alias)?.instance).toBe(tag)
+
+        // Another driver with a stored tag of its own leaves the bridge alone...
+        yield* Effect.scoped(start(disk(), true))
+        expect(names(links)).toContain(bridge)
+        // ...and the first one, restarted on its disk, is still the bridge's owner: it adopts it.
+        const logBefore = links.log.length
+        yield* Effect.scoped(
+          Effect.flatMap(start(a, true), (p) =>
+            Effect.map(call(p, "DeleteNetwork", { NetworkID: nid }), (r) => expect(r.body).toEqual({}))
+          )
+        )
+        expect(links.log.slice(logBefore)).toContain(`remove ${bridge}`)
+        expect(names(links)).not.toContain(bridge)
+      })
+  )
+
+  it.effect("a stored instance file that is not a tag stops start-up with a message naming it", () =>
+    Effect.gen(function* () {
+      const h = host()
+      yield* h.disk.service.makeDirectory(stateDir)
+      yield* h.disk.service.writeFileAtomic(NetworkBridge.instanceFile(stateDir), "not a tag\n", stateDir)
+      const failed = yield* Effect.flip(
+        InProcess.make(
+          NetworkBridge.layer({ stateDir, storedInstance: true }).pipe(
+            Layer.provide(Layer.mergeAll(LinksMemory.layer(h.links), Layer.succeed(VolumeFs.VolumeFs, h.disk.service)))
+          )
+        )
+      )
+      expect(failed.message).toContain(`state file ${NetworkBridge.instanceFile(stateDir)} is unreadable`)
+      expect(failed.message).toContain('found "not a tag"')
+    })
+  )
+
   it.effect("DeleteNetwork drops endpoints whose veth went away with their container, refuses live ones", () =>
     Effect.gen(function* () {
       const h = host()

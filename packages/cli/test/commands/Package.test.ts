@@ -1,0 +1,70 @@
+/**
+ * The config `dpk package` writes for a reference driver: the entry point runs the bundled `dpk serve`, with the
+ * flags every managed instance needs out of reach of `docker plugin set args`, and the driver's default arguments.
+ */
+import { Descriptors } from "@docker-plugin-kit/drivers"
+import { describe, expect, it } from "@effect/vitest"
+import * as Package from "../../src/commands/package.ts"
+import * as PluginConfig from "../../src/managed/PluginConfig.ts"
+
+const configOf = (driver: string, name: string) =>
+  PluginConfig.make(Package.driverInput(Descriptors.byName(driver)!, name))
+
+describe("dpk package config of a reference driver", () => {
+  it("network-bridge: host network, CAP_NET_ADMIN, and a stored instance tag in the entry point, not in the args", () => {
+    const config = configOf("network-bridge", "net")
+    expect(config.Entrypoint).toEqual([
+      "/usr/local/bin/node",
+      "--max-semi-space-size=2",
+      "/plugin/plugin.js",
+      "serve",
+      "network-bridge",
+      "--name",
+      "net",
+      "--socket",
+      "/run/docker/plugins/plugin.sock",
+      "--stored-instance"
+    ])
+    expect(config.Args.Value).toEqual([])
+    expect(config.Network.Type).toBe("host")
+    expect(config.Linux.Capabilities).toEqual(["CAP_NET_ADMIN"])
+  })
+
+  it("authz-policy: the policy folder a settable read-only host mount, --policy a default argument", () => {
+    const config = configOf("authz-policy", "authz")
+    expect(config.Interface.Types).toEqual(["docker.authz/1.0"])
+    expect(config.Entrypoint.slice(3)).toEqual([
+      "serve",
+      "authz-policy",
+      "--name",
+      "authz",
+      "--socket",
+      "/run/docker/plugins/plugin.sock"
+    ])
+    expect(config.Mounts).toEqual([
+      {
+        Name: "mount0",
+        Description: "/etc/docker-plugin-kit/authz-policy on /etc/docker-plugin-kit/authz-policy",
+        Settable: ["source"],
+        Source: "/etc/docker-plugin-kit/authz-policy",
+        Destination: "/etc/docker-plugin-kit/authz-policy",
+        Type: "bind",
+        Options: ["rbind", "ro"]
+      }
+    ])
+    expect(config.Args).toMatchObject({
+      Name: "args",
+      Settable: ["value"],
+      Value: ["--policy", "/etc/docker-plugin-kit/authz-policy/policy.yaml"]
+    })
+  })
+
+  it("a driver that asks for nothing gets no mounts, capabilities, network or default arguments", () => {
+    const config = configOf("volume-memory", "mem")
+    expect(config.Mounts).toEqual([])
+    expect(config.Linux.Capabilities).toEqual([])
+    expect(config.Network.Type).toBe("")
+    expect(config.Args.Value).toEqual([])
+    expect(config.Entrypoint.at(-1)).toBe("/run/docker/plugins/plugin.sock")
+  })
+})

@@ -1,0 +1,117 @@
+/**
+ * `dpk package authz-policy` against a private Docker Engine 20.10 whose authorization chain names a managed
+ * plugin. The daemon validates its authorization plugins when it starts and on every configuration reload, and a
+ * managed plugin is found only once enabled: so the daemon starts with a configuration file, the plugin is created
+ * and enabled, and the file then gains `authorization-plugins` and the daemon a SIGHUP. The policy is the shipped
+ * `examples/authz-policy/baseline.yaml`, in a host folder of this run mounted over the plugin's policy folder.
+ */
+import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { dpk } from "../support.ts"
+
+const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-mauthz-"))
+const daemonConfig = Path.join(base, "daemon.json")
+Fs.writeFileSync(daemonConfig, "{}\n")
+const shared = await DockerEngine.shared({ daemonArgs: ["--config-file", daemonConfig] })
+const engine = shared.engine!
+afterAll(async () => {
+  await shared.close()
+  Fs.rmSync(base, { recursive: true, force: true })
+})
+
+const baseline = Path.join(import.meta.dirname, "..", "..", "..", "..", "examples", "authz-policy", "baseline.yaml")
+
+describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin on Engine 20.10", () => {
+  const name = `dpk-e2e-mauthz-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const plugin = `${name}:latest`
+
+  afterAll(async () => {
+    const quiet = (...a: ReadonlyArray<string>) => Effect.runPromise(Effect.ignore(engine.dockerResult(...a)))
+    // Disabling takes the plugin out of the authorization chain, so the engine's own clean-up is not judged by it.
+    await quiet("plugin", "disable", "-f", plugin)
+    await quiet("plugin", "rm", "-f", plugin)
+  })
+
+  it.live(
+    "enabled, then named in authorization-plugins by a reload: --privileged and a bind mount of /etc denied with the policy's messages, a plain run allowed; kept across a daemon restart; disabled, it decides no more",
+    () =>
+      Effect.gen(function* () {
+        const dir = Path.join(base, "plugin")
+        const packaged = dpk("package", "authz-policy", "--name", name, "--out", dir)
+        expect(packaged.status, packaged.stderr).toBe(0)
+        const config = JSON.parse(Fs.readFileSync(Path.join(dir, "config.json"), "utf8"))
+        expect(config.Interface.Types).toEqual(["docker.authz/1.0"])
+        expect(config.Mounts).toEqual([
+          expect.objectContaining({
+            Source: "/etc/docker-plugin-kit/authz-policy",
+            Destination: "/etc/docker-plugin-kit/authz-policy",
+            Settable: ["source"],
+            Options: ["rbind", "ro"]
+          })
+        ])
+        expect(config.Args.Value).toEqual(["--policy", "/etc/docker-plugin-kit/authz-policy/policy.yaml"])
+
+        const policyDir = Path.join(base, "policy")
+        Fs.mkdirSync(policyDir)
+        Fs.copyFileSync(baseline, Path.join(policyDir, "policy.yaml"))
+        yield* engine.docker("plugin", "create", plugin, dir)
+        yield* engine.docker("plugin", "set", plugin, `mount0.source=${policyDir}`)
+        yield* engine.docker("plugin", "enable", plugin)
+
+        const privileged = () =>
+          engine.dockerResult("run", "--rm", "--privileged", "--network", "none", engine.image, "true")
+        // Not in the chain yet: the engine creates a privileged container. (Created, not run: starting one needs
+        // capabilities a host that is itself a container may not have; the request the policy judges is the create.)
+        const created = () =>
+          Effect.flatMap(engine.docker("create", "--privileged", "--network", "none", engine.image, "true"), (id) =>
+            engine.docker("rm", id)
+          )
+        yield* created()
+
+        Fs.writeFileSync(daemonConfig, `${JSON.stringify({ "authorization-plugins": [plugin] })}\n`)
+        process.kill(engine.pid, "SIGHUP")
+        let denied = yield* privileged()
+        for (let i = 0; i < 50 && !denied.stderr.includes("authorization denied"); i++) {
+          yield* Effect.sleep("200 millis")
+          denied = yield* privileged()
+        }
+        expect(denied.exitCode).not.toBe(0)
+        expect(denied.stderr).toContain(
+          `authorization denied by plugin ${plugin}: privileged containers are not allowed (baseline policy)`
+        )
+        const etc = yield* engine.dockerResult(
+          "run",
+          "--rm",
+          "--network",
+          "none",
+          "-v",
+          "/etc:/host",
+          engine.image,
+          "true"
+        )
+        expect(etc.exitCode).not.toBe(0)
+        expect(etc.stderr).toContain("bind mounts of /, /etc and the Docker socket are not allowed (baseline policy)")
+        expect(
+          yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "allowed by the policy")
+        ).toBe("allowed by the policy")
+
+        // A restart keeps it: the daemon restores its enabled plugins before it checks its authorization chain.
+        yield* engine.restart
+        const again = yield* privileged()
+        expect(again.stderr).toContain(
+          `authorization denied by plugin ${plugin}: privileged containers are not allowed`
+        )
+
+        // A disabled plugin leaves the chain: the engine decides alone again.
+        yield* engine.docker("plugin", "disable", plugin)
+        yield* created()
+        yield* engine.docker("plugin", "rm", plugin)
+        expect(yield* engine.docker("plugin", "ls", "--format", "{{.Name}}")).not.toContain(name)
+      }),
+    240_000
+  )
+})
