@@ -10,11 +10,27 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Application, DeclarationReflection, type ProjectReflection, type TypeDocOptions } from "typedoc"
+import {
+  Application,
+  Comment,
+  CommentTag,
+  type Context,
+  Converter,
+  DeclarationReflection,
+  type ProjectReflection,
+  ReflectionKind,
+  type TagString,
+  type TypeDocOptions
+} from "typedoc"
+import ts from "typescript"
 
 const root = path.resolve(import.meta.dirname, "..")
 const work = path.join(root, "docs", ".tmp")
 const out = path.join(root, "docs", "api")
+// The declarations users get: TypeDoc reads the types written out by `tsc -b` (run first by `pnpm docs`), where
+// every export has a written type. From the sources it would expand the inferred type of every unannotated export
+// (an `Effect.gen`'s full type, etc.), which takes gigabytes and minutes for one package.
+const typesCondition = "types"
 const sourceCondition = "@docker-plugin-kit/source"
 
 type Target = string | null | { readonly [condition: string]: Target }
@@ -25,44 +41,57 @@ interface Manifest {
   readonly exports?: { readonly [subpath: string]: Target }
 }
 
-/** The source file a subpath leads to under the workspace's source condition, or null when the map blocks it. */
-const sourceOf = (target: Target): string | null => {
+/** The file a subpath leads to under `condition`, or null when the map blocks it. */
+const resolveTarget = (target: Target, condition: string): string | null => {
   if (target === null || typeof target === "string") return target
-  const chosen = target[sourceCondition]
-  if (chosen === undefined) throw new Error(`an export target has no "${sourceCondition}" condition`)
-  return sourceOf(chosen)
+  const chosen = target[condition]
+  if (chosen === undefined) throw new Error(`an export target has no "${condition}" condition`)
+  return resolveTarget(chosen, condition)
 }
 
 const filesUnder = (dir: string): Array<string> =>
   fs
     .readdirSync(dir, { recursive: true, encoding: "utf8" })
     .map((file) => file.split(path.sep).join("/"))
-    .filter((file) => file.endsWith(".ts"))
+    .filter((file) => file.endsWith(".d.ts"))
+
+/** A public module: the declarations TypeDoc reads, and the source whose top comment describes the module. */
+interface Module {
+  readonly declaration: string
+  readonly source: string
+}
 
 /**
- * The public modules of a package: every source file some `exports` subpath resolves to. A pattern (`./*`) matches
- * every file below its prefix; as in Node, the longest matching pattern wins, so `"./internal/*": null` hides that
- * folder. Folders named `internal` deeper down are private by convention, and a file without exports (the CLI's
- * `bin.ts`) is a program rather than a module.
+ * The public modules of a package: every declaration file some `exports` subpath resolves to. A pattern (`./*`)
+ * matches every file below its prefix; as in Node, the longest matching pattern wins, so `"./internal/*": null`
+ * hides that folder. Folders named `internal` deeper down are private by convention, and a file without exports
+ * (the CLI's `bin.ts`) is a program rather than a module.
  */
-const entryPoints = (dir: string, manifest: Manifest): Array<string> => {
+const modulesOf = (dir: string, manifest: Manifest): Array<Module> => {
   const exports = Object.entries(manifest.exports ?? {}).filter(([subpath]) => subpath !== "./package.json")
   const patterns = exports.filter(([subpath]) => subpath.includes("*"))
-  const files = new Set<string>()
+  const modules = new Map<string, Module>()
+  const add = (declaration: string, source: string) => {
+    const absolute = path.join(dir, declaration)
+    if (!/^export (?!\{\};)/m.test(fs.readFileSync(absolute, "utf8"))) return
+    modules.set(absolute, { declaration: absolute, source: path.join(dir, source) })
+  }
   for (const [subpath, target] of exports) {
-    const source = sourceOf(target)
-    if (source === null) continue
+    const declaration = resolveTarget(target, typesCondition)
+    const source = resolveTarget(target, sourceCondition)
+    if (declaration === null || source === null) continue
     if (!subpath.includes("*")) {
-      files.add(path.join(dir, source))
+      add(declaration, source)
       continue
     }
-    const [prefix = "", suffix = ""] = source.split("*")
-    for (const file of filesUnder(path.join(dir, path.dirname(prefix)))) {
-      const relative = "./" + path.posix.join(path.dirname(prefix), file)
+    const [prefix = "", suffix = ""] = declaration.split("*")
+    // The folder the pattern's prefix names ("./dist/" of "./dist/*.d.ts"), walked for the files it matches.
+    const base = prefix.slice(0, prefix.lastIndexOf("/") + 1)
+    for (const file of filesUnder(path.join(dir, base))) {
+      const relative = base + file
       if (!relative.startsWith(prefix) || !relative.endsWith(suffix)) continue
       const stem = relative.slice(prefix.length, relative.length - suffix.length)
-      const [subPrefix = "", subSuffix = ""] = subpath.split("*")
-      const request = subPrefix + stem + subSuffix
+      const request = subpath.replace("*", stem)
       // The pattern with the longest prefix that matches the request decides (Node's PATTERN_KEY_COMPARE).
       const best = patterns
         .filter(([key]) => {
@@ -70,14 +99,11 @@ const entryPoints = (dir: string, manifest: Manifest): Array<string> => {
           return request.startsWith(p) && request.endsWith(s) && request.length >= p.length + s.length
         })
         .sort(([a], [b]) => b.indexOf("*") - a.indexOf("*"))[0]
-      if (best?.[0] !== subpath) continue
-      if (stem.split("/").includes("internal")) continue
-      const absolute = path.join(dir, relative)
-      if (!/^export /m.test(fs.readFileSync(absolute, "utf8"))) continue
-      files.add(absolute)
+      if (best?.[0] !== subpath || stem.split("/").includes("internal")) continue
+      add(relative, source.replace("*", stem))
     }
   }
-  return [...files].sort()
+  return [...modules.values()].sort((a, b) => a.declaration.localeCompare(b.declaration))
 }
 
 /**
@@ -93,6 +119,49 @@ const dropInheritedFromDependencies = (project: ProjectReflection): void => {
   }
 }
 
+/**
+ * The JSDoc at the top of a module file, which describes the module (the convention of Effect's docgen). TypeDoc
+ * takes a file's first comment for the module only with a `@module` tag; this reads it without one.
+ */
+const headerComment = (text: string): Comment | undefined => {
+  const range = ts.getLeadingCommentRanges(text, ts.getShebang(text)?.length ?? 0)?.[0]
+  const raw = range === undefined ? "" : text.slice(range.pos, range.end)
+  if (!raw.startsWith("/**")) return undefined
+  const lines = raw
+    .slice(3, -2)
+    .split("\n")
+    .map((line) => line.replace(/^\s*\* ?/, ""))
+  const tagAt = lines.findIndex((line) => line.startsWith("@"))
+  const summary = (tagAt === -1 ? lines : lines.slice(0, tagAt)).join("\n").trim()
+  if (summary === "") return undefined
+  const tags: Array<CommentTag> = []
+  for (const line of tagAt === -1 ? [] : lines.slice(tagAt)) {
+    const tag = /^(@\w+)\s*(.*)$/.exec(line)
+    const last = tags.at(-1)
+    if (tag !== null) tags.push(new CommentTag(tag[1] as TagString, [{ kind: "text", text: tag[2] ?? "" }]))
+    else if (last !== undefined && line.trim() !== "") last.content.push({ kind: "text", text: `\n${line}` })
+  }
+  return new Comment([{ kind: "text", text: summary }], tags)
+}
+
+/**
+ * Gives each module the comment at the top of its source file (its declaration file may not have it: the emitter
+ * drops a comment attached to an import it removes); a public module without one is an error.
+ */
+const describeModules = (app: Application, modules: ReadonlyArray<Module>): void => {
+  const sources = new Map(modules.map((module) => [path.resolve(module.declaration), module.source]))
+  app.converter.on(Converter.EVENT_RESOLVE_BEGIN, (context: Context) => {
+    for (const module of context.project.getReflectionsByKind(ReflectionKind.Module)) {
+      if (module.comment !== undefined) continue
+      const file = context.getSymbolFromReflection(module)?.declarations?.find(ts.isSourceFile)
+      const source = file === undefined ? undefined : sources.get(path.resolve(file.fileName))
+      const comment = source === undefined ? undefined : headerComment(fs.readFileSync(source, "utf8"))
+      if (comment !== undefined) module.comment = comment
+      else app.logger.error(`${context.project.name}/${module.name}: the module has no JSDoc at the top of its file`)
+    }
+  })
+}
+
 const strict: TypeDocOptions = {
   logLevel: "Warn",
   treatWarningsAsErrors: true,
@@ -102,6 +171,12 @@ const strict: TypeDocOptions = {
 }
 
 const only = process.argv.slice(2)
+/** Types the API refers to that stay out of the reference on purpose, by package folder. */
+const intentionallyNotExported: Readonly<Record<string, ReadonlyArray<string>>> = {
+  // The message type generated from entry.proto; `LogEntry.LogEntry` is its public name.
+  helpers: ["src/log/internal/entry_pb.ts:LogEntry"]
+}
+
 const packagesDir = path.join(root, "packages")
 const packages = fs
   .readdirSync(packagesDir)
@@ -118,10 +193,11 @@ const started = performance.now()
 const jsons: Array<string> = []
 let failed = false
 for (const { dir, manifest } of packages) {
-  const files = entryPoints(dir, manifest)
-  if (files.length === 0) throw new Error(`${manifest.name}: its exports map leads to no source file`)
+  const modules = modulesOf(dir, manifest)
+  if (modules.length === 0) throw new Error(`${manifest.name}: its exports map leads to no module`)
+  const files = modules.map((module) => module.declaration)
   const short = path.basename(dir)
-  // A program of the package's sources; the packages it imports resolve to their sources too (no build needed).
+  // A program of the package's declarations; the packages it imports resolve to theirs, as in a user's project.
   const tsconfig = path.join(work, `tsconfig.${short}.json`)
   fs.writeFileSync(
     tsconfig,
@@ -132,8 +208,7 @@ for (const { dir, manifest } of packages) {
         declaration: false,
         declarationMap: false,
         noEmit: true,
-        allowImportingTsExtensions: true,
-        customConditions: [sourceCondition]
+        allowImportingTsExtensions: true
       },
       files
     })
@@ -145,9 +220,11 @@ for (const { dir, manifest } of packages) {
     entryPointStrategy: "resolve",
     tsconfig,
     readme: path.join(dir, "README.md"),
+    intentionallyNotExported: [...(intentionallyNotExported[short] ?? [])],
     excludePrivate: true,
     excludeInternal: true
   })
+  describeModules(app, modules)
   const converting = performance.now()
   const project = await app.convert()
   if (project !== undefined) dropInheritedFromDependencies(project)
