@@ -1,9 +1,9 @@
 /**
  * Builds the API reference (HTML, into docs/api/) with TypeDoc from the JSDoc of every public module: the modules a
  * package's `exports` map lets a user import, read from its package.json (nothing under `internal/`). Each package is
- * converted on its own, then the packages are merged into one site so that types link across packages. Fails on a
- * compiler error, a broken `{@link}`, a type referenced by the API but missing from it, and an exported declaration
- * without documentation.
+ * converted on its own, then the packages are merged into one site so that types link across packages. Fails on an
+ * exported declaration or a module without documentation, a broken `{@link}` or relative link, and a type the API
+ * refers to but does not export. `node docs/build.ts protocol server` builds only those packages, for a quick look.
  *
  * TypeDoc needs the compiler API of TypeScript 5/6, which TypeScript 7 (the workspace's compiler) has not: this
  * package pins its own `typescript` so that pnpm resolves TypeDoc's peer dependency to it.
@@ -170,13 +170,13 @@ const strict: TypeDocOptions = {
   validation: { notExported: true, invalidLink: true, invalidPath: true, rewrittenLink: true, notDocumented: true }
 }
 
-const only = process.argv.slice(2)
 /** Types the API refers to that stay out of the reference on purpose, by package folder. */
 const intentionallyNotExported: Readonly<Record<string, ReadonlyArray<string>>> = {
   // The message type generated from entry.proto; `LogEntry.LogEntry` is its public name.
   helpers: ["src/log/internal/entry_pb.ts:LogEntry"]
 }
 
+const only = process.argv.slice(2)
 const packagesDir = path.join(root, "packages")
 const packages = fs
   .readdirSync(packagesDir)
@@ -184,7 +184,6 @@ const packages = fs
   .filter((dir) => fs.existsSync(path.join(dir, "package.json")))
   .map((dir) => ({ dir, manifest: JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest }))
   .filter(({ manifest }) => manifest.private !== true)
-  // `node docs/build.ts protocol server`: only those packages, for a quick look.
   .filter(({ dir }) => only.length === 0 || only.includes(path.basename(dir)))
 
 fs.rmSync(work, { recursive: true, force: true })
@@ -228,7 +227,6 @@ for (const { dir, manifest } of packages) {
   const converting = performance.now()
   const project = await app.convert()
   if (project !== undefined) dropInheritedFromDependencies(project)
-  console.log(`docs: ${manifest.name}: converted in ${((performance.now() - converting) / 1000).toFixed(1)} s`)
   if (project === undefined) {
     failed = true
     continue
@@ -238,7 +236,8 @@ for (const { dir, manifest } of packages) {
   const json = path.join(work, `${short}.json`)
   await app.generateJson(project, json)
   jsons.push(json)
-  console.log(`docs: ${manifest.name}: ${files.length} modules`)
+  const seconds = ((performance.now() - converting) / 1000).toFixed(1)
+  console.log(`docs: ${manifest.name}: ${files.length} modules in ${seconds} s`)
 }
 if (failed) {
   console.error("docs: FAILED (see the errors and warnings above)")

@@ -10,15 +10,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 const root = path.resolve(import.meta.dirname, "..")
-const skipped = new Set(["node_modules", "dist", ".tmp", ".git", "coverage"])
-
-const markdownFiles = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    if (skipped.has(entry.name)) return []
-    const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) return markdownFiles(full)
-    return entry.name.endsWith(".md") ? [full] : []
-  })
+/** The repository's Markdown files (tracked by git: not the copies a docs build or a dependency brings). */
+const markdownFiles = (): Array<string> => {
+  const git = spawnSync("git", ["ls-files", "-z", "--", "*.md"], { cwd: root, encoding: "utf8" })
+  if (git.status !== 0) throw new Error(`git ls-files failed: ${git.stderr || git.error?.message}`)
+  return git.stdout
+    .split("\0")
+    .filter((file) => file !== "")
+    .map((file) => path.join(root, file))
+}
 
 /** The folder whose node_modules the example's imports resolve from: the nearest one with a package.json. */
 const packageOf = (file: string): string => {
@@ -38,7 +38,7 @@ const started = performance.now()
 const snippets: Array<Snippet> = []
 let optedOut = 0
 const cleaned = new Set<string>()
-for (const markdown of markdownFiles(root).sort()) {
+for (const markdown of markdownFiles().sort()) {
   const lines = fs.readFileSync(markdown, "utf8").split("\n")
   for (let i = 0; i < lines.length; i++) {
     const open = /^```(ts|typescript)\b(.*)$/.exec(lines[i] ?? "")
