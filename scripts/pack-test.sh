@@ -19,7 +19,8 @@ step() { echo "pack-test: [${SECONDS}s] $*"; }
 step "build and pack"
 # Incremental: on a clean clone (CI) dist/ holds nothing stale; elsewhere `rm -rf packages/*/dist` first.
 pnpm build >/dev/null
-pnpm -r pack --pack-destination "$work/tarballs" >/dev/null
+# Only the published packages: not the private docs/ package (the API reference build).
+pnpm -r --filter "./packages/*" pack --pack-destination "$work/tarballs" >/dev/null
 ls "$work/tarballs"
 
 # A fresh project depending on every tarball, plus what a plugin author adds from the registry. With pnpm, the

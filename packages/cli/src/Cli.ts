@@ -29,16 +29,23 @@ const plain =
  * @since 0.1.0
  */
 export const commands = {
+  /** `dpk serve`: one or more drivers on one socket. */
   serve: (args: ReadonlyArray<string>) =>
     Effect.flatMap(
       Effect.promise(() => import("./commands/serve.ts")),
       (m) => m.commandFor(args)
     ),
+  /** `dpk schema`: the JSON Schema documents of the APIs. */
   schema: plain(() => import("./commands/schema.ts")),
+  /** `dpk discover`: the plugins the daemon would find. */
   discover: plain(() => import("./commands/discover.ts")),
+  /** `dpk probe`: the conformance suites against a running plugin. */
   probe: plain(() => import("./commands/probe.ts")),
+  /** `dpk build`: a plugin bundled into one file. */
   build: plain(() => import("./commands/build.ts")),
+  /** `dpk package`: a managed (v2) plugin folder. */
   package: plain(() => import("./commands/package.ts")),
+  /** `dpk init`: a new plugin project from a template. */
   init: plain(() => import("./commands/init.ts"))
 } as const
 

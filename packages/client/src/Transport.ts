@@ -71,6 +71,7 @@ export class AttemptFailed extends Data.TaggedError("AttemptFailed")<{
 export interface Transport {
   /** The address in URL form, for messages (`unix:///run/docker/plugins/x.sock`, `https://h:8443`). */
   readonly address: string
+  /** One attempt: the response once its status line arrives, or why no response came. */
   readonly send: (request: WireRequest) => Effect.Effect<WireResponse, AttemptFailed>
 }
 

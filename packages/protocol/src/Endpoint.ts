@@ -74,9 +74,17 @@ export interface StreamResponse {
  * @since 0.1.0
  */
 export type WhenAbsent =
-  | { readonly _tag: "Respond"; readonly body: unknown }
+  | {
+      readonly _tag: "Respond"
+      /** The success body. */
+      readonly body: unknown
+    }
   | { readonly _tag: "NotFound" }
-  | { readonly _tag: "Derive"; readonly body: (implemented: (key: string) => boolean) => unknown }
+  | {
+      readonly _tag: "Derive"
+      /** The success body, given whether the driver has a method. */
+      readonly body: (implemented: (key: string) => boolean) => unknown
+    }
 
 /**
  * The success body `whenAbsent` answers, given which driver methods exist; `undefined` for 404.

@@ -30,9 +30,19 @@ export type Subsystem =
  */
 export type ErrorField = Endpoint.ErrorField
 
-type Specs = Record<string, Endpoint.Spec<Endpoint.Any>>
+/**
+ * The endpoint declarations `make` takes, by driver method name.
+ *
+ * @since 0.1.0
+ */
+export type Specs = Record<string, Endpoint.Spec<Endpoint.Any>>
 
-type Complete<Prefix extends string, S extends Specs> = {
+/**
+ * The endpoints of an API once `make` has given each its path and method name.
+ *
+ * @since 0.1.0
+ */
+export type Complete<Prefix extends string, S extends Specs> = {
   readonly [K in keyof S & string]: Endpoint.Completed<S[K], Prefix, K>
 }
 
@@ -115,7 +125,12 @@ export const make = <const Prefix extends string, const S extends Specs>(options
   }
 }
 
-type OptionalKeys<E extends Record<string, Endpoint.Any>> = {
+/**
+ * The method names of the optional endpoints.
+ *
+ * @since 0.1.0
+ */
+export type OptionalKeys<E extends Record<string, Endpoint.Any>> = {
   [K in keyof E]: E[K]["optional"] extends true ? K : never
 }[keyof E]
 

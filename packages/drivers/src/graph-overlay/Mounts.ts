@@ -44,7 +44,9 @@ export interface OverlaySpec {
  * @since 0.1.0
  */
 export interface Service {
+  /** Mounts an overlay filesystem. */
   readonly mountOverlay: (spec: OverlaySpec) => Effect.Effect<void, MountError>
+  /** Unmounts what is mounted at `target`. */
   readonly unmount: (target: string) => Effect.Effect<void, MountError>
   /** Mount points strictly under `folder`. */
   readonly mountedUnder: (folder: string) => Effect.Effect<ReadonlyArray<string>, MountError>

@@ -33,6 +33,7 @@ export class LogFilesError extends Data.TaggedError("LogFilesError")<{
  */
 export interface OpenFile {
   readonly size: number
+  /** The bytes from the start of the file up to `end`. */
   readonly read: (end: number) => Stream.Stream<Uint8Array, LogFilesError>
 }
 
@@ -42,6 +43,7 @@ export interface OpenFile {
  * @since 0.1.0
  */
 export interface Service {
+  /** `mkdir -p`. */
   readonly makeDirectory: (path: string) => Effect.Effect<void, LogFilesError>
   /** The size of a file, `undefined` when it does not exist. */
   readonly size: (path: string) => Effect.Effect<number | undefined, LogFilesError>

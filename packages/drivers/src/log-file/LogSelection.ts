@@ -69,12 +69,14 @@ export const lastN = <A>(n: number) => {
   const ring: Array<A> = []
   let next = 0
   return {
+    /** Adds an item, forgetting the oldest once `n` are held. */
     push: (item: A) => {
       if (n <= 0) return
       if (ring.length < n) ring.push(item)
       else ring[next] = item
       next = (next + 1) % n
     },
+    /** The items held, oldest first. */
     items: (): ReadonlyArray<A> => (ring.length < n ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)])
   }
 }

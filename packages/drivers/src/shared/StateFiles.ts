@@ -39,6 +39,7 @@ export interface Storage<E> {
   readonly removeTree: (path: string) => Effect.Effect<void, E>
   /** Names in a folder; a missing folder has none. */
   readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<string>, E>
+  /** A file's content as UTF-8 text. */
   readonly readFile: (path: string) => Effect.Effect<string, E>
   /** Replaces a file atomically, through a temporary file in `tmpDir` (see `AtomicFile.write`). */
   readonly writeFileAtomic: (path: string, content: string, tmpDir: string) => Effect.Effect<void, E>

@@ -64,6 +64,7 @@ export interface Service {
   readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<string>, VolumeFsError>
   /** The entry at a path (symlinks are not followed), or `undefined` when there is none. */
   readonly stat: (path: string) => Effect.Effect<Entry | undefined, VolumeFsError>
+  /** A file's content as UTF-8 text. */
   readonly readFile: (path: string) => Effect.Effect<string, VolumeFsError>
   /**
    * Replaces a file so that a crash at any moment leaves either the old or the new content, never a mix:

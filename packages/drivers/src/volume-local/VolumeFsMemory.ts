@@ -29,6 +29,7 @@ export interface Options {
    * rolls back).
    */
   readonly fault?: (operation: keyof Service, path: string) => string | undefined
+  /** The clock of modification times (default: the system's). */
   readonly now?: () => Date
 }
 

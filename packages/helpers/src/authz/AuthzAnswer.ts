@@ -109,7 +109,9 @@ export const guard = (driver: Authorization.Driver): Authorization.Driver => {
  * @since 0.1.0
  */
 export interface Handlers<E extends { readonly _tag: string; readonly message: string }> {
+  /** Decides on a request before the daemon runs it. */
   readonly request: (request: AuthzRequest.AuthzRequest) => Effect.Effect<Decision, E>
+  /** Decides on a response before the daemon returns it. */
   readonly response?: (
     request: AuthzRequest.AuthzRequest & { readonly response: AuthzRequest.Response }
   ) => Effect.Effect<Decision, E>

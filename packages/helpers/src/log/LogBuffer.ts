@@ -77,6 +77,7 @@ export interface LogBuffer {
   readonly size: () => number
   /** Bytes buffered now (as counted against `maxBytes`). */
   readonly bytes: () => number
+  /** The counters so far. */
   readonly counts: () => Counts
 }
 

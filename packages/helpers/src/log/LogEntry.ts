@@ -22,7 +22,7 @@ export type LogEntry = Message
  *
  * @since 0.1.0
  */
-export type Fields = MessageInitShape<typeof LogEntrySchema>
+export type Fields = MessageInitShape<typeof schema>
 
 /**
  * The message descriptor, for code that wants @bufbuild/protobuf's other functions (JSON, equality, reflection).

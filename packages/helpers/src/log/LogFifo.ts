@@ -52,7 +52,9 @@ export interface FifoReader {
  * @since 0.1.0
  */
 export interface Handlers {
+  /** Bytes read from the pipe. */
   readonly onChunk: (chunk: Uint8Array) => void
+  /** The end: EOF (no error) or a read error. */
   readonly onEnd: (error?: LogFifoError) => void
 }
 

@@ -71,7 +71,9 @@ export interface Pushed {
  * @since 0.1.0
  */
 export interface Decoder {
+  /** Takes a chunk; answers the entries it completed and the first framing error, if any. */
   readonly push: (chunk: Uint8Array) => Pushed
+  /** Bytes of an unfinished frame held. */
   readonly pending: () => number
   /** Checks that the stream ended between frames. */
   readonly end: () => Result.Result<void, FrameTruncated>

@@ -28,6 +28,7 @@ import * as LogFraming from "./LogFraming.ts"
  * @since 0.1.0
  */
 export interface Sink {
+  /** Writes one batch of entries. */
   readonly write: (entries: ReadonlyArray<LogEntry.LogEntry>) => Effect.Effect<void, { readonly message: string }>
 }
 
@@ -105,6 +106,7 @@ export class StreamNotStarted extends Data.TaggedError("StreamNotStarted")<{ rea
  * @since 0.1.0
  */
 export interface LogStreams<SinkError = never> {
+  /** Opens the FIFO `file` and the sink of the container described by `info`, and starts copying. */
   readonly start: (
     file: string,
     info: LogDriver.Info

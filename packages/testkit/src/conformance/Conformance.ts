@@ -59,6 +59,7 @@ export interface Check {
   readonly severity: Severity
   /** Why the daemon cares, shown with a failure. */
   readonly why: string
+  /** The check itself: it fails with what the plugin got wrong. */
   readonly run: (context: Context) => Effect.Effect<void, CheckFailed, Scope.Scope>
 }
 
