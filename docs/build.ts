@@ -165,6 +165,11 @@ const describeModules = (app: Application, modules: ReadonlyArray<Module>): void
 const strict: TypeDocOptions = {
   logLevel: "Warn",
   treatWarningsAsErrors: true,
+  // No links to a hosted copy of the sources: a clone's remote (or none) is no place a reader can open.
+  disableSources: true,
+  // Effect's own declarations (what a Schema error class inherits, and what its comments link to) are Effect's to
+  // document: links to them go to Effect's reference.
+  externalSymbolLinkMappings: { effect: { "*": "https://effect.website/docs" } },
   // Every exported declaration carries JSDoc; their members (fields, methods) are documented where they need it.
   requiredToBeDocumented: ["Enum", "Variable", "Function", "Class", "Interface", "TypeAlias", "Namespace"],
   validation: { notExported: true, invalidLink: true, invalidPath: true, rewrittenLink: true, notDocumented: true }
