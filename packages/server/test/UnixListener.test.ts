@@ -16,12 +16,13 @@ const serve = (path: string) =>
 
 /** Runs `observe` right after every bind(2) of a server (Node binds a Unix socket synchronously in `listen`). */
 const afterBind = (observe: () => void) => {
-  const listen = Net.Server.prototype.listen
-  vi.spyOn(Net.Server.prototype, "listen").mockImplementation(function (this: Net.Server, ...args: Array<never>) {
+  const listen = Net.Server.prototype.listen as (this: Net.Server, ...args: Array<unknown>) => Net.Server
+  const spied = function (this: Net.Server, ...args: Array<unknown>) {
     const result = listen.apply(this, args)
     observe()
     return result
-  })
+  }
+  vi.spyOn(Net.Server.prototype, "listen").mockImplementation(spied as typeof Net.Server.prototype.listen)
 }
 
 const withUmask = <A, E, R>(mask: number, effect: Effect.Effect<A, E, R>) =>
