@@ -110,11 +110,30 @@ const socketPermissions = (path: string, group: number | string | undefined) => 
   if (group !== undefined) Fs.chownSync(path, -1, groupId(group))
 }
 
-/** The private folders sockets are bound in start with this, after the socket's name. */
-const stagingPrefix = (path: string): string => Path.join(Path.dirname(path), `.${Path.basename(path)}.bind-`)
+/** The longest path a Unix socket can be bound at (`sun_path` holds 108 bytes with the final NUL). */
+const maxSocketPath = 107
 
 /** The name of the socket inside its private folder: short, so that the longer path still fits in `sun_path`. */
 const stagedName = "s"
+
+/** What `mkdtemp` appends to a prefix. */
+const randomPart = "XXXXXX"
+
+const fits = (prefix: string): boolean =>
+  Buffer.byteLength(Path.join(`${prefix}${randomPart}`, stagedName)) <= maxSocketPath
+
+/**
+ * The prefix of the socket's private folder: one naming the socket (`.NAME.sock.bind-`), so that a later start can
+ * tell and remove what a killed one left; for a path too long for that, a short anonymous one (`.bind-`, whose
+ * leftovers cannot be told from another socket's and stay; they block nothing).
+ */
+const stagingPrefix = (path: string): { readonly prefix: string; readonly owned: boolean } | undefined => {
+  const dir = Path.dirname(path)
+  const owned = Path.join(dir, `.${Path.basename(path)}.bind-`)
+  if (fits(owned)) return { prefix: owned, owned: true }
+  const short = Path.join(dir, ".bind-")
+  return fits(short) ? { prefix: short, owned: false } : undefined
+}
 
 /**
  * Removes the private folders a process killed between bind and link left for this socket (those whose socket, if
@@ -123,9 +142,19 @@ const stagedName = "s"
 const makeStagingDir = (path: string): Effect.Effect<string, ListenError> =>
   Effect.tryPromise({
     try: async () => {
-      const prefix = stagingPrefix(path)
+      // Checked here: the socket is bound at a shorter path, and link(2) has no such limit.
+      if (Buffer.byteLength(path) > maxSocketPath)
+        throw new Error(`is too long: a Unix socket path has at most ${maxSocketPath} bytes`)
+      const staging = stagingPrefix(path)
+      if (staging === undefined)
+        throw new Error(
+          `is in a folder whose path is too long: binding the socket through a private folder next to it needs ` +
+            `${Buffer.byteLength(Path.join(Path.dirname(path), ".bind-XXXXXX", stagedName))} bytes, a Unix socket ` +
+            `path has at most ${maxSocketPath}`
+        )
+      const { prefix, owned } = staging
       const dir = Path.dirname(prefix)
-      for (const entry of Fs.readdirSync(dir)) {
+      for (const entry of owned ? Fs.readdirSync(dir) : []) {
         const leftover = Path.join(dir, entry)
         if (!leftover.startsWith(prefix)) continue
         if (Fs.existsSync(Path.join(leftover, stagedName)) && (await tryConnect(Path.join(leftover, stagedName))))
@@ -135,7 +164,7 @@ const makeStagingDir = (path: string): Effect.Effect<string, ListenError> =>
       // mkdtemp creates the folder with mode 0700 whatever the umask.
       return Fs.mkdtempSync(prefix)
     },
-    catch: (e) => new ListenError({ address: path, reason: `could not make a private folder: ${(e as Error).message}` })
+    catch: (e) => new ListenError({ address: path, reason: (e as Error).message })
   })
 
 /** Gives the bound socket its mode and group, then its path, and drops its private name. */

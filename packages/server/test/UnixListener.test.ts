@@ -93,6 +93,32 @@ describe("UnixListener", () => {
     })
   )
 
+  it.live("a path as long as a socket path may be is still bound through a private folder", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // 107 bytes: the longest a Unix socket path may be; too long for a private folder named after the socket.
+      const path = Path.join(dir, `${"l".repeat(107 - dir.length - 6)}.sock`)
+      expect(Buffer.byteLength(path)).toBe(107)
+      const seen: Array<number | "absent"> = []
+      afterBind(() => seen.push(Fs.existsSync(path) ? Fs.lstatSync(path).mode & 0o777 : "absent"))
+      yield* withUmask(0, serve(path))
+      expect(seen).toEqual(["absent"])
+      expect(Fs.lstatSync(path).mode & 0o777).toBe(UnixListener.socketMode)
+      expect(Fs.readdirSync(dir)).toEqual([Path.basename(path)])
+      expect((yield* post({ socketPath: path }, "/Plugin.Activate")).status).toBe(200)
+      const tooLong = Path.join(dir, `${"l".repeat(108 - dir.length - 6)}.sock`)
+      const exit = yield* Effect.exit(serve(tooLong))
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain(
+        `${tooLong}: is too long: a Unix socket path has at most 107 bytes`
+      )
+      const deep = Path.join(dir, "d".repeat(98 - dir.length - 1), "u.sock")
+      const refused = yield* Effect.exit(serve(deep))
+      expect(Exit.isFailure(refused) && String(refused.cause)).toContain(
+        `${deep}: is in a folder whose path is too long: binding the socket through a private folder next to it needs 113 bytes`
+      )
+    })
+  )
+
   it.live("a socket another process creates at the path while this one binds is not replaced", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "u.sock")
