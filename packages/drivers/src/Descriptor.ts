@@ -56,36 +56,55 @@ export interface ManagedNeeds {
 }
 
 /**
- * A reference driver as the CLI sees it.
+ * The driver services a Layer serving `Apis` provides: one per API. For the APIs of a descriptor whose type was
+ * widened to any API (a list of descriptors), any Layer.
+ *
+ * @since 0.1.0
+ */
+export type Services<Apis extends ReadonlyArray<PluginApi.Any>> =
+  ReadonlyArray<PluginApi.Any> extends Apis ? any : DriverServiceOf<Apis[number]>
+
+/** Distributes over a union of APIs: each API's own service, not one service keyed by the union. */
+type DriverServiceOf<A> = A extends PluginApi.Any ? PluginApi.DriverService<A> : never
+
+/**
+ * A reference driver as the CLI sees it. Its Layer must provide the driver service of every API it declares: a
+ * descriptor whose Layer provides another service, or misses one, does not compile.
  *
  * @since 0.1.0
  */
 export interface Descriptor<
   Flags extends Record<string, Flag.Flag<any>> = Record<string, Flag.Flag<any>>,
-  E = unknown
+  E = unknown,
+  Apis extends ReadonlyArray<PluginApi.Any> = ReadonlyArray<PluginApi.Any>
 > {
   /** `dpk serve NAME`, and the default plugin name. */
   readonly name: string
   /** One line for `--help` and the drivers README. */
   readonly description: string
   /** The plugin APIs the Layer provides drivers for (what Activate lists). */
-  readonly apis: ReadonlyArray<PluginApi.Any>
+  readonly apis: Apis
   /** The driver's own flags (the listener's flags are shared and added by the CLI). */
   readonly flags: Flags
   /** Builds the driver services from the parsed flags. */
-  readonly layer: (values: Values<Flags>) => Layer.Layer<any, E>
+  readonly layer: (values: Values<Flags>) => Layer.Layer<Services<Apis>, E>
   /** What it needs as a managed plugin; absent means nothing beyond the defaults. */
   readonly managed?: ManagedNeeds
 }
 
 /**
- * Declares a descriptor, keeping its flag types for the Layer.
+ * Declares a descriptor, keeping its flag types for the Layer and checking that the Layer provides the declared
+ * APIs' drivers.
  *
  * @since 0.1.0
  */
-export const make = <const Flags extends Record<string, Flag.Flag<any>>, E>(
-  descriptor: Descriptor<Flags, E>
-): Descriptor<Flags, E> => descriptor
+export const make = <
+  const Flags extends Record<string, Flag.Flag<any>>,
+  E,
+  const Apis extends ReadonlyArray<PluginApi.Any>
+>(
+  descriptor: Descriptor<Flags, E, Apis>
+): Descriptor<Flags, E, Apis> => descriptor
 
 /**
  * A Layer built from a module imported only when the Layer is built: `dpk serve NAME` (and `dpk --help`) then load

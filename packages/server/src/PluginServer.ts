@@ -12,6 +12,7 @@ import * as Logger from "effect/Logger"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
+import * as ClosedOutput from "./ClosedOutput.ts"
 import * as ExitCode from "./ExitCode.ts"
 import * as Listener from "./Listener.ts"
 import * as PluginRouter from "./PluginRouter.ts"
@@ -104,14 +105,16 @@ export const teardown = ExitCode.teardown
 
 /**
  * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits (0) after the
- * in-flight calls finish and the socket (or spec file) is removed. Logs go out as logfmt lines (`logger`).
+ * in-flight calls finish and the socket (or spec file) is removed. Logs go out as logfmt lines (`logger`); once
+ * nobody reads them (a closed stdout), they are dropped and the plugin keeps serving (`ClosedOutput`).
  *
  * @since 0.1.0
  */
 export const launch = <ROut extends PluginApi.AnyDriverService, E>(
   options: Options,
   drivers: Layer.Layer<ROut, E>
-): void =>
+): void => {
+  ClosedOutput.tolerate()
   Layer.launch(
     Layer.effectDiscard(
       Effect.flatMap(HttpServer.HttpServer, (server) =>
@@ -119,3 +122,4 @@ export const launch = <ROut extends PluginApi.AnyDriverService, E>(
       )
     ).pipe(Layer.provideMerge(layer(options, drivers)), Layer.provide(logger))
   ).pipe(NodeRuntime.runMain({ teardown }))
+}

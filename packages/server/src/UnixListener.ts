@@ -3,6 +3,12 @@
  * (a stale one left by a crash is replaced, a live one or a file that is not a socket is refused), gets mode 0660
  * and an optional group, and is removed on shutdown.
  *
+ * The socket never appears at its path with a wider mode: bind(2) gives it the mode the umask leaves (0777 under
+ * umask 000), so it is bound inside a private folder (mode 0700, next to the path so both are on one file system),
+ * given its mode and group there, and only then linked to its path (link(2) fails rather than replace a socket
+ * another process put there meanwhile). The same socket keeps serving under its new name. Changing the umask
+ * instead would affect the whole process.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
@@ -99,13 +105,100 @@ const groupId = (group: number | string): number => {
   return Number(gid)
 }
 
-const socketPermissions = (path: string, group: number | string | undefined) =>
+const socketPermissions = (path: string, group: number | string | undefined) => {
+  Fs.chmodSync(path, socketMode)
+  if (group !== undefined) Fs.chownSync(path, -1, groupId(group))
+}
+
+/** The longest path a Unix socket can be bound at (`sun_path` holds 108 bytes with the final NUL). */
+const maxSocketPath = 107
+
+/** The name of the socket inside its private folder: short, so that the longer path still fits in `sun_path`. */
+const stagedName = "s"
+
+/** What `mkdtemp` appends to a prefix. */
+const randomPart = "XXXXXX"
+
+const fits = (prefix: string): boolean =>
+  Buffer.byteLength(Path.join(`${prefix}${randomPart}`, stagedName)) <= maxSocketPath
+
+/**
+ * The prefix of the socket's private folder: one naming the socket (`.NAME.sock.bind-`), so that a later start can
+ * tell and remove what a killed one left; for a path too long for that, a short anonymous one (`.bind-`, whose
+ * leftovers cannot be told from another socket's and stay; they block nothing).
+ */
+const stagingPrefix = (path: string): { readonly prefix: string; readonly owned: boolean } | undefined => {
+  const dir = Path.dirname(path)
+  const owned = Path.join(dir, `.${Path.basename(path)}.bind-`)
+  if (fits(owned)) return { prefix: owned, owned: true }
+  const short = Path.join(dir, ".bind-")
+  return fits(short) ? { prefix: short, owned: false } : undefined
+}
+
+/**
+ * Removes the private folders a process killed between bind and link left for this socket (those whose socket, if
+ * any, nobody answers on), then makes a fresh one.
+ */
+const makeStagingDir = (path: string): Effect.Effect<string, ListenError> =>
+  Effect.tryPromise({
+    try: async () => {
+      // Checked here: the socket is bound at a shorter path, and link(2) has no such limit.
+      if (Buffer.byteLength(path) > maxSocketPath)
+        throw new Error(`is too long: a Unix socket path has at most ${maxSocketPath} bytes`)
+      const staging = stagingPrefix(path)
+      if (staging === undefined)
+        throw new Error(
+          `is in a folder whose path is too long: binding the socket through a private folder next to it needs ` +
+            `${Buffer.byteLength(Path.join(Path.dirname(path), ".bind-XXXXXX", stagedName))} bytes, a Unix socket ` +
+            `path has at most ${maxSocketPath}`
+        )
+      const { prefix, owned } = staging
+      const dir = Path.dirname(prefix)
+      for (const entry of owned ? Fs.readdirSync(dir) : []) {
+        const leftover = Path.join(dir, entry)
+        if (!leftover.startsWith(prefix)) continue
+        if (Fs.existsSync(Path.join(leftover, stagedName)) && (await tryConnect(Path.join(leftover, stagedName))))
+          continue
+        Fs.rmSync(leftover, { recursive: true, force: true })
+      }
+      // mkdtemp creates the folder with mode 0700 whatever the umask.
+      return Fs.mkdtempSync(prefix)
+    },
+    catch: (e) => new ListenError({ address: path, reason: (e as Error).message })
+  })
+
+/** Gives the bound socket its mode and group, then its path, and drops its private name. */
+const publish = (staged: string, listen: Options) =>
   Effect.try({
     try: () => {
-      Fs.chmodSync(path, socketMode)
-      if (group !== undefined) Fs.chownSync(path, -1, groupId(group))
+      try {
+        socketPermissions(staged, listen.group)
+      } catch (e) {
+        throw new Error(`could not set permissions: ${(e as Error).message}`)
+      }
+      try {
+        Fs.linkSync(staged, listen.path)
+      } catch (e) {
+        throw new Error(
+          (e as NodeJS.ErrnoException).code === "EEXIST"
+            ? "was created by another process while this one was binding; refusing to replace it"
+            : `could not move the socket into place: ${(e as Error).message}`
+        )
+      }
+      Fs.rmSync(Path.dirname(staged), { recursive: true, force: true })
+      return Fs.lstatSync(listen.path).ino
     },
-    catch: (e) => new ListenError({ address: path, reason: `could not set permissions: ${(e as Error).message}` })
+    catch: (e) => new ListenError({ address: listen.path, reason: (e as Error).message })
+  })
+
+/** Removes the socket from its path on shutdown, unless something else has replaced it there since. */
+const unpublish = (path: string, ino: number) =>
+  Effect.sync(() => {
+    try {
+      if (Fs.lstatSync(path).ino === ino) Fs.rmSync(path, { force: true })
+    } catch {
+      // Already gone.
+    }
   })
 
 /**
@@ -113,13 +206,22 @@ const socketPermissions = (path: string, group: number | string | undefined) =>
  *
  * @since 0.1.0
  */
-export const layer = (listen: Options): Layer.Layer<HttpServer.HttpServer, ListenError> => {
-  const prepare = Layer.effectDiscard(
-    Effect.acquireRelease(prepareSocketPath(listen.path), () =>
-      Effect.sync(() => Fs.rmSync(listen.path, { force: true }))
-    )
+export const layer = (listen: Options): Layer.Layer<HttpServer.HttpServer, ListenError> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      yield* prepareSocketPath(listen.path)
+      const staging = yield* Effect.acquireRelease(makeStagingDir(listen.path), (dir) =>
+        Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const staged = Path.join(staging, stagedName)
+      // The server names the socket by its final path (Node would name the private one it was bound to).
+      const create = (options: Http.ServerOptions) => {
+        const server = Http.createServer(options)
+        server.address = () => listen.path
+        return server
+      }
+      const server = NodeServer.layer(listen.path, create, { path: staged })
+      const published = Effect.acquireRelease(publish(staged, listen), (ino) => unpublish(listen.path, ino))
+      return Layer.effectDiscard(published).pipe(Layer.provideMerge(server))
+    })
   )
-  const permissions = Layer.effectDiscard(socketPermissions(listen.path, listen.group))
-  const server = NodeServer.layer(listen.path, (options) => Http.createServer(options), { path: listen.path })
-  return permissions.pipe(Layer.provideMerge(server), Layer.provide(prepare))
-}

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as CallLog from "./CallLog.ts"
+export * as ClosedOutput from "./ClosedOutput.ts"
 export * as EndpointHandler from "./EndpointHandler.ts"
 export * as ExitCode from "./ExitCode.ts"
 export * as ListenError from "./ListenError.ts"
