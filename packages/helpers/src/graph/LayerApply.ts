@@ -13,7 +13,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as LayerPath from "./LayerPath.ts"
@@ -59,14 +58,8 @@ export interface Applied {
 const isRoot = () => process.getuid?.() === 0
 const overlayOpaque = "trusted.overlay.opaque"
 
-const lstatOrUndefined = (path: string): Fs.Stats | undefined => {
-  try {
-    return Fs.lstatSync(path)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
-    throw e
-  }
-}
+// Without an exception for the usual case of a new path (building one costs more than the lstat).
+const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(path, { throwIfNoEntry: false })
 
 const writeAll = (fd: number, chunk: Uint8Array) => {
   let offset = 0
@@ -147,13 +140,20 @@ const sync = <A>(operation: string, path: string, f: () => A) => Effect.try({ tr
 
 const fromResult = <A>(result: Result.Result<A, UnsafeEntry>) => Effect.fromResult(result)
 
+const noXattrs = (h: TarStream.Header) => {
+  for (const _ in h.xattrs) return false
+  return true
+}
+
 const setXattrs = (path: string, h: TarStream.Header) =>
-  Effect.forEach(
-    // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
-    Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
-    ([name, value]) => SpecialFiles.setXattr(path, name, value),
-    { discard: true }
-  )
+  noXattrs(h)
+    ? Effect.void
+    : Effect.forEach(
+        // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
+        Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
+        ([name, value]) => SpecialFiles.setXattr(path, name, value),
+        { discard: true }
+      )
 
 const applyWhiteout = (applier: Applier, entry: TarStream.Entry, dir: string, target: string) =>
   Effect.gen(function* () {
@@ -197,7 +197,8 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, path: string) =>
     ),
     (fd) =>
       Effect.andThen(
-        Stream.runForEach(entry.body, (chunk) => sync("write", path, () => writeAll(fd, chunk))),
+        // Written as tar-stream hands the chunks over: no Effect step per chunk.
+        TarStream.forEachChunk(entry, (chunk) => writeAll(fd, chunk), ioError("write", path)),
         sync("chmod", path, () => {
           const h = entry.header
           if (applier.owners) Fs.fchownSync(fd, h.uid, h.gid)

@@ -171,6 +171,71 @@ const forkProducer = <E>(
     Effect.forkScoped
   )
 
+/** The part of a streamx readable (an entry's body in tar-stream) that `forEachChunk` uses. */
+interface Source {
+  readonly destroyed: boolean
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown
+  on(event: "end" | "close", listener: () => void): unknown
+  on(event: "error", listener: (error: unknown) => void): unknown
+  off(event: string, listener: (...args: Array<any>) => void): unknown
+  pause(): unknown
+}
+
+/** The tar-stream body behind each entry `entries` made, for `forEachChunk`. */
+const sources = new WeakMap<Entry, { readonly source: Source; readonly failed: { cause?: Cause.Cause<any> } }>()
+
+/**
+ * Reads `entry`'s body, handing each chunk to `onChunk` as it arrives: for an entry of `entries`, straight from
+ * tar-stream's events, with no Effect step or promise per chunk (what a large layer's files cost most). What
+ * `onChunk` throws stops the read, mapped by `onError`; a tar cut inside the body is `MalformedTar`, a failure of
+ * the tar's input stream is passed through.
+ *
+ * @since 0.1.0
+ */
+export const forEachChunk = <E>(
+  entry: Entry,
+  onChunk: (chunk: Uint8Array) => void,
+  onError: (thrown: unknown) => E
+): Effect.Effect<void, E | MalformedTar> => {
+  const known = sources.get(entry)
+  if (known === undefined) {
+    return Stream.runForEach(entry.body, (chunk) => Effect.try({ try: () => onChunk(chunk), catch: onError }))
+  }
+  const { source, failed } = known
+  const name = JSON.stringify(entry.header.name)
+  return Effect.callback<void, E | MalformedTar>((resume) => {
+    let settled = false
+    const settle = (result: Effect.Effect<void, E | MalformedTar>) => {
+      if (settled) return
+      settled = true
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onFail)
+      source.off("close", onClose)
+      resume(result)
+    }
+    const fromCause = (reason: string) =>
+      failed.cause !== undefined ? Effect.failCause(failed.cause) : Effect.fail(new MalformedTar({ reason }))
+    const onData = (chunk: Uint8Array) => {
+      if (settled) return
+      try {
+        onChunk(chunk)
+      } catch (thrown) {
+        source.pause()
+        settle(Effect.fail(onError(thrown)))
+      }
+    }
+    const onEnd = () => settle(Effect.void)
+    const onFail = (error: unknown) => settle(fromCause(`entry ${name}: ${messageOf(error)}`))
+    const onClose = () => settle(fromCause(`entry ${name}: the tar stopped inside it`))
+    if (source.destroyed) return onClose()
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onFail)
+    source.on("close", onClose)
+  })
+}
+
 /**
  * The entries of the tar in `bytes`. Fails with `MalformedTar` for a bad header, a stream that ends inside an
  * entry, or one that ends without the two zero blocks that close a tar; a failure of `bytes` is passed through.
@@ -219,13 +284,15 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
           const header = headerOf(raw)
           if (typeof header === "string") return Effect.fail(new MalformedTar({ reason: header }))
           const source = step.value
-          return Effect.succeed({
+          const entry: Entry = {
             header,
             body: Stream.fromAsyncIterable(
               source as AsyncIterable<Uint8Array>,
               (e) => new MalformedTar({ reason: `entry ${JSON.stringify(header.name)}: ${messageOf(e)}` })
             )
-          })
+          }
+          sources.set(entry, { source: source as unknown as Source, failed })
+          return Effect.succeed(entry)
         })
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
