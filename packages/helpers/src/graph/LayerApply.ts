@@ -187,18 +187,26 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
     })
   })
 
-const writeFile = (applier: Applier, entry: TarStream.Entry, path: string) =>
-  Effect.acquireUseRelease(
-    sync("create", path, () =>
-      Fs.openSync(
-        path,
-        Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW,
-        0o600
-      )
-    ),
+const createFlags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW
+
+/**
+ * A regular file, written as tar-stream hands its chunks over (no Effect step per chunk). Created exclusively: in
+ * the usual case (a new path) that is the only check, and whatever is already there (a symlink included, never
+ * followed) is removed first only when the creation finds it.
+ */
+const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: string) =>
+  Effect.flatMap(
+    sync("create", path, () => {
+      try {
+        return Fs.openSync(path, createFlags, 0o600)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        applier.clear(rel)
+        return Fs.openSync(path, createFlags, 0o600)
+      }
+    }),
     (fd) =>
       Effect.andThen(
-        // Written as tar-stream hands the chunks over: no Effect step per chunk.
         TarStream.forEachChunk(entry, (chunk) => writeAll(fd, chunk), ioError("write", path)),
         sync("chmod", path, () => {
           const h = entry.header
@@ -206,8 +214,7 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, path: string) =>
           Fs.fchmodSync(fd, h.mode)
           Fs.futimesSync(fd, h.mtime, h.mtime)
         })
-      ),
-    (fd) => Effect.sync(() => Fs.closeSync(fd))
+      ).pipe(Effect.ensuring(Effect.sync(() => Fs.closeSync(fd))))
   )
 
 const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
@@ -221,6 +228,13 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
     }
     yield* fromResult(applier.folder(LayerPath.dirname(rel), name))
     const path = applier.abs(rel)
+    if (h.type === "file") {
+      yield* writeFile(applier, entry, rel, path)
+      applier.size += h.size
+      if (!noXattrs(h)) yield* setXattrs(path, h)
+      applier.written.add(rel)
+      return
+    }
     const existing = yield* sync("lstat", path, () => lstatOrUndefined(path))
     const merge = h.type === "directory" && existing?.isDirectory() === true
     if (!merge) yield* sync("remove", path, () => applier.clear(rel, existing))
@@ -233,11 +247,6 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
         })
         applier.safeDirs.add(rel)
         applier.folderTimes.push({ path, mtime: h.mtime })
-        break
-      }
-      case "file": {
-        yield* writeFile(applier, entry, path)
-        applier.size += h.size
         break
       }
       case "symlink": {
