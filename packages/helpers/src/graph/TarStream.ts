@@ -208,13 +208,16 @@ export const forEachChunk = <E>(
   const name = JSON.stringify(entry.header.name)
   return Effect.callback<void, E | MalformedTar>((resume) => {
     let settled = false
-    const settle = (result: Effect.Effect<void, E | MalformedTar>) => {
-      if (settled) return
+    const detach = () => {
       settled = true
       source.off("data", onData)
       source.off("end", onEnd)
       source.off("error", onFail)
       source.off("close", onClose)
+    }
+    const settle = (result: Effect.Effect<void, E | MalformedTar>) => {
+      if (settled) return
+      detach()
       resume(result)
     }
     const fromCause = (reason: string) =>
@@ -236,6 +239,8 @@ export const forEachChunk = <E>(
     source.on("end", onEnd)
     source.on("error", onFail)
     source.on("close", onClose)
+    // Interrupted (a deadline, the daemon gone): stop listening; the tar is destroyed with its scope.
+    return Effect.sync(detach)
   })
 }
 
