@@ -1,9 +1,12 @@
 /**
- * `pnpm bench graph [--size MiB] [--mode overlay|vfs]`: a generated layer (many small files, some large ones)
- * applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against `tar -x` of the same tar into an
+ * `pnpm bench graph [--size MiB] [--mode overlay|vfs] [--source] [--profile DIR]`: a generated layer (many small
+ * files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against `tar -x` of the same tar into an
  * empty folder; then the same layer streamed out through `GraphDriver.Diff`, against `tar -c` of the extracted
  * folder (both read by this process, byte for byte). Prints MB/s for each, the ratios, and the plugin's peak RSS
- * (VmHWM); the last line is one JSON object. The plugin is `dpk serve graph-overlay` in a process of its own.
+ * (VmHWM), and the CPU seconds of the plugin and of tar for each direction (steadier than wall time on a busy
+ * host); the last line is one JSON object. The plugin is `dpk serve graph-overlay` in a process of its own, run
+ * from the CLI bundled as `pnpm build` bundles it (`--source`: from the TypeScript sources); `--profile DIR`
+ * writes its V8 CPU profile there.
  */
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -14,7 +17,12 @@ import * as Path from "node:path"
 import { parseArgs } from "node:util"
 
 const { values: flags } = parseArgs({
-  options: { size: { type: "string", default: "256" }, mode: { type: "string", default: "overlay" } },
+  options: {
+    size: { type: "string", default: "256" },
+    mode: { type: "string", default: "overlay" },
+    source: { type: "boolean", default: false },
+    profile: { type: "string" }
+  },
   strict: true
 })
 const sizeMiB = Number(flags.size)
@@ -107,6 +115,18 @@ const peakRssMB = (pid: number) => {
 
 const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
 
+/**
+ * CPU seconds (user + system) of a process from /proc/PID/stat (clock ticks of 10 ms), or with `children`, of the
+ * children it has waited for: on a busy host, CPU time moves much less than wall time with other work.
+ */
+const cpuSeconds = (pid: number | "self", children = false) => {
+  const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // After the command: state is field 3, utime 14, stime 15, cutime 16, cstime 17 (1-based, man 5 proc).
+  const at = children ? 13 : 11
+  return (Number(fields[at]) + Number(fields[at + 1])) / 100
+}
+
 // 1. The layer: a folder, and its tar (what the daemon would send).
 const source = Path.join(work, "source")
 const files = generate(source, sizeMiB * MiB)
@@ -116,14 +136,31 @@ const tarBytes = Fs.statSync(tarPath).size
 Fs.rmSync(source, { recursive: true, force: true })
 console.log(`layer: ${files} files, ${(tarBytes / MiB).toFixed(0)} MiB of tar (${mode} mode)`)
 
-// 2. The plugin, in a process of its own, as `dpk serve` runs it.
+// 2. The plugin, in a process of its own, as `dpk serve` runs it: from the CLI bundled the way `pnpm build` bundles
+// the installed `dpk` (a process running the TypeScript sources holds ~45 MB more: the sources and every module
+// apart), or with --source from the sources.
+const cliSource = Path.join(repo, "packages", "cli", "src", "bin.ts")
+const bundle = Path.join(work, "dpk.js")
+if (!flags.source) {
+  run(process.execPath, [
+    "--conditions=@docker-plugin-kit/source",
+    cliSource,
+    "build",
+    cliSource,
+    "--out",
+    bundle,
+    "--external",
+    "esbuild"
+  ])
+}
 const socket = Path.join(work, "graph.sock")
 const plugin = ChildProcess.spawn(
   process.execPath,
   [
-    "--conditions=@docker-plugin-kit/source",
+    ...(flags.source ? ["--conditions=@docker-plugin-kit/source"] : []),
     "--max-semi-space-size=2",
-    Path.join(repo, "packages", "cli", "src", "bin.ts"),
+    ...(flags.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(flags.profile)}`]),
+    flags.source ? cliSource : bundle,
     "serve",
     `graph-${mode}`,
     "--name",
@@ -152,8 +189,11 @@ const idleRss = peakRssMB(plugin.pid!)
 // 3. Apply: tar -x into an empty folder, then ApplyDiff over the socket.
 const extracted = Path.join(work, "extracted")
 Fs.mkdirSync(extracted)
+const tarXCpu0 = cpuSeconds("self", true)
 const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
+const tarXCpu = cpuSeconds("self", true) - tarXCpu0
 await json(socket, "/GraphDriver.Create", { ID: "layer" })
+const applyCpu0 = cpuSeconds(plugin.pid!)
 const applyStarted = performance.now()
 const applyRes = await call(
   socket,
@@ -163,15 +203,23 @@ const applyRes = await call(
 let applyText = ""
 for await (const c of applyRes) applyText += c
 const apply = (performance.now() - applyStarted) / 1000
+const applyCpu = cpuSeconds(plugin.pid!) - applyCpu0
+const applyPeakRss = peakRssMB(plugin.pid!)
 if (applyRes.statusCode !== 200 || JSON.parse(applyText).Err) throw new Error(`ApplyDiff: ${applyText}`)
 
 // 4. Diff: tar -c of the extracted folder, then Diff of the layer, both read by this process.
+const tarCCpu0 = cpuSeconds("self", true)
 const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
+const tarCExit = new Promise((resolve) => tarC.once("exit", resolve))
 const tarCRead = await drain(tarC.stdout)
+await tarCExit
+const tarCCpu = cpuSeconds("self", true) - tarCCpu0
+const diffCpu0 = cpuSeconds(plugin.pid!)
 const diffStarted = performance.now()
 const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: "layer" })}\n`)
 const diffRead = await drain(diffRes)
 const diff = (performance.now() - diffStarted) / 1000
+const diffCpu = cpuSeconds(plugin.pid!) - diffCpu0
 if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
 
 const peakRss = peakRssMB(plugin.pid!)
@@ -191,12 +239,33 @@ const result = {
   diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
   diff_bytes: diffRead.bytes,
   tar_c_bytes: tarCRead.bytes,
+  apply_cpu_s: Number(applyCpu.toFixed(2)),
+  tar_x_cpu_s: Number(tarXCpu.toFixed(2)),
+  apply_cpu_ratio: Number((tarXCpu / applyCpu).toFixed(3)),
+  diff_cpu_s: Number(diffCpu.toFixed(2)),
+  tar_c_cpu_s: Number(tarCCpu.toFixed(2)),
+  diff_cpu_ratio: Number((tarCCpu / diffCpu).toFixed(3)),
   idle_rss_mb: Number(idleRss.toFixed(1)),
+  apply_peak_rss_mb: Number(applyPeakRss.toFixed(1)),
   peak_rss_mb: Number(peakRss.toFixed(1))
 }
 console.log(`ApplyDiff ${result.apply_mbps} MB/s vs tar -x ${result.tar_x_mbps} MB/s: ratio ${result.apply_ratio}`)
 console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} MB/s: ratio ${result.diff_ratio}`)
-console.log(`plugin peak RSS ${result.peak_rss_mb} MB (idle ${result.idle_rss_mb} MB)`)
+console.log(
+  `CPU: ApplyDiff ${result.apply_cpu_s} s vs tar -x ${result.tar_x_cpu_s} s (${result.apply_cpu_ratio}); ` +
+    `Diff ${result.diff_cpu_s} s vs tar -c ${result.tar_c_cpu_s} s (${result.diff_cpu_ratio})`
+)
+console.log(
+  `plugin peak RSS ${result.peak_rss_mb} MB (idle ${result.idle_rss_mb} MB, after ApplyDiff ${result.apply_peak_rss_mb} MB)`
+)
 console.log(JSON.stringify(result))
+if (flags.profile !== undefined) {
+  // SIGTERM is a clean stop for `dpk serve`: V8 writes the CPU profile as it exits.
+  await new Promise((resolve) => {
+    plugin.once("exit", resolve)
+    plugin.kill("SIGTERM")
+  })
+  console.log(`plugin CPU profile (summarise with bench/profile-summary.ts) in ${Path.resolve(flags.profile)}`)
+}
 cleanup()
 process.exit(0)

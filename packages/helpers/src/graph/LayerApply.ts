@@ -59,14 +59,8 @@ export interface Applied {
 const isRoot = () => process.getuid?.() === 0
 const overlayOpaque = "trusted.overlay.opaque"
 
-const lstatOrUndefined = (path: string): Fs.Stats | undefined => {
-  try {
-    return Fs.lstatSync(path)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
-    throw e
-  }
-}
+// Without an exception for the usual case of a new path (building one costs more than the lstat).
+const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(path, { throwIfNoEntry: false })
 
 const writeAll = (fd: number, chunk: Uint8Array) => {
   let offset = 0
@@ -147,13 +141,20 @@ const sync = <A>(operation: string, path: string, f: () => A) => Effect.try({ tr
 
 const fromResult = <A>(result: Result.Result<A, UnsafeEntry>) => Effect.fromResult(result)
 
+const noXattrs = (h: TarStream.Header) => {
+  for (const _ in h.xattrs) return false
+  return true
+}
+
 const setXattrs = (path: string, h: TarStream.Header) =>
-  Effect.forEach(
-    // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
-    Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
-    ([name, value]) => SpecialFiles.setXattr(path, name, value),
-    { discard: true }
-  )
+  noXattrs(h)
+    ? Effect.void
+    : Effect.forEach(
+        // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
+        Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
+        ([name, value]) => SpecialFiles.setXattr(path, name, value),
+        { discard: true }
+      )
 
 const applyWhiteout = (applier: Applier, entry: TarStream.Entry, dir: string, target: string) =>
   Effect.gen(function* () {
@@ -186,26 +187,34 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
     })
   })
 
-const writeFile = (applier: Applier, entry: TarStream.Entry, path: string) =>
-  Effect.acquireUseRelease(
-    sync("create", path, () =>
-      Fs.openSync(
-        path,
-        Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW,
-        0o600
-      )
-    ),
+const createFlags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW
+
+/**
+ * A regular file, written as tar-stream hands its chunks over (no Effect step per chunk). Created exclusively: in
+ * the usual case (a new path) that is the only check, and whatever is already there (a symlink included, never
+ * followed) is removed first only when the creation finds it.
+ */
+const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: string) =>
+  Effect.flatMap(
+    sync("create", path, () => {
+      try {
+        return Fs.openSync(path, createFlags, 0o600)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+        applier.clear(rel)
+        return Fs.openSync(path, createFlags, 0o600)
+      }
+    }),
     (fd) =>
       Effect.andThen(
-        Stream.runForEach(entry.body, (chunk) => sync("write", path, () => writeAll(fd, chunk))),
+        TarStream.forEachChunk(entry, (chunk) => writeAll(fd, chunk), ioError("write", path)),
         sync("chmod", path, () => {
           const h = entry.header
           if (applier.owners) Fs.fchownSync(fd, h.uid, h.gid)
           Fs.fchmodSync(fd, h.mode)
           Fs.futimesSync(fd, h.mtime, h.mtime)
         })
-      ),
-    (fd) => Effect.sync(() => Fs.closeSync(fd))
+      ).pipe(Effect.ensuring(Effect.sync(() => Fs.closeSync(fd))))
   )
 
 const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
@@ -219,6 +228,13 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
     }
     yield* fromResult(applier.folder(LayerPath.dirname(rel), name))
     const path = applier.abs(rel)
+    if (h.type === "file") {
+      yield* writeFile(applier, entry, rel, path)
+      applier.size += h.size
+      if (!noXattrs(h)) yield* setXattrs(path, h)
+      applier.written.add(rel)
+      return
+    }
     const existing = yield* sync("lstat", path, () => lstatOrUndefined(path))
     const merge = h.type === "directory" && existing?.isDirectory() === true
     if (!merge) yield* sync("remove", path, () => applier.clear(rel, existing))
@@ -231,11 +247,6 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
         })
         applier.safeDirs.add(rel)
         applier.folderTimes.push({ path, mtime: h.mtime })
-        break
-      }
-      case "file": {
-        yield* writeFile(applier, entry, path)
-        applier.size += h.size
         break
       }
       case "symlink": {

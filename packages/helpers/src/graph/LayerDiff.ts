@@ -17,6 +17,7 @@ import type * as TarStream from "./TarStream.ts"
 import { write } from "./TarStream.ts"
 
 const chunkBytes = 256 * 1024
+const batchEntries = 64
 const epoch = new Date(0)
 
 /** The whole content of a small file (at most one chunk), read at once. */
@@ -152,20 +153,32 @@ export const diff = (source: LayerChanges.Source): Stream.Stream<Uint8Array, Lay
     Effect.map(LayerChanges.items(source), (all) => {
       const iterator = all[Symbol.iterator]()
       const links = new Map<bigint, string>()
+      // Several small entries per pull (one Effect step for a batch, not for each path), up to a chunk's worth of
+      // read content, so memory stays bounded whatever the folder; a file read as a stream ends the batch.
       const pull = Effect.flatMap(
         Effect.try({
           try: () => {
-            for (;;) {
+            const batch: Array<TarStream.Output<LayerIoError>> = []
+            let bytes = 0
+            while (batch.length < batchEntries && bytes < chunkBytes) {
               const step = iterator.next()
-              if (step.done === true) return undefined
-              const out = outputs(root, step.value, links)
-              if (out.length > 0)
-                return out as readonly [TarStream.Output<LayerIoError>, ...Array<TarStream.Output<LayerIoError>>]
+              if (step.done === true) break
+              for (const output of outputs(root, step.value, links)) {
+                batch.push(output)
+                bytes += output.content?.length ?? 0
+                if (output.body !== undefined) bytes = chunkBytes
+              }
             }
+            return batch
           },
           catch: ioError("walk", root)
         }),
-        (out) => (out === undefined ? Cause.done() : Effect.succeed(out))
+        (batch) =>
+          batch.length === 0
+            ? Cause.done()
+            : Effect.succeed(
+                batch as unknown as readonly [TarStream.Output<LayerIoError>, ...Array<TarStream.Output<LayerIoError>>]
+              )
       )
       return Stream.fromPull(Effect.succeed(pull))
     })

@@ -5,9 +5,12 @@
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Pull from "effect/Pull"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tar from "tar-stream"
 import { MalformedTar } from "./LayerTarError.ts"
@@ -171,6 +174,76 @@ const forkProducer = <E>(
     Effect.forkScoped
   )
 
+/** The part of a streamx readable (an entry's body in tar-stream) that `forEachChunk` uses. */
+interface Source {
+  readonly destroyed: boolean
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown
+  on(event: "end" | "close", listener: () => void): unknown
+  on(event: "error", listener: (error: unknown) => void): unknown
+  off(event: string, listener: (...args: Array<any>) => void): unknown
+  pause(): unknown
+}
+
+/** The tar-stream body behind each entry `entries` made, for `forEachChunk`. */
+const sources = new WeakMap<Entry, { readonly source: Source; readonly failed: { cause?: Cause.Cause<any> } }>()
+
+/**
+ * Reads `entry`'s body, handing each chunk to `onChunk` as it arrives: for an entry of `entries`, straight from
+ * tar-stream's events, with no Effect step or promise per chunk (what a large layer's files cost most). What
+ * `onChunk` throws stops the read, mapped by `onError`; a tar cut inside the body is `MalformedTar`, a failure of
+ * the tar's input stream is passed through.
+ *
+ * @since 0.1.0
+ */
+export const forEachChunk = <E>(
+  entry: Entry,
+  onChunk: (chunk: Uint8Array) => void,
+  onError: (thrown: unknown) => E
+): Effect.Effect<void, E | MalformedTar> => {
+  const known = sources.get(entry)
+  if (known === undefined) {
+    return Stream.runForEach(entry.body, (chunk) => Effect.try({ try: () => onChunk(chunk), catch: onError }))
+  }
+  const { source, failed } = known
+  const name = JSON.stringify(entry.header.name)
+  return Effect.callback<void, E | MalformedTar>((resume) => {
+    let settled = false
+    const detach = () => {
+      settled = true
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onFail)
+      source.off("close", onClose)
+    }
+    const settle = (result: Effect.Effect<void, E | MalformedTar>) => {
+      if (settled) return
+      detach()
+      resume(result)
+    }
+    const fromCause = (reason: string) =>
+      failed.cause !== undefined ? Effect.failCause(failed.cause) : Effect.fail(new MalformedTar({ reason }))
+    const onData = (chunk: Uint8Array) => {
+      if (settled) return
+      try {
+        onChunk(chunk)
+      } catch (thrown) {
+        source.pause()
+        settle(Effect.fail(onError(thrown)))
+      }
+    }
+    const onEnd = () => settle(Effect.void)
+    const onFail = (error: unknown) => settle(fromCause(`entry ${name}: ${messageOf(error)}`))
+    const onClose = () => settle(fromCause(`entry ${name}: the tar stopped inside it`))
+    if (source.destroyed) return onClose()
+    source.on("data", onData)
+    source.on("end", onEnd)
+    source.on("error", onFail)
+    source.on("close", onClose)
+    // Interrupted (a deadline, the daemon gone): stop listening; the tar is destroyed with its scope.
+    return Effect.sync(detach)
+  })
+}
+
 /**
  * The entries of the tar in `bytes`. Fails with `MalformedTar` for a bad header, a stream that ends inside an
  * entry, or one that ends without the two zero blocks that close a tar; a failure of `bytes` is passed through.
@@ -219,13 +292,15 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
           const header = headerOf(raw)
           if (typeof header === "string") return Effect.fail(new MalformedTar({ reason: header }))
           const source = step.value
-          return Effect.succeed({
+          const entry: Entry = {
             header,
             body: Stream.fromAsyncIterable(
               source as AsyncIterable<Uint8Array>,
               (e) => new MalformedTar({ reason: `entry ${JSON.stringify(header.name)}: ${messageOf(e)}` })
             )
-          })
+          }
+          sources.set(entry, { source: source as unknown as Source, failed })
+          return Effect.succeed(entry)
         })
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
@@ -237,113 +312,225 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
     })
   )
 
-const typeBits: Record<EntryType, number> = {
-  file: 0o100000,
-  link: 0o100000,
-  symlink: 0o120000,
-  "character-device": 0o020000,
-  "block-device": 0o060000,
-  directory: 0o040000,
-  fifo: 0o010000
+const typeFlags: Record<EntryType, number> = {
+  file: 0x30,
+  link: 0x31,
+  symlink: 0x32,
+  "character-device": 0x33,
+  "block-device": 0x34,
+  directory: 0x35,
+  fifo: 0x36
+}
+const paxFlag = 0x78
+
+const zeros = new Uint8Array(2 * blockSize)
+
+/** An octal field of `digits` digits and a space (all 7s when it does not fit, as tar-stream writes it). */
+const putOctal = (block: Buffer, offset: number, value: number, digits: number) => {
+  const text = Math.max(0, Math.trunc(value)).toString(8)
+  block.write(text.length > digits ? "7".repeat(digits) : text.padStart(digits, "0"), offset)
+  block[offset + digits] = 0x20
 }
 
-/** The header tar-stream writes; the type bits keep a mode of 0 from being replaced by tar-stream's default. */
-const packHeader = (h: Header): Partial<Tar.Header> & { name: string } => {
-  const xattrs = Object.entries(h.xattrs)
-  return {
-    name: h.name,
-    type: h.type,
-    mode: typeBits[h.type] | (h.mode & 0o7777),
-    uid: h.uid,
-    gid: h.gid,
-    size: h.type === "file" ? h.size : 0,
-    mtime: h.mtime,
-    ...(h.linkname === "" ? {} : { linkname: h.linkname }),
-    devmajor: h.devmajor,
-    devminor: h.devminor,
-    ...(xattrs.length === 0 ? {} : { pax: Object.fromEntries(xattrs.map(([k, v]) => [xattrPrefix + k, v])) })
+/** The size field: octal, or base-256 past 11 octal digits (files of 8 GiB and more). */
+const putSize = (block: Buffer, offset: number, size: number) => {
+  if (size.toString(8).length <= 11) return putOctal(block, offset, size, 11)
+  block[offset] = 0x80
+  for (let i = 11, n = size; i > 0; i--, n = Math.floor(n / 256)) block[offset + i] = n % 256
+}
+
+/** The name and prefix fields of a ustar header, or undefined when the name needs a PAX record. */
+const splitName = (name: string): readonly [name: string, prefix: string] | undefined => {
+  // Only ASCII goes into ustar fields; anything else is written as UTF-8 in a PAX record.
+  if (Buffer.byteLength(name) !== name.length) return undefined
+  if (name.length <= 100) return [name, ""]
+  let prefix = ""
+  let rest = name
+  while (rest.length > 100) {
+    const slash = rest.indexOf("/")
+    if (slash < 0) return undefined
+    prefix += prefix === "" ? rest.slice(0, slash) : `/${rest.slice(0, slash)}`
+    rest = rest.slice(slash + 1)
   }
+  return prefix.length > 155 ? undefined : [rest, prefix]
 }
 
-const addEntry = <E>(pack: Tar.Pack, entry: Output<E>): Effect.Effect<void, E> =>
-  Effect.suspend(() => {
-    let sink: Writable | undefined
-    const content = entry.content
-    // Waiting for tar-stream's callback keeps the backpressure: it comes once the entry was read out of the pack.
-    const written = new Promise<Error | null | undefined>((resolve) => {
-      const done = (error?: Error | null) => resolve(error)
-      sink = (content === undefined
-        ? pack.entry(packHeader(entry.header), done)
-        : pack.entry(packHeader(entry.header), content, done)) as unknown as Writable
-    })
-    const body =
-      entry.header.type === "file" && content === undefined
-        ? Effect.andThen(
-            Stream.runForEach(entry.body ?? Stream.empty, (chunk) => writeChunk(sink!, chunk)),
-            Effect.sync(() => sink!.end())
-          )
-        : Effect.void
-    return Effect.andThen(
-      body,
-      Effect.flatMap(
-        Effect.promise(() => written),
-        (error) => (error ? Effect.die(error) : Effect.void)
-      )
-    )
-  })
+interface Fields {
+  readonly name: string
+  readonly prefix: string
+  readonly flag: number
+  readonly size: number
+  readonly linkname: string
+}
+
+/** One 512-byte ustar header block. */
+const ustarBlock = (h: Header, f: Fields): Buffer => {
+  const block = Buffer.alloc(blockSize)
+  block.write(f.name, 0)
+  putOctal(block, 100, h.mode & 0o7777, 6)
+  putOctal(block, 108, h.uid, 6)
+  putOctal(block, 116, h.gid, 6)
+  putSize(block, 124, f.size)
+  putOctal(block, 136, Math.floor(h.mtime.getTime() / 1000), 11)
+  block[156] = f.flag
+  if (f.linkname !== "") block.write(f.linkname, 157, 100)
+  block.write("ustar\u000000", 257)
+  putOctal(block, 329, h.devmajor, 6)
+  putOctal(block, 337, h.devminor, 6)
+  if (f.prefix !== "") block.write(f.prefix, 345)
+  let sum = 8 * 0x20
+  for (let i = 0; i < 148; i++) sum += block[i]!
+  for (let i = 156; i < blockSize; i++) sum += block[i]!
+  putOctal(block, 148, sum, 6)
+  return block
+}
+
+/** A PAX record, `LENGTH key=value\n`, its length counting its own digits. */
+const paxRecord = (key: string, value: string) => {
+  const body = ` ${key}=${value}\n`
+  const bytes = Buffer.byteLength(body)
+  let length = bytes + String(bytes).length
+  if (String(length).length > String(bytes).length) length++
+  return `${length}${body}`
+}
+
+/**
+ * The header blocks of an entry: one ustar block, or (for a name or link target that does not fit, a non-ASCII
+ * one, or extended attributes) a PAX header with the path, link target and attributes before it, as tar-stream
+ * writes them.
+ */
+const headerBytes = (h: Header): Buffer => {
+  const size = h.type === "file" ? h.size : 0
+  const flag = typeFlags[h.type]
+  const split = splitName(h.name)
+  const linkFits = Buffer.byteLength(h.linkname) <= 100
+  const xattrs = Object.keys(h.xattrs)
+  if (split !== undefined && linkFits && xattrs.length === 0) {
+    return ustarBlock(h, { name: split[0], prefix: split[1], flag, size, linkname: h.linkname })
+  }
+  let records = paxRecord("path", h.name)
+  if (h.linkname !== "") records += paxRecord("linkpath", h.linkname)
+  for (const key of xattrs) records += paxRecord(xattrPrefix + key, h.xattrs[key]!)
+  const pax = Buffer.from(records)
+  const linkname = h.linkname === "" ? "" : "PaxHeader"
+  return Buffer.concat([
+    ustarBlock(h, { name: "PaxHeader", prefix: "", flag: paxFlag, size: pax.length, linkname }),
+    pax,
+    zeros.subarray(0, roundUp(pax.length) - pax.length),
+    ustarBlock(h, { name: "PaxHeader", prefix: "", flag, size, linkname })
+  ])
+}
 
 const chunkBytes = 64 * 1024
 
-/**
- * Joins tar-stream's small pushes (512-byte headers, short files) into chunks of about 64 KiB; a push that big
- * already goes through as it is (after what was gathered before it), so file contents are never copied again.
- */
-async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let parts: Array<Uint8Array> = []
-  let size = 0
-  for await (const chunk of source) {
-    if (chunk.length >= chunkBytes) {
-      if (size > 0) yield Buffer.concat(parts, size)
-      parts = []
-      size = 0
-      yield chunk
-      continue
-    }
-    parts.push(chunk)
-    size += chunk.length
-    if (size >= chunkBytes) {
-      yield Buffer.concat(parts, size)
-      parts = []
-      size = 0
-    }
-  }
-  if (size > 0) yield Buffer.concat(parts, size)
+/** A body being copied into the tar. */
+interface Body<E> {
+  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E>
+  readonly scope: Scope.Closeable
+  /** Bytes it still owes. */
+  left: number
+  readonly size: number
+  readonly name: string
 }
 
 /**
  * The bytes of a tar holding `entries`, in order, closed by the end-of-archive blocks. Entries are pulled only as
- * fast as the bytes are read. A failure of `entries` (or of a body) fails the stream; a body that does not yield
- * exactly `header.size` bytes is a defect.
+ * fast as the bytes are read: headers and small contents are gathered into chunks of about 64 KiB, and a body's
+ * chunks go through as they are (no copy). A failure of `entries` (or of a body) fails the stream; a body that does
+ * not yield exactly `header.size` bytes is a defect.
  *
  * @since 0.1.0
  */
 export const write = <E>(entries: Stream.Stream<Output<E>, E>): Stream.Stream<Uint8Array, E> =>
-  Stream.unwrap(
-    Effect.gen(function* () {
-      const pack = Tar.pack()
-      const failed: { cause?: Cause.Cause<E> } = {}
-      yield* forkProducer(
-        Stream.runForEach(entries, (entry) => addEntry(pack, entry)),
-        failed,
-        () => pack.finalize(),
-        (error) => pack.destroy(error)
-      )
-      yield* Effect.addFinalizer(() => Effect.sync(() => pack.destroy()))
-      return Stream.fromAsyncIterable(coalesce(pack as AsyncIterable<Uint8Array>), (e) => e).pipe(
-        Stream.catchCause(
-          (cause): Stream.Stream<never, E> =>
-            failed.cause !== undefined ? Stream.failCause(failed.cause) : Stream.die(Cause.squash(cause))
+  Stream.transformPull(entries, (upstream, scope) =>
+    Effect.sync(() => {
+      let pending: ReadonlyArray<Output<E>> = []
+      let next = 0
+      let parts: Array<Uint8Array> = []
+      let gathered = 0
+      let ended = false
+      /** The body being copied: its pull, its scope, the bytes it still owes, and its entry's size. */
+      let body: Body<E> | undefined
+
+      const add = (bytes: Uint8Array) => {
+        parts.push(bytes)
+        gathered += bytes.length
+      }
+      const flush = (): Arr.NonEmptyReadonlyArray<Uint8Array> => {
+        const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, gathered)
+        parts = []
+        gathered = 0
+        return [chunk]
+      }
+      const padding = (size: number) => {
+        const pad = roundUp(size) - size
+        if (pad > 0) add(zeros.subarray(0, pad))
+      }
+      const sizeMismatch = (name: string) =>
+        Effect.die(new Error(`entry ${JSON.stringify(name)}: its body does not hold the size its header gives`))
+
+      const fromBody = (current: NonNullable<typeof body>): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E> =>
+        current.pull.pipe(
+          Effect.matchCauseEffect({
+            onFailure: (cause): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E> => {
+              if (!Pull.isDoneCause(cause)) return Effect.failCause(cause as Cause.Cause<E>)
+              body = undefined
+              if (current.left !== 0) return sizeMismatch(current.name)
+              padding(current.size)
+              return Effect.andThen(Scope.close(current.scope, Exit.void), Effect.suspend(loop))
+            },
+            onSuccess: (chunks) => {
+              for (const chunk of chunks) current.left -= chunk.length
+              if (current.left < 0) return sizeMismatch(current.name)
+              return Effect.succeed(chunks)
+            }
+          })
         )
-      )
+
+      const startBody = (output: Output<E>) =>
+        Effect.gen(function* () {
+          const bodyScope = yield* Scope.fork(scope)
+          const pull = yield* Scope.provide(Stream.toPull(output.body ?? Stream.empty), bodyScope)
+          const h = output.header
+          body = { pull, scope: bodyScope, left: h.size, size: h.size, name: h.name }
+        })
+
+      const loop = (): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E> => {
+        for (;;) {
+          if (body !== undefined) {
+            if (gathered > 0) return Effect.succeed(flush())
+            return fromBody(body)
+          }
+          if (gathered >= chunkBytes) return Effect.succeed(flush())
+          if (next < pending.length) {
+            const output = pending[next++]!
+            const h = output.header
+            add(headerBytes(h))
+            if (h.type !== "file") continue
+            if (output.content !== undefined) {
+              if (output.content.length !== h.size) return sizeMismatch(h.name)
+              add(output.content)
+              padding(h.size)
+              continue
+            }
+            return Effect.andThen(startBody(output), Effect.suspend(loop))
+          }
+          if (ended) return gathered > 0 ? Effect.succeed(flush()) : Cause.done()
+          return Effect.matchCauseEffect(upstream, {
+            onFailure: (cause): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, E> => {
+              if (!Pull.isDoneCause(cause)) return Effect.failCause(cause as Cause.Cause<E>)
+              ended = true
+              add(zeros)
+              return Effect.suspend(loop)
+            },
+            onSuccess: (outputs) => {
+              pending = outputs
+              next = 0
+              return Effect.suspend(loop)
+            }
+          })
+        }
+      }
+      return Effect.suspend(loop)
     })
   )

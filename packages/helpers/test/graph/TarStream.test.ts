@@ -107,6 +107,81 @@ describe("TarStream", () => {
     )
   )
 
+  it.effect("names that do not fit a ustar header (long, without a slash, non-ASCII) and long link targets", () =>
+    Effect.gen(function* () {
+      const deep = `${"d/".repeat(70)}leaf`
+      const flat = "x".repeat(120)
+      const target = "t".repeat(150)
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.make(
+            { header: header({ name: deep, size: 1 }), content: text("a") },
+            { header: header({ name: flat }) },
+            { header: header({ name: "é-ü", size: 1 }), content: text("b") },
+            { header: header({ name: "link", type: "symlink", linkname: target }) }
+          )
+        )
+      )
+      const read = yield* readAll(Stream.make(tar))
+      expect(read.map((e) => [e.header.name, e.header.linkname, e.body])).toEqual([
+        [deep, "", "a"],
+        [flat, "", ""],
+        ["é-ü", "", "b"],
+        ["link", target, ""]
+      ])
+    })
+  )
+
+  it.effect("forEachChunk hands a body over chunk by chunk; a throw stops it typed; a cut tar is MalformedTar", () =>
+    Effect.gen(function* () {
+      const big = Buffer.alloc(300_000)
+      for (let i = 0; i < big.length; i++) big[i] = i % 251
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.make(
+            {
+              header: header({ name: "big", size: big.length }),
+              body: Stream.make(big.subarray(0, 100_000), big.subarray(100_000))
+            },
+            { header: header({ name: "small", size: 2 }), content: text("ok") }
+          )
+        )
+      )
+      const bodies = yield* Stream.runCollect(
+        Stream.mapEffect(TarStream.entries(Stream.make(tar)), (entry) =>
+          Effect.gen(function* () {
+            const chunks: Array<Uint8Array> = []
+            yield* TarStream.forEachChunk(entry, (chunk) => void chunks.push(Buffer.from(chunk)), String)
+            return concat(chunks)
+          })
+        )
+      )
+      expect(bodies.map((b) => b.length)).toEqual([big.length, 2])
+      expect(bodies[0]!.equals(big)).toBe(true)
+      expect(bodies[1]!.toString()).toBe("ok")
+
+      const thrown = yield* Effect.flip(
+        Stream.runForEach(TarStream.entries(Stream.make(tar)), (entry) =>
+          TarStream.forEachChunk(
+            entry,
+            () => {
+              throw new Error("disk full")
+            },
+            (e) => `write failed: ${(e as Error).message}`
+          )
+        )
+      )
+      expect(thrown).toBe("write failed: disk full")
+
+      const cut = yield* Effect.flip(
+        Stream.runForEach(TarStream.entries(Stream.make(tar.subarray(0, 100_000))), (entry) =>
+          TarStream.forEachChunk(entry, () => {}, String)
+        )
+      )
+      expect(cut).toMatchObject({ _tag: "MalformedTar" })
+    })
+  )
+
   it.effect("a failure of the input stream is passed through typed", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
