@@ -39,7 +39,7 @@ const volumesOnly =
 const scenarios: Record<string, (target: Target) => Promise<Row | string | undefined>> = {
   fuzz: (t) => Fuzz.run(t, Number(flags.requests)),
   slow: (t) => Slow.run(t, 300, 15),
-  concurrency: volumesOnly((t) => Concurrency.run(t, 1_000)),
+  concurrency: (t) => Concurrency.run(t, 1_000),
   crash: volumesOnly((t) => Crash.run(t, Number(flags.crashes))),
   names: volumesOnly((t) => Names.run(t)),
   diskfull: volumesOnly((t) => DiskFull.run(t))

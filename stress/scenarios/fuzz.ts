@@ -22,7 +22,7 @@ export const run = async (target: Target, total: number): Promise<Row> => {
   Fs.mkdirSync(outside)
   Fs.writeFileSync(Path.join(outside, "keep"), "must stay\n")
   const socket = Path.join(base, `${target.driver}.sock`)
-  const plugin = await Plugin.start(target.driver, socket, target.args(dir))
+  const plugin = await Plugin.start(target.driver, socket, target.args(dir), target.wrap)
   const notes: Array<string> = []
   try {
     const isVolume = apis.some((a) => a.subsystem === "VolumeDriver")
