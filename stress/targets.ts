@@ -16,6 +16,11 @@ export interface Target {
   readonly persistent: boolean
   /** A command the plugin runs under: a namespace of its own for what it would otherwise change on the host. */
   readonly wrap?: ReadonlyArray<string>
+  /**
+   * For a driver whose accepted calls run host tools (a process per call): the full mix is capped at `requests`
+   * over `connections`, and the rejected-only rounds (which must never reach the tools) carry the rest of the count.
+   */
+  readonly mix?: { readonly requests: number; readonly connections: number; readonly why: string }
   /** Why it cannot run here, or undefined when it can. */
   readonly unavailable?: () => string | undefined
 }
@@ -90,6 +95,7 @@ export const targets: ReadonlyArray<Target> = [
     args: (dir) => ["--state-dir", Path.join(dir, "state")],
     persistent: false,
     wrap: ["unshare", "--net"],
+    mix: { requests: 5_000, connections: 4, why: "every accepted call runs ip (a process) once or more" },
     unavailable: () =>
       !isRoot()
         ? "creating links needs root (CAP_NET_ADMIN)"
