@@ -9,9 +9,14 @@
  * - graph: 1,000 Get/Put pairs at once on a chain of three layers; every Get of a layer answers the same folder, and
  *   afterwards no layer is in use (`Status`), a further Put of each fails, each removes, and (overlay) nothing is
  *   left mounted in the plugin's mount table.
+ * - logs: 100 containers at once, each a FIFO made as the daemon makes it, StartLogging, 50 framed entries,
+ *   StopLogging; every line is in the container's file when StopLogging answers.
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
+import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Path from "node:path"
 import type * as Plugin from "../plugin.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
@@ -195,6 +200,83 @@ const layers = async (socket: string, send: typeof call, pairs: number, plugin: 
   return { count, lost, errors, notes }
 }
 
+/** The `Info` the daemon sends with StartLogging, for container `id`. */
+const logInfo = (id: string) => ({
+  Config: {},
+  ContainerID: id,
+  ContainerName: `/${id.slice(0, 12)}`,
+  ContainerEntrypoint: "sh",
+  ContainerArgs: [],
+  ContainerImageID: "sha256:0",
+  ContainerImageName: "busybox",
+  ContainerCreated: "2026-01-01T00:00:00Z",
+  ContainerEnv: [],
+  ContainerLabels: {},
+  LogPath: "",
+  DaemonName: "docker"
+})
+
+const logStreams = async (
+  socket: string,
+  send: typeof call,
+  containers: number,
+  base: string,
+  dir: string
+): Promise<Outcome> => {
+  const errors: Array<string> = []
+  const notes: Array<string> = []
+  const lines = 50
+  let count = 0
+  const logs = async (method: string, body: unknown) => {
+    count++
+    const result = await attempt(send, socket, `/LogDriver.${method}`, body)
+    if (result.error !== undefined) errors.push(result.error)
+    return result.error === undefined
+  }
+  const fifos = Path.join(base, "fifos")
+  Fs.mkdirSync(fifos)
+  const short: Array<string> = []
+  // As the daemon does: each FIFO made and held open for writing before StartLogging, removed after StopLogging.
+  // All made first: mkfifo runs synchronously, and the calls must not wait on it.
+  const opened = Array.from({ length: containers }, (_, i) => {
+    const File = Path.join(fifos, `${i}.fifo`)
+    ChildProcess.execFileSync("mkfifo", ["-m", "0700", File])
+    return { File, fd: Fs.openSync(File, Fs.constants.O_RDWR | Fs.constants.O_NONBLOCK) }
+  })
+  await Promise.all(
+    opened.map(async ({ File, fd }, i) => {
+      const id = Volumes.mountId()
+      try {
+        if (!(await logs("StartLogging", { File, Info: logInfo(id) }))) return
+        const entries = Array.from({ length: lines }, (_, n) =>
+          LogEntry.make({
+            source: n % 2 === 0 ? "stdout" : "stderr",
+            timeNano: BigInt(Date.now()) * 1_000_000n,
+            line: `line ${n} of ${i}\n`
+          })
+        )
+        // 50 short frames: a few KiB, well under a pipe's 64 KiB, so the write never waits.
+        Fs.writeSync(fd, LogFraming.encodeFrames(entries))
+        await logs("StopLogging", { File })
+      } finally {
+        Fs.closeSync(fd)
+        Fs.rmSync(File, { force: true })
+      }
+      const file = Path.join(dir, "logs", `${id}.log`)
+      const written = Fs.existsSync(file)
+        ? Fs.readFileSync(file, "utf8")
+            .split("\n")
+            .filter((l) => l !== "").length
+        : 0
+      if (written !== lines) short.push(`${id.slice(0, 12)}: ${written} of ${lines} lines`)
+    })
+  )
+  notes.push(
+    `${containers} containers logging at once, ${lines} lines each: ${short.length === 0 ? "every line in its file after StopLogging" : `${short.length} short (${short.slice(0, 2).join("; ")})`}`
+  )
+  return { count, lost: short.length, errors, notes }
+}
+
 const apiOf = (t: Target) => Descriptors.byName(t.driver)?.apis.map((a) => a.subsystem) ?? []
 
 /** Runs the scenario with `pairs` pairs, or answers why it does not apply. */
@@ -206,9 +288,11 @@ export const run = (target: Target, pairs: number): Promise<Row | string> => {
       ? ("concurrent addresses" as const)
       : apis.includes("GraphDriver")
         ? ("concurrent Get/Put" as const)
-        : undefined
+        : apis.includes("LogDriver")
+          ? ("concurrent StartLogging/StopLogging" as const)
+          : undefined
   if (kind === undefined) return Promise.resolve("no counted resource in this API (fuzz and slow clients cover it)")
-  return withWorkspace("concurrency", target, async ({ socket, start }) => {
+  return withWorkspace("concurrency", target, async ({ base, dir, socket, start }) => {
     const plugin = await start()
     // The daemon's client keeps a pool of connections; 1,000 calls in flight share 100 of them.
     const pool = pooled(100)
@@ -217,7 +301,9 @@ export const run = (target: Target, pairs: number): Promise<Row | string> => {
         ? await mounts(socket, pool.call, pairs)
         : kind === "concurrent addresses"
           ? await addresses(socket, pool.call, pairs)
-          : await layers(socket, pool.call, pairs, plugin)
+          : kind === "concurrent Get/Put"
+            ? await layers(socket, pool.call, pairs, plugin)
+            : await logStreams(socket, pool.call, pairs / 10, base, dir)
     pool.close()
     const row: Row = {
       scenario: kind,
