@@ -76,7 +76,8 @@ export const fuzz = async (
       const result = await exchange(
         socket,
         batch.map(({ endpoint, input }) => request(endpoint.path, input.body)),
-        { expect: size, halfClose }
+        // The daemon's plugin client waits 30 s for an answer.
+        { expect: size, halfClose, timeoutMs: 30_000 }
       )
       tally.requests += size
       batch.forEach(({ endpoint, input }, i) => {

@@ -91,6 +91,9 @@ export const exchange = (
       answers.push(...parsed.answers)
       if (answers.length >= options.expect) settle(false)
     })
+    // The plugin ended its side (it closed the connection, or was killed): no answer can follow. With allowHalfOpen
+    // no "close" comes until this side ends too, so waiting for it would sit out the whole timeout.
+    conn.on("end", () => settle(answers.length < options.expect))
     conn.on("error", () => settle(true))
     conn.on("close", () => settle(answers.length < options.expect))
   })

@@ -22,25 +22,32 @@ export const run = async (target: Target, total: number): Promise<Row> => {
   Fs.mkdirSync(outside)
   Fs.writeFileSync(Path.join(outside, "keep"), "must stay\n")
   const socket = Path.join(base, `${target.driver}.sock`)
-  const plugin = await Plugin.start(target.driver, socket, target.args(dir))
+  const plugin = await Plugin.start(target.driver, socket, target.args(dir), target.wrap)
   const notes: Array<string> = []
   try {
     const isVolume = apis.some((a) => a.subsystem === "VolumeDriver")
     const outsideBefore = snapshot(outside, [])
     // A warm-up with every kind of input grows the heap to its working size; memory must come back to that.
-    await fuzz(socket, apis, 2_000)
+    await fuzz(socket, apis, 2_000, { connections: target.mix?.connections ?? 16 })
     await malformed(socket, 10)
-    await new Promise((r) => setTimeout(r, 2_000))
+    await new Promise((r) => setTimeout(r, 1_000))
     const baseline = plugin.rss()
 
     // Rejected requests must change nothing and leak nothing. Two equal rounds of them: V8 keeps the heap it grew
     // to (4 MiB bodies), so a leak shows as the second round ending higher than the first, not as a gap to the
     // warm-up.
+    // A capped mix leaves the rest of the count to the rejected rounds: at least `total` requests in all.
+    const mixTotal = target.mix === undefined ? total : Math.min(total, target.mix.requests)
+    const rejected = target.mix === undefined ? Math.round(total / 10) : Math.ceil((total - mixTotal) / 2)
+    if (target.mix !== undefined)
+      notes.push(
+        `full mix capped at ${mixTotal} requests over ${target.mix.connections} connections (${target.mix.why}); ${rejected} per rejected round`
+      )
     const stateBefore = isVolume ? await Volumes.names(socket) : []
     const rejectedRound = async () => {
-      const tally = await fuzz(socket, apis, Math.round(total / 10), { onlyInvalid: true })
+      const tally = await fuzz(socket, apis, rejected, { onlyInvalid: true })
       const refusedTally = await malformed(socket, 40)
-      await new Promise((r) => setTimeout(r, 2_000))
+      await new Promise((r) => setTimeout(r, 1_000))
       return { tallies: [tally, refusedTally], rss: plugin.rss() }
     }
     const first = await rejectedRound()
@@ -52,8 +59,8 @@ export const run = async (target: Target, total: number): Promise<Row> => {
     const afterRejected = second.rss
 
     // The full mix creates state (volumes, pools, layers): memory is reported with what the driver then holds.
-    const mixed = await fuzz(socket, apis, total)
-    await new Promise((r) => setTimeout(r, 2_000))
+    const mixed = await fuzz(socket, apis, mixTotal, { connections: target.mix?.connections ?? 16 })
+    await new Promise((r) => setTimeout(r, 1_000))
     const held = isVolume ? ` holding ${(await Volumes.names(socket)).length} volumes` : ""
     const tallies = [...first.tallies, ...second.tallies, mixed]
     notes.push(

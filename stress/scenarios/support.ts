@@ -23,7 +23,12 @@ export const withWorkspace = async <A>(
   const dir = Path.join(base, "plugin")
   const socket = Path.join(base, `${target.driver}.sock`)
   try {
-    return await body({ base, dir, socket, start: () => Plugin.start(target.driver, socket, target.args(dir)) })
+    return await body({
+      base,
+      dir,
+      socket,
+      start: () => Plugin.start(target.driver, socket, target.args(dir), target.wrap)
+    })
   } finally {
     Fs.rmSync(base, { recursive: true, force: true })
   }

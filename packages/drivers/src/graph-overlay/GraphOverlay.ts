@@ -133,7 +133,18 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     )
     const current = <A, E>(f: (table: GraphTable.GraphTable) => Result.Result<A, E>) =>
       Effect.flatMap(store, (s) => Effect.flatMap(Ref.get(s.table), (t) => Effect.fromResult(f(t))))
-    const commit = (table: GraphTable.GraphTable) => Effect.flatMap(store, (s) => Ref.set(s.table, table))
+    // Only the layer's own record is written, onto the table as it is now: other layers change under their own
+    // locks while this one waits on the disk or a mount, and setting the whole table read before would undo them.
+    const commit = (id: string, table: GraphTable.GraphTable) =>
+      Effect.flatMap(store, (s) =>
+        Ref.update(s.table, (now) => {
+          const next = new Map(now)
+          const record = table.get(id)
+          if (record === undefined) next.delete(id)
+          else next.set(id, record)
+          return next
+        })
+      )
     const serialised = (id: string) => locks.withLock(id)
 
     /** The overlay of a layer on its ancestors, or nothing to mount (vfs, or a base layer). */
@@ -169,7 +180,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
             if (mode === "vfs" && Parent !== undefined) yield* mounts.copy(layout(s.root, Parent).diff, tmp.diff)
             yield* io("rename", final.dir, () => Fs.renameSync(tmp.dir, final.dir))
           }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(tmp.dir, { recursive: true, force: true }))))
-          yield* commit(table)
+          yield* commit(ID, table)
           return {}
         })
       )
@@ -190,7 +201,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           const { table, edge } = yield* Effect.fromResult(step(before))
           const overlay = overlayOf(s, before, ID)
           if (edge && overlay !== undefined) yield* atEdge(overlay)
-          yield* commit(table)
+          yield* commit(ID, table)
           return overlay === undefined ? layout(s.root, ID).diff : overlay.target
         })
       )
@@ -242,7 +253,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
             const doomed = Path.join(s.root, `${removingPrefix}${ID}-${Crypto.randomUUID()}`)
             // Renamed first: a crash in the middle of the deletion leaves no half layer behind.
             yield* io("rename", paths.dir, () => Fs.renameSync(paths.dir, doomed))
-            yield* commit(table)
+            yield* commit(ID, table)
             yield* io("remove", doomed, () => Fs.rmSync(doomed, { recursive: true, force: true }))
             return {}
           })

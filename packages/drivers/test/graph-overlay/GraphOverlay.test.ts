@@ -133,6 +133,39 @@ for (const mode of modes) {
         expect(userns.message).toContain("user-namespace")
       })
     )
+
+    it.effect(
+      "concurrent Gets, Puts and Creates on different layers keep every count (mounts and copies that take time)",
+      () =>
+        Effect.gen(function* () {
+          const root = yield* tempDir
+          // Mounts and copies that wait, as real ones do: calls on other layers run in the meantime.
+          const slow = Layer.effect(
+            Mounts.Mounts,
+            Effect.gen(function* () {
+              const m = yield* Mounts.Mounts
+              return {
+                ...m,
+                mountOverlay: (spec: Mounts.OverlaySpec) => Effect.andThen(Effect.yieldNow, m.mountOverlay(spec)),
+                unmount: (target: string) => Effect.andThen(Effect.yieldNow, m.unmount(target)),
+                copy: (from: string, to: string) => Effect.andThen(Effect.yieldNow, m.copy(from, to))
+              }
+            })
+          ).pipe(Layer.provide(MountsMemory.layer()))
+          const driver = yield* driverOn({ mode, root }, slow)
+          yield* driver.create({ ID: "base" })
+          const chain = ["a", "b", "c", "d"]
+          yield* Effect.forEach(chain, (ID) => driver.create({ ID, Parent: "base" }), { concurrency: "unbounded" })
+          yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => chain[i % chain.length]!),
+            (ID) => Effect.andThen(driver.get({ ID }), driver.put({ ID })),
+            { concurrency: "unbounded" }
+          )
+          expect((yield* driver.status({})).Status).toContainEqual(["Layers", "5"])
+          expect((yield* driver.status({})).Status).toContainEqual(["Layers In Use", "0"])
+          for (const ID of chain) expect((yield* Effect.flip(driver.put({ ID })))._tag).toBe("LayerNotMounted")
+        })
+    )
   })
 }
 
