@@ -5,7 +5,11 @@
  * call, and `GET /containers/json`, which also sends the response to `AuthZRes`) alternate between the daemons in
  * interleaved rounds; the added latency is the difference of their percentiles. Needs root and dockerd.
  *
- * Flags: `--rounds N` (default 6), `--calls N` per round and path (default 500). Last line: one JSON object.
+ * Flags: `--rounds N` (default 6), `--calls N` per round and path (default 500), `--profile` (a V8 CPU profile of
+ * the plugin process, kept in a printed folder; summarise it with bench/profile-summary.ts). Last line: one JSON
+ * object. `plugin_cpu_us_per_call` is the plugin process's CPU time (user + system, from /proc) over the measured
+ * calls through the daemon that uses it, divided by their number: what the plugin costs per API call (both hooks),
+ * which the host's load moves much less than the latency percentiles.
  */
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
 import { Effect } from "effect"
@@ -22,6 +26,7 @@ const flag = (name: string, fallback: number): number => {
   return Number.isFinite(value) && value > 0 ? value : fallback
 }
 const rounds = flag("rounds", 6)
+const profile = process.argv.includes("--profile")
 const calls = flag("calls", 500)
 const paths = ["/_ping", "/v1.41/containers/json"] as const
 
@@ -50,17 +55,27 @@ const policy = (): string => {
   return `default: allow\nrules:\n${rules.join("\n")}\n`
 }
 
+const profileDir = profile ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-authz-profile-")) : undefined
+
+/** CPU seconds (user + system) a process has used so far (utime and stime of stat(5), 100 ticks a second). */
+const cpuSeconds = (pid: number): number => {
+  const fields = Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 const serve = (name: string, policyFile: string): Promise<ChildProcess.ChildProcess> =>
   new Promise((resolve, reject) => {
     const bin = Path.join(import.meta.dirname, "..", "..", "packages", "cli", "src", "bin.ts")
     const child = ChildProcess.spawn(
       process.execPath,
-      ["--conditions=@docker-plugin-kit/source", "--max-semi-space-size=2", bin, "serve", "authz-policy"].concat([
-        "--name",
-        name,
-        "--policy",
-        policyFile
-      ]),
+      [
+        "--conditions=@docker-plugin-kit/source",
+        "--max-semi-space-size=2",
+        ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
+        bin,
+        "serve",
+        "authz-policy"
+      ].concat(["--name", name, "--policy", policyFile]),
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""
@@ -123,6 +138,7 @@ try {
         const without = yield* DockerEngine.make()
         const socketOf = (engine: DockerEngine.Engine) => engine.host.replace(/^unix:\/\//, "")
         const samples = { with: new Map<string, Array<number>>(), without: new Map<string, Array<number>>() }
+        let pluginCpu = 0
         for (const path of paths) {
           samples.with.set(path, [])
           samples.without.set(path, [])
@@ -136,12 +152,15 @@ try {
             const order = r % 2 === 0 ? (["with", "without"] as const) : (["without", "with"] as const)
             for (const which of order) {
               const engine = which === "with" ? withAuthz : without
+              const cpuBefore = which === "with" ? cpuSeconds(plugin.pid!) : 0
               const latencies = yield* Effect.promise(() => measure(socketOf(engine), path, calls))
+              if (which === "with") pluginCpu += cpuSeconds(plugin.pid!) - cpuBefore
               samples[which].get(path)!.push(...latencies)
             }
           }
         }
-        return paths.map((path) => {
+        const cpuPerCall = (pluginCpu * 1e6) / (rounds * paths.length * calls)
+        const perPath = paths.map((path) => {
           const a = samples.with.get(path)!
           const b = samples.without.get(path)!
           return {
@@ -158,15 +177,18 @@ try {
             added_p99_ms: round3(percentile(a, 99) - percentile(b, 99))
           }
         })
+        return { perPath, cpuPerCall }
       })
     )
   )
-  for (const s of summary) {
+  const { perPath, cpuPerCall } = summary
+  for (const s of perPath) {
     console.log(
       `${s.path}: with authz-policy p50/p90/p99 ${s.with_p50_ms}/${s.with_p90_ms}/${s.with_p99_ms} ms; without ${s.without_p50_ms}/${s.without_p90_ms}/${s.without_p99_ms} ms; added ${s.added_p50_ms}/${s.added_p90_ms}/${s.added_p99_ms} ms (${s.calls} calls each)`
     )
   }
-  const worstAddedP99 = Math.max(...summary.map((s) => s.added_p99_ms))
+  console.log(`plugin CPU per call (both hooks): ${cpuPerCall.toFixed(1)} µs`)
+  const worstAddedP99 = Math.max(...perPath.map((s) => s.added_p99_ms))
   // A p99 of a few thousand calls is the host's scheduling noise as much as the plugin's cost: say how busy it was.
   const load = Os.loadavg()[0]!
   if (load > Os.cpus().length) {
@@ -179,8 +201,9 @@ try {
       suite: "authz",
       rules: 50,
       rounds,
-      paths: summary,
+      paths: perPath,
       added_p99_ms: worstAddedP99,
+      plugin_cpu_us_per_call: Number(cpuPerCall.toFixed(1)),
       load_average: round3(load),
       cpus: Os.cpus().length,
       target_p99_ms: 2,
@@ -188,6 +211,12 @@ try {
     })
   )
 } finally {
+  const exited = new Promise((resolve) => plugin.once("exit", resolve))
   plugin.kill("SIGTERM")
+  // The profile is written as the process exits.
+  if (profileDir !== undefined) {
+    await exited
+    console.log(`CPU profile of the plugin (summarise with bench/profile-summary.ts): ${profileDir}`)
+  }
   Fs.rmSync(dir, { recursive: true, force: true })
 }

@@ -10,7 +10,11 @@
  * is at least 1.0). `dropped` counts the lines missing from log-file's files (0 when the disk keeps up).
  *
  * The plugin runs as `dpk serve log-file` in its own process, as users run it. Needs root and dockerd (like the
- * end-to-end tests). Options: --lines N (1000000) --rounds N (3). The last line printed is one JSON object.
+ * end-to-end tests). Options: --lines N (1000000) --rounds N (3), --profile (a V8 CPU profile of the plugin process,
+ * kept in a printed folder; summarise it with bench/profile-summary.ts). The last line printed is one JSON object.
+ *
+ * `log_file_cpu_us_per_line` is the plugin process's CPU time (user + system, from /proc) over the measured runs
+ * divided by their lines: the plugin's own cost, which the host's load moves much less than the rates.
  */
 import { Effect, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -21,7 +25,11 @@ import { parseArgs } from "node:util"
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
 
 const { values: flags } = parseArgs({
-  options: { lines: { type: "string", default: "1000000" }, rounds: { type: "string", default: "3" } },
+  options: {
+    lines: { type: "string", default: "1000000" },
+    rounds: { type: "string", default: "3" },
+    profile: { type: "boolean", default: false }
+  },
   allowPositionals: false
 })
 const positive = (name: string, value: string) => {
@@ -38,6 +46,8 @@ const cliBin = Path.join(repo, "packages", "cli", "src", "bin.ts")
 const pluginName = `dpk-bench-log-${process.pid}`
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-log-"))
 const logDir = Path.join(dir, "logs")
+// Outside `dir`, which is removed at the end.
+const profileDir = flags.profile ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-log-profile-")) : undefined
 
 /** `dpk serve log-file` as a child process, until `stop`. */
 const servePlugin = async () => {
@@ -46,6 +56,7 @@ const servePlugin = async () => {
     [
       "--conditions=@docker-plugin-kit/source",
       "--max-semi-space-size=2",
+      ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
       cliBin,
       "serve",
       "log-file",
@@ -68,6 +79,12 @@ const servePlugin = async () => {
   })
   child.stderr.on("data", (chunk: Buffer) => log(`[plugin] ${chunk.toString().trimEnd()}`))
   return {
+    /** CPU seconds (user + system) the process has used so far. */
+    cpuSeconds: () => {
+      const fields = Fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+      // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+      return (Number(fields[11]) + Number(fields[12])) / 100
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve()
@@ -151,6 +168,7 @@ const main = Effect.gen(function* () {
   const plugin = yield* Effect.promise(servePlugin)
   const times: Record<"json-file" | "log-file", Array<number>> = { "json-file": [], "log-file": [] }
   let dropped = 0
+  let pluginCpu = 0
   try {
     // A warm-up of each driver (image in cache, plugin activated and JIT-warm), not counted.
     log(`bench log: ${lines} lines per run, ${rounds} rounds; warming up`)
@@ -159,7 +177,9 @@ const main = Effect.gen(function* () {
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? (["json-file", "log-file"] as const) : (["log-file", "json-file"] as const)
       for (const driver of order) {
+        const cpuBefore = plugin.cpuSeconds()
         const result = yield* measure(engine, driver === "log-file" ? pluginName : "json-file")
+        if (driver === "log-file") pluginCpu += plugin.cpuSeconds() - cpuBefore
         times[driver].push(result.seconds)
         if (driver === "log-file") {
           const written = yield* Effect.promise(() => countLines(result.file))
@@ -186,12 +206,15 @@ const main = Effect.gen(function* () {
     json_file_lines_per_s: Math.round(jsonRate),
     ratio: Number((pluginRate / jsonRate).toFixed(3)),
     dropped,
+    log_file_cpu_us_per_line: Number(((pluginCpu * 1e6) / (lines * rounds)).toFixed(2)),
     log_file_seconds: times["log-file"].map((s) => Number(s.toFixed(2))),
     json_file_seconds: times["json-file"].map((s) => Number(s.toFixed(2)))
   }
   log(
-    `log-file ${result.log_file_lines_per_s} lines/s, json-file ${result.json_file_lines_per_s} lines/s, ratio ${result.ratio}, dropped ${dropped}`
+    `log-file ${result.log_file_lines_per_s} lines/s, json-file ${result.json_file_lines_per_s} lines/s, ratio ${result.ratio}, dropped ${dropped}, plugin CPU ${result.log_file_cpu_us_per_line} µs/line`
   )
+  if (profileDir !== undefined)
+    log(`CPU profile of the plugin (summarise with bench/profile-summary.ts): ${profileDir}`)
   console.log(JSON.stringify(result))
 })
 

@@ -18,11 +18,13 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
+import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as ContainerId from "./ContainerId.ts"
-import { LogFiles, type LogFilesError, type OpenFile } from "./LogFiles.ts"
+import { type AppendFile, LogFiles, type LogFilesError, type OpenFile } from "./LogFiles.ts"
 import * as LogFilesMemory from "./LogFilesMemory.ts"
 import * as LogFilesNode from "./LogFilesNode.ts"
 import * as LogFileOptions from "./LogFileOptions.ts"
@@ -61,8 +63,9 @@ interface Container {
   readonly lock: Semaphore.Semaphore
   readonly base: string
   options: LogFileOptions.Options
-  /** Size of the current file, once read. */
-  size: number | undefined
+  /** The current file while open (from the first write to a rotation or the end of the last stream), its size. */
+  file: { readonly append: AppendFile; readonly scope: Scope.Closeable } | undefined
+  size: number
   streams: number
   readonly followers: Set<Queue.Queue<LogEntry.LogEntry, Cause.Done>>
 }
@@ -87,27 +90,54 @@ export const make = (options: Options = {}) =>
 
     const pathOf = (id: string) => Effect.fromResult(ContainerId.logPath(dir, id))
 
+    /** The container's current file, opened at its first write after a start or a rotation. */
+    const current = (container: Container) =>
+      Effect.gen(function* () {
+        if (container.file !== undefined) return container.file.append
+        const scope = yield* Scope.make()
+        const append = yield* Scope.provide(files.openAppend(container.base), scope).pipe(
+          Effect.onError(() => Scope.close(scope, Exit.void))
+        )
+        container.file = { append, scope }
+        container.size = append.size
+        return append
+      })
+
+    const close = (container: Container) =>
+      Effect.suspend(() => {
+        const file = container.file
+        container.file = undefined
+        return file === undefined ? Effect.void : Scope.close(file.scope, Exit.void)
+      })
+
+    /** Writes bytes to the current file; after a failed write the file is reopened for the next one. */
+    const write = (container: Container, bytes: Uint8Array) =>
+      Effect.gen(function* () {
+        const file = yield* current(container)
+        yield* file.write(bytes).pipe(Effect.onError(() => close(container)))
+        container.size += bytes.length
+      })
+
     /** Appends a batch, rotating where due, then hands it to the followers. Runs under the container's lock. */
     const append = (container: Container, entries: ReadonlyArray<LogEntry.LogEntry>) =>
       Effect.gen(function* () {
-        if (container.size === undefined) container.size = (yield* files.size(container.base)) ?? 0
-        const records = entries.map(LogRecord.encode)
+        const { bytes, ends } = LogRecord.encodeAll(entries)
         if (container.options.maxSize === undefined) {
-          // No rotation: one write, and the size only for the record.
-          const text = records.join("")
-          yield* files.append(container.base, text)
-          container.size += Buffer.byteLength(text)
-        }
-        const sizes = container.options.maxSize === undefined ? [] : records.map((r) => Buffer.byteLength(r))
-        for (const run of LogRotation.split(container.options, container.size, sizes)) {
-          if (run.rotateBefore) {
-            for (const step of LogRotation.plan(container.base, container.options.maxFile)) {
-              yield* step._tag === "Remove" ? files.remove(step.path) : files.rename(step.from, step.to)
+          // No rotation: one write for the batch.
+          yield* write(container, bytes)
+        } else {
+          yield* current(container)
+          const sizes = ends.map((end, i) => end - (i === 0 ? 0 : ends[i - 1]!))
+          for (const run of LogRotation.split(container.options, container.size, sizes)) {
+            if (run.rotateBefore) {
+              yield* close(container)
+              for (const step of LogRotation.plan(container.base, container.options.maxFile)) {
+                yield* step._tag === "Remove" ? files.remove(step.path) : files.rename(step.from, step.to)
+              }
+              container.size = 0
             }
-            container.size = 0
+            yield* write(container, bytes.subarray(run.start === 0 ? 0 : ends[run.start - 1]!, ends[run.end - 1]!))
           }
-          yield* files.append(container.base, records.slice(run.start, run.end).join(""))
-          container.size += sizes.slice(run.start, run.end).reduce((a, b) => a + b, 0)
         }
         if (container.followers.size > 0) {
           const readable = entries.map(LogRecord.forReading)
@@ -125,26 +155,29 @@ export const make = (options: Options = {}) =>
             lock: Semaphore.makeUnsafe(1),
             base,
             options: settings,
-            size: undefined,
+            file: undefined,
+            size: 0,
             streams: 0,
             followers: new Set()
           }
           containers.set(info.ContainerID, container)
         }
-        const current = container
-        current.options = settings
-        current.streams++
+        const shared = container
+        shared.options = settings
+        shared.streams++
         yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            current.streams--
-            if (current.streams > 0) return
+          Effect.suspend(() => {
+            shared.streams--
+            if (shared.streams > 0) return Effect.void
             // The container's last stream is finished: `docker logs -f` ends, as with json-file.
-            for (const follower of current.followers) Queue.endUnsafe(follower)
-            current.followers.clear()
+            for (const follower of shared.followers) Queue.endUnsafe(follower)
+            shared.followers.clear()
             containers.delete(info.ContainerID)
+            // No other stream writes to it now (and a write this one left in flight finishes before the close).
+            return close(shared)
           })
         )
-        return { write: (entries) => current.lock.withPermit(append(current, entries)) } satisfies LogStreams.Sink
+        return { write: (entries) => shared.lock.withPermit(append(shared, entries)) } satisfies LogStreams.Sink
       })
 
     const streams = yield* LogStreams.make({

@@ -38,6 +38,16 @@ export interface OpenFile {
 }
 
 /**
+ * A file opened for appending: its size when opened, and writes at its end (each written whole, in order).
+ *
+ * @since 0.1.0
+ */
+export interface AppendFile {
+  readonly size: number
+  readonly write: (bytes: Uint8Array) => Effect.Effect<void, LogFilesError>
+}
+
+/**
  * The operations.
  *
  * @since 0.1.0
@@ -45,10 +55,11 @@ export interface OpenFile {
 export interface Service {
   /** `mkdir -p`. */
   readonly makeDirectory: (path: string) => Effect.Effect<void, LogFilesError>
-  /** The size of a file, `undefined` when it does not exist. */
-  readonly size: (path: string) => Effect.Effect<number | undefined, LogFilesError>
-  /** Appends to a file, creating it (mode 0640) when missing. */
-  readonly append: (path: string, text: string) => Effect.Effect<void, LogFilesError>
+  /**
+   * Opens a file for appending until the scope closes, creating it (mode 0640) when missing: a container's file
+   * stays open between batches, as the engine's json-file keeps it, instead of an open and a close per write.
+   */
+  readonly openAppend: (path: string) => Effect.Effect<AppendFile, LogFilesError, Scope.Scope>
   /** Renames a file; a missing source is fine. */
   readonly rename: (from: string, to: string) => Effect.Effect<void, LogFilesError>
   /** Removes a file; a missing one is fine. */

@@ -38,7 +38,6 @@ export interface MemoryFiles extends Service {
 export const make = (options: Options = {}): MemoryFiles => {
   const files = new Map<string, Uint8Array>()
   const folders = new Set<string>(["/"])
-  const utf8 = new TextEncoder()
   const text = new TextDecoder()
   const parentExists = (path: string) => folders.has(Path.dirname(path))
   const missingParent = (operation: string, path: string) =>
@@ -49,20 +48,25 @@ export const make = (options: Options = {}): MemoryFiles => {
       Effect.sync(() => {
         for (let p = Path.resolve(path); !folders.has(p); p = Path.dirname(p)) folders.add(p)
       }),
-    size: (path) => Effect.sync(() => files.get(path)?.length),
-    append: (path, data) =>
-      options.stallAppends
-        ? Effect.never
-        : Effect.suspend(() => {
-            if (!parentExists(path)) return missingParent("append", path)
-            const before = files.get(path) ?? new Uint8Array(0)
-            const added = utf8.encode(data)
-            const next = new Uint8Array(before.length + added.length)
-            next.set(before)
-            next.set(added, before.length)
-            files.set(path, next)
-            return Effect.void
-          }),
+    openAppend: (path) =>
+      Effect.suspend(() => {
+        if (!parentExists(path)) return missingParent("open", path)
+        const size = files.get(path)?.length ?? 0
+        if (!files.has(path)) files.set(path, new Uint8Array(0))
+        // Like an open file: writes go to the file that was opened, even after it is renamed.
+        let current = files.get(path)!
+        const write = (added: Uint8Array) =>
+          options.stallAppends
+            ? Effect.never
+            : Effect.sync(() => {
+                const next = new Uint8Array(current.length + added.length)
+                next.set(current)
+                next.set(added, current.length)
+                for (const [p, bytes] of files) if (bytes === current) files.set(p, next)
+                current = next
+              })
+        return Effect.succeed({ size, write })
+      }),
     rename: (from, to) =>
       Effect.suspend(() => {
         const bytes = files.get(from)

@@ -37,13 +37,31 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
   LogFiles.of({
     makeDirectory: (path) =>
       attempt("mkdir", path, () => Fs.promises.mkdir(path, { recursive: true, mode: 0o750 })).pipe(Effect.asVoid),
-    size: (path) =>
-      attempt(
-        "stat",
-        path,
-        ignoringMissing(() => Fs.promises.stat(path))
-      ).pipe(Effect.map((s) => s?.size)),
-    append: (path, text) => attempt("append", path, () => Fs.promises.appendFile(path, text, { mode: 0o640 })),
+    openAppend: (path) =>
+      Effect.acquireRelease(
+        attempt("open", path, async () => {
+          const handle = await Fs.promises.open(path, "a", 0o640)
+          try {
+            return { handle, size: (await handle.stat()).size }
+          } catch (error) {
+            await handle.close().catch(() => {})
+            throw error
+          }
+        }),
+        // The handle closes once its pending writes are done; a failed close loses nothing written.
+        ({ handle }) => Effect.promise(() => handle.close().catch(() => {}))
+      ).pipe(
+        Effect.map(({ handle, size }) => ({
+          size,
+          write: (bytes: Uint8Array) =>
+            attempt("append", path, async () => {
+              // A regular file takes a write whole but on errors; loop anyway rather than lose the tail.
+              for (let at = 0; at < bytes.length; ) {
+                at += (await handle.write(bytes, at, bytes.length - at, null)).bytesWritten
+              }
+            })
+        }))
+      ),
     rename: (from, to) =>
       attempt(
         "rename",

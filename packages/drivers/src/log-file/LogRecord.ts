@@ -9,6 +9,7 @@
 import { LogEntry } from "@docker-plugin-kit/helpers"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
+import { isUtf8 } from "node:buffer"
 
 /**
  * A line of the file that is not a record.
@@ -73,6 +74,156 @@ export const parseTime = (text: string): Result.Result<bigint, string> => {
 export const encode = (entry: LogEntry.LogEntry): string => {
   const text = LogEntry.lineText(entry)
   return `{"log":${JSON.stringify(LogEntry.endsLine(entry) ? `${text}\n` : text)},"stream":${JSON.stringify(entry.source)},"time":"${formatTime(entry.timeNano)}"}\n`
+}
+
+/**
+ * The records of a batch as one buffer (one write), and the end of each record in it (for rotation).
+ *
+ * @since 0.1.0
+ */
+export interface Encoded {
+  readonly bytes: Uint8Array
+  readonly ends: ReadonlyArray<number>
+}
+
+const ascii = (text: string) => Uint8Array.from(Buffer.from(text, "latin1"))
+const logPrefix = ascii('{"log":"')
+const stdoutMiddle = ascii(',"stream":"stdout","time":"')
+const stderrMiddle = ascii(',"stream":"stderr","time":"')
+const timeEnd = ascii('Z"}\n')
+const hex = ascii("0123456789abcdef")
+const [quote, backslash, zero, dot, u, n] = [34, 92, 48, 46, 117, 110]
+// The short escapes JSON.stringify uses; other control characters become \u00XX.
+const shortEscape = new Uint8Array(32)
+for (const [code, letter] of [
+  [8, "b"],
+  [9, "t"],
+  [10, "n"],
+  [12, "f"],
+  [13, "r"]
+] as const) {
+  shortEscape[code] = letter.charCodeAt(0)
+}
+
+// Batches are built one after the other in a block, as Node's Buffer pool does: a batch is handed out as a view of
+// its part of the block, which is never written again (a new block is taken when one is full), so there is no copy
+// per batch, and a write still in flight when the next batch is built cannot see it change.
+const blockSize = 1024 * 1024
+let out = Buffer.allocUnsafeSlow(blockSize)
+let used = 0
+let secondStart = 0n
+let secondEnd = 0n
+let secondBase = new Uint8Array(0)
+
+/** Room for `bytes` more after `at`, in the batch that started at `start`; answers where the batch now starts. */
+const reserve = (start: number, at: number, bytes: number): number => {
+  if (out.length - at >= bytes) return start
+  const block = Buffer.allocUnsafeSlow(Math.max(blockSize, 2 * (at - start + bytes)))
+  out.copy(block, 0, start, at)
+  out = block
+  return 0
+}
+
+const put = (bytes: Uint8Array, at: number): number => {
+  for (let i = 0; i < bytes.length; i++) out[at + i] = bytes[i]!
+  return at + bytes.length
+}
+
+/** `line` as the inside of a JSON string, escaped as JSON.stringify escapes its text; -1 when it is not UTF-8. */
+const putLine = (line: Uint8Array, at: number): number => {
+  let to = at
+  let nonAscii = false
+  for (let i = 0; i < line.length; i++) {
+    const byte = line[i]!
+    if (byte >= 0x20 && byte !== quote && byte !== backslash) {
+      if (byte >= 0x80) nonAscii = true
+      out[to++] = byte
+    } else if (byte === quote || byte === backslash) {
+      out[to++] = backslash
+      out[to++] = byte
+    } else if (shortEscape[byte] !== 0) {
+      out[to++] = backslash
+      out[to++] = shortEscape[byte]!
+    } else {
+      out[to++] = backslash
+      out[to++] = u
+      out[to++] = zero
+      out[to++] = zero
+      out[to++] = hex[byte >> 4]!
+      out[to++] = hex[byte & 15]!
+    }
+  }
+  // Valid UTF-8 is copied as is (JSON.stringify leaves non-ASCII text alone); anything else takes the text path.
+  return nonAscii && !isUtf8(line) ? -1 : to
+}
+
+/** The time as `formatTime` writes it, without the final `Z`. */
+const putTime = (timeNano: bigint, at: number): number => {
+  if (timeNano < 0n) {
+    const text = formatTime(timeNano)
+    return at + out.write(text.slice(0, -1), at, "latin1")
+  }
+  // Entries come in bursts within the same second: its date part is formatted once, and the fraction is a number
+  // (one subtraction, rather than the decimal digits of the whole time, which cost several times more).
+  if (timeNano < secondStart || timeNano >= secondEnd) {
+    secondStart = timeNano - (timeNano % billion)
+    secondEnd = secondStart + billion
+    secondBase = ascii(new Date(Number(secondStart / billion) * 1000).toISOString().slice(0, 19))
+  }
+  const to = put(secondBase, at)
+  let fraction = Number(timeNano - secondStart)
+  if (fraction === 0) return to
+  let digits = 9
+  while (fraction % 10 === 0) {
+    fraction /= 10
+    digits--
+  }
+  out[to] = dot
+  for (let i = digits; i >= 1; i--) {
+    out[to + i] = zero + (fraction % 10)
+    fraction = Math.floor(fraction / 10)
+  }
+  return to + 1 + digits
+}
+
+/**
+ * The records of a batch (each exactly `encode`'s text, in UTF-8) in one buffer. This is the driver's per-line
+ * path, so it writes bytes directly: no string per record, the date part once per second, the usual stream names
+ * as constants, a line that is valid UTF-8 copied with only its ASCII escapes; only a line that is not UTF-8 goes
+ * through `encode`'s text (for its U+FFFD replacements).
+ *
+ * @since 0.1.0
+ */
+export const encodeAll = (entries: ReadonlyArray<LogEntry.LogEntry>): Encoded => {
+  const ends: Array<number> = new Array(entries.length)
+  let start = used
+  let at = used
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    // Room for the worst case: every byte of the line escaped as \u00XX, the stream name likewise.
+    const moved = reserve(start, at, entry.line.length * 6 + entry.source.length * 6 + 96)
+    at += moved - start
+    start = moved
+    const record = at
+    let to = putLine(entry.line, put(logPrefix, at))
+    if (to < 0) {
+      at = record + out.write(encode(entry), record, "utf8")
+      ends[i] = at - start
+      continue
+    }
+    if (LogEntry.endsLine(entry)) {
+      out[to++] = backslash
+      out[to++] = n
+    }
+    out[to++] = quote
+    if (entry.source === "stdout") to = put(stdoutMiddle, to)
+    else if (entry.source === "stderr") to = put(stderrMiddle, to)
+    else to += out.write(`,"stream":${JSON.stringify(entry.source)},"time":"`, to, "utf8")
+    at = put(timeEnd, putTime(entry.timeNano, to))
+    ends[i] = at - start
+  }
+  used = at
+  return { bytes: out.subarray(start, at), ends }
 }
 
 const utf8 = new TextEncoder()

@@ -47,4 +47,54 @@ describe("LogRecord", () => {
       "corrupt log record: expected string fields log, stream and time"
     )
   })
+
+  it("encodeAll writes each record exactly as encode does: escapes, invalid UTF-8, partial chunks, any stream", () => {
+    // A small deterministic generator: lines of letters mixed with the bytes that need care.
+    let seed = 42
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) >>> 0
+      return seed / 2 ** 32
+    }
+    const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
+    // Controls, quote, backslash, DEL, UTF-8 of é, U+2028 and an emoji, a BOM, and bytes that are not UTF-8
+    // (a lone continuation, an overlong lead, a surrogate's encoding, 0xff).
+    const tricky = [0, 1, 8, 9, 10, 12, 13, 27, 31, 34, 92, 127, 0xc3, 0xa9, 0xe2, 0x80, 0xa8, 0xef, 0xbb, 0xbf]
+    const broken = [0x80, 0xc0, 0xed, 0xa0, 0xf0, 0x9f, 0x98, 0xff, 0xfe]
+    const entries = Array.from({ length: 20_000 }, (_, i) =>
+      LogEntry.make({
+        source: pick(["stdout", "stderr", "", 'odd "name"\u2028é']),
+        timeNano: pick([
+          0n,
+          1n,
+          -1n,
+          999_999_999n,
+          1_000_000_000n,
+          at - 123_456_789n,
+          at - 23_456_789n,
+          at + BigInt(i)
+        ]),
+        line: Uint8Array.from({ length: Math.floor(random() * 12) }, () =>
+          random() < 0.5 ? 97 + Math.floor(random() * 26) : random() < 0.8 ? pick(tricky) : pick(broken)
+        ),
+        partial: random() < 0.3,
+        ...(random() < 0.3 ? { partialLogMetadata: { last: random() < 0.5, id: "p", ordinal: 1 } } : {})
+      })
+    )
+    // A batch at a time, and each record's end where encode says.
+    for (let start = 0; start < entries.length; start += 1000) {
+      const batch = entries.slice(start, start + 1000)
+      const { bytes, ends } = LogRecord.encodeAll(batch)
+      const records = batch.map(LogRecord.encode)
+      expect(Buffer.from(bytes).toString("utf8")).toBe(records.join(""))
+      let end = 0
+      expect(ends).toEqual(records.map((r) => (end += Buffer.byteLength(r))))
+    }
+    // A line larger than the building block, full of escapes.
+    const long = LogEntry.make({ source: "stdout", timeNano: at, line: '"\u0001é'.repeat(200_000) })
+    expect(Buffer.from(LogRecord.encodeAll([long]).bytes).toString("utf8")).toBe(LogRecord.encode(long))
+    // The text path keeps a byte-order mark (json-file keeps it too).
+    expect(JSON.parse(LogRecord.encode(LogEntry.make({ line: Uint8Array.of(0xef, 0xbb, 0xbf, 0x41) }))).log).toBe(
+      "\ufeffA\n"
+    )
+  })
 })

@@ -4,10 +4,11 @@
  *
  * @since 0.1.0
  */
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { type LogEntry as Message, LogEntrySchema } from "./internal/entry_pb.ts"
+import * as EntryReader from "./internal/entryReader.ts"
 
 /**
  * A decoded entry: `source` (`stdout` or `stderr`), `timeNano` (Unix nanoseconds), `line` (the bytes, without
@@ -43,7 +44,8 @@ export class LogEntryCorrupt extends Data.TaggedError("LogEntryCorrupt")<{ reado
 }
 
 const utf8 = new TextEncoder()
-const text = new TextDecoder()
+// `ignoreBOM` keeps a leading byte-order mark in the text (the default drops it, which would change the line).
+const text = new TextDecoder("utf-8", { ignoreBOM: true })
 
 /**
  * Builds an entry; a string `line` is UTF-8 encoded.
@@ -70,7 +72,7 @@ export const encode = (entry: LogEntry): Uint8Array => toBinary(LogEntrySchema, 
  */
 export const decode = (bytes: Uint8Array): Result.Result<LogEntry, LogEntryCorrupt> => {
   try {
-    return Result.succeed(fromBinary(LogEntrySchema, bytes, { readUnknownFields: false }))
+    return Result.succeed(EntryReader.make(bytes).read(0, bytes.length))
   } catch (error) {
     return Result.fail(new LogEntryCorrupt({ reason: error instanceof Error ? error.message : String(error) }))
   }

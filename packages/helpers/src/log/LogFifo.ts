@@ -6,6 +6,11 @@
  * `drain` reads what the pipe holds at that instant, synchronously: `StopLogging` uses it to flush every line the
  * container wrote before answering, without waiting for EOF (which only comes after the answer).
  *
+ * Reads are coalesced: the daemon writes each line into the pipe on its own, and reading as each arrives costs a
+ * wake-up, a poll and a read per few lines. After a read that found the pipe far from full, the reader leaves it
+ * for a moment (`coalesce`, 2 ms by default) and then takes what gathered in one read; a read that found it half
+ * full or more is followed at once, so a fast writer is never held up by the wait.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -58,7 +63,32 @@ export interface Handlers {
   readonly onEnd: (error?: LogFifoError) => void
 }
 
+/**
+ * Settings of a reader.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * Milliseconds to leave a pipe that was far from full before reading it again (default 2; 0 reads as the data
+   * comes). The wait delays lines by at most this much; it never holds up a writer that fills half the pipe.
+   */
+  readonly coalesce?: number
+}
+
+/**
+ * The default `coalesce`.
+ *
+ * @since 0.1.0
+ */
+export const defaultCoalesce = 2
+
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+
+// The pipe's default capacity: a read never gets more. Reads land here and are copied out at once (the entries
+// decoded from a chunk are views of it), so one buffer serves every FIFO of the process.
+const readBuffer = new Uint8Array(64 * 1024)
+const copyOut = (n: number): Uint8Array => readBuffer.slice(0, n)
 
 /**
  * Opens `path` (which must be a FIFO; symlinks are refused) and pushes its bytes to `handlers` until EOF. Closing
@@ -66,7 +96,11 @@ const reasonOf = (error: unknown) => (error instanceof Error ? error.message : S
  *
  * @since 0.1.0
  */
-export const open = (path: string, handlers: Handlers): Effect.Effect<FifoReader, LogFifoError, Scope.Scope> =>
+export const open = (
+  path: string,
+  handlers: Handlers,
+  options: Options = {}
+): Effect.Effect<FifoReader, LogFifoError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
       try: () => {
@@ -75,40 +109,52 @@ export const open = (path: string, handlers: Handlers): Effect.Effect<FifoReader
         // libuv adds O_CLOEXEC itself.
         const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = Fs.constants
         const fd = Fs.openSync(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW)
+        const coalesce = options.coalesce ?? defaultCoalesce
         let open = true
-        const socket = new Net.Socket({ fd, readable: true, writable: false })
-        socket.on("data", (chunk: Buffer) => handlers.onChunk(chunk))
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const resume = () => {
+          timer = undefined
+          if (open) socket.resume()
+        }
+        const socket = new Net.Socket({
+          fd,
+          readable: true,
+          writable: false,
+          onread: {
+            buffer: readBuffer,
+            callback: (n: number) => {
+              handlers.onChunk(copyOut(n))
+              if (coalesce === 0 || n >= readBuffer.length / 2 || !open) return true
+              // Answering false stops reading until `resume`.
+              timer = setTimeout(resume, coalesce)
+              return false
+            }
+          }
+        })
         socket.once("end", () => {
           if (open) handlers.onEnd()
         })
         socket.once("error", (error) => {
           if (open) handlers.onEnd(new LogFifoError({ operation: "read", path, reason: error.message }))
         })
-        const scratch = Buffer.allocUnsafe(64 * 1024)
         const drain = () => {
           if (!open) return
-          // Paused, the socket reads nothing more: first what it already read, then the pipe itself until EAGAIN.
-          socket.pause()
           try {
-            for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
-              handlers.onChunk(chunk)
-            }
             while (true) {
-              const n = Fs.readSync(fd, scratch, 0, scratch.length, null)
+              const n = Fs.readSync(fd, readBuffer, 0, readBuffer.length, null)
               if (n === 0) break
-              handlers.onChunk(Buffer.from(scratch.subarray(0, n)))
+              handlers.onChunk(copyOut(n))
             }
           } catch (error) {
             const code = (error as NodeJS.ErrnoException).code
             if (code !== "EAGAIN" && code !== "EWOULDBLOCK") {
               handlers.onEnd(new LogFifoError({ operation: "read", path, reason: reasonOf(error) }))
             }
-          } finally {
-            socket.resume()
           }
         }
         const close = () => {
           open = false
+          if (timer !== undefined) clearTimeout(timer)
           socket.destroy()
         }
         return { reader: { path, drain }, close }

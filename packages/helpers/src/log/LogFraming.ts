@@ -9,6 +9,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
+import * as EntryReader from "./internal/entryReader.ts"
 import * as LogEntry from "./LogEntry.ts"
 
 /**
@@ -80,57 +81,99 @@ export interface Decoder {
 }
 
 const headerSize = 4
+const none: ReadonlyArray<LogEntry.LogEntry> = []
 
 /**
  * A fresh decoder. After a failure it stays failed (the stream cannot be resynchronised).
+ *
+ * A chunk's complete frames are decoded where they lie, with one reader for the chunk; only a frame split across
+ * chunks is copied, into a buffer of its announced size.
  *
  * @since 0.1.0
  */
 export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decoder => {
   const limit = options.maxFrameSize ?? defaultMaxFrameSize
-  let held: Uint8Array = new Uint8Array(0)
+  // The start of a frame split across chunks: its header (`header`, `headerHeld` bytes of it), then its bytes.
+  const header = new Uint8Array(headerSize)
+  let headerHeld = 0
+  let frame: Uint8Array | undefined
+  let frameHeld = 0
   let failed: FrameError | undefined
+  // After a failure: the bytes from the bad frame's start to the end of the chunk (what `pending` answers).
+  let discarded = 0
+  const fail = (error: FrameError, held: number, entries: ReadonlyArray<LogEntry.LogEntry>): Pushed => {
+    failed = error
+    discarded = held
+    frame = undefined
+    headerHeld = 0
+    return { entries, error }
+  }
+  const sizeAt = (bytes: Uint8Array, at: number) =>
+    ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
   const push = (chunk: Uint8Array): Pushed => {
-    if (failed !== undefined) return { entries: [], error: failed }
-    let bytes = chunk
-    if (held.length > 0) {
-      bytes = new Uint8Array(held.length + chunk.length)
-      bytes.set(held)
-      bytes.set(chunk, held.length)
-    }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    if (failed !== undefined) return { entries: none, error: failed }
     const entries: Array<LogEntry.LogEntry> = []
     let at = 0
-    while (bytes.length - at >= headerSize) {
-      const size = view.getUint32(at)
-      if (size > limit) {
-        failed = new FrameTooLarge({ size, limit })
-        held = bytes.slice(at)
-        return { entries, error: failed }
+    // First finish the frame the previous chunks started.
+    if (headerHeld > 0 || frame !== undefined) {
+      if (frame === undefined) {
+        const n = Math.min(headerSize - headerHeld, chunk.length)
+        header.set(chunk.subarray(0, n), headerHeld)
+        headerHeld += n
+        at = n
+        if (headerHeld < headerSize) return { entries: none }
+        const size = sizeAt(header, 0)
+        if (size > limit) return fail(new FrameTooLarge({ size, limit }), headerSize + chunk.length - at, none)
+        frame = new Uint8Array(size)
+        frameHeld = 0
       }
-      if (bytes.length - at - headerSize < size) break
-      const decoded = LogEntry.decode(bytes.subarray(at + headerSize, at + headerSize + size))
-      if (Result.isFailure(decoded)) {
-        failed = decoded.failure
-        held = bytes.slice(at)
-        return { entries, error: failed }
-      }
+      const n = Math.min(frame.length - frameHeld, chunk.length - at)
+      frame.set(chunk.subarray(at, at + n), frameHeld)
+      frameHeld += n
+      at += n
+      if (frameHeld < frame.length) return { entries: none }
+      const whole = frame
+      frame = undefined
+      headerHeld = 0
+      const decoded = LogEntry.decode(whole)
+      if (Result.isFailure(decoded)) return fail(decoded.failure, headerSize + whole.length + chunk.length - at, none)
       entries.push(decoded.success)
+    }
+    const reader = EntryReader.make(chunk)
+    while (chunk.length - at >= headerSize) {
+      const size = sizeAt(chunk, at)
+      if (size > limit) return fail(new FrameTooLarge({ size, limit }), chunk.length - at, entries)
+      if (chunk.length - at - headerSize < size) break
+      try {
+        entries.push(reader.read(at + headerSize, at + headerSize + size))
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error)
+        return fail(new LogEntry.LogEntryCorrupt({ reason }), chunk.length - at, entries)
+      }
       at += headerSize + size
     }
-    // Copy the tail: `bytes` may be a view of a reused read buffer.
-    held = at === bytes.length ? new Uint8Array(0) : bytes.slice(at)
+    // Keep the start of the next frame (copied: `chunk` may be a view of a reused read buffer).
+    const rest = chunk.length - at
+    if (rest > 0 && rest < headerSize) {
+      header.set(chunk.subarray(at))
+      headerHeld = rest
+    } else if (rest > 0) {
+      const size = sizeAt(chunk, at)
+      header.set(chunk.subarray(at, at + headerSize))
+      headerHeld = headerSize
+      frame = new Uint8Array(size)
+      frame.set(chunk.subarray(at + headerSize))
+      frameHeld = rest - headerSize
+    }
     return { entries }
   }
+  const pending = () => (failed !== undefined ? discarded : headerHeld + (frame === undefined ? 0 : frameHeld))
   const end = (): Result.Result<void, FrameTruncated> => {
-    if (held.length === 0) return Result.void
-    const expected =
-      held.length >= headerSize
-        ? headerSize + new DataView(held.buffer, held.byteOffset, held.byteLength).getUint32(0)
-        : headerSize
-    return Result.fail(new FrameTruncated({ received: held.length, expected }))
+    if (pending() === 0) return Result.void
+    const expected = headerHeld < headerSize ? headerSize : headerSize + sizeAt(header, 0)
+    return Result.fail(new FrameTruncated({ received: pending(), expected }))
   }
-  return { push, pending: () => held.length, end }
+  return { push, pending, end }
 }
 
 /**

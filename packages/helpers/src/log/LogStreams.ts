@@ -54,6 +54,8 @@ export interface Options<E> {
   readonly buffer?: LogBuffer.Policy
   /** Bound on one frame (default `LogFraming.defaultMaxFrameSize`). */
   readonly maxFrameSize?: number
+  /** How long a reader leaves a FIFO that was far from full before reading it again (default `LogFifo.defaultCoalesce`). */
+  readonly coalesce?: number
   /** Entries per sink write at most (default 16384). */
   readonly batchSize?: number
   /** How long `stop` waits for the sink to take what was read before answering anyway (default 10 s). */
@@ -223,15 +225,19 @@ export const make = <SinkError>(
               } else if (lost === 0 && dropping && buffer.bytes() < policy.maxBytes / 2) dropping = false
             }
             const reader = yield* Scope.provide(
-              LogFifo.open(file, {
-                onChunk,
-                onEnd: (error) => {
-                  if (error !== undefined)
-                    report(Effect.logError(`log stream of container ${container}: ${error.message}`))
-                  Deferred.doneUnsafe(ended, Effect.void)
-                  buffer.end()
-                }
-              }),
+              LogFifo.open(
+                file,
+                {
+                  onChunk,
+                  onEnd: (error) => {
+                    if (error !== undefined)
+                      report(Effect.logError(`log stream of container ${container}: ${error.message}`))
+                    Deferred.doneUnsafe(ended, Effect.void)
+                    buffer.end()
+                  }
+                },
+                options.coalesce === undefined ? {} : { coalesce: options.coalesce }
+              ),
               scope
             )
             const writer = Effect.gen(function* () {

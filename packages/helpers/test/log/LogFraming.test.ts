@@ -1,3 +1,4 @@
+import { fromBinary } from "@bufbuild/protobuf"
 import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result, Stream } from "effect"
@@ -60,6 +61,44 @@ describe("LogFraming", () => {
     cut.push(LogFraming.encodeFrame(entries[0]!).subarray(0, 7))
     const end = cut.end()
     expect(Result.isFailure(end) && end.failure.message).toMatch(/ended inside a frame \(7 of \d+ bytes\)/)
+  })
+
+  it("decodes a chunk of frames to what fromBinary decodes from each message", () => {
+    const varied = [
+      ...entries,
+      LogEntry.make({}),
+      LogEntry.make({ source: "other", timeNano: -5n, line: Uint8Array.of(0, 0xff, 10) }),
+      LogEntry.make({
+        source: "stdout",
+        timeNano: 1_764_244_800_123_456_789n,
+        line: "chunk",
+        partial: true,
+        partialLogMetadata: { last: true, id: "x".repeat(64), ordinal: 7 }
+      })
+    ]
+    // An unknown varint field (9) and a repeated source: skipped, and the last one wins, as in fromBinary.
+    const extra = Uint8Array.of(0x48, 0x01, 0x0a, 0x06, ...Buffer.from("stderr"))
+    const messages = [...varied.map(LogEntry.encode), Uint8Array.of(...LogEntry.encode(varied[0]!), ...extra)]
+    const framed = Buffer.concat(
+      messages.map((m) => {
+        const header = Buffer.alloc(4)
+        header.writeUInt32BE(m.length)
+        return Buffer.concat([header, m])
+      })
+    )
+    const decoded = LogFraming.decoder().push(framed)
+    expect(decoded.error).toBeUndefined()
+    expect(decoded.entries).toEqual(messages.map((m) => fromBinary(LogEntry.schema, m, { readUnknownFields: false })))
+  })
+
+  it("a message running past its frame is corrupt, even when more frames follow in the chunk", () => {
+    const next = LogFraming.encodeFrame(entries[1]!)
+    // Field 1 announces 5 bytes; the frame holds none of them (the next frame's bytes are not its own).
+    const result = LogFraming.decoder().push(
+      Uint8Array.of(...LogFraming.encodeFrame(entries[0]!), 0, 0, 0, 2, 0x0a, 0x05, ...next)
+    )
+    expect(lines(result.entries)).toEqual(["line 0"])
+    expect(result.error?._tag).toBe("LogEntryCorrupt")
   })
 
   it.effect("encodeStream and decodeStream round-trip through arbitrary chunking", () =>
