@@ -85,14 +85,17 @@ export function layer<E, RIn>(
     Layer.provideMerge(Listener.layer(options.name, options.listen ?? Listener.unix(options.name)))
   )
   // The options win over the same settings provided with the drivers.
-  const limits: Array<Layer.Layer<never>> = []
-  if (options.maxBodySize !== undefined) {
-    limits.push(Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.fromInputUnsafe(options.maxBodySize)))
-  }
-  if (options.bodyIdleTimeout !== undefined) {
-    limits.push(Layer.succeed(BodyLimits.IdleTimeout, Duration.fromInputUnsafe(options.bodyIdleTimeout)))
-  }
-  const server = limits.length === 0 ? served : Layer.provide(served, Layer.mergeAll(...limits))
+  const server = Layer.provide(
+    served,
+    Layer.mergeAll(
+      options.maxBodySize === undefined
+        ? Layer.empty
+        : Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.fromInputUnsafe(options.maxBodySize)),
+      options.bodyIdleTimeout === undefined
+        ? Layer.empty
+        : Layer.succeed(BodyLimits.IdleTimeout, Duration.fromInputUnsafe(options.bodyIdleTimeout))
+    )
+  )
   return drivers === undefined ? server : Layer.provide(server, drivers)
 }
 
