@@ -7,6 +7,7 @@ import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -61,6 +62,12 @@ export const flags = {
     Flag.withDescription("Deadline of every driver call in milliseconds (default 120000)"),
     Flag.withDefault(120_000)
   ),
+  bodyIdleTimeout: Flag.Int("body-idle-timeout-ms").pipe(
+    Flag.withDescription(
+      "Answer 408 and close a connection whose request body receives nothing for this long (default 30000; 0: never)"
+    ),
+    Flag.withDefault(30_000)
+  ),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Log every call"), Flag.withDefault(false))
 } as const
 
@@ -82,6 +89,7 @@ export interface Values {
   readonly group: Option.Option<string>
   readonly systemd: boolean
   readonly deadline: number
+  readonly bodyIdleTimeout: number
   readonly verbose: boolean
 }
 
@@ -215,7 +223,19 @@ export const command = <const Name extends string, Own extends Record<string, Fl
         try: () => listenOf(name, all),
         catch: (e) => (e instanceof FlagError ? e : new FlagError({ flag: "serve", reason: describe(e) }))
       })
-      const server = PluginServer.layer({ name, listen, deadline: all.deadline, verbose: all.verbose })
+      if (all.bodyIdleTimeout < 0) {
+        return yield* new FlagError({
+          flag: "--body-idle-timeout-ms",
+          reason: `must be 0 or more, got ${all.bodyIdleTimeout}`
+        })
+      }
+      const server = PluginServer.layer({
+        name,
+        listen,
+        deadline: all.deadline,
+        bodyIdleTimeout: Duration.millis(all.bodyIdleTimeout),
+        verbose: all.verbose
+      })
       const announce = Layer.effectDiscard(
         Effect.flatMap(HttpServer.HttpServer, (s) =>
           Console.log(`${name}: serving ${driverName}, listening on ${PluginServer.describeAddress(s.address)}`)

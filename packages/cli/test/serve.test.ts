@@ -154,6 +154,9 @@ describe("dpk serve", () => {
     )
     expect(daemonCertAlone.status).not.toBe(0)
     expect(daemonCertAlone.stdout + daemonCertAlone.stderr).toContain("--tls-daemon-cert needs --tls-ca")
+    const negative = dpk("serve", "volume-memory", "--body-idle-timeout-ms", "-1")
+    expect(negative.status).not.toBe(0)
+    expect(negative.stdout + negative.stderr).toContain("--body-idle-timeout-ms must be 0 or more, got -1")
   })
 })
 
@@ -171,6 +174,7 @@ describe("ServeFlags.listenOf", () => {
     group: Option.none(),
     systemd: false,
     deadline: 120_000,
+    bodyIdleTimeout: 30_000,
     verbose: false
   })
 

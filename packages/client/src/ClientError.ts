@@ -85,7 +85,9 @@ export class CallTimeout extends Schema.TaggedError<CallTimeout>()("CallTimeout"
 }
 
 /**
- * The plugin answered 200 with a non-empty `Err` (IPAM: `Error`). The daemon shows the text bare.
+ * The plugin answered 200 with a non-empty `Err` (IPAM: `Error`). `message` is the text itself, so a proxy driver can
+ * pass it on as its own `Err`; what the daemon shows (`remote: …` for network and IPAM calls) is
+ * `DaemonText.message`.
  *
  * @since 0.1.0
  */
@@ -99,11 +101,14 @@ export class RemoteError extends Schema.TaggedError<RemoteError>()("RemoteError"
 }
 
 /**
- * The plugin answered with a status other than 200. The daemon shows `Method: <Err, or the raw body>`.
+ * The plugin answered with a status other than 200. The daemon shows `Method: <Err, or the raw body>`, `Method` as
+ * it calls it (`DaemonText.method`: `VolumeDriver.Get`, `/SecretProvider.GetSecret`, with the query of
+ * `GraphDriver.ApplyDiff`).
  *
  * @since 0.1.0
  */
 export class StatusError extends Schema.TaggedError<StatusError>()("StatusError", {
+  /** The daemon's method string (`DaemonText.method`). */
   method: Schema.String,
   status: Schema.Number,
   /** `Err` of the body when it has one, else the raw body text. */

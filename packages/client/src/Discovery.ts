@@ -11,7 +11,6 @@ import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { BadSpecFile, type DiscoveryError, PluginNotFound } from "./ClientError.ts"
-import * as GoJson from "./GoJson.ts"
 import * as Retry from "./Retry.ts"
 
 /**
@@ -99,13 +98,7 @@ const readSpec = (name: string, path: string, kind: "spec" | "json"): Result.Res
     return Result.fail(new BadSpecFile({ path, reason: `cannot read it: ${(e as Error).message}` }))
   }
   // The daemon reads a .json file with a streaming decoder: the first JSON value counts, the rest is ignored.
-  const spec =
-    kind === "spec"
-      ? SpecFile.parseSpec(content)
-      : Result.flatMap(
-          Result.mapError(GoJson.firstValue(content), (e) => `not valid JSON (${e})`),
-          SpecFile.fromJsonValue
-        )
+  const spec = kind === "spec" ? SpecFile.parseSpec(content) : SpecFile.parseJson(content)
   return Result.match(spec, {
     onFailure: (reason) => Result.fail(new BadSpecFile({ path, reason })),
     onSuccess: (s) => Result.succeed({ name, kind, path, spec: s })

@@ -54,18 +54,45 @@ const readPem = (label: string, file: string): Buffer => {
   }
 }
 
-const httpsAgent = (tls: SpecFile.Tls | undefined): Https.Agent => {
-  const settings = tls ?? { insecureSkipVerify: false }
-  return new Https.Agent({
-    keepAlive: true,
-    minVersion: "TLSv1.2",
-    rejectUnauthorized: !settings.insecureSkipVerify,
-    // The daemon adds the CA to the system pool rather than replacing it.
-    ...(settings.caFile === undefined ? {} : { ca: [...Tls.rootCertificates, readPem("CA", settings.caFile)] }),
-    ...(settings.certFile !== undefined && settings.keyFile !== undefined
-      ? { cert: readPem("certificate", settings.certFile), key: readPem("key", settings.keyFile) }
+/**
+ * The TLS options of `tls`, loaded as go-connections' `tlsconfig.Client` loads them: the CA only when verifying
+ * (added to the system roots, or alone with `exclusiveRootPools`), the key pair whenever it is named, the minimum
+ * version. Throws `TlsFilesError` for a file that cannot be read or a key pair given by half.
+ *
+ * @since 0.1.0
+ */
+export const tlsOptions = (tls: SpecFile.Tls): Tls.ConnectionOptions => {
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    const missing = tls.certFile === undefined ? "certificate" : "key"
+    throw new TlsFilesError({ reason: `could not load X509 key pair: no ${missing} file given with the other` })
+  }
+  const verify = !tls.insecureSkipVerify && tls.caFile !== undefined
+  return {
+    rejectUnauthorized: !tls.insecureSkipVerify,
+    minVersion: tls.minVersion ?? "TLSv1.2",
+    ...(verify
+      ? {
+          ca: tls.exclusiveRootPools
+            ? [readPem("CA", tls.caFile!)]
+            : [...Tls.rootCertificates, readPem("CA", tls.caFile!)]
+        }
+      : {}),
+    ...(tls.certFile !== undefined && tls.keyFile !== undefined
+      ? {
+          cert: readPem("certificate", tls.certFile),
+          key: readPem("key", tls.keyFile),
+          ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase })
+        }
       : {})
-  })
+  }
+}
+
+/** The daemon builds the TLS config of a `.json` spec before it looks at the scheme: its files are read for any. */
+const agentFor = (address: SpecFile.Address, tls: SpecFile.Tls | undefined): Http.Agent => {
+  const options = tlsOptions(tls ?? { insecureSkipVerify: false })
+  return address._tag === "Tcp" && address.https
+    ? new Https.Agent({ keepAlive: true, ...options })
+    : new Http.Agent({ keepAlive: true })
 }
 
 /**
@@ -80,7 +107,7 @@ export const make = (
   Effect.map(
     Effect.acquireRelease(
       Effect.try({
-        try: () => (address._tag === "Tcp" && address.https ? httpsAgent(tls) : new Http.Agent({ keepAlive: true })),
+        try: () => agentFor(address, tls),
         catch: (e) => (e instanceof TlsFilesError ? e : new TlsFilesError({ reason: describe(e) }))
       }),
       (agent) => Effect.sync(() => agent.destroy())

@@ -20,6 +20,7 @@ import {
   RemoteError,
   StatusError
 } from "./ClientError.ts"
+import * as DaemonText from "./DaemonText.ts"
 import * as GoJson from "./GoJson.ts"
 import * as DaemonDefaults from "./internal/daemonDefaults.ts"
 import * as Retry from "./Retry.ts"
@@ -109,8 +110,8 @@ const decoderOf = memo((schema: Endpoint.WireSchema) => WireCodec.decoder(schema
 
 const utf8 = new TextEncoder()
 
-/** `Subsystem.Method`, the prefix the daemon puts on errors. */
-const methodOf = (path: string): string => path.replace(/^\//, "").replace(/\?.*$/, "")
+/** The method string the daemon prefixes its errors with (`DaemonText.method`). */
+const methodOf = DaemonText.method
 
 /**
  * How the daemon reads a non-200 answer: `Err` of a JSON object (any key case) when it is a non-empty string,
@@ -132,6 +133,7 @@ export const statusDetail = (text: string): string => {
 /**
  * Interprets a JSON answer like the daemon: status, error field (not for `AuthZPlugin.*`, whose 200 `Err` the
  * daemon ignores), then the endpoint's schema (keys matched case-insensitively, `null` read as an all-zero answer).
+ * With `statusOnly` (the metrics calls) any 200 is a success, whatever its body, even an empty one.
  *
  * @since 0.1.0
  */
@@ -140,10 +142,14 @@ export const interpretJson = (
   status: number,
   text: string,
   schema: Endpoint.WireSchema,
-  errorField: PluginApi.ErrorField
+  errorField: PluginApi.ErrorField,
+  statusOnly = false
 ): Result.Result<unknown, RemoteError | StatusError | BadResponse> => {
   const method = methodOf(path)
   if (status !== 200) return Result.fail(new StatusError({ method, status, detail: statusDetail(text) }))
+  // Engine 28+ never reads the body of these calls (20.10-27 read StartMetrics' Err, and log an empty body as
+  // `EOF`; either way the daemon only logs the outcome): any 200 is a success.
+  if (statusOnly) return Result.succeed({})
   const parsed = GoJson.firstValue(text)
   if (Result.isFailure(parsed)) return Result.fail(new BadResponse({ method, reason: parsed.failure, body: text }))
   const body = parsed.success === null ? {} : parsed.success
@@ -261,7 +267,7 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
         }
         return Effect.flatMap(roundTrip(path, endpoint, body, readAll), ({ status, text }) =>
           Effect.fromResult(
-            interpretJson(path, status, text, response.schema, errorField) as Result.Result<
+            interpretJson(path, status, text, response.schema, errorField, response.statusOnly) as Result.Result<
               Endpoint.Output<E>,
               RemoteError | StatusError | BadResponse
             >

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 export * from "./ClientError.ts"
+export * as DaemonText from "./DaemonText.ts"
 export * as Discovery from "./Discovery.ts"
 export * as GoJson from "./GoJson.ts"
 export * as NodeTransport from "./NodeTransport.ts"

@@ -114,7 +114,7 @@ describe("Discovery.locate", () => {
       )
       write(Path.join(etc, "j.json"), '{"Addr": 42}')
       expect((yield* Effect.flip(Discovery.locate("j", where))).message).toBe(
-        `bad plugin spec file ${Path.join(etc, "j.json")}: Addr: Expected string`
+        `bad plugin spec file ${Path.join(etc, "j.json")}: json: cannot unmarshal number into Go struct field Plugin.Addr of type string`
       )
       write(Path.join(etc, "k.json"), "{")
       expect((yield* Effect.flip(Discovery.locate("k", where))).message).toMatch(/k\.json: not valid JSON/)

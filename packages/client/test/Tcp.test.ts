@@ -1,6 +1,6 @@
 // TCP and HTTPS plugins found through spec files, with the daemon's TLS rules: `.spec` files and `.json` files with
 // a TLSConfig but no CAFile skip verification; a CAFile is added to the roots; no TLSConfig means system roots.
-import { Discovery, Retry, Target } from "@docker-plugin-kit/client"
+import { Discovery, NodeTransport, Retry, Target } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { type Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
@@ -8,7 +8,9 @@ import { Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Tls from "node:tls"
 import { tempDir } from "./support.ts"
 
 /** A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl, EC keys: fast). */
@@ -125,6 +127,52 @@ describe("TCP plugins", () => {
       const missing = yield* Effect.flip(activateByName("missing-ca", folders))
       expect(missing._tag).toBe("BadSpecFile")
       expect(missing.message).toContain(`${Path.join(specDir, "missing-ca.json")}: cannot read the TLS CA`)
+
+      // tlsconfig.Client never reads the CA when verification is off.
+      json("skip", { Addr: addr, TLSConfig: { CAFile: Path.join(dir, "gone.pem"), InsecureSkipVerify: true } })
+      expect(yield* activateByName("skip", folders)).toEqual({ Implements: ["VolumeDriver"] })
+      // The test CA as the only root: verified.
+      json("exclusive", { Addr: addr, TLSConfig: { CAFile: certs.ca, ExclusiveRootPools: true } })
+      expect(yield* activateByName("exclusive", folders)).toEqual({ Implements: ["VolumeDriver"] })
+      // The key pair is loaded whatever the scheme, so a missing file fails a plain tcp:// plugin too.
+      json("tcp-pair", {
+        Addr: `tcp://127.0.0.1:${port}`,
+        TLSConfig: { CertFile: Path.join(dir, "gone.pem"), KeyFile: certs.key }
+      })
+      expect((yield* Effect.flip(activateByName("tcp-pair", folders))).message).toContain(
+        "cannot read the TLS certificate"
+      )
     })
   )
+
+  it("loads TLS material as tlsconfig.Client: the CA into the system roots or alone, never when not verifying", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-tls-"))
+    try {
+      const certs = certificates(dir)
+      const pooled = NodeTransport.tlsOptions({ caFile: certs.ca, insecureSkipVerify: false })
+      expect((pooled.ca as Array<unknown>).length).toBe(Tls.rootCertificates.length + 1)
+      const alone = NodeTransport.tlsOptions({ caFile: certs.ca, exclusiveRootPools: true, insecureSkipVerify: false })
+      expect((alone.ca as Array<unknown>).length).toBe(1)
+      const skipped = NodeTransport.tlsOptions({ caFile: Path.join(dir, "gone.pem"), insecureSkipVerify: true })
+      expect([skipped.ca, skipped.rejectUnauthorized, skipped.minVersion]).toEqual([undefined, false, "TLSv1.2"])
+      const pair = NodeTransport.tlsOptions({
+        certFile: certs.cert,
+        keyFile: certs.key,
+        passphrase: "pw",
+        minVersion: "TLSv1.3",
+        insecureSkipVerify: true
+      })
+      expect([typeof pair.cert, typeof pair.key, pair.passphrase, pair.minVersion]).toEqual([
+        "object",
+        "object",
+        "pw",
+        "TLSv1.3"
+      ])
+      expect(() => NodeTransport.tlsOptions({ certFile: certs.cert, insecureSkipVerify: true })).toThrow(
+        /could not load X509 key pair/
+      )
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

@@ -52,6 +52,11 @@ export interface StreamRequest<Q extends WireSchema = WireSchema> {
 export interface JsonResponse<S extends WireSchema = WireSchema> {
   readonly _tag: "Json"
   readonly schema: S
+  /**
+   * The daemon reads only the status of the answer: any 200, even with an empty body, is a success (the metrics
+   * calls from Engine 28; the server still answers with the encoded schema).
+   */
+  readonly statusOnly?: boolean
 }
 
 /**
@@ -296,11 +301,13 @@ export const json = <Req extends WireSchema, Res extends WireSchema, const Optio
   method: string,
   request: Req,
   response: Res,
-  options: Options<Optional> & { readonly emptyBody?: boolean }
+  options: Options<Optional> & { readonly emptyBody?: boolean; readonly statusOnly?: boolean }
 ): Spec<Endpoint<string, JsonRequest<Req>, JsonResponse<Res>, Optional>> => ({
   method,
   request: { _tag: "Json", schema: request, emptyBody: options.emptyBody ?? false },
-  response: { _tag: "Json", schema: response },
+  response: options.statusOnly
+    ? { _tag: "Json", schema: response, statusOnly: true }
+    : { _tag: "Json", schema: response },
   ...common(options)
 })
 

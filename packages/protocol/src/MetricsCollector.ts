@@ -27,12 +27,15 @@ export const Api = PluginApi.make({
   interfaceType: "docker.metricscollector/1.0",
   endpoints: {
     startMetrics: Endpoint.json("StartMetrics", Empty, Empty, {
-      description: "The metrics socket is available; an error is only logged.",
-      emptyBody: true
+      description:
+        "The metrics socket is available. Engine 28+ reads only the status (an empty 200 is fine); 20.10-27 also read the body's Err and log an empty body as EOF. The daemon only logs a failure.",
+      emptyBody: true,
+      statusOnly: true
     }),
     stopMetrics: Endpoint.json("StopMetrics", Empty, Empty, {
-      description: "Daemon shutdown: stop scraping (only the status is read).",
-      emptyBody: true
+      description: "Daemon shutdown: stop scraping. Every engine reads only the status; a failure is only logged.",
+      emptyBody: true,
+      statusOnly: true
     })
   }
 })

@@ -20,6 +20,7 @@ import * as Stream from "effect/Stream"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as BodyLimits from "./BodyLimits.ts"
 import * as NodeFastPath from "./internal/NodeFastPath.ts"
 
 /**
@@ -138,6 +139,15 @@ const withDeadline = (
 /** Wire schemas are compiled before their codecs are built: the per-call check is generated code (WireCodec). */
 const compiled: WireCodec.BuildOptions = { compiled: true }
 
+const isTooLarge = (e: HttpServerError.HttpServerError): boolean =>
+  e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"
+
+/** The limit a body went over, as the platform's reader and the fast path both record it. */
+const limitOf = (e: HttpServerError.HttpServerError): number => {
+  const maxBytes = (e.reason.cause as { readonly maxBytes?: unknown } | undefined)?.maxBytes
+  return typeof maxBytes === "number" ? maxBytes : BodyLimits.defaultMaxJsonBody
+}
+
 /**
  * Reads a JSON endpoint's input: the body as text, parsed and decoded, or the `Err` answer for a body that cannot be
  * read, parsed or decoded. What turns the text into the input depends only on the endpoint, so it is built once.
@@ -145,7 +155,11 @@ const compiled: WireCodec.BuildOptions = { compiled: true }
 const jsonInputReader = (endpoint: Endpoint.Any, decode: WireCodec.Decoder<unknown>) => {
   const fromText = {
     onFailure: (e: HttpServerError.HttpServerError) =>
-      Result.fail(errorResponse(`${endpoint.path}: could not read the request body: ${e.message}`, 400)),
+      Result.fail(
+        isTooLarge(e)
+          ? errorResponse(BodyLimits.tooLargeMessage(endpoint.path, limitOf(e)), 413)
+          : errorResponse(`${endpoint.path}: could not read the request body: ${e.message}`, 400)
+      ),
     onSuccess: (text: string): Result.Result<unknown, HttpServerResponse.HttpServerResponse> => {
       const parsed = WireCodec.parseBody(text)
       if (Result.isFailure(parsed)) return Result.fail(errorResponse(`${endpoint.path}: ${parsed.failure}`, 400))

@@ -5,13 +5,16 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { PluginApi } from "@docker-plugin-kit/protocol"
-import type * as Duration from "effect/Duration"
+import * as ByteSize from "effect/ByteSize"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
+import * as BodyLimits from "./BodyLimits.ts"
 import * as ClosedOutput from "./ClosedOutput.ts"
 import * as ExitCode from "./ExitCode.ts"
 import * as Listener from "./Listener.ts"
@@ -38,6 +41,16 @@ export interface Options {
   readonly verbose?: boolean
   /** The APIs to look drivers up for (default: all of them). */
   readonly apis?: ReadonlyArray<PluginApi.Any>
+  /**
+   * Size limit of a JSON request body (default: `HttpIncomingMessage.MaxBodySize` when provided, else 16 MiB); a
+   * longer body is answered `413`. Streamed bodies have none.
+   */
+  readonly maxBodySize?: ByteSize.Input
+  /**
+   * How long a request body may receive nothing before it is answered `408` and its connection closed (default
+   * 30 s; 0 turns the check off). A slow upload that keeps sending is never cut off. See `BodyLimits`.
+   */
+  readonly bodyIdleTimeout?: Duration.Input
 }
 
 /**
@@ -69,8 +82,20 @@ export function layer<E, RIn>(
   options: Options,
   drivers?: Layer.Layer<PluginApi.AnyDriverService, E, RIn>
 ): Layer.Layer<HttpServer.HttpServer, StartError | E, RIn> {
-  const server = HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true }).pipe(
+  const served = HttpRouter.serve(router(options), { disableLogger: true, disableListenLog: true }).pipe(
     Layer.provideMerge(Listener.layer(options.name, options.listen ?? Listener.unix(options.name)))
+  )
+  // The options win over the same settings provided with the drivers.
+  const server = Layer.provide(
+    served,
+    Layer.mergeAll(
+      options.maxBodySize === undefined
+        ? Layer.empty
+        : Layer.succeed(HttpIncomingMessage.MaxBodySize, ByteSize.fromInputUnsafe(options.maxBodySize)),
+      options.bodyIdleTimeout === undefined
+        ? Layer.empty
+        : Layer.succeed(BodyLimits.IdleTimeout, Duration.fromInputUnsafe(options.bodyIdleTimeout))
+    )
   )
   return drivers === undefined ? server : Layer.provide(server, drivers)
 }

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as BodyLimits from "./BodyLimits.ts"
 export * as CallLog from "./CallLog.ts"
 export * as ClosedOutput from "./ClosedOutput.ts"
 export * as EndpointHandler from "./EndpointHandler.ts"

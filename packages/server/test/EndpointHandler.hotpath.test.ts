@@ -205,16 +205,19 @@ describe("EndpointHandler hot path", () => {
       const path = yield* served({}, drivers)
       const long = JSON.stringify({ Name: "v1", Padding: "x".repeat(64) })
       const buffered = yield* raw(path, [request("/VolumeDriver.Get", long), request("/VolumeDriver.Get", "{}")], 2)
-      expect(buffered[0]!.status).toBe(400)
-      expect(JSON.parse(buffered[0]!.body).Err).toBe(
-        "/VolumeDriver.Get: could not read the request body: RequestParseError (POST /VolumeDriver.Get)"
+      expect(buffered[0]!.status).toBe(413)
+      expect(JSON.parse(buffered[0]!.body).Err).toMatch(
+        /^\/VolumeDriver\.Get: the request body is larger than the limit of 40 bytes \(/
       )
       // The connection stays usable: the rest of the body was drained.
       expect(buffered[1]!.status).toBe(400)
       const full = request("/VolumeDriver.Get", long)
       const split = full.indexOf("\r\n\r\n") + 4
       const streamed = yield* raw(path, [full.slice(0, split), long.slice(0, 10), long.slice(10)], 1, 30)
-      expect(JSON.parse(streamed[0]!.body).Err).toMatch(/could not read the request body: RequestParseError/)
+      expect([streamed[0]!.status, JSON.parse(streamed[0]!.body).Err]).toEqual([
+        413,
+        expect.stringContaining("the request body is larger than the limit of 40 bytes")
+      ])
       expect((yield* post({ socketPath: path }, "/VolumeDriver.Get", {})).status).toBe(400)
     })
   )

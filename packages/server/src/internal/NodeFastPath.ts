@@ -20,6 +20,7 @@ import * as HttpServerError from "effect/http/HttpServerError"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as Http from "node:http"
 import type * as Net from "node:net"
+import * as BodyLimits from "../BodyLimits.ts"
 
 /**
  * Whether listeners create their Node servers with the fast paths (default `true`). Read when a listener's layer
@@ -155,10 +156,21 @@ const bodyTooLarge = (request: HttpServerRequest.HttpServerRequest, maxBytes: nu
     })
   })
 
-/** The fiber's `HttpIncomingMessage.MaxBodySize` in bytes, read as the platform's body reader reads it. */
-const maxBodyBytes = (fiber: Fiber.Fiber<unknown, unknown>): number | undefined => {
+const defaultMaxBodySize = ByteSize.bytes(BodyLimits.defaultMaxJsonBody)
+
+/**
+ * The size limit of a JSON body in bytes: the fiber's `HttpIncomingMessage.MaxBodySize` read as the platform's body
+ * reader reads it, `BodyLimits.defaultMaxJsonBody` when it is not set, none when it is `Infinity`.
+ *
+ * @since 0.1.0
+ */
+export const maxBodyBytes = (fiber: Fiber.Fiber<unknown, unknown>): number | undefined => {
   const limit = fiber.getRef(HttpIncomingMessage.MaxBodySize) as ByteSize.Input | undefined
-  return limit === undefined || limit === Infinity ? undefined : Number(ByteSize.fromInputUnsafe(limit))
+  return limit === undefined
+    ? BodyLimits.defaultMaxJsonBody
+    : limit === Infinity
+      ? undefined
+      : Number(ByteSize.fromInputUnsafe(limit))
 }
 
 /**
@@ -261,9 +273,9 @@ const bufferedBody = (source: Http.IncomingMessage, maxBytes: number | undefined
 }
 
 /**
- * The body of a request as text. Called while the request's fiber runs (the fast paths consume the body): a
- * request of a fast-path server is read straight from Node, any other (a plain server's, the in-process testkit's
- * web requests, HTTP/2, a body already touched) with the platform's `request.text`.
+ * The body of a request as text, at most `maxBodyBytes` long. Called while the request's fiber runs (the fast paths
+ * consume the body): a request of a fast-path server is read straight from Node, any other (a plain server's, the
+ * in-process testkit's web requests, HTTP/2, a body already touched) with the platform's `request.text`.
  *
  * @since 0.1.0
  */
@@ -272,7 +284,12 @@ export const bodyText = (
   fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<string, HttpServerError.HttpServerError> => {
   const source = untouchedNodeBody(request)
-  if (source === undefined) return request.text
+  if (source === undefined) {
+    // The platform reads the limit itself, and has none by default: give it the default one.
+    return fiber.getRef(HttpIncomingMessage.MaxBodySize) === undefined
+      ? Effect.provideService(request.text, HttpIncomingMessage.MaxBodySize, defaultMaxBodySize)
+      : request.text
+  }
   const maxBytes = maxBodyBytes(fiber)
   const buffered = bufferedBody(source, maxBytes)
   return buffered === undefined ? readNodeBody(request, source, maxBytes) : Effect.succeed(buffered)

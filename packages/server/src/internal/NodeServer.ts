@@ -11,7 +11,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as HttpServer from "effect/http/HttpServer"
 import type * as Http from "node:http"
+import * as BodyLimits from "../BodyLimits.ts"
 import { ListenError } from "../ListenError.ts"
+import * as BodyStall from "./BodyStall.ts"
 import * as NodeFastPath from "./NodeFastPath.ts"
 
 /**
@@ -32,7 +34,8 @@ export const headersTimeoutMs = 10_000
  * Node HTTP server options tuned for the daemon: keep-alive is kept short enough that a shutdown is not held up by
  * idle daemon connections; a client that trickles its headers is closed after `headersTimeoutMs`; and there is no
  * limit on the time to receive a whole request (Node's default is 5 minutes), so a multi-gigabyte layer upload is
- * not cut off: the endpoints' own deadlines bound the calls instead.
+ * not cut off: the endpoints' own deadlines bound the calls instead, and `BodyStall` closes a connection whose body
+ * stops arriving (`BodyLimits.IdleTimeout`).
  */
 const daemonOptions: Http.ServerOptions = {
   keepAliveTimeout: 2_000,
@@ -54,7 +57,7 @@ const answerHalfClosed = (server: Http.Server): Http.Server => {
 
 /**
  * The HttpServer layer of a Node server made by `create` (given the server options to use) and bound as `listen`
- * says; failures become `ListenError`s naming `address`.
+ * says, its request bodies watched for stalls; failures become `ListenError`s naming `address`.
  *
  * @since 0.1.0
  */
@@ -66,8 +69,14 @@ export const layer = (
   Layer.unwrap(
     Effect.gen(function* () {
       const fast = yield* NodeFastPath.Enabled
+      const idle = yield* BodyLimits.IdleTimeout
+      const idleMs = Duration.isFinite(idle) ? Duration.toMillis(idle) : 0
       return NodeHttpServer.layer(
-        () => answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast)),
+        () =>
+          BodyStall.watch(
+            answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast)),
+            idleMs
+          ),
         { ...listen, gracefulShutdownTimeout }
       )
     })

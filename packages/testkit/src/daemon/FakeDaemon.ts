@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type CallError, PluginClient } from "@docker-plugin-kit/client"
+import { type CallError, DaemonText, PluginClient } from "@docker-plugin-kit/client"
 import { type Endpoint, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -93,7 +93,7 @@ export type Step<A> = { readonly call: Call; readonly result: Result.Result<A, C
 
 /**
  * Sends one call of `endpoint` and reads the answer like the daemon; `show` words a failure as the daemon shows
- * it (default: the error's message).
+ * it (default: `DaemonText.message`).
  *
  * @since 0.1.0
  */
@@ -102,7 +102,7 @@ export const exchangeStep = <E extends Endpoint.Any>(
   name: string,
   endpoint: E,
   body?: unknown,
-  show: (error: CallError) => string = (error) => error.message
+  show: (error: CallError) => string = DaemonText.message
 ): Effect.Effect<Step<Endpoint.Output<E>>> =>
   Effect.match(client.exchange(endpoint, body), {
     onFailure: (error): Step<Endpoint.Output<E>> => ({

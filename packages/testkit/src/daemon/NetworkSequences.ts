@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type { CallError, PluginClient } from "@docker-plugin-kit/client"
+import { type CallError, DaemonText, type PluginClient } from "@docker-plugin-kit/client"
 import { type Endpoint, Manifest, NetworkDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -86,8 +86,8 @@ const E = NetworkDriver.Api.endpoints
 export const hexId = (): string =>
   Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("")
 
-/** How the daemon shows a network driver's error: `remote: Err` for a 200 with Err, else the client's text. */
-const shown = (error: CallError): string => (error._tag === "RemoteError" ? `remote: ${error.err}` : error.message)
+/** How the daemon shows a network driver's error: `remote: Err` for a 200 with Err (`DaemonText.message`). */
+const shown = (error: CallError): string => DaemonText.message(error)
 
 interface NetworkState {
   readonly id: string

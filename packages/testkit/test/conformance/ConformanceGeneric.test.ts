@@ -1,10 +1,23 @@
 // The generic suite, and the proof that a declaration is all an API needs: a small API declared here, with `Error`
 // as its error field, gets routes, a typed client, JSON Schema and the generic conformance suite with nothing
 // registered anywhere.
-import { PluginClient } from "@docker-plugin-kit/client"
+import { DaemonText, PluginClient } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { DriverError, Endpoint, JsonSchema, PluginApi, VolumeDriver } from "@docker-plugin-kit/protocol"
-import { ConformanceGeneric, ConformanceReport, ConformanceSuites, InProcess } from "@docker-plugin-kit/testkit"
+import {
+  DriverError,
+  Endpoint,
+  JsonSchema,
+  MetricsCollector,
+  PluginApi,
+  VolumeDriver
+} from "@docker-plugin-kit/protocol"
+import {
+  Conformance,
+  ConformanceGeneric,
+  ConformanceReport,
+  ConformanceSuites,
+  InProcess
+} from "@docker-plugin-kit/testkit"
 import { ConformanceVitest } from "@docker-plugin-kit/testkit/vitest"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Result, Schema, Stream } from "effect"
@@ -127,6 +140,55 @@ describe("generic checks that fail", () => {
       expect(yield* failures(500, '{"Error":"busy"}')).toEqual([
         'ExampleDriver.Ping answers a well-formed request: ExampleDriver.Ping failed with status 500 and no "Err" in the body: {"Error":"busy"}'
       ])
+    })
+  )
+})
+
+describe("MetricsCollector: the daemon reads only the status (Engine 28+)", () => {
+  /** A hand-written metrics plugin answering both calls with `status` and `body`. */
+  const metrics = (status: number, body: string) =>
+    PluginClient.make({
+      address: "test://metrics",
+      send: ({ path }) =>
+        Effect.succeed({
+          status: path === "/Plugin.Activate" ? 200 : status,
+          headers: {},
+          body: Stream.make(
+            new TextEncoder().encode(path === "/Plugin.Activate" ? '{"Implements":["MetricsCollector"]}' : body)
+          )
+        })
+    })
+
+  const failures = (status: number, body: string) =>
+    Effect.gen(function* () {
+      const report = yield* Conformance.run(
+        ConformanceGeneric.suite(MetricsCollector.Api),
+        yield* metrics(status, body)
+      )
+      return report.outcomes.filter((o) => o.status === "fail").map((o) => `${o.check}: ${o.reason}`)
+    })
+
+  it.effect("an empty 200 (or any 200 body) passes; another status fails", () =>
+    Effect.gen(function* () {
+      expect(yield* failures(200, "")).toEqual([])
+      expect(yield* failures(200, "OK")).toEqual([])
+      expect(yield* failures(200, "{}")).toEqual([])
+      expect(yield* failures(500, '{"Err":"no metrics socket"}')).toHaveLength(0)
+      expect(yield* failures(500, "no metrics socket")).toEqual([
+        'MetricsCollector.StartMetrics answers a well-formed request: MetricsCollector.StartMetrics failed with status 500 and no "Err" in the body: no metrics socket',
+        'MetricsCollector.StopMetrics answers a well-formed request: MetricsCollector.StopMetrics failed with status 500 and no "Err" in the body: no metrics socket'
+      ])
+    })
+  )
+
+  it.effect("the client takes an empty 200 as success, and shows a failure as Engine 28 logs it", () =>
+    Effect.gen(function* () {
+      const ok = (yield* metrics(200, "")).driver(MetricsCollector.Api)
+      expect(yield* ok.startMetrics({})).toEqual({})
+      expect(yield* ok.stopMetrics({})).toEqual({})
+      const failed = yield* metrics(500, '{"Err":"no socket"}')
+      const error = yield* Effect.flip(failed.call(MetricsCollector.Api.endpoints.startMetrics, {}))
+      expect(DaemonText.message(error)).toBe("/MetricsCollector.StartMetrics: no socket")
     })
   )
 })

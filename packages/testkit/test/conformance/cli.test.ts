@@ -147,7 +147,7 @@ describe("dpk discover", () => {
       expect(lines[1]).toMatch(new RegExp(`^mem +unix +unix://${run}/mem.sock +${run}/mem.sock +VolumeDriver$`))
       expect(lines[2]).toMatch(/^nested +unix .* VolumeDriver$/)
       expect(lines[3]).toMatch(
-        /^bad +- +- +.*bad\.spec +\(bad plugin spec file .*bad\.spec: unsupported protocol "localhost"/
+        /^bad +- +- +.*bad\.spec +\(bad plugin spec file .*bad\.spec: "localhost:8080" reads as the scheme "localhost" with no host/
       )
       expect(lines[4]).toMatch(
         /^remote +tcp +tcp:\/\/127\.0\.0\.1:1 +.*remote\.json +\(Plugin\.Activate: cannot reach the plugin/

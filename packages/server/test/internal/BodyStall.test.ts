@@ -1,0 +1,158 @@
+// The stall check of request bodies, on a fake clock and sweeps run by hand: a body that stops arriving is answered
+// 408 and closed; one that keeps arriving, however slowly, and one the server is slow to read are left alone.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Http from "node:http"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import * as BodyStall from "../../src/internal/BodyStall.ts"
+import { tempDir, waitFor } from "../support.ts"
+
+interface Served {
+  readonly path: string
+  readonly watcher: BodyStall.Watcher
+  readonly advance: (ms: number) => void
+  /** Bytes of body the handler has read so far, by request. */
+  readonly read: () => number
+  /** The request the handler is on. */
+  readonly current: () => Http.IncomingMessage | undefined
+}
+
+/** A plain Node server whose handler reads the whole body (or, with `paused`, not until `resume`) and answers 200. */
+const serve = (timeoutMs: number, paused = false) =>
+  Effect.gen(function* () {
+    const path = Path.join(yield* tempDir, "stall.sock")
+    let clock = 0
+    let read = 0
+    let current: Http.IncomingMessage | undefined
+    const server = Http.createServer((request, response) => {
+      current = request
+      if (!paused) request.on("data", (chunk: Buffer) => (read += chunk.length))
+      request.on("end", () => response.end(`read ${read}`))
+    })
+    const watcher = BodyStall.make(server, timeoutMs, () => clock)
+    yield* Effect.acquireRelease(
+      Effect.callback<void>((resume) => {
+        server.listen(path, () => resume(Effect.void))
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          server.closeAllConnections()
+          server.close(() => resume(Effect.void))
+        })
+    )
+    return {
+      path,
+      watcher,
+      advance: (ms: number) => {
+        clock += ms
+      },
+      read: () => read,
+      current: () => current
+    } satisfies Served
+  })
+
+const head = (length: number) => `POST /VolumeDriver.Get HTTP/1.1\r\nHost: plugin\r\nContent-Length: ${length}\r\n\r\n`
+
+/** A connection that collects what it receives until the server closes it. */
+const connect = (path: string) => {
+  const socket = Net.connect({ path })
+  const received: Array<Buffer> = []
+  let closed = false
+  socket.on("data", (chunk: Buffer) => received.push(chunk))
+  socket.on("error", () => {})
+  socket.on("close", () => {
+    closed = true
+  })
+  return { socket, text: () => Buffer.concat(received).toString("utf8"), closed: () => closed }
+}
+
+describe("BodyStall", () => {
+  it.live("a body that stops arriving is answered 408 with Err, and its connection closed", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(1_000)
+      const client = connect(served.path)
+      client.socket.write(`${head(100)}${"x".repeat(10)}`)
+      yield* waitFor(() => served.read() === 10)
+      served.watcher.sweep()
+      served.advance(999)
+      served.watcher.sweep()
+      expect(client.closed()).toBe(false)
+      served.advance(1)
+      served.watcher.sweep()
+      yield* waitFor(client.closed)
+      const [status, ...rest] = client.text().split("\r\n")
+      expect(status).toBe("HTTP/1.1 408 Request Timeout")
+      expect(rest).toContain("Connection: close")
+      expect(rest).toContain("Content-Type: application/vnd.docker.plugins.v1.2+json")
+      expect(JSON.parse(rest.at(-1)!)).toEqual({
+        Err: "/VolumeDriver.Get: the request body stalled: nothing received for 1s (Content-Length 100)"
+      })
+    })
+  )
+
+  it.live("a slow body that keeps arriving is never cut off, however long it takes in all", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(1_000)
+      const client = connect(served.path)
+      client.socket.write(head(10))
+      for (let i = 1; i <= 10; i++) {
+        client.socket.write("x")
+        yield* waitFor(() => served.read() === i)
+        // Each byte arrives 900 ms (fake) after the previous one: 9 s in all, against a 1 s timeout.
+        served.watcher.sweep()
+        served.advance(900)
+        served.watcher.sweep()
+      }
+      yield* waitFor(() => client.text().includes("read 10"))
+      expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK/)
+      expect(client.closed()).toBe(false)
+      client.socket.destroy()
+    })
+  )
+
+  it.live("a body the server is not reading (its buffer is full) is not the client's stall", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(1_000, true)
+      const client = connect(served.path)
+      const size = 1024 * 1024
+      client.socket.write(head(size))
+      client.socket.write(Buffer.alloc(size, 0x78))
+      yield* waitFor(() => {
+        const request = served.current()
+        return request !== undefined && request.readableLength >= request.readableHighWaterMark
+      })
+      served.watcher.sweep()
+      served.advance(10_000)
+      served.watcher.sweep()
+      served.advance(10_000)
+      served.watcher.sweep()
+      expect(client.closed()).toBe(false)
+      let read = 0
+      served.current()!.on("data", (chunk: Buffer) => (read += chunk.length))
+      yield* waitFor(() => read === size)
+      yield* waitFor(() => client.text().startsWith("HTTP/1.1 200 OK"))
+      client.socket.destroy()
+    })
+  )
+
+  it.live("idle connections between requests and bodies already complete are not watched", () =>
+    Effect.gen(function* () {
+      const served = yield* serve(1_000)
+      const client = connect(served.path)
+      client.socket.write(`${head(2)}xx`)
+      yield* waitFor(() => client.text().includes("read 2"))
+      served.watcher.sweep()
+      served.advance(60_000)
+      served.watcher.sweep()
+      expect(client.closed()).toBe(false)
+      client.socket.destroy()
+    })
+  )
+
+  it("sweeps a quarter of the timeout apart, at most once a second", () => {
+    expect(BodyStall.sweepInterval(30_000)).toBe(1_000)
+    expect(BodyStall.sweepInterval(200)).toBe(50)
+    expect(BodyStall.sweepInterval(1)).toBe(1)
+  })
+})
