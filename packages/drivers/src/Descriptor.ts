@@ -64,8 +64,13 @@ export interface ManagedNeeds {
 export type Services<Apis extends ReadonlyArray<PluginApi.Any>> =
   ReadonlyArray<PluginApi.Any> extends Apis ? any : DriverServiceOf<Apis[number]>
 
-/** Distributes over a union of APIs: each API's own service, not one service keyed by the union. */
-type DriverServiceOf<A> = A extends PluginApi.Any ? PluginApi.DriverService<A> : never
+/**
+ * The driver service of each API in a union: distributes over the union, so each API keeps its own service rather
+ * than one service keyed by the union.
+ *
+ * @since 0.1.0
+ */
+export type DriverServiceOf<A> = A extends PluginApi.Any ? PluginApi.DriverService<A> : never
 
 /**
  * A reference driver as the CLI sees it. Its Layer must provide the driver service of every API it declares: a

@@ -43,7 +43,9 @@ export interface OpenFile {
  * @since 0.1.0
  */
 export interface AppendFile {
+  /** Bytes in the file when it was opened. */
   readonly size: number
+  /** Appends `bytes` at the end of the file. */
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, LogFilesError>
 }
 
