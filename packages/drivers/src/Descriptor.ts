@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { PluginApi } from "@docker-plugin-kit/protocol"
-import type * as Flag from "effect/cli/Flag"
+import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Os from "node:os"
@@ -137,3 +137,15 @@ export const isRoot = (): boolean => process.getuid?.() === 0
  */
 export const defaultFolder = (system: string, name: string): string =>
   isRoot() ? system : Path.join(Os.tmpdir(), "docker-plugin-kit", name)
+
+/**
+ * A folder flag whose default is `system` as root and a folder named `name` under the temp folder otherwise
+ * (`defaultFolder`); its help text is `description` followed by that default.
+ *
+ * @since 0.1.0
+ */
+export const folderFlag = (flag: string, description: string, system: string, name: string): Flag.Flag<string> =>
+  Flag.String(flag).pipe(
+    Flag.withDescription(`${description} (default ${system}; under the temp folder when not root)`),
+    Flag.withDefault(defaultFolder(system, name))
+  )

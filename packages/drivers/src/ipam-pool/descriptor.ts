@@ -36,11 +36,11 @@ export const descriptor = Descriptor.make({
     poolSize: sizeFlag("pool-size", 4, IpamPool.defaultPoolSize),
     pool6: rangeFlag("pool6", 6, IpamPool.defaultPool6),
     pool6Size: sizeFlag("pool6-size", 6, IpamPool.defaultPool6Size),
-    store: Flag.String("store").pipe(
-      Flag.withDescription(
-        `Folder of the state file, or etcd://HOST:PORT[,HOST:PORT...] to share one address space between hosts (default ${IpamPool.defaultStateDir}; under the temp folder when not root)`
-      ),
-      Flag.withDefault(Descriptor.defaultFolder(IpamPool.defaultStateDir, "ipam"))
+    store: Descriptor.folderFlag(
+      "store",
+      "Folder of the state file, or etcd://HOST:PORT[,HOST:PORT...] to share one address space between hosts",
+      IpamPool.defaultStateDir,
+      "ipam"
     )
   },
   layer: ({ pool, poolSize, pool6, pool6Size, store }) =>

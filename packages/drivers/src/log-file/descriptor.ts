@@ -21,11 +21,11 @@ export const descriptor = Descriptor.make({
   description: "A LogDriver keeping each container's output in rotated JSON-lines files, served to docker logs",
   apis: [LogDriver.Api],
   flags: {
-    dir: Flag.String("dir").pipe(
-      Flag.withDescription(
-        `Folder of the log files, one <container ID>.log each (default ${LogFile.defaultDir}; under the temp folder when not root)`
-      ),
-      Flag.withDefault(Descriptor.defaultFolder(LogFile.defaultDir, "log-file"))
+    dir: Descriptor.folderFlag(
+      "dir",
+      "Folder of the log files, one <container ID>.log each",
+      LogFile.defaultDir,
+      "log-file"
     ),
     bufferSize: Flag.String("buffer-size").pipe(
       Flag.withDescription(

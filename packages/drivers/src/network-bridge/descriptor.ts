@@ -18,11 +18,11 @@ export const descriptor = Descriptor.make({
   description: "A NetworkDriver making each network a Linux bridge and each endpoint a veth pair (needs CAP_NET_ADMIN)",
   apis: [NetworkDriver.Api],
   flags: {
-    stateDir: Flag.String("state-dir").pipe(
-      Flag.withDescription(
-        `Folder holding the state files (default ${NetworkBridge.defaultStateDir}; under the temp folder when not root)`
-      ),
-      Flag.withDefault(Descriptor.defaultFolder(NetworkBridge.defaultStateDir, "network-bridge/state"))
+    stateDir: Descriptor.folderFlag(
+      "state-dir",
+      "Folder holding the state files",
+      NetworkBridge.defaultStateDir,
+      "network-bridge/state"
     ),
     storedInstance: Flag.Boolean("stored-instance").pipe(
       Flag.withDescription(

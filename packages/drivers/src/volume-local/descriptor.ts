@@ -4,7 +4,6 @@
  * @since 0.1.0
  */
 import { VolumeDriver } from "@docker-plugin-kit/protocol"
-import * as Flag from "effect/cli/Flag"
 import * as Descriptor from "../Descriptor.ts"
 import * as VolumeLocal from "./VolumeLocalDefaults.ts"
 
@@ -18,17 +17,17 @@ export const descriptor = Descriptor.make({
   description: "A VolumeDriver keeping each volume in a folder, its metadata in crash-safe state files",
   apis: [VolumeDriver.Api],
   flags: {
-    root: Flag.String("root").pipe(
-      Flag.withDescription(
-        `Folder holding one sub-folder per volume (default ${VolumeLocal.defaultRoot}; under the temp folder when not root)`
-      ),
-      Flag.withDefault(Descriptor.defaultFolder(VolumeLocal.defaultRoot, "volume-local/volumes"))
+    root: Descriptor.folderFlag(
+      "root",
+      "Folder holding one sub-folder per volume",
+      VolumeLocal.defaultRoot,
+      "volume-local/volumes"
     ),
-    stateDir: Flag.String("state-dir").pipe(
-      Flag.withDescription(
-        `Folder holding the state files (default ${VolumeLocal.defaultStateDir}; under the temp folder when not root)`
-      ),
-      Flag.withDefault(Descriptor.defaultFolder(VolumeLocal.defaultStateDir, "volume-local/state"))
+    stateDir: Descriptor.folderFlag(
+      "state-dir",
+      "Folder holding the state files",
+      VolumeLocal.defaultStateDir,
+      "volume-local/state"
     )
   },
   layer: ({ root, stateDir }) =>
