@@ -87,6 +87,9 @@ export const describeFixtures = <A extends PluginApi.Any>(api: A, fixtures: Fixt
   }
 }
 
+// `JSON.stringify` escapes a surrogate only when it is unpaired.
+const loneSurrogateEscape = /\\ud[89a-f][0-9a-f]{2}/i
+
 /**
  * The JSON round trip `encode → JSON text → decode → encode` is stable, and decoding gives back the value (as JSON
  * sees it).
@@ -98,6 +101,10 @@ export const jsonRoundTrip =
     const first = encode(value)
     if (Result.isFailure(first)) throw new Error(`encoding failed: ${first.failure}`)
     const text = JSON.stringify(first.success)
+    // V8's JSON.parse can swap an object key written as a lone-surrogate escape (`"\ud800"`) for another key of an
+    // earlier-shaped object (`[{"":1,"\ud800":2},{"":3,"\\":4}]` parses with `"\\"` twice, Node 24.21). The daemon
+    // never sends one (Go's encoder writes U+FFFD for invalid UTF-16), so such generated values prove nothing here.
+    if (loneSurrogateEscape.test(text)) return
     const decoded = WireCodec.decoder(schema)(JSON.parse(text))
     if (Result.isFailure(decoded)) throw new Error(`decoding ${text} failed: ${decoded.failure}`)
     expect(decoded.success).toEqual(JSON.parse(JSON.stringify(value)))
