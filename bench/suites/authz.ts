@@ -1,15 +1,18 @@
 /**
- * `pnpm bench authz`: the latency `authz-policy` adds to each Engine API call. Two private daemons run side by side
- * in the same run, one started with `--authorization-plugin` (a `dpk serve authz-policy` process holding a 50-rule
- * policy whose rules all have to be tried), one without. Sequential keep-alive calls (`GET /_ping`, the CLI's first
- * call, and `GET /containers/json`, which also sends the response to `AuthZRes`) alternate between the daemons in
- * interleaved rounds; the added latency is the difference of their percentiles. Needs root and dockerd.
+ * `pnpm bench authz`: the latency `authz-policy` adds to each Engine API call. Three private daemons run side by
+ * side in the same run: one started with `--authorization-plugin` naming a `dpk serve authz-policy` process holding
+ * a 50-rule policy whose rules all have to be tried, one naming a bare `node:http` plugin that allows everything
+ * (bench/bare-authz-plugin.ts: the floor, what the daemon's two extra round trips cost through the cheapest Node
+ * plugin), and one without any. Sequential keep-alive calls (`GET /_ping`, the CLI's first call, and
+ * `GET /containers/json`, which also sends the response to `AuthZRes`) rotate between the daemons in interleaved
+ * rounds; the added latency is the difference of their percentiles. Needs root and dockerd.
  *
  * Flags: `--rounds N` (default 6), `--calls N` per round and path (default 500), `--profile` (a V8 CPU profile of
  * the plugin process, kept in a printed folder; summarise it with bench/profile-summary.ts). Last line: one JSON
  * object. `plugin_cpu_us_per_call` is the plugin process's CPU time (user + system, from /proc) over the measured
  * calls through the daemon that uses it, divided by their number: what the plugin costs per API call (both hooks),
- * which the host's load moves much less than the latency percentiles.
+ * which the host's load moves much less than the latency percentiles; `bare_cpu_us_per_call` the same for the
+ * bare plugin.
  */
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
 import { Effect } from "effect"
@@ -89,6 +92,17 @@ const serve = (name: string, policyFile: string): Promise<ChildProcess.ChildProc
     child.once("exit", (code) => reject(new Error(`dpk serve exited with ${code}:\n${output}`)))
   })
 
+/** The bare plugin, on the socket where the daemon finds a plugin named `name`. */
+const serveBare = (name: string): Promise<ChildProcess.ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const script = Path.join(import.meta.dirname, "..", "bare-authz-plugin.ts")
+    const child = ChildProcess.spawn(process.execPath, [script, `/run/docker/plugins/${name}.sock`], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    child.stdout.once("data", () => resolve(child))
+    child.once("exit", (code) => reject(new Error(`the bare authz plugin exited with ${code}`)))
+  })
+
 /** Sequential calls over one keep-alive connection; latencies in milliseconds. */
 const measure = async (socket: string, path: string, count: number): Promise<Array<number>> => {
   const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -126,69 +140,75 @@ if (Result.isFailure(tools)) {
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-authz-"))
 const name = `dpk-bench-authz-${process.pid}`
+const bareName = `dpk-bench-authz-bare-${process.pid}`
 const policyFile = Path.join(dir, "policy.yaml")
 Fs.writeFileSync(policyFile, policy())
 const plugin = await serve(name, policyFile)
+const bare = await serveBare(bareName)
+
+const kinds = ["with", "bare", "without"] as const
+type Kind = (typeof kinds)[number]
 
 try {
   const summary = await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
-        const withAuthz = yield* DockerEngine.make({ daemonArgs: ["--authorization-plugin", name] })
-        const without = yield* DockerEngine.make()
-        const socketOf = (engine: DockerEngine.Engine) => engine.host.replace(/^unix:\/\//, "")
-        const samples = { with: new Map<string, Array<number>>(), without: new Map<string, Array<number>>() }
-        let pluginCpu = 0
+        const engines: Record<Kind, DockerEngine.Engine> = {
+          with: yield* DockerEngine.make({ daemonArgs: ["--authorization-plugin", name] }),
+          bare: yield* DockerEngine.make({ daemonArgs: ["--authorization-plugin", bareName] }),
+          without: yield* DockerEngine.make()
+        }
+        const socketOf = (kind: Kind) => engines[kind].host.replace(/^unix:\/\//, "")
+        const samples = new Map<string, Array<number>>()
+        const cpu = { with: 0, bare: 0 }
         for (const path of paths) {
-          samples.with.set(path, [])
-          samples.without.set(path, [])
-          // Warm both daemons and the plugin (JIT, connections) before measuring.
-          yield* Effect.promise(() => measure(socketOf(withAuthz), path, 200))
-          yield* Effect.promise(() => measure(socketOf(without), path, 200))
+          for (const kind of kinds) {
+            samples.set(`${kind} ${path}`, [])
+            // Warm the daemons and the plugins (JIT, connections) before measuring.
+            yield* Effect.promise(() => measure(socketOf(kind), path, 200))
+          }
         }
         for (let r = 0; r < rounds; r++) {
           for (const path of paths) {
-            // Alternate which daemon goes first, so neither always meets the other's aftermath.
-            const order = r % 2 === 0 ? (["with", "without"] as const) : (["without", "with"] as const)
-            for (const which of order) {
-              const engine = which === "with" ? withAuthz : without
-              const cpuBefore = which === "with" ? cpuSeconds(plugin.pid!) : 0
-              const latencies = yield* Effect.promise(() => measure(socketOf(engine), path, calls))
-              if (which === "with") pluginCpu += cpuSeconds(plugin.pid!) - cpuBefore
-              samples[which].get(path)!.push(...latencies)
+            // Rotate which daemon goes first, so none always meets another's aftermath.
+            const order = kinds.map((_, i) => kinds[(i + r) % kinds.length]!)
+            for (const kind of order) {
+              const pid = kind === "with" ? plugin.pid! : kind === "bare" ? bare.pid! : undefined
+              const cpuBefore = pid === undefined ? 0 : cpuSeconds(pid)
+              const latencies = yield* Effect.promise(() => measure(socketOf(kind), path, calls))
+              if (kind !== "without") cpu[kind] += cpuSeconds(pid!) - cpuBefore
+              samples.get(`${kind} ${path}`)!.push(...latencies)
             }
           }
         }
-        const cpuPerCall = (pluginCpu * 1e6) / (rounds * paths.length * calls)
+        const perCall = (seconds: number) => (seconds * 1e6) / (rounds * paths.length * calls)
         const perPath = paths.map((path) => {
-          const a = samples.with.get(path)!
-          const b = samples.without.get(path)!
-          return {
-            path,
-            calls: a.length,
-            with_p50_ms: round3(percentile(a, 50)),
-            with_p90_ms: round3(percentile(a, 90)),
-            with_p99_ms: round3(percentile(a, 99)),
-            without_p50_ms: round3(percentile(b, 50)),
-            without_p90_ms: round3(percentile(b, 90)),
-            without_p99_ms: round3(percentile(b, 99)),
-            added_p50_ms: round3(percentile(a, 50) - percentile(b, 50)),
-            added_p90_ms: round3(percentile(a, 90) - percentile(b, 90)),
-            added_p99_ms: round3(percentile(a, 99) - percentile(b, 99))
+          const of = (kind: Kind, p: number) => percentile(samples.get(`${kind} ${path}`)!, p)
+          const row: Record<string, string | number> = { path, calls: samples.get(`with ${path}`)!.length }
+          for (const kind of kinds) for (const p of [50, 90, 99]) row[`${kind}_p${p}_ms`] = round3(of(kind, p))
+          for (const p of [50, 90, 99]) {
+            row[`added_p${p}_ms`] = round3(of("with", p) - of("without", p))
+            row[`bare_added_p${p}_ms`] = round3(of("bare", p) - of("without", p))
           }
+          return row
         })
-        return { perPath, cpuPerCall }
+        return { perPath, cpuPerCall: perCall(cpu.with), bareCpuPerCall: perCall(cpu.bare) }
       })
     )
   )
-  const { perPath, cpuPerCall } = summary
+  const { perPath, cpuPerCall, bareCpuPerCall } = summary
+  const triple = (s: Record<string, string | number>, prefix: string) =>
+    [50, 90, 99].map((p) => s[`${prefix}_p${p}_ms`]).join("/")
   for (const s of perPath) {
     console.log(
-      `${s.path}: with authz-policy p50/p90/p99 ${s.with_p50_ms}/${s.with_p90_ms}/${s.with_p99_ms} ms; without ${s.without_p50_ms}/${s.without_p90_ms}/${s.without_p99_ms} ms; added ${s.added_p50_ms}/${s.added_p90_ms}/${s.added_p99_ms} ms (${s.calls} calls each)`
+      `${s.path} p50/p90/p99 (${s.calls} calls each): with authz-policy ${triple(s, "with")} ms; bare plugin ${triple(s, "bare")} ms; none ${triple(s, "without")} ms; added by authz-policy ${triple(s, "added")} ms, by the bare plugin ${triple(s, "bare_added")} ms`
     )
   }
-  console.log(`plugin CPU per call (both hooks): ${cpuPerCall.toFixed(1)} µs`)
-  const worstAddedP99 = Math.max(...perPath.map((s) => s.added_p99_ms))
+  console.log(
+    `plugin CPU per call (both hooks): authz-policy ${cpuPerCall.toFixed(1)} µs, bare plugin ${bareCpuPerCall.toFixed(1)} µs`
+  )
+  const worst = (key: string) => Math.max(...perPath.map((s) => Number(s[key])))
+  const worstAddedP99 = worst("added_p99_ms")
   // A p99 of a few thousand calls is the host's scheduling noise as much as the plugin's cost: say how busy it was.
   const load = Os.loadavg()[0]!
   if (load > Os.cpus().length) {
@@ -203,7 +223,9 @@ try {
       rounds,
       paths: perPath,
       added_p99_ms: worstAddedP99,
+      bare_added_p99_ms: worst("bare_added_p99_ms"),
       plugin_cpu_us_per_call: Number(cpuPerCall.toFixed(1)),
+      bare_cpu_us_per_call: Number(bareCpuPerCall.toFixed(1)),
       load_average: round3(load),
       cpus: Os.cpus().length,
       target_p99_ms: 2,
@@ -213,6 +235,7 @@ try {
 } finally {
   const exited = new Promise((resolve) => plugin.once("exit", resolve))
   plugin.kill("SIGTERM")
+  bare.kill("SIGTERM")
   // The profile is written as the process exits.
   if (profileDir !== undefined) {
     await exited

@@ -19,6 +19,7 @@ import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import * as AuditLog from "./AuditLog.ts"
 import * as Policy from "./Policy.ts"
 import * as PolicyEval from "./PolicyEval.ts"
 import { PolicySource } from "./PolicySource.ts"
@@ -48,7 +49,10 @@ export interface AuditEntry {
 export interface Options {
   /** Changes closer together than this are reloaded once (editors write a file in several steps). Default 100 ms. */
   readonly settle?: Duration.Input
-  /** Where audit entries go; default: one log line each (`authz decision` with the entry's fields). */
+  /**
+   * Where audit entries go; default: one logfmt line each on standard output (`AuditLog`), written after the answer.
+   * `logAudit` sends them through the Effect logger instead.
+   */
   readonly audit?: (entry: AuditEntry) => Effect.Effect<void>
 }
 
@@ -81,7 +85,8 @@ export interface Handle {
 }
 
 /**
- * The default audit: one log line per decision.
+ * An audit through the Effect logger: one `authz decision` log line per decision, with the entry's fields as
+ * annotations (the logger's own format and destination).
  *
  * @since 0.1.0
  */
@@ -117,7 +122,7 @@ const answerOf = (verdict: PolicyEval.Verdict): AuthzAnswer.Decision =>
 export const make = (options: Options = {}): Effect.Effect<Handle, never, PolicySource | Scope.Scope> =>
   Effect.gen(function* () {
     const source = yield* PolicySource
-    const audit = options.audit ?? logAudit
+    const audit = options.audit ?? (yield* AuditLog.make(AuditLog.stdout))
     const state = yield* Ref.make<Status>({ _tag: "Missing", reason: "not loaded yet" })
 
     const load = Effect.flatMap(source.read, (text) => Effect.fromResult(Policy.parse(text, source.location)))

@@ -73,6 +73,8 @@ describe("dpk serve authz-policy", () => {
       }
       expect(answer).toEqual({ Allow: false, Msg: "maintenance" })
       expect(served.child.exitCode).toBeNull()
+      // Audit lines follow their answers (written once the turn that answered is over): wait for the last one.
+      for (let i = 0; i < 50 && !output.includes("decision=deny"); i++) yield* Effect.sleep("20 millis")
       expect(output).toMatch(/authz-policy: loaded 0 rules from .* \(SIGHUP\)/)
       expect(output).toMatch(/message="authz decision".*user=- method=GET route=info rule=default decision=allow/)
       expect(output).toMatch(/route=info rule=default decision=deny reason=maintenance/)
