@@ -18,8 +18,11 @@ interface Served {
   readonly current: () => Http.IncomingMessage | undefined
 }
 
-/** A plain Node server whose handler reads the whole body (or, with `paused`, not until `resume`) and answers 200. */
-const serve = (timeoutMs: number, paused = false) =>
+/**
+ * A plain Node server whose handler reads the whole body and answers 200; `paused`: it does not read until told;
+ * `answer-first`: it answers at once without reading (as `Activate` does), and Node discards the body as it comes.
+ */
+const serve = (timeoutMs: number, mode: "read" | "paused" | "answer-first" = "read") =>
   Effect.gen(function* () {
     const path = Path.join(yield* tempDir, "stall.sock")
     let clock = 0
@@ -27,7 +30,8 @@ const serve = (timeoutMs: number, paused = false) =>
     let current: Http.IncomingMessage | undefined
     const server = Http.createServer((request, response) => {
       current = request
-      if (!paused) request.on("data", (chunk: Buffer) => (read += chunk.length))
+      if (mode === "answer-first") return void response.end("answered")
+      if (mode === "read") request.on("data", (chunk: Buffer) => (read += chunk.length))
       request.on("end", () => response.end(`read ${read}`))
     })
     const watcher = BodyStall.make(server, timeoutMs, () => clock)
@@ -113,7 +117,7 @@ describe("BodyStall", () => {
 
   it.live("a body the server is not reading (its buffer is full) is not the client's stall", () =>
     Effect.gen(function* () {
-      const served = yield* serve(1_000, true)
+      const served = yield* serve(1_000, "paused")
       const client = connect(served.path)
       const size = 1024 * 1024
       client.socket.write(head(size))
@@ -134,6 +138,26 @@ describe("BodyStall", () => {
       yield* waitFor(() => client.text().startsWith("HTTP/1.1 200 OK"))
       client.socket.destroy()
     })
+  )
+
+  it.live(
+    "a body still owed after its answer went out: the connection is closed when it stalls, with nothing more written",
+    () =>
+      Effect.gen(function* () {
+        const served = yield* serve(1_000, "answer-first")
+        const client = connect(served.path)
+        client.socket.write(`${head(100)}${"x".repeat(10)}`)
+        yield* waitFor(() => client.text().endsWith("answered"))
+        const answered = client.text()
+        served.watcher.sweep()
+        served.advance(999)
+        served.watcher.sweep()
+        expect(client.closed()).toBe(false)
+        served.advance(1)
+        served.watcher.sweep()
+        yield* waitFor(client.closed)
+        expect(client.text()).toBe(answered)
+      })
   )
 
   it.live("idle connections between requests and bodies already complete are not watched", () =>
