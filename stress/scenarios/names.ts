@@ -324,8 +324,9 @@ const network = (target: Target): Promise<Row> =>
           { NetworkID, Options: { [generic]: { [key]: name } }, IPv4Data: [], IPv6Data: [] },
           name,
           [key],
-          // "planted" is a valid bridge name; routes of only spaces are no routes.
-          !(key.includes("bridge") && name === "planted") && !(key === "routes" && name.trim() === "")
+          // "planted" is a valid bridge name and prefix; routes of only spaces are no routes.
+          !((key.includes("bridge") || key === "prefix") && name === "planted") &&
+            !(key === "routes" && name.trim() === "")
         )
         if (reply !== undefined && !isError(reply)) await probe.ok("/NetworkDriver.DeleteNetwork", { NetworkID })
       }
@@ -408,6 +409,9 @@ export const frames = (lines: ReadonlyArray<string>): Uint8Array =>
     lines.map((line) => LogEntry.make({ source: "stdout", timeNano: BigInt(Date.now()) * 1_000_000n, line }))
   )
 
+/** A ReadLogs config asking for everything, without following. */
+const readAll = { Since: "0001-01-01T00:00:00Z", Until: "0001-01-01T00:00:00Z", Tail: -1, Follow: false }
+
 /** Logs: the corpus as container ID, FIFO path and log-opts; a symlink planted where a log file would be. */
 const logs = (target: Target): Promise<Row> =>
   withWorkspace("names", target, async ({ base, dir, socket, start }) => {
@@ -441,7 +445,7 @@ const logs = (target: Target): Promise<Row> =>
       }
       const read = await probe.hostile(
         "/LogDriver.ReadLogs",
-        { Info: logInfo(name), Config: {} },
+        { Info: logInfo(name), Config: readAll },
         name,
         id,
         name !== "planted"
