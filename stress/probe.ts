@@ -90,7 +90,8 @@ export class Probe {
     if (reply === undefined) return undefined
     if (isError(reply)) {
       const err = errorOf(reply)
-      if (!names(err, fields, value)) this.fault(`${path} ${shown(value)}: the error names neither field nor value: ${err.slice(0, 160)}`)
+      if (!names(err, fields, value))
+        this.fault(`${path} ${shown(value)}: the error names neither field nor value: ${err.slice(0, 160)}`)
     } else if (mustRefuse) this.fault(`${path} ${shown(value)}: accepted`)
     return reply
   }

@@ -200,8 +200,9 @@ const ipam = (target: Target): Promise<Row> =>
       V6: false
     }
     const PoolID = (await probe.ok("/IpamDriver.RequestPool", pool))?.json?.PoolID as string | undefined
-    const held = (await probe.ok("/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} }))?.json
-      ?.Address as string | undefined
+    const held = (await probe.ok("/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} }))?.json?.Address as
+      | string
+      | undefined
     for (const name of names) {
       const space = ["address space", "AddressSpace"]
       await probe.hostile("/IpamDriver.RequestPool", { ...pool, AddressSpace: name }, name, space, true)
@@ -466,7 +467,8 @@ const logs = (target: Target): Promise<Row> =>
             [key],
             true
           )
-          if (started !== undefined && !isError(started)) await probe.send("/LogDriver.StopLogging", { File: pipe.File })
+          if (started !== undefined && !isError(started))
+            await probe.send("/LogDriver.StopLogging", { File: pipe.File })
         } finally {
           pipe.close()
         }
@@ -476,7 +478,13 @@ const logs = (target: Target): Promise<Row> =>
     const pipe = fifo(fifos)
     Fs.symlinkSync(pipe.File, linked)
     for (const File of [victim, linked, outside]) {
-      const started = await probe.hostile("/LogDriver.StartLogging", { File, Info: logInfo(hex64()) }, File, ["File"], true)
+      const started = await probe.hostile(
+        "/LogDriver.StartLogging",
+        { File, Info: logInfo(hex64()) },
+        File,
+        ["File"],
+        true
+      )
       if (started !== undefined && !isError(started)) await probe.send("/LogDriver.StopLogging", { File })
     }
     pipe.close()
@@ -504,4 +512,3 @@ export const run = (target: Target): Promise<Row | string> => {
     return Promise.resolve("StartMetrics/StopMetrics carry no name; the socket and address are flags, not requests")
   return Promise.resolve("no caller-chosen name reaches a file or the host")
 }
-

@@ -178,7 +178,9 @@ export const checkId = (field: "NetworkID" | "EndpointID", id: string): Result.R
           ? "contains a control character"
           : undefined
   const shown = JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)
-  return reason === undefined ? Result.succeed(id) : Result.fail(new InvalidOption({ reason: `${field} ${shown} ${reason}` }))
+  return reason === undefined
+    ? Result.succeed(id)
+    : Result.fail(new InvalidOption({ reason: `${field} ${shown} ${reason}` }))
 }
 
 /**
@@ -191,7 +193,7 @@ export const describeNetwork = (
 ): Result.Result<NetworkRecord, InvalidOption> =>
   Result.flatMap(BridgeOptions.decode(request.Options), (settings) => {
     const id = checkId("NetworkID", request.NetworkID)
-    if (Result.isFailure(id)) return id
+    if (Result.isFailure(id)) return Result.fail(id.failure)
     const v4 = (request.IPv4Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     const v6 = (request.IPv6Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.
@@ -303,7 +305,7 @@ export const createEndpoint = (
   Result.flatMap(network(table, request.NetworkID), (n): Result.Result<EndpointCreated, BridgeError> => {
     const id = request.EndpointID
     const checked = checkId("EndpointID", id)
-    if (Result.isFailure(checked)) return checked
+    if (Result.isFailure(checked)) return Result.fail(checked.failure)
     const names = vethNames(id)
     for (const other of table.values()) {
       if (other.endpoints.some((e) => e.id === id || e.hostInterface === names.host)) {

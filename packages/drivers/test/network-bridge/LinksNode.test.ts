@@ -62,7 +62,9 @@ describe("LinksNode.parseList", () => {
 describe("LinksNode.ip", () => {
   it.effect("an argument ip cannot be given (a NUL byte) is a failure naming the operation, not a defect", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(LinksNode.ip("tag", "dpkt-x", ["link", "set", "dev", "dpkt-x", "alias", "a\u0000b"]))
+      const error = yield* Effect.flip(
+        LinksNode.ip("tag", "dpkt-x", ["link", "set", "dev", "dpkt-x", "alias", "a\u0000b"])
+      )
       expect(error._tag).toBe("LinksError")
       expect(error.message).toContain("tag dpkt-x")
     })
