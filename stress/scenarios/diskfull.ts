@@ -346,7 +346,16 @@ const logs = (target: Target): Promise<Row> =>
     const output = plugin.output()
     const reported = output.split("\n").filter((l) => l.includes(ids.full.slice(0, 12)) && /failed|dropped/.test(l))
     if (reported.length === 0) probe.fault("the writes that failed on the full disk were not reported")
-    else probe.notes.push(`reported: ${reported[0]!.replace(/^.*?(container|log stream)/, "$1").slice(0, 160)}`)
+    else {
+      // The stream's counters at its end when they are out, else its first failure.
+      const line = reported.find((l) => l.includes("entries written")) ?? reported[0]!
+      probe.notes.push(
+        `reported: ${line
+          .replace(/^.*?(container|log stream)/, "$1")
+          .replace(/"$/, "")
+          .slice(0, 160)}`
+      )
+    }
     Fs.rmSync(filler, { force: true })
     await stream(ids.after, 100, 50)
     await sleep(200)
