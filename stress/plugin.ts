@@ -45,6 +45,8 @@ export interface Plugin {
   readonly alive: () => boolean
   /** Everything it wrote to stderr (for the report when it dies). */
   readonly stderr: () => string
+  /** Everything it wrote to stdout and stderr (its log lines). */
+  readonly output: () => string
   /** SIGKILL, then wait for the exit. */
   readonly kill9: () => Promise<void>
   /** SIGTERM, then wait for the exit. */
@@ -115,6 +117,7 @@ export const start = async (
           peakRss: () => Math.max(peak, exited ? 0 : rssOf(child.pid!)),
           alive: () => !exited,
           stderr: () => err,
+          output: () => `${out}${err}`,
           kill9: () => signal("SIGKILL"),
           stop: () => signal("SIGTERM")
         })

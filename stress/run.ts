@@ -27,20 +27,12 @@ const { values: flags } = parseArgs({
   }
 })
 
-const isVolume = (t: Target) => Descriptors.byName(t.driver)?.apis.some((a) => a.subsystem === "VolumeDriver") === true
-
-/** Runs a scenario written for volume drivers; other drivers get a line saying so. */
-const volumesOnly =
-  (run: (t: Target) => Promise<Row | string | undefined>) =>
-  (t: Target): Promise<Row | string | undefined> =>
-    isVolume(t) ? run(t) : Promise.resolve("not yet written for this API (fuzz and slow clients cover it)")
-
 /** Each scenario answers a row, or why it does not apply to a driver (printed, not counted). Fuzzing, the longest, last. */
 const scenarios: Record<string, (target: Target) => Promise<Row | string | undefined>> = {
   concurrency: (t) => Concurrency.run(t, 1_000),
   crash: (t) => Crash.run(t, Number(flags.crashes)),
-  names: volumesOnly((t) => Names.run(t)),
-  diskfull: volumesOnly((t) => DiskFull.run(t)),
+  names: (t) => Names.run(t),
+  diskfull: (t) => DiskFull.run(t),
   slow: (t) => Slow.run(t, 300, 15),
   fuzz: (t) => Fuzz.run(t, Number(flags.requests))
 }

@@ -102,7 +102,10 @@ const load = (root: string, mode: Mode) =>
         yield* io("remove", paths.dir, () => Fs.rmSync(paths.dir, { recursive: true, force: true }))
         continue
       }
-      if (!Fs.existsSync(paths.diff)) continue
+      // Only a real folder is a layer: a symlink planted in the root (or anything else) would have the layer's
+      // folders resolved outside it, and ApplyDiff write there.
+      const folder = yield* io("stat", paths.dir, () => Fs.lstatSync(paths.dir).isDirectory())
+      if (!folder || !Fs.existsSync(paths.diff)) continue
       const parent = yield* io("read", paths.parent, () => Fs.readFileSync(paths.parent, "utf8").trim())
       const mounts = mode === "overlay" && mounted.has(paths.merged) ? 1 : 0
       records.push(parent === "" ? { id: name, mounts } : { id: name, parent, mounts })

@@ -215,6 +215,10 @@ export const make = (options: Options = {}) =>
       readLogs: ({ Info, Config }) =>
         Effect.gen(function* () {
           const base = yield* pathOf(Info.ContainerID)
+          // Each file opened once before answering: one that cannot be read (a symlink planted in its place) is an
+          // error answer, not a stream cut short after its status line.
+          const maxFile = Math.max(containers.get(Info.ContainerID)?.options.maxFile ?? 1, 10)
+          yield* Effect.scoped(Effect.forEach(LogRotation.files(base, maxFile), files.open, { discard: true }))
           const selection = yield* Effect.fromResult(
             Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
           )

@@ -10,7 +10,18 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import { LogFiles, LogFilesError } from "./LogFiles.ts"
 
-const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
+const reasonOf = (error: unknown) =>
+  (error as NodeJS.ErrnoException).code === "ELOOP"
+    ? "it is a symlink; log files are never opened through one (it could point anywhere)"
+    : error instanceof Error
+      ? error.message
+      : String(error)
+
+// A symlink where a log file would be is refused, not followed: appending through it would write outside the
+// log folder, and reading through it would serve any file to `docker logs`.
+const { O_APPEND, O_CREAT, O_NOFOLLOW, O_RDONLY, O_WRONLY } = Fs.constants
+const appendFlags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW
+const readFlags = O_RDONLY | O_NOFOLLOW
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT"
 
 const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
@@ -40,7 +51,7 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
     openAppend: (path) =>
       Effect.acquireRelease(
         attempt("open", path, async () => {
-          const handle = await Fs.promises.open(path, "a", 0o640)
+          const handle = await Fs.promises.open(path, appendFlags, 0o640)
           try {
             return { handle, size: (await handle.stat()).size }
           } catch (error) {
@@ -75,7 +86,7 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
           "open",
           path,
           ignoringMissing(async () => {
-            const handle = await Fs.promises.open(path, "r")
+            const handle = await Fs.promises.open(path, readFlags)
             return { handle, size: (await handle.stat()).size }
           })
         ),

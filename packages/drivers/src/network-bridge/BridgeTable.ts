@@ -155,6 +155,35 @@ export const endpoint = (
   })
 
 /**
+ * Longest network or endpoint ID accepted, in UTF-8 bytes: the ID is written into the alias of its links, which Linux
+ * caps at 255 bytes with the driver's own tag before it (the daemon's IDs are 64 hex digits).
+ *
+ * @since 0.1.0
+ */
+export const maxIdBytes = 200
+
+/**
+ * Checks a `NetworkID` or `EndpointID` the driver is asked to create: not empty, at most `maxIdBytes`, no control
+ * characters (a NUL cannot be passed to `ip` at all).
+ *
+ * @since 0.1.0
+ */
+export const checkId = (field: "NetworkID" | "EndpointID", id: string): Result.Result<string, InvalidOption> => {
+  const reason =
+    id === ""
+      ? "is empty"
+      : Buffer.byteLength(id, "utf8") > maxIdBytes
+        ? `is ${Buffer.byteLength(id, "utf8")} bytes long, the limit is ${maxIdBytes}`
+        : [...id].some((c) => c < " " || c === "\u007f")
+          ? "contains a control character"
+          : undefined
+  const shown = JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)
+  return reason === undefined
+    ? Result.succeed(id)
+    : Result.fail(new InvalidOption({ reason: `${field} ${shown} ${reason}` }))
+}
+
+/**
  * The record a `CreateNetwork` request describes (pure, nothing checked against the table).
  *
  * @since 0.1.0
@@ -163,7 +192,8 @@ export const describeNetwork = (
   request: NetworkDriver.CreateNetworkRequest
 ): Result.Result<NetworkRecord, InvalidOption> =>
   Result.flatMap(BridgeOptions.decode(request.Options), (settings) => {
-    if (request.NetworkID === "") return Result.fail(new InvalidOption({ reason: "NetworkID is empty" }))
+    const id = checkId("NetworkID", request.NetworkID)
+    if (Result.isFailure(id)) return Result.fail(id.failure)
     const v4 = (request.IPv4Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     const v6 = (request.IPv6Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.
@@ -274,7 +304,8 @@ export const createEndpoint = (
 ): Result.Result<EndpointCreated, BridgeError> =>
   Result.flatMap(network(table, request.NetworkID), (n): Result.Result<EndpointCreated, BridgeError> => {
     const id = request.EndpointID
-    if (id === "") return Result.fail(new InvalidOption({ reason: "EndpointID is empty" }))
+    const checked = checkId("EndpointID", id)
+    if (Result.isFailure(checked)) return Result.fail(checked.failure)
     const names = vethNames(id)
     for (const other of table.values()) {
       if (other.endpoints.some((e) => e.id === id || e.hostInterface === names.host)) {

@@ -15,11 +15,17 @@ import { type Link, Links, LinksError, type Service } from "./Links.ts"
  */
 export const ip = (operation: string, name: string, args: ReadonlyArray<string>): Effect.Effect<string, LinksError> =>
   Effect.callback<string, LinksError>((resume) => {
-    ChildProcess.execFile("ip", args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error === null) return resume(Effect.succeed(stdout))
-      const reason = `${stderr}`.trim() || error.message
-      resume(Effect.fail(new LinksError({ operation, name, reason })))
-    })
+    try {
+      ChildProcess.execFile("ip", args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+        if (error === null) return resume(Effect.succeed(stdout))
+        const reason = `${stderr}`.trim() || error.message
+        resume(Effect.fail(new LinksError({ operation, name, reason })))
+      })
+    } catch (error) {
+      // Thrown before any process starts (an argument with a NUL byte): a failure of this call, not a defect that
+      // would skip the caller's clean-up.
+      resume(Effect.fail(new LinksError({ operation, name, reason: (error as Error).message })))
+    }
   })
 
 interface IpAddrJson {

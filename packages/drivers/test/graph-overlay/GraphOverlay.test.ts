@@ -105,6 +105,27 @@ for (const mode of modes) {
       })
     )
 
+    it.effect("a symlink in the root is not taken for a layer at start-up, so nothing is written through it", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const outside = yield* tempDir
+        // What a layer folder holds, outside the root, linked from where a layer "planted" would be.
+        Fs.mkdirSync(Path.join(outside, "diff"))
+        Fs.writeFileSync(Path.join(outside, "parent"), "")
+        Fs.symlinkSync(outside, Path.join(root, "planted"))
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        expect(yield* driver.exists({ ID: "planted" })).toEqual({ Exists: false })
+        expect((yield* Effect.flip(driver.get({ ID: "planted" })))._tag).toBe("LayerNotFound")
+        const applied = yield* Effect.flip(
+          driver.applyDiff({ id: "planted", parent: "", body: layerTar({ pwned: "x" }) })
+        )
+        expect(applied._tag).toBe("LayerNotFound")
+        expect(Fs.readdirSync(Path.join(outside, "diff"))).toEqual([])
+        expect((yield* Effect.flip(driver.create({ ID: "planted" }))).message).toContain("planted")
+        expect(Fs.readdirSync(outside).sort()).toEqual(["diff", "parent"])
+      })
+    )
+
     it.effect("answers clean errors: unknown layers, bad IDs, a call before Init, user namespaces", () =>
       Effect.gen(function* () {
         const root = yield* tempDir

@@ -200,4 +200,24 @@ describe("log-file", () => {
       expect(texts((yield* daemon.logsStopped(logging.info)).entries)).toEqual(["on disk\n"])
     })
   )
+
+  it.live("on disk: a symlink planted where a container's file would be is neither written nor read through", () =>
+    Effect.gen(function* () {
+      const base = yield* SocketHarness.tempFolder
+      const logs = Path.join(base, "logs")
+      const plugin = yield* InProcess.make(LogFile.layerNode({ dir: logs }))
+      const daemon = yield* LogSequences.make(plugin.client, { fifoDir: base })
+      const outside = Path.join(base, "outside")
+      Fs.writeFileSync(outside, "must stay\n")
+      const info = LogSequences.info({ ContainerID: "planted" })
+      Fs.symlinkSync(outside, Path.join(logs, "planted.log"))
+      const logging = yield* daemon.run(info)
+      yield* logging.print("stdout", ["through the link"])
+      yield* logging.stop
+      expect(Fs.readFileSync(outside, "utf8")).toBe("must stay\n")
+      const read = yield* daemon.logsStopped(info)
+      expect(read.error).toContain("planted.log: it is a symlink")
+      expect(read.entries).toEqual([])
+    })
+  )
 })

@@ -59,6 +59,18 @@ describe("LinksNode.parseList", () => {
   })
 })
 
+describe("LinksNode.ip", () => {
+  it.effect("an argument ip cannot be given (a NUL byte) is a failure naming the operation, not a defect", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        LinksNode.ip("tag", "dpkt-x", ["link", "set", "dev", "dpkt-x", "alias", "a\u0000b"])
+      )
+      expect(error._tag).toBe("LinksError")
+      expect(error.message).toContain("tag dpkt-x")
+    })
+  )
+})
+
 describe.skipIf(!canRun)("LinksNode on the host", () => {
   it.live("creates, tags, addresses, attaches and removes a bridge and a veth pair", () => {
     const suffix = Math.random().toString(16).slice(2, 8)

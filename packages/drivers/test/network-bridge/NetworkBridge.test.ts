@@ -180,6 +180,28 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect("network and endpoint IDs with a control character or over 200 bytes are refused naming the field", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      const nul = yield* call(p, "CreateNetwork", { ...createNetwork(), NetworkID: "a\u0000b" })
+      expect(nul.status).toBe(500)
+      expect(nul.body.Err).toBe('NetworkID "a\\u0000b" contains a control character')
+      const long = yield* call(p, "CreateNetwork", { ...createNetwork(), NetworkID: "x".repeat(201) })
+      expect(long.body.Err).toContain("NetworkID")
+      expect(long.body.Err).toContain("is 201 bytes long, the limit is 200")
+      expect(names(h.links)).toEqual([])
+      expect(h.disk.entries().filter(([path]) => path.includes("/networks/"))).toEqual([])
+      // Any other ID is fine: it is hashed into link and file names.
+      expect((yield* call(p, "CreateNetwork", { ...createNetwork(), NetworkID: "../x" })).body).toEqual({})
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: "../x" })).body).toEqual({})
+      yield* call(p, "CreateNetwork", createNetwork())
+      const endpoint = yield* call(p, "CreateEndpoint", createEndpoint("e\nf"))
+      expect(endpoint.body.Err).toBe('EndpointID "e\\nf" contains a control character')
+      expect(names(h.links)).toEqual([bridge])
+    })
+  )
+
   it.effect("a failed link operation rolls the endpoint back: no state, no link", () =>
     Effect.gen(function* () {
       const h = host((operation, name) => (operation === "addVeth" && name === hostEnd(eid2) ? "no space" : undefined))

@@ -98,7 +98,8 @@ export class StreamAlreadyStarted extends Data.TaggedError("StreamAlreadyStarted
  */
 export class StreamNotStarted extends Data.TaggedError("StreamNotStarted")<{ readonly file: string }> {
   override get message() {
-    return `not logging from ${this.file}`
+    // Quoted: a File of spaces or control characters must still be visible in the message.
+    return `not logging from File ${JSON.stringify(this.file)} (no StartLogging for it, or stopped already)`
   }
 }
 

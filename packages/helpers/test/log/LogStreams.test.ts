@@ -158,7 +158,9 @@ describe("LogStreams", () => {
       const again = yield* Effect.flip(streams.start(file, info("e")))
       expect(again.message).toBe(`already logging from ${file}`)
       const unknown = yield* Effect.flip(streams.stop(Path.join(dir, "nope")))
-      expect(unknown.message).toBe(`not logging from ${Path.join(dir, "nope")}`)
+      expect(unknown.message).toBe(
+        `not logging from File ${JSON.stringify(Path.join(dir, "nope"))} (no StartLogging for it, or stopped already)`
+      )
       const missing = yield* Effect.flip(streams.start(Path.join(dir, "missing"), info("f")))
       expect(missing.message).toMatch(/^open .*missing: ENOENT/)
 
