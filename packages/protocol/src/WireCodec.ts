@@ -88,8 +88,13 @@ export const encoder = <S extends WireSchema>(schema: S, build: BuildOptions = {
   return (value) => Result.mapError(encode(value, options), (e) => formatIssue(e.issue))
 }
 
+// JSON's own whitespace (RFC 8259): other characters `String.prototype.trim` drops, such as a vertical tab or a
+// form feed, make a body garbage, not blank.
+const blank = /^[ \t\n\r]*$/
+
 /**
  * Parses a body as the daemon would send it: an empty (or blank) body means "no arguments" and reads as `{}`.
+ * Blank means JSON whitespace only.
  *
  * @since 0.1.0
  */
@@ -99,7 +104,7 @@ export const parseBody = (text: string): Result.Result<unknown, string> => {
     return Result.succeed(JSON.parse(text))
   } catch (e) {
     // Blank is checked only here: `JSON.parse` skips whitespace itself, and most bodies end with a newline.
-    if (text.trim().length === 0) return Result.succeed({})
+    if (blank.test(text)) return Result.succeed({})
     return Result.fail(`request body is not valid JSON (${(e as Error).message})`)
   }
 }

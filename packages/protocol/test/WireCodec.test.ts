@@ -14,7 +14,8 @@ describe("WireCodec.parseBody", () => {
   })
 
   it("answers malformed JSON with a message, whitespace around it or not", () => {
-    for (const text of ['{"Name":', ' {"Name": }\n', "nope"]) {
+    // A vertical tab, a form feed or a no-break space is not JSON whitespace: such a body is garbage, not blank.
+    for (const text of ['{"Name":', ' {"Name": }\n', "nope", "\u000b", " \f\n", "\u00a0"]) {
       const parsed = WireCodec.parseBody(text)
       expect(Result.isFailure(parsed) && parsed.failure).toMatch(/^request body is not valid JSON \(/)
     }
