@@ -8,7 +8,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { tar } from "../../tar.ts"
 import { exchange, request } from "../../wire.ts"
-import { attempt, ledger, pick, type Round, type Subject } from "./subject.ts"
+import { attempt, ledger, pick, type Subject } from "./subject.ts"
 
 const ids = Array.from({ length: 16 }, (_, i) => `layer${i}`)
 
