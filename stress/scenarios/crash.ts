@@ -7,6 +7,23 @@
  *   acknowledged.
  * - IPAM (file store): RequestAddress/ReleaseAddress of 12 addresses named in one pool; after the restart each
  *   address acknowledged as held must be refused as in use, and each acknowledged as released must be given.
+ * - graph (vfs, and overlay in a mount namespace of its own): Create/CreateReadWrite of 16 layer IDs, some on a
+ *   parent, each followed by ApplyDiff of a small tar whose files are derived from the layer's ID, and Remove of
+ *   layers without children. After the restart every acknowledged layer `Exists` and its `Get` shows its files and
+ *   its ancestors' with the right content (then `Put`), every acknowledged removal is gone, the root holds no other
+ *   folder and no leftover of an interrupted call, `Status` counts what was acknowledged, and a layer whose call was
+ *   in flight is removed if there (as the daemon drops a layer it did not register); then a fresh
+ *   Create/ApplyDiff/Remove.
+ * - network-bridge: CreateNetwork/DeleteNetwork of 6 networks (a /24 each) and CreateEndpoint/DeleteEndpoint of an
+ *   endpoint on each, in a network namespace made for the rounds and kept across the restarts (deleted after), so
+ *   the links outlive the plugin as on a host. After the restart its state files are the truth: `EndpointOperInfo`
+ *   must know each acknowledged network and endpoint and no acknowledged deletion, a CreateNetwork of a known ID with
+ *   another gateway must be refused (its settings were read back), and the namespace's links must match what it
+ *   knows (each bridge with its gateway address, each endpoint's host veth, none of a network it does not know);
+ *   then a fresh network with an endpoint, both deleted. Every accepted call runs `ip`, so a round makes few calls.
+ *
+ * The rounds' starts run with Node's compile cache (see `Plugin.StartOptions`): the plugin still starts from
+ * nothing each time, without compiling the same bundle hundreds of times over.
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
 import * as ChildProcess from "node:child_process"
