@@ -14,6 +14,12 @@ export interface Target {
   readonly args: (dir: string) => ReadonlyArray<string>
   /** Whether its state outlives the process (the crash scenario applies). */
   readonly persistent: boolean
+  /**
+   * For the `kill -9` rounds of a driver whose state is partly links on the host: the rounds make a network
+   * namespace of their own, serve the plugin in it (`ip netns exec`) across the restarts instead of `wrap`, and
+   * delete it afterwards.
+   */
+  readonly crashNetns?: boolean
   /** A command the plugin runs under: a namespace of its own for what it would otherwise change on the host. */
   readonly wrap?: ReadonlyArray<string>
   /**
@@ -95,6 +101,7 @@ export const targets: ReadonlyArray<Target> = [
     args: (dir) => ["--state-dir", Path.join(dir, "state")],
     persistent: false,
     wrap: ["unshare", "--net"],
+    crashNetns: true,
     mix: { requests: 5_000, connections: 4, why: "every accepted call runs ip (a process) once or more" },
     unavailable: () =>
       !isRoot()

@@ -7,40 +7,36 @@
  *   acknowledged.
  * - IPAM (file store): RequestAddress/ReleaseAddress of 12 addresses named in one pool; after the restart each
  *   address acknowledged as held must be refused as in use, and each acknowledged as released must be given.
+ * - graph (vfs, and overlay in a mount namespace of its own): Create/CreateReadWrite of 16 layer IDs, some on a
+ *   parent, each followed by ApplyDiff of a small tar whose files are derived from the layer's ID, and Remove of
+ *   layers without children. After the restart every acknowledged layer `Exists` and its `Get` shows its files and
+ *   its ancestors' with the right content (then `Put`), every acknowledged removal is gone, the root holds no other
+ *   folder and no leftover of an interrupted call, `Status` counts what was acknowledged, and a layer whose call was
+ *   in flight is removed if there (as the daemon drops a layer it did not register); then a fresh
+ *   Create/ApplyDiff/Remove.
+ * - network-bridge: CreateNetwork/DeleteNetwork of 6 networks (a /24 each) and CreateEndpoint/DeleteEndpoint of an
+ *   endpoint on each, in a network namespace made for the rounds and kept across the restarts (deleted after), so
+ *   the links outlive the plugin as on a host. After the restart its state files are the truth: `EndpointOperInfo`
+ *   must know each acknowledged network and endpoint and no acknowledged deletion, a CreateNetwork of a known ID with
+ *   another gateway must be refused (its settings were read back), and the namespace's links must match what it
+ *   knows (each bridge with its gateway address, each endpoint's host veth, none of a network it does not know);
+ *   then a fresh network with an endpoint, both deleted. Every accepted call runs `ip`, so a round makes few calls.
+ *
+ * The rounds' starts run with Node's compile cache (see `Plugin.StartOptions`): the plugin still starts from
+ * nothing each time, without compiling the same bundle hundreds of times over.
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
-import type * as Plugin from "../plugin.ts"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import * as Plugin from "../plugin.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
 import * as Volumes from "../volumes.ts"
 import { call } from "../wire.ts"
+import * as Graph from "./crash/graph.ts"
+import * as Network from "./crash/network.ts"
+import { ledger, type Subject } from "./crash/subject.ts"
 import { sleep, withWorkspace } from "./support.ts"
-
-/** What one driver's rounds check and do. */
-interface Subject {
-  /** Once, before the first round's work (after the first start). */
-  readonly setup: (socket: string) => Promise<string | undefined>
-  /** After a restart: what was lost or is wrong, compared with what was acknowledged. */
-  readonly verify: (socket: string) => Promise<{ readonly lost: Array<string>; readonly wrong: Array<string> }>
-  /** One state-changing step of a worker (the key it touches is unsure until acknowledged). */
-  readonly step: (socket: string, killed: () => boolean) => Promise<void>
-  /** After the kill: forget what was in flight. */
-  readonly settle: () => void
-}
-
-/** Keys (names, addresses) acknowledged present (true) or absent (false), and those with a call in flight. */
-const ledger = <K>() => {
-  const known = new Map<K, boolean>()
-  const unsure = new Set<K>()
-  return {
-    known,
-    unsure,
-    settle: () => {
-      for (const key of unsure) known.delete(key)
-      unsure.clear()
-    }
-  }
-}
 
 const volumeNames = Array.from({ length: 24 }, (_, i) => `v${i}`)
 
@@ -49,7 +45,7 @@ const volumes = (): Subject => {
   let fresh = 0
   return {
     setup: async () => undefined,
-    verify: async (socket) => {
+    verify: async ({ socket }) => {
       const lost: Array<string> = []
       const wrong: Array<string> = []
       const listed = await Volumes.names(socket)
@@ -68,17 +64,18 @@ const volumes = (): Subject => {
     },
     step: async (socket, killed) => {
       const Name = volumeNames[Math.floor(Math.random() * volumeNames.length)]!
-      if (unsure.has(Name)) return
+      if (unsure.has(Name)) return false
       unsure.add(Name)
       const op = Math.random()
       const method = op < 0.4 ? "Create" : op < 0.7 ? "Remove" : "Mount"
       const body = method === "Create" ? { Name, Opts: {} } : method === "Mount" ? { Name, ID: "m" } : { Name }
       const err = await Volumes.ok(socket, method, body)
-      if (killed()) return
+      if (killed()) return true
       if (method === "Mount" && err === undefined) await Volumes.ok(socket, "Unmount", { Name, ID: "m" })
       if (method === "Create" && err === undefined) known.set(Name, true)
       if (method === "Remove" && err === undefined) known.set(Name, false)
       unsure.delete(Name)
+      return true
     },
     settle
   }
@@ -99,7 +96,7 @@ const ipam = (): Subject => {
     }
   }
   return {
-    setup: async (socket) => {
+    setup: async ({ socket }) => {
       const pool = await ipamCall(socket, "RequestPool", {
         AddressSpace: "local",
         Pool: "10.214.0.0/24",
@@ -110,7 +107,7 @@ const ipam = (): Subject => {
       PoolID = pool.json?.PoolID ?? ""
       return pool.ok ? undefined : pool.text
     },
-    verify: async (socket) => {
+    verify: async ({ socket }) => {
       const lost: Array<string> = []
       const wrong: Array<string> = []
       for (const [Address, held] of known) {
@@ -140,7 +137,7 @@ const ipam = (): Subject => {
     },
     step: async (socket, killed) => {
       const Address = ipamAddresses[Math.floor(Math.random() * ipamAddresses.length)]!
-      if (unsure.has(Address)) return
+      if (unsure.has(Address)) return false
       unsure.add(Address)
       const release = known.get(Address) === true || (known.get(Address) === undefined && Math.random() < 0.5)
       const result = await ipamCall(
@@ -148,49 +145,85 @@ const ipam = (): Subject => {
         release ? "ReleaseAddress" : "RequestAddress",
         release ? { PoolID, Address } : { PoolID, Address, Options: {} }
       )
-      if (killed()) return
+      if (killed()) return true
       if (result.ok) known.set(Address, !release)
       unsure.delete(Address)
+      return true
     },
     settle
   }
 }
 
+/** The value of flag `name` in `args`. */
+const flagOf = (args: ReadonlyArray<string>, name: string): string | undefined => {
+  const at = args.indexOf(name)
+  return at < 0 ? undefined : args[at + 1]
+}
+
+/**
+ * A network namespace of this run's own, kept across the restarts (links outlive the plugin, as on a host);
+ * `release` deletes it with whatever is left in it.
+ */
+const namespace = (): { readonly name: string; readonly release: () => void } => {
+  const name = `dpk-stress-${process.pid}`
+  ChildProcess.execFileSync("ip", ["netns", "add", name], { stdio: "ignore" })
+  return { name, release: () => ChildProcess.execFileSync("ip", ["netns", "delete", name], { stdio: "ignore" }) }
+}
+
 /** Runs `rounds` kill-and-restart rounds, or answers why the scenario does not apply. */
 export const run = (target: Target, rounds: number): Promise<Row | string> => {
   const apis = Descriptors.byName(target.driver)?.apis.map((a) => a.subsystem) ?? []
-  const subject = !target.persistent
-    ? undefined
-    : apis.includes("VolumeDriver")
-      ? volumes()
-      : apis.includes("IpamDriver")
-        ? ipam()
-        : undefined
-  if (subject === undefined)
-    return Promise.resolve(
-      target.persistent ? "not written for this API yet" : "skipped: its state does not outlive the process"
-    )
-  return withWorkspace("crash", target, async ({ socket, start }) => {
+  if (!target.persistent && target.crashNetns !== true)
+    return Promise.resolve("skipped: its state does not outlive the process")
+  const ns = target.crashNetns === true ? namespace() : undefined
+  const subject: Subject | undefined = apis.includes("VolumeDriver")
+    ? volumes()
+    : apis.includes("IpamDriver")
+      ? ipam()
+      : apis.includes("GraphDriver")
+        ? Graph.subject((dir) => flagOf(target.args(dir), "--root") ?? Path.join(dir, "graph"))
+        : apis.includes("NetworkDriver") && ns !== undefined
+          ? Network.subject(ns.name)
+          : undefined
+  if (subject === undefined) {
+    ns?.release()
+    return Promise.resolve("not written for this API yet")
+  }
+  const rounds_ = withWorkspace("crash", target, async ({ dir, socket, start }) => {
     const notes: Array<string> = []
     let crashes = 0
     let lost = 0
     let wrong = 0
     let steps = 0
     let peak = 0
-    let restartMs = 0
+    // Where a round's time goes: start (to "listening"), verify, work (the random window), kill (to the exit).
+    const ms = { start: 0, verify: 0, work: 0, kill: 0 }
+    const options = { compileCache: true }
+    const serve = () =>
+      ns === undefined
+        ? start(options)
+        : Plugin.start(target.driver, socket, target.args(dir), ["ip", "netns", "exec", ns.name], options)
+    // Fills the compile cache (written at a clean exit only): the rounds' starts then skip compiling the bundle.
+    try {
+      await (await serve()).stop()
+    } catch {
+      // Round 0 reports a plugin that does not start.
+    }
     for (let round = 0; round < rounds; round++) {
       let plugin: Plugin.Plugin
       const t0 = Date.now()
       try {
-        plugin = await start()
+        plugin = await serve()
       } catch (e) {
         crashes++
         notes.push(`round ${round}: the plugin did not start again: ${(e as Error).message.slice(0, 200)}`)
         break
       }
-      restartMs += Date.now() - t0
+      ms.start += Date.now() - t0
+      const t1 = Date.now()
+      const current = { socket, pid: plugin.pid, dir }
       if (round === 0) {
-        const err = await subject.setup(socket)
+        const err = await subject.setup(current)
         if (err !== undefined) {
           wrong++
           notes.push(`setup: ${err}`)
@@ -198,25 +231,31 @@ export const run = (target: Target, rounds: number): Promise<Row | string> => {
           break
         }
       } else {
-        const found = await subject.verify(socket)
+        const found = await subject.verify(current)
         lost += found.lost.length
         wrong += found.wrong.length
         for (const text of [...found.lost, ...found.wrong]) if (notes.length < 8) notes.push(`round ${round}: ${text}`)
       }
+      ms.verify += Date.now() - t1
       // Work, then kill at a random moment.
       let killed = false
       const worker = async () => {
         while (!killed) {
-          await subject.step(socket, () => killed)
-          steps++
+          if (await subject.step(socket, () => killed)) steps++
+          // A step that found nothing to do answered at once: let the timers (the kill) run.
+          else await new Promise((resolve) => setImmediate(resolve))
         }
       }
       const workers = Array.from({ length: 4 }, worker)
+      const t2 = Date.now()
       await sleep(20 + Math.random() * 300)
       killed = true
       peak = Math.max(peak, plugin.peakRss())
+      ms.work += Date.now() - t2
+      const t3 = Date.now()
       await plugin.kill9()
       await Promise.all(workers)
+      ms.kill += Date.now() - t3
       subject.settle()
     }
     return {
@@ -230,9 +269,12 @@ export const run = (target: Target, rounds: number): Promise<Row | string> => {
       wrong,
       peakRssMb: mib(peak),
       notes: [
-        `${steps} calls across the rounds; a restart took ${Math.round(restartMs / Math.max(rounds, 1))} ms on average`,
+        `${steps} calls across the rounds; a round took on average ${Object.entries(ms)
+          .map(([phase, total]) => `${phase} ${Math.round(total / Math.max(rounds, 1))} ms`)
+          .join(", ")}`,
         ...notes
       ]
     }
   })
+  return ns === undefined ? rounds_ : rounds_.finally(ns.release)
 }

@@ -10,7 +10,7 @@ export interface Workspace {
   readonly base: string
   readonly dir: string
   readonly socket: string
-  readonly start: () => Promise<Plugin.Plugin>
+  readonly start: (options?: Plugin.StartOptions) => Promise<Plugin.Plugin>
 }
 
 /** Runs `body` in a fresh workspace for `target`, removed afterwards. */
@@ -27,7 +27,7 @@ export const withWorkspace = async <A>(
       base,
       dir,
       socket,
-      start: () => Plugin.start(target.driver, socket, target.args(dir), target.wrap)
+      start: (options) => Plugin.start(target.driver, socket, target.args(dir), target.wrap, options)
     })
   } finally {
     Fs.rmSync(base, { recursive: true, force: true })
