@@ -17,6 +17,7 @@ import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { logInfo } from "../logs.ts"
 import type * as Plugin from "../plugin.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
@@ -199,22 +200,6 @@ const layers = async (socket: string, send: typeof call, pairs: number, plugin: 
   for (const ID of [...chain].reverse()) await graph("Remove", { ID })
   return { count, lost, errors, notes }
 }
-
-/** The `Info` the daemon sends with StartLogging, for container `id`. */
-const logInfo = (id: string) => ({
-  Config: {},
-  ContainerID: id,
-  ContainerName: `/${id.slice(0, 12)}`,
-  ContainerEntrypoint: "sh",
-  ContainerArgs: [],
-  ContainerImageID: "sha256:0",
-  ContainerImageName: "busybox",
-  ContainerCreated: "2026-01-01T00:00:00Z",
-  ContainerEnv: [],
-  ContainerLabels: {},
-  LogPath: "",
-  DaemonName: "docker"
-})
 
 const logStreams = async (
   socket: string,

@@ -15,12 +15,12 @@ import { Descriptors } from "@docker-plugin-kit/drivers"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { fifo, frames, logInfo } from "../logs.ts"
 import type * as Plugin from "../plugin.ts"
 import { errorOf, isError, Probe, type Reply } from "../probe.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
 import * as Volumes from "../volumes.ts"
-import { fifo, frames, logInfo } from "./names.ts"
 import { sleep, type Workspace, withWorkspace } from "./support.ts"
 
 /** Whether an error says the disk is full. */

@@ -14,11 +14,11 @@
  *   where a container's log file would be, pointing at a file outside.
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
-import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { fifo, frames, logInfo } from "../logs.ts"
 import type * as Plugin from "../plugin.ts"
 import { isError, Probe } from "../probe.ts"
 import { mib, type Row } from "../row.ts"
@@ -372,43 +372,6 @@ const network = (target: Target): Promise<Row> =>
     await plugin.stop()
     return row
   })
-
-/** The `Info` the daemon sends with StartLogging and ReadLogs, for container `id`. */
-export const logInfo = (id: string, config: Record<string, string> = {}) => ({
-  Config: config,
-  ContainerID: id,
-  ContainerName: `/${id.slice(0, 12)}`,
-  ContainerEntrypoint: "sh",
-  ContainerArgs: [],
-  ContainerImageID: "sha256:0",
-  ContainerImageName: "busybox",
-  ContainerCreated: "2026-01-01T00:00:00Z",
-  ContainerEnv: [],
-  ContainerLabels: {},
-  LogPath: "",
-  DaemonName: "docker"
-})
-
-/** A FIFO made and held open for writing as the daemon does before StartLogging. */
-export const fifo = (folder: string): { readonly File: string; readonly fd: number; readonly close: () => void } => {
-  const File = Path.join(folder, `${Crypto.randomUUID()}.fifo`)
-  ChildProcess.execFileSync("mkfifo", ["-m", "0700", File])
-  const fd = Fs.openSync(File, Fs.constants.O_RDWR | Fs.constants.O_NONBLOCK)
-  return {
-    File,
-    fd,
-    close: () => {
-      Fs.closeSync(fd)
-      Fs.rmSync(File, { force: true })
-    }
-  }
-}
-
-/** Framed entries as the daemon writes them to the FIFO. */
-export const frames = (lines: ReadonlyArray<string>): Uint8Array =>
-  LogFraming.encodeFrames(
-    lines.map((line) => LogEntry.make({ source: "stdout", timeNano: BigInt(Date.now()) * 1_000_000n, line }))
-  )
 
 /** A ReadLogs config asking for everything, without following. */
 const readAll = { Since: "0001-01-01T00:00:00Z", Until: "0001-01-01T00:00:00Z", Tail: -1, Follow: false }
