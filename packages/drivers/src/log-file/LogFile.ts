@@ -186,15 +186,17 @@ export const make = (options: Options = {}) =>
       ...(options.flushTimeout === undefined ? {} : { flushTimeout: options.flushTimeout })
     })
 
+    /** The files of a container's history, oldest first: older ones a previous, larger max-file left are read too. */
+    const historyFiles = (id: string, base: string) =>
+      LogRotation.files(base, Math.max(containers.get(id)?.options.maxFile ?? 1, 10))
+
     /** The files to read (oldest first), each with how much of it to read, and a follower queue when asked. */
     const capture = (id: string, base: string, follow: boolean) =>
       Effect.gen(function* () {
         const container = containers.get(id)
-        const maxFile = Math.max(container?.options.maxFile ?? 1, 1)
         const opened: Array<{ readonly file: OpenFile; readonly end: number }> = []
         const open = Effect.gen(function* () {
-          // Older files a previous, larger max-file left behind are read too.
-          for (const path of LogRotation.files(base, Math.max(maxFile, 10))) {
+          for (const path of historyFiles(id, base)) {
             const file = yield* files.open(path)
             if (file !== undefined) opened.push({ file, end: file.size })
           }
@@ -217,8 +219,7 @@ export const make = (options: Options = {}) =>
           const base = yield* pathOf(Info.ContainerID)
           // Each file opened once before answering: one that cannot be read (a symlink planted in its place) is an
           // error answer, not a stream cut short after its status line.
-          const maxFile = Math.max(containers.get(Info.ContainerID)?.options.maxFile ?? 1, 10)
-          yield* Effect.scoped(Effect.forEach(LogRotation.files(base, maxFile), files.open, { discard: true }))
+          yield* Effect.scoped(Effect.forEach(historyFiles(Info.ContainerID, base), files.open, { discard: true }))
           const selection = yield* Effect.fromResult(
             Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
           )
