@@ -28,9 +28,6 @@ const randomBytes = (n: number): Buffer => Buffer.from(Array.from({ length: n },
 const failedField = (message: string, fields: ReadonlyArray<string>): string | undefined =>
   fields.find((f) => message.includes(`["${f}"]`) || message.includes(`"${f}"`) || message.includes(f))
 
-/** Whether `bytes` hold nothing but JSON whitespace. */
-const blank = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)
-
 /** A generator of inputs for one JSON endpoint. */
 export const generator = async (endpoint: Endpoint.Any, count: number): Promise<(() => Input) | undefined> => {
   if (endpoint.request._tag !== "Json" || endpoint.response._tag !== "Json") return undefined
@@ -73,9 +70,10 @@ export const generator = async (endpoint: Endpoint.Any, count: number): Promise<
     () => ({ ...judge("empty body", {}), body: Buffer.alloc(0) }),
     () => {
       const body = randomBytes(1 + Math.floor(Math.random() * 200))
-      // Bytes that happen to be only whitespace are a blank body, which the server reads as `{}` (valid for the
-      // APIs whose fields are all optional, such as authorization): judged as that, not as garbage.
-      return { ...judge("random bytes", blank(body) ? {} : []), body }
+      // Judged as the server reads it: bytes that happen to be blank (read as `{}`, valid for the APIs whose fields
+      // are all optional, such as authorization) or JSON are that, not garbage.
+      const read = WireCodec.parseBody(body.toString("utf8"))
+      return { ...judge("random bytes", Result.isSuccess(read) ? read.success : []), body }
     },
     () => {
       const text = JSON.stringify(base())

@@ -64,14 +64,12 @@ const rows: Array<Row> = []
 const timed = async (scenario: string, target: Target) => {
   const t0 = Date.now()
   const row = await scenarios[scenario]!(target)
-  return { target, row, seconds: (Date.now() - t0) / 1000 }
+  return { row, seconds: (Date.now() - t0) / 1000 }
 }
 for (const scenario of chosen) {
   const results = together.has(scenario) ? await Promise.all(drivers.map((target) => timed(scenario, target))) : []
-  for (const target of drivers) {
-    const { row, seconds } = together.has(scenario)
-      ? results.find((r) => r.target === target)!
-      : await timed(scenario, target)
+  for (const [i, target] of drivers.entries()) {
+    const { row, seconds } = results[i] ?? (await timed(scenario, target))
     if (row === undefined) continue
     if (typeof row === "string") {
       console.log(`${scenario} ${target.driver}: ${row}`)
