@@ -169,11 +169,12 @@ export const maxIdBytes = 200
  * @since 0.1.0
  */
 export const checkId = (field: "NetworkID" | "EndpointID", id: string): Result.Result<string, InvalidOption> => {
+  const bytes = Buffer.byteLength(id, "utf8")
   const reason =
     id === ""
       ? "is empty"
-      : Buffer.byteLength(id, "utf8") > maxIdBytes
-        ? `is ${Buffer.byteLength(id, "utf8")} bytes long, the limit is ${maxIdBytes}`
+      : bytes > maxIdBytes
+        ? `is ${bytes} bytes long, the limit is ${maxIdBytes}`
         : [...id].some((c) => c < " " || c === "\u007f")
           ? "contains a control character"
           : undefined

@@ -71,6 +71,18 @@ const connect = (path: string) => {
   return { socket, text: () => Buffer.concat(received).toString("utf8"), closed: () => closed }
 }
 
+/** Swept from the moment the body stalls: the connection is still open 1 ms before the 1 s timeout, closed at it. */
+const closesAtTimeout = (served: Served, client: ReturnType<typeof connect>) =>
+  Effect.gen(function* () {
+    served.watcher.sweep()
+    served.advance(999)
+    served.watcher.sweep()
+    expect(client.closed()).toBe(false)
+    served.advance(1)
+    served.watcher.sweep()
+    yield* waitFor(client.closed)
+  })
+
 describe("BodyStall", () => {
   it.live("a body that stops arriving is answered 408 with Err, and its connection closed", () =>
     Effect.gen(function* () {
@@ -78,13 +90,7 @@ describe("BodyStall", () => {
       const client = connect(served.path)
       client.socket.write(`${head(100)}${"x".repeat(10)}`)
       yield* waitFor(() => served.read() === 10)
-      served.watcher.sweep()
-      served.advance(999)
-      served.watcher.sweep()
-      expect(client.closed()).toBe(false)
-      served.advance(1)
-      served.watcher.sweep()
-      yield* waitFor(client.closed)
+      yield* closesAtTimeout(served, client)
       const [status, ...rest] = client.text().split("\r\n")
       expect(status).toBe("HTTP/1.1 408 Request Timeout")
       expect(rest).toContain("Connection: close")
@@ -149,13 +155,7 @@ describe("BodyStall", () => {
         client.socket.write(`${head(100)}${"x".repeat(10)}`)
         yield* waitFor(() => client.text().endsWith("answered"))
         const answered = client.text()
-        served.watcher.sweep()
-        served.advance(999)
-        served.watcher.sweep()
-        expect(client.closed()).toBe(false)
-        served.advance(1)
-        served.watcher.sweep()
-        yield* waitFor(client.closed)
+        yield* closesAtTimeout(served, client)
         expect(client.text()).toBe(answered)
       })
   )
