@@ -1,45 +1,28 @@
 /**
- * A small ustar writer for the layers the stress scenarios apply: folders and regular files with short names, which
- * is all a check of ApplyDiff needs (the toolkit's own writer is what is under test, so it is not used here).
+ * Layer tars for the stress scenarios, made by the system's `tar` from files written to a scratch folder: an
+ * archiver independent of the toolkit's own tar writer, which is part of what is under test.
  */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 
-/** One entry: a folder (name ending in `/`) or a file with its content. */
-export interface Entry {
-  readonly name: string
-  readonly content?: string
+/**
+ * An uncompressed tar of `files` (path to content; a path ending in `/` is a folder), as the daemon streams a layer.
+ * It is made in a fresh folder under `scratch`, removed afterwards.
+ */
+export const tarOf = (scratch: string, files: Record<string, string | Buffer>): Buffer => {
+  const src = Fs.mkdtempSync(Path.join(scratch, "tar-"))
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      const path = Path.join(src, name)
+      if (name.endsWith("/")) Fs.mkdirSync(path, { recursive: true })
+      else {
+        Fs.mkdirSync(Path.dirname(path), { recursive: true })
+        Fs.writeFileSync(path, content)
+      }
+    }
+    return ChildProcess.execFileSync("tar", ["-cf", "-", "-C", src, "."], { maxBuffer: 64 * 2 ** 20 })
+  } finally {
+    Fs.rmSync(src, { recursive: true, force: true })
+  }
 }
-
-const field = (header: Buffer, offset: number, length: number, value: string) => {
-  header.write(value, offset, length, "utf8")
-}
-
-const octal = (value: number, length: number) => `${value.toString(8).padStart(length - 1, "0")}\0`
-
-const headerOf = (name: string, size: number, folder: boolean): Buffer => {
-  if (Buffer.byteLength(name) > 100) throw new Error(`tar entry name over 100 bytes: ${name}`)
-  const header = Buffer.alloc(512)
-  field(header, 0, 100, name)
-  field(header, 100, 8, octal(folder ? 0o755 : 0o644, 8))
-  field(header, 108, 8, octal(0, 8))
-  field(header, 116, 8, octal(0, 8))
-  field(header, 124, 12, octal(size, 12))
-  field(header, 136, 12, octal(1_700_000_000, 12))
-  field(header, 148, 8, "        ")
-  field(header, 156, 1, folder ? "5" : "0")
-  field(header, 257, 8, "ustar\u000000")
-  let sum = 0
-  for (const byte of header) sum += byte
-  field(header, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `)
-  return header
-}
-
-/** The tar of `entries`, with the two zero blocks that end it. */
-export const tar = (entries: ReadonlyArray<Entry>): Buffer =>
-  Buffer.concat([
-    ...entries.flatMap(({ name, content }) => {
-      const body = Buffer.from(content ?? "")
-      const padding = Buffer.alloc((512 - (body.length % 512)) % 512)
-      return [headerOf(name, body.length, name.endsWith("/")), body, padding]
-    }),
-    Buffer.alloc(1024)
-  ])

@@ -20,6 +20,7 @@ import type * as Plugin from "../plugin.ts"
 import { errorOf, isError, Probe, type Reply } from "../probe.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
+import { tarOf } from "../tar.ts"
 import * as Volumes from "../volumes.ts"
 import { sleep, type Workspace, withWorkspace } from "./support.ts"
 
@@ -186,15 +187,6 @@ const ipam = (target: Target): Promise<Row> =>
     await plugin.stop()
     return row
   })
-
-/** An uncompressed tar of `files` (name to content), made in `scratch` (not on the full disk). */
-const tarOf = (scratch: string, files: Record<string, string | Buffer>): Buffer => {
-  const src = Fs.mkdtempSync(Path.join(scratch, "tar-"))
-  for (const [name, content] of Object.entries(files)) Fs.writeFileSync(Path.join(src, name), content)
-  const tar = ChildProcess.execFileSync("tar", ["-cf", "-", "-C", src, "."], { maxBuffer: 64 * 2 ** 20 })
-  Fs.rmSync(src, { recursive: true, force: true })
-  return tar
-}
 
 /** Graph: a tar larger than the space, a Create on the full disk; the layers made before keep their files. */
 const graph = (target: Target): Promise<Row> =>

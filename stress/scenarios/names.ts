@@ -23,6 +23,7 @@ import type * as Plugin from "../plugin.ts"
 import { isError, Probe } from "../probe.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
+import { tarOf } from "../tar.ts"
 import { difference, snapshot } from "../tree.ts"
 import * as Volumes from "../volumes.ts"
 import { type Workspace, withWorkspace } from "./support.ts"
@@ -124,15 +125,6 @@ const volumes = (target: Target): Promise<Row> =>
     await plugin.stop()
     return row
   })
-
-/** An uncompressed tar of `files` (name to content), as the daemon streams a layer. */
-const tarOf = (base: string, files: Record<string, string | Buffer>): Buffer => {
-  const src = Fs.mkdtempSync(Path.join(base, "tar-"))
-  for (const [name, content] of Object.entries(files)) Fs.writeFileSync(Path.join(src, name), content)
-  const tar = ChildProcess.execFileSync("tar", ["-cf", "-", "-C", src, "."], { maxBuffer: 64 * 2 ** 20 })
-  Fs.rmSync(src, { recursive: true, force: true })
-  return tar
-}
 
 /** Graph drivers: the corpus as layer ID and Parent; a symlink planted in the root before the start. */
 const graph = (target: Target): Promise<Row> =>

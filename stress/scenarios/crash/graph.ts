@@ -5,8 +5,9 @@
  * ancestors', and `top` holding its own ID (an upper layer's file hides its parent's).
  */
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
-import { tar } from "../../tar.ts"
+import { tarOf as tarOfFiles } from "../../tar.ts"
 import { exchange, request } from "../../wire.ts"
 import { attempt, ledger, pick, type Subject } from "./subject.ts"
 
@@ -25,8 +26,16 @@ const filesOf = (id: string): Array<[string, string]> => [
   ["top", id]
 ]
 
-const tarOf = (id: string): Buffer =>
-  tar([{ name: `${id}/` }, ...filesOf(id).map(([name, content]) => ({ name, content }))])
+// Made once per ID (the content is the ID's), not at every ApplyDiff: a tar is a process of its own.
+const tars = new Map<string, Buffer>()
+const tarOf = (id: string): Buffer => {
+  let made = tars.get(id)
+  if (made === undefined) {
+    made = tarOfFiles(Os.tmpdir(), { [`${id}/`]: "", ...Object.fromEntries(filesOf(id)) })
+    tars.set(id, made)
+  }
+  return made
+}
 
 const graph = (socket: string, method: string, body: unknown) => attempt(socket, `/GraphDriver.${method}`, body)
 
