@@ -2,7 +2,7 @@
  * Volume calls as the daemon makes them, for the scenarios that need a volume plugin's state: what it lists,
  * what one volume reports.
  */
-import { call } from "./wire.ts"
+import { attempt, call } from "./wire.ts"
 
 /** A 64-hex mount ID like the daemon's. */
 export const mountId = (): string =>
@@ -14,11 +14,6 @@ export const names = async (socket: string): Promise<Array<string>> => {
   return ((json?.Volumes ?? []) as Array<{ Name: string }>).map((v) => v.Name).sort()
 }
 
-const shown = (body: unknown): string => {
-  const text = JSON.stringify(body)
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text
-}
-
 /** A call that must succeed; its error text otherwise (no answer included). */
 export const ok = async (
   socket: string,
@@ -26,14 +21,8 @@ export const ok = async (
   body: unknown,
   send: typeof call = call
 ): Promise<string | undefined> => {
-  try {
-    const { status, json } = await send(socket, `/VolumeDriver.${method}`, body)
-    return status === 200 && json?.Err === undefined
-      ? undefined
-      : `${method} ${JSON.stringify(body)}: ${json?.Err ?? status}`
-  } catch (e) {
-    return `${method} ${shown(body)}: ${(e as Error).message}`
-  }
+  const result = await attempt(socket, `/VolumeDriver.${method}`, body, send)
+  return result.ok ? undefined : result.text
 }
 
 /** `Status.mounts` of a volume, as the driver reports it. */

@@ -106,6 +106,31 @@ export const call = async (socket: string, path: string, body: unknown): Promise
   return { status: answer.status, json: answer.body === "" ? undefined : JSON.parse(answer.body) }
 }
 
+/** The answer to a call that should succeed: `ok` when it is 200 with no `Err`; otherwise `text` says what failed. */
+export interface Attempt {
+  readonly ok: boolean
+  readonly text: string
+  readonly json: any
+}
+
+/** Makes a JSON call (through `send`) and judges its answer; a call with no answer is a failure whose text says so. */
+export const attempt = async (
+  socket: string,
+  path: string,
+  body: unknown,
+  send: typeof call = call
+): Promise<Attempt> => {
+  const shown = JSON.stringify(body)
+  const what = `${path.replace(/^\/\w+\./, "")} ${shown.length > 100 ? `${shown.slice(0, 100)}…` : shown}`
+  try {
+    const { status, json } = await send(socket, path, body)
+    const ok = status === 200 && json?.Err === undefined
+    return { ok, text: ok ? "" : `${what}: ${json?.Err ?? status}`, json }
+  } catch (e) {
+    return { ok: false, text: `${what}: ${(e as Error).message}`, json: undefined }
+  }
+}
+
 /**
  * Calls through a pool of `connections` keep-alive connections, as the daemon's HTTP client does: many calls in
  * flight, never more connections than the pool.

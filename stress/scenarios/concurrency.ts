@@ -22,7 +22,7 @@ import type * as Plugin from "../plugin.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
 import * as Volumes from "../volumes.ts"
-import { type call, pooled } from "../wire.ts"
+import { attempt, type call, pooled } from "../wire.ts"
 import { sleep, withWorkspace } from "./support.ts"
 
 /** The counts one run ends with. */
@@ -31,23 +31,6 @@ interface Outcome {
   readonly lost: number
   readonly errors: ReadonlyArray<string>
   readonly notes: ReadonlyArray<string>
-}
-
-/** A call that must succeed: its JSON, or its error text (no answer included). */
-const attempt = async (
-  send: typeof call,
-  socket: string,
-  path: string,
-  body: unknown
-): Promise<{ readonly json?: any; readonly error?: string }> => {
-  try {
-    const { status, json } = await send(socket, path, body)
-    return status === 200 && json?.Err === undefined
-      ? { json }
-      : { error: `${path} ${JSON.stringify(body)}: ${json?.Err ?? status}` }
-  } catch (e) {
-    return { error: `${path} ${JSON.stringify(body)}: ${(e as Error).message}` }
-  }
 }
 
 const mounts = async (socket: string, send: typeof call, pairs: number): Promise<Outcome> => {
@@ -86,9 +69,9 @@ const addresses = async (socket: string, send: typeof call, pairs: number): Prom
   let count = 0
   const ipam = async (method: string, body: unknown) => {
     count++
-    const result = await attempt(send, socket, `/IpamDriver.${method}`, body)
-    if (result.error !== undefined) errors.push(result.error)
-    return result.json
+    const result = await attempt(socket, `/IpamDriver.${method}`, body, send)
+    if (!result.ok) errors.push(result.text)
+    return result.ok ? result.json : undefined
   }
   // A /22: more addresses than pairs, so a serial run never finds the pool full.
   const pool = await ipam("RequestPool", {
@@ -129,18 +112,17 @@ const addresses = async (socket: string, send: typeof call, pairs: number): Prom
       while (next < poolHosts.length) {
         next++
         count++
-        const result = await attempt(send, socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} })
-        const Address = (result.json?.Address as string | undefined)?.split("/")[0]
-        if (Address === undefined) refused.push(result.error ?? "no address")
+        const result = await attempt(socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} }, send)
+        const Address = result.ok ? (result.json?.Address as string | undefined)?.split("/")[0] : undefined
+        if (Address === undefined) refused.push(result.text || "no address")
         else if (given.has(Address)) refused.push(`${Address} handed out twice`)
         else given.add(Address)
       }
     })
   )
   count++
-  const beyond = await attempt(send, socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} })
-  if (beyond.error === undefined)
-    errors.push(`the pool gave ${beyond.json?.Address} beyond its ${poolHosts.length} addresses`)
+  const beyond = await attempt(socket, "/IpamDriver.RequestAddress", { PoolID, Address: "", Options: {} }, send)
+  if (beyond.ok) errors.push(`the pool gave ${beyond.json?.Address} beyond its ${poolHosts.length} addresses`)
   await ipam("ReleasePool", { PoolID })
   notes.push(
     `${pairs} pairs, then the pool's ${poolHosts.length} addresses requested again: ${refused.length === 0 ? "every one given, once" : `${refused.length} not: ${refused.slice(0, 2).join("; ")}`}`
@@ -154,9 +136,9 @@ const layers = async (socket: string, send: typeof call, pairs: number, plugin: 
   let count = 0
   const graph = async (method: string, body: unknown) => {
     count++
-    const result = await attempt(send, socket, `/GraphDriver.${method}`, body)
-    if (result.error !== undefined) errors.push(result.error)
-    return result.json
+    const result = await attempt(socket, `/GraphDriver.${method}`, body, send)
+    if (!result.ok) errors.push(result.text)
+    return result.ok ? result.json : undefined
   }
   const chain = ["base", "middle", "top"].map((n) => `stress-${n}`)
   for (const [i, ID] of chain.entries()) await graph("Create", i === 0 ? { ID } : { ID, Parent: chain[i - 1] })
@@ -191,8 +173,8 @@ const layers = async (socket: string, send: typeof call, pairs: number, plugin: 
   }
   for (const ID of chain) {
     count++
-    const extra = await attempt(send, socket, "/GraphDriver.Put", { ID })
-    if (extra.error === undefined) {
+    const extra = await attempt(socket, "/GraphDriver.Put", { ID }, send)
+    if (extra.ok) {
       lost++
       notes.push(`a Put of ${ID} after every pair was accepted: its count was above zero`)
     }
@@ -214,9 +196,9 @@ const logStreams = async (
   let count = 0
   const logs = async (method: string, body: unknown) => {
     count++
-    const result = await attempt(send, socket, `/LogDriver.${method}`, body)
-    if (result.error !== undefined) errors.push(result.error)
-    return result.error === undefined
+    const result = await attempt(socket, `/LogDriver.${method}`, body, send)
+    if (!result.ok) errors.push(result.text)
+    return result.ok
   }
   const fifos = Path.join(base, "fifos")
   Fs.mkdirSync(fifos)

@@ -32,7 +32,7 @@ import * as Plugin from "../plugin.ts"
 import { mib, type Row } from "../row.ts"
 import type { Target } from "../targets.ts"
 import * as Volumes from "../volumes.ts"
-import { call } from "../wire.ts"
+import { attempt } from "../wire.ts"
 import * as Graph from "./crash/graph.ts"
 import * as Network from "./crash/network.ts"
 import { ledger, type Subject } from "./crash/subject.ts"
@@ -86,15 +86,7 @@ const ipamAddresses = Array.from({ length: 12 }, (_, i) => `10.214.0.${10 + i}`)
 const ipam = (): Subject => {
   const { known, unsure, settle } = ledger<string>()
   let PoolID = ""
-  const ipamCall = async (socket: string, method: string, body: unknown) => {
-    try {
-      const { status, json } = await call(socket, `/IpamDriver.${method}`, body)
-      const ok = status === 200 && json?.Err === undefined
-      return { ok, text: ok ? "" : `${method} ${JSON.stringify(body)}: ${json?.Err ?? status}`, json }
-    } catch (e) {
-      return { ok: false, text: `${method} ${JSON.stringify(body)}: ${(e as Error).message}`, json: undefined }
-    }
-  }
+  const ipamCall = (socket: string, method: string, body: unknown) => attempt(socket, `/IpamDriver.${method}`, body)
   return {
     setup: async ({ socket }) => {
       const pool = await ipamCall(socket, "RequestPool", {

@@ -8,8 +8,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { tarOf as tarOfFiles } from "../../tar.ts"
-import { exchange, request } from "../../wire.ts"
-import { attempt, ledger, pick, type Subject } from "./subject.ts"
+import { attempt, exchange, request } from "../../wire.ts"
+import { ledger, pick, type Subject } from "./subject.ts"
 
 const ids = Array.from({ length: 16 }, (_, i) => `layer${i}`)
 

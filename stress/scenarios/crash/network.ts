@@ -8,7 +8,8 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
-import { attempt, ledger, pick, type Subject } from "./subject.ts"
+import { attempt } from "../../wire.ts"
+import { ledger, pick, type Subject } from "./subject.ts"
 
 const hex = (text: string) => Crypto.createHash("sha256").update(text).digest("hex")
 

@@ -1,5 +1,4 @@
 /** What the `kill -9` rounds ask of each API they are written for, and the bookkeeping they share. */
-import { call } from "../../wire.ts"
 
 /** The plugin as it runs in one round. */
 export interface Round {
@@ -41,19 +40,3 @@ export const ledger = <K, V = boolean>() => {
 
 /** One of `items`, at random. */
 export const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(Math.random() * items.length)]!
-
-/** A JSON call whose answer is judged: `ok` when 200 with no `Err`; `text` says what failed. */
-export const attempt = async (
-  socket: string,
-  path: string,
-  body: unknown
-): Promise<{ readonly ok: boolean; readonly text: string; readonly json: any }> => {
-  const what = `${path.replace(/^\/\w+\./, "")} ${JSON.stringify(body).slice(0, 100)}`
-  try {
-    const { status, json } = await call(socket, path, body)
-    const ok = status === 200 && json?.Err === undefined
-    return { ok, text: ok ? "" : `${what}: ${json?.Err ?? status}`, json }
-  } catch (e) {
-    return { ok: false, text: `${what}: ${(e as Error).message}`, json: undefined }
-  }
-}
