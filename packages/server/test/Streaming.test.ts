@@ -1,12 +1,14 @@
 // Streamed bodies pass through the server without buffering: 1 GiB each way with flat memory, and a stream that
-// fails after the status line aborts the connection instead of ending cleanly.
-import { DriverError, Endpoint, PluginApi, Wire } from "@docker-plugin-kit/protocol"
+// fails after the status line aborts the connection instead of ending cleanly. Reusable chunks go back to their
+// producer only once written.
+import { DriverError, Endpoint, PluginApi, ReusableChunk, Wire } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import * as Http from "node:http"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
+import * as NodeFastPath from "../src/internal/NodeFastPath.ts"
 import { tempDir } from "./support.ts"
 
 // A test-only API with one endpoint of each streaming kind, declared like the real ones.
@@ -31,13 +33,34 @@ const Api = PluginApi.make({
       {
         description: "Streams Size bytes, failing at FailAt if given."
       }
-    )
+    ),
+    reused: Endpoint.jsonToStream("Reused", Schema.Struct({ Chunks: Schema.Number }), Wire.TarContentType, {
+      description: "Streams Chunks reusable chunks, chunk i filled with the byte i % 251."
+    })
   }
 })
 class Echo extends Context.Service<Echo, PluginApi.Driver<typeof Api>>()(Api.serviceKey) {}
 
 const chunk = new Uint8Array(1 << 20).fill(7)
+// Smaller than a socket's high-water mark: Node accepts such a write while earlier ones still wait for the
+// socket, so a chunk taken back too early would be refilled before its bytes left.
+const reusedBytes = 4 * 1024
+// The buffers the Reused endpoint's pool handed out, each counted once: fewer than the chunks when some came back.
+const reusedPool = ReusableChunk.pool(reusedBytes)
+const reusedBuffers = new Set<Uint8Array>()
 const EchoLayer = Layer.succeed(Echo, {
+  reused: ({ Chunks }) =>
+    Effect.succeed(
+      // One chunk per pull, as a producer reading a file hands them out (the platform joins several into a copy).
+      Stream.range(0, Chunks - 1).pipe(
+        Stream.rechunk(1),
+        Stream.map((i) => {
+          const buffer = reusedPool.take()
+          reusedBuffers.add(buffer)
+          return reusedPool.share(buffer.fill(i % 251), reusedBytes)
+        })
+      )
+    ),
   upload: ({ body }) =>
     Effect.map(
       Stream.runFold(
@@ -62,12 +85,12 @@ const EchoLayer = Layer.succeed(Echo, {
 const GiB = 1 << 30
 
 /** Serves the Echo API on a socket in a temporary folder for the life of the test; answers the socket path. */
-const serveEcho = (name: string) =>
+const serveEcho = (name: string, fast = true) =>
   Effect.gen(function* () {
     const socketPath = Path.join(yield* tempDir, `${name}.sock`)
     yield* Layer.build(
       PluginServer.layer({ name, listen: Listener.unix(name, { path: socketPath }), apis: [Api] }).pipe(
-        Layer.provide(EchoLayer)
+        Layer.provide(Layer.mergeAll(EchoLayer, Layer.succeed(NodeFastPath.Enabled, fast)))
       )
     )
     return socketPath
@@ -116,7 +139,44 @@ const gibibyteSource = () => {
   })
 }
 
+/** The whole answer to a request, read only after a pause (so the server's writes queue up in the meantime). */
+const slowRead = (socketPath: string, path: string, body: string) =>
+  Effect.callback<Buffer, Error>((resume) => {
+    const req = Http.request({ socketPath, path, method: "POST", agent: false }, (res) => {
+      const parts: Array<Buffer> = []
+      res.pause()
+      setTimeout(() => res.resume(), 100)
+      res.on("data", (c: Buffer) => parts.push(c))
+      res.on("end", () => resume(Effect.succeed(Buffer.concat(parts))))
+      res.on("error", (e) => resume(Effect.fail(e)))
+    })
+    req.on("error", (e) => resume(Effect.fail(e)))
+    req.end(body)
+  })
+
 describe("streamed bodies", () => {
+  for (const fast of [true, false]) {
+    it.live(`reusable chunks come back only once written (${fast ? "fast path" : "platform path"})`, () =>
+      Effect.gen(function* () {
+        const socketPath = yield* serveEcho(fast ? "reuse-fast" : "reuse-plain", fast)
+        reusedBuffers.clear()
+        const chunks = 512
+        const bytes = yield* slowRead(socketPath, "/Echo.Reused", JSON.stringify({ Chunks: chunks }))
+        expect(bytes.length).toBe(chunks * reusedBytes)
+        // A buffer taken back before its bytes left would have been refilled for a later chunk: every chunk must
+        // still hold its own byte.
+        for (let i = 0; i < chunks; i++) {
+          const part = bytes.subarray(i * reusedBytes, (i + 1) * reusedBytes)
+          expect(part.every((b) => b === i % 251)).toBe(true)
+        }
+        // With the fast path the server hands written chunks back (a handful of buffers serve them all); the
+        // platform's own writer does not, and every chunk then takes a new buffer.
+        if (fast) expect(reusedBuffers.size).toBeLessThan(chunks / 4)
+        else expect(reusedBuffers.size).toBe(chunks)
+      })
+    )
+  }
+
   it.live(
     "1 GiB in and 1 GiB out over a Unix socket with flat memory",
     () =>

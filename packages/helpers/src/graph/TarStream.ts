@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -422,6 +423,8 @@ const headerBytes = (h: Header): Buffer => {
 }
 
 const chunkBytes = 64 * 1024
+// Gathered chunks are built in reused buffers (ReusableChunk): a gather is at most a chunk plus one small entry.
+const gathers = ReusableChunk.pool(2 * chunkBytes, 8)
 
 /** A body being copied into the tar. */
 interface Body<E> {
@@ -436,7 +439,8 @@ interface Body<E> {
 /**
  * The bytes of a tar holding `entries`, in order, closed by the end-of-archive blocks. Entries are pulled only as
  * fast as the bytes are read: headers and small contents are gathered into chunks of about 64 KiB, and a body's
- * chunks go through as they are (no copy). A failure of `entries` (or of a body) fails the stream; a body that does
+ * chunks go through as they are (no copy). Gathered chunks are reusable (`ReusableChunk`), and a reusable
+ * `content` is released once it is copied into one. A failure of `entries` (or of a body) fails the stream; a body that does
  * not yield exactly `header.size` bytes is a defect.
  *
  * @since 0.1.0
@@ -457,7 +461,21 @@ export const write = <E>(entries: Stream.Stream<Output<E>, E>): Stream.Stream<Ui
         gathered += bytes.length
       }
       const flush = (): Arr.NonEmptyReadonlyArray<Uint8Array> => {
-        const chunk = parts.length === 1 ? parts[0]! : Buffer.concat(parts, gathered)
+        let chunk: Uint8Array
+        if (parts.length === 1) chunk = parts[0]!
+        else {
+          if (gathered <= gathers.bytes) {
+            const buffer = gathers.take()
+            let at = 0
+            for (const part of parts) {
+              buffer.set(part, at)
+              at += part.length
+            }
+            chunk = gathers.share(buffer, gathered)
+          } else chunk = Buffer.concat(parts, gathered)
+          // Copied: a reusable part (a small file's content) goes back to its producer.
+          for (const part of parts) ReusableChunk.release(part)
+        }
         parts = []
         gathered = 0
         return [chunk]

@@ -1,17 +1,72 @@
 import { LayerApply, LayerChanges, LayerDiff, TarStream } from "@docker-plugin-kit/helpers"
+import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { isRoot, parentAndCopy, snapshot } from "./support.ts"
+import { isRoot, parentAndCopy, snapshot, tempDir } from "./support.ts"
 
 const copyOf = (from: string, to: string) => ChildProcess.execFileSync("cp", ["-a", `${from}/.`, to])
 
 const names = (bytes: Stream.Stream<Uint8Array, unknown>) =>
   Stream.runCollect(Stream.map(TarStream.entries(bytes), (e) => `${e.header.type} ${e.header.name}`))
 
+/**
+ * The bytes of a tar. With `release`, chunks are copied (and handed back, as the server does once it has written
+ * them) only after four more have come, as a socket's buffer holds chunks for a while: a chunk reused while still
+ * held would change before it is copied.
+ */
+const copied = (tar: Stream.Stream<Uint8Array, unknown>, release: boolean) =>
+  Effect.gen(function* () {
+    const parts: Array<Buffer> = []
+    const held: Array<Uint8Array> = []
+    const memories = new Set<ArrayBufferLike>()
+    let reused = 0
+    const copyOldest = () => {
+      const chunk = held.shift()!
+      parts.push(Buffer.from(chunk))
+      if (release) ReusableChunk.release(chunk)
+    }
+    yield* Stream.runForEach(tar, (chunk) =>
+      Effect.sync(() => {
+        if (ReusableChunk.isReusable(chunk)) {
+          if (memories.has(chunk.buffer)) reused++
+          memories.add(chunk.buffer)
+        }
+        held.push(chunk)
+        if (held.length > (release ? 4 : 0)) copyOldest()
+      })
+    )
+    while (held.length > 0) copyOldest()
+    return { bytes: Buffer.concat(parts), reused }
+  })
+
 describe("LayerDiff", () => {
+  it.effect(
+    "chunks handed back once copied (some held a while, as a socket does) are reused, and the tar is unchanged",
+    () =>
+      Effect.gen(function* () {
+        const root = Path.join(yield* tempDir, "layer")
+        // Small files of every size up to past the small-file limit, and large files of several chunks.
+        for (let i = 0; i < 300; i++) {
+          const dir = Path.join(root, `d${i % 7}`)
+          Fs.mkdirSync(dir, { recursive: true })
+          Fs.writeFileSync(Path.join(dir, `f${i}`), Buffer.alloc((i * 7919) % 40_000, i % 251))
+        }
+        for (let i = 0; i < 3; i++) Fs.writeFileSync(Path.join(root, `big${i}`), Buffer.alloc(700_000 + i, 200 + i))
+        const source = LayerChanges.naive(root)
+        const kept = yield* copied(LayerDiff.diff(source), false)
+        const handedBack = yield* copied(LayerDiff.diff(source), true)
+        expect(handedBack.reused).toBeGreaterThan(0)
+        expect(handedBack.bytes.equals(kept.bytes)).toBe(true)
+        const target = Path.join(root, "..", "target")
+        Fs.mkdirSync(target)
+        yield* LayerApply.apply(target, Stream.make(handedBack.bytes))
+        expect(snapshot(target)).toEqual(snapshot(root))
+      })
+  )
+
   it.effect("naive diff round trip: the tar applied to a copy of the parent gives the layer", () =>
     Effect.gen(function* () {
       const { base, parent, layer } = yield* parentAndCopy

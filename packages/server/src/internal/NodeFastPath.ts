@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as ByteSize from "effect/ByteSize"
 import * as Context from "effect/Context"
@@ -57,8 +58,23 @@ interface ResponseInternals {
  * When nothing has been sent yet and the final chunk is exactly the declared `Content-Length`, the strict check
  * cannot fail, so it is lifted for that call only; every other case (a chunk that does not match, a body written
  * in several parts, streams) goes through Node unchanged and is still checked.
+ *
+ * A chunk of a streamed body marked reusable (`ReusableChunk`) is released to its producer once Node has written
+ * it to the socket (the write's callback without an error): from then on Node holds no reference to its memory.
  */
 class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage> extends Http.ServerResponse<Request> {
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    if (!ReusableChunk.isReusable(chunk)) return super.write(chunk, encoding, callback)
+    const then = typeof encoding === "function" ? encoding : callback
+    const written = (error?: Error | null) => {
+      if (error == null) ReusableChunk.release(chunk)
+      if (typeof then === "function") then(error)
+    }
+    return typeof encoding === "string"
+      ? super.write(chunk, encoding as BufferEncoding, written)
+      : super.write(chunk, written)
+  }
+
   override end(chunk?: any, encoding?: any, callback?: any): this {
     if (this.strictContentLength && (typeof chunk === "string" || chunk instanceof Uint8Array)) {
       const internals = this as unknown as ResponseInternals
