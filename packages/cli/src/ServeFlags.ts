@@ -15,6 +15,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Path from "node:path"
+import * as V8 from "node:v8"
 
 /**
  * Shared serve flags.
@@ -205,7 +206,8 @@ export const listenOf = (name: string, values: Values): Listener.Listen => {
 }
 
 /**
- * Builds `dpk serve DRIVER`: the shared flags plus the driver's own, served until SIGINT/SIGTERM.
+ * Builds `dpk serve DRIVER`: the shared flags plus the driver's own, served until SIGINT/SIGTERM, with the
+ * driver's V8 flags (`Descriptor.v8Flags`) set first.
  *
  * @since 0.1.0
  */
@@ -213,10 +215,14 @@ export const command = <const Name extends string, Own extends Record<string, Fl
   driverName: Name,
   description: string,
   own: Own,
-  drivers: (values: { readonly [K in keyof Own]: Own[K] extends Flag.Flag<infer A> ? A : never }) => Layer.Layer<any, E>
+  drivers: (
+    values: { readonly [K in keyof Own]: Own[K] extends Flag.Flag<infer A> ? A : never }
+  ) => Layer.Layer<any, E>,
+  v8Flags: ReadonlyArray<string> = []
 ) =>
   Command.make(driverName, { ...flags, ...own }, (values) =>
     Effect.gen(function* () {
+      for (const flag of v8Flags) V8.setFlagsFromString(flag)
       const all = values as unknown as Values
       const name = Option.getOrElse(all.name, () => driverName)
       const listen = yield* Effect.try({

@@ -95,6 +95,12 @@ export interface Descriptor<
   readonly layer: (values: Values<Flags>) => Layer.Layer<Services<Apis>, E>
   /** What it needs as a managed plugin; absent means nothing beyond the defaults. */
   readonly managed?: ManagedNeeds
+  /**
+   * V8 flags the driver is served with, for a memory or speed profile of its own: `dpk serve` sets them
+   * (`v8.setFlagsFromString`) before the driver starts, and a managed plugin's entry point passes them to node. Only
+   * flags V8 reads while it runs belong here (heap growth heuristics, not heap sizes fixed at start-up).
+   */
+  readonly v8Flags?: ReadonlyArray<string>
 }
 
 /**

@@ -103,6 +103,7 @@ export const driverInput = (descriptor: Descriptor.Descriptor, name: string): Pl
   entrypoint: [
     Rootfs.nodePath,
     "--max-semi-space-size=2",
+    ...(descriptor.v8Flags ?? []),
     Rootfs.bundlePath,
     "serve",
     descriptor.name,

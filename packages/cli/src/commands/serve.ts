@@ -83,11 +83,13 @@ export const combine = (
       apis: descriptors.flatMap((d) => d.apis),
       flags,
       // Each driver's Layer reads its own flags from the union (the keys are distinct, checked above).
-      layer: (values) => Layer.mergeAll(...(descriptors.map((d) => d.layer(values)) as [Layer.Layer<any, any>]))
+      layer: (values) => Layer.mergeAll(...(descriptors.map((d) => d.layer(values)) as [Layer.Layer<any, any>])),
+      v8Flags: [...new Set(descriptors.flatMap((d) => d.v8Flags ?? []))]
     }
   })
 
-const subcommandOf = (d: Descriptor.Descriptor<any, any>) => ServeFlags.command(d.name, d.description, d.flags, d.layer)
+const subcommandOf = (d: Descriptor.Descriptor<any, any>) =>
+  ServeFlags.command(d.name, d.description, d.flags, d.layer, d.v8Flags)
 
 const serveWith = (subcommands: ReadonlyArray<ReturnType<typeof subcommandOf>>) =>
   Command.make("serve").pipe(

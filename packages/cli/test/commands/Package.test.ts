@@ -30,6 +30,17 @@ describe("dpk package config of a reference driver", () => {
     expect(config.Linux.Capabilities).toEqual(["CAP_NET_ADMIN"])
   })
 
+  it("graph-overlay: node runs with the driver's V8 flags, before the bundle", () => {
+    const config = configOf("graph-overlay", "graph")
+    expect(config.Entrypoint.slice(0, 4)).toEqual([
+      "/usr/local/bin/node",
+      "--max-semi-space-size=2",
+      "--heap-growing-percent=10",
+      "/plugin/plugin.js"
+    ])
+    expect(config.Linux.Capabilities).toEqual(["CAP_SYS_ADMIN"])
+  })
+
   it("authz-policy: the policy folder a settable read-only host mount, --policy a default argument", () => {
     const config = configOf("authz-policy", "authz")
     expect(config.Interface.Types).toEqual(["docker.authz/1.0"])

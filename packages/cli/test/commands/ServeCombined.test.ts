@@ -9,7 +9,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { commandFor } from "../../src/commands/serve.ts"
+import { combine, commandFor } from "../../src/commands/serve.ts"
 import { post, tempDir, waitFor } from "../../../server/test/support.ts"
 import { dpk, nodeArgs, start } from "../support.ts"
 
@@ -62,6 +62,18 @@ describe("dpk serve with several drivers", () => {
       })
       yield* Fiber.interrupt(served)
       expect(Fs.existsSync(socket)).toBe(false)
+    })
+  )
+
+  it.effect("runs with the V8 flags of every driver, each once", () =>
+    Effect.gen(function* () {
+      const withFlags = (name: string, v8Flags: ReadonlyArray<string>) => ({ ...authzAllow, name, flags: {}, v8Flags })
+      const combined = yield* combine([
+        withFlags("a", ["--heap-growing-percent=10", "--stack-size=2000"]),
+        { ...volumeMemory, v8Flags: ["--stack-size=2000"] }
+      ])
+      expect(combined.v8Flags).toEqual(["--heap-growing-percent=10", "--stack-size=2000"])
+      expect((yield* combine([volumeMemory, authzAllow])).v8Flags).toEqual([])
     })
   )
 

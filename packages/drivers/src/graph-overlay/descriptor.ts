@@ -32,7 +32,11 @@ const descriptorOf = (mode: GraphOverlay.Mode, name: string, description: string
       propagatedMount: "/var/lib/docker-plugin-kit/graph",
       // The tools MountsNode and the layer-tar toolkit run: a managed plugin's rootfs must hold them.
       binaries: ["mount", "umount", "cp", "mknod", "setfattr", "getfattr"]
-    }
+    },
+    // ApplyDiff promotes an entry's short-lived state to the old generation, which V8 otherwise lets grow to about
+    // four times what is live before collecting it: 150-160 MB peak RSS for a 1 GiB layer, 127 MB with the old
+    // generation allowed to grow by 10% (README, Performance).
+    v8Flags: ["--heap-growing-percent=10"]
   })
 
 /**
