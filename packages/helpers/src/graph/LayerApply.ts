@@ -74,7 +74,10 @@ class Applier {
   skipped = 0
   /** Relative folders known to be real folders (no symlink on the way) in this run. */
   readonly safeDirs = new Set<string>([""])
-  /** Paths written by this tar, which an opaque marker of their folder must keep. */
+  /**
+   * Paths written by this tar, which an opaque marker of their folder must keep: kept for naive whiteouts only (an
+   * overlay upper folder marks opacity with an attribute), as it grows with the layer (~10 MB for 127,000 files).
+   */
   readonly written = new Set<string>()
   /** Folders whose times are set at the end, once their content no longer changes them. */
   readonly folderTimes: Array<{ readonly path: string; readonly mtime: Date }> = []
@@ -130,6 +133,11 @@ class Applier {
     } else Fs.unlinkSync(this.abs(rel))
   }
 
+  /** Notes that this tar wrote `rel` (see `written`). */
+  wrote(rel: string) {
+    if (this.whiteouts === "naive") this.written.add(rel)
+  }
+
   chown(path: string, h: TarStream.Header) {
     if (this.owners) Fs.lchownSync(path, h.uid, h.gid)
   }
@@ -170,7 +178,7 @@ const applyWhiteout = (applier: Applier, entry: TarStream.Entry, dir: string, ta
     yield* sync("remove", path, () => applier.clear(rel))
     yield* SpecialFiles.mknod(path, "character-device", 0, 0)
     yield* sync("chown", path, () => applier.chown(path, entry.header))
-    applier.written.add(rel)
+    applier.wrote(rel)
   })
 
 const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
@@ -232,7 +240,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       yield* writeFile(applier, entry, rel, path)
       applier.size += h.size
       if (!noXattrs(h)) yield* setXattrs(path, h)
-      applier.written.add(rel)
+      applier.wrote(rel)
       return
     }
     const existing = yield* sync("lstat", path, () => lstatOrUndefined(path))
@@ -287,7 +295,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       }
     }
     if (h.type !== "link" && h.type !== "symlink") yield* setXattrs(path, h)
-    applier.written.add(rel)
+    applier.wrote(rel)
   })
 
 const applyEntry = (applier: Applier, entry: TarStream.Entry): Effect.Effect<void, LayerTarError> =>
