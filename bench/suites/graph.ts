@@ -77,15 +77,16 @@ const run = (file: string, args: ReadonlyArray<string>) => {
   return (performance.now() - started) / 1000
 }
 
-/** Seconds until `stream` ends, and its bytes. */
-const drain = (stream: NodeJS.ReadableStream) =>
-  new Promise<{ bytes: number; seconds: number }>((resolve, reject) => {
-    const started = performance.now()
+/** Seconds until `stream` ends, its bytes, and milliseconds from `started` to its first byte. */
+const drain = (stream: NodeJS.ReadableStream, started = performance.now()) =>
+  new Promise<{ bytes: number; seconds: number; firstByteMs: number }>((resolve, reject) => {
     let bytes = 0
+    let firstByteMs = Number.NaN
     stream.on("data", (c: Buffer) => {
+      if (bytes === 0) firstByteMs = performance.now() - started
       bytes += c.length
     })
-    stream.on("end", () => resolve({ bytes, seconds: (performance.now() - started) / 1000 }))
+    stream.on("end", () => resolve({ bytes, seconds: (performance.now() - started) / 1000, firstByteMs }))
     stream.on("error", reject)
   })
 
@@ -217,7 +218,7 @@ const tarCCpu = cpuSeconds("self", true) - tarCCpu0
 const diffCpu0 = cpuSeconds(plugin.pid!)
 const diffStarted = performance.now()
 const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: "layer" })}\n`)
-const diffRead = await drain(diffRes)
+const diffRead = await drain(diffRes, diffStarted)
 const diff = (performance.now() - diffStarted) / 1000
 const diffCpu = cpuSeconds(plugin.pid!) - diffCpu0
 if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
@@ -238,6 +239,8 @@ const result = {
   tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
   diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
   diff_bytes: diffRead.bytes,
+  diff_first_byte_ms: Math.round(diffRead.firstByteMs),
+  tar_c_first_byte_ms: Math.round(tarCRead.firstByteMs),
   tar_c_bytes: tarCRead.bytes,
   apply_cpu_s: Number(applyCpu.toFixed(2)),
   tar_x_cpu_s: Number(tarXCpu.toFixed(2)),
