@@ -9,7 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { tarOf as tarOfFiles } from "../../tar.ts"
 import { attempt, exchange, request } from "../../wire.ts"
-import { ledger, pick, type Subject } from "./subject.ts"
+import { firstFailure, ledger, pick, type Subject } from "./subject.ts"
 
 const ids = Array.from({ length: 16 }, (_, i) => `layer${i}`)
 
@@ -141,17 +141,12 @@ export const subject = (root: (dir: string) => string): Subject => {
       const ID = `fresh${fresh++}`
       const parents = [...known].filter(([, l]) => l !== false).map(([id]) => id)
       const Parent = parents.length === 0 ? undefined : pick(parents)
-      for (const next of [
+      const failed = await firstFailure([
         () => graph(socket, "Create", Parent === undefined ? { ID } : { ID, Parent }),
         () => applyDiff(socket, ID, Parent ?? ""),
         () => graph(socket, "Remove", { ID })
-      ]) {
-        const result = await next()
-        if (!result.ok) {
-          wrong.push(`after restart ${result.text}`)
-          break
-        }
-      }
+      ])
+      if (failed !== undefined) wrong.push(`after restart ${failed}`)
       return { lost, wrong }
     },
     step: async (socket, killed) => {

@@ -9,7 +9,7 @@
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import { attempt } from "../../wire.ts"
-import { ledger, pick, type Subject } from "./subject.ts"
+import { firstFailure, ledger, pick, type Subject } from "./subject.ts"
 
 const hex = (text: string) => Crypto.createHash("sha256").update(text).digest("hex")
 
@@ -120,18 +120,13 @@ export const subject = (ns: string): Subject => {
       }
       // The next calls work: a network of its own, an endpoint on it, both deleted.
       const n = networkOf(`fresh ${fresh++}`)
-      for (const [method, body] of [
-        ["CreateNetwork", n.create()],
-        ["CreateEndpoint", n.createEndpoint],
-        ["DeleteEndpoint", n.ids],
-        ["DeleteNetwork", { NetworkID: n.id }]
-      ] as const) {
-        const result = await net(socket, method, body)
-        if (!result.ok) {
-          wrong.push(`after restart ${result.text}`)
-          break
-        }
-      }
+      const failed = await firstFailure([
+        () => net(socket, "CreateNetwork", n.create()),
+        () => net(socket, "CreateEndpoint", n.createEndpoint),
+        () => net(socket, "DeleteEndpoint", n.ids),
+        () => net(socket, "DeleteNetwork", { NetworkID: n.id })
+      ])
+      if (failed !== undefined) wrong.push(`after restart ${failed}`)
       return { lost, wrong }
     },
     step: async (socket, killed) => {

@@ -40,3 +40,17 @@ export const ledger = <K, V = boolean>() => {
 
 /** One of `items`, at random. */
 export const pick = <A>(items: ReadonlyArray<A>): A => items[Math.floor(Math.random() * items.length)]!
+
+/**
+ * Makes `calls` one after the other until one fails; answers the failed one's text, or undefined when all succeeded
+ * (the checks that a restarted plugin still takes new work).
+ */
+export const firstFailure = async (
+  calls: ReadonlyArray<() => Promise<{ readonly ok: boolean; readonly text: string }>>
+): Promise<string | undefined> => {
+  for (const call of calls) {
+    const result = await call()
+    if (!result.ok) return result.text
+  }
+  return undefined
+}
