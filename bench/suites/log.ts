@@ -2,19 +2,23 @@
  * `pnpm bench log`: how fast a container's output goes through the `log-file` plugin, against the engine's own
  * `json-file` driver, in the same run on the same private daemon.
  *
- * Each round runs `busybox seq 1 N` (N lines, `--lines`, default 1,000,000) once with `--log-driver json-file` and
- * once with `--log-driver <log-file plugin>`, alternating which goes first. A run is timed from just before
- * `docker run` until the container has exited (`docker wait`) and the last line is in its log file: the same
- * "done" for both drivers (the daemon reports the exit only after the plugin answered StopLogging, which flushes).
- * The figure per driver is the median over the rounds; `ratio` is log-file's lines/s over json-file's (the target
- * is at least 1.0). `dropped` counts the lines missing from log-file's files (0 when the disk keeps up).
+ * Each round runs `busybox seq 1 N` (N lines, `--lines`, default 1,000,000) once with `--log-driver json-file`, once
+ * with `--log-driver <log-file plugin>` and once with a bare plugin that drains the FIFO and keeps nothing
+ * (bench/bare-log-plugin.ts: the floor, what the daemon spends to hand lines to any plugin), each going first in
+ * turn. A run is timed from just before `docker run` until the container has exited (`docker wait`) and the last
+ * line is in its log file: the same "done" for both drivers (the daemon reports the exit only after the plugin
+ * answered StopLogging, which flushes). The figure per driver is the median over the rounds; `ratio` is log-file's
+ * lines/s over json-file's (the target is at least 1.0), `bare_ratio` the bare plugin's. `dropped` counts the
+ * lines missing from log-file's files (0 when the disk keeps up).
  *
  * The plugin runs as `dpk serve log-file` in its own process, as users run it. Needs root and dockerd (like the
  * end-to-end tests). Options: --lines N (1000000) --rounds N (3), --profile (a V8 CPU profile of the plugin process,
  * kept in a printed folder; summarise it with bench/profile-summary.ts). The last line printed is one JSON object.
  *
  * `log_file_cpu_us_per_line` is the plugin process's CPU time (user + system, from /proc) over the measured runs
- * divided by their lines: the plugin's own cost, which the host's load moves much less than the rates.
+ * divided by their lines: the plugin's own cost, which the host's load moves much less than the rates. The
+ * `dockerd_cpu_us_per_line_*` figures are the same for the daemon with each driver: what it spends to hand a line
+ * to a plugin against writing it itself.
  */
 import { Effect, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -49,6 +53,26 @@ const logDir = Path.join(dir, "logs")
 // Outside `dir`, which is removed at the end.
 const profileDir = flags.profile ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-log-profile-")) : undefined
 
+/** CPU seconds (user + system) process `pid` has used so far. */
+const cpuSecondsOf = (pid: number) => {
+  const fields = Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const bareName = `dpk-bench-log-bare-${process.pid}`
+
+/** The bare plugin (bench/bare-log-plugin.ts), on the socket where the daemon finds a plugin named `bareName`. */
+const serveBare = (): Promise<ChildProcess.ChildProcess> =>
+  new Promise((resolve, reject) => {
+    const script = Path.join(import.meta.dirname, "..", "bare-log-plugin.ts")
+    const child = ChildProcess.spawn(process.execPath, [script, `/run/docker/plugins/${bareName}.sock`], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    child.stdout.once("data", () => resolve(child))
+    child.once("exit", (code) => reject(new Error(`the bare log plugin exited with ${code}`)))
+  })
+
 /** `dpk serve log-file` as a child process, until `stop`. */
 const servePlugin = async () => {
   const child = ChildProcess.spawn(
@@ -80,11 +104,7 @@ const servePlugin = async () => {
   child.stderr.on("data", (chunk: Buffer) => log(`[plugin] ${chunk.toString().trimEnd()}`))
   return {
     /** CPU seconds (user + system) the process has used so far. */
-    cpuSeconds: () => {
-      const fields = Fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-      // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-      return (Number(fields[11]) + Number(fields[12])) / 100
-    },
+    cpuSeconds: () => cpuSecondsOf(child.pid!),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve()
@@ -140,9 +160,10 @@ const measure = (engine: DockerEngine.Engine, driver: string) =>
       driver === "json-file"
         ? yield* engine.docker("inspect", "-f", "{{.LogPath}}", id)
         : Path.join(logDir, `${id}.log`)
-    // The last line may be missing when lines were dropped; the drop count says so, the run goes on.
+    // The last line may be missing when lines were dropped; the drop count says so, the run goes on. The bare
+    // plugin keeps nothing: its run ends when the container's does (after StopLogging, which drains the FIFO).
     const exited = performance.now()
-    while (!(lastLine(file) ?? "").includes(wanted) && performance.now() - exited < 30_000) {
+    while (driver !== bareName && !(lastLine(file) ?? "").includes(wanted) && performance.now() - exited < 30_000) {
       yield* Effect.sleep("5 millis")
     }
     return { seconds: (performance.now() - started) / 1000, id, file } satisfies Measure
@@ -166,20 +187,27 @@ const main = Effect.gen(function* () {
   }
   const engine = started.value
   const plugin = yield* Effect.promise(servePlugin)
-  const times: Record<"json-file" | "log-file", Array<number>> = { "json-file": [], "log-file": [] }
+  const bare = yield* Effect.promise(serveBare)
+  const drivers = ["json-file", "log-file", "bare"] as const
+  type Driver = (typeof drivers)[number]
+  const nameOf = (driver: Driver) => (driver === "log-file" ? pluginName : driver === "bare" ? bareName : driver)
+  const times: Record<Driver, Array<number>> = { "json-file": [], "log-file": [], bare: [] }
   let dropped = 0
   let pluginCpu = 0
+  const daemonCpu: Record<Driver, number> = { "json-file": 0, "log-file": 0, bare: 0 }
   try {
-    // A warm-up of each driver (image in cache, plugin activated and JIT-warm), not counted.
+    // A warm-up of each driver (image in cache, plugins activated and JIT-warm), not counted.
     log(`bench log: ${lines} lines per run, ${rounds} rounds; warming up`)
-    yield* measure(engine, "json-file")
-    yield* measure(engine, pluginName)
+    for (const driver of drivers) yield* measure(engine, nameOf(driver))
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? (["json-file", "log-file"] as const) : (["log-file", "json-file"] as const)
+      // Each driver goes first in turn.
+      const order = drivers.map((_, i) => drivers[(i + round) % drivers.length]!)
       for (const driver of order) {
         const cpuBefore = plugin.cpuSeconds()
-        const result = yield* measure(engine, driver === "log-file" ? pluginName : "json-file")
+        const daemonBefore = cpuSecondsOf(engine.pid)
+        const result = yield* measure(engine, nameOf(driver))
         if (driver === "log-file") pluginCpu += plugin.cpuSeconds() - cpuBefore
+        daemonCpu[driver] += cpuSecondsOf(engine.pid) - daemonBefore
         times[driver].push(result.seconds)
         if (driver === "log-file") {
           const written = yield* Effect.promise(() => countLines(result.file))
@@ -194,24 +222,33 @@ const main = Effect.gen(function* () {
     }
   } finally {
     yield* Effect.promise(plugin.stop)
+    bare.kill("SIGTERM")
     yield* Scope.close(scope, Exit.void)
     Fs.rmSync(dir, { recursive: true, force: true })
   }
   const jsonRate = lines / median(times["json-file"])
   const pluginRate = lines / median(times["log-file"])
+  const bareRate = lines / median(times.bare)
+  const perLine = (seconds: number) => Number(((seconds * 1e6) / (lines * rounds)).toFixed(2))
   const result = {
     lines,
     rounds,
     log_file_lines_per_s: Math.round(pluginRate),
     json_file_lines_per_s: Math.round(jsonRate),
     ratio: Number((pluginRate / jsonRate).toFixed(3)),
+    bare_plugin_lines_per_s: Math.round(bareRate),
+    bare_ratio: Number((bareRate / jsonRate).toFixed(3)),
     dropped,
-    log_file_cpu_us_per_line: Number(((pluginCpu * 1e6) / (lines * rounds)).toFixed(2)),
+    log_file_cpu_us_per_line: perLine(pluginCpu),
+    dockerd_cpu_us_per_line_json_file: perLine(daemonCpu["json-file"]),
+    dockerd_cpu_us_per_line_log_file: perLine(daemonCpu["log-file"]),
+    dockerd_cpu_us_per_line_bare: perLine(daemonCpu.bare),
     log_file_seconds: times["log-file"].map((s) => Number(s.toFixed(2))),
-    json_file_seconds: times["json-file"].map((s) => Number(s.toFixed(2)))
+    json_file_seconds: times["json-file"].map((s) => Number(s.toFixed(2))),
+    bare_seconds: times.bare.map((s) => Number(s.toFixed(2)))
   }
   log(
-    `log-file ${result.log_file_lines_per_s} lines/s, json-file ${result.json_file_lines_per_s} lines/s, ratio ${result.ratio}, dropped ${dropped}, plugin CPU ${result.log_file_cpu_us_per_line} µs/line`
+    `log-file ${result.log_file_lines_per_s} lines/s, json-file ${result.json_file_lines_per_s} lines/s, ratio ${result.ratio}, dropped ${dropped}, plugin CPU ${result.log_file_cpu_us_per_line} µs/line, bare plugin ${result.bare_plugin_lines_per_s} lines/s (ratio ${result.bare_ratio}); dockerd CPU per line: ${result.dockerd_cpu_us_per_line_json_file} µs with json-file, ${result.dockerd_cpu_us_per_line_log_file} with log-file, ${result.dockerd_cpu_us_per_line_bare} with the bare plugin`
   )
   if (profileDir !== undefined)
     log(`CPU profile of the plugin (summarise with bench/profile-summary.ts): ${profileDir}`)

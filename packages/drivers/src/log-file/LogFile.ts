@@ -118,10 +118,12 @@ export const make = (options: Options = {}) =>
         container.size += bytes.length
       })
 
-    /** Appends a batch, rotating where due, then hands it to the followers. Runs under the container's lock. */
-    const append = (container: Container, entries: ReadonlyArray<LogEntry.LogEntry>) =>
+    /**
+     * Appends a batch of records, rotating where due, then hands them to the followers, read back as `ReadLogs`
+     * reads the file. Runs under the container's lock.
+     */
+    const append = (container: Container, { bytes, ends }: LogRecord.Encoded) =>
       Effect.gen(function* () {
-        const { bytes, ends } = LogRecord.encodeAll(entries)
         if (container.options.maxSize === undefined) {
           // No rotation: one write for the batch.
           yield* write(container, bytes)
@@ -140,7 +142,7 @@ export const make = (options: Options = {}) =>
           }
         }
         if (container.followers.size > 0) {
-          const readable = entries.map(LogRecord.forReading)
+          const readable = LogRecord.decodeAll({ bytes, ends })
           for (const follower of container.followers) Queue.offerAllUnsafe(follower, readable)
         }
       })
@@ -177,7 +179,10 @@ export const make = (options: Options = {}) =>
             return close(shared)
           })
         )
-        return { write: (entries) => shared.lock.withPermit(append(shared, entries)) } satisfies LogStreams.Sink
+        return {
+          // Encoded when called, so that the entries are not held across the write (see `LogStreams.Sink`).
+          write: (entries) => shared.lock.withPermit(append(shared, LogRecord.encodeAll(entries)))
+        } satisfies LogStreams.Sink
       })
 
     const streams = yield* LogStreams.make({

@@ -250,13 +250,20 @@ export const decode = (record: string): Result.Result<LogEntry.LogEntry, RecordC
   return Result.succeed(LogEntry.make({ source: stream, timeNano: timeNano.success, line: utf8.encode(log) }))
 }
 
+const text = new TextDecoder()
+
 /**
- * An entry as a `ReadLogs` answer carries it: a complete line gets its newline back (the daemon prints `line` as
- * is), as it has when read back from the file.
+ * The entries of records that `encodeAll` wrote, as `decode` reads each back from the file.
  *
  * @since 0.1.0
  */
-export const forReading = (entry: LogEntry.LogEntry): LogEntry.LogEntry =>
-  LogEntry.endsLine(entry)
-    ? LogEntry.make({ source: entry.source, timeNano: entry.timeNano, line: `${LogEntry.lineText(entry)}\n` })
-    : LogEntry.make({ source: entry.source, timeNano: entry.timeNano, line: entry.line })
+export const decodeAll = ({ bytes, ends }: Encoded): Array<LogEntry.LogEntry> => {
+  const entries: Array<LogEntry.LogEntry> = []
+  let start = 0
+  for (const end of ends) {
+    const decoded = decode(text.decode(bytes.subarray(start, end - 1)))
+    if (Result.isSuccess(decoded)) entries.push(decoded.success)
+    start = end
+  }
+  return entries
+}

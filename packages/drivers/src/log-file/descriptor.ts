@@ -54,5 +54,9 @@ export const descriptor = Descriptor.make({
     ),
   managed: {
     mounts: [{ source: LogFile.defaultDir, destination: LogFile.defaultDir, options: ["rbind"] }]
-  }
+  },
+  // Young-generation collections without helper threads: a busy container keeps the daemon and itself on the CPUs,
+  // where helpers wait to be scheduled and the pause grows; with one thread, scavenges took about half the time
+  // (drivers README, log-file Performance).
+  v8Flags: ["--no-parallel-scavenge"]
 })

@@ -36,8 +36,21 @@ describe("LogRecord", () => {
     expect(back.source).toBe("stdout")
     expect(back.timeNano).toBe(at)
     expect(LogEntry.lineText(back)).toBe("hello\n")
-    expect(LogEntry.lineText(LogRecord.forReading(entry))).toBe("hello\n")
-    expect(LogEntry.lineText(LogRecord.forReading(LogEntry.make({ line: "cut", partial: true })))).toBe("cut")
+  })
+
+  it("decodeAll reads a batch that encodeAll wrote back as the file's reader would", () => {
+    const batch = [
+      LogEntry.make({ source: "stdout", timeNano: at, line: "hello" }),
+      LogEntry.make({ source: "stderr", timeNano: at + 1n, line: "cut", partial: true }),
+      LogEntry.make({ source: "stdout", timeNano: at + 2n, line: 'say "hi"' })
+    ]
+    const back = LogRecord.decodeAll(LogRecord.encodeAll(batch))
+    expect(back.map(LogEntry.lineText)).toEqual(["hello\n", "cut", 'say "hi"\n'])
+    expect(back.map((e) => [e.source, e.timeNano])).toEqual([
+      ["stdout", at],
+      ["stderr", at + 1n],
+      ["stdout", at + 2n]
+    ])
   })
 
   it("refuses lines that are not records", () => {

@@ -3,12 +3,18 @@
  * entries are dropped, and counted, according to the policy, so a stalled sink costs log lines instead of
  * blocking the container (whose writes to stdout block once the FIFO's kernel buffer is full) and the daemon.
  *
- * The bound is in bytes (each entry costs its line's bytes plus `entryOverhead`), since that is what a stall costs
- * in memory: a million short lines and a thousand 16 KiB chunks are both about 16 MiB.
+ * The buffer holds frames as they were read (`LogFraming.FrameRun`: checked, not decoded) and decodes them in
+ * `take`. Waiting entries thus cost their bytes only; decoded ones are made just before the sink uses them and are
+ * gone soon after, so the garbage collector never has to copy or promote a backlog of small objects (which, when
+ * entries were decoded as read, was the largest part of a log driver's CPU time).
+ *
+ * The bound is in bytes (each entry costs its frame: the line plus the stream, time and length, about 20 bytes),
+ * since that is what a stall costs in memory: a million short lines and a thousand 16 KiB chunks are both about
+ * 16 MiB.
  *
  * Policies:
- * - `drop-newest` (default): keep what is buffered, drop the entries that do not fit. What is kept is the start
- *   of the stall, in order, with no gap inside it.
+ * - `drop-newest` (default): keep what is buffered; an entry that does not fit is dropped, with the rest of the
+ *   frames read with it. What is kept is the start of the stall, in order.
  * - `drop-oldest`: make room by dropping the oldest buffered entries. What is kept is the latest output.
  *
  * @since 0.1.0
@@ -16,6 +22,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as LogEntry from "./LogEntry.ts"
+import * as LogFraming from "./LogFraming.ts"
 
 /**
  * What to do when the buffer is full.
@@ -30,17 +37,10 @@ export type Overflow = "drop-newest" | "drop-oldest"
  * @since 0.1.0
  */
 export interface Policy {
-  /** Bytes held at most (lines plus `entryOverhead` per entry). */
+  /** Bytes held at most (the frames' bytes). */
   readonly maxBytes: number
   readonly overflow: Overflow
 }
-
-/**
- * What one entry costs besides its line (the object and its fields), in the `maxBytes` count.
- *
- * @since 0.1.0
- */
-export const entryOverhead = 64
 
 /**
  * 16 MiB per stream (seconds of a fast writer's output), dropping the newest.
@@ -67,9 +67,9 @@ export interface Counts {
  * @since 0.1.0
  */
 export interface LogBuffer {
-  /** Adds entries without ever waiting; what does not fit is dropped per the policy. Answers how many dropped. */
-  readonly offer: (entries: ReadonlyArray<LogEntry.LogEntry>) => number
-  /** Waits for at least one entry and takes up to `max`; an empty array once ended and empty. */
+  /** Adds frames without ever waiting; what does not fit is dropped per the policy. Answers how many dropped. */
+  readonly offer: (runs: ReadonlyArray<LogFraming.FrameRun>) => number
+  /** Waits for at least one entry and takes up to `max`, decoded; an empty array once ended and empty. */
   readonly take: (max: number) => Effect.Effect<ReadonlyArray<LogEntry.LogEntry>>
   /** No more entries will be offered; `take` drains what is left, then answers `[]`. */
   readonly end: () => void
@@ -104,7 +104,13 @@ export const validate = (policy: Policy): string | undefined =>
       ? `buffer overflow must be drop-newest or drop-oldest, not ${policy.overflow}`
       : undefined
 
-const cost = (entry: LogEntry.LogEntry) => entry.line.length + entryOverhead
+/** A run being held: frames from `next` on are still buffered. */
+interface Held {
+  readonly run: LogFraming.FrameRun
+  next: number
+}
+
+const startOf = (run: LogFraming.FrameRun, index: number) => (index === 0 ? run.start : run.ends[index - 1]!)
 
 /**
  * A fresh buffer.
@@ -114,9 +120,10 @@ const cost = (entry: LogEntry.LogEntry) => entry.line.length + entryOverhead
 export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =>
   Effect.sync(() => {
     // A queue as an array and a head index: pushes and takes are O(1), the array is compacted now and then.
-    let items: Array<LogEntry.LogEntry> = []
+    let items: Array<Held> = []
     let head = 0
     let bytes = 0
+    let count = 0
     let ended = false
     let received = 0
     let dropped = 0
@@ -128,29 +135,45 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
         head = 0
       }
     }
-    const dropOldest = () => {
-      bytes -= cost(items[head]!)
-      head++
-      dropped++
+    const hold = (run: LogFraming.FrameRun, from: number, to: number) => {
+      if (from >= to) return
+      const held = to === run.ends.length ? run : { bytes: run.bytes, start: run.start, ends: run.ends.slice(0, to) }
+      items.push({ run: held, next: from })
+      bytes += held.ends[to - 1]! - startOf(held, from)
+      count += to - from
     }
-    const offer = (entries: ReadonlyArray<LogEntry.LogEntry>) => {
-      const before = dropped
-      received += entries.length
-      for (const entry of entries) {
-        const size = cost(entry)
-        if (bytes + size > policy.maxBytes) {
-          if (policy.overflow === "drop-oldest")
-            while (head < items.length && bytes + size > policy.maxBytes) dropOldest()
-          if (bytes + size > policy.maxBytes) {
-            dropped++
-            continue
-          }
-        }
-        items.push(entry)
-        bytes += size
+    const dropOldest = () => {
+      const held = items[head]!
+      const end = held.run.ends[held.next]!
+      bytes -= end - startOf(held.run, held.next)
+      count--
+      dropped++
+      if (++held.next === held.run.ends.length) head++
+    }
+    const offerRun = (run: LogFraming.FrameRun) => {
+      const n = run.ends.length
+      received += n
+      const last = run.ends[n - 1]!
+      if (bytes + last - run.start <= policy.maxBytes) return hold(run, 0, n)
+      if (policy.overflow === "drop-newest") {
+        // The longest prefix that fits; the rest of the run is dropped.
+        let to = 0
+        while (to < n && bytes + run.ends[to]! - run.start <= policy.maxBytes) to++
+        dropped += n - to
+        return hold(run, 0, to)
       }
+      // Newest first: the run's own oldest frames go when the run alone is over the bound, then the buffer's.
+      let from = 0
+      while (from < n && last - startOf(run, from) > policy.maxBytes) from++
+      dropped += from
+      while (head < items.length && bytes + last - startOf(run, from) > policy.maxBytes) dropOldest()
+      hold(run, from, n)
+    }
+    const offer = (runs: ReadonlyArray<LogFraming.FrameRun>) => {
+      const before = dropped
+      for (const run of runs) if (run.ends.length > 0) offerRun(run)
       compact()
-      if (wake !== undefined && head < items.length) {
+      if (wake !== undefined && count > 0) {
         const resume = wake
         wake = undefined
         resume()
@@ -158,10 +181,17 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
       return dropped - before
     }
     const takeNow = (max: number): ReadonlyArray<LogEntry.LogEntry> => {
-      const end = Math.min(items.length, head + max)
-      const batch = items.slice(head, end)
-      for (const entry of batch) bytes -= cost(entry)
-      head = end
+      const batch: Array<LogEntry.LogEntry> = []
+      while (batch.length < max && head < items.length) {
+        const held = items[head]!
+        const to = Math.min(held.run.ends.length, held.next + (max - batch.length))
+        const entries = LogFraming.decodeRun(held.run, held.next, to)
+        for (let i = 0; i < entries.length; i++) batch.push(entries[i]!)
+        bytes -= held.run.ends[to - 1]! - startOf(held.run, held.next)
+        count -= to - held.next
+        held.next = to
+        if (to === held.run.ends.length) head++
+      }
       if (head === items.length) {
         items = []
         head = 0
@@ -170,7 +200,7 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
     }
     const take = (max: number): Effect.Effect<ReadonlyArray<LogEntry.LogEntry>> =>
       Effect.suspend(() => {
-        if (head < items.length) return Effect.succeed(takeNow(max))
+        if (count > 0) return Effect.succeed(takeNow(max))
         if (ended) return Effect.succeed([])
         return Effect.andThen(
           Effect.callback<void>((resume) => {
@@ -191,7 +221,7 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
         wake = undefined
         resume?.()
       },
-      size: () => items.length - head,
+      size: () => count,
       bytes: () => bytes,
       counts: () => ({ received, dropped })
     }

@@ -7,9 +7,10 @@
  * container wrote before answering, without waiting for EOF (which only comes after the answer).
  *
  * Reads are coalesced: the daemon writes each line into the pipe on its own, and reading as each arrives costs a
- * wake-up, a poll and a read per few lines. After a read that found the pipe far from full, the reader leaves it
- * for a moment (`coalesce`, 2 ms by default) and then takes what gathered in one read; a read that found it half
- * full or more is followed at once, so a fast writer is never held up by the wait.
+ * wake-up, a poll and a read per few lines, in the plugin and in the daemon. After each read the reader leaves the
+ * pipe for as long as it should take, at the rate it has been filling, to get about half full (at most `coalesce`,
+ * 10 ms by default), then takes what gathered in one read; a read that found it three quarters full or more is
+ * followed at once, so a fast writer is not held up by the wait.
  *
  * @since 0.1.0
  */
@@ -70,8 +71,8 @@ export interface Handlers {
  */
 export interface Options {
   /**
-   * Milliseconds to leave a pipe that was far from full before reading it again (default 2; 0 reads as the data
-   * comes). The wait delays lines by at most this much; it never holds up a writer that fills half the pipe.
+   * Milliseconds at most to leave the pipe before reading it again (default 10; 0 reads as the data comes). The
+   * wait delays lines by at most this much; it is shorter when the pipe fills faster.
    */
   readonly coalesce?: number
 }
@@ -81,14 +82,28 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export const defaultCoalesce = 2
+export const defaultCoalesce = 10
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 // The pipe's default capacity: a read never gets more. Reads land here and are copied out at once (the entries
 // decoded from a chunk are views of it), so one buffer serves every FIFO of the process.
-const readBuffer = new Uint8Array(64 * 1024)
+const pipeCapacity = 64 * 1024
+const readBuffer = new Uint8Array(pipeCapacity)
 const copyOut = (n: number): Uint8Array => readBuffer.slice(0, n)
+
+/**
+ * How long to leave the pipe after a read that got `bytes` in the `elapsed` milliseconds since the one before: the
+ * time it should take, at that rate, to fill half the pipe, at most `coalesce`; 0 (read again at once) when the
+ * read found it three quarters full or more, or the wait would be under a millisecond.
+ *
+ * @since 0.1.0
+ */
+export const coalesceWait = (coalesce: number, elapsed: number, bytes: number): number => {
+  if (coalesce <= 0 || bytes >= (pipeCapacity * 3) / 4) return 0
+  const wait = Math.min(coalesce, (elapsed * pipeCapacity) / 2 / Math.max(bytes, 1))
+  return wait < 1 ? 0 : wait
+}
 
 /**
  * Opens `path` (which must be a FIFO; symlinks are refused) and pushes its bytes to `handlers` until EOF. Closing
@@ -112,6 +127,8 @@ export const open = (
         const coalesce = options.coalesce ?? defaultCoalesce
         let open = true
         let timer: ReturnType<typeof setTimeout> | undefined
+        // When the last read happened: the time since, and what the read got, give the rate the pipe fills at.
+        let lastRead = performance.now()
         const resume = () => {
           timer = undefined
           if (open) socket.resume()
@@ -123,10 +140,14 @@ export const open = (
           onread: {
             buffer: readBuffer,
             callback: (n: number) => {
+              const now = performance.now()
+              const elapsed = now - lastRead
+              lastRead = now
               handlers.onChunk(copyOut(n))
-              if (coalesce === 0 || n >= readBuffer.length / 2 || !open) return true
+              const wait = open ? coalesceWait(coalesce, elapsed, n) : 0
+              if (wait === 0) return true
               // Answering false stops reading until `resume`.
-              timer = setTimeout(resume, coalesce)
+              timer = setTimeout(resume, wait)
               return false
             }
           }

@@ -66,14 +66,43 @@ export interface Pushed {
 }
 
 /**
- * An incremental decoder: `push` a chunk, get the entries it completed; `pending` is how many bytes of an
- * unfinished frame are held.
+ * Complete frames side by side in one buffer, checked but not decoded: the first starts at `start`, each ends at
+ * its `ends` offset, where the next one starts. A reader can hold many lines this way at the cost of their bytes
+ * (no object per line) and decode them when they are about to be used (`decodeRun`).
+ *
+ * @since 0.1.0
+ */
+export interface FrameRun {
+  readonly bytes: Uint8Array
+  readonly start: number
+  readonly ends: ReadonlyArray<number>
+}
+
+/**
+ * What one chunk gave as frames: the runs it completed (at most two: a frame that earlier chunks started, then
+ * the chunk's own frames) and the error that stopped decoding, if any (the frames before the bad one are kept).
+ *
+ * @since 0.1.0
+ */
+export interface PushedFrames {
+  readonly runs: ReadonlyArray<FrameRun>
+  readonly error?: FrameError
+}
+
+/**
+ * An incremental decoder: `push` a chunk, get the entries it completed (or `pushFrames`, the frames, checked but
+ * not decoded); `pending` is how many bytes of an unfinished frame are held.
  *
  * @since 0.1.0
  */
 export interface Decoder {
   /** Takes a chunk; answers the entries it completed and the first framing error, if any. */
   readonly push: (chunk: Uint8Array) => Pushed
+  /**
+   * Takes a chunk; answers the frames it completed, each checked to be a valid `LogEntry`, and the first error.
+   * The runs are views of `chunk`, which must not change afterwards.
+   */
+  readonly pushFrames: (chunk: Uint8Array) => PushedFrames
   /** Bytes of an unfinished frame held. */
   readonly pending: () => number
   /** Checks that the stream ended between frames. */
@@ -82,18 +111,40 @@ export interface Decoder {
 
 const headerSize = 4
 const none: ReadonlyArray<LogEntry.LogEntry> = []
+const noRuns: ReadonlyArray<FrameRun> = []
+
+/**
+ * Decodes frames `from` (inclusive) to `to` (exclusive) of a run that `pushFrames` answered.
+ *
+ * @since 0.1.0
+ */
+export const decodeRun = (run: FrameRun, from = 0, to = run.ends.length): Array<LogEntry.LogEntry> => {
+  const reader = EntryReader.make(run.bytes)
+  const out: Array<LogEntry.LogEntry> = new Array(Math.max(0, to - from))
+  let at = from === 0 ? run.start : run.ends[from - 1]!
+  for (let i = from; i < to; i++) {
+    const end = run.ends[i]!
+    out[i - from] = reader.read(at + headerSize, end)
+    at = end
+  }
+  return out
+}
+
+const corruptOf = (error: unknown) =>
+  new LogEntry.LogEntryCorrupt({ reason: error instanceof Error ? error.message : String(error) })
 
 /**
  * A fresh decoder. After a failure it stays failed (the stream cannot be resynchronised).
  *
- * A chunk's complete frames are decoded where they lie, with one reader for the chunk; only a frame split across
+ * A chunk's complete frames are checked where they lie, with one reader for the chunk; only a frame split across
  * chunks is copied, into a buffer of its announced size.
  *
  * @since 0.1.0
  */
 export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decoder => {
   const limit = options.maxFrameSize ?? defaultMaxFrameSize
-  // The start of a frame split across chunks: its header (`header`, `headerHeld` bytes of it), then its bytes.
+  // The start of a frame split across chunks: its header (`header`, `headerHeld` bytes of it), then the whole
+  // frame (header included) once its size is known, `frameHeld` bytes of it filled.
   const header = new Uint8Array(headerSize)
   let headerHeld = 0
   let frame: Uint8Array | undefined
@@ -101,18 +152,23 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
   let failed: FrameError | undefined
   // After a failure: the bytes from the bad frame's start to the end of the chunk (what `pending` answers).
   let discarded = 0
-  const fail = (error: FrameError, held: number, entries: ReadonlyArray<LogEntry.LogEntry>): Pushed => {
+  const fail = (error: FrameError, held: number, runs: ReadonlyArray<FrameRun>): PushedFrames => {
     failed = error
     discarded = held
     frame = undefined
     headerHeld = 0
-    return { entries, error }
+    return { runs, error }
   }
   const sizeAt = (bytes: Uint8Array, at: number) =>
     ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
-  const push = (chunk: Uint8Array): Pushed => {
-    if (failed !== undefined) return { entries: none, error: failed }
-    const entries: Array<LogEntry.LogEntry> = []
+  const startFrame = (size: number) => {
+    frame = new Uint8Array(headerSize + size)
+    frame.set(header)
+    frameHeld = headerSize
+  }
+  const pushFrames = (chunk: Uint8Array): PushedFrames => {
+    if (failed !== undefined) return { runs: noRuns, error: failed }
+    const runs: Array<FrameRun> = []
     let at = 0
     // First finish the frame the previous chunks started.
     if (headerHeld > 0 || frame !== undefined) {
@@ -121,36 +177,42 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
         header.set(chunk.subarray(0, n), headerHeld)
         headerHeld += n
         at = n
-        if (headerHeld < headerSize) return { entries: none }
+        if (headerHeld < headerSize) return { runs: noRuns }
         const size = sizeAt(header, 0)
-        if (size > limit) return fail(new FrameTooLarge({ size, limit }), headerSize + chunk.length - at, none)
-        frame = new Uint8Array(size)
-        frameHeld = 0
+        if (size > limit) return fail(new FrameTooLarge({ size, limit }), headerSize + chunk.length - at, noRuns)
+        startFrame(size)
       }
-      const n = Math.min(frame.length - frameHeld, chunk.length - at)
-      frame.set(chunk.subarray(at, at + n), frameHeld)
+      const whole = frame!
+      const n = Math.min(whole.length - frameHeld, chunk.length - at)
+      whole.set(chunk.subarray(at, at + n), frameHeld)
       frameHeld += n
       at += n
-      if (frameHeld < frame.length) return { entries: none }
-      const whole = frame
+      if (frameHeld < whole.length) return { runs: noRuns }
       frame = undefined
       headerHeld = 0
-      const decoded = LogEntry.decode(whole)
-      if (Result.isFailure(decoded)) return fail(decoded.failure, headerSize + whole.length + chunk.length - at, none)
-      entries.push(decoded.success)
+      try {
+        EntryReader.make(whole).read(headerSize, whole.length)
+      } catch (error) {
+        return fail(corruptOf(error), whole.length + chunk.length - at, noRuns)
+      }
+      runs.push({ bytes: whole, start: 0, ends: [whole.length] })
     }
     const reader = EntryReader.make(chunk)
+    const first = at
+    const ends: Array<number> = []
+    const withOwn = () => (ends.length === 0 ? runs : [...runs, { bytes: chunk, start: first, ends }])
     while (chunk.length - at >= headerSize) {
       const size = sizeAt(chunk, at)
-      if (size > limit) return fail(new FrameTooLarge({ size, limit }), chunk.length - at, entries)
+      if (size > limit) return fail(new FrameTooLarge({ size, limit }), chunk.length - at, withOwn())
       if (chunk.length - at - headerSize < size) break
       try {
-        entries.push(reader.read(at + headerSize, at + headerSize + size))
+        // Checked now, so that a corrupt stream is found as it is read; decoded again when used (`decodeRun`).
+        reader.read(at + headerSize, at + headerSize + size)
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error)
-        return fail(new LogEntry.LogEntryCorrupt({ reason }), chunk.length - at, entries)
+        return fail(corruptOf(error), chunk.length - at, withOwn())
       }
       at += headerSize + size
+      ends.push(at)
     }
     // Keep the start of the next frame (copied: `chunk` may be a view of a reused read buffer).
     const rest = chunk.length - at
@@ -158,22 +220,27 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
       header.set(chunk.subarray(at))
       headerHeld = rest
     } else if (rest > 0) {
-      const size = sizeAt(chunk, at)
       header.set(chunk.subarray(at, at + headerSize))
       headerHeld = headerSize
-      frame = new Uint8Array(size)
-      frame.set(chunk.subarray(at + headerSize))
-      frameHeld = rest - headerSize
+      startFrame(sizeAt(chunk, at))
+      frame!.set(chunk.subarray(at + headerSize), headerSize)
+      frameHeld = rest
     }
-    return { entries }
+    return { runs: withOwn() }
   }
-  const pending = () => (failed !== undefined ? discarded : headerHeld + (frame === undefined ? 0 : frameHeld))
+  const push = (chunk: Uint8Array): Pushed => {
+    const { runs, error } = pushFrames(chunk)
+    const entries =
+      runs.length === 0 ? none : runs.length === 1 ? decodeRun(runs[0]!) : runs.flatMap((r) => decodeRun(r))
+    return error === undefined ? { entries } : { entries, error }
+  }
+  const pending = () => (failed !== undefined ? discarded : frame === undefined ? headerHeld : frameHeld)
   const end = (): Result.Result<void, FrameTruncated> => {
     if (pending() === 0) return Result.void
     const expected = headerHeld < headerSize ? headerSize : headerSize + sizeAt(header, 0)
     return Result.fail(new FrameTruncated({ received: pending(), expected }))
   }
-  return { push, pending, end }
+  return { push, pushFrames, pending, end }
 }
 
 /**

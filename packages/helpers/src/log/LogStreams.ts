@@ -4,8 +4,9 @@
  * and answers, then finishes the file in the background (the daemon closes its end only after the answer); closing
  * the scope stops every stream.
  *
- * Reading never waits on the sink: the reader decodes frames as they arrive and offers them to a bounded
- * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer to the sink.
+ * Reading never waits on the sink: the reader checks frames as they arrive and offers them to a bounded
+ * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer, decoded, to
+ * the sink.
  *
  * @since 0.1.0
  */
@@ -24,6 +25,11 @@ import * as LogFraming from "./LogFraming.ts"
 
 /**
  * Where a stream's entries go. `write` gets batches in FIFO order; a failed batch is counted and skipped.
+ *
+ * The entries of a batch are decoded just before `write` is called. A sink that turns them into what it writes
+ * (bytes, records) when called, rather than inside the Effect it answers, lets them go before its asynchronous
+ * write: entries still referenced after the next young-generation collection are copied and promoted, which costs
+ * more than decoding and writing them (the log-file driver does this).
  *
  * @since 0.1.0
  */
@@ -204,7 +210,7 @@ export const make = <SinkError>(
                 discardedBytes += chunk.length
                 return
               }
-              const { entries, error } = frames.push(chunk)
+              const { runs, error } = frames.pushFrames(chunk)
               if (error !== undefined) {
                 corrupt = true
                 discardedBytes += frames.pending()
@@ -214,8 +220,8 @@ export const make = <SinkError>(
                   )
                 )
               }
-              if (entries.length === 0) return
-              const lost = buffer.offer(entries)
+              if (runs.length === 0) return
+              const lost = buffer.offer(runs)
               if (lost > 0 && !dropping) {
                 dropping = true
                 report(
@@ -241,20 +247,25 @@ export const make = <SinkError>(
               ),
               scope
             )
+            // The batch is referenced until `sink.write` is called, not across the write it answers (see `Sink`).
+            const writeNext = Effect.flatMap(buffer.take(batchSize), (batch) => {
+              const count = batch.length
+              if (count === 0) return Effect.succeed(undefined)
+              return Effect.map(Effect.exit(sink.write(batch)), (exit) => ({ count, exit }))
+            })
             const writer = Effect.gen(function* () {
               let failing = false
               while (true) {
-                const batch = yield* buffer.take(batchSize)
-                if (batch.length === 0) return
-                const exit = yield* Effect.exit(sink.write(batch))
-                if (Exit.isSuccess(exit)) {
-                  written += batch.length
+                const done = yield* writeNext
+                if (done === undefined) return
+                if (Exit.isSuccess(done.exit)) {
+                  written += done.count
                   failing = false
                 } else {
-                  failed += batch.length
+                  failed += done.count
                   if (!failing) {
                     failing = true
-                    const error = Exit.findErrorOption(exit)
+                    const error = Exit.findErrorOption(done.exit)
                     yield* Effect.logError(
                       `log stream of container ${container}: the sink failed: ${error._tag === "Some" ? error.value.message : "defect"}`
                     )

@@ -1,12 +1,15 @@
-import { LogBuffer, LogEntry } from "@docker-plugin-kit/helpers"
+import { LogBuffer, LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 
-const batch = (from: number, n: number) =>
-  Array.from({ length: n }, (_, i) => LogEntry.make({ source: "stdout", line: String(from + i) }))
+const entry = (i: number) => LogEntry.make({ source: "stdout", line: String(i) })
+/** Entries `from` to `from + n - 1`, framed as the reader gets them: one run per chunk. */
+const batch = (from: number, n: number): ReadonlyArray<LogFraming.FrameRun> =>
+  LogFraming.decoder().pushFrames(LogFraming.encodeFrames(Array.from({ length: n }, (_, i) => entry(from + i)))).runs
 const texts = (es: ReadonlyArray<LogEntry.LogEntry>) => es.map(LogEntry.lineText)
-/** Room for n entries of one-character lines. */
-const room = (n: number) => n * (1 + LogBuffer.entryOverhead)
+/** Room for n entries of one-character lines (a frame each: header, stream field, line field). */
+const frameSize = LogFraming.encodeFrame(entry(0)).length
+const room = (n: number) => n * frameSize
 
 describe("LogBuffer", () => {
   it.effect("drop-newest keeps the oldest entries and counts what did not fit", () =>
@@ -39,6 +42,39 @@ describe("LogBuffer", () => {
       buffer.end()
       expect(texts(yield* buffer.take(5))).toEqual(["2"])
       expect(yield* buffer.take(5)).toEqual([])
+    })
+  )
+
+  it.effect("holds frames, not entries, and accounts their bytes until taken", () =>
+    Effect.gen(function* () {
+      const buffer = yield* LogBuffer.make({ maxBytes: room(10), overflow: "drop-newest" })
+      buffer.offer(batch(0, 4))
+      expect(buffer.size()).toBe(4)
+      expect(buffer.bytes()).toBe(room(4))
+      expect(texts(yield* buffer.take(3))).toEqual(["0", "1", "2"])
+      expect(buffer.size()).toBe(1)
+      expect(buffer.bytes()).toBe(room(1))
+      // A frame split across chunks comes as a run of its own (a copy), then the chunk's own frames.
+      const decoder = LogFraming.decoder()
+      const framed = LogFraming.encodeFrames([entry(4), entry(5), entry(6)])
+      expect(decoder.pushFrames(framed.subarray(0, 3)).runs).toEqual([])
+      const runs = decoder.pushFrames(framed.subarray(3))
+      expect(runs.runs.map((r) => r.ends.length)).toEqual([1, 2])
+      buffer.offer(runs.runs)
+      expect(buffer.bytes()).toBe(room(4))
+      expect(texts(yield* buffer.take(10))).toEqual(["3", "4", "5", "6"])
+      expect(buffer.bytes()).toBe(0)
+    })
+  )
+
+  it.effect("drop-oldest makes room inside a run, and drops a run's own oldest frames when it alone is too big", () =>
+    Effect.gen(function* () {
+      const buffer = yield* LogBuffer.make({ maxBytes: room(3), overflow: "drop-oldest" })
+      buffer.offer(batch(0, 2))
+      expect(texts(yield* buffer.take(1))).toEqual(["0"])
+      expect(buffer.offer(batch(2, 5))).toBe(3)
+      expect(buffer.counts()).toEqual({ received: 7, dropped: 3 })
+      expect(texts(yield* buffer.take(10))).toEqual(["4", "5", "6"])
     })
   )
 

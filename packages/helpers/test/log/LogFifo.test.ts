@@ -77,4 +77,16 @@ describe("LogFifo", () => {
       expect(total).toBe(30_000)
     })
   )
+
+  it("leaves the pipe for as long as it takes to get half full at the rate it fills, within the bound", () => {
+    // 16 KiB in 2 ms: half the 64 KiB pipe in another 4 ms.
+    expect(LogFifo.coalesceWait(10, 2, 16 * 1024)).toBe(4)
+    // A slow writer: the bound.
+    expect(LogFifo.coalesceWait(10, 2, 100)).toBe(10)
+    expect(LogFifo.coalesceWait(10, 50, 0)).toBe(10)
+    // A pipe found three quarters full, a wait under a millisecond, or coalescing off: read again at once.
+    expect(LogFifo.coalesceWait(10, 2, 48 * 1024)).toBe(0)
+    expect(LogFifo.coalesceWait(10, 0.5, 20 * 1024)).toBe(0)
+    expect(LogFifo.coalesceWait(0, 2, 100)).toBe(0)
+  })
 })

@@ -101,6 +101,23 @@ describe("LogFraming", () => {
     expect(result.error?._tag).toBe("LogEntryCorrupt")
   })
 
+  it("pushFrames answers the checked frames as views of the chunk, and stops at a corrupt message", () => {
+    const framed = LogFraming.encodeFrames(entries)
+    const pushed = LogFraming.decoder().pushFrames(framed)
+    expect(pushed.error).toBeUndefined()
+    expect(pushed.runs).toHaveLength(1)
+    expect(pushed.runs[0]!.bytes).toBe(framed)
+    expect(lines(LogFraming.decodeRun(pushed.runs[0]!))).toEqual(lines(entries))
+    expect(lines(LogFraming.decodeRun(pushed.runs[0]!, 1, 3))).toEqual(lines(entries.slice(1, 3)))
+    const decoder = LogFraming.decoder()
+    const bad = Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05)
+    const stopped = decoder.pushFrames(Uint8Array.of(...LogFraming.encodeFrame(entries[0]!), ...bad, ...framed))
+    expect(stopped.runs.map((r) => r.ends.length)).toEqual([1])
+    expect(stopped.error?._tag).toBe("LogEntryCorrupt")
+    // What is held from the bad frame on is what the stream discards.
+    expect(decoder.pending()).toBe(bad.length + framed.length)
+  })
+
   it.effect("encodeStream and decodeStream round-trip through arbitrary chunking", () =>
     Effect.gen(function* () {
       const framed = yield* Stream.runCollect(LogFraming.encodeStream(Stream.fromIterable(entries)))

@@ -1,4 +1,4 @@
-import { LogBuffer, LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
+import { LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
 import type { LogDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Exit, Scope } from "effect"
@@ -28,7 +28,8 @@ const info = (id: string): LogDriver.Info => ({
 
 const entries = (n: number, from = 0) =>
   Array.from({ length: n }, (_, i) =>
-    LogEntry.make({ source: "stdout", timeNano: BigInt(from + i), line: String(from + i).padStart(6, "0") })
+    // Times of one varint size: every frame has the same size.
+    LogEntry.make({ source: "stdout", timeNano: BigInt(1_000_000 + from + i), line: String(from + i).padStart(6, "0") })
   )
 
 /** A sink that records what it got, and whether its scope closed. */
@@ -47,6 +48,9 @@ const recordingSink = () => {
     )
   return { got, state, sink }
 }
+
+/** What one entry of `entries` costs in the buffer: its frame. */
+const frameSize = LogFraming.encodeFrame(entries(1)[0]!).length
 
 class Refused extends Data.TaggedError("Refused")<{ readonly message: string }> {}
 
@@ -79,7 +83,7 @@ describe("LogStreams", () => {
       const dir = yield* tempDir
       const streams = yield* LogStreams.make({
         sink: () => Effect.succeed<LogStreams.Sink>({ write: () => Effect.never }),
-        buffer: { maxBytes: 1000 * (6 + LogBuffer.entryOverhead), overflow: "drop-newest" },
+        buffer: { maxBytes: 1000 * frameSize, overflow: "drop-newest" },
         batchSize: 100,
         flushTimeout: "50 millis"
       })
@@ -113,7 +117,7 @@ describe("LogStreams", () => {
                 Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
               )
           }),
-        buffer: { maxBytes: 10 * (6 + LogBuffer.entryOverhead), overflow: "drop-oldest" },
+        buffer: { maxBytes: 10 * frameSize, overflow: "drop-oldest" },
         batchSize: 1
       })
       const file = Path.join(dir, "latest")

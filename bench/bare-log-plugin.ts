@@ -1,0 +1,72 @@
+/**
+ * The floor for `pnpm bench log`: a bare `node:http` log plugin that drains each FIFO and throws the bytes away, with
+ * no decoding and no file. It reads the way `log-file` does at its cheapest (the pipe, non-blocking, emptied every
+ * 2 ms, so the daemon's writes never wake it), which leaves what the daemon itself spends to hand each line to a
+ * plugin: `log-file`'s figures are read against it.
+ *
+ * Usage: node bench/bare-log-plugin.ts SOCKET_PATH
+ */
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+
+const contentType = "application/vnd.docker.plugins.v1.1+json"
+const socketPath = process.argv[2]
+if (socketPath === undefined) throw new Error("usage: bare-log-plugin.ts SOCKET_PATH")
+Fs.rmSync(socketPath, { force: true })
+
+const buffer = Buffer.allocUnsafe(64 * 1024)
+const fifos = new Map<string, number>()
+/** Reads everything the pipe holds now; answers false at EOF. */
+const drain = (fd: number): boolean => {
+  try {
+    while (true) if (Fs.readSync(fd, buffer, 0, buffer.length, null) === 0) return false
+  } catch {
+    return true // EAGAIN: empty for now
+  }
+}
+setInterval(() => {
+  for (const [file, fd] of fifos) {
+    if (!drain(fd)) {
+      Fs.closeSync(fd)
+      fifos.delete(file)
+    }
+  }
+}, 2)
+
+const answer = (url: string, body: { File?: string }): unknown => {
+  switch (url) {
+    case "/Plugin.Activate":
+      return { Implements: ["LogDriver"] }
+    case "/LogDriver.StartLogging":
+      fifos.set(body.File!, Fs.openSync(body.File!, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK))
+      return {}
+    case "/LogDriver.StopLogging": {
+      const fd = fifos.get(body.File!)
+      if (fd !== undefined) drain(fd)
+      return {}
+    }
+    case "/LogDriver.Capabilities":
+      return { Cap: { ReadLogs: false } }
+    default:
+      return { Err: `${url} is not implemented` }
+  }
+}
+
+const server = Http.createServer({ keepAliveTimeout: 2_000, noDelay: true }, (request, response) => {
+  const chunks: Array<Buffer> = []
+  request.on("data", (chunk: Buffer) => chunks.push(chunk))
+  request.on("end", () => {
+    let body: string
+    try {
+      const text = Buffer.concat(chunks).toString("utf8")
+      body = JSON.stringify(answer(request.url ?? "", text.trim() === "" ? {} : JSON.parse(text)))
+    } catch (e) {
+      body = JSON.stringify({ Err: (e as Error).message })
+    }
+    response.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
+    response.end(body)
+  })
+})
+
+process.on("SIGTERM", () => server.close(() => process.exit(0)))
+server.listen(socketPath, () => console.log(`bare log plugin: listening on ${socketPath}`))
