@@ -1,8 +1,9 @@
 /**
  * The floor for `pnpm bench log`: a bare `node:http` log plugin that drains each FIFO and throws the bytes away, with
- * no decoding and no file. It reads the way `log-file` does at its cheapest (the pipe, non-blocking, emptied every
- * 2 ms, so the daemon's writes never wake it), which leaves what the daemon itself spends to hand each line to a
- * plugin: `log-file`'s figures are read against it.
+ * no decoding and no file (the pipe, non-blocking, emptied every 2 ms, so the daemon's writes never wake it), which
+ * leaves what the daemon itself spends to hand each line to a plugin: `log-file`'s figures are read against it.
+ * It says it can read logs, as log-file does (an answer of no lines): a plugin that cannot makes the daemon keep
+ * its own copy of every line as well ("dual logging"), which would charge the floor with a second driver.
  *
  * Usage: node bench/bare-log-plugin.ts SOCKET_PATH
  */
@@ -46,7 +47,7 @@ const answer = (url: string, body: { File?: string }): unknown => {
       return {}
     }
     case "/LogDriver.Capabilities":
-      return { Cap: { ReadLogs: false } }
+      return { Cap: { ReadLogs: true } }
     default:
       return { Err: `${url} is not implemented` }
   }
@@ -62,6 +63,11 @@ const server = Http.createServer({ keepAliveTimeout: 2_000, noDelay: true }, (re
       body = JSON.stringify(answer(request.url ?? "", text.trim() === "" ? {} : JSON.parse(text)))
     } catch (e) {
       body = JSON.stringify({ Err: (e as Error).message })
+    }
+    if (request.url === "/LogDriver.ReadLogs") {
+      // A stream of frames: none.
+      response.writeHead(200, { "content-type": "application/x-json-stream", "content-length": 0 })
+      return response.end()
     }
     response.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
     response.end(body)

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import * as LogBuffer from "@docker-plugin-kit/helpers/log/LogBuffer"
+import * as LogBuffer from "@docker-plugin-kit/helpers/log/LogBufferPolicy"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Flag from "effect/cli/Flag"
