@@ -43,6 +43,8 @@ export interface Counts {
   readonly received: number
   /** Entries dropped because the buffer was full. */
   readonly dropped: number
+  /** Entries taken whose message was not a `LogEntry`, left out (the frames around them are read on). */
+  readonly corrupt: number
 }
 
 /**
@@ -53,7 +55,10 @@ export interface Counts {
 export interface LogBuffer {
   /** Adds frames without ever waiting; what does not fit is dropped per the policy. Answers how many dropped. */
   readonly offer: (runs: ReadonlyArray<LogFraming.FrameRun>) => number
-  /** Waits for at least one entry and takes up to `max`, decoded; an empty array once ended and empty. */
+  /**
+   * Waits for at least one entry and takes up to `max`, decoded (fewer when some are corrupt: counted, left out);
+   * an empty array once ended and empty.
+   */
   readonly take: (max: number) => Effect.Effect<ReadonlyArray<LogEntry.LogEntry>>
   /** No more entries will be offered; `take` drains what is left, then answers `[]`. */
   readonly end: () => void
@@ -78,7 +83,13 @@ const startOf = (run: LogFraming.FrameRun, index: number) => (index === 0 ? run.
  *
  * @since 0.1.0
  */
-export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =>
+export const make = (
+  policy: Policy = defaultPolicy,
+  options: {
+    /** Called with the reason of each corrupt entry `take` leaves out. */
+    readonly onCorrupt?: (error: LogEntry.LogEntryCorrupt) => void
+  } = {}
+): Effect.Effect<LogBuffer> =>
   Effect.sync(() => {
     // A queue as an array and a head index: pushes and takes are O(1), the array is compacted now and then.
     let items: Array<Held> = []
@@ -88,6 +99,7 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
     let ended = false
     let received = 0
     let dropped = 0
+    let corrupt = 0
     let wake: (() => void) | undefined
 
     const compact = () => {
@@ -146,8 +158,12 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
       while (batch.length < max && head < items.length) {
         const held = items[head]!
         const to = Math.min(held.run.ends.length, held.next + (max - batch.length))
-        const entries = LogFraming.decodeRun(held.run, held.next, to)
-        for (let i = 0; i < entries.length; i++) batch.push(entries[i]!)
+        const decoded = LogFraming.decodeRun(held.run, held.next, to)
+        for (let i = 0; i < decoded.entries.length; i++) batch.push(decoded.entries[i]!)
+        if (decoded.error !== undefined) {
+          corrupt += decoded.corrupt
+          options.onCorrupt?.(decoded.error)
+        }
         bytes -= held.run.ends[to - 1]! - startOf(held.run, held.next)
         count -= to - held.next
         held.next = to
@@ -161,7 +177,11 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
     }
     const take = (max: number): Effect.Effect<ReadonlyArray<LogEntry.LogEntry>> =>
       Effect.suspend(() => {
-        if (count > 0) return Effect.succeed(takeNow(max))
+        // A batch of corrupt entries only comes out empty: take on.
+        while (count > 0) {
+          const batch = takeNow(max)
+          if (batch.length > 0) return Effect.succeed(batch)
+        }
         if (ended) return Effect.succeed([])
         return Effect.andThen(
           Effect.callback<void>((resume) => {
@@ -170,7 +190,7 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
               wake = undefined
             })
           }),
-          Effect.sync(() => takeNow(max))
+          take(max)
         )
       })
     return {
@@ -184,6 +204,6 @@ export const make = (policy: Policy = defaultPolicy): Effect.Effect<LogBuffer> =
       },
       size: () => count,
       bytes: () => bytes,
-      counts: () => ({ received, dropped })
+      counts: () => ({ received, dropped, corrupt })
     }
   })

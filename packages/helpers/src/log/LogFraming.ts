@@ -66,9 +66,9 @@ export interface Pushed {
 }
 
 /**
- * Complete frames side by side in one buffer, checked but not decoded: the first starts at `start`, each ends at
- * its `ends` offset, where the next one starts. A reader can hold many lines this way at the cost of their bytes
- * (no object per line) and decode them when they are about to be used (`decodeRun`).
+ * Complete frames side by side in one buffer, not decoded: the first starts at `start`, each ends at its `ends`
+ * offset, where the next one starts. A reader can hold many lines this way at the cost of their bytes (no object
+ * per line) and decode them when they are about to be used (`decodeRun`).
  *
  * @since 0.1.0
  */
@@ -80,7 +80,7 @@ export interface FrameRun {
 
 /**
  * What one chunk gave as frames: the runs it completed (at most two: a frame that earlier chunks started, then
- * the chunk's own frames) and the error that stopped decoding, if any (the frames before the bad one are kept).
+ * the chunk's own frames) and the framing error that stopped the stream, if any (the frames before it are kept).
  *
  * @since 0.1.0
  */
@@ -90,8 +90,8 @@ export interface PushedFrames {
 }
 
 /**
- * An incremental decoder: `push` a chunk, get the entries it completed (or `pushFrames`, the frames, checked but
- * not decoded); `pending` is how many bytes of an unfinished frame are held.
+ * An incremental decoder: `push` a chunk, get the entries it completed (or `pushFrames`, the frames, not decoded);
+ * `pending` is how many bytes of an unfinished frame are held.
  *
  * @since 0.1.0
  */
@@ -99,8 +99,8 @@ export interface Decoder {
   /** Takes a chunk; answers the entries it completed and the first framing error, if any. */
   readonly push: (chunk: Uint8Array) => Pushed
   /**
-   * Takes a chunk; answers the frames it completed, each checked to be a valid `LogEntry`, and the first error.
-   * The runs are views of `chunk`, which must not change afterwards.
+   * Takes a chunk; answers the frames it completed, not decoded (a message that is not a `LogEntry` is found by
+   * `decodeRun`), and the framing error, if any. The runs are views of `chunk`, which must not change afterwards.
    */
   readonly pushFrames: (chunk: Uint8Array) => PushedFrames
   /** Bytes of an unfinished frame held. */
@@ -114,20 +114,40 @@ const none: ReadonlyArray<LogEntry.LogEntry> = []
 const noRuns: ReadonlyArray<FrameRun> = []
 
 /**
- * Decodes frames `from` (inclusive) to `to` (exclusive) of a run that `pushFrames` answered.
+ * The entries of some frames of a run: frames `from` (inclusive) to `to` (exclusive); `corrupt` counts the frames
+ * whose message is not a `LogEntry`, which are left out, and `error` says why the first of them is not.
  *
  * @since 0.1.0
  */
-export const decodeRun = (run: FrameRun, from = 0, to = run.ends.length): Array<LogEntry.LogEntry> => {
+export interface Decoded {
+  readonly entries: Array<LogEntry.LogEntry>
+  readonly corrupt: number
+  readonly error?: LogEntry.LogEntryCorrupt
+}
+
+/**
+ * Decodes frames `from` (inclusive) to `to` (exclusive) of a run that `pushFrames` answered, leaving out (and
+ * counting) those that are not a `LogEntry`: the framing around them is intact, so the frames after one still are.
+ *
+ * @since 0.1.0
+ */
+export const decodeRun = (run: FrameRun, from = 0, to = run.ends.length): Decoded => {
   const reader = EntryReader.make(run.bytes)
-  const out: Array<LogEntry.LogEntry> = new Array(Math.max(0, to - from))
+  const entries: Array<LogEntry.LogEntry> = []
+  let corrupt = 0
+  let error: LogEntry.LogEntryCorrupt | undefined
   let at = from === 0 ? run.start : run.ends[from - 1]!
   for (let i = from; i < to; i++) {
     const end = run.ends[i]!
-    out[i - from] = reader.read(at + headerSize, end)
+    try {
+      entries.push(reader.read(at + headerSize, end))
+    } catch (cause) {
+      corrupt++
+      error ??= corruptOf(cause)
+    }
     at = end
   }
-  return out
+  return error === undefined ? { entries, corrupt } : { entries, corrupt, error }
 }
 
 const corruptOf = (error: unknown) =>
@@ -190,14 +210,8 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
       if (frameHeld < whole.length) return { runs: noRuns }
       frame = undefined
       headerHeld = 0
-      try {
-        EntryReader.make(whole).read(headerSize, whole.length)
-      } catch (error) {
-        return fail(corruptOf(error), whole.length + chunk.length - at, noRuns)
-      }
       runs.push({ bytes: whole, start: 0, ends: [whole.length] })
     }
-    const reader = EntryReader.make(chunk)
     const first = at
     const ends: Array<number> = []
     const withOwn = () => (ends.length === 0 ? runs : [...runs, { bytes: chunk, start: first, ends }])
@@ -205,12 +219,6 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
       const size = sizeAt(chunk, at)
       if (size > limit) return fail(new FrameTooLarge({ size, limit }), chunk.length - at, withOwn())
       if (chunk.length - at - headerSize < size) break
-      try {
-        // Checked now, so that a corrupt stream is found as it is read; decoded again when used (`decodeRun`).
-        reader.read(at + headerSize, at + headerSize + size)
-      } catch (error) {
-        return fail(corruptOf(error), chunk.length - at, withOwn())
-      }
       at += headerSize + size
       ends.push(at)
     }
@@ -230,8 +238,28 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
   }
   const push = (chunk: Uint8Array): Pushed => {
     const { runs, error } = pushFrames(chunk)
-    const entries =
-      runs.length === 0 ? none : runs.length === 1 ? decodeRun(runs[0]!) : runs.flatMap((r) => decodeRun(r))
+    const entries: Array<LogEntry.LogEntry> = []
+    for (let r = 0; r < runs.length; r++) {
+      const run = runs[r]!
+      const reader = EntryReader.make(run.bytes)
+      let at = run.start
+      for (const end of run.ends) {
+        try {
+          entries.push(reader.read(at + headerSize, end))
+        } catch (cause) {
+          // The stream stops here: what is held from this frame on is what it discards.
+          let rest = 0
+          for (let later = r; later < runs.length; later++) {
+            const from = later === r ? at : runs[later]!.start
+            rest += runs[later]!.ends[runs[later]!.ends.length - 1]! - from
+          }
+          const error = corruptOf(cause)
+          fail(error, rest + pending(), noRuns)
+          return { entries, error }
+        }
+        at = end
+      }
+    }
     return error === undefined ? { entries } : { entries, error }
   }
   const pending = () => (failed !== undefined ? discarded : frame === undefined ? headerHeld : frameHeld)

@@ -82,7 +82,7 @@ export interface Stats extends LogBuffer.Counts {
   readonly written: number
   /** Entries of batches the sink failed to write. */
   readonly failed: number
-  /** Bytes skipped after a corrupt frame (the stream cannot be resynchronised; it is drained to EOF). */
+  /** Bytes skipped after a frame over the size bound (the stream cannot be resynchronised; it is drained to EOF). */
   readonly discardedBytes: number
 }
 
@@ -134,7 +134,7 @@ interface Running {
   readonly stats: () => Stats
 }
 
-const settled = (s: Stats) => s.written + s.failed + s.dropped >= s.received
+const settled = (s: Stats) => s.written + s.failed + s.dropped + s.corrupt >= s.received
 
 /** Polls `done` every few milliseconds until it holds or `timeout` passes; answers whether it held. */
 const waitFor = (done: () => boolean, timeout: Duration.Input): Effect.Effect<boolean> =>
@@ -186,16 +186,27 @@ export const make = <SinkError>(
         const opened = yield* Effect.exit(
           Effect.gen(function* () {
             const sink = yield* Scope.provide(options.sink({ file, info }), scope)
-            const buffer = yield* LogBuffer.make(policy)
+            const container = info.ContainerID.slice(0, 12)
+            let reportedCorrupt = false
+            const buffer = yield* LogBuffer.make(policy, {
+              onCorrupt: (error) => {
+                if (reportedCorrupt) return
+                reportedCorrupt = true
+                report(
+                  Effect.logError(
+                    `log stream of container ${container}: ${error.message}; such entries are left out, the rest of the stream is read on`
+                  )
+                )
+              }
+            })
             const ended = yield* Deferred.make<void>()
             const frames = LogFraming.decoder(
               options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }
             )
-            const container = info.ContainerID.slice(0, 12)
             let written = 0
             let failed = 0
             let discardedBytes = 0
-            let corrupt = false
+            let unframed = false
             let dropping = false
             const stats = (): Stats => ({
               file,
@@ -206,13 +217,13 @@ export const make = <SinkError>(
               discardedBytes
             })
             const onChunk = (chunk: Uint8Array) => {
-              if (corrupt) {
+              if (unframed) {
                 discardedBytes += chunk.length
                 return
               }
               const { runs, error } = frames.pushFrames(chunk)
               if (error !== undefined) {
-                corrupt = true
+                unframed = true
                 discardedBytes += frames.pending()
                 report(
                   Effect.logError(

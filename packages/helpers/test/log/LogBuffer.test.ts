@@ -17,7 +17,7 @@ describe("LogBuffer", () => {
       const buffer = yield* LogBuffer.make({ maxBytes: room(3), overflow: "drop-newest" })
       expect(buffer.offer(batch(0, 2))).toBe(0)
       expect(buffer.offer(batch(2, 3))).toBe(2)
-      expect(buffer.counts()).toEqual({ received: 5, dropped: 2 })
+      expect(buffer.counts()).toEqual({ received: 5, dropped: 2, corrupt: 0 })
       expect(texts(yield* buffer.take(10))).toEqual(["0", "1", "2"])
     })
   )
@@ -27,7 +27,7 @@ describe("LogBuffer", () => {
       const buffer = yield* LogBuffer.make({ maxBytes: room(3), overflow: "drop-oldest" })
       buffer.offer(batch(0, 2))
       expect(buffer.offer(batch(2, 3))).toBe(2)
-      expect(buffer.counts()).toEqual({ received: 5, dropped: 2 })
+      expect(buffer.counts()).toEqual({ received: 5, dropped: 2, corrupt: 0 })
       expect(texts(yield* buffer.take(10))).toEqual(["2", "3", "4"])
     })
   )
@@ -73,8 +73,32 @@ describe("LogBuffer", () => {
       buffer.offer(batch(0, 2))
       expect(texts(yield* buffer.take(1))).toEqual(["0"])
       expect(buffer.offer(batch(2, 5))).toBe(3)
-      expect(buffer.counts()).toEqual({ received: 7, dropped: 3 })
+      expect(buffer.counts()).toEqual({ received: 7, dropped: 3, corrupt: 0 })
       expect(texts(yield* buffer.take(10))).toEqual(["4", "5", "6"])
+    })
+  )
+
+  it.effect("take leaves out and counts entries that are not LogEntry messages, and never answers [] for them", () =>
+    Effect.gen(function* () {
+      const reasons: Array<string> = []
+      const buffer = yield* LogBuffer.make(
+        { maxBytes: 1024, overflow: "drop-newest" },
+        { onCorrupt: (error) => reasons.push(error.message) }
+      )
+      const bad = Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05)
+      buffer.offer(LogFraming.decoder().pushFrames(bad).runs)
+      buffer.offer(batch(0, 1))
+      buffer.offer(LogFraming.decoder().pushFrames(Uint8Array.of(...bad, ...LogFraming.encodeFrame(entry(1)))).runs)
+      // The first take finds only the corrupt frame, and goes on to the next good one.
+      expect(texts(yield* buffer.take(1))).toEqual(["0"])
+      expect(texts(yield* buffer.take(10))).toEqual(["1"])
+      expect(buffer.counts()).toEqual({ received: 4, dropped: 0, corrupt: 2 })
+      expect(reasons).toHaveLength(2)
+      expect(reasons[0]).toMatch(/^corrupt log entry: /)
+      buffer.offer(LogFraming.decoder().pushFrames(bad).runs)
+      buffer.end()
+      expect(yield* buffer.take(10)).toEqual([])
+      expect(buffer.counts().corrupt).toBe(3)
     })
   )
 

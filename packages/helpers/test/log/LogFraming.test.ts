@@ -101,21 +101,36 @@ describe("LogFraming", () => {
     expect(result.error?._tag).toBe("LogEntryCorrupt")
   })
 
-  it("pushFrames answers the checked frames as views of the chunk, and stops at a corrupt message", () => {
+  it("pushFrames answers the frames as views of the chunk; decodeRun leaves out (and counts) a corrupt message", () => {
     const framed = LogFraming.encodeFrames(entries)
     const pushed = LogFraming.decoder().pushFrames(framed)
     expect(pushed.error).toBeUndefined()
     expect(pushed.runs).toHaveLength(1)
     expect(pushed.runs[0]!.bytes).toBe(framed)
-    expect(lines(LogFraming.decodeRun(pushed.runs[0]!))).toEqual(lines(entries))
-    expect(lines(LogFraming.decodeRun(pushed.runs[0]!, 1, 3))).toEqual(lines(entries.slice(1, 3)))
+    expect(lines(LogFraming.decodeRun(pushed.runs[0]!).entries)).toEqual(lines(entries))
+    expect(lines(LogFraming.decodeRun(pushed.runs[0]!, 1, 3).entries)).toEqual(lines(entries.slice(1, 3)))
+    // A message that runs past its frame, between two good frames: the framing holds, only it is left out.
+    const bad = Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05)
+    const mixed = LogFraming.decoder().pushFrames(
+      Uint8Array.of(...LogFraming.encodeFrame(entries[0]!), ...bad, ...framed)
+    )
+    expect(mixed.error).toBeUndefined()
+    const decoded = LogFraming.decodeRun(mixed.runs[0]!)
+    expect(lines(decoded.entries)).toEqual(lines([entries[0]!, ...entries]))
+    expect(decoded.corrupt).toBe(1)
+    expect(decoded.error?._tag).toBe("LogEntryCorrupt")
+  })
+
+  it("push stops at a corrupt message, and holds what follows it as discarded", () => {
     const decoder = LogFraming.decoder()
     const bad = Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05)
-    const stopped = decoder.pushFrames(Uint8Array.of(...LogFraming.encodeFrame(entries[0]!), ...bad, ...framed))
-    expect(stopped.runs.map((r) => r.ends.length)).toEqual([1])
+    const framed = LogFraming.encodeFrames(entries)
+    const tail = LogFraming.encodeFrame(entries[0]!).subarray(0, 3)
+    const stopped = decoder.push(Uint8Array.of(...LogFraming.encodeFrame(entries[0]!), ...bad, ...framed, ...tail))
+    expect(lines(stopped.entries)).toEqual(["line 0"])
     expect(stopped.error?._tag).toBe("LogEntryCorrupt")
-    // What is held from the bad frame on is what the stream discards.
-    expect(decoder.pending()).toBe(bad.length + framed.length)
+    expect(decoder.pending()).toBe(bad.length + framed.length + tail.length)
+    expect(decoder.push(framed).error?._tag).toBe("LogEntryCorrupt")
   })
 
   it.effect("encodeStream and decodeStream round-trip through arbitrary chunking", () =>

@@ -151,6 +151,23 @@ describe("LogStreams", () => {
     })
   )
 
+  it.live("an entry that is not a LogEntry is left out and counted; the entries after it still reach the sink", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { got, sink } = recordingSink()
+      const streams = yield* LogStreams.make({ sink })
+      const file = Path.join(dir, "bad-entry")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("i"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(2)))
+      yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
+      yield* fifo.write(LogFraming.encodeFrames(entries(2, 2)))
+      const stats = yield* streams.stop(file)
+      expect(got).toEqual(entries(4).map(LogEntry.lineText))
+      expect(stats).toMatchObject({ received: 5, written: 4, corrupt: 1, dropped: 0, discardedBytes: 0 })
+    })
+  )
+
   it.live("start and stop name the file they refuse; a sink that fails to open fails the start", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
