@@ -110,7 +110,6 @@ export interface Decoder {
 }
 
 const headerSize = 4
-const none: ReadonlyArray<LogEntry.LogEntry> = []
 const noRuns: ReadonlyArray<FrameRun> = []
 
 /**
