@@ -181,7 +181,9 @@ export const make = (options: Options = {}) =>
         )
         return {
           // Encoded when called, so that the entries are not held across the write (see `LogStreams.Sink`).
-          write: (entries) => shared.lock.withPermit(append(shared, LogRecord.encodeAll(entries)))
+          write: (entries) => shared.lock.withPermit(append(shared, LogRecord.encodeAll(entries))),
+          // The usual path: records straight from the frames, no `LogEntry` per line.
+          writeFrames: (batch) => shared.lock.withPermit(append(shared, LogRecord.encodeFrames(batch)))
         } satisfies LogStreams.Sink
       })
 

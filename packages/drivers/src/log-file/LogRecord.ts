@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { LogEntry } from "@docker-plugin-kit/helpers"
+import { LogEntry, type LogFraming } from "@docker-plugin-kit/helpers"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { isUtf8 } from "node:buffer"
@@ -129,11 +129,14 @@ const put = (bytes: Uint8Array, at: number): number => {
   return at + bytes.length
 }
 
-/** `line` as the inside of a JSON string, escaped as JSON.stringify escapes its text; -1 when it is not UTF-8. */
-const putLine = (line: Uint8Array, at: number): number => {
+/**
+ * `line[from, to)` as the inside of a JSON string, escaped as JSON.stringify escapes its text; -1 when it is not
+ * UTF-8.
+ */
+const putLine = (line: Uint8Array, from: number, end: number, at: number): number => {
   let to = at
   let nonAscii = false
-  for (let i = 0; i < line.length; i++) {
+  for (let i = from; i < end; i++) {
     const byte = line[i]!
     if (byte >= 0x20 && byte !== quote && byte !== backslash) {
       if (byte >= 0x80) nonAscii = true
@@ -154,7 +157,7 @@ const putLine = (line: Uint8Array, at: number): number => {
     }
   }
   // Valid UTF-8 is copied as is (JSON.stringify leaves non-ASCII text alone); anything else takes the text path.
-  return nonAscii && !isUtf8(line) ? -1 : to
+  return nonAscii && !isUtf8(line.subarray(from, end)) ? -1 : to
 }
 
 /** The time as `formatTime` writes it, without the final `Z`. */
@@ -187,6 +190,34 @@ const putTime = (timeNano: bigint, at: number): number => {
 }
 
 /**
+ * One record at `at`, as bytes; -1 when the line is not UTF-8 (the caller then writes `encode`'s text).
+ */
+const putRecord = (
+  line: Uint8Array,
+  lineStart: number,
+  lineEnd: number,
+  source: string,
+  timeNano: bigint,
+  endsLine: boolean,
+  at: number
+): number => {
+  let to = putLine(line, lineStart, lineEnd, put(logPrefix, at))
+  if (to < 0) return -1
+  if (endsLine) {
+    out[to++] = backslash
+    out[to++] = n
+  }
+  out[to++] = quote
+  if (source === "stdout") to = put(stdoutMiddle, to)
+  else if (source === "stderr") to = put(stderrMiddle, to)
+  else to += out.write(`,"stream":${JSON.stringify(source)},"time":"`, to, "utf8")
+  return put(timeEnd, putTime(timeNano, to))
+}
+
+/** Room for a record of a line of `lineBytes` and a stream of `sourceLength`: every byte escaped as \u00XX. */
+const worstCase = (lineBytes: number, sourceLength: number) => lineBytes * 6 + sourceLength * 6 + 96
+
+/**
  * The records of a batch (each exactly `encode`'s text, in UTF-8) in one buffer. This is the driver's per-line
  * path, so it writes bytes directly: no string per record, the date part once per second, the usual stream names
  * as constants, a line that is valid UTF-8 copied with only its ASCII escapes; only a line that is not UTF-8 goes
@@ -200,28 +231,41 @@ export const encodeAll = (entries: ReadonlyArray<LogEntry.LogEntry>): Encoded =>
   let at = used
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
-    // Room for the worst case: every byte of the line escaped as \u00XX, the stream name likewise.
-    const moved = reserve(start, at, entry.line.length * 6 + entry.source.length * 6 + 96)
+    const moved = reserve(start, at, worstCase(entry.line.length, entry.source.length))
     at += moved - start
     start = moved
-    const record = at
-    let to = putLine(entry.line, put(logPrefix, at))
-    if (to < 0) {
-      at = record + out.write(encode(entry), record, "utf8")
-      ends[i] = at - start
-      continue
-    }
-    if (LogEntry.endsLine(entry)) {
-      out[to++] = backslash
-      out[to++] = n
-    }
-    out[to++] = quote
-    if (entry.source === "stdout") to = put(stdoutMiddle, to)
-    else if (entry.source === "stderr") to = put(stderrMiddle, to)
-    else to += out.write(`,"stream":${JSON.stringify(entry.source)},"time":"`, to, "utf8")
-    at = put(timeEnd, putTime(entry.timeNano, to))
+    const to = putRecord(entry.line, 0, entry.line.length, entry.source, entry.timeNano, LogEntry.endsLine(entry), at)
+    at = to >= 0 ? to : at + out.write(encode(entry), at, "utf8")
     ends[i] = at - start
   }
+  used = at
+  return { bytes: out.subarray(start, at), ends }
+}
+
+/**
+ * `encodeAll` for entries still framed: the same bytes, read from the frames in place, with no `LogEntry` made
+ * but for a line that is not UTF-8. Corrupt entries are left out (the batch counts them).
+ *
+ * @since 0.1.0
+ */
+export const encodeFrames = (batch: LogFraming.FrameBatch): Encoded => {
+  const ends: Array<number> = []
+  let start = used
+  let at = used
+  batch.forEach((f) => {
+    const moved = reserve(start, at, worstCase(f.lineEnd - f.lineStart, f.source.length))
+    at += moved - start
+    start = moved
+    const endsLine = !f.partial || f.last
+    const to = putRecord(f.line, f.lineStart, f.lineEnd, f.source, f.timeNano, endsLine, at)
+    if (to >= 0) at = to
+    else {
+      const line = f.line.slice(f.lineStart, f.lineEnd)
+      const entry = LogEntry.make({ source: f.source, timeNano: f.timeNano, line, partial: !endsLine })
+      at += out.write(encode(entry), at, "utf8")
+    }
+    ends.push(at - start)
+  })
   used = at
   return { bytes: out.subarray(start, at), ends }
 }

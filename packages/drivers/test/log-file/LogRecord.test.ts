@@ -1,5 +1,5 @@
 import { LogRecord } from "@docker-plugin-kit/drivers"
-import { LogEntry } from "@docker-plugin-kit/helpers"
+import { LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
 
@@ -53,6 +53,21 @@ describe("LogRecord", () => {
     ])
   })
 
+  it("encodeFrames leaves out a frame that is not a LogEntry, and the batch counts it", () => {
+    const good = [LogEntry.make({ source: "stdout", timeNano: at, line: "a" }), LogEntry.make({ line: "b" })]
+    const bytes = Uint8Array.of(
+      ...LogFraming.encodeFrame(good[0]!),
+      ...[0, 0, 0, 2, 0x0a, 0x05],
+      ...LogFraming.encodeFrame(good[1]!)
+    )
+    const batch = LogFraming.frameBatch(LogFraming.decoder().pushFrames(bytes).runs)
+    expect(batch.size).toBe(3)
+    const { bytes: records } = LogRecord.encodeFrames(batch)
+    expect(Buffer.from(records).toString("utf8")).toBe(good.map(LogRecord.encode).join(""))
+    expect(batch.corrupt()).toBe(1)
+    expect(batch.error()?.message).toMatch(/^corrupt log entry: /)
+  })
+
   it("refuses lines that are not records", () => {
     expect(Result.isFailure(LogRecord.decode("not json"))).toBe(true)
     const missing = LogRecord.decode('{"log":"x"}')
@@ -61,7 +76,7 @@ describe("LogRecord", () => {
     )
   })
 
-  it("encodeAll writes each record exactly as encode does: escapes, invalid UTF-8, partial chunks, any stream", () => {
+  it("encodeAll and encodeFrames write each record exactly as encode does: escapes, invalid UTF-8, partial chunks, any stream", () => {
     // A small deterministic generator: lines of letters mixed with the bytes that need care.
     let seed = 42
     const random = () => {
@@ -101,6 +116,17 @@ describe("LogRecord", () => {
       expect(Buffer.from(bytes).toString("utf8")).toBe(records.join(""))
       let end = 0
       expect(ends).toEqual(records.map((r) => (end += Buffer.byteLength(r))))
+      // The same records from the entries still framed, as the daemon sent them, split at an arbitrary byte.
+      const framed = LogFraming.encodeFrames(batch)
+      const decoder = LogFraming.decoder()
+      const cut = Math.floor(framed.length / 3)
+      const runs = [
+        ...decoder.pushFrames(framed.subarray(0, cut)).runs,
+        ...decoder.pushFrames(framed.subarray(cut)).runs
+      ]
+      const fromFrames = LogRecord.encodeFrames(LogFraming.frameBatch(runs))
+      expect(Buffer.from(fromFrames.bytes).toString("utf8")).toBe(records.join(""))
+      expect(fromFrames.ends).toEqual(ends)
     }
     // A line larger than the building block, full of escapes.
     const long = LogEntry.make({ source: "stdout", timeNano: at, line: '"\u0001é'.repeat(200_000) })

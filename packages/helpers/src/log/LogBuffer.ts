@@ -60,6 +60,11 @@ export interface LogBuffer {
    * an empty array once ended and empty.
    */
   readonly take: (max: number) => Effect.Effect<ReadonlyArray<LogEntry.LogEntry>>
+  /**
+   * `take` without decoding: waits for at least one entry and takes up to `max`, still framed; `undefined` once
+   * ended and empty.
+   */
+  readonly takeFrames: (max: number) => Effect.Effect<LogFraming.FrameBatch | undefined>
   /** No more entries will be offered; `take` drains what is left, then answers `[]`. */
   readonly end: () => void
   /** Entries buffered now. */
@@ -153,19 +158,21 @@ export const make = (
       }
       return dropped - before
     }
-    const takeNow = (max: number): ReadonlyArray<LogEntry.LogEntry> => {
-      const batch: Array<LogEntry.LogEntry> = []
-      while (batch.length < max && head < items.length) {
+    const takeRunsNow = (max: number): ReadonlyArray<LogFraming.FrameRun> => {
+      const runs: Array<LogFraming.FrameRun> = []
+      let taken = 0
+      while (taken < max && head < items.length) {
         const held = items[head]!
-        const to = Math.min(held.run.ends.length, held.next + (max - batch.length))
-        const decoded = LogFraming.decodeRun(held.run, held.next, to)
-        for (let i = 0; i < decoded.entries.length; i++) batch.push(decoded.entries[i]!)
-        if (decoded.error !== undefined) {
-          corrupt += decoded.corrupt
-          options.onCorrupt?.(decoded.error)
-        }
-        bytes -= held.run.ends[to - 1]! - startOf(held.run, held.next)
+        const to = Math.min(held.run.ends.length, held.next + (max - taken))
+        const start = startOf(held.run, held.next)
+        runs.push(
+          held.next === 0 && to === held.run.ends.length
+            ? held.run
+            : { bytes: held.run.bytes, start, ends: held.run.ends.slice(held.next, to) }
+        )
+        bytes -= held.run.ends[to - 1]! - start
         count -= to - held.next
+        taken += to - held.next
         held.next = to
         if (to === held.run.ends.length) head++
       }
@@ -173,8 +180,36 @@ export const make = (
         items = []
         head = 0
       }
+      return runs
+    }
+    const takeNow = (max: number): ReadonlyArray<LogEntry.LogEntry> => {
+      const batch: Array<LogEntry.LogEntry> = []
+      for (const run of takeRunsNow(max)) {
+        const decoded = LogFraming.decodeRun(run)
+        for (let i = 0; i < decoded.entries.length; i++) batch.push(decoded.entries[i]!)
+        if (decoded.error !== undefined) {
+          corrupt += decoded.corrupt
+          options.onCorrupt?.(decoded.error)
+        }
+      }
       return batch
     }
+    const wait = <A>(then: Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.andThen(
+        Effect.callback<void>((resume) => {
+          wake = () => resume(Effect.void)
+          return Effect.sync(() => {
+            wake = undefined
+          })
+        }),
+        then
+      )
+    const takeFrames = (max: number): Effect.Effect<LogFraming.FrameBatch | undefined> =>
+      Effect.suspend(() => {
+        if (count > 0) return Effect.succeed(LogFraming.frameBatch(takeRunsNow(max)))
+        if (ended) return Effect.succeed(undefined)
+        return wait(takeFrames(max))
+      })
     const take = (max: number): Effect.Effect<ReadonlyArray<LogEntry.LogEntry>> =>
       Effect.suspend(() => {
         // A batch of corrupt entries only comes out empty: take on.
@@ -183,19 +218,12 @@ export const make = (
           if (batch.length > 0) return Effect.succeed(batch)
         }
         if (ended) return Effect.succeed([])
-        return Effect.andThen(
-          Effect.callback<void>((resume) => {
-            wake = () => resume(Effect.void)
-            return Effect.sync(() => {
-              wake = undefined
-            })
-          }),
-          take(max)
-        )
+        return wait(take(max))
       })
     return {
       offer,
       take,
+      takeFrames,
       end: () => {
         ended = true
         const resume = wake

@@ -149,6 +149,88 @@ export const decodeRun = (run: FrameRun, from = 0, to = run.ends.length): Decode
   return error === undefined ? { entries, corrupt } : { entries, corrupt, error }
 }
 
+/**
+ * One entry of a `FrameBatch`, read in place: `line` is the buffer the line lies in, from `lineStart` to `lineEnd`
+ * (no view is made); `last` says whether it ends a line split in chunks. The same object is filled again for the
+ * next entry: it is valid only during the visit.
+ *
+ * @since 0.1.0
+ */
+export interface FrameFields {
+  readonly source: string
+  readonly timeNano: bigint
+  readonly line: Uint8Array
+  readonly lineStart: number
+  readonly lineEnd: number
+  readonly partial: boolean
+  /** `partialLogMetadata.last` (false without metadata). */
+  readonly last: boolean
+}
+
+/**
+ * Entries still framed, for a sink that writes them without a `LogEntry` object each (`LogStreams.Sink`'s
+ * `writeFrames`). `forEach` visits them in order and leaves out (and counts) those whose message is not a
+ * `LogEntry`; `corrupt` and `error` report what the visits found.
+ *
+ * @since 0.1.0
+ */
+export interface FrameBatch {
+  /** Entries in the batch, corrupt ones included. */
+  readonly size: number
+  /** Visits each entry's fields, in order. */
+  readonly forEach: (visit: (fields: FrameFields) => void) => void
+  /** The entries left out as corrupt by the visits so far. */
+  readonly corrupt: () => number
+  /** Why the first of them is not a `LogEntry`. */
+  readonly error: () => LogEntry.LogEntryCorrupt | undefined
+}
+
+/**
+ * The frames of `runs` as a batch.
+ *
+ * @since 0.1.0
+ */
+export const frameBatch = (runs: ReadonlyArray<FrameRun>): FrameBatch => {
+  let corrupt = 0
+  let error: LogEntry.LogEntryCorrupt | undefined
+  const size = runs.reduce((n, run) => n + run.ends.length, 0)
+  const forEach = (visit: (fields: FrameFields) => void) => {
+    const scanned = EntryReader.fields()
+    for (const run of runs) {
+      const reader = EntryReader.make(run.bytes)
+      const view = {
+        source: "",
+        timeNano: 0n,
+        line: reader.bytes,
+        lineStart: 0,
+        lineEnd: 0,
+        partial: false,
+        last: false
+      }
+      let at = run.start
+      for (const end of run.ends) {
+        try {
+          reader.scan(at + headerSize, end, scanned)
+        } catch (cause) {
+          corrupt++
+          error ??= corruptOf(cause)
+          at = end
+          continue
+        }
+        at = end
+        view.source = scanned.source
+        view.timeNano = scanned.timeNano
+        view.lineStart = scanned.lineStart
+        view.lineEnd = scanned.lineEnd
+        view.partial = scanned.partial
+        view.last = scanned.metadata?.last === true
+        visit(view)
+      }
+    }
+  }
+  return { size, forEach, corrupt: () => corrupt, error: () => error }
+}
+
 const corruptOf = (error: unknown) =>
   new LogEntry.LogEntryCorrupt({ reason: error instanceof Error ? error.message : String(error) })
 

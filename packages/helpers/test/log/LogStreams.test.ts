@@ -168,6 +168,39 @@ describe("LogStreams", () => {
     })
   )
 
+  it.live("a sink with writeFrames gets the entries still framed, and its visits' corrupt entries are counted", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const got: Array<string> = []
+      let plain = 0
+      const streams = yield* LogStreams.make({
+        sink: () =>
+          Effect.succeed<LogStreams.Sink>({
+            write: (batch) =>
+              Effect.sync(() => {
+                plain += batch.length
+              }),
+            writeFrames: (batch) =>
+              Effect.sync(() => {
+                batch.forEach((f) => {
+                  got.push(Buffer.from(f.line.subarray(f.lineStart, f.lineEnd)).toString())
+                })
+              })
+          })
+      })
+      const file = Path.join(dir, "frames")
+      const fifo = yield* LogFifo.create(file)
+      yield* streams.start(file, info("j"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(3)))
+      yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
+      yield* fifo.write(LogFraming.encodeFrames(entries(1, 3)))
+      const stats = yield* streams.stop(file)
+      expect(got).toEqual(entries(4).map(LogEntry.lineText))
+      expect(plain).toBe(0)
+      expect(stats).toMatchObject({ received: 5, written: 4, corrupt: 1, dropped: 0 })
+    })
+  )
+
   it.live("start and stop name the file they refuse; a sink that fails to open fails the start", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

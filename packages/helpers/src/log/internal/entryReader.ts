@@ -42,13 +42,46 @@ const equalAt = (bytes: Uint8Array, at: number, word: Uint8Array): boolean => {
 }
 
 /**
- * A reader over `bytes`, whose messages `read` decodes one after the other.
+ * The fields of one message, read in place: the line as its bounds in the reader's bytes, no object made. One
+ * `Fields` is filled again for each message.
+ *
+ * @since 0.1.0
+ */
+export interface Fields {
+  source: string
+  timeNano: bigint
+  lineStart: number
+  lineEnd: number
+  partial: boolean
+  metadata: PartialLogEntryMetadata | undefined
+}
+
+/**
+ * A fresh `Fields`, to be filled by `scan`.
+ *
+ * @since 0.1.0
+ */
+export const fields = (): Fields => ({
+  source: "",
+  timeNano: 0n,
+  lineStart: 0,
+  lineEnd: 0,
+  partial: false,
+  metadata: undefined
+})
+
+/**
+ * A reader over `bytes`, whose messages `read` decodes (or `scan` reads in place) one after the other.
  *
  * @since 0.1.0
  */
 export interface EntryReader {
+  /** The bytes read (the line bounds of `scan` are offsets in them). */
+  readonly bytes: Uint8Array
   /** Decodes the message in `bytes[start, end)`; throws (as `fromBinary` does) on bytes that are not one. */
   readonly read: (start: number, end: number) => LogEntry
+  /** Reads the message in `bytes[start, end)` into `into`; throws where `read` does. */
+  readonly scan: (start: number, end: number, into: Fields) => void
 }
 
 /**
@@ -91,34 +124,51 @@ export const make = (chunk: Uint8Array): EntryReader => {
     }
     return metadata
   }
-  const read = (start: number, end: number): LogEntry => {
+  const scan = (start: number, end: number, into: Fields): void => {
     reader.pos = start
-    let entrySource = ""
-    let entryTime = 0n
-    let entryLine: Uint8Array = empty
-    let entryPartial = false
-    let metadata: PartialLogEntryMetadata | undefined
+    into.source = ""
+    into.timeNano = 0n
+    into.lineStart = 0
+    into.lineEnd = 0
+    into.partial = false
+    into.metadata = undefined
     while (reader.pos < end) {
       const [field, wireType] = reader.tag()
-      if (field === line) entryLine = reader.bytes()
-      else if (field === source) entrySource = readSource(end)
-      else if (field === timeNano) entryTime = reader.int64() as bigint
-      else if (field === partial) entryPartial = reader.bool()
-      else if (field === partialLogMetadata) metadata = readMetadata(metadata)
+      if (field === line) {
+        // The bounds only (what `bytes()` would view), checked against the frame's end below.
+        const length = reader.uint32()
+        into.lineStart = reader.pos
+        into.lineEnd = reader.pos + length
+        reader.pos = into.lineEnd
+      } else if (field === source) into.source = readSource(end)
+      else if (field === timeNano) into.timeNano = reader.int64() as bigint
+      else if (field === partial) into.partial = reader.bool()
+      else if (field === partialLogMetadata) into.metadata = readMetadata(into.metadata)
       else reader.skip(wireType, field)
       // The reader's bound is the whole buffer: a field running past this message's end is caught here.
       if (reader.pos > end) throw new RangeError("premature EOF")
     }
-    return metadata === undefined
-      ? { $typeName: entryType, source: entrySource, timeNano: entryTime, line: entryLine, partial: entryPartial }
+  }
+  const scratch = fields()
+  const read = (start: number, end: number): LogEntry => {
+    scan(start, end, scratch)
+    const entryLine = scratch.lineEnd === scratch.lineStart ? empty : bytes.subarray(scratch.lineStart, scratch.lineEnd)
+    return scratch.metadata === undefined
+      ? {
+          $typeName: entryType,
+          source: scratch.source,
+          timeNano: scratch.timeNano,
+          line: entryLine,
+          partial: scratch.partial
+        }
       : {
           $typeName: entryType,
-          source: entrySource,
-          timeNano: entryTime,
+          source: scratch.source,
+          timeNano: scratch.timeNano,
           line: entryLine,
-          partial: entryPartial,
-          partialLogMetadata: metadata
+          partial: scratch.partial,
+          partialLogMetadata: scratch.metadata
         }
   }
-  return { read }
+  return { bytes, read, scan }
 }
