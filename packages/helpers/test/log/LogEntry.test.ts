@@ -1,3 +1,4 @@
+import { fromBinary } from "@bufbuild/protobuf"
 import { LogEntry } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
@@ -53,6 +54,22 @@ describe("LogEntry", () => {
     const truncated = LogEntry.decode(hex("0a06 7374"))
     expect(Result.isFailure(truncated)).toBe(true)
     if (Result.isFailure(truncated)) expect(truncated.failure.message).toMatch(/^corrupt log entry: /)
+  })
+
+  it("refuses the tags fromBinary refuses, with its reasons", () => {
+    // Field 0, wire type 6, and a tag whose varint overflows 32 bits.
+    for (const bad of ["00", "0e", "ffffffff7f", "8080808010"]) {
+      const ours = LogEntry.decode(hex(bad))
+      expect(Result.isFailure(ours)).toBe(true)
+      let theirs = ""
+      try {
+        fromBinary(LogEntry.schema, hex(bad))
+      } catch (error) {
+        theirs = (error as Error).message
+      }
+      expect(theirs).not.toBe("")
+      if (Result.isFailure(ours)) expect(ours.failure.message).toBe(`corrupt log entry: ${theirs}`)
+    }
   })
 
   it("the embedded descriptor has the fields of entry.proto", () => {

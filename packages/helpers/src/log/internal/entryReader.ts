@@ -111,12 +111,27 @@ export const make = (chunk: Uint8Array): EntryReader => {
     reader.pos = at
     return reader.string()
   }
+  // The field number and wire type of the last tag read: `tag()` answers them as a new array, one per field of
+  // every line, so they are read here with the library's `uint32()` and refused as `tag()` refuses them.
+  let field = 0
+  let wireType = 0
+  const nextTag = () => {
+    const at = reader.pos
+    const tag = reader.uint32()
+    const read = reader.pos - at
+    if (read > 5 || (read === 5 && bytes[reader.pos - 1]! > 0x0f)) {
+      throw new Error("illegal tag: varint overflows uint32")
+    }
+    field = tag >>> 3
+    wireType = tag & 7
+    if (field <= 0 || wireType > 5) throw new Error(`illegal tag: field no ${field} wire type ${wireType}`)
+  }
   const readMetadata = (into: PartialLogEntryMetadata | undefined): PartialLogEntryMetadata => {
     const metadata: PartialLogEntryMetadata = into ?? { $typeName: metadataType, last: false, id: "", ordinal: 0 }
     // Like the library: the nested message ends at its length; the frame's end is checked by the caller.
     const end = reader.uint32() + reader.pos
     while (reader.pos < end) {
-      const [field, wireType] = reader.tag()
+      nextTag()
       if (field === last) metadata.last = reader.bool()
       else if (field === id) metadata.id = reader.string()
       else if (field === ordinal) metadata.ordinal = reader.int32()
@@ -133,7 +148,7 @@ export const make = (chunk: Uint8Array): EntryReader => {
     into.partial = false
     into.metadata = undefined
     while (reader.pos < end) {
-      const [field, wireType] = reader.tag()
+      nextTag()
       if (field === line) {
         // The bounds only (what `bytes()` would view), checked against the frame's end below.
         const length = reader.uint32()
