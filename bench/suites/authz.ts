@@ -15,6 +15,7 @@
  * bare plugin.
  */
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
+import { serveBare } from "../bare-plugin.ts"
 import { Effect } from "effect"
 import * as Result from "effect/Result"
 import * as ChildProcess from "node:child_process"
@@ -92,17 +93,6 @@ const serve = (name: string, policyFile: string): Promise<ChildProcess.ChildProc
     child.once("exit", (code) => reject(new Error(`dpk serve exited with ${code}:\n${output}`)))
   })
 
-/** The bare plugin, on the socket where the daemon finds a plugin named `name`. */
-const serveBare = (name: string): Promise<ChildProcess.ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const script = Path.join(import.meta.dirname, "..", "bare-authz-plugin.ts")
-    const child = ChildProcess.spawn(process.execPath, [script, `/run/docker/plugins/${name}.sock`], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    child.stdout.once("data", () => resolve(child))
-    child.once("exit", (code) => reject(new Error(`the bare authz plugin exited with ${code}`)))
-  })
-
 /** Sequential calls over one keep-alive connection; latencies in milliseconds. */
 const measure = async (socket: string, path: string, count: number): Promise<Array<number>> => {
   const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -144,7 +134,7 @@ const bareName = `dpk-bench-authz-bare-${process.pid}`
 const policyFile = Path.join(dir, "policy.yaml")
 Fs.writeFileSync(policyFile, policy())
 const plugin = await serve(name, policyFile)
-const bare = await serveBare(bareName)
+const bare = await serveBare("bare-authz-plugin.ts", bareName)
 
 const kinds = ["with", "bare", "without"] as const
 type Kind = (typeof kinds)[number]

@@ -27,6 +27,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
+import { serveBare } from "../bare-plugin.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,17 +62,6 @@ const cpuSecondsOf = (pid: number) => {
 }
 
 const bareName = `dpk-bench-log-bare-${process.pid}`
-
-/** The bare plugin (bench/bare-log-plugin.ts), on the socket where the daemon finds a plugin named `bareName`. */
-const serveBare = (): Promise<ChildProcess.ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const script = Path.join(import.meta.dirname, "..", "bare-log-plugin.ts")
-    const child = ChildProcess.spawn(process.execPath, [script, `/run/docker/plugins/${bareName}.sock`], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    child.stdout.once("data", () => resolve(child))
-    child.once("exit", (code) => reject(new Error(`the bare log plugin exited with ${code}`)))
-  })
 
 /** `dpk serve log-file` as a child process, until `stop`. */
 const servePlugin = async () => {
@@ -187,7 +177,7 @@ const main = Effect.gen(function* () {
   }
   const engine = started.value
   const plugin = yield* Effect.promise(servePlugin)
-  const bare = yield* Effect.promise(serveBare)
+  const bare = yield* Effect.promise(() => serveBare("bare-log-plugin.ts", bareName))
   const drivers = ["json-file", "log-file", "bare"] as const
   type Driver = (typeof drivers)[number]
   const nameOf = (driver: Driver) => (driver === "log-file" ? pluginName : driver === "bare" ? bareName : driver)

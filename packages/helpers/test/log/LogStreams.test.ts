@@ -52,6 +52,17 @@ const recordingSink = () => {
 /** What one entry of `entries` costs in the buffer: its frame. */
 const frameSize = LogFraming.encodeFrame(entries(1)[0]!).length
 
+/** Streams entries 0 and 1, a message that runs past its frame, then entries 2 and 3 through `file`, and stops. */
+const aroundCorrupt = (streams: LogStreams.LogStreams<unknown>, file: string, id: string) =>
+  Effect.gen(function* () {
+    const fifo = yield* LogFifo.create(file)
+    yield* streams.start(file, info(id))
+    yield* fifo.write(LogFraming.encodeFrames(entries(2)))
+    yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
+    yield* fifo.write(LogFraming.encodeFrames(entries(2, 2)))
+    return yield* streams.stop(file)
+  })
+
 class Refused extends Data.TaggedError("Refused")<{ readonly message: string }> {}
 
 describe("LogStreams", () => {
@@ -156,13 +167,7 @@ describe("LogStreams", () => {
       const dir = yield* tempDir
       const { got, sink } = recordingSink()
       const streams = yield* LogStreams.make({ sink })
-      const file = Path.join(dir, "bad-entry")
-      const fifo = yield* LogFifo.create(file)
-      yield* streams.start(file, info("i"))
-      yield* fifo.write(LogFraming.encodeFrames(entries(2)))
-      yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
-      yield* fifo.write(LogFraming.encodeFrames(entries(2, 2)))
-      const stats = yield* streams.stop(file)
+      const stats = yield* aroundCorrupt(streams, Path.join(dir, "bad-entry"), "i")
       expect(got).toEqual(entries(4).map(LogEntry.lineText))
       expect(stats).toMatchObject({ received: 5, written: 4, corrupt: 1, dropped: 0, discardedBytes: 0 })
     })
@@ -188,13 +193,7 @@ describe("LogStreams", () => {
               })
           })
       })
-      const file = Path.join(dir, "frames")
-      const fifo = yield* LogFifo.create(file)
-      yield* streams.start(file, info("j"))
-      yield* fifo.write(LogFraming.encodeFrames(entries(3)))
-      yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
-      yield* fifo.write(LogFraming.encodeFrames(entries(1, 3)))
-      const stats = yield* streams.stop(file)
+      const stats = yield* aroundCorrupt(streams, Path.join(dir, "frames"), "j")
       expect(got).toEqual(entries(4).map(LogEntry.lineText))
       expect(plain).toBe(0)
       expect(stats).toMatchObject({ received: 5, written: 4, corrupt: 1, dropped: 0 })
