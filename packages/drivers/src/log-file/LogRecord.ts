@@ -176,17 +176,16 @@ const putTime = (timeNano: bigint, at: number): number => {
   const to = put(secondBase, at)
   let fraction = Number(timeNano - secondStart)
   if (fraction === 0) return to
-  let digits = 9
-  while (fraction % 10 === 0) {
-    fraction /= 10
-    digits--
-  }
+  // All nine digits in small-integer arithmetic (the fraction is under 2^31), then the trailing zeros dropped.
   out[to] = dot
-  for (let i = digits; i >= 1; i--) {
-    out[to + i] = zero + (fraction % 10)
-    fraction = Math.floor(fraction / 10)
+  for (let i = 9; i >= 1; i--) {
+    const rest = (fraction / 10) | 0
+    out[to + i] = zero + fraction - rest * 10
+    fraction = rest
   }
-  return to + 1 + digits
+  let end = to + 10
+  while (out[end - 1] === zero) end--
+  return end
 }
 
 /**
