@@ -56,7 +56,7 @@ export const descriptor = Descriptor.make({
     mounts: [{ source: LogFile.defaultDir, destination: LogFile.defaultDir, options: ["rbind"] }]
   },
   // Young-generation collections without helper threads: a busy container keeps the daemon and itself on the CPUs,
-  // where helpers wait to be scheduled and the pause grows; with one thread a scavenge took about 0.67 ms instead
+  // where helpers wait to be scheduled and the pause grows; with one thread a scavenge took 0.63-0.67 ms instead
   // of 0.85-0.98 ms in `pnpm bench log` on two cores (log-file README).
   v8Flags: ["--no-parallel-scavenge"]
 })
