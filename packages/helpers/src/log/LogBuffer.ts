@@ -3,8 +3,8 @@
  * entries are dropped, and counted, according to the policy, so a stalled sink costs log lines instead of
  * blocking the container (whose writes to stdout block once the FIFO's kernel buffer is full) and the daemon.
  *
- * The buffer holds frames as they were read (`LogFraming.FrameRun`: checked, not decoded) and decodes them in
- * `take`. Waiting entries thus cost their bytes only; decoded ones are made just before the sink uses them and are
+ * The buffer holds frames as they were read (`LogFraming.FrameRun`, not decoded) and decodes them in `take`
+ * (or hands them out still framed, `takeFrames`). Waiting entries thus cost their bytes only; decoded ones are made just before the sink uses them and are
  * gone soon after, so the garbage collector never has to copy or promote a backlog of small objects (which, when
  * entries were decoded as read, was the largest part of a log driver's CPU time).
  *
@@ -43,7 +43,10 @@ export interface Counts {
   readonly received: number
   /** Entries dropped because the buffer was full. */
   readonly dropped: number
-  /** Entries taken whose message was not a `LogEntry`, left out (the frames around them are read on). */
+  /**
+   * Entries taken whose message was not a `LogEntry`, left out by `take` or by a visit of a `takeFrames` batch
+   * (the frames around them are read on).
+   */
   readonly corrupt: number
 }
 
@@ -91,7 +94,10 @@ const startOf = (run: LogFraming.FrameRun, index: number) => (index === 0 ? run.
 export const make = (
   policy: Policy = defaultPolicy,
   options: {
-    /** Called with the reason of each corrupt entry `take` leaves out. */
+    /**
+     * Called when corrupt entries are left out (by `take`, or by a visit of a batch `takeFrames` answered), with
+     * the reason of the first of them.
+     */
     readonly onCorrupt?: (error: LogEntry.LogEntryCorrupt) => void
   } = {}
 ): Effect.Effect<LogBuffer> =>
@@ -187,12 +193,13 @@ export const make = (
       for (const run of takeRunsNow(max)) {
         const decoded = LogFraming.decodeRun(run)
         for (let i = 0; i < decoded.entries.length; i++) batch.push(decoded.entries[i]!)
-        if (decoded.error !== undefined) {
-          corrupt += decoded.corrupt
-          options.onCorrupt?.(decoded.error)
-        }
+        if (decoded.error !== undefined) leftOut(decoded.corrupt, decoded.error)
       }
       return batch
+    }
+    const leftOut = (entries: number, error: LogEntry.LogEntryCorrupt) => {
+      corrupt += entries
+      options.onCorrupt?.(error)
     }
     const wait = <A>(then: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.andThen(
@@ -206,7 +213,7 @@ export const make = (
       )
     const takeFrames = (max: number): Effect.Effect<LogFraming.FrameBatch | undefined> =>
       Effect.suspend(() => {
-        if (count > 0) return Effect.succeed(LogFraming.frameBatch(takeRunsNow(max)))
+        if (count > 0) return Effect.succeed(LogFraming.frameBatch(takeRunsNow(max), (error) => leftOut(1, error)))
         if (ended) return Effect.succeed(undefined)
         return wait(takeFrames(max))
       })

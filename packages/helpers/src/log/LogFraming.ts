@@ -186,11 +186,14 @@ export interface FrameBatch {
 }
 
 /**
- * The frames of `runs` as a batch.
+ * The frames of `runs` as a batch; `onCorrupt` is called with the reason of each entry a visit leaves out.
  *
  * @since 0.1.0
  */
-export const frameBatch = (runs: ReadonlyArray<FrameRun>): FrameBatch => {
+export const frameBatch = (
+  runs: ReadonlyArray<FrameRun>,
+  onCorrupt?: (error: LogEntry.LogEntryCorrupt) => void
+): FrameBatch => {
   let corrupt = 0
   let error: LogEntry.LogEntryCorrupt | undefined
   const size = runs.reduce((n, run) => n + run.ends.length, 0)
@@ -212,8 +215,10 @@ export const frameBatch = (runs: ReadonlyArray<FrameRun>): FrameBatch => {
         try {
           reader.scan(at + headerSize, end, scanned)
         } catch (cause) {
+          const reason = corruptOf(cause)
           corrupt++
-          error ??= corruptOf(cause)
+          error ??= reason
+          onCorrupt?.(reason)
           at = end
           continue
         }
@@ -237,8 +242,8 @@ const corruptOf = (error: unknown) =>
 /**
  * A fresh decoder. After a failure it stays failed (the stream cannot be resynchronised).
  *
- * A chunk's complete frames are checked where they lie, with one reader for the chunk; only a frame split across
- * chunks is copied, into a buffer of its announced size.
+ * A chunk's complete frames are answered where they lie (as views of it); only a frame split across chunks is
+ * copied, into a buffer of its announced size.
  *
  * @since 0.1.0
  */
@@ -303,7 +308,7 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
       at += headerSize + size
       ends.push(at)
     }
-    // Keep the start of the next frame (copied: `chunk` may be a view of a reused read buffer).
+    // Keep the start of the next frame, copied: the chunks that complete it are not contiguous with this one.
     const rest = chunk.length - at
     if (rest > 0 && rest < headerSize) {
       header.set(chunk.subarray(at))

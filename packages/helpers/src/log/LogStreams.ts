@@ -4,9 +4,9 @@
  * and answers, then finishes the file in the background (the daemon closes its end only after the answer); closing
  * the scope stops every stream.
  *
- * Reading never waits on the sink: the reader checks frames as they arrive and offers them to a bounded
- * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer, decoded, to
- * the sink.
+ * Reading never waits on the sink: the reader frames the bytes as they arrive and offers them to a bounded
+ * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer, decoded (or
+ * still framed, for a sink with `writeFrames`), to the sink.
  *
  * @since 0.1.0
  */
@@ -210,8 +210,6 @@ export const make = <SinkError>(
             )
             let written = 0
             let failed = 0
-            // Corrupt entries a sink's `writeFrames` visit found (the buffer counts those `take` found).
-            let visitedCorrupt = 0
             let discardedBytes = 0
             let unframed = false
             let dropping = false
@@ -219,7 +217,6 @@ export const make = <SinkError>(
               file,
               containerId: info.ContainerID,
               ...buffer.counts(),
-              corrupt: buffer.counts().corrupt + visitedCorrupt,
               written,
               failed,
               discardedBytes
@@ -266,10 +263,6 @@ export const make = <SinkError>(
               ),
               scope
             )
-            const noteCorrupt = (found: number, error: LogEntry.LogEntryCorrupt | undefined) => {
-              visitedCorrupt += found
-              if (error !== undefined) reportCorrupt(error)
-            }
             // The batch is referenced until `sink.write` is called, not across the write it answers (see `Sink`).
             const writeNext =
               sink.writeFrames === undefined
@@ -280,10 +273,11 @@ export const make = <SinkError>(
                   })
                 : Effect.flatMap(buffer.takeFrames(batchSize), (batch) => {
                     if (batch === undefined) return Effect.succeed(undefined)
-                    return Effect.map(Effect.exit(sink.writeFrames!(batch)), (exit) => {
-                      noteCorrupt(batch.corrupt(), batch.error())
-                      return { count: batch.size - batch.corrupt(), exit }
-                    })
+                    // Corrupt entries the sink's visit left out are counted by the buffer, not as written.
+                    return Effect.map(Effect.exit(sink.writeFrames!(batch)), (exit) => ({
+                      count: batch.size - batch.corrupt(),
+                      exit
+                    }))
                   })
             const writer = Effect.gen(function* () {
               let failing = false
