@@ -1,12 +1,13 @@
 /**
- * `pnpm bench graph [--size MiB] [--mode overlay|vfs] [--source] [--profile DIR]`: a generated layer (many small
- * files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against `tar -x` of the same tar into an
- * empty folder; then the same layer streamed out through `GraphDriver.Diff`, against `tar -c` of the extracted
- * folder (both read by this process, byte for byte). Prints MB/s for each, the ratios, and the plugin's peak RSS
- * (VmHWM), and the CPU seconds of the plugin and of tar for each direction (steadier than wall time on a busy
- * host); the last line is one JSON object. The plugin is `dpk serve graph-overlay` in a process of its own, run
- * from the CLI bundled as `pnpm build` bundles it (`--source`: from the TypeScript sources); `--profile DIR`
- * writes its V8 CPU profile there.
+ * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--source] [--profile DIR]`: a generated layer
+ * (many small files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against
+ * `tar -x` of the same tar into an empty folder; then the same layer streamed out through `GraphDriver.Diff`, against
+ * `tar -c` of the extracted folder (both read by this process, byte for byte). The four steps run `--rounds` times
+ * (default 3), each after a `sync`; a single round moves by a third on a shared virtual machine, so the figures are
+ * the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's peak RSS (VmHWM), and the
+ * CPU seconds of the plugin and of tar for each direction; the last line is one JSON object. The plugin is
+ * `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
+ * (`--source`: from the TypeScript sources); `--profile DIR` writes its V8 CPU profile there.
  */
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
@@ -19,6 +20,7 @@ import { parseArgs } from "node:util"
 const { values: flags } = parseArgs({
   options: {
     size: { type: "string", default: "256" },
+    rounds: { type: "string", default: "3" },
     mode: { type: "string", default: "overlay" },
     source: { type: "boolean", default: false },
     profile: { type: "string" }
@@ -28,6 +30,8 @@ const { values: flags } = parseArgs({
 const sizeMiB = Number(flags.size)
 if (!Number.isInteger(sizeMiB) || sizeMiB < 8)
   throw new Error(`--size must be a whole number of MiB >= 8: ${flags.size}`)
+const rounds = Number(flags.rounds)
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1: ${flags.rounds}`)
 const mode = flags.mode === "vfs" ? "vfs" : "overlay"
 if (process.getuid?.() !== 0) {
   console.error("bench graph: needs root (the plugin sets owners and mounts)")
@@ -117,6 +121,12 @@ const peakRssMB = (pid: number) => {
 const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
 
 /**
+ * Writes back what the last step left dirty before the next is timed: otherwise the kernel's flusher threads write
+ * a gigabyte of the previous step's files during the next, taking CPU from whichever side is being measured.
+ */
+const settle = () => run("sync", [])
+
+/**
  * CPU seconds (user + system) of a process from /proc/PID/stat (clock ticks of 10 ms), or with `children`, of the
  * children it has waited for: on a busy host, CPU time moves much less than wall time with other work.
  */
@@ -187,71 +197,113 @@ await new Promise<void>((resolve, reject) => {
 })
 const idleRss = peakRssMB(plugin.pid!)
 
-// 3. Apply: tar -x into an empty folder, then ApplyDiff over the socket.
-const extracted = Path.join(work, "extracted")
-Fs.mkdirSync(extracted)
-const tarXCpu0 = cpuSeconds("self", true)
-const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
-const tarXCpu = cpuSeconds("self", true) - tarXCpu0
-await json(socket, "/GraphDriver.Create", { ID: "layer" })
-const applyCpu0 = cpuSeconds(plugin.pid!)
-const applyStarted = performance.now()
-const applyRes = await call(
-  socket,
-  "/GraphDriver.ApplyDiff?id=layer&parent=",
-  Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
-)
-let applyText = ""
-for await (const c of applyRes) applyText += c
-const apply = (performance.now() - applyStarted) / 1000
-const applyCpu = cpuSeconds(plugin.pid!) - applyCpu0
-const applyPeakRss = peakRssMB(plugin.pid!)
-if (applyRes.statusCode !== 200 || JSON.parse(applyText).Err) throw new Error(`ApplyDiff: ${applyText}`)
+/** One round: tar -x, ApplyDiff, tar -c, Diff, each timed after the previous one's writes have settled. */
+const round = async (r: number) => {
+  // 3. Apply: tar -x into an empty folder, then ApplyDiff over the socket.
+  const extracted = Path.join(work, `extracted-${r}`)
+  const id = `layer-${r}`
+  Fs.mkdirSync(extracted)
+  settle()
+  const tarXCpu0 = cpuSeconds("self", true)
+  const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
+  const tarXCpu = cpuSeconds("self", true) - tarXCpu0
+  await json(socket, "/GraphDriver.Create", { ID: id })
+  settle()
+  const applyCpu0 = cpuSeconds(plugin.pid!)
+  const applyStarted = performance.now()
+  const applyRes = await call(
+    socket,
+    `/GraphDriver.ApplyDiff?id=${id}&parent=`,
+    Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
+  )
+  let applyText = ""
+  for await (const c of applyRes) applyText += c
+  const apply = (performance.now() - applyStarted) / 1000
+  const applyCpu = cpuSeconds(plugin.pid!) - applyCpu0
+  const applyPeakRss = peakRssMB(plugin.pid!)
+  if (applyRes.statusCode !== 200 || JSON.parse(applyText).Err) throw new Error(`ApplyDiff: ${applyText}`)
 
-// 4. Diff: tar -c of the extracted folder, then Diff of the layer, both read by this process.
-const tarCCpu0 = cpuSeconds("self", true)
-const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
-const tarCExit = new Promise((resolve) => tarC.once("exit", resolve))
-const tarCRead = await drain(tarC.stdout)
-await tarCExit
-const tarCCpu = cpuSeconds("self", true) - tarCCpu0
-const diffCpu0 = cpuSeconds(plugin.pid!)
-const diffStarted = performance.now()
-const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: "layer" })}\n`)
-const diffRead = await drain(diffRes, diffStarted)
-const diff = (performance.now() - diffStarted) / 1000
-const diffCpu = cpuSeconds(plugin.pid!) - diffCpu0
-if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
+  // 4. Diff: tar -c of the extracted folder, then Diff of the layer, both read by this process.
+  settle()
+  const tarCCpu0 = cpuSeconds("self", true)
+  const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
+  const tarCExit = new Promise((resolve) => tarC.once("exit", resolve))
+  const tarCRead = await drain(tarC.stdout)
+  await tarCExit
+  const tarCCpu = cpuSeconds("self", true) - tarCCpu0
+  settle()
+  const diffCpu0 = cpuSeconds(plugin.pid!)
+  const diffStarted = performance.now()
+  const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: id })}\n`)
+  const diffRead = await drain(diffRes, diffStarted)
+  const diff = (performance.now() - diffStarted) / 1000
+  const diffCpu = cpuSeconds(plugin.pid!) - diffCpu0
+  if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
+  const peakRss = peakRssMB(plugin.pid!)
+  await json(socket, "/GraphDriver.Remove", { ID: id })
+  Fs.rmSync(extracted, { recursive: true, force: true })
+  const line = {
+    apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
+    tar_x_mbps: Number(mbps(tarBytes, tarX).toFixed(1)),
+    apply_ratio: Number((tarX / apply).toFixed(3)),
+    diff_mbps: Number(mbps(diffRead.bytes, diff).toFixed(1)),
+    tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
+    diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
+    diff_bytes: diffRead.bytes,
+    diff_first_byte_ms: Math.round(diffRead.firstByteMs),
+    tar_c_first_byte_ms: Math.round(tarCRead.firstByteMs),
+    tar_c_bytes: tarCRead.bytes,
+    apply_cpu_s: Number(applyCpu.toFixed(2)),
+    tar_x_cpu_s: Number(tarXCpu.toFixed(2)),
+    apply_cpu_ratio: Number((tarXCpu / applyCpu).toFixed(3)),
+    diff_cpu_s: Number(diffCpu.toFixed(2)),
+    tar_c_cpu_s: Number(tarCCpu.toFixed(2)),
+    diff_cpu_ratio: Number((tarCCpu / diffCpu).toFixed(3)),
+    apply_peak_rss_mb: Number(applyPeakRss.toFixed(1)),
+    peak_rss_mb: Number(peakRss.toFixed(1))
+  }
+  console.log(
+    `round ${r + 1}: ApplyDiff ${line.apply_mbps} vs tar -x ${line.tar_x_mbps} MB/s (${line.apply_ratio}), ` +
+      `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}), ` +
+      `CPU ratios ${line.apply_cpu_ratio} / ${line.diff_cpu_ratio}, Diff's first byte ${line.diff_first_byte_ms} ms`
+  )
+  return line
+}
 
-const peakRss = peakRssMB(plugin.pid!)
-await json(socket, "/GraphDriver.Remove", { ID: "layer" })
-
+const lines: Array<Awaited<ReturnType<typeof round>>> = []
+for (let r = 0; r < rounds; r++) lines.push(await round(r))
+type Line = (typeof lines)[number]
+/** A figure's median over the rounds (the upper one of an even count), each figure on its own. */
+const median = (key: keyof Line) =>
+  [...lines].map((l) => Number(l[key])).sort((a, b) => a - b)[Math.floor(lines.length / 2)]!
 const result = {
   suite: "graph",
   mode,
   size_mib: sizeMiB,
   files,
   tar_bytes: tarBytes,
-  apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
-  tar_x_mbps: Number(mbps(tarBytes, tarX).toFixed(1)),
-  apply_ratio: Number((tarX / apply).toFixed(3)),
-  diff_mbps: Number(mbps(diffRead.bytes, diff).toFixed(1)),
-  tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
-  diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
-  diff_bytes: diffRead.bytes,
-  diff_first_byte_ms: Math.round(diffRead.firstByteMs),
-  tar_c_first_byte_ms: Math.round(tarCRead.firstByteMs),
-  tar_c_bytes: tarCRead.bytes,
-  apply_cpu_s: Number(applyCpu.toFixed(2)),
-  tar_x_cpu_s: Number(tarXCpu.toFixed(2)),
-  apply_cpu_ratio: Number((tarXCpu / applyCpu).toFixed(3)),
-  diff_cpu_s: Number(diffCpu.toFixed(2)),
-  tar_c_cpu_s: Number(tarCCpu.toFixed(2)),
-  diff_cpu_ratio: Number((tarCCpu / diffCpu).toFixed(3)),
+  rounds,
+  apply_mbps: median("apply_mbps"),
+  tar_x_mbps: median("tar_x_mbps"),
+  apply_ratio: median("apply_ratio"),
+  diff_mbps: median("diff_mbps"),
+  tar_c_mbps: median("tar_c_mbps"),
+  diff_ratio: median("diff_ratio"),
+  diff_first_byte_ms: median("diff_first_byte_ms"),
+  tar_c_first_byte_ms: median("tar_c_first_byte_ms"),
+  apply_cpu_s: median("apply_cpu_s"),
+  tar_x_cpu_s: median("tar_x_cpu_s"),
+  apply_cpu_ratio: median("apply_cpu_ratio"),
+  diff_cpu_s: median("diff_cpu_s"),
+  tar_c_cpu_s: median("tar_c_cpu_s"),
+  diff_cpu_ratio: median("diff_cpu_ratio"),
+  apply_ratios: lines.map((l) => l.apply_ratio),
+  diff_ratios: lines.map((l) => l.diff_ratio),
   idle_rss_mb: Number(idleRss.toFixed(1)),
-  apply_peak_rss_mb: Number(applyPeakRss.toFixed(1)),
-  peak_rss_mb: Number(peakRss.toFixed(1))
+  apply_peak_rss_mb: Math.max(...lines.map((l) => l.apply_peak_rss_mb)),
+  peak_rss_mb: Math.max(...lines.map((l) => l.peak_rss_mb))
 }
+console.log(`medians of ${rounds} rounds:`)
 console.log(`ApplyDiff ${result.apply_mbps} MB/s vs tar -x ${result.tar_x_mbps} MB/s: ratio ${result.apply_ratio}`)
 console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} MB/s: ratio ${result.diff_ratio}`)
 console.log(
