@@ -1,9 +1,10 @@
 /**
- * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--source] [--profile DIR]`: a generated layer
+ * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--in-place] [--source] [--profile DIR]`: a generated layer
  * (many small files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against
  * `tar -x` of the same tar into an empty folder; then the same layer streamed out through `GraphDriver.Diff`, against
  * `tar -c` of the extracted folder (both read by this process, byte for byte). The four steps run `--rounds` times
- * (default 3), each after a `sync`; a single round moves by a third on a shared virtual machine, so the figures are
+ * (default 3), each after a `sync`, on a new ext4 file system mounted from a file for the run (`--in-place`: in the
+ * temporary folder; see `data`); a single round moves by a third on a shared virtual machine, so the figures are
  * the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's peak RSS (VmHWM), and the
  * CPU seconds of the plugin and of tar for each direction; the last line is one JSON object. The plugin is
  * `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
@@ -23,6 +24,7 @@ const { values: flags } = parseArgs({
     rounds: { type: "string", default: "3" },
     mode: { type: "string", default: "overlay" },
     source: { type: "boolean", default: false },
+    "in-place": { type: "boolean", default: false },
     profile: { type: "string" }
   },
   strict: true
@@ -138,13 +140,44 @@ const cpuSeconds = (pid: number | "self", children = false) => {
   return (Number(fields[at]) + Number(fields[at + 1])) / 100
 }
 
+/**
+ * Where the layers, tars and folders go: a new ext4 file system in a file of the temporary folder, mounted for the
+ * run, or with `--in-place` the temporary folder itself. A file system that has seen many files deleted in the last
+ * minutes (this project's tests, earlier runs) makes every file creation search past the deleted inodes: on this
+ * project's machine `tar -x` of the same tar took from 0.75 to 5 s depending on what had been deleted before, and
+ * the plugin's side moved just as much, though not always in the same runs.
+ */
+const data = (() => {
+  if (flags["in-place"]) return work
+  // The source, the tar and a folder and a layer per round, with room to spare; one inode per ~8 KiB at most.
+  const bytes = Math.ceil((2 * rounds + 3) * sizeMiB * 1.2 + 1024) * MiB
+  const inodes = (2 * rounds + 2) * sizeMiB * 40 + 20_000
+  const free = Fs.statfsSync(work)
+  if (free.bavail * free.bsize < bytes) {
+    console.log(`bench graph: no room for a ${bytes / MiB} MiB file system in ${work}: measuring in place`)
+    return work
+  }
+  const image = Path.join(work, "fs.img")
+  const mount = Path.join(work, "fs")
+  Fs.mkdirSync(mount)
+  Fs.closeSync(Fs.openSync(image, "w"))
+  Fs.truncateSync(image, bytes)
+  // Inode tables and journal written now, not by a kernel thread in the background while the run is measured.
+  run("mkfs.ext4", ["-q", "-F", "-N", String(inodes), "-E", "lazy_itable_init=0,lazy_journal_init=0", image])
+  run("mount", ["-o", "loop", image, mount])
+  // Lazily: the plugin, stopped just before, may still be leaving its overlay mounts inside.
+  cleanups.push(() => ChildProcess.spawnSync("umount", ["-l", mount]))
+  return mount
+})()
+
 // 1. The layer: a folder, and its tar (what the daemon would send).
-const source = Path.join(work, "source")
+const source = Path.join(data, "source")
 const files = generate(source, sizeMiB * MiB)
-const tarPath = Path.join(work, "layer.tar")
+const tarPath = Path.join(data, "layer.tar")
 run("tar", ["-C", source, "-cf", tarPath, "."])
 const tarBytes = Fs.statSync(tarPath).size
-Fs.rmSync(source, { recursive: true, force: true })
+// Kept until the end: removing 30 000 files now would slow the first round's file creation (see `round`).
+cleanups.push(() => Fs.rmSync(source, { recursive: true, force: true }))
 console.log(`layer: ${files} files, ${(tarBytes / MiB).toFixed(0)} MiB of tar (${mode} mode)`)
 
 // 2. The plugin, in a process of its own, as `dpk serve` runs it: from the CLI bundled the way `pnpm build` bundles
@@ -179,7 +212,7 @@ const plugin = ChildProcess.spawn(
     "--socket",
     socket,
     "--root",
-    Path.join(work, "layers"),
+    Path.join(data, "layers"),
     // Streamed calls of a big layer can outlast the default deadline.
     "--deadline-ms",
     "3600000"
@@ -197,51 +230,77 @@ await new Promise<void>((resolve, reject) => {
 })
 const idleRss = peakRssMB(plugin.pid!)
 
-/** One round: tar -x, ApplyDiff, tar -c, Diff, each timed after the previous one's writes have settled. */
+/**
+ * One round: tar -x and ApplyDiff, then tar -c and Diff, each timed after the previous one's writes have settled;
+ * odd rounds run the plugin's side of each pair first. Nothing is deleted until every round is over: ext4 skips
+ * recently deleted inodes when it allocates one, and the search grows with how many were freed in the last minutes
+ * (in `perf`, most of `tar -x`'s system time was there, right after a round had removed its folders).
+ */
 const round = async (r: number) => {
-  // 3. Apply: tar -x into an empty folder, then ApplyDiff over the socket.
-  const extracted = Path.join(work, `extracted-${r}`)
+  const extracted = Path.join(data, `extracted-${r}`)
   const id = `layer-${r}`
+  const pluginFirst = r % 2 === 1
+  const inTurn = async <A, B>(tarSide: () => Promise<A>, pluginSide: () => Promise<B>): Promise<[A, B]> => {
+    if (!pluginFirst) {
+      const t = await tarSide()
+      return [t, await pluginSide()]
+    }
+    const p = await pluginSide()
+    return [await tarSide(), p]
+  }
   Fs.mkdirSync(extracted)
-  settle()
-  const tarXCpu0 = cpuSeconds("self", true)
-  const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
-  const tarXCpu = cpuSeconds("self", true) - tarXCpu0
+  cleanups.push(() => Fs.rmSync(extracted, { recursive: true, force: true }))
   await json(socket, "/GraphDriver.Create", { ID: id })
-  settle()
-  const applyCpu0 = cpuSeconds(plugin.pid!)
-  const applyStarted = performance.now()
-  const applyRes = await call(
-    socket,
-    `/GraphDriver.ApplyDiff?id=${id}&parent=`,
-    Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
-  )
-  let applyText = ""
-  for await (const c of applyRes) applyText += c
-  const apply = (performance.now() - applyStarted) / 1000
-  const applyCpu = cpuSeconds(plugin.pid!) - applyCpu0
-  const applyPeakRss = peakRssMB(plugin.pid!)
-  if (applyRes.statusCode !== 200 || JSON.parse(applyText).Err) throw new Error(`ApplyDiff: ${applyText}`)
 
-  // 4. Diff: tar -c of the extracted folder, then Diff of the layer, both read by this process.
-  settle()
-  const tarCCpu0 = cpuSeconds("self", true)
-  const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
-  const tarCExit = new Promise((resolve) => tarC.once("exit", resolve))
-  const tarCRead = await drain(tarC.stdout)
-  await tarCExit
-  const tarCCpu = cpuSeconds("self", true) - tarCCpu0
-  settle()
-  const diffCpu0 = cpuSeconds(plugin.pid!)
-  const diffStarted = performance.now()
-  const diffRes = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: id })}\n`)
-  const diffRead = await drain(diffRes, diffStarted)
-  const diff = (performance.now() - diffStarted) / 1000
-  const diffCpu = cpuSeconds(plugin.pid!) - diffCpu0
-  if (diffRes.statusCode !== 200) throw new Error(`Diff: status ${diffRes.statusCode}`)
+  // 3. Apply: tar -x into an empty folder, and ApplyDiff over the socket.
+  const [{ tarX, tarXCpu }, { apply, applyCpu, applyPeakRss }] = await inTurn(
+    async () => {
+      settle()
+      const cpu0 = cpuSeconds("self", true)
+      const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
+      return { tarX, tarXCpu: cpuSeconds("self", true) - cpu0 }
+    },
+    async () => {
+      settle()
+      const cpu0 = cpuSeconds(plugin.pid!)
+      const started = performance.now()
+      const res = await call(
+        socket,
+        `/GraphDriver.ApplyDiff?id=${id}&parent=`,
+        Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
+      )
+      let text = ""
+      for await (const c of res) text += c
+      const apply = (performance.now() - started) / 1000
+      const applyCpu = cpuSeconds(plugin.pid!) - cpu0
+      if (res.statusCode !== 200 || JSON.parse(text).Err) throw new Error(`ApplyDiff: ${text}`)
+      return { apply, applyCpu, applyPeakRss: peakRssMB(plugin.pid!) }
+    }
+  )
+
+  // 4. Diff: tar -c of the extracted folder, and Diff of the layer, both read by this process.
+  const [{ tarCRead, tarCCpu }, { diffRead, diff, diffCpu }] = await inTurn(
+    async () => {
+      settle()
+      const cpu0 = cpuSeconds("self", true)
+      const tarC = ChildProcess.spawn("tar", ["-C", extracted, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] })
+      const exited = new Promise((resolve) => tarC.once("exit", resolve))
+      const tarCRead = await drain(tarC.stdout)
+      await exited
+      return { tarCRead, tarCCpu: cpuSeconds("self", true) - cpu0 }
+    },
+    async () => {
+      settle()
+      const cpu0 = cpuSeconds(plugin.pid!)
+      const started = performance.now()
+      const res = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: id })}\n`)
+      const diffRead = await drain(res, started)
+      const diff = (performance.now() - started) / 1000
+      if (res.statusCode !== 200) throw new Error(`Diff: status ${res.statusCode}`)
+      return { diffRead, diff, diffCpu: cpuSeconds(plugin.pid!) - cpu0 }
+    }
+  )
   const peakRss = peakRssMB(plugin.pid!)
-  await json(socket, "/GraphDriver.Remove", { ID: id })
-  Fs.rmSync(extracted, { recursive: true, force: true })
   const line = {
     apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
     tar_x_mbps: Number(mbps(tarBytes, tarX).toFixed(1)),
@@ -272,6 +331,7 @@ const round = async (r: number) => {
 
 const lines: Array<Awaited<ReturnType<typeof round>>> = []
 for (let r = 0; r < rounds; r++) lines.push(await round(r))
+for (let r = 0; r < rounds; r++) await json(socket, "/GraphDriver.Remove", { ID: `layer-${r}` })
 type Line = (typeof lines)[number]
 /** A figure's median over the rounds (the upper one of an even count), each figure on its own. */
 const median = (key: keyof Line) =>
