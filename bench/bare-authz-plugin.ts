@@ -5,33 +5,16 @@
  *
  * Usage: node bench/bare-authz-plugin.ts SOCKET_PATH
  */
-import * as Fs from "node:fs"
-import * as Http from "node:http"
+import { listenBare } from "./bare-plugin.ts"
 
-const contentType = "application/vnd.docker.plugins.v1.1+json"
 const activate = JSON.stringify({ Implements: ["authz"] })
 const allow = JSON.stringify({ Allow: true })
 
-const socketPath = process.argv[2]
-if (socketPath === undefined) throw new Error("usage: bare-authz-plugin.ts SOCKET_PATH")
-Fs.rmSync(socketPath, { force: true })
-
-const server = Http.createServer({ keepAliveTimeout: 2_000, noDelay: true }, (request, response) => {
-  const chunks: Array<Buffer> = []
-  request.on("data", (chunk: Buffer) => chunks.push(chunk))
-  request.on("end", () => {
-    let body = allow
-    try {
-      const text = Buffer.concat(chunks).toString("utf8")
-      if (text.trim() !== "") JSON.parse(text)
-      if (request.url === "/Plugin.Activate") body = activate
-    } catch (e) {
-      body = JSON.stringify({ Err: `request body is not valid JSON (${(e as Error).message})` })
-    }
-    response.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
-    response.end(body)
-  })
+listenBare("bare authz plugin", (url, text) => {
+  try {
+    if (text.trim() !== "") JSON.parse(text)
+  } catch (e) {
+    throw new Error(`request body is not valid JSON (${(e as Error).message})`)
+  }
+  return { body: url === "/Plugin.Activate" ? activate : allow }
 })
-
-process.on("SIGTERM", () => server.close(() => process.exit(0)))
-server.listen(socketPath, () => console.log(`bare authz plugin: listening on ${socketPath}`))

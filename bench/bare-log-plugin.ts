@@ -8,12 +8,7 @@
  * Usage: node bench/bare-log-plugin.ts SOCKET_PATH
  */
 import * as Fs from "node:fs"
-import * as Http from "node:http"
-
-const contentType = "application/vnd.docker.plugins.v1.1+json"
-const socketPath = process.argv[2]
-if (socketPath === undefined) throw new Error("usage: bare-log-plugin.ts SOCKET_PATH")
-Fs.rmSync(socketPath, { force: true })
+import { listenBare } from "./bare-plugin.ts"
 
 const buffer = Buffer.allocUnsafe(64 * 1024)
 const fifos = new Map<string, number>()
@@ -53,26 +48,9 @@ const answer = (url: string, body: { File?: string }): unknown => {
   }
 }
 
-const server = Http.createServer({ keepAliveTimeout: 2_000, noDelay: true }, (request, response) => {
-  const chunks: Array<Buffer> = []
-  request.on("data", (chunk: Buffer) => chunks.push(chunk))
-  request.on("end", () => {
-    let body: string
-    try {
-      const text = Buffer.concat(chunks).toString("utf8")
-      body = JSON.stringify(answer(request.url ?? "", text.trim() === "" ? {} : JSON.parse(text)))
-    } catch (e) {
-      body = JSON.stringify({ Err: (e as Error).message })
-    }
-    if (request.url === "/LogDriver.ReadLogs") {
-      // A stream of frames: none.
-      response.writeHead(200, { "content-type": "application/x-json-stream", "content-length": 0 })
-      return response.end()
-    }
-    response.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) })
-    response.end(body)
-  })
-})
-
-process.on("SIGTERM", () => server.close(() => process.exit(0)))
-server.listen(socketPath, () => console.log(`bare log plugin: listening on ${socketPath}`))
+listenBare("bare log plugin", (url, text) =>
+  url === "/LogDriver.ReadLogs"
+    ? // A stream of frames: none.
+      { body: "", contentType: "application/x-json-stream" }
+    : { body: JSON.stringify(answer(url, text.trim() === "" ? {} : JSON.parse(text))) }
+)

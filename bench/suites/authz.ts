@@ -16,6 +16,7 @@
  */
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
 import { serveBare } from "../bare-plugin.ts"
+import { cpuSeconds } from "../cpu.ts"
 import { Effect } from "effect"
 import * as Result from "effect/Result"
 import * as ChildProcess from "node:child_process"
@@ -60,12 +61,6 @@ const policy = (): string => {
 }
 
 const profileDir = profile ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-authz-profile-")) : undefined
-
-/** CPU seconds (user + system) a process has used so far (utime and stime of stat(5), 100 ticks a second). */
-const cpuSeconds = (pid: number): number => {
-  const fields = Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 const serve = (name: string, policyFile: string): Promise<ChildProcess.ChildProcess> =>
   new Promise((resolve, reject) => {

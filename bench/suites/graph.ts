@@ -17,6 +17,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
+import { cpuSeconds } from "../cpu.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -127,18 +128,6 @@ const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
  * a gigabyte of the previous step's files during the next, taking CPU from whichever side is being measured.
  */
 const settle = () => run("sync", [])
-
-/**
- * CPU seconds (user + system) of a process from /proc/PID/stat (clock ticks of 10 ms), or with `children`, of the
- * children it has waited for: on a busy host, CPU time moves much less than wall time with other work.
- */
-const cpuSeconds = (pid: number | "self", children = false) => {
-  const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // After the command: state is field 3, utime 14, stime 15, cutime 16, cstime 17 (1-based, man 5 proc).
-  const at = children ? 13 : 11
-  return (Number(fields[at]) + Number(fields[at + 1])) / 100
-}
 
 /**
  * Where the layers, tars and folders go: a new ext4 file system in a file of the temporary folder, mounted for the

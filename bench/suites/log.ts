@@ -28,6 +28,7 @@ import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import * as DockerEngine from "../../packages/testkit/src/engine/DockerEngine.ts"
 import { serveBare } from "../bare-plugin.ts"
+import { cpuSeconds } from "../cpu.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,13 +54,6 @@ const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-log-"))
 const logDir = Path.join(dir, "logs")
 // Outside `dir`, which is removed at the end.
 const profileDir = flags.profile ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-bench-log-profile-")) : undefined
-
-/** CPU seconds (user + system) process `pid` has used so far. */
-const cpuSecondsOf = (pid: number) => {
-  const fields = Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 const bareName = `dpk-bench-log-bare-${process.pid}`
 
@@ -94,7 +88,7 @@ const servePlugin = async () => {
   child.stderr.on("data", (chunk: Buffer) => log(`[plugin] ${chunk.toString().trimEnd()}`))
   return {
     /** CPU seconds (user + system) the process has used so far. */
-    cpuSeconds: () => cpuSecondsOf(child.pid!),
+    cpuSeconds: () => cpuSeconds(child.pid!),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve()
@@ -194,10 +188,10 @@ const main = Effect.gen(function* () {
       const order = drivers.map((_, i) => drivers[(i + round) % drivers.length]!)
       for (const driver of order) {
         const cpuBefore = plugin.cpuSeconds()
-        const daemonBefore = cpuSecondsOf(engine.pid)
+        const daemonBefore = cpuSeconds(engine.pid)
         const result = yield* measure(engine, nameOf(driver))
         if (driver === "log-file") pluginCpu += plugin.cpuSeconds() - cpuBefore
-        daemonCpu[driver] += cpuSecondsOf(engine.pid) - daemonBefore
+        daemonCpu[driver] += cpuSeconds(engine.pid) - daemonBefore
         times[driver].push(result.seconds)
         if (driver === "log-file") {
           const written = yield* Effect.promise(() => countLines(result.file))
