@@ -84,8 +84,6 @@ interface Held {
   next: number
 }
 
-const startOf = (run: LogFraming.FrameRun, index: number) => (index === 0 ? run.start : run.ends[index - 1]!)
-
 /**
  * A fresh buffer.
  *
@@ -123,13 +121,13 @@ export const make = (
       if (from >= to) return
       const held = to === run.ends.length ? run : { bytes: run.bytes, start: run.start, ends: run.ends.slice(0, to) }
       items.push({ run: held, next: from })
-      bytes += held.ends[to - 1]! - startOf(held, from)
+      bytes += held.ends[to - 1]! - LogFraming.frameStart(held, from)
       count += to - from
     }
     const dropOldest = () => {
       const held = items[head]!
       const end = held.run.ends[held.next]!
-      bytes -= end - startOf(held.run, held.next)
+      bytes -= end - LogFraming.frameStart(held.run, held.next)
       count--
       dropped++
       if (++held.next === held.run.ends.length) head++
@@ -148,20 +146,16 @@ export const make = (
       }
       // Newest first: the run's own oldest frames go when the run alone is over the bound, then the buffer's.
       let from = 0
-      while (from < n && last - startOf(run, from) > policy.maxBytes) from++
+      while (from < n && last - LogFraming.frameStart(run, from) > policy.maxBytes) from++
       dropped += from
-      while (head < items.length && bytes + last - startOf(run, from) > policy.maxBytes) dropOldest()
+      while (head < items.length && bytes + last - LogFraming.frameStart(run, from) > policy.maxBytes) dropOldest()
       hold(run, from, n)
     }
     const offer = (runs: ReadonlyArray<LogFraming.FrameRun>) => {
       const before = dropped
       for (const run of runs) if (run.ends.length > 0) offerRun(run)
       compact()
-      if (wake !== undefined && count > 0) {
-        const resume = wake
-        wake = undefined
-        resume()
-      }
+      if (count > 0) wakeTaker()
       return dropped - before
     }
     const takeRunsNow = (max: number): ReadonlyArray<LogFraming.FrameRun> => {
@@ -170,7 +164,7 @@ export const make = (
       while (taken < max && head < items.length) {
         const held = items[head]!
         const to = Math.min(held.run.ends.length, held.next + (max - taken))
-        const start = startOf(held.run, held.next)
+        const start = LogFraming.frameStart(held.run, held.next)
         runs.push(
           held.next === 0 && to === held.run.ends.length
             ? held.run
@@ -200,6 +194,12 @@ export const make = (
     const leftOut = (entries: number, error: LogEntry.LogEntryCorrupt) => {
       corrupt += entries
       options.onCorrupt?.(error)
+    }
+    /** Resumes the take waiting for entries, if one is. */
+    const wakeTaker = () => {
+      const resume = wake
+      wake = undefined
+      resume?.()
     }
     const wait = <A>(then: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.andThen(
@@ -233,9 +233,7 @@ export const make = (
       takeFrames,
       end: () => {
         ended = true
-        const resume = wake
-        wake = undefined
-        resume?.()
+        wakeTaker()
       },
       size: () => count,
       bytes: () => bytes,

@@ -114,7 +114,8 @@ const noRuns: ReadonlyArray<FrameRun> = []
 
 /**
  * The entries of some frames of a run: frames `from` (inclusive) to `to` (exclusive); `corrupt` counts the frames
- * whose message is not a `LogEntry`, which are left out, and `error` says why the first of them is not.
+ * whose message is not a `LogEntry`, which are left out, `error` says why the first of them is not, and
+ * `firstCorrupt` is that frame's index in the run.
  *
  * @since 0.1.0
  */
@@ -122,6 +123,7 @@ export interface Decoded {
   readonly entries: Array<LogEntry.LogEntry>
   readonly corrupt: number
   readonly error?: LogEntry.LogEntryCorrupt
+  readonly firstCorrupt?: number
 }
 
 /**
@@ -135,19 +137,29 @@ export const decodeRun = (run: FrameRun, from = 0, to = run.ends.length): Decode
   const entries: Array<LogEntry.LogEntry> = []
   let corrupt = 0
   let error: LogEntry.LogEntryCorrupt | undefined
-  let at = from === 0 ? run.start : run.ends[from - 1]!
+  let firstCorrupt = 0
+  let at = frameStart(run, from)
   for (let i = from; i < to; i++) {
     const end = run.ends[i]!
     try {
       entries.push(reader.read(at + headerSize, end))
     } catch (cause) {
-      corrupt++
-      error ??= corruptOf(cause)
+      if (corrupt++ === 0) {
+        error = corruptOf(cause)
+        firstCorrupt = i
+      }
     }
     at = end
   }
-  return error === undefined ? { entries, corrupt } : { entries, corrupt, error }
+  return error === undefined ? { entries, corrupt } : { entries, corrupt, error, firstCorrupt }
 }
+
+/**
+ * Where frame `index` of `run` starts (its length header).
+ *
+ * @since 0.1.0
+ */
+export const frameStart = (run: FrameRun, index: number): number => (index === 0 ? run.start : run.ends[index - 1]!)
 
 /**
  * One entry of a `FrameBatch`, read in place: `line` is the buffer the line lies in, from `lineStart` to `lineEnd`
@@ -326,25 +338,21 @@ export const decoder = (options: { readonly maxFrameSize?: number } = {}): Decod
     const { runs, error } = pushFrames(chunk)
     const entries: Array<LogEntry.LogEntry> = []
     for (let r = 0; r < runs.length; r++) {
-      const run = runs[r]!
-      const reader = EntryReader.make(run.bytes)
-      let at = run.start
-      for (const end of run.ends) {
-        try {
-          entries.push(reader.read(at + headerSize, end))
-        } catch (cause) {
-          // The stream stops here: what is held from this frame on is what it discards.
-          let rest = 0
-          for (let later = r; later < runs.length; later++) {
-            const from = later === r ? at : runs[later]!.start
-            rest += runs[later]!.ends[runs[later]!.ends.length - 1]! - from
-          }
-          const error = corruptOf(cause)
-          fail(error, rest + pending(), noRuns)
-          return { entries, error }
-        }
-        at = end
+      const decoded = decodeRun(runs[r]!)
+      if (decoded.error === undefined) {
+        for (const entry of decoded.entries) entries.push(entry)
+        continue
       }
+      // The stream stops at the first corrupt frame: what is held from it on is what it discards.
+      const kept = decoded.firstCorrupt!
+      for (let i = 0; i < kept; i++) entries.push(decoded.entries[i]!)
+      let rest = 0
+      for (let later = r; later < runs.length; later++) {
+        const run = runs[later]!
+        rest += run.ends[run.ends.length - 1]! - (later === r ? frameStart(run, kept) : run.start)
+      }
+      fail(decoded.error, rest + pending(), noRuns)
+      return { entries, error: decoded.error }
     }
     return error === undefined ? { entries } : { entries, error }
   }

@@ -119,6 +119,9 @@ describe("LogFraming", () => {
     expect(lines(decoded.entries)).toEqual(lines([entries[0]!, ...entries]))
     expect(decoded.corrupt).toBe(1)
     expect(decoded.error?._tag).toBe("LogEntryCorrupt")
+    // The bad frame is the run's second.
+    expect(decoded.firstCorrupt).toBe(1)
+    expect(LogFraming.decodeRun(pushed.runs[0]!).firstCorrupt).toBeUndefined()
   })
 
   it("push stops at a corrupt message, and holds what follows it as discarded", () => {
