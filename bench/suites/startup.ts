@@ -2,7 +2,8 @@
  * `pnpm bench startup`: how long a plugin takes from spawn to its first `Plugin.Activate` answer, against a bare
  * `node:http` server started the same way (plain `node FILE.js`, in the same run, rounds interleaved).
  *
- * Measured: `examples/hello-volume.ts` run from its built JavaScript (the example compiled to JS, importing the
+ * Measured: a floor (the bare server importing `effect/Effect`, `effect/Layer` and `effect/Schema` and nothing
+ * else: what any unbundled Effect plugin pays before its own code), `examples/hello-volume.ts` run from its built JavaScript (the example compiled to JS, importing the
  * packages' built `dist/`), the same example bundled into one file by `dpk build` (started plain, and with Node's
  * compile cache, `NODE_COMPILE_CACHE`, warm), and `dpk serve volume-memory`
  * as an installed CLI runs it (its `bin`: the CLI bundled by `pnpm build`). Each is started `--rounds` times (10);
@@ -11,7 +12,7 @@
  * read from /proc.
  *
  * Options: --rounds N (10). The last line is one JSON object:
- * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"bundle_cached_ms":…,"dpk_ms":…,"bare_ms":…,"ratio":…,
+ * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"bundle_cached_ms":…,"dpk_ms":…,"bare_ms":…,"floor_ms":…,"ratio":…,"floor_ratio":…,
  *   "bundle_ratio":…,"bundle_cached_ratio":…,"dpk_ratio":…,"plugin_rss_mb":…,"bundle_rss_mb":…,…,"rounds":10,…}`
  * where `ratio` is plugin_ms / bare_ms.
  */
@@ -73,8 +74,20 @@ server.listen(socketPath)
 `
 )
 
+// The floor of any unbundled Effect plugin: the bare server, plus importing Effect's core modules and Schema (which
+// every declaration is made of) and nothing else. Node loads each ES module on its own, so this alone costs more than
+// twice the bare start here; it says how far a plugin run from its built JavaScript can get without a bundle.
+const floorJs = Path.join(work, "floor.js")
+Fs.writeFileSync(
+  floorJs,
+  `import "effect/Effect"
+import "effect/Layer"
+import "effect/Schema"
+${Fs.readFileSync(bareJs, "utf8")}`
+)
+
 interface Target {
-  readonly name: "bare" | "plugin" | "bundle" | "bundle_cached" | "dpk"
+  readonly name: "bare" | "floor" | "plugin" | "bundle" | "bundle_cached" | "dpk"
   readonly args: (socket: string) => ReadonlyArray<string>
   readonly env?: NodeJS.ProcessEnv
 }
@@ -83,6 +96,7 @@ interface Target {
 const compileCache = Path.join(work, "compile-cache")
 const targets: ReadonlyArray<Target> = [
   { name: "bare", args: (s) => [bareJs, s] },
+  { name: "floor", args: (s) => [floorJs, s] },
   { name: "plugin", args: (s) => [exampleJs, s] },
   { name: "bundle", args: (s) => [bundleJs, s] },
   { name: "bundle_cached", args: (s) => [bundleJs, s], env: { ...process.env, NODE_COMPILE_CACHE: compileCache } },
@@ -186,7 +200,9 @@ console.log(
     bundle_cached_ms: ms("bundle_cached"),
     dpk_ms: ms("dpk"),
     bare_ms: ms("bare"),
+    floor_ms: ms("floor"),
     ratio: ratio("plugin"),
+    floor_ratio: ratio("floor"),
     bundle_ratio: ratio("bundle"),
     bundle_cached_ratio: ratio("bundle_cached"),
     dpk_ratio: ratio("dpk"),
@@ -195,6 +211,7 @@ console.log(
     bundle_cached_rss_mb: rss.get("bundle_cached"),
     dpk_rss_mb: rss.get("dpk"),
     bare_rss_mb: rss.get("bare"),
+    floor_rss_mb: rss.get("floor"),
     rounds,
     node: process.version,
     cpus: Os.availableParallelism()

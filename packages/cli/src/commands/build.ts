@@ -13,7 +13,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Fs from "node:fs"
-import { builtinModules } from "node:module"
+import { builtinModules, createRequire } from "node:module"
 import * as Path from "node:path"
 
 /**
@@ -92,7 +92,37 @@ export class WebSocketServer { constructor() { unsupported() } }`
 // of it to build the module's facade, and that runs their lazy getters: `node:http`'s loads undici (its fetch and
 // WebSocket client), `node:tls`'s reads the bundled root certificates, `node:perf_hooks`'s the user-timing module.
 // That was about a sixth of a bundled plugin's start-up CPU; `require` returns the object and runs no getter.
+//
+// The `require` itself waits until the plugin first reads one of the built-in's exports. A Unix-socket plugin never
+// touches `node:tls` (~10 ms to load), `node:readline` or `node:https`, which Effect's Node platform imports for
+// TLS sockets and terminals. The export names are listed when the bundle is built; a name missing from that list
+// (one a newer Node adds, or a non-enumerable one such as `fs.F_OK`) is still found, through the prototype, when it
+// is read. Assignments (a package patching `fs`) reach the real module. A built-in that is itself a function or a
+// class (`node:events`, `node:assert`, `node:stream`) is required at once: a stand-in could not be called or extended.
 const builtinNames = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]))
+const requireBuiltin = createRequire(import.meta.url)
+const builtinModule = (name: string): string => {
+  const id = JSON.stringify(`node:${name}`)
+  let exported: unknown
+  try {
+    exported = requireBuiltin(`node:${name}`)
+  } catch {
+    exported = undefined // not in the Node that builds: the bundle requires it when it starts, as written
+  }
+  if (typeof exported !== "object" || exported === null) return `module.exports = require(${id})`
+  return `let loaded
+const load = () => (loaded ??= require(${id}))
+Object.setPrototypeOf(module.exports, new Proxy({}, {
+  get: (_, key) => load()[key],
+  set: (_, key, value) => ((load()[key] = value), true)
+}))
+for (const key of ${JSON.stringify(Object.keys(exported))})
+  Object.defineProperty(module.exports, key, {
+    enumerable: true,
+    get: () => load()[key],
+    set: (value) => void (load()[key] = value)
+  })`
+}
 const builtinsByRequire: import("esbuild").Plugin = {
   name: "dpk-builtins-by-require",
   setup(build) {
@@ -105,7 +135,7 @@ const builtinsByRequire: import("esbuild").Plugin = {
     )
     build.onLoad({ filter: /.*/, namespace: "dpk-builtin" }, (args) => ({
       loader: "js",
-      contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)})`
+      contents: builtinModule(args.path)
     }))
   }
 }

@@ -1,7 +1,7 @@
 // `dpk build`: one JavaScript file holding the plugin and what it imports, that runs on its own.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -27,8 +27,15 @@ describe("dpk build", () => {
       expect(code).toContain('("node:http")')
       expect(code).not.toContain("permessage-deflate") // ws is left out
       const socketPath = Path.join(dir, "hello.sock")
+      // Writes the built-ins Node loaded when the plugin exits: a Unix-socket plugin needs no TLS.
+      const preload = Path.join(dir, "loaded.cjs")
+      const loadedList = Path.join(dir, "loaded.json")
+      Fs.writeFileSync(
+        preload,
+        `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(loadedList)}, JSON.stringify(process.moduleLoadList)))`
+      )
       const child = yield* Effect.acquireRelease(
-        Effect.sync(() => spawn(process.execPath, [out, socketPath], { cwd: dir })),
+        Effect.sync(() => spawn(process.execPath, ["--require", preload, out, socketPath], { cwd: dir })),
         (c) => Effect.sync(() => c.kill("SIGTERM"))
       )
       let output = ""
@@ -38,6 +45,56 @@ describe("dpk build", () => {
       yield* post({ socketPath }, "/VolumeDriver.Create", { Name: "a" })
       expect((yield* post({ socketPath }, "/VolumeDriver.Get", { Name: "a" })).body).toEqual({
         Volume: { Name: "a", Mountpoint: "/srv/hello/a" }
+      })
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      yield* Effect.promise(() => exited)
+      const loaded: ReadonlyArray<string> = JSON.parse(Fs.readFileSync(loadedList, "utf8"))
+      expect(loaded).toContain("NativeModule http")
+      expect(loaded).not.toContain("NativeModule tls")
+    })
+  )
+
+  it.effect("loads a built-in object when one of its exports is first read, and a function or class at once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const entry = Path.join(dir, "entry.mjs")
+      // `process.moduleLoadList` names every built-in Node has loaded so far.
+      Fs.writeFileSync(
+        entry,
+        `import * as Tls from "node:tls"
+import Zlib from "node:zlib"
+import { EventEmitter } from "node:events"
+import Events from "node:events"
+import Os from "node:os"
+Os.hostname = () => "patched"
+const loaded = (name) => process.moduleLoadList.includes("NativeModule " + name)
+const tlsBefore = loaded("tls")
+const connect = typeof Tls.connect
+class Emitter extends Events {}
+console.log(JSON.stringify({
+  tlsBefore, connect, tlsAfter: loaded("tls"),
+  zlibBefore: loaded("zlib"), gzip: typeof Zlib.gzipSync, zlibAfter: loaded("zlib"),
+  nonEnumerable: Zlib.Z_SYNC_FLUSH, sameEmitter: EventEmitter === Events, emits: new Emitter().emit("x") === false,
+  patched: [Os.hostname(), process.getBuiltinModule("node:os").hostname()]
+}))
+`
+      )
+      const out = Path.join(dir, "entry.js")
+      yield* bundle(entry, out)
+      const run = spawnSync(process.execPath, [out], { encoding: "utf8" })
+      expect(run.stderr).toBe("")
+      expect(JSON.parse(run.stdout)).toEqual({
+        tlsBefore: false,
+        connect: "function",
+        tlsAfter: true,
+        zlibBefore: false,
+        gzip: "function",
+        zlibAfter: true,
+        nonEnumerable: 2,
+        sameEmitter: true,
+        emits: true,
+        patched: ["patched", "patched"]
       })
     })
   )

@@ -13,7 +13,7 @@
  */
 import type * as Http from "node:http"
 import type * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as Tls from "node:tls"
 
 /** The Node internal that links a connection to the response in progress; @types/node does not list it. */
 interface SocketInternals {
@@ -77,8 +77,11 @@ export const make = (server: Net.Server, timeoutMs: number, now: () => number = 
     connections.set(socket, { bytes: socket.bytesRead, since: now() })
     socket.once("close", () => connections.delete(socket))
   }
-  // An HTTPS server speaks HTTP on the TLS sockets it hands out once the handshake is done.
-  server.on(server instanceof Tls.Server ? "secureConnection" : "connection", track)
+  // An HTTPS server speaks HTTP on the TLS sockets it hands out once the handshake is done. It is recognised by a
+  // method of TLS servers, not by `instanceof Tls.Server`: that would load `node:tls` (~10 ms) at the start of
+  // every bundled plugin, Unix-socket ones included (`dpk build` loads built-ins when first used).
+  const secure = typeof (server as Partial<Tls.Server>).setSecureContext === "function"
+  server.on(secure ? "secureConnection" : "connection", track)
   const sweep = () => {
     const time = now()
     for (const [socket, progress] of connections) {

@@ -2,11 +2,14 @@
 // 408 and closed; one that keeps arriving, however slowly, and one the server is slow to read are left alone.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import * as Tls from "node:tls"
 import * as BodyStall from "../../src/internal/BodyStall.ts"
-import { tempDir, waitFor } from "../support.ts"
+import { certificates, tempDir, waitFor } from "../support.ts"
 
 interface Served {
   readonly path: string
@@ -171,6 +174,45 @@ describe("BodyStall", () => {
       served.watcher.sweep()
       expect(client.closed()).toBe(false)
       client.socket.destroy()
+    })
+  )
+
+  it.live("an HTTPS server's stalled body is found on its TLS sockets (where Node keeps the request)", () =>
+    Effect.gen(function* () {
+      const certs = certificates(yield* tempDir)
+      let clock = 0
+      let read = 0
+      const server = Https.createServer(
+        { cert: Fs.readFileSync(certs.server.cert), key: Fs.readFileSync(certs.server.key) },
+        (request, response) => {
+          request.on("data", (chunk: Buffer) => (read += chunk.length))
+          request.on("end", () => response.end("read"))
+        }
+      )
+      const watcher = BodyStall.make(server, 1_000, () => clock)
+      const port = yield* Effect.acquireRelease(
+        Effect.callback<number>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as Net.AddressInfo).port)))
+        }),
+        () =>
+          Effect.callback<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const socket = Tls.connect({ host: "127.0.0.1", port, ca: Fs.readFileSync(certs.ca) })
+      const received: Array<Buffer> = []
+      let closed = false
+      socket.on("data", (chunk: Buffer) => received.push(chunk))
+      socket.on("error", () => {})
+      socket.on("close", () => (closed = true))
+      socket.write(`${head(100)}${"x".repeat(10)}`)
+      yield* waitFor(() => read === 10)
+      watcher.sweep()
+      clock += 1_000
+      watcher.sweep()
+      yield* waitFor(() => closed)
+      expect(Buffer.concat(received).toString("utf8")).toMatch(/^HTTP\/1\.1 408 Request Timeout/)
     })
   )
 
