@@ -5,7 +5,6 @@
  */
 import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
-import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,7 +12,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
-import * as HttpServer from "effect/http/HttpServer"
 import * as Path from "node:path"
 import * as V8 from "node:v8"
 
@@ -242,11 +240,7 @@ export const command = <const Name extends string, Own extends Record<string, Fl
         bodyIdleTimeout: Duration.millis(all.bodyIdleTimeout),
         verbose: all.verbose
       })
-      const announce = Layer.effectDiscard(
-        Effect.flatMap(HttpServer.HttpServer, (s) =>
-          Console.log(`${name}: serving ${driverName}, listening on ${PluginServer.describeAddress(s.address)}`)
-        )
-      )
+      const announce = PluginServer.announce((address) => `${name}: serving ${driverName}, listening on ${address}`)
       return yield* Layer.launch(
         announce.pipe(
           Layer.provideMerge(server),

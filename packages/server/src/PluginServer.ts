@@ -14,6 +14,7 @@ import * as HttpIncomingMessage from "effect/http/HttpIncomingMessage"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as NetAddress from "effect/net/NetAddress"
+import { flushCompileCache } from "node:module"
 import * as BodyLimits from "./BodyLimits.ts"
 import * as ClosedOutput from "./ClosedOutput.ts"
 import * as ExitCode from "./ExitCode.ts"
@@ -129,9 +130,26 @@ export const logger: Layer.Layer<never> = Logger.layer([Logger.consoleLogFmt])
 export const teardown = ExitCode.teardown
 
 /**
- * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens. The process exits (0) after the
- * in-flight calls finish and the socket (or spec file) is removed. Logs go out as logfmt lines (`logger`); once
- * nobody reads them (a closed stdout), they are dropped and the plugin keeps serving (`ClosedOutput`).
+ * Prints `line(address)` once the server listens. It also writes Node's compile cache to disk then, when
+ * `NODE_COMPILE_CACHE` turned it on (as in a plugin packaged by `dpk package`): everything the plugin runs is loaded
+ * by that time, and Node would otherwise write the cache only at a clean exit, which a killed plugin never reaches.
+ *
+ * @since 0.1.0
+ */
+export const announce = (line: (address: string) => string): Layer.Layer<never, never, HttpServer.HttpServer> =>
+  Layer.effectDiscard(
+    Effect.flatMap(HttpServer.HttpServer, (server) =>
+      Effect.sync(() => {
+        console.log(line(describeAddress(server.address)))
+        flushCompileCache()
+      })
+    )
+  )
+
+/**
+ * Serves `drivers` until SIGINT/SIGTERM, printing one line once the server listens (`announce`). The process exits (0)
+ * after the in-flight calls finish and the socket (or spec file) is removed. Logs go out as logfmt lines (`logger`);
+ * once nobody reads them (a closed stdout), they are dropped and the plugin keeps serving (`ClosedOutput`).
  *
  * @since 0.1.0
  */
@@ -141,10 +159,9 @@ export const launch = <ROut extends PluginApi.AnyDriverService, E>(
 ): void => {
   ClosedOutput.tolerate()
   Layer.launch(
-    Layer.effectDiscard(
-      Effect.flatMap(HttpServer.HttpServer, (server) =>
-        Effect.sync(() => console.log(`${options.name}: listening on ${describeAddress(server.address)}`))
-      )
-    ).pipe(Layer.provideMerge(layer(options, drivers)), Layer.provide(logger))
+    announce((address) => `${options.name}: listening on ${address}`).pipe(
+      Layer.provideMerge(layer(options, drivers)),
+      Layer.provide(logger)
+    )
   ).pipe(NodeRuntime.runMain({ teardown }))
 }

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as PluginConfig from "../../src/managed/PluginConfig.ts"
 import { dpk } from "../support.ts"
 
 const shared = await DockerEngine.shared()
@@ -51,6 +52,9 @@ describe.skipIf(shared.engine === undefined)("managed plugins against Docker Eng
         const dataRoot = yield* engine.docker("info", "-f", "{{.DockerRootDir}}")
         const onHost = Path.join(dataRoot, "plugins", id, "propagated-mount", "volumes", "managed1", "note")
         expect(Fs.readFileSync(onHost, "utf8")).toBe("written by a managed plugin\n")
+        // Node kept the bundle's compiled code in the plugin's rootfs, for its next start.
+        const cache = Path.join(dataRoot, "plugins", id, "rootfs", PluginConfig.compileCacheDir)
+        expect(Fs.readdirSync(cache, { recursive: true }).length).toBeGreaterThan(1)
 
         // In use: the engine refuses to disable it.
         const refused = yield* engine.dockerResult("plugin", "disable", plugin)

@@ -18,6 +18,10 @@ describe("PluginConfig", () => {
     expect(config.PropagatedMount).toBe("/var/lib/docker-plugin-kit")
     expect(config.Args).toEqual({ Name: "args", Description: "flags", Settable: ["value"], Value: ["--root", "/x"] })
     expect(config.Network).toEqual({ Type: "" })
+    // Node's compile cache in the plugin's own rootfs, which the user can move or turn off.
+    expect(config.Env).toContainEqual(
+      expect.objectContaining({ Name: "NODE_COMPILE_CACHE", Settable: ["value"], Value: PluginConfig.compileCacheDir })
+    )
   })
 
   it("lists each API once, lower case as the daemon's registration hooks compare them, with the needs asked for", () => {
