@@ -93,27 +93,41 @@ export class WebSocketServer { constructor() { unsupported() } }`
 // WebSocket client), `node:tls`'s reads the bundled root certificates, `node:perf_hooks`'s the user-timing module.
 // That was about a sixth of a bundled plugin's start-up CPU; `require` returns the object and runs no getter.
 //
-// The `require` itself waits until the plugin first reads one of the built-in's exports. A Unix-socket plugin never
-// touches `node:tls` (~10 ms to load), `node:readline` or `node:https`, which Effect's Node platform imports for
-// TLS sockets and terminals. The export names are listed when the bundle is built; a name missing from that list
-// (one a newer Node adds, or a non-enumerable one such as `fs.F_OK`) is still found, through the prototype, when it
-// is read. Assignments (a package patching `fs`) reach the real module. A built-in that is itself a function or a
-// class (`node:events`, `node:assert`, `node:stream`) is required at once: a stand-in could not be called or extended.
+// Some built-ins are required only when the plugin first reads one of their exports. A Unix-socket plugin never
+// touches `node:tls` (~10 ms to load), `node:https` or `node:readline`, which Effect's Node platform imports for TLS
+// sockets and terminals. They are the costly ones whose exports are plain functions, classes and values; a module
+// whose methods need it as `this` (`node:process`, `node:console`, anything an EventEmitter) or that is itself a
+// function or a class (`node:events`, `node:stream`) is required at once, as is any other. The export names are
+// listed when the bundle is built; a name missing from that list (one a newer Node adds, or a non-enumerable one
+// such as `zlib.Z_SYNC_FLUSH`) is still found, through the prototype. Assignments reach the real module.
 const builtinNames = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]))
+const deferredBuiltins = new Set([
+  "child_process",
+  "crypto",
+  "dgram",
+  "dns",
+  "http2",
+  "https",
+  "inspector",
+  "perf_hooks",
+  "readline",
+  "readline/promises",
+  "tls",
+  "v8",
+  "vm",
+  "worker_threads",
+  "zlib"
+])
 const requireBuiltin = createRequire(import.meta.url)
 const builtinModule = (name: string): string => {
   const id = JSON.stringify(`node:${name}`)
-  let exported: unknown
-  try {
-    exported = requireBuiltin(`node:${name}`)
-  } catch {
-    exported = undefined // not in the Node that builds: the bundle requires it when it starts, as written
-  }
+  const exported: unknown = deferredBuiltins.has(name) ? requireBuiltin(`node:${name}`) : undefined
   if (typeof exported !== "object" || exported === null) return `module.exports = require(${id})`
   return `let loaded
 const load = () => (loaded ??= require(${id}))
 Object.setPrototypeOf(module.exports, new Proxy({}, {
   get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
   set: (_, key, value) => ((load()[key] = value), true)
 }))
 for (const key of ${JSON.stringify(Object.keys(exported))})
