@@ -1,13 +1,13 @@
 /**
- * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--in-place] [--source] [--profile DIR]`: a generated layer
- * (many small files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix socket, against
- * `tar -x` of the same tar into an empty folder; then the same layer streamed out through `GraphDriver.Diff`, against
- * `tar -c` of the extracted folder (both read by this process, byte for byte). The four steps run `--rounds` times
- * (default 3), each after a `sync`, on a new ext4 file system mounted from a file for the run (`--in-place`: in the
- * temporary folder; see `data`); a single round moves by a third on a shared virtual machine, so the figures are
- * the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's peak RSS (VmHWM), and the
- * CPU seconds of the plugin and of tar for each direction; the last line is one JSON object. The plugin is
- * `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
+ * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--in-place] [--source] [--profile DIR]`: a
+ * generated layer (many small files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix
+ * socket, against `tar -x` of the same tar into an empty folder; then the same layer streamed out through
+ * `GraphDriver.Diff`, against `tar -c` of the extracted folder (both read by this process, byte for byte). The four
+ * steps run `--rounds` times (default 3), each after a `sync`, on a new ext4 file system mounted from a file for the
+ * run (`--in-place`: in the temporary folder; see `data`); a single round moves by a third on a shared virtual
+ * machine, so the figures are the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's
+ * peak RSS (VmHWM), and the CPU seconds of the plugin and of tar for each direction; the last line is one JSON object.
+ * The plugin is `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
  * (`--source`: from the TypeScript sources); `--profile DIR` writes its V8 CPU profile there.
  */
 import * as ChildProcess from "node:child_process"

@@ -2,18 +2,18 @@
  * `pnpm bench startup`: how long a plugin takes from spawn to its first `Plugin.Activate` answer, against a bare
  * `node:http` server started the same way (plain `node FILE.js`, in the same run, rounds interleaved).
  *
- * Measured: a floor (the bare server importing `effect/Effect`, `effect/Layer` and `effect/Schema` and nothing
- * else: what any unbundled Effect plugin pays before its own code), `examples/hello-volume.ts` run from its built JavaScript (the example compiled to JS, importing the
- * packages' built `dist/`), the same example bundled into one file by `dpk build` (started plain, and with Node's
- * compile cache, `NODE_COMPILE_CACHE`, warm), and `dpk serve volume-memory`
- * as an installed CLI runs it (its `bin`: the CLI bundled by `pnpm build`). Each is started `--rounds` times (10);
- * the figure is the median. The clock starts just before `spawn` and stops when an Activate answer arrives (the
- * socket is polled every few milliseconds). After the last round each process idles for a second and its RSS is
- * read from /proc.
+ * Measured: a floor (the bare server importing `effect/Effect`, `effect/Layer` and `effect/Schema` and nothing else:
+ * what any unbundled Effect plugin pays before its own code), `examples/hello-volume.ts` run from its built JavaScript
+ * (the example compiled to JS, importing the packages' built `dist/`), the same example bundled into one file by `dpk
+ * build` (started plain, and with Node's compile cache, `NODE_COMPILE_CACHE`, warm), and `dpk serve volume-memory` as
+ * an installed CLI runs it (its `bin`: the CLI bundled by `pnpm build`). Each is started `--rounds` times (10); the
+ * figure is the median. The clock starts just before `spawn` and stops when an Activate answer arrives (the socket is
+ * polled every few milliseconds). After the last round each process idles for a second and its RSS is read from /proc.
  *
  * Options: --rounds N (10). The last line is one JSON object:
- * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"bundle_cached_ms":…,"dpk_ms":…,"bare_ms":…,"floor_ms":…,"ratio":…,"floor_ratio":…,
- *   "bundle_ratio":…,"bundle_cached_ratio":…,"dpk_ratio":…,"plugin_rss_mb":…,"bundle_rss_mb":…,…,"rounds":10,…}`
+ * `{"bench":"startup","plugin_ms":…,"bundle_ms":…,"bundle_cached_ms":…,"dpk_ms":…,"bare_ms":…,"floor_ms":…,
+ *   "ratio":…,"floor_ratio":…,"bundle_ratio":…,"bundle_cached_ratio":…,"dpk_ratio":…,"plugin_rss_mb":…,
+ *   "bundle_rss_mb":…,…,"rounds":10,…}`
  * where `ratio` is plugin_ms / bare_ms.
  */
 import * as ChildProcess from "node:child_process"
