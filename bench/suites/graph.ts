@@ -7,6 +7,9 @@
  * run (`--in-place`: in the temporary folder; see `data`); a single round moves by a third on a shared virtual
  * machine, so the figures are the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's
  * peak RSS (VmHWM), and the CPU seconds of the plugin and of tar for each direction; the last line is one JSON object.
+ * The same steps also go through the floor, `bench/bare-graph-plugin.ts` (a bare `node:http` plugin doing only what
+ * tar-stream and Node's synchronous file calls do), whose ratios to `tar` are printed beside the plugin's, and the
+ * plugin's minor page faults during ApplyDiff (each costs a trip through the hypervisor on a virtual machine).
  * The plugin is `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
  * (`--source`: from the TypeScript sources); `--profile DIR` writes its V8 CPU profile there.
  */
@@ -17,7 +20,7 @@ import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
-import { cpuSeconds } from "../cpu.ts"
+import { cpuSeconds, minorFaults } from "../cpu.ts"
 
 const { values: flags } = parseArgs({
   options: {
@@ -228,56 +231,92 @@ await new Promise<void>((resolve, reject) => {
 })
 const idleRss = peakRssMB(plugin.pid!)
 
+// 3. The floor: the bare graph plugin (tar-stream and Node's synchronous file calls, nothing else), on the same
+// file system, beside the layers.
+const bareSocket = Path.join(work, "bare-graph.sock")
+const bare = ChildProcess.spawn(
+  process.execPath,
+  [Path.join(repo, "bench", "bare-graph-plugin.ts"), bareSocket, Path.join(data, "bare")],
+  { stdio: ["ignore", "pipe", "inherit"] }
+)
+cleanups.push(() => bare.kill("SIGTERM"))
+await new Promise<void>((resolve, reject) => {
+  bare.stdout.once("data", () => resolve())
+  bare.once("exit", (code) => reject(new Error(`the bare graph plugin exited with ${code}`)))
+})
+
+/** ApplyDiff of the layer's tar into layer `id` of the plugin at `socketPath` (process `pid`), timed. */
+const applyDiff = async (socketPath: string, pid: number, id: string) => {
+  settle()
+  const cpu0 = cpuSeconds(pid)
+  const faults0 = minorFaults(pid)
+  const started = performance.now()
+  const res = await call(
+    socketPath,
+    `/GraphDriver.ApplyDiff?id=${id}&parent=`,
+    Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
+  )
+  let text = ""
+  for await (const c of res) text += c
+  const seconds = (performance.now() - started) / 1000
+  const cpu = cpuSeconds(pid) - cpu0
+  if (res.statusCode !== 200 || JSON.parse(text).Err) throw new Error(`ApplyDiff: ${text}`)
+  return { seconds, cpu, faults: minorFaults(pid) - faults0, peakRss: peakRssMB(pid) }
+}
+
+/** Diff of layer `id` of the plugin at `socketPath` (process `pid`), read by this process, timed. */
+const diffOf = async (socketPath: string, pid: number, id: string) => {
+  settle()
+  const cpu0 = cpuSeconds(pid)
+  const started = performance.now()
+  const res = await call(socketPath, "/GraphDriver.Diff", `${JSON.stringify({ ID: id })}\n`)
+  const read = await drain(res, started)
+  if (res.statusCode !== 200) throw new Error(`Diff: status ${res.statusCode}`)
+  return { read, seconds: (performance.now() - started) / 1000, cpu: cpuSeconds(pid) - cpu0 }
+}
+
 /**
- * One round: tar -x and ApplyDiff, then tar -c and Diff, each timed after the previous one's writes have settled;
- * odd rounds run the plugin's side of each pair first. Nothing is deleted until every round is over: ext4 skips
- * recently deleted inodes when it allocates one, and the search grows with how many were freed in the last minutes
- * (in `perf`, most of `tar -x`'s system time was there, right after a round had removed its folders).
+ * One round: tar -x, ApplyDiff and the bare plugin's ApplyDiff, then tar -c, Diff and the bare plugin's Diff, each
+ * timed after the previous one's writes have settled; each round starts the three sides at a different one, so
+ * none always goes first. Nothing is deleted until every round is over: ext4 skips recently deleted inodes when it
+ * allocates one, and the search grows with how many were freed in the last minutes (in `perf`, most of `tar -x`'s
+ * system time was there, right after a round had removed its folders).
  */
 const round = async (r: number) => {
   const extracted = Path.join(data, `extracted-${r}`)
   const id = `layer-${r}`
-  const pluginFirst = r % 2 === 1
-  const inTurn = async <A, B>(tarSide: () => Promise<A>, pluginSide: () => Promise<B>): Promise<[A, B]> => {
-    if (!pluginFirst) {
-      const t = await tarSide()
-      return [t, await pluginSide()]
+  const inTurn = async <A, B, C>(
+    tarSide: () => Promise<A>,
+    pluginSide: () => Promise<B>,
+    bareSide: () => Promise<C>
+  ): Promise<[A, B, C]> => {
+    const sides: ReadonlyArray<() => Promise<unknown>> = [tarSide, pluginSide, bareSide]
+    const results: Array<unknown> = []
+    for (let k = 0; k < sides.length; k++) {
+      const i = (k + r) % sides.length
+      results[i] = await sides[i]!()
     }
-    const p = await pluginSide()
-    return [await tarSide(), p]
+    return results as [A, B, C]
   }
   Fs.mkdirSync(extracted)
   cleanups.push(() => Fs.rmSync(extracted, { recursive: true, force: true }))
   await json(socket, "/GraphDriver.Create", { ID: id })
 
-  // 3. Apply: tar -x into an empty folder, and ApplyDiff over the socket.
-  const [{ tarX, tarXCpu }, { apply, applyCpu, applyPeakRss }] = await inTurn(
+  // 4. Apply: tar -x into an empty folder, and ApplyDiff over each plugin's socket.
+  const [{ tarX, tarXCpu }, applied, bareApplied] = await inTurn(
     async () => {
       settle()
       const cpu0 = cpuSeconds("self", true)
       const tarX = run("tar", ["-C", extracted, "-xf", tarPath])
       return { tarX, tarXCpu: cpuSeconds("self", true) - cpu0 }
     },
-    async () => {
-      settle()
-      const cpu0 = cpuSeconds(plugin.pid!)
-      const started = performance.now()
-      const res = await call(
-        socket,
-        `/GraphDriver.ApplyDiff?id=${id}&parent=`,
-        Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
-      )
-      let text = ""
-      for await (const c of res) text += c
-      const apply = (performance.now() - started) / 1000
-      const applyCpu = cpuSeconds(plugin.pid!) - cpu0
-      if (res.statusCode !== 200 || JSON.parse(text).Err) throw new Error(`ApplyDiff: ${text}`)
-      return { apply, applyCpu, applyPeakRss: peakRssMB(plugin.pid!) }
-    }
+    () => applyDiff(socket, plugin.pid!, id),
+    () => applyDiff(bareSocket, bare.pid!, id)
   )
+  const apply = applied.seconds
 
-  // 4. Diff: tar -c of the extracted folder, and Diff of the layer, both read by this process.
-  const [{ tarCRead, tarCCpu }, { diffRead, diff, diffCpu }] = await inTurn(
+  // 5. Diff: tar -c of the extracted folder, and each plugin's Diff of its layer, all read by this process.
+  const [{ tarCRead, tarCCpu }, diffed, bareDiffed] = await inTurn(
     async () => {
       settle()
       const cpu0 = cpuSeconds("self", true)
@@ -287,17 +326,10 @@ const round = async (r: number) => {
       await exited
       return { tarCRead, tarCCpu: cpuSeconds("self", true) - cpu0 }
     },
-    async () => {
-      settle()
-      const cpu0 = cpuSeconds(plugin.pid!)
-      const started = performance.now()
-      const res = await call(socket, "/GraphDriver.Diff", `${JSON.stringify({ ID: id })}\n`)
-      const diffRead = await drain(res, started)
-      const diff = (performance.now() - started) / 1000
-      if (res.statusCode !== 200) throw new Error(`Diff: status ${res.statusCode}`)
-      return { diffRead, diff, diffCpu: cpuSeconds(plugin.pid!) - cpu0 }
-    }
+    () => diffOf(socket, plugin.pid!, id),
+    () => diffOf(bareSocket, bare.pid!, id)
   )
+  const { read: diffRead, seconds: diff } = diffed
   const peakRss = peakRssMB(plugin.pid!)
   const line = {
     apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
@@ -310,19 +342,25 @@ const round = async (r: number) => {
     diff_first_byte_ms: Math.round(diffRead.firstByteMs),
     tar_c_first_byte_ms: Math.round(tarCRead.firstByteMs),
     tar_c_bytes: tarCRead.bytes,
-    apply_cpu_s: Number(applyCpu.toFixed(2)),
+    apply_cpu_s: Number(applied.cpu.toFixed(2)),
     tar_x_cpu_s: Number(tarXCpu.toFixed(2)),
-    apply_cpu_ratio: Number((tarXCpu / applyCpu).toFixed(3)),
-    diff_cpu_s: Number(diffCpu.toFixed(2)),
+    apply_cpu_ratio: Number((tarXCpu / applied.cpu).toFixed(3)),
+    apply_page_faults: applied.faults,
+    diff_cpu_s: Number(diffed.cpu.toFixed(2)),
     tar_c_cpu_s: Number(tarCCpu.toFixed(2)),
-    diff_cpu_ratio: Number((tarCCpu / diffCpu).toFixed(3)),
-    apply_peak_rss_mb: Number(applyPeakRss.toFixed(1)),
+    diff_cpu_ratio: Number((tarCCpu / diffed.cpu).toFixed(3)),
+    bare_apply_ratio: Number((tarX / bareApplied.seconds).toFixed(3)),
+    bare_diff_ratio: Number((tarCRead.seconds / bareDiffed.seconds).toFixed(3)),
+    bare_apply_cpu_s: Number(bareApplied.cpu.toFixed(2)),
+    bare_diff_cpu_s: Number(bareDiffed.cpu.toFixed(2)),
+    apply_peak_rss_mb: Number(applied.peakRss.toFixed(1)),
     peak_rss_mb: Number(peakRss.toFixed(1))
   }
   console.log(
     `round ${r + 1}: ApplyDiff ${line.apply_mbps} vs tar -x ${line.tar_x_mbps} MB/s (${line.apply_ratio}), ` +
       `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}), ` +
-      `CPU ratios ${line.apply_cpu_ratio} / ${line.diff_cpu_ratio}, Diff's first byte ${line.diff_first_byte_ms} ms`
+      `CPU ratios ${line.apply_cpu_ratio} / ${line.diff_cpu_ratio}, Diff's first byte ${line.diff_first_byte_ms} ms, ` +
+      `ApplyDiff's page faults ${line.apply_page_faults}; bare plugin ${line.bare_apply_ratio} / ${line.bare_diff_ratio}`
   )
   return line
 }
@@ -352,9 +390,14 @@ const result = {
   apply_cpu_s: median("apply_cpu_s"),
   tar_x_cpu_s: median("tar_x_cpu_s"),
   apply_cpu_ratio: median("apply_cpu_ratio"),
+  apply_page_faults: median("apply_page_faults"),
   diff_cpu_s: median("diff_cpu_s"),
   tar_c_cpu_s: median("tar_c_cpu_s"),
   diff_cpu_ratio: median("diff_cpu_ratio"),
+  bare_apply_ratio: median("bare_apply_ratio"),
+  bare_diff_ratio: median("bare_diff_ratio"),
+  bare_apply_cpu_s: median("bare_apply_cpu_s"),
+  bare_diff_cpu_s: median("bare_diff_cpu_s"),
   apply_ratios: lines.map((l) => l.apply_ratio),
   diff_ratios: lines.map((l) => l.diff_ratio),
   idle_rss_mb: Number(idleRss.toFixed(1)),
@@ -367,6 +410,10 @@ console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} M
 console.log(
   `CPU: ApplyDiff ${result.apply_cpu_s} s vs tar -x ${result.tar_x_cpu_s} s (${result.apply_cpu_ratio}); ` +
     `Diff ${result.diff_cpu_s} s vs tar -c ${result.tar_c_cpu_s} s (${result.diff_cpu_ratio})`
+)
+console.log(
+  `bare plugin (tar-stream and Node's file calls, nothing else): ApplyDiff ratio ${result.bare_apply_ratio} ` +
+    `(CPU ${result.bare_apply_cpu_s} s), Diff ratio ${result.bare_diff_ratio} (CPU ${result.bare_diff_cpu_s} s)`
 )
 console.log(
   `plugin peak RSS ${result.peak_rss_mb} MB (idle ${result.idle_rss_mb} MB, after ApplyDiff ${result.apply_peak_rss_mb} MB)`
