@@ -55,6 +55,7 @@ const pass = (n: number) =>
       const id = `${n}`.padStart(64, "0")
       yield* driver.startLogging({ File: fifo, Info: { ContainerID: id, Config: {} } as never })
       const cpu = process.cpuUsage()
+      const faults = process.resourceUsage().minorPageFault
       const started = performance.now()
       // The daemon's side: one chunk per write, waiting for the reader (a turn of the event loop) when the pipe is full.
       const turn = () => new Promise((resolve) => setImmediate(resolve))
@@ -69,7 +70,8 @@ const pass = (n: number) =>
       const file = Path.join(dir, "logs", `${id}.log`)
       const size = Fs.statSync(file).size
       Fs.rmSync(file)
-      return { usPerLine: (used.user + used.system) / lines, seconds, size }
+      const pageFaults = process.resourceUsage().minorPageFault - faults
+      return { usPerLine: (used.user + used.system) / lines, seconds, size, pageFaults }
     })
   )
 
@@ -81,9 +83,13 @@ if (session !== undefined) {
   await session.post("Profiler.start")
 }
 for (let n = 0; n < repeat; n++) {
-  const r = await runtime.runPromise(pass(n) as Effect.Effect<{ usPerLine: number; seconds: number; size: number }>)
+  const r = await runtime.runPromise(
+    pass(n) as Effect.Effect<{ usPerLine: number; seconds: number; size: number; pageFaults: number }>
+  )
   results.push(r.usPerLine)
-  console.error(`pass ${n + 1}: ${r.usPerLine.toFixed(2)} µs/line CPU, ${r.seconds.toFixed(2)} s, ${r.size} bytes`)
+  console.error(
+    `pass ${n + 1}: ${r.usPerLine.toFixed(2)} µs/line CPU, ${r.seconds.toFixed(2)} s, ${r.size} bytes, ${r.pageFaults} page faults`
+  )
 }
 if (session !== undefined && flags.profile !== undefined) {
   const { profile } = await session.post("Profiler.stop")

@@ -147,6 +147,15 @@ export const make = (options: Options = {}) =>
         }
       })
 
+    /**
+     * `append`, then the batch's buffer released for reuse, once its writes are over: not when interrupted, as a
+     * write may still be in flight in Node's thread pool (the buffer is then left to the collector).
+     */
+    const appendReleasing = (container: Container, encoded: LogRecord.Encoded) =>
+      append(container, encoded).pipe(
+        Effect.onExit((exit) => (Exit.hasInterrupts(exit) ? Effect.void : Effect.sync(() => encoded.release?.())))
+      )
+
     const sink = ({ info }: LogStreams.StartRequest) =>
       Effect.gen(function* () {
         const settings = yield* Effect.fromResult(LogFileOptions.decode(info.Config ?? null))
@@ -181,9 +190,9 @@ export const make = (options: Options = {}) =>
         )
         return {
           // Encoded when called, so that the entries are not held across the write (see `LogStreams.Sink`).
-          write: (entries) => shared.lock.withPermit(append(shared, LogRecord.encodeAll(entries))),
+          write: (entries) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeAll(entries))),
           // The usual path: records straight from the frames, no `LogEntry` per line.
-          writeFrames: (batch) => shared.lock.withPermit(append(shared, LogRecord.encodeFrames(batch)))
+          writeFrames: (batch) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeFrames(batch)))
         } satisfies LogStreams.Sink
       })
 

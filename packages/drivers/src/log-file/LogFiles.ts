@@ -45,7 +45,10 @@ export interface OpenFile {
 export interface AppendFile {
   /** Bytes in the file when it was opened. */
   readonly size: number
-  /** Appends `bytes` at the end of the file. */
+  /**
+   * Appends `bytes` at the end of the file. The driver reuses the buffer under `bytes` once the write has completed
+   * or failed: an implementation that keeps them longer must copy them.
+   */
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, LogFilesError>
 }
 

@@ -1,7 +1,7 @@
 /**
  * log-file driven by the fake daemon's logging sequences, in-process, over memory files (and once on disk).
  */
-import { LogFile, LogFilesMemory } from "@docker-plugin-kit/drivers"
+import { LogFile, LogFiles, LogFilesMemory } from "@docker-plugin-kit/drivers"
 import { LogEntry, type LogStreams } from "@docker-plugin-kit/helpers"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import { InProcess, LogSequences, SocketHarness } from "@docker-plugin-kit/testkit"
@@ -182,6 +182,53 @@ describe("log-file", () => {
       expect(reports).toHaveLength(1)
       expect(reports[0]).toMatchObject({ received: 100_000, written: 0 })
       expect(reports[0]!.dropped).toBeGreaterThan(90_000)
+    }).pipe(Effect.timeout("60 seconds"))
+  )
+
+  it.live("a write cut short by StopLogging's flush deadline keeps its bytes: their buffer is not reused", () =>
+    Effect.gen(function* () {
+      // The first file opened stalls every write, holding the bytes as a write still in flight would.
+      const memory = LogFilesMemory.make()
+      const held: Array<Uint8Array> = []
+      let stalled: string | undefined
+      const files = LogFiles.LogFiles.of({
+        ...memory,
+        openAppend: (path) =>
+          Effect.map(memory.openAppend(path), (file) => {
+            stalled ??= path
+            if (path !== stalled) return file
+            return {
+              ...file,
+              write: (bytes) =>
+                Effect.andThen(
+                  Effect.sync(() => held.push(bytes)),
+                  Effect.never
+                )
+            }
+          })
+      })
+      const layer = LogFile.layer({ dir, flushTimeout: "100 millis" }).pipe(
+        Layer.provide(Layer.succeed(LogFiles.LogFiles, files))
+      )
+      const plugin = yield* InProcess.make(layer)
+      const daemon = yield* LogSequences.make(plugin.client, { fifoDir: yield* SocketHarness.tempFolder })
+      const first = yield* daemon.run()
+      yield* first.print("stdout", ["held in flight"])
+      while (held.length === 0) yield* Effect.sleep("10 millis")
+      const before = Buffer.from(held[0]!).toString("utf8")
+      expect(JSON.parse(before).log).toBe("held in flight\n")
+      yield* first.stop
+      // Another container then writes several of the driver's 1 MiB blocks.
+      const second = yield* daemon.run()
+      const line = "y".repeat(200)
+      for (let i = 0; i < 8; i++)
+        yield* second.print(
+          "stdout",
+          Array.from({ length: 2500 }, () => line)
+        )
+      yield* second.stop
+      expect(memory.contents().get(`${dir}/${second.info.ContainerID}.log`)?.length).toBeGreaterThan(4 * 1024 * 1024)
+      expect(Buffer.from(held[0]!).toString("utf8")).toBe(before)
     }).pipe(Effect.timeout("60 seconds"))
   )
 

@@ -136,4 +136,33 @@ describe("LogRecord", () => {
       "\ufeffA\n"
     )
   })
+
+  it("reuses the buffer of released batches, and never writes over a batch that is not released", () => {
+    const batchOf = (n: number) =>
+      Array.from({ length: 1000 }, (_, i) =>
+        LogEntry.make({ source: "stdout", timeNano: at + BigInt(i), line: `batch ${n} line ${i} ${"x".repeat(40)}` })
+      )
+    // Kept in a block of the standard size (an earlier test may have left a larger one, which is never pooled).
+    let kept = LogRecord.encodeAll(batchOf(0))
+    while (kept.bytes.buffer.byteLength !== 1024 * 1024) {
+      kept.release?.()
+      kept = LogRecord.encodeAll(batchOf(0))
+    }
+    const keptText = Buffer.from(kept.bytes).toString("utf8")
+    const buffers = new Set<ArrayBufferLike>()
+    let reused = false
+    // About 80 KB a batch: 200 batches go through many 1 MiB blocks.
+    for (let n = 1; n <= 200; n++) {
+      const batch = LogRecord.encodeAll(batchOf(n))
+      expect(Buffer.from(batch.bytes).toString("utf8")).toBe(batchOf(n).map(LogRecord.encode).join(""))
+      if (buffers.has(batch.bytes.buffer)) reused = true
+      buffers.add(batch.bytes.buffer)
+      batch.release?.()
+      batch.release?.() // a second call changes nothing
+    }
+    expect(reused).toBe(true)
+    // Had its block gone back to the pool, later batches would have been written over it from its start.
+    expect(Buffer.from(kept.bytes).toString("utf8")).toBe(keptText)
+    kept.release?.()
+  })
 })
