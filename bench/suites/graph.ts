@@ -108,14 +108,17 @@ const call = (socketPath: string, path: string, body: string | Fs.ReadStream) =>
     else body.pipe(req)
   })
 
-const json = async (socketPath: string, path: string, body: unknown) => {
-  const res = await call(socketPath, path, `${JSON.stringify(body)}\n`)
+/** The JSON answer to a call of `path`; throws unless it is a 200 without `Err`. */
+const answerOf = async (path: string, res: Http.IncomingMessage) => {
   let text = ""
   for await (const c of res) text += c
   const parsed = JSON.parse(text)
   if (res.statusCode !== 200 || parsed.Err) throw new Error(`${path}: ${res.statusCode} ${text}`)
   return parsed
 }
+
+const json = async (socketPath: string, path: string, body: unknown) =>
+  answerOf(path, await call(socketPath, path, `${JSON.stringify(body)}\n`))
 
 const peakRssMB = (pid: number) => {
   const line = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
@@ -252,17 +255,10 @@ const applyDiff = async (socketPath: string, pid: number, id: string) => {
   const cpu0 = cpuSeconds(pid)
   const faults0 = minorFaults(pid)
   const started = performance.now()
-  const res = await call(
-    socketPath,
-    `/GraphDriver.ApplyDiff?id=${id}&parent=`,
-    Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })
-  )
-  let text = ""
-  for await (const c of res) text += c
+  const path = `/GraphDriver.ApplyDiff?id=${id}&parent=`
+  await answerOf(path, await call(socketPath, path, Fs.createReadStream(tarPath, { highWaterMark: 256 * 1024 })))
   const seconds = (performance.now() - started) / 1000
-  const cpu = cpuSeconds(pid) - cpu0
-  if (res.statusCode !== 200 || JSON.parse(text).Err) throw new Error(`ApplyDiff: ${text}`)
-  return { seconds, cpu, faults: minorFaults(pid) - faults0, peakRss: peakRssMB(pid) }
+  return { seconds, cpu: cpuSeconds(pid) - cpu0, faults: minorFaults(pid) - faults0, peakRss: peakRssMB(pid) }
 }
 
 /** Diff of layer `id` of the plugin at `socketPath` (process `pid`), read by this process, timed. */

@@ -129,6 +129,7 @@ interface Block {
 const spares: Array<Buffer> = []
 const blockOf = (buffer: Buffer): Block => ({ buffer, unreleased: 0 })
 let block = blockOf(Buffer.allocUnsafeSlow(blockSize))
+// Always `block.buffer`, kept in a variable of its own for the per-byte loops below.
 let out = block.buffer
 let used = 0
 let secondStart = 0n
