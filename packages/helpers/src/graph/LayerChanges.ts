@@ -66,21 +66,24 @@ export interface Item {
   readonly stat: Fs.BigIntStats
   readonly opaque: boolean
   /** Extended attributes of the path, overlayfs' own left out. */
-  readonly xattrs: Readonly<Record<string, string>>
+  readonly xattrs: Readonly<Record<string, Uint8Array>>
 }
 
 /** Extended attributes by relative path, read once for the whole folder. */
-type Xattrs = ReadonlyMap<string, Readonly<Record<string, string>>>
+type Xattrs = ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>
 
-const none: Readonly<Record<string, string>> = {}
+const none: Readonly<Record<string, Uint8Array>> = {}
 
 const lstat = (path: string): Fs.BigIntStats | undefined => Fs.lstatSync(path, { bigint: true, throwIfNoEntry: false })
 
 const sortedNames = (path: string): Array<string> => Fs.readdirSync(path).sort()
 
+/** overlayfs' "y" (one byte). */
+const isYes = (value: Uint8Array | undefined) => value?.length === 1 && value[0] === 0x79
+
 const isWhiteout = (s: Fs.BigIntStats) => s.isCharacterDevice() && s.rdev === 0n
 
-const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, string>> => {
+const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, Uint8Array>> => {
   const found = all.get(rel)
   if (found === undefined) return none
   const kept = Object.entries(found).filter(([name]) => !name.startsWith("trusted.overlay."))
@@ -163,7 +166,7 @@ function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xat
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue
       }
-      const opaque = stat.isDirectory() && xattrs.get(path)?.["trusted.overlay.opaque"] === "y"
+      const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.["trusted.overlay.opaque"])
       const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
       yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }
       if (stat.isDirectory()) yield* folder(path, hidden || opaque)

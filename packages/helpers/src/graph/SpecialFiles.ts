@@ -51,11 +51,11 @@ export const mknod = (path: string, type: NodeType, major = 0, minor = 0): Effec
   )
 
 /**
- * Sets one extended attribute on `path` itself (a symlink is not followed).
+ * Sets one extended attribute on `path` itself (a symlink is not followed): `value` as bytes, or text as UTF-8.
  *
  * @since 0.1.0
  */
-export const setXattr = (path: string, name: string, value: string): Effect.Effect<void, LayerIoError> =>
+export const setXattr = (path: string, name: string, value: Uint8Array | string): Effect.Effect<void, LayerIoError> =>
   Effect.asVoid(
     run(
       "setfattr",
@@ -76,13 +76,13 @@ const unescapeName = (name: string): string =>
 
 /**
  * The extended attributes of every file under `root` that has some, by path relative to `root` (`""` for `root`),
- * values as UTF-8 text. Symlinks are not followed.
+ * values as bytes. Symlinks are not followed.
  *
  * @since 0.1.0
  */
 export const readXattrsTree = (
   root: string
-): Effect.Effect<ReadonlyMap<string, Readonly<Record<string, string>>>, LayerIoError> =>
+): Effect.Effect<ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>, LayerIoError> =>
   Effect.map(
     run(
       "getfattr",
@@ -91,8 +91,8 @@ export const readXattrsTree = (
       root
     ),
     (out) => {
-      const result = new Map<string, Record<string, string>>()
-      let current: Record<string, string> | undefined
+      const result = new Map<string, Record<string, Uint8Array>>()
+      let current: Record<string, Uint8Array> | undefined
       for (const line of out.split("\n")) {
         if (line.startsWith("# file: ")) {
           const path = unescapeName(line.slice("# file: ".length))
@@ -101,12 +101,12 @@ export const readXattrsTree = (
           result.set(rel, current)
         } else if (current !== undefined && line !== "") {
           const eq = line.indexOf("=")
-          if (eq < 0) current[line] = ""
+          if (eq < 0) current[line] = new Uint8Array(0)
           else {
             const raw = line.slice(eq + 1)
-            current[line.slice(0, eq)] = raw.startsWith("0s")
-              ? Buffer.from(raw.slice(2), "base64").toString("utf8")
-              : raw.replace(/^"|"$/g, "")
+            current[line.slice(0, eq)] = Uint8Array.from(
+              raw.startsWith("0s") ? Buffer.from(raw.slice(2), "base64") : Buffer.from(raw.replace(/^"|"$/g, ""))
+            )
           }
         }
       }

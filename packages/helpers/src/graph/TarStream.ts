@@ -14,6 +14,7 @@ import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tar from "tar-stream"
+import * as PaxRecords from "./internal/paxRecords.ts"
 import { MalformedTar } from "./LayerTarError.ts"
 
 /**
@@ -42,11 +43,8 @@ export interface Header {
   readonly linkname: string
   readonly devmajor: number
   readonly devminor: number
-  /**
-   * Extended attributes. tar-stream decodes PAX values as UTF-8 text, so values that are not valid UTF-8
-   * (binary attributes such as `security.capability`) do not survive a round trip.
-   */
-  readonly xattrs: Readonly<Record<string, string>>
+  /** Extended attributes, values as the bytes they are (binary ones such as `security.capability` included). */
+  readonly xattrs: Readonly<Record<string, Uint8Array>>
 }
 
 /**
@@ -111,13 +109,58 @@ interface Writable {
   off(event: "drain" | "close", listener: () => void): unknown
 }
 
+/**
+ * The raw data of each entry's PAX header, by the object tar-stream decoded it to (the entry's `header.pax`).
+ * tar-stream decodes PAX values as UTF-8 text, which corrupts binary extended attributes; their bytes are read
+ * again from this data.
+ */
+const rawPax = new WeakMap<object, Uint8Array>()
+
+/** The part of tar-stream's extractor that `keepRawPax` wraps (not in its types: checked when used). */
+interface LongHeaders {
+  _decodeLongHeader?: (this: LongHeaders, buf: Uint8Array) => void
+  readonly _header?: { readonly type?: string | null } | null
+  readonly _pax?: object | null
+}
+
+/**
+ * Makes `extract` keep each PAX header's raw data in `rawPax`. A tar-stream without the method keeps nothing, and
+ * binary values are then refused (`xattrsOf`), never corrupted.
+ */
+const keepRawPax = (extract: Tar.Extract) => {
+  const target = extract as unknown as LongHeaders
+  const decode = target._decodeLongHeader
+  if (typeof decode !== "function") return
+  target._decodeLongHeader = function (buf) {
+    decode.call(this, buf)
+    if (this._header?.type === "pax-header" && this._pax) rawPax.set(this._pax, Uint8Array.from(buf))
+  }
+}
+
+const text = new TextEncoder()
+
+const xattrsOf = (pax: Readonly<Record<string, string>> | null | undefined): Record<string, Uint8Array> | string => {
+  const xattrs: Record<string, Uint8Array> = {}
+  if (pax === null || pax === undefined) return xattrs
+  const raw = rawPax.get(pax)
+  const exact = raw === undefined ? undefined : PaxRecords.decode(raw)
+  for (const [key, value] of Object.entries(pax)) {
+    if (!key.startsWith(xattrPrefix)) continue
+    const bytes = exact?.get(key)
+    // Without the raw data, a value that was not UTF-8 shows as replacement characters: refused, not corrupted.
+    if (bytes === undefined && value.includes("\uFFFD")) {
+      return `the extended attribute ${key.slice(xattrPrefix.length)} is binary and cannot be read here`
+    }
+    xattrs[key.slice(xattrPrefix.length)] = bytes ?? text.encode(value)
+  }
+  return xattrs
+}
+
 const headerOf = (raw: Decoded): Header | string => {
   const type = typeOf(raw.type)
   if (type === undefined) return `entry ${JSON.stringify(raw.name)} has an unsupported type ${String(raw.type)}`
-  const xattrs: Record<string, string> = {}
-  for (const [key, value] of Object.entries(raw.pax ?? {})) {
-    if (key.startsWith(xattrPrefix)) xattrs[key.slice(xattrPrefix.length)] = value
-  }
+  const xattrs = xattrsOf(raw.pax)
+  if (typeof xattrs === "string") return `entry ${JSON.stringify(raw.name)}: ${xattrs}`
   // A PAX mtime keeps the fraction of a second the ustar field drops.
   const paxTime = raw.pax?.mtime === undefined ? Number.NaN : Number(raw.pax.mtime)
   return {
@@ -255,6 +298,7 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
   Stream.unwrap(
     Effect.gen(function* () {
       const extract = Tar.extract()
+      keepRawPax(extract)
       const failed: { cause?: Cause.Cause<E> } = {}
       let total = 0
       let entriesEnd = 0
@@ -386,15 +430,6 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
   return block
 }
 
-/** A PAX record, `LENGTH key=value\n`, its length counting its own digits. */
-const paxRecord = (key: string, value: string) => {
-  const body = ` ${key}=${value}\n`
-  const bytes = Buffer.byteLength(body)
-  let length = bytes + String(bytes).length
-  if (String(length).length > String(bytes).length) length++
-  return `${length}${body}`
-}
-
 /**
  * The header blocks of an entry: one ustar block, or (for a name or link target that does not fit, a non-ASCII
  * one, or extended attributes) a PAX header with the path, link target and attributes before it, as tar-stream
@@ -409,10 +444,10 @@ const headerBytes = (h: Header): Buffer => {
   if (split !== undefined && linkFits && xattrs.length === 0) {
     return ustarBlock(h, { name: split[0], prefix: split[1], flag, size, linkname: h.linkname })
   }
-  let records = paxRecord("path", h.name)
-  if (h.linkname !== "") records += paxRecord("linkpath", h.linkname)
-  for (const key of xattrs) records += paxRecord(xattrPrefix + key, h.xattrs[key]!)
-  const pax = Buffer.from(records)
+  const records = [PaxRecords.encode("path", h.name)]
+  if (h.linkname !== "") records.push(PaxRecords.encode("linkpath", h.linkname))
+  for (const key of xattrs) records.push(PaxRecords.encode(xattrPrefix + key, h.xattrs[key]!))
+  const pax = Buffer.concat(records)
   const linkname = h.linkname === "" ? "" : "PaxHeader"
   return Buffer.concat([
     ustarBlock(h, { name: "PaxHeader", prefix: "", flag: paxFlag, size: pax.length, linkname }),

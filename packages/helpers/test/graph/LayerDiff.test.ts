@@ -148,4 +148,39 @@ describe("LayerDiff", () => {
       expect(Fs.readFileSync(Path.join(target, "etc/hosts"), "utf8")).toBe("overlay hosts")
     })
   )
+
+  it.effect.skipIf(!isRoot)(
+    "as root: a binary file capability goes onto the disk and back into a tar byte for byte (docker load, commit)",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* tempDir
+        const layer = Path.join(base, "layer")
+        Fs.mkdirSync(layer)
+        // v2, effective, permitted CAP_SETUID (bit 7: the byte 0x80, which is not UTF-8), as newuidmap carries.
+        const capability = Uint8Array.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        const bytes = Uint8Array.from({ length: 256 }, (_, i) => 255 - i)
+        const xattrs = { "security.capability": capability, "user.bytes": bytes }
+        const header: TarStream.Header = {
+          name: "newuidmap",
+          type: "file",
+          mode: 0o755,
+          uid: 0,
+          gid: 0,
+          size: 2,
+          mtime: new Date(1_700_000_000_000),
+          linkname: "",
+          devmajor: 0,
+          devminor: 0,
+          xattrs
+        }
+        yield* LayerApply.apply(layer, TarStream.write(Stream.make({ header, content: Buffer.from("#!") })))
+        const onDisk = (name: string) =>
+          ChildProcess.execFileSync("getfattr", ["--only-values", "-n", name, Path.join(layer, "newuidmap")])
+        expect(new Uint8Array(onDisk("security.capability"))).toEqual(capability)
+        expect(new Uint8Array(onDisk("user.bytes"))).toEqual(bytes)
+
+        const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(LayerChanges.naive(layer))))
+        expect(entries.map((e) => [e.header.name, e.header.xattrs])).toEqual([["newuidmap", xattrs]])
+      })
+  )
 })

@@ -38,7 +38,7 @@ describe("TarStream", () => {
           Stream.make(
             { header: header({ name: "dir/", type: "directory", mode: 0o750, uid: 12, gid: 34 }) },
             {
-              header: header({ name: "dir/a", size: 5, mode: 0, xattrs: { "user.k": "v" } }),
+              header: header({ name: "dir/a", size: 5, mode: 0, xattrs: { "user.k": text("v") } }),
               body: Stream.make(text("hello"))
             },
             {
@@ -63,12 +63,31 @@ describe("TarStream", () => {
         [`dir/${"n".repeat(150)}`, "file"]
       ])
       expect(entries[0]?.header).toMatchObject({ mode: 0o750, uid: 12, gid: 34 })
-      expect(entries[1]).toMatchObject({ body: "hello", header: { mode: 0, xattrs: { "user.k": "v" } } })
+      expect(entries[1]).toMatchObject({ body: "hello", header: { mode: 0, xattrs: { "user.k": text("v") } } })
       expect(entries[2]?.body.length).toBe(big.length)
       expect(entries[3]?.header.linkname).toBe("../x")
       expect(entries[4]?.header.linkname).toBe("dir/a")
       expect(entries[5]?.header).toMatchObject({ devmajor: 1, devminor: 3 })
       expect(entries[6]?.body).toBe("!")
+    })
+  )
+
+  it.effect("keeps binary extended attributes byte for byte, as Go's archive/tar writes them", () =>
+    Effect.gen(function* () {
+      // A file capability (v2, effective, CAP_SETUID: the byte 0x80 is not UTF-8) and every byte value.
+      const capability = Uint8Array.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+      const every = Uint8Array.from({ length: 256 }, (_, i) => i)
+      const xattrs = { "security.capability": capability, "user.bytes": every, "user.text": text("é=\n") }
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.make({ header: header({ name: "bin/ping", size: 1, xattrs }), body: Stream.make(text("!")) })
+        )
+      )
+      // Read in chunks that cut the PAX header's data.
+      const entries = yield* readAll(Stream.make(tar.subarray(0, 530), tar.subarray(530, 700), tar.subarray(700)))
+      expect(entries).toHaveLength(1)
+      expect(entries[0]?.header.xattrs).toEqual(xattrs)
+      expect(entries[0]?.body).toBe("!")
     })
   )
 

@@ -1,11 +1,14 @@
 /**
  * graph-overlay as the storage driver of a private Engine 20.10 (`dockerd --experimental -s NAME`): the busybox
  * image imported through ApplyDiff, a container writing a file, docker diff, commit (Diff streamed out, ApplyDiff
- * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk.
+ * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk; binary
+ * extended attributes (a file capability) through import, commit and save.
  */
+import { TarStream } from "@docker-plugin-kit/helpers"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
+import { Effect, Result, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { removeSocket, spawnServe, uniqueName } from "../../support/engine.ts"
@@ -15,6 +18,50 @@ if (Result.isFailure(tools)) console.warn(`⚠ SKIPPING real Docker Engine graph
 
 /** Layer folders the plugin keeps under the daemon's Home for it. */
 const layersOn = (home: string) => Fs.readdirSync(home).filter((name) => !name.startsWith("."))
+
+const xattrOf = (path: string, name: string) =>
+  new Uint8Array(ChildProcess.execFileSync("getfattr", ["--absolute-names", "--only-values", "-n", name, path]))
+
+// v2, effective, permitted CAP_SETUID: the byte 0x80 is not UTF-8, and a corrupted value is refused by the kernel.
+const capability = Uint8Array.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+const binary = Uint8Array.from({ length: 256 }, (_, i) => 255 - i)
+
+/** A one-file image tar: `newuidmap`, carrying the file capability. */
+const capabilityTar = (path: string) =>
+  Stream.runForEach(
+    TarStream.write(
+      Stream.make({
+        header: {
+          name: "newuidmap",
+          type: "file" as const,
+          mode: 0o755,
+          uid: 0,
+          gid: 0,
+          size: 2,
+          mtime: new Date(1_700_000_000_000),
+          linkname: "",
+          devmajor: 0,
+          devminor: 0,
+          xattrs: { "security.capability": capability }
+        },
+        content: Buffer.from("#!")
+      })
+    ),
+    (chunk) => Effect.sync(() => Fs.appendFileSync(path, chunk))
+  )
+
+/** The extended attributes of `name` in the layers of a `docker save` tar (extracted into `dir`). */
+const savedXattrs = (dir: string, name: string) =>
+  Effect.gen(function* () {
+    const found: Array<Readonly<Record<string, Uint8Array>>> = []
+    for (const layer of Fs.readdirSync(dir).filter((d) => Fs.existsSync(Path.join(dir, d, "layer.tar")))) {
+      const bytes = Stream.make(Fs.readFileSync(Path.join(dir, layer, "layer.tar")))
+      yield* Stream.runForEach(TarStream.entries(bytes), (entry) =>
+        Effect.sync(() => void (entry.header.name === name && found.push(entry.header.xattrs)))
+      )
+    }
+    return found
+  })
 
 describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of Docker Engine 20.10", () => {
   it.live(
@@ -88,6 +135,38 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         yield* engine.docker("rmi", "dpk-committed:1")
         expect(layersOn(home).length).toBe(beforeRm - 3)
         expect(layersOn(home)).toEqual(baseLayers)
+
+        // Binary extended attributes: docker import applies a file capability through ApplyDiff, byte for byte.
+        const capsTar = Path.join(engine.dir, "caps.tar")
+        yield* capabilityTar(capsTar)
+        yield* engine.docker("import", capsTar, "dpk-caps:1")
+        const [capsLayer] = layersOn(home).filter((id) => !baseLayers.includes(id))
+        expect(xattrOf(Path.join(home, capsLayer!, "diff", "newuidmap"), "security.capability")).toEqual(capability)
+        // An attribute set in a container's upper folder goes out through Diff at commit and back in through
+        // ApplyDiff, and into the tar docker save writes.
+        yield* engine.docker("create", "--name", "caps", "dpk-caps:1", "/newuidmap")
+        const upper = JSON.parse(yield* engine.docker("inspect", "--format", "{{json .GraphDriver.Data}}", "caps"))
+          .UpperDir as string
+        Fs.writeFileSync(Path.join(upper, "added"), "x")
+        ChildProcess.execFileSync("setfattr", [
+          "-n",
+          "user.bytes",
+          "-v",
+          `0s${Buffer.from(binary).toString("base64")}`,
+          Path.join(upper, "added")
+        ])
+        const committedId = (yield* engine.docker("commit", "caps", "dpk-caps:2")).replace(/^sha256:/, "")
+        expect(committedId).toMatch(/^[0-9a-f]{64}$/)
+        const committedLayer = layersOn(home).find(
+          (id) => Fs.existsSync(Path.join(home, id, "diff", "added")) && Path.join(home, id, "diff") !== upper
+        )
+        expect(xattrOf(Path.join(home, committedLayer!, "diff", "added"), "user.bytes")).toEqual(binary)
+        const savedDir = Path.join(engine.dir, "caps-saved")
+        Fs.mkdirSync(savedDir)
+        yield* engine.docker("save", "-o", Path.join(engine.dir, "caps-saved.tar"), "dpk-caps:2")
+        ChildProcess.execFileSync("tar", ["-C", savedDir, "-xf", Path.join(engine.dir, "caps-saved.tar")])
+        expect(yield* savedXattrs(savedDir, "newuidmap")).toEqual([{ "security.capability": capability }])
+        expect(yield* savedXattrs(savedDir, "added")).toEqual([{ "user.bytes": binary }])
       }),
     300_000
   )
