@@ -1,6 +1,7 @@
 /**
- * `pnpm bench graph [--size MiB] [--rounds N] [--mode overlay|vfs] [--in-place] [--source] [--profile DIR]`: a
- * generated layer (many small files, some large ones) applied through `GraphDriver.ApplyDiff` over the plugin's Unix
+ * `pnpm bench graph [--size MiB | --from DIR] [--rounds N] [--mode overlay|vfs] [--in-place] [--source] [--profile DIR]`:
+ * a generated layer (many small files, some large ones), or with `--from` the tree under DIR (a real one: `/usr`, an
+ * unpacked image), applied through `GraphDriver.ApplyDiff` over the plugin's Unix
  * socket, against `tar -x` of the same tar into an empty folder; then the same layer streamed out through
  * `GraphDriver.Diff`, against `tar -c` of the extracted folder (both read by this process, byte for byte). The four
  * steps run `--rounds` times (default 3), each after a `sync`, on a new ext4 file system mounted from a file for the
@@ -25,6 +26,7 @@ import { cpuSeconds, minorFaults } from "../cpu.ts"
 const { values: flags } = parseArgs({
   options: {
     size: { type: "string", default: "256" },
+    from: { type: "string" },
     rounds: { type: "string", default: "3" },
     mode: { type: "string", default: "overlay" },
     source: { type: "boolean", default: false },
@@ -36,6 +38,10 @@ const { values: flags } = parseArgs({
 const sizeMiB = Number(flags.size)
 if (!Number.isInteger(sizeMiB) || sizeMiB < 8)
   throw new Error(`--size must be a whole number of MiB >= 8: ${flags.size}`)
+const from = flags.from === undefined ? undefined : Path.resolve(flags.from)
+if (from !== undefined && !Fs.statSync(from, { throwIfNoEntry: false })?.isDirectory()) {
+  throw new Error(`--from must name a folder: ${flags.from}`)
+}
 const rounds = Number(flags.rounds)
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number >= 1: ${flags.rounds}`)
 const mode = flags.mode === "vfs" ? "vfs" : "overlay"
@@ -135,6 +141,16 @@ const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
  */
 const settle = () => run("sync", [])
 
+/** The bytes and entries under `dir` (sizes the file system of the run for a `--from` tree). */
+const treeSize = (dir: string) => {
+  const bytes = Number(ChildProcess.execFileSync("du", ["-sbx", dir], { encoding: "utf8" }).split("\t")[0])
+  const entries = ChildProcess.execFileSync("find", [dir, "-xdev"], { maxBuffer: 1 << 30 })
+    .toString()
+    .split("\n")
+  return { mib: Math.ceil(bytes / MiB), entries: entries.length - 1 }
+}
+const layerSize = from === undefined ? { mib: sizeMiB, entries: sizeMiB * 40 } : treeSize(from)
+
 /**
  * Where the layers, tars and folders go: a new ext4 file system in a file of the temporary folder, mounted for the
  * run, or with `--in-place` the temporary folder itself. A file system that has seen many files deleted in the last
@@ -146,8 +162,8 @@ const data = (() => {
   if (flags["in-place"]) return work
   // Room for the source, the tar, and per round a folder and a layer for each plugin; inodes for all their files
   // (~31 000 per GiB).
-  const bytes = Math.ceil((3 * rounds + 3) * sizeMiB * 1.2 + 1024) * MiB
-  const inodes = (3 * rounds + 2) * sizeMiB * 40 + 20_000
+  const bytes = Math.ceil((3 * rounds + 3) * layerSize.mib * 1.2 + 1024) * MiB
+  const inodes = (3 * rounds + 2) * layerSize.entries + 20_000
   const free = Fs.statfsSync(work)
   if (free.bavail * free.bsize < bytes) {
     console.log(`bench graph: no room for a ${bytes / MiB} MiB file system in ${work}: measuring in place`)
@@ -175,15 +191,19 @@ const data = (() => {
   return mount
 })()
 
-// 1. The layer: a folder, and its tar (what the daemon would send).
-const source = Path.join(data, "source")
-const files = generate(source, sizeMiB * MiB)
+// 1. The layer: a folder, and its tar as the daemon would send it: ustar headers, numeric owners, times in whole
+// seconds, and PAX records only where needed (long names, extended attributes).
+const source = from ?? Path.join(data, "source")
+const files = from === undefined ? generate(source, sizeMiB * MiB) : layerSize.entries
 const tarPath = Path.join(data, "layer.tar")
-run("tar", ["-C", source, "-cf", tarPath, "."])
+const daemonLike = ["--format=posix", "--pax-option=delete=atime,delete=ctime,delete=mtime", "--numeric-owner"]
+run("tar", [...daemonLike, "--xattrs", "--xattrs-include=*", "--one-file-system", "-C", source, "-cf", tarPath, "."])
 const tarBytes = Fs.statSync(tarPath).size
 // Kept until the end: removing 30 000 files now would slow the first round's file creation (see `round`).
-cleanups.push(() => Fs.rmSync(source, { recursive: true, force: true }))
-console.log(`layer: ${files} files, ${(tarBytes / MiB).toFixed(0)} MiB of tar (${mode} mode)`)
+if (from === undefined) cleanups.push(() => Fs.rmSync(source, { recursive: true, force: true }))
+console.log(
+  `layer: ${files} ${from === undefined ? "files" : `entries of ${from}`}, ${(tarBytes / MiB).toFixed(0)} MiB of tar (${mode} mode)`
+)
 
 // 2. The plugin, in a process of its own, as `dpk serve` runs it: from the CLI bundled the way `pnpm build` bundles
 // the installed `dpk` (a process running the TypeScript sources holds ~45 MB more: the sources and every module
@@ -372,7 +392,8 @@ const median = (key: keyof Line) =>
 const result = {
   suite: "graph",
   mode,
-  size_mib: sizeMiB,
+  size_mib: from === undefined ? sizeMiB : Math.round(tarBytes / MiB),
+  ...(from === undefined ? {} : { from }),
   files,
   tar_bytes: tarBytes,
   rounds,
