@@ -7,6 +7,7 @@
 export * as Ipam from "./ipam/index.ts"
 export * as LayerTarError from "./graph/LayerTarError.ts"
 export * as LayerPath from "./graph/LayerPath.ts"
+export * as FileName from "./graph/FileName.ts"
 export * as TarStream from "./graph/TarStream.ts"
 export * as LayerApply from "./graph/LayerApply.ts"
 export * as SpecialFiles from "./graph/SpecialFiles.ts"

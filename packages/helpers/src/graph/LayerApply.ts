@@ -16,6 +16,7 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FileName from "./FileName.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, type LayerTarError, UnsafeEntry } from "./LayerTarError.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
@@ -59,8 +60,11 @@ export interface Applied {
 const isRoot = () => process.getuid?.() === 0
 const overlayOpaque = "trusted.overlay.opaque"
 
+// Paths are handed to the file system as their bytes (names that are not UTF-8 included: see FileName).
+const onDisk = FileName.fsPath
+
 // Without an exception for the usual case of a new path (building one costs more than the lstat).
-const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(path, { throwIfNoEntry: false })
+const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(onDisk(path), { throwIfNoEntry: false })
 
 const writeAll = (fd: number, chunk: Uint8Array) => {
   let offset = 0
@@ -112,8 +116,8 @@ class Applier {
       const stat = lstatOrUndefined(path)
       if (stat === undefined) {
         if (!create) return Result.succeed(false)
-        Fs.mkdirSync(path)
-        Fs.chmodSync(path, 0o755)
+        Fs.mkdirSync(onDisk(path))
+        Fs.chmodSync(onDisk(path), 0o755)
       } else if (stat.isSymbolicLink()) {
         return Result.fail(new UnsafeEntry({ name, reason: `its path goes through the symlink ${current}` }))
       } else if (!stat.isDirectory()) {
@@ -128,9 +132,9 @@ class Applier {
   clear(rel: string, stat: Fs.Stats | undefined = lstatOrUndefined(this.abs(rel))) {
     if (stat === undefined) return
     if (stat.isDirectory()) {
-      Fs.rmSync(this.abs(rel), { recursive: true, force: true })
+      Fs.rmSync(onDisk(this.abs(rel)), { recursive: true, force: true })
       for (const dir of this.safeDirs) if (dir === rel || dir.startsWith(`${rel}/`)) this.safeDirs.delete(dir)
-    } else Fs.unlinkSync(this.abs(rel))
+    } else Fs.unlinkSync(onDisk(this.abs(rel)))
   }
 
   /** Notes that this tar wrote `rel` (see `written`). */
@@ -139,7 +143,7 @@ class Applier {
   }
 
   chown(path: string, h: TarStream.Header) {
-    if (this.owners) Fs.lchownSync(path, h.uid, h.gid)
+    if (this.owners) Fs.lchownSync(onDisk(path), h.uid, h.gid)
   }
 }
 
@@ -188,8 +192,8 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
     if (applier.whiteouts === "overlay") return yield* SpecialFiles.setXattr(path, overlayOpaque, "y")
     // Hide what the folder held before this tar: keep only what this tar wrote in it.
     yield* sync("readdir", path, () => {
-      for (const child of Fs.readdirSync(path)) {
-        const rel = LayerPath.join(dir, child)
+      for (const child of Fs.readdirSync(onDisk(path), { encoding: "buffer" })) {
+        const rel = LayerPath.join(dir, FileName.decode(child))
         if (!applier.written.has(rel)) applier.clear(rel)
       }
     })
@@ -206,11 +210,11 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
   Effect.flatMap(
     sync("create", path, () => {
       try {
-        return Fs.openSync(path, createFlags, 0o600)
+        return Fs.openSync(onDisk(path), createFlags, 0o600)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
         applier.clear(rel)
-        return Fs.openSync(path, createFlags, 0o600)
+        return Fs.openSync(onDisk(path), createFlags, 0o600)
       }
     }),
     (fd) =>
@@ -249,9 +253,9 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
     switch (h.type) {
       case "directory": {
         yield* sync("mkdir", path, () => {
-          if (!merge) Fs.mkdirSync(path, 0o700)
+          if (!merge) Fs.mkdirSync(onDisk(path), 0o700)
           applier.chown(path, h)
-          Fs.chmodSync(path, h.mode)
+          Fs.chmodSync(onDisk(path), h.mode)
         })
         applier.safeDirs.add(rel)
         applier.folderTimes.push({ path, mtime: h.mtime })
@@ -259,9 +263,9 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       }
       case "symlink": {
         yield* sync("symlink", path, () => {
-          Fs.symlinkSync(h.linkname, path)
+          Fs.symlinkSync(onDisk(h.linkname), onDisk(path))
           applier.chown(path, h)
-          Fs.lutimesSync(path, h.mtime, h.mtime)
+          Fs.lutimesSync(onDisk(path), h.mtime, h.mtime)
         })
         break
       }
@@ -279,7 +283,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
             unsafe(name)(`hard link to ${JSON.stringify(h.linkname)}, which is not a file in the layer`)
           )
         }
-        yield* sync("link", path, () => Fs.linkSync(applier.abs(target), path))
+        yield* sync("link", path, () => Fs.linkSync(onDisk(applier.abs(target)), onDisk(path)))
         break
       }
       case "character-device":
@@ -288,8 +292,8 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
         yield* SpecialFiles.mknod(path, h.type, h.devmajor, h.devminor)
         yield* sync("chmod", path, () => {
           applier.chown(path, h)
-          Fs.chmodSync(path, h.mode)
-          Fs.utimesSync(path, h.mtime, h.mtime)
+          Fs.chmodSync(onDisk(path), h.mode)
+          Fs.utimesSync(onDisk(path), h.mtime, h.mtime)
         })
         break
       }
@@ -344,7 +348,7 @@ export const apply = <E>(
     yield* sync("utimes", target, () => {
       for (let i = applier.folderTimes.length - 1; i >= 0; i--) {
         const { path, mtime } = applier.folderTimes[i]!
-        Fs.utimesSync(path, mtime, mtime)
+        Fs.utimesSync(onDisk(path), mtime, mtime)
       }
     })
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }

@@ -16,6 +16,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, type LayerIoError } from "./LayerTarError.ts"
+import * as FileName from "./FileName.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
 
 /**
@@ -74,9 +75,14 @@ type Xattrs = ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>
 
 const none: Readonly<Record<string, Uint8Array>> = {}
 
-const lstat = (path: string): Fs.BigIntStats | undefined => Fs.lstatSync(path, { bigint: true, throwIfNoEntry: false })
+// Paths go to the file system as their bytes, and names come back as theirs (see FileName).
+const lstat = (path: string): Fs.BigIntStats | undefined =>
+  Fs.lstatSync(FileName.fsPath(path), { bigint: true, throwIfNoEntry: false })
 
-const sortedNames = (path: string): Array<string> => Fs.readdirSync(path).sort()
+const sortedNames = (path: string): Array<string> =>
+  Fs.readdirSync(FileName.fsPath(path), { encoding: "buffer" }).map(FileName.decode).sort()
+
+const linkTarget = (path: string): Buffer => Fs.readlinkSync(FileName.fsPath(path), { encoding: "buffer" })
 
 /** overlayfs' "y" (one byte). */
 const isYes = (value: Uint8Array | undefined) => value?.length === 1 && value[0] === 0x79
@@ -99,7 +105,7 @@ const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layerPath: string, parent
   // A folder's own times change with its content; its content is compared path by path instead.
   if (l.isDirectory()) return false
   if (l.size !== p.size || l.mtimeNs !== p.mtimeNs) return true
-  return l.isSymbolicLink() && Fs.readlinkSync(layerPath) !== Fs.readlinkSync(parentPath)
+  return l.isSymbolicLink() && !linkTarget(layerPath).equals(linkTarget(parentPath))
 }
 
 function* naiveItems(layer: string, parent: string | undefined, xattrs: Xattrs): Generator<Item> {

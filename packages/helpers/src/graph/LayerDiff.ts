@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FileName from "./FileName.ts"
 import * as LayerChanges from "./LayerChanges.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, LayerIoError } from "./LayerTarError.ts"
@@ -39,7 +40,7 @@ class Slab {
 
   /** The whole content of a small file, read at once. */
   read(path: string, size: number): Uint8Array {
-    const fd = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW)
+    const fd = Fs.openSync(FileName.fsPath(path), Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW)
     try {
       const start = this.used
       let offset = 0
@@ -76,7 +77,7 @@ const fileBody = (path: string, size: number): Stream.Stream<Uint8Array, LayerIo
     Effect.map(
       Effect.acquireRelease(
         Effect.try({
-          try: () => Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW),
+          try: () => Fs.openSync(FileName.fsPath(path), Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW),
           catch: ioError("open", path)
         }),
         (fd) => Effect.sync(() => Fs.closeSync(fd))
@@ -166,7 +167,14 @@ const outputs = (
       : [{ header: header(item.path, "file", item), body: fileBody(path, size) }]
   }
   if (s.isSymbolicLink())
-    return [{ header: { ...header(item.path, "symlink", item), linkname: Fs.readlinkSync(path) } }]
+    return [
+      {
+        header: {
+          ...header(item.path, "symlink", item),
+          linkname: FileName.decode(Fs.readlinkSync(FileName.fsPath(path), { encoding: "buffer" }))
+        }
+      }
+    ]
   const type = s.isCharacterDevice()
     ? "character-device"
     : s.isBlockDevice()

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import * as FileName from "./FileName.ts"
 
 /**
  * Longest path accepted, in bytes (Linux `PATH_MAX` less the terminating NUL).
@@ -41,7 +42,7 @@ export const whiteoutMetaPrefix = ".wh..wh."
  */
 export const opaqueMarker = ".wh..wh..opq"
 
-const byteLength = (s: string) => Buffer.byteLength(s, "utf8")
+const byteLength = FileName.byteLength
 
 /**
  * Normalises a tar entry name to a path relative to the target folder, `""` being the folder itself (`./`).

@@ -4,29 +4,80 @@
  * folder, `security.capability` of a few binaries), so one process per call is affordable; reading the
  * attributes of a whole tree is a single `getfattr -R`.
  *
+ * A tool's arguments are text, and a path may not be (see `FileName`): such a path is handed over through this
+ * process's descriptor for its folder (`/proc/PID/fd/N/NAME`), and a last component that is not text goes by a
+ * temporary name for the call, renamed in its own folder before and after.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
-import { LayerIoError } from "./LayerTarError.ts"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as FileName from "./FileName.ts"
+import { ioError, LayerIoError } from "./LayerTarError.ts"
 
+/** Runs a tool; its standard output comes back as latin1 text (one character per byte: names keep their bytes). */
 const run = (file: string, args: ReadonlyArray<string>, operation: string, path: string) =>
   Effect.callback<string, LayerIoError>((resume) => {
     const child = ChildProcess.execFile(
       file,
       [...args],
-      { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
+      { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        if (error === null) return resume(Effect.succeed(stdout))
+        if (error === null) return resume(Effect.succeed(stdout.toString("latin1")))
+        const said = stderr.toString().trim()
         const reason =
-          (error as NodeJS.ErrnoException).code === "ENOENT" && stderr === ""
+          (error as NodeJS.ErrnoException).code === "ENOENT" && said === ""
             ? `${file} is not installed`
-            : stderr.trim() || error.message
+            : said || error.message
         resume(Effect.fail(new LayerIoError({ operation, path, reason })))
       }
     )
     return Effect.sync(() => child.kill("SIGKILL"))
   })
+
+/**
+ * Runs `use` with a text path for `path` (see the module's note). `exists`: whether `path` is there already (it is
+ * renamed away and back), or is what `use` makes (it is made under the temporary name, then renamed).
+ */
+const withTextPath = <A>(
+  path: string,
+  exists: boolean,
+  operation: string,
+  use: (textPath: string) => Effect.Effect<A, LayerIoError>
+): Effect.Effect<A, LayerIoError> => {
+  if (FileName.isText(path)) return use(path)
+  const dir = Path.dirname(path)
+  const base = Path.basename(path)
+  const io = <B>(f: () => B) => Effect.try({ try: f, catch: ioError(operation, path) })
+  return Effect.acquireUseRelease(
+    io(() =>
+      FileName.isText(dir)
+        ? { folder: dir, fd: undefined }
+        : (() => {
+            const fd = Fs.openSync(FileName.fsPath(dir), Fs.constants.O_RDONLY | Fs.constants.O_DIRECTORY)
+            return { folder: `/proc/${process.pid}/fd/${fd}`, fd }
+          })()
+    ),
+    ({ folder }) => {
+      if (FileName.isText(base)) return use(`${folder}/${base}`)
+      const alias = `.dpk-${Crypto.randomBytes(6).toString("hex")}`
+      const real = FileName.fsPath(path)
+      const aliased = FileName.fsPath(Path.join(dir, alias))
+      const rename = (from: string | Buffer, to: string | Buffer) => io(() => Fs.renameSync(from, to))
+      return exists
+        ? Effect.acquireUseRelease(
+            rename(real, aliased),
+            () => use(`${folder}/${alias}`),
+            () => Effect.ignore(rename(aliased, real))
+          )
+        : Effect.tap(use(`${folder}/${alias}`), () => rename(aliased, real))
+    },
+    ({ fd }) => Effect.sync(() => fd !== undefined && Fs.closeSync(fd))
+  )
+}
 
 /**
  * The kinds of special file `mknod` makes.
@@ -41,12 +92,14 @@ export type NodeType = "character-device" | "block-device" | "fifo"
  * @since 0.1.0
  */
 export const mknod = (path: string, type: NodeType, major = 0, minor = 0): Effect.Effect<void, LayerIoError> =>
-  Effect.asVoid(
-    run(
-      "mknod",
-      type === "fifo" ? [path, "p"] : [path, type === "character-device" ? "c" : "b", String(major), String(minor)],
-      "mknod",
-      path
+  withTextPath(path, false, "mknod", (at) =>
+    Effect.asVoid(
+      run(
+        "mknod",
+        type === "fifo" ? [at, "p"] : [at, type === "character-device" ? "c" : "b", String(major), String(minor)],
+        "mknod",
+        path
+      )
     )
   )
 
@@ -56,23 +109,27 @@ export const mknod = (path: string, type: NodeType, major = 0, minor = 0): Effec
  * @since 0.1.0
  */
 export const setXattr = (path: string, name: string, value: Uint8Array | string): Effect.Effect<void, LayerIoError> =>
-  Effect.asVoid(
-    run(
-      "setfattr",
-      ["-h", "-n", name, "-v", `0s${Buffer.from(value).toString("base64")}`, "--", path],
-      "setxattr",
-      path
+  withTextPath(path, true, "setxattr", (at) =>
+    Effect.asVoid(
+      run(
+        "setfattr",
+        ["-h", "-n", name, "-v", `0s${Buffer.from(value).toString("base64")}`, "--", at],
+        "setxattr",
+        path
+      )
     )
   )
 
-/** Undoes getfattr's escaping of file names (`\ooo` octal bytes, `\\`). */
+/** Undoes getfattr's escaping of file names (`\ooo` octal bytes, `\\`) in latin1 text: the name's bytes. */
 const unescapeName = (name: string): string =>
-  Buffer.from(
-    name.replace(/\\([0-7]{3}|\\)/g, (_, code: string) =>
-      code === "\\" ? "\\" : String.fromCharCode(Number.parseInt(code, 8))
-    ),
-    "latin1"
-  ).toString("utf8")
+  FileName.decode(
+    Buffer.from(
+      name.replace(/\\([0-7]{3}|\\)/g, (_, code: string) =>
+        code === "\\" ? "\\" : String.fromCharCode(Number.parseInt(code, 8))
+      ),
+      "latin1"
+    )
+  )
 
 /**
  * The extended attributes of every file under `root` that has some, by path relative to `root` (`""` for `root`),
@@ -105,7 +162,9 @@ export const readXattrsTree = (
           else {
             const raw = line.slice(eq + 1)
             current[line.slice(0, eq)] = Uint8Array.from(
-              raw.startsWith("0s") ? Buffer.from(raw.slice(2), "base64") : Buffer.from(raw.replace(/^"|"$/g, ""))
+              raw.startsWith("0s")
+                ? Buffer.from(raw.slice(2), "base64")
+                : Buffer.from(raw.replace(/^"|"$/g, ""), "latin1")
             )
           }
         }

@@ -14,6 +14,7 @@ import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Tar from "tar-stream"
+import * as FileName from "./FileName.ts"
 import * as PaxRecords from "./internal/paxRecords.ts"
 import { MalformedTar } from "./LayerTarError.ts"
 
@@ -30,6 +31,7 @@ export type EntryType = "file" | "link" | "symlink" | "character-device" | "bloc
  * @since 0.1.0
  */
 export interface Header {
+  /** The entry's path, byte for byte (names that are not UTF-8 carry escapes: see `FileName`). */
   readonly name: string
   readonly type: EntryType
   /** Permission bits, `mode & 0o7777`. */
@@ -39,7 +41,7 @@ export interface Header {
   /** Bytes of content (regular files only; 0 for every other type). */
   readonly size: number
   readonly mtime: Date
-  /** Target of a symlink, or the path (inside the tar) a hard link names. */
+  /** Target of a symlink, or the path (inside the tar) a hard link names; byte for byte, as `name`. */
   readonly linkname: string
   readonly devmajor: number
   readonly devminor: number
@@ -156,22 +158,38 @@ const xattrsOf = (pax: Readonly<Record<string, string>> | null | undefined): Rec
   return xattrs
 }
 
+// Header fields are read one character per byte (latin1): anything above 0x7F is a byte of a non-ASCII name.
+const nonAscii = /[\u0080-\u00ff]/
+
+/**
+ * A name as the tar holds it. Header fields are read as latin1 (one character per byte, so `raw.name` keeps the
+ * bytes); a PAX `path` or `linkpath` replaced them with UTF-8 text that may have lost bytes, and is read again from
+ * the raw PAX data.
+ */
+const nameOf = (field: string, paxKey: "path" | "linkpath", pax: Decoded["pax"]): string => {
+  if (pax?.[paxKey] === undefined) return nonAscii.test(field) ? FileName.decode(Buffer.from(field, "latin1")) : field
+  const raw = rawPax.get(pax)
+  const bytes = raw === undefined ? undefined : PaxRecords.decode(raw).get(paxKey)
+  return bytes === undefined ? field : FileName.decode(bytes)
+}
+
 const headerOf = (raw: Decoded): Header | string => {
   const type = typeOf(raw.type)
-  if (type === undefined) return `entry ${JSON.stringify(raw.name)} has an unsupported type ${String(raw.type)}`
+  const name = nameOf(raw.name, "path", raw.pax)
+  if (type === undefined) return `entry ${JSON.stringify(name)} has an unsupported type ${String(raw.type)}`
   const xattrs = xattrsOf(raw.pax)
-  if (typeof xattrs === "string") return `entry ${JSON.stringify(raw.name)}: ${xattrs}`
+  if (typeof xattrs === "string") return `entry ${JSON.stringify(name)}: ${xattrs}`
   // A PAX mtime keeps the fraction of a second the ustar field drops.
   const paxTime = raw.pax?.mtime === undefined ? Number.NaN : Number(raw.pax.mtime)
   return {
-    name: raw.name,
+    name,
     type,
     mode: (raw.mode ?? 0) & 0o7777,
     uid: raw.uid ?? 0,
     gid: raw.gid ?? 0,
     size: type === "file" ? (raw.size ?? 0) : 0,
     mtime: Number.isFinite(paxTime) ? new Date(paxTime * 1000) : (raw.mtime ?? new Date(0)),
-    linkname: raw.linkname ?? "",
+    linkname: raw.linkname ? nameOf(raw.linkname, "linkpath", raw.pax) : "",
     devmajor: raw.devmajor ?? 0,
     devminor: raw.devminor ?? 0,
     xattrs
@@ -297,7 +315,8 @@ export const forEachChunk = <E>(
 export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Entry, E | MalformedTar> =>
   Stream.unwrap(
     Effect.gen(function* () {
-      const extract = Tar.extract()
+      // Names read as latin1: one character per byte, decoded by `nameOf` (an option tar-stream's types omit).
+      const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
       keepRawPax(extract)
       const failed: { cause?: Cause.Cause<E> } = {}
       let total = 0
@@ -386,7 +405,7 @@ const putSize = (block: Buffer, offset: number, size: number) => {
 
 /** The name and prefix fields of a ustar header, or undefined when the name needs a PAX record. */
 const splitName = (name: string): readonly [name: string, prefix: string] | undefined => {
-  // Only ASCII goes into ustar fields; anything else is written as UTF-8 in a PAX record.
+  // Only ASCII goes into ustar fields; anything else is written as its bytes in a PAX record.
   if (Buffer.byteLength(name) !== name.length) return undefined
   if (name.length <= 100) return [name, ""]
   let prefix = ""
@@ -418,7 +437,7 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
   putSize(block, 124, f.size)
   putOctal(block, 136, Math.floor(h.mtime.getTime() / 1000), 11)
   block[156] = f.flag
-  if (f.linkname !== "") block.write(f.linkname, 157, 100)
+  if (f.linkname !== "") block.set(FileName.encode(f.linkname), 157)
   block.write("ustar\u000000", 257)
   putOctal(block, 329, h.devmajor, 6)
   putOctal(block, 337, h.devminor, 6)
@@ -439,13 +458,13 @@ const headerBytes = (h: Header): Buffer => {
   const size = h.type === "file" ? h.size : 0
   const flag = typeFlags[h.type]
   const split = splitName(h.name)
-  const linkFits = Buffer.byteLength(h.linkname) <= 100
+  const linkFits = FileName.byteLength(h.linkname) <= 100
   const xattrs = Object.keys(h.xattrs)
   if (split !== undefined && linkFits && xattrs.length === 0) {
     return ustarBlock(h, { name: split[0], prefix: split[1], flag, size, linkname: h.linkname })
   }
-  const records = [PaxRecords.encode("path", h.name)]
-  if (h.linkname !== "") records.push(PaxRecords.encode("linkpath", h.linkname))
+  const records = [PaxRecords.encode("path", FileName.encode(h.name))]
+  if (h.linkname !== "") records.push(PaxRecords.encode("linkpath", FileName.encode(h.linkname)))
   for (const key of xattrs) records.push(PaxRecords.encode(xattrPrefix + key, h.xattrs[key]!))
   const pax = Buffer.concat(records)
   const linkname = h.linkname === "" ? "" : "PaxHeader"

@@ -1,10 +1,20 @@
-import { LayerApply } from "@docker-plugin-kit/helpers"
+import { FileName, LayerApply, SpecialFiles, TarStream } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { isRoot, type RawEntry, rawTar, tempDir } from "./support.ts"
+import {
+  binaryFolder,
+  gnuTar,
+  isRoot,
+  latin1Name,
+  nonUtf8Tree,
+  type RawEntry,
+  rawTar,
+  snapshot,
+  tempDir
+} from "./support.ts"
 
 const mtime = new Date("2024-01-02T03:04:05Z")
 const file = (name: string, body: string, header: Partial<RawEntry["header"]> = {}): RawEntry => ({
@@ -83,6 +93,70 @@ describe("LayerApply.apply", () => {
       expect(dev.rdev).toBe(259) // makedev(1, 3)
       expect(Fs.statSync(Path.join(root, "d")).uid).toBe(42)
     })
+  )
+
+  it.effect("applies names and link targets that are not UTF-8 byte for byte (both GNU tar formats)", () =>
+    Effect.gen(function* () {
+      const { base } = yield* sandbox
+      const source = Path.join(base, "source")
+      Fs.mkdirSync(source)
+      nonUtf8Tree(source)
+      for (const format of ["gnu", "posix"] as const) {
+        const root = Path.join(base, format)
+        Fs.mkdirSync(root)
+        yield* LayerApply.apply(root, Stream.make(gnuTar(source, format)))
+        expect(snapshot(root)).toEqual(snapshot(source))
+        const hard = FileName.fsPath(Path.join(root, binaryFolder, "hard"))
+        expect(Fs.statSync(hard).ino).toBe(Fs.statSync(FileName.fsPath(Path.join(root, latin1Name))).ino)
+      }
+      // A naive whiteout of a name that is not UTF-8 removes that name, and only it.
+      const deletion = Path.join(base, "deletion")
+      Fs.mkdirSync(deletion)
+      Fs.writeFileSync(FileName.fsPath(Path.join(deletion, `.wh.${latin1Name}`)), "")
+      const root = Path.join(base, "gnu")
+      yield* LayerApply.apply(root, Stream.make(gnuTar(deletion, "gnu")))
+      expect(Fs.existsSync(FileName.fsPath(Path.join(root, latin1Name)))).toBe(false)
+      expect(Fs.readFileSync(FileName.fsPath(Path.join(root, binaryFolder, "hard")), "utf8")).toBe("latin1 name")
+    })
+  )
+
+  it.effect.skipIf(!isRoot)(
+    "as root: an overlay whiteout and an extended attribute on names that are not UTF-8, in a folder that is not",
+    () =>
+      Effect.gen(function* () {
+        const { root } = yield* sandbox
+        const header = (name: string, type: TarStream.EntryType, size = 0): TarStream.Header => ({
+          name,
+          type,
+          mode: type === "directory" ? 0o755 : 0o644,
+          uid: 0,
+          gid: 0,
+          size,
+          mtime,
+          linkname: "",
+          devmajor: 0,
+          devminor: 0,
+          xattrs: {}
+        })
+        const tar = TarStream.write(
+          Stream.make(
+            { header: header(`${binaryFolder}/`, "directory") },
+            {
+              header: { ...header(`${binaryFolder}/${latin1Name}`, "file", 1), xattrs: { "user.k": Buffer.from("v") } },
+              content: Buffer.from("!")
+            },
+            { header: header(`${binaryFolder}/.wh.gone${latin1Name}`, "file") }
+          )
+        )
+        yield* LayerApply.apply(root, tar, { whiteouts: "overlay" })
+        const inFolder = Fs.readdirSync(FileName.fsPath(Path.join(root, binaryFolder)), { encoding: "buffer" })
+        // No temporary name is left behind.
+        expect(inFolder.map(FileName.decode).sort()).toEqual([latin1Name, `gone${latin1Name}`].sort())
+        const whiteout = Fs.lstatSync(FileName.fsPath(Path.join(root, binaryFolder, `gone${latin1Name}`)))
+        expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true)
+        const xattrs = yield* SpecialFiles.readXattrsTree(root)
+        expect(xattrs.get(`${binaryFolder}/${latin1Name}`)).toEqual({ "user.k": Uint8Array.from(Buffer.from("v")) })
+      })
   )
 
   it.effect("naive whiteouts delete lower files and folders; an opaque marker hides the rest of its folder", () =>
@@ -253,6 +327,20 @@ const corpus: ReadonlyArray<{
 ]
 
 describe("LayerApply.apply refuses hostile tars, writing nothing outside the folder", () => {
+  it.effect("an overlong encoding of / or . is a byte of a name, never a separator or a step up", () =>
+    Effect.gen(function* () {
+      const { base, root, outside } = yield* sandbox
+      const source = Path.join(base, "source")
+      Fs.mkdirSync(source)
+      // "..", "/" and "victim" with the slash and the dots as two-byte overlong sequences (C0 AF, C0 AE).
+      const name = Buffer.concat([Buffer.from([0xc0, 0xae, 0xc0, 0xae, 0xc0, 0xaf]), Buffer.from("outside")])
+      Fs.writeFileSync(Buffer.concat([Buffer.from(`${source}/`), name]), "planted")
+      yield* LayerApply.apply(root, Stream.make(gnuTar(source, "posix")))
+      expect(Fs.readdirSync(root, { encoding: "buffer" })).toEqual([name])
+      outsideUntouched(outside)
+    })
+  )
+
   for (const c of corpus) {
     it.effect(c.name, () =>
       Effect.gen(function* () {

@@ -1,11 +1,11 @@
-import { LayerApply, LayerChanges, LayerDiff, TarStream } from "@docker-plugin-kit/helpers"
+import { FileName, LayerApply, LayerChanges, LayerDiff, TarStream } from "@docker-plugin-kit/helpers"
 import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { isRoot, parentAndCopy, snapshot, tempDir } from "./support.ts"
+import { binaryFolder, isRoot, latin1Name, nonUtf8Tree, parentAndCopy, snapshot, tempDir } from "./support.ts"
 
 const copyOf = (from: string, to: string) => ChildProcess.execFileSync("cp", ["-a", `${from}/.`, to])
 
@@ -182,5 +182,49 @@ describe("LayerDiff", () => {
         const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(LayerChanges.naive(layer))))
         expect(entries.map((e) => [e.header.name, e.header.xattrs])).toEqual([["newuidmap", xattrs]])
       })
+  )
+
+  it.effect("names and link targets that are not UTF-8 go out through Diff and back byte for byte", () =>
+    Effect.gen(function* () {
+      const { base, parent, layer } = yield* parentAndCopy
+      nonUtf8Tree(parent)
+      copyOf(parent, layer)
+      // A new layer holding the whole tree: what docker save and a first commit send.
+      const whole = Path.join(base, "whole")
+      Fs.mkdirSync(whole)
+      yield* LayerApply.apply(whole, LayerDiff.diff(LayerChanges.naive(layer)))
+      expect(snapshot(whole)).toEqual(snapshot(layer))
+      // Against the parent: one such name changed, one deleted; Changes names them.
+      const at = (rel: string) => FileName.fsPath(Path.join(layer, rel))
+      Fs.writeFileSync(at(`${binaryFolder}/plain`), "changed")
+      Fs.rmSync(at(latin1Name))
+      const source = LayerChanges.naive(layer, parent)
+      expect(yield* LayerChanges.changes(source)).toEqual([
+        { Path: `/${latin1Name}`, Kind: LayerChanges.Kind.Delete },
+        { Path: `/${binaryFolder}`, Kind: LayerChanges.Kind.Modify },
+        { Path: `/${binaryFolder}/plain`, Kind: LayerChanges.Kind.Modify }
+      ])
+      expect(yield* names(LayerDiff.diff(source))).toEqual([
+        `file .wh.${latin1Name}`,
+        `directory ${binaryFolder}/`,
+        `file ${binaryFolder}/plain`
+      ])
+      const target = Path.join(base, "target")
+      copyOf(parent, target)
+      yield* LayerApply.apply(target, LayerDiff.diff(source))
+      expect(snapshot(target)).toEqual(snapshot(layer))
+    })
+  )
+
+  it.effect.skipIf(!isRoot)("as root: an overlay whiteout of a name that is not UTF-8 goes out as its .wh. entry", () =>
+    Effect.gen(function* () {
+      const { base, parent } = yield* parentAndCopy
+      nonUtf8Tree(parent)
+      const upper = Path.join(base, "upper")
+      Fs.mkdirSync(upper)
+      ChildProcess.execFileSync("mknod", [Path.join(upper, "gone"), "c", "0", "0"])
+      Fs.renameSync(Path.join(upper, "gone"), FileName.fsPath(Path.join(upper, latin1Name)))
+      expect(yield* names(LayerDiff.diff(LayerChanges.overlay(upper, [parent])))).toEqual([`file .wh.${latin1Name}`])
+    })
   )
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
-import { TarStream } from "@docker-plugin-kit/helpers"
-import { rawTar } from "./support.ts"
+import { FileName, TarStream } from "@docker-plugin-kit/helpers"
+import * as ChildProcess from "node:child_process"
+import { binaryFolder, gnuTar, latin1Name, nonUtf8Tree, rawTar, tempDir } from "./support.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
 const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header => ({
@@ -88,6 +89,52 @@ describe("TarStream", () => {
       expect(entries).toHaveLength(1)
       expect(entries[0]?.header.xattrs).toEqual(xattrs)
       expect(entries[0]?.body).toBe("!")
+    })
+  )
+
+  it.effect("reads names that are not UTF-8 byte for byte, from both GNU tar formats, and writes them back", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      nonUtf8Tree(dir)
+      const long = `./${"long".repeat(30)}${latin1Name}`
+      const expected = ["./", `./${binaryFolder}/`, `./${binaryFolder}/hard`, `./${binaryFolder}/link`]
+        .concat([`./${binaryFolder}/plain`, `./${latin1Name}`, long])
+        .sort()
+      /** What GNU tar itself lists in `tar`, as names. */
+      const listed = (tar: Uint8Array) =>
+        ChildProcess.execFileSync("tar", ["--quoting-style=literal", "-tf", "-"], { input: tar })
+          .toString("latin1")
+          .split("\n")
+          .filter((line) => line !== "")
+          .map((line) => FileName.decode(Buffer.from(line, "latin1")))
+          .sort()
+      for (const format of ["gnu", "posix"] as const) {
+        const entries = yield* readAll(Stream.make(gnuTar(dir, format)))
+        expect(entries.map((e) => e.header.name).sort()).toEqual(expected)
+        const byName = new Map(entries.map((e) => [e.header.name, e]))
+        expect(byName.get(`./${binaryFolder}/link`)?.header.linkname).toBe(`../${latin1Name}`)
+        // One of the two names of the hard-linked file is a link to the other.
+        const links = entries.filter((e) => e.header.type === "link").map((e) => [e.header.name, e.header.linkname])
+        expect(links.length === 1 && [links[0]![0], links[0]![1]].sort()).toEqual(
+          [`./${binaryFolder}/hard`, `./${latin1Name}`].sort()
+        )
+        expect(byName.get(long)?.body).toBe("long name")
+
+        const written = yield* collect(
+          TarStream.write(
+            Stream.fromIterable(
+              entries.map((e) =>
+                e.header.type === "file" ? { header: e.header, content: text(e.body) } : { header: e.header }
+              )
+            )
+          )
+        )
+        expect(listed(written)).toEqual(expected)
+        const again = yield* readAll(Stream.make(written))
+        expect(again.map((e) => [e.header.name, e.header.linkname, e.body])).toEqual(
+          entries.map((e) => [e.header.name, e.header.linkname, e.body])
+        )
+      }
     })
   )
 

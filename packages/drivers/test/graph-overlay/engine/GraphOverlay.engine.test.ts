@@ -1,8 +1,9 @@
 /**
  * graph-overlay as the storage driver of a private Engine 20.10 (`dockerd --experimental -s NAME`): the busybox
  * image imported through ApplyDiff, a container writing a file, docker diff, commit (Diff streamed out, ApplyDiff
- * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk; binary
- * extended attributes (a file capability) through import, commit and save.
+ * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk; a file
+ * name that is not UTF-8 through commit, save and load; binary extended attributes (a file capability) through
+ * import, commit and save.
  */
 import { TarStream } from "@docker-plugin-kit/helpers"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
@@ -93,7 +94,15 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         expect(Fs.existsSync(Path.join(home, baseLayers[0]!, "diff", "bin", "busybox"))).toBe(true)
 
         // A container writes a file; docker diff shows it added.
-        yield* run("--name", "writer", engine.image, "sh", "-c", "echo made by a container > /tmp/made-here")
+        // Besides, a file whose name is not UTF-8 (latin1 "café"): it must survive byte for byte.
+        yield* run(
+          "--name",
+          "writer",
+          engine.image,
+          "sh",
+          "-c",
+          "echo made by a container > /tmp/made-here; echo latin1 > /tmp/$(printf 'caf\\351')"
+        )
         const diff = (yield* engine.docker("diff", "writer")).split("\n")
         expect(diff).toContain("A /tmp/made-here")
         expect(diff).toContain("C /tmp")
@@ -108,6 +117,11 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         yield* engine.docker("commit", "writer", "dpk-committed:1")
         const read = () => run("--rm", "dpk-committed:1", "cat", "/tmp/made-here")
         expect(yield* read()).toBe("made by a container")
+        const readLatin1 = () => run("--rm", "dpk-committed:1", "sh", "-c", "cat /tmp/$(printf 'caf\\351')")
+        expect(yield* readLatin1()).toBe("latin1")
+        const latin1Path = (layer: string) =>
+          Buffer.concat([Buffer.from(Path.join(home, layer, "diff", "tmp", "caf")), Buffer.from([0xe9])])
+        expect(layersOn(home).filter((id) => Fs.existsSync(latin1Path(id))).length).toBe(2) // the container's, the commit's
 
         // Save, remove, load: the layer goes out of the store and comes back through ApplyDiff.
         const saved = Path.join(engine.dir, "committed.tar")
@@ -118,6 +132,7 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         yield* engine.docker("load", "-i", saved)
         expect(layersOn(home).length).toBe(withCommitted)
         expect(yield* read()).toBe("made by a container")
+        expect(yield* readLatin1()).toBe("latin1")
 
         // A daemon restart (Cleanup, then Init on the same Home): container and images are still there and run.
         yield* engine.restart
