@@ -173,6 +173,12 @@ const nameOf = (field: string, paxKey: "path" | "linkpath", pax: Decoded["pax"])
   return bytes === undefined ? field : FileName.decode(bytes)
 }
 
+/** An owner id: a PAX record's (ids past the ustar field: tar-stream leaves them to us), else the header's. */
+const idOf = (pax: string | undefined, field: number | undefined): number => {
+  const id = pax === undefined ? Number.NaN : Number(pax)
+  return Number.isSafeInteger(id) && id >= 0 ? id : (field ?? 0)
+}
+
 const headerOf = (raw: Decoded): Header | string => {
   const type = typeOf(raw.type)
   const name = nameOf(raw.name, "path", raw.pax)
@@ -185,8 +191,8 @@ const headerOf = (raw: Decoded): Header | string => {
     name,
     type,
     mode: (raw.mode ?? 0) & 0o7777,
-    uid: raw.uid ?? 0,
-    gid: raw.gid ?? 0,
+    uid: idOf(raw.pax?.uid, raw.uid),
+    gid: idOf(raw.pax?.gid, raw.gid),
     size: type === "file" ? (raw.size ?? 0) : 0,
     mtime: Number.isFinite(paxTime) ? new Date(paxTime * 1000) : (raw.mtime ?? new Date(0)),
     linkname: raw.linkname ? nameOf(raw.linkname, "linkpath", raw.pax) : "",
@@ -396,6 +402,13 @@ const putOctal = (block: Buffer, offset: number, value: number, digits: number) 
   block[offset + digits] = 0x20
 }
 
+/** Largest owner id a ustar field holds (7 octal digits); larger ones are written as PAX `uid` and `gid` records. */
+const maxUstarId = 0o7777777
+
+/** An owner field: 6 digits as tar-stream writes them, 7 when needed, 0 when the id goes in a PAX record. */
+const putId = (block: Buffer, offset: number, id: number) =>
+  putOctal(block, offset, id > maxUstarId ? 0 : id, id > 0o777777 ? 7 : 6)
+
 /** The size field: octal, or base-256 past 11 octal digits (files of 8 GiB and more). */
 const putSize = (block: Buffer, offset: number, size: number) => {
   if (size.toString(8).length <= 11) return putOctal(block, offset, size, 11)
@@ -432,8 +445,8 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
   const block = Buffer.alloc(blockSize)
   block.write(f.name, 0)
   putOctal(block, 100, h.mode & 0o7777, 6)
-  putOctal(block, 108, h.uid, 6)
-  putOctal(block, 116, h.gid, 6)
+  putId(block, 108, h.uid)
+  putId(block, 116, h.gid)
   putSize(block, 124, f.size)
   putOctal(block, 136, Math.floor(h.mtime.getTime() / 1000), 11)
   block[156] = f.flag
@@ -451,8 +464,8 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
 
 /**
  * The header blocks of an entry: one ustar block, or (for a name or link target that does not fit, a non-ASCII
- * one, or extended attributes) a PAX header with the path, link target and attributes before it, as tar-stream
- * writes them.
+ * one, an owner id past 7 octal digits, or extended attributes) a PAX header with the path, link target, ids and
+ * attributes before it, as tar-stream writes them.
  */
 const headerBytes = (h: Header): Buffer => {
   const size = h.type === "file" ? h.size : 0
@@ -460,11 +473,14 @@ const headerBytes = (h: Header): Buffer => {
   const split = splitName(h.name)
   const linkFits = FileName.byteLength(h.linkname) <= 100
   const xattrs = Object.keys(h.xattrs)
-  if (split !== undefined && linkFits && xattrs.length === 0) {
+  const idsFit = h.uid <= maxUstarId && h.gid <= maxUstarId
+  if (split !== undefined && linkFits && idsFit && xattrs.length === 0) {
     return ustarBlock(h, { name: split[0], prefix: split[1], flag, size, linkname: h.linkname })
   }
   const records = [PaxRecords.encode("path", FileName.encode(h.name))]
   if (h.linkname !== "") records.push(PaxRecords.encode("linkpath", FileName.encode(h.linkname)))
+  if (h.uid > maxUstarId) records.push(PaxRecords.encode("uid", String(h.uid)))
+  if (h.gid > maxUstarId) records.push(PaxRecords.encode("gid", String(h.gid)))
   for (const key of xattrs) records.push(PaxRecords.encode(xattrPrefix + key, h.xattrs[key]!))
   const pax = Buffer.concat(records)
   const linkname = h.linkname === "" ? "" : "PaxHeader"

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { FileName, TarStream } from "@docker-plugin-kit/helpers"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import { binaryFolder, gnuTar, latin1Name, nonUtf8Tree, rawTar, tempDir } from "./support.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
@@ -134,6 +135,50 @@ describe("TarStream", () => {
         expect(again.map((e) => [e.header.name, e.header.linkname, e.body])).toEqual(
           entries.map((e) => [e.header.name, e.header.linkname, e.body])
         )
+      }
+    })
+  )
+
+  it.effect("keeps owner ids past the ustar fields (PAX uid/gid), readable by GNU tar", () =>
+    Effect.gen(function* () {
+      // 262 144 needs a 7th octal digit; 2 097 152 and 3 000 000 000 need PAX records (ids of AD-backed hosts).
+      const owners = [
+        [262_144, 1],
+        [3_000_000_000, 2_097_152],
+        [0, 4_000_000_000]
+      ] as const
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.fromIterable(
+            owners.map(([uid, gid], i) => ({
+              header: header({ name: `f${i}`, size: 1, uid, gid }),
+              content: text("x")
+            }))
+          )
+        )
+      )
+      const read = yield* readAll(Stream.make(tar))
+      expect(read.map((e) => [e.header.uid, e.header.gid])).toEqual(owners)
+      const listing = ChildProcess.execFileSync("tar", ["--numeric-owner", "-tvf", "-"], { input: tar }).toString()
+      expect(
+        listing
+          .split("\n")
+          .filter(Boolean)
+          .map((line) => line.split(/\s+/)[1])
+      ).toEqual(owners.map(([uid, gid]) => `${uid}/${gid}`))
+    })
+  )
+
+  it.effect.skipIf(process.getuid?.() !== 0)("as root: reads large owner ids from both GNU tar formats", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = `${dir}/owned`
+      Fs.writeFileSync(file, "x")
+      Fs.chownSync(file, 3_000_000_000, 2_097_152)
+      for (const format of ["gnu", "posix"] as const) {
+        const entries = yield* readAll(Stream.make(gnuTar(dir, format)))
+        const owned = entries.find((e) => e.header.name === "./owned")
+        expect([owned?.header.uid, owned?.header.gid]).toEqual([3_000_000_000, 2_097_152])
       }
     })
   )
