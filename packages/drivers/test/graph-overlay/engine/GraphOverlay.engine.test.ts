@@ -3,7 +3,7 @@
  * image imported through ApplyDiff, a container writing a file, docker diff, commit (Diff streamed out, ApplyDiff
  * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk; a file
  * name that is not UTF-8 through commit, save and load; binary extended attributes (a file capability) through
- * import, commit and save.
+ * import, commit and save; and an image built by `docker build`.
  */
 import { TarStream } from "@docker-plugin-kit/helpers"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
@@ -182,6 +182,29 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         ChildProcess.execFileSync("tar", ["-C", savedDir, "-xf", Path.join(engine.dir, "caps-saved.tar")])
         expect(yield* savedXattrs(savedDir, "newuidmap")).toEqual([{ "security.capability": capability }])
         expect(yield* savedXattrs(savedDir, "added")).toEqual([{ "user.bytes": binary }])
+
+        // docker build (the legacy builder: each COPY and RUN a container committed through Diff and ApplyDiff),
+        // then rmi removes what the build added.
+        const beforeBuild = layersOn(home).length
+        const context = Path.join(engine.dir, "build")
+        Fs.mkdirSync(context)
+        Fs.writeFileSync(Path.join(context, "hello.txt"), "hello\n")
+        Fs.writeFileSync(
+          Path.join(context, "Dockerfile"),
+          [
+            `FROM ${engine.image}`,
+            "COPY hello.txt /hello.txt",
+            "RUN echo built > /built && mkdir /data && echo x > /data/x && echo y > /data/y",
+            "RUN rm /data/x && echo more >> /built"
+          ].join("\n")
+        )
+        yield* engine.docker("build", "--network", "none", "-t", "dpk-built:1", context)
+        expect(yield* run("--rm", "dpk-built:1", "sh", "-c", "cat /hello.txt /built; ls /data")).toBe(
+          "hello\nbuilt\nmore\ny"
+        )
+        expect(layersOn(home).length).toBeGreaterThan(beforeBuild)
+        yield* engine.docker("rmi", "dpk-built:1")
+        expect(layersOn(home).length).toBe(beforeBuild)
       }),
     300_000
   )
