@@ -107,6 +107,21 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
     })
   )
 
+  it.live("a line longer than the daemon's 16 KiB read (sent as partial entries) comes back whole", () =>
+    Effect.gen(function* () {
+      // 40 000 digits then a newline: the daemon cuts it into partial entries of 16 KiB at most.
+      const id = yield* run(engine.image, "sh", "-c", "printf '%040000d\\n' 7; echo after")
+      yield* waitExit(id)
+      const logs = yield* engine.dockerResult("logs", id)
+      expect(logs.stdout).toBe(`${"0".repeat(39_999)}7\nafter\n`)
+      // In the file, the pieces are records of their own; only the last one ends the line.
+      const pieces = records(id).map((r) => r.log)
+      expect(pieces.length).toBeGreaterThan(2)
+      expect(pieces.join("")).toBe(`${"0".repeat(39_999)}7\nafter\n`)
+      expect(pieces.slice(0, -2).every((piece) => !piece.endsWith("\n"))).toBe(true)
+    })
+  )
+
   it.live("a second docker start appends to the same file", () =>
     Effect.gen(function* () {
       const id = yield* run(engine.image, "sh", "-c", "echo run")
