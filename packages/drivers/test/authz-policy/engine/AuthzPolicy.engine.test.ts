@@ -102,6 +102,46 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     })
   )
 
+  it.effect("the other ways to the same host access are denied too, as the daemon sends them", () =>
+    Effect.gen(function* () {
+      const mounts = denied("bind mounts of /, /etc and the Docker socket are not allowed (baseline policy)")
+      const caps = denied("adding the SYS_ADMIN or NET_ADMIN capability is not allowed (baseline policy)")
+      const refused = (expected: string, ...args: ReadonlyArray<string>) =>
+        Effect.gen(function* () {
+          const result = yield* engine.dockerResult(...args)
+          expect(result.exitCode, args.join(" ")).not.toBe(0)
+          expect(result.stderr).toContain(expected)
+        })
+      const run = ["run", "--rm", "--network", "none"]
+      // A local volume that binds /etc, made beforehand or inline, and a folder holding the socket.
+      yield* refused(mounts, "volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=/etc", "v")
+      yield* refused(
+        mounts,
+        ...run,
+        "--mount",
+        "type=volume,target=/x,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/etc",
+        engine.image,
+        "true"
+      )
+      yield* refused(mounts, ...run, "-v", "/var/run:/r", engine.image, "true")
+      // Capabilities, however they are spelled.
+      for (const cap of ["SYS_ADMIN", "cap_net_admin", "ALL"]) {
+        yield* refused(caps, ...run, "--cap-add", cap, engine.image, "true")
+      }
+      // A privileged exec in a container that is not privileged.
+      const id = yield* engine.docker("run", "-d", "--network", "none", engine.image, "sleep", "300")
+      yield* refused(
+        denied("privileged containers are not allowed (baseline policy)"),
+        "exec",
+        "--privileged",
+        id,
+        "true"
+      )
+      expect(yield* engine.docker("exec", id, "echo", "plain exec")).toBe("plain exec")
+      yield* engine.docker("rm", "-f", id)
+    })
+  )
+
   it.effect("bind mounts of /etc, / and the Docker socket are denied; other bind mounts are allowed", () =>
     Effect.gen(function* () {
       const message = denied("bind mounts of /, /etc and the Docker socket are not allowed (baseline policy)")
