@@ -73,7 +73,10 @@ const withTextPath = <A>(
             () => use(`${folder}/${alias}`),
             () => Effect.ignore(rename(aliased, real))
           )
-        : Effect.tap(use(`${folder}/${alias}`), () => rename(aliased, real))
+        : Effect.tap(use(`${folder}/${alias}`), () =>
+            // What was made under the temporary name does not stay there when it cannot take its own.
+            Effect.tapError(rename(aliased, real), () => Effect.ignore(io(() => Fs.rmSync(aliased, { force: true }))))
+          )
     },
     ({ fd }) => Effect.sync(() => fd !== undefined && Fs.closeSync(fd))
   )
