@@ -7,20 +7,9 @@ import * as Path from "node:path"
 
 const mtime = new Date("2024-05-06T07:08:09Z")
 
-/** A header with the usual defaults. */
-export const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header => ({
-  type: "file",
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  size: 0,
-  mtime,
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {},
-  ...over
-})
+/** A header with the usual defaults, dated `mtime`. */
+export const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header =>
+  TarStream.header({ mtime, ...over })
 
 /** A layer tar of folders (names ending in `/`), files (`name: content`) and whiteouts (`.wh.` names). */
 export const layerTar = (files: Record<string, string>): Stream.Stream<Uint8Array> =>

@@ -15,12 +15,10 @@ import * as FileName from "./FileName.ts"
 import * as LayerChanges from "./LayerChanges.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, LayerIoError } from "./LayerTarError.ts"
-import type * as TarStream from "./TarStream.ts"
-import { write } from "./TarStream.ts"
+import * as TarStream from "./TarStream.ts"
 
 const chunkBytes = 256 * 1024
 const batchEntries = 64
-const epoch = new Date(0)
 // The chunks of large files are read into buffers the server hands back once it has written them (ReusableChunk):
 // a fresh buffer per chunk cost about twice the CPU (new pages for every read, and the collector's work).
 const chunks = ReusableChunk.pool(chunkBytes)
@@ -111,34 +109,20 @@ const fileBody = (path: string, size: number): Stream.Stream<Uint8Array, LayerIo
 const major = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn))
 const minor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn))
 
-const header = (name: string, type: TarStream.EntryType, item: LayerChanges.Item): TarStream.Header => ({
-  name,
-  type,
-  mode: Number(item.stat.mode & 0o7777n),
-  uid: Number(item.stat.uid),
-  gid: Number(item.stat.gid),
-  size: type === "file" ? Number(item.stat.size) : 0,
-  mtime: new Date(Number(item.stat.mtimeMs)),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  xattrs: item.xattrs
-})
+const header = (name: string, type: TarStream.EntryType, item: LayerChanges.Item): TarStream.Header =>
+  TarStream.header({
+    name,
+    type,
+    mode: Number(item.stat.mode & 0o7777n),
+    uid: Number(item.stat.uid),
+    gid: Number(item.stat.gid),
+    size: type === "file" ? Number(item.stat.size) : 0,
+    mtime: new Date(Number(item.stat.mtimeMs)),
+    xattrs: item.xattrs
+  })
 
 /** An empty entry with no owner, mode or time (whiteouts and opaque markers carry nothing else). */
-const marker = (name: string): TarStream.Header => ({
-  name,
-  type: "file",
-  mode: 0,
-  uid: 0,
-  gid: 0,
-  size: 0,
-  mtime: epoch,
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {}
-})
+const marker = (name: string): TarStream.Header => TarStream.header({ name, mode: 0 })
 
 /** The tar entries of one change; `links` maps the inode of a file already written to its name. */
 const outputs = (
@@ -231,5 +215,5 @@ export const diff = (source: LayerChanges.Source): Stream.Stream<Uint8Array, Lay
       return Stream.fromPull(Effect.succeed(pull))
     })
   )
-  return write(entries)
+  return TarStream.write(entries)
 }

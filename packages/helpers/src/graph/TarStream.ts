@@ -50,6 +50,26 @@ export interface Header {
 }
 
 /**
+ * A header from the fields given, the others defaulted: a regular file (mode 0644; 0755 for a folder) owned by
+ * root, empty, dated 1970-01-01, with no link target, device numbers or extended attributes.
+ *
+ * @since 0.1.0
+ */
+export const header = (fields: Partial<Header> & { readonly name: string }): Header => ({
+  type: "file",
+  mode: fields.type === "directory" ? 0o755 : 0o644,
+  uid: 0,
+  gid: 0,
+  size: 0,
+  mtime: new Date(0),
+  linkname: "",
+  devmajor: 0,
+  devminor: 0,
+  xattrs: {},
+  ...fields
+})
+
+/**
  * An entry read from a tar. `body` must be read (or dropped) before the next entry is pulled; an entry whose
  * body was not read is skipped when the next one is pulled.
  *

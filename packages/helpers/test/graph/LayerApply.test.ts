@@ -125,19 +125,8 @@ describe("LayerApply.apply", () => {
     () =>
       Effect.gen(function* () {
         const { root } = yield* sandbox
-        const header = (name: string, type: TarStream.EntryType, size = 0): TarStream.Header => ({
-          name,
-          type,
-          mode: type === "directory" ? 0o755 : 0o644,
-          uid: 0,
-          gid: 0,
-          size,
-          mtime,
-          linkname: "",
-          devmajor: 0,
-          devminor: 0,
-          xattrs: {}
-        })
+        const header = (name: string, type: TarStream.EntryType, size = 0) =>
+          TarStream.header({ name, type, size, mtime })
         const tar = TarStream.write(
           Stream.make(
             { header: header(`${binaryFolder}/`, "directory") },

@@ -160,19 +160,7 @@ describe("LayerDiff", () => {
         const capability = Uint8Array.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
         const bytes = Uint8Array.from({ length: 256 }, (_, i) => 255 - i)
         const xattrs = { "security.capability": capability, "user.bytes": bytes }
-        const header: TarStream.Header = {
-          name: "newuidmap",
-          type: "file",
-          mode: 0o755,
-          uid: 0,
-          gid: 0,
-          size: 2,
-          mtime: new Date(1_700_000_000_000),
-          linkname: "",
-          devmajor: 0,
-          devminor: 0,
-          xattrs
-        }
+        const header = TarStream.header({ name: "newuidmap", mode: 0o755, size: 2, xattrs })
         yield* LayerApply.apply(layer, TarStream.write(Stream.make({ header, content: Buffer.from("#!") })))
         const onDisk = (name: string) =>
           ChildProcess.execFileSync("getfattr", ["--only-values", "-n", name, Path.join(layer, "newuidmap")])

@@ -6,19 +6,8 @@ import * as Fs from "node:fs"
 import { binaryFolder, gnuTar, latin1Name, nonUtf8Tree, rawTar, tempDir } from "./support.ts"
 
 const text = (s: string) => new TextEncoder().encode(s)
-const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header => ({
-  type: "file",
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  size: 0,
-  mtime: new Date(1_700_000_000_000),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {},
-  ...over
-})
+const header = (over: Partial<TarStream.Header> & { name: string }): TarStream.Header =>
+  TarStream.header({ mtime: new Date(1_700_000_000_000), ...over })
 
 const concat = (chunks: ReadonlyArray<Uint8Array>) => Buffer.concat(chunks.map((c) => Buffer.from(c)))
 const collect = <E>(s: Stream.Stream<Uint8Array, E>) => Effect.map(Stream.runCollect(s), concat)
@@ -182,6 +171,24 @@ describe("TarStream", () => {
       }
     })
   )
+
+  it("header fills what is not given: a root-owned empty file (0644, a folder 0755) of 1970", () => {
+    expect(TarStream.header({ name: "f" })).toEqual({
+      name: "f",
+      type: "file",
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: new Date(0),
+      linkname: "",
+      devmajor: 0,
+      devminor: 0,
+      xattrs: {}
+    })
+    expect(TarStream.header({ name: "d/", type: "directory" }).mode).toBe(0o755)
+    expect(TarStream.header({ name: "d/", type: "directory", mode: 0o700 }).mode).toBe(0o700)
+  })
 
   it.effect("skips the bodies of entries nobody read", () =>
     Effect.gen(function* () {

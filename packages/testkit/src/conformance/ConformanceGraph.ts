@@ -13,19 +13,8 @@ import * as Conformance from "./Conformance.ts"
 
 const E = GraphDriver.Api.endpoints
 
-const header = (name: string, type: TarStream.EntryType, size = 0): TarStream.Header => ({
-  name,
-  type,
-  mode: type === "directory" ? 0o755 : 0o644,
-  uid: 0,
-  gid: 0,
-  size,
-  mtime: new Date("2024-01-01T00:00:00Z"),
-  linkname: "",
-  devmajor: 0,
-  devminor: 0,
-  xattrs: {}
-})
+const header = (name: string, type: TarStream.EntryType, size = 0): TarStream.Header =>
+  TarStream.header({ name, type, size, mtime: new Date("2024-01-01T00:00:00Z") })
 
 /** A layer tar of folders (`name/`) and files (`name: content`); `.wh.` names are whiteouts. */
 const layerTar = (entries: ReadonlyArray<readonly [string, string]>): Stream.Stream<Uint8Array> =>

@@ -20,19 +20,12 @@ const tar = (entries: ReadonlyArray<readonly [string, string]>) =>
     Stream.fromIterable(
       entries.map(([name, content]) => {
         const folder = name.endsWith("/")
-        const header: TarStream.Header = {
+        const header = TarStream.header({
           name,
           type: folder ? "directory" : "file",
-          mode: folder ? 0o755 : 0o644,
-          uid: 0,
-          gid: 0,
           size: folder ? 0 : Buffer.byteLength(content),
-          mtime: new Date("2024-01-01T00:00:00Z"),
-          linkname: "",
-          devmajor: 0,
-          devminor: 0,
-          xattrs: {}
-        }
+          mtime: new Date("2024-01-01T00:00:00Z")
+        })
         return folder ? { header } : { header, body: Stream.make(Buffer.from(content)) }
       })
     )

@@ -32,19 +32,13 @@ const capabilityTar = (path: string) =>
   Stream.runForEach(
     TarStream.write(
       Stream.make({
-        header: {
+        header: TarStream.header({
           name: "newuidmap",
-          type: "file" as const,
           mode: 0o755,
-          uid: 0,
-          gid: 0,
           size: 2,
           mtime: new Date(1_700_000_000_000),
-          linkname: "",
-          devmajor: 0,
-          devminor: 0,
           xattrs: { "security.capability": capability }
-        },
+        }),
         content: Buffer.from("#!")
       })
     ),
