@@ -173,19 +173,16 @@ describe("TarStream", () => {
   )
 
   it("header fills what is not given: a root-owned empty file (0644, a folder 0755) of 1970", () => {
-    expect(TarStream.header({ name: "f" })).toEqual({
-      name: "f",
-      type: "file",
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      size: 0,
-      mtime: new Date(0),
-      linkname: "",
-      devmajor: 0,
-      devminor: 0,
-      xattrs: {}
-    })
+    const f = TarStream.header({ name: "f" })
+    expect([f.name, f.type, f.mode.toString(8), f.size, f.mtime.getTime(), f.linkname]).toEqual([
+      "f",
+      "file",
+      "644",
+      0,
+      0,
+      ""
+    ])
+    expect([f.uid, f.gid, f.devmajor, f.devminor, Object.keys(f.xattrs).length]).toEqual([0, 0, 0, 0, 0])
     expect(TarStream.header({ name: "d/", type: "directory" }).mode).toBe(0o755)
     expect(TarStream.header({ name: "d/", type: "directory", mode: 0o700 }).mode).toBe(0o700)
   })
