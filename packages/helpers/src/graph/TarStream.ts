@@ -132,11 +132,11 @@ interface Writable {
 }
 
 /**
- * The raw data of each entry's PAX header, by the object tar-stream decoded it to (the entry's `header.pax`).
- * tar-stream decodes PAX values as UTF-8 text, which corrupts binary extended attributes; their bytes are read
- * again from this data.
+ * The records of each entry's PAX header with their values as bytes, by the object tar-stream decoded it to (the
+ * entry's `header.pax`). tar-stream decodes PAX values as UTF-8 text, which corrupts binary extended attributes
+ * and names that are not UTF-8; those are read from here.
  */
-const rawPax = new WeakMap<object, Uint8Array>()
+const exactPax = new WeakMap<object, ReadonlyMap<string, Uint8Array>>()
 
 /** The part of tar-stream's extractor that `keepRawPax` wraps (not in its types: checked when used). */
 interface LongHeaders {
@@ -146,7 +146,7 @@ interface LongHeaders {
 }
 
 /**
- * Makes `extract` keep each PAX header's raw data in `rawPax`. A tar-stream without the method keeps nothing, and
+ * Makes `extract` keep each PAX header's records in `exactPax`. A tar-stream without the method keeps nothing, and
  * binary values are then refused (`xattrsOf`), never corrupted.
  */
 const keepRawPax = (extract: Tar.Extract) => {
@@ -155,7 +155,7 @@ const keepRawPax = (extract: Tar.Extract) => {
   if (typeof decode !== "function") return
   target._decodeLongHeader = function (buf) {
     decode.call(this, buf)
-    if (this._header?.type === "pax-header" && this._pax) rawPax.set(this._pax, Uint8Array.from(buf))
+    if (this._header?.type === "pax-header" && this._pax) exactPax.set(this._pax, PaxRecords.decode(buf))
   }
 }
 
@@ -164,8 +164,7 @@ const text = new TextEncoder()
 const xattrsOf = (pax: Readonly<Record<string, string>> | null | undefined): Record<string, Uint8Array> | string => {
   const xattrs: Record<string, Uint8Array> = {}
   if (pax === null || pax === undefined) return xattrs
-  const raw = rawPax.get(pax)
-  const exact = raw === undefined ? undefined : PaxRecords.decode(raw)
+  const exact = exactPax.get(pax)
   for (const [key, value] of Object.entries(pax)) {
     if (!key.startsWith(xattrPrefix)) continue
     const bytes = exact?.get(key)
@@ -184,12 +183,11 @@ const nonAscii = /[\u0080-\u00ff]/
 /**
  * A name as the tar holds it. Header fields are read as latin1 (one character per byte, so `raw.name` keeps the
  * bytes); a PAX `path` or `linkpath` replaced them with UTF-8 text that may have lost bytes, and is read again from
- * the raw PAX data.
+ * `exactPax`.
  */
 const nameOf = (field: string, paxKey: "path" | "linkpath", pax: Decoded["pax"]): string => {
   if (pax?.[paxKey] === undefined) return nonAscii.test(field) ? FileName.decode(Buffer.from(field, "latin1")) : field
-  const raw = rawPax.get(pax)
-  const bytes = raw === undefined ? undefined : PaxRecords.decode(raw).get(paxKey)
+  const bytes = exactPax.get(pax)?.get(paxKey)
   return bytes === undefined ? field : FileName.decode(bytes)
 }
 
