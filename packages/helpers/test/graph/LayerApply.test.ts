@@ -134,17 +134,23 @@ describe("LayerApply.apply", () => {
               header: { ...header(`${binaryFolder}/${latin1Name}`, "file", 1), xattrs: { "user.k": Buffer.from("v") } },
               content: Buffer.from("!")
             },
+            // A plain name in that folder: reached through the folder's descriptor, not renamed.
+            {
+              header: { ...header(`${binaryFolder}/plain`, "file", 1), xattrs: { "user.k": Buffer.from("p") } },
+              content: Buffer.from("!")
+            },
             { header: header(`${binaryFolder}/.wh.gone${latin1Name}`, "file") }
           )
         )
         yield* LayerApply.apply(root, tar, { whiteouts: "overlay" })
         const inFolder = Fs.readdirSync(FileName.fsPath(Path.join(root, binaryFolder)), { encoding: "buffer" })
         // No temporary name is left behind.
-        expect(inFolder.map(FileName.decode).sort()).toEqual([latin1Name, `gone${latin1Name}`].sort())
+        expect(inFolder.map(FileName.decode).sort()).toEqual([latin1Name, `gone${latin1Name}`, "plain"].sort())
         const whiteout = Fs.lstatSync(FileName.fsPath(Path.join(root, binaryFolder, `gone${latin1Name}`)))
         expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true)
         const xattrs = yield* SpecialFiles.readXattrsTree(root)
         expect(xattrs.get(`${binaryFolder}/${latin1Name}`)).toEqual({ "user.k": Uint8Array.from(Buffer.from("v")) })
+        expect(xattrs.get(`${binaryFolder}/plain`)).toEqual({ "user.k": Uint8Array.from(Buffer.from("p")) })
       })
   )
 
