@@ -3,7 +3,8 @@
  * image imported through ApplyDiff, a container writing a file, docker diff, commit (Diff streamed out, ApplyDiff
  * streamed back in), save and load, info and inspect, a daemon restart, and rm/rmi removing layers from disk; a file
  * name that is not UTF-8 through commit, save and load; binary extended attributes (a file capability) through
- * import, commit and save; and an image built by `docker build`.
+ * import, commit and save; and an image built by `docker build`. Then graph-vfs (full copies) through import, run,
+ * diff, commit, rm and rmi.
  */
 import { TarStream } from "@docker-plugin-kit/helpers"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
@@ -199,6 +200,42 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         expect(layersOn(home).length).toBeGreaterThan(beforeBuild)
         yield* engine.docker("rmi", "dpk-built:1")
         expect(layersOn(home).length).toBe(beforeBuild)
+      }),
+    300_000
+  )
+
+  it.live(
+    "graph-vfs (full copies): import, run, diff, commit, a container of the committed image, rm and rmi",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("dpk-graph-vfs")
+        const plugin = yield* Effect.promise(() => spawnServe(["graph-vfs", "--name", name]))
+        yield* Effect.addFinalizer(() =>
+          Effect.promise(async () => {
+            await plugin.stop()
+            removeSocket(name)
+          })
+        )
+        const engine = yield* DockerEngine.make({ daemonArgs: ["--experimental", `--storage-driver=${name}`] })
+        const home = Path.join(engine.dir, "root", name)
+        const run = (...a: ReadonlyArray<string>) => engine.docker("run", "--network", "none", ...a)
+        const status = JSON.parse(yield* engine.docker("info", "--format", "{{json .DriverStatus}}"))
+        expect(status).toContainEqual(["Mode", "vfs (full copies)"])
+        const baseLayers = layersOn(home)
+
+        yield* run("--name", "writer", engine.image, "sh", "-c", "echo by vfs > /tmp/vfs-file; rm /bin/ls")
+        const diff = (yield* engine.docker("diff", "writer")).split("\n")
+        expect(diff).toEqual(expect.arrayContaining(["A /tmp/vfs-file", "D /bin/ls"]))
+        yield* engine.docker("commit", "writer", "dpk-vfs:1")
+        expect(yield* run("--rm", "dpk-vfs:1", "sh", "-c", "cat /tmp/vfs-file; test -e /bin/ls || echo ls gone")).toBe(
+          "by vfs\nls gone"
+        )
+        // The base image is untouched by the container's deletion: its layer is a copy of its own.
+        expect(yield* run("--rm", engine.image, "sh", "-c", "test -e /bin/ls && echo ls here")).toBe("ls here")
+
+        yield* engine.docker("rm", "writer")
+        yield* engine.docker("rmi", "dpk-vfs:1")
+        expect(layersOn(home)).toEqual(baseLayers)
       }),
     300_000
   )
