@@ -78,7 +78,7 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
     })
   )
 
-  it.live("docker logs, --tail 1 and --since show them, stderr on stderr", () =>
+  it.live("docker logs, --tail 1, --since, --until and --timestamps show them, stderr on stderr", () =>
     Effect.gen(function* () {
       const id = yield* run(engine.image, "sh", "-c", "echo one; echo two; echo three; echo oops 1>&2")
       yield* waitExit(id)
@@ -92,6 +92,13 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
       expect(since.stdout).toBe("one\ntwo\nthree\n")
       const future = yield* engine.dockerResult("logs", "--since", new Date(Date.now() + 3_600_000).toISOString(), id)
       expect(future.stdout + future.stderr).toBe("")
+      // --until: nothing before the container ran, everything up to now; --timestamps prefixes each line's time.
+      const early = yield* engine.dockerResult("logs", "--until", new Date(Date.now() - 3_600_000).toISOString(), id)
+      expect(early.stdout + early.stderr).toBe("")
+      const untilNow = yield* engine.dockerResult("logs", "--until", new Date(Date.now() + 1000).toISOString(), id)
+      expect(untilNow.stdout).toBe("one\ntwo\nthree\n")
+      const stamped = (yield* engine.dockerResult("logs", "--timestamps", id)).stdout.split("\n").filter(Boolean)
+      expect(stamped.map((line) => line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ""))).toEqual(["one", "two", "three"])
     })
   )
 
