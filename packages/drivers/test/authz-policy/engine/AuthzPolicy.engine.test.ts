@@ -85,6 +85,18 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     })
   )
 
+  it.effect("docker build (a tar body, not JSON) works, and so does a container of the built image", () =>
+    Effect.gen(function* () {
+      const context = Path.join(base, "build")
+      Fs.mkdirSync(context)
+      Fs.writeFileSync(Path.join(context, "Dockerfile"), `FROM ${engine.image}\nRUN echo built > /built\n`)
+      const tag = `dpk-authz-build:${Date.now()}`
+      yield* engine.docker("build", "--network", "none", "-t", tag, context)
+      expect(yield* engine.docker("run", "--rm", "--network", "none", tag, "cat", "/built")).toBe("built")
+      yield* engine.docker("rmi", tag)
+    })
+  )
+
   it.live("docker events streams for a short time", () =>
     Effect.gen(function* () {
       const since = Math.floor(Date.now() / 1000) - 600
