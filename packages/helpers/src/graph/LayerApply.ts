@@ -348,7 +348,8 @@ export const apply = <E>(
     yield* sync("utimes", target, () => {
       for (let i = applier.folderTimes.length - 1; i >= 0; i--) {
         const { path, mtime } = applier.folderTimes[i]!
-        Fs.utimesSync(onDisk(path), mtime, mtime)
+        // A later entry may have put something else there (a symlink to outside, say): never set a time through it.
+        if (lstatOrUndefined(path)?.isDirectory() === true) Fs.lutimesSync(onDisk(path), mtime, mtime)
       }
     })
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }

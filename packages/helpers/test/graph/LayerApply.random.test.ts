@@ -70,6 +70,8 @@ const applyChecked = (base: string, tar: Uint8Array, whiteouts: LayerApply.White
     const exit = yield* Effect.exit(LayerApply.apply(root, Stream.make(tar), { whiteouts }))
     expect(Fs.readdirSync(base).sort()).toEqual(["outside", "root"])
     expect(Fs.readdirSync(outside)).toEqual(["victim"])
+    // The folder's own time too: a folder's time set through a symlink that took its place would change it.
+    expect(Fs.statSync(outside).mtime.getTime()).toBe(1e12)
     expect(Fs.readFileSync(Path.join(outside, "victim"), "utf8")).toBe("original")
     const victim = Fs.lstatSync(Path.join(outside, "victim"))
     // Mode, owner and time: a chmod, chown or utimes through a symlink would change one.
@@ -86,6 +88,7 @@ const sandbox = Effect.map(tempDir, (base) => {
   const victim = Path.join(base, "outside", "victim")
   Fs.writeFileSync(victim, "original", { mode: 0o644 })
   Fs.utimesSync(victim, 1e9, 1e9)
+  Fs.utimesSync(Path.join(base, "outside"), 1e9, 1e9)
   return base
 })
 
@@ -107,9 +110,13 @@ describe("LayerApply.apply on random tars", () => {
                 next() < 0.5
                   ? [{ header: { name: pick(plain), type: "symlink", linkname: pick(["../outside", outside]) } }]
                   : []
-              const entries = plant.concat(
-                Array.from({ length: 1 + Math.floor(next() * 6) }, () => entryOf(pick, next, outside))
-              )
+              const middle = Array.from({ length: 1 + Math.floor(next() * 6) }, () => entryOf(pick, next, outside))
+              // And a third end with one, in place of whatever an earlier entry made under that name.
+              const last: ReadonlyArray<RawEntry> =
+                next() < 0.33
+                  ? [{ header: { name: pick(plain), type: "symlink", linkname: pick(["../outside", outside]) } }]
+                  : []
+              const entries = [...plant, ...middle, ...last]
               const tar = yield* rawTar(entries)
               const outcome = yield* applyChecked(base, tar, pick(["naive", "overlay"] as const))
               outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)

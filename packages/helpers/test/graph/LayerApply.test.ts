@@ -336,6 +336,17 @@ describe("LayerApply.apply refuses hostile tars, writing nothing outside the fol
     })
   )
 
+  it.effect("a folder replaced by a symlink to outside: the folder's time is not set through it", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      Fs.utimesSync(outside, 1e9, 1e9)
+      yield* applyTar(root, [dir("d/"), symlink("d", "../outside")])
+      expect(Fs.statSync(outside).mtime.getTime()).toBe(1e12)
+      expect(Fs.readlinkSync(Path.join(root, "d"))).toBe("../outside")
+      outsideUntouched(outside)
+    })
+  )
+
   for (const c of corpus) {
     it.effect(c.name, () =>
       Effect.gen(function* () {
