@@ -71,7 +71,8 @@ const applyChecked = (base: string, tar: Uint8Array, whiteouts: LayerApply.White
     expect(Fs.readdirSync(base).sort()).toEqual(["outside", "root"])
     expect(Fs.readdirSync(outside)).toEqual(["victim"])
     // The folder's own time too: a folder's time set through a symlink that took its place would change it.
-    expect(Fs.statSync(outside).mtime.getTime()).toBe(1e12)
+    const folder = Fs.statSync(outside)
+    expect([folder.mode & 0o7777, folder.uid, folder.mtime.getTime()]).toEqual([0o755, process.getuid?.(), 1e12])
     expect(Fs.readFileSync(Path.join(outside, "victim"), "utf8")).toBe("original")
     const victim = Fs.lstatSync(Path.join(outside, "victim"))
     // Mode, owner and time: a chmod, chown or utimes through a symlink would change one.
@@ -84,7 +85,8 @@ const applyChecked = (base: string, tar: Uint8Array, whiteouts: LayerApply.White
 
 const sandbox = Effect.map(tempDir, (base) => {
   Fs.mkdirSync(Path.join(base, "root"))
-  Fs.mkdirSync(Path.join(base, "outside"))
+  Fs.mkdirSync(Path.join(base, "outside"), { mode: 0o755 })
+  Fs.chmodSync(Path.join(base, "outside"), 0o755)
   const victim = Path.join(base, "outside", "victim")
   Fs.writeFileSync(victim, "original", { mode: 0o644 })
   Fs.utimesSync(victim, 1e9, 1e9)
