@@ -94,38 +94,42 @@ const sandbox = Effect.map(tempDir, (base) => {
   return base
 })
 
+/** A seeded generator and a pick among choices drawn from it. */
+const seeded = (seed: number) => {
+  const next = random(seed)
+  const pick: Pick = (choices) => choices[Math.floor(next() * choices.length)]!
+  return { next, pick }
+}
+
+/** Runs `f` on a new sandbox, removed afterwards (checked). */
+const inSandbox = <A, E>(f: (base: string) => Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const base = yield* Effect.scoped(Effect.flatMap(sandbox, (base) => Effect.as(f(base), base)))
+    expect(Fs.existsSync(base)).toBe(false)
+  })
+
 describe("LayerApply.apply on random tars", () => {
   it.effect(
     "400 tars of random entries: nothing written outside the folder, every failure typed",
     () =>
       Effect.gen(function* () {
-        const next = random(20261128)
-        const pick: Pick = (choices) => choices[Math.floor(next() * choices.length)]!
+        const { next, pick } = seeded(20261128)
         const outcomes = new Map<string, number>()
         for (let i = 0; i < 400; i++) {
-          const base = yield* Effect.scoped(
+          yield* inSandbox((base) =>
             Effect.gen(function* () {
-              const base = yield* sandbox
               const outside = Path.join(base, "outside")
-              // Half the tars first plant a symlink to the folder's parent, under a name later entries use.
-              const plant: ReadonlyArray<RawEntry> =
-                next() < 0.5
-                  ? [{ header: { name: pick(plain), type: "symlink", linkname: pick(["../outside", outside]) } }]
-                  : []
+              // A symlink to the folder's parent under a name other entries use: first in half the tars, and last
+              // in a third, in place of whatever an earlier entry made under that name.
+              const plant = (): RawEntry => ({
+                header: { name: pick(plain), type: "symlink", linkname: pick(["../outside", outside]) }
+              })
               const middle = Array.from({ length: 1 + Math.floor(next() * 6) }, () => entryOf(pick, next, outside))
-              // And a third end with one, in place of whatever an earlier entry made under that name.
-              const last: ReadonlyArray<RawEntry> =
-                next() < 0.33
-                  ? [{ header: { name: pick(plain), type: "symlink", linkname: pick(["../outside", outside]) } }]
-                  : []
-              const entries = [...plant, ...middle, ...last]
-              const tar = yield* rawTar(entries)
-              const outcome = yield* applyChecked(base, tar, pick(["naive", "overlay"] as const))
+              const entries = [...(next() < 0.5 ? [plant()] : []), ...middle, ...(next() < 0.33 ? [plant()] : [])]
+              const outcome = yield* applyChecked(base, yield* rawTar(entries), pick(["naive", "overlay"] as const))
               outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
-              return base
             })
           )
-          expect(Fs.existsSync(base)).toBe(false)
         }
         // The generator reaches both sides: tars applied whole, and tars refused for an escape.
         expect(outcomes.get("applied")).toBeGreaterThan(60)
@@ -138,13 +142,11 @@ describe("LayerApply.apply on random tars", () => {
     "300 valid tars with bytes changed at random: nothing written outside the folder, every failure typed",
     () =>
       Effect.gen(function* () {
-        const next = random(1128)
-        const pick: Pick = (choices) => choices[Math.floor(next() * choices.length)]!
+        const { next, pick } = seeded(1128)
         const outcomes = new Set<string>()
         for (let i = 0; i < 300; i++) {
-          yield* Effect.scoped(
+          yield* inSandbox((base) =>
             Effect.gen(function* () {
-              const base = yield* sandbox
               const tar = Buffer.from(
                 yield* rawTar([
                   { header: { name: "a/", type: "directory", mode: 0o755 } },

@@ -59,23 +59,32 @@ const savedXattrs = (dir: string, name: string) =>
     return found
   })
 
+/**
+ * `dpk serve DRIVER` under a unique name, then a private daemon with it as its storage driver (the daemon asks for
+ * its storage driver at start: the plugin must listen first); both stopped with the scope.
+ */
+const daemonOn = (driver: "graph-overlay" | "graph-vfs") =>
+  Effect.gen(function* () {
+    const name = uniqueName(`dpk-${driver}`)
+    const plugin = yield* Effect.promise(() => spawnServe([driver, "--name", name]))
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        await plugin.stop()
+        removeSocket(name)
+      })
+    )
+    const engine = yield* DockerEngine.make({ daemonArgs: ["--experimental", `--storage-driver=${name}`] })
+    const home = Path.join(engine.dir, "root", name)
+    const run = (...a: ReadonlyArray<string>) => engine.docker("run", "--network", "none", ...a)
+    return { name, engine, home, run }
+  })
+
 describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of Docker Engine 20.10", () => {
   it.live(
     "import, run, diff, commit, save/load, info, inspect, restart, rm and rmi",
     () =>
       Effect.gen(function* () {
-        const name = uniqueName("dpk-graph")
-        // The daemon asks for its storage driver at start: the plugin must listen first.
-        const plugin = yield* Effect.promise(() => spawnServe(["graph-overlay", "--name", name]))
-        yield* Effect.addFinalizer(() =>
-          Effect.promise(async () => {
-            await plugin.stop()
-            removeSocket(name)
-          })
-        )
-        const engine = yield* DockerEngine.make({ daemonArgs: ["--experimental", `--storage-driver=${name}`] })
-        const home = Path.join(engine.dir, "root", name)
-        const run = (...a: ReadonlyArray<string>) => engine.docker("run", "--network", "none", ...a)
+        const { name, engine, home, run } = yield* daemonOn("graph-overlay")
 
         // docker info: our name and our Status pairs.
         expect(yield* engine.docker("info", "--format", "{{.Driver}}")).toBe(name)
@@ -210,17 +219,7 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
     "graph-vfs (full copies): import, run, diff, commit, a container of the committed image, rm and rmi",
     () =>
       Effect.gen(function* () {
-        const name = uniqueName("dpk-graph-vfs")
-        const plugin = yield* Effect.promise(() => spawnServe(["graph-vfs", "--name", name]))
-        yield* Effect.addFinalizer(() =>
-          Effect.promise(async () => {
-            await plugin.stop()
-            removeSocket(name)
-          })
-        )
-        const engine = yield* DockerEngine.make({ daemonArgs: ["--experimental", `--storage-driver=${name}`] })
-        const home = Path.join(engine.dir, "root", name)
-        const run = (...a: ReadonlyArray<string>) => engine.docker("run", "--network", "none", ...a)
+        const { engine, home, run } = yield* daemonOn("graph-vfs")
         const status = JSON.parse(yield* engine.docker("info", "--format", "{{json .DriverStatus}}"))
         expect(status).toContainEqual(["Mode", "vfs (full copies)"])
         const baseLayers = layersOn(home)
