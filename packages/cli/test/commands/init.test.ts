@@ -1,11 +1,21 @@
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Init from "../../src/commands/init.ts"
 
-const fresh = () => Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-init-")), "proj")
+/** Temporary folders of this file, removed once it has run. */
+const made: Array<string> = []
+afterAll(() => {
+  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const fresh = () => {
+  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-init-"))
+  made.push(base)
+  return Path.join(base, "proj")
+}
 
 describe("dpk init", () => {
   it.effect("writes the volume project with the plugin's name in place of the template's", () =>
