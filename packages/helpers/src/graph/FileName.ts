@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as Fs from "node:fs"
 
 const strict = new TextDecoder("utf-8", { fatal: true })
 const utf8 = new TextEncoder()
@@ -99,3 +100,18 @@ export const byteLength = (name: string): number => (isText(name) ? Buffer.byteL
  * @since 0.1.0
  */
 export const fsPath = (path: string): string | Buffer => (isText(path) ? path : Buffer.from(encode(path)))
+
+/**
+ * The names in folder `path`, each as `decode` gives it.
+ *
+ * @since 0.1.0
+ */
+export const readdir = (path: string): Array<string> =>
+  Fs.readdirSync(fsPath(path), { encoding: "buffer" }).map((name) => decode(name))
+
+/**
+ * The target of symlink `path`, as `decode` gives it.
+ *
+ * @since 0.1.0
+ */
+export const readlink = (path: string): string => decode(Fs.readlinkSync(fsPath(path), { encoding: "buffer" }))

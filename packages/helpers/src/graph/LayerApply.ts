@@ -192,8 +192,8 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string) =>
     if (applier.whiteouts === "overlay") return yield* SpecialFiles.setXattr(path, overlayOpaque, "y")
     // Hide what the folder held before this tar: keep only what this tar wrote in it.
     yield* sync("readdir", path, () => {
-      for (const child of Fs.readdirSync(onDisk(path), { encoding: "buffer" })) {
-        const rel = LayerPath.join(dir, FileName.decode(child))
+      for (const child of FileName.readdir(path)) {
+        const rel = LayerPath.join(dir, child)
         if (!applier.written.has(rel)) applier.clear(rel)
       }
     })

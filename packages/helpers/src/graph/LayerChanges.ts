@@ -79,10 +79,7 @@ const none: Readonly<Record<string, Uint8Array>> = {}
 const lstat = (path: string): Fs.BigIntStats | undefined =>
   Fs.lstatSync(FileName.fsPath(path), { bigint: true, throwIfNoEntry: false })
 
-const sortedNames = (path: string): Array<string> =>
-  Fs.readdirSync(FileName.fsPath(path), { encoding: "buffer" }).map(FileName.decode).sort()
-
-const linkTarget = (path: string): Buffer => Fs.readlinkSync(FileName.fsPath(path), { encoding: "buffer" })
+const sortedNames = (path: string): Array<string> => FileName.readdir(path).sort()
 
 /** overlayfs' "y" (one byte). */
 const isYes = (value: Uint8Array | undefined) => value?.length === 1 && value[0] === 0x79
@@ -105,7 +102,7 @@ const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layerPath: string, parent
   // A folder's own times change with its content; its content is compared path by path instead.
   if (l.isDirectory()) return false
   if (l.size !== p.size || l.mtimeNs !== p.mtimeNs) return true
-  return l.isSymbolicLink() && !linkTarget(layerPath).equals(linkTarget(parentPath))
+  return l.isSymbolicLink() && FileName.readlink(layerPath) !== FileName.readlink(parentPath)
 }
 
 function* naiveItems(layer: string, parent: string | undefined, xattrs: Xattrs): Generator<Item> {

@@ -155,7 +155,7 @@ const outputs = (
       {
         header: {
           ...header(item.path, "symlink", item),
-          linkname: FileName.decode(Fs.readlinkSync(FileName.fsPath(path), { encoding: "buffer" }))
+          linkname: FileName.readlink(path)
         }
       }
     ]

@@ -53,14 +53,11 @@ const withTextPath = <A>(
   const base = Path.basename(path)
   const io = <B>(f: () => B) => Effect.try({ try: f, catch: ioError(operation, path) })
   return Effect.acquireUseRelease(
-    io(() =>
-      FileName.isText(dir)
-        ? { folder: dir, fd: undefined }
-        : (() => {
-            const fd = Fs.openSync(FileName.fsPath(dir), Fs.constants.O_RDONLY | Fs.constants.O_DIRECTORY)
-            return { folder: `/proc/${process.pid}/fd/${fd}`, fd }
-          })()
-    ),
+    io(() => {
+      if (FileName.isText(dir)) return { folder: dir, fd: undefined }
+      const fd = Fs.openSync(FileName.fsPath(dir), Fs.constants.O_RDONLY | Fs.constants.O_DIRECTORY)
+      return { folder: `/proc/${process.pid}/fd/${fd}`, fd }
+    }),
     ({ folder }) => {
       if (FileName.isText(base)) return use(`${folder}/${base}`)
       const alias = `.dpk-${Crypto.randomBytes(6).toString("hex")}`

@@ -1,5 +1,8 @@
 import { FileName } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 
 const bytes = (...b: ReadonlyArray<number>) => Uint8Array.from(b)
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"))
@@ -39,6 +42,19 @@ describe("FileName", () => {
         const raw = bytes(a, b)
         expect(FileName.encode(FileName.decode(raw))).toEqual(raw)
       }
+    }
+  })
+
+  it("reads a folder's names and a symlink's target as their bytes", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-filename-"))
+    try {
+      const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9])
+      Fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/`), latin1]), "")
+      Fs.symlinkSync(latin1, Path.join(dir, "link"))
+      expect(FileName.readdir(dir).sort()).toEqual(["caf\udce9", "link"])
+      expect(FileName.readlink(Path.join(dir, "link"))).toBe("caf\udce9")
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
     }
   })
 })
