@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
@@ -87,6 +88,27 @@ export const make = (options: Options = {}) =>
     const report = options.report ?? defaultReport
     yield* files.makeDirectory(dir)
     const containers = new Map<string, Container>()
+    // Compressions of rotated files, by container file: kept apart from `containers`, which forgets a container at
+    // its stop, because a compression may outlive the stop and must end before that file's next rotation.
+    const compressions = new Map<string, Fiber.Fiber<void>>()
+    const driverScope = yield* Effect.scope
+
+    /**
+     * Compresses a rotated file beside the writes: the container's new current file does not wait for it. A failure
+     * leaves the file uncompressed (still read and rotated) and is logged.
+     */
+    const compressLater = (base: string, from: string, to: string) =>
+      Effect.gen(function* () {
+        const fiber = yield* files.compress(from, to).pipe(
+          Effect.catch((error) => Effect.logWarning(`${error.message}; the file stays uncompressed`)),
+          Effect.forkIn(driverScope)
+        )
+        compressions.set(base, fiber)
+        // Forgotten once done (called at once when it already is), unless a later one has taken its place.
+        fiber.addObserver(() => {
+          if (compressions.get(base) === fiber) compressions.delete(base)
+        })
+      })
 
     const pathOf = (id: string) => Effect.fromResult(ContainerId.logPath(dir, id))
 
@@ -133,8 +155,21 @@ export const make = (options: Options = {}) =>
           for (const run of LogRotation.split(container.options, container.size, sizes)) {
             if (run.rotateBefore) {
               yield* close(container)
-              for (const step of LogRotation.plan(container.base, container.options.maxFile)) {
-                yield* step._tag === "Remove" ? files.remove(step.path) : files.rename(step.from, step.to)
+              // The previous rotation's compression renames its file at the end: the files move only after it.
+              const compressing = compressions.get(container.base)
+              if (compressing !== undefined) yield* Fiber.join(compressing)
+              const { base, options } = container
+              for (const step of LogRotation.plan(base, options.maxFile, options.compress)) {
+                switch (step._tag) {
+                  case "Remove":
+                    yield* files.remove(step.path)
+                    break
+                  case "Rename":
+                    yield* files.rename(step.from, step.to)
+                    break
+                  case "Compress":
+                    yield* compressLater(base, step.from, step.to)
+                }
               }
               container.size = 0
             }
@@ -202,9 +237,27 @@ export const make = (options: Options = {}) =>
       ...(options.flushTimeout === undefined ? {} : { flushTimeout: options.flushTimeout })
     })
 
-    /** The files of a container's history, oldest first: older ones a previous, larger max-file left are read too. */
-    const historyFiles = (id: string, base: string) =>
-      LogRotation.files(base, Math.max(containers.get(id)?.options.maxFile ?? 1, 10))
+    /**
+     * The generations of a container's history, oldest first: older ones a previous, larger max-file left are read
+     * too, and compressed or not whatever the container's options (they are not known once it has stopped).
+     */
+    const history = (id: string, base: string) =>
+      LogRotation.generations(base, Math.max(containers.get(id)?.options.maxFile ?? 1, 10))
+
+    /**
+     * A generation's file, the compressed one first. Checked in this order, a compression that ends meanwhile (its
+     * file appears, then the plain one goes) cannot hide both: when the plain file is gone, the compressed one is
+     * there.
+     */
+    const openGeneration = ({ compressed, plain }: LogRotation.Generation) =>
+      Effect.gen(function* () {
+        if (compressed === undefined) return yield* files.open(plain)
+        return (
+          (yield* files.openCompressed(compressed)) ??
+          (yield* files.open(plain)) ??
+          (yield* files.openCompressed(compressed))
+        )
+      })
 
     /** The files to read (oldest first), each with how much of it to read, and a follower queue when asked. */
     const capture = (id: string, base: string, follow: boolean) =>
@@ -212,8 +265,8 @@ export const make = (options: Options = {}) =>
         const container = containers.get(id)
         const opened: Array<{ readonly file: OpenFile; readonly end: number }> = []
         const open = Effect.gen(function* () {
-          for (const path of historyFiles(id, base)) {
-            const file = yield* files.open(path)
+          for (const generation of history(id, base)) {
+            const file = yield* openGeneration(generation)
             if (file !== undefined) opened.push({ file, end: file.size })
           }
           if (!follow || container === undefined || container.streams === 0) return undefined
@@ -235,7 +288,7 @@ export const make = (options: Options = {}) =>
           const base = yield* pathOf(Info.ContainerID)
           // Each file opened once before answering: one that cannot be read (a symlink planted in its place) is an
           // error answer, not a stream cut short after its status line.
-          yield* Effect.scoped(Effect.forEach(historyFiles(Info.ContainerID, base), files.open, { discard: true }))
+          yield* Effect.scoped(Effect.forEach(history(Info.ContainerID, base), openGeneration, { discard: true }))
           const selection = yield* Effect.fromResult(
             Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
           )

@@ -18,6 +18,8 @@ export interface Options {
   readonly maxSize: number | undefined
   /** Files kept, the current one included (at least 1). */
   readonly maxFile: number
+  /** Rotated files are gzip-compressed (`BASE.1.gz`, ...), as json-file's `compress=true` does. */
+  readonly compress: boolean
 }
 
 /**
@@ -55,6 +57,26 @@ export const generic: ReadonlyArray<string> = [
   "cache-compress"
 ]
 
+/** The options log-file itself reads. */
+const own: ReadonlyArray<string> = ["max-size", "max-file", "compress"]
+
+// The spellings Go's strconv.ParseBool accepts, which json-file uses for `compress`.
+const booleans: Readonly<Record<string, boolean>> = {
+  "1": true,
+  t: true,
+  T: true,
+  true: true,
+  TRUE: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  false: false,
+  FALSE: false,
+  False: false
+}
+const parseBool = (text: string): boolean | undefined => (Object.hasOwn(booleans, text) ? booleans[text] : undefined)
+
 const units: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
 
 /**
@@ -80,9 +102,13 @@ export const parseSize = (text: string): Result.Result<number, string> => {
 export const decode = (config: Readonly<Record<string, string>> | null): Result.Result<Options, LogOptionInvalid> => {
   const opts = config ?? {}
   for (const [option, value] of Object.entries(opts)) {
-    if (option !== "max-size" && option !== "max-file" && !generic.includes(option)) {
+    if (!own.includes(option) && !generic.includes(option)) {
       return Result.fail(
-        new LogOptionInvalid({ option, value, reason: "unknown option for log-file (it knows max-size and max-file)" })
+        new LogOptionInvalid({
+          option,
+          value,
+          reason: "unknown option for log-file (it knows max-size, max-file and compress)"
+        })
       )
     }
   }
@@ -114,5 +140,27 @@ export const decode = (config: Readonly<Record<string, string>> | null): Result.
       )
     }
   }
-  return Result.succeed({ maxSize, maxFile })
+  let compress = false
+  const compressText = opts.compress
+  if (compressText !== undefined && compressText !== "") {
+    const parsed = parseBool(compressText)
+    if (parsed === undefined) {
+      return Result.fail(
+        new LogOptionInvalid({ option: "compress", value: compressText, reason: "must be true or false" })
+      )
+    }
+    // Only rotated files are compressed: without rotation the option would silently do nothing (json-file refuses it
+    // too, with the same condition).
+    if (parsed && (maxFile < 2 || maxSize === undefined)) {
+      return Result.fail(
+        new LogOptionInvalid({
+          option: "compress",
+          value: compressText,
+          reason: "needs max-size and a max-file of at least 2 (only rotated files are compressed)"
+        })
+      )
+    }
+    compress = parsed
+  }
+  return Result.succeed({ maxSize, maxFile, compress })
 }

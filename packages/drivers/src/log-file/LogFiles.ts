@@ -71,6 +71,16 @@ export interface Service {
   readonly remove: (path: string) => Effect.Effect<void, LogFilesError>
   /** Opens a file for reading until the scope closes; `undefined` when it does not exist. */
   readonly open: (path: string) => Effect.Effect<OpenFile | undefined, LogFilesError, Scope.Scope>
+  /**
+   * Writes `from` gzip-compressed to `to`, then removes `from`. `to` appears whole or not at all (it is written
+   * under another name first), and only then is `from` removed, so a reader always finds one of the two complete.
+   */
+  readonly compress: (from: string, to: string) => Effect.Effect<void, LogFilesError>
+  /**
+   * `open` for a gzip-compressed file: `read(end)` yields the bytes decompressed from the file's first `end` bytes
+   * (a file that is not gzip fails the stream).
+   */
+  readonly openCompressed: (path: string) => Effect.Effect<OpenFile | undefined, LogFilesError, Scope.Scope>
 }
 
 /**

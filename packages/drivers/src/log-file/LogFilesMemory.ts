@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Path from "node:path"
+import * as Zlib from "node:zlib"
 import { LogFiles, LogFilesError, type Service } from "./LogFiles.ts"
 
 /**
@@ -40,8 +41,16 @@ export const make = (options: Options = {}): MemoryFiles => {
   const folders = new Set<string>(["/"])
   const text = new TextDecoder()
   const parentExists = (path: string) => folders.has(Path.dirname(path))
-  const missingParent = (operation: string, path: string) =>
+  const missing = (operation: string, path: string) =>
     Effect.fail(new LogFilesError({ operation, path, reason: "ENOENT: no such file or directory" }))
+  // Contents are replaced, never changed in place, so holding the current array is a snapshot of the file.
+  const openWith = (path: string, content: (bytes: Uint8Array) => Stream.Stream<Uint8Array, LogFilesError>) =>
+    Effect.sync(() => {
+      const bytes = files.get(path)
+      return bytes === undefined
+        ? undefined
+        : { size: bytes.length, read: (end: number) => content(bytes.subarray(0, Math.max(0, end))) }
+    })
   return {
     contents: () => new Map([...files].map(([p, bytes]) => [p, text.decode(bytes)])),
     makeDirectory: (path) =>
@@ -50,7 +59,7 @@ export const make = (options: Options = {}): MemoryFiles => {
       }),
     openAppend: (path) =>
       Effect.suspend(() => {
-        if (!parentExists(path)) return missingParent("open", path)
+        if (!parentExists(path)) return missing("open", path)
         const size = files.get(path)?.length ?? 0
         if (!files.has(path)) files.set(path, new Uint8Array(0))
         // Like an open file: writes go to the file that was opened, even after it is renamed.
@@ -71,20 +80,31 @@ export const make = (options: Options = {}): MemoryFiles => {
       Effect.suspend(() => {
         const bytes = files.get(from)
         if (bytes === undefined) return Effect.void
-        if (!parentExists(to)) return missingParent("rename", to)
+        if (!parentExists(to)) return missing("rename", to)
         files.delete(from)
         files.set(to, bytes)
         return Effect.void
       }),
     remove: (path) => Effect.sync(() => void files.delete(path)),
-    open: (path) =>
-      Effect.sync(() => {
-        // Contents are replaced, never changed in place, so holding the current array is a snapshot of the file.
-        const bytes = files.get(path)
-        return bytes === undefined
-          ? undefined
-          : { size: bytes.length, read: (end: number) => Stream.make(bytes.subarray(0, Math.max(0, end))) }
-      })
+    open: (path) => openWith(path, (bytes) => Stream.make(bytes)),
+    compress: (from, to) =>
+      Effect.suspend(() => {
+        const bytes = files.get(from)
+        if (bytes === undefined) return missing("compress", from)
+        if (!parentExists(to)) return missing("compress", to)
+        files.set(to, Zlib.gzipSync(bytes))
+        files.delete(from)
+        return Effect.void
+      }),
+    openCompressed: (path) =>
+      openWith(path, (bytes) =>
+        Stream.fromEffect(
+          Effect.try({
+            try: () => Zlib.gunzipSync(bytes),
+            catch: (error) => new LogFilesError({ operation: "decompress", path, reason: String(error) })
+          })
+        )
+      )
   }
 }
 

@@ -8,7 +8,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
-import { LogFiles, LogFilesError } from "./LogFiles.ts"
+import { pipeline } from "node:stream/promises"
+import * as Zlib from "node:zlib"
+import { LogFiles, LogFilesError, type OpenFile } from "./LogFiles.ts"
 
 const reasonOf = (error: unknown) =>
   (error as NodeJS.ErrnoException).code === "ELOOP"
@@ -19,9 +21,10 @@ const reasonOf = (error: unknown) =>
 
 // A symlink where a log file would be is refused, not followed: appending through it would write outside the
 // log folder, and reading through it would serve any file to `docker logs`.
-const { O_APPEND, O_CREAT, O_NOFOLLOW, O_RDONLY, O_WRONLY } = Fs.constants
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = Fs.constants
 const appendFlags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW
 const readFlags = O_RDONLY | O_NOFOLLOW
+const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT"
 
 const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
@@ -37,6 +40,69 @@ const ignoringMissing =
       throw error
     }
   }
+
+/** Opens `path` for reading; `content` turns the file's bytes into what `read` yields. */
+const openWith = (
+  path: string,
+  content: (bytes: Stream.Stream<Uint8Array, LogFilesError>) => Stream.Stream<Uint8Array, LogFilesError>
+) =>
+  Effect.acquireRelease(
+    attempt(
+      "open",
+      path,
+      ignoringMissing(async () => {
+        const handle = await Fs.promises.open(path, readFlags)
+        return { handle, size: (await handle.stat()).size }
+      })
+    ),
+    // A failed close of a read-only handle loses nothing.
+    (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close().catch(() => {})))
+  ).pipe(
+    Effect.map((opened): OpenFile | undefined =>
+      opened === undefined
+        ? undefined
+        : {
+            size: opened.size,
+            read: (end: number) =>
+              end <= 0
+                ? Stream.empty
+                : content(
+                    NodeStream.fromReadable<Uint8Array, LogFilesError>({
+                      evaluate: () =>
+                        opened.handle.createReadStream({ start: 0, end: end - 1, autoClose: false, emitClose: false }),
+                      onError: (error) => new LogFilesError({ operation: "read", path, reason: reasonOf(error) })
+                    })
+                  )
+          }
+    )
+  )
+
+/**
+ * Compresses `from` into `to` through `to.tmp` (a leftover of a compression cut short is replaced), streamed with
+ * flat memory, then removes `from`. Neither end is opened through a symlink, and the rename replaces whatever is at
+ * `to` without following it.
+ */
+const compressFile = async (from: string, to: string) => {
+  const temporary = `${to}.tmp`
+  await Fs.promises.rm(temporary, { force: true })
+  const source = await Fs.promises.open(from, readFlags)
+  let target: Fs.promises.FileHandle
+  try {
+    target = await Fs.promises.open(temporary, createFlags, 0o640)
+  } catch (error) {
+    await source.close()
+    throw error
+  }
+  try {
+    // Each stream closes its handle when it ends or fails.
+    await pipeline(source.createReadStream(), Zlib.createGzip(), target.createWriteStream())
+  } catch (error) {
+    await Fs.promises.rm(temporary, { force: true }).catch(() => {})
+    throw error
+  }
+  await Fs.promises.rename(temporary, to)
+  await Fs.promises.rm(from, { force: true })
+}
 
 /**
  * The real-disk Layer.
@@ -80,38 +146,15 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
         ignoringMissing(() => Fs.promises.rename(from, to))
       ),
     remove: (path) => attempt("remove", path, () => Fs.promises.rm(path, { force: true })),
-    open: (path) =>
-      Effect.acquireRelease(
-        attempt(
-          "open",
-          path,
-          ignoringMissing(async () => {
-            const handle = await Fs.promises.open(path, readFlags)
-            return { handle, size: (await handle.stat()).size }
+    open: (path) => openWith(path, (bytes) => bytes),
+    compress: (from, to) => attempt("compress", from, () => compressFile(from, to)),
+    openCompressed: (path) =>
+      openWith(path, (bytes) =>
+        bytes.pipe(
+          NodeStream.pipeThroughDuplex({
+            evaluate: () => Zlib.createGunzip(),
+            onError: (error) => new LogFilesError({ operation: "decompress", path, reason: reasonOf(error) })
           })
-        ),
-        // A failed close of a read-only handle loses nothing.
-        (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close().catch(() => {})))
-      ).pipe(
-        Effect.map((opened) =>
-          opened === undefined
-            ? undefined
-            : {
-                size: opened.size,
-                read: (end: number) =>
-                  end <= 0
-                    ? Stream.empty
-                    : NodeStream.fromReadable<Uint8Array, LogFilesError>({
-                        evaluate: () =>
-                          opened.handle.createReadStream({
-                            start: 0,
-                            end: end - 1,
-                            autoClose: false,
-                            emitClose: false
-                          }),
-                        onError: (error) => new LogFilesError({ operation: "read", path, reason: reasonOf(error) })
-                      })
-              }
         )
       )
   })

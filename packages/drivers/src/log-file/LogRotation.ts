@@ -1,7 +1,9 @@
 /**
  * Rotation of a container's log files, as decisions and plans without I/O: the current file is `BASE`, older ones
- * `BASE.1` (the most recent) to `BASE.N-1`; rotating drops the oldest, shifts the others by one, and starts a new
- * current file.
+ * `BASE.1` (the most recent) to `BASE.N-1`, or `BASE.1.gz` to `BASE.N-1.gz` with `compress`; rotating drops the
+ * oldest, shifts the others by one, and starts a new current file. A compressed rotation first renames the current
+ * file to `BASE.1` and then compresses it to `BASE.1.gz`, which the driver does beside the writes (the new current
+ * file does not wait for the compression); until it has, `BASE.1` is read instead.
  *
  * @since 0.1.0
  */
@@ -15,6 +17,15 @@ import type { Options } from "./LogFileOptions.ts"
 export type Step =
   | { readonly _tag: "Remove"; readonly path: string }
   | { readonly _tag: "Rename"; readonly from: string; readonly to: string }
+  | { readonly _tag: "Compress"; readonly from: string; readonly to: string }
+
+/**
+ * The name of generation `n` of a container's files: 0 is the current file, 1 the most recent rotated one.
+ *
+ * @since 0.1.0
+ */
+export const generationName = (base: string, n: number, compressed = false): string =>
+  n === 0 ? base : `${base}.${n}${compressed ? ".gz" : ""}`
 
 /**
  * Whether to rotate before appending `incoming` bytes to a file of `size` bytes: when the file would grow past
@@ -22,28 +33,58 @@ export type Step =
  *
  * @since 0.1.0
  */
-export const shouldRotate = (options: Options, size: number, incoming: number): boolean =>
+export const shouldRotate = (options: Pick<Options, "maxSize">, size: number, incoming: number): boolean =>
   options.maxSize !== undefined && size > 0 && size + incoming > options.maxSize
 
 /**
- * The steps of one rotation. With `maxFile` 1 the current file is simply removed (the new one starts empty).
+ * The steps of one rotation. With `maxFile` 1 the current file is simply removed (the new one starts empty). With
+ * `compress`, a generation left uncompressed (a compression cut short by a stop) moves along with the compressed
+ * ones, so that it is neither overwritten nor read out of order.
  *
  * @since 0.1.0
  */
-export const plan = (base: string, maxFile: number): ReadonlyArray<Step> => {
-  const name = (n: number) => (n === 0 ? base : `${base}.${n}`)
-  const steps: Array<Step> = [{ _tag: "Remove", path: name(maxFile - 1) }]
-  for (let n = maxFile - 2; n >= 0; n--) steps.push({ _tag: "Rename", from: name(n), to: name(n + 1) })
+export const plan = (base: string, maxFile: number, compress = false): ReadonlyArray<Step> => {
+  const name = (n: number, compressed = false) => generationName(base, n, compressed)
+  const last = maxFile - 1
+  if (!compress || last === 0) {
+    const steps: Array<Step> = [{ _tag: "Remove", path: name(last) }]
+    for (let n = last - 1; n >= 0; n--) steps.push({ _tag: "Rename", from: name(n), to: name(n + 1) })
+    return steps
+  }
+  const steps: Array<Step> = [
+    { _tag: "Remove", path: name(last, true) },
+    { _tag: "Remove", path: name(last) }
+  ]
+  for (let n = last - 1; n >= 1; n--) {
+    steps.push({ _tag: "Rename", from: name(n, true), to: name(n + 1, true) })
+    steps.push({ _tag: "Rename", from: name(n), to: name(n + 1) })
+  }
+  steps.push({ _tag: "Rename", from: base, to: name(1) })
+  steps.push({ _tag: "Compress", from: name(1), to: name(1, true) })
   return steps
 }
 
 /**
- * Every file of a container, oldest first (the order to read them in).
+ * One generation of a container's files: its compressed name (absent for the current file) and its plain one. The
+ * compressed file is preferred: a finished compression writes it whole before it removes the plain file.
  *
  * @since 0.1.0
  */
-export const files = (base: string, maxFile: number): ReadonlyArray<string> =>
-  Array.from({ length: maxFile }, (_, i) => (maxFile - 1 - i === 0 ? base : `${base}.${maxFile - 1 - i}`))
+export interface Generation {
+  readonly compressed: string | undefined
+  readonly plain: string
+}
+
+/**
+ * The generations of a container's files, `count` of them, oldest first (the order to read them in).
+ *
+ * @since 0.1.0
+ */
+export const generations = (base: string, count: number): ReadonlyArray<Generation> =>
+  Array.from({ length: count }, (_, i) => {
+    const n = count - 1 - i
+    return { compressed: n === 0 ? undefined : generationName(base, n, true), plain: generationName(base, n) }
+  })
 
 /**
  * A run of consecutive records that go into one file, and whether the files rotate before it.
@@ -62,7 +103,11 @@ export interface Run {
  *
  * @since 0.1.0
  */
-export const split = (options: Options, size: number, sizes: ReadonlyArray<number>): ReadonlyArray<Run> => {
+export const split = (
+  options: Pick<Options, "maxSize">,
+  size: number,
+  sizes: ReadonlyArray<number>
+): ReadonlyArray<Run> => {
   const runs: Array<Run> = []
   let current = size
   let start = 0

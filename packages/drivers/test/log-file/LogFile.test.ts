@@ -1,7 +1,7 @@
 /**
  * log-file driven by the fake daemon's logging sequences, in-process, over memory files (and once on disk).
  */
-import { LogFile, LogFiles, LogFilesMemory } from "@docker-plugin-kit/drivers"
+import { LogFile, LogFiles, LogFilesMemory, LogRecord } from "@docker-plugin-kit/drivers"
 import { LogEntry, type LogStreams } from "@docker-plugin-kit/helpers"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import { InProcess, LogSequences, SocketHarness } from "@docker-plugin-kit/testkit"
@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as Zlib from "node:zlib"
 
 const dir = "/logs"
 const texts = (entries: ReadonlyArray<LogEntry.LogEntry>) => entries.map(LogEntry.lineText)
@@ -125,6 +126,53 @@ describe("log-file", () => {
       // The oldest lines were rotated away; what is left is the end of the output, in order.
       expect(back.length).toBeGreaterThan(20)
       expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
+    })
+  )
+
+  it.live("with compress, rotated files are gzip, and docker logs reads across them in order", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const logging = yield* daemon.run(
+        LogSequences.info({ Config: { "max-size": "1k", "max-file": "3", compress: "true" } })
+      )
+      const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, "0")}`)
+      for (const line of lines) yield* logging.print("stdout", [line])
+      yield* logging.stop
+      const id = logging.info.ContainerID
+      const names = () => [...memory.contents().keys()].filter((p) => p.includes(id)).sort()
+      // The last rotation's compression runs beside the writes: wait for it.
+      for (let i = 0; i < 100 && names().includes(`${dir}/${id}.log.1`); i++) yield* Effect.sleep("10 millis")
+      expect(names()).toEqual([`${dir}/${id}.log`, `${dir}/${id}.log.1.gz`, `${dir}/${id}.log.2.gz`])
+      const rotated = yield* Effect.scoped(memory.open(`${dir}/${id}.log.1.gz`))
+      const raw = Buffer.concat(yield* Effect.scoped(Stream.runCollect(rotated!.read(rotated!.size))))
+      const plain = Zlib.gunzipSync(raw).toString("utf8")
+      expect(plain.length).toBeLessThanOrEqual(1024)
+      expect(JSON.parse(plain.split("\n")[0]!).log).toMatch(/^line \d{3}\n$/)
+      const back = texts((yield* daemon.logsStopped(logging.info)).entries)
+      expect(back.length).toBeGreaterThan(20)
+      expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
+    })
+  )
+
+  it.live("a generation left uncompressed (a compression cut short) is read in its place, in order", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const info = LogSequences.info({ ContainerID: "c".repeat(64) })
+      const base = `${dir}/${info.ContainerID}.log`
+      const put = (path: string, line: string) =>
+        Effect.scoped(
+          Effect.flatMap(memory.openAppend(path), (file) =>
+            file.write(new TextEncoder().encode(`${LogRecord.encode(LogSequences.entriesOf("stdout", line)[0]!)}\n`))
+          )
+        )
+      yield* put(`${base}.3`, "oldest")
+      yield* memory.compress(`${base}.3`, `${base}.3.gz`)
+      yield* put(`${base}.2`, "older, left uncompressed")
+      yield* put(`${base}.1`, "newer")
+      yield* memory.compress(`${base}.1`, `${base}.1.gz`)
+      yield* put(base, "current")
+      const back = texts((yield* daemon.logsStopped(info)).entries)
+      expect(back).toEqual(["oldest\n", "older, left uncompressed\n", "newer\n", "current\n"])
     })
   )
 

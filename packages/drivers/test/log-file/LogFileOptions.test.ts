@@ -11,8 +11,8 @@ const err = (config: Record<string, string>) => {
 
 describe("LogFileOptions", () => {
   it("no options: one file, never rotated", () => {
-    expect(ok(null)).toEqual({ maxSize: undefined, maxFile: 1 })
-    expect(ok({})).toEqual({ maxSize: undefined, maxFile: 1 })
+    expect(ok(null)).toEqual({ maxSize: undefined, maxFile: 1, compress: false })
+    expect(ok({})).toEqual({ maxSize: undefined, maxFile: 1, compress: false })
   })
 
   it("sizes are binary multiples like json-file's", () => {
@@ -22,13 +22,14 @@ describe("LogFileOptions", () => {
     expect(ok({ "max-size": "1.5k" }).maxSize).toBe(1536)
     expect(ok({ "max-size": "100" }).maxSize).toBe(100)
     expect(ok({ "max-size": "-1" }).maxSize).toBeUndefined()
-    expect(ok({ "max-size": "2k", "max-file": "3" })).toEqual({ maxSize: 2048, maxFile: 3 })
+    expect(ok({ "max-size": "2k", "max-file": "3" })).toEqual({ maxSize: 2048, maxFile: 3, compress: false })
   })
 
   it("generic options the daemon forwards are accepted", () => {
     expect(ok({ mode: "non-blocking", "max-buffer-size": "4m", tag: "{{.Name}}", "cache-disabled": "true" })).toEqual({
       maxSize: undefined,
-      maxFile: 1
+      maxFile: 1,
+      compress: false
     })
   })
 
@@ -39,7 +40,29 @@ describe("LogFileOptions", () => {
     expect(err({ "max-size": "1k", "max-file": "2.5" })).toMatch(/^log-opt max-file=2.5: /)
     expect(err({ "max-file": "3" })).toBe("log-opt max-file=3: needs max-size (files are only rotated by size)")
     expect(err({ "max-sise": "1k" })).toBe(
-      "log-opt max-sise=1k: unknown option for log-file (it knows max-size and max-file)"
+      "log-opt max-sise=1k: unknown option for log-file (it knows max-size, max-file and compress)"
     )
+  })
+
+  it("compress takes Go's boolean spellings, as json-file reads it", () => {
+    const rotating = { "max-size": "1m", "max-file": "3" }
+    for (const yes of ["true", "1", "t", "T", "TRUE", "True"])
+      expect(ok({ ...rotating, compress: yes }).compress).toBe(true)
+    for (const no of ["false", "0", "f", "F", "FALSE", "False", ""]) {
+      expect(ok({ ...rotating, compress: no }).compress).toBe(false)
+    }
+    // Without rotation there is nothing to compress: refused, as json-file refuses it, rather than ignored.
+    expect(ok({ compress: "false" }).compress).toBe(false)
+  })
+
+  it("compress fails on a value that is not a boolean, or without rotated files to compress", () => {
+    expect(err({ "max-size": "1m", "max-file": "3", compress: "yes" })).toBe(
+      "log-opt compress=yes: must be true or false"
+    )
+    const needs = "needs max-size and a max-file of at least 2 (only rotated files are compressed)"
+    expect(err({ compress: "true" })).toBe(`log-opt compress=true: ${needs}`)
+    expect(err({ "max-size": "1m", compress: "true" })).toBe(`log-opt compress=true: ${needs}`)
+    expect(err({ "max-size": "1m", "max-file": "1", compress: "true" })).toBe(`log-opt compress=true: ${needs}`)
+    expect(err({ "max-size": "-1", "max-file": "3", compress: "1" })).toMatch(/^log-opt max-file=3: needs max-size/)
   })
 })

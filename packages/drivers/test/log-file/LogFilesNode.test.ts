@@ -1,12 +1,14 @@
 /**
- * LogFilesNode on the real disk: a symlink planted where a log file would be is never followed.
+ * LogFilesNode on the real disk: a symlink planted where a log file would be is never followed; rotated files are
+ * compressed whole or not at all, and read back decompressed.
  */
 import { LogFiles, LogFilesNode } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Zlib from "node:zlib"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-logfiles-"))),
@@ -14,6 +16,11 @@ const tempDir = Effect.acquireRelease(
 )
 
 const files = LogFiles.LogFiles.pipe(Effect.provide(LogFilesNode.layer))
+
+const textOf = (file: LogFiles.OpenFile | undefined) =>
+  file === undefined
+    ? Effect.succeed(undefined)
+    : Stream.runCollect(file.read(file.size)).pipe(Effect.map((chunks) => Buffer.concat(chunks).toString("utf8")))
 
 describe("LogFilesNode", () => {
   it.effect("appends to a new file, and refuses a symlink in its place without writing through it", () =>
@@ -34,6 +41,52 @@ describe("LogFilesNode", () => {
       const read = yield* Effect.flip(fs.open(planted))
       expect(read.message).toContain("symlink")
       expect(Fs.readFileSync(outside, "utf8")).toBe("must stay\n")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("compresses a rotated file to gzip through a temporary name, then removes the plain one", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const fs = yield* files
+      const from = Path.join(dir, "c.log.1")
+      const to = Path.join(dir, "c.log.1.gz")
+      const content = Array.from({ length: 5000 }, (_, i) => `{"log":"line ${i}\\n"}\n`).join("")
+      Fs.writeFileSync(from, content)
+      // A temporary file left by a compression cut short is replaced, not appended to.
+      Fs.writeFileSync(`${to}.tmp`, "stale")
+      yield* fs.compress(from, to)
+      expect(Fs.readdirSync(dir).sort()).toEqual(["c.log.1.gz"])
+      expect(Zlib.gunzipSync(Fs.readFileSync(to)).toString("utf8")).toBe(content)
+      expect(Fs.statSync(to).size).toBeLessThan(content.length / 4)
+      expect(yield* textOf(yield* fs.openCompressed(to))).toBe(content)
+      expect(yield* fs.openCompressed(Path.join(dir, "missing.gz"))).toBeUndefined()
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("compression never reads or writes through a symlink, and a file that is not gzip fails its read", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const fs = yield* files
+      const outside = Path.join(dir, "outside")
+      Fs.writeFileSync(outside, "must stay\n")
+      // A symlink planted as the rotated file: not compressed (its target would be read), and left alone.
+      const planted = Path.join(dir, "p.log.1")
+      Fs.symlinkSync(outside, planted)
+      const refused = yield* Effect.flip(fs.compress(planted, Path.join(dir, "p.log.1.gz")))
+      expect(refused.message).toContain("symlink")
+      expect(Fs.existsSync(Path.join(dir, "p.log.1.gz"))).toBe(false)
+      // A symlink planted as the compressed file is replaced by the rename, never written through.
+      const from = Path.join(dir, "q.log.1")
+      Fs.writeFileSync(from, "kept\n")
+      const to = Path.join(dir, "q.log.1.gz")
+      Fs.symlinkSync(outside, to)
+      yield* fs.compress(from, to)
+      expect(Fs.lstatSync(to).isFile()).toBe(true)
+      expect(Fs.readFileSync(outside, "utf8")).toBe("must stay\n")
+      const notGzip = Path.join(dir, "r.log.1.gz")
+      Fs.writeFileSync(notGzip, "plain text\n")
+      const failed = yield* Effect.flip(textOf(yield* fs.openCompressed(notGzip)))
+      expect(failed.message).toContain(`decompress ${notGzip}`)
     }).pipe(Effect.scoped)
   )
 })

@@ -11,6 +11,7 @@ import { Effect, Exit, Layer, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Zlib from "node:zlib"
 import { uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
@@ -158,6 +159,68 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
       const shown = (yield* engine.docker("logs", id)).split("\n")
       expect(shown[shown.length - 1]).toBe("line 499")
       expect(shown.length).toBeLessThan(500)
+    })
+  )
+
+  it.live("compress=true: rotated files are gzip, in order, and docker logs reads across them", () =>
+    Effect.gen(function* () {
+      const id = yield* run(
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "--log-opt",
+        "compress=true",
+        engine.image,
+        "sh",
+        "-c",
+        'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done'
+      )
+      yield* waitExit(id)
+      const files = () => Fs.readdirSync(dir).filter((f) => f.startsWith(id))
+      // The last rotation's compression runs beside the writes: wait for it.
+      for (let i = 0; i < 200 && !files().every((f) => f === `${id}.log` || f.endsWith(".gz")); i++) {
+        yield* Effect.sleep("25 millis")
+      }
+      expect(files().sort()).toEqual([`${id}.log`, `${id}.log.1.gz`, `${id}.log.2.gz`])
+      const text = (f: string) => {
+        const bytes = Fs.readFileSync(Path.join(dir, f))
+        return (f.endsWith(".gz") ? Zlib.gunzipSync(bytes) : bytes).toString("utf8")
+      }
+      const kept = [`${id}.log.2.gz`, `${id}.log.1.gz`, `${id}.log`].map(text)
+      for (const content of kept) expect(content.length).toBeLessThanOrEqual(2048)
+      const logged = kept
+        .join("")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => (JSON.parse(l) as Record).log.trimEnd())
+      // Oldest file first, nothing missing or repeated between them, ending with the last line written.
+      const first = Number(logged[0]!.split(" ")[1])
+      expect(logged).toEqual(Array.from({ length: 500 - first }, (_, i) => `line ${first + i}`))
+      expect(first).toBeGreaterThan(0)
+      const shown = (yield* engine.docker("logs", id)).split("\n")
+      expect(shown).toEqual(logged)
+    })
+  )
+
+  it.live("compress=true without rotation fails docker run, as json-file does", () =>
+    Effect.gen(function* () {
+      const result = yield* engine.dockerResult(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--log-driver",
+        name,
+        "--log-opt",
+        "compress=true",
+        engine.image,
+        "true"
+      )
+      expect(result.exitCode).not.toBe(0)
+      expect(result.stderr).toContain(
+        "log-opt compress=true: needs max-size and a max-file of at least 2 (only rotated files are compressed)"
+      )
     })
   )
 
