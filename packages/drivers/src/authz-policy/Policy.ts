@@ -81,6 +81,11 @@ export const Rule = Schema.Struct({
   hostNamespaces: Schema.optionalKey(Schema.Array(Namespace)),
   /** `true`: any device mapping or device cgroup rule; paths: a device under one of them. */
   devices: Schema.optionalKey(Schema.Union([Schema.Literal(true), Schema.Array(AbsolutePath)])),
+  /**
+   * Security options as `key=value` (`seccomp=unconfined`, `apparmor=unconfined`; a `:` spelling is read as the daemon
+   * reads it), `*` matching any text (`seccomp=*`: any seccomp setting).
+   */
+  securityOpts: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
   /** Image references, `*` matching any text, compared with the reference as given and fully qualified. */
   images: Schema.optionalKey(Schema.Array(Schema.NonEmptyString))
 })

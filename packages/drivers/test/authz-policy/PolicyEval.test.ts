@@ -166,6 +166,30 @@ rules:
     expect(PolicyEval.decide(p, create({}, "evil.example/miner")).message).toBe("pull from docker.io/library only")
   })
 
+  it("matches security options in either spelling, and fails closed without the body", () => {
+    const p = policy(`
+default: allow
+rules:
+  - name: no-unconfined
+    decision: deny
+    message: confinement stays on
+    securityOpts: [seccomp=unconfined, "apparmor:unconfined", systempaths=unconfined]
+  - { name: no-custom-seccomp, decision: deny, securityOpts: ["seccomp=*"] }
+`)
+    const decide = (options: ReadonlyArray<string>) => PolicyEval.decide(p, create({ SecurityOpt: options })).rule
+    expect(decide(["seccomp=unconfined"])).toBe("no-unconfined")
+    expect(decide(["seccomp:unconfined"])).toBe("no-unconfined")
+    expect(decide(["no-new-privileges", "apparmor=unconfined"])).toBe("no-unconfined")
+    expect(decide(["systempaths=unconfined"])).toBe("no-unconfined")
+    expect(decide(['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'])).toBe("no-custom-seccomp")
+    expect(decide(["no-new-privileges", "label=level:s0:c100,c200"])).toBe("default")
+    expect(decide([])).toBe("default")
+    const withheld = raw("POST", "/v1.41/containers/create", undefined, {
+      RequestHeaders: { "Content-Type": "application/json" }
+    })
+    expect(PolicyEval.decide(p, withheld)).toMatchObject({ allow: false, rule: "unreadable-body" })
+  })
+
   it("matches images as given and fully qualified", () => {
     const p = policy(`
 default: deny

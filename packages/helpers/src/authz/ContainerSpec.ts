@@ -1,7 +1,7 @@
 /**
  * What a request asks of the host, read from the bodies of the routes that carry a container (or volume)
- * specification: privileged mode, host paths mounted, capabilities added, host namespaces, devices, image. These
- * are the facts authorization policies decide on.
+ * specification: privileged mode, host paths mounted, capabilities added, host namespaces, devices, security
+ * options, image. These are the facts authorization policies decide on.
  *
  * Fields are read as the daemon reads them (keys case-insensitive). Host paths come from every way a request can
  * mount one: `HostConfig.Binds` (`/src:/dst[:opts]`), `HostConfig.Mounts` of type `bind`, and `local` volumes
@@ -59,6 +59,13 @@ export interface ContainerSpec {
   readonly devices: ReadonlyArray<string>
   /** Device cgroup rules (`--device-cgroup-rule`), which grant devices by number. */
   readonly deviceCgroupRules: ReadonlyArray<string>
+  /**
+   * Security options (`--security-opt`), each as `key=value` the way the daemon reads it (see `securityOption`):
+   * `seccomp=unconfined`, `apparmor=unconfined`, `label=disable`, ... `systempaths=unconfined` is never sent as
+   * such (the CLI turns it into empty `MaskedPaths` and `ReadonlyPaths`): it is reported when the request's own
+   * lists leave out any path the daemon masks or makes read-only by default.
+   */
+  readonly securityOpts: ReadonlyArray<string>
 }
 
 /**
@@ -81,7 +88,8 @@ const empty: ContainerSpec = {
   capAdd: [],
   hostNamespaces: [],
   devices: [],
-  deviceCgroupRules: []
+  deviceCgroupRules: [],
+  securityOpts: []
 }
 
 /**
@@ -98,6 +106,46 @@ export const cleanPath = (path: string): string => Path.posix.normalize(path).re
  * @since 0.1.0
  */
 export const capability = (name: string): string => name.trim().toUpperCase().replace(/^CAP_/, "")
+
+/**
+ * A security option as the daemon reads it, in its `key=value` form: split at the first `=`, or at the first `:` when
+ * there is no `=` (the older spelling, still accepted: `seccomp:unconfined` is `seccomp=unconfined`); the bare
+ * `no-new-privileges` is `no-new-privileges=true` and the bare `disable` is `label=disable`. Anything else is kept
+ * as written (the daemon refuses it).
+ *
+ * @since 0.1.0
+ */
+export const securityOption = (option: string): string => {
+  if (option === "no-new-privileges") return "no-new-privileges=true"
+  if (option === "disable") return "label=disable"
+  if (option.includes("=")) return option
+  const colon = option.indexOf(":")
+  return colon < 0 ? option : `${option.slice(0, colon)}=${option.slice(colon + 1)}`
+}
+
+/** What Engine 20.10 masks in every container that is not privileged, unless the request gives its own list. */
+const defaultMaskedPaths = [
+  "/proc/asound",
+  "/proc/acpi",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/proc/scsi",
+  "/sys/firmware"
+]
+
+/** What Engine 20.10 makes read-only in every container that is not privileged, unless the request gives its own. */
+const defaultReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+/** Whether a request's own list (absent or null: the defaults) leaves out any of the defaults. */
+const dropsDefaults = (listed: unknown, defaults: ReadonlyArray<string>): boolean => {
+  if (!Array.isArray(listed)) return false
+  const given = new Set(GoJson.strings(listed).map(cleanPath))
+  return defaults.some((path) => !given.has(path))
+}
 
 /** The source of a `Binds` entry when it is a host path (`/src:/dst[:opts]`); named volumes have none. */
 const bindSource = (bind: string): string | undefined => {
@@ -159,7 +207,14 @@ const hostConfigSpec = (body: unknown): ContainerSpec => {
       const path = GoJson.string(GoJson.field(d, "PathOnHost"))
       return path === undefined || path === "" ? [] : [cleanPath(path)]
     }),
-    deviceCgroupRules: GoJson.strings(GoJson.field(host, "DeviceCgroupRules"))
+    deviceCgroupRules: GoJson.strings(GoJson.field(host, "DeviceCgroupRules")),
+    securityOpts: [
+      ...GoJson.strings(GoJson.field(host, "SecurityOpt")).map(securityOption),
+      ...(dropsDefaults(GoJson.field(host, "MaskedPaths"), defaultMaskedPaths) ||
+      dropsDefaults(GoJson.field(host, "ReadonlyPaths"), defaultReadonlyPaths)
+        ? ["systempaths=unconfined"]
+        : [])
+    ]
   }
 }
 

@@ -42,7 +42,8 @@ describe("ContainerSpec.of", () => {
         PidMode: "host",
         IpcMode: "private",
         Devices: [{ PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm" }],
-        DeviceCgroupRules: ["c 10:229 rwm"]
+        DeviceCgroupRules: ["c 10:229 rwm"],
+        SecurityOpt: ["seccomp:unconfined", "apparmor=unconfined", "no-new-privileges", "label=disable"]
       }
     })
     expect(spec).toEqual({
@@ -57,8 +58,41 @@ describe("ContainerSpec.of", () => {
       capAdd: ["SYS_ADMIN", "NET_ADMIN"],
       hostNamespaces: ["network", "pid"],
       devices: ["/dev/fuse"],
-      deviceCgroupRules: ["c 10:229 rwm"]
+      deviceCgroupRules: ["c 10:229 rwm"],
+      securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "no-new-privileges=true", "label=disable"]
     })
+  })
+
+  it("reads security options the way the daemon splits them", () => {
+    expect(ContainerSpec.securityOption("seccomp=unconfined")).toBe("seccomp=unconfined")
+    // The older colon spelling, which the daemon still takes.
+    expect(ContainerSpec.securityOption("seccomp:unconfined")).toBe("seccomp=unconfined")
+    expect(ContainerSpec.securityOption("no-new-privileges")).toBe("no-new-privileges=true")
+    expect(ContainerSpec.securityOption("disable")).toBe("label=disable")
+    expect(ContainerSpec.securityOption("label:type:svirt_t")).toBe("label=type:svirt_t")
+    // A profile the CLI inlined: split at the first `=`, so a colon in the JSON is not the separator.
+    expect(ContainerSpec.securityOption('seccomp={"defaultAction":"SCMP_ACT_ALLOW"}')).toBe(
+      'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'
+    )
+    const spec = specOf("POST", "/containers/create", { hostconfig: { securityopt: ["apparmor:unconfined"] } })
+    expect(spec?.securityOpts).toEqual(["apparmor=unconfined"])
+  })
+
+  it("reads --security-opt systempaths=unconfined from the lists the CLI sends for it", () => {
+    const options = (host: Record<string, unknown>) =>
+      specOf("POST", "/containers/create", { HostConfig: host })?.securityOpts
+    // What the CLI sends for the option: empty lists, which replace the daemon's defaults.
+    expect(options({ MaskedPaths: [], ReadonlyPaths: [] })).toEqual(["systempaths=unconfined"])
+    // A list of its own that leaves one default out unmasks it just the same.
+    expect(options({ maskedpaths: ["/proc/kcore"] })).toEqual(["systempaths=unconfined"])
+    expect(options({ ReadonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger"] })).toEqual([
+      "systempaths=unconfined"
+    ])
+    // Absent or null: the defaults; every default listed (and more): still confined.
+    expect(options({ MaskedPaths: null })).toEqual([])
+    expect(
+      options({ ReadonlyPaths: ["/proc/bus/", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/x"] })
+    ).toEqual([])
   })
 
   it("reads keys case-insensitively, as the daemon's decoder does, so spelling hides nothing", () => {

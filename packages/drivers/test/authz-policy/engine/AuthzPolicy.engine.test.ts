@@ -205,6 +205,41 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     })
   )
 
+  it.live("a security-options rule, loaded by SIGHUP, denies the options that switch confinement off", () =>
+    Effect.gen(function* () {
+      Fs.writeFileSync(
+        realPolicy,
+        `${baseline}
+  - name: no-unconfined
+    decision: deny
+    message: confinement stays on
+    securityOpts: [seccomp=unconfined, apparmor=unconfined, systempaths=unconfined]
+`
+      )
+      const pid = plugin!.child.pid!
+      process.kill(pid, "SIGHUP")
+      const runWith = (option: string) =>
+        engine.dockerResult("run", "--rm", "--network", "none", "--security-opt", option, engine.image, "true")
+      let result = yield* runWith("seccomp=unconfined")
+      for (let i = 0; i < 40 && result.exitCode === 0; i++) {
+        yield* Effect.sleep("100 millis")
+        result = yield* runWith("seccomp=unconfined")
+      }
+      expect(result.stderr).toContain(denied("confinement stays on"))
+      // The older spelling the daemon still reads, and the other profiles.
+      for (const option of ["seccomp:unconfined", "apparmor=unconfined", "systempaths=unconfined"]) {
+        const denial = yield* runWith(option)
+        expect(denial.stderr, option).toContain(denied("confinement stays on"))
+        expect(denial.exitCode, option).not.toBe(0)
+      }
+      expect((yield* runWith("no-new-privileges")).exitCode).toBe(0)
+      Fs.writeFileSync(realPolicy, baseline)
+      process.kill(pid, "SIGHUP")
+      yield* Effect.sleep("300 millis")
+      expect((yield* runWith("seccomp=unconfined")).exitCode).toBe(0)
+    })
+  )
+
   it.live(
     "with the plugin stopped, requests are refused, not allowed; served again, they pass",
     () =>
