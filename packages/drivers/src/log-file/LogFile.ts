@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { type LogBuffer, type LogEntry, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
+import { LogAttributes, type LogBuffer, type LogEntry, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
 import { DriverError, LogDriver } from "@docker-plugin-kit/protocol"
 import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
@@ -194,6 +194,8 @@ export const make = (options: Options = {}) =>
     const sink = ({ info }: LogStreams.StartRequest) =>
       Effect.gen(function* () {
         const settings = yield* Effect.fromResult(LogFileOptions.decode(info.Config ?? null))
+        // The attributes json-file keeps in every record (labels, env, tag), prepared once for the stream.
+        const shape = LogRecord.shape(yield* Effect.fromResult(LogAttributes.of(info)))
         const base = yield* pathOf(info.ContainerID)
         let container = containers.get(info.ContainerID)
         if (container === undefined) {
@@ -225,9 +227,9 @@ export const make = (options: Options = {}) =>
         )
         return {
           // Encoded when called, so that the entries are not held across the write (see `LogStreams.Sink`).
-          write: (entries) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeAll(entries))),
+          write: (entries) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeAll(entries, shape))),
           // The usual path: records straight from the frames, no `LogEntry` per line.
-          writeFrames: (batch) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeFrames(batch)))
+          writeFrames: (batch) => shared.lock.withPermit(appendReleasing(shared, LogRecord.encodeFrames(batch, shape)))
         } satisfies LogStreams.Sink
       })
 

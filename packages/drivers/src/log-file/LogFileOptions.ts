@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { LogAttributes } from "@docker-plugin-kit/helpers"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 
@@ -38,19 +39,16 @@ export class LogOptionInvalid extends Data.TaggedError("LogOptionInvalid")<{
 }
 
 /**
- * Options the daemon handles itself or passes to every driver (`mode`, `tag`, the local cache's `cache-*`, ...).
- * The daemon forwards every `--log-opt` unfiltered, so these must be accepted and ignored.
+ * Options the daemon handles itself or passes to every driver (`mode`, the local cache's `cache-*`, ...), which
+ * must be accepted (the daemon forwards every `--log-opt` unfiltered), and the attribute options (`labels`, `env`,
+ * `tag`, ...), which `LogAttributes` reads and checks.
  *
  * @since 0.1.0
  */
 export const generic: ReadonlyArray<string> = [
   "mode",
   "max-buffer-size",
-  "tag",
-  "labels",
-  "labels-regex",
-  "env",
-  "env-regex",
+  ...LogAttributes.options,
   "cache-disabled",
   "cache-max-size",
   "cache-max-file",

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { LogEntry, type LogFraming } from "@docker-plugin-kit/helpers"
+import { LogAttributes, LogEntry, type LogFraming } from "@docker-plugin-kit/helpers"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import { isUtf8 } from "node:buffer"
@@ -67,14 +67,16 @@ export const parseTime = (text: string): Result.Result<bigint, string> => {
 }
 
 /**
- * The record of an entry, newline included.
+ * The record of an entry, newline included, in a container's shape (its attributes; none by default).
  *
  * @since 0.1.0
  */
-export const encode = (entry: LogEntry.LogEntry): string => {
+export const encode = (entry: LogEntry.LogEntry, s: Shape = plain): string => {
   const text = LogEntry.lineText(entry)
-  return `{"log":${JSON.stringify(LogEntry.endsLine(entry) ? `${text}\n` : text)},"stream":${JSON.stringify(entry.source)},"time":"${formatTime(entry.timeNano)}"}\n`
+  return `{"log":${JSON.stringify(LogEntry.endsLine(entry) ? `${text}\n` : text)},"stream":${JSON.stringify(entry.source)}${attrsMember(s.attrs)},"time":"${formatTime(entry.timeNano)}"}\n`
 }
+
+const attrsMember = (attrs: string | undefined) => (attrs === undefined ? "" : `,"attrs":${attrs}`)
 
 /**
  * The records of a batch as one buffer (one write), and the end of each record in it (for rotation).
@@ -94,8 +96,33 @@ export interface Encoded {
 
 const ascii = (text: string) => Uint8Array.from(Buffer.from(text, "latin1"))
 const logPrefix = ascii('{"log":"')
-const stdoutMiddle = ascii(',"stream":"stdout","time":"')
-const stderrMiddle = ascii(',"stream":"stderr","time":"')
+
+/**
+ * What a container's records have in common besides their entries: its attributes (`LogAttributes`), written as
+ * json-file writes them, between `stream` and `time`; prepared once per container, as bytes for the usual streams.
+ *
+ * @since 0.1.0
+ */
+export interface Shape {
+  /** The `attrs` object as JSON, absent when the container has none (json-file then leaves the key out). */
+  readonly attrs: string | undefined
+  readonly stdoutMiddle: Uint8Array
+  readonly stderrMiddle: Uint8Array
+}
+
+/**
+ * The shape of the records of a container with these attributes.
+ *
+ * @since 0.1.0
+ */
+export const shape = (attributes: Readonly<Record<string, string>> = {}): Shape => {
+  const attrs = Object.keys(attributes).length === 0 ? undefined : LogAttributes.toGoJson(attributes)
+  const middle = (stream: string) => Buffer.from(`,"stream":"${stream}"${attrsMember(attrs)},"time":"`, "utf8")
+  return { attrs, stdoutMiddle: middle("stdout"), stderrMiddle: middle("stderr") }
+}
+
+/** Records without attributes. */
+const plain = shape()
 const timeEnd = ascii('Z"}\n')
 const hex = ascii("0123456789abcdef")
 const [quote, backslash, zero, dot, u, n] = [34, 92, 48, 46, 117, 110]
@@ -246,7 +273,8 @@ const putRecord = (
   source: string,
   timeNano: bigint,
   endsLine: boolean,
-  at: number
+  at: number,
+  { attrs, stdoutMiddle, stderrMiddle }: Shape
 ): number => {
   let to = putLine(line, lineStart, lineEnd, put(logPrefix, at))
   if (to < 0) return -1
@@ -257,12 +285,16 @@ const putRecord = (
   out[to++] = quote
   if (source === "stdout") to = put(stdoutMiddle, to)
   else if (source === "stderr") to = put(stderrMiddle, to)
-  else to += out.write(`,"stream":${JSON.stringify(source)},"time":"`, to, "utf8")
+  else to += out.write(`,"stream":${JSON.stringify(source)}${attrsMember(attrs)},"time":"`, to, "utf8")
   return put(timeEnd, putTime(timeNano, to))
 }
 
-/** Room for a record of a line of `lineBytes` and a stream of `sourceLength`: every byte escaped as \u00XX. */
-const worstCase = (lineBytes: number, sourceLength: number) => lineBytes * 6 + sourceLength * 6 + 96
+/**
+ * Room for a record of a line of `lineBytes` and a stream of `sourceLength` (every byte escaped as \u00XX), in the
+ * shape `s`.
+ */
+const worstCase = (lineBytes: number, sourceLength: number, s: Shape) =>
+  lineBytes * 6 + sourceLength * 6 + 96 + s.stdoutMiddle.length
 
 /**
  * The records of a batch (each exactly `encode`'s text, in UTF-8) in one buffer. This is the driver's per-line
@@ -272,17 +304,18 @@ const worstCase = (lineBytes: number, sourceLength: number) => lineBytes * 6 + s
  *
  * @since 0.1.0
  */
-export const encodeAll = (entries: ReadonlyArray<LogEntry.LogEntry>): Encoded => {
+export const encodeAll = (entries: ReadonlyArray<LogEntry.LogEntry>, s: Shape = plain): Encoded => {
   const ends: Array<number> = new Array(entries.length)
   let start = used
   let at = used
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!
-    const moved = reserve(start, at, worstCase(entry.line.length, entry.source.length))
+    const moved = reserve(start, at, worstCase(entry.line.length, entry.source.length, s))
     at += moved - start
     start = moved
-    const to = putRecord(entry.line, 0, entry.line.length, entry.source, entry.timeNano, LogEntry.endsLine(entry), at)
-    at = to >= 0 ? to : at + out.write(encode(entry), at, "utf8")
+    const endsLine = LogEntry.endsLine(entry)
+    const to = putRecord(entry.line, 0, entry.line.length, entry.source, entry.timeNano, endsLine, at, s)
+    at = to >= 0 ? to : at + out.write(encode(entry, s), at, "utf8")
     ends[i] = at - start
   }
   used = at
@@ -295,21 +328,21 @@ export const encodeAll = (entries: ReadonlyArray<LogEntry.LogEntry>): Encoded =>
  *
  * @since 0.1.0
  */
-export const encodeFrames = (batch: LogFraming.FrameBatch): Encoded => {
+export const encodeFrames = (batch: LogFraming.FrameBatch, s: Shape = plain): Encoded => {
   const ends: Array<number> = []
   let start = used
   let at = used
   batch.forEach((f) => {
-    const moved = reserve(start, at, worstCase(f.lineEnd - f.lineStart, f.source.length))
+    const moved = reserve(start, at, worstCase(f.lineEnd - f.lineStart, f.source.length, s))
     at += moved - start
     start = moved
     const endsLine = !f.partial || f.last
-    const to = putRecord(f.line, f.lineStart, f.lineEnd, f.source, f.timeNano, endsLine, at)
+    const to = putRecord(f.line, f.lineStart, f.lineEnd, f.source, f.timeNano, endsLine, at, s)
     if (to >= 0) at = to
     else {
       const line = f.line.slice(f.lineStart, f.lineEnd)
       const entry = LogEntry.make({ source: f.source, timeNano: f.timeNano, line, partial: !endsLine })
-      at += out.write(encode(entry), at, "utf8")
+      at += out.write(encode(entry, s), at, "utf8")
     }
     ends.push(at - start)
   })

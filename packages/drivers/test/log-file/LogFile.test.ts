@@ -176,6 +176,37 @@ describe("log-file", () => {
     })
   )
 
+  it.live("labels, env and tag are kept in each record's attrs, as json-file keeps them", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const logging = yield* daemon.run(
+        LogSequences.info({
+          Config: { labels: "app", env: "MODE", tag: "{{.Name}}" },
+          ContainerName: "/web-1",
+          ContainerLabels: { app: "web", other: "x" },
+          ContainerEnv: ["MODE=prod", "PATH=/bin"]
+        })
+      )
+      yield* logging.print("stdout", ["hello"])
+      yield* logging.print("stderr", ["oops"])
+      yield* logging.stop
+      const text = memory.contents().get(`${dir}/${logging.info.ContainerID}.log`)!
+      const records = text.split("\n").filter((l) => l !== "")
+      // In json-file's order (log, stream, attrs, time), the keys sorted.
+      for (const record of records)
+        expect(record).toContain(',"attrs":{"MODE":"prod","app":"web","tag":"web-1"},"time":"')
+      expect(records.map((r) => Object.keys(JSON.parse(r)))).toEqual([
+        ["log", "stream", "attrs", "time"],
+        ["log", "stream", "attrs", "time"]
+      ])
+      // Read back as before: attributes do not change what docker logs shows.
+      expect(texts((yield* daemon.logsStopped(logging.info)).entries)).toEqual(["hello\n", "oops\n"])
+      // A template it cannot render fails the start, naming it.
+      const bad = yield* daemon.run(LogSequences.info({ Config: { tag: "{{.Name | upper}}" } }))
+      expect(bad.start.error).toContain("log-opt tag={{.Name | upper}}: only placeholders")
+    })
+  )
+
   it.live("bad --log-opt values and container IDs fail StartLogging with a message naming them", () =>
     Effect.gen(function* () {
       const { daemon } = yield* setup()

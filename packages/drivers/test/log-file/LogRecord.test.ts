@@ -63,7 +63,7 @@ describe("LogRecord", () => {
     const batch = LogFraming.frameBatch(LogFraming.decoder().pushFrames(bytes).runs)
     expect(batch.size).toBe(3)
     const { bytes: records } = LogRecord.encodeFrames(batch)
-    expect(Buffer.from(records).toString("utf8")).toBe(good.map(LogRecord.encode).join(""))
+    expect(Buffer.from(records).toString("utf8")).toBe(good.map((entry) => LogRecord.encode(entry)).join(""))
     expect(batch.corrupt()).toBe(1)
     expect(batch.error()?.message).toMatch(/^corrupt log entry: /)
   })
@@ -108,11 +108,14 @@ describe("LogRecord", () => {
         ...(random() < 0.3 ? { partialLogMetadata: { last: random() < 0.5, id: "p", ordinal: 1 } } : {})
       })
     )
+    // Every other batch in the shape of a container with attributes (labels, env, tag: non-ASCII and HTML-unsafe).
+    const shapes = [LogRecord.shape(), LogRecord.shape({ tag: "web/1 <&>", app: "café", "10": "x", "9": "y" })]
     // A batch at a time, and each record's end where encode says.
     for (let start = 0; start < entries.length; start += 1000) {
       const batch = entries.slice(start, start + 1000)
-      const { bytes, ends } = LogRecord.encodeAll(batch)
-      const records = batch.map(LogRecord.encode)
+      const shape = shapes[(start / 1000) % 2]!
+      const { bytes, ends } = LogRecord.encodeAll(batch, shape)
+      const records = batch.map((entry) => LogRecord.encode(entry, shape))
       expect(Buffer.from(bytes).toString("utf8")).toBe(records.join(""))
       let end = 0
       expect(ends).toEqual(records.map((r) => (end += Buffer.byteLength(r))))
@@ -124,10 +127,15 @@ describe("LogRecord", () => {
         ...decoder.pushFrames(framed.subarray(0, cut)).runs,
         ...decoder.pushFrames(framed.subarray(cut)).runs
       ]
-      const fromFrames = LogRecord.encodeFrames(LogFraming.frameBatch(runs))
+      const fromFrames = LogRecord.encodeFrames(LogFraming.frameBatch(runs), shape)
       expect(Buffer.from(fromFrames.bytes).toString("utf8")).toBe(records.join(""))
       expect(fromFrames.ends).toEqual(ends)
     }
+    // json-file's order: log, stream, attrs, time; attrs sorted as Go sorts map keys, HTML characters escaped.
+    const record = LogRecord.encode(LogEntry.make({ source: "stderr", timeNano: at, line: "x" }), shapes[1]!)
+    expect(record).toMatch(
+      /^\{"log":"x\\n","stream":"stderr","attrs":\{"10":"x","9":"y","app":"café","tag":"web\/1 \\u003c\\u0026\\u003e"\},"time":"[^"]+"\}\n$/
+    )
     // A line larger than the building block, full of escapes.
     const long = LogEntry.make({ source: "stdout", timeNano: at, line: '"\u0001é'.repeat(200_000) })
     expect(Buffer.from(LogRecord.encodeAll([long]).bytes).toString("utf8")).toBe(LogRecord.encode(long))
@@ -154,7 +162,11 @@ describe("LogRecord", () => {
     // About 80 KB a batch: 200 batches go through many 1 MiB blocks.
     for (let n = 1; n <= 200; n++) {
       const batch = LogRecord.encodeAll(batchOf(n))
-      expect(Buffer.from(batch.bytes).toString("utf8")).toBe(batchOf(n).map(LogRecord.encode).join(""))
+      expect(Buffer.from(batch.bytes).toString("utf8")).toBe(
+        batchOf(n)
+          .map((entry) => LogRecord.encode(entry))
+          .join("")
+      )
       if (buffers.has(batch.bytes.buffer)) reused = true
       buffers.add(batch.bytes.buffer)
       batch.release?.()

@@ -33,6 +33,7 @@ const serve = async (name: string, drivers: Layer.Layer<any, any>) => {
 interface Record {
   readonly log: string
   readonly stream: string
+  readonly attrs?: { readonly [key: string]: string }
   readonly time: string
 }
 
@@ -221,6 +222,39 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
       expect(result.stderr).toContain(
         "log-opt compress=true: needs max-size and a max-file of at least 2 (only rotated files are compressed)"
       )
+    })
+  )
+
+  it.live("labels, env and tag land in each record's attrs exactly as json-file writes them", () =>
+    Effect.gen(function* () {
+      const options = [
+        ...["--label", "app=web", "--label", "com.example.tier=front", "--label", "unpicked=x"],
+        ...["--env", "MODE=prod", "--env", "NOTE=<a&b>"],
+        ...["--log-opt", "labels=app,missing", "--log-opt", "labels-regex=^com\\.example\\."],
+        ...["--log-opt", "env=MODE,NOTE", "--log-opt", "tag={{.ImageName}}|{{.ImageID}}|{{.DaemonName}}"]
+      ]
+      const command = [engine.image, "echo", "hi"]
+      const ours = yield* run(...options, ...command)
+      const theirs = yield* engine.docker(
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--log-driver",
+        "json-file",
+        ...options,
+        ...command
+      )
+      yield* waitExit(ours)
+      yield* waitExit(theirs)
+      const attrsOf = (file: string) => /,"attrs":(\{[^}]*\}),"time":/.exec(Fs.readFileSync(file, "utf8"))?.[1]
+      const expected = attrsOf((yield* engine.docker("inspect", "-f", "{{.LogPath}}", theirs)).trim())
+      expect(expected).toContain('"app":"web"')
+      expect(attrsOf(Path.join(dir, `${ours}.log`))).toBe(expected)
+      // The fields that differ between two containers.
+      const named = yield* run("--name", `${name}-tagged`, "--log-opt", "tag={{.Name}}/{{.ID}}", ...command)
+      yield* waitExit(named)
+      expect(records(named)[0]?.attrs).toEqual({ tag: `${name}-tagged/${named.slice(0, 12)}` })
     })
   )
 

@@ -1,0 +1,93 @@
+import { LogAttributes } from "@docker-plugin-kit/helpers"
+import type { LogDriver } from "@docker-plugin-kit/protocol"
+import { describe, expect, it } from "@effect/vitest"
+import * as Result from "effect/Result"
+import * as Os from "node:os"
+
+const id = "0123456789abcdef".repeat(4)
+const container = (config: Record<string, string>): LogDriver.Info => ({
+  Config: config,
+  ContainerID: id,
+  ContainerName: "/web-1",
+  ContainerEntrypoint: "sh",
+  ContainerArgs: ["-c", "echo hi"],
+  ContainerImageID: `sha256:${"f".repeat(64)}`,
+  ContainerImageName: "busybox:latest",
+  ContainerLabels: { app: "web", "com.example.team": "core", "com.example.tier": "front" },
+  ContainerEnv: ["MODE=prod", "EMPTY=", "NOVALUE", "PATH=/bin", "REGION=eu=west"],
+  ContainerCreated: "2026-11-28T12:00:00Z",
+  LogPath: "",
+  DaemonName: "docker"
+})
+const ok = (config: Record<string, string>) => Result.getOrThrow(LogAttributes.of(container(config)))
+const err = (config: Record<string, string>) => {
+  const result = LogAttributes.of(container(config))
+  if (Result.isSuccess(result)) throw new Error(`expected a failure for ${JSON.stringify(config)}`)
+  return result.failure.message
+}
+
+describe("LogAttributes", () => {
+  it("has none unless asked (json-file has no default tag)", () => {
+    expect(ok({})).toEqual({})
+    expect(ok({ "max-size": "1m", labels: "" })).toEqual({})
+  })
+
+  it("picks labels and environment variables by name, leaving out those the container lacks", () => {
+    expect(ok({ labels: "app,missing", env: "MODE,EMPTY,NOVALUE,REGION" })).toEqual({
+      app: "web",
+      MODE: "prod",
+      EMPTY: "",
+      REGION: "eu=west"
+    })
+  })
+
+  it("picks by regular expression, matching anywhere in the name", () => {
+    expect(ok({ "labels-regex": "^com\\.example\\.", "env-regex": "ION" })).toEqual({
+      "com.example.team": "core",
+      "com.example.tier": "front",
+      REGION: "eu=west"
+    })
+  })
+
+  it("lets later sources override earlier ones: labels, then environment, then the tag", () => {
+    const info = { ...container({ labels: "app,tag", env: "app" }), ContainerEnv: ["app=from-env"] }
+    const withTag = { ...info, ContainerLabels: { app: "web", tag: "label" } }
+    expect(Result.getOrThrow(LogAttributes.of(withTag))).toEqual({ app: "from-env", tag: "label" })
+    const tagged = { ...withTag, Config: { ...withTag.Config, tag: "{{.Name}}" } }
+    expect(Result.getOrThrow(LogAttributes.of(tagged))).toEqual({ app: "from-env", tag: "web-1" })
+  })
+
+  it("renders tag templates as the daemon's fields answer them", () => {
+    expect(ok({ tag: "{{.Name}}/{{.ID}}" }).tag).toBe(`web-1/${id.slice(0, 12)}`)
+    expect(ok({ tag: "{{ .FullID }} {{.ImageName}} {{.DaemonName}}" }).tag).toBe(`${id} busybox:latest docker`)
+    // The daemon shortens the image ID with its prefix.
+    expect(ok({ tag: "{{.ImageID}}" }).tag).toBe("sha256:fffff")
+    expect(ok({ tag: "{{.Command}}" }).tag).toBe("sh -c echo hi")
+    expect(ok({ tag: "{{.Hostname}}" }).tag).toBe(Os.hostname())
+    expect(ok({ tag: "static" }).tag).toBe("static")
+    expect(Result.getOrThrow(LogAttributes.of(container({}), { defaultTag: "{{.ID}}" }))).toEqual({
+      tag: id.slice(0, 12)
+    })
+  })
+
+  it("refuses what it cannot render or compile, naming the option and the value", () => {
+    expect(err({ tag: "{{.Nmae}}" })).toMatch(
+      /^log-opt tag=\{\{\.Nmae\}\}: unknown placeholder \{\{\.Nmae\}\} \(known: ID, /
+    )
+    expect(err({ tag: "{{.Name | upper}}" })).toBe(
+      "log-opt tag={{.Name | upper}}: only placeholders such as {{.Name}} and {{.ID}} are supported, not functions or pipelines"
+    )
+    expect(err({ tag: "{{json .Name}}" })).toMatch(/^log-opt tag=\{\{json \.Name\}\}: only placeholders/)
+    expect(err({ "labels-regex": "(" })).toMatch(/^log-opt labels-regex=\(: Invalid regular expression/)
+    expect(err({ "env-regex": "[" })).toMatch(/^log-opt env-regex=\[: /)
+  })
+
+  it("writes attributes as Go's json.Marshal writes a map: keys in byte order, HTML characters escaped", () => {
+    expect(LogAttributes.toGoJson({ b: "1", a: "2", "10": "x", "9": "y", Z: "<&>\u2028" })).toBe(
+      '{"10":"x","9":"y","Z":"\\u003c\\u0026\\u003e\\u2028","a":"2","b":"1"}'
+    )
+    // Byte order, as Go sorts: U+1F600 comes first in UTF-16 (a surrogate pair), after U+FF61 in UTF-8.
+    expect(LogAttributes.toGoJson({ "\uff61": "1", "\u{1f600}": "2" })).toBe('{"｡":"1","😀":"2"}')
+    expect(LogAttributes.toGoJson({})).toBe("{}")
+  })
+})
