@@ -92,6 +92,27 @@ describe("the baseline policy", () => {
     }
   })
 
+  it("denies a privileged host configuration sent with docker start by an old API client, allows a plain start", () => {
+    const old = raw("POST", "/v1.23/containers/c1/start", { Privileged: true })
+    expect(decide(old)).toMatchObject({ allow: false, rule: "no-privileged" })
+    expect(decide(raw("POST", "/v1.23/containers/c1/start", { Binds: ["/etc:/x"] })).allow).toBe(false)
+    // The CLI's start: no body, text/plain; another client's: JSON of length 0, or an empty object.
+    const plain = raw("POST", "/v1.41/containers/c1/start", undefined, {
+      RequestHeaders: { "Content-Type": "text/plain", "Content-Length": "0" }
+    })
+    const emptyJson = raw("POST", "/v1.41/containers/c1/start", undefined, {
+      RequestHeaders: { "Content-Type": "application/json", "Content-Length": "0" }
+    })
+    for (const request of [plain, emptyJson, raw("POST", "/v1.41/containers/c1/start", {})]) {
+      expect(decide(request)).toMatchObject({ allow: true, rule: "default" })
+    }
+    // A JSON body of unknown length (chunked) was not forwarded: it could hold anything.
+    const chunked = raw("POST", "/v1.23/containers/c1/start", undefined, {
+      RequestHeaders: { "Content-Type": "application/json" }
+    })
+    expect(decide(chunked)).toMatchObject({ allow: false, rule: "unreadable-body" })
+  })
+
   it("fails closed when a container's body was withheld or is unreadable", () => {
     const withheld = raw("POST", "/v1.41/containers/create", undefined, {
       RequestHeaders: { "Content-Type": "application/json" }

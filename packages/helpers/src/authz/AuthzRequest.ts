@@ -17,7 +17,9 @@ import * as EngineRoute from "./EngineRoute.ts"
  * - `Json`: the daemon forwarded it and it parsed.
  * - `NotJson`: its content type is not `application/json` (or there is none), so the daemon neither forwards it
  *   nor reads it as JSON: GETs, tar uploads of `docker cp` and `docker load`, build contexts.
- * - `Withheld`: declared `application/json` but not forwarded (1 MiB or more, or empty).
+ * - `Empty`: declared `application/json` with a `Content-Length` of 0: there was no body to forward (the daemon
+ *   drops `Content-Length` from a chunked request, whose body it does not forward either: that one is `Withheld`).
+ * - `Withheld`: declared `application/json` but not forwarded (1 MiB or more, or its length unknown).
  * - `Unreadable`: forwarded, but not base64 or not JSON.
  *
  * @since 0.1.0
@@ -25,6 +27,7 @@ import * as EngineRoute from "./EngineRoute.ts"
 export type Body =
   | { readonly _tag: "Json"; readonly value: unknown }
   | { readonly _tag: "NotJson"; readonly contentType: string | undefined }
+  | { readonly _tag: "Empty" }
   | { readonly _tag: "Withheld"; readonly reason: string }
   | { readonly _tag: "Unreadable"; readonly reason: string }
 
@@ -95,16 +98,21 @@ export const decodeBase64 = (text: string): Buffer | undefined =>
   strictBase64.test(text) ? Buffer.from(text, "base64") : undefined
 
 /**
- * Reads a forwarded body under its content type.
+ * Reads a forwarded body under its content type and its `Content-Length` header (when the daemon sent one).
  *
  * @since 0.1.0
  */
-export const readBody = (encoded: string | undefined, contentType: string | undefined): Body => {
+export const readBody = (
+  encoded: string | undefined,
+  contentType: string | undefined,
+  contentLength?: string | undefined
+): Body => {
   if (!isJsonContentType(contentType)) return { _tag: "NotJson", contentType }
   if (encoded === undefined || encoded === "") {
+    if (contentLength?.trim() === "0") return { _tag: "Empty" }
     return {
       _tag: "Withheld",
-      reason: "the daemon did not forward the JSON body (it forwards only bodies under 1 MiB, and never an empty one)"
+      reason: "the daemon did not forward the JSON body (it forwards only bodies under 1 MiB with a known length)"
     }
   }
   const bytes = decodeBase64(encoded)
@@ -133,7 +141,7 @@ export const fromRequest = (request: Authorization.AuthZRequest): AuthzRequest =
     uri,
     route: EngineRoute.match(method === "" ? undefined : method, uri),
     headers,
-    body: readBody(request.RequestBody, header(headers, "Content-Type")),
+    body: readBody(request.RequestBody, header(headers, "Content-Type"), header(headers, "Content-Length")),
     user: request.User === undefined || request.User === "" ? undefined : request.User,
     authMethod:
       request.UserAuthNMethod === undefined || request.UserAuthNMethod === "" ? undefined : request.UserAuthNMethod,
@@ -155,7 +163,7 @@ export const fromResponseRequest = (
     response: {
       status: request.ResponseStatusCode,
       headers,
-      body: readBody(request.ResponseBody, header(headers, "Content-Type"))
+      body: readBody(request.ResponseBody, header(headers, "Content-Type"), header(headers, "Content-Length"))
     }
   }
 }

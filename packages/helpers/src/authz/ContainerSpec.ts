@@ -75,6 +75,9 @@ export interface ContainerSpec {
  */
 export const specRoutes: ReadonlySet<EngineRoute.Template> = new Set([
   "containers/create",
+  // Clients of API versions before 1.24 may still send a host configuration when they start a container, and the
+  // daemon applies it: `POST /v1.23/containers/ID/start` with `{"Privileged":true}` starts a privileged container.
+  "containers/{id}/start",
   "containers/{id}/exec",
   "volumes/create",
   "services/create",
@@ -255,6 +258,7 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
     case "Unreadable":
       return Result.fail(`cannot read the body of ${request.method} ${template}: ${body.reason}`)
     case "NotJson":
+    case "Empty":
       // The daemon rejects a non-JSON body on these routes itself; an absent one means defaults.
       return Result.succeed(empty)
     case "Json": {
@@ -264,6 +268,9 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
       switch (template) {
         case "containers/create":
           return Result.succeed(hostConfigSpec(value))
+        case "containers/{id}/start":
+          // The body is the host configuration itself (the image was chosen at create).
+          return Result.succeed(hostConfigSpec({ HostConfig: value }))
         case "containers/{id}/exec":
           return Result.succeed({ ...empty, privileged: GoJson.field(value, "Privileged") === true })
         case "volumes/create": {

@@ -45,6 +45,13 @@ describe("AuthzRequest.fromRequest", () => {
       RequestHeaders: json
     })
     expect(withheld.body._tag).toBe("Withheld")
+    // A length of 0 says there was nothing to forward; any other length, or none (chunked), says it was withheld.
+    const body = (headers: Record<string, string>) =>
+      AuthzRequest.fromRequest({ RequestMethod: "POST", RequestUri: "/containers/c/start", RequestHeaders: headers })
+        .body._tag
+    expect(body({ ...json, "Content-Length": "0" })).toBe("Empty")
+    expect(body({ ...json, "Content-Length": "2000000" })).toBe("Withheld")
+    expect(body({ "Content-Type": "text/plain", "Content-Length": "0" })).toBe("NotJson")
     const tar = AuthzRequest.fromRequest({
       RequestMethod: "PUT",
       RequestUri: "/v1.41/containers/c/archive?path=/tmp",

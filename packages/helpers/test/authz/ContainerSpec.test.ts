@@ -124,6 +124,20 @@ describe("ContainerSpec.of", () => {
     expect(specOf("POST", "/v1.41/images/create?fromSrc=-")).toBeUndefined()
   })
 
+  it("reads the host configuration an old client sends with docker start, which the daemon still applies", () => {
+    const spec = specOf("POST", "/v1.23/containers/c1/start", { Privileged: true, Binds: ["/:/host"], PidMode: "host" })
+    expect(spec).toMatchObject({ privileged: true, hostMounts: [{ source: "/", origin: "Binds" }] })
+    expect(spec?.hostNamespaces).toEqual(["pid"])
+    // A start without a body (text/plain and empty, as the CLI sends it; or JSON of length 0) asks for nothing.
+    expect(specOf("POST", "/v1.41/containers/c1/start")).toMatchObject({ privileged: false, hostMounts: [] })
+    const emptyJson = AuthzRequest.fromRequest({
+      RequestMethod: "POST",
+      RequestUri: "/v1.41/containers/c1/start",
+      RequestHeaders: { "Content-Type": "application/json", "Content-Length": "0" }
+    })
+    expect(Result.getOrThrow(ContainerSpec.of(emptyJson))).toMatchObject({ privileged: false, hostMounts: [] })
+  })
+
   it("reads service specifications", () => {
     const spec = specOf("POST", "/v1.41/services/create", {
       TaskTemplate: {

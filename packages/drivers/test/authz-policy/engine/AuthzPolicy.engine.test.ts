@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import * as Result from "effect/Result"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -42,6 +43,29 @@ afterAll(async () => {
   removeSocket(name)
   Fs.rmSync(base, { recursive: true, force: true })
 })
+
+/** A request straight to the daemon's socket, as a client of any API version may send it. */
+const callDaemon = (method: string, path: string, body: string, contentType = "application/json") =>
+  Effect.promise(
+    () =>
+      new Promise<{ readonly status: number; readonly text: string }>((resolve, reject) => {
+        const request = Http.request(
+          {
+            socketPath: engine.host.replace(/^unix:\/\//, ""),
+            method,
+            path,
+            headers: { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) }
+          },
+          (response) => {
+            let text = ""
+            response.on("data", (chunk) => (text += chunk))
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, text }))
+          }
+        )
+        request.on("error", reject)
+        request.end(body)
+      })
+  )
 
 const denied = (message: string) => `authorization denied by plugin ${name}: ${message}`
 const sha256 = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
@@ -172,6 +196,28 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       expect(
         yield* engine.docker("run", "--rm", "--network", "none", "-v", `${ok}:/ok`, engine.image, "cat", "/ok/f")
       ).toBe("x")
+    })
+  )
+
+  it.live("a host configuration sent with docker start by an old API client is authorized like a create", () =>
+    Effect.gen(function* () {
+      const id = yield* engine.docker("create", "--network", "none", engine.image, "sleep", "60")
+      // API 1.23 clients may still give the host configuration at start, and the daemon applies it.
+      const privileged = yield* callDaemon("POST", `/v1.23/containers/${id}/start`, '{"Privileged":true}')
+      expect(privileged.status).toBe(403)
+      expect(privileged.text).toContain(denied("privileged containers are not allowed (baseline policy)"))
+      const mounted = yield* callDaemon("POST", `/v1.23/containers/${id}/start`, '{"Binds":["/etc:/host-etc"]}')
+      expect(mounted.text).toContain(denied("bind mounts of /, /etc and the Docker socket are not allowed"))
+      expect(yield* engine.docker("inspect", "-f", "{{.State.Running}} {{.HostConfig.Privileged}}", id)).toBe(
+        "false false"
+      )
+      // A start with an empty JSON body (Content-Length 0: nothing withheld) passes.
+      const plain = yield* callDaemon("POST", `/v1.41/containers/${id}/start`, "")
+      expect(plain.status).toBe(204)
+      expect(yield* engine.docker("inspect", "-f", "{{.State.Running}} {{.HostConfig.Privileged}}", id)).toBe(
+        "true false"
+      )
+      yield* engine.docker("rm", "-f", id)
     })
   )
 
