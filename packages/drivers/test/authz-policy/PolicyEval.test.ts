@@ -92,6 +92,15 @@ describe("the baseline policy", () => {
     }
   })
 
+  it("denies host fields given at the top of a create body, which the daemon reads when there is no HostConfig", () => {
+    const top = (body: Record<string, unknown>) =>
+      raw("POST", "/v1.41/containers/create", { Image: "busybox", ...body })
+    expect(decide(top({ Privileged: true })).rule).toBe("no-privileged")
+    expect(decide(top({ Binds: ["/var/run/docker.sock:/s"] })).rule).toBe("no-host-root-etc-or-docker-socket")
+    expect(decide(top({ capadd: ["NET_ADMIN"] })).rule).toBe("no-sys-admin-or-net-admin")
+    expect(decide(top({ HostConfig: {}, Privileged: true })).rule).toBe("default")
+  })
+
   it("denies a privileged host configuration sent with docker start by an old API client, allows a plain start", () => {
     const old = raw("POST", "/v1.23/containers/c1/start", { Privileged: true })
     expect(decide(old)).toMatchObject({ allow: false, rule: "no-privileged" })

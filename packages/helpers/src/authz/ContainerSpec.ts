@@ -182,8 +182,20 @@ const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
     return []
   })
 
+/**
+ * The host configuration of a create as the daemon takes it: the `HostConfig` object, or, when the body has none
+ * (absent or null), the body's own top-level fields. The daemon's create body still embeds the host configuration
+ * for older clients, so `{"Image":"busybox","Privileged":true}` creates a privileged container: a plugin reading
+ * `HostConfig` alone would let it through. With a `HostConfig` object the top-level fields are ignored (but for a few
+ * resource limits, which no rule reads).
+ */
+const hostConfigOf = (body: unknown): unknown => {
+  const inner = GoJson.field(body, "HostConfig")
+  return GoJson.isObject(inner) ? inner : body
+}
+
 const hostConfigSpec = (body: unknown): ContainerSpec => {
-  const host = GoJson.field(body, "HostConfig")
+  const host = hostConfigOf(body)
   const modes: ReadonlyArray<readonly [Namespace, string]> = [
     ["network", "NetworkMode"],
     ["pid", "PidMode"],

@@ -95,6 +95,29 @@ describe("ContainerSpec.of", () => {
     ).toEqual([])
   })
 
+  it("reads a create's host fields from the top of the body when it has no HostConfig object, as the daemon does", () => {
+    const top = specOf("POST", "/v1.41/containers/create", {
+      Image: "busybox",
+      Privileged: true,
+      binds: ["/:/host"],
+      CapAdd: ["SYS_ADMIN"],
+      Devices: [{ PathOnHost: "/dev/mem" }]
+    })
+    expect(top).toMatchObject({
+      privileged: true,
+      hostMounts: [{ source: "/", origin: "Binds" }],
+      capAdd: ["SYS_ADMIN"],
+      devices: ["/dev/mem"]
+    })
+    expect(specOf("POST", "/containers/create", { HostConfig: null, Privileged: true })?.privileged).toBe(true)
+    // A HostConfig object wins: the daemon then ignores the top-level fields.
+    expect(specOf("POST", "/containers/create", { HostConfig: {}, Privileged: true })?.privileged).toBe(false)
+    // The last spelling of the key decides, as in Go.
+    expect(
+      specOf("POST", "/containers/create", { HostConfig: {}, hostconfig: null, Privileged: true })?.privileged
+    ).toBe(true)
+  })
+
   it("reads keys case-insensitively, as the daemon's decoder does, so spelling hides nothing", () => {
     const spec = specOf("POST", "/containers/create", {
       image: "busybox",

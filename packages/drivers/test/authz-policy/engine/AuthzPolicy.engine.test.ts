@@ -221,6 +221,27 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     })
   )
 
+  it.live(
+    "a create giving the host configuration at the top level of its body is authorized like one in HostConfig",
+    () =>
+      Effect.gen(function* () {
+        // The daemon still reads host fields at the top of a create body when it has no HostConfig object.
+        const create = (body: object) => callDaemon("POST", "/v1.41/containers/create", JSON.stringify(body))
+        const base = { Image: engine.image, Cmd: ["sleep", "60"], NetworkDisabled: true }
+        const privileged = yield* create({ ...base, Privileged: true })
+        expect(privileged.status).toBe(403)
+        expect(privileged.text).toContain(denied("privileged containers are not allowed (baseline policy)"))
+        const etc = yield* create({ ...base, HostConfig: null, Binds: ["/etc:/host-etc"] })
+        expect(etc.text).toContain(denied("bind mounts of /, /etc and the Docker socket are not allowed"))
+        // With a HostConfig object the daemon ignores the top-level fields, and so does the policy.
+        const ignored = yield* create({ ...base, HostConfig: { NetworkMode: "none" }, Privileged: true })
+        expect(ignored.status).toBe(201)
+        const id = (JSON.parse(ignored.text) as { Id: string }).Id
+        expect(yield* engine.docker("inspect", "-f", "{{.HostConfig.Privileged}}", id)).toBe("false")
+        yield* engine.docker("rm", "-f", id)
+      })
+  )
+
   it.live("a policy change takes effect after SIGHUP, without restarting the plugin or the daemon", () =>
     Effect.gen(function* () {
       const volume = `dpk-authz-${Date.now()}`
