@@ -243,6 +243,16 @@ const serviceSpec = (body: unknown): ContainerSpec => {
   }
 }
 
+/**
+ * What a build asks of the host, from its query (its body is the context, a tar): `networkmode=host` runs every
+ * `RUN` step in the host's network namespace. Compared in any case, as the network modes of a create are (the
+ * daemon takes only `host`: another case only ever denies more).
+ */
+const buildSpec = (route: EngineRoute.EngineRoute): ContainerSpec => {
+  const network = (EngineRoute.queryValue(route, "networkmode") ?? "").toLowerCase()
+  return network === "host" ? { ...empty, hostNamespaces: ["network"] } : empty
+}
+
 const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
   const from = EngineRoute.queryValue(route, "fromImage")
   if (from === undefined || from === "") return undefined
@@ -253,7 +263,7 @@ const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
 /**
  * The specification of a request: `Result.succeed(undefined)` when its route carries none, a failure saying why
  * when its route carries one but the body cannot be read (the caller must then deny: the body is unknown, not
- * harmless). `images/create` (`docker pull`) gives its image from the query.
+ * harmless). `images/create` (`docker pull`) gives its image from the query, and `build` its network mode.
  *
  * @since 0.1.0
  */
@@ -263,6 +273,7 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
     const image = imageFromQuery(request.route)
     return Result.succeed(image === undefined ? undefined : { ...empty, image })
   }
+  if (template === "build") return Result.succeed(buildSpec(request.route))
   if (template === undefined || !specRoutes.has(template)) return Result.succeed(undefined)
   const body = request.body
   switch (body._tag) {

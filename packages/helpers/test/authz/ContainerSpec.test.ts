@@ -161,6 +161,12 @@ describe("ContainerSpec.of", () => {
     expect(Result.getOrThrow(ContainerSpec.of(emptyJson))).toMatchObject({ privileged: false, hostMounts: [] })
   })
 
+  it("reads a build's network mode from its query (its body is the context)", () => {
+    expect(specOf("POST", "/v1.41/build?t=x&networkmode=host")?.hostNamespaces).toEqual(["network"])
+    expect(specOf("POST", "/v1.41/build?networkmode=none")?.hostNamespaces).toEqual([])
+    expect(specOf("POST", "/build")?.hostNamespaces).toEqual([])
+  })
+
   it("reads service specifications", () => {
     const spec = specOf("POST", "/v1.41/services/create", {
       TaskTemplate: {

@@ -272,7 +272,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     })
   )
 
-  it.live("a security-options rule, loaded by SIGHUP, denies the options that switch confinement off", () =>
+  it.live("rules on security options and the host network, loaded by SIGHUP, deny containers and builds", () =>
     Effect.gen(function* () {
       Fs.writeFileSync(
         realPolicy,
@@ -281,6 +281,10 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     decision: deny
     message: confinement stays on
     securityOpts: [seccomp=unconfined, apparmor=unconfined, systempaths=unconfined]
+  - name: no-host-network
+    decision: deny
+    message: the host network stays private
+    hostNamespaces: [network]
 `
       )
       const pid = plugin!.child.pid!
@@ -300,6 +304,15 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         expect(denial.exitCode, option).not.toBe(0)
       }
       expect((yield* runWith("no-new-privileges")).exitCode).toBe(0)
+      // The host network, asked for by a container or by a build's RUN steps (the query, the body being a tar).
+      const hostRun = yield* engine.dockerResult("run", "--rm", "--network", "host", engine.image, "true")
+      expect(hostRun.stderr).toContain(denied("the host network stays private"))
+      const context = Path.join(base, "build-host")
+      Fs.mkdirSync(context, { recursive: true })
+      Fs.writeFileSync(Path.join(context, "Dockerfile"), `FROM ${engine.image}\nRUN true\n`)
+      const hostBuild = yield* engine.dockerResult("build", "--network", "host", context)
+      expect(hostBuild.exitCode).not.toBe(0)
+      expect(hostBuild.stderr).toContain(denied("the host network stays private"))
       Fs.writeFileSync(realPolicy, baseline)
       process.kill(pid, "SIGHUP")
       yield* Effect.sleep("300 millis")
