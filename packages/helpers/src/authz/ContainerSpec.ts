@@ -5,7 +5,8 @@
  *
  * Fields are read as the daemon reads them (keys case-insensitive). Host paths come from every way a request can
  * mount one: `HostConfig.Binds` (`/src:/dst[:opts]`), `HostConfig.Mounts` of type `bind`, and `local` volumes
- * with `o=bind` (in `Mounts` volume options and in `volumes/create`), which mount their `device` from the host.
+ * (in `Mounts` volume options and in `volumes/create`) with `o=bind`, which mount their `device` from the host, or
+ * with a type that can expose the whole host (a disk, `proc`, `sysfs`, an `overlay`: counted as `/`).
  *
  * @since 0.1.0
  */
@@ -158,14 +159,28 @@ const bindSource = (bind: string): string | undefined => {
   return source.startsWith("/") ? source : undefined
 }
 
-/** The device of a `local` volume whose options bind-mount it from the host (`o=bind`), if any. */
-const bindDevice = (driver: unknown, options: unknown): string | undefined => {
+/** File systems a `local` volume may mount that hold nothing of the host: memory, or another machine's files. */
+const foreignTypes: ReadonlySet<string> = new Set(["tmpfs", "nfs", "nfs4", "cifs", "smb3"])
+
+/**
+ * The host path a `local` volume's options expose, if any. The daemon mounts such a volume itself, in the host's
+ * mount namespace, with whatever type and device the options give, so:
+ * - `o=bind` (or `rbind`) exposes its `device`; a relative one is resolved from the daemon's working folder, which
+ *   the plugin cannot know (and `..` reaches anything), so it counts as `/`;
+ * - any other type but memory and network file systems (a disk such as `/dev/sda1`, `proc`, `sysfs`, an `overlay`
+ *   of host folders) can expose the whole host, and counts as `/`.
+ */
+const localVolumeSource = (driver: unknown, options: unknown): string | undefined => {
   const name = GoJson.string(driver) ?? ""
   if (name !== "" && name !== "local") return undefined
+  const device = GoJson.string(GoJson.field(options, "device")) ?? ""
+  // Without a device the daemon mounts nothing (it refuses the options).
+  if (device === "") return undefined
   const o = GoJson.string(GoJson.field(options, "o")) ?? ""
-  const device = GoJson.string(GoJson.field(options, "device"))
   const binds = o.split(",").some((flag) => flag.trim() === "bind" || flag.trim() === "rbind")
-  return binds && device?.startsWith("/") ? device : undefined
+  if (binds) return device.startsWith("/") ? device : "/"
+  const type = GoJson.string(GoJson.field(options, "type")) ?? ""
+  return foreignTypes.has(type) ? undefined : "/"
 }
 
 const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
@@ -176,7 +191,7 @@ const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
       return [{ source: cleanPath(source), origin: "Mounts" }]
     if (type === "volume") {
       const config = GoJson.path(mount, "VolumeOptions", "DriverConfig")
-      const device = bindDevice(GoJson.field(config, "Name"), GoJson.field(config, "Options"))
+      const device = localVolumeSource(GoJson.field(config, "Name"), GoJson.field(config, "Options"))
       if (device !== undefined) return [{ source: cleanPath(device), origin: "VolumeOptions" }]
     }
     return []
@@ -297,7 +312,7 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
         case "containers/{id}/exec":
           return Result.succeed({ ...empty, privileged: GoJson.field(value, "Privileged") === true })
         case "volumes/create": {
-          const device = bindDevice(GoJson.field(value, "Driver"), GoJson.field(value, "DriverOpts"))
+          const device = localVolumeSource(GoJson.field(value, "Driver"), GoJson.field(value, "DriverOpts"))
           return Result.succeed(
             device === undefined
               ? empty

@@ -147,6 +147,35 @@ describe("ContainerSpec.of", () => {
     expect(specOf("POST", "/v1.41/images/create?fromSrc=-")).toBeUndefined()
   })
 
+  it("counts a local volume that can expose the whole host (a disk, proc, sysfs, overlay, a relative bind) as /", () => {
+    const volume = (DriverOpts: Record<string, string>) =>
+      specOf("POST", "/v1.41/volumes/create", { Name: "v", DriverOpts })?.hostMounts
+    const everything = [{ source: "/", origin: "DriverOpts" }]
+    expect(volume({ type: "proc", device: "proc" })).toEqual(everything)
+    expect(volume({ type: "sysfs", device: "sysfs" })).toEqual(everything)
+    expect(volume({ type: "ext4", device: "/dev/sda1" })).toEqual(everything)
+    expect(volume({ type: "overlay", device: "overlay", o: "lowerdir=/etc,upperdir=/u,workdir=/w" })).toEqual(
+      everything
+    )
+    // A relative bind device is resolved from the daemon's working folder: anything, with `..`.
+    expect(volume({ type: "none", o: "bind", device: "../../etc" })).toEqual(everything)
+    // Memory and other machines' files hold nothing of the host; without a device nothing is mounted.
+    expect(volume({ type: "tmpfs", device: "tmpfs", o: "size=64m" })).toEqual([])
+    expect(volume({ type: "nfs", device: ":/export", o: "addr=10.0.0.1" })).toEqual([])
+    expect(volume({ type: "cifs", device: "//server/share" })).toEqual([])
+    expect(volume({})).toEqual([])
+    // The same through an inline volume of a create.
+    const inline = specOf("POST", "/v1.41/containers/create", {
+      Image: "busybox",
+      HostConfig: {
+        Mounts: [
+          { Type: "volume", Target: "/p", VolumeOptions: { DriverConfig: { Options: { type: "proc", device: "p" } } } }
+        ]
+      }
+    })
+    expect(inline?.hostMounts).toEqual([{ source: "/", origin: "VolumeOptions" }])
+  })
+
   it("reads the host configuration an old client sends with docker start, which the daemon still applies", () => {
     const spec = specOf("POST", "/v1.23/containers/c1/start", { Privileged: true, Binds: ["/:/host"], PidMode: "host" })
     expect(spec).toMatchObject({ privileged: true, hostMounts: [{ source: "/", origin: "Binds" }] })

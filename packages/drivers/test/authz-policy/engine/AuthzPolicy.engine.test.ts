@@ -160,6 +160,21 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         "true"
       )
       yield* refused(mounts, ...run, "-v", "/var/run:/r", engine.image, "true")
+      // A local volume of another type that exposes the host: the daemon mounts it on the host, so procfs shows the
+      // host's processes (and its writable /proc/sys), a disk the host's files.
+      yield* refused(mounts, "volume", "create", "--opt", "type=proc", "--opt", "device=proc", "hostproc")
+      yield* refused(
+        mounts,
+        ...run,
+        "--mount",
+        "type=volume,target=/p,volume-opt=type=proc,volume-opt=device=proc",
+        engine.image,
+        "true"
+      )
+      yield* refused(mounts, "volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", "device=../etc", "v")
+      // A memory file system exposes nothing.
+      yield* engine.docker("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "scratch-tmpfs")
+      yield* engine.docker("volume", "rm", "scratch-tmpfs")
       // Capabilities, however they are spelled.
       for (const cap of ["SYS_ADMIN", "cap_net_admin", "ALL"]) {
         yield* refused(caps, ...run, "--cap-add", cap, engine.image, "true")
