@@ -12,9 +12,13 @@
  * daemon restarts; overlays still mounted when the plugin restarts are adopted as held once. The rules are in the
  * pure `GraphTable`; the mount work behind the `Mounts` service.
  *
+ * With the daemon's user namespaces remapped (`dockerd --userns-remap`), `Init` brings the ID ranges: layers are
+ * applied with their owners moved to host IDs and written out with them moved back, and a layer's folder belongs to
+ * the containers' root, as with the engine's own drivers.
+ *
  * @since 0.1.0
  */
-import { LayerApply, LayerChanges, LayerDiff, LayerTarError } from "@docker-plugin-kit/helpers"
+import { IdMapping, LayerApply, LayerChanges, LayerDiff, LayerTarError } from "@docker-plugin-kit/helpers"
 import { GraphDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -149,6 +153,8 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         })
       )
     const serialised = (id: string) => locks.withLock(id)
+    // The daemon's user-namespace remapping, from Init (none until then, and without --userns-remap).
+    const idMapping = yield* Ref.make<IdMapping.IdMapping | undefined>(undefined)
 
     /** The overlay of a layer on its ancestors, or nothing to mount (vfs, or a base layer). */
     const overlayOf = (s: Store, table: GraphTable.GraphTable, id: string): OverlaySpec | undefined => {
@@ -170,13 +176,23 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           const table = yield* current((t) => GraphTable.create(t, ID, Parent))
           const final = layout(s.root, ID)
           const tmp = layout(s.root, `${tmpPrefix}${ID}-${Crypto.randomUUID()}`)
+          const ids = yield* Ref.get(idMapping)
+          // Remapped, the containers' root (not the host's) owns the top of their file system.
+          const own = (path: string) => {
+            if (ids === undefined) return
+            const root = IdMapping.hostRoot(ids)
+            Fs.chownSync(path, root.uid, root.gid)
+          }
           yield* Effect.gen(function* () {
             yield* io("mkdir", tmp.diff, () => {
               Fs.mkdirSync(tmp.diff, { recursive: true, mode: 0o755 })
               Fs.chmodSync(tmp.diff, 0o755)
+              own(tmp.diff)
               if (mode === "overlay") {
                 Fs.mkdirSync(tmp.work)
                 Fs.mkdirSync(tmp.merged)
+                own(tmp.work)
+                own(tmp.merged)
               }
               Fs.writeFileSync(tmp.parent, Parent ?? "")
             })
@@ -235,14 +251,15 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     return GraphDriver.GraphDriver.of({
       init: ({ Home, UIDMaps, GIDMaps }) =>
         Effect.gen(function* () {
-          if ((UIDMaps?.length ?? 0) > 0 || (GIDMaps?.length ?? 0) > 0) {
-            return yield* Effect.fail(new GraphUnsupported({ reason: "user-namespace remapping is not supported" }))
-          }
-          if (options.root !== undefined) return {}
+          const ids = IdMapping.fromInit(UIDMaps, GIDMaps)
+          yield* Ref.set(idMapping, ids)
           const existing = yield* Ref.get(stores)
-          const root = Path.resolve(Home)
-          if (existing?.root !== root)
+          const root = options.root === undefined ? Path.resolve(Home) : existing?.root
+          if (root !== undefined && existing?.root !== root)
             yield* Ref.set(stores, yield* Effect.provideService(load(root, mode), Mounts, mounts))
+          // Remapped, the runtime reaches a container's root folder as the containers' root, which needs to pass
+          // through the driver's folder (the daemon checks the same of its own folders).
+          if (ids !== undefined && root !== undefined) yield* io("chmod", root, () => Fs.chmodSync(root, 0o711))
           return {}
         }),
       create: ({ ID, Parent }) => create(ID, Parent),
@@ -333,15 +350,22 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           yield* Ref.set(s.table, GraphTable.releaseAll(table))
           return {}
         }),
-      diff: ({ ID, Parent }) => Effect.map(sourceOf(ID, Parent), LayerDiff.diff),
+      diff: ({ ID, Parent }) =>
+        Effect.gen(function* () {
+          const source = yield* sourceOf(ID, Parent)
+          const ids = yield* Ref.get(idMapping)
+          return LayerDiff.diff(source, ids === undefined ? {} : { ids })
+        }),
       changes: ({ ID, Parent }) =>
         Effect.map(Effect.flatMap(sourceOf(ID, Parent), LayerChanges.changes), (Changes) => ({ Changes })),
       applyDiff: ({ id, body }) =>
         Effect.gen(function* () {
           const s = yield* store
           yield* current((t) => GraphTable.get(t, id))
+          const ids = yield* Ref.get(idMapping)
           const applied = yield* LayerApply.apply(layout(s.root, id).diff, body, {
-            whiteouts: mode === "overlay" ? "overlay" : "naive"
+            whiteouts: mode === "overlay" ? "overlay" : "naive",
+            ...(ids === undefined ? {} : { ids })
           })
           return { Size: applied.size }
         }),

@@ -17,6 +17,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
+import * as IdMapping from "./IdMapping.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, type LayerTarError, UnsafeEntry } from "./LayerTarError.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
@@ -41,6 +42,11 @@ export interface Options {
   readonly owners?: boolean
   /** Make device nodes (default: when running as root); when false they are skipped and counted. */
   readonly devices?: boolean
+  /**
+   * The daemon's user-namespace remapping: owners are moved to host IDs (an owner outside the ranges is refused),
+   * and folders made for entries whose parents the tar does not hold belong to the containers' root.
+   */
+  readonly ids?: IdMapping.IdMapping
 }
 
 /**
@@ -86,16 +92,42 @@ class Applier {
   /** Folders whose times are set at the end, once their content no longer changes them. */
   readonly folderTimes: Array<{ readonly path: string; readonly mtime: Date }> = []
 
+  /** The host owner of the entry being applied (its own, or remapped). */
+  owner = { uid: 0, gid: 0 }
+
   readonly root: string
   readonly whiteouts: WhiteoutMode
   readonly owners: boolean
   readonly devices: boolean
+  readonly ids: IdMapping.IdMapping | undefined
+  /** Owner of the folders made for entries whose parents the tar does not hold. */
+  readonly madeFolderOwner: { readonly uid: number; readonly gid: number } | undefined
 
-  constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean) {
+  constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean, ids?: IdMapping.IdMapping) {
     this.root = root
     this.whiteouts = whiteouts
     this.owners = owners
     this.devices = devices
+    this.ids = ids
+    this.madeFolderOwner = owners && ids !== undefined ? IdMapping.hostRoot(ids) : undefined
+  }
+
+  /** Sets `owner` for entry `h`: its IDs, moved to the host's when remapped. */
+  ownerOf(h: TarStream.Header): Result.Result<void, UnsafeEntry> {
+    if (this.ids === undefined) {
+      this.owner = { uid: h.uid, gid: h.gid }
+      return Result.void
+    }
+    const uid = IdMapping.hostUid(this.ids, h.uid)
+    const gid = IdMapping.hostGid(this.ids, h.gid)
+    if (uid === undefined || gid === undefined) {
+      const what = uid === undefined ? `user ${h.uid}` : `group ${h.gid}`
+      return Result.fail(
+        new UnsafeEntry({ name: h.name, reason: `its owner (${what}) is outside the daemon's user-namespace map` })
+      )
+    }
+    this.owner = { uid, gid }
+    return Result.void
   }
 
   abs(rel: string) {
@@ -118,6 +150,9 @@ class Applier {
         if (!create) return Result.succeed(false)
         Fs.mkdirSync(onDisk(path))
         Fs.chmodSync(onDisk(path), 0o755)
+        if (this.madeFolderOwner !== undefined) {
+          Fs.chownSync(onDisk(path), this.madeFolderOwner.uid, this.madeFolderOwner.gid)
+        }
       } else if (stat.isSymbolicLink()) {
         return Result.fail(new UnsafeEntry({ name, reason: `its path goes through the symlink ${current}` }))
       } else if (!stat.isDirectory()) {
@@ -142,8 +177,9 @@ class Applier {
     if (this.whiteouts === "naive") this.written.add(rel)
   }
 
-  chown(path: string, h: TarStream.Header) {
-    if (this.owners) Fs.lchownSync(onDisk(path), h.uid, h.gid)
+  /** Gives `path` the current entry's owner (`owner`). */
+  chown(path: string) {
+    if (this.owners) Fs.lchownSync(onDisk(path), this.owner.uid, this.owner.gid)
   }
 }
 
@@ -181,7 +217,7 @@ const applyWhiteout = (applier: Applier, entry: TarStream.Entry, dir: string, ta
     const path = applier.abs(rel)
     yield* sync("remove", path, () => applier.clear(rel))
     yield* SpecialFiles.mknod(path, "character-device", 0, 0)
-    yield* sync("chown", path, () => applier.chown(path, entry.header))
+    yield* sync("chown", path, () => applier.chown(path))
     applier.wrote(rel)
   })
 
@@ -222,7 +258,7 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
         TarStream.forEachChunk(entry, (chunk) => writeAll(fd, chunk), ioError("write", path)),
         sync("chmod", path, () => {
           const h = entry.header
-          if (applier.owners) Fs.fchownSync(fd, h.uid, h.gid)
+          if (applier.owners) Fs.fchownSync(fd, applier.owner.uid, applier.owner.gid)
           Fs.fchmodSync(fd, h.mode)
           Fs.futimesSync(fd, h.mtime, h.mtime)
         })
@@ -254,7 +290,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       case "directory": {
         yield* sync("mkdir", path, () => {
           if (!merge) Fs.mkdirSync(onDisk(path), 0o700)
-          applier.chown(path, h)
+          applier.chown(path)
           Fs.chmodSync(onDisk(path), h.mode)
         })
         applier.safeDirs.add(rel)
@@ -264,7 +300,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       case "symlink": {
         yield* sync("symlink", path, () => {
           Fs.symlinkSync(onDisk(h.linkname), onDisk(path))
-          applier.chown(path, h)
+          applier.chown(path)
           Fs.lutimesSync(onDisk(path), h.mtime, h.mtime)
         })
         break
@@ -291,7 +327,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string) =>
       case "fifo": {
         yield* SpecialFiles.mknod(path, h.type, h.devmajor, h.devminor)
         yield* sync("chmod", path, () => {
-          applier.chown(path, h)
+          applier.chown(path)
           Fs.chmodSync(onDisk(path), h.mode)
           Fs.utimesSync(onDisk(path), h.mtime, h.mtime)
         })
@@ -308,6 +344,7 @@ const applyEntry = (applier: Applier, entry: TarStream.Entry): Effect.Effect<voi
     const name = entry.header.name
     const rel = yield* Effect.fromResult(Result.mapError(LayerPath.normalize(name), unsafe(name)))
     const meaning = yield* Effect.fromResult(Result.mapError(LayerPath.meaning(rel), unsafe(name)))
+    if (applier.owners) yield* fromResult(applier.ownerOf(entry.header))
     switch (meaning._tag) {
       case "AufsMeta":
         return void applier.skipped++
@@ -342,7 +379,8 @@ export const apply = <E>(
       target,
       options.whiteouts ?? "naive",
       options.owners ?? isRoot(),
-      options.devices ?? isRoot()
+      options.devices ?? isRoot(),
+      options.ids
     )
     yield* Stream.runForEach(TarStream.entries(bytes), (entry) => applyEntry(applier, entry))
     yield* sync("utimes", target, () => {

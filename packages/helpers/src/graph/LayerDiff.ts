@@ -12,6 +12,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
+import * as IdMapping from "./IdMapping.ts"
 import * as LayerChanges from "./LayerChanges.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, LayerIoError } from "./LayerTarError.ts"
@@ -109,13 +110,30 @@ const fileBody = (path: string, size: number): Stream.Stream<Uint8Array, LayerIo
 const major = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn))
 const minor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn))
 
-const header = (name: string, type: TarStream.EntryType, item: LayerChanges.Item): TarStream.Header =>
+/** The owner of `item` as the tar gives it: the container's IDs of a remapped host owner. */
+const ownerOf = (item: LayerChanges.Item, ids: IdMapping.IdMapping | undefined) => {
+  const uid = Number(item.stat.uid)
+  const gid = Number(item.stat.gid)
+  if (ids === undefined) return { uid, gid }
+  const inside = { uid: IdMapping.containerUid(ids, uid), gid: IdMapping.containerGid(ids, gid) }
+  if (inside.uid === undefined || inside.gid === undefined) {
+    const what = inside.uid === undefined ? `user ${uid}` : `group ${gid}`
+    throw new Error(`the owner of ${item.path} (host ${what}) is outside the daemon's user-namespace map`)
+  }
+  return { uid: inside.uid, gid: inside.gid }
+}
+
+const headerOf = (
+  name: string,
+  type: TarStream.EntryType,
+  item: LayerChanges.Item,
+  ids: IdMapping.IdMapping | undefined
+): TarStream.Header =>
   TarStream.header({
     name,
     type,
     mode: Number(item.stat.mode & 0o7777n),
-    uid: Number(item.stat.uid),
-    gid: Number(item.stat.gid),
+    ...ownerOf(item, ids),
     size: type === "file" ? Number(item.stat.size) : 0,
     mtime: new Date(Number(item.stat.mtimeMs)),
     xattrs: item.xattrs
@@ -129,8 +147,10 @@ const outputs = (
   root: string,
   item: LayerChanges.Item,
   links: Map<bigint, string>,
-  slab: Slab
+  slab: Slab,
+  ids: IdMapping.IdMapping | undefined
 ): ReadonlyArray<TarStream.Output<LayerIoError>> => {
+  const header = (name: string, type: TarStream.EntryType, of: LayerChanges.Item) => headerOf(name, type, of, ids)
   const path = Path.join(root, item.path)
   const s = item.stat
   if (item.kind === LayerChanges.Kind.Delete) return [{ header: marker(LayerPath.whiteoutOf(item.path)) }]
@@ -172,12 +192,22 @@ const outputs = (
 }
 
 /**
+ * Options of `diff`.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The daemon's user-namespace remapping: owners are written as the containers' IDs (one outside it fails). */
+  readonly ids?: IdMapping.IdMapping
+}
+
+/**
  * The layer tar of `source`'s changes. The walk, the reads and the tar are all driven by whoever reads the
  * stream; a filesystem error fails it (after the status line, the server then aborts the connection).
  *
  * @since 0.1.0
  */
-export const diff = (source: LayerChanges.Source): Stream.Stream<Uint8Array, LayerIoError> => {
+export const diff = (source: LayerChanges.Source, options: Options = {}): Stream.Stream<Uint8Array, LayerIoError> => {
   const root = source._tag === "Naive" ? source.layer : source.upper
   const entries = Stream.unwrap(
     Effect.map(LayerChanges.items(source), (all) => {
@@ -194,7 +224,7 @@ export const diff = (source: LayerChanges.Source): Stream.Stream<Uint8Array, Lay
             while (batch.length < batchEntries && bytes < chunkBytes) {
               const step = iterator.next()
               if (step.done === true) break
-              for (const output of outputs(root, step.value, links, slab)) {
+              for (const output of outputs(root, step.value, links, slab, options.ids)) {
                 batch.push(output)
                 bytes += output.content?.length ?? 0
                 if (output.body !== undefined) bytes = chunkBytes
