@@ -121,6 +121,11 @@ export interface Options {
    * a storage-driver plugin, which must already listen when the daemon starts).
    */
   readonly daemonArgs?: ReadonlyArray<string>
+  /**
+   * Remap the containers' user namespaces to this user's subordinate IDs (`--userns-remap`; see `RemapUser`). The
+   * daemon then keeps its data under `root/UID.GID` and needs every folder above it passable by that user.
+   */
+  readonly usernsRemap?: string
 }
 
 /** Commands the test image links to busybox. */
@@ -305,6 +310,8 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
           Fs.rmSync(dir, { recursive: true, force: true })
         })
     )
+    // The remapped root must pass through the engine's folder to reach its data (the daemon refuses to start else).
+    if (options.usernsRemap !== undefined) Fs.chmodSync(dir, 0o711)
     const socket = Path.join(dir, "docker.sock")
     const host = `unix://${socket}`
     const log = Path.join(dir, "dockerd.log")
@@ -336,6 +343,7 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
           `--exec-root=${Path.join(dir, "exec")}`,
           `--pidfile=${Path.join(dir, "docker.pid")}`,
           `--host=${host}`,
+          ...(options.usernsRemap === undefined ? [] : [`--userns-remap=${options.usernsRemap}`]),
           ...(options.daemonArgs ?? [])
         ],
         { stdio: ["ignore", out, out], env }

@@ -7,7 +7,7 @@
  * diff, commit, rm and rmi.
  */
 import { TarStream } from "@docker-plugin-kit/helpers"
-import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { DockerEngine, RemapUser } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -63,7 +63,7 @@ const savedXattrs = (dir: string, name: string) =>
  * `dpk serve DRIVER` under a unique name, then a private daemon with it as its storage driver (the daemon asks for
  * its storage driver at start: the plugin must listen first); both stopped with the scope.
  */
-const daemonOn = (driver: "graph-overlay" | "graph-vfs") =>
+const daemonOn = (driver: "graph-overlay" | "graph-vfs", remap?: RemapUser.RemapUser) =>
   Effect.gen(function* () {
     const name = uniqueName(`dpk-${driver}`)
     const plugin = yield* Effect.promise(() => spawnServe([driver, "--name", name]))
@@ -73,8 +73,13 @@ const daemonOn = (driver: "graph-overlay" | "graph-vfs") =>
         removeSocket(name)
       })
     )
-    const engine = yield* DockerEngine.make({ daemonArgs: ["--experimental", `--storage-driver=${name}`] })
-    const home = Path.join(engine.dir, "root", name)
+    const engine = yield* DockerEngine.make({
+      daemonArgs: ["--experimental", `--storage-driver=${name}`],
+      ...(remap === undefined ? {} : { usernsRemap: remap.name })
+    })
+    // Remapped, the daemon keeps its data under a folder named for the containers' root on the host.
+    const data = remap === undefined ? "root" : Path.join("root", `${remap.start}.${remap.start}`)
+    const home = Path.join(engine.dir, data, name)
     const run = (...a: ReadonlyArray<string>) => engine.docker("run", "--network", "none", ...a)
     return { name, engine, home, run }
   })
@@ -237,6 +242,63 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         yield* engine.docker("rm", "writer")
         yield* engine.docker("rmi", "dpk-vfs:1")
         expect(layersOn(home)).toEqual(baseLayers)
+      }),
+    300_000
+  )
+
+  it.live(
+    "with user namespaces remapped: layers hold host owners, containers see their own, commit and save give them back",
+    () =>
+      Effect.gen(function* () {
+        const remap = yield* RemapUser.make
+        const { engine, home, run } = yield* daemonOn("graph-overlay", remap)
+        const owner = (path: string) => {
+          const stat = Fs.lstatSync(path)
+          return [stat.uid, stat.gid]
+        }
+        // The image was imported with its owners (root) moved to the remapped root.
+        const [base] = layersOn(home)
+        expect(owner(Path.join(home, base!, "diff", "bin", "busybox"))).toEqual([remap.start, remap.start])
+        expect(owner(Path.join(home, base!, "diff"))).toEqual([remap.start, remap.start])
+        // Inside, root and its files are 0; a file the container writes is the remapped root's on the host.
+        const inside = yield* run(
+          "--name",
+          "remapped",
+          engine.image,
+          "sh",
+          "-c",
+          "id -u; stat -c '%u:%g' /bin/busybox; echo remapped > /tmp/by-root; chown 1000:1000 /tmp/by-root; stat -c '%u:%g' /tmp/by-root"
+        )
+        expect(inside.split("\n")).toEqual(["0", "0:0", "1000:1000"])
+        const upper = JSON.parse(yield* engine.docker("inspect", "--format", "{{json .GraphDriver.Data}}", "remapped"))
+          .UpperDir as string
+        expect(owner(Path.join(upper, "tmp", "by-root"))).toEqual([remap.start + 1000, remap.start + 1000])
+        // Commit (Diff out, ApplyDiff in): the container's IDs again in the tar, host IDs again in the new layer.
+        yield* engine.docker("commit", "remapped", "dpk-remapped:1")
+        expect(yield* run("--rm", "dpk-remapped:1", "stat", "-c", "%u:%g", "/tmp/by-root")).toBe("1000:1000")
+        const saved = Path.join(engine.dir, "remapped.tar")
+        yield* engine.docker("save", "-o", saved, "dpk-remapped:1")
+        const extracted = Path.join(engine.dir, "remapped-save")
+        Fs.mkdirSync(extracted)
+        ChildProcess.execFileSync("tar", ["-xf", saved, "-C", extracted])
+        const owners: Array<string> = []
+        for (const layer of Fs.readdirSync(extracted).filter((d) =>
+          Fs.existsSync(Path.join(extracted, d, "layer.tar"))
+        )) {
+          yield* Stream.runForEach(
+            TarStream.entries(Stream.make(Fs.readFileSync(Path.join(extracted, layer, "layer.tar")))),
+            (entry) =>
+              Effect.sync(() => {
+                const name = entry.header.name.replace(/^\.\//, "")
+                if (name === "tmp/by-root" || name === "bin/busybox") {
+                  owners.push(`${name} ${entry.header.uid}:${entry.header.gid}`)
+                }
+              })
+          )
+        }
+        expect(owners.sort()).toEqual(["bin/busybox 0:0", "tmp/by-root 1000:1000"])
+        yield* engine.docker("rm", "remapped")
+        yield* engine.docker("rmi", "dpk-remapped:1")
       }),
     300_000
   )
