@@ -3,7 +3,7 @@
 // copy is `cp -a`, which keeps owners, modes, times to the nanosecond and attributes (Node's fs.cpSync rounds the
 // times): comparing a layer with its parent's folder then finds exactly what changed. The kit's layer-tar helpers do the rest: LayerApply extracts pulled
 // layers (whiteouts applied, every escape refused), LayerChanges and LayerDiff compare a layer with its parent.
-import { LayerApply, LayerChanges, LayerDiff } from "@docker-plugin-kit/helpers"
+import { IdMapping, LayerApply, LayerChanges, LayerDiff } from "@docker-plugin-kit/helpers"
 import { DriverError, GraphDriver } from "@docker-plugin-kit/protocol"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -38,6 +38,8 @@ export const layer = (root: string) =>
     const folder = (id: string) => Path.join(root, id)
     // Gets per layer: Get nests (container start, docker cp, export), each balanced by a Put.
     const gets = new Map<string, number>()
+    // The daemon's user-namespace remapping (dockerd --userns-remap), from Init: owners on disk are the host's IDs.
+    let ids: IdMapping.IdMapping | undefined
     const existing = (ID: string) =>
       Effect.flatMap(checkId(ID), (id) =>
         Fs.existsSync(folder(id))
@@ -58,15 +60,25 @@ export const layer = (root: string) =>
         // Made beside, then renamed: a copy cut short never passes for a layer. IDs cannot start with a dot.
         const partial = folder(`.new-${id}`)
         yield* io(`cannot create layer ${id}`, () => Fs.rmSync(partial, { recursive: true, force: true }))
-        if (parent === undefined) yield* io(`cannot create layer ${id}`, () => Fs.mkdirSync(partial, { mode: 0o755 }))
-        else yield* copy(parent, partial)
+        if (parent === undefined) {
+          yield* io(`cannot create layer ${id}`, () => {
+            Fs.mkdirSync(partial, { mode: 0o755 })
+            // The top of the containers' file system is their root's, which is not the host's when remapped.
+            const owner = IdMapping.hostRoot(ids)
+            if (ids !== undefined) Fs.chownSync(partial, owner.uid, owner.gid)
+          })
+        } else yield* copy(parent, partial)
         yield* io(`cannot create layer ${id}`, () => Fs.renameSync(partial, folder(id)))
         return {}
       })
 
     return GraphDriver.make({
       // The daemon's Home is where it would keep the layers; this driver keeps them under its own root.
-      init: () => io(`cannot use ${root}`, () => Fs.mkdirSync(root, { recursive: true })).pipe(Effect.as({})),
+      init: ({ UIDMaps, GIDMaps }) => {
+        ids = IdMapping.fromInit(UIDMaps, GIDMaps)
+        // Remapped, the runtime reaches a layer's folder as the containers' root: the root must let it pass.
+        return io(`cannot use ${root}`, () => Fs.mkdirSync(root, { recursive: true, mode: 0o711 })).pipe(Effect.as({}))
+      },
       create,
       createReadWrite: create,
       remove: ({ ID }) =>
@@ -106,13 +118,16 @@ export const layer = (root: string) =>
           gets.clear()
           return {}
         }),
-      diff: ({ ID, Parent }) => Effect.map(source(ID, Parent), LayerDiff.diff),
+      diff: ({ ID, Parent }) =>
+        Effect.map(source(ID, Parent), (changes) => LayerDiff.diff(changes, { ...(ids && { ids }) })),
       changes: ({ ID, Parent }) =>
         Effect.map(Effect.flatMap(source(ID, Parent), LayerChanges.changes), (Changes) => ({ Changes })),
       // The layer was created as a copy of its parent: the tar's changes, whiteouts included, go on top of it.
       applyDiff: ({ id, body }) =>
         Effect.flatMap(existing(id), (dir) =>
-          Effect.map(LayerApply.apply(dir, body, { whiteouts: "naive" }), (applied) => ({ Size: applied.size }))
+          Effect.map(LayerApply.apply(dir, body, { whiteouts: "naive", ...(ids && { ids }) }), (applied) => ({
+            Size: applied.size
+          }))
         ),
       diffSize: ({ ID, Parent }) =>
         Effect.map(Effect.flatMap(source(ID, Parent), LayerChanges.size), (Size) => ({ Size })),

@@ -90,6 +90,33 @@ describe("the driver, in-process", () => {
       expect(yield* call("Get", { ID: "rw" })).toEqual({ Err: "no such layer: rw" })
     })
   )
+
+  // Changing owners needs root.
+  it.effect.skipIf(process.getuid?.() !== 0)(
+    "under dockerd --userns-remap, keeps host owners on disk and gives the containers' back",
+    () =>
+      Effect.gen(function* () {
+        const dir = Path.join(root, "d")
+        const plugin = yield* InProcess.make(Driver.layer(dir))
+        const call = (path: string, body: unknown) =>
+          Effect.map(plugin.call(`/GraphDriver.${path}`, body), (r) => r.body)
+        const ranges = [{ container_id: 0, host_id: 400_000, size: 65_536 }]
+        yield* call("Init", { Home: dir, Opts: null, UIDMaps: ranges, GIDMaps: ranges })
+        yield* call("Create", { ID: "base" })
+        yield* plugin.client.call(GraphDriver.Api.endpoints.applyDiff, {
+          id: "base",
+          parent: "",
+          body: tar([["motd", "hi"]])
+        })
+        expect(Fs.statSync(Path.join(dir, "base")).uid).toBe(400_000)
+        expect(Fs.statSync(Path.join(dir, "base", "motd")).uid).toBe(400_000)
+        const out = yield* plugin.client.call(GraphDriver.Api.endpoints.diff, { ID: "base" })
+        const owners = yield* Stream.runCollect(
+          Stream.map(TarStream.entries(out), (e) => `${e.header.name} ${e.header.uid}`)
+        )
+        expect(owners).toEqual(["motd 0"])
+      })
+  )
 })
 
 ConformanceVitest.describeSuite("the driver over a Unix socket", ConformanceGraph.suite, () =>
