@@ -12,7 +12,7 @@
  */
 import * as Result from "effect/Result"
 import * as Path from "node:path"
-import type { AuthzRequest } from "./AuthzRequest.ts"
+import { type AuthzRequest, header } from "./AuthzRequest.ts"
 import * as EngineRoute from "./EngineRoute.ts"
 import * as GoJson from "./internal/goJson.ts"
 
@@ -38,8 +38,12 @@ export const namespaces: ReadonlyArray<Namespace> = ["network", "pid", "ipc", "u
 export interface HostMount {
   /** The host path, cleaned (`/etc/../etc/` is `/etc`). */
   readonly source: string
-  /** Where it was found: `Binds`, `Mounts`, `VolumeOptions` (a `local` bind volume in `Mounts`), `DriverOpts`. */
-  readonly origin: "Binds" | "Mounts" | "VolumeOptions" | "DriverOpts"
+  /**
+   * Where it was found: `Binds`, `Mounts`, `VolumeOptions` (a `local` volume in `Mounts`), `DriverOpts`,
+   * `PluginPrivileges` (a mount a managed plugin is granted at install) or `PluginSettings` (`docker plugin set
+   * NAME.source=...`).
+   */
+  readonly origin: "Binds" | "Mounts" | "VolumeOptions" | "DriverOpts" | "PluginPrivileges" | "PluginSettings"
 }
 
 /**
@@ -82,7 +86,23 @@ export const specRoutes: ReadonlySet<EngineRoute.Template> = new Set([
   "containers/{id}/exec",
   "volumes/create",
   "services/create",
-  "services/{id}/update"
+  "services/{id}/update",
+  // A managed plugin runs as root with what it was granted at install, or set later.
+  "plugins/pull",
+  "plugins/{name*}/upgrade",
+  "plugins/{name*}/set"
+])
+
+/**
+ * Routes whose body the daemon decodes whatever its content type says, while it forwards only JSON ones: a body
+ * sent as `text/plain` is applied, yet unseen by the plugin, so it is unknown rather than absent.
+ */
+const readWhateverType: ReadonlySet<EngineRoute.Template> = new Set([
+  "services/create",
+  "services/{id}/update",
+  "plugins/pull",
+  "plugins/{name*}/upgrade",
+  "plugins/{name*}/set"
 ])
 
 const empty: ContainerSpec = {
@@ -276,6 +296,75 @@ const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
 }
 
 /**
+ * What a managed plugin is granted at install (`plugins/pull`, `upgrade`): the privileges the user accepted, which
+ * the daemon checks against the plugin's own configuration. The plugin's reference (`remote`) is its image.
+ */
+const privilegesSpec = (request: AuthzRequest, value: unknown): Result.Result<ContainerSpec, string> => {
+  if (!Array.isArray(value)) {
+    return Result.fail(`the body of ${request.method} ${request.route.template} is not a JSON array`)
+  }
+  const hostMounts: Array<HostMount> = []
+  const capAdd: Array<string> = []
+  const devices: Array<string> = []
+  const deviceCgroupRules: Array<string> = []
+  const hostNamespaces = new Set<Namespace>()
+  for (const privilege of value) {
+    const values = GoJson.strings(GoJson.field(privilege, "Value"))
+    switch (GoJson.string(GoJson.field(privilege, "Name"))) {
+      case "network":
+        if (values.includes("host")) hostNamespaces.add("network")
+        break
+      case "host pid namespace":
+        hostNamespaces.add("pid")
+        break
+      case "host ipc namespace":
+        hostNamespaces.add("ipc")
+        break
+      case "mount":
+        for (const path of values) hostMounts.push({ source: cleanPath(path), origin: "PluginPrivileges" })
+        break
+      case "device":
+        devices.push(...values.map(cleanPath))
+        break
+      case "allow-all-devices":
+        deviceCgroupRules.push("a *:* rwm")
+        break
+      case "capabilities":
+        capAdd.push(...values.map(capability))
+    }
+  }
+  const remote = EngineRoute.queryValue(request.route, "remote")
+  return Result.succeed({
+    ...empty,
+    image: remote === undefined || remote === "" ? undefined : remote,
+    hostMounts,
+    capAdd,
+    hostNamespaces: [...hostNamespaces],
+    devices,
+    deviceCgroupRules
+  })
+}
+
+/**
+ * What `docker plugin set` changes (`[NAME.source=/path, NAME.path=/dev/x, KEY=value]`): the source of a settable
+ * mount is a host path the plugin will mount, the path of a settable device a host device.
+ */
+const settingsSpec = (method: string, value: unknown): Result.Result<ContainerSpec, string> => {
+  if (!Array.isArray(value)) return Result.fail(`the body of ${method} plugins/{name*}/set is not a JSON array`)
+  const hostMounts: Array<HostMount> = []
+  const devices: Array<string> = []
+  for (const setting of GoJson.strings(value)) {
+    const at = setting.indexOf("=")
+    if (at < 0) continue
+    const key = setting.slice(0, at)
+    const path = setting.slice(at + 1)
+    if (key.endsWith(".source")) hostMounts.push({ source: cleanPath(path), origin: "PluginSettings" })
+    else if (key.endsWith(".path")) devices.push(cleanPath(path))
+  }
+  return Result.succeed({ ...empty, hostMounts, devices })
+}
+
+/**
  * The specification of a request: `Result.succeed(undefined)` when its route carries none, a failure saying why
  * when its route carries one but the body cannot be read (the caller must then deny: the body is unknown, not
  * harmless). `images/create` (`docker pull`) gives its image from the query, and `build` its network mode.
@@ -296,13 +385,22 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
     case "Unreadable":
       return Result.fail(`cannot read the body of ${request.method} ${template}: ${body.reason}`)
     case "NotJson":
+      if (readWhateverType.has(template) && header(request.headers, "Content-Length")?.trim() !== "0") {
+        return Result.fail(
+          `cannot read the body of ${request.method} ${template}: the daemon reads it whatever its content type (${body.contentType ?? "none"}), but forwards only JSON`
+        )
+      }
+      // The daemon rejects a non-JSON body on the other routes itself; an absent one means defaults.
+      return Result.succeed(empty)
     case "Empty":
-      // The daemon rejects a non-JSON body on these routes itself; an absent one means defaults.
       return Result.succeed(empty)
     case "Json": {
-      if (!GoJson.isObject(body.value))
-        return Result.fail(`the body of ${request.method} ${template} is not a JSON object`)
       const value = body.value
+      if (template === "plugins/{name*}/set") return settingsSpec(request.method, value)
+      if (template === "plugins/pull" || template === "plugins/{name*}/upgrade") {
+        return privilegesSpec(request, value)
+      }
+      if (!GoJson.isObject(value)) return Result.fail(`the body of ${request.method} ${template} is not a JSON object`)
       switch (template) {
         case "containers/create":
           return Result.succeed(hostConfigSpec(value))

@@ -196,6 +196,53 @@ describe("ContainerSpec.of", () => {
     expect(specOf("POST", "/build")?.hostNamespaces).toEqual([])
   })
 
+  it("reads what a managed plugin is granted at install, and what docker plugin set changes", () => {
+    const privileges = [
+      { Name: "network", Description: "permissions to access a network", Value: ["host"] },
+      { Name: "mount", Description: "host path to mount", Value: ["/var/lib/docker/plugins/"] },
+      { Name: "device", Description: "host device to access", Value: ["/dev/fuse"] },
+      { Name: "capabilities", Description: "list of additional capabilities required", Value: ["CAP_SYS_ADMIN"] },
+      { Name: "host pid namespace", Description: "allow access to host pid namespace", Value: ["true"] },
+      { Name: "allow-all-devices", Description: "allow 'rwm' access to all devices", Value: ["true"] }
+    ]
+    expect(specOf("POST", "/v1.41/plugins/pull?remote=vieux/sshfs:latest&name=sshfs", privileges)).toEqual({
+      image: "vieux/sshfs:latest",
+      privileged: false,
+      hostMounts: [{ source: "/var/lib/docker/plugins", origin: "PluginPrivileges" }],
+      capAdd: ["SYS_ADMIN"],
+      hostNamespaces: ["network", "pid"],
+      devices: ["/dev/fuse"],
+      deviceCgroupRules: ["a *:* rwm"],
+      securityOpts: []
+    })
+    expect(specOf("POST", "/v1.41/plugins/sshfs:latest/upgrade?remote=vieux/sshfs:2", [])?.image).toBe("vieux/sshfs:2")
+    const set = specOf("POST", "/v1.41/plugins/my/plugin:1/set", [
+      "state.source=/etc/",
+      "fuse.path=/dev/sda",
+      "DEBUG=1"
+    ])
+    expect(set).toMatchObject({ hostMounts: [{ source: "/etc", origin: "PluginSettings" }], devices: ["/dev/sda"] })
+    const notArray = ContainerSpec.of(request("POST", "/v1.41/plugins/pull?remote=x", { Name: "mount" }))
+    expect(Result.isFailure(notArray)).toBe(true)
+  })
+
+  it("does not take a body the daemon reads whatever its content type, yet did not forward, for an empty one", () => {
+    const sent = (uri: string, headers: Record<string, string>) =>
+      ContainerSpec.of(AuthzRequest.fromRequest({ RequestMethod: "POST", RequestUri: uri, RequestHeaders: headers }))
+    // The plugin routes and the services routes decode `text/plain` as JSON; only JSON bodies reach the plugin.
+    for (const uri of ["/v1.41/plugins/pull?remote=x", "/v1.41/plugins/p/set", "/v1.41/services/create"]) {
+      const plain = sent(uri, { "Content-Type": "text/plain", "Content-Length": "120" })
+      expect(Result.isFailure(plain) && plain.failure).toMatch(
+        /whatever its content type \(text\/plain\), but forwards only JSON/
+      )
+      expect(Result.isSuccess(sent(uri, { "Content-Type": "text/plain", "Content-Length": "0" }))).toBe(true)
+    }
+    // A create with a text/plain body is refused by the daemon itself: nothing to fear there.
+    expect(
+      Result.isSuccess(sent("/v1.41/containers/create", { "Content-Type": "text/plain", "Content-Length": "99" }))
+    ).toBe(true)
+  })
+
   it("reads service specifications", () => {
     const spec = specOf("POST", "/v1.41/services/create", {
       TaskTemplate: {

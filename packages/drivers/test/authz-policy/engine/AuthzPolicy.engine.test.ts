@@ -257,6 +257,59 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       })
   )
 
+  it.live(
+    "docker plugin set of a managed plugin's mount to /etc is denied, and so is a set the plugin cannot read",
+    () =>
+      Effect.gen(function* () {
+        // A managed plugin with a settable mount (never enabled: setting needs it disabled anyway).
+        const pluginName = `${name}-settable`
+        const dir = Path.join(base, "settable")
+        Fs.mkdirSync(Path.join(dir, "rootfs"), { recursive: true })
+        Fs.writeFileSync(
+          Path.join(dir, "config.json"),
+          JSON.stringify({
+            Description: "a settable mount",
+            Documentation: "",
+            Entrypoint: ["/bin/sh"],
+            Interface: { Types: ["docker.volumedriver/1.0"], Socket: "p.sock" },
+            Mounts: [
+              {
+                Name: "state",
+                Source: "/tmp",
+                Destination: "/state",
+                Type: "bind",
+                Options: ["rbind"],
+                Settable: ["source"]
+              }
+            ],
+            Network: { Type: "" },
+            Linux: { Capabilities: null }
+          })
+        )
+        yield* engine.docker("plugin", "create", pluginName, dir)
+        const mountSource = () =>
+          engine.docker("plugin", "inspect", "-f", "{{range .Settings.Mounts}}{{.Source}}{{end}}", pluginName)
+        const etc = yield* engine.dockerResult("plugin", "set", pluginName, "state.source=/etc")
+        expect(etc.exitCode).not.toBe(0)
+        expect(etc.stderr).toContain(denied("bind mounts of /, /etc and the Docker socket are not allowed"))
+        yield* engine.docker("plugin", "set", pluginName, "state.source=/srv/dpk-state")
+        expect(yield* mountSource()).toBe("/srv/dpk-state")
+        // The daemon decodes a set's body whatever its content type, but forwards only JSON: unseen, it is denied.
+        const plain = yield* callDaemon(
+          "POST",
+          `/v1.41/plugins/${pluginName}/set`,
+          '["state.source=/etc"]',
+          "text/plain"
+        )
+        expect(plain.status).toBe(403)
+        expect(plain.text).toContain(
+          "the daemon reads it whatever its content type (text/plain), but forwards only JSON"
+        )
+        expect(yield* mountSource()).toBe("/srv/dpk-state")
+        yield* engine.docker("plugin", "rm", pluginName)
+      })
+  )
+
   it.live("a policy change takes effect after SIGHUP, without restarting the plugin or the daemon", () =>
     Effect.gen(function* () {
       const volume = `dpk-authz-${Date.now()}`
