@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { LogAttributes } from "@docker-plugin-kit/helpers"
-import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 
 /**
@@ -24,19 +23,16 @@ export interface Options {
 }
 
 /**
- * A `--log-opt` that is unknown or has a bad value.
+ * A `--log-opt` that is unknown or has a bad value (the helpers' error, which the attribute options fail with too).
  *
  * @since 0.1.0
  */
-export class LogOptionInvalid extends Data.TaggedError("LogOptionInvalid")<{
-  readonly option: string
-  readonly value: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `log-opt ${this.option}=${this.value}: ${this.reason}`
-  }
-}
+export const LogOptionInvalid = LogAttributes.LogOptionInvalid
+
+/**
+ * @since 0.1.0
+ */
+export type LogOptionInvalid = LogAttributes.LogOptionInvalid
 
 /**
  * Options the daemon handles itself or passes to every driver (`mode`, the local cache's `cache-*`, ...), which

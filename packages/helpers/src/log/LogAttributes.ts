@@ -19,11 +19,12 @@ import * as Result from "effect/Result"
 import * as Os from "node:os"
 
 /**
- * A `--log-opt` value that cannot be used: the message names it.
+ * A `--log-opt` that is unknown or has a value that cannot be used: the message names both (a driver's own options
+ * fail with it too).
  *
  * @since 0.1.0
  */
-export class LogAttributesInvalid extends Data.TaggedError("LogAttributesInvalid")<{
+export class LogOptionInvalid extends Data.TaggedError("LogOptionInvalid")<{
   readonly option: string
   readonly value: string
   readonly reason: string
@@ -70,8 +71,8 @@ const placeholder = /\{\{-?\s*\.([A-Za-z]+)\s*-?\}\}/g
  *
  * @since 0.1.0
  */
-export const renderTag = (info: LogDriver.Info, template: string): Result.Result<string, LogAttributesInvalid> => {
-  const invalid = (reason: string) => Result.fail(new LogAttributesInvalid({ option: "tag", value: template, reason }))
+export const renderTag = (info: LogDriver.Info, template: string): Result.Result<string, LogOptionInvalid> => {
+  const invalid = (reason: string) => Result.fail(new LogOptionInvalid({ option: "tag", value: template, reason }))
   let unknown: string | undefined
   const rendered = template.replace(placeholder, (_, name: string) => {
     const field = Object.hasOwn(placeholders, name) ? placeholders[name] : undefined
@@ -90,11 +91,11 @@ export const renderTag = (info: LogDriver.Info, template: string): Result.Result
   return Result.succeed(rendered)
 }
 
-const compile = (option: string, value: string): Result.Result<RegExp, LogAttributesInvalid> => {
+const compile = (option: string, value: string): Result.Result<RegExp, LogOptionInvalid> => {
   try {
     return Result.succeed(new RegExp(value))
   } catch (error) {
-    return Result.fail(new LogAttributesInvalid({ option, value, reason: (error as Error).message }))
+    return Result.fail(new LogOptionInvalid({ option, value, reason: (error as Error).message }))
   }
 }
 
@@ -123,7 +124,7 @@ const matching = (
   from: ReadonlyMap<string, string>,
   option: string,
   pattern: string | undefined
-): Result.Result<void, LogAttributesInvalid> => {
+): Result.Result<void, LogOptionInvalid> => {
   if (pattern === undefined || pattern === "") return Result.void
   return Result.map(compile(option, pattern), (re) => {
     for (const [name, value] of from) if (re.test(name)) into[name] = value
@@ -139,7 +140,7 @@ const matching = (
 export const of = (
   info: LogDriver.Info,
   settings: { readonly defaultTag?: string } = {}
-): Result.Result<Readonly<Record<string, string>>, LogAttributesInvalid> => {
+): Result.Result<Readonly<Record<string, string>>, LogOptionInvalid> => {
   const config = info.Config ?? {}
   const labels = new Map(Object.entries(info.ContainerLabels ?? {}))
   const env = environment(info.ContainerEnv)

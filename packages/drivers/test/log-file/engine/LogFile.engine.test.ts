@@ -51,6 +51,19 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
   const run = (...args: ReadonlyArray<string>) =>
     engine.docker("run", "-d", "--network", "none", "--log-driver", name, ...args)
   const waitExit = (id: string) => engine.docker("wait", id)
+  /** A container writing `line 0` to `line 499` with these log options. */
+  const run500 = (...logOpts: ReadonlyArray<string>) =>
+    run(
+      ...logOpts.flatMap((option) => ["--log-opt", option]),
+      ...[engine.image, "sh", "-c", 'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done']
+    )
+  /** A container run with these log options, whose logging is expected not to start. */
+  const startWith = (...logOpts: ReadonlyArray<string>) =>
+    engine.dockerResult(
+      ...["run", "--rm", "--network", "none", "--log-driver", name],
+      ...logOpts.flatMap((option) => ["--log-opt", option]),
+      ...[engine.image, "true"]
+    )
 
   beforeAll(async () => {
     close = await serve(
@@ -143,16 +156,7 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
 
   it.live("rotation keeps at most max-file files", () =>
     Effect.gen(function* () {
-      const id = yield* run(
-        "--log-opt",
-        "max-size=2k",
-        "--log-opt",
-        "max-file=3",
-        engine.image,
-        "sh",
-        "-c",
-        'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done'
-      )
+      const id = yield* run500("max-size=2k", "max-file=3")
       yield* waitExit(id)
       const files = Fs.readdirSync(dir).filter((f) => f.startsWith(id))
       expect(files.sort()).toEqual([`${id}.log`, `${id}.log.1`, `${id}.log.2`])
@@ -165,18 +169,7 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
 
   it.live("compress=true: rotated files are gzip, in order, and docker logs reads across them", () =>
     Effect.gen(function* () {
-      const id = yield* run(
-        "--log-opt",
-        "max-size=2k",
-        "--log-opt",
-        "max-file=3",
-        "--log-opt",
-        "compress=true",
-        engine.image,
-        "sh",
-        "-c",
-        'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done'
-      )
+      const id = yield* run500("max-size=2k", "max-file=3", "compress=true")
       yield* waitExit(id)
       const files = () => Fs.readdirSync(dir).filter((f) => f.startsWith(id))
       // The last rotation's compression runs beside the writes: wait for it.
@@ -206,18 +199,7 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
 
   it.live("compress=true without rotation fails docker run, as json-file does", () =>
     Effect.gen(function* () {
-      const result = yield* engine.dockerResult(
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--log-driver",
-        name,
-        "--log-opt",
-        "compress=true",
-        engine.image,
-        "true"
-      )
+      const result = yield* startWith("compress=true")
       expect(result.exitCode).not.toBe(0)
       expect(result.stderr).toContain(
         "log-opt compress=true: needs max-size and a max-file of at least 2 (only rotated files are compressed)"
@@ -260,18 +242,7 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
 
   it.live("a bad --log-opt fails docker run with the driver's message", () =>
     Effect.gen(function* () {
-      const result = yield* engine.dockerResult(
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--log-driver",
-        name,
-        "--log-opt",
-        "max-size=huge",
-        engine.image,
-        "true"
-      )
+      const result = yield* startWith("max-size=huge")
       expect(result.exitCode).not.toBe(0)
       expect(result.stderr).toContain("failed to initialize logging driver")
       expect(result.stderr).toContain("log-opt max-size=huge: expected a size such as 10m, 512k or 1g")
