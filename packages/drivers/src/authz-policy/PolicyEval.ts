@@ -101,6 +101,9 @@ const matchesSpec = (rule: Rule, spec: ContainerSpec.ContainerSpec): boolean => 
   if (rule.images !== undefined) {
     const image = spec.image
     if (image === undefined || image === "") return false
+    // An image given by ID could be any image (a loaded or built one included): it is never allowed by name, and
+    // a rule that denies names denies it too.
+    if (ContainerSpec.mayBeImageId(image)) return rule.decision === "deny"
     const qualified = ContainerSpec.qualifiedImage(image)
     if (!rule.images.some((pattern) => glob(pattern, image) || glob(pattern, qualified))) return false
   }

@@ -231,6 +231,26 @@ rules:
     expect(PolicyEval.decide(p, raw("GET", "/v1.41/info")).rule).toBe("default")
   })
 
+  it("never allows an image given by ID by its name, and denies it by any rule that denies names", () => {
+    const allowList = policy(`
+default: deny
+rules:
+  - { name: library, decision: allow, images: ["docker.io/library/*"] }
+`)
+    // The daemon would take these for IDs (or ID prefixes): they could be any loaded or built image.
+    for (const id of ["3f57d9401f8d", `sha256:${"a".repeat(64)}`, "abc"]) {
+      expect(PolicyEval.decide(allowList, create({}, id)).rule).toBe("default")
+    }
+    expect(PolicyEval.decide(allowList, create({}, "busybox")).rule).toBe("library")
+    const denyList = policy(`
+default: allow
+rules:
+  - { name: not-evil, decision: deny, images: ["evil.example/*"] }
+`)
+    expect(PolicyEval.decide(denyList, create({}, "3f57d9401f8d")).rule).toBe("not-evil")
+    expect(PolicyEval.decide(denyList, create({}, "busybox")).rule).toBe("default")
+  })
+
   it("never matches a users rule for an anonymous request", () => {
     const p = policy("default: deny\nrules:\n  - { name: alice, decision: allow, users: [alice] }\n")
     expect(PolicyEval.decide(p, raw("GET", "/_ping")).allow).toBe(false)

@@ -445,6 +445,15 @@ export const exposes = (source: string, protectedPath: string): boolean =>
   isUnder(source, protectedPath) || isUnder(protectedPath, source)
 
 /**
+ * Whether the daemon may take `reference` for an image ID rather than a name: a digest (`sha256:…`), or a string
+ * of hexadecimal digits, which it looks up as an ID prefix when no image is tagged so (`docker run 3f57d940`). Such
+ * a reference says nothing of where the image came from.
+ *
+ * @since 0.1.0
+ */
+export const mayBeImageId = (reference: string): boolean => /^(sha256:)?[0-9a-f]{1,64}$/.test(reference)
+
+/**
  * The fully qualified form of an image reference (`busybox` is `docker.io/library/busybox:latest`), so a policy can
  * name images either way.
  *

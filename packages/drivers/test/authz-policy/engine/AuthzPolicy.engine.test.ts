@@ -310,6 +310,39 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       })
   )
 
+  it.live("an image allow-list, loaded by SIGHUP, lets library images run and no other, by name or by ID", () =>
+    Effect.gen(function* () {
+      Fs.writeFileSync(
+        realPolicy,
+        `${baseline}
+  - { name: library-images, decision: allow, routes: [containers/create], images: ["docker.io/library/*"] }
+  - { name: other-images, decision: deny, routes: [containers/create], message: only library images run here }
+`
+      )
+      process.kill(plugin!.child.pid!, "SIGHUP")
+      const runImage = (image: string) => engine.dockerResult("run", "--rm", "--network", "none", image, "true")
+      yield* engine.docker("tag", engine.image, "evil.example/miner:1")
+      let evil = yield* runImage("evil.example/miner:1")
+      for (let i = 0; i < 40 && evil.exitCode === 0; i++) {
+        yield* Effect.sleep("100 millis")
+        evil = yield* runImage("evil.example/miner:1")
+      }
+      expect(evil.stderr).toContain(denied("only library images run here"))
+      // The same image by ID (whole, or a prefix the daemon resolves) could be anything: not allowed as a name.
+      const id = yield* engine.docker("image", "inspect", "-f", "{{.Id}}", engine.image)
+      for (const byId of [id, id.replace("sha256:", "").slice(0, 12)]) {
+        const result = yield* runImage(byId)
+        expect(result.exitCode, byId).not.toBe(0)
+        expect(result.stderr).toContain(denied("only library images run here"))
+      }
+      expect((yield* runImage(engine.image)).exitCode).toBe(0)
+      Fs.writeFileSync(realPolicy, baseline)
+      process.kill(plugin!.child.pid!, "SIGHUP")
+      yield* Effect.sleep("300 millis")
+      yield* engine.docker("rmi", "evil.example/miner:1")
+    })
+  )
+
   it.live("a policy change takes effect after SIGHUP, without restarting the plugin or the daemon", () =>
     Effect.gen(function* () {
       const volume = `dpk-authz-${Date.now()}`
