@@ -460,10 +460,14 @@ export const mayBeImageId = (reference: string): boolean => /^(sha256:)?[0-9a-f]
  * @since 0.1.0
  */
 export const qualifiedImage = (reference: string): string => {
+  // The daemon's rules: a first component is a registry when it has a `.` or `:`, is `localhost`, or is not lower
+  // case; `index.docker.io` is `docker.io`, whose one-component names are under `library/`.
   const slash = reference.indexOf("/")
   const first = slash < 0 ? "" : reference.slice(0, slash)
-  const hasRegistry = first.includes(".") || first.includes(":") || first === "localhost"
-  const named = hasRegistry ? reference : slash < 0 ? `docker.io/library/${reference}` : `docker.io/${reference}`
+  const hasRegistry = slash >= 0 && (/[.:]/.test(first) || first === "localhost" || first !== first.toLowerCase())
+  const registry = !hasRegistry || first === "index.docker.io" ? "docker.io" : first
+  const path = hasRegistry ? reference.slice(slash + 1) : reference
+  const named = `${registry}/${registry === "docker.io" && !path.includes("/") ? `library/${path}` : path}`
   const lastSegment = named.slice(named.lastIndexOf("/") + 1)
   return lastSegment.includes(":") || named.includes("@") ? named : `${named}:latest`
 }

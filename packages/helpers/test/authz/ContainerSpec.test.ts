@@ -308,5 +308,10 @@ describe("paths, capabilities and images", () => {
     expect(ContainerSpec.qualifiedImage("team/app:1")).toBe("docker.io/team/app:1")
     expect(ContainerSpec.qualifiedImage("registry:5000/app")).toBe("registry:5000/app:latest")
     expect(ContainerSpec.qualifiedImage("localhost/app@sha256:abc")).toBe("localhost/app@sha256:abc")
+    // Other spellings of Docker Hub, as the daemon normalises them: a deny rule on one catches them all.
+    expect(ContainerSpec.qualifiedImage("docker.io/busybox")).toBe("docker.io/library/busybox:latest")
+    expect(ContainerSpec.qualifiedImage("index.docker.io/evil/x")).toBe("docker.io/evil/x:latest")
+    expect(ContainerSpec.qualifiedImage("index.docker.io/busybox:1")).toBe("docker.io/library/busybox:1")
+    expect(ContainerSpec.qualifiedImage("Registry/app")).toBe("Registry/app:latest")
   })
 })

@@ -315,6 +315,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       Fs.writeFileSync(
         realPolicy,
         `${baseline}
+  - { name: no-evilorg, decision: deny, routes: [containers/create], images: ["docker.io/evilorg/*"], message: evilorg is banned }
   - { name: library-images, decision: allow, routes: [containers/create], images: ["docker.io/library/*"] }
   - { name: other-images, decision: deny, routes: [containers/create], message: only library images run here }
 `
@@ -328,14 +329,20 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         evil = yield* runImage("evil.example/miner:1")
       }
       expect(evil.stderr).toContain(denied("only library images run here"))
-      // The same image by ID (whole, or a prefix the daemon resolves) could be anything: not allowed as a name.
+      // The same image by ID (whole, or a prefix the daemon resolves) could be anything: no allow rule takes it,
+      // and the first rule denying images does.
       const id = yield* engine.docker("image", "inspect", "-f", "{{.Id}}", engine.image)
       for (const byId of [id, id.replace("sha256:", "").slice(0, 12)]) {
         const result = yield* runImage(byId)
         expect(result.exitCode, byId).not.toBe(0)
-        expect(result.stderr).toContain(denied("only library images run here"))
+        expect(result.stderr).toContain(denied("evilorg is banned"))
       }
       expect((yield* runImage(engine.image)).exitCode).toBe(0)
+      // Docker Hub's other spellings are the same names, for the daemon and for the policy.
+      expect((yield* runImage(`index.docker.io/library/${engine.image}`)).exitCode).toBe(0)
+      yield* engine.docker("tag", engine.image, "evilorg/x:1")
+      expect((yield* runImage("index.docker.io/evilorg/x:1")).stderr).toContain(denied("evilorg is banned"))
+      yield* engine.docker("rmi", "evilorg/x:1")
       Fs.writeFileSync(realPolicy, baseline)
       process.kill(plugin!.child.pid!, "SIGHUP")
       yield* Effect.sleep("300 millis")
