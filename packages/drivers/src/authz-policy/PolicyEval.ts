@@ -82,10 +82,13 @@ const matchesSpec = (rule: Rule, spec: ContainerSpec.ContainerSpec): boolean => 
     return false
   }
   if (rule.devices === true && spec.devices.length === 0 && spec.deviceCgroupRules.length === 0) return false
+  // A device path maps every device under it (`--device /dev`), and a device cgroup rule grants devices by number
+  // (a container may mknod them), whatever their path: both can reach a listed device.
   if (
     Array.isArray(rule.devices) &&
+    spec.deviceCgroupRules.length === 0 &&
     !spec.devices.some((device) =>
-      (rule.devices as ReadonlyArray<string>).some((p) => ContainerSpec.isUnder(device, p))
+      (rule.devices as ReadonlyArray<string>).some((p) => ContainerSpec.exposes(device, p))
     )
   ) {
     return false

@@ -186,10 +186,12 @@ rules:
     expect(PolicyEval.decide(p, create({ NetworkMode: "host" })).rule).toBe("default")
     expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev/fuse" }] })).rule).toBe("fuse")
     expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev/sda" }] })).rule).toBe("default")
-    expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["b 8:* rwm"] }, "team/untrusted/x")).rule).toBe(
-      "any-device"
-    )
-    expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["b 8:* rwm"] }, "team/app")).rule).toBe("default")
+    // A folder of devices maps the listed one too, and a cgroup rule can grant it by number.
+    expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev" }] })).rule).toBe("fuse")
+    expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["c 10:229 rwm"] })).rule).toBe("fuse")
+    const sda = { Devices: [{ PathOnHost: "/dev/sda" }] }
+    expect(PolicyEval.decide(p, create(sda, "team/untrusted/x")).rule).toBe("any-device")
+    expect(PolicyEval.decide(p, create(sda, "team/app")).rule).toBe("default")
     expect(PolicyEval.decide(p, raw("POST", "/v1.41/images/create?fromImage=evil.example/miner&tag=1")).rule).toBe(
       "only-library"
     )

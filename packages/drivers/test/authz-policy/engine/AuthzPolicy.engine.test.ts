@@ -393,6 +393,10 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     decision: deny
     message: the host network stays private
     hostNamespaces: [network]
+  - name: no-tun
+    decision: deny
+    message: the tun device stays on the host
+    devices: [/dev/net/tun]
 `
       )
       const pid = plugin!.child.pid!
@@ -412,6 +416,19 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         expect(denial.exitCode, option).not.toBe(0)
       }
       expect((yield* runWith("no-new-privileges")).exitCode).toBe(0)
+      // A device, mapped by a folder holding it, or granted by number through a device cgroup rule.
+      const device = (...args: ReadonlyArray<string>) =>
+        engine.dockerResult("run", "--rm", "--network", "none", ...args, engine.image, "true")
+      for (const args of [
+        ["--device", "/dev/net/tun"],
+        ["--device", "/dev/net:/dev/net"],
+        ["--device-cgroup-rule", "c 10:200 rwm"]
+      ]) {
+        const denial = yield* device(...args)
+        expect(denial.exitCode, args.join(" ")).not.toBe(0)
+        expect(denial.stderr).toContain(denied("the tun device stays on the host"))
+      }
+      expect((yield* device("--device", "/dev/fuse")).exitCode).toBe(0)
       // The host network, asked for by a container or by a build's RUN steps (the query, the body being a tar).
       const hostRun = yield* engine.dockerResult("run", "--rm", "--network", "host", engine.image, "true")
       expect(hostRun.stderr).toContain(denied("the host network stays private"))
