@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { GraphDriver } from "@docker-plugin-kit/protocol"
+import * as Result from "effect/Result"
 
 /**
  * One range: `size` IDs from `container` inside map to as many from `host` outside.
@@ -93,10 +94,46 @@ export const containerGid = (mapping: IdMapping, gid: number): number | undefine
   translate(mapping.gids, gid, "host", "container")
 
 /**
+ * A file's owner.
+ *
+ * @since 0.1.0
+ */
+export interface Owner {
+  readonly uid: number
+  readonly gid: number
+}
+
+/** Moves both IDs of `owner`; fails naming the first one no range holds (`user 70000`, `group 5`). */
+const moveOwner = (mapping: IdMapping, owner: Owner, from: "container" | "host"): Result.Result<Owner, string> => {
+  const to = from === "container" ? "host" : "container"
+  const uid = translate(mapping.uids, owner.uid, from, to)
+  if (uid === undefined) return Result.fail(`user ${owner.uid}`)
+  const gid = translate(mapping.gids, owner.gid, from, to)
+  if (gid === undefined) return Result.fail(`group ${owner.gid}`)
+  return Result.succeed({ uid, gid })
+}
+
+/**
+ * The host owner of a container owner (a layer entry's); fails naming the ID outside the ranges (`user 70000`).
+ *
+ * @since 0.1.0
+ */
+export const ownerToHost = (mapping: IdMapping, owner: Owner): Result.Result<Owner, string> =>
+  moveOwner(mapping, owner, "container")
+
+/**
+ * The container owner of a host owner (a layer file's); fails naming the ID outside the ranges (`user 5`).
+ *
+ * @since 0.1.0
+ */
+export const ownerToContainer = (mapping: IdMapping, owner: Owner): Result.Result<Owner, string> =>
+  moveOwner(mapping, owner, "host")
+
+/**
  * The host owner of the containers' root (0:0 inside), which owns the folders a driver makes for them; `0:0`
  * when root is not in the ranges.
  *
  * @since 0.1.0
  */
-export const hostRoot = (mapping: IdMapping | undefined): { readonly uid: number; readonly gid: number } =>
+export const hostRoot = (mapping: IdMapping | undefined): Owner =>
   mapping === undefined ? { uid: 0, gid: 0 } : { uid: hostUid(mapping, 0) ?? 0, gid: hostGid(mapping, 0) ?? 0 }

@@ -93,7 +93,7 @@ class Applier {
   readonly folderTimes: Array<{ readonly path: string; readonly mtime: Date }> = []
 
   /** The host owner of the entry being applied (its own, or remapped). */
-  owner = { uid: 0, gid: 0 }
+  owner: IdMapping.Owner = { uid: 0, gid: 0 }
 
   readonly root: string
   readonly whiteouts: WhiteoutMode
@@ -101,7 +101,7 @@ class Applier {
   readonly devices: boolean
   readonly ids: IdMapping.IdMapping | undefined
   /** Owner of the folders made for entries whose parents the tar does not hold. */
-  readonly madeFolderOwner: { readonly uid: number; readonly gid: number } | undefined
+  readonly madeFolderOwner: IdMapping.Owner | undefined
 
   constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean, ids?: IdMapping.IdMapping) {
     this.root = root
@@ -114,19 +114,13 @@ class Applier {
 
   /** Sets `owner` for entry `h`: its IDs, moved to the host's when remapped. */
   ownerOf(h: TarStream.Header): Result.Result<void, UnsafeEntry> {
-    if (this.ids === undefined) {
-      this.owner = { uid: h.uid, gid: h.gid }
-      return Result.void
+    const own = { uid: h.uid, gid: h.gid }
+    const owner = this.ids === undefined ? Result.succeed(own) : IdMapping.ownerToHost(this.ids, own)
+    if (Result.isFailure(owner)) {
+      const reason = `its owner (${owner.failure}) is outside the daemon's user-namespace map`
+      return Result.fail(new UnsafeEntry({ name: h.name, reason }))
     }
-    const uid = IdMapping.hostUid(this.ids, h.uid)
-    const gid = IdMapping.hostGid(this.ids, h.gid)
-    if (uid === undefined || gid === undefined) {
-      const what = uid === undefined ? `user ${h.uid}` : `group ${h.gid}`
-      return Result.fail(
-        new UnsafeEntry({ name: h.name, reason: `its owner (${what}) is outside the daemon's user-namespace map` })
-      )
-    }
-    this.owner = { uid, gid }
+    this.owner = owner.success
     return Result.void
   }
 

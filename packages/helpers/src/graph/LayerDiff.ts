@@ -8,6 +8,7 @@
 import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -111,16 +112,14 @@ const major = (rdev: bigint) => Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) 
 const minor = (rdev: bigint) => Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn))
 
 /** The owner of `item` as the tar gives it: the container's IDs of a remapped host owner. */
-const ownerOf = (item: LayerChanges.Item, ids: IdMapping.IdMapping | undefined) => {
-  const uid = Number(item.stat.uid)
-  const gid = Number(item.stat.gid)
-  if (ids === undefined) return { uid, gid }
-  const inside = { uid: IdMapping.containerUid(ids, uid), gid: IdMapping.containerGid(ids, gid) }
-  if (inside.uid === undefined || inside.gid === undefined) {
-    const what = inside.uid === undefined ? `user ${uid}` : `group ${gid}`
-    throw new Error(`the owner of ${item.path} (host ${what}) is outside the daemon's user-namespace map`)
+const ownerOf = (item: LayerChanges.Item, ids: IdMapping.IdMapping | undefined): IdMapping.Owner => {
+  const own = { uid: Number(item.stat.uid), gid: Number(item.stat.gid) }
+  if (ids === undefined) return own
+  const inside = IdMapping.ownerToContainer(ids, own)
+  if (Result.isFailure(inside)) {
+    throw new Error(`the owner of ${item.path} (host ${inside.failure}) is outside the daemon's user-namespace map`)
   }
-  return { uid: inside.uid, gid: inside.gid }
+  return inside.success
 }
 
 const headerOf = (

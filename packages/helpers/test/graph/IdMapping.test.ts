@@ -1,5 +1,6 @@
 import { IdMapping } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
+import * as Result from "effect/Result"
 
 describe("IdMapping", () => {
   // Two ranges, as /etc/subuid may give them: 0-999 to 100000-100999, 1000-65535 to 200000-264535.
@@ -29,6 +30,18 @@ describe("IdMapping", () => {
     for (const id of [0, 1, 999, 1000, 4242, 65_535]) {
       expect(IdMapping.containerUid(mapping, IdMapping.hostUid(mapping, id)!)).toBe(id)
     }
+  })
+
+  it("moves whole owners, naming the first ID no range holds", () => {
+    expect(IdMapping.ownerToHost(mapping, { uid: 1000, gid: 50 })).toEqual(
+      Result.succeed({ uid: 200_000, gid: 500_050 })
+    )
+    expect(IdMapping.ownerToHost(mapping, { uid: 70_000, gid: 70_000 })).toEqual(Result.fail("user 70000"))
+    expect(IdMapping.ownerToHost(mapping, { uid: 0, gid: 70_000 })).toEqual(Result.fail("group 70000"))
+    expect(IdMapping.ownerToContainer(mapping, { uid: 200_000, gid: 500_050 })).toEqual(
+      Result.succeed({ uid: 1000, gid: 50 })
+    )
+    expect(IdMapping.ownerToContainer(mapping, { uid: 5, gid: 500_000 })).toEqual(Result.fail("user 5"))
   })
 
   it("keeps the IDs of a kind that has no ranges", () => {
