@@ -73,10 +73,12 @@ export const parseTime = (text: string): Result.Result<bigint, string> => {
  */
 export const encode = (entry: LogEntry.LogEntry, s: Shape = plain): string => {
   const text = LogEntry.lineText(entry)
-  return `{"log":${JSON.stringify(LogEntry.endsLine(entry) ? `${text}\n` : text)},"stream":${JSON.stringify(entry.source)}${attrsMember(s.attrs)},"time":"${formatTime(entry.timeNano)}"}\n`
+  return `{"log":${JSON.stringify(LogEntry.endsLine(entry) ? `${text}\n` : text)}${middleOf(entry.source, s.attrs)}${formatTime(entry.timeNano)}"}\n`
 }
 
-const attrsMember = (attrs: string | undefined) => (attrs === undefined ? "" : `,"attrs":${attrs}`)
+/** What comes between a record's `log` and its time: the stream, the attributes if any, and `"time":"`. */
+const middleOf = (source: string, attrs: string | undefined) =>
+  `,"stream":${JSON.stringify(source)}${attrs === undefined ? "" : `,"attrs":${attrs}`},"time":"`
 
 /**
  * The records of a batch as one buffer (one write), and the end of each record in it (for rotation).
@@ -117,7 +119,7 @@ export interface Shape {
  */
 export const shape = (attributes: Readonly<Record<string, string>> = {}): Shape => {
   const attrs = Object.keys(attributes).length === 0 ? undefined : LogAttributes.toGoJson(attributes)
-  const middle = (stream: string) => Buffer.from(`,"stream":"${stream}"${attrsMember(attrs)},"time":"`, "utf8")
+  const middle = (source: string) => Buffer.from(middleOf(source, attrs), "utf8")
   return { attrs, stdoutMiddle: middle("stdout"), stderrMiddle: middle("stderr") }
 }
 
@@ -285,7 +287,7 @@ const putRecord = (
   out[to++] = quote
   if (source === "stdout") to = put(stdoutMiddle, to)
   else if (source === "stderr") to = put(stderrMiddle, to)
-  else to += out.write(`,"stream":${JSON.stringify(source)}${attrsMember(attrs)},"time":"`, to, "utf8")
+  else to += out.write(middleOf(source, attrs), to, "utf8")
   return put(timeEnd, putTime(timeNano, to))
 }
 
