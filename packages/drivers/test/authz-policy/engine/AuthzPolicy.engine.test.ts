@@ -67,6 +67,29 @@ const callDaemon = (method: string, path: string, body: string, contentType = "a
       })
   )
 
+/** Writes the policy, and tells the plugin to load it (the link hides the change from its watch: only the signal). */
+const reload = (text: string) => {
+  Fs.writeFileSync(realPolicy, text)
+  process.kill(plugin!.child.pid!, "SIGHUP")
+}
+
+/** Runs `attempt` until the daemon refuses it (a reload takes effect a little later), 4 s at most: its last result. */
+const untilRefused = (attempt: (n: number) => Effect.Effect<DockerEngine.DockerResult>) =>
+  Effect.gen(function* () {
+    let result = yield* attempt(0)
+    for (let n = 1; n <= 40 && result.exitCode === 0; n++) {
+      yield* Effect.sleep("100 millis")
+      result = yield* attempt(n)
+    }
+    return result
+  })
+
+/** Back to the baseline, loaded. */
+const restoreBaseline = Effect.suspend(() => {
+  reload(baseline)
+  return Effect.sleep("300 millis")
+})
+
 const denied = (message: string) => `authorization denied by plugin ${name}: ${message}`
 const sha256 = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
 
@@ -312,22 +335,14 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
 
   it.live("an image allow-list, loaded by SIGHUP, lets library images run and no other, by name or by ID", () =>
     Effect.gen(function* () {
-      Fs.writeFileSync(
-        realPolicy,
-        `${baseline}
+      reload(`${baseline}
   - { name: no-evilorg, decision: deny, routes: [containers/create], images: ["docker.io/evilorg/*"], message: evilorg is banned }
   - { name: library-images, decision: allow, routes: [containers/create], images: ["docker.io/library/*"] }
   - { name: other-images, decision: deny, routes: [containers/create], message: only library images run here }
-`
-      )
-      process.kill(plugin!.child.pid!, "SIGHUP")
+`)
       const runImage = (image: string) => engine.dockerResult("run", "--rm", "--network", "none", image, "true")
       yield* engine.docker("tag", engine.image, "evil.example/miner:1")
-      let evil = yield* runImage("evil.example/miner:1")
-      for (let i = 0; i < 40 && evil.exitCode === 0; i++) {
-        yield* Effect.sleep("100 millis")
-        evil = yield* runImage("evil.example/miner:1")
-      }
+      const evil = yield* untilRefused(() => runImage("evil.example/miner:1"))
       expect(evil.stderr).toContain(denied("only library images run here"))
       // The same image by ID (whole, or a prefix the daemon resolves) could be anything: no allow rule takes it,
       // and the first rule denying images does.
@@ -343,9 +358,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       yield* engine.docker("tag", engine.image, "evilorg/x:1")
       expect((yield* runImage("index.docker.io/evilorg/x:1")).stderr).toContain(denied("evilorg is banned"))
       yield* engine.docker("rmi", "evilorg/x:1")
-      Fs.writeFileSync(realPolicy, baseline)
-      process.kill(plugin!.child.pid!, "SIGHUP")
-      yield* Effect.sleep("300 millis")
+      yield* restoreBaseline
       yield* engine.docker("rmi", "evil.example/miner:1")
     })
   )
@@ -363,28 +376,19 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       yield* engine.docker("volume", "create", `${volume}-still`)
       const pid = plugin!.child.pid!
       process.kill(pid, "SIGHUP")
-      let result = yield* engine.dockerResult("volume", "create", `${volume}-after`)
-      for (let i = 0; i < 40 && result.exitCode === 0; i++) {
-        yield* Effect.sleep("100 millis")
-        result = yield* engine.dockerResult("volume", "create", `${volume}-after-${i}`)
-      }
+      const result = yield* untilRefused((n) => engine.dockerResult("volume", "create", `${volume}-after-${n}`))
       expect(result.exitCode).not.toBe(0)
       expect(result.stderr).toContain(denied("volumes are frozen"))
       expect(plugin!.child.pid).toBe(pid)
       expect(plugin!.child.exitCode).toBeNull()
-      // Back to the baseline.
-      Fs.writeFileSync(realPolicy, baseline)
-      process.kill(pid, "SIGHUP")
-      yield* Effect.sleep("300 millis")
+      yield* restoreBaseline
       yield* engine.docker("volume", "create", `${volume}-restored`)
     })
   )
 
   it.live("rules on security options and the host network, loaded by SIGHUP, deny containers and builds", () =>
     Effect.gen(function* () {
-      Fs.writeFileSync(
-        realPolicy,
-        `${baseline}
+      reload(`${baseline}
   - name: no-unconfined
     decision: deny
     message: confinement stays on
@@ -397,17 +401,10 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     decision: deny
     message: the tun device stays on the host
     devices: [/dev/net/tun]
-`
-      )
-      const pid = plugin!.child.pid!
-      process.kill(pid, "SIGHUP")
+`)
       const runWith = (option: string) =>
         engine.dockerResult("run", "--rm", "--network", "none", "--security-opt", option, engine.image, "true")
-      let result = yield* runWith("seccomp=unconfined")
-      for (let i = 0; i < 40 && result.exitCode === 0; i++) {
-        yield* Effect.sleep("100 millis")
-        result = yield* runWith("seccomp=unconfined")
-      }
+      const result = yield* untilRefused(() => runWith("seccomp=unconfined"))
       expect(result.stderr).toContain(denied("confinement stays on"))
       // The older spelling the daemon still reads, and the other profiles.
       for (const option of ["seccomp:unconfined", "apparmor=unconfined", "systempaths=unconfined"]) {
@@ -438,9 +435,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       const hostBuild = yield* engine.dockerResult("build", "--network", "host", context)
       expect(hostBuild.exitCode).not.toBe(0)
       expect(hostBuild.stderr).toContain(denied("the host network stays private"))
-      Fs.writeFileSync(realPolicy, baseline)
-      process.kill(pid, "SIGHUP")
-      yield* Effect.sleep("300 millis")
+      yield* restoreBaseline
       expect((yield* runWith("seccomp=unconfined")).exitCode).toBe(0)
     })
   )
