@@ -111,35 +111,41 @@ describe("log-file", () => {
     })
   )
 
-  it.live("rotation keeps at most max-file files, and docker logs reads across them", () =>
+  /** A container printing `line 000` to `line 099` with these options, stopped: its files, and a check of its logs. */
+  const hundredLines = (Config: Record<string, string>) =>
     Effect.gen(function* () {
       const { daemon, memory } = yield* setup()
-      const logging = yield* daemon.run(LogSequences.info({ Config: { "max-size": "1k", "max-file": "3" } }))
-      const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, "0")}`)
-      for (const line of lines) yield* logging.print("stdout", [line])
-      yield* logging.stop
-      const id = logging.info.ContainerID
-      const names = [...memory.contents().keys()].filter((p) => p.includes(id)).sort()
-      expect(names).toEqual([`${dir}/${id}.log`, `${dir}/${id}.log.1`, `${dir}/${id}.log.2`])
-      for (const name of names) expect(memory.contents().get(name)!.length).toBeLessThanOrEqual(1024)
-      const back = texts((yield* daemon.logsStopped(logging.info)).entries)
-      // The oldest lines were rotated away; what is left is the end of the output, in order.
-      expect(back.length).toBeGreaterThan(20)
-      expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
-    })
-  )
-
-  it.live("with compress, rotated files are gzip, and docker logs reads across them in order", () =>
-    Effect.gen(function* () {
-      const { daemon, memory } = yield* setup()
-      const logging = yield* daemon.run(
-        LogSequences.info({ Config: { "max-size": "1k", "max-file": "3", compress: "true" } })
-      )
+      const logging = yield* daemon.run(LogSequences.info({ Config }))
       const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, "0")}`)
       for (const line of lines) yield* logging.print("stdout", [line])
       yield* logging.stop
       const id = logging.info.ContainerID
       const names = () => [...memory.contents().keys()].filter((p) => p.includes(id)).sort()
+      /** The oldest lines were rotated away; what docker logs shows is the end of the output, in order. */
+      const expectTail = Effect.gen(function* () {
+        const back = texts((yield* daemon.logsStopped(logging.info)).entries)
+        expect(back.length).toBeGreaterThan(20)
+        expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
+      })
+      return { memory, id, names, expectTail }
+    })
+
+  it.live("rotation keeps at most max-file files, and docker logs reads across them", () =>
+    Effect.gen(function* () {
+      const { memory, id, names, expectTail } = yield* hundredLines({ "max-size": "1k", "max-file": "3" })
+      expect(names()).toEqual([`${dir}/${id}.log`, `${dir}/${id}.log.1`, `${dir}/${id}.log.2`])
+      for (const name of names()) expect(memory.contents().get(name)!.length).toBeLessThanOrEqual(1024)
+      yield* expectTail
+    })
+  )
+
+  it.live("with compress, rotated files are gzip, and docker logs reads across them in order", () =>
+    Effect.gen(function* () {
+      const { memory, id, names, expectTail } = yield* hundredLines({
+        "max-size": "1k",
+        "max-file": "3",
+        compress: "true"
+      })
       // The last rotation's compression runs beside the writes: wait for it.
       for (let i = 0; i < 100 && names().includes(`${dir}/${id}.log.1`); i++) yield* Effect.sleep("10 millis")
       expect(names()).toEqual([`${dir}/${id}.log`, `${dir}/${id}.log.1.gz`, `${dir}/${id}.log.2.gz`])
@@ -148,9 +154,7 @@ describe("log-file", () => {
       const plain = Zlib.gunzipSync(raw).toString("utf8")
       expect(plain.length).toBeLessThanOrEqual(1024)
       expect(JSON.parse(plain.split("\n")[0]!).log).toMatch(/^line \d{3}\n$/)
-      const back = texts((yield* daemon.logsStopped(logging.info)).entries)
-      expect(back.length).toBeGreaterThan(20)
-      expect(back).toEqual(lines.slice(-back.length).map((l) => `${l}\n`))
+      yield* expectTail
     })
   )
 
