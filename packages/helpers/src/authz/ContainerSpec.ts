@@ -11,10 +11,14 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
-import * as Path from "node:path"
 import { type AuthzRequest, header } from "./AuthzRequest.ts"
 import * as EngineRoute from "./EngineRoute.ts"
 import * as GoJson from "./internal/goJson.ts"
+import { hostConfigSpec, localVolumeSource } from "./internal/hostConfig.ts"
+import { privilegesSpec, settingsSpec } from "./internal/pluginSpec.ts"
+import { serviceSpec } from "./internal/serviceSpec.ts"
+import * as Basics from "./internal/specBasics.ts"
+import { empty } from "./internal/specBasics.ts"
 
 /**
  * A namespace a container can share with the host.
@@ -94,6 +98,31 @@ export const specRoutes: ReadonlySet<EngineRoute.Template> = new Set([
 ])
 
 /**
+ * A host path cleaned the way the kernel resolves it lexically: `.`/`..` and repeated slashes removed, no trailing
+ * slash. Symbolic links are not resolved (the plugin may not see the daemon's filesystem).
+ *
+ * @since 0.1.0
+ */
+export const cleanPath: (path: string) => string = Basics.cleanPath
+
+/**
+ * Normalises a capability name: `cap_sys_admin`, `CAP_SYS_ADMIN` and `SYS_ADMIN` are all `SYS_ADMIN`.
+ *
+ * @since 0.1.0
+ */
+export const capability: (name: string) => string = Basics.capability
+
+/**
+ * A security option as the daemon reads it, in its `key=value` form: split at the first `=`, or at the first `:` when
+ * there is no `=` (the older spelling, still accepted: `seccomp:unconfined` is `seccomp=unconfined`); the bare
+ * `no-new-privileges` is `no-new-privileges=true` and the bare `disable` is `label=disable`. Anything else is kept
+ * as written (the daemon refuses it).
+ *
+ * @since 0.1.0
+ */
+export const securityOption: (option: string) => string = Basics.securityOption
+
+/**
  * Routes whose body the daemon decodes whatever its content type says, while it forwards only JSON ones: a body
  * sent as `text/plain` is applied, yet unseen by the plugin, so it is unknown rather than absent.
  */
@@ -104,179 +133,6 @@ const readWhateverType: ReadonlySet<EngineRoute.Template> = new Set([
   "plugins/{name*}/upgrade",
   "plugins/{name*}/set"
 ])
-
-const empty: ContainerSpec = {
-  image: undefined,
-  privileged: false,
-  hostMounts: [],
-  capAdd: [],
-  hostNamespaces: [],
-  devices: [],
-  deviceCgroupRules: [],
-  securityOpts: []
-}
-
-/**
- * A host path cleaned the way the kernel resolves it lexically: `.`/`..` and repeated slashes removed, no trailing
- * slash. Symbolic links are not resolved (the plugin may not see the daemon's filesystem).
- *
- * @since 0.1.0
- */
-export const cleanPath = (path: string): string => Path.posix.normalize(path).replace(/(.)\/+$/, "$1")
-
-/**
- * Normalises a capability name: `cap_sys_admin`, `CAP_SYS_ADMIN` and `SYS_ADMIN` are all `SYS_ADMIN`.
- *
- * @since 0.1.0
- */
-export const capability = (name: string): string => name.trim().toUpperCase().replace(/^CAP_/, "")
-
-/**
- * A security option as the daemon reads it, in its `key=value` form: split at the first `=`, or at the first `:` when
- * there is no `=` (the older spelling, still accepted: `seccomp:unconfined` is `seccomp=unconfined`); the bare
- * `no-new-privileges` is `no-new-privileges=true` and the bare `disable` is `label=disable`. Anything else is kept
- * as written (the daemon refuses it).
- *
- * @since 0.1.0
- */
-export const securityOption = (option: string): string => {
-  if (option === "no-new-privileges") return "no-new-privileges=true"
-  if (option === "disable") return "label=disable"
-  if (option.includes("=")) return option
-  const colon = option.indexOf(":")
-  return colon < 0 ? option : `${option.slice(0, colon)}=${option.slice(colon + 1)}`
-}
-
-/** What Engine 20.10 masks in every container that is not privileged, unless the request gives its own list. */
-const defaultMaskedPaths = [
-  "/proc/asound",
-  "/proc/acpi",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/proc/scsi",
-  "/sys/firmware"
-]
-
-/** What Engine 20.10 makes read-only in every container that is not privileged, unless the request gives its own. */
-const defaultReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-
-/** Whether a request's own list (absent or null: the defaults) leaves out any of the defaults. */
-const dropsDefaults = (listed: unknown, defaults: ReadonlyArray<string>): boolean => {
-  if (!Array.isArray(listed)) return false
-  const given = new Set(GoJson.strings(listed).map(cleanPath))
-  return defaults.some((path) => !given.has(path))
-}
-
-/** The source of a `Binds` entry when it is a host path (`/src:/dst[:opts]`); named volumes have none. */
-const bindSource = (bind: string): string | undefined => {
-  const colon = bind.indexOf(":")
-  if (colon <= 0) return undefined
-  const source = bind.slice(0, colon)
-  return source.startsWith("/") ? source : undefined
-}
-
-/** File systems a `local` volume may mount that hold nothing of the host: memory, or another machine's files. */
-const foreignTypes: ReadonlySet<string> = new Set(["tmpfs", "nfs", "nfs4", "cifs", "smb3"])
-
-/**
- * The host path a `local` volume's options expose, if any. The daemon mounts such a volume itself, in the host's
- * mount namespace, with whatever type and device the options give, so:
- * - `o=bind` (or `rbind`) exposes its `device`; a relative one is resolved from the daemon's working folder, which
- *   the plugin cannot know (and `..` reaches anything), so it counts as `/`;
- * - any other type but memory and network file systems (a disk such as `/dev/sda1`, `proc`, `sysfs`, an `overlay`
- *   of host folders) can expose the whole host, and counts as `/`.
- */
-const localVolumeSource = (driver: unknown, options: unknown): string | undefined => {
-  const name = GoJson.string(driver) ?? ""
-  if (name !== "" && name !== "local") return undefined
-  const device = GoJson.string(GoJson.field(options, "device")) ?? ""
-  // Without a device the daemon mounts nothing (it refuses the options).
-  if (device === "") return undefined
-  const o = GoJson.string(GoJson.field(options, "o")) ?? ""
-  const binds = o.split(",").some((flag) => flag.trim() === "bind" || flag.trim() === "rbind")
-  if (binds) return device.startsWith("/") ? device : "/"
-  const type = GoJson.string(GoJson.field(options, "type")) ?? ""
-  return foreignTypes.has(type) ? undefined : "/"
-}
-
-const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
-  GoJson.array(mounts).flatMap((mount): ReadonlyArray<HostMount> => {
-    const type = (GoJson.string(GoJson.field(mount, "Type")) ?? "").toLowerCase()
-    const source = GoJson.string(GoJson.field(mount, "Source"))
-    if (type === "bind" && source !== undefined && source !== "")
-      return [{ source: cleanPath(source), origin: "Mounts" }]
-    if (type === "volume") {
-      const config = GoJson.path(mount, "VolumeOptions", "DriverConfig")
-      const device = localVolumeSource(GoJson.field(config, "Name"), GoJson.field(config, "Options"))
-      if (device !== undefined) return [{ source: cleanPath(device), origin: "VolumeOptions" }]
-    }
-    return []
-  })
-
-/**
- * The host configuration of a create as the daemon takes it: the `HostConfig` object, or, when the body has none
- * (absent or null), the body's own top-level fields. The daemon's create body still embeds the host configuration
- * for older clients, so `{"Image":"busybox","Privileged":true}` creates a privileged container: a plugin reading
- * `HostConfig` alone would let it through. With a `HostConfig` object the top-level fields are ignored (but for a few
- * resource limits, which no rule reads).
- */
-const hostConfigOf = (body: unknown): unknown => {
-  const inner = GoJson.field(body, "HostConfig")
-  return GoJson.isObject(inner) ? inner : body
-}
-
-const hostConfigSpec = (body: unknown): ContainerSpec => {
-  const host = hostConfigOf(body)
-  const modes: ReadonlyArray<readonly [Namespace, string]> = [
-    ["network", "NetworkMode"],
-    ["pid", "PidMode"],
-    ["ipc", "IpcMode"],
-    ["uts", "UTSMode"],
-    ["userns", "UsernsMode"],
-    ["cgroup", "CgroupnsMode"]
-  ]
-  return {
-    image: GoJson.string(GoJson.field(body, "Image")),
-    privileged: GoJson.field(host, "Privileged") === true,
-    hostMounts: [
-      ...GoJson.strings(GoJson.field(host, "Binds")).flatMap((bind): ReadonlyArray<HostMount> => {
-        const source = bindSource(bind)
-        return source === undefined ? [] : [{ source: cleanPath(source), origin: "Binds" }]
-      }),
-      ...mountsOf(GoJson.field(host, "Mounts"))
-    ],
-    capAdd: GoJson.strings(GoJson.field(host, "CapAdd")).map(capability),
-    hostNamespaces: modes
-      .filter(([, key]) => (GoJson.string(GoJson.field(host, key)) ?? "").toLowerCase() === "host")
-      .map(([ns]) => ns),
-    devices: GoJson.array(GoJson.field(host, "Devices")).flatMap((d) => {
-      const path = GoJson.string(GoJson.field(d, "PathOnHost"))
-      return path === undefined || path === "" ? [] : [cleanPath(path)]
-    }),
-    deviceCgroupRules: GoJson.strings(GoJson.field(host, "DeviceCgroupRules")),
-    securityOpts: [
-      ...GoJson.strings(GoJson.field(host, "SecurityOpt")).map(securityOption),
-      ...(dropsDefaults(GoJson.field(host, "MaskedPaths"), defaultMaskedPaths) ||
-      dropsDefaults(GoJson.field(host, "ReadonlyPaths"), defaultReadonlyPaths)
-        ? ["systempaths=unconfined"]
-        : [])
-    ]
-  }
-}
-
-const serviceSpec = (body: unknown): ContainerSpec => {
-  const container = GoJson.path(body, "TaskTemplate", "ContainerSpec")
-  return {
-    ...empty,
-    image: GoJson.string(GoJson.field(container, "Image")),
-    hostMounts: mountsOf(GoJson.field(container, "Mounts")),
-    capAdd: GoJson.strings(GoJson.field(container, "CapabilityAdd")).map(capability)
-  }
-}
 
 /**
  * What a build asks of the host, from its query (its body is the context, a tar): `networkmode=host` runs every
@@ -293,75 +149,6 @@ const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
   if (from === undefined || from === "") return undefined
   const tag = EngineRoute.queryValue(route, "tag")
   return tag === undefined || tag === "" ? from : `${from}${tag.startsWith("sha256:") ? "@" : ":"}${tag}`
-}
-
-/**
- * What a managed plugin is granted at install (`plugins/pull`, `upgrade`): the privileges the user accepted, which
- * the daemon checks against the plugin's own configuration. The plugin's reference (`remote`) is its image.
- */
-const privilegesSpec = (request: AuthzRequest, value: unknown): Result.Result<ContainerSpec, string> => {
-  if (!Array.isArray(value)) {
-    return Result.fail(`the body of ${request.method} ${request.route.template} is not a JSON array`)
-  }
-  const hostMounts: Array<HostMount> = []
-  const capAdd: Array<string> = []
-  const devices: Array<string> = []
-  const deviceCgroupRules: Array<string> = []
-  const hostNamespaces = new Set<Namespace>()
-  for (const privilege of value) {
-    const values = GoJson.strings(GoJson.field(privilege, "Value"))
-    switch (GoJson.string(GoJson.field(privilege, "Name"))) {
-      case "network":
-        if (values.includes("host")) hostNamespaces.add("network")
-        break
-      case "host pid namespace":
-        hostNamespaces.add("pid")
-        break
-      case "host ipc namespace":
-        hostNamespaces.add("ipc")
-        break
-      case "mount":
-        for (const path of values) hostMounts.push({ source: cleanPath(path), origin: "PluginPrivileges" })
-        break
-      case "device":
-        devices.push(...values.map(cleanPath))
-        break
-      case "allow-all-devices":
-        deviceCgroupRules.push("a *:* rwm")
-        break
-      case "capabilities":
-        capAdd.push(...values.map(capability))
-    }
-  }
-  const remote = EngineRoute.queryValue(request.route, "remote")
-  return Result.succeed({
-    ...empty,
-    image: remote === undefined || remote === "" ? undefined : remote,
-    hostMounts,
-    capAdd,
-    hostNamespaces: [...hostNamespaces],
-    devices,
-    deviceCgroupRules
-  })
-}
-
-/**
- * What `docker plugin set` changes (`[NAME.source=/path, NAME.path=/dev/x, KEY=value]`): the source of a settable
- * mount is a host path the plugin will mount, the path of a settable device a host device.
- */
-const settingsSpec = (method: string, value: unknown): Result.Result<ContainerSpec, string> => {
-  if (!Array.isArray(value)) return Result.fail(`the body of ${method} plugins/{name*}/set is not a JSON array`)
-  const hostMounts: Array<HostMount> = []
-  const devices: Array<string> = []
-  for (const setting of GoJson.strings(value)) {
-    const at = setting.indexOf("=")
-    if (at < 0) continue
-    const key = setting.slice(0, at)
-    const path = setting.slice(at + 1)
-    if (key.endsWith(".source")) hostMounts.push({ source: cleanPath(path), origin: "PluginSettings" })
-    else if (key.endsWith(".path")) devices.push(cleanPath(path))
-  }
-  return Result.succeed({ ...empty, hostMounts, devices })
 }
 
 /**

@@ -256,6 +256,37 @@ describe("ContainerSpec.of", () => {
     })
   })
 
+  it("reads a service's host network, by name in either list, and its privileges as security options", () => {
+    const hostNetwork = (body: object) => specOf("POST", "/v1.41/services/create", body)?.hostNamespaces
+    expect(hostNetwork({ TaskTemplate: { Networks: [{ Target: "overlay-a" }, { Target: "host" }] } })).toEqual([
+      "network"
+    ])
+    // The older top-level list, which the daemon reads when the task template names none; keys in any case.
+    expect(hostNetwork({ networks: [{ target: "HOST" }] })).toEqual(["network"])
+    expect(
+      hostNetwork({ TaskTemplate: { Networks: [{ Target: "hostile" }] }, Networks: [{ Target: "ingress" }] })
+    ).toEqual([])
+    const spec = specOf("POST", "/v1.41/services/s/update?version=3", {
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: "nginx",
+          Privileges: {
+            SELinuxContext: { Disable: true },
+            Seccomp: { Mode: "unconfined" },
+            AppArmor: { Mode: "Disabled" }
+          }
+        }
+      }
+    })
+    expect(spec?.securityOpts).toEqual(["label=disable", "seccomp=unconfined", "apparmor=unconfined"])
+    const confined = specOf("POST", "/v1.41/services/create", {
+      TaskTemplate: {
+        ContainerSpec: { Privileges: { SELinuxContext: { Disable: false }, Seccomp: { Mode: "default" } } }
+      }
+    })
+    expect(confined?.securityOpts).toEqual([])
+  })
+
   it("has no specification for routes that carry none, and an empty one for a create without a body", () => {
     expect(specOf("GET", "/v1.41/containers/json")).toBeUndefined()
     expect(specOf("PUT", "/v1.41/containers/c/archive?path=/")).toBeUndefined()
