@@ -54,6 +54,7 @@ const RoutePattern = Schema.String.check(
 )
 
 const Namespace = Schema.Literals(ContainerSpec.namespaces)
+const Borrowed = Schema.Literals(ContainerSpec.borrowed)
 
 /**
  * One rule: its conditions all hold (a list condition holds when any of its entries does) for the rule to match.
@@ -86,6 +87,11 @@ export const Rule = Schema.Struct({
    * reads it), `*` matching any text (`seccomp=*`: any seccomp setting).
    */
   securityOpts: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  /**
+   * What the request takes from another container (`volumes`, `network`, `pid`, `ipc`): whatever that container was
+   * given comes with it, and the request does not say what that is.
+   */
+  fromContainers: Schema.optionalKey(Schema.Array(Borrowed)),
   /** Image references, `*` matching any text, compared with the reference as given and fully qualified. */
   images: Schema.optionalKey(Schema.Array(Schema.NonEmptyString))
 })

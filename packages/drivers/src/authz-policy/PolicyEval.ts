@@ -3,7 +3,7 @@
  * when none does, the policy's default decides.
  *
  * Fail closed: when a rule's conditions reach the body (privileged, mounts, capabilities, namespaces, devices,
- * security options, images) and the body of a route that carries a container specification cannot be read (withheld by the daemon,
+ * security options, what is taken from other containers, images) and the body of a route that carries a container specification cannot be read (withheld by the daemon,
  * not JSON), the request is denied with the reason, whatever the rule would have decided.
  *
  * @since 0.1.0
@@ -25,7 +25,16 @@ export interface Verdict {
   readonly message: string | undefined
 }
 
-const bodyKeys = ["privileged", "hostMounts", "capAdd", "hostNamespaces", "devices", "securityOpts", "images"] as const
+const bodyKeys = [
+  "privileged",
+  "hostMounts",
+  "capAdd",
+  "hostNamespaces",
+  "devices",
+  "securityOpts",
+  "fromContainers",
+  "images"
+] as const
 
 /**
  * Whether a rule looks at the request body.
@@ -98,6 +107,12 @@ const matchesSpec = (rule: Rule, spec: ContainerSpec.ContainerSpec): boolean => 
     !spec.securityOpts.some((option) =>
       rule.securityOpts!.some((pattern) => glob(ContainerSpec.securityOption(pattern), option))
     )
+  ) {
+    return false
+  }
+  if (
+    rule.fromContainers !== undefined &&
+    !spec.fromContainers.some((from) => rule.fromContainers!.includes(from.kind))
   ) {
     return false
   }

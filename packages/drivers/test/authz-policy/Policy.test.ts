@@ -52,7 +52,8 @@ describe("Policy.parse", () => {
         "    routes: [container/create]",
         "    methods: [post]",
         "    hostMounts: [etc]",
-        "    hostNamespaces: [net]"
+        "    hostNamespaces: [net]",
+        "    fromContainers: [uts]"
       ].join("\n")
     )
     expect(reason).toContain('default: Expected "allow" | "deny"')
@@ -60,6 +61,7 @@ describe("Policy.parse", () => {
     expect(reason).toContain("rules[0].methods[0]: expected an upper-case HTTP method")
     expect(reason).toContain('rules[0].hostMounts[0]: expected an absolute host path, got "etc"')
     expect(reason).toContain("rules[0].hostNamespaces[0]:")
+    expect(reason).toContain('rules[0].fromContainers[0]: Expected "volumes" | "network" | "pid" | "ipc"')
   })
 
   it("rejects broken YAML, duplicate keys, duplicate rule names, an empty file and missing fields", () => {

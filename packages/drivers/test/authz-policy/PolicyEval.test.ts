@@ -173,6 +173,19 @@ rules:
     })
   })
 
+  it("matches what a create takes from other containers, by kind", () => {
+    const p = policy(`
+default: allow
+rules:
+  - { name: no-borrowed-volumes, decision: deny, fromContainers: [volumes] }
+  - { name: no-borrowed-pid, decision: deny, message: own PID namespace only, fromContainers: [pid] }
+`)
+    expect(PolicyEval.decide(p, create({ VolumesFrom: ["admin:ro"] })).rule).toBe("no-borrowed-volumes")
+    expect(PolicyEval.decide(p, create({ PidMode: "container:db" })).message).toBe("own PID namespace only")
+    expect(PolicyEval.decide(p, create({ NetworkMode: "container:web" })).rule).toBe("default")
+    expect(PolicyEval.decide(p, create({})).rule).toBe("default")
+  })
+
   it("matches host namespaces, devices and images", () => {
     const p = policy(`
 default: allow

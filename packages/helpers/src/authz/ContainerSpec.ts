@@ -35,6 +35,34 @@ export type Namespace = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup"
 export const namespaces: ReadonlyArray<Namespace> = ["network", "pid", "ipc", "uts", "userns", "cgroup"]
 
 /**
+ * What a container can take from another container: its volumes (`--volumes-from`) or one of its namespaces
+ * (`--network container:NAME`, `--pid container:NAME`, `--ipc container:NAME`).
+ *
+ * @since 0.1.0
+ */
+export type Borrowed = "volumes" | "network" | "pid" | "ipc"
+
+/**
+ * Everything a container can take from another, in the order they are reported.
+ *
+ * @since 0.1.0
+ */
+export const borrowed: ReadonlyArray<Borrowed> = ["volumes", "network", "pid", "ipc"]
+
+/**
+ * Something a request takes from another container, which brings whatever that container was given: the volumes of
+ * a container with `/` bind-mounted mount `/`, the network namespace of a container on the host network is the
+ * host's. The other container is named, not described: what it holds is not in the request.
+ *
+ * @since 0.1.0
+ */
+export interface FromContainer {
+  readonly kind: Borrowed
+  /** The other container's name or ID, as given (without a `:ro`/`:rw` suffix). */
+  readonly container: string
+}
+
+/**
  * A host path a request mounts.
  *
  * @since 0.1.0
@@ -75,6 +103,8 @@ export interface ContainerSpec {
    * lists leave out any path the daemon masks or makes read-only by default.
    */
   readonly securityOpts: ReadonlyArray<string>
+  /** Volumes and namespaces taken from other containers. */
+  readonly fromContainers: ReadonlyArray<FromContainer>
 }
 
 /**

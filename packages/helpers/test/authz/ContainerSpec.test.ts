@@ -59,8 +59,37 @@ describe("ContainerSpec.of", () => {
       hostNamespaces: ["network", "pid"],
       devices: ["/dev/fuse"],
       deviceCgroupRules: ["c 10:229 rwm"],
-      securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "no-new-privileges=true", "label=disable"]
+      securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "no-new-privileges=true", "label=disable"],
+      fromContainers: []
     })
+  })
+
+  it("reads what a create takes from other containers: volumes, and network, PID and IPC namespaces", () => {
+    const spec = specOf("POST", "/v1.41/containers/create", {
+      Image: "busybox",
+      HostConfig: {
+        VolumesFrom: ["admin:ro", "data"],
+        NetworkMode: "container:web",
+        PidMode: "Container:db",
+        IpcMode: "shareable"
+      }
+    })
+    expect(spec?.fromContainers).toEqual([
+      { kind: "volumes", container: "admin" },
+      { kind: "volumes", container: "data" },
+      { kind: "network", container: "web" },
+      { kind: "pid", container: "db" }
+    ])
+    // A start from an old client carries a host configuration too, and the create body's top level when it has none.
+    expect(specOf("POST", "/v1.23/containers/c/start", { IpcMode: "container:x" })?.fromContainers).toEqual([
+      { kind: "ipc", container: "x" }
+    ])
+    expect(specOf("POST", "/v1.41/containers/create", { VolumesFrom: ["admin"] })?.fromContainers).toEqual([
+      { kind: "volumes", container: "admin" }
+    ])
+    expect(
+      specOf("POST", "/v1.41/containers/create", { HostConfig: { NetworkMode: "bridge" } })?.fromContainers
+    ).toEqual([])
   })
 
   it("reads security options the way the daemon splits them", () => {
@@ -213,7 +242,8 @@ describe("ContainerSpec.of", () => {
       hostNamespaces: ["network", "pid"],
       devices: ["/dev/fuse"],
       deviceCgroupRules: ["a *:* rwm"],
-      securityOpts: []
+      securityOpts: [],
+      fromContainers: []
     })
     expect(specOf("POST", "/v1.41/plugins/sshfs:latest/upgrade?remote=vieux/sshfs:2", [])?.image).toBe("vieux/sshfs:2")
     const set = specOf("POST", "/v1.41/plugins/my/plugin:1/set", [

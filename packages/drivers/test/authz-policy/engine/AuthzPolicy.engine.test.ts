@@ -73,16 +73,27 @@ const reload = (text: string) => {
   process.kill(plugin!.child.pid!, "SIGHUP")
 }
 
-/** Runs `attempt` until the daemon refuses it (a reload takes effect a little later), 4 s at most: its last result. */
-const untilRefused = (attempt: (n: number) => Effect.Effect<DockerEngine.DockerResult>) =>
+/** Runs `attempt` until `settled` holds for its result (a reload takes effect a little later), 4 s at most. */
+const untilSettled = (
+  attempt: (n: number) => Effect.Effect<DockerEngine.DockerResult>,
+  settled: (result: DockerEngine.DockerResult) => boolean
+) =>
   Effect.gen(function* () {
     let result = yield* attempt(0)
-    for (let n = 1; n <= 40 && result.exitCode === 0; n++) {
+    for (let n = 1; n <= 40 && !settled(result); n++) {
       yield* Effect.sleep("100 millis")
       result = yield* attempt(n)
     }
     return result
   })
+
+/** Runs `attempt` until the daemon refuses it: its last result. */
+const untilRefused = (attempt: (n: number) => Effect.Effect<DockerEngine.DockerResult>) =>
+  untilSettled(attempt, (result) => result.exitCode !== 0)
+
+/** Runs `attempt` until the daemon takes it: its last result. */
+const untilAllowed = (attempt: (n: number) => Effect.Effect<DockerEngine.DockerResult>) =>
+  untilSettled(attempt, (result) => result.exitCode === 0)
 
 /** Back to the baseline, loaded. */
 const restoreBaseline = Effect.suspend(() => {
@@ -437,6 +448,44 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       expect(hostBuild.stderr).toContain(denied("the host network stays private"))
       yield* restoreBaseline
       expect((yield* runWith("seccomp=unconfined")).exitCode).toBe(0)
+    })
+  )
+
+  it.live("a fromContainers rule denies taking the volumes or namespaces of a container given more", () =>
+    Effect.gen(function* () {
+      // A container given /etc while the policy allowed it: an administrator's, or one older than the policy.
+      const holder = uniqueName("dpk-authz-holder")
+      reload("default: allow\nrules: []\n")
+      const made = yield* untilAllowed(() =>
+        engine.dockerResult("create", "--name", holder, "--network", "none", "-v", "/etc:/host-etc:ro", engine.image)
+      )
+      expect(made.exitCode).toBe(0)
+      yield* restoreBaseline
+      const borrow = (...args: ReadonlyArray<string>) =>
+        engine.dockerResult("run", "--rm", ...args, engine.image, "cat", "/host-etc/hostname")
+      // The baseline cannot see it: the request names the other container, not what it holds.
+      const through = yield* untilAllowed(() => borrow("--network", "none", "--volumes-from", holder))
+      expect(through.stdout.trim()).toBe(Fs.readFileSync("/etc/hostname", "utf8").trim())
+      reload(`${baseline}
+  - name: no-borrowing
+    decision: deny
+    message: containers keep to their own volumes and namespaces
+    fromContainers: [volumes, network, pid, ipc]
+`)
+      const volumes = yield* untilRefused(() => borrow("--network", "none", "--volumes-from", `${holder}:ro`))
+      expect(volumes.stderr).toContain(denied("containers keep to their own volumes and namespaces"))
+      for (const args of [
+        ["--network", `container:${holder}`],
+        ["--network", "none", "--pid", `container:${holder}`],
+        ["--network", "none", "--ipc", `container:${holder}`]
+      ]) {
+        const denial = yield* borrow(...args)
+        expect(denial.exitCode, args.join(" ")).not.toBe(0)
+        expect(denial.stderr).toContain(denied("containers keep to their own volumes and namespaces"))
+      }
+      expect(yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "own")).toBe("own")
+      yield* restoreBaseline
+      yield* engine.docker("rm", holder)
     })
   )
 

@@ -2,7 +2,7 @@
  * Reading a container's host configuration (`containers/create`, and `containers/{id}/start` from old clients), and
  * the mounts and `local` volume options that other specifications share with it.
  */
-import type { ContainerSpec, HostMount, Namespace } from "../ContainerSpec.ts"
+import type { Borrowed, ContainerSpec, FromContainer, HostMount, Namespace } from "../ContainerSpec.ts"
 import * as GoJson from "./goJson.ts"
 import { capability, cleanPath, securityOption } from "./specBasics.ts"
 
@@ -76,6 +76,34 @@ export const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
     return []
   })
 
+/** The container named by a `container:NAME` mode (any case, which only ever denies more), if it names one. */
+const containerOf = (mode: unknown): string | undefined => {
+  const value = GoJson.string(mode) ?? ""
+  return value.toLowerCase().startsWith("container:") ? value.slice("container:".length) : undefined
+}
+
+/**
+ * What a host configuration takes from other containers: `VolumesFrom` (`NAME[:MODE]`), and the network, PID and
+ * IPC modes `container:NAME`.
+ */
+const fromContainersOf = (host: unknown): ReadonlyArray<FromContainer> => {
+  const modes: ReadonlyArray<readonly [Borrowed, string]> = [
+    ["network", "NetworkMode"],
+    ["pid", "PidMode"],
+    ["ipc", "IpcMode"]
+  ]
+  return [
+    ...GoJson.strings(GoJson.field(host, "VolumesFrom")).map(
+      // `NAME[:MODE]`: a container's name never holds a `:`.
+      (from): FromContainer => ({ kind: "volumes", container: from.split(":")[0]! })
+    ),
+    ...modes.flatMap(([kind, key]): ReadonlyArray<FromContainer> => {
+      const container = containerOf(GoJson.field(host, key))
+      return container === undefined ? [] : [{ kind, container }]
+    })
+  ]
+}
+
 /**
  * The host configuration of a create as the daemon takes it: the `HostConfig` object, or, when the body has none
  * (absent or null), the body's own top-level fields. The daemon's create body still embeds the host configuration
@@ -123,6 +151,7 @@ export const hostConfigSpec = (body: unknown): ContainerSpec => {
       dropsDefaults(GoJson.field(host, "ReadonlyPaths"), defaultReadonlyPaths)
         ? ["systempaths=unconfined"]
         : [])
-    ]
+    ],
+    fromContainers: fromContainersOf(host)
   }
 }

@@ -14,7 +14,8 @@ export const empty: ContainerSpec = {
   hostNamespaces: [],
   devices: [],
   deviceCgroupRules: [],
-  securityOpts: []
+  securityOpts: [],
+  fromContainers: []
 }
 
 /** A host path cleaned lexically (documented where `ContainerSpec` exports it). */
