@@ -83,8 +83,8 @@ export class InvalidLayerId extends Schema.TaggedError<InvalidLayerId>()("Invali
 }
 
 /**
- * A request the driver cannot serve as asked (a diff against another layer than the parent, user-namespace
- * remapping, a call before `Init`).
+ * A request the driver cannot serve as asked (a diff against another layer than the parent, a storage option such
+ * as `--storage-opt size=…`, a call before `Init`).
  *
  * @since 0.1.0
  */

@@ -169,6 +169,22 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
       }
     }
 
+    /**
+     * Storage options (`docker run --storage-opt size=10G`) are refused, not ignored: a container that asked for a
+     * size limit must not run without one. The daemon's own overlay2 and vfs refuse them the same way where they
+     * cannot set a quota.
+     */
+    const refuseStorageOpts = (options: Readonly<Record<string, string>> | undefined) => {
+      const [option] = Object.entries(options ?? {})
+      return option === undefined
+        ? Effect.void
+        : Effect.fail(
+            new GraphUnsupported({
+              reason: `--storage-opt ${option[0]}=${option[1]} is not supported: graph-${mode} sets no quotas, its layers share the space of the file system under its root`
+            })
+          )
+    }
+
     const create = (ID: string, Parent: string | undefined) =>
       serialised(ID)(
         Effect.gen(function* () {
@@ -262,8 +278,9 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           if (ids !== undefined && root !== undefined) yield* io("chmod", root, () => Fs.chmodSync(root, 0o711))
           return {}
         }),
-      create: ({ ID, Parent }) => create(ID, Parent),
-      createReadWrite: ({ ID, Parent }) => create(ID, Parent),
+      create: ({ ID, Parent, StorageOpt }) => Effect.andThen(refuseStorageOpts(StorageOpt), create(ID, Parent)),
+      createReadWrite: ({ ID, Parent, StorageOpt }) =>
+        Effect.andThen(refuseStorageOpts(StorageOpt), create(ID, Parent)),
       remove: ({ ID }) =>
         serialised(ID)(
           Effect.gen(function* () {

@@ -147,6 +147,29 @@ for (const mode of modes) {
       })
     )
 
+    it.effect("refuses storage options, which it cannot honour, before making anything", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        yield* driver.create({ ID: "base" })
+        const sized = yield* Effect.flip(
+          driver.createReadWrite({ ID: "rw", Parent: "base", StorageOpt: { size: "10G" } })
+        )
+        expect(sized._tag).toBe("GraphUnsupported")
+        expect(sized.message).toBe(
+          `--storage-opt size=10G is not supported: graph-${mode} sets no quotas, its layers share the space of the file system under its root`
+        )
+        expect((yield* Effect.flip(driver.create({ ID: "ro", StorageOpt: { inodes: "100" } }))).message).toMatch(
+          /^--storage-opt inodes=100 is not supported/
+        )
+        expect((yield* driver.exists({ ID: "rw" })).Exists).toBe(false)
+        expect((yield* driver.exists({ ID: "ro" })).Exists).toBe(false)
+        // An empty map is no option at all.
+        yield* driver.createReadWrite({ ID: "rw", Parent: "base", StorageOpt: {} })
+        expect((yield* driver.exists({ ID: "rw" })).Exists).toBe(true)
+      })
+    )
+
     it.effect.skipIf(!isRoot)(
       "with user namespaces remapped, layers take host owners in and give container owners back out",
       () =>

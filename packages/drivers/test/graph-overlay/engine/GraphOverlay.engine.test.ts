@@ -239,6 +239,13 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         // The base image is untouched by the container's deletion: its layer is a copy of its own.
         expect(yield* run("--rm", engine.image, "sh", "-c", "test -e /bin/ls && echo ls here")).toBe("ls here")
 
+        // A size limit the driver cannot set is refused, with nothing made, rather than silently not applied.
+        const layersBefore = layersOn(home)
+        const sized = yield* engine.dockerResult("create", "--storage-opt", "size=1G", engine.image, "true")
+        expect(sized.exitCode).not.toBe(0)
+        expect(sized.stderr).toContain("--storage-opt size=1G is not supported: graph-vfs sets no quotas")
+        expect(layersOn(home)).toEqual(layersBefore)
+
         yield* engine.docker("rm", "writer")
         yield* engine.docker("rmi", "dpk-vfs:1")
         expect(layersOn(home)).toEqual(baseLayers)
