@@ -52,9 +52,16 @@ export const layer = (root: string) =>
         const dir = yield* existing(ID)
         return LayerChanges.naive(dir, Parent === undefined || Parent === "" ? undefined : yield* existing(Parent))
       })
-    const create = ({ ID, Parent }: GraphDriver.CreateRequest) =>
+    const create = ({ ID, Parent, StorageOpt }: GraphDriver.CreateRequest) =>
       Effect.gen(function* () {
         const id = yield* checkId(ID)
+        // A size limit (docker run --storage-opt size=10G) this driver cannot set is refused, never ignored.
+        const [option] = Object.keys(StorageOpt ?? {})
+        if (option !== undefined) {
+          return yield* new DriverError({
+            message: `--storage-opt ${option} is not supported: this driver sets no quotas`
+          })
+        }
         if (Fs.existsSync(folder(id))) return yield* new DriverError({ message: `layer ${id} exists already` })
         const parent = Parent === undefined || Parent === "" ? undefined : yield* existing(Parent)
         // Made beside, then renamed: a copy cut short never passes for a layer. IDs cannot start with a dot.

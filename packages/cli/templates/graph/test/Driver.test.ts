@@ -71,6 +71,10 @@ describe("the driver, in-process", () => {
       expect(yield* call("Create", { ID: "orphan", Parent: "missing" })).toEqual({ Err: "no such layer: missing" })
       expect(yield* call("Create", { ID: "../escape" })).toEqual({ Err: 'invalid layer ID "../escape"' })
       expect(Fs.existsSync(Path.join(root, "escape"))).toBe(false)
+      expect(yield* call("CreateReadWrite", { ID: "sized", StorageOpt: { size: "1G" } })).toEqual({
+        Err: "--storage-opt size is not supported: this driver sets no quotas"
+      })
+      expect(Fs.existsSync(Path.join(dir, "sized"))).toBe(false)
     })
   )
 
