@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { NetworkDriver } from "@docker-plugin-kit/protocol"
+import { NetworkDriver } from "@docker-plugin-kit/protocol"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
@@ -307,6 +307,12 @@ export const createEndpoint = (
     const id = request.EndpointID
     const checked = checkId("EndpointID", id)
     if (Result.isFailure(checked)) return Result.fail(checked.failure)
+    // Refused, not ignored: the container would start with its ports published nowhere.
+    const ports = publishedPorts(request.Options)
+    if (ports.length > 0) {
+      const reason = `network-bridge publishes no ports (asked for ${ports.join(", ")}): reach the container at its address on the bridge, or publish the ports through a network of the built-in bridge driver`
+      return Result.fail(new InvalidOption({ reason }))
+    }
     const names = vethNames(id)
     for (const other of table.values()) {
       if (other.endpoints.some((e) => e.id === id || e.hostInterface === names.host)) {
@@ -334,6 +340,31 @@ export const createEndpoint = (
 
 const replaceEndpoint = (table: Table, n: NetworkRecord, e: EndpointRecord): Table =>
   withNetwork(table, { ...n, endpoints: n.endpoints.map((x) => (x.id === e.id ? e : x)) })
+
+const protocolNames: Readonly<Record<number, string>> = { 6: "tcp", 17: "udp", 132: "sctp" }
+
+/** A port binding as `docker run -p` spells it: `8080->80/tcp`, `127.0.0.1:8000-8001->80/udp`, `any port->80/tcp`. */
+const bindingText = (binding: unknown): string => {
+  const field = (name: string): unknown =>
+    typeof binding === "object" && binding !== null ? (binding as Record<string, unknown>)[name] : undefined
+  const proto = protocolNames[Number(field("Proto"))] ?? "tcp"
+  const hostIp = typeof field("HostIP") === "string" && field("HostIP") !== "" ? `${field("HostIP")}:` : ""
+  const first = Number(field("HostPort") ?? 0)
+  const last = Number(field("HostPortEnd") ?? 0)
+  const host = first === 0 ? "any port" : last > first ? `${first}-${last}` : `${first}`
+  return `${hostIp}${host}->${String(field("Port"))}/${proto}`
+}
+
+/**
+ * The ports an endpoint is asked to publish on the host (`docker run -p`): the daemon puts the container's port
+ * bindings in the `CreateEndpoint` options of the first network it joins that is not internal.
+ *
+ * @since 0.1.0
+ */
+export const publishedPorts = (options: NetworkDriver.CreateEndpointRequest["Options"]): ReadonlyArray<string> => {
+  const bindings = options?.[NetworkDriver.OptionKeys.PortMap]
+  return Array.isArray(bindings) ? bindings.map(bindingText) : []
+}
 
 /**
  * `Join`: the container end to move, the network's gateways (so the container's default route goes through the

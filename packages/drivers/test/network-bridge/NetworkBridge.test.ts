@@ -180,6 +180,38 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect("an endpoint asked to publish ports (docker run -p) is refused, naming them, with no veth made", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      const portmap = [
+        { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080, HostPortEnd: 8080 },
+        { Proto: 17, IP: "", Port: 53, HostIP: "127.0.0.1", HostPort: 5300, HostPortEnd: 5301 },
+        { Proto: 6, IP: "", Port: 443, HostIP: "", HostPort: 0, HostPortEnd: 0 }
+      ]
+      const refused = yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid),
+        Options: { "com.docker.network.portmap": portmap, "com.docker.network.endpoint.exposedports": [] }
+      })
+      expect(refused.status).toBe(500)
+      expect(refused.body.Err).toBe(
+        "network-bridge publishes no ports (asked for 8080->80/tcp, 127.0.0.1:5300-5301->53/udp, any port->443/tcp): reach the container at its address on the bridge, or publish the ports through a network of the built-in bridge driver"
+      )
+      expect(names(h.links)).toEqual([bridge])
+      // Exposed ports alone, and an empty port map, publish nothing.
+      const exposed = yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid),
+        Options: {
+          "com.docker.network.portmap": [],
+          "com.docker.network.endpoint.exposedports": [{ Proto: 6, Port: 80 }]
+        }
+      })
+      expect(exposed.body).toEqual({ Interface: { MacAddress: expect.any(String) } })
+      expect(names(h.links)).toContain(hostEnd(eid))
+    })
+  )
+
   it.effect("network and endpoint IDs with a control character or over 200 bytes are refused naming the field", () =>
     Effect.gen(function* () {
       const h = host()
