@@ -18,7 +18,6 @@ import { hostConfigSpec, localVolumeSource } from "./internal/hostConfig.ts"
 import { privilegesSpec, settingsSpec } from "./internal/pluginSpec.ts"
 import { serviceSpec } from "./internal/serviceSpec.ts"
 import * as Basics from "./internal/specBasics.ts"
-import { empty } from "./internal/specBasics.ts"
 
 /**
  * A namespace a container can share with the host.
@@ -171,7 +170,7 @@ const readWhateverType: ReadonlySet<EngineRoute.Template> = new Set([
  */
 const buildSpec = (route: EngineRoute.EngineRoute): ContainerSpec => {
   const network = (EngineRoute.queryValue(route, "networkmode") ?? "").toLowerCase()
-  return network === "host" ? { ...empty, hostNamespaces: ["network"] } : empty
+  return network === "host" ? { ...Basics.empty, hostNamespaces: ["network"] } : Basics.empty
 }
 
 const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
@@ -192,7 +191,7 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
   const template = request.route.template
   if (template === "images/create") {
     const image = imageFromQuery(request.route)
-    return Result.succeed(image === undefined ? undefined : { ...empty, image })
+    return Result.succeed(image === undefined ? undefined : { ...Basics.empty, image })
   }
   if (template === "build") return Result.succeed(buildSpec(request.route))
   if (template === undefined || !specRoutes.has(template)) return Result.succeed(undefined)
@@ -208,9 +207,9 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
         )
       }
       // The daemon rejects a non-JSON body on the other routes itself; an absent one means defaults.
-      return Result.succeed(empty)
+      return Result.succeed(Basics.empty)
     case "Empty":
-      return Result.succeed(empty)
+      return Result.succeed(Basics.empty)
     case "Json": {
       const value = body.value
       if (template === "plugins/{name*}/set") return settingsSpec(request.method, value)
@@ -225,13 +224,13 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
           // The body is the host configuration itself (the image was chosen at create).
           return Result.succeed(hostConfigSpec({ HostConfig: value }))
         case "containers/{id}/exec":
-          return Result.succeed({ ...empty, privileged: GoJson.field(value, "Privileged") === true })
+          return Result.succeed({ ...Basics.empty, privileged: GoJson.field(value, "Privileged") === true })
         case "volumes/create": {
           const device = localVolumeSource(GoJson.field(value, "Driver"), GoJson.field(value, "DriverOpts"))
           return Result.succeed(
             device === undefined
-              ? empty
-              : { ...empty, hostMounts: [{ source: cleanPath(device), origin: "DriverOpts" }] }
+              ? Basics.empty
+              : { ...Basics.empty, hostMounts: [{ source: cleanPath(device), origin: "DriverOpts" }] }
           )
         }
         default:

@@ -62,6 +62,7 @@ export const localVolumeSource = (driver: unknown, options: unknown): string | u
   return foreignTypes.has(type) ? undefined : "/"
 }
 
+/** The host paths a `Mounts` list exposes: binds, and `local` volumes made inline that mount from the host. */
 export const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
   GoJson.array(mounts).flatMap((mount): ReadonlyArray<HostMount> => {
     const type = (GoJson.string(GoJson.field(mount, "Type")) ?? "").toLowerCase()
@@ -116,6 +117,7 @@ const hostConfigOf = (body: unknown): unknown => {
   return GoJson.isObject(inner) ? inner : body
 }
 
+/** What a container's host configuration (or the create body holding it) asks of the host. */
 export const hostConfigSpec = (body: unknown): ContainerSpec => {
   const host = hostConfigOf(body)
   const modes: ReadonlyArray<readonly [Namespace, string]> = [
