@@ -90,12 +90,14 @@ const matchesSpec = (rule: Rule, spec: ContainerSpec.ContainerSpec): boolean => 
   if (rule.hostNamespaces !== undefined && !spec.hostNamespaces.some((ns) => rule.hostNamespaces!.includes(ns))) {
     return false
   }
-  if (rule.devices === true && spec.devices.length === 0 && spec.deviceCgroupRules.length === 0) return false
-  // A device path maps every device under it (`--device /dev`), and a device cgroup rule grants devices by number
-  // (a container may mknod them), whatever their path: both can reach a listed device.
+  // A device cgroup rule grants devices by number (a container may mknod them), and a device request (`--gpus`)
+  // gets whatever device files its driver picks: either can reach any device, whatever its path.
+  const byNumberOrKind = spec.deviceCgroupRules.length > 0 || spec.deviceRequests.length > 0
+  if (rule.devices === true && spec.devices.length === 0 && !byNumberOrKind) return false
+  // A device path maps every device under it (`--device /dev`).
   if (
     Array.isArray(rule.devices) &&
-    spec.deviceCgroupRules.length === 0 &&
+    !byNumberOrKind &&
     !spec.devices.some((device) =>
       (rule.devices as ReadonlyArray<string>).some((p) => ContainerSpec.exposes(device, p))
     )

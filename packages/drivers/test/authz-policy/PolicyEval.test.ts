@@ -202,6 +202,9 @@ rules:
     // A folder of devices maps the listed one too, and a cgroup rule can grant it by number.
     expect(PolicyEval.decide(p, create({ Devices: [{ PathOnHost: "/dev" }] })).rule).toBe("fuse")
     expect(PolicyEval.decide(p, create({ DeviceCgroupRules: ["c 10:229 rwm"] })).rule).toBe("fuse")
+    // A device request (--gpus) gets whatever device files its driver picks.
+    const gpus = { DeviceRequests: [{ Driver: "", Count: -1, Capabilities: [["gpu"]] }] }
+    expect(PolicyEval.decide(p, create(gpus)).rule).toBe("fuse")
     const sda = { Devices: [{ PathOnHost: "/dev/sda" }] }
     expect(PolicyEval.decide(p, create(sda, "team/untrusted/x")).rule).toBe("any-device")
     expect(PolicyEval.decide(p, create(sda, "team/app")).rule).toBe("default")

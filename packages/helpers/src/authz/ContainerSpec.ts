@@ -62,6 +62,24 @@ export interface FromContainer {
 }
 
 /**
+ * A request for devices by kind rather than by path (`docker run --gpus all`): the daemon hands it to the device
+ * driver registered for its capabilities (NVIDIA's, for `gpu`), which decides which device files the container
+ * gets.
+ *
+ * @since 0.1.0
+ */
+export interface DeviceRequest {
+  /** The device driver named (`nvidia`), or `""` for whichever driver offers the capabilities. */
+  readonly driver: string
+  /** How many devices; -1 for all of them. */
+  readonly count: number
+  /** The devices asked for by ID or index (`--gpus '"device=0,2"'`). */
+  readonly deviceIds: ReadonlyArray<string>
+  /** Capability sets, any one of which a driver must offer (`[["gpu"]]`). */
+  readonly capabilities: ReadonlyArray<ReadonlyArray<string>>
+}
+
+/**
  * A host path a request mounts.
  *
  * @since 0.1.0
@@ -95,6 +113,8 @@ export interface ContainerSpec {
   readonly devices: ReadonlyArray<string>
   /** Device cgroup rules (`--device-cgroup-rule`), which grant devices by number. */
   readonly deviceCgroupRules: ReadonlyArray<string>
+  /** Devices asked for by kind (`--gpus`), whose paths a device driver chooses. */
+  readonly deviceRequests: ReadonlyArray<DeviceRequest>
   /**
    * Security options (`--security-opt`), each as `key=value` the way the daemon reads it (see `securityOption`):
    * `seccomp=unconfined`, `apparmor=unconfined`, `label=disable`, ... `systempaths=unconfined` is never sent as

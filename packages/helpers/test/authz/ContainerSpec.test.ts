@@ -59,9 +59,29 @@ describe("ContainerSpec.of", () => {
       hostNamespaces: ["network", "pid"],
       devices: ["/dev/fuse"],
       deviceCgroupRules: ["c 10:229 rwm"],
+      deviceRequests: [],
       securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "no-new-privileges=true", "label=disable"],
       fromContainers: []
     })
+  })
+
+  it("reads devices asked for by kind (--gpus), which a device driver maps whatever their paths", () => {
+    const spec = specOf("POST", "/v1.41/containers/create", {
+      Image: "cuda",
+      HostConfig: {
+        DeviceRequests: [
+          { Driver: "", Count: -1, DeviceIDs: null, Capabilities: [["gpu"]], Options: {} },
+          { driver: "nvidia", deviceids: ["0", "2"], capabilities: [["gpu", "utility"], ["compute"]] }
+        ]
+      }
+    })
+    expect(spec?.deviceRequests).toEqual([
+      { driver: "", count: -1, deviceIds: [], capabilities: [["gpu"]] },
+      { driver: "nvidia", count: 0, deviceIds: ["0", "2"], capabilities: [["gpu", "utility"], ["compute"]] }
+    ])
+    expect(
+      specOf("POST", "/v1.41/containers/create", { HostConfig: { DeviceRequests: null } })?.deviceRequests
+    ).toEqual([])
   })
 
   it("reads what a create takes from other containers: volumes, and network, PID and IPC namespaces", () => {
@@ -242,6 +262,7 @@ describe("ContainerSpec.of", () => {
       hostNamespaces: ["network", "pid"],
       devices: ["/dev/fuse"],
       deviceCgroupRules: ["a *:* rwm"],
+      deviceRequests: [],
       securityOpts: [],
       fromContainers: []
     })

@@ -430,7 +430,9 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       for (const args of [
         ["--device", "/dev/net/tun"],
         ["--device", "/dev/net:/dev/net"],
-        ["--device-cgroup-rule", "c 10:200 rwm"]
+        ["--device-cgroup-rule", "c 10:200 rwm"],
+        // Devices by kind: the device driver picks their files (without one the daemon fails the start instead).
+        ["--gpus", "all"]
       ]) {
         const denial = yield* device(...args)
         expect(denial.exitCode, args.join(" ")).not.toBe(0)

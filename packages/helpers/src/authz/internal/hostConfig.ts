@@ -2,7 +2,7 @@
  * Reading a container's host configuration (`containers/create`, and `containers/{id}/start` from old clients), and
  * the mounts and `local` volume options that other specifications share with it.
  */
-import type { Borrowed, ContainerSpec, FromContainer, HostMount, Namespace } from "../ContainerSpec.ts"
+import type { Borrowed, ContainerSpec, DeviceRequest, FromContainer, HostMount, Namespace } from "../ContainerSpec.ts"
 import * as GoJson from "./goJson.ts"
 import { capability, cleanPath, securityOption } from "./specBasics.ts"
 
@@ -117,6 +117,17 @@ const hostConfigOf = (body: unknown): unknown => {
   return GoJson.isObject(inner) ? inner : body
 }
 
+/** A `DeviceRequests` entry (`--gpus all` is `{"Driver":"","Count":-1,"Capabilities":[["gpu"]]}`). */
+const deviceRequestOf = (request: unknown): DeviceRequest => {
+  const count = GoJson.field(request, "Count")
+  return {
+    driver: GoJson.string(GoJson.field(request, "Driver")) ?? "",
+    count: typeof count === "number" ? count : 0,
+    deviceIds: GoJson.strings(GoJson.field(request, "DeviceIDs")),
+    capabilities: GoJson.array(GoJson.field(request, "Capabilities")).map(GoJson.strings)
+  }
+}
+
 /** What a container's host configuration (or the create body holding it) asks of the host. */
 export const hostConfigSpec = (body: unknown): ContainerSpec => {
   const host = hostConfigOf(body)
@@ -147,6 +158,7 @@ export const hostConfigSpec = (body: unknown): ContainerSpec => {
       return path === undefined || path === "" ? [] : [cleanPath(path)]
     }),
     deviceCgroupRules: GoJson.strings(GoJson.field(host, "DeviceCgroupRules")),
+    deviceRequests: GoJson.array(GoJson.field(host, "DeviceRequests")).map(deviceRequestOf),
     securityOpts: [
       ...GoJson.strings(GoJson.field(host, "SecurityOpt")).map(securityOption),
       ...(dropsDefaults(GoJson.field(host, "MaskedPaths"), defaultMaskedPaths) ||

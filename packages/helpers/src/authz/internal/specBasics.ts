@@ -14,6 +14,7 @@ export const empty: ContainerSpec = {
   hostNamespaces: [],
   devices: [],
   deviceCgroupRules: [],
+  deviceRequests: [],
   securityOpts: [],
   fromContainers: []
 }
