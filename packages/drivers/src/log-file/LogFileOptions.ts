@@ -7,6 +7,7 @@
  */
 import { LogAttributes } from "@docker-plugin-kit/helpers"
 import * as Result from "effect/Result"
+import * as GoBool from "../shared/GoBool.ts"
 
 /**
  * The rotation settings of one container.
@@ -53,23 +54,6 @@ export const generic: ReadonlyArray<string> = [
 
 /** The options log-file itself reads. */
 const own: ReadonlyArray<string> = ["max-size", "max-file", "compress"]
-
-// The spellings Go's strconv.ParseBool accepts, which json-file uses for `compress`.
-const booleans: Readonly<Record<string, boolean>> = {
-  "1": true,
-  t: true,
-  T: true,
-  true: true,
-  TRUE: true,
-  True: true,
-  "0": false,
-  f: false,
-  F: false,
-  false: false,
-  FALSE: false,
-  False: false
-}
-const parseBool = (text: string): boolean | undefined => (Object.hasOwn(booleans, text) ? booleans[text] : undefined)
 
 const units: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
 
@@ -137,7 +121,8 @@ export const decode = (config: Readonly<Record<string, string>> | null): Result.
   let compress = false
   const compressText = opts.compress
   if (compressText !== undefined && compressText !== "") {
-    const parsed = parseBool(compressText)
+    // Go's spellings, as json-file reads the option.
+    const parsed = GoBool.parse(compressText)
     if (parsed === undefined) {
       return Result.fail(
         new LogOptionInvalid({ option: "compress", value: compressText, reason: "must be true or false" })

@@ -19,6 +19,7 @@ import * as Schema from "effect/Schema"
 import * as IpInterface from "effect/net/IpInterface"
 import * as NetAddress from "effect/net/NetAddress"
 import { InvalidOption } from "./BridgeErrors.ts"
+import * as GoBool from "../shared/GoBool.ts"
 
 /**
  * A static route given to containers: on-link when `nextHop` is absent.
@@ -92,14 +93,6 @@ const interfaceName = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/
  */
 export const isInterfaceName = (name: string): boolean => interfaceName.test(name) && name !== "." && name !== ".."
 
-/** Go's `strconv.ParseBool`, which the engine's own bridge driver uses for its boolean options. */
-const parseBool = (s: string): boolean | undefined =>
-  ["1", "t", "T", "TRUE", "true", "True"].includes(s)
-    ? true
-    : ["0", "f", "F", "FALSE", "false", "False"].includes(s)
-      ? false
-      : undefined
-
 const familyOfCidr = (s: string) =>
   Result.map(IpInterface.fromString(s, { prefix: "required" }), (i) => NetAddress.familyOf(i.address))
 
@@ -128,7 +121,7 @@ const parseValue = (key: Key, value: string): Result.Result<Partial<Settings>, s
       return mtu >= 68 && mtu <= 65535 ? Result.succeed({ mtu }) : Result.fail("expected an MTU from 68 to 65535")
     }
     case "internal": {
-      const internal = parseBool(value)
+      const internal = GoBool.parse(value)
       return internal === undefined ? Result.fail("expected true or false") : Result.succeed({ internal })
     }
     case "prefix":
