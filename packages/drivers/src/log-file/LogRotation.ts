@@ -44,23 +44,18 @@ export const shouldRotate = (options: Pick<Options, "maxSize">, size: number, in
  * @since 0.1.0
  */
 export const plan = (base: string, maxFile: number, compress = false): ReadonlyArray<Step> => {
-  const name = (n: number, compressed = false) => generationName(base, n, compressed)
   const last = maxFile - 1
-  if (!compress || last === 0) {
-    const steps: Array<Step> = [{ _tag: "Remove", path: name(last) }]
-    for (let n = last - 1; n >= 0; n--) steps.push({ _tag: "Rename", from: name(n), to: name(n + 1) })
-    return steps
+  // The names generation `n` may have: a rotated one compressed, then plain; the current file only plain.
+  const forms = (n: number): ReadonlyArray<boolean> => (compress && n > 0 ? [true, false] : [false])
+  const steps: Array<Step> = forms(last).map((c) => ({ _tag: "Remove", path: generationName(base, last, c) }))
+  for (let n = last - 1; n >= 0; n--) {
+    for (const c of forms(n)) {
+      steps.push({ _tag: "Rename", from: generationName(base, n, c), to: generationName(base, n + 1, c) })
+    }
   }
-  const steps: Array<Step> = [
-    { _tag: "Remove", path: name(last, true) },
-    { _tag: "Remove", path: name(last) }
-  ]
-  for (let n = last - 1; n >= 1; n--) {
-    steps.push({ _tag: "Rename", from: name(n, true), to: name(n + 1, true) })
-    steps.push({ _tag: "Rename", from: name(n), to: name(n + 1) })
+  if (compress && last > 0) {
+    steps.push({ _tag: "Compress", from: generationName(base, 1), to: generationName(base, 1, true) })
   }
-  steps.push({ _tag: "Rename", from: base, to: name(1) })
-  steps.push({ _tag: "Compress", from: name(1), to: name(1, true) })
   return steps
 }
 
