@@ -3,8 +3,9 @@
  * when none does, the policy's default decides.
  *
  * Fail closed: when a rule's conditions reach the body (privileged, mounts, capabilities, namespaces, devices,
- * security options, what is taken from other containers, images) and the body of a route that carries a container specification cannot be read (withheld by the daemon,
- * not JSON), the request is denied with the reason, whatever the rule would have decided.
+ * security options, what is taken from other containers, images) and the body of a route that carries a container
+ * specification cannot be read (withheld by the daemon, not JSON), the request is denied with the reason, whatever
+ * the rule would have decided.
  *
  * @since 0.1.0
  */

@@ -31,7 +31,7 @@ export type Namespace = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup"
  *
  * @since 0.1.0
  */
-export const namespaces: ReadonlyArray<Namespace> = ["network", "pid", "ipc", "uts", "userns", "cgroup"]
+export const namespaces: ReadonlyArray<Namespace> = Basics.namespaces
 
 /**
  * What a container can take from another container: its volumes (`--volumes-from`) or one of its namespaces

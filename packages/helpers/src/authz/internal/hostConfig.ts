@@ -4,7 +4,7 @@
  */
 import type { Borrowed, ContainerSpec, DeviceRequest, FromContainer, HostMount, Namespace } from "../ContainerSpec.ts"
 import * as GoJson from "./goJson.ts"
-import { capability, cleanPath, securityOption } from "./specBasics.ts"
+import { capability, cleanPath, namespaces, securityOption } from "./specBasics.ts"
 
 /** What Engine 20.10 masks in every container that is not privileged, unless the request gives its own list. */
 const defaultMaskedPaths = [
@@ -77,6 +77,19 @@ export const mountsOf = (mounts: unknown): ReadonlyArray<HostMount> =>
     return []
   })
 
+/** The host configuration field that sets each namespace's mode (`host`, `container:NAME`, ...). */
+const modeKeys: Readonly<Record<Namespace, string>> = {
+  network: "NetworkMode",
+  pid: "PidMode",
+  ipc: "IpcMode",
+  uts: "UTSMode",
+  userns: "UsernsMode",
+  cgroup: "CgroupnsMode"
+}
+
+/** The namespaces a container can join another container's in (`--network container:NAME`, ...). */
+const joinable: ReadonlyArray<Namespace & Borrowed> = ["network", "pid", "ipc"]
+
 /** The container named by a `container:NAME` mode (any case, which only ever denies more), if it names one. */
 const containerOf = (mode: unknown): string | undefined => {
   const value = GoJson.string(mode) ?? ""
@@ -87,23 +100,16 @@ const containerOf = (mode: unknown): string | undefined => {
  * What a host configuration takes from other containers: `VolumesFrom` (`NAME[:MODE]`), and the network, PID and
  * IPC modes `container:NAME`.
  */
-const fromContainersOf = (host: unknown): ReadonlyArray<FromContainer> => {
-  const modes: ReadonlyArray<readonly [Borrowed, string]> = [
-    ["network", "NetworkMode"],
-    ["pid", "PidMode"],
-    ["ipc", "IpcMode"]
-  ]
-  return [
-    ...GoJson.strings(GoJson.field(host, "VolumesFrom")).map(
-      // `NAME[:MODE]`: a container's name never holds a `:`.
-      (from): FromContainer => ({ kind: "volumes", container: from.split(":")[0]! })
-    ),
-    ...modes.flatMap(([kind, key]): ReadonlyArray<FromContainer> => {
-      const container = containerOf(GoJson.field(host, key))
-      return container === undefined ? [] : [{ kind, container }]
-    })
-  ]
-}
+const fromContainersOf = (host: unknown): ReadonlyArray<FromContainer> => [
+  ...GoJson.strings(GoJson.field(host, "VolumesFrom")).map(
+    // `NAME[:MODE]`: a container's name never holds a `:`.
+    (from): FromContainer => ({ kind: "volumes", container: from.split(":")[0]! })
+  ),
+  ...joinable.flatMap((kind): ReadonlyArray<FromContainer> => {
+    const container = containerOf(GoJson.field(host, modeKeys[kind]))
+    return container === undefined ? [] : [{ kind, container }]
+  })
+]
 
 /**
  * The host configuration of a create as the daemon takes it: the `HostConfig` object, or, when the body has none
@@ -131,14 +137,6 @@ const deviceRequestOf = (request: unknown): DeviceRequest => {
 /** What a container's host configuration (or the create body holding it) asks of the host. */
 export const hostConfigSpec = (body: unknown): ContainerSpec => {
   const host = hostConfigOf(body)
-  const modes: ReadonlyArray<readonly [Namespace, string]> = [
-    ["network", "NetworkMode"],
-    ["pid", "PidMode"],
-    ["ipc", "IpcMode"],
-    ["uts", "UTSMode"],
-    ["userns", "UsernsMode"],
-    ["cgroup", "CgroupnsMode"]
-  ]
   return {
     image: GoJson.string(GoJson.field(body, "Image")),
     privileged: GoJson.field(host, "Privileged") === true,
@@ -150,9 +148,9 @@ export const hostConfigSpec = (body: unknown): ContainerSpec => {
       ...mountsOf(GoJson.field(host, "Mounts"))
     ],
     capAdd: GoJson.strings(GoJson.field(host, "CapAdd")).map(capability),
-    hostNamespaces: modes
-      .filter(([, key]) => (GoJson.string(GoJson.field(host, key)) ?? "").toLowerCase() === "host")
-      .map(([ns]) => ns),
+    hostNamespaces: namespaces.filter(
+      (ns) => (GoJson.string(GoJson.field(host, modeKeys[ns])) ?? "").toLowerCase() === "host"
+    ),
     devices: GoJson.array(GoJson.field(host, "Devices")).flatMap((d) => {
       const path = GoJson.string(GoJson.field(d, "PathOnHost"))
       return path === undefined || path === "" ? [] : [cleanPath(path)]

@@ -1,9 +1,13 @@
 /**
- * The pieces every reader of a specification shares: the empty specification and the normal forms of paths,
- * capabilities and security options. `ContainerSpec` exports the normal forms; the readers in this folder use them.
+ * The pieces every reader of a specification shares: the empty specification, the namespaces in their order, and
+ * the normal forms of paths, capabilities and security options. `ContainerSpec` exports the namespaces and the normal
+ * forms; the readers in this folder use them.
  */
 import * as Path from "node:path"
-import type { ContainerSpec } from "../ContainerSpec.ts"
+import type { ContainerSpec, Namespace } from "../ContainerSpec.ts"
+
+/** Every namespace, in the order they are reported (documented where `ContainerSpec` exports it). */
+export const namespaces: ReadonlyArray<Namespace> = ["network", "pid", "ipc", "uts", "userns", "cgroup"]
 
 /** What a request that says nothing asks of the host. */
 export const empty: ContainerSpec = {
