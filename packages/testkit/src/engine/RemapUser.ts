@@ -80,8 +80,11 @@ export const make: Effect.Effect<RemapUser, RemapUserError, Scope.Scope> = Effec
       if (made.status !== 0) throw new Error(made.stderr.trim() || made.error?.message || "useradd failed")
       const start = freeStart()
       const line = `${name}:${start}:${size}`
-      for (const file of files)
-        Fs.appendFileSync(file, `${read(file).endsWith("\n") || read(file) === "" ? "" : "\n"}${line}\n`)
+      for (const file of files) {
+        // On a line of its own, whether or not the file ends with a newline.
+        const text = read(file)
+        Fs.appendFileSync(file, `${text === "" || text.endsWith("\n") ? "" : "\n"}${line}\n`)
+      }
       return { name, start, size, line }
     },
     catch: (error) => new RemapUserError({ reason: error instanceof Error ? error.message : String(error) })
