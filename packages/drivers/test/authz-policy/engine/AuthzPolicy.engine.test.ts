@@ -102,6 +102,9 @@ const restoreBaseline = Effect.suspend(() => {
 })
 
 const denied = (message: string) => `authorization denied by plugin ${name}: ${message}`
+/** `docker run --rm --network none ARGS IMAGE true`: whether the daemon lets a container with ARGS run. */
+const runTrue = (...args: ReadonlyArray<string>) =>
+  engine.dockerResult("run", "--rm", "--network", "none", ...args, engine.image, "true")
 const sha256 = (file: string) => Crypto.createHash("sha256").update(Fs.readFileSync(file)).digest("hex")
 
 describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine 20.10", () => {
@@ -235,7 +238,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         ["-v", "/:/host"],
         ["--mount", "type=bind,source=/var/run/docker.sock,target=/s"]
       ]) {
-        const result = yield* engine.dockerResult("run", "--rm", "--network", "none", ...mount, engine.image, "true")
+        const result = yield* runTrue(...mount)
         expect(result.exitCode).not.toBe(0)
         expect(result.stderr).toContain(message)
       }
@@ -413,8 +416,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     message: the tun device stays on the host
     devices: [/dev/net/tun]
 `)
-      const runWith = (option: string) =>
-        engine.dockerResult("run", "--rm", "--network", "none", "--security-opt", option, engine.image, "true")
+      const runWith = (option: string) => runTrue("--security-opt", option)
       const result = yield* untilRefused(() => runWith("seccomp=unconfined"))
       expect(result.stderr).toContain(denied("confinement stays on"))
       // The older spelling the daemon still reads, and the other profiles.
@@ -425,8 +427,6 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       }
       expect((yield* runWith("no-new-privileges")).exitCode).toBe(0)
       // A device, mapped by a folder holding it, or granted by number through a device cgroup rule.
-      const device = (...args: ReadonlyArray<string>) =>
-        engine.dockerResult("run", "--rm", "--network", "none", ...args, engine.image, "true")
       for (const args of [
         ["--device", "/dev/net/tun"],
         ["--device", "/dev/net:/dev/net"],
@@ -434,11 +434,11 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
         // Devices by kind: the device driver picks their files (without one the daemon fails the start instead).
         ["--gpus", "all"]
       ]) {
-        const denial = yield* device(...args)
+        const denial = yield* runTrue(...args)
         expect(denial.exitCode, args.join(" ")).not.toBe(0)
         expect(denial.stderr).toContain(denied("the tun device stays on the host"))
       }
-      expect((yield* device("--device", "/dev/fuse")).exitCode).toBe(0)
+      expect((yield* runTrue("--device", "/dev/fuse")).exitCode).toBe(0)
       // The host network, asked for by a container or by a build's RUN steps (the query, the body being a tar).
       const hostRun = yield* engine.dockerResult("run", "--rm", "--network", "host", engine.image, "true")
       expect(hostRun.stderr).toContain(denied("the host network stays private"))
