@@ -109,6 +109,11 @@ const zero = (ast: SchemaAST.AST, depth: number): unknown => {
   }
 }
 
+// A map's key is any string: `out[key] = value` with `__proto__` would set the prototype and drop the entry.
+const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void => {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
 const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
   if (depth > 32) return value
   if (value === null && ast._tag !== "Union" && ast._tag !== "Null" && ast._tag !== "Unknown" && ast._tag !== "Any") {
@@ -144,7 +149,7 @@ const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
           // Several spellings of one field: the last one in the document wins, as in Go.
           out[ps.name as string] = walk(ps.type, value[key], depth + 1)
         } else {
-          out[key] = index === undefined ? value[key] : walk(index.type, value[key], depth + 1)
+          setOwn(out, key, index === undefined ? value[key] : walk(index.type, value[key], depth + 1))
         }
       }
       for (const ps of ast.propertySignatures) {
@@ -194,7 +199,7 @@ const sortMaps = (ast: SchemaAST.AST, value: unknown, depth: number): unknown =>
       const out: Record<string, unknown> = {}
       for (const key of keys) {
         const type = fields.get(key) ?? index?.type
-        out[key] = type === undefined ? value[key] : sortMaps(type, value[key], depth + 1)
+        setOwn(out, key, type === undefined ? value[key] : sortMaps(type, value[key], depth + 1))
       }
       return out
     }

@@ -31,4 +31,17 @@ describe("GoJson", () => {
       Volume: { Name: "v", Status: { K: 1 } }
     })
   })
+
+  it("keeps map keys named after an object's built-in properties, reading and writing", () => {
+    const status = JSON.parse('{"Volume":{"Name":"v","Status":{"__proto__":"kept","constructor":1}}}')
+    const read = GoJson.normalize(VolumeDriver.GetResponse.ast, status) as { Volume: { Status: object } }
+    expect(Object.entries(read.Volume.Status)).toEqual([
+      ["__proto__", "kept"],
+      ["constructor", 1]
+    ])
+    const options = JSON.parse('{"Name":"v","Opts":{"z":"1","__proto__":"2"}}')
+    expect(GoJson.stringify(VolumeDriver.CreateRequest.ast, options)).toBe(
+      '{"Name":"v","Opts":{"__proto__":"2","z":"1"}}\n'
+    )
+  })
 })

@@ -101,6 +101,9 @@ export const make = (dir: string) =>
       })
     }
     const lock = yield* Semaphore.make(1)
+    // Keys are any strings: `toString` or `__proto__` must not reach the entries' prototype.
+    const entryOf = (key: string): Entry | undefined =>
+      Object.hasOwn(state.entries, key) ? state.entries[key] : undefined
     return Store.of({
       name,
       get: (keys) =>
@@ -108,7 +111,7 @@ export const make = (dir: string) =>
           () =>
             new Map(
               keys.flatMap((k): ReadonlyArray<readonly [string, Entry]> => {
-                const e = state.entries[k]
+                const e = entryOf(k)
                 return e === undefined ? [] : [[k, e]]
               })
             )
@@ -116,10 +119,9 @@ export const make = (dir: string) =>
       commit: ({ expect, writes }) =>
         lock.withPermit(
           Effect.suspend(() => {
-            for (const [key, version] of expect)
-              if (state.entries[key]?.version !== version) return Effect.succeed(false)
+            for (const [key, version] of expect) if (entryOf(key)?.version !== version) return Effect.succeed(false)
             const revision = state.revision + 1
-            const entries = { ...state.entries }
+            const entries: Record<string, Entry> = Object.assign(Object.create(null), state.entries)
             for (const [key, value] of writes) {
               if (value === undefined) delete entries[key]
               else entries[key] = { value, version: String(revision) }

@@ -123,8 +123,9 @@ const formatIssues = (error: Schema.SchemaError): string =>
 export const decode = (
   options: Readonly<Record<string, string>> | null | undefined
 ): Result.Result<VolumeOptions, InvalidArgument> => {
-  const labels: Record<string, string> = {}
-  const rest: Record<string, string> = {}
+  // No prototype: `-o __proto__=x` is an unknown option and `-o label.__proto__=x` a label, not the objects' own.
+  const labels: Record<string, string> = Object.create(null)
+  const rest: Record<string, string> = Object.create(null)
   const problems: Array<string> = []
   for (const [key, value] of Object.entries(options ?? {})) {
     if (!key.startsWith(labelPrefix)) rest[key] = value

@@ -63,6 +63,20 @@ describe("authz-policy with the baseline", () => {
     })
   )
 
+  it.effect("decides a query naming an object's built-in property by the rules, not as an internal error", () =>
+    Effect.gen(function* () {
+      const { handle, audited } = yield* setup(baseline)
+      for (const query of ["constructor=1", "__proto__=1", "toString=1"]) {
+        const answer = yield* handle.driver.authZReq({
+          RequestMethod: "GET",
+          RequestUri: `/v1.41/containers/json?${query}`
+        })
+        expect(answer).toEqual({ Allow: true })
+      }
+      expect(audited.map((entry) => `${entry.route} ${entry.rule}`)).toEqual(Array(3).fill("containers/json default"))
+    })
+  )
+
   it.effect("audits to the log by default: one logfmt line with user, route, rule and decision", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []

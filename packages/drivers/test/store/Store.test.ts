@@ -86,6 +86,27 @@ const contract = (
       })
     )
 
+    it.live("a key is any string: the names of an object's own built-in properties are keys like the others", () =>
+      Effect.gen(function* () {
+        const [store] = yield* make()
+        const names = ["__proto__", "constructor", "toString"]
+        const prefix = fresh()
+        // Bare as well as under a prefix: etcd's contract runs share one server, where the bare ones may be left.
+        const keys = [...names, ...names.map((name) => `${prefix}/${name}`)]
+        for (const key of keys) {
+          if ((yield* store.get([key])).size > 0) continue
+          const written = yield* store.commit({
+            expect: new Map([[key, undefined]]),
+            writes: new Map([[key, `v-${key}`]])
+          })
+          expect(written).toBe(true)
+        }
+        const read = yield* store.get([...keys, "hasOwnProperty"])
+        expect([...read.keys()].sort()).toEqual([...keys].sort())
+        for (const [key, entry] of read) expect(entry.value).toBe(`v-${key}`)
+      })
+    )
+
     it.live("a decision that fails writes nothing", () =>
       Effect.gen(function* () {
         const [store] = yield* make()
@@ -128,9 +149,17 @@ describe("StoreFile", () => {
   it.live("keeps its keys across a reopen and refuses a folder another live process owns", () =>
     Effect.gen(function* () {
       const dir = Path.join(base, fresh())
-      yield* Effect.scoped(Effect.flatMap(open(StoreFile.layer(dir)), (s) => increment(s, "k")))
-      const again = yield* Effect.scoped(Effect.flatMap(open(StoreFile.layer(dir)), (s) => s.get(["k"])))
-      expect(again.get("k")?.value).toBe("1")
+      const keys = ["k", "__proto__"]
+      yield* Effect.scoped(
+        Effect.flatMap(open(StoreFile.layer(dir)), (s) => Effect.forEach(keys, (k) => increment(s, k)))
+      )
+      const again = yield* Effect.scoped(
+        Effect.flatMap(open(StoreFile.layer(dir)), (s) => s.get([...keys, "toString"]))
+      )
+      expect([...again].map(([k, e]) => [k, e.value])).toEqual([
+        ["k", "1"],
+        ["__proto__", "1"]
+      ])
       Fs.writeFileSync(Path.join(dir, "owner.pid"), `${process.ppid}\n`)
       const refused = yield* Effect.exit(Effect.scoped(open(StoreFile.layer(dir))))
       expect(String(refused)).toContain(`file store at ${dir} unavailable: it is in use by process ${process.ppid}`)

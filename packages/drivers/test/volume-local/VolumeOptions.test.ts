@@ -48,6 +48,18 @@ describe("VolumeOptions", () => {
     )
   })
 
+  it("takes keys named after an object's built-in properties as any other key", () => {
+    // As the daemon's JSON decoding yields them: own properties, not a prototype.
+    const options = JSON.parse('{"label.__proto__":"p","label.constructor":"c"}')
+    expect(Object.entries(ok(options).labels)).toEqual([
+      ["__proto__", "p"],
+      ["constructor", "c"]
+    ])
+    expect(err(JSON.parse('{"__proto__":"x"}'))).toBe(
+      'invalid options: unknown option "__proto__" (known: uid, gid, mode, size, label.<name>)'
+    )
+  })
+
   it("refuses bad values with the reason", () => {
     expect(err({ mode: "999" })).toBe('invalid options: option "mode": expected octal permission bits such as 0755')
     expect(err({ mode: "rwxr-x---" })).toBe(

@@ -159,7 +159,7 @@ export interface EngineRoute {
   readonly template: Template | undefined
   /** The template's named parameters, decoded. */
   readonly params: Readonly<Record<string, string>>
-  /** The query string, every value of each key in order. */
+  /** The query string, every value of each key in order (an object without a prototype: every key was sent). */
   readonly query: Readonly<Record<string, ReadonlyArray<string>>>
 }
 
@@ -198,8 +198,10 @@ const decode = (text: string): string => {
   }
 }
 
+// Without a prototype, as Node's `querystring.parse` answers: `?constructor=1` or `?__proto__=1` is a key like any
+// other, not the object's own machinery.
 const parseQuery = (search: string): Record<string, ReadonlyArray<string>> => {
-  const out: Record<string, Array<string>> = {}
+  const out: Record<string, Array<string>> = Object.create(null)
   for (const [key, value] of new URLSearchParams(search)) {
     const values = out[key] ?? []
     values.push(value)

@@ -144,7 +144,8 @@ export const of = (
   const config = info.Config ?? {}
   const labels = new Map(Object.entries(info.ContainerLabels ?? {}))
   const env = environment(info.ContainerEnv)
-  const attributes: Record<string, string> = {}
+  // No prototype: a label or variable named `__proto__` is kept as any other name, not taken for the prototype.
+  const attributes: Record<string, string> = Object.create(null)
   pick(attributes, labels, config.labels)
   const byLabel = matching(attributes, labels, "labels-regex", config["labels-regex"])
   if (Result.isFailure(byLabel)) return Result.fail(byLabel.failure)

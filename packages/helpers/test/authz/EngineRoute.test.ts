@@ -65,6 +65,19 @@ describe("EngineRoute.match", () => {
     expect(EngineRoute.queryValue(route, "missing")).toBeUndefined()
   })
 
+  it("takes keys named after an object's built-in properties as any other key", () => {
+    const route = EngineRoute.match("GET", "/v1.41/containers/json?constructor=1&__proto__=2&toString=3&all=1")
+    expect(route.template).toBe("containers/json")
+    expect(Object.entries(route.query)).toEqual([
+      ["constructor", ["1"]],
+      ["__proto__", ["2"]],
+      ["toString", ["3"]],
+      ["all", ["1"]]
+    ])
+    expect(EngineRoute.queryValue(route, "__proto__")).toBe("2")
+    expect(EngineRoute.queryValue(route, "hasOwnProperty")).toBeUndefined()
+  })
+
   it("has a template for every route and no duplicate template", () => {
     expect(EngineRoute.templates.size).toBe(EngineRoute.routes.length)
     for (const template of ["containers/create", "containers/{id}/exec", "images/load", "events", "auth"]) {

@@ -49,6 +49,16 @@ describe("LogAttributes", () => {
     })
   })
 
+  it("keeps a label or variable named after an object's built-in property, as any other", () => {
+    // As the daemon's JSON decoding yields the labels: own properties, not a prototype.
+    const labels = JSON.parse('{"__proto__":"from-label","constructor":"c"}')
+    const info = { ...container({ "labels-regex": ".", env: "toString" }), ContainerLabels: labels }
+    const attributes = Result.getOrThrow(LogAttributes.of({ ...info, ContainerEnv: ["toString=from-env"] }))
+    expect(LogAttributes.toGoJson(attributes)).toBe(
+      '{"__proto__":"from-label","constructor":"c","toString":"from-env"}'
+    )
+  })
+
   it("lets later sources override earlier ones: labels, then environment, then the tag", () => {
     const info = { ...container({ labels: "app,tag", env: "app" }), ContainerEnv: ["app=from-env"] }
     const withTag = { ...info, ContainerLabels: { app: "web", tag: "label" } }
