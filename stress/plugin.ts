@@ -38,7 +38,17 @@ const bundle = (): Promise<string> => {
     const out = Path.join(dir, "dpk.js")
     ChildProcess.execFile(
       process.execPath,
-      ["--conditions=@docker-plugin-kit/source", cliBin, "build", cliBin, "--out", out, "--external", "esbuild"],
+      [
+        "--conditions=@docker-plugin-kit/source",
+        cliBin,
+        "build",
+        cliBin,
+        "--out",
+        out,
+        "--external",
+        "esbuild",
+        "--split"
+      ],
       (error, _stdout, stderr) => (error === null ? resolve(out) : reject(new Error(`dpk build: ${stderr}`)))
     )
   })

@@ -219,7 +219,8 @@ if (!flags.source) {
     "--out",
     bundle,
     "--external",
-    "esbuild"
+    "esbuild",
+    "--split"
   ])
 }
 const socket = Path.join(work, "graph.sock")

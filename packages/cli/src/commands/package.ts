@@ -147,7 +147,8 @@ export const write = (
     }
     const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))
     const bundle = Path.join(work, "plugin.js")
-    yield* Build.bundle(descriptor === undefined ? target : cliEntry(), bundle)
+    // Split: the CLI's entry holds every reference driver, and the plugin then reads only the one it serves.
+    yield* Build.bundle(descriptor === undefined ? target : cliEntry(), bundle, { split: true })
     const config = PluginConfig.make(
       descriptor === undefined
         ? {
@@ -164,7 +165,11 @@ export const write = (
       try: () => {
         Fs.mkdirSync(out, { recursive: true })
         Fs.writeFileSync(Path.join(out, "config.json"), `${JSON.stringify(config, null, 2)}\n`)
-        Rootfs.write(Path.join(out, "rootfs"), { bundle, binaries: descriptor?.managed?.binaries ?? [] })
+        Rootfs.write(Path.join(out, "rootfs"), {
+          bundle,
+          chunks: Build.chunksDir(bundle),
+          binaries: descriptor?.managed?.binaries ?? []
+        })
       },
       catch: (e) => new PackageFailed({ target, reason: (e as Error).message })
     }).pipe(Effect.ensuring(Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))))

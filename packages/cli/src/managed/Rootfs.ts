@@ -52,6 +52,8 @@ export const parseLdd = (output: string): ReadonlyArray<string> =>
 export interface Contents {
   /** The plugin's bundle (`dpk build`). */
   readonly bundle: string
+  /** The folder of its chunks when it was split (`dpk build --split`): copied beside it, under the same name. */
+  readonly chunks?: string
   /** The Node binary to ship (default: the one running). */
   readonly node?: string
   /** Host tools the driver runs, by name or path, shipped at the same path with their libraries. */
@@ -94,4 +96,10 @@ export const write = (rootfs: string, contents: Contents): void => {
   for (const binary of binaries) copyInto(rootfs, binary)
   for (const library of new Set([node, ...binaries].flatMap(sharedLibraries))) copyInto(rootfs, library)
   copyInto(rootfs, contents.bundle, bundlePath)
+  // A split bundle without lazy imports has no chunks, and no folder.
+  if (contents.chunks !== undefined && Fs.existsSync(contents.chunks)) {
+    const inside = Path.join(Path.dirname(bundlePath), Path.basename(contents.chunks))
+    for (const file of Fs.readdirSync(contents.chunks))
+      copyInto(rootfs, Path.join(contents.chunks, file), Path.join(inside, file))
+  }
 }

@@ -104,6 +104,45 @@ console.log(JSON.stringify({
     })
   )
 
+  it.effect("split: each lazily imported part is a chunk, read only when used; a rebuild drops the old chunks", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      Fs.writeFileSync(Path.join(dir, "alpha.ts"), 'export const name: string = "first " + "part"\n')
+      Fs.writeFileSync(Path.join(dir, "beta.ts"), 'export const name: string = "second " + "part"\n')
+      const entry = Path.join(dir, "entry.ts")
+      Fs.writeFileSync(
+        entry,
+        `const parts = { alpha: () => import("./alpha.ts"), beta: () => import("./beta.ts") }
+const { name } = await parts[process.argv[2] as "alpha" | "beta"]()
+const fs = await import("node:fs")
+const loaded = fs.readdirSync(new URL("./out-chunks/", import.meta.url)).length
+console.log(name, loaded)
+`
+      )
+      const out = Path.join(dir, "out.js")
+      const chunks = Path.join(dir, "out-chunks")
+      Fs.mkdirSync(chunks)
+      Fs.writeFileSync(Path.join(chunks, "stale-OLD.js"), "")
+      const written = yield* bundle(entry, out, { split: true })
+      const files = Fs.readdirSync(chunks).sort()
+      expect(files.some((f) => f.startsWith("stale"))).toBe(false)
+      expect(written.chunks).toBe(files.length)
+      expect(files.filter((f) => /^(alpha|beta)-\w+\.js$/.test(f))).toHaveLength(2)
+      // The entry holds neither part; each chunk holds its own.
+      const code = Fs.readFileSync(out, "utf8")
+      expect(code).not.toContain("first part")
+      expect(code).not.toContain("second part")
+      for (const [part, name] of [
+        ["alpha", "first part"],
+        ["beta", "second part"]
+      ]) {
+        const run = spawnSync(process.execPath, [out, part!], { encoding: "utf8" })
+        expect(run.stderr).toBe("")
+        expect(run.stdout).toBe(`${name} ${files.length}\n`)
+      }
+    })
+  )
+
   it.effect("names the file and the line of what cannot be bundled", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

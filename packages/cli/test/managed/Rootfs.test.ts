@@ -22,20 +22,23 @@ describe("Rootfs", () => {
     ])
   })
 
-  it.skipIf(!isRoot)("holds a Node that runs the bundle with nothing from the host (chroot)", () => {
+  it.skipIf(!isRoot)("holds a Node that runs the bundle and its chunks with nothing from the host (chroot)", () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-rootfs-"))
     try {
       const bundle = Path.join(dir, "bundle.js")
       Fs.writeFileSync(
         bundle,
-        'import * as Fs from "node:fs"\nconsole.log("ran", Fs.existsSync("/run/docker/plugins"))\n'
+        'import * as Fs from "node:fs"\nconst { part } = await import("./bundle-chunks/part.js")\nconsole.log("ran", part, Fs.existsSync("/run/docker/plugins"))\n'
       )
+      const chunks = Path.join(dir, "bundle-chunks")
+      Fs.mkdirSync(chunks)
+      Fs.writeFileSync(Path.join(chunks, "part.js"), 'export const part = "with its chunk"\n')
       const rootfs = Path.join(dir, "rootfs")
-      Rootfs.write(rootfs, { bundle, binaries: ["/bin/sh"] })
+      Rootfs.write(rootfs, { bundle, chunks, binaries: ["/bin/sh"] })
       const ran = ChildProcess.execFileSync("chroot", [rootfs, Rootfs.nodePath, Rootfs.bundlePath], {
         encoding: "utf8"
       })
-      expect(ran.trim()).toBe("ran true")
+      expect(ran.trim()).toBe("ran with its chunk true")
       // A host tool a driver asked for runs inside too.
       expect(
         ChildProcess.execFileSync("chroot", [rootfs, "/bin/sh", "-c", "echo tool"], { encoding: "utf8" }).trim()
