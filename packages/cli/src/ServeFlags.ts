@@ -58,7 +58,7 @@ export const flags = {
     Flag.withDefault(false)
   ),
   deadline: Flag.Int("deadline-ms").pipe(
-    Flag.withDescription("Deadline of every driver call in milliseconds (default 120000)"),
+    Flag.withDescription("Deadline of every driver call in milliseconds (default 120000; 0: none)"),
     Flag.withDefault(120_000)
   ),
   bodyIdleTimeout: Flag.Int("body-idle-timeout-ms").pipe(
@@ -227,11 +227,11 @@ export const command = <const Name extends string, Own extends Record<string, Fl
         try: () => listenOf(name, all),
         catch: (e) => (e instanceof FlagError ? e : new FlagError({ flag: "serve", reason: describe(e) }))
       })
-      if (all.bodyIdleTimeout < 0) {
-        return yield* new FlagError({
-          flag: "--body-idle-timeout-ms",
-          reason: `must be 0 or more, got ${all.bodyIdleTimeout}`
-        })
+      for (const [flag, value] of [
+        ["--deadline-ms", all.deadline],
+        ["--body-idle-timeout-ms", all.bodyIdleTimeout]
+      ] as const) {
+        if (value < 0) return yield* new FlagError({ flag, reason: `must be 0 or more, got ${value}` })
       }
       const server = PluginServer.layer({
         name,

@@ -154,9 +154,14 @@ describe("dpk serve", () => {
     )
     expect(daemonCertAlone.status).not.toBe(0)
     expect(daemonCertAlone.stdout + daemonCertAlone.stderr).toContain("--tls-daemon-cert needs --tls-ca")
-    const negative = dpk("serve", "volume-memory", "--body-idle-timeout-ms", "-1")
-    expect(negative.status).not.toBe(0)
-    expect(negative.stdout + negative.stderr).toContain("--body-idle-timeout-ms must be 0 or more, got -1")
+    for (const flag of ["--body-idle-timeout-ms", "--deadline-ms"]) {
+      const negative = dpk("serve", "volume-memory", flag, "-5")
+      expect(negative.status).not.toBe(0)
+      expect(negative.stdout + negative.stderr).toContain(`${flag} must be 0 or more, got -5`)
+    }
+    const escaping = dpk("serve", "volume-memory", "--name", "../escaped", "--socket", "/nonexistent/x.sock")
+    expect(escaping.status).not.toBe(0)
+    expect(escaping.stdout + escaping.stderr).toContain('plugin name "../escaped": must be letters, digits')
   })
 })
 

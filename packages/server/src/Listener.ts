@@ -5,10 +5,12 @@
  *
  * @since 0.1.0
  */
-import type * as Layer from "effect/Layer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as HttpServer from "effect/http/HttpServer"
 import * as NodeServer from "./internal/NodeServer.ts"
-import type { ListenError } from "./ListenError.ts"
+import { ListenError } from "./ListenError.ts"
+import * as PluginName from "./PluginName.ts"
 import * as SystemdListener from "./SystemdListener.ts"
 import * as TcpListener from "./TcpListener.ts"
 import * as UnixListener from "./UnixListener.ts"
@@ -83,6 +85,12 @@ export const systemdAddressPrefix = SystemdListener.systemdAddressPrefix
  * @since 0.1.0
  */
 export const layer = (name: string, listen: Listen): Layer.Layer<HttpServer.HttpServer, ListenError> => {
+  const invalid = PluginName.check(name)
+  if (invalid !== undefined) {
+    return Layer.unwrap(
+      Effect.fail(new ListenError({ address: `plugin name ${JSON.stringify(name)}`, reason: invalid }))
+    )
+  }
   switch (listen._tag) {
     case "Unix":
       return UnixListener.layer(listen)
