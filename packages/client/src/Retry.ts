@@ -45,13 +45,15 @@ export const daemon: Policy = {
 export const none: Policy = { initial: Duration.zero, cap: Duration.zero, budget: Duration.zero }
 
 /**
- * The sleep before retry number `retries + 1`.
+ * The sleep before retry number `retries + 1`, in milliseconds: at least 1, so that a policy with a zero or
+ * negative delay still waits and doubles instead of retrying in a tight loop until its budget is spent (or, with a
+ * negative delay, forever).
  *
  * @since 0.1.0
  */
 export const backoff = (policy: Policy, retries: number): number => {
-  const cap = Duration.toMillis(policy.cap)
-  let delay = Duration.toMillis(policy.initial)
+  const cap = Math.max(1, Duration.toMillis(policy.cap))
+  let delay = Math.max(1, Duration.toMillis(policy.initial))
   for (let i = 0; i < retries && delay < cap; i++) delay *= 2
   return Math.min(delay, cap)
 }

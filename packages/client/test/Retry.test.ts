@@ -2,7 +2,7 @@
 import { Discovery, Retry, Target } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Logger } from "effect"
+import { Clock, Duration, Effect, Fiber, Logger } from "effect"
 import { TestClock } from "effect/testing"
 import * as Path from "node:path"
 import { serve, tempDir } from "./support.ts"
@@ -26,6 +26,25 @@ describe("Retry.daemon", () => {
       const failure = yield* Fiber.join(fiber)
       expect(times).toEqual([0, 1000, 3000, 7000, 15000])
       expect(failure).toEqual({ error: "refused #5", attempts: 5, elapsedMs: 15000 })
+    })
+  )
+
+  it.effect("a zero or negative delay still waits from 1 ms and doubles, so it gives up within its budget", () =>
+    Effect.gen(function* () {
+      for (const initial of [Duration.zero, Duration.millis(-1000)]) {
+        const times: Array<number> = []
+        const attempt = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          times.push(now)
+          return Effect.fail("refused")
+        })
+        const policy = { initial, cap: Duration.millis(100), budget: Duration.millis(300) }
+        const fiber = yield* Effect.forkChild(Effect.flip(Retry.retry(attempt, policy, () => true)))
+        yield* TestClock.adjust("1 second")
+        const failure = yield* Fiber.join(fiber)
+        const start = times[0]!
+        expect(times.map((t) => t - start)).toEqual([0, 1, 3, 7, 15, 31, 63, 127, 227])
+        expect(failure.attempts).toBe(9)
+      }
     })
   )
 

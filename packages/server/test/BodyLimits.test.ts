@@ -61,6 +61,27 @@ describe.each([true, false])("request body limits (fast path: %s)", (fast) => {
     })
   )
 
+  it.live("a request Node cannot read is answered 400 with an Err saying why, and the server carries on", () =>
+    Effect.gen(function* () {
+      const path = yield* served({}, fast)
+      const answerOf = (received: Buffer) => {
+        const text = received.toString("utf8")
+        return [text.slice(0, text.indexOf("\r\n")), JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4))]
+      }
+      const chunked = "POST /VolumeDriver.Get HTTP/1.1\r\nHost: plugin\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n"
+      expect(answerOf(yield* rawExchange(path, [chunked]))).toEqual([
+        "HTTP/1.1 400 Bad Request",
+        { Err: "the request could not be read: Invalid character in chunk size (HPE_INVALID_CHUNK_SIZE)" }
+      ])
+      const short = 'POST /VolumeDriver.Get HTTP/1.1\r\nHost: plugin\r\nContent-Length: 50\r\n\r\n{"Name":"v1"}'
+      expect(answerOf(yield* rawExchange(path, [short], 0, { halfClose: true }))).toEqual([
+        "HTTP/1.1 400 Bad Request",
+        { Err: "the request ended before its body was complete" }
+      ])
+      expect((yield* post({ socketPath: path }, "/VolumeDriver.Get", { Name: "v1" })).status).toBe(200)
+    })
+  )
+
   it.live("a body that stops arriving is answered 408 with Err and its connection closed", () =>
     Effect.gen(function* () {
       const path = yield* served({ bodyIdleTimeout: "200 millis" }, fast)

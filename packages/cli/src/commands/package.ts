@@ -44,6 +44,9 @@ const cliEntry = (): string => {
   return Fs.existsSync(source) ? source : process.argv[1]!
 }
 
+/** How long the plugin run by `implementsOf` has to listen, and then to answer. */
+const probeSeconds = 10
+
 /** Asks a bundled plugin entry what it implements: runs it on a temporary socket and calls Activate. */
 const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any>, PackageFailed> =>
   Effect.tryPromise({
@@ -59,10 +62,11 @@ const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any
         stderr += d.toString()
       })
       try {
-        for (let i = 0; i < 100 && !Fs.existsSync(socket); i++) {
+        for (let i = 0; i < probeSeconds * 10 && !Fs.existsSync(socket); i++) {
           if (child.exitCode !== null) throw new Error(`it exited (${child.exitCode}): ${stderr.trim()}`)
           await new Promise((r) => setTimeout(r, 100))
         }
+        if (!Fs.existsSync(socket)) throw new Error(`it did not listen within ${probeSeconds} s`)
         const body = await new Promise<string>((resolve, reject) => {
           const req = Http.request({ socketPath: socket, path: Manifest.Activate.path, method: "POST" }, (res) => {
             let text = ""
@@ -71,6 +75,10 @@ const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any
             })
             res.on("end", () => resolve(text))
           })
+          // A plugin that accepts and never answers would otherwise hold the command forever.
+          req.setTimeout(probeSeconds * 1000, () =>
+            req.destroy(new Error(`it did not answer ${Manifest.Activate.path} within ${probeSeconds} s`))
+          )
           req.on("error", reject)
           req.end()
         })
@@ -128,24 +136,15 @@ export interface Written {
   readonly config: PluginConfig.PluginConfig
 }
 
-/**
- * Writes the plugin folder `out` for `target` (an entry file, or a reference driver's name).
- *
- * @since 0.1.0
- */
-export const write = (
+/** Bundles `target` in `work`, then writes `out`; a failed write leaves no half-made `out` behind. */
+const writeInto = (
+  work: string,
   target: string,
+  descriptor: Descriptor.Descriptor | undefined,
   name: string,
   out: string
-): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
+): Effect.Effect<PluginConfig.PluginConfig, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
-    if (Fs.existsSync(out)) return yield* new PackageFailed({ target, reason: `${out} exists already` })
-    const descriptor = Descriptors.byName(target)
-    if (descriptor === undefined && !Fs.existsSync(target)) {
-      const drivers = Descriptors.all.map((d) => d.name).join(", ")
-      return yield* new PackageFailed({ target, reason: `neither a file nor a reference driver (${drivers})` })
-    }
-    const work = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))
     const bundle = Path.join(work, "plugin.js")
     // Split: the CLI's entry holds every reference driver, and the plugin then reads only the one it serves.
     yield* Build.bundle(descriptor === undefined ? target : cliEntry(), bundle, { split: true })
@@ -171,8 +170,37 @@ export const write = (
           binaries: descriptor?.managed?.binaries ?? []
         })
       },
-      catch: (e) => new PackageFailed({ target, reason: (e as Error).message })
-    }).pipe(Effect.ensuring(Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))))
+      catch: (e) => {
+        Fs.rmSync(out, { recursive: true, force: true })
+        return new PackageFailed({ target, reason: (e as Error).message })
+      }
+    })
+    return config
+  })
+
+/**
+ * Writes the plugin folder `out` for `target` (an entry file, or a reference driver's name).
+ *
+ * @since 0.1.0
+ */
+export const write = (
+  target: string,
+  name: string,
+  out: string
+): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
+  Effect.gen(function* () {
+    if (Fs.existsSync(out)) return yield* new PackageFailed({ target, reason: `${out} exists already` })
+    const descriptor = Descriptors.byName(target)
+    if (descriptor === undefined && !Fs.existsSync(target)) {
+      const drivers = Descriptors.all.map((d) => d.name).join(", ")
+      return yield* new PackageFailed({ target, reason: `neither a file nor a reference driver (${drivers})` })
+    }
+    // The bundle is made in a folder of its own, removed however the packaging ends.
+    const config = yield* Effect.acquireUseRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))),
+      (work) => writeInto(work, target, descriptor, name, out),
+      (work) => Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))
+    )
     return { dir: out, config }
   })
 

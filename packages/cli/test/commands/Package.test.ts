@@ -4,6 +4,10 @@
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Package from "../../src/commands/package.ts"
 import * as PluginConfig from "../../src/managed/PluginConfig.ts"
 
@@ -78,4 +82,50 @@ describe("dpk package config of a reference driver", () => {
     expect(config.Args.Value).toEqual([])
     expect(config.Entrypoint.at(-1)).toBe("/run/docker/plugins/plugin.sock")
   })
+})
+
+describe("dpk package of a plugin file that goes wrong", () => {
+  /** Runs `Package.write` with the temporary folder pointed at a fresh one; answers the outcome and what was left. */
+  const attempt = (source: string) =>
+    Effect.gen(function* () {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-test-"))
+      const tmp = Path.join(dir, "tmp")
+      Fs.mkdirSync(tmp)
+      const entry = Path.join(dir, "plugin.mjs")
+      Fs.writeFileSync(entry, source)
+      const before = process.env.TMPDIR
+      process.env.TMPDIR = tmp
+      const exit = yield* Effect.exit(Package.write(entry, "p", Path.join(dir, "out"))).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            if (before === undefined) delete process.env.TMPDIR
+            else process.env.TMPDIR = before
+          })
+        )
+      )
+      const left = { tmp: Fs.readdirSync(tmp), out: Fs.existsSync(Path.join(dir, "out")) }
+      Fs.rmSync(dir, { recursive: true, force: true })
+      return { exit, left }
+    })
+
+  it.live("one that does not bundle: the bundler's error, and no temporary folder or output left", () =>
+    Effect.gen(function* () {
+      const { exit, left } = yield* attempt("export const x = (\n")
+      expect(String(exit)).toContain("cannot bundle")
+      expect(left).toEqual({ tmp: [], out: false })
+    })
+  )
+
+  it.live(
+    "one that listens and never answers Activate: fails saying so, instead of waiting forever",
+    () =>
+      Effect.gen(function* () {
+        const { exit, left } = yield* attempt(
+          'import * as Net from "node:net"\nNet.createServer(() => {}).listen(process.argv[2])\n'
+        )
+        expect(String(exit)).toContain("it did not answer /Plugin.Activate within 10 s")
+        expect(left).toEqual({ tmp: [], out: false })
+      }),
+    { timeout: 30_000 }
+  )
 })

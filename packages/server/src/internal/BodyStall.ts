@@ -14,6 +14,7 @@
 import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type * as Tls from "node:tls"
+import * as RawAnswer from "./RawAnswer.ts"
 
 /** The Node internal that links a connection to the response in progress; @types/node does not list it. */
 interface SocketInternals {
@@ -34,23 +35,14 @@ export const sweepInterval = (timeoutMs: number): number => Math.max(1, Math.min
 
 const formatSeconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
 
-/**
- * The answer to a stalled body, written on the connection itself as Node writes its own `408` for a request
- * timeout: `{"Err"}` in the plugin content type, and the connection closed after it.
- */
+/** The answer to a stalled body: `{"Err"}` saying what was waited for, and the connection closed after it. */
 const stalledAnswer = (request: Http.IncomingMessage, timeoutMs: number): string => {
   const path = (request.url ?? "/").replace(/\?.*$/, "")
   const announced = request.headers["content-length"]
   const length = announced === undefined ? "" : ` (Content-Length ${announced})`
-  const body = `${JSON.stringify({
-    Err: `${path}: the request body stalled: nothing received for ${formatSeconds(timeoutMs)}${length}`
-  })}\n`
-  return (
-    "HTTP/1.1 408 Request Timeout\r\n" +
-    "Content-Type: application/vnd.docker.plugins.v1.2+json\r\n" +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    "Connection: close\r\n\r\n" +
-    body
+  return RawAnswer.text(
+    408,
+    `${path}: the request body stalled: nothing received for ${formatSeconds(timeoutMs)}${length}`
   )
 }
 

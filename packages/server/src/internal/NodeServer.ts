@@ -14,6 +14,7 @@ import type * as Http from "node:http"
 import * as BodyLimits from "../BodyLimits.ts"
 import { ListenError } from "../ListenError.ts"
 import * as BodyStall from "./BodyStall.ts"
+import * as ClientErrors from "./ClientErrors.ts"
 import * as NodeFastPath from "./NodeFastPath.ts"
 
 /**
@@ -74,7 +75,9 @@ export const layer = (
       return NodeHttpServer.layer(
         () =>
           BodyStall.watch(
-            answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast)),
+            ClientErrors.answer(
+              answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast))
+            ),
             idleMs
           ),
         { ...listen, gracefulShutdownTimeout }
