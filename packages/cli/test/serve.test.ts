@@ -38,7 +38,7 @@ describe("dpk serve", () => {
         / endpoint=\/VolumeDriver\.Get status=500 outcome=error durationMs=[\d.]+ reason="no such volume: nope"$/
       )
       expect(records[2]).toMatch(
-        / endpoint=\/VolumeDriver\.Get status=400 outcome=error durationMs=[\d.]+ reason="\/VolumeDriver\.Get: invalid request: Name: Expected string"$/
+        / endpoint=\/VolumeDriver\.Get status=400 outcome=error durationMs=[\d.]+ reason="\/VolumeDriver\.Get: invalid request: Name: Expected string, got 42"$/
       )
       expect(records[3]).toMatch(
         / endpoint=\/VolumeDriver\.Nope status=404 outcome=error durationMs=[\d.]+ reason="unknown endpoint POST \/VolumeDriver\.Nope"$/

@@ -135,7 +135,7 @@ describe("PluginClient on the wire", () => {
       })
       // A type mismatch fails the whole call, naming the field.
       expect(failure((yield* answerWith(200, '{"Mountpoint":42}')).exit).message).toMatch(
-        /^VolumeDriver\.Mount: unexpected response: Mountpoint: Expected string$/
+        /^VolumeDriver\.Mount: unexpected response: Mountpoint: Expected string, got 42$/
       )
     })
   )

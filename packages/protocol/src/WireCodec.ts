@@ -14,7 +14,18 @@ import type { WireSchema } from "./Endpoint.ts"
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /**
- * Renders a schema issue as `Field.Path: message; Other: message`.
+ * How much of one issue's message is kept: the value received is part of it, and a body may hold a large one.
+ *
+ * @since 0.1.0
+ */
+export const maxIssueLength = 200
+
+const shorten = (message: string): string =>
+  message.length <= maxIssueLength ? message : `${message.slice(0, maxIssueLength - 1)}…`
+
+/**
+ * Renders a schema issue as `Field.Path: message; Other: message`, each message with the value received where the
+ * issue reports one (`Name: Expected string, got 42`), cut at `maxIssueLength`.
  *
  * @since 0.1.0
  */
@@ -22,7 +33,7 @@ export const formatIssue = (issue: SchemaIssue.Issue): string =>
   formatter(issue)
     .issues.map((i) => {
       const path = (i.path ?? []).map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
-      return path === "" ? i.message : `${path}: ${i.message}`
+      return shorten(path === "" ? i.message : `${path}: ${i.message}`)
     })
     .join("; ")
 
@@ -40,7 +51,8 @@ export type Decoder<A> = (input: unknown) => Result.Result<A, string>
  */
 export type Encoder<A> = (value: A) => Result.Result<unknown, string>
 
-const options = { errors: "all" } as const
+// Every issue, each with the value that was received: a message names the field and what it held.
+const options = { errors: "all", reportInput: true } as const
 
 /**
  * How a decoder or encoder is built. `compiled: true` has Schema generate the checking code of the schema

@@ -55,8 +55,15 @@ describe("WireCodec compiled codecs", () => {
     for (const input of inputs) expect(compiled.decode(input)).toEqual(interpreted.decode(input))
     for (const output of outputs) expect(compiled.encode(output as never)).toEqual(interpreted.encode(output as never))
     expect(compiled.decode({ Name: 42, Opts: { a: 1 } })).toEqual(
-      Result.fail("Name: Expected string; Opts.a: Expected string")
+      Result.fail("Name: Expected string, got 42; Opts.a: Expected string, got 1")
     )
+    // A large value received is cut, not echoed whole.
+    const long = interpreted.decode({ Name: { big: "x".repeat(10_000) } })
+    const prefix = 'Name: Expected string, got {"big":"'
+    expect(Result.isFailure(long) && long.failure).toBe(
+      `${prefix}${"x".repeat(WireCodec.maxIssueLength - 1 - prefix.length)}…`
+    )
+    expect(Result.isFailure(long) && long.failure.length).toBe(WireCodec.maxIssueLength)
   })
 })
 

@@ -188,7 +188,7 @@ describe("EndpointHandler hot path", () => {
       const wrong = yield* post(target, "/VolumeDriver.Mount", { Name: 42 })
       expect([wrong.status, wrong.body]).toEqual([
         400,
-        { Err: "/VolumeDriver.Mount: invalid request: Name: Expected string; ID: Missing key" }
+        { Err: "/VolumeDriver.Mount: invalid request: Name: Expected string, got 42; ID: Missing key" }
       ])
       const missing = yield* post(target, "/VolumeDriver.Get", "")
       expect([missing.status, missing.body]).toEqual([

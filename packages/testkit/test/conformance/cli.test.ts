@@ -78,10 +78,10 @@ describe("dpk probe", () => {
       expect(stdout).toContain("implements NetworkDriver, IpamDriver")
       // The semantic suites see the same four defects from the daemon's sequences: each line names its endpoint.
       expect(stdout.split("\n").filter((l) => l.startsWith("  ✗"))).toEqual([
-        '  ✗ GetCapabilities (empty body) answers an exact scope, the same every time: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
-        '  ✗ GwAllocCheck answers when GwAllocChecker is reported: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
+        '  ✗ GetCapabilities (empty body) answers an exact scope, the same every time: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global", got "host"',
+        '  ✗ GwAllocCheck answers when GwAllocChecker is reported: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global", got "host"',
         "  ✗ Join, EndpointOperInfo, Leave and DeleteEndpoint follow each other like docker run and docker rm: NetworkDriver.Leave failed with status 404: unknown endpoint /NetworkDriver.Leave",
-        '  ✗ NetworkDriver.GetCapabilities answers a well-formed request: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global"',
+        '  ✗ NetworkDriver.GetCapabilities answers a well-formed request: NetworkDriver.GetCapabilities answered a body that does not match the protocol: Scope: Expected "local" | "global", got "host"',
         "  ✗ NetworkDriver.Leave answers a well-formed request: NetworkDriver.Leave is not implemented (404), but the daemon requires it",
         "  ✗ NetworkDriver.CreateNetwork rejects malformed requests with an answer: no answer: the plugin closed the connection without answering (socket hang up)",
         '  ✗ IpamDriver.ReleasePool answers a well-formed request: IpamDriver.ReleasePool answered 200 with its error in "Err", which the daemon ignores for IpamDriver (a 200 answer carries errors in "Error", any other status in "Err")'
