@@ -89,8 +89,11 @@ class Applier {
    * overlay upper folder marks opacity with an attribute), as it grows with the layer (~10 MB for 127,000 files).
    */
   readonly written = new Set<string>()
-  /** Folders whose times are set at the end, once their content no longer changes them. */
-  readonly folderTimes: Array<{ readonly path: string; readonly mtime: Date }> = []
+  /**
+   * Relative folders whose times are set at the end, once their content no longer changes them. A folder that a
+   * later entry removes or replaces is dropped (see `clear`): its path may then lead somewhere else.
+   */
+  readonly folderTimes = new Map<string, Date>()
 
   /** The host owner of the entry being applied (its own, or remapped). */
   owner: IdMapping.Owner = { uid: 0, gid: 0 }
@@ -157,13 +160,34 @@ class Applier {
     return Result.succeed(true)
   }
 
-  /** Removes whatever is at `rel` (a folder with its content), forgetting folders checked under it. */
+  /**
+   * Removes whatever is at `rel` (a folder with its content), forgetting folders checked under it and the times
+   * recorded for them: once `a/` is replaced by a symlink, `a/b` names a folder outside, whose time must not be set.
+   */
   clear(rel: string, stat: Fs.Stats | undefined = lstatOrUndefined(this.abs(rel))) {
     if (stat === undefined) return
     if (stat.isDirectory()) {
       Fs.rmSync(onDisk(this.abs(rel)), { recursive: true, force: true })
-      for (const dir of this.safeDirs) if (dir === rel || dir.startsWith(`${rel}/`)) this.safeDirs.delete(dir)
+      const under = (dir: string) => dir === rel || dir.startsWith(`${rel}/`)
+      for (const dir of this.safeDirs) if (under(dir)) this.safeDirs.delete(dir)
+      for (const dir of this.folderTimes.keys()) if (under(dir)) this.folderTimes.delete(dir)
     } else Fs.unlinkSync(onDisk(this.abs(rel)))
+  }
+
+  /**
+   * Sets the recorded folder times, last recorded first. Each path is checked again as every entry's is
+   * (no symlink in its parents, the folder itself still a folder), so a time is never set through a symlink, even
+   * if a way to replace a folder without `clear` appears.
+   */
+  setFolderTimes() {
+    const times = [...this.folderTimes]
+    for (let i = times.length - 1; i >= 0; i--) {
+      const [rel, mtime] = times[i]!
+      const parents = this.folder(LayerPath.dirname(rel), rel, false)
+      if (Result.isFailure(parents) || !parents.success) continue
+      const path = this.abs(rel)
+      if (lstatOrUndefined(path)?.isDirectory() === true) Fs.lutimesSync(onDisk(path), mtime, mtime)
+    }
   }
 
   /** Notes that this tar wrote `rel` (see `written`). */
@@ -321,7 +345,7 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Rest
         Fs.chmodSync(onDisk(path), h.mode)
       })
       applier.safeDirs.add(rel)
-      applier.folderTimes.push({ path, mtime: h.mtime })
+      applier.folderTimes.set(rel, h.mtime)
       return attributesThenWrote(applier, rel, path, h)
     }
     case "symlink": {
@@ -417,12 +441,6 @@ export const apply = <E>(
       options.ids
     )
     yield* Stream.runForEach(TarStream.entries(bytes), (entry) => applyEntry(applier, entry))
-    yield* sync("utimes", target, () => {
-      for (let i = applier.folderTimes.length - 1; i >= 0; i--) {
-        const { path, mtime } = applier.folderTimes[i]!
-        // A later entry may have put something else there (a symlink to outside, say): never set a time through it.
-        if (lstatOrUndefined(path)?.isDirectory() === true) Fs.lutimesSync(onDisk(path), mtime, mtime)
-      }
-    })
+    yield* sync("utimes", target, () => applier.setFolderTimes())
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }
   })

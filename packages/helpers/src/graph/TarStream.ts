@@ -177,6 +177,12 @@ const xattrsOf = (pax: Readonly<Record<string, string>> | null | undefined): Rec
   return xattrs
 }
 
+/** PAX record `key` of an entry; an empty value is none, and keeps the ustar field (as Go's archive/tar reads it). */
+const paxRecord = (pax: Decoded["pax"], key: string): string | undefined => {
+  const value = pax?.[key]
+  return value === "" ? undefined : value
+}
+
 // Header fields are read one character per byte (latin1): anything above 0x7F is a byte of a non-ASCII name.
 const nonAscii = /[\u0080-\u00ff]/
 
@@ -186,15 +192,48 @@ const nonAscii = /[\u0080-\u00ff]/
  * `exactPax`.
  */
 const nameOf = (field: string, paxKey: "path" | "linkpath", pax: Decoded["pax"]): string => {
-  if (pax?.[paxKey] === undefined) return nonAscii.test(field) ? FileName.decode(Buffer.from(field, "latin1")) : field
+  if (!pax || paxRecord(pax, paxKey) === undefined) {
+    return nonAscii.test(field) ? FileName.decode(Buffer.from(field, "latin1")) : field
+  }
   const bytes = exactPax.get(pax)?.get(paxKey)
   return bytes === undefined ? field : FileName.decode(bytes)
 }
 
-/** An owner id: a PAX record's (ids past the ustar field: tar-stream leaves them to us), else the header's. */
-const idOf = (pax: string | undefined, field: number | undefined): number => {
-  const id = pax === undefined ? Number.NaN : Number(pax)
-  return Number.isSafeInteger(id) && id >= 0 ? id : (field ?? 0)
+/**
+ * The numeric PAX records read here, with the syntax Go's archive/tar accepts for each (`strconv.ParseInt(v, 10,
+ * 64)`, `parsePAXTime`) and the range a JavaScript number or `Date` holds. `Number` alone would read `1e3` as
+ * 1000, `0x10` as 16 and a blank as 0 (root, or 1970): what Docker's daemon refuses is refused here too.
+ * tar-stream splits the entries by `size` itself (with `parseInt`): a bad one is refused here before its body is used.
+ */
+const paxNumbers = {
+  uid: { syntax: /^\d+$/, expected: "a decimal integer", fits: Number.isSafeInteger },
+  gid: { syntax: /^\d+$/, expected: "a decimal integer", fits: Number.isSafeInteger },
+  size: { syntax: /^\d+$/, expected: "a decimal integer", fits: Number.isSafeInteger },
+  // Seconds with an optional fraction (`1700000000.123456789`, `-1.5`); a `Date` holds up to 8.64e15 ms either way.
+  mtime: { syntax: /^-?\d+(\.\d*)?$/, expected: "decimal seconds", fits: (s: number) => Math.abs(s) <= 8.64e12 }
+} as const
+
+/** The number PAX record `key` holds, undefined when there is none, or why it is refused (a string). */
+const paxNumber = (pax: Decoded["pax"], key: keyof typeof paxNumbers): number | undefined | string => {
+  const value = paxRecord(pax, key)
+  if (value === undefined) return undefined
+  const { syntax, expected, fits } = paxNumbers[key]
+  const bad = (why: string) => `its PAX record ${key}=${JSON.stringify(value)} ${why}`
+  if (!syntax.test(value)) return bad(`is not ${expected}`)
+  const n = Number(value)
+  return fits(n) ? n : bad("is out of range")
+}
+
+/** The numbers an entry's PAX records override (ids past the ustar field, a time's fraction), or why one is refused. */
+const paxOverrides = (pax: Decoded["pax"]): { uid?: number; gid?: number; mtime?: Date | undefined } | string => {
+  const found: Partial<Record<keyof typeof paxNumbers, number>> = {}
+  for (const key of ["uid", "gid", "size", "mtime"] as const) {
+    const n = paxNumber(pax, key)
+    if (typeof n === "string") return n
+    if (n !== undefined) found[key] = n
+  }
+  const { mtime, ...ids } = found
+  return { ...ids, mtime: mtime === undefined ? undefined : new Date(mtime * 1000) }
 }
 
 const headerOf = (raw: Decoded): Header | string => {
@@ -203,16 +242,16 @@ const headerOf = (raw: Decoded): Header | string => {
   if (type === undefined) return `entry ${JSON.stringify(name)} has an unsupported type ${String(raw.type)}`
   const xattrs = xattrsOf(raw.pax)
   if (typeof xattrs === "string") return `entry ${JSON.stringify(name)}: ${xattrs}`
-  // A PAX mtime keeps the fraction of a second the ustar field drops.
-  const paxTime = raw.pax?.mtime === undefined ? Number.NaN : Number(raw.pax.mtime)
+  const pax = paxOverrides(raw.pax)
+  if (typeof pax === "string") return `entry ${JSON.stringify(name)}: ${pax}`
   return {
     name,
     type,
     mode: (raw.mode ?? 0) & 0o7777,
-    uid: idOf(raw.pax?.uid, raw.uid),
-    gid: idOf(raw.pax?.gid, raw.gid),
+    uid: pax.uid ?? raw.uid ?? 0,
+    gid: pax.gid ?? raw.gid ?? 0,
     size: type === "file" ? (raw.size ?? 0) : 0,
-    mtime: Number.isFinite(paxTime) ? new Date(paxTime * 1000) : (raw.mtime ?? new Date(0)),
+    mtime: pax.mtime ?? raw.mtime ?? new Date(0),
     linkname: raw.linkname ? nameOf(raw.linkname, "linkpath", raw.pax) : "",
     devmajor: raw.devmajor ?? 0,
     devminor: raw.devminor ?? 0,

@@ -347,6 +347,41 @@ describe("LayerApply.apply refuses hostile tars, writing nothing outside the fol
     })
   )
 
+  it.effect("a folder replaced by a symlink to outside: the times of folders under it are not set through it", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      // `a/b/`'s time is due at the end; once `a` leads outside, `a/b` names `outside/b`.
+      Fs.mkdirSync(Path.join(outside, "b"))
+      Fs.utimesSync(Path.join(outside, "b"), 1e9, 1e9)
+      Fs.utimesSync(outside, 1e9, 1e9)
+      yield* applyTar(root, [dir("a/"), dir("a/b/"), symlink("a", "../outside")])
+      expect(Fs.readlinkSync(Path.join(root, "a"))).toBe("../outside")
+      expect(Fs.statSync(Path.join(outside, "b")).mtime.getTime()).toBe(1e12)
+      expect(Fs.statSync(outside).mtime.getTime()).toBe(1e12)
+      expect(Fs.readdirSync(Path.join(outside, "b"))).toEqual([])
+      Fs.rmdirSync(Path.join(outside, "b"))
+      outsideUntouched(outside)
+    })
+  )
+
+  it.effect("a folder replaced, then made again: the times of the new folders are the tar's", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      const later = new Date("2025-06-07T08:09:10Z")
+      yield* applyTar(root, [
+        dir("a/"),
+        dir("a/b/"),
+        symlink("a", "../outside"),
+        { header: { name: "a", mtime }, body: "" },
+        dir("a/", { mtime: later }),
+        dir("a/b/", { mtime: later })
+      ])
+      expect(Fs.statSync(Path.join(root, "a")).mtime).toEqual(later)
+      expect(Fs.statSync(Path.join(root, "a/b")).mtime).toEqual(later)
+      outsideUntouched(outside)
+    })
+  )
+
   for (const c of corpus) {
     it.effect(c.name, () =>
       Effect.gen(function* () {

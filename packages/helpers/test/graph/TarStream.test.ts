@@ -158,6 +158,49 @@ describe("TarStream", () => {
     })
   )
 
+  /** The header read back from a one-file tar (owner 1234:1234, dated 1.7e9 s) with PAX records `pax`. */
+  const withPax = (pax: Record<string, string>) =>
+    Effect.flatMap(
+      rawTar([{ header: { name: "f", uid: 1234, gid: 1234, mtime: new Date(1_700_000_000_000), pax }, body: "" }]),
+      (tar) => Effect.map(readAll(Stream.make(tar)), (entries) => entries[0]!.header)
+    )
+
+  it.effect("reads numeric PAX records as Go's archive/tar does: decimal ids, seconds with a fraction", () =>
+    Effect.gen(function* () {
+      const read = yield* withPax({ uid: "3000000000", gid: "007", mtime: "1700000000.123456789" })
+      expect([read.uid, read.gid, read.mtime.getTime()]).toEqual([3_000_000_000, 7, 1_700_000_000_123])
+      expect((yield* withPax({ mtime: "-1.5" })).mtime.getTime()).toBe(-1500)
+      expect((yield* withPax({ mtime: "86400." })).mtime.getTime()).toBe(86_400_000)
+      // An empty record keeps the ustar field (Go does the same): never 0, which would make the file root's.
+      const blank = yield* withPax({ uid: "", gid: "", mtime: "" })
+      expect([blank.uid, blank.gid, blank.mtime.getTime()]).toEqual([1234, 1234, 1_700_000_000_000])
+    })
+  )
+
+  it.effect("refuses a numeric PAX record Go's archive/tar refuses, naming the record and its value", () =>
+    Effect.gen(function* () {
+      const refused = [
+        [{ uid: "1e3" }, 'PAX record uid="1e3" is not a decimal integer'],
+        [{ gid: "0x10" }, 'PAX record gid="0x10" is not a decimal integer'],
+        [{ uid: " 5" }, 'PAX record uid=" 5" is not a decimal integer'],
+        [{ uid: "-1" }, 'PAX record uid="-1" is not a decimal integer'],
+        [{ uid: "99999999999999999999" }, 'PAX record uid="99999999999999999999" is out of range'],
+        [{ size: "1e3" }, 'PAX record size="1e3" is not a decimal integer'],
+        [{ size: "0x10" }, 'PAX record size="0x10" is not a decimal integer'],
+        [{ mtime: "1e9" }, 'PAX record mtime="1e9" is not decimal seconds'],
+        [{ mtime: ".5" }, 'PAX record mtime=".5" is not decimal seconds'],
+        [{ mtime: "Infinity" }, 'PAX record mtime="Infinity" is not decimal seconds'],
+        [{ mtime: "1.5e3" }, 'PAX record mtime="1.5e3" is not decimal seconds'],
+        [{ mtime: "99999999999999" }, 'PAX record mtime="99999999999999" is out of range']
+      ] as const
+      for (const [pax, says] of refused) {
+        const error = yield* Effect.flip(withPax(pax))
+        expect(error._tag).toBe("MalformedTar")
+        expect(error.message).toBe(`malformed layer tar: entry "f": its ${says}`)
+      }
+    })
+  )
+
   it.effect.skipIf(process.getuid?.() !== 0)("as root: reads large owner ids from both GNU tar formats", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
