@@ -11,6 +11,7 @@
  */
 import { type AuthzRequest, ContainerSpec } from "@docker-plugin-kit/helpers"
 import * as Result from "effect/Result"
+import * as Glob from "./Glob.ts"
 import type { Policy, Rule } from "./Policy.ts"
 
 /**
@@ -44,24 +45,22 @@ const bodyKeys = [
  */
 export const readsBody = (rule: Rule): boolean => bodyKeys.some((key) => rule[key] !== undefined)
 
-const globCache = new Map<string, RegExp>()
+// Patterns come from the policy file, so the cache is bounded by its size.
+const globCache = new Map<string, Glob.Compiled>()
 
 /**
- * Matches `text` against a pattern where `*` is any text (`/` included) and everything else is literal.
+ * Matches `text` against a pattern where `*` is any text (`/` and line breaks included) and everything else is
+ * literal. Linear time in the pattern and the text, so no request can stall the plugin.
  *
  * @since 0.1.0
  */
 export const glob = (pattern: string, text: string): boolean => {
   let compiled = globCache.get(pattern)
   if (compiled === undefined) {
-    const source = pattern
-      .split("*")
-      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")
-    compiled = new RegExp(`^${source}$`)
+    compiled = Glob.compile(pattern)
     globCache.set(pattern, compiled)
   }
-  return compiled.test(text)
+  return Glob.matches(compiled, text)
 }
 
 const matchesRequestLine = (rule: Rule, request: AuthzRequest.AuthzRequest): boolean => {

@@ -280,4 +280,81 @@ rules:
     expect(PolicyEval.glob("a.b", "axb")).toBe(false)
     expect(PolicyEval.glob("*", "")).toBe(true)
   })
+
+  it("globs edge cases: empty pattern, **, no star, stars at the ends, overlapping head and tail", () => {
+    expect(PolicyEval.glob("", "")).toBe(true)
+    expect(PolicyEval.glob("", "a")).toBe(false)
+    expect(PolicyEval.glob("**", "")).toBe(true)
+    expect(PolicyEval.glob("**", "any/thing")).toBe(true)
+    expect(PolicyEval.glob("a**b", "ab")).toBe(true)
+    expect(PolicyEval.glob("a**b", "axb")).toBe(true)
+    expect(PolicyEval.glob("volumes/create", "volumes/create")).toBe(true)
+    expect(PolicyEval.glob("volumes/create", "volumes/createx")).toBe(false)
+    expect(PolicyEval.glob("volumes/create", "Volumes/create")).toBe(false)
+    expect(PolicyEval.glob("*-alpine", "node:20-alpine")).toBe(true)
+    expect(PolicyEval.glob("*-alpine", "node:20-alpine3")).toBe(false)
+    expect(PolicyEval.glob("docker.io/*", "docker.io/")).toBe(true)
+    expect(PolicyEval.glob("docker.io/*", "xdocker.io/a")).toBe(false)
+    expect(PolicyEval.glob("*a*", "bab")).toBe(true)
+    expect(PolicyEval.glob("*a*", "bbb")).toBe(false)
+    // The head and the tail cannot share characters.
+    expect(PolicyEval.glob("a*a", "a")).toBe(false)
+    expect(PolicyEval.glob("a*a", "aa")).toBe(true)
+    expect(PolicyEval.glob("ab*ba", "aba")).toBe(false)
+    // Middle pieces come in order and do not overlap each other or the tail.
+    expect(PolicyEval.glob("*ab*ba*", "aba")).toBe(false)
+    expect(PolicyEval.glob("*ab*ba*", "abba")).toBe(true)
+    expect(PolicyEval.glob("*b*a", "ab")).toBe(false)
+    expect(PolicyEval.glob("*aab*", "aaaab")).toBe(true)
+    expect(PolicyEval.glob("*abab*", "abaabab")).toBe(true)
+    // Only * is special.
+    expect(PolicyEval.glob("a?c", "abc")).toBe(false)
+    expect(PolicyEval.glob("[a]", "[a]")).toBe(true)
+    // Any text means line breaks too, so a deny rule cannot be dodged with one.
+    expect(PolicyEval.glob("evil.example/*", "evil.example/a\nb")).toBe(true)
+  })
+
+  it("globs as a regular expression of the same pattern would, on many small cases", () => {
+    const alphabet = ["a", "b", "/", "*"]
+    const words = (length: number): Array<string> =>
+      length === 0 ? [""] : words(length - 1).flatMap((w) => alphabet.map((c) => w + c))
+    const patterns = [0, 1, 2, 3, 4].flatMap(words)
+    const texts = [0, 1, 2, 3, 4, 5].flatMap(words).filter((t) => !t.includes("*"))
+    for (const pattern of patterns) {
+      const expected = new RegExp(`^${pattern.split("*").join(".*")}$`)
+      for (const text of texts) {
+        if (PolicyEval.glob(pattern, text) !== expected.test(text)) {
+          throw new Error(`glob(${JSON.stringify(pattern)}, ${JSON.stringify(text)}) should be ${expected.test(text)}`)
+        }
+      }
+    }
+  })
+
+  it("globs pathological texts correctly (a backtracking matcher takes seconds on these)", () => {
+    const slashes = "a/".repeat(8000)
+    expect(PolicyEval.glob("*/*/*@*", slashes)).toBe(false)
+    expect(PolicyEval.glob("*/*/*@*", `${slashes}@x`)).toBe(true)
+    expect(PolicyEval.glob("*/*/*/*/*/*/*/*/b", slashes)).toBe(false)
+    const colons = `x:${":".repeat(40_000)}`
+    expect(PolicyEval.glob("docker.io/library/*:*-alpine", colons)).toBe(false)
+    expect(PolicyEval.glob("*:*-alpine", colons)).toBe(false)
+    expect(PolicyEval.glob("*:*-alpine", `${colons}-alpine`)).toBe(true)
+    // Repetitive middle pieces: a naive search would rescan.
+    const as = "a".repeat(50_000)
+    expect(PolicyEval.glob(`*${"a".repeat(1000)}b*`, as)).toBe(false)
+    expect(PolicyEval.glob(`*${"a".repeat(1000)}b*`, `${as}b`)).toBe(true)
+  })
+
+  it("denies a create whose huge image name nearly matches an allowed pattern", () => {
+    const p = policy(`
+default: deny
+rules:
+  - name: alpine-only
+    decision: allow
+    routes: [containers/create]
+    images: ["docker.io/library/*:*-alpine"]
+`)
+    expect(PolicyEval.decide(p, create({}, `x:${":".repeat(40_000)}`)).allow).toBe(false)
+    expect(PolicyEval.decide(p, create({}, "node:20-alpine")).rule).toBe("alpine-only")
+  })
 })
