@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Path from "node:path"
-import type { VolumeError } from "../volume/VolumeErrors.ts"
+import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
 import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
@@ -60,9 +60,20 @@ export type StartError = VolumeFsError | StateFiles.StateFileCorrupt
  */
 export type CallError = VolumeError | VolumeFsError
 
+/**
+ * The recorded options, validated. A volume created before `size` was checked strictly (`size=0`) keeps its owner,
+ * mode and labels: only the size hint is dropped. Options that still do not validate set nothing.
+ */
+const decodeRecorded = (options: Readonly<Record<string, string>>) => {
+  const decoded = VolumeOptions.decode(options)
+  if (Result.isSuccess(decoded) || options.size === undefined) return decoded
+  const { size: _size, ...rest } = options
+  return VolumeOptions.decode(rest)
+}
+
 /** Folder settings from the recorded options; options that no longer validate set nothing. */
 const settingsOf = (options: Readonly<Record<string, string>>): FolderSettings =>
-  Result.match(VolumeOptions.decode(options), {
+  Result.match(decodeRecorded(options), {
     onFailure: () => ({}),
     onSuccess: ({ uid, gid, mode }) => ({
       ...(uid === undefined ? {} : { uid }),
@@ -72,7 +83,16 @@ const settingsOf = (options: Readonly<Record<string, string>>): FolderSettings =
   })
 
 const labelsOf = (options: Readonly<Record<string, string>>): Readonly<Record<string, string>> =>
-  Result.match(VolumeOptions.decode(options), { onFailure: () => ({}), onSuccess: (o) => o.labels })
+  Result.match(decodeRecorded(options), { onFailure: () => ({}), onSuccess: (o) => o.labels })
+
+/**
+ * Whether a volume folder would be the state folder or hold it. Both paths are resolved (absolute, no `..`), and a
+ * volume name is one path component, so comparing the texts is enough.
+ *
+ * @since 0.1.0
+ */
+export const holdsStateDir = (folder: string, stateDir: string): boolean =>
+  folder === stateDir || stateDir.startsWith(folder.endsWith("/") ? folder : `${folder}/`)
 
 /**
  * Builds the driver: loads and reconciles the state, then serves calls.
@@ -87,6 +107,17 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const now = options.now ?? (() => new Date())
     const layout = VolumeState.layout(stateDir)
     const folderOf = (name: string) => Path.join(root, name)
+    // With the state folder inside the root, a volume named after it (or after a folder on its way) would expose
+    // every state file to a container, and removing it would erase them all: such names are refused.
+    const checkFolder = (name: string): Result.Result<string, InvalidArgument> =>
+      holdsStateDir(folderOf(name), stateDir)
+        ? Result.fail(
+            new InvalidArgument({
+              field: "Name",
+              reason: `"${name}" would use the folder ${folderOf(name)}, which holds the driver's state ${stateDir}`
+            })
+          )
+        : Result.succeed(name)
 
     const records = yield* VolumeState.load(layout)
     yield* fs.makeDirectory(root)
@@ -94,7 +125,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     for (const name of yield* fs.readDirectory(root)) {
       const path = folderOf(name)
       // The state folder may be placed inside the root; it is not a volume.
-      if (path === stateDir || stateDir.startsWith(`${path}/`)) continue
+      if (holdsStateDir(path, stateDir)) continue
       const entry = yield* fs.stat(path)
       if (entry?.type === "Directory") folders.push({ name, modifiedAt: entry.modifiedAt })
     }
@@ -125,7 +156,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
         effect.pipe(locks.withLock(name), Effect.provideService(VolumeFs, fs))
 
     const describe = (record: VolumeTable.VolumeRecord): VolumeDriver.Volume => {
-      const decoded = VolumeOptions.decode(record.options)
+      const decoded = decodeRecorded(record.options)
       const size = Result.isSuccess(decoded) ? decoded.success.size : undefined
       return {
         Name: record.name,
@@ -144,7 +175,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       create: ({ Name, Opts }) =>
         serialised(Name)(
           Effect.gen(function* () {
-            yield* Effect.fromResult(VolumeName.validate(Name))
+            yield* Effect.fromResult(Result.flatMap(VolumeName.validate(Name), checkFolder))
             const decoded = yield* Effect.fromResult(VolumeOptions.decode(Opts))
             const options = Opts ?? {}
             const { table, created } = yield* current((t) => VolumeTable.create(t, Name, options, now().toISOString()))
@@ -161,6 +192,8 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       remove: ({ Name }) =>
         serialised(Name)(
           Effect.gen(function* () {
+            // A record of such a name (written before names were checked) must not lead to erasing the state.
+            yield* Effect.fromResult(checkFolder(Name))
             yield* current((t) => VolumeTable.remove(t, Name))
             yield* fs.removeTree(folderOf(Name))
             yield* VolumeState.erase(layout, Name)
@@ -175,6 +208,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       mount: ({ Name, ID }) =>
         serialised(Name)(
           Effect.gen(function* () {
+            yield* Effect.fromResult(checkFolder(Name))
             const before = yield* current((t) => VolumeTable.get(t, Name))
             const { first, record } = yield* current((t) => VolumeTable.mount(t, Name, ID))
             // The first mount prepares the folder: it exists unless someone deleted it behind our back.

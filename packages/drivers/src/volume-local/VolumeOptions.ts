@@ -6,7 +6,7 @@
  * | --- | --- | --- |
  * | `uid`, `gid` | decimal id | owner of the volume folder |
  * | `mode` | octal permission bits (`0755`, `750`, `1777`) | permissions of the volume folder |
- * | `size` | `512M`, `10G`, `1.5GiB`, `1024` (bytes) | a hint only: recorded and reported in `Status` |
+ * | `size` | `512M`, `10G`, `1.5GiB`, `1024` (bytes): a whole number of bytes, at least 1 | a hint only: recorded and reported in `Status` |
  * | `label.NAME` | any text | a label, reported in `Status.labels` |
  *
  * @since 0.1.0
@@ -59,23 +59,56 @@ const Mode = Schema.String.check(
   )
 )
 
-const units: Readonly<Record<string, number>> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 }
-const sizePattern = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i
+const units: Readonly<Record<string, bigint>> = {
+  "": 1n,
+  k: 2n ** 10n,
+  m: 2n ** 20n,
+  g: 2n ** 30n,
+  t: 2n ** 40n,
+  p: 2n ** 50n
+}
+const sizePattern = /^(\d+)(?:\.(\d+))?\s*([kmgtp]?)(?:i?b)?$/i
+const sizeExample = "expected a size such as 512M, 10G or 1073741824"
+
+/** The value as quoted in a message: a long one is cut, so that a huge option does not make a huge error. */
+const quoted = (text: string): string => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)
 
 /**
- * Bytes of a size written like `512M`, `10G`, `1.5GiB` or `1024`. Units are binary (`1K` = 1024 bytes), as in
- * Docker's own `--shm-size` and friends.
+ * Bytes of a size written like `512M`, `10G`, `1.5GiB` or `1024`, or why it is not one. Units are binary (`1K` =
+ * 1024 bytes), as in Docker's own `--shm-size` and friends. The size must come to a whole number of bytes, at
+ * least 1, that a JavaScript number holds exactly (as log-file's `max-size`); the arithmetic is done on integers
+ * so that `0.4`, `1.0000000000000000001K` or 400 nines are not rounded into something acceptable.
  *
  * @since 0.1.0
  */
-export const parseSize = (text: string): number | undefined => {
+export const checkSize = (text: string): Result.Result<number, string> => {
   const match = sizePattern.exec(text.trim())
-  if (match === null) return undefined
-  return Math.round(Number(match[1]) * units[match[2]!.toLowerCase()]!)
+  if (match === null) return Result.fail(sizeExample)
+  const whole = match[1]!.replace(/^0+/, "")
+  const fraction = (match[2] ?? "").replace(/0+$/, "")
+  // 17 digits are at least 10^16, beyond the safe integers whatever the unit; this also keeps the BigInts small.
+  if (whole.length > 16) return Result.fail(`${quoted(text)} is too large`)
+  // A unit is at most 2^50, so a fraction giving whole bytes is m / 2^i with i <= 50: it has at most 50 decimals.
+  if (fraction.length > 50) return Result.fail(`${quoted(text)} is not a whole number of bytes`)
+  // The value times 10^decimals, an integer: the digits with the point removed.
+  const scale = 10n ** BigInt(fraction.length)
+  const scaled = BigInt(whole + fraction || "0") * units[match[3]!.toLowerCase()]!
+  if (scaled % scale !== 0n) return Result.fail(`${quoted(text)} is not a whole number of bytes`)
+  const bytes = scaled / scale
+  if (bytes < 1n) return Result.fail(`${quoted(text)} must be at least 1 byte`)
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return Result.fail(`${quoted(text)} is too large`)
+  return Result.succeed(Number(bytes))
 }
 
+/**
+ * Bytes of a size as `checkSize` reads it, or `undefined` when it is not a valid size.
+ *
+ * @since 0.1.0
+ */
+export const parseSize = (text: string): number | undefined => Result.getOrUndefined(checkSize(text))
+
 const Size = Schema.String.check(
-  Schema.makeFilter((s: string) => parseSize(s) !== undefined || "expected a size such as 512M, 10G or 1073741824")
+  Schema.makeFilter((s: string) => Result.match(checkSize(s), { onFailure: (reason) => reason, onSuccess: () => true }))
 )
 
 /**

@@ -1,4 +1,4 @@
-import { VolumeFs, VolumeFsMemory, VolumeFsNode, VolumeLocal } from "@docker-plugin-kit/drivers"
+import { VolumeFs, VolumeFsMemory, VolumeFsNode, VolumeLocal, VolumeState } from "@docker-plugin-kit/drivers"
 import type { VolumeDriver } from "@docker-plugin-kit/protocol"
 import { InProcess } from "@docker-plugin-kit/testkit"
 import { NodeFileSystem } from "@effect/platform-node"
@@ -285,4 +285,86 @@ describe("volume-local failure handling (memory VolumeFs with injected faults)",
       expect((yield* call(p, "Get", { Name: "v" })).Volume.Status.mounts).toBe(0)
     })
   )
+})
+
+describe("volume-local with its state folder inside the root (memory VolumeFs)", () => {
+  /** A driver over `mem` whose root holds the state folder. */
+  const startAt = (mem: VolumeFsMemory.MemoryFs, root: string, stateDir: string) =>
+    InProcess.make(
+      VolumeLocal.layer({ root, stateDir, now }).pipe(Layer.provide(Layer.succeed(VolumeFs.VolumeFs, mem.service)))
+    )
+  const stateFiles = (mem: VolumeFsMemory.MemoryFs, stateDir: string) =>
+    mem
+      .entries()
+      .map(([path]) => path)
+      .filter((path) => path.startsWith(`${stateDir}/volumes/`))
+
+  it.effect("refuses a volume whose folder would be the state folder, and keeps the state", () =>
+    Effect.gen(function* () {
+      const mem = VolumeFsMemory.make({})
+      const p = yield* startAt(mem, "/srv/volumes", "/srv/volumes/state")
+      yield* call(p, "Create", { Name: "v1", Opts: null })
+      const before = stateFiles(mem, "/srv/volumes/state")
+      expect(before).toEqual(["/srv/volumes/state/volumes/v1"])
+      expect(yield* call(p, "Create", { Name: "state", Opts: null })).toEqual({
+        Err:
+          'invalid Name: "state" would use the folder /srv/volumes/state, which holds the driver\'s state ' +
+          "/srv/volumes/state"
+      })
+      expect(yield* call(p, "Path", { Name: "state" })).toEqual({ Err: "no such volume: state" })
+      expect((yield* call(p, "Remove", { Name: "state" })).Err).toMatch(/^invalid Name: "state" would use the folder/)
+      expect((yield* call(p, "Mount", { Name: "state", ID: "c" })).Err).toMatch(/^invalid Name: "state"/)
+      expect(stateFiles(mem, "/srv/volumes/state")).toEqual(before)
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v1"])
+      // Other names are unaffected, a prefix of the state folder's name included.
+      expect(yield* call(p, "Create", { Name: "stat", Opts: null })).toEqual({})
+      expect(yield* call(p, "Create", { Name: "state2", Opts: null })).toEqual({})
+    })
+  )
+
+  it.effect("refuses a volume whose folder would hold a deeper state folder", () =>
+    Effect.gen(function* () {
+      const mem = VolumeFsMemory.make({})
+      const p = yield* startAt(mem, "/srv/volumes/", "/srv/volumes/a/../a/state")
+      yield* call(p, "Create", { Name: "v1", Opts: null })
+      expect((yield* call(p, "Create", { Name: "a", Opts: null })).Err).toBe(
+        'invalid Name: "a" would use the folder /srv/volumes/a, which holds the driver\'s state /srv/volumes/a/state'
+      )
+      expect((yield* call(p, "Remove", { Name: "a" })).Err).toMatch(/^invalid Name: "a"/)
+      expect(stateFiles(mem, "/srv/volumes/a/state")).toEqual(["/srv/volumes/a/state/volumes/v1"])
+    })
+  )
+
+  it.effect("a recorded size that no longer validates loses only the size hint", () =>
+    Effect.gen(function* () {
+      const s = memoryStorage()
+      const options = { mode: "0700", "label.team": "infra" }
+      yield* Effect.scoped(Effect.flatMap(started(s), (p) => call(p, "Create", { Name: "old", Opts: options })))
+      // As an earlier version, which took size=0, recorded it; and the folder went missing meanwhile.
+      const record = { name: "old", options: { ...options, size: "0" }, createdAt, mounts: [] }
+      yield* s.fs.writeFileAtomic(
+        Path.join(s.stateDir, "volumes", "old"),
+        VolumeState.encode(record, { team: "infra" }),
+        Path.join(s.stateDir, "tmp")
+      )
+      yield* s.fs.removeTree(Path.join(s.root, "old"))
+      const p = yield* started(s)
+      expect((yield* call(p, "Get", { Name: "old" })).Volume.Status).toEqual({
+        mounts: 0,
+        options: record.options,
+        labels: { team: "infra" }
+      })
+      expect((yield* s.fs.stat(Path.join(s.root, "old")))?.mode).toBe(0o700)
+    })
+  )
+})
+
+describe("holdsStateDir", () => {
+  it("is true for the state folder itself and the folders above it only", () => {
+    expect(VolumeLocal.holdsStateDir("/srv/volumes/state", "/srv/volumes/state")).toBe(true)
+    expect(VolumeLocal.holdsStateDir("/srv/volumes/a", "/srv/volumes/a/state")).toBe(true)
+    expect(VolumeLocal.holdsStateDir("/srv/volumes/a", "/srv/volumes/ab/state")).toBe(false)
+    expect(VolumeLocal.holdsStateDir("/srv/volumes/state", "/srv/state")).toBe(false)
+    expect(VolumeLocal.holdsStateDir("/srv/volumes/v", "/srv/volumes")).toBe(false)
+  })
 })

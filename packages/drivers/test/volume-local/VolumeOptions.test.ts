@@ -40,6 +40,30 @@ describe("VolumeOptions", () => {
     expect(VolumeOptions.parseSize("2KB")).toBe(2048)
     expect(VolumeOptions.parseSize("lots")).toBeUndefined()
     expect(VolumeOptions.parseSize("-1G")).toBeUndefined()
+    expect(VolumeOptions.parseSize("1.5GiB")).toBe(1.5 * 2 ** 30)
+    expect(VolumeOptions.parseSize("0.5k")).toBe(512)
+    expect(VolumeOptions.parseSize("007")).toBe(7)
+    expect(VolumeOptions.parseSize("7P")).toBe(7 * 2 ** 50)
+  })
+
+  it("refuses sizes that are not a whole, safe number of bytes of at least 1, naming the value", () => {
+    expect(VolumeOptions.parseSize("0")).toBeUndefined()
+    expect(VolumeOptions.parseSize("0.4")).toBeUndefined()
+    expect(VolumeOptions.parseSize("0.1K")).toBeUndefined()
+    expect(err({ size: "0" })).toBe('invalid options: option "size": "0" must be at least 1 byte')
+    expect(err({ size: "0.0G" })).toBe('invalid options: option "size": "0.0G" must be at least 1 byte')
+    expect(err({ size: "0.4" })).toBe('invalid options: option "size": "0.4" is not a whole number of bytes')
+    expect(err({ size: "1.5" })).toBe('invalid options: option "size": "1.5" is not a whole number of bytes')
+    // Rounds to 1024 as a double, but is not a whole number of bytes.
+    expect(err({ size: "1.0000000000000000001K" })).toBe(
+      'invalid options: option "size": "1.0000000000000000001K" is not a whole number of bytes'
+    )
+    const nines = "9".repeat(400)
+    // A long value is cut in the message.
+    expect(err({ size: nines })).toBe(`invalid options: option "size": "${"9".repeat(40)}…" is too large`)
+    expect(err({ size: "99999999P" })).toBe('invalid options: option "size": "99999999P" is too large')
+    expect(err({ size: "9007199254740992" })).toBe('invalid options: option "size": "9007199254740992" is too large')
+    expect(ok({ size: "9007199254740991" }).size).toEqual({ text: "9007199254740991", bytes: Number.MAX_SAFE_INTEGER })
   })
 
   it("refuses an unknown key, naming it and the known ones", () => {
