@@ -55,21 +55,45 @@ export const generic: ReadonlyArray<string> = [
 /** The options log-file itself reads. */
 const own: ReadonlyArray<string> = ["max-size", "max-file", "compress"]
 
-const units: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+const units: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }
 
 /**
- * Parses a size like the engine's `json-file` does: a number with an optional `b`, `k`, `m` or `g` suffix (binary
- * multiples, case-insensitive; `10m` is 10 MiB, `1.5k` is 1536 bytes).
+ * The sizes go-units' `RAMInBytes` (json-file's parser) takes: a decimal number, one optional space, and no unit,
+ * `b`, or `k`, `kb`, `kib` (and the same for `m`, `g`, `t`, `p`), case-insensitive. Nothing else: `10i` or `1bb` is
+ * a typo, not a number of bytes.
+ */
+const size = /^(\d+\.?\d*|\.\d+) ?(b|([kmgtp])(?:b|ib)?)?$/i
+
+/**
+ * Parses a size like the engine's `json-file` does: a number with an optional unit (binary multiples,
+ * case-insensitive; `10m`, `10mb` and `10MiB` are 10 MiB, `1.5k` is 1536 bytes, `100` and `100b` are 100 bytes).
  *
  * @since 0.1.0
  */
 export const parseSize = (text: string): Result.Result<number, string> => {
-  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?$/i.exec(text.trim())
+  const match = size.exec(text)
   if (match === null) return Result.fail("expected a size such as 10m, 512k or 1g")
-  const bytes = Math.floor(Number(match[1]) * (units[match[2]!.toLowerCase()] ?? 1))
+  const multiple = match[3] === undefined ? 1 : units[match[3].toLowerCase()]!
+  const bytes = Math.floor(Number(match[1]) * multiple)
   if (!(bytes >= 1)) return Result.fail("must be at least 1 byte")
   if (!Number.isSafeInteger(bytes)) return Result.fail("too large")
   return Result.succeed(bytes)
+}
+
+/**
+ * The most files `max-file` keeps. json-file has no bound, but every rotation renames each kept file and `docker
+ * logs` looks for each one, so a value in the millions (which a container's creator can set) would make every
+ * rotation and every read allocate and walk that many entries, and run the plugin out of memory. A thousand is far
+ * past any practical retention (history is better kept by a larger `max-size`).
+ */
+const maxFileLimit = 1000
+
+/** `max-file`: a whole number from 1 to `maxFileLimit`. */
+const parseMaxFile = (text: string): Result.Result<number, string> => {
+  const count = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (!(count >= 1)) return Result.fail("must be a whole number of at least 1")
+  if (count > maxFileLimit) return Result.fail(`must be at most ${maxFileLimit}`)
+  return Result.succeed(count)
 }
 
 /**
@@ -102,12 +126,11 @@ export const decode = (config: Readonly<Record<string, string>> | null): Result.
   let maxFile = 1
   const files = opts["max-file"]
   if (files !== undefined && files !== "") {
-    if (!/^\d+$/.test(files) || Number(files) < 1) {
-      return Result.fail(
-        new LogOptionInvalid({ option: "max-file", value: files, reason: "must be a whole number of at least 1" })
-      )
+    const parsed = parseMaxFile(files)
+    if (Result.isFailure(parsed)) {
+      return Result.fail(new LogOptionInvalid({ option: "max-file", value: files, reason: parsed.failure }))
     }
-    maxFile = Number(files)
+    maxFile = parsed.success
     if (maxFile > 1 && maxSize === undefined) {
       return Result.fail(
         new LogOptionInvalid({

@@ -25,6 +25,33 @@ describe("LogFileOptions", () => {
     expect(ok({ "max-size": "2k", "max-file": "3" })).toEqual({ maxSize: 2048, maxFile: 3, compress: false })
   })
 
+  it("sizes take the units go-units' RAMInBytes takes, as json-file parses them", () => {
+    const mib = 1024 * 1024
+    for (const text of ["5m", "5mb", "5mib", "5MiB", "5MB", "5 m", "5 MiB", "5.0m"]) {
+      expect(LogFileOptions.parseSize(text)).toEqual(Result.succeed(5 * mib))
+    }
+    expect(LogFileOptions.parseSize("2kib")).toEqual(Result.succeed(2048))
+    expect(LogFileOptions.parseSize("1t")).toEqual(Result.succeed(1024 ** 4))
+    expect(LogFileOptions.parseSize("1Pb")).toEqual(Result.succeed(1024 ** 5))
+    expect(LogFileOptions.parseSize("100b")).toEqual(Result.succeed(100))
+    expect(LogFileOptions.parseSize("100B")).toEqual(Result.succeed(100))
+    expect(LogFileOptions.parseSize(".5k")).toEqual(Result.succeed(512))
+  })
+
+  it("sizes refuse a unit go-units refuses, naming the value", () => {
+    for (const text of ["10i", "1bb", "1bib", "1ib", "5mi", "5mbb", "5kibb", "1x", " 1", "1  k", "1.2.3k", "k"]) {
+      expect(err({ "max-size": text })).toBe(`log-opt max-size=${text}: expected a size such as 10m, 512k or 1g`)
+    }
+    expect(err({ "max-size": "8p" })).toBe("log-opt max-size=8p: too large")
+  })
+
+  it("max-file is bounded: a huge count is refused at start, not found out by running out of memory", () => {
+    expect(ok({ "max-size": "1k", "max-file": "1000" }).maxFile).toBe(1000)
+    for (const count of ["1001", "100000000", "99999999999999999999", "9".repeat(400)]) {
+      expect(err({ "max-size": "1k", "max-file": count })).toBe(`log-opt max-file=${count}: must be at most 1000`)
+    }
+  })
+
   it("generic options the daemon forwards are accepted", () => {
     expect(ok({ mode: "non-blocking", "max-buffer-size": "4m", tag: "{{.Name}}", "cache-disabled": "true" })).toEqual({
       maxSize: undefined,

@@ -7,9 +7,11 @@
  *
  * As in the daemon: a key named in `labels` (or `env`) that the container does not have is left out, later sources
  * override earlier ones (labels, labels-regex, env, env-regex, then tag), and the regular expressions match anywhere
- * in the name. They are JavaScript's, which agree with Go's RE2 on the usual patterns (`^com\.example\.`); one JavaScript
- * cannot compile fails with its reason. `tag` takes the template's placeholders (`{{.Name}}`, `{{ .ID }}`, ...) but no
- * functions or pipelines: a template with any is refused with a message that says so, not half-rendered.
+ * in the name. They are JavaScript's, run by V8's linear-time engine as Go's RE2 runs them (a container's creator
+ * cannot stall the plugin with `^(a+)+$`); they agree with RE2 on the usual patterns (`^com\.example\.`), and one
+ * that engine cannot compile (a backreference, a lookaround, a repetition past `{16}`) fails with its reason. `tag`
+ * takes the template's placeholders (`{{.Name}}`, `{{ .ID }}`, ...) but no functions or pipelines: a template with
+ * any is refused with a message that says so, not half-rendered.
  *
  * @since 0.1.0
  */
@@ -17,6 +19,7 @@ import type { LogDriver } from "@docker-plugin-kit/protocol"
 import * as Data from "effect/Data"
 import * as Result from "effect/Result"
 import * as Os from "node:os"
+import * as V8 from "node:v8"
 
 /**
  * A `--log-opt` that is unknown or has a value that cannot be used: the message names both (a driver's own options
@@ -91,11 +94,69 @@ export const renderTag = (info: LogDriver.Info, template: string): Result.Result
   return Result.succeed(rendered)
 }
 
+/**
+ * Whether `new RegExp(pattern, "l")` works: V8's linear-time engine, which only parses the `l` flag once its
+ * `--enable-experimental-regexp-engine` flag is set. Set here, right before the first expression is compiled, rather
+ * than asking every plugin to start Node with it; the flag only makes the parser accept `l`, so setting it while
+ * running changes nothing else.
+ */
+let linearEngine: boolean | undefined
+const hasLinearEngine = (): boolean => {
+  if (linearEngine === undefined) {
+    V8.setFlagsFromString("--enable-experimental-regexp-engine")
+    try {
+      // biome-ignore lint/complexity/useRegexLiterals: a literal with `l` would fail to parse before the flag is set
+      new RegExp("", "l")
+      linearEngine = true
+    } catch {
+      linearEngine = false
+    }
+  }
+  return linearEngine
+}
+
+/**
+ * Where `pattern` has a lookbehind (`(?<=`, `(?<!`), which V8's linear engine runs but Go's RE2 refuses: refused
+ * here too, so an expression is taken exactly when json-file takes it. Escapes and character classes are skipped
+ * (`\(?<=` and `[(?<=]` are plain characters).
+ */
+const hasLookbehind = (pattern: string): boolean => {
+  let inClass = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === "\\") i++
+    else if (inClass) inClass = c !== "]"
+    else if (c === "[") inClass = true
+    else if (pattern.startsWith("(?<=", i) || pattern.startsWith("(?<!", i)) return true
+  }
+  return false
+}
+
+const refusedByRe2 = "Go's RE2, which json-file uses, refuses it too"
+
+/**
+ * Compiles a `labels-regex` or `env-regex` for V8's linear-time engine (`l`), as Go's RE2 runs it: the pattern comes
+ * from whoever creates the container, and a backtracking expression such as `^(a+)+$` would otherwise block the
+ * plugin's event loop, and so every container's logging, for seconds per label. What that engine cannot run in linear
+ * time (backreferences, lookarounds) is refused, as RE2 refuses it.
+ */
 const compile = (option: string, value: string): Result.Result<RegExp, LogOptionInvalid> => {
+  const invalid = (reason: string) => Result.fail(new LogOptionInvalid({ option, value, reason }))
+  if (!hasLinearEngine()) {
+    return invalid(
+      "this runtime has no linear-time regular expression engine (V8's --enable-experimental-regexp-engine)"
+    )
+  }
+  if (hasLookbehind(value)) return invalid(`lookbehind is not supported: ${refusedByRe2}`)
   try {
-    return Result.succeed(new RegExp(value))
+    return Result.succeed(new RegExp(value, "l"))
   } catch (error) {
-    return Result.fail(new LogOptionInvalid({ option, value, reason: (error as Error).message }))
+    const message = (error as Error).message
+    if (!message.endsWith("Cannot be executed in linear time")) return invalid(message)
+    // V8 also refuses counted repetitions past 16 (`a{17}`), which RE2 takes up to 1000.
+    return invalid(
+      `${message} (backreferences and lookarounds are refused, as ${refusedByRe2}; so are repetitions such as a{17} and above)`
+    )
   }
 }
 

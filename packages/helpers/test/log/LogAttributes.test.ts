@@ -92,6 +92,30 @@ describe("LogAttributes", () => {
     expect(err({ "env-regex": "[" })).toMatch(/^log-opt env-regex=\[: /)
   })
 
+  it("runs expressions in linear time, as Go's RE2 does: a backtracking pattern cannot stall the plugin", () => {
+    // A backtracking engine takes hours on the 41-character label (the time doubles with each `a`); the vitest timeout
+    // fails this test long before.
+    const labels = { [`${"a".repeat(40)}!`]: "stall", aaaa: "kept", b: "other" }
+    const info = { ...container({ "labels-regex": "^(a+)+$", "env-regex": "^(.*)*=$" }), ContainerLabels: labels }
+    expect(Result.getOrThrow(LogAttributes.of(info))).toEqual({ aaaa: "kept" })
+  })
+
+  it("refuses what RE2 refuses: lookarounds and backreferences, naming the option and the value", () => {
+    const re2 = "Go's RE2, which json-file uses, refuses it too"
+    expect(err({ "labels-regex": "(?<=com\\.)example" })).toBe(
+      `log-opt labels-regex=(?<=com\\.)example: lookbehind is not supported: ${re2}`
+    )
+    expect(err({ "env-regex": "(?<!X)MODE" })).toBe(`log-opt env-regex=(?<!X)MODE: lookbehind is not supported: ${re2}`)
+    expect(err({ "labels-regex": "^(a)\\1" })).toMatch(/^log-opt labels-regex=\^\(a\)\\1: .*linear time.*RE2/)
+    expect(err({ "env-regex": "MODE(?=X)" })).toMatch(/^log-opt env-regex=MODE\(\?=X\): .*linear time.*RE2/)
+    // An escaped parenthesis or one in a class is a plain character, not a lookbehind.
+    const info = container({ "labels-regex": "[(?<=]|\\(\\?<=" })
+    const attributes = Result.getOrThrow(
+      LogAttributes.of({ ...info, ContainerLabels: { "x(?<=": "1", "<": "2", y: "3" } })
+    )
+    expect(attributes).toEqual({ "x(?<=": "1", "<": "2" })
+  })
+
   it("writes attributes as Go's json.Marshal writes a map: keys in byte order, HTML characters escaped", () => {
     expect(LogAttributes.toGoJson({ b: "1", a: "2", "10": "x", "9": "y", Z: "<&>\u2028" })).toBe(
       '{"10":"x","9":"y","Z":"\\u003c\\u0026\\u003e\\u2028","a":"2","b":"1"}'
