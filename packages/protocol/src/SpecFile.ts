@@ -113,6 +113,25 @@ const unescapeUrl = (text: string): Result.Result<string, string> => {
   }
 }
 
+// What Go's `url.Parse` takes in a host besides letters, digits, non-ASCII text and `%` escapes (`shouldEscape` in
+// host mode): the unreserved marks and the sub-delimiters.
+const hostCharacter = /[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%\u0080-\uffff]/
+
+/**
+ * Go's check of a host as written (before `%` escapes are decoded): a character it refuses (a space, `{`, `|`, ...)
+ * or an escape of an ASCII character other than `%25` (RFC 3986 keeps escapes in hosts for non-ASCII bytes).
+ */
+const checkHost = (host: string): string | undefined => {
+  for (let i = 0; i < host.length; i++) {
+    const c = host[i]!
+    if (!hostCharacter.test(c)) return `invalid character ${JSON.stringify(c)} in host name`
+    if (c === "%" && /^[0-7][0-9A-Fa-f]$/.test(host.slice(i + 1, i + 3)) && host.slice(i, i + 3) !== "%25") {
+      return `invalid URL escape ${JSON.stringify(host.slice(i, i + 3))}`
+    }
+  }
+  return undefined
+}
+
 /** Go's host and port check of an authority (after any `user@`): `[v6]:port` or `host:port`, digits only. */
 const splitHost = (hostport: string): Result.Result<{ host: string; port: string }, string> => {
   if (hostport.startsWith("[")) {
@@ -165,6 +184,8 @@ export const parseUrl = (text: string): Result.Result<Address, string> => {
   const hostport = authority.slice(authority.lastIndexOf("@") + 1)
   const split = splitHost(hostport)
   if (Result.isFailure(split)) return Result.fail(`${shown}: ${split.failure}`)
+  const refused = checkHost(split.success.host)
+  if (refused !== undefined) return Result.fail(`${shown}: ${refused}`)
   const host = unescapeUrl(split.success.host)
   if (Result.isFailure(host)) return Result.fail(`${shown}: ${host.failure}`)
   const decodedPath = unescapeUrl(path)
@@ -191,6 +212,10 @@ export const parseUrl = (text: string): Result.Result<Address, string> => {
   const https = scheme === "https"
   const port = split.success.port === "" ? (https ? 443 : 80) : Number(split.success.port)
   if (port > 65535) return Result.fail(`${shown}: invalid port ${port}`)
+  // An IPv6 address needs its brackets: the daemon dials `::1:8080` as written, which Go's dialer refuses.
+  if (!hostport.startsWith("[") && host.success.includes(":")) {
+    return Result.fail(`${shown}: too many colons in address (write an IPv6 host in brackets: [::1]:8080)`)
+  }
   return Result.succeed({ _tag: "Tcp", host: host.success, port, https })
 }
 

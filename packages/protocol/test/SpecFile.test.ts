@@ -44,6 +44,20 @@ describe("SpecFile.parseSpec", () => {
     expect(error(SpecFile.parseSpec(""))).toMatch(/^Unknown protocol/)
   })
 
+  it("refuses hosts as Go's url.Parse and dialer do: bad characters, ASCII escapes, IPv6 without brackets", () => {
+    expect(error(SpecFile.parseUrl("tcp://exa mple:80"))).toBe(
+      '"tcp://exa mple:80": invalid character " " in host name'
+    )
+    expect(error(SpecFile.parseUrl("tcp://h{x}:80"))).toContain('invalid character "{" in host name')
+    expect(error(SpecFile.parseUrl("tcp://h%41:80"))).toBe('"tcp://h%41:80": invalid URL escape "%41"')
+    expect(error(SpecFile.parseUrl("tcp://::1:8080"))).toContain("too many colons in address")
+    // What Go takes: sub-delimiters, escapes of non-ASCII bytes and of "%", non-ASCII text, bracketed IPv6.
+    expect(ok(SpecFile.parseUrl("tcp://a-b_c.d~e:1"))).toMatchObject({ host: "a-b_c.d~e", port: 1 })
+    expect(ok(SpecFile.parseUrl("tcp://h%C3%A9:1"))).toMatchObject({ host: "hé", port: 1 })
+    expect(ok(SpecFile.parseUrl("tcp://[fe80::1%25eth0]:1"))).toMatchObject({ host: "fe80::1%eth0", port: 1 })
+    expect(ok(SpecFile.parseUrl("unix://rel.sock"))).toEqual({ _tag: "Unix", path: "rel.sock" })
+  })
+
   it("dials every scheme but unix and npipe over TCP, plain HTTP unless https (newTransport)", () => {
     expect(ok(SpecFile.parseSpec("udp://1.2.3.4:5")).address).toEqual({
       _tag: "Tcp",
