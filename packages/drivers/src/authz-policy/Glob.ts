@@ -9,8 +9,12 @@
  * @since 0.1.0
  */
 
-/** A literal piece between two stars, with its KMP failure table. */
-interface Piece {
+/**
+ * A literal piece between two stars, with its failure table for the Knuth-Morris-Pratt search.
+ *
+ * @since 0.1.0
+ */
+export interface Piece {
   readonly text: string
   /** For each prefix of `text`, the length of its longest proper prefix that is also a suffix. */
   readonly fallback: Int32Array
