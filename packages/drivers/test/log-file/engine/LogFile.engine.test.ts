@@ -16,6 +16,13 @@ import { uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
+/** FIFOs our daemon left in the shared /run/docker/logging (see `startWith`): removed once it has stopped. */
+const leftFifos = new Set<string>()
+// Registered first, so it runs last: after the daemon has stopped and let go of them.
+afterAll(() => {
+  const open = openFiles()
+  for (const fifo of leftFifos) if (!open.has(fifo)) Fs.rmSync(fifo, { force: true })
+})
 afterAll(() => shared.close())
 
 /** Serves a log driver as plugin `name` in this process; `docker logs -f` needs more than the default deadline. */
@@ -28,6 +35,25 @@ const serve = async (name: string, drivers: Layer.Layer<any, any>) => {
     ) as Effect.Effect<unknown>
   )
   return () => Effect.runPromise(Scope.close(scope, Exit.void))
+}
+
+const loggingDir = "/run/docker/logging"
+
+/** The FIFOs daemons have made for their containers' logging plugins (the folder is shared by every daemon). */
+const fifos = (): ReadonlyArray<string> =>
+  Fs.existsSync(loggingDir) ? Fs.readdirSync(loggingDir).map((entry) => Path.join(loggingDir, entry)) : []
+
+/** Every path some process on the host has open. */
+const openFiles = (): ReadonlySet<string> => {
+  const open = new Set<string>()
+  for (const pid of Fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      for (const fd of Fs.readdirSync(`/proc/${pid}/fd`)) open.add(Fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return open
 }
 
 interface Record {
@@ -57,13 +83,22 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
       ...logOpts.flatMap((option) => ["--log-opt", option]),
       ...[engine.image, "sh", "-c", 'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done']
     )
-  /** A container run with these log options, whose logging is expected not to start. */
+  /**
+   * A container run with these log options, whose logging is expected not to start. When `StartLogging` fails, Engine
+   * 20.10 keeps the FIFO it made for the container open and leaves it in the host-wide /run/docker/logging: the new
+   * ones are noted, and removed at the end if no process holds them (other daemons may be making theirs meanwhile).
+   */
   const startWith = (...logOpts: ReadonlyArray<string>) =>
-    engine.dockerResult(
-      ...["run", "--rm", "--network", "none", "--log-driver", name],
-      ...logOpts.flatMap((option) => ["--log-opt", option]),
-      ...[engine.image, "true"]
-    )
+    Effect.gen(function* () {
+      const before = new Set(fifos())
+      const result = yield* engine.dockerResult(
+        ...["run", "--rm", "--network", "none", "--log-driver", name],
+        ...logOpts.flatMap((option) => ["--log-opt", option]),
+        ...[engine.image, "true"]
+      )
+      for (const fifo of fifos()) if (!before.has(fifo)) leftFifos.add(fifo)
+      return result
+    })
 
   beforeAll(async () => {
     close = await serve(
