@@ -224,16 +224,26 @@ const paxNumber = (pax: Decoded["pax"], key: keyof typeof paxNumbers): number | 
   return fits(n) ? n : bad("is out of range")
 }
 
-/** The numbers an entry's PAX records override (ids past the ustar field, a time's fraction), or why one is refused. */
-const paxOverrides = (pax: Decoded["pax"]): { uid?: number; gid?: number; mtime?: Date | undefined } | string => {
-  const found: Partial<Record<keyof typeof paxNumbers, number>> = {}
-  for (const key of ["uid", "gid", "size", "mtime"] as const) {
+/** What an entry's PAX records override: ids past the ustar field, a time with its fraction. */
+interface PaxOverrides {
+  readonly uid?: number | undefined
+  readonly gid?: number | undefined
+  readonly mtime?: Date | undefined
+}
+
+const paxKeys = Object.keys(paxNumbers) as ReadonlyArray<keyof typeof paxNumbers>
+
+/** The numbers an entry's PAX records override, or why one is refused (a string). */
+const paxOverrides = (pax: Decoded["pax"]): PaxOverrides | string => {
+  // Most entries carry no PAX records: nothing to read for them.
+  if (!pax) return {}
+  const found: Partial<Record<keyof typeof paxNumbers, number | undefined>> = {}
+  for (const key of paxKeys) {
     const n = paxNumber(pax, key)
     if (typeof n === "string") return n
-    if (n !== undefined) found[key] = n
+    found[key] = n
   }
-  const { mtime, ...ids } = found
-  return { ...ids, mtime: mtime === undefined ? undefined : new Date(mtime * 1000) }
+  return { uid: found.uid, gid: found.gid, mtime: found.mtime === undefined ? undefined : new Date(found.mtime * 1000) }
 }
 
 const headerOf = (raw: Decoded): Header | string => {
