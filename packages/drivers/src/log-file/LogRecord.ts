@@ -62,8 +62,19 @@ export const parseTime = (text: string): Result.Result<bigint, string> => {
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(text)
   if (match === null) return Result.fail(`not an RFC 3339 time: ${text}`)
   const millis = Date.parse(`${match[1]}${match[3]}`)
-  if (Number.isNaN(millis)) return Result.fail(`not a valid time: ${text}`)
+  if (Number.isNaN(millis) || !inRange(match[1]!)) return Result.fail(`not a valid time: ${text}`)
   return Result.succeed(BigInt(millis) * 1_000_000n + BigInt((match[2] ?? "").padEnd(9, "0")))
+}
+
+/**
+ * Whether each field of `YYYY-MM-DDTHH:MM:SS` is in its range, as Go's parser checks: `Date.parse` rolls
+ * `02-30` over to March and takes `24:00:00` as the next midnight.
+ */
+const inRange = (dateTime: string): boolean => {
+  const [year, month, day, hour] = [0, 5, 8, 11].map((at) => Number(dateTime.slice(at, at + (at === 0 ? 4 : 2))))
+  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0)
+  const days = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month!) ? 30 : 31
+  return day! >= 1 && day! <= days && hour! <= 23
 }
 
 /**

@@ -17,6 +17,7 @@ import { NetworkDriver } from "@docker-plugin-kit/protocol"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as IpInterface from "effect/net/IpInterface"
+import * as IpNetwork from "effect/net/IpNetwork"
 import * as NetAddress from "effect/net/NetAddress"
 import { InvalidOption } from "./BridgeErrors.ts"
 import * as GoBool from "../shared/GoBool.ts"
@@ -93,18 +94,20 @@ const interfaceName = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/
  */
 export const isInterfaceName = (name: string): boolean => interfaceName.test(name) && name !== "." && name !== ".."
 
-const familyOfCidr = (s: string) =>
-  Result.map(IpInterface.fromString(s, { prefix: "required" }), (i) => NetAddress.familyOf(i.address))
-
 const parseRoute = (text: string): Result.Result<Route, string> => {
   const [destination = "", nextHop, ...rest] = text.trim().split("@")
   if (rest.length > 0) return Result.fail(`"${text}" has more than one @`)
-  const family = familyOfCidr(destination)
-  if (Result.isFailure(family)) return Result.fail(`"${destination}" is not a CIDR such as 10.9.0.0/16`)
+  const parsed = IpInterface.fromString(destination, { prefix: "required" })
+  if (Result.isFailure(parsed)) return Result.fail(`"${destination}" is not a CIDR such as 10.9.0.0/16`)
+  // The kernel refuses a route whose destination has host bits set, and only when a container joins.
+  const network = IpNetwork.format(IpNetwork.fromInterface(parsed.success))
+  if (network !== IpInterface.format(parsed.success)) {
+    return Result.fail(`"${destination}" has host bits set: the network is ${network}`)
+  }
   if (nextHop === undefined) return Result.succeed({ destination })
   const hop = NetAddress.ipFromString(nextHop)
   if (Result.isFailure(hop)) return Result.fail(`next hop "${nextHop}" is not an IP address`)
-  if (NetAddress.familyOf(hop.success) !== family.success) {
+  if (NetAddress.familyOf(hop.success) !== NetAddress.familyOf(parsed.success.address)) {
     return Result.fail(`next hop ${nextHop} is not of the family of ${destination}`)
   }
   return Result.succeed({ destination, nextHop })

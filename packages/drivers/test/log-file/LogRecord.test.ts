@@ -17,6 +17,13 @@ describe("LogRecord", () => {
     expect(Result.getOrThrow(LogRecord.parseTime("2025-11-27T13:00:00.123456789+01:00"))).toBe(at)
     expect(Result.getOrThrow(LogRecord.parseTime("0001-01-01T00:00:00Z"))).toBe(-62_135_596_800_000_000_000n)
     expect(Result.isFailure(LogRecord.parseTime("yesterday"))).toBe(true)
+    expect(Result.getOrThrow(LogRecord.parseTime("2024-02-29T00:00:00Z"))).toBe(1_709_164_800_000_000_000n)
+    expect(Result.getOrThrow(LogRecord.parseTime("2000-02-29T23:59:59Z"))).toBe(951_868_799_000_000_000n)
+    // Out of range fields are refused, not rolled over into the next day or month.
+    for (const text of ["2025-02-29", "2100-02-29", "2025-04-31", "2025-02-30", "2025-01-00", "2025-12-32"]) {
+      expect(LogRecord.parseTime(`${text}T00:00:00Z`)).toEqual(Result.fail(`not a valid time: ${text}T00:00:00Z`))
+    }
+    expect(Result.isFailure(LogRecord.parseTime("2025-01-01T24:00:00Z"))).toBe(true)
   })
 
   it("writes complete lines with their newline, chunks without", () => {

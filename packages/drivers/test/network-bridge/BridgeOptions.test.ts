@@ -62,6 +62,14 @@ describe("BridgeOptions.decode", () => {
       "option routes=10.0.0.0/8@fd00::1: next hop fd00::1 is not of the family of 10.0.0.0/8"
     )
     expect(reason(generic({ routes: "10.0.0.1" }))).toContain('"10.0.0.1" is not a CIDR')
+    expect(reason(generic({ routes: "10.9.0.5/16@10.0.0.1" }))).toBe(
+      'option routes=10.9.0.5/16@10.0.0.1: "10.9.0.5/16" has host bits set: the network is 10.9.0.0/16'
+    )
+    expect(reason(generic({ routes: "fd00:1::1/64" }))).toContain("the network is fd00:1::/64")
+    expect(ok(generic({ routes: "10.9.0.5/32,FD00:1::/64" })).routes).toEqual([
+      { destination: "10.9.0.5/32" },
+      { destination: "FD00:1::/64" }
+    ])
     expect(reason(generic({ routes: "10.0.0.0/8@x" }))).toContain('next hop "x" is not an IP address')
     expect(reason(generic({ routes: "10.0.0.0/8@1.1.1.1@2.2.2.2" }))).toContain("more than one @")
   })

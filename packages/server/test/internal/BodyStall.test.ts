@@ -1,6 +1,7 @@
 // The stall check of request bodies, on a fake clock and sweeps run by hand: a body that stops arriving is answered
 // 408 and closed; one that keeps arriving, however slowly, and one the server is slow to read are left alone.
 import { describe, expect, it } from "@effect/vitest"
+import { Wire } from "@docker-plugin-kit/protocol"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -97,7 +98,7 @@ describe("BodyStall", () => {
       const [status, ...rest] = client.text().split("\r\n")
       expect(status).toBe("HTTP/1.1 408 Request Timeout")
       expect(rest).toContain("Connection: close")
-      expect(rest).toContain("Content-Type: application/vnd.docker.plugins.v1.2+json")
+      expect(rest).toContain(`Content-Type: ${Wire.ResponseContentType}`)
       expect(JSON.parse(rest.at(-1)!)).toEqual({
         Err: "/VolumeDriver.Get: the request body stalled: nothing received for 1s (Content-Length 100)"
       })
