@@ -196,7 +196,9 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
           ? once
           : Effect.timeoutOrElse(once, {
               duration: timeout,
-              orElse: () => Effect.fail(new AttemptFailed({ reason: "timeout", retryable: true }))
+              // A streamed body may have been read in full before the timeout: sending it again could apply it
+              // twice, or send what is left of a stream that cannot be replayed.
+              orElse: () => Effect.fail(new AttemptFailed({ reason: "timeout", retryable: body._tag !== "Stream" }))
             })
       return Retry.retry(
         attempt,

@@ -1,9 +1,9 @@
 // Streamed bodies both ways, as GraphDriver uses them: ApplyDiff sends a chunked tar with its parameters in the
 // query string, Diff answers with a raw stream.
-import { type PluginClient, Retry, Target } from "@docker-plugin-kit/client"
+import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
 import { GraphDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Duration, Effect, Layer, Stream } from "effect"
 import * as Path from "node:path"
 import { rawPlugin, serve, tempDir } from "./support.ts"
 
@@ -89,6 +89,23 @@ describe("streamed bodies over a Unix socket", () => {
       expect(error._tag).toBe("PluginUnreachable")
       expect(Date.now() - started).toBeLessThan(900)
       expect(seen.length).toBeLessThanOrEqual(1)
+    })
+  )
+
+  it.live("does not resend a stream whose call timed out: the plugin may have read it all", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      // The plugin reads the whole diff, then never answers.
+      const { seen } = yield* rawPlugin(path, () => "never")
+      const client = yield* Target.connect(Target.socket(path), {
+        timeouts: Timeouts.fixed("200 millis"),
+        retry: { initial: Duration.millis(10), cap: Duration.millis(10), budget: Duration.seconds(5) }
+      })
+      const error = yield* Effect.flip(
+        client.call(GraphDriver.Api.endpoints.applyDiff, { id: "a", parent: "", body: Stream.make(chunk) })
+      )
+      expect(error._tag).toBe("CallTimeout")
+      expect(seen.length).toBe(1)
     })
   )
 })

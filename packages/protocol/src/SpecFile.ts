@@ -46,7 +46,7 @@ export interface Tls {
  * @since 0.1.0
  */
 export interface Spec {
-  /** The URL as written (trimmed). */
+  /** The URL as written (a `.spec` file's trimmed of white space). */
   readonly url: string
   readonly address: Address
   /** How an `https://` address is verified. */
@@ -157,8 +157,7 @@ const splitHost = (hostport: string): Result.Result<{ host: string; port: string
  *
  * @since 0.1.0
  */
-export const parseUrl = (text: string): Result.Result<Address, string> => {
-  const url = text.trim()
+export const parseUrl = (url: string): Result.Result<Address, string> => {
   const shown = JSON.stringify(url)
   if (hasControl(url)) return Result.fail(`${shown}: net/url: invalid control character in URL`)
   if (url.startsWith(":")) return Result.fail(`${shown}: missing protocol scheme`)
@@ -219,14 +218,27 @@ export const parseUrl = (text: string): Result.Result<Address, string> => {
   return Result.succeed({ _tag: "Tcp", host: host.success, port, https })
 }
 
+// Go's `strings.TrimSpace`: Unicode white space, which takes in U+0085 and leaves out the byte-order mark U+FEFF
+// (JavaScript's `trim` does the opposite for both). A loop rather than a `…+$` pattern, which backtracks.
+const goSpace = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
+const goTrimSpace = (text: string): string => {
+  let start = 0
+  let end = text.length
+  while (start < end && goSpace.test(text[start]!)) start++
+  while (end > start && goSpace.test(text[end - 1]!)) end--
+  return text.slice(start, end)
+}
+
 /**
- * Parses the content of a `.spec` file: the whole file, trimmed, is one URL. Such plugins get no certificate
- * verification.
+ * Parses the content of a `.spec` file: the whole file, trimmed of white space as Go trims it, is one URL. Such
+ * plugins get no certificate verification.
  *
  * @since 0.1.0
  */
-export const parseSpec = (content: string): Result.Result<Spec, string> =>
-  Result.map(parseUrl(content), (address) => ({ url: content.trim(), address, tls: { insecureSkipVerify: true } }))
+export const parseSpec = (content: string): Result.Result<Spec, string> => {
+  const url = goTrimSpace(content)
+  return Result.map(parseUrl(url), (address) => ({ url, address, tls: { insecureSkipVerify: true } }))
+}
 
 type Kind = "string" | "bool" | "int" | "object"
 
@@ -468,7 +480,8 @@ const fromDecoded = (value: Record<string, unknown>): Result.Result<Spec, string
     Result.flatMap(
       Result.mapError(parseUrl(spec.Addr), (e) => `Addr: ${e}`),
       (address): Result.Result<Spec, string> =>
-        Result.map(tlsOf(spec.TLSConfig), (tls): Spec => ({ url: spec.Addr.trim(), address, tls }))
+        // Taken as written: the daemon does not trim `Addr`.
+        Result.map(tlsOf(spec.TLSConfig), (tls): Spec => ({ url: spec.Addr, address, tls }))
     )
   )
 

@@ -26,6 +26,11 @@ describe("SpecFile.parseSpec", () => {
     })
   })
 
+  it("trims white space as Go does: a byte-order mark stays (and is refused), U+0085 goes", () => {
+    expect(error(SpecFile.parseSpec("\ufefftcp://127.0.0.1:8080"))).toMatch(/Unknown protocol/)
+    expect(ok(SpecFile.parseSpec("tcp://127.0.0.1:8080\u0085\r\n")).url).toBe("tcp://127.0.0.1:8080")
+  })
+
   it("drops the path of an https URL and skips verification (spec-file plugins are not verified)", () => {
     const spec = ok(SpecFile.parseSpec("https://plugins.example:8443/ignored/path"))
     expect(spec.address).toEqual({ _tag: "Tcp", host: "plugins.example", port: 8443, https: true })
@@ -132,6 +137,9 @@ describe("SpecFile.parseJson", () => {
       "json: cannot unmarshal number into Go struct field Plugin.Addr of type string"
     )
     expect(error(SpecFile.parseJson('{"Addr":"x.sock"}'))).toMatch(/^Addr: Unknown protocol/)
+    // The daemon takes Addr as written, so white space around it makes the URL unusable there too.
+    expect(error(SpecFile.parseJson('{"Addr":" tcp://h:1"}'))).toMatch(/^Addr: Unknown protocol/)
+    expect(Result.isFailure(SpecFile.parseJson('{"Addr":"tcp://h:1 "}'))).toBe(true)
     expect(error(SpecFile.parseJson('{"Addr":"tcp://h:1","TLSConfig":{"CAFile":1}}'))).toBe(
       "json: cannot unmarshal number into Go struct field Plugin.TLSConfig.CAFile of type string"
     )

@@ -76,6 +76,10 @@ export const write = (dir: string, api: string, name: string): Effect.Effect<Rea
         reason: `plugin name ${JSON.stringify(name)} must match [a-z0-9][a-z0-9._-]*`
       })
     }
+    // Checked before listing it: reading a file as a folder would throw instead of failing with InitFailed.
+    if (Fs.existsSync(dir) && !Fs.statSync(dir).isDirectory()) {
+      return yield* new InitFailed({ dir, reason: "not a folder" })
+    }
     if (Fs.existsSync(dir) && Fs.readdirSync(dir).length > 0) {
       return yield* new InitFailed({ dir, reason: "the folder is not empty" })
     }

@@ -99,6 +99,19 @@ const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any
   })
 
 /**
+ * The name a reference driver is served under inside the plugin, from the name it is created with: the last path
+ * component of the repository, without a tag or digest (`registry:5000/org/vol:1.0` → `vol`). `dpk serve` refuses a
+ * name holding `/` or `:`, and a repository name is what `docker plugin create` and `push` are given.
+ *
+ * @since 0.1.0
+ */
+export const serveName = (reference: string): string =>
+  reference
+    .replace(/[@:][^/]*$/, "")
+    .split("/")
+    .at(-1)!
+
+/**
  * What the config of a reference driver is made from: the plugin runs the bundled CLI's `dpk serve NAME` on the
  * plugin socket, with the flags every managed instance needs (in the entry point) and the driver's default,
  * settable arguments.
@@ -116,7 +129,7 @@ export const driverInput = (descriptor: Descriptor.Descriptor, name: string): Pl
     "serve",
     descriptor.name,
     "--name",
-    name,
+    serveName(name),
     "--socket",
     PluginConfig.socketPath,
     ...(descriptor.managed?.serveFlags ?? [])

@@ -3,6 +3,7 @@
  * flags every managed instance needs out of reach of `docker plugin set args`, and the driver's default arguments.
  */
 import { Descriptors } from "@docker-plugin-kit/drivers"
+import { PluginName } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
@@ -81,6 +82,20 @@ describe("dpk package config of a reference driver", () => {
     expect(config.Network.Type).toBe("")
     expect(config.Args.Value).toEqual([])
     expect(config.Entrypoint.at(-1)).toBe("/run/docker/plugins/plugin.sock")
+  })
+
+  it("a repository name (org/name, a registry, a tag) serves under its last component, which dpk serve accepts", () => {
+    for (const [reference, served] of [
+      ["myorg/myvol", "myvol"],
+      ["registry.local:5000/team/myvol", "myvol"],
+      ["myorg/myvol:1.0", "myvol"],
+      ["mem", "mem"]
+    ] as const) {
+      const entrypoint = configOf("volume-memory", reference).Entrypoint
+      const name = entrypoint[entrypoint.indexOf("--name") + 1]!
+      expect(name, reference).toBe(served)
+      expect(PluginName.check(name), reference).toBeUndefined()
+    }
   })
 })
 

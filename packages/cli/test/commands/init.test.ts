@@ -76,4 +76,15 @@ describe("dpk init", () => {
       expect(Fs.readdirSync(dir)).toEqual(["keep.txt"])
     })
   )
+
+  it.effect("refuses a path that is a file with its own error, leaving the file alone", () =>
+    Effect.gen(function* () {
+      const file = fresh()
+      Fs.writeFileSync(file, "mine")
+      const exit = yield* Effect.exit(Init.write(file, "volume", "x"))
+      expect(Exit.findErrorOption(exit)._tag).toBe("Some")
+      expect(String(Exit.findErrorOption(exit))).toContain(`cannot create a plugin project in ${file}: not a folder`)
+      expect(Fs.readFileSync(file, "utf8")).toBe("mine")
+    })
+  )
 })

@@ -68,10 +68,15 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
       yield* Effect.acquireRelease(
         Effect.callback<Http.Server, Error>((resume) => {
           const server = Http.createServer(serve)
-          server.once("error", (e) =>
+          const failed = (e: Error) =>
             resume(Effect.fail(new Error(`cannot serve metrics on ${options.host}:${options.port}: ${e.message}`)))
-          )
-          server.listen(options.port, options.host, () => resume(Effect.succeed(server)))
+          server.once("error", failed)
+          // Node throws at once for a port it refuses (out of range, not a number), instead of emitting "error".
+          try {
+            server.listen(options.port, options.host, () => resume(Effect.succeed(server)))
+          } catch (e) {
+            failed(e as Error)
+          }
         }),
         (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
       )

@@ -6,13 +6,40 @@
  */
 import { MetricsCollector } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Descriptor from "../Descriptor.ts"
 import type * as MetricsProxy from "./MetricsProxy.ts"
 
-const hostPort = (value: string): MetricsProxy.Options => {
-  const at = value.lastIndexOf(":")
-  return { host: value.slice(0, at) || "127.0.0.1", port: Number(value.slice(at + 1)) }
+/**
+ * A `--listen` value that is not `HOST:PORT`.
+ *
+ * @since 0.1.0
+ */
+export class InvalidListen extends Data.TaggedError("InvalidListen")<{
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `--listen ${JSON.stringify(this.value)}: ${this.reason}`
+  }
+}
+
+/**
+ * Reads `--listen`: `HOST:PORT`, `[IPv6]:PORT`, or `:PORT` for 127.0.0.1. A bare port, an empty or out-of-range one
+ * is refused: Node would otherwise take `9323` as a host, throw on a port it refuses, or pick a random port for an
+ * empty one.
+ *
+ * @since 0.1.0
+ */
+export const parseListen = (value: string): Result.Result<MetricsProxy.Options, InvalidListen> => {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
+  if (match === null) return Result.fail(new InvalidListen({ value, reason: "expected HOST:PORT" }))
+  const port = Number(match[3])
+  if (port > 65535) return Result.fail(new InvalidListen({ value, reason: "the port must be at most 65535" }))
+  return Result.succeed({ host: match[1] ?? (match[2] || "127.0.0.1"), port })
 }
 
 /**
@@ -35,10 +62,14 @@ export const descriptor = Descriptor.make({
     )
   },
   layer: ({ listen, metricsSocket }) =>
-    Descriptor.load(
-      () => Promise.all([import("./MetricsProxy.ts"), import("./MetricsSource.ts")]),
-      ([MetricsProxy, MetricsSource]) =>
-        MetricsProxy.layer(hostPort(listen)).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket)))
+    Layer.unwrap(
+      Effect.map(Effect.fromResult(parseListen(listen)), (options) =>
+        Descriptor.load(
+          () => Promise.all([import("./MetricsProxy.ts"), import("./MetricsSource.ts")]),
+          ([MetricsProxy, MetricsSource]) =>
+            MetricsProxy.layer(options).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket)))
+        )
+      )
     ),
   // The engine bind-mounts its metrics socket under /run/docker after the rootfs is prepared: a propagated
   // /run/docker makes it appear; the host network lets Prometheus reach the address.

@@ -1,9 +1,10 @@
 import { MetricsProxy, MetricsSource } from "@docker-plugin-kit/drivers"
 import { InProcess } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Result } from "effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
+import * as MetricsProxyCli from "../../src/metrics-proxy/descriptor.ts"
 
 const freePort = () =>
   Effect.promise(
@@ -70,5 +71,37 @@ describe("metrics-proxy", () => {
       expect(answer.status).toBe(502)
       expect(answer.body).toContain("cannot read the engine's metrics from /nonexistent/metrics.sock")
     })
+  )
+
+  it("reads --listen as HOST:PORT (IPv6 in brackets, no host meaning 127.0.0.1) and refuses anything else", () => {
+    expect(MetricsProxyCli.parseListen("0.0.0.0:9323")).toEqual(Result.succeed({ host: "0.0.0.0", port: 9323 }))
+    expect(MetricsProxyCli.parseListen(":9323")).toEqual(Result.succeed({ host: "127.0.0.1", port: 9323 }))
+    expect(MetricsProxyCli.parseListen("[::1]:9323")).toEqual(Result.succeed({ host: "::1", port: 9323 }))
+    for (const bad of ["9323", "127.0.0.1:", "127.0.0.1:abc", ":99999", "", "[::1]"]) {
+      const parsed = MetricsProxyCli.parseListen(bad)
+      expect(Result.isFailure(parsed) && parsed.failure.message, bad).toContain(`--listen ${JSON.stringify(bad)}`)
+    }
+  })
+
+  it.effect("a bad --listen fails the driver's Layer with that error, before anything is served", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Layer.build(MetricsProxyCli.descriptor.layer({ listen: "127.0.0.1:abc", metricsSocket: "/nonexistent" }))
+      )
+      expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(false)
+      expect(String(Exit.findErrorOption(exit))).toContain('--listen "127.0.0.1:abc"')
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a port Node refuses fails the Layer with the error naming the address, not a defect", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(
+        Layer.build(
+          MetricsProxy.layer({ host: "127.0.0.1", port: 70000 }).pipe(Layer.provide(MetricsSource.layerFixed("")))
+        )
+      )
+      expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(false)
+      expect(String(Exit.findErrorOption(exit))).toContain("cannot serve metrics on 127.0.0.1:70000")
+    }).pipe(Effect.scoped)
   )
 })
