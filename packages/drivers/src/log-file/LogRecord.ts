@@ -364,6 +364,8 @@ export const encodeFrames = (batch: LogFraming.FrameBatch, s: Shape = plain): En
 }
 
 const utf8 = new TextEncoder()
+const maxInt64 = 2n ** 63n - 1n
+const minInt64 = -(2n ** 63n)
 
 /**
  * An entry from one record (without its newline). `line` is `log` as written (a complete line keeps its
@@ -384,6 +386,11 @@ export const decode = (record: string): Result.Result<LogEntry.LogEntry, RecordC
   }
   const timeNano = parseTime(time)
   if (Result.isFailure(timeNano)) return Result.fail(new RecordCorrupt({ reason: timeNano.failure }))
+  // `time_nano` is an int64: a time it cannot carry (Go's zero time, a year past 2262) would break the encoding of
+  // the whole `ReadLogs` answer, so the record is left out like any other that cannot be sent.
+  if (timeNano.success < minInt64 || timeNano.success > maxInt64) {
+    return Result.fail(new RecordCorrupt({ reason: `time ${time} is outside the range of a LogEntry's time_nano` }))
+  }
   return Result.succeed(LogEntry.make({ source: stream, timeNano: timeNano.success, line: utf8.encode(log) }))
 }
 

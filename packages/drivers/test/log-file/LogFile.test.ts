@@ -180,6 +180,29 @@ describe("log-file", () => {
     })
   )
 
+  it.live("a record whose time a LogEntry cannot carry is left out; docker logs still shows the others", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const info = LogSequences.info({ ContainerID: "d".repeat(64) })
+      const record = (log: string, time: string) => JSON.stringify({ log, stream: "stdout", time })
+      const file = [
+        record("before\n", "2025-11-27T12:00:00Z"),
+        // Go's zero time and a year past 2262: outside int64 nanoseconds, which `time_nano` is.
+        record("zero time\n", "0001-01-01T00:00:00Z"),
+        record("far future\n", "9999-12-31T23:59:59Z"),
+        record("after\n", "2025-11-27T12:00:01Z")
+      ]
+      yield* Effect.scoped(
+        Effect.flatMap(memory.openAppend(`${dir}/${info.ContainerID}.log`), (f) =>
+          f.write(new TextEncoder().encode(`${file.join("\n")}\n`))
+        )
+      )
+      const read = yield* daemon.logsStopped(info)
+      expect(read.error).toBeUndefined()
+      expect(texts(read.entries)).toEqual(["before\n", "after\n"])
+    })
+  )
+
   it.live("labels, env and tag are kept in each record's attrs, as json-file keeps them", () =>
     Effect.gen(function* () {
       const { daemon, memory } = yield* setup()

@@ -77,6 +77,14 @@ describe("LogRecord", () => {
 
   it("refuses lines that are not records", () => {
     expect(Result.isFailure(LogRecord.decode("not json"))).toBe(true)
+    // A time outside int64 nanoseconds (what a LogEntry carries) is refused, not turned into a frame that breaks.
+    for (const time of ["0001-01-01T00:00:00Z", "2262-04-11T23:47:16.854775808Z", "1677-09-21T00:12:43.145224191Z"]) {
+      expect(LogRecord.decode(JSON.stringify({ log: "x", stream: "stdout", time }))).toMatchObject(
+        Result.fail({ _tag: "RecordCorrupt" })
+      )
+    }
+    const edge = LogRecord.decode('{"log":"x","stream":"stdout","time":"2262-04-11T23:47:16.854775807Z"}')
+    expect(Result.getOrThrow(edge).timeNano).toBe(2n ** 63n - 1n)
     const missing = LogRecord.decode('{"log":"x"}')
     expect(Result.isFailure(missing) && missing.failure.message).toBe(
       "corrupt log record: expected string fields log, stream and time"

@@ -185,9 +185,23 @@ export const make = <SinkError>(
       Effect.forEach([...running.values()], finish, { concurrency: "unbounded", discard: true })
     )
 
+    // Files whose start is under way: opening the sink and the FIFO takes time, and a second start of the same file
+    // meanwhile would open it twice, the stream it displaced in `running` never to be stopped.
+    const starting = new Set<string>()
+
     const start = (file: string, info: LogDriver.Info) =>
       Effect.gen(function* () {
-        if (running.has(file)) return yield* new StreamAlreadyStarted({ file })
+        if (running.has(file) || starting.has(file)) return yield* new StreamAlreadyStarted({ file })
+        starting.add(file)
+        return yield* Effect.ensuring(
+          launch(file, info),
+          Effect.sync(() => starting.delete(file))
+        )
+      })
+
+    /** Opens the sink and the FIFO of `file` and runs its reader and writer (`start`, once the file is reserved). */
+    const launch = (file: string, info: LogDriver.Info) =>
+      Effect.gen(function* () {
         const scope = yield* Scope.fork(registry)
         const opened = yield* Effect.exit(
           Effect.gen(function* () {

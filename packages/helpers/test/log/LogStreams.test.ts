@@ -228,6 +228,37 @@ describe("LogStreams", () => {
     })
   )
 
+  it.live("two StartLogging of one file at once: one starts, the other is refused, and nothing is left running", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const opened = { sinks: 0, closed: 0 }
+      // A sink that takes a while to open (a file to create, a connection to make), as a real one does.
+      const sink = () =>
+        Effect.acquireRelease(
+          Effect.as(Effect.sleep("20 millis"), {
+            write: () => Effect.void
+          } satisfies LogStreams.Sink),
+          () => Effect.sync(() => void opened.closed++)
+        ).pipe(Effect.tap(() => Effect.sync(() => void opened.sinks++)))
+      const streams = yield* LogStreams.make({ sink })
+      const file = Path.join(dir, "racing")
+      yield* LogFifo.create(file)
+      const [first, second] = yield* Effect.all(
+        [Effect.exit(streams.start(file, info("r"))), Effect.exit(streams.start(file, info("r")))],
+        {
+          concurrency: "unbounded"
+        }
+      )
+      expect([first, second].filter(Exit.isSuccess)).toHaveLength(1)
+      const refused = [first, second].find(Exit.isFailure)
+      expect(refused && Exit.findErrorOption(refused)).toMatchObject({ value: { _tag: "StreamAlreadyStarted", file } })
+      expect(opened.sinks).toBe(1)
+      // The one that started is the one a stop finds.
+      yield* streams.stop(file)
+      expect(yield* streams.stats).toEqual([])
+    })
+  )
+
   it.live("closing the lifecycle's scope stops every stream and closes their sinks", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

@@ -3,7 +3,9 @@
  * @bufbuild/protobuf `BinaryReader`, instead of `fromBinary` per message (which builds a reader, a view and a read
  * context for each): the per-line cost of a log driver. The varints, lengths and scalars are read by the library's
  * reader; field numbers come from the schema. The result is what `fromBinary` gives (same fields, same defaults,
- * unknown fields skipped, the same bytes refused), so `LogEntry.decode` uses it too.
+ * unknown fields skipped, the same malformed messages refused), so `LogEntry.decode` uses it too, with one
+ * difference: invalid UTF-8 in `source` or `id` is read with U+FFFD in its place, as the daemon's Go decoder
+ * accepts it, where `fromBinary` refuses the message.
  *
  * @since 0.1.0
  */
