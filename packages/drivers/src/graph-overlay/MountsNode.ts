@@ -8,7 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import { MountError, Mounts } from "./Mounts.ts"
+import * as Path from "node:path"
+import { MountError, Mounts, type OverlaySpec } from "./Mounts.ts"
 
 const run = (file: string, args: ReadonlyArray<string>, operation: string, path: string, cwd?: string) =>
   Effect.callback<void, MountError>((resume) => {
@@ -42,20 +43,60 @@ export const mountPoints = (mountinfo: string): Array<string> =>
     .filter((p): p is string => p !== undefined && p !== "")
     .map(unescapeMountPath)
 
+/** mount(2) takes at most a page of options, the terminating NUL included. */
+const maxOptionBytes = 4095
+
+const overlayOptions = (lowers: ReadonlyArray<string>, upper: string, work: string) =>
+  `lowerdir=${lowers.join(":")},upperdir=${upper},workdir=${work}`
+
+const mountIn = (cwd: string, options: string, target: string) =>
+  run("mount", ["-t", "overlay", "overlay", "-o", options, target], "mount overlay on", target, cwd)
+
+/**
+ * Mounts an overlay whose lower folders do not fit a page even relative to `cwd` (about 57 of the daemon's 64-digit
+ * IDs as `<id>/diff`, where images have up to 127 layers): they are named by symlinks `0`, `1`, ... in a temporary
+ * folder under `cwd` (`.tmp-`: the driver clears such leftovers at start), which the mount runs in. overlayfs
+ * resolves the links when it mounts, so the folder goes right after.
+ */
+const mountThroughLinks = ({ cwd, lowers, upper, work, target }: OverlaySpec) => {
+  const failed = (e: unknown) => new MountError({ operation: "mount overlay on", path: target, reason: String(e) })
+  return Effect.acquireUseRelease(
+    Effect.try({ try: () => Fs.mkdtempSync(Path.join(cwd, ".tmp-lowers-")), catch: failed }),
+    (links) =>
+      Effect.andThen(
+        Effect.try({
+          try: () => {
+            for (const [i, lower] of lowers.entries())
+              Fs.symlinkSync(Path.resolve(cwd, lower), Path.join(links, `${i}`))
+          },
+          catch: failed
+        }),
+        mountIn(
+          links,
+          overlayOptions(
+            lowers.map((_, i) => `${i}`),
+            Path.relative(links, Path.resolve(cwd, upper)),
+            Path.relative(links, Path.resolve(cwd, work))
+          ),
+          Path.resolve(cwd, target)
+        )
+      ),
+    (links) => Effect.sync(() => Fs.rmSync(links, { recursive: true, force: true }))
+  )
+}
+
 /**
  * The service.
  *
  * @since 0.1.0
  */
 export const service: Mounts["Service"] = {
-  mountOverlay: ({ cwd, lowers, upper, work, target }) =>
-    run(
-      "mount",
-      ["-t", "overlay", "overlay", "-o", `lowerdir=${lowers.join(":")},upperdir=${upper},workdir=${work}`, target],
-      "mount overlay on",
-      target,
-      cwd
-    ),
+  mountOverlay: (spec) => {
+    const options = overlayOptions(spec.lowers, spec.upper, spec.work)
+    return Buffer.byteLength(options) <= maxOptionBytes
+      ? mountIn(spec.cwd, options, spec.target)
+      : mountThroughLinks(spec)
+  },
   unmount: (target) => run("umount", [target], "umount", target),
   mountedUnder: (folder) =>
     Effect.try({

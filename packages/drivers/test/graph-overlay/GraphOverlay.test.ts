@@ -290,6 +290,28 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
     })
   )
 
+  it.effect("a chain deeper than a page of relative lower folders mounts (images have up to 127 layers)", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const driver = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      // The daemon's IDs are 64 hex digits: 80 lower folders as `<id>/diff` are about 5 600 bytes of options.
+      const chain = Array.from({ length: 81 }, (_, i) => i.toString(16).padStart(64, "0"))
+      for (const [i, ID] of chain.entries()) yield* driver.create(i === 0 ? { ID } : { ID, Parent: chain[i - 1]! })
+      yield* driver.applyDiff({ id: chain[0]!, parent: "", body: layerTar({ deepest: "base" }) })
+      yield* driver.applyDiff({ id: chain[40]!, parent: chain[39]!, body: layerTar({ middle: "40" }) })
+      const top = chain.at(-1)!
+      const { Dir } = yield* driver.get({ ID: top })
+      expect(Fs.readFileSync(Path.join(Dir, "deepest"), "utf8")).toBe("base")
+      expect(Fs.readFileSync(Path.join(Dir, "middle"), "utf8")).toBe("40")
+      Fs.writeFileSync(Path.join(Dir, "mine"), "top")
+      expect(Fs.readFileSync(Path.join(root, top, "diff/mine"), "utf8")).toBe("top")
+      yield* driver.put({ ID: top })
+      expect(Fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(Dir)
+      for (const ID of [...chain].reverse()) yield* driver.remove({ ID })
+      expect(Fs.readdirSync(root)).toEqual([])
+    })
+  )
+
   it.effect("a plugin restarted under a mounted layer adopts the mount: the next Put unmounts it", () =>
     Effect.gen(function* () {
       const root = yield* tempDir

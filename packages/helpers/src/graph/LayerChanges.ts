@@ -86,6 +86,19 @@ const isYes = (value: Uint8Array | undefined) => value?.length === 1 && value[0]
 
 const isWhiteout = (s: Fs.BigIntStats) => s.isCharacterDevice() && s.rdev === 0n
 
+/**
+ * The one attribute the daemon's naive comparison reads besides the stat (archive's `walkchunk`): a `setcap` changes
+ * neither size nor mtime, and would otherwise be lost from the layer.
+ */
+const capability = "security.capability"
+
+/** The file capabilities under `root` (none without a folder). */
+const capabilitiesOf = (root: string | undefined): Effect.Effect<Xattrs, LayerIoError> =>
+  root === undefined ? Effect.succeed(new Map()) : SpecialFiles.readXattrsTree(root, "^security\\.capability$")
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
+  a === undefined || b === undefined ? a === b : Buffer.from(a).equals(b)
+
 const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, Uint8Array>> => {
   const found = all.get(rel)
   if (found === undefined) return none
@@ -93,9 +106,19 @@ const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, Uint8A
   return kept.length === 0 ? none : Object.fromEntries(kept)
 }
 
-/** Whether a path differs from the parent's, as the daemon's naive comparison sees it. */
-const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layerPath: string, parentPath: string): boolean => {
+/**
+ * Whether a path differs from the parent's, as the daemon's naive comparison sees it; `capabilities`: the path's
+ * `security.capability` in the layer and in the parent.
+ */
+const differs = (
+  l: Fs.BigIntStats,
+  p: Fs.BigIntStats,
+  layerPath: string,
+  parentPath: string,
+  capabilities: readonly [Uint8Array | undefined, Uint8Array | undefined]
+): boolean => {
   if ((l.mode & 0o170000n) !== (p.mode & 0o170000n)) return true
+  if (!sameBytes(...capabilities)) return true
   if ((l.mode & 0o7777n) !== (p.mode & 0o7777n) || l.uid !== p.uid || l.gid !== p.gid || l.rdev !== p.rdev) {
     return true
   }
@@ -105,7 +128,13 @@ const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layerPath: string, parent
   return l.isSymbolicLink() && FileName.readlink(layerPath) !== FileName.readlink(parentPath)
 }
 
-function* naiveItems(layer: string, parent: string | undefined, xattrs: Xattrs): Generator<Item> {
+/** `xattrs`: the layer's (at least its capabilities); `parentCapabilities`: the parent's file capabilities. */
+function* naiveItems(
+  layer: string,
+  parent: string | undefined,
+  xattrs: Xattrs,
+  parentCapabilities: Xattrs
+): Generator<Item> {
   // Folders unchanged themselves, listed only once something below them changed.
   const pending: Array<Item> = []
   const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
@@ -143,7 +172,10 @@ function* naiveItems(layer: string, parent: string | undefined, xattrs: Xattrs):
         if (l.isDirectory()) yield* added(path)
         continue
       }
-      const changed = differs(l, p, Path.join(layer, path), Path.join(parent!, path))
+      const changed = differs(l, p, Path.join(layer, path), Path.join(parent!, path), [
+        xattrs.get(path)?.[capability],
+        parentCapabilities.get(path)?.[capability]
+      ])
       if (l.isDirectory() && p.isDirectory()) {
         const self = item(path, Kind.Modify, l)
         if (changed) yield* emit(self)
@@ -184,20 +216,28 @@ function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xat
  *
  * @since 0.1.0
  */
-export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> => {
-  const root = source._tag === "Naive" ? source.layer : source.upper
-  return Effect.map(SpecialFiles.readXattrsTree(root), (xattrs) => ({
-    [Symbol.iterator]: () =>
-      source._tag === "Naive"
-        ? naiveItems(source.layer, source.parent, xattrs)
-        : overlayItems(source.upper, source.lowers, xattrs)
-  }))
-}
+export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> =>
+  source._tag === "Naive"
+    ? Effect.map(
+        Effect.all([SpecialFiles.readXattrsTree(source.layer), capabilitiesOf(source.parent)]),
+        ([xattrs, parentCapabilities]) => ({
+          [Symbol.iterator]: () => naiveItems(source.layer, source.parent, xattrs, parentCapabilities)
+        })
+      )
+    : Effect.map(SpecialFiles.readXattrsTree(source.upper), (xattrs) => ({
+        [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs)
+      }))
 
 /** Reads the changes without their attributes (enough for `Changes` and `DiffSize`). */
 const quickItems = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> =>
   source._tag === "Naive"
-    ? Effect.succeed({ [Symbol.iterator]: () => naiveItems(source.layer, source.parent, new Map()) })
+    ? Effect.map(
+        // Only capabilities tell a change the stat does not show.
+        Effect.all([capabilitiesOf(source.layer), capabilitiesOf(source.parent)]),
+        ([layerCapabilities, parentCapabilities]) => ({
+          [Symbol.iterator]: () => naiveItems(source.layer, source.parent, layerCapabilities, parentCapabilities)
+        })
+      )
     : Effect.map(
         // Only opaque markers matter here; they are all under trusted.overlay.
         SpecialFiles.readXattrsTree(source.upper),
@@ -220,13 +260,23 @@ export const changes = (
   walked(source, (all) => Array.from(all, (i) => ({ Path: `/${i.path}`, Kind: i.kind })))
 
 /**
- * Bytes of regular-file content added or modified, what the daemon's `DiffSize` answers.
+ * Bytes of what is added or modified, what the daemon's `DiffSize` answers: every path but folders by its size
+ * (a symlink's is its target's length), a file with several hard links counted once (as `archive.ChangesSize` and
+ * `directory.Size` count).
  *
  * @since 0.1.0
  */
 export const size = (source: Source): Effect.Effect<number, LayerIoError> =>
   walked(source, (all) => {
+    const seen = new Set<bigint>()
     let total = 0
-    for (const i of all) if (i.kind !== Kind.Delete && i.stat.isFile()) total += Number(i.stat.size)
+    for (const i of all) {
+      if (i.kind === Kind.Delete || i.stat.isDirectory()) continue
+      if (i.stat.nlink > 1n) {
+        if (seen.has(i.stat.ino)) continue
+        seen.add(i.stat.ino)
+      }
+      total += Number(i.stat.size)
+    }
     return total
   })

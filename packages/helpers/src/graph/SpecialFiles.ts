@@ -133,17 +133,19 @@ const unescapeName = (name: string): string =>
 
 /**
  * The extended attributes of every file under `root` that has some, by path relative to `root` (`""` for `root`),
- * values as bytes. Symlinks are not followed.
+ * values as bytes. Symlinks are not followed. `match`: a regular expression (getfattr's `-m`) the names read must
+ * match; all of them by default.
  *
  * @since 0.1.0
  */
 export const readXattrsTree = (
-  root: string
+  root: string,
+  match = "-"
 ): Effect.Effect<ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>, LayerIoError> =>
   Effect.map(
     run(
       "getfattr",
-      ["--absolute-names", "-R", "-P", "-h", "-d", "-m", "-", "-e", "base64", "--", root],
+      ["--absolute-names", "-R", "-P", "-h", "-d", "-m", match, "-e", "base64", "--", root],
       "getfattr",
       root
     ),

@@ -1,6 +1,6 @@
-import { LayerChanges } from "@docker-plugin-kit/helpers"
+import { LayerChanges, LayerDiff, TarStream } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -40,7 +40,46 @@ describe("LayerChanges", () => {
       const all = yield* LayerChanges.changes(LayerChanges.naive(parent))
       expect(all.every((c) => c.Kind === 1)).toBe(true)
       expect(all.map((c) => c.Path)).toContain("/var/cache/big")
-      expect(yield* LayerChanges.size(LayerChanges.naive(parent))).toBe(9 + 1 + 1000 + 9)
+      // The symlink etc/alias counts its target's length ("hosts"), as the daemon's lstat sizes do.
+      expect(yield* LayerChanges.size(LayerChanges.naive(parent))).toBe(9 + 1 + 5 + 1000 + 9)
+    })
+  )
+
+  it.effect("size counts a file with several hard links once and symlinks by their lstat size, as the daemon", () =>
+    Effect.gen(function* () {
+      const { parent, layer } = yield* parentAndCopy
+      Fs.writeFileSync(Path.join(layer, "big"), "x".repeat(1000))
+      Fs.linkSync(Path.join(layer, "big"), Path.join(layer, "big-again"))
+      Fs.linkSync(Path.join(layer, "big"), Path.join(layer, "etc/big-third"))
+      Fs.symlinkSync("a/longer/target", Path.join(layer, "link"))
+      // archive.ChangesSize (naive) and directory.Size (overlay): non-folders by lstat size, each inode once.
+      expect(yield* LayerChanges.size(LayerChanges.naive(layer, parent))).toBe(1000 + 15)
+    })
+  )
+
+  it.effect.skipIf(!isRoot)("naive: a file whose capability alone changed is modified, as the daemon sees it", () =>
+    Effect.gen(function* () {
+      const { parent, layer } = yield* parentAndCopy
+      // setcap changes neither size nor mtime: only the attribute (and ctime, which a copy does not keep).
+      ChildProcess.execFileSync("setcap", ["cap_net_raw+ep", Path.join(layer, "same/file")])
+      ChildProcess.execFileSync("setcap", ["cap_net_raw+ep", Path.join(parent, "etc/hosts")])
+      ChildProcess.execFileSync("setcap", ["cap_net_raw+ep", Path.join(layer, "etc/hosts")])
+      const source = LayerChanges.naive(layer, parent)
+      expect(yield* LayerChanges.changes(source)).toEqual([
+        { Path: "/same", Kind: 0 },
+        { Path: "/same/file", Kind: 0 }
+      ])
+      ChildProcess.execFileSync("setcap", ["-r", Path.join(layer, "etc/hosts")])
+      expect((yield* LayerChanges.changes(source)).map((c) => c.Path)).toEqual([
+        "/etc",
+        "/etc/hosts",
+        "/same",
+        "/same/file"
+      ])
+      const names: Array<string> = []
+      const tar = LayerDiff.diff(source)
+      yield* Stream.runForEach(TarStream.entries(tar), (e) => Effect.sync(() => names.push(e.header.name)))
+      expect(names).toEqual(["etc/", "etc/hosts", "same/", "same/file"])
     })
   )
 
