@@ -130,6 +130,20 @@ export const describePoolRequest = (r: IpamDriver.RequestPoolRequest): string =>
   `RequestPool ${r.Pool === "" ? `(any ${r.V6 ? "IPv6" : "IPv4"} pool)` : r.Pool}${r.SubPool === "" ? "" : ` range ${r.SubPool}`} in address space "${r.AddressSpace}"`
 
 /**
+ * The prefix of a `Pool` whose address is unspecified (`0.0.0.0/24`, `::/64`): Engine 29 sends that for `--subnet
+ * 0.0.0.0/24`, asking for any free pool of that length (`/0`: of the configured length), as its own IPAM reads it.
+ *
+ * @since 0.1.0
+ */
+export const sizeOnly = (pool: string): Ipam.Prefix.Prefix | undefined => {
+  const address = Prefix.parseAddress(pool.slice(0, pool.indexOf("/")))
+  const prefix = Prefix.parse(pool)
+  return Result.isSuccess(address) && address.success.value === 0n && Result.isSuccess(prefix)
+    ? prefix.success
+    : undefined
+}
+
+/**
  * RequestPool: reads the space record; the decision writes the space record and the new pool.
  *
  * @since 0.1.0
@@ -144,7 +158,16 @@ export const requestPool =
     if (r.AddressSpace !== spaces.local && r.AddressSpace !== spaces.global) {
       return fail(`unknown address space (this driver serves "${spaces.local}" and "${spaces.global}")`)
     }
-    if (r.Pool === "" && r.SubPool !== "") return fail("a sub-range (--ip-range) needs a subnet (--subnet)")
+    const sized = sizeOnly(r.Pool)
+    if ((r.Pool === "" || sized !== undefined) && r.SubPool !== "") {
+      return fail("a sub-range (--ip-range) needs a subnet (--subnet)")
+    }
+    const options = r.Options ?? {}
+    if (Object.hasOwn(options, IpamDriver.Labels.Gateway)) {
+      return fail(
+        `IPAM option ${IpamDriver.Labels.Gateway}=${options[IpamDriver.Labels.Gateway]} is not supported (the daemon would use it as the gateway without reserving it, and hand it to a container too): give the gateway with --gateway`
+      )
+    }
     return Result.gen(function* () {
       const space = yield* readSpace(request, r.AddressSpace, values.get(spaceKey(r.AddressSpace)))
       const family = r.V6 ? 6 : 4
@@ -153,10 +176,16 @@ export const requestPool =
         return Result.isSuccess(p) ? [p.success] : []
       })
       let prefix: Ipam.Prefix.Prefix
-      if (r.Pool === "") {
-        const ranges = family === 4 ? config.pools4 : config.pools6
-        const size = family === 4 ? config.size4 : config.size6
-        prefix = yield* parseOr(request, PoolCarver.carve(ranges, size, inUse))
+      if (r.Pool === "" || sized !== undefined) {
+        if (sized !== undefined && sized.family !== family) {
+          return yield* fail(`${r.Pool} is an IPv${sized.family} subnet but V6 is ${r.V6}`)
+        }
+        const configured = family === 4 ? config.pools4 : config.pools6
+        const size =
+          sized === undefined || sized.length === 0 ? (family === 4 ? config.size4 : config.size6) : sized.length
+        // A length asked for is carved from the ranges that can hold it (as the engine's IPAM does); none: an error.
+        const fitting = configured.filter((range) => Result.isSuccess(PoolCarver.checkLength(range, size)))
+        prefix = yield* parseOr(request, PoolCarver.carve(fitting.length > 0 ? fitting : configured, size, inUse))
       } else {
         prefix = yield* parseOr(request, Prefix.parse(r.Pool))
         if (prefix.family !== family) {
@@ -167,7 +196,6 @@ export const requestPool =
       const range = r.SubPool === "" ? undefined : yield* parseOr(request, Prefix.parse(r.SubPool))
       const pool = yield* parseOr(request, AddressPool.make(prefix, range))
       const poolId = poolIdOf(r.AddressSpace, prefix)
-      const options = r.Options ?? {}
       return {
         result: { PoolID: poolId, Pool: Prefix.format(prefix), Data: { ...options } },
         writes: {

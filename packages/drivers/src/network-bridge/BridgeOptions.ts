@@ -6,10 +6,10 @@
  * | key (alias) | value | effect |
  * | --- | --- | --- |
  * | `bridge` (`com.docker.network.bridge.name`) | interface name, at most 15 characters | the bridge's name (default `dpk-` + the first 11 characters of the network ID) |
- * | `mtu` (`com.docker.network.driver.mtu`) | 68 to 65535 | MTU of the bridge and of every veth of the network |
+ * | `mtu` (`com.docker.network.driver.mtu`) | 68 to 65535 (at least 1280 with IPv6) | MTU of the bridge and of every veth of the network |
  * | `internal` | `true`/`false` (Go's `ParseBool`) | no gateway, no default route out (same as `docker network create --internal`) |
  * | `prefix` (`com.docker.network.container_iface_prefix`) | letters and digits, at most 12 | interface name prefix in the container (default `eth`) |
- * | `routes` | comma-separated `CIDR` (on-link) or `CIDR@NEXTHOP` | static routes given to every container that joins |
+ * | `routes` | comma-separated `CIDR` (on-link) or `CIDR@NEXTHOP`, each destination once | static routes given to every container that joins |
  *
  * @since 0.1.0
  */
@@ -113,6 +113,20 @@ const parseRoute = (text: string): Result.Result<Route, string> => {
   return Result.succeed({ destination, nextHop })
 }
 
+/**
+ * A CIDR as its network in canonical form (`10.0.0.5/24` is `10.0.0.0/24`, `FD00:1:0::/64` is `fd00:1::/64`), or
+ * `undefined` when it is not one.
+ *
+ * @since 0.1.0
+ */
+export const networkOf = (cidr: string): string | undefined => {
+  const parsed = IpInterface.fromString(cidr, { prefix: "required" })
+  return Result.isSuccess(parsed) ? IpNetwork.format(IpNetwork.fromInterface(parsed.success)) : undefined
+}
+
+/** The smallest MTU IPv6 works on: the kernel refuses every IPv6 address of a link with a smaller one. */
+const minIpv6Mtu = 1280
+
 const parseValue = (key: Key, value: string): Result.Result<Partial<Settings>, string> => {
   switch (key) {
     case "bridge":
@@ -133,9 +147,15 @@ const parseValue = (key: Key, value: string): Result.Result<Partial<Settings>, s
         : Result.fail("expected 1 to 12 letters or digits, starting with a letter")
     case "routes": {
       const routes: Array<Route> = []
+      const destinations = new Set<string>()
       for (const part of value.split(",").filter((p) => p.trim() !== "")) {
         const route = parseRoute(part)
         if (Result.isFailure(route)) return Result.fail(route.failure)
+        // Every route is added with the same metric, so the kernel refuses a second one to the same destination
+        // ("file exists"), and only when a container joins.
+        const destination = networkOf(route.success.destination)!
+        if (destinations.has(destination)) return Result.fail(`a route to ${destination} is given twice`)
+        destinations.add(destination)
         routes.push(route.success)
       }
       return Result.succeed({ routes })
@@ -179,6 +199,14 @@ export const decode = (
     if (Result.isFailure(parsed)) return fail(`option ${name}=${raw}: ${parsed.failure}`)
     // `--internal` wins over `-o internal=false`: the daemon already treats the network as internal.
     settings = { ...settings, ...parsed.success, internal: settings.internal || (parsed.success.internal ?? false) }
+  }
+  // Refused now rather than as the kernel's "No buffer space available" when the bridge or a container gets its
+  // IPv6 address.
+  const mtuName = seen.get("mtu")
+  if (options?.[NetworkDriver.OptionKeys.EnableIPv6] === true && mtuName !== undefined && settings.mtu! < minIpv6Mtu) {
+    return fail(
+      `option ${mtuName}=${String(generic[mtuName])}: IPv6 needs an MTU of at least ${minIpv6Mtu}, and the network has IPv6 enabled`
+    )
   }
   return Result.succeed(settings)
 }

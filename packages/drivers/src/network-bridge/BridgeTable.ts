@@ -185,6 +185,19 @@ export const checkId = (field: "NetworkID" | "EndpointID", id: string): Result.R
 }
 
 /**
+ * A configured route to one of the network's IPv4 subnets: the kernel routes a subnet as soon as the container's
+ * interface has its address (metric 0, as every route the daemon adds), so the daemon's route fails ("file exists")
+ * when a container joins. IPv6 is spared: the kernel's own prefix route has another metric.
+ */
+const ownSubnetRoute = (
+  routes: ReadonlyArray<BridgeOptions.Route>,
+  ipv4: ReadonlyArray<NetworkDriver.IpamData>
+): string | undefined => {
+  const subnets = new Set(ipv4.flatMap((d) => (d.Pool === undefined ? [] : [BridgeOptions.networkOf(d.Pool)])))
+  return routes.map((r) => BridgeOptions.networkOf(r.destination)).find((destination) => subnets.has(destination))
+}
+
+/**
  * The record a `CreateNetwork` request describes (pure, nothing checked against the table).
  *
  * @since 0.1.0
@@ -195,6 +208,11 @@ export const describeNetwork = (
   Result.flatMap(BridgeOptions.decode(request.Options), (settings) => {
     const id = checkId("NetworkID", request.NetworkID)
     if (Result.isFailure(id)) return Result.fail(id.failure)
+    const own = ownSubnetRoute(settings.routes, request.IPv4Data ?? [])
+    if (own !== undefined) {
+      const reason = `option routes: ${own} is the network's own subnet, which every container has a route to already (a second one fails when the container joins)`
+      return Result.fail(new InvalidOption({ reason }))
+    }
     const v4 = (request.IPv4Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     const v6 = (request.IPv6Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.

@@ -81,6 +81,46 @@ describe("ipam-pool", () => {
     })
   )
 
+  it.effect("a pool with an unspecified address (Engine 29: --subnet 0.0.0.0/25) asks only for a size", () =>
+    Effect.gen(function* () {
+      const d = yield* driver()
+      expect(yield* d.requestPool({ ...anyPool(), Pool: "0.0.0.0/25" })).toEqual({
+        PoolID: "local/10.200.0.0/25",
+        Pool: "10.200.0.0/25",
+        Data: {}
+      })
+      expect((yield* d.requestPool({ ...anyPool(), Pool: "0.0.0.0/25" })).Pool).toBe("10.200.0.128/25")
+      expect((yield* d.requestPool({ ...anyPool(true), Pool: "::/56" })).Pool).toBe("fd8a:7c2e:d0c1::/56")
+      // No length: the configured one, as for an empty Pool.
+      expect((yield* d.requestPool({ ...anyPool(), Pool: "0.0.0.0/0" })).Pool).toBe("10.200.1.0/24")
+      expect(yield* failure(d.requestPool({ ...anyPool(), Pool: "0.0.0.0/8" }))).toBe(
+        'RequestPool 0.0.0.0/8 in address space "local": cannot carve /8 pools from 10.200.0.0/16'
+      )
+      expect(yield* failure(d.requestPool({ ...anyPool(), Pool: "0.0.0.0/24", SubPool: "10.0.0.0/25" }))).toContain(
+        "a sub-range (--ip-range) needs a subnet (--subnet)"
+      )
+      expect(yield* failure(d.requestPool({ ...anyPool(true), Pool: "0.0.0.0/24" }))).toContain(
+        "0.0.0.0/24 is an IPv4 subnet but V6 is true"
+      )
+      // Only the ranges that can hold that length are carved from.
+      const two = yield* driver({ pools: ["10.9.0.0/24", "10.10.0.0/16"] })
+      expect((yield* two.requestPool({ ...anyPool(), Pool: "0.0.0.0/20" })).Pool).toBe("10.10.0.0/20")
+    })
+  )
+
+  it.effect("--ipam-opt com.docker.network.gateway is refused: the daemon would not reserve that gateway", () =>
+    Effect.gen(function* () {
+      const d = yield* driver()
+      expect(
+        yield* failure(d.requestPool(anyPool(false, { "com.docker.network.gateway": "10.200.0.1/24", io: "1" })))
+      ).toBe(
+        'RequestPool (any IPv4 pool) in address space "local": IPAM option com.docker.network.gateway=10.200.0.1/24 is not supported (the daemon would use it as the gateway without reserving it, and hand it to a container too): give the gateway with --gateway'
+      )
+      // Nothing was taken: the next pool is the first one.
+      expect((yield* d.requestPool(anyPool())).Pool).toBe("10.200.0.0/24")
+    })
+  )
+
   it.effect("gateway, endpoint, aux and preferred addresses; CIDR answers; sub-range; errors say what and why", () =>
     Effect.gen(function* () {
       const d = yield* driver()

@@ -74,6 +74,28 @@ describe("BridgeOptions.decode", () => {
     expect(reason(generic({ routes: "10.0.0.0/8@1.1.1.1@2.2.2.2" }))).toContain("more than one @")
   })
 
+  it("refuses a route destination given twice (the second route fails with 'file exists' when a container joins)", () => {
+    expect(reason(generic({ routes: "10.9.0.0/16,192.168.1.0/24@10.0.0.1,10.9.0.0/16@10.0.0.2" }))).toBe(
+      "option routes=10.9.0.0/16,192.168.1.0/24@10.0.0.1,10.9.0.0/16@10.0.0.2: a route to 10.9.0.0/16 is given twice"
+    )
+    expect(reason(generic({ routes: "fd00:1::/64, FD00:1:0::/64@fd00::1" }))).toContain(
+      "a route to fd00:1::/64 is given twice"
+    )
+    expect(ok(generic({ routes: "10.9.0.0/16,10.9.0.0/24" })).routes).toHaveLength(2)
+  })
+
+  it("refuses an MTU below 1280 on an IPv6 network (the kernel then refuses every IPv6 address)", () => {
+    const ipv6 = { "com.docker.network.enable_ipv6": true }
+    expect(reason(generic({ mtu: "1279" }, ipv6))).toBe(
+      "option mtu=1279: IPv6 needs an MTU of at least 1280, and the network has IPv6 enabled"
+    )
+    expect(reason(generic({ "com.docker.network.driver.mtu": "1000" }, ipv6))).toContain(
+      "option com.docker.network.driver.mtu=1000: IPv6 needs"
+    )
+    expect(ok(generic({ mtu: "1280" }, ipv6)).mtu).toBe(1280)
+    expect(ok(generic({ mtu: "1000" }, { "com.docker.network.enable_ipv6": false })).mtu).toBe(1000)
+  })
+
   it("refuses unknown keys, naming every one and listing the known ones", () => {
     const message = reason(generic({ mtu: "1400", colour: "blue", Bridge: "x" }))
     expect(message).toContain("unknown options Bridge, colour")

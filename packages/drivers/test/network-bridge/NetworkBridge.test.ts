@@ -180,6 +180,25 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect("a route to the network's own IPv4 subnet is refused at create (the kernel has that route already)", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      for (const routes of ["10.231.7.0/24", "192.168.1.0/24@10.231.7.254,10.231.7.0/24@10.231.7.254"]) {
+        const own = yield* call(p, "CreateNetwork", createNetwork({ routes }))
+        expect(own.status).toBe(500)
+        expect(own.body.Err).toBe(
+          "option routes: 10.231.7.0/24 is the network's own subnet, which every container has a route to already (a second one fails when the container joins)"
+        )
+      }
+      expect(names(h.links)).toEqual([])
+      // A part of the subnet, or a wider block, is another destination.
+      expect(
+        (yield* call(p, "CreateNetwork", createNetwork({ routes: "10.231.7.128/25,10.231.0.0/16" }))).body
+      ).toEqual({})
+    })
+  )
+
   it.effect("an endpoint asked to publish ports (docker run -p) is refused, naming them, with no veth made", () =>
     Effect.gen(function* () {
       const h = host()
