@@ -46,8 +46,28 @@ export const mountPoints = (mountinfo: string): Array<string> =>
 /** mount(2) takes at most a page of options, the terminating NUL included. */
 const maxOptionBytes = 4095
 
-const overlayOptions = (lowers: ReadonlyArray<string>, upper: string, work: string) =>
-  `lowerdir=${lowers.join(":")},upperdir=${upper},workdir=${work}`
+/**
+ * The options that switch off what this kernel's overlayfs turns on by default and a layer's `Diff`, read from its
+ * upper folder alone, cannot carry: `redirect_dir` (a renamed lower folder becomes a redirect attribute, its content
+ * staying below) and `metacopy` (a `chmod` copies up the metadata only). The daemon's overlay2 falls back to a slower
+ * naive diff when it finds either on; off, a rename copies the folder up (or answers `EXDEV`, and `mv` copies) and
+ * a `chmod` copies the file. `parameter` reads `/sys/module/overlay/parameters/NAME` (undefined when absent).
+ *
+ * @since 0.1.0
+ */
+export const featuresOff = (parameter: (name: string) => string | undefined): Array<string> =>
+  ["redirect_dir", "metacopy"].filter((name) => parameter(name)?.trim() === "Y").map((name) => `${name}=off`)
+
+const kernelParameter = (name: string): string | undefined => {
+  try {
+    return Fs.readFileSync(`/sys/module/overlay/parameters/${name}`, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+const overlayOptions = (lowers: ReadonlyArray<string>, upper: string, work: string, off: ReadonlyArray<string>) =>
+  [`lowerdir=${lowers.join(":")}`, `upperdir=${upper}`, `workdir=${work}`, ...off].join(",")
 
 const mountIn = (cwd: string, options: string, target: string) =>
   run("mount", ["-t", "overlay", "overlay", "-o", options, target], "mount overlay on", target, cwd)
@@ -58,7 +78,7 @@ const mountIn = (cwd: string, options: string, target: string) =>
  * folder under `cwd` (`.tmp-`: the driver clears such leftovers at start), which the mount runs in. overlayfs
  * resolves the links when it mounts, so the folder goes right after.
  */
-const mountThroughLinks = ({ cwd, lowers, upper, work, target }: OverlaySpec) => {
+const mountThroughLinks = ({ cwd, lowers, upper, work, target }: OverlaySpec, off: ReadonlyArray<string>) => {
   const failed = (e: unknown) => new MountError({ operation: "mount overlay on", path: target, reason: String(e) })
   return Effect.acquireUseRelease(
     Effect.try({ try: () => Fs.mkdtempSync(Path.join(cwd, ".tmp-lowers-")), catch: failed }),
@@ -76,7 +96,8 @@ const mountThroughLinks = ({ cwd, lowers, upper, work, target }: OverlaySpec) =>
           overlayOptions(
             lowers.map((_, i) => `${i}`),
             Path.relative(links, Path.resolve(cwd, upper)),
-            Path.relative(links, Path.resolve(cwd, work))
+            Path.relative(links, Path.resolve(cwd, work)),
+            off
           ),
           Path.resolve(cwd, target)
         )
@@ -85,19 +106,31 @@ const mountThroughLinks = ({ cwd, lowers, upper, work, target }: OverlaySpec) =>
   )
 }
 
+const mountWith = (spec: OverlaySpec, off: ReadonlyArray<string>) => {
+  const options = overlayOptions(spec.lowers, spec.upper, spec.work, off)
+  return Buffer.byteLength(options) <= maxOptionBytes
+    ? mountIn(spec.cwd, options, spec.target)
+    : mountThroughLinks(spec, off)
+}
+
+const unmount = (target: string, cwd?: string) => run("umount", [target], "umount", target, cwd)
+
 /**
- * The service.
+ * The service, reading the overlay module's parameters with `parameter` at each mount (the module may be loaded by
+ * the first one).
  *
  * @since 0.1.0
  */
-export const service: Mounts["Service"] = {
+export const make = (parameter: (name: string) => string | undefined = kernelParameter): Mounts["Service"] => ({
   mountOverlay: (spec) => {
-    const options = overlayOptions(spec.lowers, spec.upper, spec.work)
-    return Buffer.byteLength(options) <= maxOptionBytes
-      ? mountIn(spec.cwd, options, spec.target)
-      : mountThroughLinks(spec)
+    if (parameter("redirect_dir") !== undefined) return mountWith(spec, featuresOff(parameter))
+    // No parameters yet: the module is loaded by the first overlay mount, and its defaults are known only after it.
+    return Effect.andThen(mountWith(spec, []), () => {
+      const off = featuresOff(parameter)
+      return off.length === 0 ? Effect.void : Effect.andThen(unmount(spec.target, spec.cwd), mountWith(spec, off))
+    })
   },
-  unmount: (target) => run("umount", [target], "umount", target),
+  unmount: (target) => unmount(target),
   mountedUnder: (folder) =>
     Effect.try({
       try: () => {
@@ -107,7 +140,14 @@ export const service: Mounts["Service"] = {
       catch: (e) => new MountError({ operation: "read mounts under", path: folder, reason: String(e) })
     }),
   copy: (from, to) => run("cp", ["-a", "--reflink=auto", `${from}/.`, to], "copy", from)
-}
+})
+
+/**
+ * The service with the host's overlay parameters.
+ *
+ * @since 0.1.0
+ */
+export const service: Mounts["Service"] = make()
 
 /**
  * The host Layer.

@@ -258,7 +258,44 @@ for (const mode of modes) {
   })
 }
 
+describe("MountsNode.featuresOff", () => {
+  it("switches off redirect_dir and metacopy where the kernel turns them on by default", () => {
+    const params = (values: Record<string, string>) => (name: string) => values[name]
+    expect(MountsNode.featuresOff(params({ redirect_dir: "Y\n", metacopy: "Y\n" }))).toEqual([
+      "redirect_dir=off",
+      "metacopy=off"
+    ])
+    expect(MountsNode.featuresOff(params({ redirect_dir: "N\n", metacopy: "Y\n" }))).toEqual(["metacopy=off"])
+    // An older kernel without the parameters has neither feature.
+    expect(MountsNode.featuresOff(params({}))).toEqual([])
+  })
+})
+
 describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
+  it.effect(
+    "with redirect_dir and metacopy on by default, layers mount with both off: a renamed lower folder is copied",
+    () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const seen: Array<string> = []
+        const allOn = (name: string) => {
+          seen.push(name)
+          return "Y"
+        }
+        const driver = yield* driverOn({ mode: "overlay", root }, Layer.succeed(Mounts.Mounts, MountsNode.make(allOn)))
+        yield* driver.create({ ID: "base" })
+        yield* driver.applyDiff({ id: "base", parent: "", body: layerTar({ "d/": "", "d/f": "content" }) })
+        yield* driver.createReadWrite({ ID: "rw", Parent: "base" })
+        const { Dir } = yield* driver.get({ ID: "rw" })
+        expect(seen).toContain("metacopy")
+        // With redirect_dir off the kernel will not rename a lower folder (mv then copies it), so the upper folder
+        // never holds a redirect that Diff could not carry.
+        expect(() => Fs.renameSync(Path.join(Dir, "d"), Path.join(Dir, "e"))).toThrow(/EXDEV/)
+        yield* driver.put({ ID: "rw" })
+        yield* driver.cleanup({})
+      })
+  )
+
   it.effect("Get mounts the merged view; a file written there is the layer's diff; Put and Cleanup unmount", () =>
     Effect.gen(function* () {
       const root = yield* tempDir
