@@ -39,13 +39,22 @@ const isAlive = (pid: number) => {
   }
 }
 
+/** The owner a pid file names: a process id, or `undefined` for no file or anything else. */
+const ownerIn = (file: string): number | undefined => {
+  if (!Fs.existsSync(file)) return undefined
+  const owner = Number(Fs.readFileSync(file, "utf8").trim())
+  // A file emptied by a crash reads as 0, which `kill` takes for this process group (and -1 for every process):
+  // only a positive id names one process.
+  return Number.isInteger(owner) && owner > 0 ? owner : undefined
+}
+
 /** Claims the folder for this process: a live other owner is an error; a dead one (a crash) is taken over. */
 const claim = (dir: string, name: string) =>
   Effect.try({
     try: () => {
       const file = Path.join(dir, "owner.pid")
-      const owner = Fs.existsSync(file) ? Number(Fs.readFileSync(file, "utf8").trim()) : undefined
-      if (owner !== undefined && owner !== process.pid && Number.isInteger(owner) && isAlive(owner)) {
+      const owner = ownerIn(file)
+      if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
         return `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
       }
       Fs.writeFileSync(file, `${process.pid}\n`)

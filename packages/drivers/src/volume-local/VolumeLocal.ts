@@ -51,7 +51,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | StateFiles.StateFileCorrupt
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | InvalidArgument
 
 /**
  * Every failure a call can report.
@@ -107,25 +107,40 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const now = options.now ?? (() => new Date())
     const layout = VolumeState.layout(stateDir)
     const folderOf = (name: string) => Path.join(root, name)
+    // The state files are in `layout.dir` and `layout.tmpDir`, under the state folder: with the state folder as the
+    // root, these two are folders of the root too.
+    const stateFolders = [stateDir, layout.dir, layout.tmpDir]
+    const stateHeldBy = (folder: string) => stateFolders.find((dir) => holdsStateDir(folder, dir))
     // With the state folder inside the root, a volume named after it (or after a folder on its way) would expose
     // every state file to a container, and removing it would erase them all: such names are refused.
-    const checkFolder = (name: string): Result.Result<string, InvalidArgument> =>
-      holdsStateDir(folderOf(name), stateDir)
+    const checkFolder = (name: string): Result.Result<string, InvalidArgument> => {
+      const held = stateHeldBy(folderOf(name))
+      return held !== undefined
         ? Result.fail(
             new InvalidArgument({
               field: "Name",
-              reason: `"${name}" would use the folder ${folderOf(name)}, which holds the driver's state ${stateDir}`
+              reason: `"${name}" would use the folder ${folderOf(name)}, which holds the driver's state ${held}`
             })
           )
         : Result.succeed(name)
+    }
+    // A root in a folder of state files mixes volume folders with state files (a volume's folder would be its state
+    // file's path), and the temporary folder is emptied at every start: refused before anything is touched.
+    const rootHolder = [layout.dir, layout.tmpDir].find((dir) => holdsStateDir(dir, root))
+    if (rootHolder !== undefined) {
+      return yield* new InvalidArgument({
+        field: "root",
+        reason: `${root} is in the folder ${rootHolder}, which holds the driver's state files; choose another root`
+      })
+    }
 
     const records = yield* VolumeState.load(layout)
     yield* fs.makeDirectory(root)
     const folders: Array<VolumeState.Folder> = []
     for (const name of yield* fs.readDirectory(root)) {
       const path = folderOf(name)
-      // The state folder may be placed inside the root; it is not a volume.
-      if (holdsStateDir(path, stateDir)) continue
+      // The state folder may be placed inside the root (or be the root, its folders then in it): not volumes.
+      if (stateHeldBy(path) !== undefined) continue
       const entry = yield* fs.stat(path)
       if (entry?.type === "Directory") folders.push({ name, modifiedAt: entry.modifiedAt })
     }

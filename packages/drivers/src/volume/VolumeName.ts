@@ -17,7 +17,13 @@ import { InvalidArgument } from "./VolumeErrors.ts"
 export const maxBytes = 255
 
 /**
- * Checks a volume name: not empty, at most 255 bytes, no `/`, no NUL, not `.` or `..`.
+ * A UTF-16 surrogate without its pair. Written to disk it becomes U+FFFD, so two such names would share one folder
+ * and one state file, and the name read back from the disk would not be the name given.
+ */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * Checks a volume name: not empty, at most 255 bytes, no `/`, no NUL, not `.` or `..`, valid Unicode.
  *
  * @since 0.1.0
  */
@@ -31,8 +37,10 @@ export const validate = (name: string): Result.Result<string, InvalidArgument> =
           ? `"${name}" must not contain "/"`
           : name.includes("\0")
             ? "must not contain a NUL byte"
-            : Buffer.byteLength(name, "utf8") > maxBytes
-              ? `is ${Buffer.byteLength(name, "utf8")} bytes long, the limit is ${maxBytes}`
-              : undefined
+            : loneSurrogate.test(name)
+              ? "must be valid Unicode (it holds a lone UTF-16 surrogate)"
+              : Buffer.byteLength(name, "utf8") > maxBytes
+                ? `is ${Buffer.byteLength(name, "utf8")} bytes long, the limit is ${maxBytes}`
+                : undefined
   return reason === undefined ? Result.succeed(name) : Result.fail(new InvalidArgument({ field: "Name", reason }))
 }

@@ -169,6 +169,19 @@ describe("StoreFile", () => {
     })
   )
 
+  it.live("an owner file emptied by a crash, or naming no single process, is taken over", () =>
+    Effect.gen(function* () {
+      const dir = Path.join(base, fresh())
+      Fs.mkdirSync(dir, { recursive: true })
+      // An owner file written without fsync is empty after a power loss: read as 0 (this process group) it was
+      // "in use by process 0" for ever; -1 (every process) likewise.
+      for (const text of ["", "\n", "0\n", "-1\n"]) {
+        Fs.writeFileSync(Path.join(dir, "owner.pid"), text)
+        yield* Effect.scoped(open(StoreFile.layer(dir)))
+      }
+    })
+  )
+
   it.live("an unreadable store file is an error naming the file, not an empty store", () =>
     Effect.gen(function* () {
       const dir = Path.join(base, fresh())

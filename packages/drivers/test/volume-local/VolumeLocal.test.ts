@@ -126,6 +126,24 @@ describe.each(storages)("volume-local on %s", (_, makeStorage) => {
     })
   )
 
+  it.effect("refuses a name with a lone UTF-16 surrogate, which has no file name of its own", () =>
+    Effect.gen(function* () {
+      // Written to disk, "\ud800" and "\udc00" both become U+FFFD: two volumes in one folder, and a state file whose
+      // name no longer matches the one inside, so the next start stopped on it.
+      const s = makeStorage()
+      const p = yield* started(s)
+      for (const name of ["a\ud800", "\udc00b", "x\udc00\ud800"]) {
+        expect(yield* call(p, "Create", { Name: name, Opts: null })).toEqual({
+          Err: "invalid Name: must be valid Unicode (it holds a lone UTF-16 surrogate)"
+        })
+      }
+      expect(yield* call(p, "Create", { Name: "pair\ud83d\udc33", Opts: null })).toEqual({})
+      expect(yield* s.fs.readDirectory(s.root)).toEqual(["pair\u{1f433}"])
+      const again = yield* started(s)
+      expect((yield* call(again, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["pair\u{1f433}"])
+    })
+  )
+
   it.effect("duplicate create: same options is a no-op, different options a conflict", () =>
     Effect.gen(function* () {
       const p = yield* started(makeStorage())
@@ -332,6 +350,47 @@ describe("volume-local with its state folder inside the root (memory VolumeFs)",
       )
       expect((yield* call(p, "Remove", { Name: "a" })).Err).toMatch(/^invalid Name: "a"/)
       expect(stateFiles(mem, "/srv/volumes/a/state")).toEqual(["/srv/volumes/a/state/volumes/v1"])
+    })
+  )
+
+  it.effect("with the state folder as the root, its own folders are neither volumes nor names to create", () =>
+    Effect.gen(function* () {
+      // The state files live in STATE/volumes and STATE/tmp: with STATE as the root, a volume named `volumes` is
+      // the folder of every state file (adopted at start, then erased by its Remove).
+      const mem = VolumeFsMemory.make({})
+      const p = yield* startAt(mem, "/srv/data", "/srv/data")
+      expect((yield* call(p, "List", {})).Volumes).toEqual([])
+      yield* call(p, "Create", { Name: "v1", Opts: null })
+      expect(yield* call(p, "Create", { Name: "volumes", Opts: null })).toEqual({
+        Err:
+          'invalid Name: "volumes" would use the folder /srv/data/volumes, which holds the driver\'s state ' +
+          "/srv/data/volumes"
+      })
+      expect((yield* call(p, "Remove", { Name: "volumes" })).Err).toMatch(/^invalid Name: "volumes" would use/)
+      expect((yield* call(p, "Mount", { Name: "tmp", ID: "c" })).Err).toMatch(/^invalid Name: "tmp" would use/)
+      expect(stateFiles(mem, "/srv/data")).toEqual(["/srv/data/volumes/v1"])
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v1"])
+    })
+  )
+
+  it.effect("refuses to start with the root inside a folder of state files", () =>
+    Effect.gen(function* () {
+      // `--state-dir /srv` puts the state files in /srv/volumes: a volume's folder would be its state file's path
+      // (every Create failed with EEXIST); and a root at /srv/tmp was emptied at every start.
+      for (const root of ["/srv/volumes", "/srv/tmp", "/srv/volumes/deeper"]) {
+        const mem = VolumeFsMemory.make({})
+        yield* mem.service.makeDirectory(`${root}/kept`)
+        const exit = yield* Effect.exit(
+          Layer.build(
+            VolumeLocal.layer({ root, stateDir: "/srv", now }).pipe(
+              Layer.provide(Layer.succeed(VolumeFs.VolumeFs, mem.service))
+            )
+          )
+        )
+        expect(Exit.isFailure(exit)).toBe(true)
+        expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain(`invalid root: ${root} is in the folder`)
+        expect((yield* mem.service.stat(`${root}/kept`))?.type).toBe("Directory")
+      }
     })
   )
 
