@@ -213,6 +213,59 @@ export const checks: ReadonlyArray<Conformance.Check> = [
           Options: null
         })
         yield* expectIpamFailure(ex, "RequestAddress of a held address")
+        // The gateway is held too: docker run --ip GATEWAY and --aux-address ask for it by value, Options null.
+        const gateway = yield* address(context, { PoolID, Address: "", Options: gatewayOption })
+        const again = yield* Conformance.send(context, E.requestAddress.path, {
+          PoolID,
+          Address: gateway.Address.split("/")[0],
+          Options: null
+        })
+        yield* expectIpamFailure(again, `RequestAddress of the gateway ${gateway.Address} (docker run --ip)`)
+      })
+  ),
+  Conformance.check(
+    "A gateway named in RequestPool's Data is a CIDR in the pool, and no RequestAddress hands it out",
+    {
+      why: "When RequestPool's Data carries com.docker.network.gateway the daemon uses it as the gateway and asks no gateway RequestAddress: the driver must hold it itself, or the first container gets the gateway's address."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const AddressSpace = yield* localSpace(context)
+        const ex = yield* Conformance.send(context, E.requestPool.path, {
+          AddressSpace,
+          Pool: "",
+          SubPool: "",
+          Options: {},
+          V6: false
+        })
+        const answer = yield* Conformance.expectSuccess(ex, E.requestPool, "Error")
+        yield* Effect.addFinalizer(() =>
+          Effect.ignore(context.client.exchange(E.releasePool.path, { PoolID: answer.PoolID }))
+        )
+        const gateway = answer.Data?.[IpamDriver.Labels.Gateway]
+        if (gateway === undefined) return
+        if (!gateway.includes("/") || !inPool(answer.Pool, gateway)) {
+          return yield* Conformance.fail(
+            ex,
+            `the Data gateway "${gateway}" is not a CIDR address in pool ${answer.Pool}`
+          )
+        }
+        const ip = gateway.split("/")[0]!
+        for (let i = 0; i < 3; i++) {
+          const any = yield* address(context, { PoolID: answer.PoolID, Address: "", Options: null })
+          if (any.Address.split("/")[0] === ip) {
+            return yield* Conformance.fail(
+              any.ex,
+              `RequestAddress handed out ${any.Address}, the gateway named in Data`
+            )
+          }
+        }
+        const byValue = yield* Conformance.send(context, E.requestAddress.path, {
+          PoolID: answer.PoolID,
+          Address: ip,
+          Options: null
+        })
+        yield* expectIpamFailure(byValue, `RequestAddress of the Data gateway ${ip} (docker run --ip)`)
       })
   ),
   Conformance.check(

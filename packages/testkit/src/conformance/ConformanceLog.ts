@@ -199,6 +199,39 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "ReadLogs applies Until before Tail (docker logs --until T --tail 1)",
+    {
+      why: "The daemon stops reading at the first entry newer than Until but never applies Tail: a plugin that takes the last lines without Until answers lines the daemon then drops, and docker logs shows nothing. A warning: json-file on Engine 20.10 takes the last lines first too, so a plugin that copies it shows nothing either. Skipped without ReadLogs.",
+      severity: "warning"
+    },
+    (context) =>
+      Effect.gen(function* () {
+        if (!(yield* servesReadLogs(context))) return
+        const second = 1_000_000_000n
+        const t0 = BigInt(Date.UTC(2020, 0, 1)) * 1_000_000n
+        const logs = yield* readBack(
+          context,
+          (logging) =>
+            logging.write(
+              ["one", "two", "three"].flatMap((line, i) =>
+                LogSequences.entriesOf("stdout", line, t0 + BigInt(i + 1) * second)
+              )
+            ),
+          { Until: "2020-01-01T00:00:02Z", Tail: 1 }
+        )
+        // What the daemon shows: it stops at the first entry newer than Until.
+        const untilNano = t0 + 2n * second
+        const cut = logs.entries.findIndex((e) => e.timeNano > untilNano)
+        const shown = lines(cut === -1 ? logs.entries : logs.entries.slice(0, cut))
+        if (JSON.stringify(shown) !== JSON.stringify(["two\n"])) {
+          yield* failAction(
+            logs,
+            `ReadLogs with Until 00:00:02 and Tail 1 over lines logged at 00:00:01, 02 and 03 answered ${JSON.stringify(lines(logs.entries))}, so docker logs shows ${JSON.stringify(shown)}, expected ["two\\n"]`
+          )
+        }
+      })
+  ),
+  Conformance.check(
     "ReadLogs with Follow sends new lines and ends when the container stops",
     {
       severity: "warning",

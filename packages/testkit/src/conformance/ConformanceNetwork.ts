@@ -196,6 +196,13 @@ export const checks: ReadonlyArray<Conformance.Check> = [
             "InterfaceName has an empty DstPrefix: the container interface would be named 0"
           )
         }
+        const gateway = joined.answer.Gateway || joined.answer.GatewayIPv6
+        if (gateway && !iface?.SrcName) {
+          yield* Conformance.fail(
+            joined.ex,
+            `Join answers the gateway ${gateway} but moves no interface into the container (InterfaceName ${JSON.stringify(iface ?? null)}): the daemon cannot route to the gateway, answers Leave and fails the container's start`
+          )
+        }
         yield* ok(context, E.endpointOperInfo, ids)
         yield* ok(context, E.endpointOperInfo, ids)
         yield* ok(context, E.leave, ids)

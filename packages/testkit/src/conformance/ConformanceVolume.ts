@@ -25,6 +25,14 @@ const created = (context: Conformance.Context, label: string, opts: Record<strin
     (name) => Effect.ignore(context.client.exchange(E.remove.path, { Name: name }))
   )
 
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+const isNullVolume = (body: unknown) => isRecord(body) && body.Volume === null
+const isVolume = (body: unknown) => isRecord(body) && isRecord(body.Volume)
+/** Whether the daemon reads an answer as a success: 200 and no `Err`. */
+const succeeded = (ex: { readonly response: { readonly status: number; readonly body: unknown } }) =>
+  ex.response.status === 200 &&
+  !(isRecord(ex.response.body) && typeof ex.response.body.Err === "string" && ex.response.body.Err !== "")
+
 const listed = (context: Conformance.Context) =>
   Effect.flatMap(Conformance.send(context, E.list.path, {}), (ex) =>
     Effect.map(Conformance.expectSuccess(ex, E.list), (r) => ({ ex, names: (r.Volumes ?? []).map((v) => v.Name) }))
@@ -99,6 +107,25 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "Get of a removed volume answers Err (or Volume null)",
+    {
+      why: "docker volume create asks Get first and skips Create when Get finds the name, and at start the daemon keeps every volume Get still finds: a removed volume that Get still answers comes back without its Create."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "removed")
+        yield* Effect.flatMap(Conformance.send(context, E.remove.path, { Name: name }), (ex) =>
+          Conformance.expectSuccess(ex, E.remove)
+        )
+        const ex = yield* Conformance.send(context, E.get.path, { Name: name })
+        yield* Effect.catch(Conformance.expectCleanFailure(ex, E.get, { acceptAlso: isNullVolume }), (e) =>
+          isVolume(ex.response.body)
+            ? Conformance.fail(ex, `Get still answers "${name}" after Remove succeeded`)
+            : Effect.fail(e)
+        )
+      })
+  ),
+  Conformance.check(
     "Path of a created volume answers a Mountpoint",
     { why: "The daemon asks Path when it needs a volume's path outside a mount." },
     (context) =>
@@ -140,6 +167,33 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         yield* Effect.flatMap(Conformance.send(context, E.remove.path, { Name: name }), (ex) =>
           Conformance.expectSuccess(ex, E.remove)
         )
+      })
+  ),
+  Conformance.check(
+    "With two mount IDs, the first Unmount does not release the volume",
+    {
+      why: "Two containers mount a volume under two IDs; the driver must release it only on the last Unmount, or the second container loses its data under it. Seen through Remove: a driver that refuses Remove while both are mounted must still refuse it after one Unmount. (Skipped for a driver that does not refuse Remove while mounted.)"
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "held")
+        const [a, b] = [mountId(), mountId()]
+        const call = (endpoint: typeof E.mount | typeof E.unmount, ID: string) =>
+          Effect.flatMap(Conformance.send(context, endpoint.path, { Name: name, ID }), (ex) =>
+            Conformance.expectSuccess(ex, endpoint)
+          )
+        yield* call(E.mount, a)
+        yield* call(E.mount, b)
+        if (succeeded(yield* Conformance.send(context, E.remove.path, { Name: name }))) return
+        yield* call(E.unmount, a)
+        const afterOne = yield* Conformance.send(context, E.remove.path, { Name: name })
+        if (succeeded(afterOne)) {
+          yield* Conformance.fail(
+            afterOne,
+            "Remove was refused while two mount IDs held the volume but succeeded after one Unmount: the driver released the volume on the first Unmount, under the container that still has it mounted"
+          )
+        }
+        yield* call(E.unmount, b)
       })
   ),
   Conformance.check(
@@ -188,8 +242,7 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     (context) =>
       Effect.flatMap(Conformance.send(context, E.get.path, { Name: context.unique("missing") }), (ex) =>
         Conformance.expectCleanFailure(ex, E.get, {
-          acceptAlso: (body) =>
-            typeof body === "object" && body !== null && (body as { Volume?: unknown }).Volume === null
+          acceptAlso: isNullVolume
         })
       )
   ),

@@ -1,0 +1,88 @@
+/**
+ * The VolumeDriver suite against the memory driver broken one way at a time, to show that each defect fails a
+ * check, and that the memory driver itself still passes.
+ */
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
+import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { Conformance, ConformanceSuites, ConformanceVolume } from "@docker-plugin-kit/testkit"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+
+/** The memory driver with some methods replaced (each replacement gets the original driver). */
+const broken = (patch: (driver: VolumeDriver.Driver) => Partial<VolumeDriver.Driver>) =>
+  Layer.effect(
+    VolumeDriver.VolumeDriver,
+    Effect.map(VolumeMemory.make(), (driver) => ({ ...driver, ...patch(driver) }))
+  )
+
+const reportOf = (layer: Layer.Layer<VolumeDriver.VolumeDriver>) =>
+  Effect.flatMap(ConformanceSuites.inProcess(layer), (client) => Conformance.run(ConformanceVolume.suite, client))
+
+const failures = (report: Conformance.Report) =>
+  Object.fromEntries(report.outcomes.filter((o) => o.status === "fail").map((o) => [o.check, o.reason]))
+
+describe("ConformanceVolume against broken drivers", () => {
+  it.live("the memory driver passes", () =>
+    Effect.gen(function* () {
+      expect(failures(yield* reportOf(VolumeMemory.layer()))).toEqual({})
+    })
+  )
+
+  it.live("a Remove that leaves the volume to Get (docker volume create would then skip Create)", () =>
+    Effect.gen(function* () {
+      // Drops the volume from List only: Get still finds it.
+      const hidden = new Set<string>()
+      const report = yield* reportOf(
+        broken((d) => ({
+          remove: ({ Name }) =>
+            Effect.flatMap(d.get({ Name }), () =>
+              Effect.as(
+                Effect.sync(() => hidden.add(Name)),
+                {}
+              )
+            ),
+          list: () => Effect.map(d.list({}), (r) => ({ Volumes: (r.Volumes ?? []).filter((v) => !hidden.has(v.Name)) }))
+        }))
+      )
+      const failed = failures(report)
+      expect(Object.keys(failed)).toEqual(["Get of a removed volume answers Err (or Volume null)"])
+      expect(Object.values(failed)[0]).toMatch(
+        /^Get still answers "dpk-conformance-\w+-removed-\d+" after Remove succeeded$/
+      )
+    })
+  )
+
+  it.live("an Unmount that releases the volume while another mount ID still holds it", () =>
+    Effect.gen(function* () {
+      // Keeps the mount IDs per volume, but the first Unmount lets go of all of them.
+      const ids = new Map<string, Set<string>>()
+      const report = yield* reportOf(
+        broken((d) => ({
+          mount: (r) =>
+            Effect.tap(d.mount(r), () =>
+              Effect.sync(() => void ids.set(r.Name, (ids.get(r.Name) ?? new Set()).add(r.ID)))
+            ),
+          unmount: (r) =>
+            Effect.gen(function* () {
+              const all = ids.get(r.Name) ?? new Set([r.ID])
+              ids.delete(r.Name)
+              for (const ID of all) yield* Effect.ignore(d.unmount({ Name: r.Name, ID }))
+              return {}
+            })
+        }))
+      )
+      expect(failures(report)).toEqual({
+        "With two mount IDs, the first Unmount does not release the volume":
+          "Remove was refused while two mount IDs held the volume but succeeded after one Unmount: the driver released the volume on the first Unmount, under the container that still has it mounted"
+      })
+    })
+  )
+
+  it.live("a driver that does not refuse Remove while mounted is not judged by Remove", () =>
+    Effect.gen(function* () {
+      // The daemon never removes a volume in use, so a driver need not refuse it: the check has nothing to see.
+      const report = yield* reportOf(broken(() => ({ remove: () => Effect.succeed({}) })))
+      expect(report.outcomes.find((o) => o.check.startsWith("With two mount IDs"))?.status).toBe("pass")
+    })
+  )
+})
