@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Formatter from "effect/Formatter"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
@@ -75,8 +76,19 @@ export const errorResponse = (message: string, status: number): HttpServerRespon
 
 class DeadlineExceeded extends Data.TaggedError("DeadlineExceeded")<{ readonly message: string }> {}
 
-const describeDefect = (defect: unknown): string =>
-  defect instanceof Error ? defect.message : typeof defect === "string" ? defect : JSON.stringify(defect)
+/**
+ * A defect as text for `Err`. `JSON.stringify` throws for a cycle or a bigint (and the answer would then be a bare
+ * 500 with no `Err`): those are written by `Formatter.format`, which never throws.
+ */
+const describeDefect = (defect: unknown): string => {
+  if (defect instanceof Error) return defect.message
+  if (typeof defect === "string") return defect
+  try {
+    return JSON.stringify(defect)
+  } catch {
+    return Formatter.format(defect)
+  }
+}
 
 /**
  * Maps the cause of a failed driver call to the answer the daemon should see, logging what deserves it.
@@ -90,7 +102,9 @@ const failureResponse =
       if (error instanceof DeadlineExceeded) {
         return Effect.as(Effect.logWarning(`${endpoint.path}: ${error.message}`), errorResponse(error.message, 500))
       }
-      return Effect.succeed(errorResponse(error.message, 500))
+      // A driver written without the types may fail with a string or a plain value: its text, not a bare 500.
+      const message = typeof error?.message === "string" ? error.message : describeDefect(error)
+      return Effect.succeed(errorResponse(message, 500))
     }
     if (Cause.hasInterruptsOnly(cause)) {
       return Effect.succeed(errorResponse(`${endpoint.path} was interrupted`, 503))
@@ -249,13 +263,22 @@ const respondWith = (
       )
   }
   const encode = WireCodec.encoder(endpoint.response.schema, compiled)
+  const invalid = (reason: string) => {
+    const message = `${endpoint.api}.${endpoint.method}: the driver returned an invalid response: ${reason}`
+    return Effect.as(Effect.logError(message), errorResponse(message, 500))
+  }
   return (output) => {
     const encoded = encode(output)
-    if (Result.isFailure(encoded)) {
-      const message = `${endpoint.api}.${endpoint.method}: the driver returned an invalid response: ${encoded.failure}`
-      return Effect.as(Effect.logError(message), errorResponse(message, 500))
+    if (Result.isFailure(encoded)) return invalid(encoded.failure)
+    // A field that holds any JSON value (a volume's `Status`) lets a bigint or a cycle through the schema, and
+    // JSON.stringify throws on them: answer `Err` rather than a bare 500.
+    let text: string
+    try {
+      text = JSON.stringify(encoded.success)
+    } catch (e) {
+      return invalid(describeDefect(e))
     }
-    return Effect.succeed(jsonText(JSON.stringify(encoded.success)))
+    return Effect.succeed(jsonText(text))
   }
 }
 

@@ -139,6 +139,50 @@ describe("PluginServer call handling", () => {
     })
   )
 
+  it.live("a defect or an answer JSON cannot write (a cycle, a bigint) is still answered with Err", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "j.sock")
+      const cyclic: Record<string, unknown> = { name: "loop" }
+      cyclic.self = cyclic
+      const driver = Layer.effect(
+        VolumeDriver.VolumeDriver,
+        Effect.map(VolumeMemory.make(), (memory) => ({
+          ...memory,
+          remove: () => Effect.die(cyclic),
+          path: () => Effect.die(10n),
+          // `Status` holds any JSON values: the schema lets a bigint through, JSON.stringify does not.
+          get: (request: VolumeDriver.NameRequest) =>
+            Effect.succeed({ Volume: { Name: request.Name, Status: { size: 10n } } }),
+          list: () => Effect.succeed({ Volumes: [{ Name: "x", Status: cyclic }] }),
+          // What a driver written without the types may fail with.
+          capabilities: () => Effect.fail("no capabilities today" as unknown as DriverError.DriverFailure)
+        }))
+      )
+      yield* serve({ name: "j", listen: Listener.unix("j", { path }) }, driver)
+      const died = yield* post({ socketPath: path }, "/VolumeDriver.Remove", { Name: "x" })
+      expect([died.status, died.headers["content-type"], died.body]).toEqual([
+        500,
+        "application/vnd.docker.plugins.v1.1+json",
+        { Err: 'internal error in VolumeDriver.Remove: {"name":"loop","self":[Circular]}' }
+      ])
+      const bigint = yield* post({ socketPath: path }, "/VolumeDriver.Path", { Name: "x" })
+      expect([bigint.status, bigint.body]).toEqual([500, { Err: "internal error in VolumeDriver.Path: 10n" }])
+      const unwritable = yield* post({ socketPath: path }, "/VolumeDriver.Get", { Name: "x" })
+      expect(unwritable.status).toBe(500)
+      expect((unwritable.body as { Err: string }).Err).toMatch(
+        /^VolumeDriver\.Get: the driver returned an invalid response: .*BigInt/
+      )
+      const plain = yield* post({ socketPath: path }, "/VolumeDriver.Capabilities", {})
+      expect([plain.status, plain.body]).toEqual([500, { Err: "no capabilities today" }])
+      const cycle = yield* post({ socketPath: path }, "/VolumeDriver.List", {})
+      expect(cycle.status).toBe(500)
+      expect((cycle.body as { Err: string }).Err).toMatch(
+        /^VolumeDriver\.List: the driver returned an invalid response: .*circular/
+      )
+    })
+  )
+
   it.live("an absent optional endpoint answers the daemon's default", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

@@ -2,9 +2,9 @@
 // when anyone who reaches the port may call the plugin, and client certificates required with a client CA.
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { SpecFile } from "@docker-plugin-kit/protocol"
-import { type Listener, PluginServer, TcpListener } from "@docker-plugin-kit/server"
+import { ListenError, type Listener, PluginServer, TcpListener } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Logger, Result } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Option, Result } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -118,6 +118,37 @@ describe("TcpListener", () => {
         )
       )
       expect(Exit.isFailure(stranger)).toBe(true)
+    })
+  )
+
+  it.live("TLS files that are missing, not PEM or not a pair fail the start with a ListenError, writing no spec", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const certs = certificates(dir)
+      const garbage = Path.join(dir, "garbage.pem")
+      Fs.writeFileSync(garbage, "not a certificate\n")
+      const pair = { certFile: certs.server.cert, keyFile: certs.server.key }
+      const cases: ReadonlyArray<readonly [Listener.TlsFiles, RegExp]> = [
+        [{ ...pair, certFile: Path.join(dir, "missing.pem") }, /ENOENT.*missing\.pem/],
+        [{ ...pair, certFile: garbage }, /PEM/],
+        [{ ...pair, keyFile: certs.daemon.key }, /key values mismatch/],
+        [{ ...pair, caFile: Path.join(dir, "missing-ca.pem") }, /ENOENT.*missing-ca\.pem/]
+      ]
+      const specDir = Path.join(dir, "spec")
+      for (const [tls, reason] of cases) {
+        const exit = yield* Effect.exit(
+          Layer.build(
+            PluginServer.layer({
+              name: "badtls",
+              listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir, tls }
+            }).pipe(Layer.provide(VolumeMemory.layer()))
+          )
+        )
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+        expect(Option.getOrUndefined(error)).toBeInstanceOf(ListenError.ListenError)
+        expect(String(Option.getOrUndefined(error)?.message)).toMatch(reason)
+      }
+      expect(Fs.existsSync(specDir)).toBe(false)
     })
   )
 

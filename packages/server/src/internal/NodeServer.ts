@@ -72,16 +72,19 @@ export const layer = (
       const fast = yield* NodeFastPath.Enabled
       const idle = yield* BodyLimits.IdleTimeout
       const idleMs = Duration.isFinite(idle) ? Duration.toMillis(idle) : 0
-      return NodeHttpServer.layer(
-        () =>
+      // Created here rather than by the platform, which would turn what `create` throws (a TLS certificate file
+      // that is missing, not PEM, or not the key's pair) into a defect instead of a `ListenError`.
+      const server = yield* Effect.try({
+        try: () =>
           BodyStall.watch(
             ClientErrors.answer(
               answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast))
             ),
             idleMs
           ),
-        { ...listen, gracefulShutdownTimeout }
-      )
+        catch: (e) => new ListenError({ address, reason: reasonOf(e) })
+      })
+      return NodeHttpServer.layer(() => server, { ...listen, gracefulShutdownTimeout })
     })
   ).pipe(asListenError(address))
 
