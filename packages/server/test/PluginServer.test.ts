@@ -1,5 +1,5 @@
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { DriverError, type DriverFailure, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Scope } from "effect"
@@ -156,7 +156,7 @@ describe("PluginServer call handling", () => {
             Effect.succeed({ Volume: { Name: request.Name, Status: { size: 10n } } }),
           list: () => Effect.succeed({ Volumes: [{ Name: "x", Status: cyclic }] }),
           // What a driver written without the types may fail with.
-          capabilities: () => Effect.fail("no capabilities today" as unknown as DriverError.DriverFailure)
+          capabilities: () => Effect.fail("no capabilities today" as unknown as DriverFailure)
         }))
       )
       yield* serve({ name: "j", listen: Listener.unix("j", { path }) }, driver)
