@@ -79,7 +79,10 @@ describe("conformance catches plugins that get authorization wrong", () => {
       const report = yield* reportOf(naive)
       expect(failures(report)).toEqual({
         "AuthZReq never allows a container create whose body it could not see, unless it allows everything":
-          "a create without its body was allowed, though the same plugin denies a privileged create: the body was read as empty, not as unknown"
+          "a create without its body was allowed, though the same plugin denies a privileged create: the body was read as empty, not as unknown",
+        // It matches the text `"Privileged":true`, so the same create with its keys in lower case gets through too.
+        "AuthZReq reads a container create body as the daemon does (keys in any case, a stray } after it)":
+          "a privileged create is denied, but allowed with its keys in lower case, which the daemon reads as the same privileged create"
       })
       expect(report.passed).toBe(false)
     })

@@ -358,3 +358,99 @@ rules:
     expect(PolicyEval.decide(p, create({}, "node:20-alpine")).rule).toBe("alpine-only")
   })
 })
+
+describe("the baseline policy against requests the daemon reads otherwise than a plain reading would", () => {
+  const decide = (request: AuthzRequest.AuthzRequest) => PolicyEval.decide(baseline, request)
+  /** A request with its body given as raw text, as a client can write it. */
+  const text = (uri: string, body: string, headers: Record<string, string> = { "Content-Type": "application/json" }) =>
+    AuthzRequest.fromRequest({
+      RequestMethod: "POST",
+      RequestUri: uri,
+      RequestHeaders: { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
+      RequestBody: Buffer.from(body).toString("base64")
+    })
+
+  it("denies a create sent with an absolute-form request target, which Go's server routes by its path", () => {
+    for (const uri of [
+      "http://docker/v1.41/containers/create",
+      "HTTP://docker:2375/containers/create?name=x",
+      "x:/v1.41/containers/create"
+    ]) {
+      expect(decide(text(uri, '{"Image":"busybox","HostConfig":{"Privileged":true}}')).rule).toBe("no-privileged")
+    }
+  })
+
+  it("denies CapAdd given as a single string, which the daemon's StrSlice takes as a list of one", () => {
+    expect(decide(create({ CapAdd: "SYS_ADMIN" })).rule).toBe("no-sys-admin-or-net-admin")
+    expect(decide(raw("POST", "/v1.41/containers/create", { Image: "b", capadd: "cap_net_admin" })).rule).toBe(
+      "no-sys-admin-or-net-admin"
+    )
+  })
+
+  it("does not let a repeated key hide what Go's decoder keeps (merged objects, null ignored, case-folded keys)", () => {
+    for (const body of [
+      '{"Image":"b","HostConfig":{"Privileged":true},"HostConfig":{"CapAdd":["CHOWN"]}}',
+      '{"Image":"b","HostConfig":{"Privileged":true,"Privileged":null}}',
+      '{"Image":"b","HostConfig":{"Privileged":true,"privileged":false,"Privileged":true}}'
+    ]) {
+      expect(decide(text("/v1.41/containers/create", body)).allow).toBe(false)
+    }
+  })
+
+  it("does not trust the content type it is shown, which is the last one sent while the daemon reads the first", () => {
+    // Content-Type sent twice, application/json first: the daemon forwards and decodes the body, and shows text/plain.
+    const shown = { "Content-Type": "text/plain" }
+    expect(decide(text("/v1.41/containers/create", '{"Image":"b","HostConfig":{"Privileged":true}}', shown)).rule).toBe(
+      "no-privileged"
+    )
+    // The same, with a body over 1 MiB, which the daemon does not forward.
+    const big = AuthzRequest.fromRequest({
+      RequestMethod: "POST",
+      RequestUri: "/v1.41/containers/create",
+      RequestHeaders: { "Content-Type": "text/plain", "Content-Length": String(2 * 1024 * 1024) }
+    })
+    expect(decide(big)).toMatchObject({ allow: false, rule: "unreadable-body" })
+  })
+
+  it("denies a bind through /proc's links to a process's root or files, which the kernel follows when it mounts", () => {
+    for (const source of ["/proc/1/root", "/proc/self/root/etc", "/proc/1/task/1/cwd", "/proc/1/fd/3", "/dev/fd/3"]) {
+      expect(decide(create({ Binds: [`${source}:/host`] })).rule).toBe("no-host-root-etc-or-docker-socket")
+    }
+    // /proc itself or a process's folder is not a link: node-exporter's -v /proc:/host/proc stays allowed.
+    expect(decide(create({ Binds: ["/proc:/host/proc:ro", "/proc/1/status:/s"] })).rule).toBe("default")
+  })
+
+  it("denies docker plugin create, whose tar's config.json grants the plugin any mount or capability", () => {
+    const tar = AuthzRequest.fromRequest({
+      RequestMethod: "POST",
+      RequestUri: "/v1.41/plugins/create?name=evil",
+      RequestHeaders: { "Content-Type": "application/x-tar", "Content-Length": "10240" }
+    })
+    expect(decide(tar)).toMatchObject({ allow: false, rule: "unreadable-body" })
+  })
+
+  it("reads a query as Go does: a pair with a bad escape or a semicolon is dropped, not taken as the first value", () => {
+    const rules = policy(`
+default: allow
+rules:
+  - name: no-host-network
+    decision: deny
+    hostNamespaces: [network]
+  - name: no-evil
+    decision: deny
+    images: ["evil*"]
+`)
+    const build = raw("POST", "/v1.41/build?networkmode=%zz&networkmode=host", undefined, {
+      RequestHeaders: { "Content-Type": "application/x-tar" }
+    })
+    expect(PolicyEval.decide(rules, build).rule).toBe("no-host-network")
+    const semicolon = raw("POST", "/v1.41/build?networkmode=x;y&networkmode=host", undefined, {
+      RequestHeaders: { "Content-Type": "application/x-tar" }
+    })
+    expect(PolicyEval.decide(rules, semicolon).rule).toBe("no-host-network")
+    // docker pull refuses such a query itself; reading it the same way only ever denies more.
+    expect(PolicyEval.decide(rules, raw("POST", "/v1.41/images/create?fromImage=%&fromImage=evil")).rule).toBe(
+      "no-evil"
+    )
+  })
+})

@@ -10,13 +10,15 @@
  */
 import type { Authorization } from "@docker-plugin-kit/protocol"
 import * as EngineRoute from "./EngineRoute.ts"
+import * as GoJson from "./internal/goJson.ts"
 
 /**
  * What is known of a body.
  *
  * - `Json`: the daemon forwarded it and it parsed.
- * - `NotJson`: its content type is not `application/json` (or there is none), so the daemon neither forwards it
- *   nor reads it as JSON: GETs, tar uploads of `docker cp` and `docker load`, build contexts.
+ * - `NotJson`: not forwarded, and its content type is not `application/json` (or there is none): GETs, tar uploads
+ *   of `docker cp` and `docker load`, build contexts. The content type seen is the last one sent while the daemon
+ *   goes by the first, so a request that sends two may still have a JSON body the daemon reads.
  * - `Empty`: declared `application/json` with a `Content-Length` of 0: there was no body to forward (the daemon
  *   drops `Content-Length` from a chunked request, whose body it does not forward either: that one is `Withheld`).
  * - `Withheld`: declared `application/json` but not forwarded (1 MiB or more, or its length unknown).
@@ -98,7 +100,9 @@ export const decodeBase64 = (text: string): Buffer | undefined =>
   strictBase64.test(text) ? Buffer.from(text, "base64") : undefined
 
 /**
- * Reads a forwarded body under its content type and its `Content-Length` header (when the daemon sent one).
+ * Reads a forwarded body under its content type and its `Content-Length` header (when the daemon sent one). A
+ * forwarded body is read as JSON whatever content type is shown: the daemon forwards only bodies whose first
+ * `Content-Type` is JSON, and shows the last one (`Content-Type` sent twice, `application/json` then `text/plain`).
  *
  * @since 0.1.0
  */
@@ -107,8 +111,8 @@ export const readBody = (
   contentType: string | undefined,
   contentLength?: string | undefined
 ): Body => {
-  if (!isJsonContentType(contentType)) return { _tag: "NotJson", contentType }
   if (encoded === undefined || encoded === "") {
+    if (!isJsonContentType(contentType)) return { _tag: "NotJson", contentType }
     if (contentLength?.trim() === "0") return { _tag: "Empty" }
     return {
       _tag: "Withheld",
@@ -118,11 +122,20 @@ export const readBody = (
   const bytes = decodeBase64(encoded)
   if (bytes === undefined) return { _tag: "Unreadable", reason: "the body is not valid base64" }
   const text = bytes.toString("utf8")
+  let value: unknown
   try {
-    return { _tag: "Json", value: JSON.parse(text) }
+    value = JSON.parse(text)
   } catch (e) {
     return { _tag: "Unreadable", reason: `the body is not valid JSON: ${(e as Error).message}` }
   }
+  const repeated = GoJson.repeatedKey(text)
+  if (repeated !== undefined) {
+    return {
+      _tag: "Unreadable",
+      reason: `the body repeats the key "${repeated}" in one object, which the daemon's Go decoder reads otherwise than JSON.parse`
+    }
+  }
+  return { _tag: "Json", value }
 }
 
 const pemOf = (encoded: string): string => decodeBase64(encoded)?.toString("utf8") ?? ""

@@ -140,7 +140,9 @@ export const specRoutes: ReadonlySet<EngineRoute.Template> = new Set([
   "volumes/create",
   "services/create",
   "services/{id}/update",
-  // A managed plugin runs as root with what it was granted at install, or set later.
+  // A managed plugin runs as root with what it was granted at install, or set later; one made by `docker plugin
+  // create` with what the config.json of its tar asks, which the plugin cannot see.
+  "plugins/create",
   "plugins/pull",
   "plugins/{name*}/upgrade",
   "plugins/{name*}/set"
@@ -178,10 +180,21 @@ export const securityOption: (option: string) => string = Basics.securityOption
 const readWhateverType: ReadonlySet<EngineRoute.Template> = new Set([
   "services/create",
   "services/{id}/update",
+  "plugins/create",
   "plugins/pull",
   "plugins/{name*}/upgrade",
   "plugins/{name*}/set"
 ])
+
+/** The daemon forwards a body under this many bytes. */
+const maxForwarded = 1024 * 1024
+
+/**
+ * Whether a body not forwarded, which the plugin is told is not JSON, may still be JSON the daemon decodes: the daemon
+ * goes by the first `Content-Type` sent and shows the plugin the last (`application/json` then `text/plain`). It would
+ * have forwarded such a body under 1 MiB with a known length, so only one of unknown length (chunked) or larger hides.
+ */
+const mayHideJson = (length: string | undefined): boolean => length === undefined || !(Number(length) < maxForwarded)
 
 /**
  * What a build asks of the host, from its query (its body is the context, a tar): `networkmode=host` runs every
@@ -220,18 +233,28 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
     case "Withheld":
     case "Unreadable":
       return Result.fail(`cannot read the body of ${request.method} ${template}: ${body.reason}`)
-    case "NotJson":
-      if (readWhateverType.has(template) && header(request.headers, "Content-Length")?.trim() !== "0") {
+    case "NotJson": {
+      const length = header(request.headers, "Content-Length")?.trim()
+      if (readWhateverType.has(template) && length !== "0") {
         return Result.fail(
           `cannot read the body of ${request.method} ${template}: the daemon reads it whatever its content type (${body.contentType ?? "none"}), but forwards only JSON`
         )
       }
-      // The daemon rejects a non-JSON body on the other routes itself; an absent one means defaults.
+      if (body.contentType !== undefined && mayHideJson(length)) {
+        return Result.fail(
+          `cannot read the body of ${request.method} ${template}: its content type seems to be ${body.contentType}, but the daemon goes by the first one sent and did not forward the body (1 MiB or more, or its length unknown)`
+        )
+      }
+      // The daemon refuses a body on the other routes itself when its first content type is not JSON (or there is
+      // none); an absent one means defaults.
       return Result.succeed(Basics.empty)
+    }
     case "Empty":
       return Result.succeed(Basics.empty)
     case "Json": {
       const value = body.value
+      // The daemon reads this body as a tar: a JSON one makes no plugin, and says nothing of what one would be granted.
+      if (template === "plugins/create") return Result.fail(`the body of ${request.method} ${template} is not a tar`)
       if (template === "plugins/{name*}/set") return settingsSpec(request.method, value)
       if (template === "plugins/pull" || template === "plugins/{name*}/upgrade") {
         return privilegesSpec(request, value)
@@ -272,13 +295,21 @@ export const isUnder = (path: string, prefix: string): boolean => {
 }
 
 /**
+ * procfs's links to a process's root, working folder and open files (`/proc/PID/root`, `cwd`, `fd/N`, `map_files/…`,
+ * also under `task/TID`, and `/dev/fd`, which is `/proc/self/fd`): the kernel follows them when the daemon mounts a
+ * path through one, so `-v /proc/1/root:/host` mounts the host's `/`.
+ */
+const procLink = /^\/(?:proc\/[^/]+(?:\/task\/[^/]+)?\/(?:root|cwd|fd|map_files)|dev\/fd)(?:\/|$)/
+
+/**
  * Whether mounting `source` exposes `protectedPath`: the source is that path, lies under it, or contains it
- * (mounting `/` or `/var` exposes `/var/run/docker.sock`).
+ * (mounting `/` or `/var` exposes `/var/run/docker.sock`); a source through one of procfs's links to a process's
+ * root or files (`/proc/1/root`) may be any path of the host, and exposes every one.
  *
  * @since 0.1.0
  */
 export const exposes = (source: string, protectedPath: string): boolean =>
-  isUnder(source, protectedPath) || isUnder(protectedPath, source)
+  procLink.test(cleanPath(source)) || isUnder(source, protectedPath) || isUnder(protectedPath, source)
 
 /**
  * Whether the daemon may take `reference` for an image ID rather than a name: a digest (`sha256:…`), or a string

@@ -198,11 +198,31 @@ const decode = (text: string): string => {
   }
 }
 
-// Without a prototype, as Node's `querystring.parse` answers: `?constructor=1` or `?__proto__=1` is a key like any
-// other, not the object's own machinery.
+/**
+ * Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; a `%` not followed by two hexadecimal digits makes the text
+ * unreadable (`undefined`).
+ */
+const queryUnescape = (text: string): string | undefined => {
+  if (/%(?![0-9a-fA-F]{2})/.test(text)) return undefined
+  const parts = text.replace(/\+/g, " ").split(/(%[0-9a-fA-F]{2})/)
+  return Buffer.concat(
+    parts.map((part, i) => (i % 2 === 1 ? Buffer.from([parseInt(part.slice(1), 16)]) : Buffer.from(part, "utf8")))
+  ).toString("utf8")
+}
+
+// Read as Go's `url.ParseQuery` reads it, since the daemon's handlers take the first value it keeps: a pair holding a
+// `;` or a malformed escape is dropped (`build` reads `r.FormValue`, which ignores the error, so in
+// `?networkmode=%zz&networkmode=host` the first value is `host`; other handlers refuse such a query). Without a
+// prototype, as Node's `querystring.parse` answers: `?constructor=1` or `?__proto__=1` is a key like any other, not
+// the object's own machinery.
 const parseQuery = (search: string): Record<string, ReadonlyArray<string>> => {
   const out: Record<string, Array<string>> = Object.create(null)
-  for (const [key, value] of new URLSearchParams(search)) {
+  for (const pair of search.split("&")) {
+    if (pair === "" || pair.includes(";")) continue
+    const at = pair.indexOf("=")
+    const key = queryUnescape(at < 0 ? pair : pair.slice(0, at))
+    const value = queryUnescape(at < 0 ? "" : pair.slice(at + 1))
+    if (key === undefined || value === undefined) continue
     const values = out[key] ?? []
     values.push(value)
     out[key] = values
@@ -211,8 +231,26 @@ const parseQuery = (search: string): Record<string, ReadonlyArray<string>> => {
 }
 
 /**
+ * The path of a request target. Go's server also takes the absolute form (`POST http://docker/v1.41/containers/create`)
+ * and routes it by its path alone, while the daemon forwards the target as sent: read whole, it would be an unknown
+ * route that no rule names. A scheme is what Go's URL parser takes for one (a letter, then letters, digits, `+`, `-`
+ * or `.`, then `:`), an authority (`//host`) runs to the next `/`; after a scheme, a target with no path is opaque
+ * (Go's path is then empty).
+ */
+const pathOfTarget = (target: string): string => {
+  const scheme = /^[a-zA-Z][a-zA-Z0-9+.-]*:/.exec(target)
+  if (scheme === null) return target
+  const rest = target.slice(scheme[0].length)
+  if (rest.startsWith("//")) {
+    const slash = rest.indexOf("/", 2)
+    return slash < 0 ? "" : rest.slice(slash)
+  }
+  return rest.startsWith("/") ? rest : ""
+}
+
+/**
  * Splits a `RequestUri` into its clean path, version and query. The path is decoded and cleaned before the version
- * prefix is taken off, as the daemon's router does.
+ * prefix is taken off, as the daemon's router does; an absolute-form target is read by its path.
  *
  * @since 0.1.0
  */
@@ -220,7 +258,7 @@ export const split = (
   uri: string
 ): { readonly version: string | undefined; readonly path: string; readonly search: string } => {
   const queryAt = uri.indexOf("?")
-  const rawPath = queryAt < 0 ? uri : uri.slice(0, queryAt)
+  const rawPath = pathOfTarget(queryAt < 0 ? uri : uri.slice(0, queryAt))
   const search = queryAt < 0 ? "" : uri.slice(queryAt + 1)
   const clean = Path.posix.normalize(`/${decode(rawPath)}`).replace(/\/+$/, "") || "/"
   const version = versionPrefix.exec(clean)

@@ -88,6 +88,39 @@ describe("AuthzRequest.fromRequest", () => {
     expect(broken._tag === "Unreadable" && broken.reason).toMatch(/^the body is not valid JSON/)
   })
 
+  it("reads a forwarded body as JSON whatever content type it is shown (the last sent; the daemon goes by the first)", () => {
+    expect(AuthzRequest.readBody(b64('{"Image":"busybox"}'), "text/plain", "19")).toEqual({
+      _tag: "Json",
+      value: { Image: "busybox" }
+    })
+    expect(AuthzRequest.readBody(undefined, "text/plain", "19")).toEqual({ _tag: "NotJson", contentType: "text/plain" })
+  })
+
+  it("reports a body with a key Go's decoder reads otherwise than JSON.parse as unreadable", () => {
+    for (const [text, key] of [
+      ['{"HostConfig":{"Privileged":true},"HostConfig":{}}', "HostConfig"],
+      ['{"a":[{"Privileged":true,"privileged":null}]}', "privileged"],
+      ['{"Privileged":true,"privileged":false,"Privileged":true}', "Privileged"],
+      ['{"x":"\\"{","HostConfig":{},"hostconfig":{}}', "hostconfig"],
+      ['{"P\\u0072ivileged":1 , "PRIVILEGED" :\nnull}', "PRIVILEGED"]
+    ]) {
+      expect(AuthzRequest.readBody(b64(text!), "application/json")).toEqual({
+        _tag: "Unreadable",
+        reason: `the body repeats the key "${key}" in one object, which the daemon's Go decoder reads otherwise than JSON.parse`
+      })
+    }
+    // Read alike: a later array or scalar in another spelling replaces the earlier one, keys of different objects,
+    // a first null, map keys with string values.
+    for (const text of [
+      '{"Binds":[],"binds":["/:/h"],"privileged":false,"Privileged":true}',
+      '{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}',
+      '{"HostConfig":null,"hostconfig":{}}',
+      '{"Labels":{"a":"1","A":"2"},"s":"\\\\"}'
+    ]) {
+      expect(AuthzRequest.readBody(b64(text), "application/json")._tag).toBe("Json")
+    }
+  })
+
   it("reads the daemon's response for AuthZRes", () => {
     const request = AuthzRequest.fromResponseRequest({
       RequestMethod: "GET",

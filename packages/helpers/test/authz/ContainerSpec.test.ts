@@ -161,22 +161,36 @@ describe("ContainerSpec.of", () => {
     expect(specOf("POST", "/containers/create", { HostConfig: null, Privileged: true })?.privileged).toBe(true)
     // A HostConfig object wins: the daemon then ignores the top-level fields.
     expect(specOf("POST", "/containers/create", { HostConfig: {}, Privileged: true })?.privileged).toBe(false)
-    // The last spelling of the key decides, as in Go.
+    // The last spelling of the key decides, as in Go, when it replaces the earlier value.
     expect(
-      specOf("POST", "/containers/create", { HostConfig: {}, hostconfig: null, Privileged: true })?.privileged
-    ).toBe(true)
+      specOf("POST", "/containers/create", { HostConfig: null, hostconfig: {}, Privileged: true })?.privileged
+    ).toBe(false)
+    // A later null resets a pointer such as HostConfig but leaves a bool or a struct as it was: without Go's types,
+    // the body is unknown.
+    const reset = ContainerSpec.of(
+      request("POST", "/containers/create", { HostConfig: {}, hostconfig: null, Privileged: true })
+    )
+    expect(Result.isFailure(reset) && reset.failure).toMatch(/repeats the key "hostconfig"/)
   })
 
   it("reads keys case-insensitively, as the daemon's decoder does, so spelling hides nothing", () => {
     const spec = specOf("POST", "/containers/create", {
       image: "busybox",
-      hostconfig: { privileged: true, binds: ["/:/host"], capadd: ["SYS_ADMIN"] },
-      "Ho\u017ftConfig": { Privileged: true }
+      "Ho\u017ftConfig": { privileged: true, binds: ["/:/host"], capadd: ["SYS_ADMIN"] }
     })
-    expect(spec?.privileged).toBe(true)
-    // The last spelling wins, as in Go: here the long-s spelling, which has no Binds.
-    const last = specOf("POST", "/containers/create", { hostconfig: { binds: ["/:/host"] } })
-    expect(last?.hostMounts).toEqual([{ source: "/", origin: "Binds" }])
+    expect(spec).toMatchObject({
+      privileged: true,
+      hostMounts: [{ source: "/", origin: "Binds" }],
+      capAdd: ["SYS_ADMIN"]
+    })
+    // Go merges a second HostConfig object into the first (Binds kept), which JSON.parse cannot: the body is unknown.
+    const merged = ContainerSpec.of(
+      request("POST", "/containers/create", {
+        hostconfig: { binds: ["/:/host"] },
+        "Ho\u017ftConfig": { Privileged: false }
+      })
+    )
+    expect(Result.isFailure(merged) && merged.failure).toMatch(/repeats the key "Ho\u017ftConfig"/)
   })
 
   it("reads docker exec --privileged, a bind volume created with the local driver, and docker pull's image", () => {
@@ -292,6 +306,21 @@ describe("ContainerSpec.of", () => {
     expect(
       Result.isSuccess(sent("/v1.41/containers/create", { "Content-Type": "text/plain", "Content-Length": "99" }))
     ).toBe(true)
+    // Unless Content-Type was sent twice, application/json first: the daemon decodes the body and shows the plugin
+    // text/plain, and a body of 1 MiB or more, or of unknown length, was not forwarded.
+    for (const length of [{ "Content-Length": String(1024 * 1024) }, {}]) {
+      const hidden = sent("/v1.23/containers/c1/start", { "Content-Type": "text/plain", ...length })
+      expect(Result.isFailure(hidden) && hidden.failure).toMatch(/the daemon goes by the first one sent/)
+    }
+    // Without any Content-Type the daemon refuses a body: curl -X POST .../start is a plain start.
+    expect(Result.isSuccess(sent("/v1.41/containers/c1/start", {}))).toBe(true)
+  })
+
+  it("reads CapAdd given as one string, which the daemon takes as a list of one", () => {
+    expect(specOf("POST", "/containers/create", { HostConfig: { CapAdd: "cap_sys_admin" } })?.capAdd).toEqual([
+      "SYS_ADMIN"
+    ])
+    expect(specOf("POST", "/v1.23/containers/c1/start", { capadd: "ALL" })?.capAdd).toEqual(["ALL"])
   })
 
   it("reads service specifications", () => {

@@ -45,6 +45,20 @@ describe("EngineRoute.match", () => {
     expect(EngineRoute.match("DELETE", "/v1.41/containers/%zz").params).toEqual({ id: "%zz" })
   })
 
+  it("reads an absolute-form target by its path, as Go's server routes it", () => {
+    expect(EngineRoute.match("POST", "http://docker/v1.41/containers/create?name=x")).toMatchObject({
+      version: "1.41",
+      path: "containers/create",
+      template: "containers/create",
+      query: { name: ["x"] }
+    })
+    expect(EngineRoute.match("POST", "unix://u@h:1/containers/c1/exec").params).toEqual({ id: "c1" })
+    expect(EngineRoute.match("POST", "x:/v1.41/containers/create").template).toBe("containers/create")
+    // No path after the authority, or an opaque target: Go's path is empty.
+    expect(EngineRoute.match("GET", "http://docker?x=/containers/json").path).toBe("")
+    expect(EngineRoute.match("GET", "mailto:containers/json").path).toBe("")
+  })
+
   it("keeps unknown paths unmatched with their clean path, and a method the route lacks still finds it", () => {
     expect(EngineRoute.match("GET", "/v1.41/no/such/thing")).toMatchObject({
       template: undefined,

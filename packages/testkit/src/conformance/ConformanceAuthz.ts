@@ -19,6 +19,20 @@ const E = Authorization.Api.endpoints
 
 const b64 = (text: string) => Buffer.from(text).toString("base64")
 
+/** `value` with every object key in lower case: Go's JSON decoding matches field names case-insensitively. */
+const lowerKeys = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(lowerKeys)
+    : typeof value === "object" && value !== null
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), lowerKeys(v)]))
+      : value
+
+/** The body of `docker run --privileged -v /:/host busybox`. */
+const dangerousBody = {
+  Image: "busybox",
+  HostConfig: { Privileged: true, Binds: ["/:/host"], CapAdd: ["ALL"], PidMode: "host", NetworkMode: "host" }
+}
+
 /** The headers the 20.10 CLI sends with a JSON body. */
 const jsonHeaders = (length: number) => ({
   "Content-Length": String(length),
@@ -26,8 +40,12 @@ const jsonHeaders = (length: number) => ({
   "User-Agent": "Docker-Client/20.10.24 (linux)"
 })
 
-const withJson = (method: string, uri: string, body: unknown): Authorization.AuthZRequest => {
-  const text = `${JSON.stringify(body)}\n`
+const withJson = (
+  method: string,
+  uri: string,
+  body: unknown,
+  text = `${JSON.stringify(body)}\n`
+): Authorization.AuthZRequest => {
   return {
     RequestMethod: method,
     RequestUri: uri,
@@ -55,10 +73,14 @@ export const requests = {
     HostConfig: { NetworkMode: "default", Binds: null, CapAdd: null, Privileged: false }
   }),
   /** `docker run --privileged -v /:/host busybox`: what a policy is most likely to deny. */
-  dangerous: withJson("POST", "/v1.41/containers/create", {
-    Image: "busybox",
-    HostConfig: { Privileged: true, Binds: ["/:/host"], CapAdd: ["ALL"], PidMode: "host", NetworkMode: "host" }
-  }),
+  dangerous: withJson("POST", "/v1.41/containers/create", dangerousBody),
+  /**
+   * The same create as the daemon reads it, in bodies a strict JSON parser reads differently: keys in lower case
+   * (Go matches field names case-insensitively), and a stray `}` after the object (the daemon decodes the first
+   * JSON value and, up to Engine 23, ignores what follows; later ones only refuse content that starts a new value).
+   */
+  dangerousLowerCase: withJson("POST", "/v1.41/containers/create", lowerKeys(dangerousBody)),
+  dangerousTrailing: withJson("POST", "/v1.41/containers/create", dangerousBody, `${JSON.stringify(dangerousBody)}}\n`),
   /** A JSON create whose body the daemon did not forward (1 MiB or more). */
   withheld: {
     RequestMethod: "POST",
@@ -197,6 +219,30 @@ export const checks: ReadonlyArray<Conformance.Check> = [
             ex,
             "a create without its body was allowed, though the same plugin denies a privileged create: the body was read as empty, not as unknown"
           )
+        }
+      })
+  ),
+  Conformance.check(
+    "AuthZReq reads a container create body as the daemon does (keys in any case, a stray } after it)",
+    {
+      why: "The daemon decodes the body with Go: field names match in any case, and a } after the JSON object is ignored. A plugin that denies a privileged create must deny it in those spellings too, or a client gets the same privileged container past it. Denying or failing is safe."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const dangerous = yield* decided(context, requests.dangerous)
+        if (dangerous.decision.allow) return
+        for (const [request, spelling] of [
+          [requests.dangerousLowerCase, "with its keys in lower case"],
+          [requests.dangerousTrailing, "followed by a stray }"]
+        ] as const) {
+          const ex = yield* Conformance.send(context, E.authZReq.path, request)
+          const variant = yield* expectDecision(ex, { allowFailure: true })
+          if (variant?.allow) {
+            yield* Conformance.fail(
+              ex,
+              `a privileged create is denied, but allowed ${spelling}, which the daemon reads as the same privileged create`
+            )
+          }
         }
       })
   ),

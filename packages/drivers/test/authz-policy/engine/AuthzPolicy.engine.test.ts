@@ -294,6 +294,91 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       })
   )
 
+  it.live("creates the daemon reads as host access, in spellings a plain reading misses, are denied", () =>
+    Effect.gen(function* () {
+      /** A create sent as written: its target, its body, each Content-Type header in order. */
+      const send = (path: string, body: string, contentTypes: ReadonlyArray<string>) =>
+        Effect.promise(
+          () =>
+            new Promise<{ readonly status: number; readonly text: string }>((resolve, reject) => {
+              const request = Http.request(
+                {
+                  socketPath: engine.host.replace(/^unix:\/\//, ""),
+                  method: "POST",
+                  path,
+                  headers: { "Content-Type": [...contentTypes], "Content-Length": Buffer.byteLength(body) }
+                },
+                (response) => {
+                  let text = ""
+                  response.on("data", (chunk) => (text += chunk))
+                  response.on("end", () => resolve({ status: response.statusCode ?? 0, text }))
+                }
+              )
+              request.on("error", reject)
+              request.end(body)
+            })
+        )
+      const image = JSON.stringify(engine.image)
+      const head = `"Image":${image},"Cmd":["true"],"NetworkDisabled":true`
+      const privileged = "{{.HostConfig.Privileged}}"
+      const cases = [
+        // Go's server routes an absolute-form target by its path; the daemon forwards it as sent.
+        ["http://docker/v1.41/containers/create", `{${head},"HostConfig":{"Privileged":true}}`, [], privileged, "true"],
+        // The daemon goes by the first Content-Type, and shows the plugin the last.
+        ["/v1.41/containers/create", `{${head},"HostConfig":{"Privileged":true}}`, ["text/plain"], privileged, "true"],
+        // Go merges a repeated object, and ignores a null for a bool.
+        [
+          "/v1.41/containers/create",
+          `{${head},"HostConfig":{"Privileged":true},"HostConfig":{}}`,
+          [],
+          privileged,
+          "true"
+        ],
+        [
+          "/v1.41/containers/create",
+          `{${head},"HostConfig":{"Privileged":true,"Privileged":null}}`,
+          [],
+          privileged,
+          "true"
+        ],
+        // CapAdd is a StrSlice: one string is a list of one.
+        [
+          "/v1.41/containers/create",
+          `{${head},"HostConfig":{"CapAdd":"SYS_ADMIN"}}`,
+          [],
+          "{{.HostConfig.CapAdd}}",
+          "[SYS_ADMIN]"
+        ],
+        // The kernel follows /proc/1/root when it mounts: this is the host's /.
+        [
+          "/v1.41/containers/create",
+          `{${head},"HostConfig":{"Binds":["/proc/1/root:/host:ro"]}}`,
+          [],
+          "{{range .Mounts}}{{.Source}}{{end}}",
+          "/proc/1/root"
+        ]
+      ] as const
+      const sendCase = ([path, body, extra]: (typeof cases)[number]) => send(path, body, ["application/json", ...extra])
+      // Under a policy allowing everything, the daemon makes each the container it says.
+      reload("default: allow\nrules: []\n")
+      yield* untilAllowed(() => runTrue("--privileged"))
+      for (const c of cases) {
+        const made = yield* sendCase(c)
+        expect(made.status, made.text).toBe(201)
+        const id = (JSON.parse(made.text) as { Id: string }).Id
+        expect(yield* engine.docker("inspect", "-f", c[3], id)).toBe(c[4])
+        yield* engine.docker("rm", "-f", id)
+      }
+      // Under the baseline, each is denied.
+      reload(baseline)
+      yield* untilRefused(() => runTrue("--privileged"))
+      for (const c of cases) {
+        const denial = yield* sendCase(c)
+        expect(denial.status, `${c[0]} ${c[1]}: ${denial.text}`).toBe(403)
+      }
+    })
+  )
+
   it.live(
     "docker plugin set of a managed plugin's mount to /etc is denied, and so is a set the plugin cannot read",
     () =>
@@ -323,10 +408,20 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
             Linux: { Capabilities: null }
           })
         )
-        yield* engine.docker("plugin", "create", pluginName, dir)
+        // The baseline denies docker plugin create: the config.json in its tar grants the plugin whatever it asks
+        // (a mount of /etc, any capability), and the plugin cannot see it. Made under a policy that allows it.
+        const refused = yield* engine.dockerResult("plugin", "create", pluginName, dir)
+        expect(refused.exitCode).not.toBe(0)
+        expect(refused.stderr).toContain("cannot read the body of POST plugins/create")
+        reload(`default: allow
+rules:
+  - { name: plugin-create, decision: allow, routes: [plugins/create] }
+`)
+        yield* untilAllowed(() => engine.dockerResult("plugin", "create", pluginName, dir))
+        reload(baseline)
         const mountSource = () =>
           engine.docker("plugin", "inspect", "-f", "{{range .Settings.Mounts}}{{.Source}}{{end}}", pluginName)
-        const etc = yield* engine.dockerResult("plugin", "set", pluginName, "state.source=/etc")
+        const etc = yield* untilRefused(() => engine.dockerResult("plugin", "set", pluginName, "state.source=/etc"))
         expect(etc.exitCode).not.toBe(0)
         expect(etc.stderr).toContain(denied("bind mounts of /, /etc and the Docker socket are not allowed"))
         yield* engine.docker("plugin", "set", pluginName, "state.source=/srv/dpk-state")

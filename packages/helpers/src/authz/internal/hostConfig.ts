@@ -147,7 +147,7 @@ export const hostConfigSpec = (body: unknown): ContainerSpec => {
       }),
       ...mountsOf(GoJson.field(host, "Mounts"))
     ],
-    capAdd: GoJson.strings(GoJson.field(host, "CapAdd")).map(capability),
+    capAdd: GoJson.strSlice(GoJson.field(host, "CapAdd")).map(capability),
     hostNamespaces: namespaces.filter(
       (ns) => (GoJson.string(GoJson.field(host, modeKeys[ns])) ?? "").toLowerCase() === "host"
     ),
