@@ -8,17 +8,22 @@ import { Conformance, ConformanceLog, ConformanceSuites } from "@docker-plugin-k
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 
+/** A StartLogging that reads the FIFO into `logged`, by container. */
+const recordInto =
+  (logged: Map<string, Array<LogEntry.LogEntry>>) =>
+  ({ File, Info }: LogDriver.StartLoggingRequest) =>
+    Effect.sync(() => {
+      const entries = logged.get(Info.ContainerID) ?? []
+      logged.set(Info.ContainerID, entries)
+      Effect.runFork(Stream.runForEach(LogFifo.entries(File), (e) => Effect.sync(() => void entries.push(e))))
+      return {}
+    })
+
 /** Reads each FIFO into memory, but answers ReadLogs with bare lines, all of them, and never follows. */
 const careless = Layer.sync(LogDriver.LogDriver, () => {
   const logged = new Map<string, Array<LogEntry.LogEntry>>()
   return {
-    startLogging: ({ File, Info }) =>
-      Effect.sync(() => {
-        const entries = logged.get(Info.ContainerID) ?? []
-        logged.set(Info.ContainerID, entries)
-        Effect.runFork(Stream.runForEach(LogFifo.entries(File), (e) => Effect.sync(() => void entries.push(e))))
-        return {}
-      }),
+    startLogging: recordInto(logged),
     // Gives the reader time to catch up instead of draining the FIFO (a mistake of its own, not the one tested).
     stopLogging: () => Effect.as(Effect.sleep("200 millis"), {}),
     capabilities: () => Effect.succeed({ Cap: { ReadLogs: true } }),
@@ -37,13 +42,7 @@ const deaf = Layer.succeed(LogDriver.LogDriver, {
 const untilBlind = Layer.sync(LogDriver.LogDriver, () => {
   const logged = new Map<string, Array<LogEntry.LogEntry>>()
   return {
-    startLogging: ({ File, Info }) =>
-      Effect.sync(() => {
-        const entries = logged.get(Info.ContainerID) ?? []
-        logged.set(Info.ContainerID, entries)
-        Effect.runFork(Stream.runForEach(LogFifo.entries(File), (e) => Effect.sync(() => void entries.push(e))))
-        return {}
-      }),
+    startLogging: recordInto(logged),
     stopLogging: () => Effect.as(Effect.sleep("200 millis"), {}),
     capabilities: () => Effect.succeed({ Cap: { ReadLogs: true } }),
     readLogs: ({ Info, Config }) =>

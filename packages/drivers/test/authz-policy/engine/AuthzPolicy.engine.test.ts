@@ -44,8 +44,16 @@ afterAll(async () => {
   Fs.rmSync(base, { recursive: true, force: true })
 })
 
-/** A request straight to the daemon's socket, as a client of any API version may send it. */
-const callDaemon = (method: string, path: string, body: string, contentType = "application/json") =>
+/**
+ * A request straight to the daemon's socket, as a client of any API version may send it; `contentType` may be
+ * several headers, sent in order.
+ */
+const callDaemon = (
+  method: string,
+  path: string,
+  body: string,
+  contentType: string | ReadonlyArray<string> = "application/json"
+) =>
   Effect.promise(
     () =>
       new Promise<{ readonly status: number; readonly text: string }>((resolve, reject) => {
@@ -54,7 +62,10 @@ const callDaemon = (method: string, path: string, body: string, contentType = "a
             socketPath: engine.host.replace(/^unix:\/\//, ""),
             method,
             path,
-            headers: { "Content-Type": contentType, "Content-Length": Buffer.byteLength(body) }
+            headers: {
+              "Content-Type": typeof contentType === "string" ? contentType : [...contentType],
+              "Content-Length": Buffer.byteLength(body)
+            }
           },
           (response) => {
             let text = ""
@@ -298,26 +309,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
     Effect.gen(function* () {
       /** A create sent as written: its target, its body, each Content-Type header in order. */
       const send = (path: string, body: string, contentTypes: ReadonlyArray<string>) =>
-        Effect.promise(
-          () =>
-            new Promise<{ readonly status: number; readonly text: string }>((resolve, reject) => {
-              const request = Http.request(
-                {
-                  socketPath: engine.host.replace(/^unix:\/\//, ""),
-                  method: "POST",
-                  path,
-                  headers: { "Content-Type": [...contentTypes], "Content-Length": Buffer.byteLength(body) }
-                },
-                (response) => {
-                  let text = ""
-                  response.on("data", (chunk) => (text += chunk))
-                  response.on("end", () => resolve({ status: response.statusCode ?? 0, text }))
-                }
-              )
-              request.on("error", reject)
-              request.end(body)
-            })
-        )
+        callDaemon("POST", path, body, contentTypes)
       const image = JSON.stringify(engine.image)
       const head = `"Image":${image},"Cmd":["true"],"NetworkDisabled":true`
       const privileged = "{{.HostConfig.Privileged}}"
