@@ -1,6 +1,7 @@
 /**
  * Plugin restarts against a private Engine 20.10: `dpk serve volume-local` is spawned as a process, killed with
- * SIGKILL and started again; and a plugin that appears only after the daemon first asked for it.
+ * SIGKILL and started again; the daemon stopped and started again while a container holds a volume; and a plugin
+ * that appears only after the daemon first asked for it.
  */
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
@@ -67,6 +68,51 @@ describe.skipIf(shared.engine === undefined)("plugin restarts against Docker Eng
         expect((yield* inspect(engine, "kept2")).Status.mounts).toBe(0)
         yield* engine.docker("volume", "rm", "kept1", "kept2")
         expect(Fs.readdirSync(root)).toEqual([])
+      }),
+    120_000
+  )
+
+  // it.live: starting and restarting a daemon waits on the real clock.
+  it.live(
+    "the daemon restarted while a container holds a volume: one mount held after, none once the container is gone",
+    () =>
+      Effect.gen(function* () {
+        // A daemon of its own: this one is stopped and started again.
+        const own = yield* DockerEngine.make()
+        const name = uniqueName("dpk-e2e-dstop")
+        const dir = Path.join(base, "daemon-restart")
+        const root = Path.join(dir, "volumes")
+        const args = ["volume-local", "--name", name, "--root", root, "--state-dir", Path.join(dir, "state")]
+        const plugin = yield* promise(() => spawnServe(args))
+        yield* Effect.addFinalizer(() =>
+          promise(async () => {
+            await plugin.stop()
+            removeSocket(name)
+          })
+        )
+        yield* own.docker("volume", "create", "-d", name, "held")
+        const holder = yield* own.docker(
+          "run",
+          "-d",
+          "--restart",
+          "always",
+          "--network",
+          "none",
+          "-v",
+          "held:/data",
+          own.image,
+          "sleep",
+          "300"
+        )
+        expect((yield* inspect(own, "held")).Status.mounts).toBe(1)
+        // The daemon stops the container as it stops (Unmount) and starts it again as it starts (Mount): the driver
+        // holds one mount after, not two, so the volume can be removed once the container is gone.
+        yield* own.restart
+        expect(yield* own.docker("inspect", "-f", "{{.State.Running}}", holder)).toBe("true")
+        expect((yield* inspect(own, "held")).Status.mounts).toBe(1)
+        yield* own.docker("rm", "-f", holder)
+        expect((yield* inspect(own, "held")).Status.mounts).toBe(0)
+        yield* own.docker("volume", "rm", "held")
       }),
     120_000
   )
