@@ -4,12 +4,14 @@
  * @since 0.1.0
  */
 import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
+import * as HostPort from "@docker-plugin-kit/drivers/shared/HostPort"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Path from "node:path"
@@ -118,12 +120,10 @@ export class ServeFailed extends Data.TaggedError("ServeFailed")<{ readonly plug
 const describe = (e: unknown): string =>
   e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? e)
 
-const parseHostPort = (value: string): { host: string; port: number } => {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-  if (match === null) throw new FlagError({ flag: "--tcp", reason: `expects HOST:PORT, got "${value}"` })
-  const port = Number(match[3])
-  if (port > 65535) throw new FlagError({ flag: "--tcp", reason: `port must be at most 65535, got ${port}` })
-  return { host: match[1] ?? (match[2] === "" ? "127.0.0.1" : match[2]!), port }
+const parseHostPort = (value: string): HostPort.HostPort => {
+  const parsed = HostPort.parse(value)
+  if (Result.isFailure(parsed)) throw new FlagError({ flag: "--tcp", reason: `${parsed.failure}, got "${value}"` })
+  return parsed.success
 }
 
 /**

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Descriptor from "../Descriptor.ts"
+import * as HostPort from "../shared/HostPort.ts"
 import type * as MetricsProxy from "./MetricsProxy.ts"
 
 /**
@@ -28,19 +29,12 @@ export class InvalidListen extends Data.TaggedError("InvalidListen")<{
 }
 
 /**
- * Reads `--listen`: `HOST:PORT`, `[IPv6]:PORT`, or `:PORT` for 127.0.0.1. A bare port, an empty or out-of-range one
- * is refused: Node would otherwise take `9323` as a host, throw on a port it refuses, or pick a random port for an
- * empty one.
+ * Reads `--listen` (`HostPort.parse`).
  *
  * @since 0.1.0
  */
-export const parseListen = (value: string): Result.Result<MetricsProxy.Options, InvalidListen> => {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value)
-  if (match === null) return Result.fail(new InvalidListen({ value, reason: "expected HOST:PORT" }))
-  const port = Number(match[3])
-  if (port > 65535) return Result.fail(new InvalidListen({ value, reason: "the port must be at most 65535" }))
-  return Result.succeed({ host: match[1] ?? (match[2] || "127.0.0.1"), port })
-}
+export const parseListen = (value: string): Result.Result<MetricsProxy.Options, InvalidListen> =>
+  Result.mapError(HostPort.parse(value), (reason) => new InvalidListen({ value, reason }))
 
 /**
  * The descriptor.
