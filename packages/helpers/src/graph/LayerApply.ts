@@ -11,15 +11,13 @@
  *
  * @since 0.1.0
  */
-
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
 import * as IdMapping from "./IdMapping.ts"
-import { WriteBehind } from "./internal/writeBehind.ts"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, LayerIoError, type LayerTarError, MalformedTar, UnsafeEntry } from "./LayerTarError.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
@@ -74,6 +72,11 @@ const onDisk = FileName.fsPath
 // Without an exception for the usual case of a new path (building one costs more than the lstat).
 const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(onDisk(path), { throwIfNoEntry: false })
 
+const writeAll = (fd: number, chunk: Uint8Array) => {
+  let offset = 0
+  while (offset < chunk.length) offset += Fs.writeSync(fd, chunk, offset, chunk.length - offset)
+}
+
 /** The mutable state of one application. */
 class Applier {
   size = 0
@@ -91,8 +94,6 @@ class Applier {
    * later entry removes or replaces is dropped (see `clear`): its path may then lead somewhere else.
    */
   readonly folderTimes = new Map<string, Date>()
-  /** Regular files' content and closing steps, done on the thread pool while the next entries are read. */
-  readonly writes = new WriteBehind()
 
   /** The host owner of the entry being applied (its own, or remapped). */
   owner: IdMapping.Owner = { uid: 0, gid: 0 }
@@ -286,49 +287,37 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string): Res
 const createFlags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW
 
 /**
- * A regular file, written as tar-stream hands its chunks over (no Effect step per chunk), behind the tar (see
- * `WriteBehind`). Created exclusively: in the usual case (a new path) that is the only check, and whatever is
- * already there (a symlink included, never followed) is removed first only when the creation finds it.
+ * A regular file, written as tar-stream hands its chunks over (no Effect step per chunk). Created exclusively: in
+ * the usual case (a new path) that is the only check, and whatever is already there (a symlink included, never
+ * followed) is removed first only when the creation finds it.
  */
 const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: string): Rest => {
   const h = entry.header
-  // The closing steps run after later entries have set `applier.owner` to theirs.
-  const owner = applier.owners ? applier.owner : undefined
   return Effect.acquireUseRelease(
     sync("create", path, () => {
-      let fd: number
       try {
-        fd = Fs.openSync(onDisk(path), createFlags, 0o600)
+        return Fs.openSync(onDisk(path), createFlags, 0o600)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
         applier.clear(rel)
-        fd = Fs.openSync(onDisk(path), createFlags, 0o600)
+        return Fs.openSync(onDisk(path), createFlags, 0o600)
       }
-      return applier.writes.file(fd, path)
     }),
-    (file) =>
+    (fd) =>
       Effect.andThen(
-        TarStream.forEachChunk(entry, (chunk) => file.write(chunk), ioError("write", path)),
-        Effect.sync(() =>
-          file.end(() => {
-            if (owner !== undefined) Fs.fchownSync(file.fd, owner.uid, owner.gid)
-            Fs.fchmodSync(file.fd, h.mode)
-            Fs.futimesSync(file.fd, h.mtime, h.mtime)
-          })
-        )
+        TarStream.forEachChunk(entry, (chunk) => writeAll(fd, chunk), ioError("write", path)),
+        sync("chmod", path, () => {
+          if (applier.owners) Fs.fchownSync(fd, applier.owner.uid, applier.owner.gid)
+          Fs.fchmodSync(fd, h.mode)
+          Fs.futimesSync(fd, h.mtime, h.mtime)
+        })
       ),
-    // An entry that failed: the file is closed once its writes are done (after `end`, nothing is left to do).
-    (file) => Effect.sync(() => file.end())
+    (fd) => Effect.sync(() => Fs.closeSync(fd))
   ).pipe(
     Effect.andThen(
       Effect.suspend(() => {
         applier.size += h.size
-        if (noXattrs(h)) {
-          applier.wrote(rel)
-          return applier.writes.full ? applier.writes.room : Effect.void
-        }
-        // Attributes go on once the file is done: a write or an owner's change clears `security.capability`.
-        return Effect.andThen(applier.writes.drain, attributesThenWrote(applier, rel, path, h) ?? Effect.void)
+        return attributesThenWrote(applier, rel, path, h) ?? Effect.void
       })
     )
   )
@@ -400,8 +389,6 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Rest
 
 const applyEntry = (applier: Applier, entry: TarStream.Entry): Effect.Effect<void, LayerTarError> => {
   try {
-    // A write behind that failed fails the application at the next entry.
-    applier.writes.check()
     applier.entries++
     const name = entry.header.name
     const rel = must(Result.mapError(LayerPath.normalize(name), unsafe(name)))
@@ -453,11 +440,7 @@ export const apply = <E>(
       options.devices ?? isRoot(),
       options.ids
     )
-    // Whatever ends the application, nothing is still being written once it has ended.
-    yield* Stream.runForEach(TarStream.entries(bytes), (entry) => applyEntry(applier, entry)).pipe(
-      Effect.ensuring(applier.writes.idle)
-    )
-    yield* applier.writes.drain
+    yield* Stream.runForEach(TarStream.entries(bytes), (entry) => applyEntry(applier, entry))
     yield* sync("utimes", target, () => applier.setFolderTimes())
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }
   })

@@ -317,44 +317,27 @@ interface Source {
   on(event: "error", listener: (error: unknown) => void): unknown
   off(event: string, listener: (...args: Array<any>) => void): unknown
   pause(): unknown
-  resume(): unknown
 }
 
 /** The tar-stream body behind each entry `entries` made, for `forEachChunk`. */
 const sources = new WeakMap<Entry, { readonly source: Source; readonly failed: { cause?: Cause.Cause<any> } }>()
 
 /**
- * What `onChunk` of `forEachChunk` answers to hold the body back (a consumer that is behind): the body pauses and
- * the hold is called with the function that lets it go on.
- *
- * @since 0.1.0
- */
-export type Hold = (resume: () => void) => void
-
-/** Waits for a hold to let go. */
-const held = (hold: Hold) => Effect.callback<void>((resume) => hold(() => resume(Effect.void)))
-
-/**
  * Reads `entry`'s body, handing each chunk to `onChunk` as it arrives: for an entry of `entries`, straight from
- * tar-stream's events, with no Effect step or promise per chunk (what a large layer's files cost most). When
- * `onChunk` answers a `Hold`, no more chunks come until it lets go. What `onChunk` throws stops the read, mapped by
- * `onError`; a tar cut inside the body is `MalformedTar`, a failure of the tar's input stream is passed through.
+ * tar-stream's events, with no Effect step or promise per chunk (what a large layer's files cost most). What
+ * `onChunk` throws stops the read, mapped by `onError`; a tar cut inside the body is `MalformedTar`, a failure of
+ * the tar's input stream is passed through.
  *
  * @since 0.1.0
  */
 export const forEachChunk = <E>(
   entry: Entry,
-  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing (`void`) must still fit
-  onChunk: (chunk: Uint8Array) => Hold | void,
+  onChunk: (chunk: Uint8Array) => void,
   onError: (thrown: unknown) => E
 ): Effect.Effect<void, E | MalformedTar> => {
   const known = sources.get(entry)
   if (known === undefined) {
-    return Stream.runForEach(entry.body, (chunk) =>
-      Effect.flatMap(Effect.try({ try: () => onChunk(chunk), catch: onError }), (hold) =>
-        hold === undefined ? Effect.void : held(hold)
-      )
-    )
+    return Stream.runForEach(entry.body, (chunk) => Effect.try({ try: () => onChunk(chunk), catch: onError }))
   }
   const { source, failed } = known
   const name = JSON.stringify(entry.header.name)
@@ -376,18 +359,12 @@ export const forEachChunk = <E>(
       failed.cause !== undefined ? Effect.failCause(failed.cause) : Effect.fail(new MalformedTar({ reason }))
     const onData = (chunk: Uint8Array) => {
       if (settled) return
-      let hold: Hold | undefined
       try {
-        hold = onChunk(chunk) ?? undefined
+        onChunk(chunk)
       } catch (thrown) {
         source.pause()
-        return settle(Effect.fail(onError(thrown)))
+        settle(Effect.fail(onError(thrown)))
       }
-      if (hold === undefined) return
-      source.pause()
-      hold(() => {
-        if (!settled) source.resume()
-      })
     }
     const onEnd = () => settle(Effect.void)
     const onFail = (error: unknown) => settle(fromCause(`entry ${name}: ${messageOf(error)}`))

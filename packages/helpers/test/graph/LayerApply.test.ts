@@ -1,10 +1,9 @@
-import * as ChildProcess from "node:child_process"
-import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import { FileName, LayerApply, SpecialFiles, TarStream } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import {
   binaryFolder,
   gnuTar,
@@ -94,73 +93,6 @@ describe("LayerApply.apply", () => {
       expect(dev.rdev).toBe(259) // makedev(1, 3)
       expect(Fs.statSync(Path.join(root, "d")).uid).toBe(42)
     })
-  )
-
-  it.effect("large files, written behind the tar: bytes in order, then mode and time; a replaced one stays whole", () =>
-    Effect.gen(function* () {
-      const { root } = yield* sandbox
-      const first = Crypto.randomBytes(1024 * 1024 + 5)
-      const second = Crypto.randomBytes(700 * 1024)
-      const tar = yield* rawTar([
-        file("big", "", { mode: 0o4755 }),
-        { header: { name: "big", mtime, mode: 0o640 }, body: first },
-        hardlink("hard", "big"),
-        // Replaces `big` while the first one's writes may still be pending: the link keeps the first whole.
-        { header: { name: "big", mtime, mode: 0o600 }, body: second },
-        file("after", "small")
-      ])
-      // In pieces of every size, as a socket hands them over.
-      const pieces: Array<Uint8Array> = []
-      for (let at = 0, n = 1; at < tar.length; at += n, n = (n * 7 + 1) % 70_000) pieces.push(tar.subarray(at, at + n))
-      const applied = yield* LayerApply.apply(root, Stream.fromIterable(pieces))
-      expect(applied.size).toBe(first.length + second.length + 5)
-      expect(Fs.readFileSync(Path.join(root, "hard")).equals(first)).toBe(true)
-      expect(Fs.readFileSync(Path.join(root, "big")).equals(second)).toBe(true)
-      for (const [name, mode] of [
-        ["hard", 0o640],
-        ["big", 0o600]
-      ] as const) {
-        const s = Fs.statSync(Path.join(root, name))
-        expect([s.mode & 0o7777, s.mtime]).toEqual([mode, mtime])
-      }
-      expect(Fs.readFileSync(Path.join(root, "after"), "utf8")).toBe("small")
-    })
-  )
-
-  it.effect.skipIf(!isRoot)("as root: a large file's security.capability outlives its writes and its owner", () =>
-    Effect.gen(function* () {
-      const { root } = yield* sandbox
-      // vfs_cap_data v2, effective, CAP_NET_BIND_SERVICE permitted: writes and chown clear it, so it must go last.
-      const capability = Buffer.alloc(20)
-      capability.writeUInt32LE(0x02000001, 0)
-      capability.writeUInt32LE(1 << 10, 4)
-      const content = Crypto.randomBytes(1024 * 1024)
-      const header = TarStream.header({ name: "ping", size: content.length, mode: 0o755, uid: 7, gid: 7, mtime })
-      yield* LayerApply.apply(
-        root,
-        TarStream.write(Stream.make({ header: { ...header, xattrs: { "security.capability": capability } }, content }))
-      )
-      const xattrs = yield* SpecialFiles.readXattrsTree(root)
-      expect(xattrs.get("ping")?.["security.capability"]).toEqual(Uint8Array.from(capability))
-      expect(Fs.readFileSync(Path.join(root, "ping")).equals(content)).toBe(true)
-      expect(Fs.statSync(Path.join(root, "ping")).uid).toBe(7)
-    })
-  )
-
-  it.effect.skipIf(!isRoot)(
-    "as root: a full file system fails the application with LayerIoError and no file open",
-    () =>
-      Effect.gen(function* () {
-        const { root } = yield* sandbox
-        ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", root])
-        yield* Effect.addFinalizer(() => Effect.sync(() => ChildProcess.spawnSync("umount", ["-l", root])))
-        const error = yield* Effect.flip(
-          applyTar(root, [{ header: { name: "huge", mtime, mode: 0o644 }, body: Buffer.alloc(2 * 1024 * 1024, 1) }])
-        )
-        expect(error).toMatchObject({ _tag: "LayerIoError", operation: "write", path: Path.join(root, "huge") })
-        // A file still open would make this fail with EBUSY.
-        ChildProcess.execFileSync("umount", [root])
-      })
   )
 
   it.effect("applies names and link targets that are not UTF-8 byte for byte (both GNU tar formats)", () =>
