@@ -36,6 +36,9 @@ const Api = PluginApi.make({
     ),
     reused: Endpoint.jsonToStream("Reused", Schema.Struct({ Chunks: Schema.Number }), Wire.TarContentType, {
       description: "Streams Chunks reusable chunks, chunk i filled with the byte i % 251."
+    }),
+    ahead: Endpoint.jsonToStream("Ahead", Schema.Struct({ Chunks: Schema.Number }), Wire.TarContentType, {
+      description: "Streams Chunks reusable chunks of 256 KiB, chunk i filled with the byte i % 251, counting pulls."
     })
   }
 })
@@ -46,9 +49,23 @@ const chunk = new Uint8Array(1 << 20).fill(7)
 // socket, so a chunk taken back too early would be refilled before its bytes left.
 const reusedBytes = 4 * 1024
 // The buffers the Reused endpoint's pool handed out, each counted once: fewer than the chunks when some came back.
-const reusedPool = ReusableChunk.pool(reusedBytes)
+// Keeps as many idle buffers as a stream may have in flight (about 1 MiB ahead of the socket, see NodeFastPath).
+const reusedPool = ReusableChunk.pool(reusedBytes, 512)
 const reusedBuffers = new Set<Uint8Array>()
+const aheadBytes = 256 * 1024
+const aheadPool = ReusableChunk.pool(aheadBytes)
+let aheadPulled = 0
 const EchoLayer = Layer.succeed(Echo, {
+  ahead: ({ Chunks }) =>
+    Effect.succeed(
+      Stream.range(0, Chunks - 1).pipe(
+        Stream.rechunk(1),
+        Stream.map((i) => {
+          aheadPulled++
+          return aheadPool.share(aheadPool.take().fill(i % 251), aheadBytes)
+        })
+      )
+    ),
   reused: ({ Chunks }) =>
     Effect.succeed(
       // One chunk per pull, as a producer reading a file hands them out (the platform joins several into a copy).
@@ -160,7 +177,8 @@ describe("streamed bodies", () => {
       Effect.gen(function* () {
         const socketPath = yield* serveEcho(fast ? "reuse-fast" : "reuse-plain", fast)
         reusedBuffers.clear()
-        const chunks = 512
+        // Enough that reuse shows past the ~1 MiB a stream may run ahead of the socket (see NodeFastPath).
+        const chunks = 2048
         const bytes = yield* slowRead(socketPath, "/Echo.Reused", JSON.stringify({ Chunks: chunks }))
         expect(bytes.length).toBe(chunks * reusedBytes)
         // A buffer taken back before its bytes left would have been refilled for a later chunk: every chunk must
@@ -176,6 +194,37 @@ describe("streamed bodies", () => {
       })
     )
   }
+
+  it.live("the next chunks are produced while the client has not read the last ones, up to about 1 MiB", () =>
+    Effect.gen(function* () {
+      const socketPath = yield* serveEcho("ahead")
+      aheadPulled = 0
+      const chunks = 64
+      const parts: Array<Buffer> = []
+      const pulledWhilePaused = yield* Effect.callback<number, Error>((resume) => {
+        const req = Http.request({ socketPath, path: "/Echo.Ahead", method: "POST", agent: false }, (res) => {
+          res.pause()
+          setTimeout(() => {
+            const pulled = aheadPulled
+            res.on("data", (c: Buffer) => parts.push(c))
+            res.on("end", () => resume(Effect.succeed(pulled)))
+            res.resume()
+          }, 200)
+        })
+        req.on("error", (e) => resume(Effect.fail(e)))
+        req.end(JSON.stringify({ Chunks: chunks }))
+      })
+      // Node's own mark (64 KiB) stops the writer after the first chunk; the socket takes ~200 KiB of it.
+      expect(pulledWhilePaused).toBeGreaterThanOrEqual(4)
+      // Bounded: not the whole body.
+      expect(pulledWhilePaused).toBeLessThanOrEqual(12)
+      const bytes = Buffer.concat(parts)
+      expect(bytes.length).toBe(chunks * aheadBytes)
+      for (let i = 0; i < chunks; i++) {
+        expect(bytes.subarray(i * aheadBytes, (i + 1) * aheadBytes).every((b) => b === i % 251)).toBe(true)
+      }
+    })
+  )
 
   it.live(
     "1 GiB in and 1 GiB out over a Unix socket with flat memory",

@@ -47,6 +47,9 @@ interface ResponseInternals {
   readonly _contentLength: number | null
 }
 
+/** How many bytes of a streamed body may wait for the socket while the next chunk is produced. */
+const streamAheadBytes = 1024 * 1024
+
 /**
  * Node's `ServerResponse` with its single-write path restored for complete bodies.
  *
@@ -61,6 +64,9 @@ interface ResponseInternals {
  *
  * A chunk of a streamed body marked reusable (`ReusableChunk`) is released to its producer once Node has written
  * it to the socket (the write's callback without an error): from then on Node holds no reference to its memory.
+ * Such a body is asked for its next chunk while less than `streamAheadBytes` wait for the socket, so producing it
+ * (reading a layer's next files) overlaps the previous chunks' way to the client (Diff of 620 MiB: 1.12 s against
+ * 1.21 s, medians of 16).
  */
 class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage> extends Http.ServerResponse<Request> {
   override write(chunk: any, encoding?: any, callback?: any): boolean {
@@ -70,9 +76,13 @@ class ServerResponse<Request extends Http.IncomingMessage = Http.IncomingMessage
       if (error == null) ReusableChunk.release(chunk)
       if (typeof then === "function") then(error)
     }
-    return typeof encoding === "string"
-      ? super.write(chunk, encoding as BufferEncoding, written)
-      : super.write(chunk, written)
+    const accepted =
+      typeof encoding === "string"
+        ? super.write(chunk, encoding as BufferEncoding, written)
+        : super.write(chunk, written)
+    // The stream's writer waits for `drain` when this answers false: with Node's 64 KiB mark, a chunk of 256 KiB
+    // always did, so the next chunk was produced (files read) only once the client had taken the whole previous one.
+    return accepted || this.writableLength < streamAheadBytes
   }
 
   override end(chunk?: any, encoding?: any, callback?: any): this {
