@@ -1,7 +1,8 @@
 /**
  * The generic conformance suite of any plugin API, derived from its declaration alone: every endpoint answers a
- * well-formed request (generated from the request schema) with a body that decodes with the response schema or a
- * clean failure in the API's own error field; malformed requests get a non-200 or an error answer, never a hang-up;
+ * well-formed request (generated from the request schema, then again without the fields the daemon leaves out when
+ * empty) with a body that decodes with the response schema, as the daemon reads it, or a clean failure in the API's
+ * own error field; malformed requests get a non-200 or an error answer, never a hang-up;
  * a required endpoint is never missing; an optional one answers 404 or a valid body; and the plugin still answers
  * afterwards. Semantic suites (`ConformanceVolume`, ...) check behaviour on top of it.
  *
@@ -104,6 +105,72 @@ const wellFormed = (endpoint: Endpoint.Any, sample: unknown): readonly [path: st
   return [endpoint.path, endpoint.request.emptyBody ? undefined : `${JSON.stringify(sample)}\n`]
 }
 
+/**
+ * The keys of a well-formed request that the daemon leaves out when they are empty (Go's `omitempty`): keys the
+ * request schema lets be absent but not `null`. A key that accepts `null` is one the daemon always sends, a nil map
+ * or slice being encoded as `null`. Empty when leaving them all out would not decode.
+ *
+ * @since 0.1.0
+ */
+export const omittableKeys = (endpoint: Endpoint.Any, sample: unknown): ReadonlyArray<string> => {
+  if (endpoint.request._tag !== "Json" || !isRecord(sample)) return []
+  const decode = WireCodec.decoder(endpoint.request.schema)
+  const keys = Object.keys(sample).filter(
+    (key) =>
+      Result.isSuccess(decode(withoutKeys(sample, [key]))) && Result.isFailure(decode({ ...sample, [key]: null }))
+  )
+  return keys.length > 0 && Result.isSuccess(decode(withoutKeys(sample, keys))) ? keys : []
+}
+
+const withoutKeys = (record: Record<string, unknown>, keys: ReadonlyArray<string>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).filter(([k]) => !keys.includes(k)))
+
+/** The declared top-level fields of a JSON answer. */
+const fieldNames = (schema: Endpoint.WireSchema): ReadonlyArray<string> =>
+  schema.ast._tag === "Objects" ? schema.ast.propertySignatures.map((ps) => String(ps.name)) : []
+
+/**
+ * A failed check when a 200 answer holds something the daemon cannot decode that the response schema does not
+ * see: Go reads a key into the field of that name in any case (an exact match first, the last key winning) and
+ * fails the whole call on a value of the wrong type, in the error field too. Keys in another case are judged when
+ * they hold a plain value (the case of keys nested in an object is left alone).
+ */
+const undecodable = (
+  exchange: PluginClient.Exchange,
+  endpoint: Endpoint.Any
+): Effect.Effect<never, Conformance.CheckFailed> | undefined => {
+  const { body } = exchange.response
+  if (endpoint.response._tag !== "Json" || !isRecord(body)) return undefined
+  const names = [...fieldNames(endpoint.response.schema), endpoint.errorField]
+  const read = new Map<string, readonly [key: string, value: unknown]>()
+  for (const [key, value] of Object.entries(body)) {
+    const field = names.includes(key) ? key : names.find((n) => n.toLowerCase() === key.toLowerCase())
+    // A null leaves a Go field as it was.
+    if (field !== undefined && value !== null) read.set(field, [key, value])
+  }
+  const name = nameOf(endpoint)
+  const errEntry = read.get(endpoint.errorField)
+  const err = errEntry?.[1]
+  if (errEntry !== undefined && typeof err !== "string") {
+    return Conformance.fail(
+      exchange,
+      `${name} answered 200 with "${errEntry[0]}": ${JSON.stringify(err)}, which the daemon cannot read as a string: the call fails with a JSON error`
+    )
+  }
+  if (typeof err === "string" && err !== "") return undefined
+  const variants = [...read].filter(
+    ([field, [key, value]]) => key !== field && field !== endpoint.errorField && typeof value !== "object"
+  )
+  const decode = WireCodec.decoder(endpoint.response.schema)
+  // With the exact names wrong already, `expectSuccess` reports that.
+  if (variants.length === 0 || Result.isFailure(decode(body))) return undefined
+  const wrong = variants.flatMap(([field, [key, value]]) => {
+    const decoded = decode({ ...withoutKeys(body, [key]), [field]: value })
+    return Result.isFailure(decoded) ? [`"${key}" (read as "${field}"): ${decoded.failure}`] : []
+  })
+  return wrong.length === 0 ? undefined : Conformance.fail(exchange, `${name} answered 200 with ${wrong.join("; ")}`)
+}
+
 /** Fails a required endpoint that answered 404: the daemon would find it missing. */
 const notMissing = (
   exchange: PluginClient.Exchange,
@@ -117,7 +184,9 @@ const notMissing = (
  * Judges the answer to a well-formed request: 404 only for an optional endpoint; a 200 with a non-empty error in
  * the endpoint's error field, or another status with `Err`, is a clean failure (the request named things the
  * plugin does not have); any other 200 must decode with the response schema and carry no error in the field the
- * daemon ignores. A streamed answer is accepted once its status is 200.
+ * daemon ignores. A 200 answer (unless only its status counts) must also decode as the daemon reads it: the error
+ * field a string, keys spelt in another case holding what their field takes. A streamed answer is accepted once its
+ * status is 200.
  *
  * @since 0.1.0
  */
@@ -129,6 +198,10 @@ export const judgeAnswer = (
   if (status === 404) return notMissing(exchange, endpoint)
   if (status !== 200) return Conformance.expectCleanFailure(exchange, endpoint)
   if (endpoint.response._tag === "Stream") return Effect.void
+  if (endpoint.response.statusOnly !== true) {
+    const unreadable = undecodable(exchange, endpoint)
+    if (unreadable !== undefined) return unreadable
+  }
   const own = isRecord(body) ? body[endpoint.errorField] : undefined
   if (typeof own === "string" && own !== "") return Effect.void
   return Effect.asVoid(Conformance.expectSuccess(exchange, endpoint))
@@ -177,12 +250,27 @@ const answersCheck = (endpoint: Endpoint.Any): Conformance.Check =>
     {
       why: endpoint.optional
         ? "An optional endpoint answers 404 when absent (the daemon then uses its default) or a body it can decode."
-        : "The daemon calls it and decodes the answer with the declared schema; errors must be in the API's error field."
+        : "The daemon calls it, leaving out fields it sends only when set, and decodes the whole answer, keys in any case; errors must be in the API's error field."
     },
     (context) =>
       Effect.gen(function* () {
-        const [path, body] = wellFormed(endpoint, yield* sampleRequest(endpoint, stableUnique(context)))
+        const sample = yield* sampleRequest(endpoint, stableUnique(context))
+        const [path, body] = wellFormed(endpoint, sample)
         yield* judgeAnswer(yield* Conformance.send(context, path, body), endpoint)
+        // The daemon's own requests mostly lack some of these (a secret without labels, a service without a
+        // hostname, a layer without a parent), and a generated request rarely does.
+        const omitted = omittableKeys(endpoint, sample)
+        if (omitted.length === 0 || !isRecord(sample)) return
+        const [barePath, bareBody] = wellFormed(endpoint, withoutKeys(sample, omitted))
+        yield* Effect.mapError(
+          Effect.flatMap(Conformance.send(context, barePath, bareBody), (exchange) => judgeAnswer(exchange, endpoint)),
+          (e) =>
+            new Conformance.CheckFailed({
+              reason: `without ${omitted.join(", ")}: ${e.reason}`,
+              ...(e.request === undefined ? {} : { request: e.request }),
+              ...(e.response === undefined ? {} : { response: e.response })
+            })
+        )
       })
   )
 
