@@ -114,9 +114,13 @@ const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
+/** Whether Go's decoder leaves a field of this type as it was on `null` (not a pointer, slice, map or interface). */
+const ignoresNull = (ast: SchemaAST.AST): boolean =>
+  ast._tag !== "Union" && ast._tag !== "Null" && ast._tag !== "Unknown" && ast._tag !== "Any"
+
 const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
   if (depth > 32) return value
-  if (value === null && ast._tag !== "Union" && ast._tag !== "Null" && ast._tag !== "Unknown" && ast._tag !== "Any") {
+  if (value === null && ignoresNull(ast)) {
     // `null` into a Go value that is not a pointer, slice or map leaves it at its zero value.
     return zero(ast, depth) ?? value
   }
@@ -146,7 +150,9 @@ const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
       for (const key of Object.keys(value)) {
         const ps = known.get(key.toLowerCase())
         if (ps !== undefined) {
-          // Several spellings of one field: the last one in the document wins, as in Go.
+          // Several spellings of one field: the last one in the document wins, as in Go, except a `null` that
+          // leaves the field as an earlier spelling set it.
+          if (value[key] === null && ignoresNull(ps.type) && Object.hasOwn(out, ps.name as string)) continue
           out[ps.name as string] = walk(ps.type, value[key], depth + 1)
         } else {
           setOwn(out, key, index === undefined ? value[key] : walk(index.type, value[key], depth + 1))

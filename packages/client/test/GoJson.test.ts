@@ -27,6 +27,11 @@ describe("GoJson", () => {
     })
     expect(GoJson.normalize(schema.ast, {})).toEqual({ Volumes: null })
     expect(GoJson.normalize(VolumeDriver.MountpointResponse.ast, { Mountpoint: null })).toEqual({ Mountpoint: "" })
+    // A later null spelling leaves a string as an earlier one set it; a nullable field takes it.
+    expect(GoJson.normalize(VolumeDriver.MountpointResponse.ast, { Mountpoint: "/a", mountpoint: null })).toEqual({
+      Mountpoint: "/a"
+    })
+    expect(GoJson.normalize(schema.ast, { Volumes: [], volumes: null })).toEqual({ Volumes: null })
     expect(GoJson.normalize(VolumeDriver.GetResponse.ast, { volume: { NAME: "v", status: { K: 1 } } })).toEqual({
       Volume: { Name: "v", Status: { K: 1 } }
     })

@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { type Endpoint, Manifest, PluginApi, WireCodec } from "@docker-plugin-kit/protocol"
-import type { PluginClient } from "@docker-plugin-kit/client"
+import { GoJson, type PluginClient } from "@docker-plugin-kit/client"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -131,9 +131,8 @@ const fieldNames = (schema: Endpoint.WireSchema): ReadonlyArray<string> =>
 
 /**
  * A failed check when a 200 answer holds something the daemon cannot decode that the response schema does not
- * see: Go reads a key into the field of that name in any case (an exact match first, the last key winning) and
- * fails the whole call on a value of the wrong type, in the error field too. Keys in another case are judged when
- * they hold a plain value (the case of keys nested in an object is left alone).
+ * see: Go fails the whole call on a value of the wrong type, in the error field too (which no response schema
+ * declares), and reads keys in any case, nested ones too, as `GoJson.normalize` does for the client.
  */
 const undecodable = (
   exchange: PluginClient.Exchange,
@@ -141,34 +140,39 @@ const undecodable = (
 ): Effect.Effect<never, Conformance.CheckFailed> | undefined => {
   const { body } = exchange.response
   if (endpoint.response._tag !== "Json" || !isRecord(body)) return undefined
-  const names = [...fieldNames(endpoint.response.schema), endpoint.errorField]
-  const read = new Map<string, readonly [key: string, value: unknown]>()
-  for (const [key, value] of Object.entries(body)) {
-    const field = names.includes(key) ? key : names.find((n) => n.toLowerCase() === key.toLowerCase())
-    // A null leaves a Go field as it was.
-    if (field !== undefined && value !== null) read.set(field, [key, value])
-  }
   const name = nameOf(endpoint)
-  const errEntry = read.get(endpoint.errorField)
-  const err = errEntry?.[1]
-  if (errEntry !== undefined && typeof err !== "string") {
+  // Go reads every spelling of the error field into its string (a null leaves it as it was).
+  const spellings = Object.entries(body).filter(
+    ([key, value]) => key.toLowerCase() === endpoint.errorField.toLowerCase() && value !== null
+  )
+  const notString = spellings.find(([, value]) => typeof value !== "string")
+  if (notString !== undefined) {
     return Conformance.fail(
       exchange,
-      `${name} answered 200 with "${errEntry[0]}": ${JSON.stringify(err)}, which the daemon cannot read as a string: the call fails with a JSON error`
+      `${name} answered 200 with "${notString[0]}": ${JSON.stringify(notString[1])}, which the daemon cannot read as a string: the call fails with a JSON error`
     )
   }
+  const err = spellings.at(-1)?.[1]
   if (typeof err === "string" && err !== "") return undefined
-  const variants = [...read].filter(
-    ([field, [key, value]]) => key !== field && field !== endpoint.errorField && typeof value !== "object"
-  )
-  const decode = WireCodec.decoder(endpoint.response.schema)
+  const { schema } = endpoint.response
+  const decode = WireCodec.decoder(schema)
+  const read = (value: unknown) => decode(GoJson.normalize(schema.ast, value))
+  const whole = read(body)
   // With the exact names wrong already, `expectSuccess` reports that.
-  if (variants.length === 0 || Result.isFailure(decode(body))) return undefined
-  const wrong = variants.flatMap(([field, [key, value]]) => {
-    const decoded = decode({ ...withoutKeys(body, [key]), [field]: value })
-    return Result.isFailure(decoded) ? [`"${key}" (read as "${field}"): ${decoded.failure}`] : []
+  if (Result.isSuccess(whole) || Result.isFailure(decode(body))) return undefined
+  // Each key on its own after the exact-case fields, so that it wins as a later spelling does in Go.
+  const names = fieldNames(schema)
+  const exact = Object.fromEntries(Object.entries(body).filter(([key]) => names.includes(key)))
+  const wrong = Object.keys(body).flatMap((key) => {
+    const decoded = read({ ...exact, [key]: body[key] })
+    if (Result.isSuccess(decoded)) return []
+    const field = names.find((n) => n.toLowerCase() === key.toLowerCase()) ?? key
+    return [`"${key}" (${field === key ? "its keys read in any case" : `read as "${field}"`}): ${decoded.failure}`]
   })
-  return wrong.length === 0 ? undefined : Conformance.fail(exchange, `${name} answered 200 with ${wrong.join("; ")}`)
+  return Conformance.fail(
+    exchange,
+    `${name} answered 200 with ${wrong.length > 0 ? wrong.join("; ") : `keys the daemon reads otherwise: ${whole.failure}`}`
+  )
 }
 
 /** Fails a required endpoint that answered 404: the daemon would find it missing. */
@@ -185,8 +189,8 @@ const notMissing = (
  * the endpoint's error field, or another status with `Err`, is a clean failure (the request named things the
  * plugin does not have); any other 200 must decode with the response schema and carry no error in the field the
  * daemon ignores. A 200 answer (unless only its status counts) must also decode as the daemon reads it: the error
- * field a string, keys spelt in another case holding what their field takes. A streamed answer is accepted once its
- * status is 200.
+ * field a string, keys spelt in another case (nested ones too) holding what their field takes. A streamed answer is
+ * accepted once its status is 200.
  *
  * @since 0.1.0
  */

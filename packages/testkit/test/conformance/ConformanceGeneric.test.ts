@@ -144,6 +144,45 @@ describe("generic checks that fail", () => {
   )
 })
 
+describe("a 200 answer judged as the daemon's Go decoder reads it", () => {
+  /** The reason `judgeAnswer` fails a 200 answer of `endpoint` with, or `undefined` when it passes. */
+  const judged = (endpoint: Endpoint.Any, text: string) =>
+    Effect.map(
+      Effect.result(
+        ConformanceGeneric.judgeAnswer(
+          { request: { path: endpoint.path, body: "" }, response: { status: 200, text, body: JSON.parse(text) } },
+          endpoint
+        )
+      ),
+      (result) => (Result.isFailure(result) ? result.failure.reason : undefined)
+    )
+  const get = VolumeDriver.Api.endpoints.get
+
+  it.effect("keys nested in an object, and keys in another case holding one, are read in any case", () =>
+    Effect.gen(function* () {
+      expect(yield* judged(get, '{"Volume":{"Name":"v","mountpoint":42}}')).toBe(
+        'VolumeDriver.Get answered 200 with "Volume" (its keys read in any case): Volume.Mountpoint: Expected string, got 42'
+      )
+      expect(yield* judged(get, '{"Volume":null,"volume":{"name":1}}')).toBe(
+        'VolumeDriver.Get answered 200 with "volume" (read as "Volume"): Volume.Name: Expected string, got 1'
+      )
+      expect(yield* judged(get, '{"Volume":null,"volume":{"name":"v","mountpoint":"/x"}}')).toBeUndefined()
+      // A later null spelling leaves a string field as it was.
+      expect(yield* judged(get, '{"Volume":{"Name":"v","Mountpoint":"/x","mountpoint":null}}')).toBeUndefined()
+    })
+  )
+
+  it.effect("every spelling of the error field must be a string: Go fails the call on the first that is not", () =>
+    Effect.gen(function* () {
+      expect(yield* judged(get, '{"Err":{},"err":"no such volume"}')).toBe(
+        'VolumeDriver.Get answered 200 with "Err": {}, which the daemon cannot read as a string: the call fails with a JSON error'
+      )
+      // A null leaves the error as it was: a clean failure.
+      expect(yield* judged(get, '{"Err":"no such volume","err":null}')).toBeUndefined()
+    })
+  )
+})
+
 describe("MetricsCollector: the daemon reads only the status (Engine 28+)", () => {
   /** A hand-written metrics plugin answering both calls with `status` and `body`. */
   const metrics = (status: number, body: string) =>
