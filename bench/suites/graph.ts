@@ -228,7 +228,7 @@ const plugin = ChildProcess.spawn(
   process.execPath,
   [
     ...(flags.source ? ["--conditions=@docker-plugin-kit/source"] : []),
-    "--max-semi-space-size=2",
+    // No node flags of its own: `dpk serve` starts again with the driver's (Descriptor.startFlags), as installed.
     ...(flags.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${Path.resolve(flags.profile)}`]),
     flags.source ? cliSource : bundle,
     "serve",

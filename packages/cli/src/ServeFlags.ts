@@ -16,6 +16,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Path from "node:path"
 import * as V8 from "node:v8"
+import * as StartFlags from "./StartFlags.ts"
 
 /**
  * Shared serve flags.
@@ -205,7 +206,8 @@ export const listenOf = (name: string, values: Values): Listener.Listen => {
 
 /**
  * Builds `dpk serve DRIVER`: the shared flags plus the driver's own, served until SIGINT/SIGTERM, with the
- * driver's V8 flags (`Descriptor.v8Flags`) set first.
+ * driver's V8 flags (`Descriptor.v8Flags`) set first, after starting again with its start-up flags
+ * (`Descriptor.startFlagsOf`, `StartFlags`) if node was started without them.
  *
  * @since 0.1.0
  */
@@ -216,10 +218,12 @@ export const command = <const Name extends string, Own extends Record<string, Fl
   drivers: (
     values: { readonly [K in keyof Own]: Own[K] extends Flag.Flag<infer A> ? A : never }
   ) => Layer.Layer<any, E>,
-  v8Flags: ReadonlyArray<string> = []
+  v8Flags: ReadonlyArray<string> = [],
+  startFlags: ReadonlyArray<string> = Descriptor.defaultStartFlags
 ) =>
   Command.make(driverName, { ...flags, ...own }, (values) =>
     Effect.gen(function* () {
+      yield* StartFlags.ensure(startFlags)
       for (const flag of v8Flags) V8.setFlagsFromString(flag)
       const all = values as unknown as Values
       const name = Option.getOrElse(all.name, () => driverName)

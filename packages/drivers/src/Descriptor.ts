@@ -101,7 +101,31 @@ export interface Descriptor<
    * flags V8 reads while it runs belong here (heap growth heuristics, not heap sizes fixed at start-up).
    */
   readonly v8Flags?: ReadonlyArray<string>
+  /**
+   * Node flags V8 reads only when the process starts (heap sizes), added after `defaultStartFlags` (the last value
+   * of a flag wins): `dpk serve` starts itself again with them when it was started without, and a managed
+   * plugin's entry point passes them to node.
+   */
+  readonly startFlags?: ReadonlyArray<string>
 }
+
+/**
+ * The start-up flags every served driver gets: a 2 MB young generation keeps a plugin's per-call garbage in cache
+ * and its RSS lower than V8's default 16 MB (bench/README.md, step 8).
+ *
+ * @since 0.1.0
+ */
+export const defaultStartFlags: ReadonlyArray<string> = ["--max-semi-space-size=2"]
+
+/**
+ * The start-up flags of a driver: `defaultStartFlags`, then its own.
+ *
+ * @since 0.1.0
+ */
+export const startFlagsOf = (descriptor: { readonly startFlags?: ReadonlyArray<string> | undefined }) => [
+  ...defaultStartFlags,
+  ...(descriptor.startFlags ?? [])
+]
 
 /**
  * Declares a descriptor, keeping its flag types for the Layer and checking that the Layer provides the declared

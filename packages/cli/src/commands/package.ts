@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
+import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import * as Descriptors from "@docker-plugin-kit/drivers/descriptors"
 import { Apis, Manifest, type PluginApi } from "@docker-plugin-kit/protocol"
 import * as Console from "effect/Console"
@@ -123,7 +123,7 @@ export const driverInput = (descriptor: Descriptor.Descriptor, name: string): Pl
   apis: descriptor.apis,
   entrypoint: [
     Rootfs.nodePath,
-    "--max-semi-space-size=2",
+    ...Descriptor.startFlagsOf(descriptor),
     ...(descriptor.v8Flags ?? []),
     Rootfs.bundlePath,
     "serve",

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
+import * as Descriptor from "@docker-plugin-kit/drivers/Descriptor"
 import * as Descriptors from "@docker-plugin-kit/drivers/descriptors"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -84,12 +84,13 @@ export const combine = (
       flags,
       // Each driver's Layer reads its own flags from the union (the keys are distinct, checked above).
       layer: (values) => Layer.mergeAll(...(descriptors.map((d) => d.layer(values)) as [Layer.Layer<any, any>])),
-      v8Flags: [...new Set(descriptors.flatMap((d) => d.v8Flags ?? []))]
+      v8Flags: [...new Set(descriptors.flatMap((d) => d.v8Flags ?? []))],
+      startFlags: [...new Set(descriptors.flatMap((d) => d.startFlags ?? []))]
     }
   })
 
 const subcommandOf = (d: Descriptor.Descriptor<any, any>) =>
-  ServeFlags.command(d.name, d.description, d.flags, d.layer, d.v8Flags)
+  ServeFlags.command(d.name, d.description, d.flags, d.layer, d.v8Flags, Descriptor.startFlagsOf(d))
 
 const serveWith = (subcommands: ReadonlyArray<ReturnType<typeof subcommandOf>>) =>
   Command.make("serve").pipe(

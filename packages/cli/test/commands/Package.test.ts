@@ -35,11 +35,12 @@ describe("dpk package config of a reference driver", () => {
     expect(config.Linux.Capabilities).toEqual(["CAP_NET_ADMIN"])
   })
 
-  it("graph-overlay: node runs with the driver's V8 flags, before the bundle", () => {
+  it("graph-overlay: node runs with the driver's start-up and V8 flags, before the bundle", () => {
     const config = configOf("graph-overlay", "graph")
-    expect(config.Entrypoint.slice(0, 4)).toEqual([
+    expect(config.Entrypoint.slice(0, 5)).toEqual([
       "/usr/local/bin/node",
       "--max-semi-space-size=2",
+      "--max-semi-space-size=1",
       "--heap-growing-percent=10",
       "/plugin/plugin.js"
     ])

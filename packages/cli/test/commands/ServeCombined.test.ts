@@ -65,7 +65,7 @@ describe("dpk serve with several drivers", () => {
     })
   )
 
-  it.effect("runs with the V8 flags of every driver, each once", () =>
+  it.effect("runs with the V8 and start-up flags of every driver, each once", () =>
     Effect.gen(function* () {
       const withFlags = (name: string, v8Flags: ReadonlyArray<string>) => ({ ...authzAllow, name, flags: {}, v8Flags })
       const combined = yield* combine([
@@ -74,6 +74,8 @@ describe("dpk serve with several drivers", () => {
       ])
       expect(combined.v8Flags).toEqual(["--heap-growing-percent=10", "--stack-size=2000"])
       expect((yield* combine([volumeMemory, authzAllow])).v8Flags).toEqual([])
+      const started = yield* combine([{ ...volumeMemory, startFlags: ["--max-semi-space-size=1"] }, authzAllow])
+      expect(started.startFlags).toEqual(["--max-semi-space-size=1"])
     })
   )
 
