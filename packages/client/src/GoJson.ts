@@ -114,13 +114,23 @@ const setOwn = (out: Record<string, unknown>, key: string, value: unknown): void
   Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-/** Whether Go's decoder leaves a field of this type as it was on `null` (not a pointer, slice, map or interface). */
-const ignoresNull = (ast: SchemaAST.AST): boolean =>
+/** A base64 string: Go's `[]byte`, a slice, which `null` empties. */
+const isBytes = (ast: SchemaAST.AST): boolean =>
+  ast._tag === "String" &&
+  (ast.checks ?? []).some(
+    (c) => (c.annotations?.representation as { id?: unknown } | undefined)?.id === "effect/schema/isBase64"
+  )
+
+/** Whether the wire value of this type cannot be `null`: Go's zero value stands for it then. */
+const neverNull = (ast: SchemaAST.AST): boolean =>
   ast._tag !== "Union" && ast._tag !== "Null" && ast._tag !== "Unknown" && ast._tag !== "Any"
+
+/** Whether Go's decoder leaves a field of this type as it was on `null` (not a pointer, slice, map or interface). */
+const ignoresNull = (ast: SchemaAST.AST): boolean => neverNull(ast) && !isBytes(ast)
 
 const walk = (ast: SchemaAST.AST, value: unknown, depth: number): unknown => {
   if (depth > 32) return value
-  if (value === null && ignoresNull(ast)) {
+  if (value === null && neverNull(ast)) {
     // `null` into a Go value that is not a pointer, slice or map leaves it at its zero value.
     return zero(ast, depth) ?? value
   }

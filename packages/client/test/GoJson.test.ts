@@ -1,5 +1,5 @@
 import { GoJson } from "@docker-plugin-kit/client"
-import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { SecretProvider, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
 
@@ -32,6 +32,10 @@ describe("GoJson", () => {
       Mountpoint: "/a"
     })
     expect(GoJson.normalize(schema.ast, { Volumes: [], volumes: null })).toEqual({ Volumes: null })
+    // A byte slice (base64) is a slice: null empties it.
+    expect(GoJson.normalize(SecretProvider.GetSecretResponse.ast, { Value: "YQ==", value: null })).toEqual({
+      Value: ""
+    })
     expect(GoJson.normalize(VolumeDriver.GetResponse.ast, { volume: { NAME: "v", status: { K: 1 } } })).toEqual({
       Volume: { Name: "v", Status: { K: 1 } }
     })

@@ -59,8 +59,10 @@ export const GetSecretRequest = Schema.Struct({
 export type GetSecretRequest = typeof GetSecretRequest.Type
 
 /**
- * `GetSecret` response: `Value` is the secret's bytes in base64 (absent = empty secret); `DoNotReuse: true` makes
- * the manager ask again for every task.
+ * `GetSecret` response: `Value` is the secret's bytes in base64; `DoNotReuse: true` makes the manager ask again for
+ * every task. The swarm manager refuses a value that is empty (or absent) or of 500 KiB (512000 bytes) or more, as
+ * it does an `Err` or a status other than 200: it leaves the secret out of the task's assignment (saying why only in
+ * its debug log), and the task fails to start with `unable to get secret from secret store: secret ID not found`.
  *
  * @since 0.1.0
  */

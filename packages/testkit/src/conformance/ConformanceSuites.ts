@@ -25,6 +25,7 @@ import * as ConformanceLog from "./ConformanceLog.ts"
 import * as ConformanceGraph from "./ConformanceGraph.ts"
 import * as ConformanceIpam from "./ConformanceIpam.ts"
 import * as ConformanceNetwork from "./ConformanceNetwork.ts"
+import * as ConformanceSecret from "./ConformanceSecret.ts"
 import * as ConformanceVolume from "./ConformanceVolume.ts"
 import * as InProcess from "../harness/InProcess.ts"
 import * as SocketHarness from "../harness/SocketHarness.ts"
@@ -40,7 +41,8 @@ export const bySubsystem: Readonly<Record<string, Conformance.Suite>> = {
   GraphDriver: ConformanceGraph.suite,
   NetworkDriver: ConformanceNetwork.suite,
   LogDriver: ConformanceLog.suite,
-  authz: ConformanceAuthz.suite
+  authz: ConformanceAuthz.suite,
+  secretprovider: ConformanceSecret.suite
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The generic suite, the only one a SecretProvider has, against a secret provider written by hand as a third-party
- * plugin would be, broken one way at a time: each defect fails the one check named, and the provider itself passes.
+ * The generic suite (what checks a SecretProvider's answers as the daemon reads them; ConformanceSecret adds the
+ * value's size) against a secret provider written by hand as a third-party plugin would be, broken one way at a
+ * time: each defect fails the one check named, and the provider itself passes.
  */
 import { PluginClient } from "@docker-plugin-kit/client"
 import { MetricsCollector, SecretProvider, VolumeDriver } from "@docker-plugin-kit/protocol"

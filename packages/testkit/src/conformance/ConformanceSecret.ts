@@ -1,0 +1,91 @@
+/**
+ * The SecretProvider conformance suite: what the swarm manager checks in a `GetSecret` answer beyond its shape (the
+ * generic suite checks that). swarmkit validates a driver's value as it does one given to `docker secret create`
+ * (`manager/dispatcher/assignments.go`, `api/validation/secrets.go`).
+ *
+ * @since 0.1.0
+ */
+import { GoJson } from "@docker-plugin-kit/client"
+import { SecretProvider, WireCodec } from "@docker-plugin-kit/protocol"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Conformance from "./Conformance.ts"
+
+const E = SecretProvider.Api.endpoints
+
+/**
+ * swarmkit's `MaxSecretSize` (500 KiB): the manager accepts a value of 1 byte up to, not including, this many.
+ *
+ * @since 0.1.0
+ */
+export const maxSecretSize = 500 * 1024
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const decodeResponse = WireCodec.decoder(SecretProvider.GetSecretResponse)
+
+/** What the manager sends for the first task of `docker service create --secret NAME busybox`. */
+const taskRequest = (context: Conformance.Context): SecretProvider.GetSecretRequest => {
+  const service = context.unique("service")
+  const task = context.unique("task")
+  return {
+    SecretName: context.unique("secret"),
+    ServiceID: context.unique("service-id"),
+    ServiceName: service,
+    TaskID: task,
+    TaskName: `${service}.1.${task}`,
+    TaskImage: "busybox:latest",
+    NodeID: context.unique("node")
+  }
+}
+
+/**
+ * The size in bytes of the value the manager reads from a 200 answer without an error, or `undefined` when the
+ * answer is a failure or one the generic suite reports (the manager fails the call then too).
+ */
+const valueSize = (body: unknown): number | undefined => {
+  if (!isRecord(body)) return undefined
+  // Go reads `Err` in any case, and `null` leaves it as an earlier spelling set it.
+  const err = Object.entries(body)
+    .filter(([key, value]) => key.toLowerCase() === "err" && value !== null)
+    .at(-1)?.[1]
+  if (err !== undefined && err !== "") return undefined
+  // `Value` is a Go byte slice: the last spelling wins, and `null` empties it.
+  const value = GoJson.field(body, "Value")
+  if (value === undefined || value === null) return 0
+  if (typeof value !== "string" || Result.isFailure(decodeResponse({ Value: value }))) return undefined
+  return Buffer.from(value, "base64").length
+}
+
+/**
+ * Every SecretProvider check.
+ *
+ * @since 0.1.0
+ */
+export const checks: ReadonlyArray<Conformance.Check> = [
+  Conformance.check(
+    "GetSecret answers a value the swarm manager accepts (1 byte to under 500 KiB)",
+    {
+      why: "The manager refuses a driver's value that is empty or of 500 KiB (512000 bytes) or more: it leaves the secret out (saying why only in its debug log) and every task using it fails to start. Skipped when the plugin fails the request (it has no secret of the name sent)."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const request = taskRequest(context)
+        const exchange = yield* Conformance.send(context, E.getSecret, request)
+        if (exchange.response.status !== 200) return
+        const size = valueSize(exchange.response.body)
+        if (size === undefined || (size > 0 && size < maxSecretSize)) return
+        yield* Conformance.fail(
+          exchange,
+          `SecretProvider.GetSecret answered secret "${request.SecretName}" with a Value of ${size} bytes: the swarm manager refuses ${size === 0 ? "an empty value" : `a value of ${maxSecretSize} bytes (500 KiB) or more`}, so every task using the secret fails to start`
+        )
+      })
+  )
+]
+
+/**
+ * The suite.
+ *
+ * @since 0.1.0
+ */
+export const suite: Conformance.Suite = { api: SecretProvider.Api, checks }
