@@ -130,6 +130,21 @@ const fieldNames = (schema: Endpoint.WireSchema): ReadonlyArray<string> =>
   schema.ast._tag === "Objects" ? schema.ast.propertySignatures.map((ps) => String(ps.name)) : []
 
 /**
+ * Every spelling of an answer's error field that Go reads into it, in order (keys in any case; a `null` leaves the
+ * field as it was, so it is left out): the last one is the error the daemon sees. No response schema declares the
+ * error field, so `GoJson.normalize` does not read it.
+ *
+ * @since 0.1.0
+ */
+export const errorSpellings = (
+  body: unknown,
+  errorField: string
+): ReadonlyArray<readonly [key: string, value: unknown]> =>
+  isRecord(body)
+    ? Object.entries(body).filter(([key, value]) => key.toLowerCase() === errorField.toLowerCase() && value !== null)
+    : []
+
+/**
  * A failed check when a 200 answer holds something the daemon cannot decode that the response schema does not
  * see: Go fails the whole call on a value of the wrong type, in the error field too (which no response schema
  * declares), and reads keys in any case, nested ones too, as `GoJson.normalize` does for the client.
@@ -141,10 +156,7 @@ const undecodable = (
   const { body } = exchange.response
   if (endpoint.response._tag !== "Json" || !isRecord(body)) return undefined
   const name = nameOf(endpoint)
-  // Go reads every spelling of the error field into its string (a null leaves it as it was).
-  const spellings = Object.entries(body).filter(
-    ([key, value]) => key.toLowerCase() === endpoint.errorField.toLowerCase() && value !== null
-  )
+  const spellings = errorSpellings(body, endpoint.errorField)
   const notString = spellings.find(([, value]) => typeof value !== "string")
   if (notString !== undefined) {
     return Conformance.fail(

@@ -10,6 +10,7 @@ import { SecretProvider, WireCodec } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Conformance from "./Conformance.ts"
+import * as ConformanceGeneric from "./ConformanceGeneric.ts"
 
 const E = SecretProvider.Api.endpoints
 
@@ -19,8 +20,6 @@ const E = SecretProvider.Api.endpoints
  * @since 0.1.0
  */
 export const maxSecretSize = 500 * 1024
-
-const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const decodeResponse = WireCodec.decoder(SecretProvider.GetSecretResponse)
 
@@ -44,17 +43,11 @@ const taskRequest = (context: Conformance.Context): SecretProvider.GetSecretRequ
  * answer is a failure or one the generic suite reports (the manager fails the call then too).
  */
 const valueSize = (body: unknown): number | undefined => {
-  if (!isRecord(body)) return undefined
-  // Go reads `Err` in any case, and `null` leaves it as an earlier spelling set it.
-  const err = Object.entries(body)
-    .filter(([key, value]) => key.toLowerCase() === "err" && value !== null)
-    .at(-1)?.[1]
+  const err = ConformanceGeneric.errorSpellings(body, E.getSecret.errorField).at(-1)?.[1]
   if (err !== undefined && err !== "") return undefined
-  // `Value` is a Go byte slice: the last spelling wins, and `null` empties it.
-  const value = GoJson.field(body, "Value")
-  if (value === undefined || value === null) return 0
-  if (typeof value !== "string" || Result.isFailure(decodeResponse({ Value: value }))) return undefined
-  return Buffer.from(value, "base64").length
+  // Read as the client reads it (keys in any case; `Value` is a Go byte slice, which an absent key or `null` empties).
+  const read = decodeResponse(GoJson.normalize(SecretProvider.GetSecretResponse.ast, body))
+  return Result.isFailure(read) ? undefined : Buffer.from(read.success.Value ?? "", "base64").length
 }
 
 /**
