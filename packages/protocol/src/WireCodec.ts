@@ -10,6 +10,7 @@ import * as SchemaAST from "effect/SchemaAST"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaJITCompiler from "effect/schema/SchemaJITCompiler"
 import type { WireSchema } from "./Endpoint.ts"
+import * as GoNull from "./GoNull.ts"
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -86,6 +87,23 @@ export const decoder = <S extends WireSchema>(schema: S, build: BuildOptions = {
   if (build.compiled === true) compile(schema.ast)
   const decode = Schema.decodeUnknownResult(schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>)
   return (input) => Result.mapError(decode(input, options), (e) => formatIssue(e.issue))
+}
+
+/**
+ * Builds the decoder of a request schema, reading `null`s as a Go plugin does (`GoNull.relax`): a `null` in an
+ * optional field, or in a required slice or map, is accepted where the schema itself refuses it. Valid input takes
+ * the plain decoder's path; only input it refuses is relaxed and decoded again, so this costs nothing per call.
+ *
+ * @since 0.1.0
+ */
+export const requestDecoder = <S extends WireSchema>(schema: S, build: BuildOptions = {}): Decoder<S["Type"]> => {
+  const decode = decoder(schema, build)
+  return (input) => {
+    const decoded = decode(input)
+    if (Result.isSuccess(decoded)) return decoded
+    const relaxed = GoNull.relax(schema.ast, input)
+    return relaxed === undefined ? decoded : decode(relaxed)
+  }
 }
 
 /**

@@ -230,7 +230,7 @@ export const make = (
 ): Handler => {
   const read =
     endpoint.request._tag === "Json"
-      ? jsonInputReader(endpoint, WireCodec.decoder(endpoint.request.schema, compiled))
+      ? jsonInputReader(endpoint, WireCodec.requestDecoder(endpoint.request.schema, compiled))
       : streamInputReader(endpoint, WireCodec.decoder(endpoint.request.query, compiled))
   const matchCall = {
     onFailure: failureResponse(endpoint),
