@@ -44,6 +44,9 @@ export const opaqueMarker = ".wh..wh..opq"
 
 const byteLength = FileName.byteLength
 
+// A UTF-16 code unit is at most 3 bytes (an escaped byte, see FileName, is 1): a short name needs no count.
+const longerThan = (text: string, max: number): boolean => text.length * 3 > max && byteLength(text) > max
+
 /**
  * Normalises a tar entry name to a path relative to the target folder, `""` being the folder itself (`./`).
  * Fails with the reason for a name that is absolute, climbs with `..`, holds a NUL, or is too long.
@@ -53,12 +56,12 @@ const byteLength = FileName.byteLength
 export const normalize = (name: string): Result.Result<string, string> => {
   if (name.includes("\0")) return Result.fail("the name holds a NUL byte")
   if (name.startsWith("/")) return Result.fail("absolute names are not allowed")
-  if (byteLength(name) > maxPathBytes) return Result.fail(`the name is longer than ${maxPathBytes} bytes`)
+  if (longerThan(name, maxPathBytes)) return Result.fail(`the name is longer than ${maxPathBytes} bytes`)
   const parts: Array<string> = []
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue
     if (part === "..") return Result.fail("the name climbs out with ..")
-    if (byteLength(part) > maxNameBytes) return Result.fail(`a component is longer than ${maxNameBytes} bytes`)
+    if (longerThan(part, maxNameBytes)) return Result.fail(`a component is longer than ${maxNameBytes} bytes`)
     parts.push(part)
   }
   return Result.succeed(parts.join("/"))
@@ -109,7 +112,10 @@ export const meaning = (path: string): Result.Result<Meaning, string> => {
   const base = basename(path)
   const dir = dirname(path)
   // Everything under an AUFS metadata folder (`.wh..wh.plnk/...`) is metadata too.
-  if (dir.split("/").some((part) => part.startsWith(whiteoutMetaPrefix))) return Result.succeed({ _tag: "AufsMeta" })
+  // (A component starts with the prefix when the folder does or when it follows a `/`; no split per entry.)
+  if (dir.startsWith(whiteoutMetaPrefix) || dir.includes(`/${whiteoutMetaPrefix}`)) {
+    return Result.succeed({ _tag: "AufsMeta" })
+  }
   if (!base.startsWith(whiteoutPrefix)) return Result.succeed({ _tag: "Plain" })
   if (base === opaqueMarker) return Result.succeed({ _tag: "Opaque", dir })
   if (base.startsWith(whiteoutMetaPrefix)) return Result.succeed({ _tag: "AufsMeta" })

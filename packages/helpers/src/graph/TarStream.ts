@@ -10,6 +10,7 @@ import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -317,10 +318,31 @@ interface Source {
   on(event: "error", listener: (error: unknown) => void): unknown
   off(event: string, listener: (...args: Array<any>) => void): unknown
   pause(): unknown
+  resume(): unknown
 }
 
-/** The tar-stream body behind each entry `entries` made, for `forEachChunk`. */
-const sources = new WeakMap<Entry, { readonly source: Source; readonly failed: { cause?: Cause.Cause<any> } }>()
+/**
+ * An entry read by this module: its tar-stream body stays at hand for `forEachChunk`, and its `body` Stream is
+ * only built when asked for (most entries have no body, and a file's is read through `forEachChunk`).
+ */
+class LiveEntry implements Entry {
+  readonly header: Header
+  readonly source: Source
+  readonly failed: { cause?: Cause.Cause<any> }
+  #body: Stream.Stream<Uint8Array, MalformedTar> | undefined
+  constructor(header: Header, source: Source, failed: { cause?: Cause.Cause<any> }) {
+    this.header = header
+    this.source = source
+    this.failed = failed
+  }
+  get body(): Stream.Stream<Uint8Array, MalformedTar> {
+    this.#body ??= Stream.fromAsyncIterable(
+      this.source as unknown as AsyncIterable<Uint8Array>,
+      (e) => new MalformedTar({ reason: `entry ${JSON.stringify(this.header.name)}: ${messageOf(e)}` })
+    )
+    return this.#body
+  }
+}
 
 /**
  * Reads `entry`'s body, handing each chunk to `onChunk` as it arrives: for an entry of `entries`, straight from
@@ -335,11 +357,10 @@ export const forEachChunk = <E>(
   onChunk: (chunk: Uint8Array) => void,
   onError: (thrown: unknown) => E
 ): Effect.Effect<void, E | MalformedTar> => {
-  const known = sources.get(entry)
-  if (known === undefined) {
+  if (!(entry instanceof LiveEntry)) {
     return Stream.runForEach(entry.body, (chunk) => Effect.try({ try: () => onChunk(chunk), catch: onError }))
   }
-  const { source, failed } = known
+  const { source, failed } = entry
   const name = JSON.stringify(entry.header.name)
   return Effect.callback<void, E | MalformedTar>((resume) => {
     let settled = false
@@ -428,16 +449,7 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
           entriesEnd = (raw.byteOffset ?? 0) + roundUp(raw.size ?? 0)
           const header = headerOf(raw)
           if (typeof header === "string") return Effect.fail(new MalformedTar({ reason: header }))
-          const source = step.value
-          const entry: Entry = {
-            header,
-            body: Stream.fromAsyncIterable(
-              source as AsyncIterable<Uint8Array>,
-              (e) => new MalformedTar({ reason: `entry ${JSON.stringify(header.name)}: ${messageOf(e)}` })
-            )
-          }
-          sources.set(entry, { source: source as unknown as Source, failed })
-          return Effect.succeed(entry)
+          return Effect.succeed(new LiveEntry(header, step.value as unknown as Source, failed))
         })
       )
       yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
@@ -446,6 +458,163 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
           Effect.flatMap(next, (entry) => (entry === undefined ? Cause.done() : Effect.succeed([entry] as const)))
         )
       )
+    })
+  )
+
+/**
+ * What `forEachEntry`'s handler does with an entry: `undefined` when it is done with it, an Effect to run before the
+ * next entry is read, or a `BodySink` taking the entry's body. A body nobody reads is skipped.
+ *
+ * @since 0.1.0
+ */
+export type EntryStep<E> = undefined | Effect.Effect<void, E> | BodySink<E>
+
+/**
+ * Takes an entry's body chunk by chunk, synchronously, as tar-stream hands it over.
+ *
+ * @since 0.1.0
+ */
+export interface BodySink<E> {
+  readonly _tag: "BodySink"
+  /** One chunk of the body; what it throws stops the whole read (see `forEachEntry`). */
+  readonly chunk: (chunk: Uint8Array) => void
+  /** The body has ended: what is left to do, as the handler answers (never another sink). */
+  readonly end: () => Effect.Effect<void, E> | undefined
+  /** The body will not reach `end` (a chunk threw, the tar broke, the read was interrupted): free what it holds. */
+  readonly release: () => void
+}
+
+const isSink = <E>(step: EntryStep<E>): step is BodySink<E> =>
+  step !== undefined && "_tag" in step && step._tag === "BodySink"
+
+/**
+ * Reads the tar in `bytes` and hands each entry to `handle` as tar-stream parses it, with no Effect step, promise or
+ * Stream per entry, and no Effect step per chunk for a `BodySink`: the way to apply a layer of many small files. What
+ * `handle` (or a sink) throws stops the read and is turned into the failure by `onThrow`. Fails as `entries` does
+ * for a malformed or truncated tar (`MalformedTar`); a failure of `bytes` is passed through.
+ *
+ * @since 0.1.0
+ */
+export const forEachEntry = <E, E2>(
+  bytes: Stream.Stream<Uint8Array, E>,
+  handle: (entry: Entry) => EntryStep<E2>,
+  onThrow: (thrown: unknown) => Effect.Effect<never, E2>
+): Effect.Effect<void, E | E2 | MalformedTar> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
+      keepRawPax(extract)
+      const failed: { cause?: Cause.Cause<E> } = {}
+      let total = 0
+      let entriesEnd = 0
+      const writable = extract as unknown as Writable
+      yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
+      yield* forkProducer(
+        Stream.runForEach(bytes, (chunk) => {
+          total += chunk.length
+          return writeChunk(writable, chunk)
+        }),
+        failed,
+        () => writable.end(),
+        (error) => writable.destroy(error)
+      )
+      const context = yield* Effect.context<never>()
+      return yield* Effect.callback<void, E | E2 | MalformedTar>((resume) => {
+        let settled = false
+        let running: Fiber.Fiber<void, E2> | undefined
+        let sink: BodySink<E2> | undefined
+        // The quoted name of the entry whose body `sink` takes.
+        let sinkName = ""
+        let error: unknown
+        const settle = (result: Effect.Effect<void, E | E2 | MalformedTar>) => {
+          if (settled) return
+          settled = true
+          // The error listener stays: the tar is destroyed with an error later, when the scope closes.
+          extract.off("entry", onEntry)
+          extract.off("close", onClose)
+          sink?.release()
+          sink = undefined
+          resume(result)
+        }
+        const fromFailure = (reason: string) =>
+          failed.cause !== undefined ? Effect.failCause(failed.cause) : Effect.fail(new MalformedTar({ reason }))
+        const guarded = <A>(f: () => A): A | undefined => {
+          try {
+            return f()
+          } catch (thrown) {
+            settle(onThrow(thrown))
+            return undefined
+          }
+        }
+        // After the entry's work: skip a body nobody read, and let tar-stream go on to the next header.
+        const proceed = (source: Source, next: () => void) => {
+          if (settled) return
+          source.resume()
+          next()
+        }
+        const run = (step: Effect.Effect<void, E2>, source: Source, next: () => void) => {
+          const fiber = Effect.runForkWith(context)(step)
+          running = fiber
+          fiber.addObserver((exit) => {
+            running = undefined
+            if (Exit.isSuccess(exit)) proceed(source, next)
+            else settle(Effect.failCause(exit.cause))
+          })
+        }
+        const onEntry = (tarHeader: Tar.Header, stream: unknown, next: () => void) => {
+          if (settled) return
+          const raw = tarHeader as unknown as Decoded
+          const source = stream as Source
+          const name = JSON.stringify(raw.name)
+          // A body cut short errors here too; the read as a whole fails with the reason.
+          source.on("error", (e: unknown) => settle(fromFailure(`entry ${name}: ${messageOf(e)}`)))
+          entriesEnd = (raw.byteOffset ?? 0) + roundUp(raw.size ?? 0)
+          const header = headerOf(raw)
+          if (typeof header === "string") return settle(Effect.fail(new MalformedTar({ reason: header })))
+          const step = guarded(() => handle(new LiveEntry(header, source, failed)))
+          if (settled) return
+          if (step === undefined) return proceed(source, next)
+          if (!isSink(step)) return run(step, source, next)
+          sink = step
+          sinkName = name
+          source.on("data", (chunk: Uint8Array) => {
+            if (settled) return
+            guarded(() => step.chunk(chunk))
+          })
+          source.on("end", () => {
+            if (settled) return
+            sink = undefined
+            const rest = guarded(step.end)
+            if (settled) return
+            if (rest === undefined) proceed(source, next)
+            else run(rest, source, next)
+          })
+        }
+        const onError = (e: unknown) => {
+          error ??= e
+        }
+        const onClose = () => {
+          if (sink !== undefined) {
+            const reason = error === undefined ? "the tar stopped inside it" : messageOf(error)
+            return settle(fromFailure(`entry ${sinkName}: ${reason}`))
+          }
+          if (error !== undefined || failed.cause !== undefined) return settle(fromFailure(messageOf(error)))
+          settle(
+            total >= entriesEnd + 2 * blockSize
+              ? Effect.void
+              : Effect.fail(new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" }))
+          )
+        }
+        extract.on("entry", onEntry)
+        extract.on("error", onError)
+        extract.on("close", onClose)
+        // Interrupted (a deadline, the daemon gone): stop, and stop what runs; the tar is destroyed with the scope.
+        return Effect.suspend(() => {
+          const fiber = running
+          settle(Effect.void)
+          return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+        })
+      })
     })
   )
 
