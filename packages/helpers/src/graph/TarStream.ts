@@ -534,6 +534,9 @@ export const forEachEntry = <E, E2>(
           extract.off("close", onClose)
           sink?.release()
           sink = undefined
+          // An entry's Effect still running when the read fails (a cut tar) is stopped, not left behind.
+          running?.interruptUnsafe()
+          running = undefined
           resume(result)
         }
         const fromFailure = (reason: string) =>

@@ -175,6 +175,42 @@ describe("TarStream.forEachEntry", () => {
     })
   )
 
+  it.live("an input that fails while an entry's Effect runs: the failure, and that Effect interrupted", () =>
+    Effect.gen(function* () {
+      const tar = yield* sample
+      const log: Array<string> = []
+      const started = Promise.withResolvers<void>()
+      // In blocks: what follows the last entry's header stays under the tar's buffer mark while that entry's Effect
+      // holds the read, so the input can go on to its failure.
+      const blocks = Array.from({ length: tar.length / 512 }, (_, i) => tar.subarray(i * 512, (i + 1) * 512))
+      const failing = Stream.concat(
+        Stream.fromIterable(blocks),
+        Stream.fromEffect(
+          Effect.andThen(
+            Effect.promise(() => started.promise),
+            Effect.fail("boom" as const)
+          )
+        )
+      )
+      const error = yield* Effect.flip(
+        TarStream.forEachEntry(
+          failing,
+          (entry) =>
+            entry.header.name === "d/small"
+              ? Effect.andThen(
+                  Effect.sync(() => started.resolve()),
+                  Effect.onInterrupt(Effect.never, () => Effect.sync(() => void log.push("small: interrupted")))
+                )
+              : undefined,
+          die
+        )
+      )
+      expect(error).toBe("boom")
+      yield* Effect.sleep("10 millis")
+      expect(log).toEqual(["small: interrupted"])
+    })
+  )
+
   it.live("interrupted while an entry's Effect runs: that Effect is interrupted, and a held sink released", () =>
     Effect.gen(function* () {
       const tar = yield* sample
