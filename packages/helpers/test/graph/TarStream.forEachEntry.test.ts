@@ -42,6 +42,15 @@ const gather = (log: Array<string>, name: string, rest?: Effect.Effect<void>): T
 
 const die = (thrown: unknown) => Effect.die(thrown)
 
+/** A promise and the function that resolves it. */
+const deferred = () => {
+  let resolve = () => {}
+  const promise = new Promise<void>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
 describe("TarStream.forEachEntry", () => {
   it.effect("hands over every entry in order: sinks take bodies, Effects run before the next, unread bodies skip", () =>
     Effect.gen(function* () {
@@ -179,7 +188,7 @@ describe("TarStream.forEachEntry", () => {
     Effect.gen(function* () {
       const tar = yield* sample
       const log: Array<string> = []
-      const started = Promise.withResolvers<void>()
+      const started = deferred()
       // In blocks: what follows the last entry's header stays under the tar's buffer mark while that entry's Effect
       // holds the read, so the input can go on to its failure.
       const blocks = Array.from({ length: tar.length / 512 }, (_, i) => tar.subarray(i * 512, (i + 1) * 512))
@@ -215,7 +224,7 @@ describe("TarStream.forEachEntry", () => {
     Effect.gen(function* () {
       const tar = yield* sample
       const log: Array<string> = []
-      const started = Promise.withResolvers<void>()
+      const started = deferred()
       const fiber = yield* Effect.forkChild(
         TarStream.forEachEntry(
           Stream.make(tar),
