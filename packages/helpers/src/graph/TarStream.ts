@@ -401,6 +401,33 @@ export const forEachChunk = <E>(
 }
 
 /**
+ * A tar-stream extractor fed with `bytes` by a fiber of the current scope (and destroyed when the scope closes),
+ * with what its readers need: how many bytes went in, and the cause of a failure of `bytes`.
+ */
+const feed = <E>(bytes: Stream.Stream<Uint8Array, E>) =>
+  Effect.gen(function* () {
+    // Names read as latin1: one character per byte, decoded by `nameOf` (an option tar-stream's types omit).
+    const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
+    keepRawPax(extract)
+    const fed: { total: number; readonly failed: { cause?: Cause.Cause<E> } } = { total: 0, failed: {} }
+    const writable = extract as unknown as Writable
+    yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
+    yield* forkProducer(
+      Stream.runForEach(bytes, (chunk) => {
+        fed.total += chunk.length
+        return writeChunk(writable, chunk)
+      }),
+      fed.failed,
+      () => writable.end(),
+      (error) => writable.destroy(error)
+    )
+    return { extract, fed }
+  })
+
+/** Whether a tar whose last entry ends at `entriesEnd` was followed by the two zero blocks that close it. */
+const endsWell = (total: number, entriesEnd: number): boolean => total >= entriesEnd + 2 * blockSize
+
+/**
  * The entries of the tar in `bytes`. Fails with `MalformedTar` for a bad header, a stream that ends inside an
  * entry, or one that ends without the two zero blocks that close a tar; a failure of `bytes` is passed through.
  *
@@ -409,22 +436,9 @@ export const forEachChunk = <E>(
 export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<Entry, E | MalformedTar> =>
   Stream.unwrap(
     Effect.gen(function* () {
-      // Names read as latin1: one character per byte, decoded by `nameOf` (an option tar-stream's types omit).
-      const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
-      keepRawPax(extract)
-      const failed: { cause?: Cause.Cause<E> } = {}
-      let total = 0
+      const { extract, fed } = yield* feed(bytes)
+      const failed = fed.failed
       let entriesEnd = 0
-      const writable = extract as unknown as Writable
-      yield* forkProducer(
-        Stream.runForEach(bytes, (chunk) => {
-          total += chunk.length
-          return writeChunk(writable, chunk)
-        }),
-        failed,
-        () => writable.end(),
-        (error) => writable.destroy(error)
-      )
       const iterator = extract[Symbol.asyncIterator]()
       let previous: { resume(): unknown } | undefined
       const fromFailure = (error: unknown): Effect.Effect<never, E | MalformedTar> =>
@@ -440,7 +454,7 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
         Effect.flatMap((step): Effect.Effect<Entry | undefined, E | MalformedTar> => {
           if (failed.cause !== undefined) return Effect.failCause(failed.cause)
           if (step.done === true) {
-            return total >= entriesEnd + 2 * blockSize
+            return endsWell(fed.total, entriesEnd)
               ? Effect.succeed(undefined)
               : Effect.fail(new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" }))
           }
@@ -452,7 +466,6 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
           return Effect.succeed(new LiveEntry(header, step.value as unknown as Source, failed))
         })
       )
-      yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
       return Stream.fromPull(
         Effect.succeed(
           Effect.flatMap(next, (entry) => (entry === undefined ? Cause.done() : Effect.succeed([entry] as const)))
@@ -502,22 +515,9 @@ export const forEachEntry = <E, E2>(
 ): Effect.Effect<void, E | E2 | MalformedTar> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
-      keepRawPax(extract)
-      const failed: { cause?: Cause.Cause<E> } = {}
-      let total = 0
+      const { extract, fed } = yield* feed(bytes)
+      const failed = fed.failed
       let entriesEnd = 0
-      const writable = extract as unknown as Writable
-      yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
-      yield* forkProducer(
-        Stream.runForEach(bytes, (chunk) => {
-          total += chunk.length
-          return writeChunk(writable, chunk)
-        }),
-        failed,
-        () => writable.end(),
-        (error) => writable.destroy(error)
-      )
       const context = yield* Effect.context<never>()
       return yield* Effect.callback<void, E | E2 | MalformedTar>((resume) => {
         let settled = false
@@ -603,7 +603,7 @@ export const forEachEntry = <E, E2>(
           }
           if (error !== undefined || failed.cause !== undefined) return settle(fromFailure(messageOf(error)))
           settle(
-            total >= entriesEnd + 2 * blockSize
+            endsWell(fed.total, entriesEnd)
               ? Effect.void
               : Effect.fail(new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" }))
           )
