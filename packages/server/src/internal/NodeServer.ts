@@ -1,6 +1,7 @@
 /**
  * What every listener kind shares: the Node server options tuned for the daemon, the shutdown timeout, the fast
- * paths of `NodeFastPath`, and failures reported as one `ListenError`.
+ * paths of `NodeFastPath`, `{"Err"}` answers to requests Node or the router cannot read (`ClientErrors`,
+ * `MalformedPaths`), and failures reported as one `ListenError`.
  *
  * @since 0.1.0
  */
@@ -15,6 +16,7 @@ import * as BodyLimits from "../BodyLimits.ts"
 import { ListenError } from "../ListenError.ts"
 import * as BodyStall from "./BodyStall.ts"
 import * as ClientErrors from "./ClientErrors.ts"
+import * as MalformedPaths from "./MalformedPaths.ts"
 import * as NodeFastPath from "./NodeFastPath.ts"
 
 /**
@@ -78,7 +80,9 @@ export const layer = (
         try: () =>
           BodyStall.watch(
             ClientErrors.answer(
-              answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast))
+              MalformedPaths.answer(
+                answerHalfClosed(NodeFastPath.prepare(create(NodeFastPath.serverOptions(daemonOptions, fast)), fast))
+              )
             ),
             idleMs
           ),
