@@ -568,12 +568,15 @@ export const forEachEntry = <E, E2>(
           if (settled) return
           const raw = tarHeader as unknown as Decoded
           const source = stream as Source
-          const name = JSON.stringify(raw.name)
-          // A body cut short errors here too; the read as a whole fails with the reason.
+          // Named as tar-stream read it until the header is decoded (a name that is not UTF-8 then carries escapes).
+          let name = JSON.stringify(raw.name)
+          // A body cut short errors here too; the read as a whole fails with the reason. Attached first: an error
+          // event nobody listens to would be thrown.
           source.on("error", (e: unknown) => settle(fromFailure(`entry ${name}: ${messageOf(e)}`)))
           entriesEnd = (raw.byteOffset ?? 0) + roundUp(raw.size ?? 0)
           const header = headerOf(raw)
           if (typeof header === "string") return settle(Effect.fail(new MalformedTar({ reason: header })))
+          name = JSON.stringify(header.name)
           const step = guarded(() => handle(new LiveEntry(header, source, failed)))
           if (settled) return
           if (step === undefined) return proceed(source, next)
