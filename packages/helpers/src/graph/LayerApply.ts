@@ -99,8 +99,8 @@ class Applier {
   owner: IdMapping.Owner = { uid: 0, gid: 0 }
 
   readonly root: string
-  /** `root` with a trailing `/`, what a relative path is appended to. */
-  readonly prefix: string
+  /** The path on disk of a normalised relative path. */
+  readonly abs: (rel: string) => string
   readonly whiteouts: WhiteoutMode
   readonly owners: boolean
   readonly devices: boolean
@@ -110,7 +110,7 @@ class Applier {
 
   constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean, ids?: IdMapping.IdMapping) {
     this.root = root
-    this.prefix = root.endsWith("/") ? root : `${root}/`
+    this.abs = LayerPath.under(root)
     this.whiteouts = whiteouts
     this.owners = owners
     this.devices = devices
@@ -128,11 +128,6 @@ class Applier {
     }
     this.owner = owner.success
     return Result.void
-  }
-
-  /** The path of `rel`, a path `LayerPath.normalize` gave (no empty, `.` or `..` component): no `Path.join` needed. */
-  abs(rel: string) {
-    return rel === "" ? this.root : this.prefix + rel
   }
 
   /**

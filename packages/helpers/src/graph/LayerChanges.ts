@@ -13,7 +13,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, type LayerIoError } from "./LayerTarError.ts"
 import * as FileName from "./FileName.ts"
@@ -135,6 +134,8 @@ function* naiveItems(
   xattrs: Xattrs,
   parentCapabilities: Xattrs
 ): Generator<Item> {
+  const inLayer = LayerPath.under(layer)
+  const inParent = parent === undefined ? undefined : LayerPath.under(parent)
   // Folders unchanged themselves, listed only once something below them changed.
   const pending: Array<Item> = []
   const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
@@ -149,20 +150,20 @@ function* naiveItems(
     yield change
   }
   function* added(rel: string): Generator<Item> {
-    for (const name of sortedNames(Path.join(layer, rel))) {
+    for (const name of sortedNames(inLayer(rel))) {
       const path = LayerPath.join(rel, name)
-      const stat = lstat(Path.join(layer, path))!
+      const stat = lstat(inLayer(path))!
       yield* emit(item(path, Kind.Add, stat))
       if (stat.isDirectory()) yield* added(path)
     }
   }
   function* folder(rel: string): Generator<Item> {
-    const names = new Set(sortedNames(Path.join(layer, rel)))
-    if (parent !== undefined) for (const name of sortedNames(Path.join(parent, rel))) names.add(name)
+    const names = new Set(sortedNames(inLayer(rel)))
+    if (inParent !== undefined) for (const name of sortedNames(inParent(rel))) names.add(name)
     for (const name of [...names].sort()) {
       const path = LayerPath.join(rel, name)
-      const l = lstat(Path.join(layer, path))
-      const p = parent === undefined ? undefined : lstat(Path.join(parent, path))
+      const l = lstat(inLayer(path))
+      const p = inParent === undefined ? undefined : lstat(inParent(path))
       if (l === undefined) {
         if (p !== undefined) yield* emit(item(path, Kind.Delete, p))
         continue
@@ -172,7 +173,7 @@ function* naiveItems(
         if (l.isDirectory()) yield* added(path)
         continue
       }
-      const changed = differs(l, p, Path.join(layer, path), Path.join(parent!, path), [
+      const changed = differs(l, p, inLayer(path), inParent!(path), [
         xattrs.get(path)?.[capability],
         parentCapabilities.get(path)?.[capability]
       ])
@@ -192,11 +193,13 @@ function* naiveItems(
 }
 
 function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xattrs): Generator<Item> {
-  const inLower = (rel: string) => lowers.some((lower) => lstat(Path.join(lower, rel)) !== undefined)
+  const inUpper = LayerPath.under(upper)
+  const inLowers = lowers.map(LayerPath.under)
+  const inLower = (rel: string) => inLowers.some((inLower) => lstat(inLower(rel)) !== undefined)
   function* folder(rel: string, hidden: boolean): Generator<Item> {
-    for (const name of sortedNames(Path.join(upper, rel))) {
+    for (const name of sortedNames(inUpper(rel))) {
       const path = LayerPath.join(rel, name)
-      const stat = lstat(Path.join(upper, path))!
+      const stat = lstat(inUpper(path))!
       if (isWhiteout(stat)) {
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue

@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
 import * as IdMapping from "./IdMapping.ts"
 import * as LayerChanges from "./LayerChanges.ts"
@@ -143,14 +142,14 @@ const marker = (name: string): TarStream.Header => TarStream.header({ name, mode
 
 /** The tar entries of one change; `links` maps the inode of a file already written to its name. */
 const outputs = (
-  root: string,
+  at: (path: string) => string,
   item: LayerChanges.Item,
   links: Map<bigint, string>,
   slab: Slab,
   ids: IdMapping.IdMapping | undefined
 ): ReadonlyArray<TarStream.Output<LayerIoError>> => {
   const header = (name: string, type: TarStream.EntryType, of: LayerChanges.Item) => headerOf(name, type, of, ids)
-  const path = Path.join(root, item.path)
+  const path = at(item.path)
   const s = item.stat
   if (item.kind === LayerChanges.Kind.Delete) return [{ header: marker(LayerPath.whiteoutOf(item.path)) }]
   if (s.isDirectory()) {
@@ -212,6 +211,7 @@ export const diff = (source: LayerChanges.Source, options: Options = {}): Stream
     Effect.map(LayerChanges.items(source), (all) => {
       const iterator = all[Symbol.iterator]()
       const links = new Map<bigint, string>()
+      const at = LayerPath.under(root)
       // Several small entries per pull (one Effect step for a batch, not for each path), up to a chunk's worth of
       // read content, so memory stays bounded whatever the folder; a file read as a stream ends the batch.
       const pull = Effect.flatMap(
@@ -223,7 +223,7 @@ export const diff = (source: LayerChanges.Source, options: Options = {}): Stream
             while (batch.length < batchEntries && bytes < chunkBytes) {
               const step = iterator.next()
               if (step.done === true) break
-              for (const output of outputs(root, step.value, links, slab, options.ids)) {
+              for (const output of outputs(at, step.value, links, slab, options.ids)) {
                 batch.push(output)
                 bytes += output.content?.length ?? 0
                 if (output.body !== undefined) bytes = chunkBytes

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
 
 /**
@@ -90,6 +91,19 @@ export const basename = (path: string): string => path.slice(path.lastIndexOf("/
  * @since 0.1.0
  */
 export const join = (dir: string, name: string): string => (dir === "" ? name : `${dir}/${name}`)
+
+/**
+ * Joins folder `root` on disk with normalised paths (no empty, `.` or `..` component: `normalize` gives them, and so
+ * do names read from a folder): the root is resolved once, and each path needs only a `/`, not `Path.join`, whose
+ * normalising walk over every character was the largest allocation of a layer's walk.
+ *
+ * @since 0.1.0
+ */
+export const under = (root: string): ((path: string) => string) => {
+  const base = Path.resolve(root)
+  const prefix = base.endsWith("/") ? base : `${base}/`
+  return (path) => (path === "" ? base : prefix + path)
+}
 
 /**
  * What a normalised entry name means to a layer.

@@ -637,10 +637,19 @@ const paxFlag = 0x78
 
 const zeros = new Uint8Array(2 * blockSize)
 
-/** An octal field of `digits` digits and a space (all 7s when it does not fit, as tar-stream writes it). */
+/**
+ * An octal field of `digits` digits and a space (all 7s when it does not fit, as tar-stream writes it), written
+ * digit by digit: no string per field.
+ */
 const putOctal = (block: Buffer, offset: number, value: number, digits: number) => {
-  const text = Math.max(0, Math.trunc(value)).toString(8)
-  block.write(text.length > digits ? "7".repeat(digits) : text.padStart(digits, "0"), offset)
+  let n = Math.max(0, Math.trunc(value))
+  if (n >= 8 ** digits) block.fill(0x37, offset, offset + digits)
+  else {
+    for (let i = offset + digits - 1; i >= offset; i--) {
+      block[i] = 0x30 + (n % 8)
+      n = Math.floor(n / 8)
+    }
+  }
   block[offset + digits] = 0x20
 }
 
