@@ -42,6 +42,17 @@ const gather = (log: Array<string>, name: string, rest?: Effect.Effect<void>): T
 
 const die = (thrown: unknown) => Effect.die(thrown)
 
+/** A handler that holds the read at entry `name` with an Effect that never ends, noting when it is interrupted. */
+const holdAt =
+  (name: string, started: { readonly resolve: () => void }, log: Array<string>) =>
+  (entry: TarStream.Entry): TarStream.EntryStep<never> =>
+    entry.header.name === name
+      ? Effect.andThen(
+          Effect.sync(() => started.resolve()),
+          Effect.onInterrupt(Effect.never, () => Effect.sync(() => void log.push(`${name}: interrupted`)))
+        )
+      : undefined
+
 /** A promise and the function that resolves it. */
 const deferred = () => {
   let resolve = () => {}
@@ -201,22 +212,10 @@ describe("TarStream.forEachEntry", () => {
           )
         )
       )
-      const error = yield* Effect.flip(
-        TarStream.forEachEntry(
-          failing,
-          (entry) =>
-            entry.header.name === "d/small"
-              ? Effect.andThen(
-                  Effect.sync(() => started.resolve()),
-                  Effect.onInterrupt(Effect.never, () => Effect.sync(() => void log.push("small: interrupted")))
-                )
-              : undefined,
-          die
-        )
-      )
+      const error = yield* Effect.flip(TarStream.forEachEntry(failing, holdAt("d/small", started, log), die))
       expect(error).toBe("boom")
       yield* Effect.sleep("10 millis")
-      expect(log).toEqual(["small: interrupted"])
+      expect(log).toEqual(["d/small: interrupted"])
     })
   )
 
@@ -226,21 +225,11 @@ describe("TarStream.forEachEntry", () => {
       const log: Array<string> = []
       const started = deferred()
       const fiber = yield* Effect.forkChild(
-        TarStream.forEachEntry(
-          Stream.make(tar),
-          (entry) =>
-            entry.header.name === "d/link"
-              ? Effect.andThen(
-                  Effect.sync(() => started.resolve()),
-                  Effect.onInterrupt(Effect.never, () => Effect.sync(() => void log.push("link: interrupted")))
-                )
-              : undefined,
-          die
-        )
+        TarStream.forEachEntry(Stream.make(tar), holdAt("d/link", started, log), die)
       )
       yield* Effect.promise(() => started.promise)
       yield* Fiber.interrupt(fiber)
-      expect(log).toEqual(["link: interrupted"])
+      expect(log).toEqual(["d/link: interrupted"])
 
       // A body that never ends: the sink holding it is released.
       const head = tar.subarray(0, 512 * 2 + 1000)
@@ -253,7 +242,7 @@ describe("TarStream.forEachEntry", () => {
       )
       yield* Effect.sleep("50 millis")
       yield* Fiber.interrupt(held)
-      expect(log).toEqual(["link: interrupted", "d/big: released"])
+      expect(log).toEqual(["d/link: interrupted", "d/big: released"])
     })
   )
 })

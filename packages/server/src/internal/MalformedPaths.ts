@@ -39,7 +39,7 @@ export const answer = <S extends Http.Server>(server: S): S => {
     if (event === "request") {
       const why = problem((request as Http.IncomingMessage).url ?? "")
       if (why !== undefined) {
-        const body = `${JSON.stringify({ Err: why })}\n`
+        const body = `${Wire.errorText(why)}\n`
         ;(response as Http.ServerResponse)
           .writeHead(400, { "Content-Type": Wire.ResponseContentType, "Content-Length": Buffer.byteLength(body) })
           .end(body)

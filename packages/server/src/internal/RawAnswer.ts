@@ -20,7 +20,7 @@ const reasons: Readonly<Record<number, string>> = {
  * @since 0.1.0
  */
 export const text = (status: number, err: string): string => {
-  const body = `${JSON.stringify({ Err: err })}\n`
+  const body = `${Wire.errorText(err)}\n`
   return (
     `HTTP/1.1 ${status} ${reasons[status] ?? "Error"}\r\n` +
     `Content-Type: ${Wire.ResponseContentType}\r\n` +
