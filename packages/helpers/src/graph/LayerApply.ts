@@ -22,6 +22,7 @@ import * as LayerPath from "./LayerPath.ts"
 import { ioError, LayerIoError, type LayerTarError, MalformedTar, UnsafeEntry } from "./LayerTarError.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
 import * as TarStream from "./TarStream.ts"
+import * as WriteBehind from "./internal/writeBehind.ts"
 
 /**
  * How whiteouts are materialised.
@@ -47,6 +48,12 @@ export interface Options {
    * and folders made for entries whose parents the tar does not hold belong to the containers' root.
    */
   readonly ids?: IdMapping.IdMapping
+  /**
+   * Write regular files' bodies, owners, modes and times from a second thread while the next entries are read
+   * (default `true`); every path is still checked and created in entry order. `false` makes every call on the
+   * calling thread, one entry after the other.
+   */
+  readonly writeBehind?: boolean
 }
 
 /**
@@ -107,8 +114,17 @@ class Applier {
   readonly ids: IdMapping.IdMapping | undefined
   /** Owner of the folders made for entries whose parents the tar does not hold. */
   readonly madeFolderOwner: IdMapping.Owner | undefined
+  /** Where regular files are finished, when not on this thread (see `Options.writeBehind`). */
+  readonly writeBehind: WriteBehind.Session | undefined
 
-  constructor(root: string, whiteouts: WhiteoutMode, owners: boolean, devices: boolean, ids?: IdMapping.IdMapping) {
+  constructor(
+    root: string,
+    whiteouts: WhiteoutMode,
+    owners: boolean,
+    devices: boolean,
+    ids: IdMapping.IdMapping | undefined,
+    writeBehind: WriteBehind.Session | undefined
+  ) {
     this.root = root
     this.abs = LayerPath.under(root)
     this.whiteouts = whiteouts
@@ -116,6 +132,7 @@ class Applier {
     this.devices = devices
     this.ids = ids
     this.madeFolderOwner = owners && ids !== undefined ? IdMapping.hostRoot(ids) : undefined
+    this.writeBehind = writeBehind
   }
 
   /** Sets `owner` for entry `h`: its IDs, moved to the host's when remapped. */
@@ -307,6 +324,8 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
       return Fs.openSync(onDisk(path), createFlags, 0o600)
     }
   })
+  if (applier.writeBehind !== undefined && noXattrs(h))
+    return finishBehind(applier, applier.writeBehind, fd, rel, path, h)
   let open = true
   const close = () => {
     if (!open) return
@@ -341,6 +360,37 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
       } catch {
         // Already failing: the first failure is the one reported.
       }
+    }
+  }
+}
+
+/**
+ * The sink of a regular file whose body, owner, mode and times are written by the write-behind thread. A file with
+ * extended attributes is not: they are set by path once the file is finished, and a later `fchown` would drop
+ * `security.capability`.
+ */
+const finishBehind = (
+  applier: Applier,
+  behind: WriteBehind.Session,
+  fd: number,
+  rel: string,
+  path: string,
+  h: TarStream.Header
+): TarStream.BodySink<LayerTarError> => {
+  behind.begin(fd, path)
+  let open = true
+  return {
+    _tag: "BodySink",
+    chunk: (chunk) => behind.write(fd, chunk),
+    end: () => {
+      open = false
+      behind.finish(fd, applier.owners, applier.owner.uid, applier.owner.gid, h.mode, h.mtime)
+      applier.size += h.size
+      return void applier.wrote(rel)
+    },
+    release: () => {
+      if (open) behind.close(fd)
+      open = false
     }
   }
 }
@@ -415,6 +465,9 @@ const thrownFailure = (e: unknown): Effect.Effect<never, LayerTarError> =>
 
 /** Applies one entry; a refusal or a failed call is thrown (see `thrownFailure`). */
 const applyEntry = (applier: Applier, entry: TarStream.Entry): Step => {
+  // A file finished behind failed: stop at the next entry, as the synchronous path stops at the failing one.
+  const failedBehind = applier.writeBehind?.failure()
+  if (failedBehind !== undefined) throw failedBehind
   applier.entries++
   const name = entry.header.name
   const rel = must(Result.mapError(LayerPath.normalize(name), unsafe(name)))
@@ -451,14 +504,29 @@ export const apply = <E>(
     if (!stat.isDirectory()) {
       return yield* Effect.fail(ioError("apply", target)(new Error("the target is not a folder")))
     }
+    const behind = options.writeBehind === false ? undefined : new WriteBehind.Session()
     const applier = new Applier(
       target,
       options.whiteouts ?? "naive",
       options.owners ?? isRoot(),
       options.devices ?? isRoot(),
-      options.ids
+      options.ids,
+      behind
     )
-    yield* TarStream.forEachEntry(bytes, (entry) => applyEntry(applier, entry), thrownFailure)
+    // However the walk ends, no call of this apply is left to run once it returns; a file finished behind that
+    // failed fails the apply, and comes first (its entry came before whatever stopped the walk).
+    let failedBehind: LayerIoError | undefined
+    const walked = yield* TarStream.forEachEntry(bytes, (entry) => applyEntry(applier, entry), thrownFailure).pipe(
+      Effect.exit,
+      // Interrupted too.
+      Effect.ensuring(
+        Effect.sync(() => {
+          failedBehind = behind?.drain()
+        })
+      )
+    )
+    if (failedBehind !== undefined) return yield* Effect.fail(failedBehind)
+    yield* walked
     yield* sync("utimes", target, () => applier.setFolderTimes())
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }
   })

@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { type RawEntry, rawTar, tempDir } from "./support.ts"
+import { type RawEntry, rawTar, snapshot, tempDir } from "./support.ts"
 
 /** mulberry32: a small seeded generator, enough to pick among a few choices. */
 const random = (seed: number) => () => {
@@ -166,6 +166,46 @@ describe("LayerApply.apply on random tars", () => {
         }
         // Changed bytes both broke the tar and let it through.
         expect([...outcomes].sort()).toEqual(expect.arrayContaining(["MalformedTar", "applied"]))
+      }),
+    60_000
+  )
+
+  it.effect(
+    "200 tars of random entries, bodies of up to 600 KiB: the same outcome and the same files with and without write-behind",
+    () =>
+      Effect.gen(function* () {
+        const { next, pick } = seeded(20261129)
+        // What a layer must preserve, and regular files' modification times (set by the write-behind thread; made
+        // folders and whiteouts get the time of the run).
+        const withTimes = (root: string) =>
+          snapshot(root).map((line) => {
+            const stat = Fs.lstatSync(Path.join(root, line.slice(0, line.indexOf(" "))))
+            return stat.isFile() ? `${line} ${stat.mtime.getTime()}` : line
+          })
+        const outcomes = new Set<string>()
+        for (let i = 0; i < 200; i++) {
+          const bodies = ["", "x", "y".repeat(1000), Buffer.alloc(600 * 1024 + 7, i)]
+          const entries = Array.from({ length: 1 + Math.floor(next() * 8) }, () => {
+            const entry = entryOf(pick, next, "/nonexistent-outside")
+            return entry.body === undefined ? entry : { ...entry, body: pick(bodies) }
+          })
+          const tar = yield* rawTar(entries)
+          const whiteouts = pick(["naive", "overlay"] as const)
+          const results = yield* Effect.forEach([true, false], (writeBehind) =>
+            Effect.scoped(
+              Effect.gen(function* () {
+                const root = Path.join(yield* tempDir, "root")
+                Fs.mkdirSync(root)
+                const exit = yield* Effect.exit(LayerApply.apply(root, Stream.make(tar), { whiteouts, writeBehind }))
+                const outcome = Exit.isSuccess(exit) ? JSON.stringify(exit.value) : String(Cause.squash(exit.cause))
+                return { outcome, files: withTimes(root) }
+              })
+            )
+          )
+          expect(results[0], JSON.stringify(entries.map((e) => e.header))).toEqual(results[1])
+          outcomes.add(results[0]!.outcome.startsWith("{") ? "applied" : "refused")
+        }
+        expect([...outcomes].sort()).toEqual(["applied", "refused"])
       }),
     60_000
   )

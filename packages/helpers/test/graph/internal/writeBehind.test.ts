@@ -1,0 +1,132 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as WriteBehind from "../../../src/graph/internal/writeBehind.ts"
+import { tempDir } from "../support.ts"
+
+/** Whether descriptor `fd` is still open on `path` in this process. */
+const openOn = (fd: number, path: string) => {
+  try {
+    return Fs.readlinkSync(`/proc/self/fd/${fd}`) === path
+  } catch {
+    return false
+  }
+}
+
+const newFile = (dir: string, name: string, flags = "wx") => {
+  const path = Path.join(dir, name)
+  return { path, fd: Fs.openSync(path, flags, 0o600) }
+}
+
+const mtime = new Date("2024-05-06T07:08:09.5Z")
+
+describe("writeBehind.Session", () => {
+  it.effect("writes bodies across batches and past the pending bound, then owner, mode and time, and closes", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const session = new WriteBehind.Session()
+      // A body larger than the pending bound (the main thread has to wait for the thread), in uneven chunks.
+      const big = Buffer.alloc(WriteBehind.maxPendingBytes + 3 * WriteBehind.batchBytes + 11)
+      for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 12)) & 0xff
+      const a = newFile(dir, "a")
+      session.begin(a.fd, a.path)
+      for (let at = 0; at < big.length; at += 70_001) session.write(a.fd, big.subarray(at, at + 70_001))
+      session.finish(a.fd, false, 0, 0, 0o640, mtime)
+      // Many small files in one batch.
+      const small = Array.from({ length: 300 }, (_, i) => newFile(dir, `s${i}`))
+      for (const [i, f] of small.entries()) {
+        session.begin(f.fd, f.path)
+        session.write(f.fd, Buffer.from(`file ${i}`))
+        session.finish(f.fd, false, 0, 0, 0o604, mtime)
+      }
+      expect(session.drain()).toBeUndefined()
+      expect(Fs.readFileSync(a.path).equals(big)).toBe(true)
+      const stat = Fs.statSync(a.path)
+      expect([stat.mode & 0o7777, stat.mtime.getTime()]).toEqual([0o640, mtime.getTime()])
+      expect(openOn(a.fd, a.path)).toBe(false)
+      for (const [i, f] of small.entries()) {
+        expect(Fs.readFileSync(f.path, "utf8")).toBe(`file ${i}`)
+        expect(Fs.statSync(f.path).mode & 0o7777).toBe(0o604)
+        expect(openOn(f.fd, f.path)).toBe(false)
+      }
+    })
+  )
+
+  it.effect("copies each chunk when it is queued: the caller may reuse its memory at once", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const session = new WriteBehind.Session()
+      const f = newFile(dir, "f")
+      session.begin(f.fd, f.path)
+      const chunk = Buffer.from("first")
+      session.write(f.fd, chunk)
+      chunk.write("XXXXX")
+      session.write(f.fd, Buffer.from("+second"))
+      session.finish(f.fd, false, 0, 0, 0o644, mtime)
+      expect(session.drain()).toBeUndefined()
+      expect(Fs.readFileSync(f.path, "utf8")).toBe("first+second")
+    })
+  )
+
+  it.effect("a failed write is reported with its operation and path, and the descriptor is still closed", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const session = new WriteBehind.Session()
+      Fs.writeFileSync(Path.join(dir, "read-only"), "")
+      const bad = newFile(dir, "read-only", "r")
+      const good = newFile(dir, "good")
+      session.begin(bad.fd, bad.path)
+      session.write(bad.fd, Buffer.from("cannot"))
+      session.write(bad.fd, Buffer.from("skipped"))
+      session.finish(bad.fd, false, 0, 0, 0o644, mtime)
+      session.begin(good.fd, good.path)
+      session.write(good.fd, Buffer.from("fine"))
+      session.finish(good.fd, false, 0, 0, 0o644, mtime)
+      const failure = session.drain()
+      expect(failure?._tag).toBe("LayerIoError")
+      expect([failure?.operation, failure?.path]).toEqual(["write", bad.path])
+      expect(failure?.message).toContain("EBADF")
+      expect(openOn(bad.fd, bad.path)).toBe(false)
+      // The other files of the batch are written as usual.
+      expect(Fs.readFileSync(good.path, "utf8")).toBe("fine")
+    })
+  )
+
+  it.effect("close without finish: the descriptor is closed and the file keeps its creation mode", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const session = new WriteBehind.Session()
+      const f = newFile(dir, "cut")
+      session.begin(f.fd, f.path)
+      session.write(f.fd, Buffer.from("half"))
+      session.close(f.fd)
+      expect(session.drain()).toBeUndefined()
+      expect(openOn(f.fd, f.path)).toBe(false)
+      expect(Fs.readFileSync(f.path, "utf8")).toBe("half")
+      expect(Fs.statSync(f.path).mode & 0o7777).toBe(0o600)
+    })
+  )
+
+  it.effect("a failure belongs to its session: another session's drain does not report it", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const failing = new WriteBehind.Session()
+      const other = new WriteBehind.Session()
+      Fs.writeFileSync(Path.join(dir, "read-only"), "")
+      const bad = newFile(dir, "read-only", "r")
+      failing.begin(bad.fd, bad.path)
+      // More than a batch: it goes to the thread now, before the other session's.
+      failing.write(bad.fd, Buffer.alloc(WriteBehind.batchBytes + 1))
+      failing.finish(bad.fd, false, 0, 0, 0o644, mtime)
+      const f = newFile(dir, "f")
+      other.begin(f.fd, f.path)
+      other.write(f.fd, Buffer.from("y"))
+      other.finish(f.fd, false, 0, 0, 0o644, mtime)
+      // The other's drain waits past the failing session's first batch, which has failed by then.
+      expect(other.drain()).toBeUndefined()
+      expect(failing.failure()?.path).toBe(bad.path)
+      expect(failing.drain()?.path).toBe(bad.path)
+    })
+  )
+})
