@@ -378,7 +378,8 @@ const round = async (r: number) => {
     `round ${r + 1}: ApplyDiff ${line.apply_mbps} vs tar -x ${line.tar_x_mbps} MB/s (${line.apply_ratio}), ` +
       `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}), ` +
       `CPU ratios ${line.apply_cpu_ratio} / ${line.diff_cpu_ratio}, Diff's first byte ${line.diff_first_byte_ms} ms, ` +
-      `ApplyDiff's page faults ${line.apply_page_faults}; bare plugin ${line.bare_apply_ratio} / ${line.bare_diff_ratio}`
+      `ApplyDiff's page faults ${line.apply_page_faults}; bare plugin ${line.bare_apply_ratio} / ${line.bare_diff_ratio}; ` +
+      `plugin's peak RSS so far ${line.apply_peak_rss_mb} MB after ApplyDiff, ${line.peak_rss_mb} MB after Diff`
   )
   return line
 }

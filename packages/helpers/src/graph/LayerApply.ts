@@ -49,9 +49,9 @@ export interface Options {
    */
   readonly ids?: IdMapping.IdMapping
   /**
-   * Write regular files' bodies, owners, modes and times from a second thread while the next entries are read
-   * (default `true`); every path is still checked and created in entry order. `false` makes every call on the
-   * calling thread, one entry after the other.
+   * Write small regular files' bodies (up to 128 KiB), owners, modes and times from a second thread while the next
+   * entries are read (default `true`); every path is still checked and created on the calling thread, in entry
+   * order. `false` makes every call on the calling thread, one entry after the other.
    */
   readonly writeBehind?: boolean
 }
@@ -324,8 +324,9 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
       return Fs.openSync(onDisk(path), createFlags, 0o600)
     }
   })
-  if (applier.writeBehind !== undefined && noXattrs(h))
+  if (applier.writeBehind !== undefined && h.size <= WriteBehind.maxFileBytes && noXattrs(h)) {
     return finishBehind(applier, applier.writeBehind, fd, rel, path, h)
+  }
   let open = true
   const close = () => {
     if (!open) return

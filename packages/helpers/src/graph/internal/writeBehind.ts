@@ -1,5 +1,5 @@
 /**
- * Write-behind for the regular files of a layer being applied: the main thread creates each file (so every later
+ * Write-behind for the small regular files of a layer being applied (up to `maxFileBytes`): the main thread creates each file (so every later
  * check of the folder sees it) and hands its descriptor over; a thread of its own writes the body, sets owner,
  * mode and times, and closes it, while the main thread reads and checks the next entries.
  *
@@ -38,6 +38,12 @@ const failuresSlot = 2
 
 /** Size of a batch buffer: files' bytes are copied into one until it is full, then it goes to the thread. */
 export const batchBytes = 128 * 1024
+/**
+ * The largest file written behind. A larger one is written by the calling thread as before: its bytes would be
+ * copied twice (into a batch, then to the file), and the per-file calls the thread saves are a small part of its
+ * cost (/usr/lib of this machine, 669 MB in 3 000 files: 1.55–1.62 s behind against 1.26–1.32 s in place).
+ */
+export const maxFileBytes = 128 * 1024
 /** The most queued bytes (and calls, counted as 16 bytes each) before the main thread waits. */
 export const maxPendingBytes = 2 * 1024 * 1024
 /** Batch buffers kept for reuse: as many as can be in flight. */
