@@ -7,7 +7,9 @@
  *
  * Every entry is checked before it touches the disk, and a path is never resolved through a symlink: an entry
  * whose folder is (or goes through) a symlink, planted by the tar or already in the folder, is refused, and the
- * last component is always replaced, never followed. Nothing is written outside the target folder.
+ * last component is always replaced, never followed. Nothing is written outside the target folder. Small regular
+ * files are created here and finished (body, owner, mode, times) by a thread of their own while the next entries
+ * are read (`Options.writeBehind`).
  *
  * @since 0.1.0
  */

@@ -35,6 +35,12 @@ const opClose = 3
 const pendingSlot = 0
 const doneSlot = 1
 const failuresSlot = 2
+/** 1 once the thread runs, 2 once it has stopped on an error of its own (a bug): never left waited for. */
+const stateSlot = 3
+const stateRunning = 1
+const stateDead = 2
+/** How long the main thread waits for a thread that has not started before it gives up on it. */
+const startTimeoutMs = 30_000
 
 /** Size of a batch buffer: files' bytes are copied into one until it is full, then it goes to the thread. */
 export const batchBytes = 128 * 1024
@@ -56,6 +62,14 @@ const fs = require("node:fs")
 const { parentPort, workerData } = require("node:worker_threads")
 const counters = new Int32Array(workerData.counters)
 const back = workerData.back
+process.on("uncaughtException", (e) => {
+  back.postMessage({ kind: "crash", reason: String(e && e.stack || e) })
+  Atomics.store(counters, ${stateSlot}, ${stateDead})
+  Atomics.notify(counters, ${pendingSlot})
+  Atomics.notify(counters, ${doneSlot})
+  process.exit(1)
+})
+Atomics.store(counters, ${stateSlot}, ${stateRunning})
 const files = new Map()
 const fail = (session, file, operation, error) => {
   if (file.failed) return
@@ -125,18 +139,24 @@ interface Failure {
   readonly path: string
   readonly reason: string
 }
-type Back = Failure | { readonly kind: "buffer"; readonly data: ArrayBuffer }
+type Back =
+  | Failure
+  | { readonly kind: "buffer"; readonly data: ArrayBuffer }
+  | { readonly kind: "crash"; readonly reason: string }
 
 /** The thread and what the main thread shares with it; one per process, started by the first session. */
 class Thread {
   readonly worker: Worker
-  readonly counters = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT))
+  readonly counters = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT))
+  readonly startedAt = Date.now()
   readonly back: MessagePort
   /** Buffers handed back by the thread, ready for new batches. */
   readonly spare: Array<ArrayBuffer> = []
   /** Each session's first failure, once read from `back`. */
   readonly failures = new Map<number, LayerIoError>()
   failuresSeen = 0
+  /** What stopped the thread, once it has. */
+  crash: string | undefined
   seq = 0
   sessions = 0
 
@@ -162,6 +182,7 @@ class Thread {
     for (let message = receiveMessageOnPort(this.back); message !== undefined; ) {
       const back = message.message as Back
       if (back.kind === "buffer") this.giveBack(back.data)
+      else if (back.kind === "crash") this.crash = back.reason
       else {
         this.failuresSeen++
         if (!this.failures.has(back.session)) {
@@ -190,7 +211,7 @@ class Thread {
     Atomics.add(this.counters, pendingSlot, weight)
     this.worker.postMessage({ session, seq, data, used, ops, weight }, [data])
     for (let pending = Atomics.load(this.counters, pendingSlot); pending > maxPendingBytes; ) {
-      Atomics.wait(this.counters, pendingSlot, pending)
+      this.wait(pendingSlot, pending)
       pending = Atomics.load(this.counters, pendingSlot)
     }
     return seq
@@ -199,9 +220,27 @@ class Thread {
   /** Waits until the thread has run batch `seq` and every batch before it. */
   waitFor(seq: number) {
     for (let done = Atomics.load(this.counters, doneSlot); done < seq; ) {
-      Atomics.wait(this.counters, doneSlot, done)
+      this.wait(doneSlot, done)
       done = Atomics.load(this.counters, doneSlot)
     }
+  }
+
+  /**
+   * Waits for `slot` to move from `value`, a second at a time, failing once the thread has stopped (or has not
+   * started in `startTimeoutMs`): what it had queued will never run, and waiting on would hang the apply.
+   */
+  private wait(slot: number, value: number) {
+    if (Atomics.load(this.counters, stateSlot) !== stateDead) Atomics.wait(this.counters, slot, value, 1000)
+    const state = Atomics.load(this.counters, stateSlot)
+    if (state === stateRunning) return
+    if (state !== stateDead && Date.now() - this.startedAt < startTimeoutMs) return
+    if (thread === this) thread = undefined
+    this.readBack()
+    throw new LayerIoError({
+      operation: "write",
+      path: "(the thread writing files behind the tar)",
+      reason: state === stateDead ? `it stopped: ${this.crash ?? "no reason given"}` : "it did not start"
+    })
   }
 }
 
@@ -266,8 +305,12 @@ export class Session {
 
   /** Sends what is queued and waits until the thread has run all of this session's calls; then its failure. */
   drain(): LayerIoError | undefined {
-    if (this.ops.length > 0) this.post()
-    this.thread.waitFor(this.lastSeq)
+    try {
+      if (this.ops.length > 0) this.post()
+      this.thread.waitFor(this.lastSeq)
+    } catch (e) {
+      return e as LayerIoError
+    }
     const failure = this.failure()
     this.thread.failures.delete(this.id)
     this.thread.giveBack(this.data)

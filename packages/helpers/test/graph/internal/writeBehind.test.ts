@@ -129,4 +129,31 @@ describe("writeBehind.Session", () => {
       expect(failing.drain()?.path).toBe(bad.path)
     })
   )
+
+  it.effect(
+    "a thread that stops on an error of its own fails the session instead of hanging it; the next starts anew",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const session = new WriteBehind.Session()
+        const f = newFile(dir, "f")
+        session.begin(f.fd, f.path)
+        session.write(f.fd, Buffer.from("x"))
+        // A message the thread cannot read: it throws outside any call's own error handling.
+        ;(
+          session as unknown as { thread: { worker: { postMessage: (m: unknown) => void } } }
+        ).thread.worker.postMessage("not a batch")
+        const failure = session.drain()
+        expect(failure?._tag).toBe("LayerIoError")
+        expect(failure?.message).toContain("it stopped")
+        Fs.closeSync(f.fd)
+        const next = new WriteBehind.Session()
+        const g = newFile(dir, "g")
+        next.begin(g.fd, g.path)
+        next.write(g.fd, Buffer.from("fine"))
+        next.finish(g.fd, false, 0, 0, 0o644, mtime)
+        expect(next.drain()).toBeUndefined()
+        expect(Fs.readFileSync(g.path, "utf8")).toBe("fine")
+      })
+  )
 })
