@@ -21,6 +21,21 @@ const newFile = (dir: string, name: string, flags = "wx") => {
 
 const mtime = new Date("2024-05-06T07:08:09.5Z")
 
+/** A new file in `dir` handed over to `session` with `body` queued, left unfinished. */
+const startFile = (session: WriteBehind.Session, dir: string, name: string, body: string) => {
+  const f = newFile(dir, name)
+  session.begin(f.fd, f.path)
+  session.write(f.fd, Buffer.from(body))
+  return f
+}
+
+/** Queues a whole file on `session`: `fd` handed over, each of `chunks` written, then finished with mode 0644. */
+const queueFile = (session: WriteBehind.Session, f: { fd: number; path: string }, ...chunks: Array<Uint8Array>) => {
+  session.begin(f.fd, f.path)
+  for (const chunk of chunks) session.write(f.fd, chunk)
+  session.finish(f.fd, false, 0, 0, 0o644, mtime)
+}
+
 describe("writeBehind.Session", () => {
   it.effect("writes bodies across batches and past the pending bound, then owner, mode and time, and closes", () =>
     Effect.gen(function* () {
@@ -58,8 +73,8 @@ describe("writeBehind.Session", () => {
       const dir = yield* tempDir
       const session = new WriteBehind.Session()
       const f = newFile(dir, "f")
-      session.begin(f.fd, f.path)
       const chunk = Buffer.from("first")
+      session.begin(f.fd, f.path)
       session.write(f.fd, chunk)
       chunk.write("XXXXX")
       session.write(f.fd, Buffer.from("+second"))
@@ -76,13 +91,8 @@ describe("writeBehind.Session", () => {
       Fs.writeFileSync(Path.join(dir, "read-only"), "")
       const bad = newFile(dir, "read-only", "r")
       const good = newFile(dir, "good")
-      session.begin(bad.fd, bad.path)
-      session.write(bad.fd, Buffer.from("cannot"))
-      session.write(bad.fd, Buffer.from("skipped"))
-      session.finish(bad.fd, false, 0, 0, 0o644, mtime)
-      session.begin(good.fd, good.path)
-      session.write(good.fd, Buffer.from("fine"))
-      session.finish(good.fd, false, 0, 0, 0o644, mtime)
+      queueFile(session, bad, Buffer.from("cannot"), Buffer.from("skipped"))
+      queueFile(session, good, Buffer.from("fine"))
       const failure = session.drain()
       expect(failure?._tag).toBe("LayerIoError")
       expect([failure?.operation, failure?.path]).toEqual(["write", bad.path])
@@ -97,9 +107,7 @@ describe("writeBehind.Session", () => {
     Effect.gen(function* () {
       const dir = yield* tempDir
       const session = new WriteBehind.Session()
-      const f = newFile(dir, "cut")
-      session.begin(f.fd, f.path)
-      session.write(f.fd, Buffer.from("half"))
+      const f = startFile(session, dir, "cut", "half")
       session.close(f.fd)
       expect(session.drain()).toBeUndefined()
       expect(openOn(f.fd, f.path)).toBe(false)
@@ -115,14 +123,9 @@ describe("writeBehind.Session", () => {
       const other = new WriteBehind.Session()
       Fs.writeFileSync(Path.join(dir, "read-only"), "")
       const bad = newFile(dir, "read-only", "r")
-      failing.begin(bad.fd, bad.path)
       // More than a batch: it goes to the thread now, before the other session's.
-      failing.write(bad.fd, Buffer.alloc(WriteBehind.batchBytes + 1))
-      failing.finish(bad.fd, false, 0, 0, 0o644, mtime)
-      const f = newFile(dir, "f")
-      other.begin(f.fd, f.path)
-      other.write(f.fd, Buffer.from("y"))
-      other.finish(f.fd, false, 0, 0, 0o644, mtime)
+      queueFile(failing, bad, Buffer.alloc(WriteBehind.batchBytes + 1))
+      queueFile(other, newFile(dir, "f"), Buffer.from("y"))
       // The other's drain waits past the failing session's first batch, which has failed by then.
       expect(other.drain()).toBeUndefined()
       expect(failing.failure()?.path).toBe(bad.path)
@@ -136,9 +139,7 @@ describe("writeBehind.Session", () => {
       Effect.gen(function* () {
         const dir = yield* tempDir
         const session = new WriteBehind.Session()
-        const f = newFile(dir, "f")
-        session.begin(f.fd, f.path)
-        session.write(f.fd, Buffer.from("x"))
+        const f = startFile(session, dir, "f", "x")
         // A message the thread cannot read: it throws outside any call's own error handling.
         ;(
           session as unknown as { thread: { worker: { postMessage: (m: unknown) => void } } }
@@ -149,9 +150,7 @@ describe("writeBehind.Session", () => {
         Fs.closeSync(f.fd)
         const next = new WriteBehind.Session()
         const g = newFile(dir, "g")
-        next.begin(g.fd, g.path)
-        next.write(g.fd, Buffer.from("fine"))
-        next.finish(g.fd, false, 0, 0, 0o644, mtime)
+        queueFile(next, g, Buffer.from("fine"))
         expect(next.drain()).toBeUndefined()
         expect(Fs.readFileSync(g.path, "utf8")).toBe("fine")
       })
