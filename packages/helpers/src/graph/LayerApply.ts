@@ -337,13 +337,7 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
   }
   return {
     _tag: "BodySink",
-    chunk: (chunk) => {
-      try {
-        writeAll(fd, chunk)
-      } catch (e) {
-        throw ioError("write", path)(e)
-      }
-    },
+    chunk: (chunk) => io("write", path, () => writeAll(fd, chunk)),
     end: () => {
       try {
         io("chmod", path, () => {

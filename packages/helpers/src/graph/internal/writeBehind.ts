@@ -211,37 +211,33 @@ class Thread {
     const seq = ++this.seq
     Atomics.add(this.counters, pendingSlot, weight)
     this.worker.postMessage({ session, seq, data, used, ops, weight }, [data])
-    for (let pending = Atomics.load(this.counters, pendingSlot); pending > maxPendingBytes; ) {
-      this.wait(pendingSlot, pending)
-      pending = Atomics.load(this.counters, pendingSlot)
-    }
+    this.waitWhile(pendingSlot, (pending) => pending > maxPendingBytes)
     return seq
   }
 
   /** Waits until the thread has run batch `seq` and every batch before it. */
   waitFor(seq: number) {
-    for (let done = Atomics.load(this.counters, doneSlot); done < seq; ) {
-      this.wait(doneSlot, done)
-      done = Atomics.load(this.counters, doneSlot)
-    }
+    this.waitWhile(doneSlot, (done) => done < seq)
   }
 
   /**
-   * Waits for `slot` to move from `value`, a second at a time, failing once the thread has stopped (or has not
-   * started in `startTimeoutMs`): what it had queued will never run, and waiting on would hang the apply.
+   * Waits while `busy` holds for the value in `slot`, a second at a time, failing once the thread has stopped (or
+   * has not started in `startTimeoutMs`): what it had queued will never run, and waiting on would hang the apply.
    */
-  private wait(slot: number, value: number) {
-    if (Atomics.load(this.counters, stateSlot) !== stateDead) Atomics.wait(this.counters, slot, value, 1000)
-    const state = Atomics.load(this.counters, stateSlot)
-    if (state === stateRunning) return
-    if (state !== stateDead && Date.now() - this.startedAt < startTimeoutMs) return
-    if (thread === this) thread = undefined
-    this.readBack()
-    throw new LayerIoError({
-      operation: "write",
-      path: "(the thread writing files behind the tar)",
-      reason: state === stateDead ? `it stopped: ${this.crash ?? "no reason given"}` : "it did not start"
-    })
+  private waitWhile(slot: number, busy: (value: number) => boolean) {
+    for (let value = Atomics.load(this.counters, slot); busy(value); value = Atomics.load(this.counters, slot)) {
+      if (Atomics.load(this.counters, stateSlot) !== stateDead) Atomics.wait(this.counters, slot, value, 1000)
+      const state = Atomics.load(this.counters, stateSlot)
+      if (state === stateRunning) continue
+      if (state !== stateDead && Date.now() - this.startedAt < startTimeoutMs) continue
+      if (thread === this) thread = undefined
+      this.readBack()
+      throw new LayerIoError({
+        operation: "write",
+        path: "(the thread writing files behind the tar)",
+        reason: state === stateDead ? `it stopped: ${this.crash ?? "no reason given"}` : "it did not start"
+      })
+    }
   }
 }
 
