@@ -3,7 +3,8 @@
  * a generated layer (many small files, some large ones), or with `--from` the tree under DIR (a real one: `/usr`, an
  * unpacked image), applied through `GraphDriver.ApplyDiff` over the plugin's Unix
  * socket, against `tar -x` of the same tar into an empty folder; then the same layer streamed out through
- * `GraphDriver.Diff`, against `tar -c` of the extracted folder (both read by this process, byte for byte). The four
+ * `GraphDriver.Diff`, against `tar -c` of the extracted folder (both read by this process, byte for byte; then again
+ * read by native readers, `curl` and `cat`, which keep up with either side). The
  * steps run `--rounds` times (default 3), each after a `sync`, on a new ext4 file system mounted from a file for the
  * run (`--in-place`: in the temporary folder; see `data`); a single round moves by a third on a shared virtual
  * machine, so the figures are the medians, with each round's ratios. Prints MB/s for each, the ratios, the plugin's
@@ -134,6 +135,10 @@ const peakRssMB = (pid: number) => {
 }
 
 const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds
+
+/** Whether `curl` is here to read the plugin's Diff natively (step 6 of a round); without it the step is left out. */
+const hasCurl = ChildProcess.spawnSync("curl", ["--version"], { stdio: "ignore" }).status === 0
+if (!hasCurl) console.log("bench graph: no curl here: Diff is read by this process only")
 
 /**
  * Writes back what the last step left dirty before the next is timed: otherwise the kernel's flusher threads write
@@ -348,6 +353,36 @@ const round = async (r: number) => {
     () => diffOf(bareSocket, bare.pid!, id)
   )
   const { read: diffRead, seconds: diff } = diffed
+
+  // 6. The same Diff read by native readers, `curl` for the plugin and `cat` for tar -c, in turn. This process
+  // reads 64 KiB at a time, and the ~200 KB a Unix socket holds by default is gone in a tenth of a millisecond, so
+  // above the plugin spends part of its time waiting for it, and it waiting for the plugin to make its next chunk;
+  // tar writes 10 KiB at a time into its pipe and hardly meets that. These figures show the plugin's own speed.
+  const native = hasCurl
+    ? await (async () => {
+        const tarSide = () => {
+          settle()
+          return run("sh", ["-c", 'tar -C "$1" -c . | cat > /dev/null', "sh", extracted])
+        }
+        const pluginSide = () => {
+          settle()
+          const body = JSON.stringify({ ID: id })
+          return run("curl", [
+            "-sf",
+            "--unix-socket",
+            socket,
+            "-d",
+            body,
+            "http://plugin/GraphDriver.Diff",
+            "-o",
+            "/dev/null"
+          ])
+        }
+        const first = r % 2 === 0 ? tarSide() : pluginSide()
+        const second = r % 2 === 0 ? pluginSide() : tarSide()
+        return r % 2 === 0 ? { tar: first, plugin: second } : { tar: second, plugin: first }
+      })()
+    : undefined
   const peakRss = peakRssMB(plugin.pid!)
   const line = {
     apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),
@@ -357,6 +392,9 @@ const round = async (r: number) => {
     tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
     diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
     diff_bytes: diffRead.bytes,
+    native_diff_mbps: native === undefined ? null : Number(mbps(diffRead.bytes, native.plugin).toFixed(1)),
+    native_tar_c_mbps: native === undefined ? null : Number(mbps(tarCRead.bytes, native.tar).toFixed(1)),
+    native_diff_ratio: native === undefined ? null : Number((native.tar / native.plugin).toFixed(3)),
     diff_first_byte_ms: Math.round(diffRead.firstByteMs),
     tar_c_first_byte_ms: Math.round(tarCRead.firstByteMs),
     tar_c_bytes: tarCRead.bytes,
@@ -377,6 +415,9 @@ const round = async (r: number) => {
   console.log(
     `round ${r + 1}: ApplyDiff ${line.apply_mbps} vs tar -x ${line.tar_x_mbps} MB/s (${line.apply_ratio}), ` +
       `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}), ` +
+      (native === undefined
+        ? ""
+        : `read by curl ${line.native_diff_mbps} vs tar -c | cat ${line.native_tar_c_mbps} MB/s (${line.native_diff_ratio}), `) +
       `CPU ratios ${line.apply_cpu_ratio} / ${line.diff_cpu_ratio}, Diff's first byte ${line.diff_first_byte_ms} ms, ` +
       `ApplyDiff's page faults ${line.apply_page_faults}; bare plugin ${line.bare_apply_ratio} / ${line.bare_diff_ratio}; ` +
       `plugin's peak RSS so far ${line.apply_peak_rss_mb} MB after ApplyDiff, ${line.peak_rss_mb} MB after Diff`
@@ -405,6 +446,13 @@ const result = {
   diff_mbps: median("diff_mbps"),
   tar_c_mbps: median("tar_c_mbps"),
   diff_ratio: median("diff_ratio"),
+  ...(hasCurl
+    ? {
+        native_diff_mbps: median("native_diff_mbps"),
+        native_tar_c_mbps: median("native_tar_c_mbps"),
+        native_diff_ratio: median("native_diff_ratio")
+      }
+    : {}),
   diff_first_byte_ms: median("diff_first_byte_ms"),
   tar_c_first_byte_ms: median("tar_c_first_byte_ms"),
   apply_cpu_s: median("apply_cpu_s"),
@@ -427,6 +475,11 @@ const result = {
 console.log(`medians of ${rounds} rounds:`)
 console.log(`ApplyDiff ${result.apply_mbps} MB/s vs tar -x ${result.tar_x_mbps} MB/s: ratio ${result.apply_ratio}`)
 console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} MB/s: ratio ${result.diff_ratio}`)
+if (hasCurl) {
+  console.log(
+    `Diff read by curl ${result.native_diff_mbps} MB/s vs tar -c | cat ${result.native_tar_c_mbps} MB/s: ratio ${result.native_diff_ratio}`
+  )
+}
 console.log(
   `CPU: ApplyDiff ${result.apply_cpu_s} s vs tar -x ${result.tar_x_cpu_s} s (${result.apply_cpu_ratio}); ` +
     `Diff ${result.diff_cpu_s} s vs tar -c ${result.tar_c_cpu_s} s (${result.diff_cpu_ratio})`
