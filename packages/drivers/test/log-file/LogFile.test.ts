@@ -75,6 +75,10 @@ describe("log-file", () => {
       expect(texts(until.entries)).toEqual(["one\n", "two\n"])
       const both = yield* daemon.logsStopped(logging.info, { Since: "2025-11-27T12:00:01Z", Tail: 1 })
       expect(texts(both.entries)).toEqual(["three\n"])
+      // Tail counts back from Until: the last entry up to 12:00:01. json-file takes the last entry of the file
+      // first and then stops at Until, which answers nothing here (README, docker logs).
+      const upTo = yield* daemon.logsStopped(logging.info, { Until: "2025-11-27T12:00:01Z", Tail: 1 })
+      expect(texts(upTo.entries)).toEqual(["two\n"])
     })
   )
 
