@@ -5,6 +5,8 @@
  * - `Naive`: a folder holding the whole image compared with its parent's folder (added, modified, deleted).
  * - `Overlay`: an overlay upper folder, whose whiteouts (0/0 character devices) are deletions and whose folders
  *   marked `trusted.overlay.opaque=y` hide everything below them; a path is "modified" when a lower folder has it.
+ *   For `changes`, what an opaque folder replaced is compared with the lower folders merged (deleted, modified or
+ *   added), as the daemon's naive comparison of the two mounted trees lists it.
  *
  * `changes` is what the daemon's `Changes` answers, `size` what `DiffSize` answers; `LayerDiff` turns the same
  * walk into a tar.
@@ -106,36 +108,112 @@ const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, Uint8A
 }
 
 /**
- * Whether a path differs from the parent's, as the daemon's naive comparison sees it; `capabilities`: the path's
- * `security.capability` in the layer and in the parent.
+ * One side of the naive comparison, by path relative to its root: a folder on disk, or lower layers merged.
  */
-const differs = (
-  l: Fs.BigIntStats,
-  p: Fs.BigIntStats,
-  layerPath: string,
-  parentPath: string,
-  capabilities: readonly [Uint8Array | undefined, Uint8Array | undefined]
-): boolean => {
+interface Tree {
+  readonly lstat: (rel: string) => Fs.BigIntStats | undefined
+  /** The names in folder `rel`, sorted. */
+  readonly names: (rel: string) => Array<string>
+  readonly readlink: (rel: string) => string
+  /** The path's `security.capability`, if it has one. */
+  readonly capability: (rel: string) => Uint8Array | undefined
+}
+
+/** Folder `root` on disk; `xattrs`: its extended attributes (at least its capabilities). */
+const folderTree = (root: string, xattrs: Xattrs): Tree => {
+  const at = LayerPath.under(root)
+  return {
+    lstat: (rel) => lstat(at(rel)),
+    names: (rel) => sortedNames(at(rel)),
+    readlink: (rel) => FileName.readlink(at(rel)),
+    capability: (rel) => xattrs.get(rel)?.[capability]
+  }
+}
+
+const opaqueMarker = "trusted.overlay.opaque"
+
+/**
+ * The lower folders of an overlay (top first) as overlayfs merges them, read without mounting: a whiteout hides the
+ * name in the layers below it, and a folder marked opaque or anything that is not a folder ends the merge of a
+ * path there. `xattrs`: each layer's opaque markers and capabilities.
+ */
+const mergedTree = (lowers: ReadonlyArray<string>, xattrs: ReadonlyArray<Xattrs>): Tree => {
+  const ats = lowers.map(LayerPath.under)
+  const isOpaque = (layer: number, rel: string) => isYes(xattrs[layer]?.get(rel)?.[opaqueMarker])
+  /** The layer showing `rel` with its stat, and the layers (top first) whose folders at `rel` are merged. */
+  const resolve = (rel: string) => {
+    let merged: Array<number> = []
+    for (let i = 0; i < ats.length; i++) {
+      merged.push(i)
+      if (isOpaque(i, "")) break
+    }
+    let shown: { readonly layer: number; readonly stat: Fs.BigIntStats } | undefined = {
+      layer: 0,
+      stat: lstat(ats[0]!(""))!
+    }
+    let prefix = ""
+    for (const name of rel === "" ? [] : rel.split("/")) {
+      if (!shown.stat.isDirectory()) return undefined
+      prefix = LayerPath.join(prefix, name)
+      const next: Array<number> = []
+      shown = undefined
+      for (const i of merged) {
+        const s = lstat(ats[i]!(prefix))
+        if (s === undefined) continue
+        if (isWhiteout(s)) break
+        shown ??= { layer: i, stat: s }
+        if (!s.isDirectory()) break
+        next.push(i)
+        if (isOpaque(i, prefix)) break
+      }
+      if (shown === undefined) return undefined
+      merged = next
+    }
+    return { ...shown, merged }
+  }
+  return {
+    lstat: (rel) => resolve(rel)?.stat,
+    names: (rel) => {
+      const found = resolve(rel)
+      if (found === undefined || !found.stat.isDirectory()) return []
+      const shown = new Set<string>()
+      const hidden = new Set<string>()
+      for (const i of found.merged) {
+        for (const name of sortedNames(ats[i]!(rel))) {
+          if (shown.has(name) || hidden.has(name)) continue
+          const s = lstat(ats[i]!(LayerPath.join(rel, name)))
+          if (s !== undefined && isWhiteout(s)) hidden.add(name)
+          else shown.add(name)
+        }
+      }
+      return [...shown].sort()
+    },
+    readlink: (rel) => FileName.readlink(ats[resolve(rel)?.layer ?? 0]!(rel)),
+    capability: (rel) => {
+      const found = resolve(rel)
+      return found === undefined ? undefined : xattrs[found.layer]?.get(rel)?.[capability]
+    }
+  }
+}
+
+/** Whether `path` differs from the parent's, as the daemon's naive comparison sees it. */
+const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layer: Tree, parent: Tree, path: string): boolean => {
   if ((l.mode & 0o170000n) !== (p.mode & 0o170000n)) return true
-  if (!sameBytes(...capabilities)) return true
+  if (!sameBytes(layer.capability(path), parent.capability(path))) return true
   if ((l.mode & 0o7777n) !== (p.mode & 0o7777n) || l.uid !== p.uid || l.gid !== p.gid || l.rdev !== p.rdev) {
     return true
   }
   // A folder's own times change with its content; its content is compared path by path instead.
   if (l.isDirectory()) return false
   if (l.size !== p.size || l.mtimeNs !== p.mtimeNs) return true
-  return l.isSymbolicLink() && FileName.readlink(layerPath) !== FileName.readlink(parentPath)
+  return l.isSymbolicLink() && layer.readlink(path) !== parent.readlink(path)
 }
 
-/** `xattrs`: the layer's (at least its capabilities); `parentCapabilities`: the parent's file capabilities. */
-function* naiveItems(
-  layer: string,
-  parent: string | undefined,
-  xattrs: Xattrs,
-  parentCapabilities: Xattrs
-): Generator<Item> {
-  const inLayer = LayerPath.under(layer)
-  const inParent = parent === undefined ? undefined : LayerPath.under(parent)
+/**
+ * The naive comparison of what is below folder `from` in `layer` and in `parent` (everything added without one).
+ * `xattrs`: the layer's extended attributes, given with its items.
+ */
+function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: Xattrs, from: string): Generator<Item> {
   // Folders unchanged themselves, listed only once something below them changed.
   const pending: Array<Item> = []
   const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
@@ -150,20 +228,20 @@ function* naiveItems(
     yield change
   }
   function* added(rel: string): Generator<Item> {
-    for (const name of sortedNames(inLayer(rel))) {
+    for (const name of layer.names(rel)) {
       const path = LayerPath.join(rel, name)
-      const stat = lstat(inLayer(path))!
+      const stat = layer.lstat(path)!
       yield* emit(item(path, Kind.Add, stat))
       if (stat.isDirectory()) yield* added(path)
     }
   }
   function* folder(rel: string): Generator<Item> {
-    const names = new Set(sortedNames(inLayer(rel)))
-    if (inParent !== undefined) for (const name of sortedNames(inParent(rel))) names.add(name)
+    const names = new Set(layer.names(rel))
+    if (parent !== undefined) for (const name of parent.names(rel)) names.add(name)
     for (const name of [...names].sort()) {
       const path = LayerPath.join(rel, name)
-      const l = lstat(inLayer(path))
-      const p = inParent === undefined ? undefined : lstat(inParent(path))
+      const l = layer.lstat(path)
+      const p = parent?.lstat(path)
       if (l === undefined) {
         if (p !== undefined) yield* emit(item(path, Kind.Delete, p))
         continue
@@ -173,10 +251,7 @@ function* naiveItems(
         if (l.isDirectory()) yield* added(path)
         continue
       }
-      const changed = differs(l, p, inLayer(path), inParent!(path), [
-        xattrs.get(path)?.[capability],
-        parentCapabilities.get(path)?.[capability]
-      ])
+      const changed = differs(l, p, layer, parent!, path)
       if (l.isDirectory() && p.isDirectory()) {
         const self = item(path, Kind.Modify, l)
         if (changed) yield* emit(self)
@@ -189,13 +264,37 @@ function* naiveItems(
       } else if (changed) yield* emit(item(path, Kind.Modify, l))
     }
   }
-  yield* folder("")
+  yield* folder(from)
 }
 
-function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xattrs): Generator<Item> {
+/** `xattrs`: the layer's (at least its capabilities); `parentCapabilities`: the parent's file capabilities. */
+const naiveItems = (layer: string, parent: string | undefined, xattrs: Xattrs, parentCapabilities: Xattrs) =>
+  naiveFolder(
+    folderTree(layer, xattrs),
+    parent === undefined ? undefined : folderTree(parent, parentCapabilities),
+    xattrs,
+    ""
+  )
+
+/**
+ * `lowerXattrs` (each lower's opaque markers and capabilities, top first): given, what a folder made opaque over a
+ * lower folder replaced is compared with the lowers merged, as the daemon's naive comparison of the two mounted
+ * trees shows it (`rm -rf d && mkdir d`: what `d` held is deleted, a name made again is modified); without, all
+ * below it is added (enough for the tar, whose opaque marker removes the rest).
+ */
+function* overlayItems(
+  upper: string,
+  lowers: ReadonlyArray<string>,
+  xattrs: Xattrs,
+  lowerXattrs?: ReadonlyArray<Xattrs>
+): Generator<Item> {
   const inUpper = LayerPath.under(upper)
   const inLowers = lowers.map(LayerPath.under)
   const inLower = (rel: string) => inLowers.some((inLower) => lstat(inLower(rel)) !== undefined)
+  const compared =
+    lowerXattrs === undefined || lowers.length === 0
+      ? undefined
+      : { upper: folderTree(upper, xattrs), lowers: mergedTree(lowers, lowerXattrs) }
   function* folder(rel: string, hidden: boolean): Generator<Item> {
     for (const name of sortedNames(inUpper(rel))) {
       const path = LayerPath.join(rel, name)
@@ -204,10 +303,13 @@ function* overlayItems(upper: string, lowers: ReadonlyArray<string>, xattrs: Xat
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue
       }
-      const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.["trusted.overlay.opaque"])
+      const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.[opaqueMarker])
       const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
       yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }
-      if (stat.isDirectory()) yield* folder(path, hidden || opaque)
+      if (!stat.isDirectory()) continue
+      if (opaque && !hidden && compared?.lowers.lstat(path)?.isDirectory()) {
+        yield* naiveFolder(compared.upper, compared.lowers, xattrs, path)
+      } else yield* folder(path, hidden || opaque)
     }
   }
   yield* folder("", false)
@@ -231,8 +333,18 @@ export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoErro
         [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs)
       }))
 
-/** Reads the changes without their attributes (enough for `Changes` and `DiffSize`). */
-const quickItems = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> =>
+/** Whether an overlay upper folder has a folder marked opaque (by its extended attributes). */
+const hasOpaque = (xattrs: Xattrs) => {
+  for (const [path, found] of xattrs) if (path !== "" && isYes(found[opaqueMarker])) return true
+  return false
+}
+
+/**
+ * Reads the changes without their attributes (enough for `Changes` and `DiffSize`). `compareOpaque`: what opaque
+ * folders replaced is compared with the lowers (see `overlayItems`), whose opaque markers and capabilities are then
+ * read too, only when the upper folder has such a folder.
+ */
+const quickItems = (source: Source, compareOpaque: boolean): Effect.Effect<Iterable<Item>, LayerIoError> =>
   source._tag === "Naive"
     ? Effect.map(
         // Only capabilities tell a change the stat does not show.
@@ -241,14 +353,28 @@ const quickItems = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError>
           [Symbol.iterator]: () => naiveItems(source.layer, source.parent, layerCapabilities, parentCapabilities)
         })
       )
-    : Effect.map(
-        // Only opaque markers matter here; they are all under trusted.overlay.
+    : Effect.flatMap(
+        // Opaque markers are under trusted.overlay; capabilities matter only where lowers are compared.
         SpecialFiles.readXattrsTree(source.upper),
-        (xattrs) => ({ [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs) })
+        (xattrs) =>
+          Effect.map(
+            compareOpaque && hasOpaque(xattrs)
+              ? Effect.forEach(source.lowers, (lower) =>
+                  SpecialFiles.readXattrsTree(lower, "^(trusted\\.overlay\\.opaque|security\\.capability)$")
+                )
+              : Effect.succeed(undefined),
+            (lowerXattrs) => ({
+              [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs, lowerXattrs)
+            })
+          )
       )
 
-const walked = <A>(source: Source, f: (items: Iterable<Item>) => A): Effect.Effect<A, LayerIoError> =>
-  Effect.flatMap(quickItems(source), (all) =>
+const walked = <A>(
+  source: Source,
+  compareOpaque: boolean,
+  f: (items: Iterable<Item>) => A
+): Effect.Effect<A, LayerIoError> =>
+  Effect.flatMap(quickItems(source, compareOpaque), (all) =>
     Effect.try({ try: () => f(all), catch: ioError("walk", source._tag === "Naive" ? source.layer : source.upper) })
   )
 
@@ -260,7 +386,7 @@ const walked = <A>(source: Source, f: (items: Iterable<Item>) => A): Effect.Effe
 export const changes = (
   source: Source
 ): Effect.Effect<Array<{ readonly Path: string; readonly Kind: Kind }>, LayerIoError> =>
-  walked(source, (all) => Array.from(all, (i) => ({ Path: `/${i.path}`, Kind: i.kind })))
+  walked(source, true, (all) => Array.from(all, (i) => ({ Path: `/${i.path}`, Kind: i.kind })))
 
 /**
  * Bytes of what is added or modified, what the daemon's `DiffSize` answers: every path but folders by its size
@@ -270,7 +396,7 @@ export const changes = (
  * @since 0.1.0
  */
 export const size = (source: Source): Effect.Effect<number, LayerIoError> =>
-  walked(source, (all) => {
+  walked(source, false, (all) => {
     const seen = new Set<bigint>()
     let total = 0
     for (const i of all) {

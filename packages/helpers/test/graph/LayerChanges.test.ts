@@ -101,10 +101,65 @@ describe("LayerChanges", () => {
         { Path: "/etc/hosts", Kind: 0 },
         { Path: "/etc/new", Kind: 1 },
         { Path: "/same", Kind: 0 },
-        // Below an opaque folder nothing of the lower layers shows: the file is new.
-        { Path: "/same/file", Kind: 1 }
+        // An opaque folder replaced the lower one: its file is compared with the lower file, as the daemon compares
+        // the two trees.
+        { Path: "/same/file", Kind: 0 }
       ])
       expect(yield* LayerChanges.size(source)).toBe(7 + 1 + 12)
     })
+  )
+
+  it.effect.skipIf(!isRoot)(
+    "overlay: a folder made again (opaque) is compared with the lower layers merged, as the daemon's docker diff shows it",
+    () =>
+      Effect.gen(function* () {
+        const { base } = yield* parentAndCopy
+        const [top, bottom, upper] = ["l0", "l1", "upper"].map((name) => Path.join(base, name))
+        const write = (path: string, text: string) => {
+          Fs.mkdirSync(Path.dirname(path), { recursive: true })
+          Fs.writeFileSync(path, text)
+        }
+        const opaque = (path: string) =>
+          ChildProcess.execFileSync("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", path])
+        for (const [name, text] of Object.entries({ a: "a", b: "b", "sub/x": "x", gone: "g" })) {
+          write(Path.join(bottom!, "d", name), text)
+        }
+        write(Path.join(bottom!, "e/old"), "o")
+        // The top lower deletes d/gone, adds d/c, and makes e again (opaque) with one file: e/old is hidden.
+        write(Path.join(top!, "d/c"), "c")
+        ChildProcess.execFileSync("mknod", [Path.join(top!, "d/gone"), "c", "0", "0"])
+        write(Path.join(top!, "e/fresh"), "f")
+        opaque(Path.join(top!, "e"))
+        // The container: rm -rf d e; mkdir d e; d/a copied back as it was, d/b changed, d/sub made again with
+        // another file, d/n new; e left empty.
+        Fs.mkdirSync(Path.join(upper!, "d"), { recursive: true })
+        ChildProcess.execFileSync("cp", ["-a", Path.join(bottom!, "d/a"), Path.join(upper!, "d/a")])
+        write(Path.join(upper!, "d/b"), "bb")
+        write(Path.join(upper!, "d/sub/y"), "y")
+        write(Path.join(upper!, "d/n"), "n")
+        Fs.mkdirSync(Path.join(upper!, "e"))
+        opaque(Path.join(upper!, "d"))
+        opaque(Path.join(upper!, "e"))
+        const source = LayerChanges.overlay(upper!, [top!, bottom!])
+        expect(yield* LayerChanges.changes(source)).toEqual([
+          { Path: "/d", Kind: 0 },
+          { Path: "/d/b", Kind: 0 },
+          { Path: "/d/c", Kind: 2 },
+          { Path: "/d/n", Kind: 1 },
+          { Path: "/d/sub", Kind: 0 },
+          { Path: "/d/sub/x", Kind: 2 },
+          { Path: "/d/sub/y", Kind: 1 },
+          { Path: "/e", Kind: 0 },
+          { Path: "/e/fresh", Kind: 2 }
+        ])
+        // The tar needs none of those deletions: the opaque markers remove what is below.
+        const names: Array<string> = []
+        yield* Stream.runForEach(TarStream.entries(LayerDiff.diff(source)), (entry) =>
+          Effect.sync(() => void names.push(entry.header.name))
+        )
+        expect(names.filter((name) => name.includes(".wh."))).toEqual(["d/.wh..wh..opq", "e/.wh..wh..opq"])
+        // Only the sizes of what the layer holds.
+        expect(yield* LayerChanges.size(source)).toBe(1 + 2 + 1 + 1)
+      })
   )
 })
