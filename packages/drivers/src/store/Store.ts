@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Crypto from "node:crypto"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -105,9 +106,36 @@ export interface UpdateOptions {
 }
 
 /**
+ * The prefix of the keys `update` writes besides a decision's: one per transaction (see `update`), so drivers must
+ * not use it for keys of their own.
+ *
+ * @since 0.1.0
+ */
+export const tokenPrefix = "txn/"
+
+/** Per store, the tokens of transactions known to be written: the next transaction deletes them. */
+const writtenTokens = new WeakMap<Service, Set<string>>()
+
+const tokensOf = (store: Service): Set<string> => {
+  let tokens = writtenTokens.get(store)
+  if (tokens === undefined) {
+    tokens = new Set()
+    writtenTokens.set(store, tokens)
+  }
+  return tokens
+}
+
+/**
  * Reads `keys`, runs `decide` on their values (`undefined` when absent), and commits its writes if nobody changed
  * those keys meanwhile; on a conflict, reads again and decides again, after a short random pause so competing
  * writers spread out. A decision that fails fails the update and writes nothing.
+ *
+ * A remote store may apply a transaction and still not say so: its answer lost on the way, or its client trying a
+ * call again that had been applied (etcd's client does, and its second try then finds the versions changed by the
+ * first). Deciding again then would apply the decision twice (an address handed out twice, one of them leaked). So
+ * each transaction also writes a token key of its own (`tokenPrefix` and a random ID): when a commit fails or
+ * reports a conflict, `update` reads the token, and if it is there the transaction was applied and its result
+ * stands. Each process deletes its tokens with its next transaction, so at most one per process stays behind.
  *
  * @since 0.1.0
  */
@@ -126,17 +154,41 @@ export const update = <A, E>(
       const { result, writes } = decided.success
       const changes = Object.entries(writes).filter(([k, v]) => v !== values.get(k) || !keys.includes(k))
       if (changes.length === 0) return Effect.succeed(result)
+      const token = `${tokenPrefix}${Crypto.randomUUID()}`
+      const stale = [...tokensOf(store)]
       const transaction: Transaction = {
         expect: new Map(keys.map((k) => [k, entries.get(k)?.version] as const)),
-        writes: new Map(changes)
+        writes: new Map<string, string | undefined>([
+          ...changes,
+          [token, "1"],
+          ...stale.map((t) => [t, undefined] as const)
+        ])
       }
-      return Effect.flatMap(store.commit(transaction), (committed) => {
-        if (committed) return Effect.succeed(result)
-        if (n >= attempts) return Effect.fail(new StoreContention({ store: store.name, attempts }))
-        // Up to 1 ms early on, growing to 20 ms: contention on one pool resolves in a few rounds.
-        const pause = Math.random() * Math.min(20, 1 + n)
-        return Effect.andThen(Effect.sleep(`${pause} millis`), attempt(n + 1))
-      })
+      // Whether the transaction was applied though the commit did not say so (see above).
+      const landed = Effect.map(store.get([token]), (found) => found.has(token))
+      const written = () => {
+        const tokens = tokensOf(store)
+        for (const t of stale) tokens.delete(t)
+        tokens.add(token)
+        return Effect.succeed(result)
+      }
+      return store.commit(transaction).pipe(
+        Effect.catch((unavailable) =>
+          // Unknown whether it was applied: the error stands unless the token says it was.
+          Effect.flatMap(
+            Effect.orElseSucceed(landed, () => false),
+            (yes) => (yes ? Effect.succeed(true) : Effect.fail(unavailable))
+          )
+        ),
+        Effect.flatMap((committed) => (committed ? Effect.succeed(true) : landed)),
+        Effect.flatMap((committed) => {
+          if (committed) return written()
+          if (n >= attempts) return Effect.fail(new StoreContention({ store: store.name, attempts }))
+          // Up to 1 ms early on, growing to 20 ms: contention on one pool resolves in a few rounds.
+          const pause = Math.random() * Math.min(20, 1 + n)
+          return Effect.andThen(Effect.sleep(`${pause} millis`), attempt(n + 1))
+        })
+      )
     })
   return Effect.suspend(() => attempt(1))
 }

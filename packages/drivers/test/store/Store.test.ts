@@ -145,6 +145,68 @@ describe("StoreMemory", () => {
   )
 })
 
+/**
+ * A store whose first commit is applied but answered wrongly: with an error (the answer lost), or as a conflict (a
+ * client that tried the call again after it had been applied); `applied: false` fails that commit before applying it.
+ */
+const lossy = (inner: Store.Service, answer: "error" | "conflict", applied = true): Store.Service => {
+  let first = true
+  const lost = new Store.StoreUnavailable({ store: inner.name, reason: "answer lost" })
+  return {
+    ...inner,
+    commit: (transaction) => {
+      if (!first) return inner.commit(transaction)
+      first = false
+      if (!applied) return Effect.fail(lost)
+      return Effect.andThen(inner.commit(transaction), answer === "error" ? Effect.fail(lost) : Effect.succeed(false))
+    }
+  }
+}
+
+const tokensIn = (memory: StoreMemory.MemoryStore) =>
+  [...memory.dump().keys()].filter((key) => key.startsWith(Store.tokenPrefix))
+
+describe("Store.update when a commit does not say it was applied", () => {
+  for (const answer of ["error", "conflict"] as const) {
+    it.live(
+      `applied but answered with ${answer === "error" ? "an error" : "a conflict"}: applied once, its result stands`,
+      () =>
+        Effect.gen(function* () {
+          const memory = StoreMemory.make()
+          const store = lossy(memory.service, answer)
+          // Each update takes the next number: deciding again would take two.
+          const take = Store.update(store, ["next"], (values) => {
+            const n = Number(values.get("next") ?? "0")
+            return Result.succeed({ result: n, writes: { next: String(n + 1) } })
+          })
+          expect(yield* take).toBe(0)
+          expect(memory.dump().get("next")).toBe("1")
+          expect(yield* take).toBe(1)
+          expect(memory.dump().get("next")).toBe("2")
+        })
+    )
+  }
+
+  it.live("not applied and answered with an error: the update fails with it and nothing is written", () =>
+    Effect.gen(function* () {
+      const memory = StoreMemory.make()
+      const error = yield* Effect.flip(increment(lossy(memory.service, "error", false), "k"))
+      expect(error).toBeInstanceOf(Store.StoreUnavailable)
+      expect(error.message).toBe("memory store unavailable: answer lost")
+      expect(memory.dump()).toEqual(new Map())
+    })
+  )
+
+  it.live("each process leaves at most one token behind", () =>
+    Effect.gen(function* () {
+      const memory = StoreMemory.make()
+      for (let i = 0; i < 5; i++) yield* increment(memory.service, `k${i % 2}`)
+      expect(tokensIn(memory)).toHaveLength(1)
+      expect(memory.dump().get("k0")).toBe("3")
+    })
+  )
+})
+
 describe("StoreFile", () => {
   it.live("keeps its keys across a reopen and refuses a folder another live process owns", () =>
     Effect.gen(function* () {
