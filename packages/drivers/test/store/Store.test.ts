@@ -7,6 +7,7 @@ import { EtcdServer } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Result, Schedule, type Scope } from "effect"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -272,6 +273,73 @@ describe.skipIf(etcd === undefined)("StoreEtcd with etcd going away", () => {
           Effect.retry({ times: 40, schedule: Schedule.spaced("500 millis") }),
           Effect.orDie
         )
+        expect((yield* store.get([key])).get(key)?.value).toBe("2")
+      }),
+    60_000
+  )
+})
+
+/**
+ * A TCP proxy to `target` that can lose one answer: once `loseNextAnswer` is set, the first bytes coming back are
+ * dropped and the connection is cut, after the request has reached etcd (as when a network breaks mid-call).
+ */
+const answerLosingProxy = (target: string) =>
+  Effect.acquireRelease(
+    Effect.promise(
+      () =>
+        new Promise<{ readonly endpoint: string; loseNextAnswer: boolean; readonly server: Net.Server }>((resolve) => {
+          const [host, port] = target.split(":") as [string, string]
+          const proxy = { endpoint: "", loseNextAnswer: false, server: Net.createServer() }
+          proxy.server.on("connection", (client) => {
+            const upstream = Net.connect(Number(port), host)
+            client.pipe(upstream)
+            upstream.on("data", (chunk: Buffer) => {
+              if (!proxy.loseNextAnswer) return void client.write(chunk)
+              proxy.loseNextAnswer = false
+              client.destroy()
+              upstream.destroy()
+            })
+            client.on("error", () => upstream.destroy())
+            upstream.on("error", () => client.destroy())
+            client.on("close", () => upstream.destroy())
+          })
+          proxy.server.listen(0, "127.0.0.1", () => {
+            proxy.endpoint = `127.0.0.1:${(proxy.server.address() as Net.AddressInfo).port}`
+            resolve(proxy)
+          })
+        })
+    ),
+    (proxy) => Effect.sync(() => proxy.server.close())
+  )
+
+describe.skipIf(etcd === undefined)("StoreEtcd with an answer lost", () => {
+  it.live(
+    "a transaction etcd applied but whose answer was lost is applied once: the client's retry finds its token",
+    () =>
+      Effect.gen(function* () {
+        const proxy = yield* answerLosingProxy(etcd!.endpoint)
+        const store = yield* open(StoreEtcd.layer({ hosts: [proxy.endpoint], prefix: "lost/", timeoutMs: 2000 }))
+        const key = fresh()
+        // Each update takes the next number: deciding again would take two.
+        const take = (from: Store.Service) =>
+          Store.update(from, [key], (values) => {
+            const n = Number(values.get(key) ?? "0")
+            return Result.succeed({ result: n, writes: { [key]: String(n + 1) } })
+          })
+        expect(yield* take(store)).toBe(0)
+        // The next commit reaches etcd, and its answer is lost on the way back (once).
+        let lost = false
+        const losing: Store.Service = {
+          ...store,
+          commit: (transaction) =>
+            Effect.suspend(() => {
+              proxy.loseNextAnswer = !lost
+              lost = true
+              return store.commit(transaction)
+            })
+        }
+        expect(yield* take(losing)).toBe(1)
+        expect(proxy.loseNextAnswer).toBe(false)
         expect((yield* store.get([key])).get(key)?.value).toBe("2")
       }),
     60_000
