@@ -10,6 +10,7 @@ import type { Conformance } from "@docker-plugin-kit/testkit"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
@@ -55,7 +56,8 @@ export interface Result {
  */
 export const probe = (
   target: string,
-  folders: ReturnType<typeof foldersOf>
+  folders: ReturnType<typeof foldersOf>,
+  checks: Conformance.Options = {}
 ): Effect.Effect<{ readonly result: Result; readonly text: string }> =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -77,7 +79,7 @@ export const probe = (
       const connected = yield* Effect.result(ConformanceSuites.running(target, { folders }))
       if (connected._tag === "Failure") return failed(null, connected.failure.message)
       const client: PluginClient.PluginClient = connected.success
-      const run = yield* Effect.result(ConformanceSuites.runAll(client))
+      const run = yield* Effect.result(ConformanceSuites.runAll(client, { checks }))
       if (run._tag === "Failure") return failed(client.address, `activation failed: ${run.failure.message}`)
       const { implements: subsystems, reports, genericOnly, uncovered } = run.success
       // Nothing checked is not a pass: a plugin that implements nothing known fails.
@@ -127,11 +129,17 @@ export const command = Command.make(
       )
     ),
     ...folderFlags,
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false))
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false)),
+    secretName: Flag.String("secret-name").pipe(
+      Flag.withDescription("A secret the SecretProvider holds: its value is judged, and failing to answer it fails"),
+      Flag.optional
+    )
   },
   (values) =>
     Effect.gen(function* () {
-      const { result, text } = yield* probe(values.target, foldersOf(values))
+      const { result, text } = yield* probe(values.target, foldersOf(values), {
+        secretName: Option.getOrUndefined(values.secretName)
+      })
       yield* Console.log(values.json ? JSON.stringify(result, null, 2) : text)
       if (!result.passed) {
         return yield* new ProbeFailed({ summary: result.error ?? "conformance checks failed" })

@@ -40,6 +40,20 @@ export interface Context {
   readonly client: PluginClient.PluginClient
   /** A fresh name for this run (`dpk-conformance-<run>-<label>`), so checks never collide with real data. */
   readonly unique: (label: string) => string
+  readonly options: Options
+}
+
+/**
+ * What the user tells the checks about the plugin under test, for checks that need real data of its own.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /**
+   * A secret the SecretProvider holds (`dpk probe --secret-name NAME`): its value is then judged, and failing to
+   * answer it fails. Without it, the check asks for a fresh name, and a provider that fails that is not judged.
+   */
+  readonly secretName?: string | undefined
 }
 
 /**
@@ -281,10 +295,10 @@ export const runCheck = (check: Check, context: Context): Effect.Effect<Outcome>
  *
  * @since 0.1.0
  */
-export const context = (client: PluginClient.PluginClient): Context => {
+export const context = (client: PluginClient.PluginClient, options: Options = {}): Context => {
   const run = Math.random().toString(36).slice(2, 8)
   let n = 0
-  return { client, unique: (label) => `dpk-conformance-${run}-${label}-${++n}` }
+  return { client, unique: (label) => `dpk-conformance-${run}-${label}-${++n}`, options }
 }
 
 /**
@@ -292,8 +306,8 @@ export const context = (client: PluginClient.PluginClient): Context => {
  *
  * @since 0.1.0
  */
-export const run = (suite: Suite, client: PluginClient.PluginClient): Effect.Effect<Report> => {
-  const ctx = context(client)
+export const run = (suite: Suite, client: PluginClient.PluginClient, options: Options = {}): Effect.Effect<Report> => {
+  const ctx = context(client, options)
   return Effect.map(
     Effect.forEach(suite.checks, (c) => runCheck(c, ctx)),
     (outcomes) => ({

@@ -50,6 +50,12 @@ const valueSize = (body: unknown): number | undefined => {
   return Result.isFailure(read) ? undefined : Buffer.from(read.success.Value ?? "", "base64").length
 }
 
+/** How a failed answer reads: its status, and its error text when it has one. */
+const failureOf = (response: { readonly status: number; readonly body: unknown }): string => {
+  const err = ConformanceGeneric.errorSpellings(response.body, E.getSecret.errorField).at(-1)?.[1]
+  return `status ${response.status}${typeof err === "string" && err !== "" ? `, ${JSON.stringify(err)}` : ""}`
+}
+
 /**
  * Every SecretProvider check.
  *
@@ -59,15 +65,22 @@ export const checks: ReadonlyArray<Conformance.Check> = [
   Conformance.check(
     "GetSecret answers a value the swarm manager accepts (1 byte to under 500 KiB)",
     {
-      why: "The manager refuses a driver's value that is empty or of 500 KiB (512000 bytes) or more: it leaves the secret out (saying why only in its debug log) and every task using it fails to start. Skipped when the plugin fails the request (it has no secret of the name sent)."
+      why: "The manager refuses a driver's value that is empty or of 500 KiB (512000 bytes) or more: it leaves the secret out (saying why only in its debug log) and every task using it fails to start. The check asks for a fresh name unless told a secret the plugin holds (`dpk probe --secret-name NAME`); a plugin that fails a fresh name is not judged."
     },
     (context) =>
       Effect.gen(function* () {
-        const request = taskRequest(context)
+        const named = context.options.secretName
+        const request = { ...taskRequest(context), ...(named === undefined ? {} : { SecretName: named }) }
         const exchange = yield* Conformance.send(context, E.getSecret, request)
-        if (exchange.response.status !== 200) return
-        const size = valueSize(exchange.response.body)
-        if (size === undefined || (size > 0 && size < maxSecretSize)) return
+        const size = exchange.response.status === 200 ? valueSize(exchange.response.body) : undefined
+        if (size === undefined) {
+          if (named === undefined) return
+          return yield* Conformance.fail(
+            exchange,
+            `SecretProvider.GetSecret failed for secret "${named}", which the plugin was said to hold (${failureOf(exchange.response)}): every task using it fails to start`
+          )
+        }
+        if (size > 0 && size < maxSecretSize) return
         yield* Conformance.fail(
           exchange,
           `SecretProvider.GetSecret answered secret "${request.SecretName}" with a Value of ${size} bytes: the swarm manager refuses ${size === 0 ? "an empty value" : `a value of ${maxSecretSize} bytes (500 KiB) or more`}, so every task using the secret fails to start`

@@ -145,12 +145,12 @@ export const forManifest = (
  */
 export const runAll = (
   client: PluginClient.PluginClient,
-  options: { readonly apis?: ReadonlyArray<PluginApi.Any> } = {}
+  options: { readonly apis?: ReadonlyArray<PluginApi.Any>; readonly checks?: Conformance.Options } = {}
 ) =>
   Effect.flatMap(client.activate, (manifest) => {
     const { suites, genericOnly, uncovered } = forManifest(manifest.Implements ?? [], options)
     return Effect.map(
-      Effect.forEach(suites, (suite) => Conformance.run(suite, client)),
+      Effect.forEach(suites, (suite) => Conformance.run(suite, client, options.checks)),
       (reports) => ({
         implements: manifest.Implements ?? [],
         reports,

@@ -19,13 +19,14 @@ import * as ConformanceReport from "./ConformanceReport.ts"
 export const describeSuite = <E>(
   name: string,
   suite: Conformance.Suite,
-  client: () => Effect.Effect<PluginClient.PluginClient, E, Scope.Scope>
+  client: () => Effect.Effect<PluginClient.PluginClient, E, Scope.Scope>,
+  options: Conformance.Options = {}
 ): void => {
   describe(name, () => {
     for (const check of suite.checks) {
       it.live(check.name, () =>
         Effect.gen(function* () {
-          const outcome = yield* Conformance.runCheck(check, Conformance.context(yield* client()))
+          const outcome = yield* Conformance.runCheck(check, Conformance.context(yield* client(), options))
           if (outcome.status === "fail") {
             return yield* Effect.die(new Error(ConformanceReport.outcomeLines(outcome).join("\n").trim()))
           }

@@ -14,6 +14,26 @@ const memory = (socket: string) =>
   )
 
 describe("dpk probe", () => {
+  it.live("--secret-name judges a secret the provider holds; without it, a provider failing fresh names passes", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(yield* tempDir, "vault.sock")
+      yield* nodeProcess(fixture("vault-secret-plugin.ts"), [socket], "listening on")
+      const check = "GetSecret answers a value the swarm manager accepts (1 byte to under 500 KiB)"
+      expect((yield* dpk(["probe", socket])).code).toBe(0)
+      expect((yield* dpk(["probe", socket, "--secret-name", "db-password"])).code).toBe(0)
+      const empty = yield* dpk(["probe", socket, "--secret-name", "empty-token"])
+      expect(empty.code).toBe(1)
+      expect(empty.stdout).toContain(
+        `  ✗ ${check}: SecretProvider.GetSecret answered secret "empty-token" with a Value of 0 bytes: the swarm manager refuses an empty value`
+      )
+      const missing = yield* dpk(["probe", socket, "--secret-name", "api-key"])
+      expect(missing.code).toBe(1)
+      expect(missing.stdout).toContain(
+        `  ✗ ${check}: SecretProvider.GetSecret failed for secret "api-key", which the plugin was said to hold (status 200, "no secret named api-key"): every task using it fails to start`
+      )
+    })
+  )
+
   it.live("passes the memory plugin by socket path and by name, exit code 0", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
