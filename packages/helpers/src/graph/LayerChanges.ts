@@ -132,6 +132,15 @@ const folderTree = (root: string, xattrs: Xattrs): Tree => {
 
 const opaqueMarker = "trusted.overlay.opaque"
 
+/** `tree` with its whiteouts left out (below an opaque folder they hide nothing the opaque marker does not). */
+const withoutWhiteouts = (tree: Tree): Tree => {
+  const lstat = (rel: string) => {
+    const s = tree.lstat(rel)
+    return s === undefined || isWhiteout(s) ? undefined : s
+  }
+  return { ...tree, lstat, names: (rel) => tree.names(rel).filter((name) => lstat(LayerPath.join(rel, name))) }
+}
+
 /**
  * The lower folders of an overlay (top first) as overlayfs merges them, read without mounting: a whiteout hides the
  * name in the layers below it, and a folder marked opaque or anything that is not a folder ends the merge of a
@@ -294,7 +303,7 @@ function* overlayItems(
   const compared =
     lowerXattrs === undefined || lowers.length === 0
       ? undefined
-      : { upper: folderTree(upper, xattrs), lowers: mergedTree(lowers, lowerXattrs) }
+      : { upper: withoutWhiteouts(folderTree(upper, xattrs)), lowers: mergedTree(lowers, lowerXattrs) }
   function* folder(rel: string, hidden: boolean): Generator<Item> {
     for (const name of sortedNames(inUpper(rel))) {
       const path = LayerPath.join(rel, name)
