@@ -76,6 +76,11 @@ export interface Service {
   readonly get: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Entry>, StoreUnavailable>
   /** Applies `writes` if every key of `expect` still has its version; `false` (and nothing written) otherwise. */
   readonly commit: (transaction: Transaction) => Effect.Effect<boolean, StoreUnavailable>
+  /**
+   * Whether a commit may be applied without saying so: an answer lost on the way, or a client trying a call again
+   * that had been applied (a remote store; `true` for etcd). `update` then tracks each transaction (see there).
+   */
+  readonly answersMayBeLost?: boolean
 }
 
 /**
@@ -106,8 +111,8 @@ export interface UpdateOptions {
 }
 
 /**
- * The prefix of the keys `update` writes besides a decision's: one per transaction (see `update`), so drivers must
- * not use it for keys of their own.
+ * The prefix of the keys `update` writes besides a decision's on a store whose answers may be lost: one per
+ * transaction (see `update`), so drivers must not use it for keys of their own.
  *
  * @since 0.1.0
  */
@@ -126,16 +131,49 @@ const tokensOf = (store: Service): Set<string> => {
 }
 
 /**
+ * Commits `transaction` with a token key of its own (see `update`), read back when the commit fails or reports a
+ * conflict: `true` when the transaction was applied, whatever the commit said.
+ */
+const commitTracked = (store: Service, transaction: Transaction): Effect.Effect<boolean, StoreUnavailable> => {
+  const token = `${tokenPrefix}${Crypto.randomUUID()}`
+  const stale = [...tokensOf(store)]
+  const tracked: Transaction = {
+    expect: transaction.expect,
+    writes: new Map([...transaction.writes, [token, "1"], ...stale.map((t) => [t, undefined] as const)])
+  }
+  const landed = Effect.map(store.get([token]), (found) => found.has(token))
+  return store.commit(tracked).pipe(
+    Effect.catch((unavailable) =>
+      // Unknown whether it was applied: the error stands unless the token says it was.
+      Effect.flatMap(
+        Effect.orElseSucceed(landed, () => false),
+        (yes) => (yes ? Effect.succeed(true) : Effect.fail(unavailable))
+      )
+    ),
+    Effect.flatMap((committed) => (committed ? Effect.succeed(true) : landed)),
+    Effect.tap((committed) =>
+      Effect.sync(() => {
+        if (!committed) return
+        const tokens = tokensOf(store)
+        for (const t of stale) tokens.delete(t)
+        tokens.add(token)
+      })
+    )
+  )
+}
+
+/**
  * Reads `keys`, runs `decide` on their values (`undefined` when absent), and commits its writes if nobody changed
  * those keys meanwhile; on a conflict, reads again and decides again, after a short random pause so competing
  * writers spread out. A decision that fails fails the update and writes nothing.
  *
- * A remote store may apply a transaction and still not say so: its answer lost on the way, or its client trying a
- * call again that had been applied (etcd's client does, and its second try then finds the versions changed by the
- * first). Deciding again then would apply the decision twice (an address handed out twice, one of them leaked). So
- * each transaction also writes a token key of its own (`tokenPrefix` and a random ID): when a commit fails or
- * reports a conflict, `update` reads the token, and if it is there the transaction was applied and its result
- * stands. Each process deletes its tokens with its next transaction, so at most one per process stays behind.
+ * A store whose answers may be lost (`answersMayBeLost`, etcd) may apply a transaction and still not say so: its
+ * answer lost on the way, or its client trying a call again that had been applied (etcd's client does, and its
+ * second try then finds the versions changed by the first). Deciding again then would apply the decision twice (an
+ * address handed out twice, one of them leaked). So on such a store each transaction also writes a token key of its
+ * own (`tokenPrefix` and a random ID): when a commit fails or reports a conflict, `update` reads the token, and if it
+ * is there the transaction was applied and its result stands. Each process deletes its tokens with its next
+ * transaction, so at most one per process stays behind.
  *
  * @since 0.1.0
  */
@@ -154,41 +192,18 @@ export const update = <A, E>(
       const { result, writes } = decided.success
       const changes = Object.entries(writes).filter(([k, v]) => v !== values.get(k) || !keys.includes(k))
       if (changes.length === 0) return Effect.succeed(result)
-      const token = `${tokenPrefix}${Crypto.randomUUID()}`
-      const stale = [...tokensOf(store)]
       const transaction: Transaction = {
         expect: new Map(keys.map((k) => [k, entries.get(k)?.version] as const)),
-        writes: new Map<string, string | undefined>([
-          ...changes,
-          [token, "1"],
-          ...stale.map((t) => [t, undefined] as const)
-        ])
+        writes: new Map(changes)
       }
-      // Whether the transaction was applied though the commit did not say so (see above).
-      const landed = Effect.map(store.get([token]), (found) => found.has(token))
-      const written = () => {
-        const tokens = tokensOf(store)
-        for (const t of stale) tokens.delete(t)
-        tokens.add(token)
-        return Effect.succeed(result)
-      }
-      return store.commit(transaction).pipe(
-        Effect.catch((unavailable) =>
-          // Unknown whether it was applied: the error stands unless the token says it was.
-          Effect.flatMap(
-            Effect.orElseSucceed(landed, () => false),
-            (yes) => (yes ? Effect.succeed(true) : Effect.fail(unavailable))
-          )
-        ),
-        Effect.flatMap((committed) => (committed ? Effect.succeed(true) : landed)),
-        Effect.flatMap((committed) => {
-          if (committed) return written()
-          if (n >= attempts) return Effect.fail(new StoreContention({ store: store.name, attempts }))
-          // Up to 1 ms early on, growing to 20 ms: contention on one pool resolves in a few rounds.
-          const pause = Math.random() * Math.min(20, 1 + n)
-          return Effect.andThen(Effect.sleep(`${pause} millis`), attempt(n + 1))
-        })
-      )
+      const commit = store.answersMayBeLost === true ? commitTracked(store, transaction) : store.commit(transaction)
+      return Effect.flatMap(commit, (committed) => {
+        if (committed) return Effect.succeed(result)
+        if (n >= attempts) return Effect.fail(new StoreContention({ store: store.name, attempts }))
+        // Up to 1 ms early on, growing to 20 ms: contention on one pool resolves in a few rounds.
+        const pause = Math.random() * Math.min(20, 1 + n)
+        return Effect.andThen(Effect.sleep(`${pause} millis`), attempt(n + 1))
+      })
     })
   return Effect.suspend(() => attempt(1))
 }

@@ -61,6 +61,8 @@ export const make = (options: Options) =>
       })
     return Store.of({
       name,
+      // A call past its deadline, or one the client tries again after a broken connection, may have been applied.
+      answersMayBeLost: true,
       get: (keys) =>
         call(async () => {
           const answers = await Promise.all(keys.map((k) => kv.get(k).exec()))
