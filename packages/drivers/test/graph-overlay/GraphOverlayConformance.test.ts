@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)("dpk probe", () => {
       )
       expect(out.code, out.stdout).toBe(0)
       expect(out.stdout).toContain("implements GraphDriver")
-      expect(out.stdout).toMatch(/GraphDriver conformance of .*: 10 passed, 0 failed/)
+      expect(out.stdout).toMatch(/GraphDriver conformance of .*: 11 passed, 0 failed/)
     })
   )
 })

@@ -237,6 +237,57 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "A folder made again on a parent (an opaque marker): Changes lists what it held as deleted, Diff removes it",
+    {
+      why: "A Dockerfile's `RUN rm -rf DIR && mkdir DIR` sends `DIR/.wh..wh..opq`; docker diff must list what DIR held before as deleted (as the engine's own drivers do), and a commit's Diff must still remove it."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const base = yield* created(context, "parent")
+        yield* applied(
+          context,
+          base,
+          "",
+          layerTar([
+            ["etc/", ""],
+            ["etc/old", "old"],
+            ["etc/kept", "kept"]
+          ])
+        )
+        const child = yield* created(context, "child", { parent: base })
+        yield* applied(
+          context,
+          child,
+          base,
+          layerTar([
+            ["etc/", ""],
+            ["etc/.wh..wh..opq", ""],
+            ["etc/kept", "kept, longer"]
+          ])
+        )
+        const changes = yield* json(context, E.changes, { ID: child, Parent: base })
+        const list = changes.out.Changes ?? []
+        const kind = (path: string) => list.find((c) => c.Path === path)?.Kind
+        if (kind("/etc/old") !== 2 || kind("/etc/kept") !== 0) {
+          yield* Conformance.fail(
+            changes.ex,
+            `Changes should list /etc/old as deleted (2) and /etc/kept as modified (0); it lists ${list.map((c) => `${c.Path} ${c.Kind}`).join(", ")}`
+          )
+        }
+        const entries = yield* diffed(context, child, base)
+        // Either form removes etc/old: the opaque marker (an overlay layer's) or its whiteout (a naive diff's).
+        const removed = has(entries, "etc/.wh..wh..opq") || has(entries, "etc/.wh.old")
+        if (!removed || !has(entries, "etc/kept", "kept, longer") || has(entries, "etc/old")) {
+          return yield* Effect.fail(
+            failed(
+              E.diff.path,
+              `Diff against the parent should hold etc/kept and remove etc/old (an opaque marker or etc/.wh.old); it holds ${entries.map(([n]) => n).join(", ")}`
+            )
+          )
+        }
+      })
+  ),
+  Conformance.check(
     "Get is counted per ID: two Gets answer the same Dir, and the first Put leaves it mounted",
     {
       why: "Container start, docker cp and layer export each Get the same layer and each Put it once: a driver that unmounts on the first Put pulls the file system from under the container still running on it. What Dir holds is checked where this process sees it (a plugin on this host)."
