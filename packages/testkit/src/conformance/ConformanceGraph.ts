@@ -87,6 +87,28 @@ const diffed = (context: Conformance.Context, ID: string, Parent?: string) =>
     (e) => failed(E.diff.path, `Diff failed or is not a tar: ${e.message}`)
   )
 
+/**
+ * A base layer holding `etc/old` and `etc/kept`, and a layer on it with `childEntries` applied (both removed when
+ * the check ends).
+ */
+const onParent = (context: Conformance.Context, childEntries: ReadonlyArray<readonly [string, string]>) =>
+  Effect.gen(function* () {
+    const base = yield* created(context, "parent")
+    yield* applied(
+      context,
+      base,
+      "",
+      layerTar([
+        ["etc/", ""],
+        ["etc/old", "old"],
+        ["etc/kept", "kept"]
+      ])
+    )
+    const child = yield* created(context, "child", { parent: base })
+    yield* applied(context, child, base, layerTar(childEntries))
+    return { base, child }
+  })
+
 const has = (list: ReadonlyArray<readonly [string, string]>, name: string, content?: string) =>
   list.some(([n, c]) => (n === name || n === `${name}/`) && (content === undefined || c === content))
 
@@ -191,28 +213,11 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     },
     (context) =>
       Effect.gen(function* () {
-        const base = yield* created(context, "parent")
-        yield* applied(
-          context,
-          base,
-          "",
-          layerTar([
-            ["etc/", ""],
-            ["etc/old", "old"],
-            ["etc/kept", "kept"]
-          ])
-        )
-        const child = yield* created(context, "child", { parent: base })
-        yield* applied(
-          context,
-          child,
-          base,
-          layerTar([
-            ["etc/", ""],
-            ["etc/.wh.old", ""],
-            ["etc/new", "new!"]
-          ])
-        )
+        const { base, child } = yield* onParent(context, [
+          ["etc/", ""],
+          ["etc/.wh.old", ""],
+          ["etc/new", "new!"]
+        ])
         const entries = yield* diffed(context, child, base)
         if (!has(entries, "etc/new", "new!") || !has(entries, "etc/.wh.old") || has(entries, "etc/kept")) {
           return yield* Effect.fail(
@@ -243,28 +248,11 @@ export const checks: ReadonlyArray<Conformance.Check> = [
     },
     (context) =>
       Effect.gen(function* () {
-        const base = yield* created(context, "parent")
-        yield* applied(
-          context,
-          base,
-          "",
-          layerTar([
-            ["etc/", ""],
-            ["etc/old", "old"],
-            ["etc/kept", "kept"]
-          ])
-        )
-        const child = yield* created(context, "child", { parent: base })
-        yield* applied(
-          context,
-          child,
-          base,
-          layerTar([
-            ["etc/", ""],
-            ["etc/.wh..wh..opq", ""],
-            ["etc/kept", "kept, longer"]
-          ])
-        )
+        const { base, child } = yield* onParent(context, [
+          ["etc/", ""],
+          ["etc/.wh..wh..opq", ""],
+          ["etc/kept", "kept, longer"]
+        ])
         const changes = yield* json(context, E.changes, { ID: child, Parent: base })
         const list = changes.out.Changes ?? []
         const kind = (path: string) => list.find((c) => c.Path === path)?.Kind
