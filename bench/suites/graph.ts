@@ -358,31 +358,27 @@ const round = async (r: number) => {
   // reads 64 KiB at a time, and the ~200 KB a Unix socket holds by default is gone in a tenth of a millisecond, so
   // above the plugin spends part of its time waiting for it, and it waiting for the plugin to make its next chunk;
   // tar writes 10 KiB at a time into its pipe and hardly meets that. These figures show the plugin's own speed.
-  const native = hasCurl
-    ? await (async () => {
-        const tarSide = () => {
-          settle()
-          return run("sh", ["-c", 'tar -C "$1" -c . | cat > /dev/null', "sh", extracted])
-        }
-        const pluginSide = () => {
-          settle()
-          const body = JSON.stringify({ ID: id })
-          return run("curl", [
-            "-sf",
-            "--unix-socket",
-            socket,
-            "-d",
-            body,
-            "http://plugin/GraphDriver.Diff",
-            "-o",
-            "/dev/null"
-          ])
-        }
-        const first = r % 2 === 0 ? tarSide() : pluginSide()
-        const second = r % 2 === 0 ? pluginSide() : tarSide()
-        return r % 2 === 0 ? { tar: first, plugin: second } : { tar: second, plugin: first }
-      })()
-    : undefined
+  const nativeTar = () => {
+    settle()
+    return run("sh", ["-c", 'tar -C "$1" -c . | cat > /dev/null', "sh", extracted])
+  }
+  const nativeDiff = () => {
+    settle()
+    const body = JSON.stringify({ ID: id })
+    return run("curl", [
+      "-sf",
+      "--unix-socket",
+      socket,
+      "-d",
+      body,
+      "http://plugin/GraphDriver.Diff",
+      "-o",
+      "/dev/null"
+    ])
+  }
+  // Even rounds time tar first, odd rounds the plugin.
+  const tarFirst = hasCurl && r % 2 === 0 ? nativeTar() : undefined
+  const native = hasCurl ? { plugin: nativeDiff(), tar: tarFirst ?? nativeTar() } : undefined
   const peakRss = peakRssMB(plugin.pid!)
   const line = {
     apply_mbps: Number(mbps(tarBytes, apply).toFixed(1)),

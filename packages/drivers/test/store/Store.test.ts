@@ -27,10 +27,12 @@ const open = <E>(layer: Layer.Layer<Store.Store, E>) =>
 let n = 0
 const fresh = () => `run-${process.pid}-${++n}`
 
+/** Adds one to the number at `key`; answers the number it took (so deciding twice would show). */
 const increment = (store: Store.Service, key: string) =>
-  Store.update(store, [key], (values) =>
-    Result.succeed({ result: undefined, writes: { [key]: String(Number(values.get(key) ?? "0") + 1) } })
-  )
+  Store.update(store, [key], (values) => {
+    const n = Number(values.get(key) ?? "0")
+    return Result.succeed({ result: n, writes: { [key]: String(n + 1) } })
+  })
 
 const contract = (
   label: string,
@@ -177,10 +179,7 @@ describe("Store.update when a commit does not say it was applied", () => {
           const memory = StoreMemory.make()
           const store = lossy(memory.service, answer)
           // Each update takes the next number: deciding again would take two.
-          const take = Store.update(store, ["next"], (values) => {
-            const n = Number(values.get("next") ?? "0")
-            return Result.succeed({ result: n, writes: { next: String(n + 1) } })
-          })
+          const take = increment(store, "next")
           expect(yield* take).toBe(0)
           expect(memory.dump().get("next")).toBe("1")
           expect(yield* take).toBe(1)
@@ -326,11 +325,7 @@ describe.skipIf(etcd === undefined)("StoreEtcd with an answer lost", () => {
         const store = yield* open(StoreEtcd.layer({ hosts: [proxy.endpoint], prefix: "lost/", timeoutMs: 2000 }))
         const key = fresh()
         // Each update takes the next number: deciding again would take two.
-        const take = (from: Store.Service) =>
-          Store.update(from, [key], (values) => {
-            const n = Number(values.get(key) ?? "0")
-            return Result.succeed({ result: n, writes: { [key]: String(n + 1) } })
-          })
+        const take = (from: Store.Service) => increment(from, key)
         expect(yield* take(store)).toBe(0)
         // The next commit reaches etcd, and its answer is lost on the way back (once).
         let lost = false

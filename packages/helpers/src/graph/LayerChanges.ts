@@ -149,17 +149,14 @@ const withoutWhiteouts = (tree: Tree): Tree => {
 const mergedTree = (lowers: ReadonlyArray<string>, xattrs: ReadonlyArray<Xattrs>): Tree => {
   const ats = lowers.map(LayerPath.under)
   const isOpaque = (layer: number, rel: string) => isYes(xattrs[layer]?.get(rel)?.[opaqueMarker])
+  // The root: every layer's, down to the first marked opaque.
+  const opaqueRoot = ats.findIndex((_, i) => isOpaque(i, ""))
+  const rootMerged = ats.map((_, i) => i).slice(0, opaqueRoot < 0 ? ats.length : opaqueRoot + 1)
+  const root = { layer: 0, stat: lstat(ats[0]!(""))! }
   /** The layer showing `rel` with its stat, and the layers (top first) whose folders at `rel` are merged. */
   const resolve = (rel: string) => {
-    let merged: Array<number> = []
-    for (let i = 0; i < ats.length; i++) {
-      merged.push(i)
-      if (isOpaque(i, "")) break
-    }
-    let shown: { readonly layer: number; readonly stat: Fs.BigIntStats } | undefined = {
-      layer: 0,
-      stat: lstat(ats[0]!(""))!
-    }
+    let merged = rootMerged
+    let shown: { readonly layer: number; readonly stat: Fs.BigIntStats } | undefined = root
     let prefix = ""
     for (const name of rel === "" ? [] : rel.split("/")) {
       if (!shown.stat.isDirectory()) return undefined

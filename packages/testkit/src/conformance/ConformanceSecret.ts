@@ -38,12 +38,15 @@ const taskRequest = (context: Conformance.Context): SecretProvider.GetSecretRequ
   }
 }
 
+/** The error text the client reads from a GetSecret answer (the last spelling of the field), if any. */
+const errorOf = (body: unknown) => ConformanceGeneric.errorSpellings(body, E.getSecret.errorField).at(-1)?.[1]
+
 /**
  * The size in bytes of the value the manager reads from a 200 answer without an error, or `undefined` when the
  * answer is a failure or one the generic suite reports (the manager fails the call then too).
  */
 const valueSize = (body: unknown): number | undefined => {
-  const err = ConformanceGeneric.errorSpellings(body, E.getSecret.errorField).at(-1)?.[1]
+  const err = errorOf(body)
   if (err !== undefined && err !== "") return undefined
   // Read as the client reads it (keys in any case; `Value` is a Go byte slice, which an absent key or `null` empties).
   const read = decodeResponse(GoJson.normalize(SecretProvider.GetSecretResponse.ast, body))
@@ -52,7 +55,7 @@ const valueSize = (body: unknown): number | undefined => {
 
 /** How a failed answer reads: its status, and its error text when it has one. */
 const failureOf = (response: { readonly status: number; readonly body: unknown }): string => {
-  const err = ConformanceGeneric.errorSpellings(response.body, E.getSecret.errorField).at(-1)?.[1]
+  const err = errorOf(response.body)
   return `status ${response.status}${typeof err === "string" && err !== "" ? `, ${JSON.stringify(err)}` : ""}`
 }
 
