@@ -22,6 +22,7 @@ import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as BodyLimits from "./BodyLimits.ts"
+import * as BodyGarbage from "./internal/BodyGarbage.ts"
 import * as NodeFastPath from "./internal/NodeFastPath.ts"
 
 /**
@@ -211,9 +212,13 @@ const streamInputReader =
     if (Result.isFailure(decoded)) {
       return Effect.succeed(Result.fail(errorResponse(`${endpoint.path}: invalid query: ${decoded.failure}`, 400)))
     }
-    const body: Stream.Stream<Uint8Array, BodyError> = Stream.mapError(
-      request.stream,
-      (e) => new BodyErrorClass({ message: `request body broke: ${e.message}` })
+    const collected = BodyGarbage.counter()
+    const body: Stream.Stream<Uint8Array, BodyError> = request.stream.pipe(
+      Stream.mapArray((chunks) => {
+        for (const chunk of chunks) collected(chunk.length)
+        return chunks
+      }),
+      Stream.mapError((e) => new BodyErrorClass({ message: `request body broke: ${e.message}` }))
     )
     return Effect.succeed(Result.succeed({ ...(decoded.success as object), body }))
   }
