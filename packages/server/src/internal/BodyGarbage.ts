@@ -29,6 +29,9 @@ let scavenge: (() => void) | null | undefined
 /** V8's scavenge, made on first use; `null` where it cannot be had (a runtime refusing the flag). */
 const scavenger = (): (() => void) | null => {
   if (scavenge !== undefined) return scavenge
+  // Node started with --expose-gc: its `gc` is used, and the flag is left as it was.
+  const exposed = (globalThis as { gc?: Gc }).gc
+  if (typeof exposed === "function") return (scavenge = () => exposed({ type: "minor" }))
   try {
     V8.setFlagsFromString("--expose-gc")
     const gc = Vm.runInNewContext("gc") as Gc | undefined
