@@ -31,7 +31,10 @@ const scavenger = (): (() => void) | null => {
   if (scavenge !== undefined) return scavenge
   // Node started with --expose-gc: its `gc` is used, and the flag is left as it was.
   const exposed = (globalThis as { gc?: Gc }).gc
-  if (typeof exposed === "function") return (scavenge = () => exposed({ type: "minor" }))
+  if (typeof exposed === "function") {
+    scavenge = () => exposed({ type: "minor" })
+    return scavenge
+  }
   try {
     V8.setFlagsFromString("--expose-gc")
     const gc = Vm.runInNewContext("gc") as Gc | undefined
