@@ -2,6 +2,8 @@
 // the buffers of chunks already dead (what Node's HTTP parser makes per body chunk), with no `gc` left on the
 // global object.
 import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
 import * as BodyGarbage from "../../src/internal/BodyGarbage.ts"
 
 const MiB = 1024 * 1024
@@ -47,5 +49,21 @@ describe("BodyGarbage.counter", () => {
     }
     expect(before - after).toBeGreaterThan(6 * MiB)
     expect("gc" in globalThis).toBe(false)
+  })
+
+  it("under a node started with --expose-gc, uses its `gc` and leaves the flag on for later contexts", () => {
+    const module = Path.join(import.meta.dirname, "..", "..", "src", "internal", "BodyGarbage.ts")
+    const script = `
+      const calls = []
+      const gc = globalThis.gc
+      globalThis.gc = (options) => { calls.push(options.type); return gc(options) }
+      const BodyGarbage = await import(${JSON.stringify(module)})
+      BodyGarbage.counter(1)(1)
+      const vm = await import("node:vm")
+      console.log(JSON.stringify({ calls, later: vm.runInNewContext("typeof gc") }))`
+    const out = ChildProcess.execFileSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+      encoding: "utf8"
+    })
+    expect(JSON.parse(out)).toEqual({ calls: ["minor"], later: "function" })
   })
 })
