@@ -24,6 +24,7 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as BodyLimits from "./BodyLimits.ts"
 import * as BodyGarbage from "./internal/BodyGarbage.ts"
 import * as NodeFastPath from "./internal/NodeFastPath.ts"
+import * as StreamTurns from "./internal/StreamTurns.ts"
 
 /**
  * How calls are served.
@@ -264,7 +265,9 @@ const respondWith = (
     // daemon sees a broken transfer instead of a truncated body that looks complete.
     return (output) =>
       Effect.succeed(
-        HttpServerResponse.stream(output as Stream.Stream<Uint8Array, DriverFailure>, { contentType: type })
+        HttpServerResponse.stream(StreamTurns.withTurns(output as Stream.Stream<Uint8Array, DriverFailure>), {
+          contentType: type
+        })
       )
   }
   const encode = WireCodec.encoder(endpoint.response.schema, compiled)
