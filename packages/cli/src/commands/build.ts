@@ -158,7 +158,7 @@ for (const key of ${JSON.stringify(Object.keys(exported))})
 const builtinsByRequire: import("esbuild").Plugin = {
   name: "dpk-builtins-by-require",
   setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
+    build.onResolve({ filter: /^(node:)?[a-z0-9_/]+$/ }, (args) =>
       !builtinNames.has(args.path)
         ? undefined
         : // `import("node:fs")` is lazy already; and in a split bundle a wrapped module would become a chunk
