@@ -149,33 +149,40 @@ const withoutWhiteouts = (tree: Tree): Tree => {
 const mergedTree = (lowers: ReadonlyArray<string>, xattrs: ReadonlyArray<Xattrs>): Tree => {
   const ats = lowers.map(LayerPath.under)
   const isOpaque = (layer: number, rel: string) => isYes(xattrs[layer]?.get(rel)?.[opaqueMarker])
+  /** The layer showing a path with its stat, and the layers (top first) whose folders at that path are merged. */
+  interface Shown {
+    readonly layer: number
+    readonly stat: Fs.BigIntStats
+    readonly merged: ReadonlyArray<number>
+  }
   // The root: every layer's, down to the first marked opaque.
   const opaqueRoot = ats.findIndex((_, i) => isOpaque(i, ""))
-  const rootMerged = ats.map((_, i) => i).slice(0, opaqueRoot < 0 ? ats.length : opaqueRoot + 1)
-  const root = { layer: 0, stat: lstat(ats[0]!(""))! }
-  /** The layer showing `rel` with its stat, and the layers (top first) whose folders at `rel` are merged. */
-  const resolve = (rel: string) => {
-    let merged = rootMerged
-    let shown: { readonly layer: number; readonly stat: Fs.BigIntStats } | undefined = root
-    let prefix = ""
-    for (const name of rel === "" ? [] : rel.split("/")) {
-      if (!shown.stat.isDirectory()) return undefined
-      prefix = LayerPath.join(prefix, name)
-      const next: Array<number> = []
-      shown = undefined
-      for (const i of merged) {
-        const s = lstat(ats[i]!(prefix))
-        if (s === undefined) continue
-        if (isWhiteout(s)) break
-        shown ??= { layer: i, stat: s }
-        if (!s.isDirectory()) break
-        next.push(i)
-        if (isOpaque(i, prefix)) break
-      }
-      if (shown === undefined) return undefined
-      merged = next
+  const root: Shown = {
+    layer: 0,
+    stat: lstat(ats[0]!(""))!,
+    merged: ats.map((_, i) => i).slice(0, opaqueRoot < 0 ? ats.length : opaqueRoot + 1)
+  }
+  // Folders resolved so far: each path is then resolved from its folder's layers, not again from the root.
+  const folders = new Map<string, Shown>([["", root]])
+  const resolve = (rel: string): Shown | undefined => {
+    const known = folders.get(rel)
+    if (known !== undefined) return known
+    const within = resolve(LayerPath.dirname(rel))
+    if (within === undefined || !within.stat.isDirectory()) return undefined
+    const merged: Array<number> = []
+    let shown: { readonly layer: number; readonly stat: Fs.BigIntStats } | undefined
+    for (const i of within.merged) {
+      const s = lstat(ats[i]!(rel))
+      if (s === undefined) continue
+      if (isWhiteout(s)) break
+      shown ??= { layer: i, stat: s }
+      if (!s.isDirectory()) break
+      merged.push(i)
+      if (isOpaque(i, rel)) break
     }
-    return { ...shown, merged }
+    const found = shown === undefined ? undefined : { ...shown, merged }
+    if (found?.stat.isDirectory()) folders.set(rel, found)
+    return found
   }
   return {
     lstat: (rel) => resolve(rel)?.stat,
