@@ -14,11 +14,13 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as LayerPath from "./LayerPath.ts"
 import { ioError, type LayerIoError } from "./LayerTarError.ts"
 import * as FileName from "./FileName.ts"
 import * as SpecialFiles from "./SpecialFiles.ts"
+import * as XattrSlices from "./internal/xattrSlices.ts"
 
 /**
  * Kind of a change as the daemon numbers it: 0 modified, 1 added, 2 deleted.
@@ -71,8 +73,26 @@ export interface Item {
   readonly xattrs: Readonly<Record<string, Uint8Array>>
 }
 
+/**
+ * Yielded by `items` in place of an item when the walk must wait for what it reads next (the extended attributes
+ * of the path it has reached): run `ready`, then go on reading (until then the walk yields it again).
+ *
+ * @since 0.1.0
+ */
+export class Pending {
+  readonly ready: Effect.Effect<void, LayerIoError>
+  constructor(ready: Effect.Effect<void, LayerIoError>) {
+    this.ready = ready
+  }
+}
+
 /** Extended attributes by relative path, read once for the whole folder. */
 type Xattrs = ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>
+
+/** Extended attributes by relative path, as far as they are read (see `Pending`). */
+interface XattrsLookup {
+  readonly get: (rel: string) => Readonly<Record<string, Uint8Array>> | undefined
+}
 
 const none: Readonly<Record<string, Uint8Array>> = {}
 
@@ -100,7 +120,7 @@ const capabilitiesOf = (root: string | undefined): Effect.Effect<Xattrs, LayerIo
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
   a === undefined || b === undefined ? a === b : Buffer.from(a).equals(b)
 
-const visibleXattrs = (all: Xattrs, rel: string): Readonly<Record<string, Uint8Array>> => {
+const visibleXattrs = (all: XattrsLookup, rel: string): Readonly<Record<string, Uint8Array>> => {
   const found = all.get(rel)
   if (found === undefined) return none
   const kept = Object.entries(found).filter(([name]) => !name.startsWith("trusted.overlay."))
@@ -120,7 +140,7 @@ interface Tree {
 }
 
 /** Folder `root` on disk; `xattrs`: its extended attributes (at least its capabilities). */
-const folderTree = (root: string, xattrs: Xattrs): Tree => {
+const folderTree = (root: string, xattrs: XattrsLookup): Tree => {
   const at = LayerPath.under(root)
   return {
     lstat: (rel) => lstat(at(rel)),
@@ -226,7 +246,7 @@ const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layer: Tree, parent: Tree
  * The naive comparison of what is below folder `from` in `layer` and in `parent` (everything added without one).
  * `xattrs`: the layer's extended attributes, given with its items.
  */
-function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: Xattrs, from: string): Generator<Item> {
+function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: XattrsLookup, from: string): Generator<Item> {
   // Folders unchanged themselves, listed only once something below them changed.
   const pending: Array<Item> = []
   const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
@@ -293,14 +313,29 @@ const naiveItems = (layer: string, parent: string | undefined, xattrs: Xattrs, p
  * `lowerXattrs` (each lower's opaque markers and capabilities, top first): given, what a folder made opaque over a
  * lower folder replaced is compared with the lowers merged, as the daemon's naive comparison of the two mounted
  * trees shows it (`rm -rf d && mkdir d`: what `d` held is deleted, a name made again is modified); without, all
- * below it is added (enough for the tar, whose opaque marker removes the rest).
+ * below it is added (enough for the tar, whose opaque marker removes the rest). `pending`: given, the upper folder's
+ * attributes are still being read (`XattrSlices`), and the walk yields a `Pending` until a path's are known.
  */
-function* overlayItems(
+function overlayItems(
   upper: string,
   lowers: ReadonlyArray<string>,
   xattrs: Xattrs,
   lowerXattrs?: ReadonlyArray<Xattrs>
-): Generator<Item> {
+): Generator<Item>
+function overlayItems(
+  upper: string,
+  lowers: ReadonlyArray<string>,
+  xattrs: XattrsLookup,
+  lowerXattrs: undefined,
+  pending: XattrSlices.Reader["pending"]
+): Generator<Item | Pending>
+function* overlayItems(
+  upper: string,
+  lowers: ReadonlyArray<string>,
+  xattrs: XattrsLookup,
+  lowerXattrs?: ReadonlyArray<Xattrs>,
+  pending?: XattrSlices.Reader["pending"]
+): Generator<Item | Pending> {
   const inUpper = LayerPath.under(upper)
   const inLowers = lowers.map(LayerPath.under)
   const inLower = (rel: string) => inLowers.some((inLower) => lstat(inLower(rel)) !== undefined)
@@ -308,7 +343,7 @@ function* overlayItems(
     lowerXattrs === undefined || lowers.length === 0
       ? undefined
       : { upper: withoutWhiteouts(folderTree(upper, xattrs)), lowers: mergedTree(lowers, lowerXattrs) }
-  function* folder(rel: string, hidden: boolean): Generator<Item> {
+  function* folder(rel: string, hidden: boolean): Generator<Item | Pending> {
     for (const name of sortedNames(inUpper(rel))) {
       const path = LayerPath.join(rel, name)
       const stat = lstat(inUpper(path))!
@@ -316,6 +351,7 @@ function* overlayItems(
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue
       }
+      for (let wait = pending?.(path); wait !== undefined; wait = pending?.(path)) yield new Pending(wait)
       const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.[opaqueMarker])
       const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
       yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }
@@ -329,12 +365,15 @@ function* overlayItems(
 }
 
 /**
- * The changes of `source`, one by one. The walk runs as the iterable is read (a layer is never held whole);
- * the extended attributes of the whole folder are read first, in one `getfattr` run.
+ * The changes of `source`, one by one. The walk runs as the iterable is read (a layer is never held whole). The
+ * extended attributes of an overlay upper folder are read in slices beside the walk, in the scope: where the walk
+ * reaches a path whose slice is still being read, it yields a `Pending` to run before reading on. A naive
+ * source's are read first, in one `getfattr` run (its comparison with the parent reads them outside the walk's
+ * order).
  *
  * @since 0.1.0
  */
-export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoError> =>
+export const items = (source: Source): Effect.Effect<Iterable<Item | Pending>, LayerIoError, Scope.Scope> =>
   source._tag === "Naive"
     ? Effect.map(
         Effect.all([SpecialFiles.readXattrsTree(source.layer), capabilitiesOf(source.parent)]),
@@ -342,9 +381,19 @@ export const items = (source: Source): Effect.Effect<Iterable<Item>, LayerIoErro
           [Symbol.iterator]: () => naiveItems(source.layer, source.parent, xattrs, parentCapabilities)
         })
       )
-    : Effect.map(SpecialFiles.readXattrsTree(source.upper), (xattrs) => ({
-        [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, xattrs)
-      }))
+    : Effect.suspend(() => {
+        const at = LayerPath.under(source.upper)
+        return Effect.map(
+          XattrSlices.read(
+            source.upper,
+            (rel) => sortedNames(at(rel)),
+            (rel) => lstat(at(rel))?.isDirectory() === true
+          ),
+          (reader) => ({
+            [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, reader, undefined, reader.pending)
+          })
+        )
+      })
 
 /** Whether an overlay upper folder has a folder marked opaque (by its extended attributes). */
 const hasOpaque = (xattrs: Xattrs) => {

@@ -212,34 +212,41 @@ export const diff = (source: LayerChanges.Source, options: Options = {}): Stream
       const iterator = all[Symbol.iterator]()
       const links = new Map<bigint, string>()
       const at = LayerPath.under(root)
+      // What the walk waits for before its next item (see `LayerChanges.Pending`), once the batch before it is out.
+      let waiting: Effect.Effect<void, LayerIoError> | undefined
       // Several small entries per pull (one Effect step for a batch, not for each path), up to a chunk's worth of
       // read content, so memory stays bounded whatever the folder; a file read as a stream ends the batch.
-      const pull = Effect.flatMap(
-        Effect.try({
-          try: () => {
-            const batch: Array<TarStream.Output<LayerIoError>> = []
-            const slab = new Slab()
-            let bytes = 0
-            while (batch.length < batchEntries && bytes < chunkBytes) {
-              const step = iterator.next()
-              if (step.done === true) break
-              for (const output of outputs(at, step.value, links, slab, options.ids)) {
-                batch.push(output)
-                bytes += output.content?.length ?? 0
-                if (output.body !== undefined) bytes = chunkBytes
-              }
+      const collect = Effect.try({
+        try: () => {
+          const batch: Array<TarStream.Output<LayerIoError>> = []
+          const slab = new Slab()
+          let bytes = 0
+          while (batch.length < batchEntries && bytes < chunkBytes) {
+            const step = iterator.next()
+            if (step.done === true) break
+            if (step.value instanceof LayerChanges.Pending) {
+              waiting = step.value.ready
+              break
             }
-            slab.seal()
-            return batch
-          },
-          catch: ioError("walk", root)
-        }),
-        (batch) =>
-          batch.length === 0
-            ? Cause.done()
-            : Effect.succeed(
-                batch as unknown as readonly [TarStream.Output<LayerIoError>, ...Array<TarStream.Output<LayerIoError>>]
-              )
+            for (const output of outputs(at, step.value, links, slab, options.ids)) {
+              batch.push(output)
+              bytes += output.content?.length ?? 0
+              if (output.body !== undefined) bytes = chunkBytes
+            }
+          }
+          slab.seal()
+          return batch
+        },
+        catch: ioError("walk", root)
+      })
+      type Batch = readonly [TarStream.Output<LayerIoError>, ...Array<TarStream.Output<LayerIoError>>]
+      const pull: Effect.Effect<Batch, LayerIoError | Cause.Done> = Effect.suspend(() => {
+        const wait = waiting
+        waiting = undefined
+        return wait === undefined ? next : Effect.andThen(wait, next)
+      })
+      const next: Effect.Effect<Batch, LayerIoError | Cause.Done> = Effect.flatMap(collect, (batch) =>
+        batch.length > 0 ? Effect.succeed(batch as unknown as Batch) : waiting === undefined ? Cause.done() : pull
       )
       return Stream.fromPull(Effect.succeed(pull))
     })

@@ -142,10 +142,24 @@ export const readXattrsTree = (
   root: string,
   match = "-"
 ): Effect.Effect<ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>, LayerIoError> =>
+  readXattrsOf(root, [root], true, match)
+
+/**
+ * The extended attributes of `paths` (text paths under `root`, or `root` itself), and of everything below them when
+ * `recursive`, as `readXattrsTree` gives them: by path relative to `root`. One `getfattr` run for all of them.
+ *
+ * @since 0.1.0
+ */
+export const readXattrsOf = (
+  root: string,
+  paths: ReadonlyArray<string>,
+  recursive: boolean,
+  match = "-"
+): Effect.Effect<ReadonlyMap<string, Readonly<Record<string, Uint8Array>>>, LayerIoError> =>
   Effect.map(
     run(
       "getfattr",
-      ["--absolute-names", "-R", "-P", "-h", "-d", "-m", match, "-e", "base64", "--", root],
+      ["--absolute-names", ...(recursive ? ["-R"] : []), "-P", "-h", "-d", "-m", match, "-e", "base64", "--", ...paths],
       "getfattr",
       root
     ),

@@ -1,4 +1,4 @@
-import { FileName, LayerApply, LayerChanges, LayerDiff, TarStream } from "@docker-plugin-kit/helpers"
+import { FileName, LayerApply, LayerChanges, LayerDiff, SpecialFiles, TarStream } from "@docker-plugin-kit/helpers"
 import { ReusableChunk } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
@@ -169,6 +169,48 @@ describe("LayerDiff", () => {
 
         const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(LayerChanges.naive(layer))))
         expect(entries.map((e) => [e.header.name, e.header.xattrs])).toEqual([["newuidmap", xattrs]])
+      })
+  )
+
+  it.effect(
+    "overlay: attributes read in slices beside the walk come out on their entries, as one getfattr finds them",
+    () =>
+      Effect.gen(function* () {
+        const base = yield* tempDir
+        const upper = Path.join(base, "upper")
+        // One folder at the top: the slices split below it, 12 folders in groups of 1, 2, 4 and 5.
+        for (let i = 0; i < 12; i++) {
+          const dir = Path.join(upper, "usr", `d${String(i).padStart(2, "0")}`)
+          Fs.mkdirSync(dir, { recursive: true })
+          for (let j = 0; j < 3; j++) Fs.writeFileSync(Path.join(dir, `f${j}`), `${i}/${j}`)
+          ChildProcess.execFileSync("setfattr", ["-n", "user.folder", "-v", `d${i}`, dir])
+          ChildProcess.execFileSync("setfattr", ["-n", "user.file", "-v", `f${i}`, Path.join(dir, "f2")])
+        }
+        const source = LayerChanges.overlay(upper, [])
+        const walked = yield* Effect.scoped(
+          Effect.gen(function* () {
+            let waits = 0
+            const paths: Array<string> = []
+            for (const item of yield* LayerChanges.items(source)) {
+              if (item instanceof LayerChanges.Pending) {
+                waits++
+                yield* item.ready
+              } else paths.push(item.path)
+            }
+            return { waits, paths }
+          })
+        )
+        // The walk reached paths whose slice was still being read, and went on once it was.
+        expect(walked.waits).toBeGreaterThan(0)
+        expect(walked.paths.length).toBe(1 + 12 * 4)
+        const whole = yield* SpecialFiles.readXattrsTree(upper)
+        const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(source)))
+        expect(entries.length).toBe(1 + 12 * 4)
+        for (const entry of entries) {
+          const rel = entry.header.name.replace(/\/$/, "")
+          expect([rel, entry.header.xattrs ?? {}]).toEqual([rel, whole.get(rel) ?? {}])
+        }
+        expect(entries.filter((e) => Object.keys(e.header.xattrs ?? {}).length > 0).length).toBe(24)
       })
   )
 
