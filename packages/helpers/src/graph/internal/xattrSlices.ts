@@ -16,6 +16,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
 import * as FileName from "../FileName.ts"
 import * as LayerPath from "../LayerPath.ts"
 import { ioError, type LayerIoError } from "../LayerTarError.ts"
@@ -93,6 +94,13 @@ export interface Reader {
   readonly pending: (rel: string) => Effect.Effect<void, LayerIoError> | undefined
 }
 
+/** How one slice's paths are read (`SpecialFiles.readXattrsOf`; tests pass a stand-in). */
+export type ReadOf = (
+  root: string,
+  paths: ReadonlyArray<string>,
+  recursive: boolean
+) => Effect.Effect<ReadonlyMap<string, Found>, LayerIoError>
+
 /**
  * Starts reading the attributes under `root` (a text path) in slices, in the background of the scope (closing it
  * stops the runs still going).
@@ -100,7 +108,8 @@ export interface Reader {
 export const read = (
   root: string,
   names: (rel: string) => ReadonlyArray<string>,
-  isFolder: (rel: string) => boolean
+  isFolder: (rel: string) => boolean,
+  readOf: ReadOf = (root, paths, recursive) => SpecialFiles.readXattrsOf(root, paths, recursive)
 ): Effect.Effect<Reader, LayerIoError, Scope.Scope> =>
   Effect.gen(function* () {
     const { slices, sliceOf } = yield* Effect.try({ try: () => plan(names, isFolder), catch: ioError("walk", root) })
@@ -110,8 +119,18 @@ export const read = (
     const found = new Map<string, Found>()
     const known = slices.map(() => false)
     const reads = yield* Effect.forEach(slices, () => Deferred.make<void, LayerIoError>())
+    const there = (rel: string) => Fs.lstatSync(at(rel), { throwIfNoEntry: false }) !== undefined
     const readSlice = (slice: Slice, i: number) =>
-      SpecialFiles.readXattrsOf(base, slice.paths.map(at), slice.recursive).pipe(
+      readOf(base, slice.paths.map(at), slice.recursive).pipe(
+        // A path listed when the slices were planned may be gone since (a container still running while its layer
+        // is read, as one getfattr of the whole folder allowed): what is still there is read once more.
+        Effect.catch((error): Effect.Effect<ReadonlyMap<string, Found>, LayerIoError> => {
+          const still = slice.paths.filter(there)
+          if (still.length === slice.paths.length) return Effect.fail(error)
+          return still.length === 0
+            ? Effect.succeed(new Map<string, Found>())
+            : readOf(base, still.map(at), slice.recursive)
+        }),
         Effect.tap((read) =>
           Effect.sync(() => {
             for (const [rel, attributes] of read) found.set(rel, attributes)

@@ -5,6 +5,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as XattrSlices from "../../../src/graph/internal/xattrSlices.ts"
+import { LayerIoError } from "../../../src/graph/LayerTarError.ts"
 import { tempDir } from "../support.ts"
 
 /** A listing from a map of folder → names; a folder is any path the map lists. */
@@ -98,6 +99,7 @@ describe.skipIf(!userXattrs)("xattrSlices.read", () => {
     set("", "root")
     set("a/f", "in a")
     set("b/inner", "a folder")
+    set("c/h", "beside a gone folder")
     set("e/i", "in the last slice")
   }
   const fsListing = (root: string) =>
@@ -120,7 +122,7 @@ describe.skipIf(!userXattrs)("xattrSlices.read", () => {
         expect(reader.pending(rel)).toBeUndefined()
       }
       const whole = yield* SpecialFiles.readXattrsTree(root)
-      expect(whole.size).toBe(4)
+      expect(whole.size).toBe(5)
       for (const rel of paths) expect(reader.get(rel)).toEqual(whole.get(rel))
     }).pipe(Effect.scoped)
   )
@@ -139,22 +141,38 @@ describe.skipIf(!userXattrs)("xattrSlices.read", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.effect("a slice that cannot be read fails its paths' waits with the reason; the other slices are read", () =>
+  it.effect("a path gone since the slices were planned is left out, and the rest of its slice is read", () =>
     Effect.gen(function* () {
       const root = yield* tempDir
       tree(root)
       const [names, isFolder] = fsListing(root)
-      // "b" is listed but gone by the time its slice runs.
+      // Slices: the root, [a], [b, c], [d, e]; "b" is listed but gone by the time its slice runs.
       Fs.rmSync(Path.join(root, "b"), { recursive: true })
       const reader = yield* XattrSlices.read(
         root,
         (rel) => (rel === "" ? ["a", "b", "c", "d", "e"] : names(rel)),
-        (rel) => rel !== "b" && isFolder(rel)
+        (rel) => rel === "b" || isFolder(rel)
       )
-      const error = yield* Effect.flip(reader.pending("b/inner") ?? Effect.void)
+      yield* reader.pending("b/inner") ?? Effect.void
+      expect(reader.get("b/inner")).toBeUndefined()
+      expect(new TextDecoder().decode(reader.get("c/h")?.["user.test"])).toBe("beside a gone folder")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a slice whose read fails fails its paths' waits with the reason; the other slices are read", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      tree(root)
+      const failing: XattrSlices.ReadOf = (base, paths, recursive) =>
+        paths.some((path) => path.endsWith("/c"))
+          ? Effect.fail(new LayerIoError({ operation: "getfattr", path: base, reason: "a stand-in failure" }))
+          : SpecialFiles.readXattrsOf(base, paths, recursive)
+      const reader = yield* XattrSlices.read(root, ...fsListing(root), failing)
+      const error = yield* Effect.flip(reader.pending("c/h") ?? Effect.void)
       expect(error._tag).toBe("LayerIoError")
-      expect(error.operation).toBe("getfattr")
-      expect(error.reason).toMatch(/No such file/)
+      expect(error.reason).toBe("a stand-in failure")
+      // The same slice: the same failure; a later one: read.
+      expect((yield* Effect.flip(reader.pending("b/inner") ?? Effect.void)).reason).toBe("a stand-in failure")
       yield* reader.pending("e/i") ?? Effect.void
       expect(new TextDecoder().decode(reader.get("e/i")?.["user.test"])).toBe("in the last slice")
     }).pipe(Effect.scoped)
