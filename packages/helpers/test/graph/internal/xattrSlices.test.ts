@@ -127,6 +127,29 @@ describe.skipIf(!userXattrs)("xattrSlices.read", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("closing the scope stops the runs still going, two at a time", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      tree(root)
+      let started = 0
+      let stopped = 0
+      const endless: XattrSlices.ReadOf = () =>
+        Effect.suspend(() => {
+          started++
+          return Effect.never
+        }).pipe(Effect.onInterrupt(() => Effect.sync(() => stopped++)))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const reader = yield* XattrSlices.read(root, ...fsListing(root), endless)
+          expect(reader.pending("a/f")).toBeDefined()
+          yield* Effect.yieldNow
+        })
+      )
+      expect(started).toBe(2)
+      expect(stopped).toBe(2)
+    })
+  )
+
   it.effect("a folder of many long names is read in runs whose command lines the kernel takes", () =>
     Effect.gen(function* () {
       const root = yield* tempDir
