@@ -246,7 +246,13 @@ const differs = (l: Fs.BigIntStats, p: Fs.BigIntStats, layer: Tree, parent: Tree
  * The naive comparison of what is below folder `from` in `layer` and in `parent` (everything added without one).
  * `xattrs`: the layer's extended attributes, given with its items.
  */
-function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: XattrsLookup, from: string): Generator<Item> {
+function* naiveFolder(
+  layer: Tree,
+  parent: Tree | undefined,
+  xattrs: XattrsLookup,
+  from: string,
+  until?: XattrSlices.Reader["pending"]
+): Generator<Item | Pending> {
   // Folders unchanged themselves, listed only once something below them changed.
   const pending: Array<Item> = []
   const item = (path: string, kind: Kind, stat: Fs.BigIntStats): Item => ({
@@ -260,19 +266,24 @@ function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: XattrsLooku
     yield* pending.splice(0)
     yield change
   }
-  function* added(rel: string): Generator<Item> {
+  function* known(path: string): Generator<Pending> {
+    for (let wait = until?.(path); wait !== undefined; wait = until?.(path)) yield new Pending(wait)
+  }
+  function* added(rel: string): Generator<Item | Pending> {
     for (const name of layer.names(rel)) {
       const path = LayerPath.join(rel, name)
+      yield* known(path)
       const stat = layer.lstat(path)!
       yield* emit(item(path, Kind.Add, stat))
       if (stat.isDirectory()) yield* added(path)
     }
   }
-  function* folder(rel: string): Generator<Item> {
+  function* folder(rel: string): Generator<Item | Pending> {
     const names = new Set(layer.names(rel))
     if (parent !== undefined) for (const name of parent.names(rel)) names.add(name)
     for (const name of [...names].sort()) {
       const path = LayerPath.join(rel, name)
+      yield* known(path)
       const l = layer.lstat(path)
       const p = parent?.lstat(path)
       if (l === undefined) {
@@ -300,14 +311,38 @@ function* naiveFolder(layer: Tree, parent: Tree | undefined, xattrs: XattrsLooku
   yield* folder(from)
 }
 
-/** `xattrs`: the layer's (at least its capabilities); `parentCapabilities`: the parent's file capabilities. */
-const naiveItems = (layer: string, parent: string | undefined, xattrs: Xattrs, parentCapabilities: Xattrs) =>
-  naiveFolder(
+/**
+ * `xattrs`: the layer's (at least its capabilities); `parentCapabilities`: the parent's file capabilities. `until`:
+ * given, both are still being read (`XattrSlices`), and the walk yields a `Pending` until a path's are known.
+ */
+function naiveItems(
+  layer: string,
+  parent: string | undefined,
+  xattrs: Xattrs,
+  parentCapabilities: Xattrs
+): Generator<Item>
+function naiveItems(
+  layer: string,
+  parent: string | undefined,
+  xattrs: XattrsLookup,
+  parentCapabilities: XattrsLookup,
+  until: XattrSlices.Reader["pending"]
+): Generator<Item | Pending>
+function naiveItems(
+  layer: string,
+  parent: string | undefined,
+  xattrs: XattrsLookup,
+  parentCapabilities: XattrsLookup,
+  until?: XattrSlices.Reader["pending"]
+): Generator<Item | Pending> {
+  return naiveFolder(
     folderTree(layer, xattrs),
     parent === undefined ? undefined : folderTree(parent, parentCapabilities),
     xattrs,
-    ""
+    "",
+    until
   )
+}
 
 /**
  * `lowerXattrs` (each lower's opaque markers and capabilities, top first): given, what a folder made opaque over a
@@ -366,34 +401,46 @@ function* overlayItems(
 
 /**
  * The changes of `source`, one by one. The walk runs as the iterable is read (a layer is never held whole). The
- * extended attributes of an overlay upper folder are read in slices beside the walk, in the scope: where the walk
- * reaches a path whose slice is still being read, it yields a `Pending` to run before reading on. A naive
- * source's are read first, in one `getfattr` run (its comparison with the parent reads them outside the walk's
- * order).
+ * extended attributes (a naive source's, and its parent's capabilities) are read in slices beside the walk, in the
+ * scope: where the walk reaches a path whose slice is still being read, it yields a `Pending` to run before reading
+ * on.
  *
  * @since 0.1.0
  */
 export const items = (source: Source): Effect.Effect<Iterable<Item | Pending>, LayerIoError, Scope.Scope> =>
   source._tag === "Naive"
     ? Effect.map(
-        Effect.all([SpecialFiles.readXattrsTree(source.layer), capabilitiesOf(source.parent)]),
-        ([xattrs, parentCapabilities]) => ({
-          [Symbol.iterator]: () => naiveItems(source.layer, source.parent, xattrs, parentCapabilities)
-        })
+        Effect.all([
+          sliced(source.layer),
+          source.parent === undefined ? Effect.succeed(undefined) : sliced(source.parent, capabilityOnly)
+        ]),
+        ([layer, parent]) => {
+          const noParent: Xattrs = new Map()
+          const until = (rel: string) => layer.pending(rel) ?? parent?.pending(rel)
+          return {
+            [Symbol.iterator]: () => naiveItems(source.layer, source.parent, layer, parent ?? noParent, until)
+          }
+        }
       )
-    : Effect.suspend(() => {
-        const at = LayerPath.under(source.upper)
-        return Effect.map(
-          XattrSlices.read(
-            source.upper,
-            (rel) => sortedNames(at(rel)),
-            (rel) => lstat(at(rel))?.isDirectory() === true
-          ),
-          (reader) => ({
-            [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, reader, undefined, reader.pending)
-          })
-        )
-      })
+    : Effect.map(sliced(source.upper), (reader) => ({
+        [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, reader, undefined, reader.pending)
+      }))
+
+/** The extended attributes under `root`, read in slices beside the walk (`XattrSlices`). */
+const sliced = (root: string, readOf?: XattrSlices.ReadOf) =>
+  Effect.suspend(() => {
+    const at = LayerPath.under(root)
+    return XattrSlices.read(
+      root,
+      (rel) => sortedNames(at(rel)),
+      (rel) => lstat(at(rel))?.isDirectory() === true,
+      readOf
+    )
+  })
+
+/** Reads only file capabilities (what the parent's side of the naive comparison looks at). */
+const capabilityOnly: XattrSlices.ReadOf = (root, paths, recursive) =>
+  SpecialFiles.readXattrsOf(root, paths, recursive, "^security\\.capability$")
 
 /** Whether an overlay upper folder has a folder marked opaque (by its extended attributes). */
 const hasOpaque = (xattrs: Xattrs) => {
@@ -410,7 +457,7 @@ const quickItems = (source: Source, compareOpaque: boolean): Effect.Effect<Itera
   source._tag === "Naive"
     ? Effect.map(
         // Only capabilities tell a change the stat does not show.
-        Effect.all([capabilitiesOf(source.layer), capabilitiesOf(source.parent)]),
+        Effect.all([capabilitiesOf(source.layer), capabilitiesOf(source.parent)], { concurrency: 2 }),
         ([layerCapabilities, parentCapabilities]) => ({
           [Symbol.iterator]: () => naiveItems(source.layer, source.parent, layerCapabilities, parentCapabilities)
         })

@@ -214,6 +214,69 @@ describe("LayerDiff", () => {
       })
   )
 
+  it.effect("naive: the layer's attributes and the parent's capabilities, read in slices, give the same changes", () =>
+    Effect.gen(function* () {
+      const base = yield* tempDir
+      const parent = Path.join(base, "parent")
+      for (let i = 0; i < 12; i++) {
+        const dir = Path.join(parent, "usr", `d${String(i).padStart(2, "0")}`)
+        Fs.mkdirSync(dir, { recursive: true })
+        for (let j = 0; j < 3; j++) Fs.writeFileSync(Path.join(dir, `f${j}`), `${i}/${j}`)
+      }
+      // v2, effective, permitted CAP_SETUID: on a file of the parent, kept by the copy (not a change); on another,
+      // set in the layer only (a change, though size and time are the same), in the last slice.
+      const capability = Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+      const setCapability = (file: string) =>
+        ChildProcess.execFileSync("setfattr", [
+          "-n",
+          "security.capability",
+          "-v",
+          `0s${capability.toString("base64")}`,
+          file
+        ])
+      if (isRoot) setCapability(Path.join(parent, "usr", "d06", "f0"))
+      const layer = Path.join(base, "layer")
+      copyOf(parent, layer)
+      for (const i of [0, 5, 11]) {
+        const added = Path.join(layer, "usr", `d${String(i).padStart(2, "0")}`, "new")
+        Fs.writeFileSync(added, `added ${i}`)
+        ChildProcess.execFileSync("setfattr", ["-n", "user.file", "-v", `new ${i}`, added])
+      }
+      if (isRoot) setCapability(Path.join(layer, "usr", "d11", "f1"))
+      const source = LayerChanges.naive(layer, parent)
+      const walked = yield* Effect.scoped(
+        Effect.gen(function* () {
+          let waits = 0
+          const paths: Array<string> = []
+          for (const item of yield* LayerChanges.items(source)) {
+            if (item instanceof LayerChanges.Pending) {
+              waits++
+              yield* item.ready
+            } else paths.push(item.path)
+          }
+          return { waits, paths }
+        })
+      )
+      expect(walked.waits).toBeGreaterThan(0)
+      expect(walked.paths).toEqual([
+        "usr",
+        "usr/d00",
+        "usr/d00/new",
+        "usr/d05",
+        "usr/d05/new",
+        "usr/d11",
+        ...(isRoot ? ["usr/d11/f1"] : []),
+        "usr/d11/new"
+      ])
+      // The same changes as the comparison that reads every attribute first.
+      expect((yield* LayerChanges.changes(source)).map((c) => c.Path.slice(1))).toEqual(walked.paths)
+      const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(source)))
+      const xattrsOf = (name: string) => entries.find((e) => e.header.name === name)?.header.xattrs
+      expect(new TextDecoder().decode(xattrsOf("usr/d11/new")?.["user.file"])).toBe("new 11")
+      if (isRoot) expect(Buffer.from(xattrsOf("usr/d11/f1")?.["security.capability"] ?? [])).toEqual(capability)
+    })
+  )
+
   it.effect("names and link targets that are not UTF-8 go out through Diff and back byte for byte", () =>
     Effect.gen(function* () {
       const { base, parent, layer } = yield* parentAndCopy
