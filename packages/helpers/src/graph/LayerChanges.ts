@@ -127,6 +127,11 @@ const visibleXattrs = (all: XattrsLookup, rel: string): Readonly<Record<string, 
   return kept.length === 0 ? none : Object.fromEntries(kept)
 }
 
+/** Yields a `Pending` until `path`'s attributes are known (see `XattrSlices`). */
+function* known(until: XattrSlices.Reader["pending"], path: string): Generator<Pending> {
+  for (let wait = until(path); wait !== undefined; wait = until(path)) yield new Pending(wait)
+}
+
 /**
  * One side of the naive comparison, by path relative to its root: a folder on disk, or lower layers merged.
  */
@@ -266,13 +271,10 @@ function* naiveFolder(
     yield* pending.splice(0)
     yield change
   }
-  function* known(path: string): Generator<Pending> {
-    for (let wait = until?.(path); wait !== undefined; wait = until?.(path)) yield new Pending(wait)
-  }
   function* added(rel: string): Generator<Item | Pending> {
     for (const name of layer.names(rel)) {
       const path = LayerPath.join(rel, name)
-      yield* known(path)
+      if (until?.(path) !== undefined) yield* known(until, path)
       const stat = layer.lstat(path)!
       yield* emit(item(path, Kind.Add, stat))
       if (stat.isDirectory()) yield* added(path)
@@ -283,7 +285,7 @@ function* naiveFolder(
     if (parent !== undefined) for (const name of parent.names(rel)) names.add(name)
     for (const name of [...names].sort()) {
       const path = LayerPath.join(rel, name)
-      yield* known(path)
+      if (until?.(path) !== undefined) yield* known(until, path)
       const l = layer.lstat(path)
       const p = parent?.lstat(path)
       if (l === undefined) {
@@ -386,7 +388,7 @@ function* overlayItems(
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue
       }
-      for (let wait = pending?.(path); wait !== undefined; wait = pending?.(path)) yield new Pending(wait)
+      if (pending?.(path) !== undefined) yield* known(pending, path)
       const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.[opaqueMarker])
       const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
       yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }

@@ -42,6 +42,22 @@ const copied = (tar: Stream.Stream<Uint8Array, unknown>, release: boolean) =>
     return { bytes: Buffer.concat(parts), reused }
   })
 
+/** The paths `LayerChanges.items` walks, and how often it waited for attributes still being read. */
+const walk = (source: LayerChanges.Source) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      let waits = 0
+      const paths: Array<string> = []
+      for (const item of yield* LayerChanges.items(source)) {
+        if (item instanceof LayerChanges.Pending) {
+          waits++
+          yield* item.ready
+        } else paths.push(item.path)
+      }
+      return { waits, paths }
+    })
+  )
+
 describe("LayerDiff", () => {
   it.effect(
     "chunks handed back once copied (some held a while, as a socket does) are reused, and the tar is unchanged",
@@ -187,19 +203,7 @@ describe("LayerDiff", () => {
           ChildProcess.execFileSync("setfattr", ["-n", "user.file", "-v", `f${i}`, Path.join(dir, "f2")])
         }
         const source = LayerChanges.overlay(upper, [])
-        const walked = yield* Effect.scoped(
-          Effect.gen(function* () {
-            let waits = 0
-            const paths: Array<string> = []
-            for (const item of yield* LayerChanges.items(source)) {
-              if (item instanceof LayerChanges.Pending) {
-                waits++
-                yield* item.ready
-              } else paths.push(item.path)
-            }
-            return { waits, paths }
-          })
-        )
+        const walked = yield* walk(source)
         // The walk reached paths whose slice was still being read, and went on once it was.
         expect(walked.waits).toBeGreaterThan(0)
         expect(walked.paths.length).toBe(1 + 12 * 4)
@@ -244,19 +248,7 @@ describe("LayerDiff", () => {
       }
       if (isRoot) setCapability(Path.join(layer, "usr", "d11", "f1"))
       const source = LayerChanges.naive(layer, parent)
-      const walked = yield* Effect.scoped(
-        Effect.gen(function* () {
-          let waits = 0
-          const paths: Array<string> = []
-          for (const item of yield* LayerChanges.items(source)) {
-            if (item instanceof LayerChanges.Pending) {
-              waits++
-              yield* item.ready
-            } else paths.push(item.path)
-          }
-          return { waits, paths }
-        })
-      )
+      const walked = yield* walk(source)
       expect(walked.waits).toBeGreaterThan(0)
       expect(walked.paths).toEqual([
         "usr",
