@@ -285,13 +285,14 @@ function* naiveFolder(
     if (parent !== undefined) for (const name of parent.names(rel)) names.add(name)
     for (const name of [...names].sort()) {
       const path = LayerPath.join(rel, name)
-      if (until?.(path) !== undefined) yield* known(until, path)
       const l = layer.lstat(path)
       const p = parent?.lstat(path)
       if (l === undefined) {
         if (p !== undefined) yield* emit(item(path, Kind.Delete, p))
         continue
       }
+      // A deletion needs no attributes; anything else may need the layer's, and the parent's capability.
+      if (until?.(path) !== undefined) yield* known(until, path)
       if (p === undefined) {
         yield* emit(item(path, Kind.Add, l))
         if (l.isDirectory()) yield* added(path)

@@ -247,6 +247,7 @@ describe("LayerDiff", () => {
         ChildProcess.execFileSync("setfattr", ["-n", "user.file", "-v", `new ${i}`, added])
       }
       if (isRoot) setCapability(Path.join(layer, "usr", "d11", "f1"))
+      Fs.rmSync(Path.join(layer, "usr", "d03"), { recursive: true })
       const source = LayerChanges.naive(layer, parent)
       const walked = yield* walk(source)
       expect(walked.waits).toBeGreaterThan(0)
@@ -254,6 +255,7 @@ describe("LayerDiff", () => {
         "usr",
         "usr/d00",
         "usr/d00/new",
+        "usr/d03",
         "usr/d05",
         "usr/d05/new",
         "usr/d11",
@@ -265,6 +267,7 @@ describe("LayerDiff", () => {
       const entries = yield* Stream.runCollect(TarStream.entries(LayerDiff.diff(source)))
       const xattrsOf = (name: string) => entries.find((e) => e.header.name === name)?.header.xattrs
       expect(new TextDecoder().decode(xattrsOf("usr/d11/new")?.["user.file"])).toBe("new 11")
+      expect(entries.some((e) => e.header.name === "usr/.wh.d03")).toBe(true)
       if (isRoot) expect(Buffer.from(xattrsOf("usr/d11/f1")?.["security.capability"] ?? [])).toEqual(capability)
     })
   )
