@@ -44,9 +44,14 @@ const maxSliceBytes = 96 * 1024
 
 /**
  * The slices of a folder, from its listing: `names(rel)` the sorted names in folder `rel`, `isFolder(rel)` whether
- * `rel` is a folder (not a symlink to one).
+ * `rel` is a folder (not a symlink to one). `rootBytes`: the length of the folder's own path, which every argument
+ * of a run starts with.
  */
-export const plan = (names: (rel: string) => ReadonlyArray<string>, isFolder: (rel: string) => boolean): Plan => {
+export const plan = (
+  names: (rel: string) => ReadonlyArray<string>,
+  isFolder: (rel: string) => boolean,
+  rootBytes = 0
+): Plan => {
   const chain = [""]
   let base = ""
   let entries = names(base)
@@ -67,7 +72,7 @@ export const plan = (names: (rel: string) => ReadonlyArray<string>, isFolder: (r
       const name = entries[start++]!
       sliceOfName.set(name, slices.length)
       paths.push(LayerPath.join(base, name))
-      bytes += Buffer.byteLength(name) + base.length + 2
+      bytes += rootBytes + base.length + Buffer.byteLength(name) + 3
     }
     slices.push({ paths, recursive: true })
   }
@@ -112,10 +117,13 @@ export const read = (
   readOf: ReadOf = (root, paths, recursive) => SpecialFiles.readXattrsOf(root, paths, recursive)
 ): Effect.Effect<Reader, LayerIoError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { slices, sliceOf } = yield* Effect.try({ try: () => plan(names, isFolder), catch: ioError("walk", root) })
     const at = LayerPath.under(root)
     // getfattr names files as given: relative paths are cut from the same resolved root.
     const base = at("")
+    const { slices, sliceOf } = yield* Effect.try({
+      try: () => plan(names, isFolder, Buffer.byteLength(base)),
+      catch: ioError("walk", root)
+    })
     const found = new Map<string, Found>()
     const known = slices.map(() => false)
     const reads = yield* Effect.forEach(slices, () => Deferred.make<void, LayerIoError>())

@@ -78,13 +78,16 @@ describe("xattrSlices.plan", () => {
     expect(sliceOf("z/anything")).toBe(0)
   })
 
-  it("keeps each run's names under its byte limit, however many names a group would take", () => {
+  it("keeps each run's arguments (the root's path, then each name) under its byte limit, however many names a group would take", () => {
     const long = names(12_000, "x".repeat(200))
-    const { slices, sliceOf } = XattrSlices.plan(...listing({ "": long }))
+    const root = `/${"r".repeat(99)}`
+    const { slices, sliceOf } = XattrSlices.plan(...listing({ "": long }), root.length)
     const runs = slices.slice(1)
     expect(runs.flatMap((s) => s.paths)).toEqual(long)
     expect(runs.length).toBeGreaterThan(3)
-    for (const run of runs) expect(run.paths.reduce((n, p) => n + Buffer.byteLength(p) + 2, 0)).toBeLessThan(100_000)
+    for (const run of runs) {
+      expect(run.paths.reduce((n, p) => n + Buffer.byteLength(`${root}/${p}`) + 1, 0)).toBeLessThan(100_000)
+    }
     expect(sliceOf(long[11_999]!)).toBe(slices.length - 1)
   })
 })
