@@ -353,6 +353,7 @@ function naiveItems(
  * trees shows it (`rm -rf d && mkdir d`: what `d` held is deleted, a name made again is modified); without, all
  * below it is added (enough for the tar, whose opaque marker removes the rest). `pending`: given, the upper folder's
  * attributes are still being read (`XattrSlices`), and the walk yields a `Pending` until a path's are known.
+ * `modified: false`: what is not deleted is "added", without looking for it in every lower (the tar needs no more).
  */
 function overlayItems(
   upper: string,
@@ -365,17 +366,20 @@ function overlayItems(
   lowers: ReadonlyArray<string>,
   xattrs: XattrsLookup,
   lowerXattrs: undefined,
-  pending: XattrSlices.Reader["pending"]
+  pending: XattrSlices.Reader["pending"],
+  modified: boolean
 ): Generator<Item | Pending>
 function* overlayItems(
   upper: string,
   lowers: ReadonlyArray<string>,
   xattrs: XattrsLookup,
   lowerXattrs?: ReadonlyArray<Xattrs>,
-  pending?: XattrSlices.Reader["pending"]
+  pending?: XattrSlices.Reader["pending"],
+  modified = true
 ): Generator<Item | Pending> {
   const inUpper = LayerPath.under(upper)
-  const inLowers = lowers.map(LayerPath.under)
+  // Without `modified`, no path is looked up in the lowers: everything but a deletion is "added".
+  const inLowers = modified ? lowers.map(LayerPath.under) : []
   const inLower = (rel: string) => inLowers.some((inLower) => lstat(inLower(rel)) !== undefined)
   const compared =
     lowerXattrs === undefined || lowers.length === 0
@@ -403,6 +407,19 @@ function* overlayItems(
 }
 
 /**
+ * Options of `items`.
+ *
+ * @since 0.1.0
+ */
+export interface ItemsOptions {
+  /**
+   * Whether an overlay source tells modified paths from added ones (`true` by default): each path is then looked up
+   * in every lower folder. `false` reports them all as added, as a layer tar needs nothing more (`LayerDiff`).
+   */
+  readonly modified?: boolean
+}
+
+/**
  * The changes of `source`, one by one. The walk runs as the iterable is read (a layer is never held whole). The
  * extended attributes (a naive source's, and its parent's capabilities) are read in slices beside the walk, in the
  * scope: where the walk reaches a path whose slice is still being read, it yields a `Pending` to run before reading
@@ -410,7 +427,10 @@ function* overlayItems(
  *
  * @since 0.1.0
  */
-export const items = (source: Source): Effect.Effect<Iterable<Item | Pending>, LayerIoError, Scope.Scope> =>
+export const items = (
+  source: Source,
+  options: ItemsOptions = {}
+): Effect.Effect<Iterable<Item | Pending>, LayerIoError, Scope.Scope> =>
   source._tag === "Naive"
     ? Effect.map(
         Effect.all([
@@ -426,7 +446,8 @@ export const items = (source: Source): Effect.Effect<Iterable<Item | Pending>, L
         }
       )
     : Effect.map(sliced(source.upper), (reader) => ({
-        [Symbol.iterator]: () => overlayItems(source.upper, source.lowers, reader, undefined, reader.pending)
+        [Symbol.iterator]: () =>
+          overlayItems(source.upper, source.lowers, reader, undefined, reader.pending, options.modified !== false)
       }))
 
 /** The extended attributes under `root`, read in slices beside the walk (`XattrSlices`). */

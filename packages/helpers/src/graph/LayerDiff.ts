@@ -208,7 +208,8 @@ export interface Options {
 export const diff = (source: LayerChanges.Source, options: Options = {}): Stream.Stream<Uint8Array, LayerIoError> => {
   const root = source._tag === "Naive" ? source.layer : source.upper
   const entries = Stream.unwrap(
-    Effect.map(LayerChanges.items(source), (all) => {
+    // A tar tells only deletions apart: no path needs looking up in the lowers to be called modified.
+    Effect.map(LayerChanges.items(source, { modified: false }), (all) => {
       const iterator = all[Symbol.iterator]()
       const links = new Map<bigint, string>()
       const at = LayerPath.under(root)

@@ -83,6 +83,31 @@ describe("LayerChanges", () => {
     })
   )
 
+  it.effect(
+    "overlay items: with modified: false every path but a deletion is added (the lowers are not looked at)",
+    () =>
+      Effect.gen(function* () {
+        const { base, parent } = yield* parentAndCopy
+        const upper = Path.join(base, "upper")
+        Fs.mkdirSync(Path.join(upper, "etc"), { recursive: true })
+        Fs.writeFileSync(Path.join(upper, "etc/hosts"), "in the lower too")
+        Fs.writeFileSync(Path.join(upper, "etc/new"), "only here")
+        const kinds = (options?: LayerChanges.ItemsOptions) =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const out: Array<string> = []
+              for (const item of yield* LayerChanges.items(LayerChanges.overlay(upper, [parent]), options)) {
+                if (item instanceof LayerChanges.Pending) yield* item.ready
+                else out.push(`${item.kind} ${item.path}`)
+              }
+              return out
+            })
+          )
+        expect(yield* kinds()).toEqual(["0 etc", "0 etc/hosts", "1 etc/new"])
+        expect(yield* kinds({ modified: false })).toEqual(["1 etc", "1 etc/hosts", "1 etc/new"])
+      })
+  )
+
   it.effect.skipIf(!isRoot)("overlay: whiteouts are deletions, paths found in a lower layer are modified", () =>
     Effect.gen(function* () {
       const { base, parent } = yield* parentAndCopy
