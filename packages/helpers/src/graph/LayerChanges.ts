@@ -113,9 +113,12 @@ const isWhiteout = (s: Fs.BigIntStats) => s.isCharacterDevice() && s.rdev === 0n
  */
 const capability = "security.capability"
 
+/** `getfattr`'s `-m` for that attribute alone. */
+const capabilityMatch = "^security\\.capability$"
+
 /** The file capabilities under `root` (none without a folder). */
 const capabilitiesOf = (root: string | undefined): Effect.Effect<Xattrs, LayerIoError> =>
-  root === undefined ? Effect.succeed(new Map()) : SpecialFiles.readXattrsTree(root, "^security\\.capability$")
+  root === undefined ? Effect.succeed(new Map()) : SpecialFiles.readXattrsTree(root, capabilityMatch)
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
   a === undefined || b === undefined ? a === b : Buffer.from(a).equals(b)
@@ -351,7 +354,7 @@ function naiveItems(
  * `lowerXattrs` (each lower's opaque markers and capabilities, top first): given, what a folder made opaque over a
  * lower folder replaced is compared with the lowers merged, as the daemon's naive comparison of the two mounted
  * trees shows it (`rm -rf d && mkdir d`: what `d` held is deleted, a name made again is modified); without, all
- * below it is added (enough for the tar, whose opaque marker removes the rest). `pending`: given, the upper folder's
+ * below it is added (enough for the tar, whose opaque marker removes the rest). `until`: given, the upper folder's
  * attributes are still being read (`XattrSlices`), and the walk yields a `Pending` until a path's are known.
  * `modified: false`: what is not deleted is "added", without looking for it in every lower (the tar needs no more).
  */
@@ -366,7 +369,7 @@ function overlayItems(
   lowers: ReadonlyArray<string>,
   xattrs: XattrsLookup,
   lowerXattrs: undefined,
-  pending: XattrSlices.Reader["pending"],
+  until: XattrSlices.Reader["pending"],
   modified: boolean
 ): Generator<Item | Pending>
 function* overlayItems(
@@ -374,7 +377,7 @@ function* overlayItems(
   lowers: ReadonlyArray<string>,
   xattrs: XattrsLookup,
   lowerXattrs?: ReadonlyArray<Xattrs>,
-  pending?: XattrSlices.Reader["pending"],
+  until?: XattrSlices.Reader["pending"],
   modified = true
 ): Generator<Item | Pending> {
   const inUpper = LayerPath.under(upper)
@@ -393,7 +396,7 @@ function* overlayItems(
         yield { path, kind: Kind.Delete, stat, opaque: false, xattrs: none }
         continue
       }
-      if (pending?.(path) !== undefined) yield* known(pending, path)
+      if (until?.(path) !== undefined) yield* known(until, path)
       const opaque = stat.isDirectory() && isYes(xattrs.get(path)?.[opaqueMarker])
       const kind = !hidden && inLower(path) ? Kind.Modify : Kind.Add
       yield { path, kind, stat, opaque, xattrs: visibleXattrs(xattrs, path) }
@@ -464,7 +467,7 @@ const sliced = (root: string, readOf?: XattrSlices.ReadOf) =>
 
 /** Reads only file capabilities (what the parent's side of the naive comparison looks at). */
 const capabilityOnly: XattrSlices.ReadOf = (root, paths, recursive) =>
-  SpecialFiles.readXattrsOf(root, paths, recursive, "^security\\.capability$")
+  SpecialFiles.readXattrsOf(root, paths, recursive, capabilityMatch)
 
 /** Whether an overlay upper folder has a folder marked opaque (by its extended attributes). */
 const hasOpaque = (xattrs: Xattrs) => {

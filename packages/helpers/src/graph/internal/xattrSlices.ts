@@ -114,7 +114,7 @@ export const read = (
   root: string,
   names: (rel: string) => ReadonlyArray<string>,
   isFolder: (rel: string) => boolean,
-  readOf: ReadOf = (root, paths, recursive) => SpecialFiles.readXattrsOf(root, paths, recursive)
+  readOf: ReadOf = SpecialFiles.readXattrsOf
 ): Effect.Effect<Reader, LayerIoError, Scope.Scope> =>
   Effect.gen(function* () {
     const at = LayerPath.under(root)
