@@ -35,6 +35,28 @@ describe("StartFlags.restartArgs", () => {
     // What the new process sees is complete: it does not start a third time.
     expect(StartFlags.restartArgs("/bin/node", again!.slice(1, 5), argv, flags)).toBe(undefined)
   })
+
+  it("keeps a value node was given by hand; the toolkit's default still gives way to a driver's own", () => {
+    const defaults = ["--max-semi-space-size=2"]
+    const graph = [...defaults, "--max-semi-space-size=1"]
+    // Tuned by whoever started node: no restart, whatever the driver wants.
+    expect(StartFlags.restartArgs("/bin/node", ["--max-semi-space-size=16"], argv, defaults, defaults)).toBe(undefined)
+    expect(StartFlags.restartArgs("/bin/node", ["--max-semi-space-size=16"], argv, graph, defaults)).toBe(undefined)
+    expect(StartFlags.wanted(["--max-semi-space-size=16", "--conditions=x"], graph, defaults)).toEqual([])
+    // The default the repository's wrappers pass is not a choice: the driver's value is added after it.
+    expect(StartFlags.restartArgs("/bin/node", defaults, argv, graph, defaults)).toEqual([
+      "/bin/node",
+      ...defaults,
+      ...graph,
+      "/app/dpk.js",
+      "serve",
+      "graph-overlay"
+    ])
+    // Other flags are not choices about these: a missing one is still added.
+    expect(StartFlags.wanted(["--max-old-space-size=64"], graph, defaults)).toEqual(graph)
+    // Once restarted with the driver's value, the process does not start again.
+    expect(StartFlags.restartArgs("/bin/node", [...defaults, ...graph], argv, graph, defaults)).toBe(undefined)
+  })
 })
 
 /** The command line of process `pid`, as the kernel holds it. */
@@ -54,6 +76,20 @@ describe("dpk serve started without its start-up flags", () => {
       run.child.kill("SIGTERM")
       expect(yield* run.exited).toBe(0)
       expect(Fs.existsSync(socket)).toBe(false)
+    })
+  )
+
+  it.live.skipIf(process.platform !== "linux")("keeps a young generation size node was given by hand", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const socket = Path.join(dir, "tuned.sock")
+      const tuned = "--max-semi-space-size=4"
+      const run = yield* start(process.execPath, [tuned, ...nodeArgs, "serve", "volume-memory", "--socket", socket])
+      yield* waitFor(() => run.output().includes("listening on"), 30_000)
+      const line = commandLine(run.child.pid!)
+      expect(line.filter((arg) => arg.startsWith("--max-semi-space-size"))).toEqual([tuned])
+      run.child.kill("SIGTERM")
+      expect(yield* run.exited).toBe(0)
     })
   )
 })

@@ -103,8 +103,8 @@ export interface Descriptor<
   readonly v8Flags?: ReadonlyArray<string>
   /**
    * Node flags V8 reads only when the process starts (heap sizes), added after `defaultStartFlags` (the last value
-   * of a flag wins): `dpk serve` starts itself again with them when it was started without, and a managed
-   * plugin's entry point passes them to node.
+   * of a flag wins): `dpk serve` starts itself again with them when it was started without (a value given to node
+   * by hand, other than the default's, is kept), and a managed plugin's entry point passes them to node.
    */
   readonly startFlags?: ReadonlyArray<string>
 }
