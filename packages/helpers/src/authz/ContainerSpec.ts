@@ -264,8 +264,9 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
         case "containers/create":
           return Result.succeed(hostConfigSpec(value))
         case "containers/{id}/start":
-          // The body is the host configuration itself (the image was chosen at create).
-          return Result.succeed(hostConfigSpec({ HostConfig: value }))
+          // The daemon decodes this body as it decodes a create's (`runconfig.DecodeHostConfig`): the `HostConfig`
+          // object when there is one, else the top-level fields. The image was chosen at create.
+          return Result.succeed({ ...hostConfigSpec(value), image: undefined })
         case "containers/{id}/exec":
           return Result.succeed({ ...Basics.empty, privileged: GoJson.field(value, "Privileged") === true })
         case "volumes/create": {

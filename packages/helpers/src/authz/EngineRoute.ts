@@ -12,8 +12,12 @@
 import * as Path from "node:path"
 
 /**
- * A route template: segments separated by `/`; `{name}` matches one segment, `{name*}` one or more (image and
- * plugin references contain slashes, e.g. `images/{name*}/json` for `images/library/busybox:latest/json`).
+ * A route template: segments separated by `/`, and parameters matched as the daemon's router matches them. The
+ * daemon registers most of its routes with `{name:.*}`, so a parameter takes any text, slashes included: a container
+ * can be named `p/x` (the alias `docker run --link c1:x` gives it in container `p`), and `containers/p/x/exec` is an
+ * exec in it. Only the swarm objects' routes (`nodes`, `services`, `tasks`, `secrets`, `configs`) take one segment.
+ * `{name*}` marks the parameters that hold slashes by nature (image and plugin references, e.g.
+ * `images/{name*}/json` for `images/library/busybox:latest/json`).
  *
  * @since 0.1.0
  */
@@ -171,15 +175,19 @@ interface Compiled {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
+/** The route families the daemon registers with a one-segment `{id}` (swarm objects); the others take `{name:.*}`. */
+const oneSegment: ReadonlySet<string> = new Set(["nodes", "services", "tasks", "secrets", "configs"])
+
 const compile = (spec: RouteSpec): Compiled => {
   const names: Array<string> = []
-  const source = spec.template
-    .split("/")
+  const segments = spec.template.split("/")
+  const single = oneSegment.has(segments[0]!)
+  const source = segments
     .map((segment) => {
       const param = /^\{([a-zA-Z]+)(\*?)\}$/.exec(segment)
       if (param === null) return escapeRegExp(segment)
       names.push(param[1]!)
-      return param[2] === "*" ? "(.+)" : "([^/]+)"
+      return single && param[2] !== "*" ? "([^/]+)" : "(.+)"
     })
     .join("/")
   return { spec, pattern: new RegExp(`^${source}$`), names }

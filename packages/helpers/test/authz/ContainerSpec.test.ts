@@ -243,6 +243,18 @@ describe("ContainerSpec.of", () => {
     const spec = specOf("POST", "/v1.23/containers/c1/start", { Privileged: true, Binds: ["/:/host"], PidMode: "host" })
     expect(spec).toMatchObject({ privileged: true, hostMounts: [{ source: "/", origin: "Binds" }] })
     expect(spec?.hostNamespaces).toEqual(["pid"])
+    // The daemon decodes it as a create's body: a `HostConfig` object wins over the top level.
+    const wrapped = specOf("POST", "/v1.23/containers/c1/start", {
+      Privileged: false,
+      Image: "busybox",
+      HostConfig: { Privileged: true, Binds: ["/var/run/docker.sock:/s"], CapAdd: ["SYS_ADMIN"] }
+    })
+    expect(wrapped).toMatchObject({
+      image: undefined,
+      privileged: true,
+      hostMounts: [{ source: "/var/run/docker.sock", origin: "Binds" }],
+      capAdd: ["SYS_ADMIN"]
+    })
     // A start without a body (text/plain and empty, as the CLI sends it; or JSON of length 0) asks for nothing.
     expect(specOf("POST", "/v1.41/containers/c1/start")).toMatchObject({ privileged: false, hostMounts: [] })
     const emptyJson = AuthzRequest.fromRequest({
@@ -287,6 +299,28 @@ describe("ContainerSpec.of", () => {
       "DEBUG=1"
     ])
     expect(set).toMatchObject({ hostMounts: [{ source: "/etc", origin: "PluginSettings" }], devices: ["/dev/sda"] })
+    // The daemon's reading of a setting: no field (or an empty one) sets the one settable field of what it names.
+    const unfielded = specOf("POST", "/v1.41/plugins/p/set", [
+      "mount0=/",
+      "mount1.=/var/run/docker.sock",
+      "dev0=/dev/sdb"
+    ])
+    expect(unfielded?.hostMounts.map((m) => m.source)).toEqual(["/", "/var/run/docker.sock", "/dev/sdb"])
+    expect(unfielded?.devices).toEqual(["/", "/var/run/docker.sock", "/dev/sdb"])
+    // A relative source is resolved from the plugin's bundle folder: with `..` it reaches anything.
+    const relative = specOf("POST", "/v1.41/plugins/p/set", [
+      "m.source=../../../etc",
+      "n.source=data/x",
+      "d.path=dev/sda"
+    ])
+    expect(relative).toMatchObject({ hostMounts: [{ source: "/", origin: "PluginSettings" }], devices: ["/dev/sda"] })
+    // An environment variable's value is no host path.
+    expect(specOf("POST", "/v1.41/plugins/p/set", ["DEBUG=1", "LEVEL=info", "EMPTY="])).toMatchObject({
+      hostMounts: [],
+      devices: []
+    })
+    const pulled = specOf("POST", "/v1.41/plugins/pull?remote=evil/p", [{ Name: "mount", Value: ["../../../../"] }])
+    expect(pulled?.hostMounts).toEqual([{ source: "/", origin: "PluginPrivileges" }])
     const notArray = ContainerSpec.of(request("POST", "/v1.41/plugins/pull?remote=x", { Name: "mount" }))
     expect(Result.isFailure(notArray)).toBe(true)
   })
@@ -333,6 +367,27 @@ describe("ContainerSpec.of", () => {
       image: "nginx",
       hostMounts: [{ source: "/etc", origin: "Mounts" }],
       capAdd: ["SYS_ADMIN"]
+    })
+    // The `plugin` runtime installs a managed plugin on every node with the privileges the spec grants.
+    const plugin = specOf("POST", "/v1.41/services/create", {
+      Mode: { Global: {} },
+      TaskTemplate: {
+        Runtime: "plugin",
+        PluginSpec: {
+          Remote: "evil/plugin:latest",
+          Privileges: [
+            { Name: "mount", Value: ["/"] },
+            { Name: "capabilities", Value: ["CAP_SYS_ADMIN"] },
+            { Name: "network", Value: ["host"] }
+          ]
+        }
+      }
+    })
+    expect(plugin).toMatchObject({
+      image: "evil/plugin:latest",
+      hostMounts: [{ source: "/", origin: "PluginPrivileges" }],
+      capAdd: ["SYS_ADMIN"],
+      hostNamespaces: ["network"]
     })
   })
 

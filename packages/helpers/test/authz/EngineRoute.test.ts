@@ -12,7 +12,23 @@ describe("EngineRoute.match", () => {
     })
   })
 
-  it("names parameters: one segment for ids, several for image and plugin references", () => {
+  it("takes slashes in a parameter where the daemon's router does: a container named by a link alias", () => {
+    // `docker run --link c1:x --name p` names c1 `p/x` too; the daemon routes `{name:.*}`.
+    expect(EngineRoute.match("POST", "/v1.41/containers/p/x/exec")).toMatchObject({
+      template: "containers/{id}/exec",
+      params: { id: "p/x" }
+    })
+    expect(EngineRoute.match("POST", "/v1.23/containers/p/x/start").template).toBe("containers/{id}/start")
+    expect(EngineRoute.match("POST", "/exec/a/b/start").params).toEqual({ id: "a/b" })
+    expect(EngineRoute.match("DELETE", "/v1.41/containers/p/x").params).toEqual({ id: "p/x" })
+    expect(EngineRoute.match("POST", "/v1.41/networks/n/m/connect").params).toEqual({ id: "n/m" })
+    expect(EngineRoute.match("GET", "/v1.41/volumes/a/b").params).toEqual({ name: "a/b" })
+    // Swarm objects' routes take one segment, as the daemon registers them.
+    expect(EngineRoute.match("POST", "/v1.41/services/s/update").params).toEqual({ id: "s" })
+    expect(EngineRoute.match("GET", "/v1.41/services/a/b").template).toBe(undefined)
+  })
+
+  it("names parameters: ids, and image and plugin references", () => {
     expect(EngineRoute.match("POST", "/v1.41/containers/abc123/exec")).toMatchObject({
       template: "containers/{id}/exec",
       params: { id: "abc123" }

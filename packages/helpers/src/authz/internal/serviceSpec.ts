@@ -5,6 +5,7 @@
 import type { ContainerSpec } from "../ContainerSpec.ts"
 import * as GoJson from "./goJson.ts"
 import { mountsOf } from "./hostConfig.ts"
+import { grantedBy } from "./pluginSpec.ts"
 import { capability, empty } from "./specBasics.ts"
 
 /**
@@ -35,15 +36,25 @@ const privilegeOptions = (privileges: unknown): ReadonlyArray<string> => {
   ]
 }
 
-/** What a service asks of the host. */
+/**
+ * What a service asks of the host. Its tasks are containers (`TaskTemplate.ContainerSpec`), or, with the `plugin`
+ * runtime (an experimental daemon in a swarm), a managed plugin installed on every node with the privileges in
+ * `TaskTemplate.PluginSpec`, granted as `plugins/pull` grants them; both are read, which only ever denies more.
+ */
 export const serviceSpec = (body: unknown): ContainerSpec => {
   const container = GoJson.path(body, "TaskTemplate", "ContainerSpec")
+  const plugin = GoJson.path(body, "TaskTemplate", "PluginSpec")
+  const granted = grantedBy(GoJson.array(GoJson.field(plugin, "Privileges")))
   return {
     ...empty,
-    image: GoJson.string(GoJson.field(container, "Image")),
-    hostMounts: mountsOf(GoJson.field(container, "Mounts")),
-    capAdd: GoJson.strings(GoJson.field(container, "CapabilityAdd")).map(capability),
-    hostNamespaces: joinsHostNetwork(body) ? ["network"] : [],
+    image: GoJson.string(GoJson.field(container, "Image")) ?? GoJson.string(GoJson.field(plugin, "Remote")),
+    hostMounts: [...mountsOf(GoJson.field(container, "Mounts")), ...granted.hostMounts],
+    capAdd: [...GoJson.strings(GoJson.field(container, "CapabilityAdd")).map(capability), ...granted.capAdd],
+    hostNamespaces: [
+      ...new Set([...(joinsHostNetwork(body) ? (["network"] as const) : []), ...granted.hostNamespaces])
+    ],
+    devices: granted.devices,
+    deviceCgroupRules: granted.deviceCgroupRules,
     securityOpts: privilegeOptions(GoJson.field(container, "Privileges"))
   }
 }
