@@ -255,12 +255,24 @@ const noXattrs = (h: TarStream.Header) => {
   return true
 }
 
+/**
+ * Sets entry `h`'s extended attributes on `path` as Docker's `createTarFile` does: one the file system does not
+ * support or permit (ENOTSUP, EPERM) is left out with a warning, any other failure fails.
+ */
 const setXattrs = (path: string, h: TarStream.Header) =>
-  Effect.forEach(
-    // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
-    Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
-    ([name, value]) => SpecialFiles.setXattr(path, name, value),
-    { discard: true }
+  Effect.flatMap(
+    Effect.forEach(
+      // overlayfs' own attributes are never taken from a tar: they would change what the merged view shows.
+      Object.entries(h.xattrs).filter(([name]) => !name.startsWith("trusted.overlay.")),
+      ([name, value]) => Effect.map(SpecialFiles.setXattrIfAllowed(path, name, value), (left) => ({ name, left }))
+    ),
+    (results) => {
+      const left = results.flatMap(({ name, left }) => (left === undefined ? [] : [`${name} (${left.reason})`]))
+      if (left.length === 0) return Effect.void
+      return Effect.logWarning(
+        `tar entry ${JSON.stringify(h.name)}: extended attributes left out, not supported or permitted here: ${left.join(", ")}`
+      )
+    }
   )
 
 /** What is left of an entry once its synchronous part is done: nothing, or an Effect to run before the next. */
@@ -298,13 +310,19 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string): Res
   must(applier.folder(dir, entry.header.name))
   const path = applier.abs(dir)
   if (applier.whiteouts === "overlay") return SpecialFiles.setXattr(path, overlayOpaque, "y")
-  // Hide what the folder held before this tar: keep only what this tar wrote in it.
-  io("readdir", path, () => {
-    for (const child of FileName.readdir(path)) {
-      const rel = LayerPath.join(dir, child)
-      if (!applier.written.has(rel)) applier.clear(rel)
+  // Hide what the folder held before this tar, at every depth as Docker's `UnpackLayer` does (it walks the whole
+  // folder): what this tar did not write goes; a folder it wrote stays and is looked into, a symlink never followed.
+  const folders = [dir]
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    const at = applier.abs(folder)
+    for (const child of io("readdir", at, () => FileName.readdir(at))) {
+      const rel = LayerPath.join(folder, child)
+      const childPath = applier.abs(rel)
+      const stat = io("lstat", childPath, () => lstatOrUndefined(childPath))
+      if (!applier.written.has(rel)) io("remove", childPath, () => applier.clear(rel, stat))
+      else if (stat?.isDirectory() === true) folders.push(rel)
     }
-  })
+  }
   return undefined
 }
 
@@ -423,7 +441,8 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Step
         applier.chown(path)
         Fs.lutimesSync(onDisk(path), h.mtime, h.mtime)
       })
-      return void applier.wrote(rel)
+      // Set on the symlink itself, as Docker's `Lsetxattr` does.
+      return attributesThenWrote(applier, rel, path, h)
     }
     case "link": {
       const target = must(

@@ -18,23 +18,36 @@ import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
 import { ioError, LayerIoError } from "./LayerTarError.ts"
 
-/** Runs a tool; its standard output comes back as latin1 text (one character per byte: names keep their bytes). */
-const run = (file: string, args: ReadonlyArray<string>, operation: string, path: string) =>
+/**
+ * Runs a tool; its standard output comes back as latin1 text (one character per byte: names keep their bytes).
+ * `english`: runs it with `LC_ALL=C`, so that its messages (`strerror`'s text) can be told apart.
+ */
+const run = (file: string, args: ReadonlyArray<string>, operation: string, path: string, english = false) =>
   Effect.callback<string, LayerIoError>((resume) => {
-    const child = ChildProcess.execFile(
-      file,
-      [...args],
-      { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error === null) return resume(Effect.succeed(stdout.toString("latin1")))
-        const said = stderr.toString().trim()
-        const reason =
-          (error as NodeJS.ErrnoException).code === "ENOENT" && said === ""
-            ? `${file} is not installed`
-            : said || error.message
-        resume(Effect.fail(new LayerIoError({ operation, path, reason })))
-      }
-    )
+    let child: ChildProcess.ChildProcess
+    try {
+      child = ChildProcess.execFile(
+        file,
+        [...args],
+        {
+          encoding: "buffer",
+          maxBuffer: 256 * 1024 * 1024,
+          ...(english ? { env: { ...process.env, LC_ALL: "C" } } : {})
+        },
+        (error, stdout, stderr) => {
+          if (error === null) return resume(Effect.succeed(stdout.toString("latin1")))
+          const said = stderr.toString().trim()
+          const reason =
+            (error as NodeJS.ErrnoException).code === "ENOENT" && said === ""
+              ? `${file} is not installed`
+              : said || error.message
+          resume(Effect.fail(new LayerIoError({ operation, path, reason })))
+        }
+      )
+    } catch (e) {
+      // Arguments the system refuses (E2BIG for one over 128 KiB, a NUL byte) are thrown here, not called back with.
+      return resume(Effect.fail(ioError(operation, path)(e)))
+    }
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
@@ -103,21 +116,47 @@ export const mknod = (path: string, type: NodeType, major = 0, minor = 0): Effec
     )
   )
 
+/** The largest value Linux keeps for an extended attribute (`XATTR_SIZE_MAX`). */
+const maxXattrBytes = 64 * 1024
+
 /**
- * Sets one extended attribute on `path` itself (a symlink is not followed): `value` as bytes, or text as UTF-8.
+ * Sets one extended attribute on `path` itself (a symlink is not followed): `value` as bytes, or text as UTF-8. A
+ * value over 64 KiB, which Linux refuses (E2BIG), fails without running anything.
  *
  * @since 0.1.0
  */
-export const setXattr = (path: string, name: string, value: Uint8Array | string): Effect.Effect<void, LayerIoError> =>
-  withTextPath(path, true, "setxattr", (at) =>
-    Effect.asVoid(
-      run(
-        "setfattr",
-        ["-h", "-n", name, "-v", `0s${Buffer.from(value).toString("base64")}`, "--", at],
-        "setxattr",
-        path
-      )
-    )
+export const setXattr = (path: string, name: string, value: Uint8Array | string): Effect.Effect<void, LayerIoError> => {
+  const bytes = Buffer.from(value)
+  if (bytes.length > maxXattrBytes) {
+    const reason = `the value of ${name} is ${bytes.length} bytes, more than the ${maxXattrBytes} Linux allows`
+    return Effect.fail(new LayerIoError({ operation: "setxattr", path, reason }))
+  }
+  // `-v 0s` (an empty base64 value) sets nothing and succeeds: an empty value is set by leaving `-v` out.
+  const set = bytes.length === 0 ? [] : ["-v", `0s${bytes.toString("base64")}`]
+  return withTextPath(path, true, "setxattr", (at) =>
+    Effect.asVoid(run("setfattr", ["-h", "-n", name, ...set, "--", at], "setxattr", path, true))
+  )
+}
+
+/** How setfattr (under `LC_ALL=C`) ends its message for ENOTSUP and EPERM. */
+const notSupportedOrPermitted = /: (Operation not supported|Operation not permitted)$/
+
+/**
+ * `setXattr` as Docker's `createTarFile` sets a layer entry's attributes (Docker 20.10's `pkg/archive`): an attribute
+ * the file system does not support or permit (ENOTSUP, EPERM: a `user.*` attribute on a symlink, a `trusted.*` one
+ * without CAP_SYS_ADMIN) is left unset and its failure answered, for the caller to log; any other failure fails.
+ *
+ * @since 0.1.0
+ */
+export const setXattrIfAllowed = (
+  path: string,
+  name: string,
+  value: Uint8Array | string
+): Effect.Effect<LayerIoError | undefined, LayerIoError> =>
+  Effect.catchIf(
+    Effect.as(setXattr(path, name, value), undefined),
+    (error: LayerIoError) => notSupportedOrPermitted.test(error.reason),
+    Effect.succeed
   )
 
 /** Undoes getfattr's escaping of file names (`\ooo` octal bytes, `\\`) in latin1 text: the name's bytes. */

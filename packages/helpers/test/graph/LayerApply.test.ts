@@ -1,6 +1,6 @@
 import { FileName, LayerApply, SpecialFiles, TarStream } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Logger, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -47,6 +47,14 @@ const outsideUntouched = (outside: string) => {
 
 const getfattr = (path: string, name: string) =>
   ChildProcess.execFileSync("getfattr", ["--only-values", "-h", "-n", name, path], { encoding: "utf8" })
+
+/** Runs `effect` with its log messages kept in `into` instead of printed. */
+const keepingLogs = <A, E, R>(into: Array<string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(
+    effect,
+    Logger.CurrentLoggers,
+    new Set([Logger.make(({ logLevel, message }) => void into.push(`${logLevel}: ${String(message)}`))])
+  )
 
 describe("LayerApply.apply", () => {
   it.effect("writes files, folders, symlinks, hard links and FIFOs with modes and times; answers the size", () =>
@@ -194,6 +202,92 @@ describe("LayerApply.apply", () => {
       expect(gone.rdev).toBe(0)
       expect(getfattr(Path.join(root, "o"), "trusted.overlay.opaque")).toBe("y")
       expect(Fs.readdirSync(Path.join(root, "o"))).toEqual(["new"])
+    })
+  )
+
+  it.effect("a time before 1970 is kept, whether the file is written behind or not", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      for (const writeBehind of [true, false]) {
+        const name = `old-${writeBehind}`
+        yield* applyTar(root, [file(name, "x", { mtime: new Date(0), pax: { mtime: "-1000000.5" } })], { writeBehind })
+        expect([name, Fs.statSync(Path.join(root, name)).mtime.getTime()]).toEqual([name, -1_000_000_500])
+      }
+    })
+  )
+
+  it.effect("an extended attribute with an empty value is set, empty", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      yield* applyTar(root, [file("f", "x", { pax: { "SCHILY.xattr.user.empty": "", "SCHILY.xattr.user.k": "v" } })])
+      const xattrs = yield* SpecialFiles.readXattrsTree(root)
+      expect(xattrs.get("f")).toEqual({ "user.empty": new Uint8Array(0), "user.k": Uint8Array.from(Buffer.from("v")) })
+      expect(getfattr(Path.join(root, "f"), "user.empty")).toBe("")
+    })
+  )
+
+  it.effect.skipIf(!isRoot)(
+    "as root: a symlink's extended attributes are set on it, not its target; one Linux does not permit is left out",
+    () =>
+      Effect.gen(function* () {
+        const { root } = yield* sandbox
+        const logs: Array<string> = []
+        yield* keepingLogs(
+          logs,
+          applyTar(root, [
+            file("target", "t"),
+            {
+              header: {
+                name: "l",
+                type: "symlink",
+                linkname: "target",
+                mtime,
+                // `user.*` attributes are for regular files and folders only: Linux answers EPERM on a symlink.
+                pax: { "SCHILY.xattr.trusted.k": "v", "SCHILY.xattr.user.k": "u" }
+              }
+            }
+          ])
+        )
+        const xattrs = yield* SpecialFiles.readXattrsTree(root)
+        expect(xattrs.get("l")).toEqual({ "trusted.k": Uint8Array.from(Buffer.from("v")) })
+        expect(xattrs.get("target")).toBeUndefined()
+        expect(Fs.lstatSync(Path.join(root, "l")).mtime).toEqual(mtime)
+        expect(logs).toHaveLength(1)
+        expect(logs[0]).toMatch(/^Warn: tar entry "l": .*user\.k \(.*Operation not permitted\)$/)
+      })
+  )
+
+  it.effect("an extended attribute value over 64 KiB fails with the path, not a defect", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      const error = yield* Effect.flip(
+        applyTar(root, [file("big", "x", { pax: { "SCHILY.xattr.user.big": "v".repeat(99_000) } })])
+      )
+      expect(error._tag).toBe("LayerIoError")
+      expect(error.message).toBe(
+        `setxattr ${Path.join(root, "big")}: the value of user.big is 99000 bytes, more than the 65536 Linux allows`
+      )
+    })
+  )
+
+  it.effect("a naive opaque marker removes what the layer did not write at every depth, following no symlink", () =>
+    Effect.gen(function* () {
+      const { root, outside } = yield* sandbox
+      for (const old of ["d/x/old", "d/x/sub/deep", "d/y/old"]) {
+        Fs.mkdirSync(Path.dirname(Path.join(root, old)), { recursive: true })
+        Fs.writeFileSync(Path.join(root, old), "old")
+      }
+      yield* applyTar(root, [
+        dir("d/"),
+        dir("d/x/"),
+        file("d/x/new", "n"),
+        symlink("d/s", "../../outside"),
+        { header: { name: "d/.wh..wh..opq", mtime }, body: "" }
+      ])
+      expect(Fs.readdirSync(Path.join(root, "d")).sort()).toEqual(["s", "x"])
+      expect(Fs.readdirSync(Path.join(root, "d/x"))).toEqual(["new"])
+      expect(Fs.readlinkSync(Path.join(root, "d/s"))).toBe("../../outside")
+      outsideUntouched(outside)
     })
   )
 

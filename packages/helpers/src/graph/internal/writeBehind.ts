@@ -106,7 +106,8 @@ parentPort.on("message", ({ session, seq, data, used, ops, weight }) => {
       const uid = ops[i + 3]
       const gid = ops[i + 4]
       const mode = ops[i + 5]
-      const mtime = ops[i + 6] / 1000
+      // A Date, not seconds: Node takes a negative number of seconds for "now", and a time before 1970 is a time.
+      const mtime = new Date(ops[i + 6])
       i += 7
       if (!file.failed) {
         try {

@@ -68,6 +68,19 @@ describe("writeBehind.Session", () => {
     })
   )
 
+  it.effect("sets a modification time before 1970 as it is (a negative number of seconds is not now)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const session = new WriteBehind.Session()
+      const old = new Date(-1_000_000_500)
+      const f = newFile(dir, "old")
+      session.begin(f.fd, f.path)
+      session.finish(f.fd, false, 0, 0, 0o644, old)
+      expect(session.drain()).toBeUndefined()
+      expect(Fs.statSync(f.path).mtime.getTime()).toBe(old.getTime())
+    })
+  )
+
   it.effect("copies each chunk when it is queued: the caller may reuse its memory at once", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
