@@ -122,6 +122,9 @@ interface Decoded extends Partial<Omit<Tar.Header, "type" | "pax">> {
   readonly pax?: Readonly<Record<string, string>> | null
 }
 
+/** The types Go's archive/tar reads no body for, whatever their size field says (`isHeaderOnlyType`). */
+const headerOnly = new Set(["link", "symlink", "character-device", "block-device", "directory", "fifo"])
+
 /** The part of a streamx writable the adapters use. */
 interface Writable {
   readonly destroyed: boolean
@@ -134,29 +137,139 @@ interface Writable {
 
 /**
  * The records of each entry's PAX header with their values as bytes, by the object tar-stream decoded it to (the
- * entry's `header.pax`). tar-stream decodes PAX values as UTF-8 text, which corrupts binary extended attributes
- * and names that are not UTF-8; those are read from here.
+ * entry's `header.pax`), or why the header is malformed. tar-stream decodes PAX values as UTF-8 text, which corrupts
+ * binary extended attributes and names that are not UTF-8, and skips records it cannot read; they are read from here.
  */
-const exactPax = new WeakMap<object, ReadonlyMap<string, Uint8Array>>()
+const exactPax = new WeakMap<object, ReadonlyMap<string, Uint8Array> | string>()
 
-/** The part of tar-stream's extractor that `keepRawPax` wraps (not in its types: checked when used). */
-interface LongHeaders {
-  _decodeLongHeader?: (this: LongHeaders, buf: Uint8Array) => void
-  readonly _header?: { readonly type?: string | null } | null
-  readonly _pax?: object | null
+/** The records of `pax` as bytes, when they were read well. */
+const exactOf = (pax: object): ReadonlyMap<string, Uint8Array> | undefined => {
+  const exact = exactPax.get(pax)
+  return typeof exact === "string" ? undefined : exact
 }
 
 /**
- * Makes `extract` keep each PAX header's records in `exactPax`. A tar-stream without the method keeps nothing, and
- * binary values are then refused (`xattrsOf`), never corrupted.
+ * What each entry's own header block gives, by the object tar-stream decoded it to: its type flag (tar-stream
+ * reads the ones it does not know as `null`), its name before a PAX record or GNU long name replaces it, and
+ * whether GNU long-name headers gave its name or link target (which win over PAX records, as in Go).
  */
-const keepRawPax = (extract: Tar.Extract) => {
-  const target = extract as unknown as LongHeaders
-  const decode = target._decodeLongHeader
-  if (typeof decode !== "function") return
+const ownBlocks = new WeakMap<
+  object,
+  { readonly flag: number; readonly name: string; readonly longPath: boolean; readonly longLink: boolean }
+>()
+
+/** The part of tar-stream's BufferList that `instrument` uses. */
+interface BufferList {
+  readonly buffered: number
+  shift(size: number): Uint8Array | null
+  shiftFirst(size: number): Uint8Array | null
+  push(data: Uint8Array): void
+}
+
+/** The part of tar-stream's extractor that `instrument` wraps (not in its types: checked when used). */
+interface Internals {
+  _decodeLongHeader?: (this: Internals, buf: Uint8Array) => void
+  _consumeHeader?: (this: Internals) => boolean
+  _applyLongHeaders?: (this: Internals) => void
+  readonly _buffer?: BufferList
+  readonly _header?: { readonly type?: string | null; name?: string; linkname?: string | null; size?: number } | null
+  _pax?: object | null
+  _paxGlobal?: object | null
+  _gnuLongPath?: string | null
+  _gnuLongLinkPath?: string | null
+}
+
+/** Whether `block` is zero but for its checksum field (bytes 148-155), which tar-stream reads as no header. */
+const blankBlock = (block: Uint8Array): boolean => {
+  for (let i = 0; i < blockSize; i++) if (block[i] !== 0 && (i < 148 || i >= 156)) return false
+  return true
+}
+
+/**
+ * Makes `extract` read a tar as Go's archive/tar (the daemon's) does where tar-stream reads it otherwise:
+ *
+ * - each PAX header's records are kept as bytes in `exactPax` (or why they are malformed);
+ * - a PAX global header applies to no entry, and drops the PAX and GNU long-name headers before it;
+ * - links, devices, folders and fifos have no body, whatever their size field says;
+ * - the tar ends at the first two zero blocks where a header is expected (`progress.ended`): what follows is dropped
+ *   unread. A lone zero block, or one blank but for its checksum, is a bad header;
+ * - each entry's type flag and own name are kept in `ownBlocks`.
+ */
+const instrument = (extract: Tar.Extract, progress: { ended: boolean }) => {
+  const target = extract as unknown as Internals
+  const { _decodeLongHeader: decode, _consumeHeader: consume, _applyLongHeaders: apply, _buffer: buffer } = target
+  if (
+    typeof decode !== "function" ||
+    typeof consume !== "function" ||
+    typeof apply !== "function" ||
+    typeof buffer?.shift !== "function" ||
+    typeof buffer.shiftFirst !== "function"
+  ) {
+    throw new Error("this version of tar-stream cannot be read as Go's archive/tar reads a tar: its internals changed")
+  }
+  const shift = buffer.shift
+  // The header block being decoded, and how many zero blocks came right before it.
+  let reading = false
+  let block: Uint8Array | null = null
+  let zeroBlocks = 0
+  // Called by tar-stream where it reads a header: what is thrown here is a bad header to it.
+  buffer.shift = function (size) {
+    const chunk = shift.call(this, size)
+    if (!reading || chunk === null) return chunk
+    reading = false
+    block = chunk
+    if (!blankBlock(chunk)) {
+      if (zeroBlocks > 0) throw new Error("a lone zero block stands where a header is expected")
+      return chunk
+    }
+    if (chunk.some((byte) => byte !== 0)) throw new Error("a header block is empty but for its checksum")
+    zeroBlocks++
+    return chunk
+  }
+  target._consumeHeader = function () {
+    reading = true
+    try {
+      return consume.call(this)
+    } finally {
+      reading = false
+      if (zeroBlocks === 2 && !progress.ended) {
+        progress.ended = true
+        // The end of the archive: what is left (of this chunk, and of those still to come) is dropped unparsed.
+        while (buffer.buffered > 0) buffer.shiftFirst(buffer.buffered)
+        buffer.push = () => {}
+      }
+    }
+  }
+  target._applyLongHeaders = function () {
+    const header = this._header
+    const name = header?.name ?? ""
+    const longPath = this._gnuLongPath
+    const longLink = this._gnuLongLinkPath
+    apply.call(this)
+    if (!header) return
+    // tar-stream lets a PAX path replace a GNU long name; Go applies the PAX records first.
+    if (longPath) header.name = longPath
+    if (longLink) header.linkname = longLink
+    if (block !== null) {
+      ownBlocks.set(header, { flag: block[156]!, name, longPath: !!longPath, longLink: !!longLink })
+    }
+    if (headerOnly.has(header.type ?? "")) header.size = 0
+  }
   target._decodeLongHeader = function (buf) {
     decode.call(this, buf)
-    if (this._header?.type === "pax-header" && this._pax) exactPax.set(this._pax, PaxRecords.decode(buf))
+    const type = this._header?.type
+    if (type === "pax-header" && this._pax) exactPax.set(this._pax, PaxRecords.decode(buf))
+    if (type === "pax-global-header") {
+      // Go hands a global header over as an entry of its own, which the daemon skips: its records apply to no
+      // entry, and the headers read before it are dropped with it. Go still refuses one it cannot read.
+      const records = PaxRecords.decode(buf)
+      const numbers = typeof records === "string" ? records : paxOverrides(this._paxGlobal as Decoded["pax"])
+      if (typeof numbers === "string") throw new Error(`the PAX global header is malformed (${numbers})`)
+      this._paxGlobal = null
+      this._pax = null
+      this._gnuLongPath = null
+      this._gnuLongLinkPath = null
+    }
   }
 }
 
@@ -165,7 +278,7 @@ const text = new TextEncoder()
 const xattrsOf = (pax: Readonly<Record<string, string>> | null | undefined): Record<string, Uint8Array> | string => {
   const xattrs: Record<string, Uint8Array> = {}
   if (pax === null || pax === undefined) return xattrs
-  const exact = exactPax.get(pax)
+  const exact = exactOf(pax)
   for (const [key, value] of Object.entries(pax)) {
     if (!key.startsWith(xattrPrefix)) continue
     const bytes = exact?.get(key)
@@ -192,11 +305,11 @@ const nonAscii = /[\u0080-\u00ff]/
  * bytes); a PAX `path` or `linkpath` replaced them with UTF-8 text that may have lost bytes, and is read again from
  * `exactPax`.
  */
-const nameOf = (field: string, paxKey: "path" | "linkpath", pax: Decoded["pax"]): string => {
+const nameOf = (field: string, paxKey: "path" | "linkpath" | "GNU.sparse.name", pax: Decoded["pax"]): string => {
   if (!pax || paxRecord(pax, paxKey) === undefined) {
     return nonAscii.test(field) ? FileName.decode(Buffer.from(field, "latin1")) : field
   }
-  const bytes = exactPax.get(pax)?.get(paxKey)
+  const bytes = exactOf(pax)?.get(paxKey)
   return bytes === undefined ? field : FileName.decode(bytes)
 }
 
@@ -247,10 +360,42 @@ const paxOverrides = (pax: Decoded["pax"]): PaxOverrides | string => {
   return { uid: found.uid, gid: found.gid, mtime: found.mtime === undefined ? undefined : new Date(found.mtime * 1000) }
 }
 
+/** Type flags tar-stream does not know, by what writes them. */
+const flagNames: Readonly<Record<string, string>> = {
+  S: "GNU sparse",
+  D: "GNU dumpdir",
+  M: "GNU multi-volume",
+  V: "GNU volume label"
+}
+
+/** The type flag of an entry tar-stream does not know, as its header gives it. */
+const unsupportedType = (raw: Decoded): string => {
+  const flag = ownBlocks.get(raw)?.flag
+  if (flag === undefined) return String(raw.type)
+  const char = String.fromCharCode(flag)
+  const known = flagNames[char]
+  return known === undefined ? JSON.stringify(char) : `${JSON.stringify(char)} (${known})`
+}
+
+/** Whether PAX records make an entry a GNU sparse file (formats 0.0, 0.1 and 1.0 of `tar --format=posix -S`). */
+const isSparse = (pax: Decoded["pax"]): boolean =>
+  !!pax && Object.keys(pax).some((key) => key.startsWith("GNU.sparse."))
+
 const headerOf = (raw: Decoded): Header | string => {
+  const own = ownBlocks.get(raw)
+  const exact = raw.pax ? exactPax.get(raw.pax) : undefined
+  if (typeof exact === "string") {
+    // Its PAX path cannot be trusted: named as its own header names it.
+    return `entry ${JSON.stringify(nameOf(own?.name ?? raw.name, "path", null))}: its PAX header is malformed (${exact})`
+  }
   const type = typeOf(raw.type)
-  const name = nameOf(raw.name, "path", raw.pax)
-  if (type === undefined) return `entry ${JSON.stringify(name)} has an unsupported type ${String(raw.type)}`
+  const name = nameOf(raw.name, "path", own?.longPath === true ? null : raw.pax)
+  if (isSparse(raw.pax)) {
+    // Go names the entry by its GNU.sparse.name record (format 1.0 gives the header a made-up name).
+    const real = paxRecord(raw.pax, "GNU.sparse.name") === undefined ? name : nameOf("", "GNU.sparse.name", raw.pax)
+    return `entry ${JSON.stringify(real)} is a GNU sparse file (PAX records GNU.sparse.*): sparse entries are not supported`
+  }
+  if (type === undefined) return `entry ${JSON.stringify(name)} has an unsupported type ${unsupportedType(raw)}`
   const xattrs = xattrsOf(raw.pax)
   if (typeof xattrs === "string") return `entry ${JSON.stringify(name)}: ${xattrs}`
   const pax = paxOverrides(raw.pax)
@@ -263,7 +408,7 @@ const headerOf = (raw: Decoded): Header | string => {
     gid: pax.gid ?? raw.gid ?? 0,
     size: type === "file" ? (raw.size ?? 0) : 0,
     mtime: pax.mtime ?? raw.mtime ?? new Date(0),
-    linkname: raw.linkname ? nameOf(raw.linkname, "linkpath", raw.pax) : "",
+    linkname: raw.linkname ? nameOf(raw.linkname, "linkpath", own?.longLink === true ? null : raw.pax) : "",
     devmajor: raw.devmajor ?? 0,
     devminor: raw.devminor ?? 0,
     xattrs
@@ -400,22 +545,34 @@ export const forEachChunk = <E>(
   })
 }
 
+/** What a tar's readers know of its input. */
+interface Fed<E> {
+  /** Bytes that went in. */
+  total: number
+  /** Whether the end-of-archive blocks were read (what follows them is read to its end and dropped). */
+  ended: boolean
+  /** The cause of a failure of the input. */
+  readonly failed: { cause?: Cause.Cause<E> }
+}
+
 /**
  * A tar-stream extractor fed with `bytes` by a fiber of the current scope (and destroyed when the scope closes),
- * with what its readers need: how many bytes went in, and the cause of a failure of `bytes`.
+ * with what its readers need (`Fed`).
  */
 const feed = <E>(bytes: Stream.Stream<Uint8Array, E>) =>
   Effect.gen(function* () {
     // Names read as latin1: one character per byte, decoded by `nameOf` (an option tar-stream's types omit).
     const extract = Tar.extract({ filenameEncoding: "latin1" } as Parameters<typeof Tar.extract>[0])
-    keepRawPax(extract)
-    const fed: { total: number; readonly failed: { cause?: Cause.Cause<E> } } = { total: 0, failed: {} }
+    const fed: Fed<E> = { total: 0, ended: false, failed: {} }
+    instrument(extract, fed)
     const writable = extract as unknown as Writable
     yield* Effect.addFinalizer(() => Effect.sync(() => extract.destroy()))
     yield* forkProducer(
       Stream.runForEach(bytes, (chunk) => {
         fed.total += chunk.length
-        return writeChunk(writable, chunk)
+        // Past the end of the archive the input is still read to its end (the daemon does the same: a client
+        // sending the request's body waits for it), but not parsed: whatever it holds is ignored.
+        return fed.ended ? Effect.void : writeChunk(writable, chunk)
       }),
       fed.failed,
       () => writable.end(),
@@ -424,12 +581,12 @@ const feed = <E>(bytes: Stream.Stream<Uint8Array, E>) =>
     return { extract, fed }
   })
 
-/** Whether a tar whose last entry ends at `entriesEnd` was followed by the two zero blocks that close it. */
-const endsWell = (total: number, entriesEnd: number): boolean => total >= entriesEnd + 2 * blockSize
+const noEnd = () => new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" })
 
 /**
- * The entries of the tar in `bytes`. Fails with `MalformedTar` for a bad header, a stream that ends inside an
- * entry, or one that ends without the two zero blocks that close a tar; a failure of `bytes` is passed through.
+ * The entries of the tar in `bytes`, up to the two zero blocks that close it (what follows them is read, not
+ * parsed). Fails with `MalformedTar` for a bad header, a stream that ends inside an entry, or one that ends without
+ * those zero blocks; a failure of `bytes` is passed through.
  *
  * @since 0.1.0
  */
@@ -438,7 +595,6 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
     Effect.gen(function* () {
       const { extract, fed } = yield* feed(bytes)
       const failed = fed.failed
-      let entriesEnd = 0
       const iterator = extract[Symbol.asyncIterator]()
       let previous: { resume(): unknown } | undefined
       const fromFailure = (error: unknown): Effect.Effect<never, E | MalformedTar> =>
@@ -453,14 +609,9 @@ export const entries = <E>(bytes: Stream.Stream<Uint8Array, E>): Stream.Stream<E
         Effect.catch(fromFailure),
         Effect.flatMap((step): Effect.Effect<Entry | undefined, E | MalformedTar> => {
           if (failed.cause !== undefined) return Effect.failCause(failed.cause)
-          if (step.done === true) {
-            return endsWell(fed.total, entriesEnd)
-              ? Effect.succeed(undefined)
-              : Effect.fail(new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" }))
-          }
+          if (step.done === true) return fed.ended ? Effect.succeed(undefined) : Effect.fail(noEnd())
           const raw = step.value.header as unknown as Decoded
           previous = step.value
-          entriesEnd = (raw.byteOffset ?? 0) + roundUp(raw.size ?? 0)
           const header = headerOf(raw)
           if (typeof header === "string") return Effect.fail(new MalformedTar({ reason: header }))
           return Effect.succeed(new LiveEntry(header, step.value as unknown as Source, failed))
@@ -517,7 +668,8 @@ export const forEachEntry = <E, E2>(
     Effect.gen(function* () {
       const { extract, fed } = yield* feed(bytes)
       const failed = fed.failed
-      let entriesEnd = 0
+      // Where the body `sink` takes ends in the tar.
+      let bodyEnd = 0
       const context = yield* Effect.context<never>()
       return yield* Effect.callback<void, E | E2 | MalformedTar>((resume) => {
         let settled = false
@@ -573,7 +725,6 @@ export const forEachEntry = <E, E2>(
           // A body cut short errors here too; the read as a whole fails with the reason. Attached first: an error
           // event nobody listens to would be thrown.
           source.on("error", (e: unknown) => settle(fromFailure(`entry ${name}: ${messageOf(e)}`)))
-          entriesEnd = (raw.byteOffset ?? 0) + roundUp(raw.size ?? 0)
           const header = headerOf(raw)
           if (typeof header === "string") return settle(Effect.fail(new MalformedTar({ reason: header })))
           name = JSON.stringify(header.name)
@@ -583,6 +734,8 @@ export const forEachEntry = <E, E2>(
           if (!isSink(step)) return run(step, source, next)
           sink = step
           sinkName = name
+          // Entries with no body have no size here (`instrument`), as tar-stream reads them.
+          bodyEnd = (raw.byteOffset ?? 0) + (raw.size ?? 0)
           source.on("data", (chunk: Uint8Array) => {
             if (settled) return
             guarded(() => step.chunk(chunk))
@@ -600,16 +753,13 @@ export const forEachEntry = <E, E2>(
           error ??= e
         }
         const onClose = () => {
-          if (sink !== undefined) {
+          // tar-stream may close before it hands a whole body over: only a body cut short stops inside its entry.
+          if (sink !== undefined && (error !== undefined || fed.total < bodyEnd)) {
             const reason = error === undefined ? "the tar stopped inside it" : messageOf(error)
             return settle(fromFailure(`entry ${sinkName}: ${reason}`))
           }
           if (error !== undefined || failed.cause !== undefined) return settle(fromFailure(messageOf(error)))
-          settle(
-            endsWell(fed.total, entriesEnd)
-              ? Effect.void
-              : Effect.fail(new MalformedTar({ reason: "the tar ends without its end-of-archive blocks" }))
-          )
+          settle(fed.ended ? Effect.void : Effect.fail(noEnd()))
         }
         extract.on("entry", onEntry)
         extract.on("error", onError)
@@ -660,6 +810,18 @@ const maxUstarId = 0o7777777
 const putId = (block: Buffer, offset: number, id: number) =>
   putOctal(block, offset, id > maxUstarId ? 0 : id, id > 0o777777 ? 7 : 6)
 
+/** A device number field: 6 digits as tar-stream writes them, 7 (as Go writes) past 262 143. */
+const putDevice = (block: Buffer, offset: number, n: number) => putOctal(block, offset, n, n > 0o777777 ? 7 : 6)
+
+/** Seconds of an mtime, as written. */
+const secondsOf = (mtime: Date) => Math.floor(mtime.getTime() / 1000)
+
+/** Whether an mtime fits the ustar field (11 octal digits: 1970 to 2242); other ones go in a PAX record, as Go writes. */
+const mtimeFits = (mtime: Date) => {
+  const seconds = secondsOf(mtime)
+  return seconds >= 0 && seconds < 8 ** 11
+}
+
 /** The size field: octal, or base-256 past 11 octal digits (files of 8 GiB and more). */
 const putSize = (block: Buffer, offset: number, size: number) => {
   if (size.toString(8).length <= 11) return putOctal(block, offset, size, 11)
@@ -699,12 +861,13 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
   putId(block, 108, h.uid)
   putId(block, 116, h.gid)
   putSize(block, 124, f.size)
-  putOctal(block, 136, Math.floor(h.mtime.getTime() / 1000), 11)
+  // Clamped when it does not fit: the PAX record before this header gives it.
+  putOctal(block, 136, secondsOf(h.mtime), 11)
   block[156] = f.flag
   if (f.linkname !== "") block.set(FileName.encode(f.linkname), 157)
   block.write("ustar\u000000", 257)
-  putOctal(block, 329, h.devmajor, 6)
-  putOctal(block, 337, h.devminor, 6)
+  putDevice(block, 329, h.devmajor)
+  putDevice(block, 337, h.devminor)
   if (f.prefix !== "") block.write(f.prefix, 345)
   let sum = 8 * 0x20
   for (let i = 0; i < 148; i++) sum += block[i]!
@@ -715,8 +878,8 @@ const ustarBlock = (h: Header, f: Fields): Buffer => {
 
 /**
  * The header blocks of an entry: one ustar block, or (for a name or link target that does not fit, a non-ASCII
- * one, an owner id past 7 octal digits, or extended attributes) a PAX header with the path, link target, ids and
- * attributes before it, as tar-stream writes them.
+ * one, an owner id past 7 octal digits, an mtime before 1970 or after 2242, or extended attributes) a PAX header
+ * with the path, link target, ids, mtime and attributes before it, as tar-stream writes them.
  */
 const headerBytes = (h: Header): Buffer => {
   const size = h.type === "file" ? h.size : 0
@@ -725,13 +888,15 @@ const headerBytes = (h: Header): Buffer => {
   const linkFits = FileName.byteLength(h.linkname) <= 100
   const xattrs = Object.keys(h.xattrs)
   const idsFit = h.uid <= maxUstarId && h.gid <= maxUstarId
-  if (split !== undefined && linkFits && idsFit && xattrs.length === 0) {
+  const timeFits = mtimeFits(h.mtime)
+  if (split !== undefined && linkFits && idsFit && timeFits && xattrs.length === 0) {
     return ustarBlock(h, { name: split[0], prefix: split[1], flag, size, linkname: h.linkname })
   }
   const records = [PaxRecords.encode("path", FileName.encode(h.name))]
   if (h.linkname !== "") records.push(PaxRecords.encode("linkpath", FileName.encode(h.linkname)))
   if (h.uid > maxUstarId) records.push(PaxRecords.encode("uid", String(h.uid)))
   if (h.gid > maxUstarId) records.push(PaxRecords.encode("gid", String(h.gid)))
+  if (!timeFits) records.push(PaxRecords.encode("mtime", String(secondsOf(h.mtime))))
   for (const key of xattrs) records.push(PaxRecords.encode(xattrPrefix + key, h.xattrs[key]!))
   const pax = Buffer.concat(records)
   const linkname = h.linkname === "" ? "" : "PaxHeader"

@@ -348,4 +348,45 @@ describe("TarStream", () => {
       expect(error).toBe("boom")
     })
   )
+  it.effect("writes an mtime before 1970 or past 2242 as a PAX record (as Go does), read back exactly", () =>
+    Effect.gen(function* () {
+      // The ustar field holds 11 octal digits of seconds from 1970: these were clamped to 1970 and 2242.
+      const times = [new Date(-86_400_000), new Date(Date.UTC(2300, 0, 1)), new Date(1_700_000_000_000)]
+      const tar = yield* collect(
+        TarStream.write(Stream.fromIterable(times.map((mtime, i) => ({ header: header({ name: `f${i}`, mtime }) }))))
+      )
+      const read = yield* readAll(Stream.make(tar))
+      expect(read.map((e) => e.header.mtime.toISOString())).toEqual(times.map((t) => t.toISOString()))
+      // Only the times that do not fit take a PAX header (two blocks each).
+      expect(tar.length).toBe(512 * (3 + 2 * 2) + 1024)
+      const listing = ChildProcess.execFileSync("tar", ["--utc", "--full-time", "-tvf", "-"], { input: tar })
+      expect(listing.toString()).toMatch(/1969-12-31 00:00:00 f0\n.*2300-01-01 00:00:00 f1\n/s)
+    })
+  )
+
+  it.effect("writes device numbers past 262 143 with a 7th octal digit, as Go does", () =>
+    Effect.gen(function* () {
+      const devices = [
+        [259, 300_000],
+        [300_000, 1],
+        [4095, 1_048_575]
+      ] as const
+      const tar = yield* collect(
+        TarStream.write(
+          Stream.fromIterable(
+            devices.map(([devmajor, devminor], i) => ({
+              header: header({ name: `c${i}`, type: "character-device", devmajor, devminor })
+            }))
+          )
+        )
+      )
+      const read: Array<readonly [number, number]> = []
+      yield* TarStream.forEachEntry(
+        Stream.make(tar),
+        (entry) => void read.push([entry.header.devmajor, entry.header.devminor]),
+        (thrown) => Effect.die(thrown)
+      )
+      expect(read).toEqual(devices)
+    })
+  )
 })

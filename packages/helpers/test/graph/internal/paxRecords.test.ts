@@ -22,16 +22,40 @@ describe("paxRecords", () => {
       PaxRecords.encode("SCHILY.xattr.user.b", binary.subarray(1))
     ])
     const records = PaxRecords.decode(data)
+    if (typeof records === "string") throw new Error(records)
     expect([...records.keys()]).toEqual(["path", "SCHILY.xattr.user.b"])
     expect(records.get("path")).toEqual(bytes("a/é"))
     expect(records.get("SCHILY.xattr.user.b")).toEqual(binary.subarray(1))
   })
 
-  it("stops at the first record that is not well formed, keeping those before it", () => {
+  it("refuses the whole header for one record that is not well formed, as Go's archive/tar does", () => {
     const good = PaxRecords.encode("a", "1")
-    for (const bad of ["x a=1\n", "0 a=1\n", "99 a=1\n", "6 a1\n"]) {
-      expect([...PaxRecords.decode(Buffer.concat([good, bytes(bad), good])).keys()]).toEqual(["a"])
+    const refused = [
+      ["x a=1\n", "does not start with its length"],
+      ["0x6 a=1\n", "does not start with its length"],
+      [" 6 a=1\n", "does not start with its length"],
+      ["6a=1\n", "does not start with its length"],
+      ["0 a=1\n", "gives a length (0) that does not fit the header"],
+      ["4 a\n", "gives a length (4) that does not fit the header"],
+      ["99 a=1\n", "gives a length (99) that does not fit the header"],
+      ["7 a=1\n", "does not end with a newline"],
+      ["6 a=1 ", "does not end with a newline"],
+      ["5 a1\n", "has no key"],
+      ["6 =a1\n", "has no key"],
+      ["8 a\u0000b=1\n", "holds a NUL byte"],
+      ["11 path=a\u0000\n", "holds a NUL byte"]
+    ] as const
+    for (const [bad, why] of refused) {
+      expect(PaxRecords.decode(Buffer.concat([good, bytes(bad), good]))).toBe(`its record at byte 6 ${why}`)
     }
-    expect(PaxRecords.decode(bytes("")).size).toBe(0)
+    // What Go accepts: a length with a sign or leading zeros, a NUL in a value other than a name's, no records.
+    expect(PaxRecords.decode(bytes("+7 a=1\n008 b=2\n7 c=\u00001\n"))).toEqual(
+      new Map([
+        ["a", bytes("1")],
+        ["b", bytes("2")],
+        ["c", bytes("\u00001")]
+      ])
+    )
+    expect(PaxRecords.decode(bytes(""))).toEqual(new Map())
   })
 })
