@@ -8,7 +8,7 @@ import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 import * as Endpoint from "./Endpoint.ts"
 import * as PluginApi from "./PluginApi.ts"
-import { BinaryContentType, Empty, Rfc3339, StringMap } from "./Wire.ts"
+import { BinaryContentType, Empty, GoInt, Rfc3339, StringMap } from "./Wire.ts"
 
 /**
  * The container being logged. Every key is always sent; maps and lists may be `null`.
@@ -73,7 +73,7 @@ export const CapabilitiesResponse = Schema.Struct({ Cap: Schema.Struct({ ReadLog
 export const ReadConfig = Schema.Struct({
   Since: Rfc3339,
   Until: Rfc3339,
-  Tail: Schema.Int,
+  Tail: GoInt,
   Follow: Schema.Boolean
 })
 

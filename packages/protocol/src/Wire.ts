@@ -120,12 +120,28 @@ export const isRfc3339 = (text: string): boolean => {
  */
 export const Rfc3339 = Schema.String.check(
   // The pattern bounds every field (and lets arbitraries generate mostly real times); the filter checks the day
-  // against its month and year.
+  // against its month and year. A value the pattern refuses stops there (`abort`): the codec reports every failed
+  // check, and "the day does not exist" would be wrong about a second of 60 or an offset without its colon.
   Schema.isPattern(
     /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/,
     { message: "Expected an RFC 3339 timestamp such as 2026-11-21T14:50:27.723Z" }
-  ),
+  ).abort(),
   Schema.makeFilter((s: string) => isRfc3339(s), {
     message: "Expected an RFC 3339 timestamp with a real date (the day does not exist in that month)"
+  })
+)
+
+/**
+ * A Go `int` (64 bits) as far as a JavaScript number holds it exactly: an integer within ±(2^53 − 1). Go sends
+ * larger ones (`docker logs --tail 9007199254740992`), which JSON parsing would round, so they are refused with a
+ * message that says so, rather than read as a neighbouring value or called "not an integer".
+ *
+ * @since 0.1.0
+ */
+export const GoInt = Schema.Number.check(
+  // A fraction or a non-finite number is not an integer at all: stop at the first message.
+  Schema.makeFilter((n: number) => Number.isInteger(n), { expected: "an integer" }).abort(),
+  Schema.isInt({
+    message: `Expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (a larger Go int is beyond the range supported here)`
   })
 )

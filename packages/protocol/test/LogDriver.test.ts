@@ -78,6 +78,16 @@ describe("LogDriver wire", () => {
       },
       "Config.Tail"
     )
+    // A Go int past what a JavaScript number holds exactly is refused as such, not as "not an integer".
+    expectDecodeFailure(
+      LogDriver.ReadLogsRequest,
+      {
+        Info: parsedInfo,
+        Config: { Since: "0001-01-01T00:00:00Z", Until: "0001-01-01T00:00:00Z", Tail: 2 ** 53, Follow: false }
+      },
+      "Config.Tail",
+      "a larger Go int is beyond the range supported here"
+    )
     expectDecodeFailure(LogDriver.CapabilitiesResponse, { ReadLogs: true }, "Cap")
     expectEncodeFailure(LogDriver.CapabilitiesResponse, { Cap: {} }, "Cap.ReadLogs")
   })

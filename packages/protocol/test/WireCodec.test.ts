@@ -97,4 +97,33 @@ describe("Rfc3339", () => {
       expect([bad, Result.isSuccess(decode(bad))]).toEqual([bad, false])
     }
   })
+  it("says the day does not exist only of a well-formed date that does not; a malformed time gets the format", () => {
+    const format = "Expected an RFC 3339 timestamp such as 2026-11-21T14:50:27.723Z"
+    for (const malformed of [
+      "2023-11-14T22:13:60Z",
+      "2023-11-14T22:60:00Z",
+      "2023-11-14T22:13:00+0100",
+      "2023-11-14T22:13:00,1Z"
+    ]) {
+      expect([malformed, decode(malformed)]).toEqual([malformed, Result.fail(format)])
+    }
+    expect(decode("2023-02-29T00:00:00Z")).toEqual(
+      Result.fail("Expected an RFC 3339 timestamp with a real date (the day does not exist in that month)")
+    )
+  })
+})
+
+describe("GoInt", () => {
+  const decode = WireCodec.decoder(Schema.Struct({ Tail: Wire.GoInt }))
+  it("accepts the integers a JavaScript number holds exactly", () => {
+    for (const ok of [-1, 0, 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+      expect(decode({ Tail: ok })).toEqual(Result.succeed({ Tail: ok }))
+    }
+  })
+  it("refuses a larger Go int as beyond the supported range, not as a non-integer", () => {
+    const range = `Tail: Expected an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (a larger Go int is beyond the range supported here)`
+    expect(decode({ Tail: 9007199254740992 })).toEqual(Result.fail(range))
+    expect(decode({ Tail: -9007199254740992 })).toEqual(Result.fail(range))
+    expect(decode({ Tail: 1.5 })).toEqual(Result.fail("Tail: Expected an integer, got 1.5"))
+  })
 })

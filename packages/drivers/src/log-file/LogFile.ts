@@ -240,11 +240,13 @@ export const make = (options: Options = {}) =>
     })
 
     /**
-     * The generations of a container's history, oldest first: older ones a previous, larger max-file left are read
-     * too, and compressed or not whatever the container's options (they are not known once it has stopped).
+     * The generations of a container's history, oldest first: as many as its `max-file` keeps, from its live
+     * stream's options or, once it has none (they are forgotten at its last stop), from `requested`, the options the
+     * daemon sends with `ReadLogs`, so that the answer does not depend on whether the container is logging. Older
+     * ones a previous, larger max-file left are read too (at least 10), compressed or not whatever the options.
      */
-    const history = (id: string, base: string) =>
-      LogRotation.generations(base, Math.max(containers.get(id)?.options.maxFile ?? 1, 10))
+    const history = (id: string, base: string, requested: LogFileOptions.Options) =>
+      LogRotation.generations(base, Math.max((containers.get(id)?.options ?? requested).maxFile, 10))
 
     /**
      * A generation's file, the compressed one first. Checked in this order, a compression that ends meanwhile (its
@@ -262,12 +264,12 @@ export const make = (options: Options = {}) =>
       })
 
     /** The files to read (oldest first), each with how much of it to read, and a follower queue when asked. */
-    const capture = (id: string, base: string, follow: boolean) =>
+    const capture = (id: string, base: string, requested: LogFileOptions.Options, follow: boolean) =>
       Effect.gen(function* () {
         const container = containers.get(id)
         const opened: Array<{ readonly file: OpenFile; readonly end: number }> = []
         const open = Effect.gen(function* () {
-          for (const generation of history(id, base)) {
+          for (const generation of history(id, base, requested)) {
             const file = yield* openGeneration(generation)
             if (file !== undefined) opened.push({ file, end: file.size })
           }
@@ -288,14 +290,18 @@ export const make = (options: Options = {}) =>
       readLogs: ({ Info, Config }) =>
         Effect.gen(function* () {
           const base = yield* pathOf(Info.ContainerID)
+          // The container's options, checked as StartLogging checks them: the daemon sends the ones it started with.
+          const requested = yield* Effect.fromResult(LogFileOptions.decode(Info.Config ?? null))
           // Each file opened once before answering: one that cannot be read (a symlink planted in its place) is an
           // error answer, not a stream cut short after its status line.
-          yield* Effect.scoped(Effect.forEach(history(Info.ContainerID, base), openGeneration, { discard: true }))
+          yield* Effect.scoped(
+            Effect.forEach(history(Info.ContainerID, base, requested), openGeneration, { discard: true })
+          )
           const selection = yield* Effect.fromResult(
             Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
           )
           return Stream.unwrap(
-            Effect.map(capture(Info.ContainerID, base, selection.follow), ({ opened, follower }) => {
+            Effect.map(capture(Info.ContainerID, base, requested, selection.follow), ({ opened, follower }) => {
               const wanted = (entries: Stream.Stream<LogEntry.LogEntry, LogFilesError>) =>
                 entries.pipe(
                   Stream.filter((e) => !LogSelection.beforeSince(selection, e)),

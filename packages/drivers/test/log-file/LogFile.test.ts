@@ -2,11 +2,11 @@
  * log-file driven by the fake daemon's logging sequences, in-process, over memory files (and once on disk).
  */
 import { LogFile, LogFiles, LogFilesMemory, LogRecord } from "@docker-plugin-kit/drivers"
-import { LogEntry, type LogStreams } from "@docker-plugin-kit/helpers"
+import { LogEntry, LogFifo, LogFraming, type LogStreams } from "@docker-plugin-kit/helpers"
 import { LogDriver } from "@docker-plugin-kit/protocol"
 import { InProcess, LogSequences, SocketHarness } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Zlib from "node:zlib"
@@ -26,7 +26,7 @@ const setup = (options: LogFile.Options = {}, files: LogFilesMemory.Options = {}
         .split("\n")
         .filter((l) => l !== "")
         .map((l) => JSON.parse(l) as { log: string; stream: string; time: string })
-    return { memory, daemon, records }
+    return { memory, daemon, records, plugin }
   })
 
 describe("log-file", () => {
@@ -375,6 +375,60 @@ describe("log-file", () => {
       const read = yield* daemon.logsStopped(info)
       expect(read.error).toContain("planted.log: it is a symlink")
       expect(read.entries).toEqual([])
+    })
+  )
+  it.live("a FIFO closed without StopLogging is finished: docker logs -f ends with the container's next stop", () =>
+    Effect.gen(function* () {
+      const { daemon, plugin, records } = yield* setup()
+      const container = LogSequences.info()
+      // A logger whose FIFO the daemon closes with no StopLogging (it crashed, or gave up on the stop).
+      const lost = Path.join(yield* SocketHarness.tempFolder, "lost")
+      const fifoScope = yield* Scope.make()
+      const fifo = yield* LogFifo.create(lost).pipe(Scope.provide(fifoScope))
+      const started = yield* plugin.call(LogDriver.Api.endpoints.startLogging.path, { File: lost, Info: container })
+      expect(started.status).toBe(200)
+      yield* fifo.write(LogFraming.encodeFrames(LogSequences.entriesOf("stdout", "before the crash")))
+      yield* Scope.close(fifoScope, Exit.void)
+      // The container starts again with a new logger, followed, and stops.
+      const logging = yield* daemon.run(container)
+      yield* logging.print("stdout", ["after the crash"])
+      yield* Effect.sleep("50 millis")
+      const collected = yield* Effect.forkChild(Stream.runCollect(yield* daemon.follow(logging)))
+      yield* Effect.sleep("50 millis")
+      yield* logging.stop
+      const entries = yield* Fiber.join(collected).pipe(Effect.timeout("5 seconds"))
+      expect(texts(entries)).toEqual(["before the crash\n", "after the crash\n"])
+      expect(records(container.ContainerID).map((r) => r.log)).toEqual(["before the crash\n", "after the crash\n"])
+      // The StopLogging that comes late is answered without an error; a second one is refused, as always.
+      const late = yield* plugin.call(LogDriver.Api.endpoints.stopLogging.path, { File: lost })
+      expect(late.status).toBe(200)
+      const again = yield* plugin.call(LogDriver.Api.endpoints.stopLogging.path, { File: lost })
+      expect(again.status).not.toBe(200)
+    })
+  )
+
+  it.live("docker logs of a stopped container reads every max-file generation, as while it runs", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const Config = { "max-size": "100", "max-file": "12" }
+      const logging = yield* daemon.run(LogSequences.info({ Config }))
+      const lines = Array.from({ length: 12 }, (_, i) => `line ${String(i).padStart(2, "0")}`)
+      for (const line of lines) yield* logging.print("stdout", [line])
+      const id = logging.info.ContainerID
+      yield* Effect.sleep("50 millis")
+      expect([...memory.contents().keys()].filter((p) => p.includes(id))).toHaveLength(12)
+      const running = texts((yield* daemon.logs(logging)).entries)
+      expect(running).toEqual(lines.map((l) => `${l}\n`))
+      yield* logging.stop
+      // The stream finishes once the daemon has closed the FIFO, after the answer; then no stream is live, and the
+      // options come from ReadLogs' Info.Config.
+      yield* Effect.sleep("200 millis")
+      const stopped = yield* daemon.logs(logging)
+      expect(stopped.error).toBeUndefined()
+      expect(texts(stopped.entries)).toEqual(running)
+      // Checked as StartLogging checks them.
+      const bad = yield* daemon.logs({ ...logging, info: { ...logging.info, Config: { "max-file": "0" } } })
+      expect(bad.error).toContain("log-opt max-file=0: must be a whole number of at least 1")
     })
   )
 })

@@ -4,6 +4,9 @@
  * and answers, then finishes the file in the background (the daemon closes its end only after the answer); closing
  * the scope stops every stream.
  *
+ * A FIFO that reaches EOF before its `StopLogging` (the daemon crashed, or gave up on a stop) is finished as a stop
+ * would finish it; its counters are kept for the `StopLogging` that may still come, which answers them.
+ *
  * Reading never waits on the sink: the reader frames the bytes as they arrive and offers them to a bounded
  * `LogBuffer`, which drops (and counts) what does not fit; the writer takes batches from the buffer, decoded (or
  * still framed, for a sink with `writeFrames`), to the sink.
@@ -17,6 +20,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as LogBuffer from "./LogBuffer.ts"
 import type * as LogEntry from "./LogEntry.ts"
@@ -126,8 +130,13 @@ export interface LogStreams<SinkError = never> {
     file: string,
     info: LogDriver.Info
   ) => Effect.Effect<void, StreamAlreadyStarted | LogFifo.LogFifoError | SinkError>
-  /** Flushes what was written before the call, answers with the stream's counters, and finishes in the background. */
+  /**
+   * Flushes what was written before the call, answers with the stream's counters, and finishes in the background.
+   * For a stream that already reached EOF (and finished), answers its final counters; a second stop of a file fails
+   * with `StreamNotStarted`, as a stop of a file never started does.
+   */
   readonly stop: (file: string) => Effect.Effect<Stats, StreamNotStarted>
+  /** The counters of the streams being read (not of those that reached EOF and await their stop). */
   readonly stats: Effect.Effect<ReadonlyArray<Stats>>
 }
 
@@ -139,6 +148,12 @@ interface Running {
   readonly writer: Fiber.Fiber<void>
   readonly stats: () => Stats
 }
+
+/**
+ * How many streams that reached EOF without a stop keep their counters for a late `StopLogging`: the daemon names
+ * every FIFO afresh, so one that crashed never stops them, and the oldest are forgotten past this count.
+ */
+const maxUnstopped = 1024
 
 const settled = (s: Stats) => s.written + s.failed + s.dropped + s.corrupt >= s.received
 
@@ -172,17 +187,45 @@ export const make = <SinkError>(
     const context = yield* Effect.context<never>()
     const report = (effect: Effect.Effect<void>) => void Effect.runForkWith(context)(effect)
     const running = new Map<string, Running>()
+    // Streams that reached EOF with no stop, by file: their counters once finished (see `maxUnstopped`).
+    const unstopped = new Map<string, Effect.Effect<Stats>>()
 
     /** End of a stream: no more input, the writer drains the buffer, the sink closes. */
     const finish = (stream: Running) =>
       Effect.gen(function* () {
+        // A stream finished without its EOF (the stop's wait ran out, or shutdown) lets its EOF watcher go.
+        Deferred.doneUnsafe(stream.ended, Effect.void)
         stream.buffer.end()
         yield* Fiber.await(stream.writer).pipe(Effect.timeoutOption(flushTimeout))
         yield* Scope.close(stream.scope, Exit.void)
       })
 
+    /**
+     * EOF before any stop: the daemon closed the FIFO without a `StopLogging` (it crashed, or its stop timed out and
+     * it closed the FIFO anyway). Left running, the sink would stay open for good (a log driver's file, the
+     * followers of `docker logs -f`); it is finished as a stop would finish it, and its counters are kept for a late
+     * stop.
+     */
+    const endUnstopped = (file: string, stream: Running) =>
+      Effect.gen(function* () {
+        running.delete(file)
+        const finished = yield* Deferred.make<void>()
+        // A stop meanwhile answers once the sink has taken what it will (as a stop waits for the flush).
+        const finishing = Effect.andThen(Deferred.await(finished), Effect.sync(stream.stats))
+        unstopped.set(file, finishing)
+        if (unstopped.size > maxUnstopped) unstopped.delete(unstopped.keys().next().value!)
+        yield* Effect.ensuring(finish(stream), Deferred.done(finished, Exit.void))
+        // Finished: only the counters are kept, not the stream's buffer and sink.
+        if (unstopped.get(file) === finishing) unstopped.set(file, Effect.succeed(stream.stats()))
+      })
+
     yield* Effect.addFinalizer(() =>
-      Effect.forEach([...running.values()], finish, { concurrency: "unbounded", discard: true })
+      Effect.suspend(() => {
+        const streams = [...running.values()]
+        // Forgotten first: their EOF watchers must not finish them a second time.
+        running.clear()
+        return Effect.forEach(streams, finish, { concurrency: "unbounded", discard: true })
+      })
     )
 
     // Files whose start is under way: opening the sink and the FIFO takes time, and a second start of the same file
@@ -192,6 +235,8 @@ export const make = <SinkError>(
     const start = (file: string, info: LogDriver.Info) =>
       Effect.gen(function* () {
         if (running.has(file) || starting.has(file)) return yield* new StreamAlreadyStarted({ file })
+        // A new stream of a file that reached EOF unstopped: a stop is now this stream's.
+        unstopped.delete(file)
         starting.add(file)
         return yield* Effect.ensuring(
           launch(file, info),
@@ -269,6 +314,17 @@ export const make = <SinkError>(
                   onEnd: (error) => {
                     if (error !== undefined)
                       report(Effect.logError(`log stream of container ${container}: ${error.message}`))
+                    // A frame cut short by the end is lost: reported and counted as the frames a framing error
+                    // discards (not after one, whose discarded bytes are counted already).
+                    const complete = unframed ? Result.void : frames.end()
+                    if (Result.isFailure(complete)) {
+                      discardedBytes += complete.failure.received
+                      report(
+                        Effect.logError(
+                          `log stream of container ${container}: ${complete.failure.message}; the partial entry is discarded`
+                        )
+                      )
+                    }
                     Deferred.doneUnsafe(ended, Effect.void)
                     buffer.end()
                   }
@@ -321,13 +377,28 @@ export const make = <SinkError>(
           yield* Scope.close(scope, Exit.void)
           return yield* opened
         }
-        running.set(file, opened.value)
+        const stream = opened.value
+        running.set(file, stream)
+        // Watches for an EOF that comes while the stream still runs (no stop took it first).
+        yield* Effect.forkIn(
+          Effect.andThen(
+            Deferred.await(stream.ended),
+            Effect.suspend(() => (running.get(file) === stream ? endUnstopped(file, stream) : Effect.void))
+          ),
+          registry
+        )
       })
 
     const stop = (file: string) =>
       Effect.gen(function* () {
         const stream = running.get(file)
-        if (stream === undefined) return yield* new StreamNotStarted({ file })
+        if (stream === undefined) {
+          // Reached EOF first: finished already, or finishing; answered its counters once, as a stop would be.
+          const ended = unstopped.get(file)
+          if (ended === undefined) return yield* new StreamNotStarted({ file })
+          unstopped.delete(file)
+          return yield* ended
+        }
         running.delete(file)
         // Everything the container wrote is in the pipe by now (the daemon stops writing before it calls us).
         stream.reader.drain()

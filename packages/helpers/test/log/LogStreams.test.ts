@@ -1,7 +1,7 @@
 import { LogEntry, LogFifo, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
 import type { LogDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Exit, Scope } from "effect"
+import { Data, Effect, Exit, Fiber, Logger, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -61,6 +61,25 @@ const aroundCorrupt = (streams: LogStreams.LogStreams<unknown>, file: string, id
     yield* fifo.write(Uint8Array.of(0, 0, 0, 2, 0x0a, 0x05))
     yield* fifo.write(LogFraming.encodeFrames(entries(2, 2)))
     return yield* streams.stop(file)
+  })
+
+/** Runs `effect` with its log messages (and those of the fibers it starts) kept in `into` instead of printed. */
+const keepingLogs = <A, E, R>(into: Array<string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(
+    effect,
+    Logger.CurrentLoggers,
+    new Set([
+      Logger.make(
+        ({ logLevel, message }) =>
+          void into.push(`${logLevel}: ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+      )
+    ])
+  )
+
+/** Polls until `done` holds, for at most a second. */
+const eventually = (done: () => boolean) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 100 && !done(); i++) yield* Effect.sleep("10 millis")
   })
 
 class Refused extends Data.TaggedError("Refused")<{ readonly message: string }> {}
@@ -276,4 +295,91 @@ describe("LogStreams", () => {
       expect(got).toHaveLength(5)
     })
   )
+  it.live(
+    "a FIFO that reaches EOF with no StopLogging is finished as a stop would; a late stop answers its counters",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const { got, state, sink } = recordingSink()
+        const streams = yield* LogStreams.make({ sink })
+        const file = Path.join(dir, "unstopped")
+        const daemon = yield* Scope.make()
+        const fifo = yield* LogFifo.create(file).pipe(Scope.provide(daemon))
+        yield* streams.start(file, info("u"))
+        yield* fifo.write(LogFraming.encodeFrames(entries(3)))
+        // The daemon closes its end without a StopLogging (it crashed, or gave up on the stop).
+        yield* Scope.close(daemon, Exit.void)
+        yield* eventually(() => state.closed)
+        expect(state.closed).toBe(true)
+        expect(got).toEqual(entries(3).map(LogEntry.lineText))
+        expect(yield* streams.stats).toEqual([])
+        // The stop that comes late is answered as if it had come in time; a second one is refused, as always.
+        const stats = yield* streams.stop(file)
+        expect(stats).toMatchObject({ file, received: 3, written: 3, dropped: 0, failed: 0, discardedBytes: 0 })
+        const again = yield* Effect.flip(streams.stop(file))
+        expect(again._tag).toBe("StreamNotStarted")
+      })
+  )
+
+  it.live("a stop that comes while an unstopped stream is finishing waits for the sink", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const got: Array<string> = []
+      let release = () => {}
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const streams = yield* LogStreams.make({
+        sink: () =>
+          Effect.succeed<LogStreams.Sink>({
+            write: (batch) =>
+              Effect.promise(() => gate).pipe(
+                Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
+              )
+          })
+      })
+      const file = Path.join(dir, "finishing")
+      const daemon = yield* Scope.make()
+      const fifo = yield* LogFifo.create(file).pipe(Scope.provide(daemon))
+      yield* streams.start(file, info("w"))
+      yield* fifo.write(LogFraming.encodeFrames(entries(5)))
+      yield* Scope.close(daemon, Exit.void)
+      // The stop comes while the sink still holds the entries read before EOF: it answers once they are written.
+      yield* Effect.sleep("50 millis")
+      const stopping = yield* Effect.forkChild(streams.stop(file))
+      yield* Effect.sleep("50 millis")
+      expect(stopping.pollUnsafe()).toBeUndefined()
+      release()
+      const stats = yield* Fiber.join(stopping)
+      expect(stats).toMatchObject({ received: 5, written: 5 })
+      expect(got).toEqual(entries(5).map(LogEntry.lineText))
+    })
+  )
+
+  it.live("a frame cut short by EOF is logged and counted as discarded, like other framing errors", () => {
+    const logs: Array<string> = []
+    return keepingLogs(
+      logs,
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const { got, state, sink } = recordingSink()
+        const streams = yield* LogStreams.make({ sink })
+        const file = Path.join(dir, "truncated")
+        const daemon = yield* Scope.make()
+        const fifo = yield* LogFifo.create(file).pipe(Scope.provide(daemon))
+        yield* streams.start(file, info("t"))
+        const [a, b] = entries(2).map(LogFraming.encodeFrame)
+        yield* fifo.write(new Uint8Array([...a!, ...b!.subarray(0, 7)]))
+        yield* Scope.close(daemon, Exit.void)
+        yield* eventually(() => state.closed)
+        // Its counters, answered by the stop that comes after EOF, count the partial frame's bytes.
+        const stats = yield* streams.stop(file)
+        expect(stats).toMatchObject({ received: 1, written: 1, discardedBytes: 7 })
+        expect(got).toEqual(entries(1).map(LogEntry.lineText))
+        expect(logs).toEqual([
+          `Error: log stream of container ${"t".padEnd(12, "0")}: log stream ended inside a frame (7 of ${b!.length} bytes); the partial entry is discarded`
+        ])
+      })
+    )
+  })
 })
