@@ -49,6 +49,21 @@ const recordingSink = () => {
   return { got, state, sink }
 }
 
+/** A sink whose writes wait until `release` is called, recording the lines written. */
+const gatedSink = () => {
+  const got: Array<string> = []
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const sink = () =>
+    Effect.succeed<LogStreams.Sink>({
+      write: (batch) =>
+        Effect.promise(() => gate).pipe(Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText)))))
+    })
+  return { got, release: () => release(), sink }
+}
+
 /** What one entry of `entries` costs in the buffer: its frame. */
 const frameSize = LogFraming.encodeFrame(entries(1)[0]!).length
 
@@ -134,19 +149,9 @@ describe("LogStreams", () => {
   it.live("drop-oldest keeps the latest entries when the sink falls behind", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
-      const got: Array<string> = []
-      let release = () => {}
-      const gate = new Promise<void>((resolve) => {
-        release = resolve
-      })
+      const { got, release, sink } = gatedSink()
       const streams = yield* LogStreams.make({
-        sink: () =>
-          Effect.succeed<LogStreams.Sink>({
-            write: (batch) =>
-              Effect.promise(() => gate).pipe(
-                Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
-              )
-          }),
+        sink,
         buffer: { maxBytes: 10 * frameSize, overflow: "drop-oldest" },
         batchSize: 1
       })
@@ -324,20 +329,8 @@ describe("LogStreams", () => {
   it.live("a stop that comes while an unstopped stream is finishing waits for the sink", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
-      const got: Array<string> = []
-      let release = () => {}
-      const gate = new Promise<void>((resolve) => {
-        release = resolve
-      })
-      const streams = yield* LogStreams.make({
-        sink: () =>
-          Effect.succeed<LogStreams.Sink>({
-            write: (batch) =>
-              Effect.promise(() => gate).pipe(
-                Effect.andThen(Effect.sync(() => got.push(...batch.map(LogEntry.lineText))))
-              )
-          })
-      })
+      const { got, release, sink } = gatedSink()
+      const streams = yield* LogStreams.make({ sink })
       const file = Path.join(dir, "finishing")
       const daemon = yield* Scope.make()
       const fifo = yield* LogFifo.create(file).pipe(Scope.provide(daemon))
