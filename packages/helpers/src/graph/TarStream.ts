@@ -208,16 +208,17 @@ const instrument = (extract: Tar.Extract, progress: { ended: boolean }) => {
     throw new Error("this version of tar-stream cannot be read as Go's archive/tar reads a tar: its internals changed")
   }
   const shift = buffer.shift
-  // The header block being decoded, and how many zero blocks came right before it.
+  // The type flag of the header block being decoded (its byte kept, not the block: a block is a view of a whole
+  // chunk of input, which it would keep alive until the next header), and how many zero blocks came right before it.
   let reading = false
-  let block: Uint8Array | null = null
+  let flag: number | undefined
   let zeroBlocks = 0
   // Called by tar-stream where it reads a header: what is thrown here is a bad header to it.
   buffer.shift = function (size) {
     const chunk = shift.call(this, size)
     if (!reading || chunk === null) return chunk
     reading = false
-    block = chunk
+    flag = chunk[156]
     if (!blankBlock(chunk)) {
       if (zeroBlocks > 0) throw new Error("a lone zero block stands where a header is expected")
       return chunk
@@ -250,8 +251,11 @@ const instrument = (extract: Tar.Extract, progress: { ended: boolean }) => {
     // tar-stream lets a PAX path replace a GNU long name; Go applies the PAX records first.
     if (longPath) header.name = longPath
     if (longLink) header.linkname = longLink
-    if (block !== null) {
-      ownBlocks.set(header, { flag: block[156]!, name, longPath: !!longPath, longLink: !!longLink })
+    // Kept only for the entries whose reading needs it (a type tar-stream does not know, long names, PAX records):
+    // most headers have none, and a weak entry per header is work for the collector.
+    const pax = (header as { readonly pax?: object | null }).pax
+    if (flag !== undefined && (header.type === null || longPath || longLink || pax)) {
+      ownBlocks.set(header, { flag, name, longPath: !!longPath, longLink: !!longLink })
     }
     if (headerOnly.has(header.type ?? "")) header.size = 0
   }
