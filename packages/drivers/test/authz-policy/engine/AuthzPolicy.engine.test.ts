@@ -271,6 +271,10 @@ describe.skipIf(shared.engine === undefined)("authz-policy against Docker Engine
       expect(privileged.text).toContain(denied("privileged containers are not allowed (baseline policy)"))
       const mounted = yield* callDaemon("POST", `/v1.23/containers/${id}/start`, '{"Binds":["/etc:/host-etc"]}')
       expect(mounted.text).toContain(denied("bind mounts of /, /etc and the Docker socket are not allowed"))
+      // The daemon decodes that body as a create's: a `HostConfig` object in it is the host configuration.
+      const wrapped = yield* callDaemon("POST", `/v1.23/containers/${id}/start`, '{"HostConfig":{"Privileged":true}}')
+      expect(wrapped.status).toBe(403)
+      expect(wrapped.text).toContain(denied("privileged containers are not allowed (baseline policy)"))
       expect(yield* engine.docker("inspect", "-f", "{{.State.Running}} {{.HostConfig.Privileged}}", id)).toBe(
         "false false"
       )
