@@ -267,10 +267,10 @@ const setXattrs = (path: string, h: TarStream.Header) =>
       ([name, value]) => Effect.map(SpecialFiles.setXattrIfAllowed(path, name, value), (left) => ({ name, left }))
     ),
     (results) => {
-      const left = results.flatMap(({ name, left }) => (left === undefined ? [] : [`${name} (${left.reason})`]))
-      if (left.length === 0) return Effect.void
+      const skipped = results.flatMap(({ name, left }) => (left === undefined ? [] : [`${name} (${left.reason})`]))
+      if (skipped.length === 0) return Effect.void
       return Effect.logWarning(
-        `tar entry ${JSON.stringify(h.name)}: extended attributes left out, not supported or permitted here: ${left.join(", ")}`
+        `tar entry ${JSON.stringify(h.name)}: extended attributes left out, not supported or permitted here: ${skipped.join(", ")}`
       )
     }
   )

@@ -2,7 +2,6 @@
  * Reading what a managed plugin is granted: its privileges at install or upgrade, and `docker plugin set`.
  */
 import * as Result from "effect/Result"
-import * as Path from "node:path"
 import type { AuthzRequest } from "../AuthzRequest.ts"
 import type { ContainerSpec, HostMount, Namespace } from "../ContainerSpec.ts"
 import * as EngineRoute from "../EngineRoute.ts"
@@ -15,8 +14,8 @@ import { capability, cleanPath, empty } from "./specBasics.ts"
  * anything (counted as `/`); without, it stays inside that folder, no host path.
  */
 const pluginMountSource = (path: string): string | undefined => {
-  if (path.startsWith("/")) return cleanPath(path)
-  const clean = Path.posix.normalize(path)
+  const clean = cleanPath(path)
+  if (clean.startsWith("/")) return clean
   return clean === ".." || clean.startsWith("../") ? "/" : undefined
 }
 
