@@ -11,11 +11,16 @@
  * files are created here and finished (body, owner, mode, times) by a thread of their own while the next entries
  * are read (`Options.writeBehind`).
  *
+ * Layers exported by AUFS-backed daemons are applied as Docker applies them: the regular files of the folder
+ * `.wh..wh.plnk/` at the top (AUFS' hard-link targets) are kept aside, never in the target, and a hard link to one
+ * becomes a copy of it at the link's path; the rest of AUFS' metadata (`.wh..wh.aufs`, `.wh..wh.orph`) is left out.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as FileName from "./FileName.ts"
@@ -64,11 +69,18 @@ export interface Options {
  * @since 0.1.0
  */
 export interface Applied {
-  /** Bytes of regular-file content written (what the daemon records as the layer's size). */
+  /**
+   * Bytes of regular-file content written (what the daemon records as the layer's size). A file of AUFS'
+   * `.wh..wh.plnk/` counts once, when it is read, whatever the number of hard links copied from it, as the daemon
+   * counts it.
+   */
   readonly size: number
   /** Entries read. */
   readonly entries: number
-  /** Entries left out: AUFS metadata, and devices when they are not allowed. */
+  /**
+   * Entries left out: AUFS metadata (the files of `.wh..wh.plnk/` included: they reach the layer only as the hard
+   * links that name them), and devices when they are not allowed.
+   */
   readonly skipped: number
 }
 
@@ -84,6 +96,16 @@ const lstatOrUndefined = (path: string): Fs.Stats | undefined => Fs.lstatSync(on
 const writeAll = (fd: number, chunk: Uint8Array) => {
   let offset = 0
   while (offset < chunk.length) offset += Fs.writeSync(fd, chunk, offset, chunk.length - offset)
+}
+
+/** A regular file of AUFS' hard-link folder (`LayerPath.aufsLinkDir`), kept aside for the hard links naming it. */
+interface Kept {
+  /** Where its body is, in the kept-aside folder (`Applier.keptFolder`). */
+  readonly path: string
+  /** Its header: each copy gets its mode, time and extended attributes, as Docker gives them. */
+  readonly header: TarStream.Header
+  /** Its host owner, which each copy gets too. */
+  readonly owner: IdMapping.Owner
 }
 
 /** The mutable state of one application. */
@@ -103,6 +125,12 @@ class Applier {
    * later entry removes or replaces is dropped (see `clear`): its path may then lead somewhere else.
    */
   readonly folderTimes = new Map<string, Date>()
+  /** The files of AUFS' hard-link folder read so far, by their normalised names (`.wh..wh.plnk/NAME`). */
+  readonly kept = new Map<string, Kept>()
+  /** The folder `kept` files are in, once one is made (see `keptFolder`). */
+  keptDir: string | undefined
+  /** Names of the files in `keptDir`: a counter, so no name from the tar is ever used there. */
+  keptCount = 0
 
   /** The host owner of the entry being applied (its own, or remapped). */
   owner: IdMapping.Owner = { uid: 0, gid: 0 }
@@ -160,14 +188,14 @@ class Applier {
       current = LayerPath.join(current, part)
       if (this.safeDirs.has(current)) continue
       const path = this.abs(current)
-      const stat = lstatOrUndefined(path)
+      const stat = io("lstat", path, () => lstatOrUndefined(path))
       if (stat === undefined) {
         if (!create) return Result.succeed(false)
-        Fs.mkdirSync(onDisk(path))
-        Fs.chmodSync(onDisk(path), 0o755)
-        if (this.madeFolderOwner !== undefined) {
-          Fs.chownSync(onDisk(path), this.madeFolderOwner.uid, this.madeFolderOwner.gid)
-        }
+        // Each call named: a full file system is a `LayerIoError` naming the folder, not a crash of the apply.
+        io("mkdir", path, () => Fs.mkdirSync(onDisk(path)))
+        io("chmod", path, () => Fs.chmodSync(onDisk(path), 0o755))
+        const owner = this.madeFolderOwner
+        if (owner !== undefined) io("chown", path, () => Fs.chownSync(onDisk(path), owner.uid, owner.gid))
       } else if (stat.isSymbolicLink()) {
         return Result.fail(new UnsafeEntry({ name, reason: `its path goes through the symlink ${current}` }))
       } else if (!stat.isDirectory()) {
@@ -211,6 +239,38 @@ class Applier {
   /** Notes that this tar wrote `rel` (see `written`). */
   wrote(rel: string) {
     if (this.whiteouts === "naive") this.written.add(rel)
+  }
+
+  /**
+   * The folder kept AUFS hard-link files are written to, made on first use (most layers have none). Docker uses the
+   * system's temporary folder; this one is in the target's parent instead: on the file system the layer is written
+   * to (a system temporary folder is often a tmpfs, where a large file would take memory, or a small one), yet not
+   * in the target, where the layer would show it and the tar's own names could reach it. Whoever may write in the
+   * target's parent may replace the target itself, so no one new can reach it. Made as `mkdtemp` makes a folder,
+   * by hand so that a parent whose name is not UTF-8 is given as its bytes (`FileName`): fresh (`mkdir` fails on
+   * anything already there, a symlink included), under a name no one can guess, open to its owner only; and only
+   * files named by this apply (`keptCount`) go in it. Removed by `dropKept` however the apply ends.
+   */
+  keptFolder(): string {
+    if (this.keptDir !== undefined) return this.keptDir
+    const dir = Path.join(Path.dirname(this.root), `.aufs-plnk-${Crypto.randomBytes(9).toString("hex")}`)
+    io("mkdir", dir, () => Fs.mkdirSync(onDisk(dir), 0o700))
+    this.keptDir = dir
+    return dir
+  }
+
+  /** Removes the kept-aside folder and its files, if one was made; answers what failed. */
+  dropKept(): LayerIoError | undefined {
+    const dir = this.keptDir
+    if (dir === undefined) return undefined
+    this.keptDir = undefined
+    this.kept.clear()
+    try {
+      Fs.rmSync(onDisk(dir), { recursive: true, force: true })
+      return undefined
+    } catch (e) {
+      return ioError("remove", dir)(e)
+    }
   }
 
   /** Gives `path` the current entry's owner (`owner`). */
@@ -329,13 +389,12 @@ const applyOpaque = (applier: Applier, entry: TarStream.Entry, dir: string): Res
 const createFlags = Fs.constants.O_WRONLY | Fs.constants.O_CREAT | Fs.constants.O_EXCL | Fs.constants.O_NOFOLLOW
 
 /**
- * A regular file, written as tar-stream hands its chunks over (no Effect step per chunk). Created exclusively: in
- * the usual case (a new path) that is the only check, and whatever is already there (a symlink included, never
- * followed) is removed first only when the creation finds it.
+ * Creates regular file `rel` (at `path`) exclusively, open for writing: in the usual case (a new path) that is the
+ * only check, and whatever is already there (a symlink included, never followed) is removed first only when the
+ * creation finds it.
  */
-const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: string): Step => {
-  const h = entry.header
-  const fd = io("create", path, () => {
+const createFile = (applier: Applier, rel: string, path: string): number =>
+  io("create", path, () => {
     try {
       return Fs.openSync(onDisk(path), createFlags, 0o600)
     } catch (e) {
@@ -344,6 +403,21 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
       return Fs.openSync(onDisk(path), createFlags, 0o600)
     }
   })
+
+/**
+ * Sets the owner (when owners are set), mode and time of the file open at `fd`. One call per step, each named by its
+ * own operation: a single step around the three once reported a refused owner (a uid past 2^32 - 1) as a `chmod`.
+ */
+const finishFd = (applier: Applier, fd: number, path: string, owner: IdMapping.Owner, mode: number, mtime: Date) => {
+  if (applier.owners) io("chown", path, () => Fs.fchownSync(fd, owner.uid, owner.gid))
+  io("chmod", path, () => Fs.fchmodSync(fd, mode))
+  io("utimes", path, () => Fs.futimesSync(fd, mtime, mtime))
+}
+
+/** A regular file, written as tar-stream hands its chunks over (no Effect step per chunk); see `createFile`. */
+const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: string): Step => {
+  const h = entry.header
+  const fd = createFile(applier, rel, path)
   if (applier.writeBehind !== undefined && h.size <= WriteBehind.maxFileBytes && noXattrs(h)) {
     return finishBehind(applier, applier.writeBehind, fd, rel, path, h)
   }
@@ -358,11 +432,7 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
     chunk: (chunk) => io("write", path, () => writeAll(fd, chunk)),
     end: () => {
       try {
-        io("chmod", path, () => {
-          if (applier.owners) Fs.fchownSync(fd, applier.owner.uid, applier.owner.gid)
-          Fs.fchmodSync(fd, h.mode)
-          Fs.futimesSync(fd, h.mtime, h.mtime)
-        })
+        finishFd(applier, fd, path, applier.owner, h.mode, h.mtime)
       } finally {
         close()
       }
@@ -410,6 +480,95 @@ const finishBehind = (
   }
 }
 
+/**
+ * A regular file of AUFS' hard-link folder (`rel` is `.wh..wh.plnk/NAME`): its body goes, chunk by chunk, to a file
+ * of the kept-aside folder (never into the target), and its header and owner are kept, by its whole name, for the
+ * hard links that name it (Docker keys them by their last component, the same in AUFS' flat folder). A later entry
+ * of the same name replaces it, as it would anywhere in the layer.
+ */
+const keepAside = (applier: Applier, entry: TarStream.Entry, rel: string): Step => {
+  const h = entry.header
+  const owner = applier.owner
+  applier.skipped++
+  const path = `${applier.keptFolder()}/${applier.keptCount++}`
+  const fd = io("create", path, () => Fs.openSync(onDisk(path), createFlags, 0o600))
+  let open = true
+  const close = () => {
+    if (!open) return
+    open = false
+    Fs.closeSync(fd)
+  }
+  return {
+    _tag: "BodySink",
+    chunk: (chunk) => io("write", path, () => writeAll(fd, chunk)),
+    end: () => {
+      io("close", path, close)
+      const replaced = applier.kept.get(rel)
+      applier.kept.set(rel, { path, header: h, owner })
+      if (replaced !== undefined) io("remove", replaced.path, () => Fs.unlinkSync(onDisk(replaced.path)))
+      applier.size += h.size
+      return undefined
+    },
+    release: () => {
+      try {
+        close()
+      } catch {
+        // Already failing: the first failure is the one reported.
+      }
+    }
+  }
+}
+
+/** The buffer a kept file is copied through: a copy never holds a whole file in memory. */
+const copyChunkBytes = 64 * 1024
+
+/**
+ * A hard link to `target` in AUFS' hard-link folder, made as Docker's `UnpackLayer` makes it: a copy of the kept
+ * file at the link's path, with that file's owner, mode, time and extended attributes. Each path so made is a file
+ * of its own (one link), as in Docker; the kept file goes with its folder. Refused when `target` is not a kept file:
+ * the tar has not given it (yet), or it is an entry of that folder that is not a regular file (a symlink, a hard
+ * link, a folder), which is never kept, as Docker keeps none.
+ */
+const copyKept = (applier: Applier, h: TarStream.Header, rel: string, path: string, target: string): Rest => {
+  const kept = applier.kept.get(target)
+  if (kept === undefined) {
+    const reason = `hard link to ${JSON.stringify(h.linkname)}, which is not a regular file of the AUFS hard-link folder ${LayerPath.aufsLinkDir}`
+    throw unsafe(h.name)(reason)
+  }
+  const to = createFile(applier, rel, path)
+  try {
+    const from = io("open", kept.path, () => Fs.openSync(onDisk(kept.path), Fs.constants.O_RDONLY))
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(copyChunkBytes, Math.max(kept.header.size, 1)))
+      for (let at = 0, n = 1; n > 0; at += n) {
+        n = io("read", kept.path, () => Fs.readSync(from, buffer, 0, buffer.length, at))
+        if (n > 0) io("write", path, () => writeAll(to, buffer.subarray(0, n)))
+      }
+    } finally {
+      try {
+        Fs.closeSync(from)
+      } catch {
+        // Nothing was written through it: a failed close loses nothing, and must not hide a failure being thrown.
+      }
+    }
+    finishFd(applier, to, path, kept.owner, kept.header.mode, kept.header.mtime)
+  } catch (e) {
+    try {
+      Fs.closeSync(to)
+    } catch {
+      // Already failing: the first failure is the one reported.
+    }
+    throw e
+  }
+  io("close", path, () => Fs.closeSync(to))
+  // Its attributes are set by path, once the copy is closed, as a regular file's are; warnings name the link.
+  return attributesThenWrote(applier, rel, path, { ...kept.header, name: h.name })
+}
+
+/** The normalised target of hard link `h`; a target outside the layer (absolute, climbing) is refused. */
+const linkTarget = (h: TarStream.Header): string =>
+  must(Result.mapError(LayerPath.normalize(h.linkname), (r) => unsafe(h.name)(`hard link target: ${r}`)))
+
 const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Step => {
   const h = entry.header
   const name = h.name
@@ -426,28 +585,23 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Step
   if (!merge) io("remove", path, () => applier.clear(rel, existing))
   switch (h.type) {
     case "directory": {
-      io("mkdir", path, () => {
-        if (!merge) Fs.mkdirSync(onDisk(path), 0o700)
-        applier.chown(path)
-        Fs.chmodSync(onDisk(path), h.mode)
-      })
+      if (!merge) io("mkdir", path, () => Fs.mkdirSync(onDisk(path), 0o700))
+      io("chown", path, () => applier.chown(path))
+      io("chmod", path, () => Fs.chmodSync(onDisk(path), h.mode))
       applier.safeDirs.add(rel)
       applier.folderTimes.set(rel, h.mtime)
       return attributesThenWrote(applier, rel, path, h)
     }
     case "symlink": {
-      io("symlink", path, () => {
-        Fs.symlinkSync(onDisk(h.linkname), onDisk(path))
-        applier.chown(path)
-        Fs.lutimesSync(onDisk(path), h.mtime, h.mtime)
-      })
+      io("symlink", path, () => Fs.symlinkSync(onDisk(h.linkname), onDisk(path)))
+      io("chown", path, () => applier.chown(path))
+      io("utimes", path, () => Fs.lutimesSync(onDisk(path), h.mtime, h.mtime))
       // Set on the symlink itself, as Docker's `Lsetxattr` does.
       return attributesThenWrote(applier, rel, path, h)
     }
     case "link": {
-      const target = must(
-        Result.mapError(LayerPath.normalize(h.linkname), (r) => unsafe(name)(`hard link target: ${r}`))
-      )
+      const target = linkTarget(h)
+      if (LayerPath.inAufsLinkDir(target)) return copyKept(applier, h, rel, path, target)
       const reachable = must(applier.folder(LayerPath.dirname(target), name, false))
       const targetStat = reachable
         ? io("lstat", applier.abs(target), () => lstatOrUndefined(applier.abs(target)))
@@ -462,13 +616,9 @@ const applyPlain = (applier: Applier, entry: TarStream.Entry, rel: string): Step
     case "block-device":
     case "fifo": {
       return SpecialFiles.mknod(path, h.type, h.devmajor, h.devminor).pipe(
-        Effect.andThen(
-          sync("chmod", path, () => {
-            applier.chown(path)
-            Fs.chmodSync(onDisk(path), h.mode)
-            Fs.utimesSync(onDisk(path), h.mtime, h.mtime)
-          })
-        ),
+        Effect.andThen(sync("chown", path, () => applier.chown(path))),
+        Effect.andThen(sync("chmod", path, () => Fs.chmodSync(onDisk(path), h.mode))),
+        Effect.andThen(sync("utimes", path, () => Fs.utimesSync(onDisk(path), h.mtime, h.mtime))),
         Effect.andThen(Effect.suspend(() => attributesThenWrote(applier, rel, path, h) ?? Effect.void))
       )
     }
@@ -490,9 +640,14 @@ const applyEntry = (applier: Applier, entry: TarStream.Entry): Step => {
   const meaning = must(Result.mapError(LayerPath.meaning(rel), unsafe(name)))
   if (applier.owners) must(applier.ownerOf(entry.header))
   switch (meaning._tag) {
-    case "AufsMeta":
+    case "AufsMeta": {
+      const h = entry.header
+      if (h.type === "file" && LayerPath.inAufsLinkDir(rel)) return keepAside(applier, entry, rel)
+      // Left out, as Docker leaves it out; but a hard link to outside the layer is refused wherever it is.
+      if (h.type === "link") linkTarget(h)
       applier.skipped++
       return undefined
+    }
     case "Whiteout":
       return applyWhiteout(applier, entry, meaning.dir, meaning.target)
     case "Opaque":
@@ -529,20 +684,24 @@ export const apply = <E>(
       options.ids,
       behind
     )
-    // However the walk ends, no call of this apply is left to run once it returns; a file finished behind that
-    // failed fails the apply, and comes first (its entry came before whatever stopped the walk).
+    // However the walk ends, no call of this apply is left to run once it returns, and no kept AUFS hard-link file
+    // is left on disk; a file finished behind that failed fails the apply, and comes first (its entry came before
+    // whatever stopped the walk), then what stopped the walk, then a kept-aside folder that could not be removed.
     let failedBehind: LayerIoError | undefined
+    let keptLeft: LayerIoError | undefined
     const walked = yield* TarStream.forEachEntry(bytes, (entry) => applyEntry(applier, entry), thrownFailure).pipe(
       Effect.exit,
       // Interrupted too.
       Effect.ensuring(
         Effect.sync(() => {
           failedBehind = behind?.drain()
+          keptLeft = applier.dropKept()
         })
       )
     )
     if (failedBehind !== undefined) return yield* Effect.fail(failedBehind)
     yield* walked
+    if (keptLeft !== undefined) return yield* Effect.fail(keptLeft)
     yield* sync("utimes", target, () => applier.setFolderTimes())
     return { size: applier.size, entries: applier.entries, skipped: applier.skipped }
   })

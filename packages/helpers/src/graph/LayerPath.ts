@@ -37,6 +37,22 @@ export const whiteoutPrefix = ".wh."
 export const whiteoutMetaPrefix = ".wh..wh."
 
 /**
+ * The folder, at the top of a layer exported by an AUFS-backed daemon, that holds the real files of hard links
+ * (AUFS' "pseudo-links"): hard links elsewhere in the tar name them. Never materialised (see `inAufsLinkDir`).
+ *
+ * @since 0.1.0
+ */
+export const aufsLinkDir = `${whiteoutMetaPrefix}plnk`
+
+/**
+ * Whether a normalised path is inside the AUFS hard-link folder at the top of the layer (`.wh..wh.plnk/NAME`),
+ * where a hard link's target is a file kept from that folder, not a path of the layer.
+ *
+ * @since 0.1.0
+ */
+export const inAufsLinkDir = (path: string): boolean => path.startsWith(`${aufsLinkDir}/`)
+
+/**
  * The entry that makes its folder opaque: nothing of the lower layers shows through.
  *
  * @since 0.1.0

@@ -257,6 +257,30 @@ describe("LayerApply.apply", () => {
       })
   )
 
+  it.effect.skipIf(!isRoot)(
+    "as root: a file system out of inodes fails with the folder being made, not a defect, whoever makes it",
+    () =>
+      Effect.gen(function* () {
+        const { base } = yield* sandbox
+        const small = Path.join(base, "small")
+        Fs.mkdirSync(small)
+        // Room for the root and four more inodes.
+        ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m,nr_inodes=5", "tmpfs", small])
+        yield* Effect.addFinalizer(() => Effect.sync(() => ChildProcess.execFileSync("umount", [small])))
+        const root = Path.join(small, "root")
+        Fs.mkdirSync(root)
+        // Folders made for a file whose parents the tar never gives, then one it gives.
+        for (const entries of [[file("a/b/c/d/e/f", "x")], [dir("a"), dir("a/b"), dir("a/b/c"), dir("a/b/c/d")]]) {
+          Fs.rmSync(root, { recursive: true })
+          Fs.mkdirSync(root)
+          const error = yield* Effect.flip(applyTar(root, entries))
+          expect(error._tag).toBe("LayerIoError")
+          expect(error).toMatchObject({ operation: "mkdir" })
+          expect(error.message).toMatch(/No space left on device|ENOSPC/)
+        }
+      }).pipe(Effect.scoped)
+  )
+
   it.effect("an extended attribute value over 64 KiB fails with the path, not a defect", () =>
     Effect.gen(function* () {
       const { root } = yield* sandbox
@@ -267,6 +291,27 @@ describe("LayerApply.apply", () => {
       expect(error.message).toBe(
         `setxattr ${Path.join(root, "big")}: the value of user.big is 99000 bytes, more than the 65536 Linux allows`
       )
+    })
+  )
+
+  it.effect("an owner past 2^32 - 1 fails its chown, and the error names chown, whatever the entry", () =>
+    Effect.gen(function* () {
+      const { root } = yield* sandbox
+      // Node refuses such an id before any call: the refusal is right, it was named chmod (or mkdir, symlink).
+      const pax = { uid: "4294967296" }
+      const cases: ReadonlyArray<readonly [string, ReadonlyArray<RawEntry>, LayerApply.Options]> = [
+        ["behind", [file("behind", "x", { pax })], {}],
+        ["in-place", [file("in-place", "x", { pax })], { writeBehind: false }],
+        ["d", [dir("d/", { pax })], {}],
+        ["l", [{ header: { name: "l", type: "symlink", linkname: "behind", mtime, pax } }], {}],
+        ["p", [{ header: { name: "p", type: "fifo", mode: 0o600, mtime, pax } }], {}],
+        ["copy", [file(".wh..wh.plnk/k", "x", { pax }), hardlink("copy", ".wh..wh.plnk/k")], {}]
+      ]
+      for (const [name, entries, options] of cases) {
+        const error = yield* Effect.flip(applyTar(root, entries, { owners: true, ...options }))
+        const operation = error._tag === "LayerIoError" ? [error.operation, error.path] : [error.message]
+        expect([name, error._tag, ...operation]).toEqual([name, "LayerIoError", "chown", Path.join(root, name)])
+      }
     })
   )
 
@@ -506,6 +551,207 @@ describe("LayerApply.apply refuses hostile tars, writing nothing outside the fol
       const { base } = yield* sandbox
       const error = yield* Effect.flip(applyTar(Path.join(base, "outside/victim"), [file("a", "x")]))
       expect(error._tag).toBe("LayerIoError")
+    })
+  )
+})
+
+/** A file of AUFS' hard-link folder and a hard link to it, which apply: what comes before each refusal below. */
+const plnkPrelude: ReadonlyArray<RawEntry> = [
+  dir(".wh..wh.plnk/", { mode: 0o700 }),
+  file(".wh..wh.plnk/good", "good"),
+  hardlink("ok", ".wh..wh.plnk/good")
+]
+
+/** Nothing beside the target but `outside`, untouched (no kept-aside folder left), and no AUFS metadata in it. */
+const nothingLeft = (base: string, root: string, outside: string) => {
+  expect(Fs.readdirSync(base).sort()).toEqual(["outside", "root"])
+  expect(Fs.readdirSync(root).filter((name) => name.startsWith(".wh.."))).toEqual([])
+  outsideUntouched(outside)
+}
+
+/** Hostile tars through AUFS' hard-link folder: each refused at entry `refused`, after `plnkPrelude` applied. */
+const aufsCorpus: ReadonlyArray<{
+  readonly name: string
+  readonly entries: (outside: string) => ReadonlyArray<RawEntry>
+  readonly refused: string
+  readonly says: string
+  readonly before?: (root: string, outside: string) => void
+}> = [
+  {
+    name: "a link target that climbs out of .wh..wh.plnk/",
+    entries: () => [hardlink("evil", ".wh..wh.plnk/../../outside/victim")],
+    refused: "evil",
+    says: "hard link target: the name climbs out with .."
+  },
+  {
+    name: "a link target .wh..wh.plnk/../../etc/passwd",
+    entries: () => [hardlink("evil", ".wh..wh.plnk/../../etc/passwd")],
+    refused: "evil",
+    says: "hard link target: the name climbs out with .."
+  },
+  {
+    name: "a .wh..wh.plnk/ entry whose name climbs out",
+    entries: () => [file(".wh..wh.plnk/../../outside/victim", "pwned")],
+    refused: ".wh..wh.plnk/../../outside/victim",
+    says: "climbs out with .."
+  },
+  {
+    name: "a link to a .wh..wh.plnk/ symlink to outside",
+    entries: () => [symlink(".wh..wh.plnk/sym", "../../outside/victim"), hardlink("evil", ".wh..wh.plnk/sym")],
+    refused: "evil",
+    says: "not a regular file of the AUFS hard-link folder"
+  },
+  {
+    name: "a link to a .wh..wh.plnk/ symlink to an absolute path",
+    entries: (o) => [symlink(".wh..wh.plnk/sym", `${o}/victim`), hardlink("evil", ".wh..wh.plnk/sym")],
+    refused: "evil",
+    says: "not a regular file of the AUFS hard-link folder"
+  },
+  {
+    name: "a .wh..wh.plnk/ hard link to outside",
+    entries: () => [hardlink(".wh..wh.plnk/hard", "../outside/victim"), hardlink("evil", ".wh..wh.plnk/hard")],
+    refused: ".wh..wh.plnk/hard",
+    says: "hard link target: the name climbs out with .."
+  },
+  {
+    name: "a .wh..wh.plnk/ hard link to an absolute path",
+    entries: (o) => [hardlink(".wh..wh.plnk/hard", `${o}/victim`), hardlink("evil", ".wh..wh.plnk/hard")],
+    refused: ".wh..wh.plnk/hard",
+    says: "hard link target: absolute names are not allowed"
+  },
+  {
+    name: "a link to a .wh..wh.plnk/ hard link (never kept, as Docker keeps none)",
+    entries: () => [
+      file("etc/passwd", "root"),
+      hardlink(".wh..wh.plnk/hard", "etc/passwd"),
+      hardlink("evil", ".wh..wh.plnk/hard")
+    ],
+    refused: "evil",
+    says: "not a regular file of the AUFS hard-link folder"
+  },
+  {
+    name: "a link to a .wh..wh.plnk/ folder",
+    entries: () => [dir(".wh..wh.plnk/sub/"), hardlink("evil", ".wh..wh.plnk/sub")],
+    refused: "evil",
+    says: "not a regular file of the AUFS hard-link folder"
+  },
+  {
+    name: "a link to a .wh..wh.plnk/ file the tar gives only later",
+    entries: () => [hardlink("evil", ".wh..wh.plnk/later"), file(".wh..wh.plnk/later", "x")],
+    refused: "evil",
+    says: "not a regular file of the AUFS hard-link folder"
+  },
+  {
+    name: "a copy written through a symlink planted in the tar",
+    entries: () => [symlink("s", "../outside"), hardlink("s/victim", ".wh..wh.plnk/good")],
+    refused: "s/victim",
+    says: "symlink s"
+  },
+  {
+    name: "a copy written through a symlink already in the folder",
+    before: (root, outside) => Fs.symlinkSync(outside, Path.join(root, "s")),
+    entries: () => [hardlink("s/victim", ".wh..wh.plnk/good")],
+    refused: "s/victim",
+    says: "symlink s"
+  }
+]
+
+describe("LayerApply.apply of a layer exported by an AUFS-backed daemon", () => {
+  it.effect(
+    "a hard link into .wh..wh.plnk/ is a copy of the kept file, as Docker makes it; AUFS' metadata is left out",
+    () =>
+      Effect.gen(function* () {
+        const linked = new Date("2023-04-05T06:07:08Z")
+        for (const writeBehind of [true, false]) {
+          const { base, root, outside } = yield* sandbox
+          const applied = yield* applyTar(
+            root,
+            [
+              file(".wh..wh.aufs", ""),
+              dir(".wh..wh.orph/"),
+              file(".wh..wh.orph/orphan", "orphan"),
+              dir(".wh..wh.plnk/", { mode: 0o700 }),
+              file(".wh..wh.plnk/1234.5678", "shared body", {
+                mode: 0o640,
+                mtime: linked,
+                uid: 1234,
+                gid: 5678,
+                pax: { "SCHILY.xattr.user.k": "v" }
+              }),
+              dir("etc/"),
+              hardlink("etc/a", ".wh..wh.plnk/1234.5678"),
+              // Not normalised, in a folder the tar does not hold.
+              hardlink("usr/b", "./.wh..wh.plnk//1234.5678"),
+              // An ordinary hard link to a copy.
+              hardlink("etc/c", "etc/a")
+            ],
+            { writeBehind }
+          )
+          // The kept file's bytes count once, as the daemon counts its entry; the AUFS entries are left out.
+          expect(applied).toEqual({ size: 11, entries: 9, skipped: 5 })
+          expect(Fs.readdirSync(root).sort()).toEqual(["etc", "usr"])
+          const [a, b, c] = ["etc/a", "usr/b", "etc/c"].map((rel) => Fs.statSync(Path.join(root, rel)))
+          for (const rel of ["etc/a", "usr/b"]) {
+            expect(Fs.readFileSync(Path.join(root, rel), "utf8")).toBe("shared body")
+            expect(getfattr(Path.join(root, rel), "user.k")).toBe("v")
+          }
+          // A file of its own per link into the folder (Docker copies the kept file), shared by an ordinary link.
+          expect([a!.nlink, b!.nlink, c!.ino === a!.ino, b!.ino === a!.ino]).toEqual([2, 1, true, false])
+          expect([a!.mode & 0o7777, b!.mode & 0o7777, a!.mtime, b!.mtime]).toEqual([0o640, 0o640, linked, linked])
+          if (isRoot) expect([a!.uid, a!.gid, b!.uid, b!.gid]).toEqual([1234, 5678, 1234, 5678])
+          nothingLeft(base, root, outside)
+        }
+      })
+  )
+
+  it.effect("a symlink named .wh..wh.plnk, planted or already in the folder, is never followed", () =>
+    Effect.gen(function* () {
+      const entries = [
+        symlink(".wh..wh.plnk", "../outside"),
+        file(".wh..wh.plnk/victim", "kept"),
+        // The copy's own name is a symlink to outside: replaced, not followed.
+        symlink("victim", "../outside/victim"),
+        hardlink("victim", ".wh..wh.plnk/victim")
+      ]
+      const planted = yield* sandbox
+      yield* applyTar(planted.root, entries)
+      expect(Fs.readFileSync(Path.join(planted.root, "victim"), "utf8")).toBe("kept")
+      nothingLeft(planted.base, planted.root, planted.outside)
+      const existing = yield* sandbox
+      Fs.symlinkSync(existing.outside, Path.join(existing.root, ".wh..wh.plnk"))
+      yield* applyTar(existing.root, entries.slice(1))
+      expect(Fs.readFileSync(Path.join(existing.root, "victim"), "utf8")).toBe("kept")
+      expect(Fs.readlinkSync(Path.join(existing.root, ".wh..wh.plnk"))).toBe(existing.outside)
+      expect(Fs.readdirSync(existing.base).sort()).toEqual(["outside", "root"])
+      outsideUntouched(existing.outside)
+    })
+  )
+
+  for (const c of aufsCorpus) {
+    it.effect(`refuses ${c.name}, leaving nothing behind`, () =>
+      Effect.gen(function* () {
+        const { base, root, outside } = yield* sandbox
+        c.before?.(root, outside)
+        const error = yield* Effect.flip(applyTar(root, [...plnkPrelude, ...c.entries(outside)]))
+        expect(error._tag).toBe("UnsafeEntry")
+        expect(error.message).toContain(`refused tar entry ${JSON.stringify(c.refused)}: `)
+        expect(error.message).toContain(c.says)
+        // The entries before it stay applied.
+        expect(Fs.readFileSync(Path.join(root, "ok"), "utf8")).toBe("good")
+        nothingLeft(base, root, outside)
+      })
+    )
+  }
+
+  it.effect("a tar that ends inside a kept file leaves nothing behind", () =>
+    Effect.gen(function* () {
+      const { base, root, outside } = yield* sandbox
+      const tar = yield* rawTar([...plnkPrelude, file(".wh..wh.plnk/big", "x".repeat(50_000))])
+      const error = yield* Effect.flip(LayerApply.apply(root, Stream.make(tar.subarray(0, tar.length - 30_000))))
+      expect(error._tag).toBe("MalformedTar")
+      expect(error.message).toContain(".wh..wh.plnk/big")
+      expect(Fs.readFileSync(Path.join(root, "ok"), "utf8")).toBe("good")
+      nothingLeft(base, root, outside)
     })
   )
 })

@@ -110,12 +110,16 @@ parentPort.on("message", ({ session, seq, data, used, ops, weight }) => {
       const mtime = new Date(ops[i + 6])
       i += 7
       if (!file.failed) {
+        // Each call named by its own operation when it fails: a refused owner is a failed chown, not a chmod.
+        let operation = "chown"
         try {
           if (chown) fs.fchownSync(fd, uid, gid)
+          operation = "chmod"
           fs.fchmodSync(fd, mode)
+          operation = "utimes"
           fs.futimesSync(fd, mtime, mtime)
         } catch (e) {
-          fail(session, file, "chmod", e)
+          fail(session, file, operation, e)
         }
       }
     } else i += 2
