@@ -4,8 +4,9 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import type { PluginApi } from "@docker-plugin-kit/protocol"
+import { type PluginApi, Shutdown } from "@docker-plugin-kit/protocol"
 import * as ByteSize from "effect/ByteSize"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -88,7 +89,7 @@ export function layer<E, RIn>(
   )
   // The options win over the same settings provided with the drivers.
   const server = Layer.provide(
-    served,
+    served.pipe(signalsShutdown),
     Layer.mergeAll(
       options.maxBodySize === undefined
         ? Layer.empty
@@ -100,6 +101,24 @@ export function layer<E, RIn>(
   )
   return drivers === undefined ? server : Layer.provide(server, drivers)
 }
+
+/**
+ * Gives the calls of `served` the `Shutdown.Started` signal, completed when its scope starts to close: before the
+ * server stops listening and waits for the calls in flight, so that answers ended by it (`Shutdown.endsAtShutdown`)
+ * are not part of that wait.
+ */
+const signalsShutdown = <E, R>(
+  served: Layer.Layer<HttpServer.HttpServer, E, R>
+): Layer.Layer<HttpServer.HttpServer, E, R> =>
+  Layer.unwrap(
+    Effect.map(Deferred.make<void>(), (started) =>
+      // Built after the server, so its finalizer runs before the server's.
+      Layer.effectDiscard(Effect.addFinalizer(() => Deferred.succeed(started, undefined))).pipe(
+        Layer.provideMerge(served),
+        Layer.provide(Layer.succeed(Shutdown.Started, Deferred.await(started)))
+      )
+    )
+  )
 
 /**
  * A human-readable description of where a server listens.

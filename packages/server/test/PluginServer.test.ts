@@ -1,10 +1,11 @@
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { DriverError, type DriverFailure, VolumeDriver } from "@docker-plugin-kit/protocol"
+import { DriverError, type DriverFailure, LogDriver, Shutdown, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { post, tempDir } from "./support.ts"
@@ -214,7 +215,80 @@ describe("PluginServer call handling", () => {
       expect(Fs.existsSync(path)).toBe(false)
     })
   )
+
+  it.live("shutdown ends a following answer at once, where it stands, as a complete answer", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "f.sock")
+      const scope = yield* Scope.make()
+      const frame = new Uint8Array([0, 0, 0, 2, 8, 1])
+      const sent = yield* Deferred.make<void>()
+      // A follower that has sent one frame and waits for lines that never come.
+      const follows = Layer.succeed(LogDriver.LogDriver, {
+        startLogging: () => Effect.succeed({}),
+        stopLogging: () => Effect.succeed({}),
+        readLogs: () =>
+          Effect.succeed(
+            Shutdown.endsAtShutdown(
+              Stream.concat(
+                Stream.make(frame),
+                Stream.fromEffect(Effect.andThen(Deferred.succeed(sent, undefined), Effect.never))
+              )
+            )
+          )
+      })
+      yield* serve({ name: "f", listen: Listener.unix("f", { path }) }, follows).pipe(Scope.provide(scope))
+      const read = yield* Effect.forkChild(readStream(path, "/LogDriver.ReadLogs", followRequest))
+      // Either the follower has sent its frame, or the call was answered otherwise (and fails below).
+      yield* Effect.raceFirst(Deferred.await(sent), Effect.asVoid(Fiber.await(read)))
+      yield* Scope.close(scope, Exit.void)
+      const answer = yield* Fiber.join(read)
+      // Ended with the chunked encoding's last chunk: what the daemon reads as a complete answer, not a cut.
+      expect(answer).toEqual({ complete: true, bytes: [...frame] })
+      expect(Fs.existsSync(path)).toBe(false)
+    })
+  )
+
+  it.live("the shutdown signal never fires outside a server", () =>
+    Effect.gen(function* () {
+      const items = yield* Stream.runCollect(
+        Shutdown.endsAtShutdown(Stream.concat(Stream.make(1), Stream.fromEffect(Effect.as(Effect.sleep(20), 2))))
+      )
+      expect(items).toEqual([1, 2])
+    })
+  )
 })
+
+const followRequest = {
+  Info: {
+    Config: {},
+    ContainerID: "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+    ContainerName: "/quiet",
+    ContainerEntrypoint: "/pause",
+    ContainerArgs: null,
+    ContainerImageID: "sha256:4a8237230732bc8a03a1e3bcce97cbe403ff34334493fe9800c5f3ab7d629301",
+    ContainerImageName: "pause",
+    ContainerCreated: "2026-11-21T14:50:45Z",
+    ContainerEnv: null,
+    ContainerLabels: null,
+    LogPath: "",
+    DaemonName: "docker"
+  },
+  Config: { Since: "0001-01-01T00:00:00Z", Until: "0001-01-01T00:00:00Z", Tail: -1, Follow: true }
+}
+
+/** Posts `body` and reads the streamed answer to its end or its cut. */
+const readStream = (socketPath: string, path: string, body: unknown) =>
+  Effect.callback<{ complete: boolean; bytes: Array<number> }, Error>((resume) => {
+    const request = Http.request({ socketPath, path, method: "POST" }, (response) => {
+      const bytes: Array<number> = []
+      response.on("data", (chunk: Buffer) => bytes.push(...chunk))
+      response.on("end", () => resume(Effect.succeed({ complete: response.complete, bytes })))
+      response.on("error", () => resume(Effect.succeed({ complete: false, bytes })))
+    })
+    request.on("error", (e) => resume(Effect.fail(e)))
+    request.end(JSON.stringify(body))
+  })
 
 describe.skipIf(process.getuid?.() !== 0)("PluginServer socket group (needs root to chown)", () => {
   it.live("gives the socket the requested group, by number or by name", () =>

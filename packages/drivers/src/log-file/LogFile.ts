@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { LogAttributes, type LogBuffer, type LogEntry, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
-import { DriverError, LogDriver } from "@docker-plugin-kit/protocol"
+import { DriverError, LogDriver, Shutdown } from "@docker-plugin-kit/protocol"
 import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -327,7 +327,10 @@ export const make = (options: Options = {}) =>
                         }
                       ).pipe(Effect.map((ring) => Stream.fromIterable(ring.items())))
                     )
-              const live = follower === undefined ? Stream.empty : wanted(Stream.fromQueue(follower))
+              // A follower ends when the container's logging does, or when the server shuts down: a `docker logs
+              // -f` then sees a complete answer rather than one cut after the server's wait.
+              const live =
+                follower === undefined ? Stream.empty : Shutdown.endsAtShutdown(wanted(Stream.fromQueue(follower)))
               return LogFraming.encodeStream(Stream.concat(history, live))
             })
           )

@@ -274,6 +274,25 @@ describe("log-file", () => {
     })
   )
 
+  it.live("over a socket, a plugin shutting down ends docker logs -f with what was written, complete", () =>
+    Effect.gen(function* () {
+      const plugin = yield* SocketHarness.make(
+        LogFile.layer({ dir }).pipe(Layer.provide(LogFilesMemory.layerOf(LogFilesMemory.make())))
+      )
+      const daemon = yield* LogSequences.make(plugin.client, { fifoDir: yield* SocketHarness.tempFolder })
+      const logging = yield* daemon.run()
+      yield* logging.print("stdout", ["before"])
+      yield* Effect.sleep("50 millis")
+      const collected = yield* Effect.forkChild(Stream.runCollect(yield* daemon.follow(logging)))
+      yield* Effect.sleep("50 millis")
+      // The container still runs: only the server's shutdown can end the follower here.
+      yield* plugin.stop
+      // A cut answer fails the stream (a broken transfer); a complete one gives the lines.
+      const entries = yield* Fiber.join(collected).pipe(Effect.timeout("5 seconds"))
+      expect(texts(entries)).toEqual(["before\n"])
+    })
+  )
+
   it.live("a stalled disk never blocks the container: entries are dropped, counted and reported", () =>
     Effect.gen(function* () {
       const reports: Array<LogStreams.Stats> = []

@@ -9,7 +9,8 @@ import type { PluginApi } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -25,6 +26,11 @@ export interface Harness {
   readonly client: PluginClient.PluginClient
   /** The typed driver of `api`, every method a call over the socket. */
   readonly driver: <A extends PluginApi.Any>(api: A) => PluginApi.Driver<A>
+  /**
+   * Stops the plugin as SIGTERM would (a graceful shutdown), before the scope ends; the client and its
+   * connections stay, as the daemon's do.
+   */
+  readonly stop: Effect.Effect<void>
 }
 
 /**
@@ -63,10 +69,13 @@ export const make = <ROut extends PluginApi.AnyDriverService, E>(
   Effect.gen(function* () {
     const name = options.name ?? "plugin"
     const socketPath = Path.join(yield* tempFolder, `${name}.sock`)
-    yield* Layer.build(
-      PluginServer.layer({ ...options.server, name, listen: Listener.unix(name, { path: socketPath }) }, drivers)
+    // In a scope of its own, so that `stop` ends the server without the client.
+    const serverScope = yield* Scope.fork(yield* Effect.scope)
+    yield* Layer.buildWithScope(
+      PluginServer.layer({ ...options.server, name, listen: Listener.unix(name, { path: socketPath }) }, drivers),
+      serverScope
     )
     // The socket exists once the layer is built, so no discovery wait is needed.
     const client = yield* Effect.orDie(Target.connect(Target.socket(socketPath), { name, ...options.client }))
-    return { socketPath, client, driver: client.driver }
+    return { socketPath, client, driver: client.driver, stop: Scope.close(serverScope, Exit.void) }
   })

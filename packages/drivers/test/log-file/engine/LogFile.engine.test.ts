@@ -7,7 +7,7 @@ import type { LogStreams } from "@docker-plugin-kit/helpers"
 import { PluginServer } from "@docker-plugin-kit/server"
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -321,6 +321,44 @@ describe.skipIf(shared.engine === undefined)("log-file with a stalled sink again
       expect(reports).toHaveLength(1)
       expect(reports[0]).toMatchObject({ containerId: id, received: 100_000, written: 0 })
       expect(reports[0]!.dropped).toBeGreaterThanOrEqual(90_000)
+    })
+  )
+})
+
+describe.skipIf(shared.engine === undefined)("log-file stopped while docker logs -f is attached, Engine 20.10", () => {
+  const name = uniqueName("dpk-e2e-logstop")
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-logstop-"))
+  let close: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    close = await serve(name, LogFile.layerNode({ dir }))
+  })
+  afterAll(async () => {
+    await close?.()
+    Fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it.live("the follower ends cleanly with what was written: docker logs -f exits 0 while the container runs", () =>
+    Effect.gen(function* () {
+      const id = yield* engine.docker(
+        ...["run", "-d", "--network", "none", "--log-driver", name, engine.image],
+        ...["sh", "-c", "echo first; sleep 60"]
+      )
+      const file = Path.join(dir, `${id}.log`)
+      const written = Effect.suspend(() =>
+        Fs.existsSync(file) && Fs.readFileSync(file, "utf8").includes("first") ? Effect.void : Effect.fail("not yet")
+      )
+      yield* Effect.retry(written, { times: 100, schedule: Schedule.spaced("100 millis") })
+      const followed = yield* Effect.forkChild(engine.dockerResult("logs", "-f", id))
+      // Give the CLI time to attach before the plugin goes.
+      yield* Effect.sleep("1 second")
+      const stopping = close!()
+      close = undefined
+      yield* Effect.promise(() => stopping)
+      const result = yield* Fiber.join(followed)
+      // A follower cut mid-stream is an error the CLI prints ("unexpected EOF") with a non-zero exit.
+      expect([result.exitCode, result.stdout, result.stderr]).toEqual([0, "first\n", ""])
+      expect(yield* engine.docker("inspect", "-f", "{{.State.Running}}", id)).toBe("true")
+      yield* engine.docker("rm", "-f", id)
     })
   )
 })
