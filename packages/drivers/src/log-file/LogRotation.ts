@@ -37,16 +37,18 @@ export const shouldRotate = (options: Pick<Options, "maxSize">, size: number, in
   options.maxSize !== undefined && size > 0 && size + incoming > options.maxSize
 
 /**
- * The steps of one rotation. With `maxFile` 1 the current file is simply removed (the new one starts empty). With
- * `compress`, a generation left uncompressed (a compression cut short by a stop) moves along with the compressed
- * ones, so that it is neither overwritten nor read out of order.
+ * The steps of one rotation. With `maxFile` 1 the current file is simply removed (the new one starts empty). A
+ * rotated generation moves under both its names, whatever `compress` says now: with it, one left uncompressed (a
+ * compression cut short by a stop) is neither overwritten nor read out of order; without it, compressed files an
+ * earlier `compress=true` left are dropped or shifted with their generation instead of staying where a newer plain
+ * file goes, which `ReadLogs` (preferring the compressed name) would show in its place.
  *
  * @since 0.1.0
  */
 export const plan = (base: string, maxFile: number, compress = false): ReadonlyArray<Step> => {
   const last = maxFile - 1
   // The names generation `n` may have: a rotated one compressed, then plain; the current file only plain.
-  const forms = (n: number): ReadonlyArray<boolean> => (compress && n > 0 ? [true, false] : [false])
+  const forms = (n: number): ReadonlyArray<boolean> => (n > 0 ? [true, false] : [false])
   const steps: Array<Step> = forms(last).map((c) => ({ _tag: "Remove", path: generationName(base, last, c) }))
   for (let n = last - 1; n >= 0; n--) {
     for (const c of forms(n)) {

@@ -162,6 +162,31 @@ describe("log-file", () => {
     })
   )
 
+  it.live("compressed files an earlier compress=true left rotate away with their generation once it is off", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const id = "d".repeat(64)
+      const base = `${dir}/${id}.log`
+      const runWith = (Config: Record<string, string>, prefix: string) =>
+        Effect.gen(function* () {
+          const logging = yield* daemon.run(LogSequences.info({ ContainerID: id, Config }))
+          for (let i = 0; i < 100; i++) yield* logging.print("stdout", [`${prefix} ${String(i).padStart(3, "0")}`])
+          yield* logging.stop
+          return logging.info
+        })
+      yield* runWith({ "max-size": "1k", "max-file": "3", compress: "true" }, "zipped")
+      for (let i = 0; i < 100 && memory.contents().has(`${base}.1`); i++) yield* Effect.sleep("10 millis")
+      expect(memory.contents().has(`${base}.2.gz`)).toBe(true)
+      const info = yield* runWith({ "max-size": "1k", "max-file": "3" }, "plain")
+      const names = [...memory.contents().keys()].filter((p) => p.startsWith(base)).sort()
+      expect(names).toEqual([base, `${base}.1`, `${base}.2`])
+      const back = texts((yield* daemon.logsStopped(info)).entries)
+      expect(back.length).toBeGreaterThan(20)
+      const plain = Array.from({ length: 100 }, (_, i) => `plain ${String(i).padStart(3, "0")}\n`)
+      expect(back).toEqual(plain.slice(-back.length))
+    })
+  )
+
   it.live("a generation left uncompressed (a compression cut short) is read in its place, in order", () =>
     Effect.gen(function* () {
       const { daemon, memory } = yield* setup()

@@ -11,9 +11,11 @@ describe("LogRotation", () => {
     expect(LogRotation.shouldRotate({ maxSize: undefined }, 1e12, 1)).toBe(false)
   })
 
-  it("plans drop the oldest file and shift the others", () => {
+  it("plans drop the oldest file and shift the others, compressed ones an earlier compress=true left included", () => {
     expect(LogRotation.plan("/l/c.log", 3)).toEqual([
+      { _tag: "Remove", path: "/l/c.log.2.gz" },
       { _tag: "Remove", path: "/l/c.log.2" },
+      { _tag: "Rename", from: "/l/c.log.1.gz", to: "/l/c.log.2.gz" },
       { _tag: "Rename", from: "/l/c.log.1", to: "/l/c.log.2" },
       { _tag: "Rename", from: "/l/c.log", to: "/l/c.log.1" }
     ])
