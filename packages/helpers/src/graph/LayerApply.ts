@@ -421,6 +421,22 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
   if (applier.writeBehind !== undefined && h.size <= WriteBehind.maxFileBytes && noXattrs(h)) {
     return finishBehind(applier, applier.writeBehind, fd, rel, path, h)
   }
+  return fdSink(fd, path, (close) => {
+    try {
+      finishFd(applier, fd, path, applier.owner, h.mode, h.mtime)
+    } finally {
+      close()
+    }
+    applier.size += h.size
+    return attributesThenWrote(applier, rel, path, h)
+  })
+}
+
+/**
+ * A body written chunk by chunk to `fd`, open for `path`, then handed to `end` with the function that closes it;
+ * a body that fails or is cut short closes it too.
+ */
+const fdSink = (fd: number, path: string, end: (close: () => void) => Rest): TarStream.BodySink<LayerTarError> => {
   let open = true
   const close = () => {
     if (!open) return
@@ -430,15 +446,7 @@ const writeFile = (applier: Applier, entry: TarStream.Entry, rel: string, path: 
   return {
     _tag: "BodySink",
     chunk: (chunk) => io("write", path, () => writeAll(fd, chunk)),
-    end: () => {
-      try {
-        finishFd(applier, fd, path, applier.owner, h.mode, h.mtime)
-      } finally {
-        close()
-      }
-      applier.size += h.size
-      return attributesThenWrote(applier, rel, path, h)
-    },
+    end: () => end(close),
     release: () => {
       try {
         close()
@@ -492,31 +500,14 @@ const keepAside = (applier: Applier, entry: TarStream.Entry, rel: string): Step 
   applier.skipped++
   const path = `${applier.keptFolder()}/${applier.keptCount++}`
   const fd = io("create", path, () => Fs.openSync(onDisk(path), createFlags, 0o600))
-  let open = true
-  const close = () => {
-    if (!open) return
-    open = false
-    Fs.closeSync(fd)
-  }
-  return {
-    _tag: "BodySink",
-    chunk: (chunk) => io("write", path, () => writeAll(fd, chunk)),
-    end: () => {
-      io("close", path, close)
-      const replaced = applier.kept.get(rel)
-      applier.kept.set(rel, { path, header: h, owner })
-      if (replaced !== undefined) io("remove", replaced.path, () => Fs.unlinkSync(onDisk(replaced.path)))
-      applier.size += h.size
-      return undefined
-    },
-    release: () => {
-      try {
-        close()
-      } catch {
-        // Already failing: the first failure is the one reported.
-      }
-    }
-  }
+  return fdSink(fd, path, (close) => {
+    io("close", path, close)
+    const replaced = applier.kept.get(rel)
+    applier.kept.set(rel, { path, header: h, owner })
+    if (replaced !== undefined) io("remove", replaced.path, () => Fs.unlinkSync(onDisk(replaced.path)))
+    applier.size += h.size
+    return undefined
+  })
 }
 
 /** The buffer a kept file is copied through: a copy never holds a whole file in memory. */
