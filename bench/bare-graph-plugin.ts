@@ -4,6 +4,7 @@
  * Effect. `ApplyDiff?id=ID` writes the body's regular files, folders and symlinks under ROOT/ID as they arrive;
  * `Diff` (`{"ID":…}`) walks ROOT/ID and streams it back as a tar built by tar-stream's packer. Whatever this costs
  * more than `tar` is the cost of doing the job in Node on this host: `graph-overlay`'s figures are read against it.
+ * `Constant?bytes=N` streams N bytes that cost nothing to make: the ceiling of what a reader takes from a Node plugin.
  *
  * Usage: node bench/bare-graph-plugin.ts SOCKET_PATH ROOT
  */
@@ -77,9 +78,31 @@ const diff = async (dir: string, out: NodeJS.WritableStream) => {
 
 const idOf = (url: URL, body: string) => url.searchParams.get("id") ?? (JSON.parse(body) as { ID: string }).ID
 
+/** One chunk of `/Constant`: what a plugin with nothing to make would write. */
+const constantChunk = Buffer.alloc(1024 * 1024, 7)
+
+/**
+ * `/Constant?bytes=N`: N bytes of one buffer written again and again, no file read and no tar made. How fast a
+ * reader takes a stream from a Node plugin that costs nothing to produce: the most any Diff it reads can reach.
+ */
+const constant = (bytes: number, response: Http.ServerResponse) => {
+  response.writeHead(200, { "content-type": "application/x-tar" })
+  let left = bytes
+  const pump = () => {
+    while (left > 0) {
+      const chunk = left >= constantChunk.length ? constantChunk : constantChunk.subarray(0, left)
+      left -= chunk.length
+      if (!response.write(chunk)) return void response.once("drain", pump)
+    }
+    response.end()
+  }
+  pump()
+}
+
 const server = Http.createServer(async (request, response) => {
   const url = new URL(request.url ?? "/", "http://plugin")
   try {
+    if (url.pathname === "/Constant") return constant(Number(url.searchParams.get("bytes")), response)
     if (url.pathname === "/GraphDriver.ApplyDiff") {
       const dir = Path.join(root, idOf(url, ""))
       Fs.mkdirSync(dir, { recursive: true })

@@ -12,6 +12,8 @@
  * The same steps also go through the floor, `bench/bare-graph-plugin.ts` (a bare `node:http` plugin doing only what
  * tar-stream and Node's synchronous file calls do), whose ratios to `tar` are printed beside the plugin's, and the
  * plugin's minor page faults during ApplyDiff (each costs a trip through the hypervisor on a virtual machine).
+ * Each round also reads as many bytes from the floor's `/Constant`, which makes nothing, the way the Diffs are read:
+ * the ceiling of any Node plugin's Diff ratio with this reader (`ceiling_diff_ratio`).
  * The plugin is `dpk serve graph-overlay` in a process of its own, run from the CLI bundled as `pnpm build` bundles it
  * (`--source`: from the TypeScript sources); `--profile DIR` writes its V8 CPU profile there.
  */
@@ -377,6 +379,14 @@ const round = async (r: number) => {
     ])
   }
   // Even rounds time tar first, odd rounds the plugin.
+  // 7. The ceiling: as many bytes as the Diff from the bare plugin's `/Constant`, which makes nothing (one buffer
+  // written again and again), read by this process as the Diffs were. No Node plugin's Diff read this way can be
+  // faster, whatever it costs to make: the ratio of tar -c to it is the most the Diff ratio above can reach here.
+  settle()
+  const ceilingStarted = performance.now()
+  const ceilingRead = await drain(await call(bareSocket, `/Constant?bytes=${diffRead.bytes}`, ""), ceilingStarted)
+  const ceiling = (performance.now() - ceilingStarted) / 1000
+  if (ceilingRead.bytes !== diffRead.bytes) throw new Error(`Constant: ${ceilingRead.bytes} bytes`)
   const tarFirst = hasCurl && r % 2 === 0 ? nativeTar() : undefined
   const native = hasCurl ? { plugin: nativeDiff(), tar: tarFirst ?? nativeTar() } : undefined
   const peakRss = peakRssMB(plugin.pid!)
@@ -388,6 +398,8 @@ const round = async (r: number) => {
     tar_c_mbps: Number(mbps(tarCRead.bytes, tarCRead.seconds).toFixed(1)),
     diff_ratio: Number((tarCRead.seconds / diff).toFixed(3)),
     diff_bytes: diffRead.bytes,
+    ceiling_mbps: Number(mbps(diffRead.bytes, ceiling).toFixed(1)),
+    ceiling_diff_ratio: Number((tarCRead.seconds / ceiling).toFixed(3)),
     native_diff_mbps: native === undefined ? null : Number(mbps(diffRead.bytes, native.plugin).toFixed(1)),
     native_tar_c_mbps: native === undefined ? null : Number(mbps(tarCRead.bytes, native.tar).toFixed(1)),
     native_diff_ratio: native === undefined ? null : Number((native.tar / native.plugin).toFixed(3)),
@@ -410,7 +422,7 @@ const round = async (r: number) => {
   }
   console.log(
     `round ${r + 1}: ApplyDiff ${line.apply_mbps} vs tar -x ${line.tar_x_mbps} MB/s (${line.apply_ratio}), ` +
-      `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}), ` +
+      `Diff ${line.diff_mbps} vs tar -c ${line.tar_c_mbps} MB/s (${line.diff_ratio}; ceiling ${line.ceiling_diff_ratio}), ` +
       (native === undefined
         ? ""
         : `read by curl ${line.native_diff_mbps} vs tar -c | cat ${line.native_tar_c_mbps} MB/s (${line.native_diff_ratio}), `) +
@@ -442,6 +454,8 @@ const result = {
   diff_mbps: median("diff_mbps"),
   tar_c_mbps: median("tar_c_mbps"),
   diff_ratio: median("diff_ratio"),
+  ceiling_mbps: median("ceiling_mbps"),
+  ceiling_diff_ratio: median("ceiling_diff_ratio"),
   ...(hasCurl
     ? {
         native_diff_mbps: median("native_diff_mbps"),
@@ -471,6 +485,9 @@ const result = {
 console.log(`medians of ${rounds} rounds:`)
 console.log(`ApplyDiff ${result.apply_mbps} MB/s vs tar -x ${result.tar_x_mbps} MB/s: ratio ${result.apply_ratio}`)
 console.log(`Diff      ${result.diff_mbps} MB/s vs tar -c ${result.tar_c_mbps} MB/s: ratio ${result.diff_ratio}`)
+console.log(
+  `ceiling   ${result.ceiling_mbps} MB/s read from a Node plugin that makes nothing: at most ratio ${result.ceiling_diff_ratio} for any Node plugin's Diff read by this process`
+)
 if (hasCurl) {
   console.log(
     `Diff read by curl ${result.native_diff_mbps} MB/s vs tar -c | cat ${result.native_tar_c_mbps} MB/s: ratio ${result.native_diff_ratio}`
