@@ -4,8 +4,8 @@
  *
  * Fail closed: when a rule's conditions reach the body (privileged, mounts, capabilities, namespaces, devices,
  * security options, what is taken from other containers, images) and the body of a route that carries a container
- * specification cannot be read (withheld by the daemon, not JSON), the request is denied with the reason, whatever
- * the rule would have decided.
+ * specification cannot be read (withheld by the daemon, not JSON; a build's options sent in a form body), the request
+ * is denied with the reason, whatever the rule would have decided.
  *
  * @since 0.1.0
  */

@@ -238,6 +238,40 @@ rules:
     expect(PolicyEval.decide(p, withheld)).toMatchObject({ allow: false, rule: "unreadable-body" })
   })
 
+  it("matches a build's security options and borrowed network as a create's, and fails closed on a form body", () => {
+    const p = policy(`
+default: allow
+rules:
+  - name: no-unconfined
+    decision: deny
+    message: confinement stays on
+    securityOpts: [seccomp=unconfined, apparmor=unconfined]
+  - { name: no-borrowing, decision: deny, fromContainers: [network] }
+`)
+    const build = (query: string, contentType = "application/x-tar") =>
+      raw("POST", `/v1.41/build?${query}`, undefined, { RequestHeaders: { "Content-Type": contentType } })
+    // A query of `DOCKER_BUILDKIT=0 docker build --security-opt seccomp=unconfined .` in the form the CLI 20.10 sends:
+    // one URL-encoded pair per option.
+    const cli = build(
+      "buildargs=%7B%7D&cachefrom=%5B%5D&cgroupparent=&cpuperiod=0&cpuquota=0&cpusetcpus=&cpusetmems=&cpushares=0&dockerfile=Dockerfile&labels=%7B%7D&memory=0&memswap=0&networkmode=default&rm=1&securityopt=seccomp%3Dunconfined&shmsize=0&target=&ulimits=%5B%5D&version=1"
+    )
+    expect(PolicyEval.decide(p, cli)).toEqual({ allow: false, rule: "no-unconfined", message: "confinement stays on" })
+    // The older spelling, as the daemon splits it, and an option given after a harmless one.
+    expect(PolicyEval.decide(p, build("securityopt=seccomp%3Aunconfined")).rule).toBe("no-unconfined")
+    expect(PolicyEval.decide(p, build("securityopt=no-new-privileges&securityopt=apparmor:unconfined")).rule).toBe(
+      "no-unconfined"
+    )
+    expect(PolicyEval.decide(p, build("securityopt=no-new-privileges")).rule).toBe("default")
+    expect(PolicyEval.decide(p, build("networkmode=container:holder")).rule).toBe("no-borrowing")
+    expect(PolicyEval.decide(p, build("networkmode=none&t=x")).rule).toBe("default")
+    // Options the daemon would read from a form body, which it does not forward.
+    expect(PolicyEval.decide(p, build("t=x", "application/x-www-form-urlencoded"))).toMatchObject({
+      allow: false,
+      rule: "unreadable-body",
+      message: expect.stringMatching(/^rule no-unconfined needs the request: cannot read the options of POST build/)
+    })
+  })
+
   it("matches images as given and fully qualified", () => {
     const p = policy(`
 default: deny

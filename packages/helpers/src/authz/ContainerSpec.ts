@@ -197,13 +197,44 @@ const maxForwarded = 1024 * 1024
 const mayHideJson = (length: string | undefined): boolean => length === undefined || !(Number(length) < maxForwarded)
 
 /**
- * What a build asks of the host, from its query (its body is the context, a tar): `networkmode=host` runs every
- * `RUN` step in the host's network namespace. Compared in any case, as the network modes of a create are (the
- * daemon takes only `host`: another case only ever denies more).
+ * Content types under which the daemon also reads a build's options from its body: `r.FormValue` parses a form body
+ * (the media type as Go's `mime.ParseMediaType` reads it: any case, parameters ignored) and takes its values first.
  */
-const buildSpec = (route: EngineRoute.EngineRoute): ContainerSpec => {
-  const network = (EngineRoute.queryValue(route, "networkmode") ?? "").toLowerCase()
-  return network === "host" ? { ...Basics.empty, hostNamespaces: ["network"] } : Basics.empty
+const formTypes: ReadonlySet<string> = new Set(["application/x-www-form-urlencoded", "multipart/form-data"])
+
+/**
+ * What a build asks of the host. The legacy builder gives each `RUN` container a host configuration made of the
+ * build's options (`hostConfigFromOptions`), so they are read as a create's: `networkmode=host` shares the host's
+ * network namespace (under BuildKit too), `networkmode=container:NAME` that container's (the legacy builder only;
+ * BuildKit refuses it), each `securityopt` value is a security option. Modes are compared in any case, as a
+ * create's are (the daemon takes only lower case: another case only ever denies more). A Linux daemon refuses a
+ * build that sends `securityopt` at all (`newImageBuildOptions`), so there these deny only what fails anyway; a
+ * Windows one applies them. The other options (`cgroupparent`, `extrahosts`, `ulimits`, `shmsize`, `isolation`,
+ * resources) ask for nothing a rule reads, of a build as of a create.
+ *
+ * The options are read from the query: the body is the context, a tar, which the daemon does not forward. Under a
+ * form content type the daemon reads options from the body too, unseen: that build is unreadable. A form type sent
+ * first and hidden by a second `Content-Type` (the plugin is shown the last) cannot be told from a tar.
+ */
+const buildSpec = (request: AuthzRequest): Result.Result<ContainerSpec, string> => {
+  const body = request.body
+  if (body._tag === "NotJson" && body.contentType !== undefined) {
+    const type = body.contentType.split(";")[0]!.trim().toLowerCase()
+    // A form of length 0 holds no options; one of unknown length (chunked) may.
+    if (formTypes.has(type) && header(request.headers, "Content-Length")?.trim() !== "0") {
+      return Result.fail(
+        `cannot read the options of ${request.method} build: the daemon reads them from its body too when it is a form (${type}), and forwards only JSON`
+      )
+    }
+  }
+  const route = request.route
+  return Result.succeed(
+    hostConfigSpec({
+      NetworkMode: EngineRoute.queryValue(route, "networkmode"),
+      // Every value, as the daemon reads `r.Form["securityopt"]` (the CLI sends one pair per option).
+      SecurityOpt: route.query.securityopt ?? []
+    })
+  )
 }
 
 const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
@@ -216,7 +247,8 @@ const imageFromQuery = (route: EngineRoute.EngineRoute): string | undefined => {
 /**
  * The specification of a request: `Result.succeed(undefined)` when its route carries none, a failure saying why
  * when its route carries one but the body cannot be read (the caller must then deny: the body is unknown, not
- * harmless). `images/create` (`docker pull`) gives its image from the query, and `build` its network mode.
+ * harmless), or, for a build, may be a form of options. `images/create` (`docker pull`) gives its image from the query, and `build` the options of its `RUN`
+ * containers (network mode, security options).
  *
  * @since 0.1.0
  */
@@ -226,7 +258,7 @@ export const of = (request: AuthzRequest): Result.Result<ContainerSpec | undefin
     const image = imageFromQuery(request.route)
     return Result.succeed(image === undefined ? undefined : { ...Basics.empty, image })
   }
-  if (template === "build") return Result.succeed(buildSpec(request.route))
+  if (template === "build") return buildSpec(request)
   if (template === undefined || !specRoutes.has(template)) return Result.succeed(undefined)
   const body = request.body
   switch (body._tag) {

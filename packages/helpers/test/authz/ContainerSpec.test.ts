@@ -271,6 +271,52 @@ describe("ContainerSpec.of", () => {
     expect(specOf("POST", "/build")?.hostNamespaces).toEqual([])
   })
 
+  it("reads the options a build gives its RUN containers as a create's: security options, another container's network", () => {
+    // As the CLI sends `docker build --security-opt seccomp=unconfined --security-opt apparmor:unconfined`: one
+    // pair per option, URL-encoded, in the older spelling when written so.
+    const options = specOf(
+      "POST",
+      "/v1.41/build?buildargs=%7B%7D&networkmode=default&rm=1&securityopt=seccomp%3Dunconfined&securityopt=apparmor%3Aunconfined&shmsize=0&version=1"
+    )
+    expect(options?.securityOpts).toEqual(["seccomp=unconfined", "apparmor=unconfined"])
+    expect(specOf("POST", "/v1.41/build?securityopt=no-new-privileges")?.securityOpts).toEqual([
+      "no-new-privileges=true"
+    ])
+    // The legacy builder runs each step in the named container's network namespace.
+    expect(specOf("POST", "/v1.41/build?networkmode=container%3Aholder")).toMatchObject({
+      hostNamespaces: [],
+      fromContainers: [{ kind: "network", container: "holder" }]
+    })
+    expect(specOf("POST", "/v1.41/build?t=x&networkmode=host")).toMatchObject({ securityOpts: [], fromContainers: [] })
+  })
+
+  it("fails on a build whose options the daemon may read from a form body it does not forward", () => {
+    const build = (headers: Record<string, string>) =>
+      ContainerSpec.of(
+        AuthzRequest.fromRequest({
+          RequestMethod: "POST",
+          RequestUri: "/v1.41/build?remote=x",
+          RequestHeaders: headers
+        })
+      )
+    for (const type of [
+      "application/x-www-form-urlencoded",
+      "Application/X-WWW-Form-Urlencoded; charset=utf-8",
+      "multipart/form-data; boundary=x"
+    ]) {
+      // Its length known or not (chunked).
+      for (const length of [{ "Content-Length": "10240" }, {}]) {
+        const form = build({ "Content-Type": type, ...length })
+        expect(Result.isFailure(form) && form.failure, type).toMatch(/reads them from its body too when it is a form/)
+      }
+      expect(Result.isSuccess(build({ "Content-Type": type, "Content-Length": "0" }))).toBe(true)
+    }
+    // A context (a tar, compressed or not), or a build without a body, is not a form.
+    expect(Result.isSuccess(build({ "Content-Type": "application/x-tar" }))).toBe(true)
+    expect(Result.isSuccess(build({ "Content-Type": "application/octet-stream", "Content-Length": "99" }))).toBe(true)
+    expect(Result.isSuccess(build({}))).toBe(true)
+  })
+
   it("reads what a managed plugin is granted at install, and what docker plugin set changes", () => {
     const privileges = [
       { Name: "network", Description: "permissions to access a network", Value: ["host"] },
