@@ -539,6 +539,15 @@ rules:
       const hostBuild = yield* engine.dockerResult("build", "--network", "host", context)
       expect(hostBuild.exitCode).not.toBe(0)
       expect(hostBuild.stderr).toContain(denied("the host network stays private"))
+      // The daemon also takes a build's options from a form body, which it does not forward: unknown, so denied.
+      const formBuild = yield* callDaemon(
+        "POST",
+        "/v1.41/build?t=dpk-form-build",
+        "networkmode=host",
+        "application/x-www-form-urlencoded"
+      )
+      expect(formBuild.status).toBe(403)
+      expect(formBuild.text).toContain("cannot read the options of POST build")
       yield* restoreBaseline
       expect((yield* runWith("seccomp=unconfined")).exitCode).toBe(0)
     })
