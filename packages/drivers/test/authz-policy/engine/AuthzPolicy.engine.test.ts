@@ -7,6 +7,7 @@ import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Result from "effect/Result"
+import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -589,6 +590,42 @@ rules:
       yield* restoreBaseline
       yield* engine.docker("rm", holder)
     })
+  )
+
+  it.live(
+    "a container named by a link alias (parent/kid), as the daemon's routes take it, is checked like any other",
+    () =>
+      Effect.gen(function* () {
+        // Legacy links, and so the names they register, exist on the default bridge only: a daemon of its own with
+        // a bridge made for it (a host-wide name, unique to this run, removed after).
+        const bridge = `dpkal${process.pid.toString(16).slice(-6)}`
+        const ip = (...args: ReadonlyArray<string>) => Effect.sync(() => ChildProcess.execFileSync("ip", args))
+        yield* Effect.acquireRelease(
+          Effect.andThen(
+            ip("link", "add", bridge, "type", "bridge"),
+            Effect.andThen(
+              ip("addr", "add", `10.253.${process.pid % 250}.1/24`, "dev", bridge),
+              ip("link", "set", bridge, "up")
+            )
+          ),
+          () => Effect.sync(() => ChildProcess.spawnSync("ip", ["link", "del", bridge]))
+        )
+        const linked = yield* DockerEngine.make({ daemonArgs: ["--authorization-plugin", name, `--bridge=${bridge}`] })
+        yield* linked.docker("run", "-d", "--name", "child", linked.image, "sleep", "60")
+        yield* linked.docker("run", "-d", "--name", "parent", "--link", "child:kid", linked.image, "sleep", "60")
+        // The alias names the child: an exec through it runs there.
+        const hostname = yield* linked.docker("exec", "parent/kid", "sh", "-c", "read h < /etc/hostname; echo $h")
+        expect(hostname).toBe((yield* linked.docker("inspect", "-f", "{{.Config.Hostname}}", "child")).trim())
+        // A privileged exec through it is denied as one through the child's own name is (before, its route matched no
+        // template with a container in it, and went through).
+        for (const target of ["child", "parent/kid"]) {
+          const privileged = yield* linked.dockerResult("exec", "--privileged", target, "true")
+          expect(privileged.exitCode, target).not.toBe(0)
+          expect(privileged.stderr, target).toContain(denied("privileged containers are not allowed (baseline policy)"))
+        }
+        yield* linked.docker("rm", "-f", "parent", "child")
+      }).pipe(Effect.scoped),
+    120_000
   )
 
   it.live(
