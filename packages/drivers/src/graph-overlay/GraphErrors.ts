@@ -83,6 +83,39 @@ export class InvalidLayerId extends Schema.TaggedError<InvalidLayerId>()("Invali
 }
 
 /**
+ * A layer on `parent` would stack more lower folders than overlayfs mounts (the kernel's limit, 500): refused at
+ * `Create`, since its `Get` could never mount.
+ *
+ * @since 0.1.0
+ */
+export class LayerTooDeep extends Schema.TaggedError<LayerTooDeep>()("LayerTooDeep", {
+  layer: Schema.String,
+  parent: Schema.String,
+  lowers: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message() {
+    return `layer ${this.layer} on ${this.parent} would stack ${this.lowers} lower layers; overlayfs mounts at most ${this.limit}`
+  }
+}
+
+/**
+ * One of a layer's own paths under the root is not what the driver made (a symlink, a file, missing): refused, so
+ * nothing is mounted, read or written through it outside the root.
+ *
+ * @since 0.1.0
+ */
+export class UnsafeLayerPath extends Schema.TaggedError<UnsafeLayerPath>()("UnsafeLayerPath", {
+  layer: Schema.String,
+  path: Schema.String,
+  found: Schema.String
+}) {
+  override get message() {
+    return `layer ${this.layer}: ${this.path} is ${this.found}, not the driver's own folder; refused`
+  }
+}
+
+/**
  * A request the driver cannot serve as asked (a diff against another layer than the parent, a storage option such
  * as `--storage-opt size=…`, a call before `Init`).
  *
@@ -101,4 +134,11 @@ export class GraphUnsupported extends Schema.TaggedError<GraphUnsupported>()("Gr
  *
  * @since 0.1.0
  */
-export type GraphError = LayerNotFound | LayerExists | LayerInUse | LayerHasChildren | LayerNotMounted | InvalidLayerId
+export type GraphError =
+  | LayerNotFound
+  | LayerExists
+  | LayerInUse
+  | LayerHasChildren
+  | LayerNotMounted
+  | InvalidLayerId
+  | LayerTooDeep

@@ -28,7 +28,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
-import { GraphUnsupported, LayerNotFound } from "./GraphErrors.ts"
+import { GraphUnsupported, LayerNotFound, UnsafeLayerPath } from "./GraphErrors.ts"
 import * as GraphTable from "./GraphTable.ts"
 import { type MountError, Mounts, type OverlaySpec } from "./Mounts.ts"
 import * as MountsMemory from "./MountsMemory.ts"
@@ -77,6 +77,34 @@ const layout = (root: string, id: string) => {
 const io = <A>(operation: string, path: string, f: () => A) =>
   Effect.try({ try: f, catch: LayerTarError.ioError(operation, path) })
 
+/**
+ * Checks that each of a layer's `paths` is a real folder, not a symlink (or anything else) planted in its place:
+ * mount(2), cp(1) and the tar readers follow symlinks, so a planted one would have the layer mounted, copied or read
+ * outside the root, and an overlay's work folder emptied there by the kernel.
+ */
+const ownFolders = (layer: string, paths: ReadonlyArray<string>) =>
+  Effect.forEach(paths, (path) => {
+    let found: string
+    try {
+      const stat = Fs.lstatSync(path)
+      if (stat.isDirectory()) return Effect.void
+      found = stat.isSymbolicLink() ? "a symlink" : "not a folder"
+    } catch (e) {
+      found = (e as NodeJS.ErrnoException).code === "ENOENT" ? "missing" : `unreadable (${String(e)})`
+    }
+    return Effect.fail(new UnsafeLayerPath({ layer, path, found }))
+  }).pipe(Effect.asVoid)
+
+/** Reads a file of the driver's own without following a symlink planted in its place. */
+const readOwnFile = (path: string) => {
+  const fd = Fs.openSync(path, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW)
+  try {
+    return Fs.readFileSync(fd, "utf8")
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
 /** statfs(2) magic numbers of the usual backing filesystems. */
 const filesystemNames = new Map<number, string>([
   [0xef53, "extfs"],
@@ -93,11 +121,24 @@ interface Store {
   readonly table: Ref.Ref<GraphTable.GraphTable>
 }
 
-/** Reads the layers under `root`, finishing what a crash interrupted, and adopts overlays still mounted. */
-const load = (root: string, mode: Mode) =>
+/** The path without symlinks, as mountinfo names mount points (the path resolved as it is, while it does not exist). */
+const canonical = (path: string) => {
+  const resolved = Path.resolve(path)
+  try {
+    return Fs.realpathSync(resolved)
+  } catch {
+    return resolved
+  }
+}
+
+/** Reads the layers under `given`, finishing what a crash interrupted, and adopts overlays still mounted. */
+const load = (given: string, mode: Mode) =>
   Effect.gen(function* () {
     const mounts = yield* Mounts
-    yield* io("mkdir", root, () => Fs.mkdirSync(root, { recursive: true, mode: 0o700 }))
+    yield* io("mkdir", given, () => Fs.mkdirSync(given, { recursive: true, mode: 0o700 }))
+    // Without symlinks (a data root moved to another disk and linked back, say): mountinfo lists the real paths, so
+    // under a linked root the overlays left mounted would be neither adopted nor unmounted by Cleanup.
+    const root = yield* io("realpath", given, () => Fs.realpathSync(given))
     const mounted = new Set(yield* mounts.mountedUnder(root))
     const records: Array<GraphTable.LayerRecord> = []
     for (const name of yield* io("readdir", root, () => Fs.readdirSync(root))) {
@@ -110,11 +151,23 @@ const load = (root: string, mode: Mode) =>
       // folders resolved outside it, and ApplyDiff write there.
       const folder = yield* io("stat", paths.dir, () => Fs.lstatSync(paths.dir).isDirectory())
       if (!folder || !Fs.existsSync(paths.diff)) continue
-      const parent = yield* io("read", paths.parent, () => Fs.readFileSync(paths.parent, "utf8").trim())
+      let parent: string
+      try {
+        parent = readOwnFile(paths.parent).trim()
+      } catch (e) {
+        // One layer's unreadable (or planted) parent file leaves that layer out, not the driver unstarted.
+        yield* Effect.logWarning(`layer ${name} in ${root} left out: its parent file cannot be read (${String(e)})`)
+        continue
+      }
       const mounts = mode === "overlay" && mounted.has(paths.merged) ? 1 : 0
       records.push(parent === "" ? { id: name, mounts } : { id: name, parent, mounts })
     }
-    const table = yield* Ref.make<GraphTable.GraphTable>(new Map(records.map((r) => [r.id, r])))
+    // A parent file names what it likes: only layers whose chain reaches a base layer through layers on disk are
+    // kept (a loop, or a parent of `../..`, would have overlays mount other folders as lowers). The rest stay on
+    // disk, untouched, for someone to look at.
+    const found = GraphTable.fromDisk(records)
+    for (const { id, reason } of found.skipped) yield* Effect.logWarning(`layer ${id} in ${root} left out: ${reason}`)
+    const table = yield* Ref.make<GraphTable.GraphTable>(found.table)
     return { root, table } satisfies Store
   })
 
@@ -129,7 +182,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     const mode = options.mode
     const locks = yield* KeyedLocks.make
     const stores = yield* Ref.make<Store | undefined>(
-      options.root === undefined ? undefined : yield* load(Path.resolve(options.root), mode)
+      options.root === undefined ? undefined : yield* load(options.root, mode)
     )
     const store = Effect.flatMap(Ref.get(stores), (s) =>
       s === undefined
@@ -153,6 +206,11 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         })
       )
     const serialised = (id: string) => locks.withLock(id)
+    /** Holds the locks of several layers, taken in one order so two calls never wait on each other. */
+    const serialisedAll =
+      (ids: ReadonlyArray<string>) =>
+      <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+        [...new Set(ids)].sort().reduceRight((inner, id) => locks.withLock(id)(inner), effect)
     // The daemon's user-namespace remapping, from Init (none until then, and without --userns-remap).
     const idMapping = yield* Ref.make<IdMapping.IdMapping | undefined>(undefined)
 
@@ -167,6 +225,22 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         work: `${id}/work`,
         target: layout(s.root, id).merged
       }
+    }
+
+    /** Checks the folders of `id` (with `work` and `merged` when it is `mounted`) and of the `lowers` under it. */
+    const ownLayers = (s: Store, id: string, lowers: ReadonlyArray<string>, mounted: boolean) => {
+      const own = layout(s.root, id)
+      return Effect.andThen(
+        ownFolders(id, mounted ? [own.dir, own.diff, own.work, own.merged] : [own.dir, own.diff]),
+        Effect.forEach(
+          lowers,
+          (lower) => {
+            const paths = layout(s.root, lower)
+            return ownFolders(lower, [paths.dir, paths.diff])
+          },
+          { discard: true }
+        )
+      )
     }
 
     /**
@@ -185,11 +259,15 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           )
     }
 
+    // The parent's lock too: its Remove (which sees no child until this one commits) cannot run while the layer is
+    // made on it, so no layer is ever committed on a parent that is gone, nor copied from one half deleted.
     const create = (ID: string, Parent: string | undefined) =>
-      serialised(ID)(
+      serialisedAll(Parent === undefined ? [ID] : [ID, Parent])(
         Effect.gen(function* () {
           const s = yield* store
-          const table = yield* current((t) => GraphTable.create(t, ID, Parent))
+          const table = yield* current((t) =>
+            GraphTable.create(t, ID, Parent, mode === "overlay" ? GraphTable.overlayMaxLowers : undefined)
+          )
           const final = layout(s.root, ID)
           const tmp = layout(s.root, `${tmpPrefix}${ID}-${Crypto.randomUUID()}`)
           const ids = yield* Ref.get(idMapping)
@@ -212,7 +290,11 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
               }
               Fs.writeFileSync(tmp.parent, Parent ?? "")
             })
-            if (mode === "vfs" && Parent !== undefined) yield* mounts.copy(layout(s.root, Parent).diff, tmp.diff)
+            if (mode === "vfs" && Parent !== undefined) {
+              const from = layout(s.root, Parent)
+              yield* ownFolders(Parent, [from.dir, from.diff])
+              yield* mounts.copy(from.diff, tmp.diff)
+            }
             yield* io("rename", final.dir, () => Fs.renameSync(tmp.dir, final.dir))
           }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(tmp.dir, { recursive: true, force: true }))))
           yield* commit(ID, table)
@@ -222,10 +304,11 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
 
     /**
      * A counted Get or Put: the table's transition, then the mount work when the count leaves or reaches zero
-     * (`edge`), then the new count. Answers the folder the layer is seen in.
+     * (`edge`), then the new count. Answers the folder the layer is seen in (`answered`: the daemon uses it).
      */
     const counted = <E>(
       ID: string,
+      answered: boolean,
       step: (table: GraphTable.GraphTable) => Result.Result<{ table: GraphTable.GraphTable; edge: boolean }, E>,
       atEdge: (overlay: OverlaySpec) => Effect.Effect<void, MountError>
     ) =>
@@ -235,6 +318,13 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           const before = yield* Ref.get(s.table)
           const { table, edge } = yield* Effect.fromResult(step(before))
           const overlay = overlayOf(s, before, ID)
+          // Checked before each mount or unmount (both follow symlinks), and each time the folder is answered, not
+          // only at the mount: the daemon uses it each time. A Put that unmounts nothing checks nothing, so a layer
+          // folder deleted by hand can still be released and removed.
+          if (answered || (edge && overlay !== undefined)) {
+            const lowers = overlay === undefined ? [] : GraphTable.ancestors(before, ID)
+            yield* ownLayers(s, ID, lowers, overlay !== undefined)
+          }
           if (edge && overlay !== undefined) yield* atEdge(overlay)
           yield* commit(ID, table)
           return overlay === undefined ? layout(s.root, ID).diff : overlay.target
@@ -248,6 +338,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         const record = yield* Effect.fromResult(GraphTable.get(table, ID))
         if (Parent !== undefined && !table.has(Parent)) return yield* Effect.fail(new LayerNotFound({ layer: Parent }))
         if (mode === "vfs") {
+          yield* ownLayers(s, ID, Parent === undefined ? [] : [Parent], false)
           return LayerChanges.naive(
             layout(s.root, ID).diff,
             Parent === undefined ? undefined : layout(s.root, Parent).diff
@@ -260,17 +351,27 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
             })
           )
         }
-        const lowers = GraphTable.ancestors(table, ID).map((a) => layout(s.root, a).diff)
-        return LayerChanges.overlay(layout(s.root, ID).diff, lowers)
+        const chain = GraphTable.ancestors(table, ID)
+        yield* ownLayers(s, ID, chain, false)
+        return LayerChanges.overlay(
+          layout(s.root, ID).diff,
+          chain.map((a) => layout(s.root, a).diff)
+        )
       })
 
     return GraphDriver.GraphDriver.of({
       init: ({ Home, UIDMaps, GIDMaps }) =>
         Effect.gen(function* () {
+          // A relative Home would be resolved against the plugin's working folder, whose leftovers load would clear.
+          if (options.root === undefined && !Path.isAbsolute(Home)) {
+            return yield* Effect.fail(
+              new GraphUnsupported({ reason: `Init's Home must be an absolute path, not ${JSON.stringify(Home)}` })
+            )
+          }
           const ids = IdMapping.fromInit(UIDMaps, GIDMaps)
           yield* Ref.set(idMapping, ids)
           const existing = yield* Ref.get(stores)
-          const root = options.root === undefined ? Path.resolve(Home) : existing?.root
+          const root = options.root === undefined ? canonical(Home) : existing?.root
           if (root !== undefined && existing?.root !== root)
             yield* Ref.set(stores, yield* Effect.provideService(load(root, mode), Mounts, mounts))
           // Remapped, the runtime reaches a container's root folder as the containers' root, which needs to pass
@@ -288,10 +389,19 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
             const table = yield* current((t) => GraphTable.remove(t, ID))
             const paths = layout(s.root, ID)
             const doomed = Path.join(s.root, `${removingPrefix}${ID}-${Crypto.randomUUID()}`)
-            // Renamed first: a crash in the middle of the deletion leaves no half layer behind.
-            yield* io("rename", paths.dir, () => Fs.renameSync(paths.dir, doomed))
+            // Renamed first: a crash in the middle of the deletion leaves no half layer behind. A folder already gone
+            // (deleted by hand) is removed all the same, as overlay2 does: refused, the layer would stay listed forever.
+            const renamed = yield* io("rename", paths.dir, () => {
+              try {
+                Fs.renameSync(paths.dir, doomed)
+                return true
+              } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === "ENOENT") return false
+                throw e
+              }
+            })
             yield* commit(ID, table)
-            yield* io("remove", doomed, () => Fs.rmSync(doomed, { recursive: true, force: true }))
+            if (renamed) yield* io("remove", doomed, () => Fs.rmSync(doomed, { recursive: true, force: true }))
             return {}
           })
         ),
@@ -299,6 +409,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         Effect.map(
           counted(
             ID,
+            true,
             (t) => Result.map(GraphTable.acquire(t, ID), ({ table, first }) => ({ table, edge: first })),
             mounts.mountOverlay
           ),
@@ -308,6 +419,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         Effect.as(
           counted(
             ID,
+            false,
             (t) => Result.map(GraphTable.release(t, ID), ({ table, last }) => ({ table, edge: last })),
             (overlay) => mounts.unmount(overlay.target)
           ),
@@ -364,7 +476,8 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
           }
           // Anything else mounted under the root (left by an earlier run) goes too.
           for (const target of yield* mounts.mountedUnder(s.root)) yield* mounts.unmount(target)
-          yield* Ref.set(s.table, GraphTable.releaseAll(table))
+          // Onto the table as it is now: a Create or Remove that ran while the unmounts waited stays.
+          yield* Ref.update(s.table, GraphTable.releaseAll)
           return {}
         }),
       diff: ({ ID, Parent }) =>
@@ -379,6 +492,7 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
         Effect.gen(function* () {
           const s = yield* store
           yield* current((t) => GraphTable.get(t, id))
+          yield* ownLayers(s, id, [], false)
           const ids = yield* Ref.get(idMapping)
           const applied = yield* LayerApply.apply(layout(s.root, id).diff, body, {
             whiteouts: mode === "overlay" ? "overlay" : "naive",

@@ -13,7 +13,8 @@ import {
   LayerHasChildren,
   LayerInUse,
   LayerNotFound,
-  LayerNotMounted
+  LayerNotMounted,
+  LayerTooDeep
 } from "./GraphErrors.ts"
 
 /**
@@ -75,20 +76,88 @@ export const get = (table: GraphTable, id: string): Result.Result<LayerRecord, L
 }
 
 /**
- * Adds a layer on `parent` (which must exist).
+ * The most lower folders one overlay mount takes (the kernel's `OVL_MAX_STACK`; a deeper mount fails with "too many
+ * lower directories"). The daemon's own overlay2 stops at 128.
+ *
+ * @since 0.1.0
+ */
+export const overlayMaxLowers = 500
+
+/**
+ * Adds a layer on `parent` (which must exist), refusing one that would stack more than `maxLowers` ancestors.
  *
  * @since 0.1.0
  */
 export const create = (
   table: GraphTable,
   id: string,
-  parent: string | undefined
+  parent: string | undefined,
+  maxLowers: number = Number.POSITIVE_INFINITY
 ): Result.Result<GraphTable, GraphError> =>
   Result.flatMap(validateId(id), (): Result.Result<GraphTable, GraphError> => {
     if (table.has(id)) return Result.fail(new LayerExists({ layer: id }))
-    if (parent !== undefined && !table.has(parent)) return Result.fail(new LayerNotFound({ layer: parent }))
-    return Result.succeed(set(table, parent === undefined ? { id, mounts: 0 } : { id, parent, mounts: 0 }))
+    if (parent === undefined) return Result.succeed(set(table, { id, mounts: 0 }))
+    if (!table.has(parent)) return Result.fail(new LayerNotFound({ layer: parent }))
+    const lowers = ancestors(table, parent).length + 1
+    if (lowers > maxLowers) return Result.fail(new LayerTooDeep({ layer: id, parent, lowers, limit: maxLowers }))
+    return Result.succeed(set(table, { id, parent, mounts: 0 }))
   })
+
+/**
+ * The table of the layers found on disk, and those left out with why: an ID that does not validate, a parent that
+ * is not among them (or does not validate), a chain of parents that loops. Every layer kept reaches a base layer
+ * through kept layers, so its lower folders are all the driver's own.
+ *
+ * @since 0.1.0
+ */
+export const fromDisk = (
+  found: ReadonlyArray<LayerRecord>
+): {
+  readonly table: GraphTable
+  readonly skipped: ReadonlyArray<{ readonly id: string; readonly reason: string }>
+} => {
+  const byId = new Map(found.map((r) => [r.id, r]))
+  const skipped: Array<{ id: string; reason: string }> = []
+  // undefined: kept. Walked without recursion, each layer once: a chain on disk may be as long as anyone made it.
+  const verdicts = new Map<string, string | undefined>()
+  const verdict = (id: string): string | undefined => {
+    const path: Array<string> = []
+    const onPath = new Set<string>()
+    let current: string | undefined = id
+    let failing: { readonly layer: string; readonly why: string } | undefined
+    while (current !== undefined && failing === undefined) {
+      if (verdicts.has(current)) {
+        const known = verdicts.get(current)
+        if (known !== undefined) failing = { layer: current, why: known }
+        break
+      }
+      const record = byId.get(current)
+      if (onPath.has(current))
+        failing = { layer: current, why: `its parents loop (${[...path, current].join(" -> ")})` }
+      else if (record === undefined) failing = { layer: path.at(-1)!, why: `its parent ${current} is not on disk` }
+      else if (Result.isFailure(validateId(current))) failing = { layer: current, why: "its ID is not valid" }
+      else {
+        path.push(current)
+        onPath.add(current)
+        current = record.parent
+      }
+    }
+    for (const layer of path) {
+      verdicts.set(
+        layer,
+        failing === undefined || failing.layer === layer ? failing?.why : `its ancestor ${failing.layer} is left out`
+      )
+    }
+    return verdicts.get(id) ?? (failing?.layer === id ? failing.why : undefined)
+  }
+  const table = new Map<string, LayerRecord>()
+  for (const record of found) {
+    const reason = verdict(record.id)
+    if (reason === undefined) table.set(record.id, record)
+    else skipped.push({ id: record.id, reason })
+  }
+  return { table, skipped }
+}
 
 /**
  * The layers built directly on `id`.

@@ -2,7 +2,8 @@ import { GraphOverlay, Mounts, MountsMemory, MountsNode } from "@docker-plugin-k
 import { TarStream } from "@docker-plugin-kit/helpers"
 import { GraphDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Scope, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { header, isRoot, layerTar, tarNames, tempDir } from "./support.ts"
@@ -127,6 +128,97 @@ for (const mode of modes) {
       })
     )
 
+    it.effect(
+      "a symlink planted in place of a layer's folder or diff is refused: nothing read, copied or written",
+      () =>
+        Effect.gen(function* () {
+          const root = yield* tempDir
+          const outside = yield* tempDir
+          Fs.writeFileSync(Path.join(outside, "secret"), "s3cret")
+          Fs.mkdirSync(Path.join(outside, "diff"))
+          Fs.writeFileSync(Path.join(outside, "diff", "secret"), "s3cret")
+          const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+          yield* driver.create({ ID: "base" })
+          yield* driver.create({ ID: "top", Parent: "base" })
+          const diff = Path.join(root, "base", "diff")
+          Fs.rmSync(diff, { recursive: true })
+          Fs.symlinkSync(outside, diff)
+          const refused = (e: { readonly _tag: string; readonly message: string }) => {
+            expect(e._tag).toBe("UnsafeLayerPath")
+            expect(e.message).toBe(`layer base: ${diff} is a symlink, not the driver's own folder; refused`)
+          }
+          refused(yield* Effect.flip(driver.diff({ ID: "base" })))
+          refused(yield* Effect.flip(driver.changes({ ID: "base" })))
+          refused(yield* Effect.flip(driver.diffSize({ ID: "base" })))
+          refused(yield* Effect.flip(driver.get({ ID: "base" })))
+          // Read through a child too: its lower (overlay) or the parent it is compared with (vfs).
+          refused(yield* Effect.flip(driver.changes({ ID: "top", Parent: "base" })))
+          if (mode === "overlay") refused(yield* Effect.flip(driver.get({ ID: "top" })))
+          else refused(yield* Effect.flip(driver.create({ ID: "copy", Parent: "base" })))
+          refused(yield* Effect.flip(driver.applyDiff({ id: "base", parent: "", body: layerTar({ pwned: "x" }) })))
+          // The layer's folder itself a link to a folder holding a `diff`.
+          const dir = Path.join(root, "top")
+          Fs.rmSync(dir, { recursive: true })
+          Fs.symlinkSync(outside, dir)
+          const linked = `layer top: ${dir} is a symlink, not the driver's own folder; refused`
+          const body = layerTar({ pwned: "x" })
+          expect((yield* Effect.flip(driver.applyDiff({ id: "top", parent: "base", body }))).message).toBe(linked)
+          expect((yield* Effect.flip(driver.get({ ID: "top" }))).message).toBe(linked)
+          // Remove takes the links away, not what they point to.
+          yield* driver.remove({ ID: "top" })
+          yield* driver.remove({ ID: "base" })
+          expect(Fs.readdirSync(root)).toEqual([])
+          expect(Fs.readdirSync(outside).sort()).toEqual(["diff", "secret"])
+          expect(Fs.readdirSync(Path.join(outside, "diff"))).toEqual(["secret"])
+        })
+    )
+
+    it.effect("at start, a layer whose parent file leads out of the layers on disk (or loops) is left out", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const first = yield* driverOn({ mode, root }, MountsMemory.layer())
+        yield* first.create({ ID: "base" })
+        yield* first.create({ ID: "good", Parent: "base" })
+        for (const [ID, parent] of [
+          ["escape", "../../etc"],
+          ["loop1", "loop2"],
+          ["loop2", "loop1"],
+          ["injected", "base,upperdir=x"]
+        ] as const) {
+          yield* first.create({ ID })
+          Fs.writeFileSync(Path.join(root, ID, "parent"), parent)
+        }
+        // A parent file that is a symlink is not followed out of the root.
+        yield* first.create({ ID: "linked" })
+        Fs.rmSync(Path.join(root, "linked", "parent"))
+        Fs.symlinkSync("/etc/hostname", Path.join(root, "linked", "parent"))
+        const second = yield* driverOn({ mode, root }, MountsMemory.layer())
+        expect((yield* second.status({})).Status).toContainEqual(["Layers", "2"])
+        for (const ID of ["escape", "loop1", "loop2", "injected"]) {
+          expect((yield* second.exists({ ID })).Exists).toBe(false)
+          expect((yield* Effect.flip(second.get({ ID })))._tag).toBe("LayerNotFound")
+        }
+        expect((yield* second.getMetadata({ ID: "good" })).Metadata?.Parent).toBe("base")
+        // Left on disk for someone to look at.
+        expect(Fs.existsSync(Path.join(root, "escape", "diff"))).toBe(true)
+      })
+    )
+
+    it.effect("Put and Remove of a layer whose folder was deleted by hand forget it instead of failing forever", () =>
+      Effect.gen(function* () {
+        const root = yield* tempDir
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        yield* driver.create({ ID: "gone" })
+        yield* driver.get({ ID: "gone" })
+        Fs.rmSync(Path.join(root, "gone"), { recursive: true })
+        // Its Put unmounts nothing (a base layer, or vfs), so it releases the layer without looking for its folders.
+        yield* driver.put({ ID: "gone" })
+        yield* driver.remove({ ID: "gone" })
+        expect(yield* driver.exists({ ID: "gone" })).toEqual({ Exists: false })
+        expect(Fs.readdirSync(root)).toEqual([])
+      })
+    )
+
     it.effect("answers clean errors: unknown layers, bad IDs, a call before Init", () =>
       Effect.gen(function* () {
         const root = yield* tempDir
@@ -141,6 +233,10 @@ for (const mode of modes) {
         )
         const unrooted = yield* driverOn({ mode }, MountsMemory.layer())
         expect((yield* Effect.flip(unrooted.create({ ID: "a" })))._tag).toBe("GraphUnsupported")
+        // Resolved against the plugin's working folder, a relative Home would have its leftovers cleared.
+        expect(
+          (yield* Effect.flip(unrooted.init({ Home: "", Opts: null, UIDMaps: null, GIDMaps: null }))).message
+        ).toBe(`Init's Home must be an absolute path, not ""`)
         yield* unrooted.init({ Home: root, Opts: null, UIDMaps: null, GIDMaps: null })
         yield* unrooted.create({ ID: "a" })
         expect(Fs.existsSync(Path.join(root, "a", "diff"))).toBe(true)
@@ -258,6 +354,83 @@ for (const mode of modes) {
   })
 }
 
+/** Memory mounts whose `operation` waits, once `started` is told, until `release` is. */
+const held = (
+  operation: "copy" | "unmount",
+  started: Deferred.Deferred<void>,
+  release: Deferred.Deferred<void>
+): Layer.Layer<Mounts.Mounts> =>
+  Layer.effect(
+    Mounts.Mounts,
+    Effect.gen(function* () {
+      const m = yield* Mounts.Mounts
+      const wait = Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release))
+      return operation === "copy"
+        ? { ...m, copy: (from: string, to: string) => Effect.andThen(wait, m.copy(from, to)) }
+        : { ...m, unmount: (target: string) => Effect.andThen(wait, m.unmount(target)) }
+    })
+  ).pipe(Layer.provide(MountsMemory.layer()))
+
+describe("GraphOverlay, calls that interleave", () => {
+  it.effect("vfs: a Remove of the parent while a child is copied from it waits, then finds the child", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const [started, release] = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      const driver = yield* driverOn({ mode: "vfs", root }, held("copy", started, release))
+      yield* driver.create({ ID: "base" })
+      const creating = yield* Effect.forkChild(driver.create({ ID: "child", Parent: "base" }))
+      yield* Deferred.await(started)
+      const removing = yield* Effect.forkChild(Effect.flip(driver.remove({ ID: "base" })))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(creating)
+      expect((yield* Fiber.join(removing))._tag).toBe("LayerHasChildren")
+      expect(Fs.readdirSync(root).sort()).toEqual(["base", "child"])
+      expect((yield* driver.getMetadata({ ID: "child" })).Metadata?.Parent).toBe("base")
+    })
+  )
+
+  it.effect("overlay: a layer created while Cleanup unmounts stays known", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const [started, release] = [yield* Deferred.make<void>(), yield* Deferred.make<void>()]
+      const driver = yield* driverOn({ mode: "overlay", root }, held("unmount", started, release))
+      yield* driver.create({ ID: "base" })
+      yield* driver.create({ ID: "rw", Parent: "base" })
+      yield* driver.get({ ID: "rw" })
+      const cleaning = yield* Effect.forkChild(driver.cleanup({}))
+      yield* Deferred.await(started)
+      yield* driver.create({ ID: "new" })
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(cleaning)
+      expect(yield* driver.exists({ ID: "new" })).toEqual({ Exists: true })
+      expect((yield* driver.status({})).Status).toContainEqual(["Layers In Use", "0"])
+      yield* driver.remove({ ID: "new" })
+    })
+  )
+
+  it.effect("overlay: Create refuses a layer deeper than overlayfs mounts; vfs has no such limit", () =>
+    Effect.gen(function* () {
+      for (const mode of modes) {
+        const root = yield* tempDir
+        const driver = yield* driverOn({ mode, root }, MountsMemory.layer())
+        const chain = Array.from({ length: 501 }, (_, i) => `l${i}`)
+        for (const [i, ID] of chain.entries()) yield* driver.create(i === 0 ? { ID } : { ID, Parent: chain[i - 1]! })
+        const deeper = driver.create({ ID: "deeper", Parent: "l500" })
+        if (mode === "vfs") yield* deeper
+        else {
+          const refused = yield* Effect.flip(deeper)
+          expect(refused._tag).toBe("LayerTooDeep")
+          expect(refused.message).toBe(
+            "layer deeper on l500 would stack 501 lower layers; overlayfs mounts at most 500"
+          )
+          expect(Fs.readdirSync(root)).not.toContain("deeper")
+        }
+      }
+    })
+  )
+})
+
 describe("MountsNode.featuresOff", () => {
   it("switches off redirect_dir and metacopy where the kernel turns them on by default", () => {
     const params = (values: Record<string, string>) => (name: string) => values[name]
@@ -347,6 +520,68 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
       for (const ID of [...chain].reverse()) yield* driver.remove({ ID })
       expect(Fs.readdirSync(root)).toEqual([])
     })
+  )
+
+  it.effect("a symlink planted as merged or work is refused: nothing mounted, nor a work folder emptied, outside", () =>
+    Effect.gen(function* () {
+      const root = yield* tempDir
+      const outside = yield* tempDir
+      Fs.mkdirSync(Path.join(outside, "target"))
+      // Without the fix an overlay is mounted there: taken away before the folder is.
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(outside))
+            ChildProcess.spawnSync("umount", [Path.join(outside, "target")])
+        })
+      )
+      // overlayfs empties `WORKDIR/work` when it mounts.
+      Fs.mkdirSync(Path.join(outside, "w", "work"), { recursive: true })
+      Fs.writeFileSync(Path.join(outside, "w", "work", "precious"), "keep")
+      const driver = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+      yield* driver.create({ ID: "base" })
+      yield* driver.create({ ID: "a", Parent: "base" })
+      yield* driver.create({ ID: "b", Parent: "base" })
+      Fs.rmdirSync(Path.join(root, "a", "merged"))
+      Fs.symlinkSync(Path.join(outside, "target"), Path.join(root, "a", "merged"))
+      Fs.rmSync(Path.join(root, "b", "work"), { recursive: true })
+      Fs.symlinkSync(Path.join(outside, "w"), Path.join(root, "b", "work"))
+      expect((yield* Effect.flip(driver.get({ ID: "a" }))).message).toBe(
+        `layer a: ${Path.join(root, "a", "merged")} is a symlink, not the driver's own folder; refused`
+      )
+      expect((yield* Effect.flip(driver.get({ ID: "b" })))._tag).toBe("UnsafeLayerPath")
+      expect(Fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(outside)
+      expect(Fs.readFileSync(Path.join(outside, "w", "work", "precious"), "utf8")).toBe("keep")
+      expect((yield* driver.status({})).Status).toContainEqual(["Layers In Use", "0"])
+    })
+  )
+
+  it.effect(
+    "under a root reached through a symlink, a restarted plugin adopts its mounts and Cleanup unmounts them",
+    () =>
+      Effect.gen(function* () {
+        const real = yield* tempDir
+        // Without the fix the mount outlives the test: taken away before the folder is.
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(real))
+              ChildProcess.spawnSync("umount", [Path.join(real, "rw", "merged")])
+          })
+        )
+        const holder = yield* tempDir
+        // A data root moved to another disk and linked back.
+        const root = Path.join(holder, "linked")
+        Fs.symlinkSync(real, root)
+        const first = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+        yield* first.create({ ID: "base" })
+        yield* first.createReadWrite({ ID: "rw", Parent: "base" })
+        yield* first.get({ ID: "rw" })
+        const mounted = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(real)
+        expect(mounted()).toBe(true)
+        const second = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
+        expect((yield* second.status({})).Status).toContainEqual(["Layers In Use", "1"])
+        yield* second.cleanup({})
+        expect(mounted()).toBe(false)
+      })
   )
 
   it.effect("a plugin restarted under a mounted layer adopts the mount: the next Put unmounts it", () =>

@@ -50,4 +50,43 @@ describe("GraphTable", () => {
     expect([...removed.keys()]).toEqual(["base", "child"])
     expect([...GraphTable.releaseAll(held).values()].every((r) => r.mounts === 0)).toBe(true)
   })
+
+  it("refuses a layer that would stack more lower layers than overlayfs mounts", () => {
+    const deep = GraphTable.create(three, "x", "grandchild", 2)
+    expect(Result.isFailure(deep) && deep.failure.message).toBe(
+      "layer x on grandchild would stack 3 lower layers; overlayfs mounts at most 2"
+    )
+    expect(failure(GraphTable.create(three, "x", "child", 2))).toBe("success")
+    expect(failure(GraphTable.create(three, "x", "grandchild"))).toBe("success")
+    expect(GraphTable.overlayMaxLowers).toBe(500)
+  })
+
+  it("keeps from disk only the layers whose parents lead to a base layer on disk", () => {
+    const found = (id: string, parent?: string): GraphTable.LayerRecord =>
+      parent === undefined ? { id, mounts: 0 } : { id, parent, mounts: 0 }
+    const { table, skipped } = GraphTable.fromDisk([
+      found("top", "mid"),
+      found("mid", "base"),
+      found("base"),
+      found("loop1", "loop2"),
+      found("loop2", "loop1"),
+      found("onloop", "loop1"),
+      found("outside", "../../etc"),
+      found("orphan", "gone"),
+      found("under-orphan", "orphan"),
+      found("bad id", "base"),
+      found("injected", "base,upperdir=x")
+    ])
+    expect([...table.keys()]).toEqual(["top", "mid", "base"])
+    expect(Object.fromEntries(skipped.map((s) => [s.id, s.reason]))).toEqual({
+      loop1: "its parents loop (loop1 -> loop2 -> loop1)",
+      loop2: "its ancestor loop1 is left out",
+      onloop: "its ancestor loop1 is left out",
+      outside: "its parent ../../etc is not on disk",
+      orphan: "its parent gone is not on disk",
+      "under-orphan": "its ancestor orphan is left out",
+      "bad id": "its ID is not valid",
+      injected: "its parent base,upperdir=x is not on disk"
+    })
+  })
 })
