@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import * as AuditLog from "./AuditLog.ts"
@@ -125,34 +126,51 @@ export const make = (options: Options = {}): Effect.Effect<Handle, never, Policy
     const audit = options.audit ?? (yield* AuditLog.make(AuditLog.stdout))
     const state = yield* Ref.make<Status>({ _tag: "Missing", reason: "not loaded yet" })
 
-    const load = Effect.flatMap(source.read, (text) => Effect.fromResult(Policy.parse(text, source.location)))
+    // A defect while loading (a source that dies, a parser that throws) is a policy that did not load, not the end of
+    // the plugin: at start it would stop the plugin from starting, later it would end the watch for good.
+    const load = Effect.catchDefect(
+      Effect.flatMap(source.read, (text) => Effect.fromResult(Policy.parse(text, source.location))),
+      (defect) =>
+        Effect.fail(
+          new Policy.PolicyInvalid({
+            source: source.location,
+            reason: `internal error while loading: ${defect instanceof Error ? defect.message : String(defect)}`
+          })
+        )
+    )
+    // One reload at a time: two that overlap (SIGHUP while the start's load still reads, or `reload` called beside
+    // the watch) could otherwise finish in the other order, and the older text would be installed last.
+    const oneAtATime = yield* Semaphore.make(1)
 
     const reload = (why: string): Effect.Effect<ReloadOutcome> =>
-      Effect.matchEffect(load, {
-        onSuccess: (policy) =>
-          Effect.as(
-            Effect.andThen(
-              Ref.set(state, { _tag: "Loaded", policy }),
-              Effect.logInfo(`authz-policy: loaded ${policy.rules.length} rules from ${source.location} (${why})`)
+      Semaphore.withPermit(
+        oneAtATime,
+        Effect.matchEffect(load, {
+          onSuccess: (policy) =>
+            Effect.as(
+              Effect.andThen(
+                Ref.set(state, { _tag: "Loaded", policy }),
+                Effect.logInfo(`authz-policy: loaded ${policy.rules.length} rules from ${source.location} (${why})`)
+              ),
+              "loaded" as const
             ),
-            "loaded" as const
-          ),
-        onFailure: (error) =>
-          Effect.flatMap(Ref.get(state), (current) =>
-            current._tag === "Loaded"
-              ? Effect.as(
-                  Effect.logWarning(`authz-policy: kept the previous policy (${why}): ${error.message}`),
-                  "kept-previous" as const
-                )
-              : Effect.as(
-                  Effect.andThen(
-                    Ref.set(state, { _tag: "Missing", reason: error.message }),
-                    Effect.logError(`authz-policy: no policy loaded, every request is denied: ${error.message}`)
-                  ),
-                  "still-missing" as const
-                )
-          )
-      })
+          onFailure: (error) =>
+            Effect.flatMap(Ref.get(state), (current) =>
+              current._tag === "Loaded"
+                ? Effect.as(
+                    Effect.logWarning(`authz-policy: kept the previous policy (${why}): ${error.message}`),
+                    "kept-previous" as const
+                  )
+                : Effect.as(
+                    Effect.andThen(
+                      Ref.set(state, { _tag: "Missing", reason: error.message }),
+                      Effect.logError(`authz-policy: no policy loaded, every request is denied: ${error.message}`)
+                    ),
+                    "still-missing" as const
+                  )
+            )
+        })
+      )
 
     const settle = Duration.fromInputUnsafe(options.settle ?? "100 millis")
     const changes = Duration.toMillis(settle) > 0 ? Stream.debounce(source.changes, settle) : source.changes
@@ -213,9 +231,12 @@ export const layer = (options: Options = {}): Layer.Layer<Authorization.Authoriz
   )
 
 /**
- * The driver reading the policy file `file` (reloaded on SIGHUP and when the file changes).
+ * The driver reading the policy file `file` (reloaded on SIGHUP and when the file changes; a file changed less than
+ * `settle` ago is read once it has been left alone that long).
  *
  * @since 0.1.0
  */
 export const layerNode = (file: string, options: Options = {}): Layer.Layer<Authorization.Authorization> =>
-  layer(options).pipe(Layer.provide(PolicySourceNode.layer(file)))
+  layer(options).pipe(
+    Layer.provide(PolicySourceNode.layer(file, options.settle === undefined ? {} : { quiet: options.settle }))
+  )

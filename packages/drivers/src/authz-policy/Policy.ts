@@ -118,14 +118,35 @@ export const Policy = Schema.Struct({
  */
 export type Policy = typeof Policy.Type
 
-const formatIssues = (error: Schema.SchemaError): string =>
-  SchemaIssue.makeFormatterStandardSchemaV1()(error.issue)
-    .issues.map(({ path, message }) => {
-      const at = (path ?? []).map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
-      const place = at === "" ? "(top)" : at.replace(/^\./, "")
-      return message === "Expected no excess property" ? `${place}: unknown key` : `${place}: ${message}`
-    })
+/**
+ * Problems named in the reason of an invalid policy; the others are counted. While no policy is loaded the reason is
+ * the message of every denial, so a file of a thousand bad rules must not make each answer a thousand lines long.
+ *
+ * @since 0.1.0
+ */
+export const maxIssues = 10
+
+/**
+ * The aliases (`*name`) a policy may expand, counted as the `yaml` package counts them: a "billion laughs" file of
+ * aliases of aliases goes over it long before it fills the memory.
+ *
+ * @since 0.1.0
+ */
+export const maxAliasCount = 100
+
+const formatIssues = (error: Schema.SchemaError): string => {
+  const issues = SchemaIssue.makeFormatterStandardSchemaV1()(error.issue).issues.map(({ path, message }) => {
+    const at = (path ?? []).map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
+    const place = at === "" ? "(top)" : at.replace(/^\./, "")
+    return message === "Expected no excess property" ? `${place}: unknown key` : `${place}: ${message}`
+  })
+  // A problem quotes the value it is about, which may be a whole line of the file.
+  const shown = issues
+    .slice(0, maxIssues)
+    .map((issue) => (issue.length > 300 ? `${issue.slice(0, 300)}…` : issue))
     .join("; ")
+  return issues.length > maxIssues ? `${shown}; and ${issues.length - maxIssues} more problems` : shown
+}
 
 const ruleNames = (policy: Policy): Result.Result<Policy, string> => {
   const seen = new Set<string>()
@@ -148,20 +169,44 @@ export const decode = (document: unknown, source: string): Result.Result<Policy,
   return Result.mapError(ruleNames(decoded.success), (reason) => new PolicyInvalid({ source, reason }))
 }
 
+const firstLine = (message: string) => message.split("\n")[0]!
+
 /**
- * Parses the text of a policy file, YAML or JSON (JSON is YAML; duplicate keys are errors in both).
+ * Parses the text of a policy file, YAML or JSON (JSON is YAML; duplicate keys are errors in both). It is read
+ * strictly: a warning of the YAML parser (an unknown tag such as `!foo` or `!!js/function`, an unsupported `%YAML`
+ * version) is an error, as is a second document, so the policy loaded is the one the file says.
  *
  * @since 0.1.0
  */
 export const parse = (text: string, source: string): Result.Result<Policy, PolicyInvalid> => {
+  const invalid = (reason: string) => Result.fail(new PolicyInvalid({ source, reason }))
   let document: unknown
   try {
-    document = Yaml.parse(text, { uniqueKeys: true, prettyErrors: true })
+    // `logLevel: "error"`: warnings are read from the document, not printed; "silent" would also drop the error of
+    // a second document.
+    const parsed = Yaml.parseDocument(text, { uniqueKeys: true, prettyErrors: true, logLevel: "error" })
+    const error = parsed.errors[0]
+    if (error !== undefined) {
+      // The parser stops nesting at its stack's end, and says so in its own words.
+      return invalid(
+        error.code === "RESOURCE_EXHAUSTION"
+          ? `collections nested too deeply to read (${firstLine(error.message)})`
+          : error.code === "MULTIPLE_DOCS"
+            ? "the file holds more than one YAML document (a `---` line starts another); a policy is one"
+            : firstLine(error.message)
+      )
+    }
+    const warning = parsed.warnings[0]
+    if (warning !== undefined) return invalid(firstLine(warning.message))
+    document = parsed.toJS({ maxAliasCount })
   } catch (e) {
-    return Result.fail(new PolicyInvalid({ source, reason: (e as Error).message.split("\n")[0]! }))
+    const message = firstLine((e as Error).message)
+    return invalid(
+      /alias count/i.test(message)
+        ? `more than ${maxAliasCount} aliases expanded (Policy.maxAliasCount): ${message}`
+        : message
+    )
   }
-  if (document === null || document === undefined) {
-    return Result.fail(new PolicyInvalid({ source, reason: "the file is empty" }))
-  }
+  if (document === null || document === undefined) return invalid("the file is empty")
   return decode(document, source)
 }

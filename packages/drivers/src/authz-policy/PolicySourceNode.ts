@@ -3,8 +3,14 @@
  * file's folder reports a change for its name. The folder is watched, not the file, so an editor or a deployment
  * tool that replaces the file by renaming a new one over it is noticed too.
  *
+ * Reading is bounded: only a regular file of at most `maxBytes` is read (a FIFO, a device such as `/dev/zero`, or a
+ * huge file would otherwise hang the load or fill the memory, and the load at start holds the plugin's start), and
+ * a file changed less than `quiet` ago is read once it has been left alone that long, so a reload does not take a
+ * file that is still being written (a valid prefix of a policy is a policy with fewer rules).
+ *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -12,6 +18,31 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { PolicySource, PolicyUnreadable, type Service } from "./PolicySource.ts"
+
+/**
+ * The largest policy file read, in bytes (1 MiB: the baseline is 1.5 KB, and parsing a megabyte of YAML already
+ * holds the event loop, and with it every API call waiting for the plugin, for about a second).
+ *
+ * @since 0.1.0
+ */
+export const maxBytes = 1024 * 1024
+
+/**
+ * How long a file that keeps changing is waited for before the read gives up (the previous policy then stays).
+ *
+ * @since 0.1.0
+ */
+export const maxWait = Duration.seconds(5)
+
+/**
+ * Settings of the file source.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** A file changed more recently than this is read only once it has been left alone this long. Default 100 ms. */
+  readonly quiet?: Duration.Input
+}
 
 const signals = Stream.callback<string>((queue) =>
   Effect.acquireRelease(
@@ -45,19 +76,97 @@ const fileChanges = (file: string) =>
     )
   )
 
+const kindOf = (stats: Fs.Stats): string =>
+  stats.isDirectory()
+    ? "a directory"
+    : stats.isFIFO()
+      ? "a FIFO"
+      : stats.isCharacterDevice()
+        ? "a character device"
+        : stats.isBlockDevice()
+          ? "a block device"
+          : stats.isSocket()
+            ? "a socket"
+            : "not a regular file"
+
+interface Snapshot {
+  readonly text: string
+  /** Whether the file was the same before and after the read (no write went on during it). */
+  readonly steady: boolean
+  readonly ctimeMs: number
+}
+
+const readOnce = async (location: string): Promise<Snapshot> => {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever, in a thread of libuv's pool.
+  const handle = await Fs.promises.open(location, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK)
+  try {
+    const before = await handle.stat()
+    if (!before.isFile()) throw new Error(`${kindOf(before)}, not a regular file`)
+    if (before.size > maxBytes) {
+      throw new Error(`${before.size} bytes, more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
+    }
+    // One byte more than the limit: a file growing while it is read is caught too.
+    const buffer = Buffer.alloc(Math.min(before.size, maxBytes) + 1)
+    let length = 0
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+      if (length === buffer.length) {
+        if (length > maxBytes) throw new Error(`more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
+        // Grown since the stat, within the limit: the quiet check below makes the caller read it again.
+        break
+      }
+    }
+    const after = await handle.stat()
+    const steady =
+      after.size === before.size &&
+      after.size === length &&
+      after.mtimeMs === before.mtimeMs &&
+      after.ctimeMs === before.ctimeMs
+    return { text: buffer.toString("utf8", 0, length), steady, ctimeMs: after.ctimeMs }
+  } finally {
+    await handle.close()
+  }
+}
+
+const read = (location: string, quietMillis: number): Effect.Effect<string, PolicyUnreadable> => {
+  const attempt = (since: number): Effect.Effect<string, PolicyUnreadable> =>
+    Effect.flatMap(
+      Effect.tryPromise({
+        try: () => readOnce(location),
+        catch: (e) => new PolicyUnreadable({ source: location, reason: (e as Error).message })
+      }),
+      (snapshot) => {
+        // A change time ahead of the clock (the clock was set back) says nothing about writers: only steadiness counts.
+        const age = Date.now() - snapshot.ctimeMs
+        const fresh = age >= 0 && age < quietMillis
+        if (snapshot.steady && !fresh) return Effect.succeed(snapshot.text)
+        if (Date.now() - since >= Duration.toMillis(maxWait)) {
+          return Effect.fail(
+            new PolicyUnreadable({
+              source: location,
+              reason: `the file is still being written: it kept changing for ${Duration.format(maxWait)}`
+            })
+          )
+        }
+        return Effect.andThen(Effect.sleep(Math.max(quietMillis - Math.max(age, 0), 10)), attempt(since))
+      }
+    )
+  return Effect.suspend(() => attempt(Date.now()))
+}
+
 /**
  * The service for a policy file.
  *
  * @since 0.1.0
  */
-export const make = (file: string): Service => {
+export const make = (file: string, options: Options = {}): Service => {
   const location = Path.resolve(file)
+  const quiet = Duration.toMillis(Duration.fromInputUnsafe(options.quiet ?? "100 millis"))
   return {
     location,
-    read: Effect.tryPromise({
-      try: () => Fs.promises.readFile(location, "utf8"),
-      catch: (e) => new PolicyUnreadable({ source: location, reason: (e as Error).message })
-    }),
+    read: read(location, quiet),
     changes: Stream.merge(signals, fileChanges(location))
   }
 }
@@ -67,4 +176,5 @@ export const make = (file: string): Service => {
  *
  * @since 0.1.0
  */
-export const layer = (file: string): Layer.Layer<PolicySource> => Layer.succeed(PolicySource, make(file))
+export const layer = (file: string, options: Options = {}): Layer.Layer<PolicySource> =>
+  Layer.succeed(PolicySource, make(file, options))

@@ -33,6 +33,21 @@ describe("AuditLog.format", () => {
   })
 })
 
+describe("AuditLog.format, with text from the request", () => {
+  it("escapes control, format and separator characters, so no reader sees a second line or a terminal command", () => {
+    const line = AuditLog.format({
+      ...allow,
+      user: "a\u0085timestamp=x level=INFO message=forged",
+      route: "x\u001b[2Jy\u2028z\u202eq\u007f"
+    })
+    expect(line).toContain('user="a\\u0085timestamp=x level=INFO message=forged" ')
+    expect(line).toContain('route="x\\u001b[2Jy\\u2028z\\u202eq\\u007f" ')
+    expect(line.slice(0, -1)).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u)
+    // Printable text other than ASCII stays as it is.
+    expect(AuditLog.format({ ...allow, user: "jos\u00e9" })).toContain("user=jos\u00e9 ")
+  })
+})
+
 describe("AuditLog.make", () => {
   it.effect("queues the lines of one turn and writes them together after it", () =>
     Effect.gen(function* () {
@@ -68,6 +83,48 @@ describe("AuditLog.make", () => {
       // The turn's own flush then finds nothing left: no empty or repeated write.
       yield* nextTurn
       expect(writes).toHaveLength(1)
+    })
+  )
+
+  it.effect("drops and counts the lines an output refuses or fails to take, warns once, and reports the count", () =>
+    Effect.gen(function* () {
+      const writes: Array<string> = []
+      const warnings: Array<string> = []
+      let mode: "refuse" | "fail" | "take" = "refuse"
+      const scope = yield* Scope.make()
+      const audit = yield* AuditLog.make(
+        (text, done) => {
+          if (mode === "refuse") return false
+          if (mode === "fail") return void setImmediate(() => done(new Error("write EPIPE")))
+          writes.push(text)
+          done()
+        },
+        (line) => void warnings.push(line)
+      ).pipe(Scope.provide(scope))
+      yield* audit(deny)
+      yield* audit(allow)
+      yield* nextTurn
+      mode = "fail"
+      yield* audit(allow)
+      yield* nextTurn
+      yield* nextTurn
+      // One warning when dropping starts, not one per batch.
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatch(
+        /level=WARN message="authz-policy: the audit output takes no more lines .*dropping them"/
+      )
+      mode = "take"
+      yield* audit(deny)
+      yield* nextTurn
+      expect(writes).toHaveLength(1)
+      const lines = writes[0]!.trimEnd().split("\n")
+      expect(lines[0]).toMatch(/level=WARN message="authz audit lines dropped: the output took no more" dropped=3$/)
+      expect(lines[1]).toContain("decision=deny")
+      mode = "refuse"
+      yield* audit(allow)
+      yield* Scope.close(scope, Exit.void)
+      expect(warnings).toHaveLength(3)
+      expect(warnings[2]).toContain("authz-policy: 1 audit lines were dropped")
     })
   )
 })

@@ -1,7 +1,7 @@
-import { AuthzPolicy, PolicySourceMemory } from "@docker-plugin-kit/drivers"
+import { AuthzPolicy, PolicySource, PolicySourceMemory } from "@docker-plugin-kit/drivers"
 import type { Authorization } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import * as Logger from "effect/Logger"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -190,6 +190,70 @@ describe("failing closed", () => {
         )
       )
       expect((yield* driver.authZReq(privileged)).Allow).toBe(false)
+    })
+  )
+
+  it.effect("a source that dies while loading at start is a policy not loaded, not a plugin that does not start", () =>
+    Effect.gen(function* () {
+      const audited: Array<AuthzPolicy.AuditEntry> = []
+      const service: PolicySource.Service = {
+        location: "broken:policy.yaml",
+        read: Effect.die(new Error("descriptor table full")),
+        changes: Stream.empty
+      }
+      const handle = yield* AuthzPolicy.make({
+        settle: 0,
+        audit: (entry) => Effect.sync(() => void audited.push(entry))
+      }).pipe(Effect.provideService(PolicySource.PolicySource, service))
+      expect(yield* handle.driver.authZReq(ping)).toEqual({
+        Allow: false,
+        Msg: "authz-policy: no policy loaded: invalid policy broken:policy.yaml: internal error while loading: descriptor table full"
+      })
+      expect(audited.at(-1)).toMatchObject({ rule: "no-policy", decision: "deny" })
+    })
+  )
+})
+
+describe("overlapping reloads", () => {
+  it.effect("install the policies in the order the reloads started, the newest last", () =>
+    Effect.gen(function* () {
+      // A source whose reads finish when the test says: the first (slow) read sees the old text.
+      let text = "default: allow\nrules: []\n"
+      const gates: Array<Deferred.Deferred<void>> = []
+      const service: PolicySource.Service = {
+        location: "gated:policy.yaml",
+        read: Effect.suspend(() => {
+          const seen = text
+          const gate = Deferred.makeUnsafe<void>()
+          gates.push(gate)
+          return Effect.as(Deferred.await(gate), seen)
+        }),
+        changes: Stream.empty
+      }
+      const starting = yield* Effect.forkChild(
+        AuthzPolicy.make({ settle: 0, audit: () => Effect.void }).pipe(
+          Effect.provideService(PolicySource.PolicySource, service)
+        )
+      )
+      yield* Effect.yieldNow
+      yield* Deferred.succeed(gates[0]!, undefined)
+      const handle = yield* Fiber.join(starting)
+
+      const slow = yield* Effect.forkChild(handle.reload("SIGHUP"))
+      yield* Effect.yieldNow
+      text = "default: deny\nrules: []\n"
+      const fast = yield* Effect.forkChild(handle.reload("file changed"))
+      yield* Effect.yieldNow
+      // Without one reload at a time both are reading now: the newer read finishing first had the older text
+      // installed after it. With it, the second reload reads only once the first is done.
+      yield* Deferred.succeed(gates.at(-1)!, undefined)
+      yield* Effect.yieldNow
+      yield* Deferred.succeed(gates[1]!, undefined)
+      for (let i = 0; i < 10 && gates.length < 3; i++) yield* Effect.yieldNow
+      for (const gate of gates) yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(slow)
+      yield* Fiber.join(fast)
+      expect((yield* handle.driver.authZReq(ping)).Allow).toBe(false)
     })
   )
 })

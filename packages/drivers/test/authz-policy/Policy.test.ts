@@ -74,4 +74,37 @@ describe("Policy.parse", () => {
     expect(reasonOf("rules: []")).toContain("default: Missing key")
     expect(reasonOf("- 1")).toMatch(/Expected object/)
   })
+
+  it("reads strictly: an unknown tag, an unsupported YAML version or a second document is an error", () => {
+    // Without the check the tag was a warning on stderr and the policy loaded as if it were not there.
+    expect(reasonOf("default: !foo allow\nrules: []\n")).toMatch(/^invalid policy test.yaml: Unresolved tag: !foo/)
+    expect(reasonOf("default: !!js/function 'x'\nrules: []\n")).toContain("Unresolved tag")
+    expect(reasonOf("%YAML 1.3\n---\ndefault: allow\nrules: []\n")).toContain("Unsupported YAML version 1.3")
+    expect(reasonOf("default: allow\nrules: []\n---\ndefault: deny\nrules: []\n")).toContain(
+      "more than one YAML document"
+    )
+  })
+
+  it("refuses alias bombs and deep nesting with a reason naming the limit, without exhausting the process", () => {
+    const laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for (let i = 1; i < 10; i++)
+      laughs.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(", ")}]`
+      )
+    expect(reasonOf(laughs.join("\n"))).toContain(`more than ${Policy.maxAliasCount} aliases expanded`)
+    expect(reasonOf(`default: allow\nrules: ${"[".repeat(20000)}${"]".repeat(20000)}`)).toContain(
+      "collections nested too deeply to read"
+    )
+  })
+
+  it("names at most maxIssues problems, and counts the others", () => {
+    const rules = Array.from({ length: 500 }, (_, i) => `  - { name: r${i}, decision: deny, methods: [get] }`)
+    const reason = reasonOf(`default: allow\nrules:\n${rules.join("\n")}`)
+    expect(reason.match(/expected an upper-case HTTP method/g)).toHaveLength(Policy.maxIssues)
+    expect(reason).toMatch(/; and 490 more problems$/)
+    const long = reasonOf(`default: allow\nrules:\n  - { name: a, decision: deny, routes: [${"x".repeat(10000)}] }`)
+    expect(long.length).toBeLessThan(500)
+  })
 })

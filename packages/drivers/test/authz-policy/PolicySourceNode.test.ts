@@ -1,6 +1,7 @@
 import { type PolicySource, PolicySourceNode } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -56,6 +57,46 @@ describe("PolicySourceNode", () => {
       const why = yield* firstChangeAfter(PolicySourceNode.make(file), () => process.kill(process.pid, "SIGHUP"))
       expect(why._tag === "Some" && why.value).toBe("SIGHUP")
       expect(process.listenerCount("SIGHUP")).toBe(0)
+    })
+  )
+
+  it.live("reads only a regular file of at most maxBytes, and says what else it found", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // Without the check a FIFO waited for a writer for ever (holding the plugin's start), /dev/zero filled the memory.
+      const reasonOf = (name: string) =>
+        Effect.map(
+          Effect.flip(PolicySourceNode.make(Path.join(dir, name)).read.pipe(Effect.timeout("3 seconds"))),
+          (e) => e.message
+        )
+      ChildProcess.execFileSync("mkfifo", [Path.join(dir, "fifo.yaml")])
+      Fs.symlinkSync("/dev/zero", Path.join(dir, "zero.yaml"))
+      Fs.mkdirSync(Path.join(dir, "folder.yaml"))
+      Fs.writeFileSync(Path.join(dir, "big.yaml"), Buffer.alloc(PolicySourceNode.maxBytes + 1, "#"))
+      expect(yield* reasonOf("fifo.yaml")).toMatch(/fifo\.yaml: a FIFO, not a regular file$/)
+      expect(yield* reasonOf("zero.yaml")).toMatch(/zero\.yaml: a character device, not a regular file$/)
+      expect(yield* reasonOf("folder.yaml")).toMatch(/folder\.yaml: a directory, not a regular file$/)
+      expect(yield* reasonOf("big.yaml")).toContain(
+        `big.yaml: ${PolicySourceNode.maxBytes + 1} bytes, more than the limit of ${PolicySourceNode.maxBytes} bytes`
+      )
+      Fs.writeFileSync(Path.join(dir, "big.yaml"), Buffer.alloc(PolicySourceNode.maxBytes, "#"))
+      const whole = yield* PolicySourceNode.make(Path.join(dir, "big.yaml"), { quiet: 0 }).read
+      expect(whole.length).toBe(PolicySourceNode.maxBytes)
+    })
+  )
+
+  it.live("reads a file still being written only once it has been left alone for the quiet time", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "policy.yaml")
+      // A valid prefix of the policy: read as it stands, it would allow what the second rule denies.
+      const prefix = "default: allow\nrules:\n  - { name: a, decision: deny, privileged: true }\n"
+      const rest = "  - { name: b, decision: deny, hostMounts: [/etc] }\n"
+      Fs.writeFileSync(file, prefix)
+      const reading = yield* Effect.forkChild(PolicySourceNode.make(file, { quiet: "400 millis" }).read)
+      yield* Effect.sleep("150 millis")
+      Fs.appendFileSync(file, rest)
+      expect(yield* Fiber.join(reading)).toBe(prefix + rest)
     })
   )
 })
