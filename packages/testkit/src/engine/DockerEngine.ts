@@ -97,6 +97,11 @@ export interface Engine {
   readonly logTail: (lines?: number) => string
   /** Stops the daemon (SIGTERM, by pid) and starts it again on the same data root, as a host reboot would. */
   readonly restart: Effect.Effect<void, DockerEngineError>
+  /**
+   * As `restart`, with `daemonArgs` in place of the options' (kept by later restarts): e.g. `["--experimental", "-s",
+   * "NAME:TAG"]` to start the same data root on a managed storage-driver plugin enabled before, `[]` to go back.
+   */
+  readonly restartWith: (daemonArgs: ReadonlyArray<string>) => Effect.Effect<void, DockerEngineError>
 }
 
 /**
@@ -330,6 +335,7 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
       )
     const logTail = (lines = 30) => tail(log, lines)
 
+    let daemonArgs = options.daemonArgs ?? []
     const spawnDaemon = () => {
       const out = Fs.openSync(log, "a")
       const child = ChildProcess.spawn(
@@ -344,7 +350,7 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
           `--pidfile=${Path.join(dir, "docker.pid")}`,
           `--host=${host}`,
           ...(options.usernsRemap === undefined ? [] : [`--userns-remap=${options.usernsRemap}`]),
-          ...(options.daemonArgs ?? [])
+          ...daemonArgs
         ],
         { stdio: ["ignore", out, out], env }
       )
@@ -413,6 +419,11 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
       if (state.pid < 0) return yield* new DockerEngineError({ reason: `could not spawn ${tools.dockerd}` })
       yield* waitForInfo
     })
+    const restartWith = (args: ReadonlyArray<string>) =>
+      Effect.suspend(() => {
+        daemonArgs = args
+        return restart
+      })
 
     // The image: a folder holding bin/busybox and one link per applet, imported from a tar.
     const image = options.image ?? "dpk-busybox:latest"
@@ -439,7 +450,8 @@ export const make = (options: Options = {}): Effect.Effect<Engine, DockerEngineE
       docker,
       dockerResult,
       logTail,
-      restart
+      restart,
+      restartWith
     } satisfies Engine
   })
 
