@@ -65,7 +65,9 @@ interface Record {
 
 describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.10", () => {
   const name = uniqueName("dpk-e2e-log")
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-log-"))
+  const dir =
+    // Vitest runs a skipped describe's body too: no folder where the engine cannot run (its hooks do not).
+    shared.engine === undefined ? "" : Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-log-"))
   const reports: Array<LogStreams.Stats> = []
   let close: () => Promise<void>
 
@@ -327,7 +329,9 @@ describe.skipIf(shared.engine === undefined)("log-file with a stalled sink again
 
 describe.skipIf(shared.engine === undefined)("log-file stopped while docker logs -f is attached, Engine 20.10", () => {
   const name = uniqueName("dpk-e2e-logstop")
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-logstop-"))
+  const dir =
+    // Vitest runs a skipped describe's body too: no folder where the engine cannot run (its hooks do not).
+    shared.engine === undefined ? "" : Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-logstop-"))
   let close: (() => Promise<void>) | undefined
   beforeAll(async () => {
     close = await serve(name, LogFile.layerNode({ dir }))
