@@ -7,6 +7,7 @@
  *   failure is acceptable: the plugin never breaks on absent fields, withheld or non-JSON bodies, TLS users;
  * - no answer carries an error text in a 200 (the daemon ignores it: with `Allow: true` the request goes through);
  * - a denial carries a message (the user would otherwise read `authorization denied by plugin NAME: `).
+ * - AuthZRes does not deny the answer to a create AuthZReq allowed (the daemon has carried it out by then).
  *
  * @since 0.1.0
  */
@@ -114,6 +115,14 @@ export interface Decision {
   readonly msg: string
 }
 
+/** The `AuthZRes` body of `requests.create` answered 201 with the new container's ID. */
+const createdResponse: Authorization.AuthZResponseRequest = {
+  ...requests.create,
+  ResponseStatusCode: 201,
+  ResponseHeaders: { "Api-Version": "1.41", "Content-Type": "application/json", Server: "Docker/20.10.24" },
+  ResponseBody: b64('{"Id":"0123456789ab","Warnings":[]}\n')
+}
+
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
@@ -195,12 +204,22 @@ export const checks: ReadonlyArray<Conformance.Check> = [
   Conformance.check(
     "A denial carries a message",
     {
-      why: "The user reads `authorization denied by plugin NAME: MSG`; an empty Msg leaves them with no reason. (The request asks for a privileged container mounting /; allowing it is the policy's choice.)"
+      why: "The user reads `authorization denied by plugin NAME: MSG`; an empty Msg leaves them with no reason. (The requests include a privileged container mounting /; allowing any of them is the policy's choice.)"
     },
     (context) =>
       Effect.gen(function* () {
         const { ex, decision } = yield* decided(context, requests.dangerous)
         if (!decision.allow && decision.msg.trim() === "") yield* Conformance.fail(ex, "denied with an empty Msg")
+        // The others, where a default or fallback denial may have no message. An answer that is not a decision is
+        // left to the check that sends that request.
+        for (const request of [requests.ping, requests.create, requests.copyIn, requests.tlsUser]) {
+          const other = yield* Conformance.send(context, E.authZReq.path, request)
+          const { status, body } = other.response
+          const msg = isRecord(body) && typeof body.Msg === "string" ? body.Msg : ""
+          if (status === 200 && isRecord(body) && body.Allow === false && msg.trim() === "") {
+            yield* Conformance.fail(other, `denied ${request.RequestMethod} ${request.RequestUri} with an empty Msg`)
+          }
+        }
       })
   ),
   Conformance.check(
@@ -277,15 +296,28 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "AuthZRes lets through the response of a container create that AuthZReq allowed",
+    {
+      why: "The daemon runs AuthZRes after the handler: the container already exists when its 201 answer is denied, and the user is told the create was refused while it was done. Deny in AuthZReq; AuthZRes may only hold back what a response shows. (A create AuthZReq denies is not judged.)"
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const request = yield* decided(context, requests.create)
+        if (!request.decision.allow) return
+        const ex = yield* Conformance.send(context, E.authZRes.path, createdResponse)
+        const response = yield* expectDecision(ex)
+        if (response !== undefined && !response.allow) {
+          yield* Conformance.fail(
+            ex,
+            `AuthZReq allowed a container create, then AuthZRes denied its 201 answer${response.msg === "" ? "" : ` ("${response.msg}")`}: the container exists, and the user is told it was refused`
+          )
+        }
+      })
+  ),
+  Conformance.check(
     "AuthZRes decides a buffered JSON response",
     { why: "After handling a request the daemon sends its response (status, headers, base64 JSON body) to AuthZRes." },
-    (context) =>
-      responseDecided(context, {
-        ...requests.create,
-        ResponseStatusCode: 201,
-        ResponseHeaders: { "Api-Version": "1.41", "Content-Type": "application/json", Server: "Docker/20.10.24" },
-        ResponseBody: b64('{"Id":"0123456789ab","Warnings":[]}\n')
-      })
+    (context) => responseDecided(context, createdResponse)
   ),
   Conformance.check(
     "AuthZRes decides a streamed response without status or body",

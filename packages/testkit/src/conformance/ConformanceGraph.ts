@@ -109,6 +109,15 @@ const onParent = (context: Conformance.Context, childEntries: ReadonlyArray<read
     return { base, child }
   })
 
+/** The names in a folder of this machine; none when it is not one (a plugin elsewhere, or not a folder). */
+const listed = (dir: string): ReadonlyArray<string> => {
+  try {
+    return Fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
 const has = (list: ReadonlyArray<readonly [string, string]>, name: string, content?: string) =>
   list.some(([n, c]) => (n === name || n === `${name}/`) && (content === undefined || c === content))
 
@@ -278,7 +287,7 @@ export const checks: ReadonlyArray<Conformance.Check> = [
   Conformance.check(
     "Get is counted per ID: two Gets answer the same Dir, and the first Put leaves it mounted",
     {
-      why: "Container start, docker cp and layer export each Get the same layer and each Put it once: a driver that unmounts on the first Put pulls the file system from under the container still running on it. What Dir holds is checked where this process sees it (a plugin on this host)."
+      why: "Container start, docker cp and layer export each Get the same layer and each Put it once: a driver that unmounts on the first Put pulls the file system from under the container still running on it. Each layer has its own Dir (the daemon runs a container in its layer's Dir while it exports the image's), which shows the parent's files. What Dir holds is checked where this process sees it (a plugin on this host)."
     },
     (context) =>
       Effect.gen(function* () {
@@ -291,9 +300,25 @@ export const checks: ReadonlyArray<Conformance.Check> = [
           yield* Conformance.fail(second.ex, `the second Get answered ${second.out.Dir}, the first ${first.out.Dir}`)
         }
         if (!first.out.Dir.startsWith("/")) yield* Conformance.fail(first.ex, `Dir ${first.out.Dir} is not absolute`)
+        // The parent, mounted while its child is: another layer, another Dir.
+        const parent = yield* json(context, E.get, { ID: base })
+        if (parent.out.Dir === first.out.Dir) {
+          yield* Conformance.fail(
+            parent.ex,
+            `Get answered the same Dir ${parent.out.Dir} for a layer and for its parent`
+          )
+        }
+        yield* json(context, E.put, { ID: base })
         const marker = Path.join(first.out.Dir, "counted")
-        // Observable only where Dir is this machine's and shows the parent's file (not with a memory mount table).
+        // Observable only where Dir is this machine's and shows the parent's file (not with a memory mount table,
+        // which leaves Dir empty): a Dir here that holds files but not the parent's is another folder.
         const observable = Fs.existsSync(marker)
+        if (!observable && listed(first.out.Dir).length > 0) {
+          yield* Conformance.fail(
+            first.ex,
+            `Dir ${first.out.Dir} holds ${listed(first.out.Dir).slice(0, 5).join(", ")} but not the parent's file "counted": it is not this layer`
+          )
+        }
         const put = yield* json(context, E.put, { ID: rw })
         if (observable && !Fs.existsSync(marker)) {
           yield* Conformance.fail(

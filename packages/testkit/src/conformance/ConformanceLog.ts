@@ -186,7 +186,9 @@ export const checks: ReadonlyArray<Conformance.Check> = [
   ),
   Conformance.check(
     "ReadLogs applies Tail",
-    { why: "The daemon passes --tail to the plugin and does not trim the answer itself. Skipped without ReadLogs." },
+    {
+      why: "The daemon passes --tail to the plugin and does not trim the answer itself; --tail 0 (as in `docker logs --tail 0 -f`) means no old lines, a negative Tail all of them. Skipped without ReadLogs."
+    },
     (context) =>
       Effect.gen(function* () {
         if (!(yield* servesReadLogs(context))) return
@@ -195,6 +197,58 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         })
         if (JSON.stringify(lines(logs.entries)) !== JSON.stringify(["three\n"])) {
           yield* failAction(logs, `--tail 1 answered ${JSON.stringify(lines(logs.entries))}, expected ["three\\n"]`)
+        }
+        const none = yield* readBack(context, (logging) => logging.print("stdout", ["one", "two"]), { Tail: 0 })
+        if (none.entries.length > 0) {
+          yield* failAction(none, `--tail 0 answered ${JSON.stringify(lines(none.entries))}, expected nothing`)
+        }
+      })
+  ),
+  Conformance.check(
+    "ReadLogs answers each line with the time it was logged",
+    {
+      why: "docker logs -t prints the entry's time, and the daemon drops entries older than --since and stops at the first newer than --until by that time: a plugin that stamps entries when it stores or reads them shows wrong times and filters wrongly. Skipped without ReadLogs."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        if (!(yield* servesReadLogs(context))) return
+        // Whole seconds, so a plugin that keeps only milliseconds or microseconds still answers them exactly.
+        const t0 = BigInt(Date.UTC(2020, 0, 1)) * 1_000_000n
+        const times = [t0 + 1_000_000_000n, t0 + 5_000_000_000n]
+        const logs = yield* readBack(context, (logging) =>
+          logging.write([
+            ...LogSequences.entriesOf("stdout", "early", times[0]),
+            ...LogSequences.entriesOf("stderr", "late", times[1])
+          ])
+        )
+        const got = logs.entries.map((e) => new Date(Number(e.timeNano / 1_000_000n)).toISOString())
+        const want = times.map((t) => new Date(Number(t / 1_000_000n)).toISOString())
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          yield* failAction(
+            logs,
+            `lines logged at ${want.join(" and ")} were answered with the times ${JSON.stringify(got)}`
+          )
+        }
+      })
+  ),
+  Conformance.check(
+    "ReadLogs gives back a line longer than 16 KiB as one line",
+    {
+      why: "The daemon sends a long line as partial entries of 16 KiB (the last marked last) and docker logs prints each entry ReadLogs answers as it is: the line must come back whole, with one newline at its end, not one per chunk. Skipped without ReadLogs."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        if (!(yield* servesReadLogs(context))) return
+        const long = Array.from({ length: 40 * 1024 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("")
+        const logs = yield* readBack(context, (logging) => logging.print("stdout", [long, "short"]))
+        // What docker logs prints: the entries' lines one after the other.
+        const shown = lines(logs.entries).join("")
+        if (shown !== `${long}\nshort\n`) {
+          const newlines = (shown.match(/\n/g) ?? []).length
+          yield* failAction(
+            logs,
+            `a 40 KiB line and a short one came back as ${logs.entries.length} entries, ${shown.length} characters with ${newlines} newlines; docker logs would print ${newlines} lines, expected the 40 KiB line then "short"`
+          )
         }
       })
   ),

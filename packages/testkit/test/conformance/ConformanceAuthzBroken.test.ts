@@ -1,11 +1,15 @@
 /**
- * The AuthZPlugin suite against policies that read container-create bodies differently from the daemon.
+ * The AuthZPlugin suite against policies that read container-create bodies differently from the daemon, and
+ * against authz-policy (the baseline policy) broken one way at a time.
  */
 import { GoJson } from "@docker-plugin-kit/client"
+import { AuthzPolicy, PolicySourceMemory } from "@docker-plugin-kit/drivers"
 import { Authorization } from "@docker-plugin-kit/protocol"
 import { Conformance, ConformanceAuthz, ConformanceSuites } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as Fs from "node:fs"
+import { fileURLToPath } from "node:url"
 
 /** Denies privileged creates and creates it cannot see; `parse` reads the JSON body. */
 const policy = (parse: (text: string) => unknown) =>
@@ -82,6 +86,61 @@ describe("ConformanceAuthz against policies that read bodies unlike the daemon",
       expect(failures(report)).toEqual({
         [check]:
           "a privileged create is denied, but allowed with its keys in lower case, which the daemon reads as the same privileged create"
+      })
+    })
+  )
+})
+
+const baseline = Fs.readFileSync(
+  fileURLToPath(new URL("../../../../examples/authz-policy/baseline.yaml", import.meta.url)),
+  "utf8"
+)
+
+/** authz-policy with the baseline policy, some methods replaced. */
+const brokenPolicy = (patch: (driver: Authorization.Driver) => Partial<Authorization.Driver>) =>
+  Layer.effect(
+    Authorization.Authorization,
+    Effect.gen(function* () {
+      const driver = yield* Authorization.Authorization
+      return { ...driver, ...patch(driver) }
+    })
+  ).pipe(
+    Layer.provide(
+      Layer.unwrap(
+        Effect.map(PolicySourceMemory.make(baseline), (source) =>
+          AuthzPolicy.layer({ audit: () => Effect.void }).pipe(Layer.provide(PolicySourceMemory.layer(source)))
+        )
+      )
+    )
+  )
+
+describe("ConformanceAuthz against broken authz-policy", () => {
+  it.live("authz-policy passes every check", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(brokenPolicy(() => ({})))
+      expect(report.outcomes.filter((o) => o.status !== "pass")).toEqual([])
+    })
+  )
+
+  it.live("a denial without a message where the policy falls back to denying (here: the ping)", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(
+        brokenPolicy((d) => ({
+          authZReq: (r) => (r.RequestUri === "/_ping" ? Effect.succeed({ Allow: false }) : d.authZReq(r))
+        }))
+      )
+      expect(failures(report)).toEqual({ "A denial carries a message": "denied HEAD /_ping with an empty Msg" })
+    })
+  )
+
+  it.live("an AuthZRes that denies every response", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(
+        brokenPolicy(() => ({ authZRes: () => Effect.succeed({ Allow: false, Msg: "responses are not allowed" }) }))
+      )
+      expect(failures(report)).toEqual({
+        "AuthZRes lets through the response of a container create that AuthZReq allowed":
+          'AuthZReq allowed a container create, then AuthZRes denied its 201 answer ("responses are not allowed"): the container exists, and the user is told it was refused'
       })
     })
   )

@@ -58,4 +58,36 @@ describe("ConformanceGraph against broken drivers", () => {
       expect(reason).toMatch(/after two Gets and one Put, .*counted is gone/)
     })
   )
+
+  it.live("a Get that answers the same Dir for every layer", () =>
+    Effect.gen(function* () {
+      const report = yield* failures(broken((d) => ({ get: (request) => Effect.as(d.get(request), { Dir: base }) })))
+      expect(report).toEqual({
+        "Get is counted per ID: two Gets answer the same Dir, and the first Put leaves it mounted": `Get answered the same Dir ${base} for a layer and for its parent`
+      })
+    })
+  )
+
+  it.live("a Get that answers a folder of this host that is not the layer", () =>
+    Effect.gen(function* () {
+      // Mounts the layer, but answers a folder of its own (one per layer, with a file in it).
+      const report = yield* failures(
+        broken((d) => ({
+          get: (request) =>
+            Effect.andThen(d.get(request), () =>
+              Effect.sync(() => {
+                const Dir = Path.join(base, `elsewhere-${request.ID}`)
+                Fs.mkdirSync(Dir, { recursive: true })
+                Fs.writeFileSync(Path.join(Dir, "unrelated"), "")
+                return { Dir }
+              })
+            )
+        }))
+      )
+      const [check, reason] = Object.entries(report)[0] ?? []
+      expect(Object.keys(report)).toHaveLength(1)
+      expect(check).toMatch(/^Get is counted per ID/)
+      expect(reason).toMatch(/elsewhere-.* holds unrelated but not the parent's file "counted": it is not this layer$/)
+    })
+  )
 })

@@ -48,7 +48,9 @@ const untilBlind = Layer.sync(LogDriver.LogDriver, () => {
     readLogs: ({ Info, Config }) =>
       Effect.sync(() => {
         const all = (logged.get(Info.ContainerID) ?? []).map((e) =>
-          LogEntry.make({ source: e.source, timeNano: e.timeNano, line: new Uint8Array([...e.line, 10]) })
+          LogEntry.endsLine(e)
+            ? LogEntry.make({ source: e.source, timeNano: e.timeNano, line: new Uint8Array([...e.line, 10]) })
+            : e
         )
         return LogFraming.encodeStream(Stream.fromIterable(Config.Tail < 0 ? all : all.slice(all.length - Config.Tail)))
       })
