@@ -49,10 +49,11 @@ export const format = (entry: AuditEntry, now: Date = new Date()): string => {
  * @since 0.1.0
  */
 export const droppedLine = (count: number, now: Date = new Date()): string =>
-  `timestamp=${now.toISOString()} level=WARN message="authz audit lines dropped: the output took no more" dropped=${count}\n`
+  warning("authz audit lines dropped: the output took no more", now, ` dropped=${count}`)
 
-const warning = (message: string) =>
-  `timestamp=${new Date().toISOString()} level=WARN message=${JSON.stringify(message)}\n`
+/** A WARN line in the audit's logfmt shape, with `fields` (` key=value` pairs) after the message. */
+const warning = (message: string, now: Date = new Date(), fields = "") =>
+  `timestamp=${now.toISOString()} level=WARN message=${JSON.stringify(message)}${fields}\n`
 
 /**
  * Where audit text goes: it writes `text` and calls `done` once the output took it, with an error if it did not;

@@ -291,9 +291,8 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
               Fs.writeFileSync(tmp.parent, Parent ?? "")
             })
             if (mode === "vfs" && Parent !== undefined) {
-              const from = layout(s.root, Parent)
-              yield* ownFolders(Parent, [from.dir, from.diff])
-              yield* mounts.copy(from.diff, tmp.diff)
+              yield* ownLayers(s, Parent, [], false)
+              yield* mounts.copy(layout(s.root, Parent).diff, tmp.diff)
             }
             yield* io("rename", final.dir, () => Fs.renameSync(tmp.dir, final.dir))
           }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(tmp.dir, { recursive: true, force: true }))))

@@ -81,13 +81,21 @@ export const header = (headers: Readonly<Record<string, string>> | undefined, na
 }
 
 /**
+ * The media type of a `Content-Type`, as Go's `mime.ParseMediaType` reads it: in lower case, parameters such as
+ * `charset` left out.
+ *
+ * @since 0.1.0
+ */
+export const mediaType = (contentType: string): string => contentType.split(";")[0]!.trim().toLowerCase()
+
+/**
  * Whether a `Content-Type` is JSON as the daemon decides it: media type exactly `application/json`, parameters
  * such as `charset` ignored.
  *
  * @since 0.1.0
  */
 export const isJsonContentType = (contentType: string | undefined): boolean =>
-  contentType !== undefined && contentType.split(";")[0]!.trim().toLowerCase() === "application/json"
+  contentType !== undefined && mediaType(contentType) === "application/json"
 
 const strictBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
-import { type AuthzRequest, header } from "./AuthzRequest.ts"
+import { type AuthzRequest, header, mediaType } from "./AuthzRequest.ts"
 import * as EngineRoute from "./EngineRoute.ts"
 import * as GoJson from "./internal/goJson.ts"
 import { hostConfigSpec, localVolumeSource } from "./internal/hostConfig.ts"
@@ -219,7 +219,7 @@ const formTypes: ReadonlySet<string> = new Set(["application/x-www-form-urlencod
 const buildSpec = (request: AuthzRequest): Result.Result<ContainerSpec, string> => {
   const body = request.body
   if (body._tag === "NotJson" && body.contentType !== undefined) {
-    const type = body.contentType.split(";")[0]!.trim().toLowerCase()
+    const type = mediaType(body.contentType)
     // A form of length 0 holds no options; one of unknown length (chunked) may.
     if (formTypes.has(type) && header(request.headers, "Content-Length")?.trim() !== "0") {
       return Result.fail(
