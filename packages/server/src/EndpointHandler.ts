@@ -86,7 +86,9 @@ const describeDefect = (defect: unknown): string => {
   if (defect instanceof Error) return defect.message
   if (typeof defect === "string") return defect
   try {
-    return JSON.stringify(defect)
+    // `undefined`, a function or a symbol have no JSON: `JSON.stringify` answers `undefined`, not a string, and
+    // `Wire.errorText` would then throw (a bare 500 again).
+    return JSON.stringify(defect) ?? Formatter.format(defect)
   } catch {
     return Formatter.format(defect)
   }
@@ -106,7 +108,10 @@ const failureResponse =
       }
       // A driver written without the types may fail with a string or a plain value: its text, not a bare 500.
       const message = typeof error?.message === "string" ? error.message : describeDefect(error)
-      return Effect.succeed(errorResponse(message, 500))
+      // The daemon reads an empty `Err` as no error message at all and shows the raw body: name the call instead.
+      return Effect.succeed(
+        errorResponse(message === "" ? `${endpoint.api}.${endpoint.method} failed without a message` : message, 500)
+      )
     }
     if (Cause.hasInterruptsOnly(cause)) {
       return Effect.succeed(errorResponse(`${endpoint.path} was interrupted`, 503))
@@ -225,6 +230,22 @@ const streamInputReader =
   }
 
 /**
+ * Calls a driver method. One that throws before it returns its effect (work done synchronously in the method, or a
+ * driver written without the types) is a defect like any other: answered with `Err` and logged, where the throw
+ * would otherwise escape the handler and leave the daemon a bare 500.
+ */
+const invoke = (
+  method: (input: any) => Effect.Effect<unknown, DriverFailure>,
+  input: unknown
+): Effect.Effect<unknown, DriverFailure> => {
+  try {
+    return method(input)
+  } catch (e) {
+    return Effect.die(e)
+  }
+}
+
+/**
  * Builds the handler of an endpoint served by `method`.
  *
  * @since 0.1.0
@@ -249,7 +270,7 @@ export const make = (
   ) =>
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
-      : Effect.matchCauseEffectEager(deadline(method(input.success), fiber), matchCall)
+      : Effect.matchCauseEffectEager(deadline(invoke(method, input.success), fiber), matchCall)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
   return (request) =>
@@ -259,22 +280,26 @@ export const make = (
 const respondWith = (
   endpoint: Endpoint.Any
 ): ((output: unknown) => Effect.Effect<HttpServerResponse.HttpServerResponse>) => {
-  if (endpoint.response._tag === "Stream") {
-    const type = endpoint.response.contentType
-    // Stream.orDie is applied by the platform: a failure after the status line aborts the connection, so the
-    // daemon sees a broken transfer instead of a truncated body that looks complete.
-    return (output) =>
-      Effect.succeed(
-        HttpServerResponse.stream(StreamTurns.withTurns(output as Stream.Stream<Uint8Array, DriverFailure>), {
-          contentType: type
-        })
-      )
-  }
-  const encode = WireCodec.encoder(endpoint.response.schema, compiled)
   const invalid = (reason: string) => {
     const message = `${endpoint.api}.${endpoint.method}: the driver returned an invalid response: ${reason}`
     return Effect.as(Effect.logError(message), errorResponse(message, 500))
   }
+  if (endpoint.response._tag === "Stream") {
+    const type = endpoint.response.contentType
+    // Stream.orDie is applied by the platform: a failure after the status line aborts the connection, so the
+    // daemon sees a broken transfer instead of a truncated body that looks complete.
+    // Anything else than a stream (a driver written without the types) would only fail once the platform runs it,
+    // closing the connection without a status line: answer `Err` while that is still possible.
+    return (output) =>
+      Stream.isStream(output)
+        ? Effect.succeed(
+            HttpServerResponse.stream(StreamTurns.withTurns(output as Stream.Stream<Uint8Array, DriverFailure>), {
+              contentType: type
+            })
+          )
+        : invalid(`expected a stream of bytes, got ${Formatter.format(output)}`)
+  }
+  const encode = WireCodec.encoder(endpoint.response.schema, compiled)
   return (output) => {
     const encoded = encode(output)
     if (Result.isFailure(encoded)) return invalid(encoded.failure)

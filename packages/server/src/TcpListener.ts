@@ -130,8 +130,14 @@ export const exposureWarning = (url: string, tls: TlsFiles | undefined): string 
 const writeAtomically = (path: string, content: string) => {
   Fs.mkdirSync(Path.dirname(path), { recursive: true })
   const tmp = `${path}.${process.pid}.tmp`
-  Fs.writeFileSync(tmp, content, { mode: 0o644 })
-  Fs.renameSync(tmp, path)
+  try {
+    Fs.writeFileSync(tmp, content, { mode: 0o644 })
+    Fs.renameSync(tmp, path)
+  } catch (e) {
+    // A spec path taken by a folder, a full disk: the start fails, leaving no temporary file in the daemon's folder.
+    Fs.rmSync(tmp, { force: true })
+    throw e
+  }
 }
 
 const createServer = (tls: TlsFiles | undefined) => (options: Http.ServerOptions) =>

@@ -59,16 +59,30 @@ export const options = (
   ...(given.group === undefined ? {} : { group: given.group })
 })
 
-const tryConnect = (path: string): Promise<boolean> =>
+/** The connect errors that say nobody listens on a socket: a stale one left by a crash, or none at all. */
+const nobodyListens: ReadonlySet<string | undefined> = new Set(["ECONNREFUSED", "ENOENT"])
+
+/**
+ * Why the socket at `path` may still be in use, or `undefined` when nobody listens on it. Only a refused connection
+ * proves it stale: a live process whose backlog is full (its event loop busy) answers `EAGAIN`, and one whose socket
+ * this process may not open answers `EACCES`; replacing theirs would cut them off from the daemon.
+ */
+const inUse = (path: string): Promise<string | undefined> =>
   new Promise((resolve) => {
     const socket = Net.connect({ path })
-    const done = (alive: boolean) => {
+    const done = (reason: string | undefined) => {
       socket.destroy()
-      resolve(alive)
+      resolve(reason)
     }
-    socket.once("connect", () => done(true))
-    socket.once("error", () => done(false))
-    socket.setTimeout(1000, () => done(false))
+    socket.once("connect", () => done("is served by another live process"))
+    socket.once("error", (e: NodeJS.ErrnoException) =>
+      done(
+        nobodyListens.has(e.code)
+          ? undefined
+          : `may be served by another live process (connecting failed: ${e.message})`
+      )
+    )
+    socket.setTimeout(1000, () => done("may be served by another live process (connecting to it timed out)"))
   })
 
 /**
@@ -88,7 +102,8 @@ export const prepareSocketPath = (path: string): Effect.Effect<void, ListenError
         return
       }
       if (!stat.isSocket()) throw new Error("exists and is not a socket; refusing to replace it")
-      if (await tryConnect(path)) throw new Error("is served by another live process; refusing to steal it")
+      const used = await inUse(path)
+      if (used !== undefined) throw new Error(`${used}; refusing to steal it`)
       Fs.rmSync(path, { force: true })
     },
     catch: (e) => new ListenError({ address: path, reason: (e as Error).message })
@@ -157,7 +172,10 @@ const makeStagingDir = (path: string): Effect.Effect<string, ListenError> =>
       for (const entry of owned ? Fs.readdirSync(dir) : []) {
         const leftover = Path.join(dir, entry)
         if (!leftover.startsWith(prefix)) continue
-        if (Fs.existsSync(Path.join(leftover, stagedName)) && (await tryConnect(Path.join(leftover, stagedName))))
+        if (
+          Fs.existsSync(Path.join(leftover, stagedName)) &&
+          (await inUse(Path.join(leftover, stagedName))) !== undefined
+        )
           continue
         Fs.rmSync(leftover, { recursive: true, force: true })
       }

@@ -184,6 +184,44 @@ describe("PluginServer call handling", () => {
     })
   )
 
+  it.live("a method that throws, or fails or dies with a value JSON has no text for, is still answered with Err", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const path = Path.join(dir, "t.sock")
+      const driver = Layer.effect(
+        VolumeDriver.VolumeDriver,
+        Effect.map(VolumeMemory.make(), (memory) => ({
+          ...memory,
+          // Work done before the effect is returned: the throw escapes the method, not the effect.
+          remove: (request: VolumeDriver.NameRequest): Effect.Effect<{}> => {
+            throw new Error(`cannot remove ${request.Name}`)
+          },
+          unmount: () => Effect.fail(undefined as unknown as DriverFailure),
+          capabilities: () => Effect.die(Symbol("gone")),
+          get: () => Effect.fail(new DriverError({ message: "" }))
+        }))
+      )
+      yield* serve({ name: "t", listen: Listener.unix("t", { path }) }, driver)
+      const thrown = yield* post({ socketPath: path }, "/VolumeDriver.Remove", { Name: "x" })
+      expect([thrown.status, thrown.headers["content-type"], thrown.body]).toEqual([
+        500,
+        "application/vnd.docker.plugins.v1.1+json",
+        { Err: "internal error in VolumeDriver.Remove: cannot remove x" }
+      ])
+      const undefinedFailure = yield* post({ socketPath: path }, "/VolumeDriver.Unmount", { Name: "x", ID: "c" })
+      expect([undefinedFailure.status, undefinedFailure.body]).toEqual([500, { Err: "undefined" }])
+      const symbol = yield* post({ socketPath: path }, "/VolumeDriver.Capabilities", {})
+      expect([symbol.status, symbol.body]).toEqual([
+        500,
+        { Err: "internal error in VolumeDriver.Capabilities: Symbol(gone)" }
+      ])
+      const empty = yield* post({ socketPath: path }, "/VolumeDriver.Get", { Name: "x" })
+      expect([empty.status, empty.body]).toEqual([500, { Err: "VolumeDriver.Get failed without a message" }])
+      // The server is fine.
+      expect((yield* post({ socketPath: path }, "/Plugin.Activate")).status).toBe(200)
+    })
+  )
+
   it.live("an absent optional endpoint answers the daemon's default", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

@@ -39,6 +39,9 @@ const Api = PluginApi.make({
     }),
     ahead: Endpoint.jsonToStream("Ahead", Schema.Struct({ Chunks: Schema.Number }), Wire.TarContentType, {
       description: "Streams Chunks reusable chunks of 256 KiB, chunk i filled with the byte i % 251, counting pulls."
+    }),
+    notStream: Endpoint.jsonToStream("NotStream", Schema.Struct({}), Wire.TarContentType, {
+      description: "Answers a string where a stream is due, as a driver written without the types might."
     })
   }
 })
@@ -56,6 +59,7 @@ const aheadBytes = 256 * 1024
 const aheadPool = ReusableChunk.pool(aheadBytes)
 let aheadPulled = 0
 const EchoLayer = Layer.succeed(Echo, {
+  notStream: () => Effect.succeed("no stream" as unknown as Stream.Stream<Uint8Array>),
   ahead: ({ Chunks }) =>
     Effect.succeed(
       Stream.range(0, Chunks - 1).pipe(
@@ -254,6 +258,17 @@ describe("streamed bodies", () => {
       expect(reply.status).toBe(200)
       expect(reply.aborted).toBe(true)
       expect(reply.bytes).toBeLessThan(8 << 20)
+    })
+  )
+
+  it.live("a driver answering something else than a stream gets a 500 with Err, not a closed connection", () =>
+    Effect.gen(function* () {
+      const socketPath = yield* serveEcho("nostream")
+      const reply = yield* request(socketPath, "/Echo.NotStream", "{}")
+      expect(reply.status).toBe(500)
+      expect(JSON.parse(reply.text)).toEqual({
+        Err: 'Echo.NotStream: the driver returned an invalid response: expected a stream of bytes, got "no stream"'
+      })
     })
   )
 

@@ -152,6 +152,26 @@ describe("TcpListener", () => {
     })
   )
 
+  it.live("a spec path taken by a folder fails the start with a ListenError naming it, and leaves no file behind", () =>
+    Effect.gen(function* () {
+      const specDir = yield* tempDir
+      const taken = Path.join(specDir, "taken.spec")
+      Fs.mkdirSync(taken)
+      const exit = yield* Effect.exit(
+        Layer.build(
+          PluginServer.layer({ name: "taken", listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir } }).pipe(
+            Layer.provide(VolumeMemory.layer())
+          )
+        )
+      )
+      const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
+      expect(Option.getOrUndefined(error)).toBeInstanceOf(ListenError.ListenError)
+      expect(String(Option.getOrUndefined(error)?.message)).toMatch(/taken\.spec: could not write: .*EISDIR/)
+      expect(Fs.readdirSync(specDir)).toEqual(["taken.spec"])
+      expect(Fs.readdirSync(taken)).toEqual([])
+    })
+  )
+
   it("the spec file is encoded through SpecFile.JsonSpec; the daemon presents the plugin's own pair by default", () => {
     const tls = { certFile: "/pki/plugin.pem", keyFile: "/pki/plugin.key", caFile: "/pki/ca.pem" }
     const file = TcpListener.specFile("p", "/etc/docker/plugins", "https://[::1]:9443", tls)

@@ -4,6 +4,7 @@ import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { ListenError, PluginServer, UnixListener } from "@docker-plugin-kit/server"
 import { afterEach, describe, expect, it, vi } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -147,6 +148,46 @@ describe("UnixListener", () => {
         )
       )
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain(`${path}: exists and is not a socket`)
+    })
+  )
+
+  it.live("a live process too busy to accept (its backlog full) keeps its socket: the start is refused", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "busy.sock")
+      // A plugin whose event loop is blocked: the kernel queues one connection, then refuses with EAGAIN.
+      const busy = yield* Effect.acquireRelease(
+        Effect.callback<ReturnType<typeof spawn>>((resume) => {
+          const child = spawn(
+            process.execPath,
+            [
+              "-e",
+              `require("net").createServer().listen({ path: ${JSON.stringify(path)}, backlog: 1 }, () => {
+                 console.log("up")
+                 Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000)
+               })`
+            ],
+            { stdio: ["ignore", "pipe", "inherit"] }
+          )
+          child.stdout!.once("data", () => resume(Effect.succeed(child)))
+        }),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      const queued = yield* Effect.acquireRelease(
+        Effect.sync(() => [Net.connect({ path }), Net.connect({ path })]),
+        (sockets) =>
+          Effect.sync(() => {
+            for (const socket of sockets) socket.destroy()
+          })
+      )
+      for (const socket of queued) socket.on("error", () => {})
+      yield* Effect.sleep("100 millis")
+      const exit = yield* Effect.exit(serve(path))
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain(
+        `${path}: may be served by another live process (connecting failed: connect EAGAIN`
+      )
+      // Still the busy process's socket.
+      expect(Fs.lstatSync(path).isSocket()).toBe(true)
+      expect(busy.exitCode).toBe(null)
     })
   )
 })

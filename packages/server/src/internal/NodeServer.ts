@@ -38,14 +38,16 @@ export const headersTimeoutMs = 10_000
  * idle daemon connections; a client that trickles its headers is closed after `headersTimeoutMs`; and there is no
  * limit on the time to receive a whole request (Node's default is 5 minutes), so a multi-gigabyte layer upload is
  * not cut off: the endpoints' own deadlines bound the calls instead, and `BodyStall` closes a connection whose body
- * stops arriving (`BodyLimits.IdleTimeout`).
+ * stops arriving (`BodyLimits.IdleTimeout`). An HTTP/1.1 request without a `Host` header is served: nothing reads
+ * it, and Node's refusal of it is a bare `400` with no `Err`, which the caller cannot tell from any other.
  */
 const daemonOptions: Http.ServerOptions = {
   keepAliveTimeout: 2_000,
   noDelay: true,
   headersTimeout: headersTimeoutMs,
   requestTimeout: 0,
-  connectionsCheckingInterval: 1_000
+  connectionsCheckingInterval: 1_000,
+  requireHostHeader: false
 }
 
 /**

@@ -35,4 +35,22 @@ describe("NodeServer", () => {
       expect(statuses).toEqual([200, 500, 200, 200])
     })
   )
+
+  it.live("an HTTP/1.1 request without a Host header is served, not refused with a bare 400", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "n.sock")
+      yield* Layer.build(
+        PluginServer.layer({ name: "n", listen: Listener.unix("n", { path }) }).pipe(Layer.provide(slowGet))
+      )
+      const body = JSON.stringify({ Name: "v1" })
+      const received = yield* rawExchange(path, [
+        `POST /VolumeDriver.Get HTTP/1.1\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`
+      ])
+      const text = received.toString("utf8")
+      expect(text.slice(0, text.indexOf("\r\n"))).toBe("HTTP/1.1 200 OK")
+      expect(JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4))).toEqual({
+        Volume: { Name: "v1", Mountpoint: "/mnt/v1" }
+      })
+    })
+  )
 })
