@@ -92,7 +92,16 @@ const readSpace = (request: string, space: string, text: string | undefined) => 
   if (text === undefined) return Result.succeed<SpaceRecord>({ pools: {} })
   try {
     const parsed = JSON.parse(text) as SpaceRecord
-    if (typeof parsed.pools === "object" && parsed.pools !== null) return Result.succeed(parsed)
+    // Every pool must read back: one skipped would be carved again, and its record (its addresses) overwritten.
+    const pools: unknown = parsed?.pools
+    if (
+      typeof pools === "object" &&
+      pools !== null &&
+      !Array.isArray(pools) &&
+      Object.values(pools).every((cidr) => typeof cidr === "string" && Result.isSuccess(Prefix.parse(cidr)))
+    ) {
+      return Result.succeed(parsed)
+    }
   } catch {
     // Reported below.
   }

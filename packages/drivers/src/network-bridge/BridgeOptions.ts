@@ -9,7 +9,7 @@
  * | `mtu` (`com.docker.network.driver.mtu`) | 68 to 65535 (at least 1280 with IPv6) | MTU of the bridge and of every veth of the network |
  * | `internal` | `true`/`false` (Go's `ParseBool`) | no gateway, no default route out (same as `docker network create --internal`) |
  * | `prefix` (`com.docker.network.container_iface_prefix`) | letters and digits, at most 12 | interface name prefix in the container (default `eth`) |
- * | `routes` | comma-separated `CIDR` (on-link) or `CIDR@NEXTHOP`, each destination once | static routes given to every container that joins |
+ * | `routes` | comma-separated `CIDR` (on-link) or `CIDR@NEXTHOP`, each destination once (not the network's own IPv4 subnet, nor a default route of a family it has a gateway of: checked at `CreateNetwork`) | static routes given to every container that joins |
  *
  * @since 0.1.0
  */

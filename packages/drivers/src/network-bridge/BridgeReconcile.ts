@@ -3,7 +3,9 @@
  * it creates with an alias naming this plugin instance and the network or endpoint, so links left over from a
  * crash are recognised, and nobody else's link is ever touched.
  *
- * - A recorded bridge that is missing is created again; one that is there is adopted (addresses, up).
+ * - A recorded bridge that is missing is created again; one that is there is adopted (addresses, up) when this
+ *   instance made it for that network. A link of that name that is not (another program's, taken while the plugin
+ *   was down) is left alone, and so are the network's endpoints: no address or veth goes onto someone else's link.
  * - A recorded endpoint whose veth is there is adopted and left alone: a running container keeps its link.
  * - A recorded endpoint not joined yet whose veth is missing gets a new pair; a joined one whose veth is gone
  *   (its container's namespace went away) is reported and left for the daemon's `DeleteEndpoint`.
@@ -50,6 +52,14 @@ export const isOurs = (link: Link, instance: string, kind: "network" | "endpoint
 }
 
 /**
+ * Whether a link is the bridge this instance made for that network.
+ *
+ * @since 0.1.0
+ */
+export const isOwnBridge = (link: Link, instance: string, networkId: string): boolean =>
+  link.kind === "bridge" && isOurs(link, instance, "network", networkId)
+
+/**
  * An endpoint and its network.
  *
  * @since 0.1.0
@@ -67,7 +77,10 @@ export interface Placed {
 export interface Plan {
   readonly createBridges: ReadonlyArray<NetworkRecord>
   readonly adoptBridges: ReadonlyArray<NetworkRecord>
-  /** A recorded bridge whose name is held by a link that is not a bridge: left alone, reported. */
+  /**
+   * A recorded bridge whose name is held by a link this instance did not make for that network (or not a bridge):
+   * left alone with the network's endpoints, reported.
+   */
   readonly blockedBridges: ReadonlyArray<NetworkRecord>
   readonly adoptVeths: ReadonlyArray<Placed>
   readonly recreateVeths: ReadonlyArray<Placed>
@@ -86,12 +99,18 @@ export const plan = (records: ReadonlyArray<NetworkRecord>, links: ReadonlyArray
   const byName = new Map(links.map((l) => [l.name, l] as const))
   const bridges = new Set(records.map((r) => r.bridge))
   const vethEnds = new Set(records.flatMap((r) => r.endpoints.flatMap((e) => [e.hostInterface, e.containerInterface])))
-  const placed = records.flatMap((network) => network.endpoints.map((endpoint) => ({ network, endpoint })))
+  const blocked = (r: NetworkRecord) => {
+    const link = byName.get(r.bridge)
+    return link !== undefined && !isOwnBridge(link, instance, r.id)
+  }
+  const placed = records
+    .filter((r) => !blocked(r))
+    .flatMap((network) => network.endpoints.map((endpoint) => ({ network, endpoint })))
   const present = (p: Placed) => byName.get(p.endpoint.hostInterface)?.kind === "veth"
   return {
     createBridges: records.filter((r) => !byName.has(r.bridge)),
-    adoptBridges: records.filter((r) => byName.get(r.bridge)?.kind === "bridge"),
-    blockedBridges: records.filter((r) => byName.has(r.bridge) && byName.get(r.bridge)?.kind !== "bridge"),
+    adoptBridges: records.filter((r) => byName.has(r.bridge) && !blocked(r)),
+    blockedBridges: records.filter(blocked),
     adoptVeths: placed.filter(present),
     recreateVeths: placed.filter((p) => !present(p) && p.endpoint.sandboxKey === undefined),
     lostVeths: placed.filter((p) => !present(p) && p.endpoint.sandboxKey !== undefined),

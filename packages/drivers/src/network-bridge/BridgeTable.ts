@@ -215,6 +215,17 @@ export const describeNetwork = (
     }
     const v4 = (request.IPv4Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
     const v6 = (request.IPv6Data ?? []).flatMap((d) => (d.Gateway === undefined ? [] : [d.Gateway]))
+    // The daemon makes the gateway `Join` answers the container's default route (metric 0, as every route it adds),
+    // so a configured default route of that family fails ("file exists"), and only when the container joins.
+    const gatewayOf = (destination: string | undefined) =>
+      settings.internal ? undefined : destination === "0.0.0.0/0" ? v4[0] : destination === "::/0" ? v6[0] : undefined
+    const defaultRoute = settings.routes
+      .map((r) => BridgeOptions.networkOf(r.destination))
+      .find((destination) => gatewayOf(destination) !== undefined)
+    if (defaultRoute !== undefined) {
+      const reason = `option routes: ${defaultRoute} is the default route, which every container has through the network's gateway ${plainIp(gatewayOf(defaultRoute)!)} already (a second one fails when the container joins); give it on an --internal network`
+      return Result.fail(new InvalidOption({ reason }))
+    }
     // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.
     const addresses = settings.internal ? [] : [...v4, ...v6]
     return Result.succeed({
@@ -264,8 +275,11 @@ export const createNetwork = (
   })
 
 /**
- * Drops the endpoints of a network whose veth is gone from the host: their container's namespace went away (a
- * daemon killed with its containers never sends their `DeleteEndpoint`), taking the pair with it.
+ * Drops the endpoints of a network that no container uses, whose `DeleteEndpoint` never came: those whose veth is
+ * gone from the host (their container's namespace went away: a daemon killed with its containers never sends it,
+ * taking the pair with it), and those whose container end is on the host (never joined, or given back by the
+ * daemon after the container left, while the plugin was down). The daemon sends `DeleteNetwork` only once it has
+ * no endpoint on the network, and removes the network whatever the answer: keeping them would keep it forever.
  *
  * @since 0.1.0
  */
@@ -276,9 +290,10 @@ export const pruneGone = (
 ): { readonly table: Table; readonly pruned: ReadonlyArray<EndpointRecord> } => {
   const n = table.get(networkId)
   if (n === undefined) return { table, pruned: [] }
-  const pruned = n.endpoints.filter((e) => !onHost(e.hostInterface))
+  const unused = (e: EndpointRecord) => !onHost(e.hostInterface) || onHost(e.containerInterface)
+  const pruned = n.endpoints.filter(unused)
   if (pruned.length === 0) return { table, pruned }
-  return { table: withNetwork(table, { ...n, endpoints: n.endpoints.filter((e) => onHost(e.hostInterface)) }), pruned }
+  return { table: withNetwork(table, { ...n, endpoints: n.endpoints.filter((e) => !unused(e)) }), pruned }
 }
 
 /**
@@ -298,6 +313,28 @@ export const deleteNetwork = (
     next.delete(id)
     return Result.succeed({ table: next, record })
   })
+
+/**
+ * The MAC an endpoint's veth can carry, in colon form. The daemon's `Interface.MacAddress` (`docker run
+ * --mac-address`, in any form Go's `net.ParseMAC` reads) must be 6 bytes, unicast and not all zeros: the kernel
+ * refuses any other when the veth is made, in a message that names neither the field nor the value.
+ *
+ * @since 0.1.0
+ */
+export const checkMac = (mac: string): Result.Result<string, InvalidOption> => {
+  const hex = mac.replace(/[:.-]/g, "").toLowerCase()
+  const fail = (why: string) =>
+    Result.fail(
+      new InvalidOption({
+        reason: `Interface.MacAddress ${mac} ${why}: a container's interface needs a 6-byte unicast Ethernet MAC (docker run --mac-address)`
+      })
+    )
+  if (!/^[0-9a-f]{12}$/.test(hex)) return fail("is not 6 bytes long")
+  // The least significant bit of the first byte marks a group (multicast or broadcast) address.
+  if ((Number.parseInt(hex.slice(0, 2), 16) & 1) === 1) return fail("is a multicast address")
+  if (/^0+$/.test(hex)) return fail("is all zeros")
+  return Result.succeed(hex.match(/../g)!.join(":"))
+}
 
 /**
  * The outcome of `createEndpoint`.
@@ -338,13 +375,15 @@ export const createEndpoint = (
       }
     }
     const given = request.Interface.MacAddress
+    const mac = given === "" ? Result.succeed(generatedMac(id)) : checkMac(given)
+    if (Result.isFailure(mac)) return Result.fail(mac.failure)
     const endpointRecord: EndpointRecord = {
       id,
       hostInterface: names.host,
       containerInterface: names.container,
       address: request.Interface.Address,
       addressIPv6: request.Interface.AddressIPv6,
-      macAddress: given === "" ? generatedMac(id) : given,
+      macAddress: mac.success,
       macGenerated: given === ""
     }
     const updated: NetworkRecord = { ...n, endpoints: [...n.endpoints, endpointRecord] }

@@ -156,7 +156,9 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
       yield* links.setUp(n.bridge)
     }
     for (const n of plan.blockedBridges) {
-      yield* Effect.logWarning(`network ${n.id}: ${n.bridge} exists on the host but is not a bridge; left it alone`)
+      yield* Effect.logWarning(
+        `network ${n.id}: ${n.bridge} exists on the host but is not the bridge this plugin made for it; left it and the network's ${n.endpoints.length} endpoint(s) alone`
+      )
     }
     for (const { network: n, endpoint: e } of plan.adoptVeths) yield* links.attach(e.hostInterface, n.bridge)
     for (const { network: n, endpoint: e } of plan.recreateVeths) {
@@ -190,6 +192,22 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
           : Effect.fail(new NetworkConflict({ reason: `interface ${name} exists already on the host` }))
       })
 
+    /**
+     * Refused when the network's bridge name is held by a link this instance did not make for it (taken while the
+     * plugin was down): a veth is never put on another program's link. A missing bridge fails in `addVeth`.
+     */
+    const checkOwnBridge = (n: BridgeTable.NetworkRecord): Effect.Effect<void, LinksError | NetworkConflict> =>
+      Effect.flatMap(links.list, (all): Effect.Effect<void, NetworkConflict> => {
+        const link = all.find((l) => l.name === n.bridge)
+        return link === undefined || BridgeReconcile.isOwnBridge(link, instance, n.id)
+          ? Effect.void
+          : Effect.fail(
+              new NetworkConflict({
+                reason: `bridge ${n.bridge} of network ${n.id} is not this plugin's (another program's link has that name); remove the network`
+              })
+            )
+      })
+
     return NetworkDriver.NetworkDriver.of({
       getCapabilities: () =>
         Effect.succeed({ Scope: "local" as const, ConnectivityScope: "local" as const, GwAllocChecker: true }),
@@ -213,19 +231,33 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
       deleteNetwork: ({ NetworkID }) =>
         serialised(
           Effect.gen(function* () {
-            const names = new Set((yield* links.list).map((l) => l.name))
+            const all = yield* links.list
+            const names = new Set(all.map((l) => l.name))
             const { pruned, table: kept } = BridgeTable.pruneGone(yield* Ref.get(ref), NetworkID, (n) => names.has(n))
             for (const e of pruned) {
-              yield* Effect.logWarning(`endpoint ${e.id}: its veth is gone (its container went away); dropped it`)
+              yield* Effect.logWarning(
+                names.has(e.hostInterface)
+                  ? `endpoint ${e.id}: in no container, its DeleteEndpoint never came; dropped it and its veth`
+                  : `endpoint ${e.id}: its veth is gone (its container went away); dropped it`
+              )
             }
             if (pruned.length > 0) {
               yield* save(kept.get(NetworkID)!)
               yield* Ref.set(ref, kept)
             }
+            // State first, then links: a crash in between leaves tagged veths that start-up removes.
+            for (const e of pruned) if (names.has(e.hostInterface)) yield* links.remove(e.hostInterface)
             const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
             yield* BridgeState.erase(layout, NetworkID)
             yield* Ref.set(ref, table)
-            yield* links.remove(record.bridge)
+            // A link of that name this instance did not make for the network (another program's, taken while the
+            // plugin was down) stays: only the network goes.
+            const link = all.find((l) => l.name === record.bridge)
+            if (link !== undefined && !BridgeReconcile.isOwnBridge(link, instance, NetworkID)) {
+              yield* Effect.logWarning(
+                `network ${NetworkID}: ${record.bridge} is not the bridge this plugin made for it; left it alone`
+              )
+            } else yield* links.remove(record.bridge)
             return {}
           })
         ),
@@ -235,6 +267,7 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
             const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
             const created = yield* current((t) => BridgeTable.createEndpoint(t, request))
             const { endpoint: e, network: n } = created
+            yield* checkOwnBridge(n)
             yield* claim(e.hostInterface, "endpoint", e.id)
             yield* claim(e.containerInterface, "endpoint", e.id)
             yield* save(n)

@@ -221,6 +221,27 @@ describe("ipam-pool", () => {
     })
   )
 
+  it.effect("a space record with a pool that does not read back is reported, not skipped: no pool is given twice", () =>
+    Effect.gen(function* () {
+      const memory = StoreMemory.make()
+      const d = yield* driverOn(memory)
+      const { PoolID } = yield* d.requestPool(anyPool())
+      yield* d.requestAddress({ PoolID, Address: "", Options: null })
+      const record = memory.dump().get("ipam/pools/local/10.200.0.0/24")
+      for (const pools of [{ [PoolID]: "garbage" }, { [PoolID]: 5 }, { [PoolID]: null }, ["10.200.0.0/24"]]) {
+        yield* memory.service.commit({
+          expect: new Map(),
+          writes: new Map([["ipam/spaces/local", JSON.stringify({ pools })]])
+        })
+        expect(yield* failure(d.requestPool(anyPool()))).toBe(
+          'RequestPool (any IPv4 pool) in address space "local": the stored record ipam/spaces/local is unreadable; fix or remove it'
+        )
+        // The pool that record no longer shows keeps its addresses.
+        expect(memory.dump().get("ipam/pools/local/10.200.0.0/24")).toBe(record)
+      }
+    })
+  )
+
   it.effect("bad settings are refused at start-up, naming the flag", () =>
     Effect.gen(function* () {
       expect(Result.isFailure(IpamPool.config({ pools: ["fd00::/48"] }))).toBe(true)

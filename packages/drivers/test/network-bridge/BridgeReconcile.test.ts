@@ -76,4 +76,24 @@ describe("BridgeReconcile", () => {
     expect(plan.lostVeths.map((p) => p.endpoint.id)).toEqual(["c"])
     expect(plan.removeLinks).toEqual(["br-gone", "dpkhz"])
   })
+
+  it("a bridge name held by a bridge this instance did not make for that network: blocked, endpoints left alone", () => {
+    const records = [
+      network("n1", "br0", [endpoint("a", true), endpoint("b", false)]),
+      network("n2", "br2", [endpoint("c", false)]),
+      network("n3", "br3", [])
+    ]
+    const links = [
+      // Another program's bridge, another instance's, and this instance's for another network.
+      link("br0", "bridge"),
+      link("dpkha", "veth", BridgeReconcile.aliasOf(mine, "endpoint", "a")),
+      link("br2", "bridge", BridgeReconcile.aliasOf("ffffffff", "network", "n2")),
+      link("br3", "bridge", BridgeReconcile.aliasOf(mine, "network", "n9"))
+    ]
+    const plan = BridgeReconcile.plan(records, links, mine)
+    expect(plan.blockedBridges.map((n) => n.id)).toEqual(["n1", "n2", "n3"])
+    expect([...plan.createBridges, ...plan.adoptBridges]).toEqual([])
+    expect([...plan.adoptVeths, ...plan.recreateVeths, ...plan.lostVeths]).toEqual([])
+    expect(plan.removeLinks).toEqual([])
+  })
 })

@@ -105,13 +105,17 @@ describe("network-bridge on a memory host", () => {
         })).body
       ).toEqual({})
 
-      // The network cannot go while endpoints remain.
+      // The network cannot go while endpoints remain in containers.
+      yield* call(p, "Join", join(eid2))
+      h.links.moveToSandbox(containerEnd(eid2))
       const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
       expect(refused.status).toBe(500)
       expect(refused.body.Err).toContain("still has 2 endpoint(s)")
 
       expect((yield* call(p, "Leave", ids(eid))).body).toEqual({})
       h.links.moveToHost(containerEnd(eid))
+      expect((yield* call(p, "Leave", ids(eid2))).body).toEqual({})
+      h.links.moveToHost(containerEnd(eid2))
       expect((yield* call(p, "DeleteEndpoint", ids(eid))).body).toEqual({})
       expect((yield* call(p, "DeleteEndpoint", ids(eid2))).body).toEqual({})
       expect(names(h.links)).toEqual([bridge])
@@ -199,6 +203,35 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect(
+    "a default route is refused at create when the network has a gateway of that family (Join answers it)",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        const p = yield* h.start()
+        const refusal = (route: string, gateway: string) =>
+          `option routes: ${route} is the default route, which every container has through the network's gateway ${gateway} already (a second one fails when the container joins); give it on an --internal network`
+        const v4 = yield* call(
+          p,
+          "CreateNetwork",
+          createNetwork({ routes: "192.168.1.0/24@10.231.7.254,0.0.0.0/0@10.231.7.254" })
+        )
+        expect(v4.status).toBe(500)
+        expect(v4.body.Err).toBe(refusal("0.0.0.0/0", "10.231.7.1"))
+        const v6 = yield* call(p, "CreateNetwork", {
+          ...createNetwork({ routes: "::/0@fd00:7::fe" }, { "com.docker.network.enable_ipv6": true }),
+          IPv6Data: [{ AddressSpace: "LocalDefault", Gateway: "fd00:7::1/64", Pool: "fd00:7::/64" }]
+        })
+        expect(v6.body.Err).toBe(refusal("::/0", "fd00:7::1"))
+        expect(names(h.links)).toEqual([])
+        // Without a gateway of that family (internal, or no IPv6), a default route is the container's way out.
+        const internal = createNetwork({ routes: "0.0.0.0/0@10.231.7.254" }, { "com.docker.network.internal": true })
+        expect((yield* call(p, "CreateNetwork", internal)).body).toEqual({})
+        yield* call(p, "DeleteNetwork", { NetworkID: nid })
+        expect((yield* call(p, "CreateNetwork", createNetwork({ routes: "::/0@fd00:7::fe" }))).body).toEqual({})
+      })
+  )
+
   it.effect("an endpoint asked to publish ports (docker run -p) is refused, naming them, with no veth made", () =>
     Effect.gen(function* () {
       const h = host()
@@ -229,6 +262,32 @@ describe("network-bridge on a memory host", () => {
       expect(exposed.body).toEqual({ Interface: { MacAddress: expect.any(String) } })
       expect(names(h.links)).toContain(hostEnd(eid))
     })
+  )
+
+  it.effect(
+    "a MAC a veth cannot carry (multicast, all zeros, not 6 bytes) is refused naming it, with no veth made",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        const p = yield* h.start()
+        yield* call(p, "CreateNetwork", createNetwork())
+        for (const [mac, why] of [
+          ["11:22:33:44:55:66", "is a multicast address"],
+          ["ff:ff:ff:ff:ff:ff", "is a multicast address"],
+          ["00:00:00:00:00:00", "is all zeros"],
+          ["02:42:0a:e7:07:02:00:01", "is not 6 bytes long"]
+        ]) {
+          const refused = yield* call(p, "CreateEndpoint", createEndpoint(eid, mac))
+          expect(refused.status).toBe(500)
+          expect(refused.body.Err).toBe(
+            `Interface.MacAddress ${mac} ${why}: a container's interface needs a 6-byte unicast Ethernet MAC (docker run --mac-address)`
+          )
+          expect(names(h.links)).toEqual([bridge])
+        }
+        // Another form Go's net.ParseMAC reads is written as ip reads it; nothing is answered (the daemon's MAC stays).
+        expect((yield* call(p, "CreateEndpoint", createEndpoint(eid, "02-42-0A-E7-07-02"))).body).toEqual({})
+        expect(h.links.links().find((l) => l.name === containerEnd(eid))?.macAddress).toBe("02:42:0a:e7:07:02")
+      })
   )
 
   it.effect("network and endpoint IDs with a control character or over 200 bytes are refused naming the field", () =>
@@ -286,6 +345,7 @@ describe("network-bridge on a memory host", () => {
       expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value.joined).toBe(true)
       yield* call(p, "CreateEndpoint", createEndpoint(eid2))
       expect((yield* call(p, "Join", join(eid2))).body.Gateway).toBe("10.231.7.1")
+      h.links.moveToSandbox(containerEnd(eid2))
       expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body.Err).toContain("2 endpoint(s)")
     })
   )
@@ -349,24 +409,34 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
-  it.effect("DeleteNetwork drops endpoints whose veth went away with their container, refuses live ones", () =>
-    Effect.gen(function* () {
-      const h = host()
-      const p = yield* h.start()
-      yield* call(p, "CreateNetwork", createNetwork())
-      yield* call(p, "CreateEndpoint", createEndpoint(eid))
-      yield* call(p, "CreateEndpoint", createEndpoint(eid2))
-      yield* call(p, "Join", join(eid))
-      h.links.moveToSandbox(containerEnd(eid))
-      // The daemon was killed with the container: its namespace, and the pair with it, are gone; no DeleteEndpoint.
-      h.links.removeBehind(hostEnd(eid))
-      const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
-      expect(refused.body.Err).toBe(`network ${nid} still has 1 endpoint(s): ${eid2}`)
-      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Err).toContain("no such endpoint")
-      yield* call(p, "DeleteEndpoint", ids(eid2))
-      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
-      expect(names(h.links)).toEqual([])
-    })
+  it.effect(
+    "DeleteNetwork drops endpoints in no container (veth gone, or container end on the host), refuses live ones",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        const p = yield* h.start()
+        const eid3 = "3".repeat(64)
+        yield* call(p, "CreateNetwork", createNetwork())
+        for (const id of [eid, eid2, eid3]) {
+          yield* call(p, "CreateEndpoint", createEndpoint(id))
+          yield* call(p, "Join", join(id))
+          h.links.moveToSandbox(containerEnd(id))
+        }
+        // The daemon was killed with the container: its namespace, and the pair with it, are gone; no DeleteEndpoint.
+        h.links.removeBehind(hostEnd(eid))
+        // The container left while the plugin was down: the daemon gave the container end back, no Leave or Delete.
+        h.links.moveToHost(containerEnd(eid3))
+        const refused = yield* call(p, "DeleteNetwork", { NetworkID: nid })
+        expect(refused.body.Err).toBe(`network ${nid} still has 1 endpoint(s): ${eid2}`)
+        expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Err).toContain("no such endpoint")
+        expect((yield* call(p, "EndpointOperInfo", ids(eid3))).body.Err).toContain("no such endpoint")
+        expect(names(h.links)).toEqual([bridge, hostEnd(eid2)])
+        yield* call(p, "Leave", ids(eid2))
+        h.links.moveToHost(containerEnd(eid2))
+        yield* call(p, "DeleteEndpoint", ids(eid2))
+        expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+        expect(names(h.links)).toEqual([])
+      })
   )
 
   it.effect(
@@ -400,6 +470,62 @@ describe("network-bridge on a memory host", () => {
         expect(h.links.links().find((l) => l.name === bridge)?.addresses).toEqual(["10.231.7.1/24"])
         expect((yield* call(p, "Join", join(eid))).body.InterfaceName.SrcName).toBe(containerEnd(eid))
       })
+  )
+
+  it.effect(
+    "the plugin down while a container stops: the lost Leave/DeleteEndpoint do not keep the network forever",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const p = yield* h.start()
+            yield* call(p, "CreateNetwork", createNetwork())
+            yield* call(p, "CreateEndpoint", createEndpoint(eid))
+            yield* call(p, "Join", join(eid))
+            h.links.moveToSandbox(containerEnd(eid))
+            // Another one the daemon rolls back while the plugin is down: never joined, its DeleteEndpoint lost.
+            yield* call(p, "CreateEndpoint", createEndpoint(eid2))
+          })
+        )
+        // The container stops while the plugin is down: the daemon's Leave and DeleteEndpoint fail (it only logs
+        // them) and it moves the container end back to the host.
+        h.links.moveToHost(containerEnd(eid))
+        const p = yield* h.start()
+        // docker network rm: the daemon has no endpoint left on the network, and removes it whatever the answer.
+        expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+        expect(names(h.links)).toEqual([])
+        expect(h.disk.entries().filter(([path]) => path.includes("/networks/"))).toEqual([])
+      })
+  )
+
+  it.effect("a bridge name taken by another program's link while the plugin was down: that link is never touched", () =>
+    Effect.gen(function* () {
+      const h = host()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          yield* call(p, "CreateNetwork", createNetwork({ bridge: "br0" }))
+          yield* call(p, "CreateEndpoint", createEndpoint(eid))
+        })
+      )
+      // A reboot took the bridge and the veth; the host's own configuration now brings up a br0 of its own.
+      h.links.removeBehind(hostEnd(eid))
+      h.links.removeBehind("br0")
+      yield* h.links.service.addBridge("br0", { alias: "" })
+      const before = h.links.links()
+      const p = yield* h.start()
+      // Not adopted: no address added to it, no veth made for it.
+      expect(h.links.links()).toEqual(before)
+      expect((yield* call(p, "CreateEndpoint", createEndpoint(eid2))).body.Err).toBe(
+        `bridge br0 of network ${nid} is not this plugin's (another program's link has that name); remove the network`
+      )
+      expect(h.links.links()).toEqual(before)
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      // The network goes, the host's br0 stays.
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+      expect(names(h.links)).toEqual(["br0"])
+    })
   )
 
   it.effect("a state file that cannot be read stops start-up with a message naming it", () =>
