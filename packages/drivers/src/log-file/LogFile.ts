@@ -14,7 +14,8 @@
 import { LogAttributes, type LogBuffer, type LogEntry, LogFraming, LogStreams } from "@docker-plugin-kit/helpers"
 import { DriverError, LogDriver, Shutdown } from "@docker-plugin-kit/protocol"
 import type * as Cause from "effect/Cause"
-import type * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -71,6 +72,11 @@ interface Container {
   readonly followers: Set<Queue.Queue<LogEntry.LogEntry, Cause.Done>>
 }
 
+const newline = new Uint8Array([0x0a])
+
+/** How long a `docker logs -f --until` follows past `until`: the daemon stamps a line before it reaches the driver. */
+const untilGrace = 1_000_000_000n
+
 const defaultReport = (stats: LogStreams.Stats) => {
   const text = `container ${stats.containerId.slice(0, 12)}: ${stats.written} of ${stats.received} entries written, ${stats.dropped} dropped, ${stats.failed} failed`
   return stats.dropped > 0 || stats.failed > 0 ? Effect.logWarning(text) : Effect.logDebug(text)
@@ -122,6 +128,13 @@ export const make = (options: Options = {}) =>
         )
         container.file = { append, scope }
         container.size = append.size
+        if (append.unterminated) {
+          // The file ends inside a record (the plugin died, or the disk filled, mid-write): the newline makes that
+          // fragment a line of its own, which readers skip, instead of the start of the next record, which would
+          // otherwise be lost with it.
+          yield* append.write(newline).pipe(Effect.onError(() => close(container)))
+          container.size += 1
+        }
         return append
       })
 
@@ -300,8 +313,15 @@ export const make = (options: Options = {}) =>
           const selection = yield* Effect.fromResult(
             Result.mapError(LogSelection.fromConfig(Config), (message) => new DriverError({ message }))
           )
+          // A follower ends at `until` (and a little after, for lines stamped before it still on their way): the
+          // daemon ends the answer only at the first entry past it, which a quiet container may never print, so
+          // `docker logs -f --until` would otherwise hang until the container stops; with `until` past, nothing
+          // newer is wanted and nothing is followed.
+          const now = yield* Clock.currentTimeNanos
+          const followFor = selection.until === undefined ? undefined : selection.until + untilGrace - now
+          const follow = selection.follow && (followFor === undefined || followFor > 0n)
           return Stream.unwrap(
-            Effect.map(capture(Info.ContainerID, base, requested, selection.follow), ({ opened, follower }) => {
+            Effect.map(capture(Info.ContainerID, base, requested, follow), ({ opened, follower }) => {
               const wanted = (entries: Stream.Stream<LogEntry.LogEntry, LogFilesError>) =>
                 entries.pipe(
                   Stream.filter((e) => !LogSelection.beforeSince(selection, e)),
@@ -310,7 +330,19 @@ export const make = (options: Options = {}) =>
               const written = wanted(
                 Stream.fromIterable(opened).pipe(
                   Stream.flatMap(({ file, end }) =>
-                    file.read(end).pipe(Stream.decodeText, Stream.splitLines, Stream.filterMap(LogRecord.decode))
+                    file.read(end).pipe(
+                      // A file that breaks part of the way (a damaged gzip, a read error) ends there, and the newer
+                      // files after it are still read: failing would cut the answer (its status line is sent), and
+                      // every `docker logs` of the container would lose its latest lines until the file rotates away.
+                      Stream.catch((error) =>
+                        Stream.fromEffectDrain(
+                          Effect.logWarning(`${error.message}; docker logs skips the rest of that file`)
+                        )
+                      ),
+                      Stream.decodeText,
+                      Stream.splitLines,
+                      Stream.filterMap(LogRecord.decode)
+                    )
                   )
                 )
               )
@@ -330,7 +362,17 @@ export const make = (options: Options = {}) =>
               // A follower ends when the container's logging does, or when the server shuts down: a `docker logs
               // -f` then sees a complete answer rather than one cut after the server's wait.
               const live =
-                follower === undefined ? Stream.empty : Shutdown.endsAtShutdown(wanted(Stream.fromQueue(follower)))
+                follower === undefined
+                  ? Stream.empty
+                  : Shutdown.endsAtShutdown(
+                      wanted(
+                        followFor === undefined
+                          ? Stream.fromQueue(follower)
+                          : Stream.fromQueue(follower).pipe(
+                              Stream.interruptWhen(Effect.sleep(Duration.nanos(followFor)))
+                            )
+                      )
+                    )
               return LogFraming.encodeStream(Stream.concat(history, live))
             })
           )

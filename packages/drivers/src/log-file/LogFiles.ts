@@ -45,6 +45,8 @@ export interface OpenFile {
 export interface AppendFile {
   /** Bytes in the file when it was opened. */
   readonly size: number
+  /** The file did not end with a newline when opened: its last record was cut short (a crash, a full disk). */
+  readonly unterminated: boolean
   /**
    * Appends `bytes` at the end of the file. The driver reuses the buffer under `bytes` once the write has completed
    * or failed: an implementation that keeps them longer must copy them.

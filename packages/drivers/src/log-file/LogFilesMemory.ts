@@ -61,6 +61,7 @@ export const make = (options: Options = {}): MemoryFiles => {
       Effect.suspend(() => {
         if (!parentExists(path)) return missing("open", path)
         const size = files.get(path)?.length ?? 0
+        const unterminated = size > 0 && files.get(path)![size - 1] !== 0x0a
         if (!files.has(path)) files.set(path, new Uint8Array(0))
         // Like an open file: writes go to the file that was opened, even after it is renamed.
         let current = files.get(path)!
@@ -74,7 +75,7 @@ export const make = (options: Options = {}): MemoryFiles => {
                 for (const [p, bytes] of files) if (bytes === current) files.set(p, next)
                 current = next
               })
-        return Effect.succeed({ size, write })
+        return Effect.succeed({ size, unterminated, write })
       }),
     rename: (from, to) =>
       Effect.suspend(() => {

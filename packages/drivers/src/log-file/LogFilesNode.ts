@@ -21,11 +21,31 @@ const reasonOf = (error: unknown) =>
 
 // A symlink where a log file would be is refused, not followed: appending through it would write outside the
 // log folder, and reading through it would serve any file to `docker logs`.
-const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = Fs.constants
-const appendFlags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW
-const readFlags = O_RDONLY | O_NOFOLLOW
+// `O_NONBLOCK` (no effect on a regular file): opening a FIFO planted there would otherwise wait for its other end,
+// parking a thread of Node's small pool for good; it opens at once, and `openRegular` refuses it.
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = Fs.constants
+// Read too: the last byte says whether the last record was written whole.
+const appendFlags = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK
+const readFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK
 const createFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+const newline = 0x0a
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === "ENOENT"
+
+/**
+ * Opens `path`, which must be a regular file: a FIFO, a device or a folder in a log file's place is refused (reading
+ * one would never end, or fail in the middle of a `docker logs` answer). Answers the handle and the file's size.
+ */
+const openRegular = async (path: string, flags: number, mode?: number) => {
+  const handle = await Fs.promises.open(path, flags, mode)
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new Error("not a regular file; only regular files are log files")
+    return { handle, size: info.size }
+  } catch (error) {
+    await handle.close().catch(() => {})
+    throw error
+  }
+}
 
 const attempt = <A>(operation: string, path: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (error) => new LogFilesError({ operation, path, reason: reasonOf(error) }) })
@@ -50,10 +70,7 @@ const openWith = (
     attempt(
       "open",
       path,
-      ignoringMissing(async () => {
-        const handle = await Fs.promises.open(path, readFlags)
-        return { handle, size: (await handle.stat()).size }
-      })
+      ignoringMissing(() => openRegular(path, readFlags))
     ),
     // A failed close of a read-only handle loses nothing.
     (opened) => (opened === undefined ? Effect.void : Effect.promise(() => opened.handle.close().catch(() => {})))
@@ -85,7 +102,7 @@ const openWith = (
 const compressFile = async (from: string, to: string) => {
   const temporary = `${to}.tmp`
   await Fs.promises.rm(temporary, { force: true })
-  const source = await Fs.promises.open(from, readFlags)
+  const { handle: source } = await openRegular(from, readFlags)
   let target: Fs.promises.FileHandle
   try {
     target = await Fs.promises.open(temporary, createFlags, 0o640)
@@ -117,9 +134,11 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
     openAppend: (path) =>
       Effect.acquireRelease(
         attempt("open", path, async () => {
-          const handle = await Fs.promises.open(path, appendFlags, 0o640)
+          const { handle, size } = await openRegular(path, appendFlags, 0o640)
           try {
-            return { handle, size: (await handle.stat()).size }
+            const last = new Uint8Array(1)
+            if (size > 0) await handle.read(last, 0, 1, size - 1)
+            return { handle, size, unterminated: size > 0 && last[0] !== newline }
           } catch (error) {
             await handle.close().catch(() => {})
             throw error
@@ -128,8 +147,9 @@ export const layer: Layer.Layer<LogFiles> = Layer.succeed(
         // The handle closes once its pending writes are done; a failed close loses nothing written.
         ({ handle }) => Effect.promise(() => handle.close().catch(() => {}))
       ).pipe(
-        Effect.map(({ handle, size }) => ({
+        Effect.map(({ handle, size, unterminated }) => ({
           size,
+          unterminated,
           write: (bytes: Uint8Array) =>
             attempt("append", path, async () => {
               // A regular file takes a write whole but on errors; loop anyway rather than lose the tail.

@@ -209,6 +209,28 @@ describe("log-file", () => {
     })
   )
 
+  it.live("a rotated file that cannot be read whole (a corrupt gzip) is skipped; the newer files are still read", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const info = LogSequences.info({ ContainerID: "f".repeat(64) })
+      const base = `${dir}/${info.ContainerID}.log`
+      const put = (path: string, bytes: Uint8Array) =>
+        Effect.scoped(Effect.flatMap(memory.openAppend(path), (file) => file.write(bytes)))
+      const record = (line: string) =>
+        new TextEncoder().encode(LogRecord.encode(LogSequences.entriesOf("stdout", line)[0]!))
+      yield* put(`${base}.3`, record("oldest"))
+      yield* memory.compress(`${base}.3`, `${base}.3.gz`)
+      // A gzip whose data is damaged after its header: opening it works, reading it fails part of the way.
+      const whole = Zlib.gzipSync(Buffer.from(LogRecord.encode(LogSequences.entriesOf("stdout", "damaged")[0]!)))
+      yield* put(`${base}.2.gz`, Uint8Array.from([...whole.subarray(0, 12), ...Buffer.from("not deflate data")]))
+      yield* put(`${base}.1`, record("newer"))
+      yield* put(base, record("current"))
+      const read = yield* daemon.logsStopped(info)
+      expect(read.error).toBeUndefined()
+      expect(texts(read.entries)).toEqual(["oldest\n", "newer\n", "current\n"])
+    })
+  )
+
   it.live("a record whose time a LogEntry cannot carry is left out; docker logs still shows the others", () =>
     Effect.gen(function* () {
       const { daemon, memory } = yield* setup()
@@ -226,6 +248,26 @@ describe("log-file", () => {
           f.write(new TextEncoder().encode(`${file.join("\n")}\n`))
         )
       )
+      const read = yield* daemon.logsStopped(info)
+      expect(read.error).toBeUndefined()
+      expect(texts(read.entries)).toEqual(["before\n", "after\n"])
+    })
+  )
+
+  it.live("a torn last record (a crash or a full disk mid-write) does not swallow the next one appended", () =>
+    Effect.gen(function* () {
+      const { daemon, memory } = yield* setup()
+      const info = LogSequences.info({ ContainerID: "e".repeat(64) })
+      const whole = LogRecord.encode(LogSequences.entriesOf("stdout", "before", 1_764_244_800_000_000_000n)[0]!)
+      // The plugin died while writing a record: the file ends inside it, with no newline.
+      yield* Effect.scoped(
+        Effect.flatMap(memory.openAppend(`${dir}/${info.ContainerID}.log`), (f) =>
+          f.write(new TextEncoder().encode(`${whole}{"log":"torn`))
+        )
+      )
+      const logging = yield* daemon.run(info)
+      yield* logging.print("stdout", ["after"])
+      yield* logging.stop
       const read = yield* daemon.logsStopped(info)
       expect(read.error).toBeUndefined()
       expect(texts(read.entries)).toEqual(["before\n", "after\n"])
@@ -296,6 +338,26 @@ describe("log-file", () => {
       expect(texts(entries)).toEqual(["before\n", "during\n"])
       const tail = yield* daemon.logs(logging, { Tail: 1 })
       expect(tail.error).toBeUndefined()
+    })
+  )
+
+  it.live("docker logs -f --until ends at the until time, not at the container's next line or its stop", () =>
+    Effect.gen(function* () {
+      const { daemon } = yield* setup()
+      const logging = yield* daemon.run()
+      yield* logging.write(LogSequences.entriesOf("stdout", "old", 1_764_244_800_000_000_000n))
+      yield* Effect.sleep("50 millis")
+      // An until in the past: nothing newer can be wanted, so there is nothing to follow.
+      const past = yield* daemon.follow(logging, { Until: "2025-11-27T12:00:01Z" })
+      const ended = yield* Stream.runCollect(past).pipe(Effect.timeoutOption("2 seconds"))
+      expect(ended._tag === "Some" && texts(ended.value)).toEqual(["old\n"])
+      // An until a moment ahead: followed until then, while the container, still running, prints nothing.
+      const soon = new Date(Date.now() + 300).toISOString()
+      const following = yield* Stream.runCollect(yield* daemon.follow(logging, { Until: soon })).pipe(
+        Effect.timeoutOption("3 seconds")
+      )
+      expect(following._tag === "Some" && texts(following.value)).toEqual(["old\n"])
+      yield* logging.stop
     })
   )
 

@@ -5,6 +5,7 @@
 import { LogFiles, LogFilesNode } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -42,6 +43,42 @@ describe("LogFilesNode", () => {
       expect(read.message).toContain("symlink")
       expect(Fs.readFileSync(outside, "utf8")).toBe("must stay\n")
     }).pipe(Effect.scoped)
+  )
+
+  it.effect("says whether the file ends inside a record when opened for appending", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const fs = yield* files
+      const path = Path.join(dir, "c.log")
+      expect((yield* fs.openAppend(path)).unterminated).toBe(false)
+      Fs.writeFileSync(path, '{"log":"whole\\n"}\n')
+      expect((yield* fs.openAppend(path)).unterminated).toBe(false)
+      Fs.appendFileSync(path, '{"log":"to')
+      expect((yield* fs.openAppend(path)).unterminated).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("refuses a FIFO or a folder planted where a log file would be, without waiting on it", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const fs = yield* files
+      // Opening a FIFO with no other end waits for one: a thread of Node's small pool would be parked for good.
+      const fifo = Path.join(dir, "fifo.log")
+      ChildProcess.execFileSync("mkfifo", [fifo])
+      const folder = Path.join(dir, "folder.log")
+      Fs.mkdirSync(folder)
+      for (const path of [fifo, folder]) {
+        const refusals = [
+          yield* Effect.flip(fs.openAppend(path)),
+          yield* Effect.flip(fs.open(path)),
+          yield* Effect.flip(fs.openCompressed(path)),
+          yield* Effect.flip(fs.compress(path, `${path}.gz`))
+        ]
+        for (const error of refusals) expect(error.message).toContain(path)
+        expect(refusals[1]!.message).toContain("not a regular file")
+      }
+      expect(Fs.existsSync(`${fifo}.gz`)).toBe(false)
+    }).pipe(Effect.scoped, Effect.timeout("5 seconds"))
   )
 
   it.effect("compresses a rotated file to gzip through a temporary name, then removes the plain one", () =>

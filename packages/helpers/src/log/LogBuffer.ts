@@ -204,6 +204,10 @@ export const make = (
     const wait = <A>(then: Effect.Effect<A>): Effect.Effect<A> =>
       Effect.andThen(
         Effect.callback<void>((resume) => {
+          // Checked again: the fiber may have yielded to the event loop between its check and this registration,
+          // and an offer (or the end) that came meanwhile found no one to wake, which would leave its entries
+          // waiting for the next offer (at a stop, for the flush timeout).
+          if (count > 0 || ended) return resume(Effect.void)
           wake = () => resume(Effect.void)
           return Effect.sync(() => {
             wake = undefined

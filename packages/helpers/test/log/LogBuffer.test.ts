@@ -1,6 +1,6 @@
 import { LogBuffer, LogEntry, LogFraming } from "@docker-plugin-kit/helpers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Scheduler } from "effect"
 
 const entry = (i: number) => LogEntry.make({ source: "stdout", line: String(i) })
 /** Entries `from` to `from + n - 1`, framed as the reader gets them: one run per chunk. */
@@ -42,6 +42,37 @@ describe("LogBuffer", () => {
       buffer.end()
       expect(texts(yield* buffer.take(5))).toEqual(["2"])
       expect(yield* buffer.take(5)).toEqual([])
+    })
+  )
+
+  it.live("an offer made while a take yields between its check and its wait still wakes it", () =>
+    Effect.gen(function* () {
+      // A fiber yields to the event loop every few operations (here every 3): an offer from a FIFO read can come
+      // between a take finding the buffer empty and the take registering its wake-up.
+      const missed: Array<string> = []
+      for (let turns = 0; turns < 12; turns++) {
+        for (const which of ["take", "takeFrames"] as const) {
+          const buffer = yield* LogBuffer.make()
+          const take: Effect.Effect<unknown> = which === "take" ? buffer.take(10) : buffer.takeFrames(10)
+          const taking = yield* Effect.forkChild(take.pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)))
+          yield* Effect.promise(
+            () =>
+              new Promise<void>((resolve) => {
+                let n = 0
+                const step = () => {
+                  if (n++ < turns) return void setImmediate(step)
+                  buffer.offer(batch(0, 1))
+                  resolve()
+                }
+                step()
+              })
+          )
+          const taken = yield* Fiber.join(taking).pipe(Effect.timeoutOption("200 millis"))
+          if (taken._tag === "None") missed.push(`${which} after ${turns} turns`)
+          yield* Fiber.interrupt(taking)
+        }
+      }
+      expect(missed).toEqual([])
     })
   )
 
