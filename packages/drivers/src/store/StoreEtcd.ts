@@ -22,7 +22,16 @@ export interface Options {
   readonly prefix?: string
   /** Deadline of each call in milliseconds (default 5000). */
   readonly timeoutMs?: number
+  /** Largest transaction sent, in bytes of keys and values: etcd's `--max-request-bytes` (default 1.5 MiB). */
+  readonly maxRequestBytes?: number
 }
+
+/**
+ * etcd's default `--max-request-bytes`.
+ *
+ * @since 0.1.0
+ */
+export const defaultMaxRequestBytes = 1.5 * 1024 * 1024
 
 /**
  * The store's name in messages.
@@ -53,7 +62,9 @@ export const make = (options: Options) =>
       ),
       (c) => Effect.sync(() => c.close())
     )
-    const kv = client.namespace(options.prefix ?? "docker-plugin-kit/")
+    const prefix = options.prefix ?? "docker-plugin-kit/"
+    const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes
+    const kv = client.namespace(prefix)
     const call = <A>(f: () => Promise<A>) =>
       Effect.tryPromise({
         try: f,
@@ -73,8 +84,25 @@ export const make = (options: Options) =>
           })
           return found
         }),
-      commit: ({ expect, writes }) =>
-        call(async () => {
+      commit: ({ expect, writes }) => {
+        // etcd refuses a request beyond its gRPC limit (512 KiB above `--max-request-bytes`) with an error its client
+        // takes for a failing server: sent three times, then every call of the store refused for 5 s. So a
+        // transaction that cannot fit is refused here, before anything is sent.
+        const keyBytes = (k: string) => Buffer.byteLength(prefix + k)
+        const bytes =
+          [...expect.keys()].reduce((n, k) => n + keyBytes(k), 0) +
+          [...writes].reduce((n, [k, v]) => n + keyBytes(k) + (v === undefined ? 0 : Buffer.byteLength(v)), 0)
+        if (bytes > maxRequestBytes) {
+          return Effect.fail(
+            new StoreUnavailable({
+              store: name,
+              reason:
+                `a transaction of ${bytes} bytes is larger than etcd accepts (${maxRequestBytes} bytes, its ` +
+                "--max-request-bytes); nothing was written"
+            })
+          )
+        }
+        return call(async () => {
           const compares = [...expect]
           const ops = [...writes].map(([k, v]) => (v === undefined ? kv.delete().key(k) : kv.put(k).value(v)))
           if (compares.length === 0) {
@@ -93,6 +121,7 @@ export const make = (options: Options) =>
           const answer = await txn.then(...ops).commit()
           return answer.succeeded
         })
+      }
     })
   })
 

@@ -48,27 +48,46 @@ const ownerIn = (file: string): number | undefined => {
   return Number.isInteger(owner) && owner > 0 ? owner : undefined
 }
 
-/** Claims the folder for this process: a live other owner is an error; a dead one (a crash) is taken over. */
+/**
+ * The folders this process has open (by real path). `owner.pid` tells processes apart only: a second store on the
+ * same folder in this process would keep its own copy of the entries, and each commit would erase the other's.
+ */
+const openHere = new Set<string>()
+
+/**
+ * Claims the folder for this process: a live other owner is an error; a dead one (a crash) is taken over. Answers
+ * the folder's real path, to release.
+ */
 const claim = (dir: string, name: string) =>
   Effect.try({
-    try: () => {
+    try: (): { readonly real: string } | { readonly refused: string } => {
+      const real = Fs.realpathSync(dir)
+      if (openHere.has(real)) {
+        return { refused: "it is already open in this process (one store per folder; share that store instead)" }
+      }
       const file = Path.join(dir, "owner.pid")
       const owner = ownerIn(file)
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        return `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
+        return {
+          refused: `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
+        }
       }
       Fs.writeFileSync(file, `${process.pid}\n`)
-      return undefined
+      openHere.add(real)
+      return { real }
     },
     catch: (e) => new StoreUnavailable({ store: name, reason: (e as Error).message })
   }).pipe(
-    Effect.flatMap((refused) =>
-      refused === undefined ? Effect.void : Effect.fail(new StoreUnavailable({ store: name, reason: refused }))
+    Effect.flatMap((claimed) =>
+      "real" in claimed
+        ? Effect.succeed(claimed.real)
+        : Effect.fail(new StoreUnavailable({ store: name, reason: claimed.refused }))
     )
   )
 
-const release = (dir: string) =>
+const release = (dir: string, real: string) =>
   Effect.sync(() => {
+    openHere.delete(real)
     const file = Path.join(dir, "owner.pid")
     try {
       if (Fs.readFileSync(file, "utf8").trim() === String(process.pid)) Fs.rmSync(file)
@@ -93,7 +112,7 @@ export const make = (dir: string) =>
     const file = Path.join(root, "store.json")
     const tmpDir = Path.join(root, "tmp")
     yield* fs.makeDirectory(root, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(platform("mkdir", root)))
-    yield* Effect.acquireRelease(claim(root, name), () => release(root))
+    yield* Effect.acquireRelease(claim(root, name), (real) => release(root, real))
     // A temporary file left by a crash is a write that never happened: the store file is intact.
     yield* fs.remove(tmpDir, { recursive: true, force: true }).pipe(Effect.mapError(platform("remove", tmpDir)))
     const existing = yield* fs.exists(file).pipe(Effect.mapError(platform("stat", file)))

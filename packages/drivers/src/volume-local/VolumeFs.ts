@@ -56,7 +56,10 @@ export interface Entry {
  * @since 0.1.0
  */
 export interface Service {
-  /** `mkdir -p`, then chmod/chown the last component as asked (chmod bypasses the umask). */
+  /**
+   * `mkdir -p`, then chmod/chown the last component as asked (chmod bypasses the umask). With settings, anything
+   * but a folder at the path (a symlink included, which chmod/chown would follow) fails instead.
+   */
   readonly makeDirectory: (path: string, settings?: FolderSettings) => Effect.Effect<void, VolumeFsError>
   /** `rm -rf`; a missing path is fine. */
   readonly removeTree: (path: string) => Effect.Effect<void, VolumeFsError>

@@ -19,6 +19,9 @@ const fail = (operation: string, path: string) => (error: PlatformError.Platform
 const asVolumeFsError = ({ operation, path, reason }: AtomicFile.AtomicFileError) =>
   new VolumeFsError({ operation, path, reason })
 
+/** Why a path holding something other than a folder is refused (see `Service.makeDirectory`). */
+const notAFolder = "it is not a folder (a symlink or a file is in its place)"
+
 const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag === "NotFound"
 
 /**
@@ -46,10 +49,16 @@ export const make = Effect.map(FileSystem.FileSystem, (fs) => {
     makeDirectory: (path, settings = {}) =>
       Effect.gen(function* () {
         yield* fs.makeDirectory(path, { recursive: true }).pipe(Effect.mapError(fail("mkdir", path)))
+        if (settings.uid === undefined && settings.gid === undefined && settings.mode === undefined) return
+        // `mkdir -p` succeeds on a symlink to a folder, and chown/chmod follow it: a link planted at the path (to
+        // /etc, say) would have its target's owner and mode changed.
+        const current = yield* stat(path)
+        if (current?.type !== "Directory") {
+          return yield* new VolumeFsError({ operation: "mkdir", path, reason: notAFolder })
+        }
         if (settings.uid !== undefined || settings.gid !== undefined) {
-          const current = yield* stat(path)
           yield* fs
-            .chown(path, settings.uid ?? current?.uid ?? 0, settings.gid ?? current?.gid ?? 0)
+            .chown(path, settings.uid ?? current.uid, settings.gid ?? current.gid)
             .pipe(Effect.mapError(fail("chown", path)))
         }
         // After chown: chown clears the setuid/setgid bits a mode may ask for.

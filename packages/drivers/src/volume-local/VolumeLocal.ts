@@ -18,7 +18,7 @@ import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Path from "node:path"
 import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
-import { type FolderSettings, VolumeFs, type VolumeFsError } from "./VolumeFs.ts"
+import { type FolderSettings, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
@@ -147,6 +147,12 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const reconciliation = VolumeState.reconcile(records, folders)
     for (const name of reconciliation.recreate) {
       const record = records.find((r) => r.name === name)!
+      // Whatever is at the path instead (a symlink, a file, the state folder of a name recorded before such names
+      // were refused) is not the volume's: left as it is, not chmod-ed through, and Mount refuses it.
+      if ((yield* fs.stat(folderOf(name))) !== undefined) {
+        yield* Effect.logWarning(`volume ${name}: ${folderOf(name)} is not its folder; left as it is, Mount refuses it`)
+        continue
+      }
       yield* Effect.logWarning(`volume ${name}: folder ${folderOf(name)} was missing; created it again (empty)`)
       yield* fs.makeDirectory(folderOf(name), settingsOf(record.options))
     }
@@ -158,6 +164,20 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       new Map([...records, ...reconciliation.adopt].map((r) => [r.name, r] as const))
     )
     const locks = yield* KeyedLocks.make
+    // A volume's folder is what the daemon bind-mounts into containers: anything else at its path (a symlink to /etc
+    // planted there, a file) is refused rather than handed over or chmod-ed through.
+    const checkEntry = (operation: string, name: string) =>
+      Effect.flatMap(fs.stat(folderOf(name)), (entry) =>
+        entry === undefined || entry.type === "Directory"
+          ? Effect.succeed(entry)
+          : Effect.fail(
+              new VolumeFsError({
+                operation,
+                path: folderOf(name),
+                reason: "it is not a folder (a symlink or a file is in its place); remove it, or the volume"
+              })
+            )
+      )
 
     const current = <A, E>(f: (table: VolumeTable.VolumeTable) => Result.Result<A, E>) =>
       Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
@@ -195,11 +215,16 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
             const options = Opts ?? {}
             const { table, created } = yield* current((t) => VolumeTable.create(t, Name, options, now().toISOString()))
             if (!created) return {}
+            const existed = (yield* checkEntry("create", Name)) !== undefined
             const record = table.get(Name)!
             yield* VolumeState.save(layout, record, decoded.labels)
-            yield* fs
-              .makeDirectory(folderOf(Name), settingsOf(options))
-              .pipe(Effect.tapError(() => VolumeState.erase(layout, Name).pipe(Effect.ignore)))
+            // A folder made before its chown or chmod failed goes too, folder first (as Remove): left behind, the
+            // next start adopted it as a volume without options, and a Create with the options again conflicted.
+            const rollback = Effect.andThen(
+              existed ? Effect.void : Effect.ignore(fs.removeTree(folderOf(Name))),
+              Effect.ignore(VolumeState.erase(layout, Name))
+            )
+            yield* fs.makeDirectory(folderOf(Name), settingsOf(options)).pipe(Effect.tapError(() => rollback))
             yield* commit(record)
             return {}
           })
@@ -226,8 +251,10 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
             yield* Effect.fromResult(checkFolder(Name))
             const before = yield* current((t) => VolumeTable.get(t, Name))
             const { first, record } = yield* current((t) => VolumeTable.mount(t, Name, ID))
-            // The first mount prepares the folder: it exists unless someone deleted it behind our back.
-            if (first && (yield* fs.stat(folderOf(Name))) === undefined) {
+            // Checked at every mount: each one hands the path to a container. The first mount prepares the folder:
+            // it exists unless someone deleted it behind our back.
+            const entry = yield* checkEntry("mount", Name)
+            if (first && entry === undefined) {
               yield* fs.makeDirectory(folderOf(Name), settingsOf(record.options))
             }
             if (record !== before) yield* persist(record)

@@ -236,6 +236,35 @@ describe("StoreFile", () => {
     })
   )
 
+  it.live("a folder already open in this process is refused, through a symlink too, until that store is closed", () =>
+    Effect.gen(function* () {
+      // `owner.pid` names this process for both: the second store kept its own copy of the entries, and its first
+      // commit erased every key the first store had written.
+      const dir = Path.join(base, fresh())
+      const alias = `${dir}-alias`
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const first = yield* open(StoreFile.layer(dir))
+          yield* increment(first, "k")
+          Fs.symlinkSync(dir, alias)
+          for (const again of [dir, alias]) {
+            const refused = yield* Effect.exit(Effect.scoped(open(Layer.fresh(StoreFile.layer(again)))))
+            expect(String(refused)).toContain(
+              `file store at ${again} unavailable: it is already open in this process (one store per folder; ` +
+                "share that store instead)"
+            )
+          }
+          yield* increment(first, "j")
+        })
+      )
+      const reopened = yield* Effect.scoped(Effect.flatMap(open(StoreFile.layer(alias)), (s) => s.get(["k", "j"])))
+      expect([...reopened].map(([k, e]) => [k, e.value])).toEqual([
+        ["k", "1"],
+        ["j", "1"]
+      ])
+    })
+  )
+
   it.live("an owner file emptied by a crash, or naming no single process, is taken over", () =>
     Effect.gen(function* () {
       const dir = Path.join(base, fresh())
@@ -278,6 +307,34 @@ describe.skipIf(etcd === undefined)("StoreEtcd with etcd going away", () => {
           Effect.orDie
         )
         expect((yield* store.get([key])).get(key)?.value).toBe("2")
+      }),
+    60_000
+  )
+})
+
+describe.skipIf(etcd === undefined)("StoreEtcd with a value larger than etcd accepts", () => {
+  it.live(
+    "the update fails naming the size, writes nothing, and the store keeps answering other calls",
+    () =>
+      Effect.gen(function* () {
+        // Beyond etcd's gRPC limit the answer was RESOURCE_EXHAUSTED, which the client takes for a failing server:
+        // it sent the request three times, then refused every call ("the circuit breaker is open") for 5 s.
+        const store = yield* open(StoreEtcd.layer({ hosts: [etcd!.endpoint], prefix: "large/" }))
+        const [big, other] = [fresh(), fresh()]
+        const huge = "x".repeat(2 * 1024 * 1024)
+        const error = yield* Effect.flip(
+          Store.update(store, [big], () => Result.succeed({ result: 0, writes: { [big]: huge } }))
+        )
+        // The value, its key twice (compared and written) and the transaction's token.
+        expect(error.message).toMatch(
+          /^etcd store at \S+ unavailable: a transaction of 20972\d\d bytes is larger than etcd accepts \(1572864 bytes, its --max-request-bytes\); nothing was written$/
+        )
+        expect((yield* store.get([big])).size).toBe(0)
+        expect(yield* increment(store, other)).toBe(0)
+        // A value that fits is written.
+        const fits = "y".repeat(1024 * 1024)
+        yield* Store.update(store, [big], () => Result.succeed({ result: 0, writes: { [big]: fits } }))
+        expect((yield* store.get([big])).get(big)?.value).toBe(fits)
       }),
     60_000
   )

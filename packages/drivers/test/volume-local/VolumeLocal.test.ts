@@ -291,6 +291,45 @@ describe("volume-local failure handling (memory VolumeFs with injected faults)",
     })
   )
 
+  it.effect("a Create whose chown fails after its mkdir leaves no folder behind (adopted at the next start)", () =>
+    Effect.gen(function* () {
+      // As `-o uid=...` on a driver that does not run as root: the folder is made, then chown fails with EPERM.
+      const s = memoryStorage()
+      const chownFails: VolumeFs.Service = {
+        ...s.fs,
+        makeDirectory: (path, settings) =>
+          settings?.uid === undefined
+            ? s.fs.makeDirectory(path, settings)
+            : Effect.andThen(
+                s.fs.makeDirectory(path),
+                Effect.fail(new VolumeFs.VolumeFsError({ operation: "chown", path, reason: "EPERM" }))
+              )
+      }
+      const start = () =>
+        InProcess.make(
+          VolumeLocal.layer({ root: s.root, stateDir: s.stateDir, now }).pipe(
+            Layer.provide(Layer.succeed(VolumeFs.VolumeFs, chownFails))
+          )
+        )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* start()
+          expect(yield* call(p, "Create", { Name: "owned", Opts: { uid: "1234" } })).toEqual({
+            Err: `chown ${Path.join(s.root, "owned")}: EPERM`
+          })
+          // A folder that was there before the Create is not the Create's to remove.
+          yield* s.fs.makeDirectory(Path.join(s.root, "before", "data"))
+          expect((yield* call(p, "Create", { Name: "before", Opts: { uid: "1234" } })).Err).toMatch(/EPERM/)
+        })
+      )
+      expect(yield* s.fs.readDirectory(s.root)).toEqual(["before"])
+      expect((yield* s.fs.stat(Path.join(s.root, "before", "data")))?.type).toBe("Directory")
+      const p = yield* start()
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["before"])
+      expect(yield* call(p, "Get", { Name: "owned" })).toEqual({ Err: "no such volume: owned" })
+    })
+  )
+
   it.effect("a failed state write leaves the mount count unchanged", () =>
     Effect.gen(function* () {
       let failWrites = false
@@ -394,6 +433,26 @@ describe("volume-local with its state folder inside the root (memory VolumeFs)",
     })
   )
 
+  it.effect("a record named after the state folder does not have its mode applied to it at start-up", () =>
+    Effect.gen(function* () {
+      // Recorded before such names were refused: start-up found no volume folder (the state folder is skipped) and
+      // "recreated" it over the state folder, with the volume's mode: 0777 opened every state file to all.
+      const mem = VolumeFsMemory.make({})
+      const stateDir = "/srv/volumes/state"
+      yield* Effect.scoped(Effect.flatMap(startAt(mem, "/srv/volumes", stateDir), (p) => call(p, "List", {})))
+      const record = { name: "state", options: { mode: "0777" }, createdAt, mounts: [] }
+      yield* mem.service.writeFileAtomic(
+        Path.join(stateDir, "volumes", "state"),
+        VolumeState.encode(record, {}),
+        Path.join(stateDir, "tmp")
+      )
+      const p = yield* startAt(mem, "/srv/volumes", stateDir)
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["state"])
+      expect((yield* mem.service.stat(stateDir))?.mode).toBe(0o755)
+      expect((yield* call(p, "Mount", { Name: "state", ID: "c" })).Err).toMatch(/^invalid Name: "state" would use/)
+    })
+  )
+
   it.effect("a recorded size that no longer validates loses only the size hint", () =>
     Effect.gen(function* () {
       const s = memoryStorage()
@@ -426,4 +485,77 @@ describe("holdsStateDir", () => {
     expect(VolumeLocal.holdsStateDir("/srv/volumes/state", "/srv/state")).toBe(false)
     expect(VolumeLocal.holdsStateDir("/srv/volumes/v", "/srv/volumes")).toBe(false)
   })
+})
+
+describe("volume-local with a symlink or a file in a volume folder's place (Node VolumeFs)", () => {
+  const notAFolder = "it is not a folder (a symlink or a file is in its place); remove it, or the volume"
+  const modeOf = (path: string) => Fs.statSync(path).mode & 0o7777
+
+  it.effect("refuses it at Create, Mount and start-up, and never changes or exposes what a link points to", () =>
+    Effect.gen(function* () {
+      // `mkdir -p` took a link to a folder for the folder: Create chmod-ed (and chown-ed) the link's target, and
+      // Mount answered the link, which the daemon follows, handing /etc (say) to the container.
+      const s = diskStorage()
+      const outside = Path.join(Path.dirname(s.root), "outside")
+      Fs.mkdirSync(outside, { mode: 0o755 })
+      Fs.chmodSync(outside, 0o755)
+      Fs.writeFileSync(Path.join(outside, "keep"), "x")
+      Fs.mkdirSync(s.root, { recursive: true })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* started(s)
+          Fs.symlinkSync(outside, Path.join(s.root, "planted"))
+          expect(yield* call(p, "Create", { Name: "planted", Opts: { mode: "0777" } })).toEqual({
+            Err: `create ${Path.join(s.root, "planted")}: ${notAFolder}`
+          })
+          expect(yield* call(p, "Get", { Name: "planted" })).toEqual({ Err: "no such volume: planted" })
+          expect(Fs.existsSync(Path.join(s.stateDir, "volumes", "planted"))).toBe(false)
+          Fs.writeFileSync(Path.join(s.root, "file"), "")
+          expect(yield* call(p, "Create", { Name: "file", Opts: null })).toEqual({
+            Err: `create ${Path.join(s.root, "file")}: ${notAFolder}`
+          })
+          // Replaced between Create and Mount.
+          yield* call(p, "Create", { Name: "swapped", Opts: null })
+          Fs.rmdirSync(Path.join(s.root, "swapped"))
+          Fs.symlinkSync(outside, Path.join(s.root, "swapped"))
+          expect(yield* call(p, "Mount", { Name: "swapped", ID: "c1" })).toEqual({
+            Err: `mount ${Path.join(s.root, "swapped")}: ${notAFolder}`
+          })
+          expect((yield* call(p, "Get", { Name: "swapped" })).Volume.Status.mounts).toBe(0)
+          yield* call(p, "Create", { Name: "restarted", Opts: { mode: "0700" } })
+        })
+      )
+      // Replaced while the driver was down: start-up used to recreate it through the link, with its mode.
+      Fs.rmdirSync(Path.join(s.root, "restarted"))
+      Fs.symlinkSync(outside, Path.join(s.root, "restarted"))
+      const p = yield* started(s)
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name).sort()).toEqual([
+        "restarted",
+        "swapped"
+      ])
+      expect(yield* call(p, "Mount", { Name: "restarted", ID: "c2" })).toEqual({
+        Err: `mount ${Path.join(s.root, "restarted")}: ${notAFolder}`
+      })
+      expect(modeOf(outside)).toBe(0o755)
+      // Remove takes the link away, not what it points to.
+      expect(yield* call(p, "Remove", { Name: "restarted" })).toEqual({})
+      expect(yield* call(p, "Remove", { Name: "swapped" })).toEqual({})
+      expect(Fs.readdirSync(outside)).toEqual(["keep"])
+    })
+  )
+
+  it.effect("VolumeFsNode.makeDirectory does not chmod through a symlink", () =>
+    Effect.gen(function* () {
+      const s = diskStorage()
+      const outside = Path.join(Path.dirname(s.root), "outside")
+      Fs.mkdirSync(outside, { mode: 0o755 })
+      Fs.chmodSync(outside, 0o755)
+      Fs.symlinkSync(outside, Path.join(Path.dirname(s.root), "link"))
+      const error = yield* Effect.flip(s.fs.makeDirectory(Path.join(Path.dirname(s.root), "link"), { mode: 0o777 }))
+      expect(error.message).toBe(
+        `mkdir ${Path.join(Path.dirname(s.root), "link")}: it is not a folder (a symlink or a file is in its place)`
+      )
+      expect(modeOf(outside)).toBe(0o755)
+    })
+  )
 })
