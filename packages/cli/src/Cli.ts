@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import * as Stdio from "effect/Stdio"
 import * as Command from "effect/cli/Command"
 import type { ServeConflict } from "./commands/serve.ts"
@@ -88,7 +90,22 @@ export const rootFor = (args: ReadonlyArray<string>) =>
  * @since 0.1.0
  */
 export const runWith = (args: ReadonlyArray<string>) =>
-  Effect.flatMap(rootFor(args), ({ root, args }) => Command.runWith(root, { version })(args))
+  Effect.flatMap(rootFor(args), ({ root, args }) => Command.runWith(root, { version })(args)).pipe(
+    Effect.tapError((error) => reportOnce(isName(args[0]) ? `dpk ${args[0]}` : "dpk", error))
+  )
+
+/**
+ * Prints a command's failure as one line on stderr (`dpk package: cannot package ...`) and marks it reported, so
+ * `runMain` does not log it again with a timestamp and a stack trace on stdout. Failures already shown (usage errors
+ * with the help, a probe's report, a serve conflict) are marked so and left alone.
+ */
+const reportOnce = (prefix: string, error: unknown): Effect.Effect<void> => {
+  if (typeof error !== "object" || error === null) return Console.error(`${prefix}: ${String(error)}`)
+  if ((error as Error)[Runtime.errorReported] === false) return Effect.void
+  return Console.error(`${prefix}: ${(error as Error).message}`).pipe(
+    Effect.andThen(Effect.sync(() => Object.assign(error, { [Runtime.errorReported]: false })))
+  )
+}
 
 /**
  * Runs the command line on `process.argv`.

@@ -11,6 +11,7 @@ import * as Result from "effect/Result"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { BadSpecFile, type DiscoveryError, PluginNotFound } from "./ClientError.ts"
+import { readSmallFile } from "./internal/readSmallFile.ts"
 import * as Retry from "./Retry.ts"
 
 /**
@@ -93,7 +94,8 @@ const statOf = (path: string): Fs.Stats | undefined => {
 const readSpec = (name: string, path: string, kind: "spec" | "json"): Result.Result<Located, BadSpecFile> => {
   let content: string
   try {
-    content = Fs.readFileSync(path, "utf8")
+    // Not readFileSync: a FIFO named NAME.spec would hang the lookup for good, a huge file fill the memory.
+    content = readSmallFile(path).toString("utf8")
   } catch (e) {
     return Result.fail(new BadSpecFile({ path, reason: `cannot read it: ${(e as Error).message}` }))
   }

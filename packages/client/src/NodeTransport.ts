@@ -10,10 +10,10 @@ import type { SpecFile } from "@docker-plugin-kit/protocol"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Tls from "node:tls"
+import { readSmallFile } from "./internal/readSmallFile.ts"
 import { AttemptFailed, daemonHeaders, ResponseBodyError, type Transport, type WireResponse } from "./Transport.ts"
 
 /**
@@ -48,7 +48,8 @@ const describe = (e: unknown): string => {
 
 const readPem = (label: string, file: string): Buffer => {
   try {
-    return Fs.readFileSync(file)
+    // The file is named by a spec file: a FIFO or a device there must fail, not hang.
+    return readSmallFile(file)
   } catch (e) {
     throw new TlsFilesError({ reason: `cannot read the TLS ${label} ${file}: ${(e as Error).message}` })
   }

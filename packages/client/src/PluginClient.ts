@@ -196,9 +196,10 @@ export const make = (transport: Transport, options: Options = {}): Effect.Effect
           ? once
           : Effect.timeoutOrElse(once, {
               duration: timeout,
-              // A streamed body may have been read in full before the timeout: sending it again could apply it
-              // twice, or send what is left of a stream that cannot be replayed.
-              orElse: () => Effect.fail(new AttemptFailed({ reason: "timeout", retryable: body._tag !== "Stream" }))
+              // Never resent, as by the daemon (whose timed-out context fails every retry at once): the plugin may
+              // have received the call and be acting on it (a Create sent again is a second Create), and a streamed
+              // body may have been read in full or cannot be replayed.
+              orElse: () => Effect.fail(new AttemptFailed({ reason: "timeout", retryable: false }))
             })
       return Retry.retry(
         attempt,

@@ -86,14 +86,37 @@ export const daemonHeaders: Readonly<Record<string, string>> = {
 }
 
 /**
- * Reads a whole body as text.
+ * The largest body `readText` reads: far above any JSON answer of a plugin API, and far below what makes a string
+ * Node cannot create (512 MiB) or a process the machine cannot hold.
+ *
+ * @since 0.1.0
+ */
+export const maxTextBytes = 64 * 1024 * 1024
+
+/**
+ * Reads a whole body as text; a body longer than `limit` bytes fails with `ResponseBodyError` as soon as it is,
+ * instead of being held in memory (and, past 512 MiB, crashing the process).
  *
  * @since 0.1.0
  */
 export const readText = (
-  body: Stream.Stream<Uint8Array, ResponseBodyError>
+  body: Stream.Stream<Uint8Array, ResponseBodyError>,
+  limit: number = maxTextBytes
 ): Effect.Effect<string, ResponseBodyError> =>
-  Effect.map(Stream.runCollect(body), (chunks) => Buffer.concat(chunks).toString("utf8"))
+  Effect.map(
+    Stream.runFoldEffect(
+      body,
+      () => ({ chunks: [] as Array<Uint8Array>, size: 0 }),
+      (acc, chunk) => {
+        acc.chunks.push(chunk)
+        acc.size += chunk.length
+        return acc.size > limit
+          ? Effect.fail(new ResponseBodyError({ reason: `the answer is larger than ${limit} bytes` }))
+          : Effect.succeed(acc)
+      }
+    ),
+    (acc) => Buffer.concat(acc.chunks).toString("utf8")
+  )
 
 const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 

@@ -2,6 +2,7 @@
 import { Discovery } from "@docker-plugin-kit/client"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result, type Scope } from "effect"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -118,6 +119,30 @@ describe("Discovery.locate", () => {
       )
       write(Path.join(etc, "k.json"), "{")
       expect((yield* Effect.flip(Discovery.locate("k", where))).message).toMatch(/k\.json: not valid JSON/)
+    })
+  )
+
+  it.live("fails at once on a spec file that is a FIFO, a folder or huge, instead of hanging or reading it all", () =>
+    Effect.gen(function* () {
+      const { where, etc } = yield* layout
+      Fs.mkdirSync(etc, { recursive: true })
+      execFileSync("mkfifo", [Path.join(etc, "f.spec")])
+      expect((yield* Effect.flip(Discovery.locate("f", where))).message).toBe(
+        `bad plugin spec file ${Path.join(etc, "f.spec")}: cannot read it: not a regular file`
+      )
+      Fs.mkdirSync(Path.join(etc, "d.json"))
+      expect((yield* Effect.flip(Discovery.locate("d", where))).message).toMatch(
+        /d\.json: cannot read it: not a regular/
+      )
+      write(Path.join(etc, "h.spec"), "")
+      Fs.truncateSync(Path.join(etc, "h.spec"), 64 * 1024 * 1024) // sparse: no disk space used
+      expect((yield* Effect.flip(Discovery.locate("h", where))).message).toMatch(/h\.spec: cannot read it: larger than/)
+      const found = yield* Discovery.all(where)
+      expect(found.map((f) => [f.name, Result.isFailure(f.result) && f.result.failure._tag])).toEqual([
+        ["d", "BadSpecFile"],
+        ["f", "BadSpecFile"],
+        ["h", "BadSpecFile"]
+      ])
     })
   )
 

@@ -1,10 +1,10 @@
 // The client against the real server over real Unix sockets, and against scripted raw plugins for the wire details
 // and the daemon's error model.
-import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/client"
+import { type PluginClient, Retry, Target, Timeouts, Transport } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { type Endpoint, GraphDriver, IpamDriver, Manifest, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber } from "effect"
+import { Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Path from "node:path"
 import { rawPlugin, serve, tempDir } from "./support.ts"
@@ -158,6 +158,37 @@ describe("PluginClient on the wire", () => {
       const client = yield* Target.connect(Target.socket(path))
       yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.list, {}))
       expect(seen.length).toBe(1)
+    })
+  )
+
+  it.live("does not resend a JSON call that timed out either: the plugin may be acting on it", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const { seen } = yield* rawPlugin(path, () => "never")
+      const client = yield* Target.connect(Target.socket(path), {
+        timeouts: Timeouts.fixed("200 millis"),
+        retry: { initial: Duration.millis(10), cap: Duration.millis(10), budget: Duration.seconds(5) }
+      })
+      const error = yield* Effect.flip(client.call(VolumeDriver.Api.endpoints.create, { Name: "v", Opts: {} }))
+      expect(error._tag).toBe("CallTimeout")
+      expect(seen.length).toBe(1)
+    })
+  )
+
+  it.live("fails with BadResponse on an answer too large to hold, instead of crashing on it", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      const huge = "a".repeat(Transport.maxTextBytes + 1)
+      yield* rawPlugin(path, () => ({ status: 200, body: huge }))
+      const client = yield* Target.connect(Target.socket(path), { retry: Retry.none })
+      const error = yield* Effect.flip(client.activate)
+      expect([error._tag, error.message]).toEqual([
+        "BadResponse",
+        `Plugin.Activate: the response body broke: the answer is larger than ${Transport.maxTextBytes} bytes`
+      ])
+      const small = Stream.make(new Uint8Array(3), new Uint8Array(3))
+      expect((yield* Effect.flip(Transport.readText(small, 5))).reason).toBe("the answer is larger than 5 bytes")
+      expect(yield* Transport.readText(small, 6)).toBe("\0".repeat(6))
     })
   )
 

@@ -145,6 +145,22 @@ describe("TCP plugins", () => {
     })
   )
 
+  it("fails with the file's name instead of hanging on a TLS file that is a FIFO or a folder", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-tls-"))
+    try {
+      const fifo = Path.join(dir, "ca.pem")
+      execFileSync("mkfifo", [fifo])
+      expect(() => NodeTransport.tlsOptions({ caFile: fifo, insecureSkipVerify: false })).toThrow(
+        `cannot read the TLS CA ${fifo}: not a regular file`
+      )
+      expect(() => NodeTransport.tlsOptions({ certFile: dir, keyFile: dir, insecureSkipVerify: true })).toThrow(
+        `cannot read the TLS certificate ${dir}: not a regular file`
+      )
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("loads TLS material as tlsconfig.Client: the CA into the system roots or alone, never when not verifying", () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-tls-"))
     try {

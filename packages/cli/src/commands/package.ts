@@ -111,6 +111,34 @@ export const serveName = (reference: string): string =>
     .split("/")
     .at(-1)!
 
+/** A path component of a repository name, as the distribution reference grammar has it. */
+const pathComponent = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+/** A registry host (`registry.local:5000`, `[::1]:5000` is not supported). */
+const domain =
+  /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/
+const tagPattern = /^[\w][\w.-]{0,127}$/
+
+/**
+ * Why `name` and `tag` do not make a reference `docker plugin create` accepts (`[registry/]path[/path...]` in lower
+ * case, at most 255 characters, and a tag), or undefined when they do. The name also makes the default output
+ * folder, so this is what keeps `--name ../x` from writing outside the working folder.
+ *
+ * @since 0.1.0
+ */
+export const checkReference = (name: string, tag: string): string | undefined => {
+  const parts = name.split("/")
+  // As the engine splits it: the first part is a registry only when it looks like a host.
+  const first = parts[0]!
+  const hasDomain = parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")
+  const paths = hasDomain ? parts.slice(1) : parts
+  if (name.length > 255) return `--name is longer than 255 characters`
+  if ((hasDomain && !domain.test(first)) || !paths.every((p) => pathComponent.test(p))) {
+    return `--name ${JSON.stringify(name)} is not a repository name: [registry/]path[/path...], each path lower case [a-z0-9] separated by ".", "_", "__" or "-" (the tag goes in --tag)`
+  }
+  if (!tagPattern.test(tag)) return `--tag ${JSON.stringify(tag)} must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+  return undefined
+}
+
 /**
  * What the config of a reference driver is made from: the plugin runs the bundled CLI's `dpk serve NAME` on the
  * plugin socket, with the flags every managed instance needs (in the entry point) and the driver's default,
@@ -173,9 +201,14 @@ const writeInto = (
           }
         : driverInput(descriptor, name)
     )
+    // Only a folder made here is removed on failure: never one that appeared since `write` checked (another run
+    // writing the same plugin), nor what a symlink points to.
+    let made = false
     yield* Effect.try({
       try: () => {
-        Fs.mkdirSync(out, { recursive: true })
+        Fs.mkdirSync(Path.dirname(out), { recursive: true })
+        Fs.mkdirSync(out)
+        made = true
         Fs.writeFileSync(Path.join(out, "config.json"), `${JSON.stringify(config, null, 2)}\n`)
         Rootfs.write(Path.join(out, "rootfs"), {
           bundle,
@@ -184,7 +217,7 @@ const writeInto = (
         })
       },
       catch: (e) => {
-        Fs.rmSync(out, { recursive: true, force: true })
+        if (made) Fs.rmSync(out, { recursive: true, force: true })
         return new PackageFailed({ target, reason: (e as Error).message })
       }
     })
@@ -202,7 +235,10 @@ export const write = (
   out: string
 ): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
-    if (Fs.existsSync(out)) return yield* new PackageFailed({ target, reason: `${out} exists already` })
+    // lstat: a dangling symlink exists too (existsSync follows it and says no).
+    if (Fs.lstatSync(out, { throwIfNoEntry: false }) !== undefined) {
+      return yield* new PackageFailed({ target, reason: `${out} exists already` })
+    }
     const descriptor = Descriptors.byName(target)
     if (descriptor === undefined && !Fs.existsSync(target)) {
       const drivers = Descriptors.all.map((d) => d.name).join(", ")
@@ -241,6 +277,8 @@ export const command = Command.make(
   },
   ({ target, name, tag, out, create, docker }) =>
     Effect.gen(function* () {
+      const invalid = checkReference(name, tag)
+      if (invalid !== undefined) return yield* new PackageFailed({ target, reason: invalid })
       const dir = Option.getOrElse(out, () => `${name}-plugin`)
       const written = yield* write(target, name, dir)
       yield* Console.log(`${dir}: config.json (${written.config.Interface.Types.join(", ")}) and rootfs/`)

@@ -6,11 +6,13 @@ import { Descriptors } from "@docker-plugin-kit/drivers"
 import { PluginName } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Package from "../../src/commands/package.ts"
 import * as PluginConfig from "../../src/managed/PluginConfig.ts"
+import { nodeArgs } from "../support.ts"
 
 const configOf = (driver: string, name: string) =>
   PluginConfig.make(Package.driverInput(Descriptors.byName(driver)!, name))
@@ -143,5 +145,58 @@ describe("dpk package of a plugin file that goes wrong", () => {
         expect(left).toEqual({ tmp: [], out: false })
       }),
     { timeout: 30_000 }
+  )
+})
+
+describe("dpk package names", () => {
+  it("accepts the repository names docker plugin create takes, and refuses others naming the flag", () => {
+    for (const name of ["mem", "myorg/my-vol", "my_org/my.vol", "registry.local:5000/team/vol", "localhost/v"]) {
+      expect(Package.checkReference(name, "latest"), name).toBeUndefined()
+    }
+    for (const name of ["../x", "a/../b", "/abs", "Upper", "My/vol", "a//b", "vol:1.0", "vol@sha256:00", "a b", ""]) {
+      expect(Package.checkReference(name, "latest"), name).toMatch(/^--name .* is not a repository name/)
+    }
+    expect(Package.checkReference("x".repeat(256), "latest")).toBe("--name is longer than 255 characters")
+    expect(Package.checkReference("mem", "1.0 beta")).toMatch(/^--tag "1.0 beta" must match/)
+    expect(Package.checkReference("mem", ".x")).toMatch(/^--tag/)
+  })
+
+  it("refuses --name ../x before writing anything, instead of writing ../x-plugin outside the working folder", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-name-"))
+    try {
+      const cwd = Path.join(dir, "cwd")
+      Fs.mkdirSync(cwd)
+      const run = spawnSync(process.execPath, [...nodeArgs, "package", "volume-memory", "--name", "../x"], {
+        cwd,
+        encoding: "utf8"
+      })
+      expect(run.status).toBe(1)
+      // One line on stderr, no log line with a stack trace on stdout.
+      expect(run.stdout).toBe("")
+      expect(run.stderr.trim().split("\n")).toHaveLength(1)
+      expect(run.stderr.trim()).toMatch(
+        /^dpk package: cannot package volume-memory: --name "..\/x" is not a repository/
+      )
+      expect(Fs.readdirSync(dir)).toEqual(["cwd"])
+      expect(Fs.readdirSync(cwd)).toEqual([])
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it.live("refuses an --out that is a dangling symlink, leaving the link alone", () =>
+    Effect.gen(function* () {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-out-"))
+      try {
+        const link = Path.join(dir, "out")
+        Fs.symlinkSync(Path.join(dir, "gone"), link)
+        const exit = yield* Effect.exit(Package.write("volume-memory", "p", link))
+        expect(String(exit)).toContain(`${link} exists already`)
+        expect(Fs.readlinkSync(link)).toBe(Path.join(dir, "gone"))
+        expect(Fs.readdirSync(dir)).toEqual(["out"])
+      } finally {
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
   )
 })

@@ -4,6 +4,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Init from "../../src/commands/init.ts"
+import { dpk } from "../support.ts"
 
 /** Temporary folders of this file, removed once it has run. */
 const made: Array<string> = []
@@ -87,4 +88,15 @@ describe("dpk init", () => {
       expect(Fs.readFileSync(file, "utf8")).toBe("mine")
     })
   )
+
+  it("on the command line, says why in one line on stderr and exits 1, without a logged stack trace", () => {
+    const file = fresh()
+    Fs.writeFileSync(file, "mine")
+    const run = dpk("init", file, "--api", "volume")
+    expect([run.status, run.stdout, run.stderr]).toEqual([
+      1,
+      "",
+      `dpk init: cannot create a plugin project in ${file}: not a folder\n`
+    ])
+  })
 })
