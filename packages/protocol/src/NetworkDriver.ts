@@ -300,7 +300,8 @@ export const InterfaceName = Schema.Struct({
 export const RouteType = Schema.Literals([0, 1])
 
 /**
- * A static route to install in the sandbox.
+ * A static route to install in the sandbox. A next-hop route (`RouteType` 0) needs its `NextHop`: the daemon takes
+ * the `Join` answer without one, then fails to start the container when it looks up the route to that hop.
  *
  * @since 0.1.0
  */
@@ -308,7 +309,25 @@ export const StaticRoute = Schema.Struct({
   Destination: Cidr,
   RouteType: RouteType,
   NextHop: Schema.optionalKey(IpAddressOrEmpty)
-})
+}).check(
+  Schema.makeFilter(
+    (route) =>
+      route.RouteType !== 0 ||
+      (route.NextHop ?? "") !== "" || {
+        path: ["NextHop"],
+        issue: "Expected an IP address such as 10.0.0.1: a route of RouteType 0 goes via its NextHop"
+      },
+    {
+      // JSON Schema: the same rule, so plugins in other languages validating against it are told too.
+      toJsonSchema: () => ({
+        anyOf: [
+          { properties: { RouteType: { const: 1 } } },
+          { required: ["NextHop"], properties: { NextHop: { minLength: 1 } } }
+        ]
+      })
+    }
+  )
+)
 
 /**
  * `Join` response. Gateways are plain IPs (no prefix); without a gateway, a `0.0.0.0/0` route or

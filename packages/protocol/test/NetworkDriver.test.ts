@@ -231,6 +231,28 @@ describe("NetworkDriver wire", () => {
     expectEncodeFailure(NetworkDriver.GwAllocCheckResponse, { SkipIPv4: "true" }, "SkipIPv4")
     expectEncodeFailure(NetworkDriver.AllocateNetworkResponse, { Options: { "vxlan-id": 4097 } }, "Options.vxlan-id")
   })
+
+  it("a next-hop route (RouteType 0) without its NextHop is refused: the container could not start with it", () => {
+    // The daemon takes such a Join answer, then fails the container's start looking for the route to no next hop.
+    for (const route of [
+      { Destination: "10.0.0.0/8", RouteType: 0 },
+      { Destination: "10.0.0.0/8", RouteType: 0, NextHop: "" }
+    ]) {
+      expectEncodeFailure(NetworkDriver.JoinResponse, { StaticRoutes: [route] }, "StaticRoutes.0.NextHop")
+    }
+    expectDecodeFailure(
+      NetworkDriver.JoinResponse,
+      parseBody('{"StaticRoutes":[{"Destination":"10.0.0.0/8","RouteType":0}]}'),
+      "StaticRoutes.0.NextHop"
+    )
+    // A connected route needs none; a next-hop route with one is fine.
+    expectRoundTrip(NetworkDriver.JoinResponse, {
+      StaticRoutes: [
+        { Destination: "10.200.0.0/16", RouteType: 1 },
+        { Destination: "192.168.50.0/24", RouteType: 0, NextHop: "10.123.0.254" }
+      ]
+    })
+  })
 })
 
 describe("NetworkDriver properties", () => {
