@@ -201,6 +201,31 @@ export const checks: ReadonlyArray<Conformance.Check> = [
       })
   ),
   Conformance.check(
+    "RequestAddress of the gateway by value (--gateway) answers that address, and holds it",
+    {
+      why: "docker network create --gateway G asks for G with the gateway marker, and the daemon makes the answer the network's gateway: another address ignores the user's gateway, and G is then handed to a container."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const { PoolID, Pool } = yield* held(context)
+        const [network = "", length = "0"] = Pool.split("/")
+        if (Net.isIPv6(network) || Number(length) > 30) return
+        // The pool's last host, as `--gateway 10.77.0.254` names for a /24: a driver that picks the first misses it.
+        const last = network.split(".").reduce((n, o) => n * 256 + Number(o), 0) + 2 ** (32 - Number(length)) - 2
+        const wanted = [24, 16, 8, 0].map((s) => Math.floor(last / 2 ** s) % 256).join(".")
+        const gateway = yield* address(context, { PoolID, Address: wanted, Options: gatewayOption })
+        if (gateway.Address.split("/")[0] !== wanted) {
+          return yield* Conformance.fail(gateway.ex, `asked for the gateway ${wanted}, got ${gateway.Address}`)
+        }
+        const again = yield* Conformance.send(context, E.requestAddress.path, {
+          PoolID,
+          Address: wanted,
+          Options: null
+        })
+        yield* expectIpamFailure(again, `RequestAddress of the gateway ${wanted} just given (docker run --ip)`)
+      })
+  ),
+  Conformance.check(
     "RequestAddress of an address already held fails cleanly",
     { why: "docker run --ip with a taken address must fail, not be given a duplicate." },
     (context) =>

@@ -23,11 +23,14 @@ const subnet = () => {
   return `198.${18 + (a % 2)}.${b}`
 }
 
-/** The CreateNetwork body of `docker network create -d D [-o k=v] net` on Engine 20.10 with the built-in IPAM. */
-const createNetworkBody = (id: string, net: string, generic: Record<string, string> = {}) => ({
+/**
+ * The CreateNetwork body of `docker network create -d D [-o k=v] [--gateway G] net` on Engine 20.10 with the
+ * built-in IPAM (whose gateway is the subnet's first host unless `--gateway` names one).
+ */
+const createNetworkBody = (id: string, net: string, generic: Record<string, string> = {}, gateway = `${net}.1`) => ({
   NetworkID: id,
   Options: { "com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic },
-  IPv4Data: [{ AddressSpace: "LocalDefault", Gateway: `${net}.1/24`, Pool: `${net}.0/24` }],
+  IPv4Data: [{ AddressSpace: "LocalDefault", Gateway: `${gateway}/24`, Pool: `${net}.0/24` }],
   IPv6Data: []
 })
 
@@ -208,6 +211,30 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         yield* ok(context, E.leave, ids)
         yield* ok(context, E.deleteEndpoint, ids)
         yield* ok(context, E.deleteNetwork, { NetworkID: id })
+      })
+  ),
+  Conformance.check(
+    "Join answers the gateway the network was created with (docker network create --gateway)",
+    {
+      why: "The daemon makes Join's Gateway the container's default route. A gateway in the subnet other than the one in IPv4Data is an address no one holds, or one IPAM hands to a container: the container's traffic goes there. (A gateway outside the subnet, as routed drivers answer, or none is not judged.)"
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const id = hexId()
+        const net = subnet()
+        const gateway = `${net}.254`
+        yield* Effect.acquireRelease(ok(context, E.createNetwork, createNetworkBody(id, net, {}, gateway)), () =>
+          Effect.ignore(context.client.exchange(E.deleteNetwork.path, { NetworkID: id }))
+        )
+        const ep = yield* endpoint(context, id, `${net}.7/24`)
+        const joined = yield* ok(context, E.join, joinBody(id, ep.id))
+        const answered = joined.answer.Gateway
+        if (answered?.startsWith(`${net}.`) && answered !== gateway) {
+          yield* Conformance.fail(
+            joined.ex,
+            `Join answered the gateway ${answered} for a network created with the gateway ${gateway}/24`
+          )
+        }
       })
   ),
   Conformance.check(

@@ -42,16 +42,20 @@ const taskRequest = (context: Conformance.Context): SecretProvider.GetSecretRequ
 const errorOf = (body: unknown) => ConformanceGeneric.errorSpellings(body, E.getSecret.errorField).at(-1)?.[1]
 
 /**
- * The size in bytes of the value the manager reads from a 200 answer without an error, or `undefined` when the
- * answer is a failure or one the generic suite reports (the manager fails the call then too).
+ * The value the manager reads from an answer without an error, or `undefined` when the answer is a failure or one
+ * the generic suite reports (the manager fails the call then too).
  */
-const valueSize = (body: unknown): number | undefined => {
+const secretValue = (body: unknown): Buffer | undefined => {
   const err = errorOf(body)
   if (err !== undefined && err !== "") return undefined
   // Read as the client reads it (keys in any case; `Value` is a Go byte slice, which an absent key or `null` empties).
   const read = decodeResponse(GoJson.normalize(SecretProvider.GetSecretResponse.ast, body))
-  return Result.isFailure(read) ? undefined : Buffer.from(read.success.Value ?? "", "base64").length
+  return Result.isFailure(read) ? undefined : Buffer.from(read.success.Value ?? "", "base64")
 }
+
+/** The value of a 200 answer as the manager reads it (see `secretValue`), or `undefined` for a failure. */
+const answered = (response: { readonly status: number; readonly body: unknown }): Buffer | undefined =>
+  response.status === 200 ? secretValue(response.body) : undefined
 
 /** How a failed answer reads: its status, and its error text when it has one. */
 const failureOf = (response: { readonly status: number; readonly body: unknown }): string => {
@@ -75,7 +79,7 @@ export const checks: ReadonlyArray<Conformance.Check> = [
         const named = context.options.secretName
         const request = { ...taskRequest(context), ...(named === undefined ? {} : { SecretName: named }) }
         const exchange = yield* Conformance.send(context, E.getSecret, request)
-        const size = exchange.response.status === 200 ? valueSize(exchange.response.body) : undefined
+        const size = answered(exchange.response)?.length
         if (size === undefined) {
           if (named === undefined) return
           return yield* Conformance.fail(
@@ -88,6 +92,30 @@ export const checks: ReadonlyArray<Conformance.Check> = [
           exchange,
           `SecretProvider.GetSecret answered secret "${request.SecretName}" with a Value of ${size} bytes: the swarm manager refuses ${size === 0 ? "an empty value" : `a value of ${maxSecretSize} bytes (500 KiB) or more`}, so every task using the secret fails to start`
         )
+      })
+  ),
+  Conformance.check(
+    "GetSecret of another name does not answer the named secret's value (with a secret named)",
+    {
+      why: "The manager gives a task the value GetSecret answers for the name the task's secret has: a provider that ignores SecretName (or falls back to a default secret) hands that one value to every secret. Judged only when told a secret the plugin holds: a fresh name then must not get its value."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const named = context.options.secretName
+        if (named === undefined) return
+        const held = answered(
+          (yield* Conformance.send(context, E.getSecret, { ...taskRequest(context), SecretName: named })).response
+        )
+        // A named secret the plugin does not answer is reported by the check above.
+        if (held === undefined || held.length === 0) return
+        const request = taskRequest(context)
+        const exchange = yield* Conformance.send(context, E.getSecret, request)
+        if (answered(exchange.response)?.equals(held) === true) {
+          yield* Conformance.fail(
+            exchange,
+            `SecretProvider.GetSecret answered secret "${request.SecretName}", which the plugin does not hold, with the value of secret "${named}": tasks get it for any secret of this driver`
+          )
+        }
       })
   )
 ]

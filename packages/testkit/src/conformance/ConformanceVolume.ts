@@ -33,6 +33,24 @@ const succeeded = (ex: { readonly response: { readonly status: number; readonly 
   ex.response.status === 200 &&
   !(isRecord(ex.response.body) && typeof ex.response.body.Err === "string" && ex.response.body.Err !== "")
 
+/**
+ * Mounts a volume under a fresh ID for the check and unmounts it (best effort) when the check ends; `mountpoint` is
+ * undefined when Mount failed (the Mount checks report that).
+ */
+const mounted = (context: Conformance.Context, name: string) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const id = mountId()
+      return Effect.flatMap(Conformance.send(context, E.mount.path, { Name: name, ID: id }), (ex) =>
+        Effect.match(Conformance.expectSuccess(ex, E.mount), {
+          onFailure: () => ({ ex, id, mountpoint: undefined }),
+          onSuccess: (r) => ({ ex, id, mountpoint: r.Mountpoint })
+        })
+      )
+    }),
+    ({ id }) => Effect.ignore(context.client.exchange(E.unmount.path, { Name: name, ID: id }))
+  )
+
 const listed = (context: Conformance.Context) =>
   Effect.flatMap(Conformance.send(context, E.list.path, {}), (ex) =>
     Effect.map(Conformance.expectSuccess(ex, E.list), (r) => ({ ex, names: (r.Volumes ?? []).map((v) => v.Name) }))
@@ -74,15 +92,34 @@ export const checks: ReadonlyArray<Conformance.Check> = [
   Conformance.check(
     "Create with Opts null, then Get answers the same Name",
     {
-      why: "docker volume create and docker run send Opts null; the daemon records the Name that Get returns, and CreatedAt must be RFC 3339 or absent."
+      why: "docker volume create and docker run send Opts null; the daemon records the Name that Get returns, and CreatedAt must be RFC 3339 or absent. The name has capitals: names differing in case are two volumes to the daemon."
     },
     (context) =>
       Effect.gen(function* () {
-        const name = yield* created(context, "create")
+        const name = yield* created(context, "Create")
         const ex = yield* Conformance.send(context, E.get.path, { Name: name })
         const { Volume } = yield* Conformance.expectSuccess(ex, E.get)
         if (Volume === null) yield* Conformance.fail(ex, "Get of a volume just created answered Volume null")
         else if (Volume.Name !== name) yield* Conformance.fail(ex, `Get answered Name "${Volume.Name}" for "${name}"`)
+      })
+  ),
+  Conformance.check(
+    "Create of an existing volume with the same Opts succeeds",
+    {
+      severity: "warning",
+      why: "The daemon sends Create only after Get found nothing, but two clients (or, for a global driver, two daemons) can race between the two: the second Create should not fail the second command."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const name = yield* created(context, "again")
+        const again = yield* Conformance.send(context, E.create.path, { Name: name, Opts: null })
+        if (!succeeded(again)) {
+          const err = isRecord(again.response.body) ? again.response.body.Err : undefined
+          yield* Conformance.fail(
+            again,
+            `a second Create of "${name}" with the same Opts failed (status ${again.response.status}${typeof err === "string" && err !== "" ? `, ${JSON.stringify(err)}` : ""}): a client racing another to create it gets that error`
+          )
+        }
       })
   ),
   Conformance.check(
@@ -194,6 +231,28 @@ export const checks: ReadonlyArray<Conformance.Check> = [
           )
         }
         yield* call(E.unmount, b)
+      })
+  ),
+  Conformance.check(
+    "A name with / is refused, or mounts outside the volume named by its first part",
+    {
+      why: "The daemon passes names with / through (docker volume create a/b, -v a/b:/dst); a driver that joins the name to its folder puts volume a/b inside volume a: a's containers see b's data, and removing a deletes it."
+    },
+    (context) =>
+      Effect.gen(function* () {
+        const parent = yield* created(context, "parent")
+        const child = `${parent}/child`
+        if (!succeeded(yield* Conformance.send(context, E.create.path, { Name: child, Opts: null }))) return
+        yield* Effect.addFinalizer(() => Effect.ignore(context.client.exchange(E.remove.path, { Name: child })))
+        const outer = yield* mounted(context, parent)
+        const inner = yield* mounted(context, child)
+        if (outer.mountpoint === undefined || inner.mountpoint === undefined) return
+        if (inner.mountpoint === outer.mountpoint || inner.mountpoint.startsWith(`${outer.mountpoint}/`)) {
+          yield* Conformance.fail(
+            inner.ex,
+            `Mount of "${child}" answered "${inner.mountpoint}", inside the mountpoint "${outer.mountpoint}" of volume "${parent}"`
+          )
+        }
       })
   ),
   Conformance.check(

@@ -63,8 +63,12 @@ describe("ConformanceIpam against broken drivers", () => {
         }))
       )
       const failed = failures(report)
-      expect(Object.keys(failed)).toEqual(["RequestAddress of an address already held fails cleanly"])
-      expect(Object.values(failed)[0]).toMatch(
+      // It answers the first host to every gateway request, to one naming another address (--gateway) too.
+      expect(Object.keys(failed)).toEqual([
+        "RequestAddress of the gateway by value (--gateway) answers that address, and holds it",
+        "RequestAddress of an address already held fails cleanly"
+      ])
+      expect(failed["RequestAddress of an address already held fails cleanly"]).toMatch(
         /^RequestAddress of the gateway (\S+) \(docker run --ip\) should fail with a non-empty Error, but answered: \{"Address":"\1","Data":\{\}\}$/
       )
     })
@@ -86,6 +90,21 @@ describe("ConformanceIpam against broken drivers", () => {
         "A gateway named in RequestPool's Data is a CIDR in the pool, and no RequestAddress hands it out"
       ])
       expect(Object.values(failed)[0]).toMatch(/^RequestAddress handed out (\S+), the gateway named in Data$/)
+    })
+  )
+
+  it.live("a gateway asked for by value (--gateway) answered with the first free address instead", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(
+        broken((d) => ({
+          requestAddress: (r) => d.requestAddress(isGateway(r.Options) ? { ...r, Address: "" } : r)
+        }))
+      )
+      const failed = failures(report)
+      expect(Object.keys(failed)).toEqual([
+        "RequestAddress of the gateway by value (--gateway) answers that address, and holds it"
+      ])
+      expect(Object.values(failed)[0]).toMatch(/^asked for the gateway (\d+\.\d+\.\d+)\.254, got \1\.1\/24$/)
     })
   )
 })

@@ -48,4 +48,30 @@ describe("ConformanceNetwork against broken drivers", () => {
       )
     })
   )
+
+  it.live("a Join that answers the subnet's first host as gateway, whatever --gateway said", () =>
+    Effect.gen(function* () {
+      const pools = new Map<string, string>()
+      const report = yield* reportOf(
+        broken((d) => ({
+          createNetwork: (r) =>
+            Effect.tap(d.createNetwork(r), () =>
+              Effect.sync(() => void pools.set(r.NetworkID, r.IPv4Data?.[0]?.Pool ?? ""))
+            ),
+          join: (r) =>
+            Effect.map(d.join(r), (answer) => {
+              const [a, b, c] = (pools.get(r.NetworkID) ?? "").split(".")
+              return { ...answer, Gateway: `${a}.${b}.${c}.1` }
+            })
+        }))
+      )
+      const failed = failures(report)
+      expect(Object.keys(failed)).toEqual([
+        "Join answers the gateway the network was created with (docker network create --gateway)"
+      ])
+      expect(Object.values(failed)[0]).toMatch(
+        /^Join answered the gateway (198\.1[89]\.\d+)\.1 for a network created with the gateway \1\.254\/24$/
+      )
+    })
+  )
 })

@@ -104,3 +104,43 @@ describe("ConformanceSecret against providers whose values the swarm manager ref
     })
   )
 })
+
+describe("ConformanceSecret told a secret the provider holds", () => {
+  const secrets: Record<string, string> = { "db-password": "s3cret", "api-key": "k3y" }
+  const named = "GetSecret of another name does not answer the named secret's value (with a secret named)"
+  /** Every suite with `--secret-name db-password`: the failed checks by name. */
+  const probeNamed = (client: Effect.Effect<PluginClient.PluginClient, unknown, Scope.Scope>) =>
+    Effect.gen(function* () {
+      const { reports } = yield* ConformanceSuites.runAll(yield* client, { checks: { secretName: "db-password" } })
+      return Object.fromEntries(
+        reports.flatMap((r) => r.outcomes.filter((o) => o.status === "fail").map((o) => [o.check, o.reason]))
+      ) as Record<string, string | undefined>
+    })
+
+  it.effect("a provider that answers the secrets it holds and fails other names passes", () =>
+    Effect.gen(function* () {
+      const failures = yield* probeNamed(
+        handWritten((r) => {
+          const value = secrets[String(r.SecretName)]
+          return value === undefined ? { Err: `no secret named ${r.SecretName}` } : { Value: base64(value) }
+        })
+      )
+      expect(failures).toEqual({})
+    })
+  )
+
+  it.effect("a provider that ignores SecretName, or falls back to a default secret, fails", () =>
+    Effect.gen(function* () {
+      for (const getSecret of [
+        () => ({ Value: base64("s3cret") }),
+        (r: Record<string, unknown>) => ({ Value: base64(secrets[String(r.SecretName)] ?? "s3cret"), DoNotReuse: true })
+      ]) {
+        const failures = yield* probeNamed(handWritten(getSecret))
+        expect(Object.keys(failures)).toEqual([named])
+        expect(failures[named]).toMatch(
+          /^SecretProvider\.GetSecret answered secret "dpk-conformance-\w+-secret-\d+", which the plugin does not hold, with the value of secret "db-password": tasks get it for any secret of this driver$/
+        )
+      }
+    })
+  )
+})

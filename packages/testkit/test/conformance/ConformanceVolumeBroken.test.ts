@@ -3,7 +3,7 @@
  * check, and that the memory driver itself still passes.
  */
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Conformance, ConformanceSuites, ConformanceVolume } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -14,6 +14,31 @@ const broken = (patch: (driver: VolumeDriver.Driver) => Partial<VolumeDriver.Dri
     VolumeDriver.VolumeDriver,
     Effect.map(VolumeMemory.make(), (driver) => ({ ...driver, ...patch(driver) }))
   )
+
+/**
+ * The memory driver behind a name mapping: the inner driver keeps `inner(name)`, and the answers carry the name
+ * and the mountpoint `<root>/<mountpointOf(name)>` a driver computes from the name it was given.
+ */
+const renamed = (inner: (name: string) => string, mountpointOf: (name: string) => string) =>
+  broken((d) => {
+    const root = "/run/docker-plugin-kit/memory"
+    const answer = (v: VolumeDriver.Volume, Name: string) => ({
+      ...v,
+      Name,
+      Mountpoint: `${root}/${mountpointOf(Name)}`
+    })
+    return {
+      create: (r) => d.create({ ...r, Name: inner(r.Name) }),
+      remove: (r) => d.remove({ Name: inner(r.Name) }),
+      mount: (r) =>
+        Effect.as(d.mount({ ...r, Name: inner(r.Name) }), { Mountpoint: `${root}/${mountpointOf(r.Name)}` }),
+      unmount: (r) => d.unmount({ ...r, Name: inner(r.Name) }),
+      path: (r) => Effect.as(d.path({ Name: inner(r.Name) }), { Mountpoint: `${root}/${mountpointOf(r.Name)}` }),
+      get: (r) =>
+        Effect.map(d.get({ Name: inner(r.Name) }), (a) => ({ Volume: a.Volume && answer(a.Volume, a.Volume.Name) })),
+      list: () => Effect.map(d.list({}), (a) => ({ Volumes: (a.Volumes ?? []).map((v) => answer(v, v.Name)) }))
+    }
+  })
 
 const reportOf = (layer: Layer.Layer<VolumeDriver.VolumeDriver>) =>
   Effect.flatMap(ConformanceSuites.inProcess(layer), (client) => Conformance.run(ConformanceVolume.suite, client))
@@ -75,6 +100,61 @@ describe("ConformanceVolume against broken drivers", () => {
         "With two mount IDs, the first Unmount does not release the volume":
           "Remove was refused while two mount IDs held the volume but succeeded after one Unmount: the driver released the volume on the first Unmount, under the container that still has it mounted"
       })
+    })
+  )
+
+  it.live("a driver that keeps names in lower case (Get answers another Name; MyVol and myvol are one volume)", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(
+        renamed(
+          (name) => name.toLowerCase(),
+          (name) => name.toLowerCase()
+        )
+      )
+      const failed = failures(report)
+      expect(Object.keys(failed)).toEqual(["Create with Opts null, then Get answers the same Name"])
+      expect(Object.values(failed)[0]).toMatch(
+        /^Get answered Name "dpk-conformance-(\w+)-create-(\d+)" for "dpk-conformance-\1-Create-\2"$/
+      )
+    })
+  )
+
+  it.live("a driver that joins a name with / to its folder (volume a/b inside volume a)", () =>
+    Effect.gen(function* () {
+      // Keeps a/b as one volume of its own, but reports the path a plain join of root and name gives.
+      const report = yield* reportOf(
+        renamed(
+          (name) => name.replaceAll("/", "\u2215"),
+          (name) => name
+        )
+      )
+      const failed = failures(report)
+      expect(Object.keys(failed)).toEqual([
+        "A name with / is refused, or mounts outside the volume named by its first part"
+      ])
+      expect(Object.values(failed)[0]).toMatch(
+        /^Mount of "(dpk-conformance-\w+-parent-\d+)\/child" answered "\/run\/docker-plugin-kit\/memory\/\1\/child", inside the mountpoint "\/run\/docker-plugin-kit\/memory\/\1" of volume "\1"$/
+      )
+    })
+  )
+
+  it.live("a Create of an existing volume that fails is a warning (two clients racing between Get and Create)", () =>
+    Effect.gen(function* () {
+      const report = yield* reportOf(
+        broken((d) => ({
+          create: (r) =>
+            Effect.matchEffect(d.get({ Name: r.Name }), {
+              onFailure: () => d.create(r),
+              onSuccess: () => Effect.fail(new DriverError({ message: `volume ${r.Name} already exists` }))
+            })
+        }))
+      )
+      expect(failures(report)).toEqual({})
+      const warned = report.outcomes.filter((o) => o.status === "warn")
+      expect(warned.map((o) => o.check)).toEqual(["Create of an existing volume with the same Opts succeeds"])
+      expect(warned[0]?.reason).toMatch(
+        /^a second Create of "(dpk-conformance-\w+-again-\d+)" with the same Opts failed \(status 500, "volume \1 already exists"\): a client racing another to create it gets that error$/
+      )
     })
   )
 

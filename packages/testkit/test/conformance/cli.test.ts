@@ -42,10 +42,10 @@ describe("dpk probe", () => {
       const bySocket = yield* dpk(["probe", socket])
       expect(bySocket.code, bySocket.stdout + bySocket.stderr).toBe(0)
       expect(bySocket.stdout).toContain(`probe ${socket} (unix://${socket}): implements VolumeDriver`)
-      expect(bySocket.stdout).toMatch(/VolumeDriver conformance of .*: 14 passed, 0 failed\n/)
+      expect(bySocket.stdout).toMatch(/VolumeDriver conformance of .*: 16 passed, 0 failed\n/)
       expect(bySocket.stdout).toMatch(/VolumeDriver generic conformance of .*: 18 passed, 0 failed\n/)
       expect(bySocket.stdout).toContain(
-        "suites run: VolumeDriver semantic (14 checks), VolumeDriver generic (18 checks)"
+        "suites run: VolumeDriver semantic (16 checks), VolumeDriver generic (18 checks)"
       )
       expect(bySocket.stdout).not.toContain("only the generic checks")
       expect(bySocket.stdout).toContain("result: PASS")
@@ -87,7 +87,7 @@ describe("dpk probe", () => {
       expect(result.passed).toBe(false)
       expect(result.reports[0].outcomes.filter((o: { status: string }) => o.status === "fail")).toHaveLength(5)
       expect(result.suites).toEqual([
-        { subsystem: "VolumeDriver", suite: "semantic", checks: 14 },
+        { subsystem: "VolumeDriver", suite: "semantic", checks: 16 },
         { subsystem: "VolumeDriver", suite: "generic", checks: 18 }
       ])
     })
