@@ -173,6 +173,37 @@ describe.skipIf(shared.engine === undefined)("volume-local against Docker Engine
       expect(Fs.readdirSync(root).filter((n) => n.startsWith("bad") || n === "..")).toEqual([])
     })
   )
+
+  it.effect("a symlink planted at a volume's folder is refused at mount: the container never sees its target", () =>
+    Effect.gen(function* () {
+      yield* engine.docker("volume", "create", "-d", name, "planted")
+      const outside = Fs.mkdtempSync(Path.join(base, "outside-"))
+      Fs.writeFileSync(Path.join(outside, "secret"), "host only\n")
+      // Someone with access to the root swaps the volume's folder for a link to a host folder.
+      Fs.rmSync(Path.join(root, "planted"), { recursive: true })
+      Fs.symlinkSync(outside, Path.join(root, "planted"))
+      const read = yield* engine.dockerResult(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "planted:/data",
+        engine.image,
+        "cat",
+        "/data/secret"
+      )
+      expect(read.exitCode).not.toBe(0)
+      expect(read.stdout).not.toContain("host only")
+      expect(read.stderr).toContain(
+        `mount ${Path.join(root, "planted")}: it is not a folder (a symlink or a file is in its place)`
+      )
+      // Remove takes the link away, not what it points to.
+      yield* engine.docker("volume", "rm", "planted")
+      expect(Fs.existsSync(Path.join(root, "planted"))).toBe(false)
+      expect(Fs.readFileSync(Path.join(outside, "secret"), "utf8")).toBe("host only\n")
+    })
+  )
 })
 
 describe.skipIf(shared.engine === undefined)("volume-memory against Docker Engine 20.10", () => {
