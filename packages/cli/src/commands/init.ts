@@ -125,8 +125,10 @@ export const command = Command.make(
     Effect.gen(function* () {
       const plugin = Option.getOrElse(name, () => Path.basename(Path.resolve(dir)))
       const written = yield* write(dir, api, plugin)
+      // "an ipam plugin", "an authz plugin": the article follows the sound of the API's name.
+      const article = /^[aeiou]/.test(api) ? "an" : "a"
       yield* Console.log(
-        `${dir}: a ${api} plugin named ${plugin} (${written.length} files). Next: cd ${dir} && npm install && npm test`
+        `${dir}: ${article} ${api} plugin named ${plugin} (${written.length} files). Next: cd ${dir} && npm install && npm test`
       )
     })
 ).pipe(Command.withDescription("Start a plugin project: a working driver, its tests, and scripts to serve and ship it"))

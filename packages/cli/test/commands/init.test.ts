@@ -89,6 +89,15 @@ describe("dpk init", () => {
     })
   )
 
+  it("on the command line, says what it wrote and what to run next", () => {
+    const dir = fresh()
+    const run = dpk("init", dir, "--api", "ipam", "--name", "my-ipam")
+    expect([run.status, run.stderr]).toEqual([0, ""])
+    expect(run.stdout).toBe(
+      `${dir}: an ipam plugin named my-ipam (6 files). Next: cd ${dir} && npm install && npm test\n`
+    )
+  })
+
   it("on the command line, says why in one line on stderr and exits 1, without a logged stack trace", () => {
     const file = fresh()
     Fs.writeFileSync(file, "mine")

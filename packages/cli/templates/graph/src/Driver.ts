@@ -67,15 +67,23 @@ export const layer = (root: string) =>
         // Made beside, then renamed: a copy cut short never passes for a layer. IDs cannot start with a dot.
         const partial = folder(`.new-${id}`)
         yield* io(`cannot create layer ${id}`, () => Fs.rmSync(partial, { recursive: true, force: true }))
-        if (parent === undefined) {
-          yield* io(`cannot create layer ${id}`, () => {
-            Fs.mkdirSync(partial, { mode: 0o755 })
-            // The top of the containers' file system is their root's, which is not the host's when remapped.
-            const owner = IdMapping.hostRoot(ids)
-            if (ids !== undefined) Fs.chownSync(partial, owner.uid, owner.gid)
-          })
-        } else yield* copy(parent, partial)
-        yield* io(`cannot create layer ${id}`, () => Fs.renameSync(partial, folder(id)))
+        const made =
+          parent === undefined
+            ? io(`cannot create layer ${id}`, () => {
+                Fs.mkdirSync(partial, { mode: 0o755 })
+                // The top of the containers' file system is their root's, which is not the host's when remapped.
+                const owner = IdMapping.hostRoot(ids)
+                if (ids !== undefined) Fs.chownSync(partial, owner.uid, owner.gid)
+              })
+            : copy(parent, partial)
+        // A failed create leaves nothing behind: a half copy would only fill the disk until that ID came again.
+        yield* Effect.onError(
+          Effect.andThen(
+            made,
+            io(`cannot create layer ${id}`, () => Fs.renameSync(partial, folder(id)))
+          ),
+          () => Effect.sync(() => Fs.rmSync(partial, { recursive: true, force: true }))
+        )
         return {}
       })
 

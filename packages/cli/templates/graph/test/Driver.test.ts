@@ -95,6 +95,19 @@ describe("the driver, in-process", () => {
     })
   )
 
+  it.effect("leaves nothing behind when a create fails half-way", () =>
+    Effect.gen(function* () {
+      const dir = Path.join(root, "e")
+      const plugin = yield* InProcess.make(Driver.layer(dir))
+      const call = (path: string, body: unknown) => Effect.map(plugin.call(`/GraphDriver.${path}`, body), (r) => r.body)
+      // A host ID no chown takes (the conformance suite's generated Init sends such maps): the folder is made first.
+      const ranges = [{ container_id: 0, host_id: -5, size: 1 }]
+      yield* call("Init", { Home: dir, Opts: null, UIDMaps: ranges, GIDMaps: ranges })
+      expect(yield* call("Create", { ID: "half" })).toHaveProperty("Err")
+      expect(Fs.readdirSync(dir)).toEqual([])
+    })
+  )
+
   // Changing owners needs root.
   it.effect.skipIf(process.getuid?.() !== 0)(
     "under dockerd --userns-remap, keeps host owners on disk and gives the containers' back",
