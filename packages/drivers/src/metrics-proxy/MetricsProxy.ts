@@ -20,6 +20,10 @@ import { MetricsSource } from "./MetricsSource.ts"
 export interface Options {
   readonly host: string
   readonly port: number
+  /** How long a scraper has to send its whole request once connected (default 10 s). */
+  readonly requestTimeoutMillis?: number | undefined
+  /** How long a connection may pass nothing either way, an answer the scraper does not read included (default 30 s). */
+  readonly idleTimeoutMillis?: number | undefined
 }
 
 /**
@@ -48,6 +52,10 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
     Effect.gen(function* () {
       const source = yield* MetricsSource
       const collecting = yield* Ref.make(false)
+      // Scrapes that arrive while one is reading the engine's socket share its answer (nothing is kept after it):
+      // however many connections a scraper opens, the engine is read once at a time. The read is interrupted
+      // once every scrape waiting on it has left.
+      const scrape = yield* Effect.cachedWithTTL(source.scrape, 0)
       const serve = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
         if (request.method !== "GET" || request.url !== "/metrics") {
           response.writeHead(404).end("only GET /metrics\n")
@@ -55,19 +63,33 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
         }
         const decide = Effect.gen(function* () {
           if (!(yield* Ref.get(collecting))) return answer(false, undefined)
-          const scraped = yield* Effect.match(source.scrape, {
+          const scraped = yield* Effect.match(scrape, {
             onFailure: (e) => ({ ok: false as const, reason: e.message }),
             onSuccess: (text) => ({ ok: true as const, text })
           })
           return answer(true, scraped)
         })
-        Effect.runPromise(decide).then(({ status, body }) =>
-          response.writeHead(status, { "Content-Type": "text/plain; version=0.0.4" }).end(body)
+        // A scraper that leaves (or a server closing its connections) interrupts its scrape, and so releases the
+        // connection to the engine's socket, instead of leaving it to run out.
+        const left = new AbortController()
+        response.once("close", () => left.abort())
+        Effect.runPromise(decide, { signal: left.signal }).then(
+          ({ status, body }) => response.writeHead(status, { "Content-Type": "text/plain; version=0.0.4" }).end(body),
+          () => response.destroy()
         )
       }
       yield* Effect.acquireRelease(
         Effect.callback<Http.Server, Error>((resume) => {
-          const server = Http.createServer(serve)
+          // Node's defaults let a connection that sends nothing, or half a request, stay open for good: a local
+          // process could hold connections (and file descriptors) without end. Such a one gets a 408 and is closed.
+          const timeout = options.requestTimeoutMillis ?? 10_000
+          const server = Http.createServer(
+            { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(timeout, 1_000) },
+            serve
+          )
+          // Nor does Node close a connection whose scraper stops reading the answer: it would hold the socket and the
+          // unsent part of the answer for good. Longer than a read of the engine's socket, which passes nothing.
+          server.setTimeout(options.idleTimeoutMillis ?? 30_000)
           const failed = (e: Error) =>
             resume(Effect.fail(new Error(`cannot serve metrics on ${options.host}:${options.port}: ${e.message}`)))
           server.once("error", failed)
@@ -78,7 +100,13 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
             failed(e as Error)
           }
         }),
-        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+        // close() waits for every connection to end: a scraper that connects and stays silent, or sends half a
+        // request, would hold the shutdown for as long as it likes. Cut them all (scrapes in flight too).
+        (server) =>
+          Effect.callback<void>((resume) => {
+            server.close(() => resume(Effect.void))
+            server.closeAllConnections()
+          })
       )
       return MetricsCollector.make({
         startMetrics: () => Effect.as(Ref.set(collecting, true), {}),

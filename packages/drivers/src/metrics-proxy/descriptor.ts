@@ -37,6 +37,29 @@ export const parseListen = (value: string): Result.Result<MetricsProxy.Options, 
   Result.mapError(HostPort.parse(value), (reason) => new InvalidListen({ value, reason }))
 
 /**
+ * An empty `--metrics-socket`.
+ *
+ * @since 0.1.0
+ */
+export class InvalidMetricsSocket extends Data.TaggedError("InvalidMetricsSocket")<{
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `--metrics-socket ${JSON.stringify(this.value)}: ${this.reason}`
+  }
+}
+
+/**
+ * Reads `--metrics-socket`: any path but an empty one, which Node takes for no socket at all, reading
+ * `http://127.0.0.1:80/metrics` instead (whatever a local process serves there would pass for the engine's metrics).
+ *
+ * @since 0.1.0
+ */
+export const parseMetricsSocket = (value: string): Result.Result<string, InvalidMetricsSocket> =>
+  value === "" ? Result.fail(new InvalidMetricsSocket({ value, reason: "expects a path" })) : Result.succeed(value)
+
+/**
  * The descriptor.
  *
  * @since 0.1.0
@@ -57,12 +80,14 @@ export const descriptor = Descriptor.make({
   },
   layer: ({ listen, metricsSocket }) =>
     Layer.unwrap(
-      Effect.map(Effect.fromResult(parseListen(listen)), (options) =>
-        Descriptor.load(
-          () => Promise.all([import("./MetricsProxy.ts"), import("./MetricsSource.ts")]),
-          ([MetricsProxy, MetricsSource]) =>
-            MetricsProxy.layer(options).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket)))
-        )
+      Effect.map(
+        Effect.all([Effect.fromResult(parseListen(listen)), Effect.fromResult(parseMetricsSocket(metricsSocket))]),
+        ([options, metricsSocket]) =>
+          Descriptor.load(
+            () => Promise.all([import("./MetricsProxy.ts"), import("./MetricsSource.ts")]),
+            ([MetricsProxy, MetricsSource]) =>
+              MetricsProxy.layer(options).pipe(Layer.provide(MetricsSource.layerSocket(metricsSocket)))
+          )
       )
     ),
   // The engine bind-mounts its metrics socket under /run/docker after the rootfs is prepared: a propagated
