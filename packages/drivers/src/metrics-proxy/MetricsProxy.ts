@@ -57,7 +57,10 @@ export const layer = (options: Options): Layer.Layer<MetricsCollector.MetricsCol
       // once every scrape waiting on it has left.
       const scrape = yield* Effect.cachedWithTTL(source.scrape, 0)
       const serve = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-        if (request.method !== "GET" || request.url !== "/metrics") {
+        // A query string is the scraper's (Prometheus sends a job's `params:` there) and means nothing here; HEAD
+        // is a GET without the body, which Node leaves out itself.
+        const path = (request.url ?? "").split("?", 1)[0]
+        if ((request.method !== "GET" && request.method !== "HEAD") || path !== "/metrics") {
           response.writeHead(404).end("only GET /metrics\n")
           return
         }

@@ -20,11 +20,11 @@ const freePort = () =>
       })
   )
 
-const scrape = (port: number, path = "/metrics") =>
+const scrape = (port: number, path = "/metrics", method = "GET") =>
   Effect.promise(
     () =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
-        Http.get({ host: "127.0.0.1", port, path }, (res) => {
+        Http.get({ host: "127.0.0.1", port, path, method }, (res) => {
           let body = ""
           res.on("data", (c: Buffer) => {
             body += c.toString()
@@ -110,6 +110,13 @@ describe("metrics-proxy", () => {
       expect((yield* plugin.call("/MetricsCollector.StartMetrics")).body).toEqual({})
       expect(yield* scrape(port)).toEqual({ status: 200, body: "engine_daemon_engine_info 1\n" })
       expect((yield* scrape(port, "/other")).status).toBe(404)
+      expect((yield* scrape(port, "/metrics/x")).status).toBe(404)
+      // A Prometheus job's `params:` arrive as a query string.
+      expect(yield* scrape(port, "/metrics?module=engine")).toEqual({
+        status: 200,
+        body: "engine_daemon_engine_info 1\n"
+      })
+      expect(yield* scrape(port, "/metrics", "HEAD")).toEqual({ status: 200, body: "" })
       expect((yield* plugin.call("/MetricsCollector.StopMetrics")).status).toBe(200)
       expect((yield* scrape(port)).status).toBe(503)
     })
