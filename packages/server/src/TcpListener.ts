@@ -1,7 +1,9 @@
 /**
  * A plugin listening on a TCP port, announced to the daemon by a spec file: `NAME.spec` holding the URL, or
  * `NAME.json` when the plugin requires the daemon's client certificate. Both are written through the protocol's
- * own `SpecFile` definitions, atomically, and removed on shutdown.
+ * own `SpecFile` definitions, atomically, and removed on shutdown if they still hold what was written. A spec file
+ * of that name naming an address where nothing answers is removed first (the daemon reads `NAME.spec` before
+ * `NAME.json`); one naming an address where another process answers refuses the start.
  *
  * Whoever can call a plugin controls what it does as root, so a port that anyone who reaches it may call is
  * logged as a warning; with TLS and a client CA the handshake refuses a caller without a certificate signed by it.
@@ -11,11 +13,13 @@
 import { SpecFile } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import * as NodeServer from "./internal/NodeServer.ts"
 import { ListenError } from "./ListenError.ts"
@@ -140,6 +144,85 @@ const writeAtomically = (path: string, content: string) => {
   }
 }
 
+/** The most a spec file left in the folder is read of: a URL, or a few settings, are far smaller. */
+const maxSpecBytes = 64 * 1024
+
+/**
+ * The address a spec file already in the folder names, or `undefined` when it is not a regular file of at most
+ * `maxSpecBytes` or does not parse (not a plugin's announcement that anyone could be answering at).
+ */
+const namedAddress = (path: string): SpecFile.Address | undefined => {
+  let content: string
+  try {
+    const stat = Fs.lstatSync(path)
+    if (!stat.isFile() || stat.size > maxSpecBytes) return undefined
+    content = Fs.readFileSync(path, "utf8")
+  } catch {
+    return undefined
+  }
+  const parsed = path.endsWith(".json") ? SpecFile.parseJson(content) : SpecFile.parseSpec(content)
+  return Result.isSuccess(parsed) ? parsed.success.address : undefined
+}
+
+/** Whether something accepts a connection at `address` within a second. */
+const answers = (address: SpecFile.Address): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket =
+      address._tag === "Unix"
+        ? Net.connect({ path: address.path })
+        : Net.connect({ host: address.host, port: address.port })
+    const done = (live: boolean) => {
+      socket.destroy()
+      resolve(live)
+    }
+    socket.once("connect", () => done(true))
+    socket.once("error", () => done(false))
+    socket.setTimeout(1000, () => done(false))
+  })
+
+/**
+ * Makes way for this plugin's spec file. The daemon reads `NAME.spec` before `NAME.json`, so one left by an earlier
+ * start would hide this start's other form, or send the daemon to a dead address: a file naming an address where
+ * nothing answers is removed. One naming an address where something answers (another live instance of this
+ * plugin, not this one's own port) is left alone, and this start refused: replacing it would cut that instance off
+ * from the daemon, and its stop would then remove this start's file.
+ */
+const makeWay = (
+  name: string,
+  specDir: string,
+  own: { readonly host: string; readonly port: number }
+): Effect.Effect<void, ListenError> =>
+  Effect.forEach(
+    [".spec", ".json"].map((ext) => Path.join(specDir, `${name}${ext}`)),
+    (path) =>
+      Effect.gen(function* () {
+        const address = namedAddress(path)
+        if (address === undefined) return
+        const ours =
+          address._tag === "Tcp" && address.port === own.port && [own.host, "localhost"].includes(address.host)
+        if (!ours && (yield* Effect.promise(() => answers(address)))) {
+          return yield* new ListenError({
+            address: path,
+            reason: `names ${SpecFile.formatAddress(address)}, where another live process answers; refusing to replace it (remove the file if that is not this plugin)`
+          })
+        }
+        yield* Effect.try({
+          try: () => Fs.rmSync(path, { force: true }),
+          catch: (e) => new ListenError({ address: path, reason: `could not remove: ${(e as Error).message}` })
+        })
+      }),
+    { discard: true }
+  )
+
+/** Removes the spec file at `path` if it still holds `content`: one another start wrote since is theirs. */
+const removeIfOurs = (path: string, content: string) => {
+  try {
+    if (Fs.lstatSync(path).isFile() && Fs.readFileSync(path, "utf8") === content) Fs.rmSync(path, { force: true })
+  } catch {
+    // Gone already, or unreadable: nothing of ours to remove.
+  }
+}
+
 const createServer = (tls: TlsFiles | undefined) => (options: Http.ServerOptions) =>
   tls === undefined
     ? Http.createServer(options)
@@ -160,13 +243,15 @@ const announce = (name: string, listen: Options) =>
       const port = address._tag === "UnixPathAddress" ? listen.port : address.port
       const host = listen.host === "0.0.0.0" || listen.host === "::" ? "127.0.0.1" : listen.host
       const url = tcpUrl(host, port, listen.tls !== undefined)
-      const file = specFile(name, listen.specDir ?? defaultSpecDir, url, listen.tls)
+      const specDir = listen.specDir ?? defaultSpecDir
+      const file = specFile(name, specDir, url, listen.tls)
+      yield* makeWay(name, specDir, { host, port })
       yield* Effect.acquireRelease(
         Effect.try({
           try: () => writeAtomically(file.path, file.content),
           catch: (e) => new ListenError({ address: file.path, reason: `could not write: ${(e as Error).message}` })
         }),
-        () => Effect.sync(() => Fs.rmSync(file.path, { force: true }))
+        () => Effect.sync(() => removeIfOurs(file.path, file.content))
       )
       const warning = exposureWarning(url, listen.tls)
       if (warning !== undefined) yield* Effect.logWarning(warning)

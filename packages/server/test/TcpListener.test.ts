@@ -7,13 +7,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Logger, Option, Result } from "effect"
 import { HttpServer } from "effect/http"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { certificates, post, tempDir } from "./support.ts"
 
 /** Serves the memory driver on 127.0.0.1 (a free port); returns the port, the spec folder and the warnings logged. */
-const serveTcp = (name: string, tls?: Listener.TlsFiles) =>
+const serveTcp = (name: string, tls?: Listener.TlsFiles, dir?: string) =>
   Effect.gen(function* () {
-    const specDir = yield* tempDir
+    const specDir = dir ?? (yield* tempDir)
     const warnings: Array<string> = []
     const capture = Logger.layer([
       Logger.make(({ logLevel, message }) => {
@@ -31,6 +32,20 @@ const serveTcp = (name: string, tls?: Listener.TlsFiles) =>
   })
 
 const read = (path: string) => Fs.readFileSync(path, "utf8")
+
+/** A port of 127.0.0.1 that nothing listens on (bound, then closed). */
+const closedPort = Effect.promise(
+  () =>
+    new Promise<number>((resolve) => {
+      const server = Net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        server.close(() => resolve(port))
+      })
+    })
+)
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
+  Option.getOrUndefined(Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none())
 
 describe("TcpListener", () => {
   it.live("plain TCP: NAME.spec as the daemon reads it, and a warning that anyone reaching the port controls it", () =>
@@ -169,6 +184,56 @@ describe("TcpListener", () => {
       expect(String(Option.getOrUndefined(error)?.message)).toMatch(/taken\.spec: could not write: .*EISDIR/)
       expect(Fs.readdirSync(specDir)).toEqual(["taken.spec"])
       expect(Fs.readdirSync(taken)).toEqual([])
+    })
+  )
+
+  it.live(
+    "a second start under a name whose plugin still answers is refused, naming the file; the first keeps it",
+    () =>
+      Effect.gen(function* () {
+        const first = yield* serveTcp("twice")
+        const path = Path.join(first.specDir, "twice.spec")
+        const before = read(path)
+        const error = failureOf(yield* Effect.exit(Effect.scoped(serveTcp("twice", undefined, first.specDir))))
+        expect(error).toBeInstanceOf(ListenError.ListenError)
+        expect(error?.message).toBe(
+          `${path}: names tcp://127.0.0.1:${first.port}, where another live process answers; refusing to replace it (remove the file if that is not this plugin)`
+        )
+        expect(read(path)).toBe(before)
+      })
+  )
+
+  it.live("a NAME.spec left by a start that is gone is removed: it would hide this start's NAME.json", () =>
+    Effect.gen(function* () {
+      const specDir = yield* tempDir
+      // The daemon reads NAME.spec first: left there, it would send the daemon to the dead port, in plain text.
+      Fs.writeFileSync(Path.join(specDir, "moved.spec"), `tcp://127.0.0.1:${yield* closedPort}\n`)
+      const certs = certificates(yield* tempDir)
+      const { port } = yield* serveTcp(
+        "moved",
+        { certFile: certs.server.cert, keyFile: certs.server.key, caFile: certs.ca },
+        specDir
+      )
+      expect(Fs.readdirSync(specDir)).toEqual(["moved.json"])
+      const spec = Result.getOrThrow(SpecFile.parseJson(read(Path.join(specDir, "moved.json"))))
+      expect(spec.url).toBe(`https://127.0.0.1:${port}`)
+    })
+  )
+
+  it.live("at its stop a plugin removes its spec file only if the file still holds what it wrote", () =>
+    Effect.gen(function* () {
+      const specDir = yield* tempDir
+      const theirs = `tcp://127.0.0.1:${yield* closedPort}\n`
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* serveTcp("replaced", undefined, specDir)
+          // Another start replaced it meanwhile (this one was, say, stuck): the file is that start's now.
+          Fs.writeFileSync(Path.join(specDir, "replaced.spec"), theirs)
+        })
+      )
+      expect(read(Path.join(specDir, "replaced.spec"))).toBe(theirs)
+      yield* Effect.scoped(serveTcp("own", undefined, specDir))
+      expect(Fs.existsSync(Path.join(specDir, "own.spec"))).toBe(false)
     })
   )
 
