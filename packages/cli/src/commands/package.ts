@@ -99,6 +99,39 @@ const implementsOf = (bundle: string): Effect.Effect<ReadonlyArray<PluginApi.Any
   })
 
 /**
+ * The APIs named by `--implements` (as a plugin's Activate lists them): only for a plugin's entry file, whose run
+ * on this machine they spare (its start-up may make folders or open devices meant for the engine's host).
+ */
+const knownApis = (
+  target: string,
+  descriptor: Descriptor.Descriptor | undefined,
+  names: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<PluginApi.Any>, PackageFailed> => {
+  if (descriptor !== undefined) {
+    return Effect.fail(
+      new PackageFailed({
+        target,
+        reason: "--implements is for a plugin's entry file; a reference driver declares its APIs"
+      })
+    )
+  }
+  const known = Apis.all.map((api) => api.subsystem).join(", ")
+  const apis: Array<PluginApi.Any> = []
+  for (const name of names) {
+    const api = Apis.bySubsystem(name)
+    if (api === undefined) {
+      return Effect.fail(
+        new PackageFailed({ target, reason: `--implements ${JSON.stringify(name)} is not an API (known: ${known})` })
+      )
+    }
+    if (!apis.includes(api)) apis.push(api)
+  }
+  return apis.length === 0
+    ? Effect.fail(new PackageFailed({ target, reason: `--implements names no API (known: ${known})` }))
+    : Effect.succeed(apis)
+}
+
+/**
  * The name a reference driver is served under inside the plugin, from the name it is created with: the last path
  * component of the repository, without a tag or digest (`registry:5000/org/vol:1.0` → `vol`). `dpk serve` refuses a
  * name holding `/` or `:`, and a repository name is what `docker plugin create` and `push` are given.
@@ -183,7 +216,8 @@ const writeInto = (
   target: string,
   descriptor: Descriptor.Descriptor | undefined,
   name: string,
-  out: string
+  out: string,
+  apis: ReadonlyArray<PluginApi.Any> | undefined
 ): Effect.Effect<PluginConfig.PluginConfig, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
     const bundle = Path.join(work, "plugin.js")
@@ -193,7 +227,7 @@ const writeInto = (
       descriptor === undefined
         ? {
             description: `${name} (${Path.basename(target)})`,
-            apis: yield* implementsOf(bundle),
+            apis: apis ?? (yield* implementsOf(bundle)),
             entrypoint: [Rootfs.nodePath, Rootfs.bundlePath, PluginConfig.socketPath],
             args: [],
             argsDescription: "extra arguments of the plugin",
@@ -232,7 +266,8 @@ const writeInto = (
 export const write = (
   target: string,
   name: string,
-  out: string
+  out: string,
+  implemented?: ReadonlyArray<string>
 ): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
     // lstat: a dangling symlink exists too (existsSync follows it and says no).
@@ -244,10 +279,11 @@ export const write = (
       const drivers = Descriptors.all.map((d) => d.name).join(", ")
       return yield* new PackageFailed({ target, reason: `neither a file nor a reference driver (${drivers})` })
     }
+    const apis = implemented === undefined ? undefined : yield* knownApis(target, descriptor, implemented)
     // The bundle is made in a folder of its own, removed however the packaging ends.
     const config = yield* Effect.acquireUseRelease(
       Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))),
-      (work) => writeInto(work, target, descriptor, name, out),
+      (work) => writeInto(work, target, descriptor, name, out, apis),
       (work) => Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))
     )
     return { dir: out, config }
@@ -273,14 +309,26 @@ export const command = Command.make(
       Flag.withDescription("Then run docker plugin create against the engine the docker CLI points at (DOCKER_HOST)"),
       Flag.withDefault(false)
     ),
-    docker: Flag.String("docker").pipe(Flag.withDescription("The docker CLI to use"), Flag.withDefault("docker"))
+    docker: Flag.String("docker").pipe(Flag.withDescription("The docker CLI to use"), Flag.withDefault("docker")),
+    implements: Flag.String("implements").pipe(
+      Flag.withDescription(
+        "What a plugin file implements, as its Activate lists it (e.g. VolumeDriver; comma-separated): it is then not run here to ask"
+      ),
+      Flag.optional
+    )
   },
-  ({ target, name, tag, out, create, docker }) =>
+  ({ target, name, tag, out, create, docker, implements: implemented }) =>
     Effect.gen(function* () {
       const invalid = checkReference(name, tag)
       if (invalid !== undefined) return yield* new PackageFailed({ target, reason: invalid })
       const dir = Option.getOrElse(out, () => `${name}-plugin`)
-      const written = yield* write(target, name, dir)
+      const names = Option.map(implemented, (list) =>
+        list
+          .split(",")
+          .map((n) => n.trim())
+          .filter((n) => n !== "")
+      )
+      const written = yield* write(target, name, dir, Option.getOrUndefined(names))
       yield* Console.log(`${dir}: config.json (${written.config.Interface.Types.join(", ")}) and rootfs/`)
       if (!create) return
       const reference = `${name}:${tag}`

@@ -148,6 +148,43 @@ describe("dpk package of a plugin file that goes wrong", () => {
   )
 })
 
+describe("dpk package --implements", () => {
+  it.live("takes the APIs as given and never runs the plugin on this machine", () =>
+    Effect.gen(function* () {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-test-"))
+      const marker = Path.join(dir, "ran")
+      const entry = Path.join(dir, "plugin.mjs")
+      // Run here, it would leave a file (as a template's driver makes its data folder) and exit.
+      Fs.writeFileSync(
+        entry,
+        `import * as Fs from "node:fs"\nFs.writeFileSync(${JSON.stringify(marker)}, "")\nprocess.exit(1)\n`
+      )
+      const written = yield* Package.write(entry, "p", Path.join(dir, "out"), ["VolumeDriver", "authz"]).pipe(
+        Effect.ensuring(Effect.sync(() => Fs.rmSync(Path.join(dir, "out"), { recursive: true, force: true })))
+      )
+      const ran = Fs.existsSync(marker)
+      Fs.rmSync(dir, { recursive: true, force: true })
+      expect(written.config.Interface.Types).toEqual(["docker.volumedriver/1.0", "docker.authz/1.0"])
+      expect(ran).toBe(false)
+    })
+  )
+
+  it.live("refuses a name that is no API, or a reference driver's, before bundling anything", () =>
+    Effect.gen(function* () {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-test-"))
+      const entry = Path.join(dir, "plugin.mjs")
+      Fs.writeFileSync(entry, "")
+      const unknown = yield* Effect.flip(Package.write(entry, "p", Path.join(dir, "out"), ["VolumeDrivers"]))
+      const driver = yield* Effect.flip(Package.write("volume-memory", "p", Path.join(dir, "out2"), ["VolumeDriver"]))
+      const left = Fs.readdirSync(dir)
+      Fs.rmSync(dir, { recursive: true, force: true })
+      expect(unknown.message).toContain('--implements "VolumeDrivers" is not an API (known: VolumeDriver, ')
+      expect(driver.message).toContain("--implements is for a plugin's entry file")
+      expect(left).toEqual(["plugin.mjs"])
+    })
+  )
+})
+
 describe("dpk package names", () => {
   it("accepts the repository names docker plugin create takes, and refuses others naming the flag", () => {
     for (const name of ["mem", "myorg/my-vol", "my_org/my.vol", "registry.local:5000/team/vol", "localhost/v"]) {
