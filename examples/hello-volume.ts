@@ -12,7 +12,11 @@ const HelloVolumes = Layer.sync(VolumeDriver.VolumeDriver, () => {
       ? Effect.succeed(volumes.get(Name)!)
       : Effect.fail(new DriverError({ message: `no such volume: ${Name}` }))
   return VolumeDriver.make({
-    create: ({ Name }) => Effect.sync(() => void volumes.set(Name, `/srv/hello/${Name}`)).pipe(Effect.as({})),
+    // The name becomes a folder: one with / (or . or ..) would land inside another volume's, or outside.
+    create: ({ Name }) =>
+      /\/|^\.\.?$/.test(Name)
+        ? Effect.fail(new DriverError({ message: `invalid volume name ${JSON.stringify(Name)}` }))
+        : Effect.sync(() => void volumes.set(Name, `/srv/hello/${Name}`)).pipe(Effect.as({})),
     remove: ({ Name }) => known(Name).pipe(Effect.andThen(Effect.sync(() => volumes.delete(Name))), Effect.as({})),
     get: ({ Name }) => known(Name).pipe(Effect.map((Mountpoint) => ({ Volume: { Name, Mountpoint } }))),
     list: () => Effect.succeed({ Volumes: [...volumes].map(([Name, Mountpoint]) => ({ Name, Mountpoint })) }),

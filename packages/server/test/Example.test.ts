@@ -30,6 +30,10 @@ describe("examples/hello-volume.ts", () => {
       expect(yield* call("/VolumeDriver.List", {})).toEqual({ Volumes: [{ Name: "a", Mountpoint: "/srv/hello/a" }] })
       expect(yield* call("/VolumeDriver.Remove", { Name: "a" })).toEqual({})
       expect(yield* call("/VolumeDriver.Get", { Name: "a" })).toEqual({ Err: "no such volume: a" })
+      // A name with / would put a volume inside another's folder.
+      expect(yield* call("/VolumeDriver.Create", { Name: "a/b", Opts: null })).toEqual({
+        Err: 'invalid volume name "a/b"'
+      })
     })
   )
 })
