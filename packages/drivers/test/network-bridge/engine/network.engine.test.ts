@@ -156,6 +156,15 @@ describe.skipIf(shared.engine === undefined)("network-bridge against Docker Engi
       expect(result.stderr).toMatch(/(remote|NetworkDriver\.CreateNetwork): unknown option colour/)
       const taken = yield* engine.dockerResult("network", "create", "-d", name, "-o", `bridge=${n1.bridge}`, "nbad")
       expect(taken.stderr).toContain(`bridge ${n1.bridge} is used by network`)
+      // Accepted, this network failed every container's start ("failed to set gateway ...: file exists"): the
+      // daemon installs the default route through Join's gateway too.
+      const net = subnet()
+      const route = ["-o", `routes=0.0.0.0/0@${net}.254`, "--subnet", `${net}.0/24`, "--gateway", `${net}.1`]
+      const twice = yield* engine.dockerResult("network", "create", "-d", name, ...route, "nbad")
+      expect(twice.exitCode).not.toBe(0)
+      expect(twice.stderr).toContain(
+        `option routes: 0.0.0.0/0 is the default route, which every container has through the network's gateway ${net}.1 already`
+      )
     })
   )
 
