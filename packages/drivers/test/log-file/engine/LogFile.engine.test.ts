@@ -166,6 +166,21 @@ describe.skipIf(shared.engine === undefined)("log-file against Docker Engine 20.
     })
   )
 
+  it.live("docker logs -f --until returns at the until time on a quiet container, not when it stops", () =>
+    Effect.gen(function* () {
+      const id = yield* run(engine.image, "sh", "-c", "echo early; sleep 60")
+      yield* Effect.sleep("500 millis")
+      const started = Date.now()
+      const until = new Date(started + 2000).toISOString()
+      const followed = yield* engine.dockerResult("logs", "-f", "--until", until, id)
+      expect(followed.exitCode).toBe(0)
+      expect(followed.stdout).toBe("early\n")
+      // Past until (and its grace for lines still on their way), long before the container's 60 s are up.
+      expect(Date.now() - started).toBeLessThan(15_000)
+      yield* engine.docker("rm", "-f", id)
+    })
+  )
+
   it.live("a line longer than the daemon's 16 KiB read (sent as partial entries) comes back whole", () =>
     Effect.gen(function* () {
       // 40 000 digits then a newline: the daemon cuts it into partial entries of 16 KiB at most.
