@@ -19,8 +19,8 @@ import * as HttpServer from "effect/http/HttpServer"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
-import * as Net from "node:net"
 import * as Path from "node:path"
+import * as ConnectAttempt from "./internal/ConnectAttempt.ts"
 import * as NodeServer from "./internal/NodeServer.ts"
 import { ListenError } from "./ListenError.ts"
 
@@ -166,19 +166,9 @@ const namedAddress = (path: string): SpecFile.Address | undefined => {
 
 /** Whether something accepts a connection at `address` within a second. */
 const answers = (address: SpecFile.Address): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket =
-      address._tag === "Unix"
-        ? Net.connect({ path: address.path })
-        : Net.connect({ host: address.host, port: address.port })
-    const done = (live: boolean) => {
-      socket.destroy()
-      resolve(live)
-    }
-    socket.once("connect", () => done(true))
-    socket.once("error", () => done(false))
-    socket.setTimeout(1000, () => done(false))
-  })
+  ConnectAttempt.attempt(
+    address._tag === "Unix" ? { path: address.path } : { host: address.host, port: address.port }
+  ).then((outcome) => outcome._tag === "Connected")
 
 /**
  * Makes way for this plugin's spec file. The daemon reads `NAME.spec` before `NAME.json`, so one left by an earlier

@@ -16,8 +16,8 @@ import * as Layer from "effect/Layer"
 import type * as HttpServer from "effect/http/HttpServer"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as Net from "node:net"
 import * as Path from "node:path"
+import * as ConnectAttempt from "./internal/ConnectAttempt.ts"
 import * as NodeServer from "./internal/NodeServer.ts"
 import { ListenError } from "./ListenError.ts"
 
@@ -68,21 +68,17 @@ const nobodyListens: ReadonlySet<string | undefined> = new Set(["ECONNREFUSED", 
  * this process may not open answers `EACCES`; replacing theirs would cut them off from the daemon.
  */
 const inUse = (path: string): Promise<string | undefined> =>
-  new Promise((resolve) => {
-    const socket = Net.connect({ path })
-    const done = (reason: string | undefined) => {
-      socket.destroy()
-      resolve(reason)
-    }
-    socket.once("connect", () => done("is served by another live process"))
-    socket.once("error", (e: NodeJS.ErrnoException) =>
-      done(
-        nobodyListens.has(e.code)
+  ConnectAttempt.attempt({ path }).then((outcome) => {
+    switch (outcome._tag) {
+      case "Connected":
+        return "is served by another live process"
+      case "TimedOut":
+        return "may be served by another live process (connecting to it timed out)"
+      case "Failed":
+        return nobodyListens.has(outcome.error.code)
           ? undefined
-          : `may be served by another live process (connecting failed: ${e.message})`
-      )
-    )
-    socket.setTimeout(1000, () => done("may be served by another live process (connecting to it timed out)"))
+          : `may be served by another live process (connecting failed: ${outcome.error.message})`
+    }
   })
 
 /**

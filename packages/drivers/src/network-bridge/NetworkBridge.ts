@@ -29,7 +29,7 @@ import * as BridgeReconcile from "./BridgeReconcile.ts"
 import * as BridgeState from "./BridgeState.ts"
 import * as StateFiles from "../shared/StateFiles.ts"
 import * as BridgeTable from "./BridgeTable.ts"
-import { Links, type LinksError } from "./Links.ts"
+import { type Link, Links, type LinksError } from "./Links.ts"
 import * as LinksMemory from "./LinksMemory.ts"
 import * as LinksNode from "./LinksNode.ts"
 import { defaultStateDir } from "./NetworkBridgeDefaults.ts"
@@ -178,35 +178,40 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
       Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
     const save = (n: BridgeTable.NetworkRecord) => BridgeState.save(layout, n)
 
-    /** The host link holding `name`, refused unless this instance made it for `id` (then it is replaced). */
+    /**
+     * The host link holding `name` among `all` (one listing of the host's links), refused unless this instance made
+     * it for `id` (then it is replaced).
+     */
     const claim = (
+      all: ReadonlyArray<Link>,
       name: string,
       kind: "network" | "endpoint",
       id: string
-    ): Effect.Effect<void, LinksError | NetworkConflict> =>
-      Effect.flatMap(links.list, (all): Effect.Effect<void, LinksError | NetworkConflict> => {
-        const link = all.find((l) => l.name === name)
-        if (link === undefined) return Effect.void
-        return BridgeReconcile.isOurs(link, instance, kind, id)
-          ? links.remove(name)
-          : Effect.fail(new NetworkConflict({ reason: `interface ${name} exists already on the host` }))
-      })
+    ): Effect.Effect<void, LinksError | NetworkConflict> => {
+      const link = all.find((l) => l.name === name)
+      if (link === undefined) return Effect.void
+      return BridgeReconcile.isOurs(link, instance, kind, id)
+        ? links.remove(name)
+        : Effect.fail(new NetworkConflict({ reason: `interface ${name} exists already on the host` }))
+    }
 
     /**
-     * Refused when the network's bridge name is held by a link this instance did not make for it (taken while the
-     * plugin was down): a veth is never put on another program's link. A missing bridge fails in `addVeth`.
+     * Refused when the network's bridge name is held, among `all`, by a link this instance did not make for it (taken
+     * while the plugin was down): a veth is never put on another program's link. A missing bridge fails in `addVeth`.
      */
-    const checkOwnBridge = (n: BridgeTable.NetworkRecord): Effect.Effect<void, LinksError | NetworkConflict> =>
-      Effect.flatMap(links.list, (all): Effect.Effect<void, NetworkConflict> => {
-        const link = all.find((l) => l.name === n.bridge)
-        return link === undefined || BridgeReconcile.isOwnBridge(link, instance, n.id)
-          ? Effect.void
-          : Effect.fail(
-              new NetworkConflict({
-                reason: `bridge ${n.bridge} of network ${n.id} is not this plugin's (another program's link has that name); remove the network`
-              })
-            )
-      })
+    const checkOwnBridge = (
+      all: ReadonlyArray<Link>,
+      n: BridgeTable.NetworkRecord
+    ): Effect.Effect<void, NetworkConflict> => {
+      const link = all.find((l) => l.name === n.bridge)
+      return link === undefined || BridgeReconcile.isOwnBridge(link, instance, n.id)
+        ? Effect.void
+        : Effect.fail(
+            new NetworkConflict({
+              reason: `bridge ${n.bridge} of network ${n.id} is not this plugin's (another program's link has that name); remove the network`
+            })
+          )
+    }
 
     return NetworkDriver.NetworkDriver.of({
       getCapabilities: () =>
@@ -217,7 +222,7 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
           Effect.gen(function* () {
             const { table, record, created } = yield* current((t) => BridgeTable.createNetwork(t, request))
             if (!created) return {}
-            yield* claim(record.bridge, "network", record.id)
+            yield* claim(yield* links.list, record.bridge, "network", record.id)
             yield* save(record)
             yield* addBridge(record).pipe(
               Effect.tapError(() =>
@@ -267,9 +272,12 @@ export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver,
             const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
             const created = yield* current((t) => BridgeTable.createEndpoint(t, request))
             const { endpoint: e, network: n } = created
-            yield* checkOwnBridge(n)
-            yield* claim(e.hostInterface, "endpoint", e.id)
-            yield* claim(e.containerInterface, "endpoint", e.id)
+            // One listing serves the three checks (each `ip` listing is a process): a stale veth of ours removed by
+            // the first claim takes its peer along, and removing a link already gone does nothing.
+            const all = yield* links.list
+            yield* checkOwnBridge(all, n)
+            yield* claim(all, e.hostInterface, "endpoint", e.id)
+            yield* claim(all, e.containerInterface, "endpoint", e.id)
             yield* save(n)
             yield* addVeth(n, e).pipe(
               Effect.tapError(() => Effect.ignore(Effect.andThen(links.remove(e.hostInterface), save(before))))

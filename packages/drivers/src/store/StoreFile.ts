@@ -60,30 +60,24 @@ const openHere = new Set<string>()
  */
 const claim = (dir: string, name: string) =>
   Effect.try({
-    try: (): { readonly real: string } | { readonly refused: string } => {
+    try: () => {
       const real = Fs.realpathSync(dir)
       if (openHere.has(real)) {
-        return { refused: "it is already open in this process (one store per folder; share that store instead)" }
+        throw new Error("it is already open in this process (one store per folder; share that store instead)")
       }
       const file = Path.join(dir, "owner.pid")
       const owner = ownerIn(file)
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        return {
-          refused: `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
-        }
+        throw new Error(
+          `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
+        )
       }
       Fs.writeFileSync(file, `${process.pid}\n`)
       openHere.add(real)
-      return { real }
+      return real
     },
     catch: (e) => new StoreUnavailable({ store: name, reason: (e as Error).message })
-  }).pipe(
-    Effect.flatMap((claimed) =>
-      "real" in claimed
-        ? Effect.succeed(claimed.real)
-        : Effect.fail(new StoreUnavailable({ store: name, reason: claimed.refused }))
-    )
-  )
+  })
 
 const release = (dir: string, real: string) =>
   Effect.sync(() => {

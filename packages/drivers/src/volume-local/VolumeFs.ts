@@ -51,6 +51,14 @@ export interface Entry {
 }
 
 /**
+ * Why a volume's path holding something other than a folder is refused (`makeDirectory`, and the driver's checks
+ * before it hands a path out).
+ *
+ * @since 0.1.0
+ */
+export const notAFolder = "it is not a folder (a symlink or a file is in its place)"
+
+/**
  * The operations.
  *
  * @since 0.1.0

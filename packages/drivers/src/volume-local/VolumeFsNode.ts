@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as AtomicFile from "../shared/AtomicFile.ts"
-import { type Entry, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
+import { type Entry, notAFolder, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 
 const fail = (operation: string, path: string) => (error: PlatformError.PlatformError) =>
   new VolumeFsError({ operation, path, reason: AtomicFile.reasonOf(error) })
@@ -18,9 +18,6 @@ const fail = (operation: string, path: string) => (error: PlatformError.Platform
 // The shared atomic steps fail with the step and path; the port reports them as its own error.
 const asVolumeFsError = ({ operation, path, reason }: AtomicFile.AtomicFileError) =>
   new VolumeFsError({ operation, path, reason })
-
-/** Why a path holding something other than a folder is refused (see `Service.makeDirectory`). */
-const notAFolder = "it is not a folder (a symlink or a file is in its place)"
 
 const isNotFound = (error: PlatformError.PlatformError) => error.reason._tag === "NotFound"
 

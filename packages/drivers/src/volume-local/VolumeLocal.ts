@@ -18,7 +18,7 @@ import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Path from "node:path"
 import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
-import { type FolderSettings, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
+import { type FolderSettings, notAFolder, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
@@ -174,7 +174,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
               new VolumeFsError({
                 operation,
                 path: folderOf(name),
-                reason: "it is not a folder (a symlink or a file is in its place); remove it, or the volume"
+                reason: `${notAFolder}; remove it, or the volume`
               })
             )
       )
