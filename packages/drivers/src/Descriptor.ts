@@ -41,6 +41,14 @@ export interface ManagedNeeds {
   }>
   /** Whether the plugin needs the host's PID namespace. */
   readonly pidHost?: boolean
+  /** Whether the plugin needs the host's IPC namespace. */
+  readonly ipcHost?: boolean
+  /** Host devices given to the plugin (`Linux.Devices`), each path settable with `docker plugin set`. */
+  readonly devices?: ReadonlyArray<string>
+  /** Whether the plugin may use every host device (`Linux.AllowAllDevices`). */
+  readonly allowAllDevices?: boolean
+  /** Environment variables of the plugin, each value settable with `docker plugin set NAME VARIABLE=VALUE`. */
+  readonly env?: ReadonlyArray<{ readonly name: string; readonly value: string; readonly description?: string }>
   /** Host tools the driver runs (e.g. `ip`), shipped in the rootfs with their libraries. */
   readonly binaries?: ReadonlyArray<string>
   /**

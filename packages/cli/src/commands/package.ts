@@ -1,7 +1,9 @@
 /**
  * `dpk package ENTRY|DRIVER --name NAME [--tag T] [--out DIR] [--create]`: a managed (v2) plugin folder
  * (`config.json` and `rootfs/`) for a plugin entry file or a reference driver, and optionally
- * `docker plugin create` of it against the engine the `docker` CLI points at (`DOCKER_HOST`).
+ * `docker plugin create` of it against the engine the `docker` CLI points at (`DOCKER_HOST`). What the plugin needs
+ * from the engine (mounts, capabilities, network, devices, environment, host tools) comes from a reference driver's
+ * descriptor and from the flags of `ManagedFlags`, which add to it.
  *
  * @since 0.1.0
  */
@@ -12,6 +14,7 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
@@ -20,6 +23,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as ManagedFlags from "../managed/ManagedFlags.ts"
 import * as PluginConfig from "../managed/PluginConfig.ts"
 import * as Rootfs from "../managed/Rootfs.ts"
 import * as Build from "./build.ts"
@@ -175,11 +179,15 @@ export const checkReference = (name: string, tag: string): string | undefined =>
 /**
  * What the config of a reference driver is made from: the plugin runs the bundled CLI's `dpk serve NAME` on the
  * plugin socket, with the flags every managed instance needs (in the entry point) and the driver's default,
- * settable arguments.
+ * settable arguments. `needs`: what the driver declares, with what flags added (`ManagedFlags.needsOf`).
  *
  * @since 0.1.0
  */
-export const driverInput = (descriptor: Descriptor.Descriptor, name: string): PluginConfig.Input => ({
+export const driverInput = (
+  descriptor: Descriptor.Descriptor,
+  name: string,
+  needs: Descriptor.ManagedNeeds = descriptor.managed ?? {}
+): PluginConfig.Input => ({
   description: descriptor.description,
   apis: descriptor.apis,
   entrypoint: [
@@ -197,8 +205,33 @@ export const driverInput = (descriptor: Descriptor.Descriptor, name: string): Pl
   ],
   args: descriptor.managed?.args ?? [],
   argsDescription: `flags of dpk serve ${descriptor.name}: ${Object.keys(descriptor.flags).join(", ")}`,
-  needs: descriptor.managed ?? {}
+  needs
 })
+
+/**
+ * What a plugin needs: what the reference driver `descriptor` declares (nothing for a plugin's entry file) with what
+ * the flags' `values` add, refused naming the flag and its value before anything is bundled. A `--binary` must be
+ * on this machine, as its rootfs gets this machine's copy.
+ *
+ * @since 0.1.0
+ */
+export const needsOf = (
+  target: string,
+  descriptor: Descriptor.Descriptor | undefined,
+  values: ManagedFlags.Values
+): Effect.Effect<Descriptor.ManagedNeeds, PackageFailed> => {
+  const needs = ManagedFlags.needsOf(values, descriptor?.managed, descriptor?.name)
+  if (Result.isFailure(needs)) return Effect.fail(new PackageFailed({ target, reason: needs.failure }))
+  const missing = (values.binaries ?? []).find((binary) => Rootfs.locate(binary) === undefined)
+  return missing === undefined
+    ? Effect.succeed(needs.success)
+    : Effect.fail(
+        new PackageFailed({
+          target,
+          reason: `--binary ${JSON.stringify(missing)} is not ${missing.includes("/") ? "a file" : "on PATH"} on this machine`
+        })
+      )
+}
 
 /**
  * What `write` produced.
@@ -217,7 +250,8 @@ const writeInto = (
   descriptor: Descriptor.Descriptor | undefined,
   name: string,
   out: string,
-  apis: ReadonlyArray<PluginApi.Any> | undefined
+  apis: ReadonlyArray<PluginApi.Any> | undefined,
+  needs: Descriptor.ManagedNeeds
 ): Effect.Effect<PluginConfig.PluginConfig, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
     const bundle = Path.join(work, "plugin.js")
@@ -231,9 +265,9 @@ const writeInto = (
             entrypoint: [Rootfs.nodePath, Rootfs.bundlePath, PluginConfig.socketPath],
             args: [],
             argsDescription: "extra arguments of the plugin",
-            needs: {}
+            needs
           }
-        : driverInput(descriptor, name)
+        : driverInput(descriptor, name, needs)
     )
     // Only a folder made here is removed on failure: never one that appeared since `write` checked (another run
     // writing the same plugin), nor what a symlink points to.
@@ -247,7 +281,7 @@ const writeInto = (
         Rootfs.write(Path.join(out, "rootfs"), {
           bundle,
           chunks: Build.chunksDir(bundle),
-          binaries: descriptor?.managed?.binaries ?? []
+          binaries: needs.binaries ?? []
         })
       },
       catch: (e) => {
@@ -259,7 +293,8 @@ const writeInto = (
   })
 
 /**
- * Writes the plugin folder `out` for `target` (an entry file, or a reference driver's name).
+ * Writes the plugin folder `out` for `target` (an entry file, or a reference driver's name), with what `managed`
+ * (the values of `ManagedFlags.flags`) says the plugin needs.
  *
  * @since 0.1.0
  */
@@ -267,7 +302,8 @@ export const write = (
   target: string,
   name: string,
   out: string,
-  implemented?: ReadonlyArray<string>
+  implemented?: ReadonlyArray<string>,
+  managed: ManagedFlags.Values = {}
 ): Effect.Effect<Written, PackageFailed | Build.BuildFailed> =>
   Effect.gen(function* () {
     // lstat: a dangling symlink exists too (existsSync follows it and says no).
@@ -280,10 +316,11 @@ export const write = (
       return yield* new PackageFailed({ target, reason: `neither a file nor a reference driver (${drivers})` })
     }
     const apis = implemented === undefined ? undefined : yield* knownApis(target, descriptor, implemented)
+    const needs = yield* needsOf(target, descriptor, managed)
     // The bundle is made in a folder of its own, removed however the packaging ends.
     const config = yield* Effect.acquireUseRelease(
       Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-"))),
-      (work) => writeInto(work, target, descriptor, name, out, apis),
+      (work) => writeInto(work, target, descriptor, name, out, apis, needs),
       (work) => Effect.sync(() => Fs.rmSync(work, { recursive: true, force: true }))
     )
     return { dir: out, config }
@@ -315,9 +352,10 @@ export const command = Command.make(
         "What a plugin file implements, as its Activate lists it (e.g. VolumeDriver; comma-separated): it is then not run here to ask"
       ),
       Flag.optional
-    )
+    ),
+    ...ManagedFlags.flags
   },
-  ({ target, name, tag, out, create, docker, implements: implemented }) =>
+  ({ target, name, tag, out, create, docker, implements: implemented, ...managed }) =>
     Effect.gen(function* () {
       const invalid = checkReference(name, tag)
       if (invalid !== undefined) return yield* new PackageFailed({ target, reason: invalid })
@@ -328,7 +366,7 @@ export const command = Command.make(
           .map((n) => n.trim())
           .filter((n) => n !== "")
       )
-      const written = yield* write(target, name, dir, Option.getOrUndefined(names))
+      const written = yield* write(target, name, dir, Option.getOrUndefined(names), managed)
       yield* Console.log(`${dir}: config.json (${written.config.Interface.Types.join(", ")}) and rootfs/`)
       if (!create) return
       const reference = `${name}:${tag}`

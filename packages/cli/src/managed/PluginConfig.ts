@@ -1,7 +1,8 @@
 /**
- * The `config.json` of a managed (v2) plugin, derived from what the plugin serves and what its driver asks for:
- * interface types from the APIs, the socket inside `/run/docker/plugins`, the entry point, and the mounts,
- * capabilities and network a driver's descriptor declares. Arguments stay settable with `docker plugin set`.
+ * The `config.json` of a managed (v2) plugin, derived from what the plugin serves and what it needs: interface types
+ * from the APIs, the socket inside `/run/docker/plugins`, the entry point, and the mounts, capabilities, network,
+ * devices and environment a driver's descriptor declares or `dpk package`'s flags give. Arguments, mount sources,
+ * device paths and environment values stay settable with `docker plugin set`.
  *
  * @since 0.1.0
  */
@@ -58,7 +59,13 @@ export interface PluginConfig {
   readonly Linux: {
     readonly Capabilities: ReadonlyArray<string>
     readonly AllowAllDevices: boolean
-    readonly Devices: null
+    /** `null` when there is none, as the engine writes an empty list. */
+    readonly Devices: ReadonlyArray<{
+      readonly Name: string
+      readonly Description: string
+      readonly Settable: ReadonlyArray<string>
+      readonly Path: string
+    }> | null
   }
   readonly Env: ReadonlyArray<{
     readonly Name: string
@@ -117,7 +124,19 @@ export const make = (input: Input): PluginConfig => ({
     Type: "bind",
     Options: [...(m.options ?? ["rbind", "rw"])]
   })),
-  Linux: { Capabilities: [...(input.needs.capabilities ?? [])], AllowAllDevices: false, Devices: null },
+  Linux: {
+    Capabilities: [...(input.needs.capabilities ?? [])],
+    AllowAllDevices: input.needs.allowAllDevices ?? false,
+    Devices:
+      (input.needs.devices ?? []).length === 0
+        ? null
+        : input.needs.devices!.map((path, i) => ({
+            Name: `device${i}`,
+            Description: path,
+            Settable: ["path"],
+            Path: path
+          }))
+  },
   Env: [
     { Name: "DPK_PLUGIN_SOCKET", Description: "Where the plugin listens", Settable: [], Value: socketPath },
     {
@@ -125,9 +144,15 @@ export const make = (input: Input): PluginConfig => ({
       Description: "Where Node keeps the plugin's compiled code between starts (empty: nowhere)",
       Settable: ["value"],
       Value: compileCacheDir
-    }
+    },
+    ...(input.needs.env ?? []).map((e) => ({
+      Name: e.name,
+      Description: e.description ?? `Settable: docker plugin set PLUGIN ${e.name}=VALUE`,
+      Settable: ["value"],
+      Value: e.value
+    }))
   ],
   Args: { Name: "args", Description: input.argsDescription, Settable: ["value"], Value: input.args },
-  IpcHost: false,
+  IpcHost: input.needs.ipcHost ?? false,
   PidHost: input.needs.pidHost ?? false
 })

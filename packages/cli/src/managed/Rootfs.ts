@@ -68,14 +68,27 @@ const copyInto = (rootfs: string, hostPath: string, inside = hostPath) => {
   Fs.chmodSync(target, Fs.statSync(hostPath).mode & 0o7777)
 }
 
-/** A tool's path: as given when it has a `/`, else the first match on `PATH`. */
-const which = (name: string): string => {
-  if (name.includes("/")) return name
-  const found = (process.env.PATH ?? "")
+/**
+ * A tool's path on this machine: as given when it has a `/` (if it is a file), else the first match on `PATH`;
+ * undefined when there is none.
+ *
+ * @since 0.1.0
+ */
+export const locate = (name: string): string | undefined => {
+  const isFile = (path: string) => Fs.statSync(path, { throwIfNoEntry: false })?.isFile() === true
+  if (name.includes("/")) return isFile(name) ? name : undefined
+  return (process.env.PATH ?? "")
     .split(":")
+    .filter((dir) => dir !== "")
     .map((dir) => Path.join(dir, name))
-    .find((path) => Fs.existsSync(path))
-  if (found === undefined) throw new Error(`${name} is not on PATH; the plugin needs it in its rootfs`)
+    .find(isFile)
+}
+
+const which = (name: string): string => {
+  const found = locate(name)
+  if (found === undefined) {
+    throw new Error(`${name} is not ${name.includes("/") ? "a file" : "on PATH"}; the plugin needs it in its rootfs`)
+  }
   return found
 }
 

@@ -11,7 +11,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Package from "../../src/commands/package.ts"
+import * as Option from "effect/Option"
 import * as PluginConfig from "../../src/managed/PluginConfig.ts"
+import * as Rootfs from "../../src/managed/Rootfs.ts"
 import { nodeArgs } from "../support.ts"
 
 const configOf = (driver: string, name: string) =>
@@ -234,6 +236,177 @@ describe("dpk package names", () => {
       } finally {
         Fs.rmSync(dir, { recursive: true, force: true })
       }
+    })
+  )
+})
+
+describe("dpk package's flags for what a plugin needs as a managed plugin", () => {
+  it("a reference driver: the flags' needs are added to its descriptor's in the config", () => {
+    const descriptor = Descriptors.byName("volume-local")!
+    const config = PluginConfig.make(
+      Package.driverInput(descriptor, "vol", {
+        ...descriptor.managed,
+        mounts: [{ source: "/srv/seed", destination: "/seed", options: ["rbind", "ro"] }],
+        env: [{ name: "SEED", value: "/seed" }]
+      })
+    )
+    expect(config.PropagatedMount).toBe(descriptor.managed!.propagatedMount)
+    expect(config.Mounts).toEqual([
+      {
+        Name: "mount0",
+        Description: "/srv/seed on /seed",
+        Settable: ["source"],
+        Source: "/srv/seed",
+        Destination: "/seed",
+        Type: "bind",
+        Options: ["rbind", "ro"]
+      }
+    ])
+    expect(config.Env.at(-1)).toMatchObject({ Name: "SEED", Settable: ["value"], Value: "/seed" })
+  })
+
+  it("dpk package FILE: every flag lands in config.json, and a --binary in the rootfs", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-flags-"))
+    try {
+      const entry = Path.join(dir, "plugin.mjs")
+      Fs.writeFileSync(entry, "export {}\n")
+      const out = Path.join(dir, "out")
+      const run = spawnSync(
+        process.execPath,
+        [
+          ...nodeArgs,
+          "package",
+          entry,
+          "--name",
+          "vendor",
+          "--out",
+          out,
+          "--implements",
+          "VolumeDriver",
+          "--propagated-mount",
+          "/mnt/volumes",
+          "--mount",
+          "/dev:/dev",
+          "--mount",
+          "/etc/vendor:/etc/vendor:ro",
+          "--capability",
+          "CAP_SYS_ADMIN",
+          "--capability",
+          "CAP_NET_ADMIN",
+          "--network",
+          "host",
+          "--env",
+          "VENDOR_API=https://storage.local",
+          "--env",
+          "VENDOR_DEBUG=",
+          "--device",
+          "/dev/fuse",
+          "--allow-all-devices",
+          "--ipc-host",
+          "--pid-host",
+          "--binary",
+          "sh"
+        ],
+        { encoding: "utf8" }
+      )
+      expect(run.status, run.stderr).toBe(0)
+      const config = JSON.parse(Fs.readFileSync(Path.join(out, "config.json"), "utf8"))
+      expect(config.Interface.Types).toEqual(["docker.volumedriver/1.0"])
+      expect(config.PropagatedMount).toBe("/mnt/volumes")
+      expect(config.Mounts).toEqual([
+        {
+          Name: "mount0",
+          Description: "/dev on /dev",
+          Settable: ["source"],
+          Source: "/dev",
+          Destination: "/dev",
+          Type: "bind",
+          Options: ["rbind", "rw"]
+        },
+        {
+          Name: "mount1",
+          Description: "/etc/vendor on /etc/vendor",
+          Settable: ["source"],
+          Source: "/etc/vendor",
+          Destination: "/etc/vendor",
+          Type: "bind",
+          Options: ["rbind", "ro"]
+        }
+      ])
+      expect(config.Network).toEqual({ Type: "host" })
+      expect(config.Linux).toEqual({
+        Capabilities: ["CAP_SYS_ADMIN", "CAP_NET_ADMIN"],
+        AllowAllDevices: true,
+        Devices: [{ Name: "device0", Description: "/dev/fuse", Settable: ["path"], Path: "/dev/fuse" }]
+      })
+      expect(config.Env.map((e: { Name: string; Value: string }) => `${e.Name}=${e.Value}`)).toEqual([
+        `DPK_PLUGIN_SOCKET=${PluginConfig.socketPath}`,
+        `NODE_COMPILE_CACHE=${PluginConfig.compileCacheDir}`,
+        "VENDOR_API=https://storage.local",
+        "VENDOR_DEBUG="
+      ])
+      expect(config.Env.slice(2).map((e: { Settable: Array<string> }) => e.Settable)).toEqual([["value"], ["value"]])
+      expect([config.IpcHost, config.PidHost]).toEqual([true, true])
+      expect(Fs.existsSync(Path.join(out, "rootfs", Rootfs.locate("sh")!))).toBe(true)
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses a bad value before bundling anything, in one line naming the flag and the value", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-flags-"))
+    try {
+      const entry = Path.join(dir, "plugin.mjs")
+      Fs.writeFileSync(entry, "export {}\n")
+      for (const [flags, message] of [
+        [
+          ["--capability", "SYS_ADMIN"],
+          '--capability "SYS_ADMIN" is not a Linux capability name: did you mean CAP_SYS_ADMIN?'
+        ],
+        [["--mount", "data:/data"], '--mount "data:/data": SOURCE "data" is not an absolute path on the host'],
+        [["--env", "DPK_PLUGIN_SOCKET=/x"], '--env "DPK_PLUGIN_SOCKET=/x": the kit sets DPK_PLUGIN_SOCKET itself'],
+        [["--network", "bridged"], '--network "bridged" is not a network type: host, none, bridge'],
+        [["--binary", "dpk-no-such-tool"], '--binary "dpk-no-such-tool" is not on PATH on this machine']
+      ] as const) {
+        const run = spawnSync(
+          process.execPath,
+          [
+            ...nodeArgs,
+            "package",
+            entry,
+            "--name",
+            "p",
+            "--out",
+            Path.join(dir, "out"),
+            "--implements",
+            "VolumeDriver",
+            ...flags
+          ],
+          { encoding: "utf8" }
+        )
+        expect(run.status, flags.join(" ")).toBe(1)
+        expect(run.stdout).toBe("")
+        expect(run.stderr.trim().split("\n"), flags.join(" ")).toHaveLength(1)
+        expect(run.stderr.trim(), flags.join(" ")).toContain(`dpk package: cannot package ${entry}: ${message}`)
+        expect(Fs.readdirSync(dir)).toEqual(["plugin.mjs"])
+      }
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it.live("Package.write refuses a reference driver's flag conflicts before bundling", () =>
+    Effect.gen(function* () {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-package-flags-"))
+      const failed = yield* Effect.flip(
+        Package.write("network-bridge", "net", Path.join(dir, "out"), undefined, { network: Option.some("none") })
+      )
+      const left = Fs.readdirSync(dir)
+      Fs.rmSync(dir, { recursive: true, force: true })
+      expect(failed.message).toBe(
+        'cannot package network-bridge: --network "none": network-bridge needs the network host'
+      )
+      expect(left).toEqual([])
     })
   )
 })

@@ -75,10 +75,41 @@ describe.skipIf(shared.engine === undefined)("managed plugins against Docker Eng
       Effect.gen(function* () {
         const name = `dpk-e2e-args-${process.pid}-${Math.random().toString(36).slice(2, 6)}`
         const dir = Path.join(base, "args")
-        const packaged = dpk("package", "volume-memory", "--name", name, "--out", dir)
+        // What a plugin needs, given by flag: a read-only host folder, a capability and a settable variable.
+        const seed = Path.join(base, "seed")
+        Fs.mkdirSync(seed)
+        const packaged = dpk(
+          "package",
+          "volume-memory",
+          "--name",
+          name,
+          "--out",
+          dir,
+          "--mount",
+          `${seed}:/seed:ro`,
+          "--capability",
+          "CAP_SYS_NICE",
+          "--env",
+          "DPK_E2E=from-flag"
+        )
         expect(packaged.status, packaged.stderr).toBe(0)
         const plugin = `${name}:latest`
         yield* engine.docker("plugin", "create", plugin, dir)
+        yield* engine.docker("plugin", "set", plugin, "DPK_E2E=set-by-user")
+        const created = JSON.parse(yield* engine.docker("plugin", "inspect", plugin))[0]
+        expect(created.Config.Mounts).toContainEqual(
+          expect.objectContaining({
+            Source: seed,
+            Destination: "/seed",
+            Options: ["rbind", "ro"],
+            Settable: ["source"]
+          })
+        )
+        expect(created.Config.Linux.Capabilities).toEqual(["CAP_SYS_NICE"])
+        expect(created.Config.Env).toContainEqual(
+          expect.objectContaining({ Name: "DPK_E2E", Value: "from-flag", Settable: ["value"] })
+        )
+        expect(created.Settings.Env).toContain("DPK_E2E=set-by-user")
         yield* engine.docker("plugin", "set", plugin, "args=--mount-root /set/by/user")
         yield* engine.docker("plugin", "enable", plugin)
         yield* engine.docker("volume", "create", "-d", plugin, "argvol")

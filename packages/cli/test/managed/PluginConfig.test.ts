@@ -58,4 +58,63 @@ describe("PluginConfig", () => {
       }
     ])
   })
+
+  it("gives devices settable paths, variables settable values after the kit's own, and the host namespaces asked for", () => {
+    const config = PluginConfig.make({
+      description: "vendor",
+      apis: [VolumeDriver.Api],
+      entrypoint: [],
+      args: [],
+      argsDescription: "",
+      needs: {
+        devices: ["/dev/fuse", "/dev/net/tun"],
+        allowAllDevices: true,
+        env: [
+          { name: "VENDOR_API", value: "https://storage.local" },
+          { name: "MODE", value: "", description: "mode" }
+        ],
+        ipcHost: true
+      }
+    })
+    expect(config.Linux).toEqual({
+      Capabilities: [],
+      AllowAllDevices: true,
+      Devices: [
+        { Name: "device0", Description: "/dev/fuse", Settable: ["path"], Path: "/dev/fuse" },
+        { Name: "device1", Description: "/dev/net/tun", Settable: ["path"], Path: "/dev/net/tun" }
+      ]
+    })
+    expect(config.Env.map((e) => e.Name)).toEqual(["DPK_PLUGIN_SOCKET", "NODE_COMPILE_CACHE", "VENDOR_API", "MODE"])
+    expect(config.Env.slice(2)).toEqual([
+      {
+        Name: "VENDOR_API",
+        Description: "Settable: docker plugin set PLUGIN VENDOR_API=VALUE",
+        Settable: ["value"],
+        Value: "https://storage.local"
+      },
+      { Name: "MODE", Description: "mode", Settable: ["value"], Value: "" }
+    ])
+    expect(config.IpcHost).toBe(true)
+    expect(config.PidHost).toBe(false)
+  })
+
+  it("asks for nothing beyond the defaults when nothing is needed: no device (null, as the engine writes it)", () => {
+    const config = PluginConfig.make({
+      description: "plain",
+      apis: [VolumeDriver.Api],
+      entrypoint: [],
+      args: [],
+      argsDescription: "",
+      needs: {}
+    })
+    expect(config.Linux).toEqual({ Capabilities: [], AllowAllDevices: false, Devices: null })
+    expect(config.Env.map((e) => e.Name)).toEqual(["DPK_PLUGIN_SOCKET", "NODE_COMPILE_CACHE"])
+    expect([config.Network.Type, config.PropagatedMount, config.Mounts, config.IpcHost, config.PidHost]).toEqual([
+      "",
+      "",
+      [],
+      false,
+      false
+    ])
+  })
 })
