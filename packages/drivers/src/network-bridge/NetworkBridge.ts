@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
@@ -63,7 +64,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | LinksError
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | LinksError | StateFiles.StateFolderInUse
 
 /**
  * Every failure a call can report.
@@ -109,12 +110,17 @@ const storedInstanceOf = (fs: VolumeFsService, stateDir: string, tmpDir: string)
  *
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<NetworkDriver.Driver, StartError, Links | VolumeFs> =>
+export const make = (
+  options: Options = {}
+): Effect.Effect<NetworkDriver.Driver, StartError, Links | VolumeFs | Scope.Scope> =>
   Effect.gen(function* () {
     const links = yield* Links
     const fs = yield* VolumeFs
     const stateDir = Path.resolve(options.stateDir ?? defaultStateDir)
     const layout = BridgeState.layout(stateDir)
+    // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
+    // folder): a second plugin on it would overwrite these state files and manage, and remove, the same links.
+    yield* StateFiles.claimState(stateDir, fs.claimFolder(stateDir))
     // Loading prepares the folders (the temporary one included) the stored tag is written through.
     const records = yield* BridgeState.load(layout).pipe(Effect.provideService(VolumeFs, fs))
     const instance =

@@ -10,11 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as FileSystem from "effect/FileSystem"
 import * as AtomicFile from "../shared/AtomicFile.ts"
+import * as FolderOwner from "../shared/FolderOwner.ts"
 import { type Entry, Store, StoreUnavailable } from "./Store.ts"
 
 const StoreFileContent = Schema.Struct({
@@ -30,65 +30,26 @@ const StoreFileContent = Schema.Struct({
  */
 export const nameOf = (dir: string): string => `file store at ${dir}`
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-/** The owner a pid file names: a process id, or `undefined` for no file or anything else. */
-const ownerIn = (file: string): number | undefined => {
-  if (!Fs.existsSync(file)) return undefined
-  const owner = Number(Fs.readFileSync(file, "utf8").trim())
-  // A file emptied by a crash reads as 0, which `kill` takes for this process group (and -1 for every process):
-  // only a positive id names one process.
-  return Number.isInteger(owner) && owner > 0 ? owner : undefined
-}
-
 /**
- * The folders this process has open (by real path). `owner.pid` tells processes apart only: a second store on the
- * same folder in this process would keep its own copy of the entries, and each commit would erase the other's.
- */
-const openHere = new Set<string>()
-
-/**
- * Claims the folder for this process: a live other owner is an error; a dead one (a crash) is taken over. Answers
- * the folder's real path, to release.
+ * Claims the folder for this process (`DIR/owner.pid`, see `FolderOwner`): a live other owner is an error; a dead one
+ * (a crash, a reboot) is taken over. A second store on the same folder in this process is refused too: it would keep
+ * its own copy of the entries, and each commit would erase the other's.
  */
 const claim = (dir: string, name: string) =>
-  Effect.try({
-    try: () => {
-      const real = Fs.realpathSync(dir)
-      if (openHere.has(real)) {
-        throw new Error("it is already open in this process (one store per folder; share that store instead)")
-      }
-      const file = Path.join(dir, "owner.pid")
-      const owner = ownerIn(file)
-      if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        throw new Error(
-          `it is in use by process ${owner} (one process per folder; share state between processes with etcd)`
-        )
-      }
-      Fs.writeFileSync(file, `${process.pid}\n`)
-      openHere.add(real)
-      return real
-    },
-    catch: (e) => new StoreUnavailable({ store: name, reason: (e as Error).message })
-  })
-
-const release = (dir: string, real: string) =>
-  Effect.sync(() => {
-    openHere.delete(real)
-    const file = Path.join(dir, "owner.pid")
-    try {
-      if (Fs.readFileSync(file, "utf8").trim() === String(process.pid)) Fs.rmSync(file)
-    } catch {
-      // Already gone.
-    }
-  })
+  FolderOwner.claimScoped(dir).pipe(
+    Effect.mapError(
+      (e) =>
+        new StoreUnavailable({
+          store: name,
+          reason:
+            e._tag === "FolderOwnerError"
+              ? e.message
+              : e.inThisProcess
+                ? "it is already open in this process (one store per folder; share that store instead)"
+                : `it is in use by process ${e.owner} (one process per folder; share state between processes with etcd)`
+        })
+    )
+  )
 
 /**
  * Opens (or creates) the store in `dir`.
@@ -106,7 +67,7 @@ export const make = (dir: string) =>
     const file = Path.join(root, "store.json")
     const tmpDir = Path.join(root, "tmp")
     yield* fs.makeDirectory(root, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(platform("mkdir", root)))
-    yield* Effect.acquireRelease(claim(root, name), (real) => release(root, real))
+    yield* claim(root, name)
     // A temporary file left by a crash is a write that never happened: the store file is intact.
     yield* fs.remove(tmpDir, { recursive: true, force: true }).pipe(Effect.mapError(platform("remove", tmpDir)))
     const existing = yield* fs.exists(file).pipe(Effect.mapError(platform("stat", file)))

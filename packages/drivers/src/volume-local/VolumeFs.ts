@@ -8,6 +8,8 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { FolderInUse } from "../shared/FolderOwner.ts"
 
 /**
  * A filesystem operation failed. The message names the operation and the path, so it can be shown to the user
@@ -84,6 +86,12 @@ export interface Service {
   readonly writeFileAtomic: (path: string, content: string, tmpDir: string) => Effect.Effect<void, VolumeFsError>
   /** Removes a file (missing is fine) and fsyncs its folder so the removal is durable. */
   readonly removeFile: (path: string) => Effect.Effect<void, VolumeFsError>
+  /**
+   * Claims a state folder (made if missing) for this process until the scope closes: refused while another live
+   * process, or another driver of this process, has it (see `FolderOwner`). Two drivers on one state folder would
+   * overwrite each other's state files. Part of the port because only the port knows where the folder really is.
+   */
+  readonly claimFolder: (path: string) => Effect.Effect<void, VolumeFsError | FolderInUse, Scope.Scope>
 }
 
 /**

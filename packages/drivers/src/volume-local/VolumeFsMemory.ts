@@ -124,7 +124,10 @@ export const make = (options: Options = {}): MemoryFs => {
     }),
     removeFile: op("removeFile", (path) => {
       nodes.delete(path)
-    })
+    }),
+    // A memory filesystem belongs to the one driver (and process) that was given it: nothing to claim, and nothing
+    // written, so the entries stay what the driver's state files make them.
+    claimFolder: op("claimFolder", () => undefined)
   }
 
   return {

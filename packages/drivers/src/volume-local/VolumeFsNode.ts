@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as AtomicFile from "../shared/AtomicFile.ts"
+import * as FolderOwner from "../shared/FolderOwner.ts"
 import { type Entry, notAFolder, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 
 const fail = (operation: string, path: string) => (error: PlatformError.PlatformError) =>
@@ -77,7 +78,18 @@ export const make = Effect.map(FileSystem.FileSystem, (fs) => {
         Effect.provideService(FileSystem.FileSystem, fs)
       ),
     removeFile: (path) =>
-      AtomicFile.remove(path).pipe(Effect.mapError(asVolumeFsError), Effect.provideService(FileSystem.FileSystem, fs))
+      AtomicFile.remove(path).pipe(Effect.mapError(asVolumeFsError), Effect.provideService(FileSystem.FileSystem, fs)),
+    // The owner file is written with node:fs, not through `fs`: the claim needs an exclusive create (see
+    // `FolderOwner`), which Effect's FileSystem does not offer as one step.
+    claimFolder: (path) =>
+      FolderOwner.claimScoped(path).pipe(
+        Effect.asVoid,
+        Effect.mapError((e) =>
+          e._tag === "FolderOwnerError"
+            ? new VolumeFsError({ operation: e.operation, path: e.path, reason: e.reason })
+            : e
+        )
+      )
   })
 })
 

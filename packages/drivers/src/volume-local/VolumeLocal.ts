@@ -16,13 +16,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
 import { type FolderSettings, notAFolder, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
+import * as FolderOwner from "../shared/FolderOwner.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
-import type * as StateFiles from "../shared/StateFiles.ts"
+import * as StateFiles from "../shared/StateFiles.ts"
 import * as VolumeName from "../volume/VolumeName.ts"
 import * as VolumeOptions from "./VolumeOptions.ts"
 import * as VolumeState from "./VolumeState.ts"
@@ -51,7 +53,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | InvalidArgument
+export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | InvalidArgument | StateFiles.StateFolderInUse
 
 /**
  * Every failure a call can report.
@@ -99,7 +101,7 @@ export const holdsStateDir = (folder: string, stateDir: string): boolean =>
  *
  * @since 0.1.0
  */
-export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, StartError, VolumeFs> =>
+export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, StartError, VolumeFs | Scope.Scope> =>
   Effect.gen(function* () {
     const fs = yield* VolumeFs
     const root = Path.resolve(options.root ?? defaultRoot)
@@ -107,9 +109,9 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const now = options.now ?? (() => new Date())
     const layout = VolumeState.layout(stateDir)
     const folderOf = (name: string) => Path.join(root, name)
-    // The state files are in `layout.dir` and `layout.tmpDir`, under the state folder: with the state folder as the
-    // root, these two are folders of the root too.
-    const stateFolders = [stateDir, layout.dir, layout.tmpDir]
+    // The state files are in `layout.dir` and `layout.tmpDir`, under the state folder, with the owner file beside
+    // them: with the state folder as the root, these are entries of the root too.
+    const stateFolders = [stateDir, layout.dir, layout.tmpDir, FolderOwner.fileOf(stateDir)]
     const stateHeldBy = (folder: string) => stateFolders.find((dir) => holdsStateDir(folder, dir))
     // With the state folder inside the root, a volume named after it (or after a folder on its way) would expose
     // every state file to a container, and removing it would erase them all: such names are refused.
@@ -134,6 +136,9 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       })
     }
 
+    // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
+    // folder): a second plugin on it would overwrite these state files and manage the same volumes.
+    yield* StateFiles.claimState(stateDir, fs.claimFolder(stateDir))
     const records = yield* VolumeState.load(layout)
     yield* fs.makeDirectory(root)
     const folders: Array<VolumeState.Folder> = []

@@ -2,10 +2,21 @@
  * The network-bridge driver on a memory host through the real router: the call sequences of the daemon, the links
  * each call leaves behind, rollbacks, persistence and the reconciliation of a restart or a crash.
  */
-import { BridgeReconcile, LinksMemory, NetworkBridge, VolumeFs, VolumeFsMemory } from "@docker-plugin-kit/drivers"
+import {
+  BridgeReconcile,
+  LinksMemory,
+  NetworkBridge,
+  VolumeFs,
+  VolumeFsMemory,
+  VolumeFsNode
+} from "@docker-plugin-kit/drivers"
 import { InProcess } from "@docker-plugin-kit/testkit"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { liveProcess } from "../support/processes.ts"
 
 const nid = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
 const eid = "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
@@ -535,6 +546,58 @@ describe("network-bridge on a memory host", () => {
       yield* h.disk.service.writeFileAtomic(`${stateDir}/networks/${nid}`, "{not json", `${stateDir}/tmp`)
       const error = yield* Effect.flip(Effect.scoped(Layer.build(h.driver())))
       expect(String(error)).toContain(`state file ${stateDir}/networks/${nid} is unreadable`)
+    })
+  )
+})
+
+describe("network-bridge's state folder owner (memory host, real state folder)", () => {
+  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-network-bridge-"))
+  afterAll(() => Fs.rmSync(base, { recursive: true, force: true }))
+  let n = 0
+  /** A driver on a memory host and a real state folder (the claim is the disk's). */
+  const onDisk = () => {
+    const dir = Path.join(base, `state-${++n}`)
+    const links = LinksMemory.make()
+    const driver = () =>
+      NetworkBridge.layer({ stateDir: dir }).pipe(
+        Layer.provide(Layer.mergeAll(LinksMemory.layer(links), VolumeFsNode.layer))
+      )
+    return { dir, links, driver }
+  }
+
+  it.effect("refuses to start on a state folder a live other process owns, naming the folder and the pid", () =>
+    Effect.gen(function* () {
+      // Two `dpk serve network-bridge` on one --state-dir overwrote each other's state files and removed each
+      // other's links at start-up.
+      const h = onDisk()
+      const pid = yield* liveProcess
+      Fs.mkdirSync(h.dir, { recursive: true })
+      Fs.writeFileSync(Path.join(h.dir, "owner.pid"), `${pid}\n`)
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(h.driver())))
+      expect(error).toMatchObject({ _tag: "StateFolderInUse", folder: h.dir, owner: pid, inThisProcess: false })
+      expect(error.message).toBe(
+        `state folder ${h.dir} is in use by process ${pid}; stop that plugin first, or give this one its own ` +
+          "state folder (--state-dir)"
+      )
+      expect(Fs.readdirSync(h.dir)).toEqual(["owner.pid"])
+      expect(h.links.log).toEqual([])
+    })
+  )
+
+  it.effect("a second driver on the folder in this process is refused; a stopped one gives the folder up", () =>
+    Effect.gen(function* () {
+      const h = onDisk()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* InProcess.make(h.driver())
+          expect((yield* call(p, "CreateNetwork", createNetwork())).body).toEqual({})
+          const error = yield* Effect.flip(Effect.scoped(Layer.build(h.driver())))
+          expect(error).toMatchObject({ _tag: "StateFolderInUse", folder: h.dir, inThisProcess: true })
+        })
+      )
+      expect(Fs.existsSync(Path.join(h.dir, "owner.pid"))).toBe(false)
+      yield* InProcess.make(h.driver())
+      expect(names(h.links)).toEqual([bridge])
     })
   )
 })

@@ -7,6 +7,7 @@ import { Effect, Exit, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { liveProcess } from "../support/processes.ts"
 
 const createdAt = "2026-11-21T14:50:27.723Z"
 const now = () => new Date(createdAt)
@@ -131,14 +132,19 @@ describe.each(storages)("volume-local on %s", (_, makeStorage) => {
       // Written to disk, "\ud800" and "\udc00" both become U+FFFD: two volumes in one folder, and a state file whose
       // name no longer matches the one inside, so the next start stopped on it.
       const s = makeStorage()
-      const p = yield* started(s)
-      for (const name of ["a\ud800", "\udc00b", "x\udc00\ud800"]) {
-        expect(yield* call(p, "Create", { Name: name, Opts: null })).toEqual({
-          Err: "invalid Name: must be valid Unicode (it holds a lone UTF-16 surrogate)"
+      // Stopped before the restart: a second driver on the state folder in this process is refused.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* started(s)
+          for (const name of ["a\ud800", "\udc00b", "x\udc00\ud800"]) {
+            expect(yield* call(p, "Create", { Name: name, Opts: null })).toEqual({
+              Err: "invalid Name: must be valid Unicode (it holds a lone UTF-16 surrogate)"
+            })
+          }
+          expect(yield* call(p, "Create", { Name: "pair\ud83d\udc33", Opts: null })).toEqual({})
+          expect(yield* s.fs.readDirectory(s.root)).toEqual(["pair\u{1f433}"])
         })
-      }
-      expect(yield* call(p, "Create", { Name: "pair\ud83d\udc33", Opts: null })).toEqual({})
-      expect(yield* s.fs.readDirectory(s.root)).toEqual(["pair\u{1f433}"])
+      )
       const again = yield* started(s)
       expect((yield* call(again, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["pair\u{1f433}"])
     })
@@ -556,6 +562,60 @@ describe("volume-local with a symlink or a file in a volume folder's place (Node
         `mkdir ${Path.join(Path.dirname(s.root), "link")}: it is not a folder (a symlink or a file is in its place)`
       )
       expect(modeOf(outside)).toBe(0o755)
+    })
+  )
+})
+
+describe("volume-local's state folder owner (Node VolumeFs)", () => {
+  it.effect("refuses to start on a state folder a live other process owns, naming the folder and the pid", () =>
+    Effect.gen(function* () {
+      // Two `dpk serve volume-local` on one --state-dir overwrote each other's state files.
+      const s = diskStorage()
+      const pid = yield* liveProcess
+      Fs.mkdirSync(s.stateDir, { recursive: true })
+      Fs.writeFileSync(Path.join(s.stateDir, "owner.pid"), `${pid}\n`)
+      const error = yield* Effect.flip(Effect.scoped(Layer.build(s.start())))
+      expect(error).toMatchObject({ _tag: "StateFolderInUse", folder: s.stateDir, owner: pid })
+      expect(error.message).toBe(
+        `state folder ${s.stateDir} is in use by process ${pid}; stop that plugin first, or give this one its own ` +
+          "state folder (--state-dir)"
+      )
+      // Refused before the state was loaded: nothing was made in the folder.
+      expect(Fs.readdirSync(s.stateDir)).toEqual(["owner.pid"])
+    })
+  )
+
+  it.effect("a second driver on the folder in this process is refused; a stopped one gives the folder up", () =>
+    Effect.gen(function* () {
+      const s = diskStorage()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* started(s)
+          yield* call(p, "Create", { Name: "v", Opts: null })
+          const error = yield* Effect.flip(Effect.scoped(Layer.build(s.start())))
+          expect(error).toMatchObject({ _tag: "StateFolderInUse", inThisProcess: true })
+          expect(error.message).toContain(`state folder ${s.stateDir} is already used by another driver`)
+          expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v"])
+        })
+      )
+      expect(Fs.existsSync(Path.join(s.stateDir, "owner.pid"))).toBe(false)
+      const p = yield* started(s)
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v"])
+    })
+  )
+
+  it.effect("the memory filesystem claims nothing and writes no owner file", () =>
+    Effect.gen(function* () {
+      const mem = VolumeFsMemory.make({})
+      const start = () =>
+        InProcess.make(
+          VolumeLocal.layer({ root: "/srv/volumes", stateDir: "/srv/state", now }).pipe(
+            Layer.provide(Layer.succeed(VolumeFs.VolumeFs, mem.service))
+          )
+        )
+      yield* start()
+      yield* start()
+      expect(mem.entries().map(([path]) => path)).not.toContain("/srv/state/owner.pid")
     })
   )
 })
