@@ -11,6 +11,7 @@ import * as GraphOverlayDescriptors from "./graph-overlay/descriptor.ts"
 import { descriptor as ipamPool } from "./ipam-pool/descriptor.ts"
 import { descriptor as metricsProxy } from "./metrics-proxy/descriptor.ts"
 import { descriptor as networkBridge } from "./network-bridge/descriptor.ts"
+import { descriptor as secretFolder } from "./secret-folder/descriptor.ts"
 import { descriptor as volumeLocal } from "./volume-local/descriptor.ts"
 import { descriptor as volumeMemory } from "./volume-memory/descriptor.ts"
 
@@ -28,7 +29,8 @@ export const all: ReadonlyArray<Descriptor.Descriptor<any, any>> = [
   metricsProxy,
   networkBridge,
   logFile,
-  authzPolicy
+  authzPolicy,
+  secretFolder
 ]
 
 /**

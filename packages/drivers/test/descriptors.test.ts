@@ -35,7 +35,14 @@ describe("descriptors", () => {
     const urls = modulesLoaded()
     const loaded = urls.map((url) => Path.basename(url))
     expect(loaded).toContain("descriptor.ts")
-    for (const module of ["VolumeLocal.ts", "VolumeMemory.ts", "GraphOverlay.ts", "IpamPool.ts", "LogFile.ts"]) {
+    for (const module of [
+      "VolumeLocal.ts",
+      "VolumeMemory.ts",
+      "GraphOverlay.ts",
+      "IpamPool.ts",
+      "LogFile.ts",
+      "SecretFolder.ts"
+    ]) {
       expect(loaded).not.toContain(module)
     }
     expect(urls.filter((url) => /tar-stream|ipaddr|protobuf|yaml/.test(url))).toEqual([])

@@ -17,6 +17,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FileKind from "../shared/FileKind.ts"
 import { PolicySource, PolicyUnreadable, type Service } from "./PolicySource.ts"
 
 /**
@@ -76,19 +77,6 @@ const fileChanges = (file: string) =>
     )
   )
 
-const kindOf = (stats: Fs.Stats): string =>
-  stats.isDirectory()
-    ? "a directory"
-    : stats.isFIFO()
-      ? "a FIFO"
-      : stats.isCharacterDevice()
-        ? "a character device"
-        : stats.isBlockDevice()
-          ? "a block device"
-          : stats.isSocket()
-            ? "a socket"
-            : "not a regular file"
-
 interface Snapshot {
   readonly text: string
   /** Whether the file was the same before and after the read (no write went on during it). */
@@ -101,7 +89,7 @@ const readOnce = async (location: string): Promise<Snapshot> => {
   const handle = await Fs.promises.open(location, Fs.constants.O_RDONLY | Fs.constants.O_NONBLOCK)
   try {
     const before = await handle.stat()
-    if (!before.isFile()) throw new Error(`${kindOf(before)}, not a regular file`)
+    if (!before.isFile()) throw new Error(`${FileKind.of(before)}, not a regular file`)
     if (before.size > maxBytes) {
       throw new Error(`${before.size} bytes, more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
     }

@@ -75,7 +75,7 @@ describe("PolicySourceNode", () => {
       Fs.writeFileSync(Path.join(dir, "big.yaml"), Buffer.alloc(PolicySourceNode.maxBytes + 1, "#"))
       expect(yield* reasonOf("fifo.yaml")).toMatch(/fifo\.yaml: a FIFO, not a regular file$/)
       expect(yield* reasonOf("zero.yaml")).toMatch(/zero\.yaml: a character device, not a regular file$/)
-      expect(yield* reasonOf("folder.yaml")).toMatch(/folder\.yaml: a directory, not a regular file$/)
+      expect(yield* reasonOf("folder.yaml")).toMatch(/folder\.yaml: a folder, not a regular file$/)
       expect(yield* reasonOf("big.yaml")).toContain(
         `big.yaml: ${PolicySourceNode.maxBytes + 1} bytes, more than the limit of ${PolicySourceNode.maxBytes} bytes`
       )

@@ -1,0 +1,243 @@
+/**
+ * secret-folder driven by the real docker CLI against a private Engine 20.10 made a one-node swarm
+ * (`docker secret create --driver NAME`, `docker service create --secret`), with the plugin served in this process
+ * on /run/docker/plugins/<unique>.sock.
+ *
+ * The swarm is kept off what the host's daemons share: its gateway bridge (`docker_gwbridge`, made before `swarm
+ * init` so that its host interface gets a name of this run and a subnet of its own), its ports (free ones, never
+ * 2377/4789), and the tasks run on the host network (no overlay). The bridge's interface outlives the daemon: it is
+ * deleted once the daemon has stopped.
+ */
+import { SecretFolder } from "@docker-plugin-kit/drivers"
+import { SecretProvider } from "@docker-plugin-kit/protocol"
+import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
+import * as Dgram from "node:dgram"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { type Recorded, recordingOf, type Served, serve, socketOf, uniqueName } from "../../support/engine.ts"
+
+/** The gateway bridge's host interface: a name of this run (at most 15 characters). */
+const gateway = `dpkgw${Crypto.randomBytes(4).toString("hex")}`
+const hostLinks = () => ChildProcess.execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
+const hasLink = (name: string) =>
+  hostLinks()
+    .split("\n")
+    .some((line) => line.split(": ")[1]?.split("@")[0] === name)
+
+// Registered first, so it runs last: the daemon, which does not delete the interface, has stopped by then.
+afterAll(() => {
+  if (hasLink(gateway)) ChildProcess.spawnSync("ip", ["link", "del", gateway], { stdio: "ignore" })
+})
+const shared = await DockerEngine.shared()
+const engine = shared.engine!
+afterAll(() => shared.close())
+
+const random = (n: number) => Math.floor(Math.random() * n)
+
+/** A TCP port nobody listens on now. */
+const freeTcpPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/** A UDP port nobody uses now, in the range swarm takes for its data path (1024-49151; the kernel's picks are above). */
+const freeDataPathPort = async (): Promise<number> => {
+  for (;;) {
+    const port = 20_000 + random(29_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = Dgram.createSocket("udp4")
+      socket.once("error", () => resolve(false))
+      socket.bind(port, () => socket.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+}
+
+describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engine 20.10 (swarm)", () => {
+  const name = uniqueName("dpk-e2e-secret")
+  // Vitest runs a skipped describe's body too: no folder where the engine cannot run (its hooks do not).
+  const base = shared.engine === undefined ? "" : Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-e2e-secret-"))
+  const root = Path.join(base, "secrets")
+  const outside = Path.join(base, "outside")
+  const calls: Array<Recorded> = []
+  const services: Array<string> = []
+  let served: Served | undefined
+  let swarm = false
+
+  const docker = (...args: ReadonlyArray<string>) => engine.docker(...args)
+  const write = (key: string, content: string) => {
+    Fs.mkdirSync(Path.dirname(Path.join(root, key)), { recursive: true })
+    Fs.writeFileSync(Path.join(root, key), content)
+  }
+  const secret = (secretName: string, ...labels: ReadonlyArray<string>) =>
+    docker("secret", "create", "--driver", name, ...labels.flatMap((label) => ["--label", label]), secretName)
+  /** Creates a service running `sleep` with these secrets (the task starts later). */
+  const service = (serviceName: string, ...secrets: ReadonlyArray<string>) =>
+    Effect.andThen(
+      Effect.sync(() => services.push(serviceName)),
+      docker(
+        ...["service", "create", "--detach", "--name", serviceName, "--network", "host"],
+        ...["--restart-condition", "none", ...secrets.flatMap((s) => ["--secret", s])],
+        ...[engine.image, "sleep", "300"]
+      )
+    )
+  const containers = (serviceName: string) =>
+    Effect.map(docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${serviceName}`), (out) =>
+      out.split("\n").filter((line) => line !== "")
+    )
+  /** Polls `probe` every 200 ms until it answers something other than `undefined`, for at most 30 s. */
+  const until = <A, E>(what: string, probe: Effect.Effect<A | undefined, E>) =>
+    Effect.gen(function* () {
+      const deadline = Date.now() + 30_000
+      for (;;) {
+        const value = yield* probe
+        if (value !== undefined) return value
+        if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+        yield* Effect.sleep("200 millis")
+      }
+    })
+  /** The containers of a service once it has `count` of them running. */
+  const running = (serviceName: string, count = 1) =>
+    until(
+      `${count} running container(s) of ${serviceName}`,
+      Effect.map(containers(serviceName), (ids) => (ids.length >= count ? ids : undefined))
+    )
+  /** The errors of a service's tasks once one has failed. */
+  const failed = (serviceName: string) =>
+    until(
+      `a failed task of ${serviceName}`,
+      Effect.map(docker("service", "ps", "--no-trunc", "--format", "{{.Error}}", serviceName), (out) =>
+        out.trim() === "" ? undefined : out.trim()
+      )
+    )
+  const cat = (container: string, secretName: string) => docker("exec", container, "cat", `/run/secrets/${secretName}`)
+  const callsFor = (secretName: string) =>
+    calls.filter((call) => (call.request as SecretProvider.GetSecretRequest).SecretName === secretName)
+
+  beforeAll(async () => {
+    Fs.mkdirSync(root, { recursive: true })
+    Fs.mkdirSync(outside, { recursive: true })
+    served = await serve(name, recordingOf(SecretProvider.SecretProvider)(SecretFolder.layerNode({ root }), calls))
+    const [listen, dataPath] = [await freeTcpPort(), await freeDataPathPort()]
+    const subnet = `10.${250 + random(5)}.${random(256)}.0/24`
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        yield* docker(
+          ...["network", "create", "--driver", "bridge", "--subnet", subnet],
+          ...["--opt", `com.docker.network.bridge.name=${gateway}`],
+          ...["--opt", "com.docker.network.bridge.enable_icc=false"],
+          ...["--opt", "com.docker.network.bridge.enable_ip_masquerade=false", "docker_gwbridge"]
+        )
+        yield* docker(
+          ...["swarm", "init", "--listen-addr", `127.0.0.1:${listen}`, "--advertise-addr", "127.0.0.1"],
+          ...["--data-path-port", String(dataPath)]
+        )
+        swarm = true
+      })
+    )
+  })
+
+  afterAll(async () => {
+    // Each step on its own: a failed test may have left any of them undone.
+    const attempt = async (step: () => unknown) => {
+      try {
+        await step()
+      } catch (e) {
+        console.warn(`cleanup: ${e}`)
+      }
+    }
+    if (services.length > 0) await attempt(() => Effect.runPromise(docker("service", "rm", ...services)))
+    // Before the daemon stops: a node that stays in its swarm would try to rejoin it at its next start.
+    if (swarm) await attempt(() => Effect.runPromise(docker("swarm", "leave", "--force")))
+    await attempt(() => served?.close())
+    Fs.rmSync(base, { recursive: true, force: true })
+    expect(Fs.existsSync(socketOf(name))).toBe(false)
+  })
+
+  it.live("a service's task gets the file named by the secret's name, and by its key label in a sub-folder", () =>
+    Effect.gen(function* () {
+      write("app_token", "token-by-name\n")
+      write("db/password", "pw-by-key")
+      yield* secret("app_token")
+      yield* secret("app_db_pw", "key=db/password", "services=web")
+      yield* service("web", "app_token", "app_db_pw")
+      const [container] = yield* running("web")
+      // The swarm's gateway bridge is ours, not the host-wide docker_gwbridge interface other daemons share.
+      expect(hasLink(gateway)).toBe(true)
+      expect(yield* cat(container!, "app_token")).toBe("token-by-name")
+      expect(yield* cat(container!, "app_db_pw")).toBe("pw-by-key")
+      // What the manager sent: the secret's name and labels, and the task it is for.
+      const request = callsFor("app_db_pw")[0]?.request as SecretProvider.GetSecretRequest
+      expect(request).toMatchObject({
+        SecretName: "app_db_pw",
+        SecretLabels: { key: "db/password", services: "web" },
+        ServiceName: "web",
+        TaskImage: engine.image
+      })
+      expect(request.TaskName).toMatch(/^web\.1\./)
+      for (const field of ["ServiceID", "TaskID", "NodeID"] as const) expect(request[field]).toMatch(/^\w+$/)
+    })
+  )
+
+  it.live("a service the secret's label services does not name, and a symlink to a file outside, get nothing", () =>
+    Effect.gen(function* () {
+      write("shared/key", "not-for-you")
+      Fs.writeFileSync(Path.join(outside, "host-file"), "outside the root")
+      Fs.symlinkSync(Path.join(outside, "host-file"), Path.join(root, "planted"))
+      yield* secret("other_only", "key=shared/key", "services=other,api")
+      yield* secret("planted")
+      yield* service("intruder", "other_only")
+      yield* service("linked", "planted")
+      const errors = yield* Effect.all([failed("intruder"), failed("linked")], { concurrency: 2 })
+      // The manager leaves a secret the plugin did not answer out of the task's assignment, so the worker misses it.
+      for (const error of errors) expect(error).toMatch(/unable to get secret from secret store: secret \w+ not found/)
+      expect(yield* containers("intruder")).toEqual([])
+      expect(yield* containers("linked")).toEqual([])
+      // The plugin said why (the manager only says so in its debug log).
+      expect(callsFor("other_only").map((call) => call.error)).toContain(
+        'secret "other_only" is not given to service "intruder": its label services allows other, api'
+      )
+      expect(callsFor("planted").map((call) => call.error)).toContain(
+        'secret "planted": file "planted" is refused: "planted" is a symlink, and no symlink under the secrets folder is followed (it could point anywhere)'
+      )
+    })
+  )
+
+  it.live("a rewritten file reaches the next task, and with reuse=false each task gets a copy of its own", () =>
+    Effect.gen(function* () {
+      write("rotating", "v1")
+      write("steady", "v1")
+      yield* secret("rotating", "reuse=false")
+      yield* secret("steady")
+      yield* service("rotor", "rotating", "steady")
+      const [first] = yield* running("rotor")
+      expect(yield* cat(first!, "rotating")).toBe("v1")
+      write("rotating", "v2")
+      write("steady", "v2")
+      yield* docker("service", "scale", "--detach", "rotor=2")
+      const both = yield* running("rotor", 2)
+      const second = both.find((id) => id !== first)!
+      expect(yield* cat(second, "rotating")).toBe("v2")
+      // The manager asks for every new task whatever DoNotReuse says (swarmkit's dispatcher): without it, the
+      // node's one copy is replaced; a running container keeps what it was given at its start either way.
+      expect(yield* cat(second, "steady")).toBe("v2")
+      expect(yield* cat(first!, "rotating")).toBe("v1")
+      expect(yield* cat(first!, "steady")).toBe("v1")
+      const answers = (secretName: string) =>
+        callsFor(secretName).map((call) => (call.response as SecretProvider.GetSecretResponse).DoNotReuse)
+      expect(answers("rotating")).toEqual([true, true])
+      expect(answers("steady")).toEqual([undefined, undefined])
+    })
+  )
+})
