@@ -1,8 +1,8 @@
 /**
- * `dpk init DIR --api volume|network|ipam|authz|log|graph [--name NAME]`: a plugin project that works as written:
- * a driver, its tests with the testkit (in-process and over a socket, with the API's conformance suite), a README,
- * and scripts to serve, test, build and package it. The templates are real projects in this package's `templates/`
- * folder (one per API, named after it), type-checked, linted and tested with the kit.
+ * `dpk init DIR --api volume|network|ipam|authz|log|graph|secret [--name NAME]`: a plugin project that works as
+ * written: a driver, its tests with the testkit (in-process and over a socket, with the API's conformance suite), a
+ * README, and scripts to serve, test, build and package it. The templates are real projects in this package's
+ * `templates/` folder (one per API, named after it), type-checked, linted and tested with the kit.
  *
  * @since 0.1.0
  */
@@ -44,7 +44,7 @@ const templatesDir = (): string | undefined => {
  *
  * @since 0.1.0
  */
-export const apis = ["volume", "network", "ipam", "authz", "log", "graph"] as const
+export const apis = ["volume", "network", "ipam", "authz", "log", "graph", "secret"] as const
 
 /**
  * @since 0.1.0

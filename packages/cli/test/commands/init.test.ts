@@ -47,7 +47,15 @@ describe("dpk init", () => {
         expect(pkg.devDependencies["@docker-plugin-kit/testkit"], api).toBe("^0.1.0")
         // The test of each project runs the conformance suite of its own API.
         const test = Fs.readFileSync(Path.join(dir, "test", "Driver.test.ts"), "utf8")
-        const suite = { volume: "Volume", network: "Network", ipam: "Ipam", authz: "Authz", log: "Log", graph: "Graph" }
+        const suite = {
+          volume: "Volume",
+          network: "Network",
+          ipam: "Ipam",
+          authz: "Authz",
+          log: "Log",
+          graph: "Graph",
+          secret: "Secret"
+        }
         expect(test, api).toContain(`Conformance${suite[api]}.suite`)
         for (const file of written) {
           expect(Fs.readFileSync(Path.join(dir, file), "utf8"), `${api}: ${file}`).not.toContain("__NAME__")
@@ -66,7 +74,7 @@ describe("dpk init", () => {
       const dir = fresh()
       const unknown = yield* Effect.exit(Init.write(dir, "nope", "x"))
       expect(Exit.isFailure(unknown) && String(Exit.findErrorOption(unknown))).toContain(
-        'unknown --api "nope": one of volume, network, ipam, authz, log, graph'
+        'unknown --api "nope": one of volume, network, ipam, authz, log, graph, secret'
       )
       const badName = yield* Effect.exit(Init.write(dir, "volume", "My Plugin"))
       expect(String(Exit.findErrorOption(badName))).toContain('plugin name "My Plugin" must match')
