@@ -6,6 +6,7 @@
 export * as DockerEngine from "./engine/DockerEngine.ts"
 export * as EtcdServer from "./engine/EtcdServer.ts"
 export * as RemapUser from "./engine/RemapUser.ts"
+export * as Swarm from "./engine/Swarm.ts"
 export * as InProcess from "./harness/InProcess.ts"
 export * as Conformance from "./conformance/Conformance.ts"
 export * as ConformanceGeneric from "./conformance/ConformanceGeneric.ts"

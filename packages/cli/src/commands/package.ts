@@ -176,6 +176,32 @@ export const checkReference = (name: string, tag: string): string | undefined =>
   return undefined
 }
 
+/** The name a driver's flag is given by (`--state-dir`), under the wrappers of its default and its type. */
+const flagName = (flag: unknown): string | undefined => {
+  let param = flag as { readonly _tag?: string; readonly name?: string; readonly param?: unknown }
+  while (param._tag !== "Single") {
+    if (param.param === undefined) return undefined
+    param = param.param as typeof param
+  }
+  return param.name === undefined ? undefined : `--${param.name}`
+}
+
+/**
+ * What `docker plugin inspect` says `args` may hold: the driver's flags by the names `dpk serve` takes, less those
+ * the entry point fixes (a second one would stop the plugin at start).
+ *
+ * @since 0.1.0
+ */
+export const argsDescriptionOf = (descriptor: Descriptor.Descriptor): string => {
+  const fixed = new Set(descriptor.managed?.serveFlags ?? [])
+  const names = Object.values(descriptor.flags)
+    .map(flagName)
+    .filter((name): name is string => name !== undefined && !fixed.has(name))
+  return names.length === 0
+    ? `no flags of dpk serve ${descriptor.name} to set`
+    : `flags of dpk serve ${descriptor.name}: ${names.join(", ")}`
+}
+
 /**
  * What the config of a reference driver is made from: the plugin runs the bundled CLI's `dpk serve NAME` on the
  * plugin socket, with the flags every managed instance needs (in the entry point) and the driver's default,
@@ -204,7 +230,7 @@ export const driverInput = (
     ...(descriptor.managed?.serveFlags ?? [])
   ],
   args: descriptor.managed?.args ?? [],
-  argsDescription: `flags of dpk serve ${descriptor.name}: ${Object.keys(descriptor.flags).join(", ")}`,
+  argsDescription: argsDescriptionOf(descriptor),
   needs
 })
 

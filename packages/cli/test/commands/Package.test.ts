@@ -20,6 +20,16 @@ const configOf = (driver: string, name: string) =>
   PluginConfig.make(Package.driverInput(Descriptors.byName(driver)!, name))
 
 describe("dpk package config of a reference driver", () => {
+  it("the args description names the driver's flags as dpk serve takes them, less those the entry point fixes", () => {
+    expect(configOf("volume-local", "vol").Args.Description).toBe(
+      "flags of dpk serve volume-local: --root, --state-dir"
+    )
+    // network-bridge fixes --stored-instance in its entry point; secret-folder fixes --root, its only flag.
+    expect(configOf("network-bridge", "net").Args.Description).not.toContain("--stored-instance")
+    expect(configOf("network-bridge", "net").Args.Description).toContain("--state-dir")
+    expect(configOf("secret-folder", "sec").Args.Description).toBe("no flags of dpk serve secret-folder to set")
+  })
+
   it("network-bridge: host network, CAP_NET_ADMIN, and a stored instance tag in the entry point, not in the args", () => {
     const config = configOf("network-bridge", "net")
     expect(config.Entrypoint).toEqual([

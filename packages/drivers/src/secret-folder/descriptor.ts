@@ -31,7 +31,11 @@ export const descriptor = Descriptor.make({
       (SecretFolder) => SecretFolder.layerNode({ root })
     ),
   // The files stay on the host, filled by whatever tool the operator uses; read-only: the plugin never writes them.
+  // Another host folder is the mount's source (`docker plugin set NAME mount0.source=DIR`), so the root inside the
+  // plugin is always the mount's destination: fixed in the entry point, where `docker plugin set NAME args=...`
+  // cannot move it to a folder of the plugin's own rootfs (a second `--root` is refused at start).
   managed: {
-    mounts: [{ source: SecretFolder.defaultRoot, destination: SecretFolder.defaultRoot, options: ["rbind", "ro"] }]
+    mounts: [{ source: SecretFolder.defaultRoot, destination: SecretFolder.defaultRoot, options: ["rbind", "ro"] }],
+    serveFlags: ["--root", SecretFolder.defaultRoot]
   }
 })

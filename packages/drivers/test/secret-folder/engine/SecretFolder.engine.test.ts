@@ -3,66 +3,23 @@
  * (`docker secret create --driver NAME`, `docker service create --secret`), with the plugin served in this process
  * on /run/docker/plugins/<unique>.sock.
  *
- * The swarm is kept off what the host's daemons share: its gateway bridge (`docker_gwbridge`, made before `swarm
- * init` so that its host interface gets a name of this run and a subnet of its own), its ports (free ones, never
- * 2377/4789), and the tasks run on the host network (no overlay). The bridge's interface outlives the daemon: it is
- * deleted once the daemon has stopped.
+ * The swarm (testkit's `Swarm`) is kept off what the host's daemons share: its gateway bridge has an interface name
+ * and a subnet of this run, its ports are free ones, and the tasks run on the host network (no overlay).
  */
 import { SecretFolder } from "@docker-plugin-kit/drivers"
 import { SecretProvider } from "@docker-plugin-kit/protocol"
-import { DockerEngine } from "@docker-plugin-kit/testkit"
+import { Swarm } from "@docker-plugin-kit/testkit"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as ChildProcess from "node:child_process"
-import * as Crypto from "node:crypto"
-import * as Dgram from "node:dgram"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { type Recorded, recordingOf, type Served, serve, socketOf, uniqueName } from "../../support/engine.ts"
 
-/** The gateway bridge's host interface: a name of this run (at most 15 characters). */
-const gateway = `dpkgw${Crypto.randomBytes(4).toString("hex")}`
-const hostLinks = () => ChildProcess.execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })
-const hasLink = (name: string) =>
-  hostLinks()
-    .split("\n")
-    .some((line) => line.split(": ")[1]?.split("@")[0] === name)
-
-// Registered first, so it runs last: the daemon, which does not delete the interface, has stopped by then.
-afterAll(() => {
-  if (hasLink(gateway)) ChildProcess.spawnSync("ip", ["link", "del", gateway], { stdio: "ignore" })
-})
-const shared = await DockerEngine.shared()
+const shared = await Swarm.shared()
 const engine = shared.engine!
+// Leaves the swarm, stops the daemon, then deletes the gateway bridge's interface.
 afterAll(() => shared.close())
-
-const random = (n: number) => Math.floor(Math.random() * n)
-
-/** A TCP port nobody listens on now. */
-const freeTcpPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
-/** A UDP port nobody uses now, in the range swarm takes for its data path (1024-49151; the kernel's picks are above). */
-const freeDataPathPort = async (): Promise<number> => {
-  for (;;) {
-    const port = 20_000 + random(29_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = Dgram.createSocket("udp4")
-      socket.once("error", () => resolve(false))
-      socket.bind(port, () => socket.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-}
 
 describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engine 20.10 (swarm)", () => {
   const name = uniqueName("dpk-e2e-secret")
@@ -73,7 +30,6 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
   const calls: Array<Recorded> = []
   const services: Array<string> = []
   let served: Served | undefined
-  let swarm = false
 
   const docker = (...args: ReadonlyArray<string>) => engine.docker(...args)
   const write = (key: string, content: string) => {
@@ -129,23 +85,6 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
     Fs.mkdirSync(root, { recursive: true })
     Fs.mkdirSync(outside, { recursive: true })
     served = await serve(name, recordingOf(SecretProvider.SecretProvider)(SecretFolder.layerNode({ root }), calls))
-    const [listen, dataPath] = [await freeTcpPort(), await freeDataPathPort()]
-    const subnet = `10.${250 + random(5)}.${random(256)}.0/24`
-    await Effect.runPromise(
-      Effect.gen(function* () {
-        yield* docker(
-          ...["network", "create", "--driver", "bridge", "--subnet", subnet],
-          ...["--opt", `com.docker.network.bridge.name=${gateway}`],
-          ...["--opt", "com.docker.network.bridge.enable_icc=false"],
-          ...["--opt", "com.docker.network.bridge.enable_ip_masquerade=false", "docker_gwbridge"]
-        )
-        yield* docker(
-          ...["swarm", "init", "--listen-addr", `127.0.0.1:${listen}`, "--advertise-addr", "127.0.0.1"],
-          ...["--data-path-port", String(dataPath)]
-        )
-        swarm = true
-      })
-    )
   })
 
   afterAll(async () => {
@@ -158,8 +97,6 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
       }
     }
     if (services.length > 0) await attempt(() => Effect.runPromise(docker("service", "rm", ...services)))
-    // Before the daemon stops: a node that stays in its swarm would try to rejoin it at its next start.
-    if (swarm) await attempt(() => Effect.runPromise(docker("swarm", "leave", "--force")))
     await attempt(() => served?.close())
     Fs.rmSync(base, { recursive: true, force: true })
     expect(Fs.existsSync(socketOf(name))).toBe(false)
@@ -174,7 +111,7 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
       yield* service("web", "app_token", "app_db_pw")
       const [container] = yield* running("web")
       // The swarm's gateway bridge is ours, not the host-wide docker_gwbridge interface other daemons share.
-      expect(hasLink(gateway)).toBe(true)
+      expect(Swarm.linkExists(shared.swarm!.gateway)).toBe(true)
       expect(yield* cat(container!, "app_token")).toBe("token-by-name")
       expect(yield* cat(container!, "app_db_pw")).toBe("pw-by-key")
       // What the manager sent: the secret's name and labels, and the task it is for.
