@@ -175,8 +175,19 @@ export interface Values {
   readonly binaries?: ReadonlyArray<string>
 }
 
-type Mount = NonNullable<Descriptor.ManagedNeeds["mounts"]>[number]
-type Env = NonNullable<Descriptor.ManagedNeeds["env"]>[number]
+/**
+ * A host folder bind-mounted into the plugin, as `--mount` gives it.
+ *
+ * @since 0.1.0
+ */
+export type Mount = NonNullable<Descriptor.ManagedNeeds["mounts"]>[number]
+
+/**
+ * A settable environment variable, as `--env` gives it.
+ *
+ * @since 0.1.0
+ */
+export type Env = NonNullable<Descriptor.ManagedNeeds["env"]>[number]
 
 const quoted = (flag: string, value: string) => `--${flag} ${JSON.stringify(value)}`
 
@@ -201,7 +212,15 @@ const notAPlace = (path: string): string | undefined => {
 }
 
 /**
- * A `--mount` value as a mount (`SOURCE:DESTINATION[:ro|:rw]`, both absolute), or why not.
+ * The folders the runtime mounts its own file systems on when the plugin starts. The engine binds the propagated
+ * mount into the rootfs before that, so one on or inside them would be covered.
+ */
+const runtimeMounts = ["/dev", "/proc", "/sys"]
+
+/**
+ * A `--mount` value as a mount (`SOURCE:DESTINATION[:ro|:rw]`, both absolute), or why not. Neither path may hold a
+ * `:` (the separator). A destination inside `/dev` (not `/dev` itself) is refused: Engine 20.10 removes from the
+ * plugin's spec every mount of its config under `/dev/` (meant for the runtime's own `/dev/shm` and the like).
  *
  * @since 0.1.0
  */
@@ -216,12 +235,17 @@ export const parseMount = (value: string): Result.Result<Mount, string> => {
   if (badSource !== undefined) return refuse(`: SOURCE ${JSON.stringify(source)} ${badSource} on the host`)
   const badDestination = notAPlace(destination)
   if (badDestination !== undefined) return refuse(`: DESTINATION ${JSON.stringify(destination)} ${badDestination}`)
+  if (destination.startsWith("/dev/")) {
+    return refuse(
+      `: DESTINATION ${JSON.stringify(destination)} is inside /dev, where Engine 20.10 drops a plugin's mount (a device: --device; or mount all of /dev)`
+    )
+  }
   return Result.succeed({ source, destination, options: ["rbind", mode] })
 }
 
 /**
  * An `--env` value as a variable (`NAME=VALUE`, VALUE possibly empty), or why not: a name `docker plugin set` can
- * address (letters, digits and `_`), not one the kit or the engine sets, nor the name of another setting.
+ * address (letters, digits and `_`), not one the kit sets, nor the name of another setting.
  *
  * @since 0.1.0
  */
@@ -261,8 +285,9 @@ export const parseCapability = (value: string): Result.Result<string, string> =>
 /**
  * What a plugin needs: the flags' `values` added to what a reference driver's descriptor declares (`declared`, by
  * `driver`), or the first refusal, naming the flag and its value. Capabilities and tools given twice count once;
- * a second mount on one destination, a variable or device given twice, a mount on, in or above the propagated
- * mount, and a propagated mount or network other than the one the driver declares are refused.
+ * a second mount on one destination, a mount above one listed before it (mounted in order, it would hide it), a
+ * variable or device given twice, a mount on, in or above the propagated mount, a propagated mount on or in `/dev`,
+ * `/proc` or `/sys`, and a propagated mount or network other than the one the driver declares are refused.
  *
  * @since 0.1.0
  */
@@ -276,6 +301,12 @@ export const needsOf = (
   for (const path of Option.toArray(values.propagatedMount ?? Option.none())) {
     const bad = notAPlace(path)
     if (bad !== undefined) return Result.fail(`${quoted("propagated-mount", path)} ${bad}`)
+    const covering = runtimeMounts.find((folder) => within(path, folder))
+    if (covering !== undefined) {
+      return Result.fail(
+        `${quoted("propagated-mount", path)} is ${covering} or inside it, where the runtime mounts its own file system over what the engine bound`
+      )
+    }
     if (propagatedMount !== undefined && propagatedMount !== path) {
       return Result.fail(
         `${quoted("propagated-mount", path)}: ${driver} has its own, ${propagatedMount} (a plugin has one)`
@@ -307,6 +338,16 @@ export const needsOf = (
       if (within(propagatedMount, destination)) {
         return refuse(`${destination} would hide the propagated mount ${propagatedMount}`)
       }
+    }
+    // Mounted in order: a mount above one made before it covers it.
+    const hidden = mounts.findIndex((m) => within(m.destination, destination))
+    if (hidden >= 0) {
+      const { source, destination: under } = mounts[hidden]!
+      return refuse(
+        hidden < (declared.mounts ?? []).length
+          ? `${destination} would hide ${driver}'s mount of ${source} on ${under}`
+          : `${destination} would hide the mount of ${source} on ${under}, given before it (give ${destination} first)`
+      )
     }
     mounts.push(parsed.success)
   }

@@ -125,6 +125,29 @@ describe("ManagedFlags.needsOf for a plugin file", () => {
     ).toHaveLength(2)
   })
 
+  it("refuses a mount inside /dev, which Engine 20.10 drops, and a propagated mount the runtime's own mounts cover", () => {
+    // The engine removes from the plugin's spec every mount under /dev/ that its config lists.
+    expect(refusal({ mounts: ["/dev/fuse:/dev/fuse"] })).toBe(
+      '--mount "/dev/fuse:/dev/fuse": DESTINATION "/dev/fuse" is inside /dev, where Engine 20.10 drops a plugin\'s mount (a device: --device; or mount all of /dev)'
+    )
+    expect(needs({ mounts: ["/dev:/dev"] }).mounts).toHaveLength(1)
+    // The engine binds the propagated mount into the rootfs before the runtime mounts /dev, /proc and /sys over it.
+    for (const path of ["/dev", "/dev/volumes", "/proc/volumes", "/sys", "/sys/fs/volumes"]) {
+      expect(refusal({ propagatedMount: Option.some(path) })).toMatch(
+        new RegExp(
+          `^--propagated-mount "${path}" is (/dev|/proc|/sys) or inside it, where the runtime mounts its own file system over what the engine bound$`
+        )
+      )
+    }
+  })
+
+  it("refuses a mount above one given before it, which it would hide", () => {
+    expect(refusal({ mounts: ["/a:/data/x", "/b:/data"] })).toBe(
+      '--mount "/b:/data": /data would hide the mount of /a on /data/x, given before it (give /data first)'
+    )
+    expect(needs({ mounts: ["/b:/data", "/a:/data/x"] }).mounts).toHaveLength(2)
+  })
+
   it("refuses a capability the engine does not know, suggesting the name it likely meant", () => {
     expect(refusal({ capabilities: ["SYS_ADMIN"] })).toBe(
       '--capability "SYS_ADMIN" is not a Linux capability name: did you mean CAP_SYS_ADMIN?'
@@ -233,6 +256,9 @@ describe("ManagedFlags.needsOf for a reference driver: the flags add to what it 
       refusal({ mounts: ["/etc/policy:/etc/docker-plugin-kit/authz-policy"] }, declared("authz-policy"), "authz-policy")
     ).toBe(
       '--mount "/etc/policy:/etc/docker-plugin-kit/authz-policy": authz-policy mounts /etc/docker-plugin-kit/authz-policy on /etc/docker-plugin-kit/authz-policy already'
+    )
+    expect(refusal({ mounts: ["/srv/etc:/etc"] }, declared("authz-policy"), "authz-policy")).toBe(
+      '--mount "/srv/etc:/etc": /etc would hide authz-policy\'s mount of /etc/docker-plugin-kit/authz-policy on /etc/docker-plugin-kit/authz-policy'
     )
     expect(refusal({ propagatedMount: Option.some("/etc") }, declared("authz-policy"), "authz-policy")).toBe(
       '--propagated-mount "/etc": authz-policy mounts /etc/docker-plugin-kit/authz-policy on /etc/docker-plugin-kit/authz-policy, which overlaps it'

@@ -79,7 +79,8 @@ export class SecretNotFound extends Schema.TaggedError<SecretNotFound>()("Secret
 
 /**
  * The secret's file exists but is not served: a symlink on its path, something other than a regular file (a
- * folder, a FIFO, a device), or a size the swarm manager refuses (empty, or 500 KiB or more).
+ * folder, a FIFO, a device), a file of several hard links, or a size the swarm manager refuses (empty, or 500 KiB or
+ * more).
  *
  * @since 0.1.0
  */

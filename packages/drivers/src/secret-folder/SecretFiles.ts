@@ -37,6 +37,11 @@ export type Lookup =
   | { readonly _tag: "Missing"; readonly at: string }
   /** A symlink at `at`, not followed (it could point anywhere, the root's outside included). */
   | { readonly _tag: "Symlink"; readonly at: string }
+  /**
+   * A regular file at `at` with more than one name (`links` hard links), not read: whoever can write in the folder
+   * can link into it any file of the same file system they can reach, the root's outside included.
+   */
+  | { readonly _tag: "HardLinked"; readonly at: string; readonly links: number }
   /** Something other than what the path needs at `at`: a folder for a parent, a regular file for the last part. */
   | { readonly _tag: "WrongKind"; readonly at: string; readonly kind: string; readonly wanted: "folder" | "file" }
 
@@ -50,8 +55,8 @@ export interface Service {
   readonly makeDirectory: (path: string) => Effect.Effect<void, SecretFilesError>
   /**
    * Reads the file at `segments` under `root` (the root itself may be reached through symlinks: it is the
-   * operator's choice), without following a symlink below the root, without blocking on a FIFO or a device, and
-   * without reading more than `limit + 1` bytes.
+   * operator's choice), without following a symlink below the root, without reading a file of several hard links,
+   * without blocking on a FIFO or a device, and without reading more than `limit + 1` bytes.
    */
   readonly read: (
     root: string,

@@ -1,7 +1,7 @@
 /**
  * `SecretFiles` in memory, for tests: files, folders, symlinks, FIFOs and devices at absolute paths, looked up by
- * the same rules as on the disk (a symlink is never followed, only a regular file is read, never beyond the limit
- * plus one byte).
+ * the same rules as on the disk (a symlink is never followed, only a regular file of one name is read, never beyond
+ * the limit plus one byte).
  *
  * @since 0.1.0
  */
@@ -16,7 +16,8 @@ import { type Lookup, SecretFiles, SecretFilesError, type Service } from "./Secr
  * @since 0.1.0
  */
 export type Entry =
-  | { readonly type: "file"; readonly bytes: Uint8Array }
+  /** `links`: its number of hard links (default 1). */
+  | { readonly type: "file"; readonly bytes: Uint8Array; readonly links?: number }
   | { readonly type: "folder" }
   | { readonly type: "symlink"; readonly target: string }
   | { readonly type: "fifo" }
@@ -78,6 +79,8 @@ export const make = (): MemoryFiles => {
       if (entry === undefined) return { _tag: "Missing", at }
       if (entry.type === "symlink") return { _tag: "Symlink", at }
       if (wanted === "file" && entry.type === "file") {
+        const links = entry.links ?? 1
+        if (links > 1) return { _tag: "HardLinked", at, links }
         reads += 1
         return { _tag: "Found", bytes: entry.bytes.slice(0, limit + 1) }
       }

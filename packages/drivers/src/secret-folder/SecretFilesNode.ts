@@ -7,7 +7,8 @@
  * that could have changed), with `O_NOFOLLOW`, so a symlink there fails the open instead of being followed. The
  * alternative, `O_NOFOLLOW` on the file plus an `lstat` of each parent, leaves a window between the check and the
  * open in which a parent replaced by a symlink is followed. Each part is `lstat`-ed first, only to name what is in
- * the way (and so that a device is never opened); the open and an `fstat` of the handle decide.
+ * the way (and so that a device is never opened); the open and an `fstat` of the handle decide. A file of more than
+ * one hard link is refused: it could be any file of the same file system, linked in by whoever writes the folder.
  *
  * The file is opened with `O_NONBLOCK`: a FIFO swapped in after the `lstat` then opens at once (and is refused by
  * the `fstat`) instead of waiting for a writer in a thread of libuv's small pool for good. It is read at each call
@@ -32,12 +33,17 @@ const reasonOf = (error: unknown) => (error instanceof Error ? error.message : S
 /** `name` in the folder open as `folder`, as a path the kernel resolves from that open folder (`openat`). */
 const inside = (folder: Fs.promises.FileHandle, name: string) => `/proc/self/fd/${folder.fd}/${name}`
 
-/** What `stats` of the entry at `at` means for a lookup wanting a `wanted`; `undefined` when it is one. */
+/**
+ * What `stats` of the entry at `at` means for a lookup wanting a `wanted`; `undefined` when it is one (a file: of one
+ * name only, since a hard link may be any file of the same file system).
+ */
 const refusal = (stats: Fs.Stats, at: string, wanted: "folder" | "file"): Lookup | undefined =>
   stats.isSymbolicLink()
     ? { _tag: "Symlink", at }
     : (wanted === "file" ? stats.isFile() : stats.isDirectory())
-      ? undefined
+      ? wanted === "file" && stats.nlink > 1
+        ? { _tag: "HardLinked", at, links: stats.nlink }
+        : undefined
       : { _tag: "WrongKind", at, kind: FileKind.of(stats), wanted }
 
 /** What is at `path` (not followed), as a refusal, or `undefined` when it is what is wanted. */

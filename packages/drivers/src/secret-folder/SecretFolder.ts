@@ -5,7 +5,7 @@
  *
  * A call reads the request's labels (`SecretLabels`: which file, for which services, reused or not), refuses a
  * service the secret is not for before touching the disk, then reads the file (`SecretFiles`: no symlink, only a
- * regular file, bounded) and checks its size against what the manager accepts (`SecretValue`). Nothing is cached:
+ * regular file of one name, bounded) and checks its size against what the manager accepts (`SecretValue`). Nothing is cached:
  * the file is read at every call, so the next fetch serves a rewritten file.
  *
  * @since 0.1.0
@@ -64,6 +64,14 @@ export const bytesOf = (
           secret,
           key,
           reason: `${JSON.stringify(lookup.at)} is a symlink, and no symlink under the secrets folder is followed (it could point anywhere)`
+        })
+      )
+    case "HardLinked":
+      return Effect.fail(
+        new SecretFileRefused({
+          secret,
+          key,
+          reason: `${JSON.stringify(lookup.at)} has ${lookup.links} hard links, and a file of several names is not served (any file of the same file system can be linked into the folder)`
         })
       )
     case "WrongKind":

@@ -79,7 +79,8 @@ export const parseReuse = (secret: string, value: string | undefined): Result.Re
 
 /**
  * Reads a request: the key (the `key` label, else the name), the services, reuse. A request without a name fails
- * as an invalid `SecretName`.
+ * as an invalid `SecretName`, with a `key` label too (the manager always sends the name, and every message names the
+ * secret by it).
  *
  * @since 0.1.0
  */
@@ -90,7 +91,7 @@ export const read = (
   const labels = request.SecretLabels ?? {}
   const labelled = labels[keyLabel]
   return Result.gen(function* () {
-    const key = yield* labelled === undefined
+    const key = yield* labelled === undefined || secret === ""
       ? SecretKey.parse(secret, "SecretName", secret)
       : SecretKey.parse(secret, `label ${keyLabel}`, labelled)
     const reuse = yield* parseReuse(secret, labels[reuseLabel])

@@ -11,7 +11,16 @@
  * is still read, with the pid check alone.
  *
  * The rules (reading and writing a record, deciding whether its owner is live from facts about the host) are pure
- * functions; `hostFacts` reads the facts from /proc and `claim` does the file work.
+ * functions; `hostFacts` reads the facts from /proc and `claim` does the file work. A zombie (an owner that has
+ * exited, not yet reaped by its parent) is not live. Whoever can write in the folder can plant something else than
+ * a file as `owner.pid`: a symlink, a FIFO, a folder is refused (not followed, not waited on, not removed), and only
+ * the first `maxRecordBytes` of a file are read.
+ *
+ * Limits. Pids are judged in this process' pid namespace: a process in another one (a managed plugin has its own,
+ * where it is often pid 1 at every start) is not seen, so its record reads as a dead pid or as this process' own and
+ * is taken over; the claim protects a folder only among processes of one pid namespace. Taking over a dead owner's
+ * file reads it again just before removing it, but two processes taking over the same file at the same instant can
+ * still, in the window of a few system calls, both end up claiming the folder.
  *
  * @since 0.1.0
  */
@@ -21,6 +30,7 @@ import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FileKind from "./FileKind.ts"
 
 /**
  * The owner file's name in a claimed folder.
@@ -60,13 +70,22 @@ export const format = (record: OwnerRecord): string =>
     : `${record.pid} ${record.bootId} ${record.startTime}\n`
 
 /**
+ * The most bytes of an owner file read: a record is a few dozen; a longer file names no process.
+ *
+ * @since 0.1.0
+ */
+export const maxRecordBytes = 4096
+
+/**
  * Reads an owner file; `undefined` for anything that names no single process. A file emptied by a crash (written
  * without fsync, then the power went) reads as no owner: `0` would be this process group for `kill`, `-1` every
- * process, so only a positive pid counts.
+ * process, so only a positive pid counts. So does a text longer than `maxRecordBytes` (of which only the start is
+ * read).
  *
  * @since 0.1.0
  */
 export const parse = (text: string): OwnerRecord | undefined => {
+  if (Buffer.byteLength(text) > maxRecordBytes) return undefined
   const fields = text.trim().split(/\s+/)
   const [pidText, bootId, startTime] = fields
   if (pidText === undefined || !/^[0-9]+$/.test(pidText)) return undefined
@@ -96,6 +115,12 @@ export const parseStartTime = (stat: string): string | undefined => {
   return value !== undefined && /^[0-9]+$/.test(value) ? value : undefined
 }
 
+/** The state (field 3 of `/proc/PID/stat`: `R`, `S`, `Z`...), found after the command name as the start time is. */
+const parseState = (stat: string): string | undefined => {
+  const end = stat.lastIndexOf(")")
+  return end < 0 ? undefined : stat.slice(end + 1).trim()[0]
+}
+
 /**
  * What the host tells about processes, to judge an owner record.
  *
@@ -104,7 +129,10 @@ export const parseStartTime = (stat: string): string | undefined => {
 export interface Facts {
   /** This boot's id; `undefined` where there is no /proc (the pid is then all there is to go on). */
   readonly bootId: string | undefined
-  /** Whether a process of that pid exists (one of another user's counts). */
+  /**
+   * Whether a process of that pid is running (one of another user's counts; a zombie, exited but not yet reaped by
+   * its parent, does not: it holds nothing any more).
+   */
   readonly isAlive: (pid: number) => boolean
   /** A live process' start time; `undefined` when it cannot be read. */
   readonly startTimeOf: (pid: number) => string | undefined
@@ -158,11 +186,14 @@ export const hostFacts = (): Facts => ({
   isAlive: (pid) => {
     try {
       process.kill(pid, 0)
-      return true
     } catch (e) {
       // EPERM: it exists, as another user's.
-      return (e as NodeJS.ErrnoException).code === "EPERM"
+      if ((e as NodeJS.ErrnoException).code !== "EPERM") return false
     }
+    // `kill` finds a zombie too: an owner that has exited, whose parent has not waited for it yet.
+    const stat = readText(`/proc/${pid}/stat`)
+    const state = stat === undefined ? undefined : parseState(stat)
+    return state !== "Z" && state !== "X"
   },
   startTimeOf: (pid) => {
     const stat = readText(`/proc/${pid}/stat`)
@@ -246,22 +277,25 @@ const fileOp = <A>(operation: string, path: string, f: () => A): A => {
  */
 const createExclusive = (file: string, text: string): boolean => {
   const tmp = `${file}.${process.pid}.${Crypto.randomBytes(4).toString("hex")}.tmp`
-  fileOp("write", tmp, () => Fs.writeFileSync(tmp, text, { flag: "wx", mode: 0o644 }))
   try {
-    Fs.linkSync(tmp, file)
-    return true
-  } catch (e) {
-    const code = errnoOf(e)
-    if (code === "EEXIST") return false
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") {
-      throw new FolderOwnerError({ operation: "link", path: file, reason: (e as Error).message })
+    // Inside the `try`: a write that fails once the file is made (a full disk) leaves it to the `finally` too.
+    fileOp("write", tmp, () => Fs.writeFileSync(tmp, text, { flag: "wx", mode: 0o644 }))
+    try {
+      Fs.linkSync(tmp, file)
+      return true
+    } catch (e) {
+      const code = errnoOf(e)
+      if (code === "EEXIST") return false
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") {
+        throw new FolderOwnerError({ operation: "link", path: file, reason: (e as Error).message })
+      }
     }
     try {
       Fs.writeFileSync(file, text, { flag: "wx", mode: 0o644 })
       return true
-    } catch (e2) {
-      if (errnoOf(e2) === "EEXIST") return false
-      throw new FolderOwnerError({ operation: "write", path: file, reason: (e2 as Error).message })
+    } catch (e) {
+      if (errnoOf(e) === "EEXIST") return false
+      throw new FolderOwnerError({ operation: "write", path: file, reason: (e as Error).message })
     }
   } finally {
     Fs.rmSync(tmp, { force: true })
@@ -271,13 +305,37 @@ const createExclusive = (file: string, text: string): boolean => {
 /** Attempts at taking a stale file over before giving up (each lost only to another process changing the file). */
 const attempts = 5
 
-/** The owner file's text; `undefined` when there is none (an unreadable one is an error, not a free folder). */
-const readOwnerFile = (file: string): string | undefined => {
+/** Something other than a regular file where the owner file of `dir` should be. */
+const notAFile = (file: string, dir: string, kind: string) =>
+  new FolderOwnerError({
+    operation: "read",
+    path: file,
+    reason: `it is ${kind}, not a regular file; remove it if no plugin is running on ${dir}`
+  })
+
+/**
+ * The owner file's text (its first `maxRecordBytes` and one); `undefined` when there is none. Whoever can write in
+ * the folder can plant something else there, so it is opened without following a symlink (which could name any
+ * file, `/dev/zero` included) and without waiting (a FIFO would hold the process for good), and only a regular file
+ * is read. Anything else, or an unreadable file, is an error naming it, not a free folder.
+ */
+const readOwnerFile = (file: string, dir: string): string | undefined => {
+  let fd: number
   try {
-    return Fs.readFileSync(file, "utf8")
+    fd = Fs.openSync(file, Fs.constants.O_RDONLY | Fs.constants.O_NOFOLLOW | Fs.constants.O_NONBLOCK)
   } catch (e) {
     if (errnoOf(e) === "ENOENT") return undefined
+    if (errnoOf(e) === "ELOOP") throw notAFile(file, dir, "a symlink")
     throw new FolderOwnerError({ operation: "read", path: file, reason: (e as Error).message })
+  }
+  try {
+    const stats = fileOp("read", file, () => Fs.fstatSync(fd))
+    if (!stats.isFile()) throw notAFile(file, dir, FileKind.of(stats))
+    const buffer = Buffer.alloc(maxRecordBytes + 1)
+    const length = fileOp("read", file, () => Fs.readSync(fd, buffer, 0, buffer.length, 0))
+    return buffer.toString("utf8", 0, length)
+  } finally {
+    Fs.closeSync(fd)
   }
 }
 
@@ -292,14 +350,14 @@ const claimSync = (dir: string, facts: Facts): Claim => {
       claimedHere.add(real)
       return { dir, real, file, text }
     }
-    const found = readOwnerFile(file)
+    const found = readOwnerFile(file, dir)
     // Removed between the two steps (its owner released it): try again.
     if (found === undefined) continue
     const owner = liveOwner(parse(found), process.pid, facts)
     if (owner !== undefined) throw new FolderInUse({ folder: dir, owner, inThisProcess: false })
     // A dead owner's file (a crash, `kill -9`, a reboot): removed, unless another process starting now has just
     // replaced it with its own record, which is then judged at the next turn.
-    if (readOwnerFile(file) === found) fileOp("remove", file, () => Fs.rmSync(file, { force: true }))
+    if (readOwnerFile(file, dir) === found) fileOp("remove", file, () => Fs.rmSync(file, { force: true }))
   }
   throw new FolderOwnerError({
     operation: "claim",
@@ -334,9 +392,9 @@ export const release = (claim: Claim): Effect.Effect<void> =>
   Effect.sync(() => {
     claimedHere.delete(claim.real)
     try {
-      if (Fs.readFileSync(claim.file, "utf8") === claim.text) Fs.rmSync(claim.file, { force: true })
+      if (readOwnerFile(claim.file, claim.dir) === claim.text) Fs.rmSync(claim.file, { force: true })
     } catch {
-      // Already gone (the folder removed, say): nothing to give up.
+      // Already gone (the folder removed, say), or something planted there that is not this claim's file: left.
     }
   })
 

@@ -72,6 +72,20 @@ describe("SecretFilesNode", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("refuses a hard link (a file of several names), which could be a file outside the root", () =>
+    Effect.gen(function* () {
+      const { root, outside, write, read } = yield* setup
+      // Whoever can write in the folder can link any file of the same file system they can reach, not only a secret.
+      Fs.linkSync(Path.join(outside, "host-secret"), Path.join(root, "linked"))
+      expect(yield* read("linked")).toEqual({ _tag: "HardLinked", at: "linked", links: 2 })
+      // A file of one name is read, a link to a file under the root is refused too (it has two names).
+      write("own", "x")
+      expect(yield* read("own")).toEqual(found("x"))
+      Fs.linkSync(Path.join(root, "own"), Path.join(root, "twin"))
+      expect(yield* read("twin")).toEqual({ _tag: "HardLinked", at: "twin", links: 2 })
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("follows symlinks above and at the root: where the root is stays the operator's choice", () =>
     Effect.gen(function* () {
       const { dir, files, write } = yield* setup
@@ -133,6 +147,35 @@ describe("SecretFilesNode", () => {
       Fs.truncateSync(huge, 1024 ** 3)
       expect(yield* lengthOf("huge")).toBe(512_000)
       expect(yield* Effect.map(read("largest", 10), (l) => (l._tag === "Found" ? l.bytes.length : -1))).toBe(11)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("leaves no file descriptor open, whatever each lookup finds, under many concurrent calls", () =>
+    Effect.gen(function* () {
+      const { dir, root, outside, write, read, files } = yield* setup
+      write("db/password", "pw")
+      write("empty", "")
+      Fs.symlinkSync(outside, Path.join(root, "linked"))
+      ChildProcess.execFileSync("mkfifo", [Path.join(root, "pipe")])
+      const fds = () => Fs.readdirSync("/proc/self/fd").length
+      const before = fds()
+      const keys = ["db/password", "empty", "db/missing", "missing/x", "linked/host-secret", "pipe", "db", "empty/x"]
+      const lookups = yield* Effect.all(
+        Array.from({ length: 400 }, (_, i) => read(keys[i % keys.length]!)),
+        { concurrency: "unbounded" }
+      )
+      expect(lookups.map((l) => l._tag).slice(0, keys.length)).toEqual([
+        "Found",
+        "Found",
+        "Missing",
+        "Missing",
+        "Symlink",
+        "WrongKind",
+        "WrongKind",
+        "WrongKind"
+      ])
+      yield* Effect.flip(files.read(Path.join(dir, "no-root"), ["s"], 10))
+      expect(fds()).toBe(before)
     }).pipe(Effect.scoped)
   )
 

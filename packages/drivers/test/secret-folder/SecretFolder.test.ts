@@ -71,6 +71,7 @@ describe("SecretFolder over memory files", () => {
         f.set(`${root}/zero`, { type: "device" })
         f.set(`${root}/folder`, { type: "folder" })
         f.writeFile(`${root}/plain`, "x")
+        f.set(`${root}/twin`, { type: "file", bytes: new TextEncoder().encode("x"), links: 2 })
       })
       const refused = (key: string) => error({ SecretName: "s", SecretLabels: { key } })
       expect(yield* refused("planted")).toBe(
@@ -88,6 +89,9 @@ describe("SecretFolder over memory files", () => {
       )
       expect(yield* refused("plain/x")).toBe(
         'secret "s": file "plain/x" is refused: "plain" is a regular file, not a folder'
+      )
+      expect(yield* refused("twin")).toBe(
+        'secret "s": file "twin" is refused: "twin" has 2 hard links, and a file of several names is not served (any file of the same file system can be linked into the folder)'
       )
       expect(files.reads()).toBe(0)
     })

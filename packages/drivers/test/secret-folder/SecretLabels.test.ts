@@ -52,6 +52,9 @@ describe("SecretLabels", () => {
     const { SecretName: _, ...nameless } = request(undefined)
     const read = SecretLabels.read(nameless)
     expect(Result.isFailure(read) && read.failure.message).toBe('secret "": invalid SecretName "": it is empty')
+    // A key label does not stand in for the name: the manager always sends one, and the messages name the secret by it.
+    const keyed = SecretLabels.read({ ...nameless, SecretLabels: { key: "db/password" } })
+    expect(Result.isFailure(keyed) && keyed.failure.message).toBe('secret "": invalid SecretName "": it is empty')
   })
 
   it("reads reuse: true by default, false when the label says so, and refuses any other spelling", () => {

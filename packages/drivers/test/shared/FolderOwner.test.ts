@@ -5,10 +5,11 @@
 import { FolderOwner } from "@docker-plugin-kit/drivers"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { deadPid, liveProcess } from "../support/processes.ts"
+import { deadPid, liveProcess, zombieProcess } from "../support/processes.ts"
 
 const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-folder-owner-"))
 afterAll(() => Fs.rmSync(base, { recursive: true, force: true }))
@@ -22,6 +23,20 @@ const folder = () => {
 const ownerFile = (dir: string) => Path.join(dir, "owner.pid")
 const read = (dir: string) => Fs.readFileSync(ownerFile(dir), "utf8")
 const hasProc = Fs.existsSync("/proc/sys/kernel/random/boot_id") && Fs.existsSync(`/proc/${process.pid}/stat`)
+/** Whether this process can mount a tmpfs (as root, outside a restricted container). */
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return false
+  const dir = Fs.mkdtempSync(Path.join(base, "mount-"))
+  try {
+    ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
+    ChildProcess.execFileSync("umount", [dir])
+    return true
+  } catch {
+    return false
+  } finally {
+    Fs.rmdirSync(dir)
+  }
+})()
 /** What this process writes. */
 const mine = () => FolderOwner.format(FolderOwner.recordOf(process.pid, FolderOwner.hostFacts()))
 const otherBoot = "00000000-0000-4000-8000-000000000000"
@@ -48,6 +63,8 @@ describe("FolderOwner records", () => {
     for (const text of ["", "\n", "0\n", "-1\n", "1.5\n", "x\n", "42 b00t\n", "42 b00t x\n", "42 b00t 1 2\n"]) {
       expect(FolderOwner.parse(text)).toBeUndefined()
     }
+    // Longer than a record: only its start is read, which must not pass for one.
+    expect(FolderOwner.parse(`42${" ".repeat(FolderOwner.maxRecordBytes)}`)).toBeUndefined()
   })
 
   it("finds the start time after the last parenthesis, whatever the command name holds", () => {
@@ -191,6 +208,73 @@ describe("FolderOwner.claim on a real folder", () => {
       yield* FolderOwner.claimScoped(dir)
       expect(read(dir)).toBe(mine())
     })
+  )
+
+  it.effect.skipIf(!hasProc)("takes over a zombie's record: a process that has exited, not yet reaped", () =>
+    Effect.gen(function* () {
+      const dir = folder()
+      const zombie = yield* zombieProcess
+      const host = FolderOwner.hostFacts()
+      expect(host.isAlive(zombie)).toBe(false)
+      Fs.writeFileSync(ownerFile(dir), FolderOwner.format(FolderOwner.recordOf(zombie, host)))
+      yield* FolderOwner.claimScoped(dir)
+      expect(read(dir)).toBe(mine())
+    })
+  )
+
+  it.effect("refuses an owner file that is a symlink, without following it or removing its target", () =>
+    Effect.gen(function* () {
+      const dir = folder()
+      const pid = yield* liveProcess
+      // Planted by someone who can write in the folder: it points at a record elsewhere, of a live process.
+      const elsewhere = Path.join(folder(), "record")
+      const record = FolderOwner.format(FolderOwner.recordOf(pid, FolderOwner.hostFacts()))
+      Fs.writeFileSync(elsewhere, record)
+      Fs.symlinkSync(elsewhere, ownerFile(dir))
+      const error = yield* Effect.flip(FolderOwner.claimScoped(dir))
+      expect(error._tag).toBe("FolderOwnerError")
+      expect(error.message).toBe(
+        `read ${ownerFile(dir)}: it is a symlink, not a regular file; remove it if no plugin is running on ${dir}`
+      )
+      expect(Fs.lstatSync(ownerFile(dir)).isSymbolicLink()).toBe(true)
+      expect(Fs.readFileSync(elsewhere, "utf8")).toBe(record)
+    })
+  )
+
+  it.effect("refuses an owner file that is a FIFO at once, and a release leaves one planted meanwhile", () =>
+    Effect.gen(function* () {
+      const dir = folder()
+      ChildProcess.execFileSync("mkfifo", [ownerFile(dir)])
+      // Read as a file, a FIFO without a writer would block the whole process for good.
+      const error = yield* Effect.flip(FolderOwner.claimScoped(dir))
+      expect(error.message).toBe(
+        `read ${ownerFile(dir)}: it is a FIFO, not a regular file; remove it if no plugin is running on ${dir}`
+      )
+      Fs.rmSync(ownerFile(dir))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* FolderOwner.claimScoped(dir)
+          Fs.rmSync(ownerFile(dir))
+          ChildProcess.execFileSync("mkfifo", [ownerFile(dir)])
+        })
+      )
+      expect(Fs.lstatSync(ownerFile(dir)).isFIFO()).toBe(true)
+    })
+  )
+
+  it.effect.skipIf(!canMount)("leaves no temporary file when writing it fails (a full disk)", () =>
+    Effect.gen(function* () {
+      const dir = folder()
+      yield* Effect.acquireRelease(
+        Effect.sync(() => ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir])),
+        () => Effect.sync(() => ChildProcess.execFileSync("umount", [dir]))
+      )
+      // The one page of the file system taken: a new file can be made, not written.
+      Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc(4096))
+      const error = yield* Effect.flip(FolderOwner.claim(dir))
+      expect(error.message).toMatch(new RegExp(`^write ${ownerFile(dir)}\\.${process.pid}\\.[0-9a-f]+\\.tmp: ENOSPC`))
+      expect(Fs.readdirSync(dir)).toEqual(["filler"])
+    }).pipe(Effect.scoped)
   )
 
   it.effect("refuses a second claim in this process, through a symlink too, until the first is released", () =>
