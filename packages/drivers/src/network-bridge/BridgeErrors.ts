@@ -86,6 +86,38 @@ export class EndpointExists extends Schema.TaggedError<EndpointExists>()("Endpoi
 }
 
 /**
+ * A port binding (`docker run -p`) the driver cannot publish: `binding` as `docker run -p` spells it, `reason` why
+ * and what to give instead.
+ *
+ * @since 0.1.0
+ */
+export class PortRefused extends Schema.TaggedError<PortRefused>()("PortRefused", {
+  endpoint: Schema.String,
+  binding: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `network-bridge cannot publish ${this.binding}: ${this.reason}`
+  }
+}
+
+/**
+ * A host port this plugin instance publishes already for another endpoint.
+ *
+ * @since 0.1.0
+ */
+export class PortConflict extends Schema.TaggedError<PortConflict>()("PortConflict", {
+  endpoint: Schema.String,
+  binding: Schema.String,
+  other: Schema.String,
+  otherBinding: Schema.String
+}) {
+  override get message() {
+    return `network-bridge cannot publish ${this.binding} for endpoint ${this.endpoint}: the host port is published already as ${this.otherBinding} for endpoint ${this.other}; give another host port`
+  }
+}
+
+/**
  * Every failure of the state machine.
  *
  * @since 0.1.0
@@ -97,3 +129,5 @@ export type BridgeError =
   | NetworkInUse
   | EndpointNotFound
   | EndpointExists
+  | PortRefused
+  | PortConflict

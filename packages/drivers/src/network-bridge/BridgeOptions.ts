@@ -10,6 +10,7 @@
  * | `internal` | `true`/`false` (Go's `ParseBool`) | no gateway, no default route out (same as `docker network create --internal`) |
  * | `prefix` (`com.docker.network.container_iface_prefix`) | letters and digits, at most 12 | interface name prefix in the container (default `eth`) |
  * | `routes` | comma-separated `CIDR` (on-link) or `CIDR@NEXTHOP`, each destination once (not the network's own IPv4 subnet, nor a default route of a family it has a gateway of: checked at `CreateNetwork`) | static routes given to every container that joins |
+ * | `masquerade` | `true`/`false` (default `false`) | outbound NAT: an iptables MASQUERADE rule for the IPv4 subnet, for traffic leaving through another interface (not on internal networks) |
  *
  * @since 0.1.0
  */
@@ -49,7 +50,9 @@ export const Settings = Schema.Struct({
   internal: Schema.Boolean,
   /** `DstPrefix` of the container interface. */
   prefix: Schema.String,
-  routes: Schema.Array(Route)
+  routes: Schema.Array(Route),
+  /** Outbound NAT of the IPv4 subnet; absent means off (state files written before the option read the same). */
+  masquerade: Schema.optionalKey(Schema.Boolean)
 })
 
 /**
@@ -64,7 +67,7 @@ export type Settings = typeof Settings.Type
  */
 export const defaultPrefix = "eth"
 
-type Key = "bridge" | "mtu" | "internal" | "prefix" | "routes"
+type Key = "bridge" | "mtu" | "internal" | "prefix" | "routes" | "masquerade"
 
 const aliases: Readonly<Record<string, Key>> = {
   bridge: "bridge",
@@ -74,7 +77,8 @@ const aliases: Readonly<Record<string, Key>> = {
   internal: "internal",
   prefix: "prefix",
   "com.docker.network.container_iface_prefix": "prefix",
-  routes: "routes"
+  routes: "routes",
+  masquerade: "masquerade"
 }
 
 /**
@@ -145,6 +149,13 @@ const parseValue = (key: Key, value: string): Result.Result<Partial<Settings>, s
       return /^[A-Za-z][A-Za-z0-9]{0,11}$/.test(value)
         ? Result.succeed({ prefix: value })
         : Result.fail("expected 1 to 12 letters or digits, starting with a letter")
+    case "masquerade": {
+      const masquerade = GoBool.parse(value)
+      // Off is the default and is not recorded, so a network created with `masquerade=false` reads as one without.
+      return masquerade === undefined
+        ? Result.fail("expected true or false")
+        : Result.succeed(masquerade ? { masquerade } : {})
+    }
     case "routes": {
       const routes: Array<Route> = []
       const destinations = new Set<string>()

@@ -11,11 +11,16 @@
  *   (its container's namespace went away) is reported and left for the daemon's `DeleteEndpoint`.
  * - A link tagged by this instance that no record explains (created just before a crash, or deleted from the
  *   state just before one) is removed.
+ * - NAT rules the same way (`natPlan`): the DNAT rules of published endpoints and the MASQUERADE rules of networks
+ *   with `masquerade=true` are put back; rules in this instance's chain, or MASQUERADE rules with this instance's
+ *   comment, that no record explains are removed. Other chains and rules are never touched.
  *
  * @since 0.1.0
  */
-import type { NetworkRecord, EndpointRecord } from "./BridgeTable.ts"
+import * as BridgeTable from "./BridgeTable.ts"
+import type { EndpointRecord, NetworkRecord } from "./BridgeTable.ts"
 import type { Link } from "./Links.ts"
+import { type DnatRule, dnatKey, type MasqueradeRule, masqueradeKey } from "./Nat.ts"
 
 const aliasPrefix = "docker-plugin-kit network-bridge"
 
@@ -121,5 +126,61 @@ export const plan = (records: ReadonlyArray<NetworkRecord>, links: ReadonlyArray
         return owner.kind === "network" ? !bridges.has(l.name) : !vethEnds.has(l.name)
       })
       .map((l) => l.name)
+  }
+}
+
+/**
+ * This instance's NAT rules on the host, as start-up found them.
+ *
+ * @since 0.1.0
+ */
+export interface NatFound {
+  /** The rules of this instance's chain, `undefined` when there is no such chain. */
+  readonly dnat: ReadonlyArray<DnatRule> | undefined
+  /** The MASQUERADE rules carrying this instance's comment. */
+  readonly masquerade: ReadonlyArray<MasqueradeRule>
+}
+
+/**
+ * The start-up plan of the NAT rules.
+ *
+ * @since 0.1.0
+ */
+export interface NatPlan {
+  /** The chain and its jumps are made (again) before rules are added: some endpoint publishes ports. */
+  readonly ensureChain: boolean
+  /** No network is left: the chain and its jumps go (left over from a crash after the last `DeleteNetwork`). */
+  readonly removeChain: boolean
+  readonly removeDnat: ReadonlyArray<DnatRule>
+  readonly addDnat: ReadonlyArray<DnatRule>
+  readonly removeMasquerade: ReadonlyArray<MasqueradeRule>
+  readonly addMasquerade: ReadonlyArray<MasqueradeRule>
+}
+
+/**
+ * Compares the records with this instance's NAT rules. `records` are the networks start-up keeps: not those whose
+ * bridge name another program holds (no traffic is sent to someone else's link).
+ *
+ * @since 0.1.0
+ */
+export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: NatFound, instance: string): NatPlan => {
+  const wantDnat = BridgeTable.dnatRules(instance, records)
+  const wantMasquerade = records.flatMap((n) => {
+    const rule = BridgeTable.masqueradeRule(instance, n)
+    return rule === undefined ? [] : [rule]
+  })
+  const haveDnat = new Set((found.dnat ?? []).map(dnatKey))
+  const wantDnatKeys = new Set(wantDnat.map(dnatKey))
+  const haveMasquerade = new Set(found.masquerade.map(masqueradeKey))
+  const wantMasqueradeKeys = new Set(wantMasquerade.map(masqueradeKey))
+  const removeChain = records.length === 0 && found.dnat !== undefined
+  return {
+    ensureChain: wantDnat.length > 0,
+    removeChain,
+    // Rules of a chain that goes go with it.
+    removeDnat: removeChain ? [] : (found.dnat ?? []).filter((r) => !wantDnatKeys.has(dnatKey(r))),
+    addDnat: wantDnat.filter((r) => !haveDnat.has(dnatKey(r))),
+    removeMasquerade: found.masquerade.filter((r) => !wantMasqueradeKeys.has(masqueradeKey(r))),
+    addMasquerade: wantMasquerade.filter((r) => !haveMasquerade.has(masqueradeKey(r)))
   }
 }

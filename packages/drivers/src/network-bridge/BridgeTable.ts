@@ -1,8 +1,9 @@
 /**
  * The state machine of `network-bridge` networks and endpoints, as pure functions over an immutable table: what
- * each call changes and answers, with no link touched. The driver performs the link work each transition implies
- * and persists the records; the rules (unique bridges, no deletion while endpoints remain, the daemon's address
- * and MAC kept, gateways only for non-internal networks) are written and tested here once.
+ * each call changes and answers, with no link or NAT rule touched. The driver performs the link and NAT work each
+ * transition implies and persists the records; the rules (unique bridges, no deletion while endpoints remain, the
+ * daemon's address and MAC kept, gateways only for non-internal networks, which port bindings are published and
+ * which refused) are written and tested here once.
  *
  * @since 0.1.0
  */
@@ -17,9 +18,43 @@ import {
   InvalidOption,
   NetworkConflict,
   NetworkInUse,
-  NetworkNotFound
+  NetworkNotFound,
+  PortConflict,
+  PortRefused
 } from "./BridgeErrors.ts"
 import * as BridgeOptions from "./BridgeOptions.ts"
+import type { DnatRule, MasqueradeRule } from "./Nat.ts"
+
+/**
+ * A published port (`docker run -p [HOSTIP:]HOSTPORT:PORT[/PROTO]`): traffic to `hostPort` on `hostIp` (`""`: every
+ * address of the host) goes to `port` of the endpoint's IPv4 address.
+ *
+ * @since 0.1.0
+ */
+export const PortBinding = Schema.Struct({
+  proto: Schema.Literals(["tcp", "udp"]),
+  port: Schema.Number,
+  hostIp: Schema.String,
+  hostPort: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ */
+export type PortBinding = typeof PortBinding.Type
+
+/**
+ * An exposed port (`EXPOSE`, `--expose`) as the daemon sends it (`Proto` 6 tcp, 17 udp, 132 sctp); only answered
+ * back in `EndpointOperInfo`.
+ *
+ * @since 0.1.0
+ */
+export const ExposedPort = Schema.Struct({ Proto: Schema.Number, Port: Schema.Number })
+
+/**
+ * @since 0.1.0
+ */
+export type ExposedPort = typeof ExposedPort.Type
 
 /**
  * One endpoint: a veth pair, `hostInterface` on the bridge, `containerInterface` moved into the container by the
@@ -38,7 +73,15 @@ export const EndpointRecord = Schema.Struct({
   macAddress: Schema.String,
   macGenerated: Schema.Boolean,
   /** The container's namespace while joined. */
-  sandboxKey: Schema.optionalKey(Schema.String)
+  sandboxKey: Schema.optionalKey(Schema.String),
+  /** The port bindings `CreateEndpoint` asked for (checked), absent when none (and in older state files). */
+  ports: Schema.optionalKey(Schema.Array(PortBinding)),
+  exposedPorts: Schema.optionalKey(Schema.Array(ExposedPort)),
+  /**
+   * The bindings published on the host (`ProgramExternalConnectivity` made the endpoint the container's gateway and
+   * `RevokeExternalConnectivity` has not come yet), absent when none: start-up puts their NAT rules back.
+   */
+  published: Schema.optionalKey(Schema.Array(PortBinding))
 })
 
 /**
@@ -226,6 +269,15 @@ export const describeNetwork = (
       const reason = `option routes: ${defaultRoute} is the default route, which every container has through the network's gateway ${plainIp(gatewayOf(defaultRoute)!)} already (a second one fails when the container joins); give it on an --internal network`
       return Result.fail(new InvalidOption({ reason }))
     }
+    // Refused rather than ignored: the user asked for a way out the network cannot have.
+    if (settings.masquerade === true && settings.internal) {
+      const reason = "option masquerade=true: an internal network has no way out to masquerade; give one of the two"
+      return Result.fail(new InvalidOption({ reason }))
+    }
+    if (settings.masquerade === true && v4[0] === undefined) {
+      const reason = "option masquerade=true: the network has no IPv4 subnet, and masquerading is done for IPv4 only"
+      return Result.fail(new InvalidOption({ reason }))
+    }
     // An internal network has no gateway: nothing on the bridge, nothing in Join, no route out of the host.
     const addresses = settings.internal ? [] : [...v4, ...v6]
     return Result.succeed({
@@ -362,12 +414,14 @@ export const createEndpoint = (
     const id = request.EndpointID
     const checked = checkId("EndpointID", id)
     if (Result.isFailure(checked)) return Result.fail(checked.failure)
-    // Refused, not ignored: the container would start with its ports published nowhere.
-    const ports = publishedPorts(request.Options)
-    if (ports.length > 0) {
-      const reason = `network-bridge publishes no ports (asked for ${ports.join(", ")}): reach the container at its address on the bridge, or publish the ports through a network of the built-in bridge driver`
-      return Result.fail(new InvalidOption({ reason }))
-    }
+    // Checked here, before anything is made: a binding refused only at ProgramExternalConnectivity would leave the
+    // daemon rolling a half-started container back.
+    // Host ports taken by other endpoints are not refused here but at ProgramExternalConnectivity: the daemon sends a
+    // container's bindings to every network it joins (it reads no port map back from a remote driver), so a second
+    // network of a publishing container would clash with the container's own first endpoint.
+    const ports = portBindings(n, id, request.Interface.Address, request.Options)
+    if (Result.isFailure(ports)) return Result.fail(ports.failure)
+    const exposed = exposedPorts(request.Options)
     const names = vethNames(id)
     for (const other of table.values()) {
       if (other.endpoints.some((e) => e.id === id || e.hostInterface === names.host)) {
@@ -384,7 +438,9 @@ export const createEndpoint = (
       address: request.Interface.Address,
       addressIPv6: request.Interface.AddressIPv6,
       macAddress: mac.success,
-      macGenerated: given === ""
+      macGenerated: given === "",
+      ...(ports.success.length === 0 ? {} : { ports: ports.success }),
+      ...(exposed.length === 0 ? {} : { exposedPorts: exposed })
     }
     const updated: NetworkRecord = { ...n, endpoints: [...n.endpoints, endpointRecord] }
     return Result.succeed({
@@ -399,12 +455,13 @@ const replaceEndpoint = (table: Table, n: NetworkRecord, e: EndpointRecord): Tab
   withNetwork(table, { ...n, endpoints: n.endpoints.map((x) => (x.id === e.id ? e : x)) })
 
 const protocolNames: Readonly<Record<number, string>> = { 6: "tcp", 17: "udp", 132: "sctp" }
+const protocolNumbers: Readonly<Record<PortBinding["proto"], number>> = { tcp: 6, udp: 17 }
 
 /** A port binding as `docker run -p` spells it: `8080->80/tcp`, `127.0.0.1:8000-8001->80/udp`, `any port->80/tcp`. */
 const bindingText = (binding: unknown): string => {
   const field = (name: string): unknown =>
     typeof binding === "object" && binding !== null ? (binding as Record<string, unknown>)[name] : undefined
-  const proto = protocolNames[Number(field("Proto"))] ?? "tcp"
+  const proto = protocolNames[Number(field("Proto"))] ?? `protocol ${String(field("Proto"))}`
   const hostIp = typeof field("HostIP") === "string" && field("HostIP") !== "" ? `${field("HostIP")}:` : ""
   const first = Number(field("HostPort") ?? 0)
   const last = Number(field("HostPortEnd") ?? 0)
@@ -413,15 +470,289 @@ const bindingText = (binding: unknown): string => {
 }
 
 /**
- * The ports an endpoint is asked to publish on the host (`docker run -p`): the daemon puts the container's port
- * bindings in the `CreateEndpoint` options of the first network it joins that is not internal.
+ * A checked binding as `docker run -p` spells it: `8080->80/tcp`, `192.168.1.5:8080->80/udp`.
  *
  * @since 0.1.0
  */
-export const publishedPorts = (options: NetworkDriver.CreateEndpointRequest["Options"]): ReadonlyArray<string> => {
-  const bindings = options?.[NetworkDriver.OptionKeys.PortMap]
-  return Array.isArray(bindings) ? bindings.map(bindingText) : []
+export const formatBinding = (b: PortBinding): string =>
+  `${b.hostIp === "" ? "" : `${b.hostIp}:`}${b.hostPort}->${b.port}/${b.proto}`
+
+const isPort = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 1 && u <= 65535
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
+
+/** How to publish a port: the advice every refusal of a binding ends with. */
+const giveHostPort = "give -p HOST:CONTAINER (one host port of your choice, e.g. -p 8080:80)"
+
+/** One binding of the daemon's port map, checked; the reason it cannot be published otherwise. */
+const checkBinding = (raw: unknown): Result.Result<PortBinding, string> => {
+  if (typeof raw !== "object" || raw === null) return Result.fail("not a port binding")
+  const b = raw as Record<string, unknown>
+  const proto = b.Proto === 6 ? "tcp" : b.Proto === 17 ? "udp" : undefined
+  if (proto === undefined) return Result.fail("only tcp and udp ports are published")
+  if (!isPort(b.Port)) return Result.fail("the container port is not a port number")
+  // HostPort 0 is `-p 80` or `-P`: the engine's bridge driver picks a free port, which a plugin cannot report back
+  // (the daemon reads no port map from a remote driver).
+  if (b.HostPort === 0 || b.HostPort === undefined) {
+    return Result.fail(
+      `no host port given, and network-bridge does not pick one (-p CONTAINER and -P); ${giveHostPort}`
+    )
+  }
+  if (!isPort(b.HostPort)) return Result.fail("the host port is not a port number")
+  const end = b.HostPortEnd ?? 0
+  if (end !== 0 && end !== b.HostPort) {
+    return Result.fail(`a range of host ports is not supported; ${giveHostPort}`)
+  }
+  const hostIp = b.HostIP === undefined || b.HostIP === null || b.HostIP === "0.0.0.0" ? "" : b.HostIP
+  if (typeof hostIp !== "string") return Result.fail("the host address is not a string")
+  if (hostIp.includes(":")) {
+    return Result.fail(
+      "IPv6 host addresses are not supported, ports are published on IPv4 only; give an IPv4 address or none"
+    )
+  }
+  if (hostIp !== "" && !ipv4.test(hostIp)) return Result.fail("the host address is not an IPv4 address")
+  // DNAT of loopback traffic to a container needs the host-wide route_localnet; the engine uses a proxy process.
+  if (hostIp.startsWith("127.")) {
+    return Result.fail(
+      "loopback addresses are not supported; give another address of the host, or none (every address)"
+    )
+  }
+  return Result.succeed({ proto, port: b.Port, hostIp, hostPort: b.HostPort })
 }
+
+/** Whether two bindings take the same host port (the same address, or one of them on every address). */
+const overlaps = (a: PortBinding, b: PortBinding): boolean =>
+  a.proto === b.proto && a.hostPort === b.hostPort && (a.hostIp === "" || b.hostIp === "" || a.hostIp === b.hostIp)
+
+/**
+ * The port bindings of `docker run -p` in the `Options` of `CreateEndpoint` or `ProgramExternalConnectivity`
+ * (`com.docker.network.portmap`), checked: each needs one explicit host port, tcp or udp, on every address or one
+ * IPv4 address of the host, and the endpoint an IPv4 address to send the traffic to; none is published on an
+ * internal network. The same binding given twice counts once; two taking the same host port are refused.
+ *
+ * @since 0.1.0
+ */
+export const portBindings = (
+  n: NetworkRecord,
+  endpointId: string,
+  address: string,
+  options: Readonly<Record<string, unknown>> | null | undefined
+): Result.Result<ReadonlyArray<PortBinding>, PortRefused> => {
+  const raw = options?.[NetworkDriver.OptionKeys.PortMap]
+  if (!Array.isArray(raw) || raw.length === 0) return Result.succeed([])
+  const refuse = (binding: unknown, reason: string) =>
+    Result.fail(new PortRefused({ endpoint: endpointId, binding: bindingText(binding), reason }))
+  const out: Array<PortBinding> = []
+  for (const binding of raw) {
+    // The daemon sends none to internal networks; `-o internal=true`, which it does not know of, is refused here.
+    if (n.settings.internal) {
+      return refuse(
+        binding,
+        `network ${n.id} is internal, so nothing reaches it from outside; publish the ports through another network`
+      )
+    }
+    const checked = checkBinding(binding)
+    if (Result.isFailure(checked)) return refuse(binding, checked.failure)
+    if (address === "") return refuse(binding, "the endpoint has no IPv4 address to send the traffic to")
+    const b = checked.success
+    if (out.some((o) => formatBinding(o) === formatBinding(b))) continue
+    const taken = out.find((o) => overlaps(o, b))
+    if (taken !== undefined)
+      return refuse(binding, `host port ${b.hostPort}/${b.proto} is given twice (also as ${formatBinding(taken)})`)
+    out.push(b)
+  }
+  return Result.succeed(out)
+}
+
+/**
+ * The first of `bindings` whose host port this instance publishes already for another endpoint, as a failure
+ * naming both.
+ *
+ * @since 0.1.0
+ */
+export const portConflict = (
+  table: Table,
+  endpointId: string,
+  bindings: ReadonlyArray<PortBinding>
+): PortConflict | undefined => {
+  for (const n of table.values()) {
+    for (const e of n.endpoints) {
+      if (e.id === endpointId) continue
+      for (const theirs of e.published ?? []) {
+        const ours = bindings.find((b) => overlaps(b, theirs))
+        if (ours !== undefined) {
+          return new PortConflict({
+            endpoint: endpointId,
+            binding: formatBinding(ours),
+            other: e.id,
+            otherBinding: formatBinding(theirs)
+          })
+        }
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * The exposed ports in the `Options` of `CreateEndpoint` (`com.docker.network.endpoint.exposedports`).
+ *
+ * @since 0.1.0
+ */
+export const exposedPorts = (
+  options: Readonly<Record<string, unknown>> | null | undefined
+): ReadonlyArray<ExposedPort> => {
+  const raw = options?.[NetworkDriver.OptionKeys.ExposedPorts]
+  return Array.isArray(raw)
+    ? raw.flatMap(
+        (p): ReadonlyArray<ExposedPort> =>
+          typeof p === "object" && p !== null && typeof p.Proto === "number" && isPort(p.Port)
+            ? [{ Proto: p.Proto, Port: p.Port }]
+            : []
+      )
+    : []
+}
+
+/**
+ * The outcome of `programExternalConnectivity` and `revokeExternalConnectivity`: the network and endpoint as they
+ * are now, and the bindings whose NAT rules are to be added (not published before) and removed (no longer published).
+ *
+ * @since 0.1.0
+ */
+export interface Connectivity {
+  readonly table: Table
+  readonly network: NetworkRecord
+  readonly endpoint: EndpointRecord
+  readonly add: ReadonlyArray<PortBinding>
+  readonly remove: ReadonlyArray<PortBinding>
+}
+
+const withPublished = (e: EndpointRecord, published: ReadonlyArray<PortBinding>): EndpointRecord => {
+  const { published: _, ...rest } = e
+  return published.length === 0 ? rest : { ...rest, published }
+}
+
+/**
+ * `ProgramExternalConnectivity` (the endpoint became the container's gateway): publishes the bindings of its
+ * `Options` (the container's, as in `CreateEndpoint`; those `CreateEndpoint` recorded when the key is absent),
+ * refused when another endpoint publishes one of their host ports meanwhile. A second call replaces the first.
+ *
+ * @since 0.1.0
+ */
+export const programExternalConnectivity = (
+  table: Table,
+  request: typeof NetworkDriver.ProgramExternalConnectivityRequest.Type
+): Result.Result<Connectivity, BridgeError> =>
+  Result.flatMap(
+    endpoint(table, request.NetworkID, request.EndpointID),
+    ({ network: n, endpoint: e }): Result.Result<Connectivity, BridgeError> => {
+      const given = request.Options?.[NetworkDriver.OptionKeys.PortMap] !== undefined
+      const ports = given ? portBindings(n, e.id, e.address, request.Options) : Result.succeed(e.ports ?? [])
+      if (Result.isFailure(ports)) return Result.fail(ports.failure)
+      const conflict = portConflict(table, e.id, ports.success)
+      if (conflict !== undefined) return Result.fail(conflict)
+      const updated = withPublished(e, ports.success)
+      const next = replaceEndpoint(table, n, updated)
+      const now = new Set(ports.success.map(formatBinding))
+      const before = new Set((e.published ?? []).map(formatBinding))
+      return Result.succeed({
+        table: next,
+        network: next.get(n.id)!,
+        endpoint: updated,
+        add: ports.success.filter((b) => !before.has(formatBinding(b))),
+        remove: (e.published ?? []).filter((b) => !now.has(formatBinding(b)))
+      })
+    }
+  )
+
+/**
+ * `RevokeExternalConnectivity` (the endpoint is no longer the container's gateway): nothing published any more.
+ *
+ * @since 0.1.0
+ */
+export const revokeExternalConnectivity = (
+  table: Table,
+  request: NetworkDriver.EndpointRequest
+): Result.Result<Connectivity, BridgeError> =>
+  Result.map(endpoint(table, request.NetworkID, request.EndpointID), ({ network: n, endpoint: e }) => {
+    const updated = withPublished(e, [])
+    const next = replaceEndpoint(table, n, updated)
+    return { table: next, network: next.get(n.id)!, endpoint: updated, add: [], remove: e.published ?? [] }
+  })
+
+/**
+ * The identifier of a plugin instance in NAT chain names and rule comments: the tag itself when it is short and
+ * plain (the usual 8 hex digits), 8 hex digits of its hash otherwise.
+ *
+ * @since 0.1.0
+ */
+export const natTag = (instance: string): string =>
+  /^[A-Za-z0-9_-]{1,23}$/.test(instance)
+    ? instance
+    : Crypto.createHash("sha256").update(instance).digest("hex").slice(0, 8)
+
+/**
+ * The `nat` chain of an instance's published ports (at most 27 characters; iptables allows 28).
+ *
+ * @since 0.1.0
+ */
+export const natChain = (instance: string): string => `DPK-${natTag(instance)}`
+
+/** An ID as written in a rule comment: as is when plain, a hash otherwise (a comment is quoted by iptables). */
+const commentId = (id: string): string =>
+  /^[A-Za-z0-9_.-]{1,200}$/.test(id)
+    ? id
+    : `sha256-${Crypto.createHash("sha256").update(id).digest("hex").slice(0, 32)}`
+
+/**
+ * The comment of an endpoint's DNAT rules: `dpk TAG ENDPOINT`.
+ *
+ * @since 0.1.0
+ */
+export const dnatComment = (instance: string, endpointId: string): string =>
+  `dpk ${natTag(instance)} ${commentId(endpointId)}`
+
+/**
+ * The comment prefix of every MASQUERADE rule of an instance.
+ *
+ * @since 0.1.0
+ */
+export const masqueradePrefix = (instance: string): string => `dpk ${natTag(instance)} network `
+
+/**
+ * The DNAT rule of a published binding: to the endpoint's IPv4 address.
+ *
+ * @since 0.1.0
+ */
+export const dnatRule = (instance: string, e: EndpointRecord, b: PortBinding): DnatRule => ({
+  proto: b.proto,
+  ...(b.hostIp === "" ? {} : { hostIp: b.hostIp }),
+  hostPort: b.hostPort,
+  destination: `${plainIp(e.address)}:${b.port}`,
+  comment: dnatComment(instance, e.id)
+})
+
+/**
+ * The MASQUERADE rule of a network with `masquerade=true`: its IPv4 subnet, leaving through another interface than
+ * its bridge; `undefined` for every other network.
+ *
+ * @since 0.1.0
+ */
+export const masqueradeRule = (instance: string, n: NetworkRecord): MasqueradeRule | undefined => {
+  const v4 = n.addresses.find((a) => !a.includes(":"))
+  const source = v4 === undefined ? undefined : BridgeOptions.networkOf(v4)
+  return n.settings.masquerade !== true || source === undefined
+    ? undefined
+    : { source, bridge: n.bridge, comment: `${masqueradePrefix(instance)}${commentId(n.id)}` }
+}
+
+/**
+ * The DNAT rules every record asks for: the published bindings of each endpoint.
+ *
+ * @since 0.1.0
+ */
+export const dnatRules = (instance: string, records: Iterable<NetworkRecord>): ReadonlyArray<DnatRule> =>
+  [...records].flatMap((n) => n.endpoints.flatMap((e) => (e.published ?? []).map((b) => dnatRule(instance, e, b))))
 
 /**
  * `Join`: the container end to move, the network's gateways (so the container's default route goes through the
@@ -479,11 +810,22 @@ export const deleteEndpoint = (
   })
 
 /**
- * `EndpointOperInfo`: what the endpoint is made of, for humans (the daemon ignores it).
+ * `EndpointOperInfo`: what the endpoint is made of, and the published bindings and exposed ports under the keys the
+ * daemon reads for `docker port` (in the engine's form: `HostIP` `0.0.0.0` for every address). Engine 20.10 to 29 only
+ * read them from a built-in driver's Go values, not from a remote driver's JSON, so `docker port` shows nothing.
  *
  * @since 0.1.0
  */
 export const operInfo = (n: NetworkRecord, e: EndpointRecord): Record<string, unknown> => ({
+  [NetworkDriver.OptionKeys.PortMap]: (e.published ?? []).map((b) => ({
+    Proto: protocolNumbers[b.proto],
+    IP: plainIp(e.address),
+    Port: b.port,
+    HostIP: b.hostIp === "" ? "0.0.0.0" : b.hostIp,
+    HostPort: b.hostPort,
+    HostPortEnd: b.hostPort
+  })),
+  [NetworkDriver.OptionKeys.ExposedPorts]: e.exposedPorts ?? [],
   bridge: n.bridge,
   hostInterface: e.hostInterface,
   containerInterface: e.containerInterface,

@@ -6,8 +6,13 @@
  *
  * - CreateNetwork: state file, then bridge (a crash leaves state without bridge: the bridge is created again).
  * - DeleteNetwork: state file, then bridge (a crash leaves a tagged bridge no record explains: it is removed).
- * - CreateEndpoint: state file, then veth pair; DeleteEndpoint: state file, then veth pair (same reasoning).
+ * - CreateEndpoint: state file, then veth pair; DeleteEndpoint: state file, then NAT rules, then veth pair (same
+ *   reasoning).
  * - Join/Leave: state file only (the daemon moves the container end itself).
+ * - ProgramExternalConnectivity: state file, then DNAT rules (a crash leaves published bindings without rules: they
+ *   are added again); RevokeExternalConnectivity: state file, then rules (a crash leaves rules no record explains:
+ *   they are removed). A network with `masquerade=true` gets its MASQUERADE rule after its bridge, and loses it
+ *   before its bridge.
  *
  * Calls are serialised: they are few, and each reads the table it then changes.
  *
@@ -33,6 +38,9 @@ import * as BridgeTable from "./BridgeTable.ts"
 import { type Link, Links, type LinksError } from "./Links.ts"
 import * as LinksMemory from "./LinksMemory.ts"
 import * as LinksNode from "./LinksNode.ts"
+import { Nat, type NatError } from "./Nat.ts"
+import * as NatMemory from "./NatMemory.ts"
+import * as NatNode from "./NatNode.ts"
 import { defaultStateDir } from "./NetworkBridgeDefaults.ts"
 
 /** The defaults, also reachable from here. */
@@ -64,14 +72,19 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = VolumeFsError | StateFiles.StateFileCorrupt | LinksError | StateFiles.StateFolderInUse
+export type StartError =
+  | VolumeFsError
+  | StateFiles.StateFileCorrupt
+  | LinksError
+  | NatError
+  | StateFiles.StateFolderInUse
 
 /**
  * Every failure a call can report.
  *
  * @since 0.1.0
  */
-export type CallError = BridgeError | LinksError | VolumeFsError | DriverError
+export type CallError = BridgeError | LinksError | NatError | VolumeFsError | DriverError
 
 /**
  * The instance tag of a state folder: 8 hex characters of a hash of its absolute path.
@@ -106,15 +119,16 @@ const storedInstanceOf = (fs: VolumeFsService, stateDir: string, tmpDir: string)
   })
 
 /**
- * Builds the driver: loads the state, reconciles it with the host's links, then serves calls.
+ * Builds the driver: loads the state, reconciles it with the host's links and NAT rules, then serves calls.
  *
  * @since 0.1.0
  */
 export const make = (
   options: Options = {}
-): Effect.Effect<NetworkDriver.Driver, StartError, Links | VolumeFs | Scope.Scope> =>
+): Effect.Effect<NetworkDriver.Driver, StartError, Links | Nat | VolumeFs | Scope.Scope> =>
   Effect.gen(function* () {
     const links = yield* Links
+    const nat = yield* Nat
     const fs = yield* VolumeFs
     const stateDir = Path.resolve(options.stateDir ?? defaultStateDir)
     const layout = BridgeState.layout(stateDir)
@@ -176,6 +190,50 @@ export const make = (
       yield* Effect.logWarning(`endpoint ${e.id}: its container's veth is gone; waiting for the daemon to delete it`)
     }
 
+    // NAT rules, the same way. A host without iptables has none to remove: it only matters when the records need some.
+    const chain = BridgeTable.natChain(instance)
+    const kept = records.filter((r) => !plan.blockedBridges.includes(r))
+    const needsNat =
+      kept.some((n) => BridgeTable.masqueradeRule(instance, n) !== undefined) ||
+      BridgeTable.dnatRules(instance, kept).length > 0
+    const found = yield* Effect.result(
+      Effect.all({ dnat: nat.listDnat(chain), masquerade: nat.listMasquerade(BridgeTable.masqueradePrefix(instance)) })
+    )
+    // Whether this instance's chain exists (made now or by an earlier run): removed with the last network.
+    let chainMade = false
+    if (found._tag === "Failure") {
+      if (needsNat) {
+        yield* Effect.logWarning(`published ports and masquerading could not be put back: ${found.failure.message}`)
+      }
+    } else {
+      chainMade = found.success.dnat !== undefined
+      const natPlan = BridgeReconcile.natPlan(kept, found.success, instance)
+      if (natPlan.removeChain) {
+        yield* Effect.logWarning(`nat chain ${chain}: no network is left; removed it`)
+        yield* nat.removeChain(chain)
+        chainMade = false
+      }
+      for (const rule of natPlan.removeDnat) {
+        yield* Effect.logWarning(
+          `nat rule ${rule.comment} ${rule.proto}/${rule.hostPort}: no record explains it; removed it`
+        )
+        yield* nat.removeDnat(chain, rule)
+      }
+      for (const rule of natPlan.removeMasquerade) {
+        yield* Effect.logWarning(`nat rule ${rule.comment}: no record explains it; removed it`)
+        yield* nat.removeMasquerade(rule)
+      }
+      if (natPlan.ensureChain) {
+        yield* nat.ensureChain(chain)
+        chainMade = true
+      }
+      for (const rule of natPlan.addDnat) {
+        yield* Effect.logWarning(`nat rule ${rule.comment} ${rule.proto}/${rule.hostPort}: was missing; added it again`)
+        yield* nat.addDnat(chain, rule)
+      }
+      for (const rule of natPlan.addMasquerade) yield* nat.addMasquerade(rule)
+    }
+
     const ref = yield* Ref.make<BridgeTable.Table>(new Map(records.map((r) => [r.id, r] as const)))
     const lock = yield* Semaphore.make(1)
     const serialised = <A>(effect: Effect.Effect<A, CallError, VolumeFs>): Effect.Effect<A, CallError> =>
@@ -183,6 +241,17 @@ export const make = (
     const current = <A, E>(f: (table: BridgeTable.Table) => Result.Result<A, E>) =>
       Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
     const save = (n: BridgeTable.NetworkRecord) => BridgeState.save(layout, n)
+
+    /** Publishes bindings of an endpoint; the chain and its jumps are made first when missing. */
+    const publish = (e: BridgeTable.EndpointRecord, bindings: ReadonlyArray<BridgeTable.PortBinding>) =>
+      Effect.gen(function* () {
+        if (bindings.length === 0) return
+        yield* nat.ensureChain(chain)
+        chainMade = true
+        for (const b of bindings) yield* nat.addDnat(chain, BridgeTable.dnatRule(instance, e, b))
+      })
+    const unpublish = (e: BridgeTable.EndpointRecord, bindings: ReadonlyArray<BridgeTable.PortBinding>) =>
+      Effect.forEach(bindings, (b) => nat.removeDnat(chain, BridgeTable.dnatRule(instance, e, b)), { discard: true })
 
     /**
      * The host link holding `name` among `all` (one listing of the host's links), refused unless this instance made
@@ -230,7 +299,9 @@ export const make = (
             if (!created) return {}
             yield* claim(yield* links.list, record.bridge, "network", record.id)
             yield* save(record)
+            const masquerade = BridgeTable.masqueradeRule(instance, record)
             yield* addBridge(record).pipe(
+              Effect.andThen(masquerade === undefined ? Effect.void : nat.addMasquerade(masquerade)),
               Effect.tapError(() =>
                 Effect.ignore(Effect.andThen(links.remove(record.bridge), BridgeState.erase(layout, record.id)))
               )
@@ -257,10 +328,19 @@ export const make = (
               yield* Ref.set(ref, kept)
             }
             // State first, then links: a crash in between leaves tagged veths that start-up removes.
+            for (const e of pruned) yield* unpublish(e, e.published ?? [])
             for (const e of pruned) if (names.has(e.hostInterface)) yield* links.remove(e.hostInterface)
             const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
             yield* BridgeState.erase(layout, NetworkID)
             yield* Ref.set(ref, table)
+            const masquerade = BridgeTable.masqueradeRule(instance, record)
+            if (masquerade !== undefined) yield* nat.removeMasquerade(masquerade)
+            // The chain and its jumps go with the last network (its endpoints, and so its rules, are gone), so that
+            // nothing of the plugin stays in the host's tables once it has no network.
+            if (table.size === 0 && chainMade) {
+              yield* nat.removeChain(chain)
+              chainMade = false
+            }
             // A link of that name this instance did not make for the network (another program's, taken while the
             // plugin was down) stays: only the network goes.
             const link = all.find((l) => l.name === record.bridge)
@@ -278,6 +358,8 @@ export const make = (
             const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
             const created = yield* current((t) => BridgeTable.createEndpoint(t, request))
             const { endpoint: e, network: n } = created
+            // Before anything is made: without iptables, or without the rights to use it, no port can be published.
+            if (e.ports !== undefined) yield* nat.check
             // One listing serves the three checks (each `ip` listing is a process): a stale veth of ours removed by
             // the first claim takes its peer along, and removing a link already gone does nothing.
             const all = yield* links.list
@@ -304,6 +386,7 @@ export const make = (
             const { table, network: n, endpoint: e } = yield* current((t) => BridgeTable.deleteEndpoint(t, request))
             yield* save(n)
             yield* Ref.set(ref, table)
+            yield* unpublish(e, e.published ?? [])
             yield* links.remove(e.hostInterface)
             return {}
           })
@@ -326,6 +409,33 @@ export const make = (
             return {}
           })
         ),
+      programExternalConnectivity: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
+            const change = yield* current((t) => BridgeTable.programExternalConnectivity(t, request))
+            // Engine 20.10 sends it after every Join that made the endpoint the gateway, mostly with no ports.
+            if (change.add.length === 0 && change.remove.length === 0) return {}
+            yield* save(change.network)
+            yield* publish(change.endpoint, change.add).pipe(
+              Effect.tapError(() => Effect.ignore(Effect.andThen(unpublish(change.endpoint, change.add), save(before))))
+            )
+            yield* Ref.set(ref, change.table)
+            yield* unpublish(change.endpoint, change.remove)
+            return {}
+          })
+        ),
+      revokeExternalConnectivity: (request) =>
+        serialised(
+          Effect.gen(function* () {
+            const change = yield* current((t) => BridgeTable.revokeExternalConnectivity(t, request))
+            if (change.remove.length === 0) return {}
+            yield* save(change.network)
+            yield* Ref.set(ref, change.table)
+            yield* unpublish(change.endpoint, change.remove)
+            return {}
+          })
+        ),
       allocateNetwork: () =>
         Effect.fail(
           new DriverError({
@@ -340,20 +450,22 @@ export const make = (
   })
 
 /**
- * The driver as a Layer over any `Links` and `VolumeFs`.
+ * The driver as a Layer over any `Links`, `Nat` and `VolumeFs`.
  *
  * @since 0.1.0
  */
-export const layer = (options: Options = {}): Layer.Layer<NetworkDriver.NetworkDriver, StartError, Links | VolumeFs> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<NetworkDriver.NetworkDriver, StartError, Links | Nat | VolumeFs> =>
   Layer.effect(NetworkDriver.NetworkDriver, make(options))
 
 /**
- * The driver on the host's links and the real disk.
+ * The driver on the host's links, its iptables and the real disk.
  *
  * @since 0.1.0
  */
 export const layerNode = (options: Options = {}): Layer.Layer<NetworkDriver.NetworkDriver, StartError> =>
-  layer(options).pipe(Layer.provide(Layer.mergeAll(LinksNode.layer, VolumeFsNode.layer)))
+  layer(options).pipe(Layer.provide(Layer.mergeAll(LinksNode.layer, NatNode.layer, VolumeFsNode.layer)))
 
 /**
  * The driver on a memory host and a fresh memory filesystem (nothing touches the host).
@@ -362,6 +474,9 @@ export const layerNode = (options: Options = {}): Layer.Layer<NetworkDriver.Netw
  */
 export const layerMemory = (
   options: Options = {},
-  host: LinksMemory.MemoryLinks = LinksMemory.make()
+  host: LinksMemory.MemoryLinks = LinksMemory.make(),
+  nat: NatMemory.MemoryNat = NatMemory.make()
 ): Layer.Layer<NetworkDriver.NetworkDriver, StartError> =>
-  layer(options).pipe(Layer.provide(Layer.mergeAll(LinksMemory.layer(host), VolumeFsMemory.layer())))
+  layer(options).pipe(
+    Layer.provide(Layer.mergeAll(LinksMemory.layer(host), NatMemory.layer(nat), VolumeFsMemory.layer()))
+  )

@@ -1,6 +1,6 @@
 /**
  * `network-bridge`: the driver, its state machine, its options, its persisted state and start-up reconciliation,
- * and the `Links` port with its host and memory Layers.
+ * the `Links` port and the `Nat` port, each with its host and memory Layers.
  *
  * @since 0.1.0
  */
@@ -13,3 +13,6 @@ export * as BridgeTable from "./BridgeTable.ts"
 export * as Links from "./Links.ts"
 export * as LinksMemory from "./LinksMemory.ts"
 export * as LinksNode from "./LinksNode.ts"
+export * as Nat from "./Nat.ts"
+export * as NatMemory from "./NatMemory.ts"
+export * as NatNode from "./NatNode.ts"

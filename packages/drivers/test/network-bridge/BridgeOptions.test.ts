@@ -52,6 +52,12 @@ describe("BridgeOptions.decode", () => {
     for (const f of ["0", "f", "FALSE", "False"]) expect(ok(generic({ internal: f })).internal).toBe(false)
   })
 
+  it("masquerade: true is recorded, false (the default) is not, anything else is refused", () => {
+    expect(ok(generic({ masquerade: "true" })).masquerade).toBe(true)
+    expect(ok(generic({ masquerade: "false" }))).toEqual({ internal: false, prefix: "eth", routes: [] })
+    expect(reason(generic({ masquerade: "yes" }))).toBe("option masquerade=yes: expected true or false")
+  })
+
   it("static routes: on-link or via a next hop of the same family", () => {
     expect(ok(generic({ routes: "192.168.50.0/24@10.0.0.254, fd00:1::/64@fd00::1,10.200.0.0/16" })).routes).toEqual([
       { destination: "192.168.50.0/24", nextHop: "10.0.0.254" },

@@ -41,6 +41,26 @@ describe("BridgeState", () => {
     }).pipe(Effect.provide(VolumeFsMemory.layer()))
   )
 
+  it("reads a file written before port publishing (no masquerade, ports or published), and the new fields back", () => {
+    const file = BridgeState.fileOf(l, "aa")
+    const old = BridgeState.decode(file, JSON.stringify({ version: 1, network: network("aa") }))
+    expect(Result.isSuccess(old) && old.success).toEqual(network("aa"))
+    const base = network("aa")
+    const binding = { proto: "tcp" as const, port: 80, hostIp: "", hostPort: 8080 }
+    const current: BridgeTable.NetworkRecord = {
+      ...base,
+      settings: { ...base.settings, masquerade: true },
+      endpoints: base.endpoints.map((e) => ({
+        ...e,
+        ports: [binding],
+        exposedPorts: [{ Proto: 6, Port: 80 }],
+        published: [binding]
+      }))
+    }
+    const read = BridgeState.decode(file, JSON.stringify({ version: 1, network: current }))
+    expect(Result.isSuccess(read) && read.success).toEqual(current)
+  })
+
   it("refuses a file that describes another network, or is not a network at all", () => {
     const file = BridgeState.fileOf(l, "aa")
     const other = BridgeState.decode(file, JSON.stringify({ version: 1, network: network("bb") }))

@@ -5,6 +5,7 @@
 import {
   BridgeReconcile,
   LinksMemory,
+  NatMemory,
   NetworkBridge,
   VolumeFs,
   VolumeFsMemory,
@@ -24,15 +25,18 @@ const eid2 = "0e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfe"
 const stateDir = "/var/lib/dpk/network-bridge"
 const instance = NetworkBridge.instanceOf(stateDir)
 
-/** One host (links and disk) across `start()` calls, so a second start is a restart. */
-const host = (fault?: LinksMemory.Options["fault"]) => {
+/** One host (links, NAT table and disk) across `start()` calls, so a second start is a restart. */
+const host = (fault?: LinksMemory.Options["fault"], natOptions: NatMemory.Options = {}) => {
   const links = LinksMemory.make(fault === undefined ? {} : { fault })
+  const nat = NatMemory.make(natOptions)
   const disk = VolumeFsMemory.make()
   const driver = () =>
     NetworkBridge.layer({ stateDir }).pipe(
-      Layer.provide(Layer.mergeAll(LinksMemory.layer(links), Layer.succeed(VolumeFs.VolumeFs, disk.service)))
+      Layer.provide(
+        Layer.mergeAll(LinksMemory.layer(links), NatMemory.layer(nat), Layer.succeed(VolumeFs.VolumeFs, disk.service))
+      )
     )
-  return { links, disk, driver, start: () => InProcess.make(driver()) }
+  return { links, nat, disk, driver, start: () => InProcess.make(driver()) }
 }
 
 type Plugin = InProcess.InProcessPlugin
@@ -61,6 +65,8 @@ const bridge = `dpk-${nid.slice(0, 11)}`
 const hostEnd = (id: string) => `dpkh${id.slice(0, 11)}`
 const containerEnd = (id: string) => `dpkc${id.slice(0, 11)}`
 const names = (links: LinksMemory.MemoryLinks) => links.links().map((l) => l.name)
+/** The NAT operations run that change something (start-up lists the table to find leftovers). */
+const changes = (nat: NatMemory.MemoryNat) => nat.log.filter((op) => !op.startsWith("list"))
 
 describe("network-bridge on a memory host", () => {
   it.effect("network create, run, stop, network rm: the bridge, the veth pair and the answers", () =>
@@ -107,8 +113,9 @@ describe("network-bridge on a memory host", () => {
       const info = yield* call(p, "EndpointOperInfo", ids(eid))
       expect(info.body.Value).toMatchObject({ bridge, hostInterface: hostEnd(eid), joined: true, mtu: 1400 })
 
-      // Absent optional calls: external connectivity is not programmed by this driver.
+      // No ports to publish: nothing programmed, no NAT rule.
       expect((yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: {} })).status).toBe(200)
+      expect(changes(h.nat)).toEqual([])
       expect(
         (yield* call(p, "DiscoverNew", {
           DiscoveryType: 1,
@@ -243,26 +250,145 @@ describe("network-bridge on a memory host", () => {
       })
   )
 
-  it.effect("an endpoint asked to publish ports (docker run -p) is refused, naming them, with no veth made", () =>
+  it.effect(
+    "docker run -p: published at ProgramExternalConnectivity, answered in EndpointOperInfo, revoked, deleted",
+    () =>
+      Effect.gen(function* () {
+        const h = host()
+        const p = yield* h.start()
+        yield* call(p, "CreateNetwork", createNetwork())
+        const chain = `DPK-${instance}`
+        const ports = {
+          "com.docker.network.portmap": [
+            { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080, HostPortEnd: 8080 },
+            { Proto: 17, IP: "", Port: 53, HostIP: "192.168.1.5", HostPort: 5300, HostPortEnd: 5300 }
+          ],
+          "com.docker.network.endpoint.exposedports": [
+            { Proto: 6, Port: 80 },
+            { Proto: 17, Port: 53 }
+          ]
+        }
+        expect((yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })).status).toBe(200)
+        // Nothing is published before the endpoint becomes the container's gateway.
+        expect(h.nat.chains().size).toBe(0)
+        yield* call(p, "Join", { ...join(eid), Options: ports })
+        expect((yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })).body).toEqual({})
+        const comment = `dpk ${instance} ${eid}`
+        expect(h.nat.chains().get(chain)).toEqual([
+          { proto: "tcp", hostPort: 8080, destination: "10.231.7.2:80", comment },
+          { proto: "udp", hostIp: "192.168.1.5", hostPort: 5300, destination: "10.231.7.2:53", comment }
+        ])
+        expect(h.nat.jumps()).toEqual([chain])
+        const info = (yield* call(p, "EndpointOperInfo", ids(eid))).body.Value
+        expect(info["com.docker.network.portmap"]).toEqual([
+          { Proto: 6, IP: "10.231.7.2", Port: 80, HostIP: "0.0.0.0", HostPort: 8080, HostPortEnd: 8080 },
+          { Proto: 17, IP: "10.231.7.2", Port: 53, HostIP: "192.168.1.5", HostPort: 5300, HostPortEnd: 5300 }
+        ])
+        expect(info["com.docker.network.endpoint.exposedports"]).toEqual(
+          ports["com.docker.network.endpoint.exposedports"]
+        )
+        // Programming again is a no-op; the state file records what is published.
+        yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+        expect(h.nat.chains().get(chain)).toHaveLength(2)
+
+        // Another endpoint publishing a host port published already is refused at ProgramExternalConnectivity,
+        // naming both (CreateEndpoint accepts it: a container's second network gets the same bindings).
+        const second = {
+          ...createEndpoint(eid2),
+          Interface: { Address: "10.231.7.3/24", AddressIPv6: "", MacAddress: "" },
+          Options: {
+            "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 81, HostIP: "10.0.0.9", HostPort: 8080 }]
+          }
+        }
+        expect((yield* call(p, "CreateEndpoint", second)).status).toBe(200)
+        const clash = yield* call(p, "ProgramExternalConnectivity", { ...ids(eid2), Options: second.Options })
+        expect(clash.status).toBe(500)
+        expect(clash.body.Err).toBe(
+          `network-bridge cannot publish 10.0.0.9:8080->81/tcp for endpoint ${eid2}: the host port is published already as 8080->80/tcp for endpoint ${eid}; give another host port`
+        )
+        expect(h.nat.chains().get(chain)).toHaveLength(2)
+        // Another protocol on the same port is another port.
+        const udp = { "com.docker.network.portmap": [{ Proto: 17, IP: "", Port: 80, HostIP: "", HostPort: 8080 }] }
+        expect((yield* call(p, "ProgramExternalConnectivity", { ...ids(eid2), Options: udp })).body).toEqual({})
+        expect(h.nat.chains().get(chain)).toHaveLength(3)
+        yield* call(p, "DeleteEndpoint", ids(eid2))
+        expect(h.nat.chains().get(chain)).toHaveLength(2)
+
+        // Revoked: the rules go, the answer empties, the chain stays while the network does.
+        expect((yield* call(p, "RevokeExternalConnectivity", ids(eid))).body).toEqual({})
+        expect(h.nat.chains().get(chain)).toEqual([])
+        expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value["com.docker.network.portmap"]).toEqual([])
+        // Programmed again, then deleted without a revoke (a rollback): DeleteEndpoint removes the rules.
+        yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+        expect(h.nat.chains().get(chain)).toHaveLength(2)
+        yield* call(p, "Leave", ids(eid))
+        expect((yield* call(p, "DeleteEndpoint", ids(eid))).body).toEqual({})
+        expect(h.nat.chains().get(chain)).toEqual([])
+        // The last network gone, nothing of the plugin stays in the NAT table.
+        yield* call(p, "DeleteNetwork", { NetworkID: nid })
+        expect([h.nat.chains().size, h.nat.jumps(), names(h.links)]).toEqual([0, [], []])
+      })
+  )
+
+  it.effect("bindings it cannot publish are refused at CreateEndpoint naming them, with no veth and no rule made", () =>
     Effect.gen(function* () {
       const h = host()
       const p = yield* h.start()
       yield* call(p, "CreateNetwork", createNetwork())
-      const portmap = [
-        { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080, HostPortEnd: 8080 },
-        { Proto: 17, IP: "", Port: 53, HostIP: "127.0.0.1", HostPort: 5300, HostPortEnd: 5301 },
-        { Proto: 6, IP: "", Port: 443, HostIP: "", HostPort: 0, HostPortEnd: 0 }
-      ]
-      const refused = yield* call(p, "CreateEndpoint", {
-        ...createEndpoint(eid),
-        Options: { "com.docker.network.portmap": portmap, "com.docker.network.endpoint.exposedports": [] }
-      })
-      expect(refused.status).toBe(500)
-      expect(refused.body.Err).toBe(
-        "network-bridge publishes no ports (asked for 8080->80/tcp, 127.0.0.1:5300-5301->53/udp, any port->443/tcp): reach the container at its address on the bridge, or publish the ports through a network of the built-in bridge driver"
+      const refused = (binding: Record<string, unknown>) =>
+        Effect.map(
+          call(p, "CreateEndpoint", {
+            ...createEndpoint(eid),
+            Options: { "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", ...binding }] }
+          }),
+          (r) => (r.status === 500 ? r.body.Err : `accepted: ${JSON.stringify(r.body)}`)
+        )
+      const give = "give -p HOST:CONTAINER (one host port of your choice, e.g. -p 8080:80)"
+      expect(yield* refused({ HostPort: 0, HostPortEnd: 0 })).toBe(
+        `network-bridge cannot publish any port->80/tcp: no host port given, and network-bridge does not pick one (-p CONTAINER and -P); ${give}`
+      )
+      expect(yield* refused({ HostPort: 8000, HostPortEnd: 8001 })).toBe(
+        `network-bridge cannot publish 8000-8001->80/tcp: a range of host ports is not supported; ${give}`
+      )
+      expect(yield* refused({ HostIP: "::", HostPort: 8080 })).toBe(
+        "network-bridge cannot publish :::8080->80/tcp: IPv6 host addresses are not supported, ports are published on IPv4 only; give an IPv4 address or none"
+      )
+      expect(yield* refused({ HostIP: "127.0.0.1", HostPort: 8080 })).toContain("loopback addresses are not supported")
+      expect(yield* refused({ Proto: 132, HostPort: 8080 })).toBe(
+        "network-bridge cannot publish 8080->80/sctp: only tcp and udp ports are published"
+      )
+      expect(
+        yield* Effect.map(
+          call(p, "CreateEndpoint", {
+            ...createEndpoint(eid),
+            Options: {
+              "com.docker.network.portmap": [
+                { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 },
+                { Proto: 6, IP: "", Port: 81, HostIP: "10.0.0.1", HostPort: 8080 }
+              ]
+            }
+          }),
+          (r) => r.body.Err
+        )
+      ).toBe(
+        "network-bridge cannot publish 10.0.0.1:8080->81/tcp: host port 8080/tcp is given twice (also as 8080->80/tcp)"
       )
       expect(names(h.links)).toEqual([bridge])
-      // Exposed ports alone, and an empty port map, publish nothing.
+      expect(changes(h.nat)).toEqual([])
+
+      // On an internal network nothing is published (the daemon sends none with --internal; -o internal=true it
+      // does not know of).
+      const n2 = "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+      yield* call(p, "CreateNetwork", { ...createNetwork({ internal: "true" }), NetworkID: n2 })
+      const internal = yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid),
+        NetworkID: n2,
+        Options: { "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 }] }
+      })
+      expect(internal.body.Err).toBe(
+        `network-bridge cannot publish 8080->80/tcp: network ${n2} is internal, so nothing reaches it from outside; publish the ports through another network`
+      )
+      // Exposed ports alone, and an empty port map, publish nothing and need no iptables.
       const exposed = yield* call(p, "CreateEndpoint", {
         ...createEndpoint(eid),
         Options: {
@@ -272,6 +398,127 @@ describe("network-bridge on a memory host", () => {
       })
       expect(exposed.body).toEqual({ Interface: { MacAddress: expect.any(String) } })
       expect(names(h.links)).toContain(hostEnd(eid))
+    })
+  )
+
+  it.effect("without iptables: -p is refused at CreateEndpoint saying so; networks without ports work", () =>
+    Effect.gen(function* () {
+      const h = host(undefined, { missing: true })
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      const refused = yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid),
+        Options: { "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 }] }
+      })
+      expect(refused.body.Err).toBe(
+        "check nat table: /usr/sbin/iptables not found: publishing ports and masquerading need iptables on the host"
+      )
+      expect(names(h.links)).toEqual([bridge])
+      expect((yield* call(p, "CreateEndpoint", createEndpoint(eid))).status).toBe(200)
+      yield* call(p, "Join", join(eid))
+      expect((yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: join(eid).Options })).body).toEqual(
+        {}
+      )
+      expect((yield* call(p, "RevokeExternalConnectivity", ids(eid))).body).toEqual({})
+      yield* call(p, "Leave", ids(eid))
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      expect((yield* call(p, "DeleteNetwork", { NetworkID: nid })).body).toEqual({})
+      const masquerade = yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+      expect(masquerade.body.Err).toContain("/usr/sbin/iptables not found")
+      expect(names(h.links)).toEqual([])
+    })
+  )
+
+  it.effect("masquerade=true: a MASQUERADE rule for the subnet from CreateNetwork to DeleteNetwork", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      expect((yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))).body).toEqual({})
+      expect(h.nat.masquerade()).toEqual([
+        { source: "10.231.7.0/24", bridge, comment: `dpk ${instance} network ${nid}` }
+      ])
+      expect(h.nat.chains().size).toBe(0) // no port published: no chain
+      yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect(h.nat.masquerade()).toEqual([])
+      const internal = yield* call(
+        p,
+        "CreateNetwork",
+        createNetwork({ masquerade: "true" }, { "com.docker.network.internal": true })
+      )
+      expect(internal.body.Err).toBe(
+        "option masquerade=true: an internal network has no way out to masquerade; give one of the two"
+      )
+    })
+  )
+
+  it.effect("a restart puts the rules of published endpoints back and removes rules no record explains", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const chain = `DPK-${instance}`
+      const ports = {
+        "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080, HostPortEnd: 8080 }]
+      }
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+          yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })
+          yield* call(p, "Join", { ...join(eid), Options: ports })
+          yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+        })
+      )
+      const published = h.nat.chains().get(chain)!
+      // While the plugin is down: its rule removed by someone, a stray rule of a crashed run (an endpoint deleted
+      // from the state just before), a stray MASQUERADE rule of its own, and other programs' rules.
+      const stray = {
+        proto: "tcp" as const,
+        hostPort: 9090,
+        destination: "10.231.7.9:80",
+        comment: `dpk ${instance} gone`
+      }
+      const foreign = { ...stray, comment: "dpk 99999999 someone" }
+      h.nat.service.removeDnat(chain, published[0]!).pipe(Effect.runSync)
+      h.nat.addBehind(chain, stray)
+      h.nat.addBehind("DPK-99999999", foreign)
+      const strayMasquerade = { source: "10.9.9.0/24", bridge: "dpk-gone", comment: `dpk ${instance} network gone` }
+      h.nat.masqueradeBehind(strayMasquerade)
+      h.nat.masqueradeBehind({ source: "10.8.8.0/24", bridge: "br0", comment: "someone else" })
+      const p = yield* h.start()
+      expect(h.nat.chains().get(chain)).toEqual(published)
+      expect(h.nat.chains().get("DPK-99999999")).toEqual([foreign])
+      expect(h.nat.masquerade().map((r) => r.comment)).toEqual([`dpk ${instance} network ${nid}`, "someone else"])
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value["com.docker.network.portmap"]).toHaveLength(1)
+      // Revoked, deleted, the network gone: only the other programs' rules stay.
+      yield* call(p, "RevokeExternalConnectivity", ids(eid))
+      yield* call(p, "Leave", ids(eid))
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect([...h.nat.chains().keys()]).toEqual(["DPK-99999999"])
+      expect(h.nat.jumps()).toEqual([])
+      expect(h.nat.masquerade().map((r) => r.comment)).toEqual(["someone else"])
+    })
+  )
+
+  it.effect("a failed rule rolls ProgramExternalConnectivity back: no rule, nothing recorded as published", () =>
+    Effect.gen(function* () {
+      const h = host(undefined, {
+        fault: (operation, name) =>
+          operation === "addDnat" && name.endsWith("udp/5300") ? "iptables: boom" : undefined
+      })
+      const p = yield* h.start()
+      const ports = {
+        "com.docker.network.portmap": [
+          { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 },
+          { Proto: 17, IP: "", Port: 53, HostIP: "", HostPort: 5300 }
+        ]
+      }
+      yield* call(p, "CreateNetwork", createNetwork())
+      yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })
+      const failed = yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+      expect(failed.status).toBe(500)
+      expect(failed.body.Err).toBe("addDnat DPK-" + instance + " udp/5300: iptables: boom")
+      expect(h.nat.chains().get(`DPK-${instance}`)).toEqual([])
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value["com.docker.network.portmap"]).toEqual([])
     })
   )
 
@@ -371,7 +618,13 @@ describe("network-bridge on a memory host", () => {
         const start = (d: VolumeFsMemory.MemoryFs, storedInstance: boolean) =>
           InProcess.make(
             NetworkBridge.layer({ stateDir, storedInstance }).pipe(
-              Layer.provide(Layer.mergeAll(LinksMemory.layer(links), Layer.succeed(VolumeFs.VolumeFs, d.service)))
+              Layer.provide(
+                Layer.mergeAll(
+                  LinksMemory.layer(links),
+                  NatMemory.layer(NatMemory.make()),
+                  Layer.succeed(VolumeFs.VolumeFs, d.service)
+                )
+              )
             )
           )
         // With tags derived from the path, the second driver's start-up takes the first one's bridge for its own
@@ -411,7 +664,13 @@ describe("network-bridge on a memory host", () => {
       const failed = yield* Effect.flip(
         InProcess.make(
           NetworkBridge.layer({ stateDir, storedInstance: true }).pipe(
-            Layer.provide(Layer.mergeAll(LinksMemory.layer(h.links), Layer.succeed(VolumeFs.VolumeFs, h.disk.service)))
+            Layer.provide(
+              Layer.mergeAll(
+                LinksMemory.layer(h.links),
+                NatMemory.layer(h.nat),
+                Layer.succeed(VolumeFs.VolumeFs, h.disk.service)
+              )
+            )
           )
         )
       )
@@ -560,7 +819,7 @@ describe("network-bridge's state folder owner (memory host, real state folder)",
     const links = LinksMemory.make()
     const driver = () =>
       NetworkBridge.layer({ stateDir: dir }).pipe(
-        Layer.provide(Layer.mergeAll(LinksMemory.layer(links), VolumeFsNode.layer))
+        Layer.provide(Layer.mergeAll(LinksMemory.layer(links), NatMemory.layer(NatMemory.make()), VolumeFsNode.layer))
       )
     return { dir, links, driver }
   }

@@ -1,0 +1,227 @@
+/**
+ * `Nat` on the host, through `iptables` (`nat` table), run without a shell. Needs CAP_NET_ADMIN. Every call waits for
+ * the xtables lock (`-w`): other programs (the daemon's own bridge driver, other plugins) change the same tables.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ChildProcess from "node:child_process"
+import { type DnatRule, type MasqueradeRule, Nat, NatError, type Service } from "./Nat.ts"
+
+/**
+ * The program run: a fixed path, not a `PATH` lookup (the plugin runs as root).
+ *
+ * @since 0.1.0
+ */
+export const iptablesPath = "/usr/sbin/iptables"
+
+/**
+ * Runs `iptables -w -t nat` with arguments; fails with its error output (or with what is missing when the program
+ * is not there).
+ *
+ * @since 0.1.0
+ */
+export const iptables = (
+  operation: string,
+  name: string,
+  args: ReadonlyArray<string>,
+  program: string = iptablesPath
+): Effect.Effect<string, NatError> =>
+  Effect.callback<string, NatError>((resume) => {
+    const fail = (reason: string) => resume(Effect.fail(new NatError({ operation, name, reason })))
+    try {
+      ChildProcess.execFile(
+        program,
+        ["-w", "-t", "nat", ...args],
+        { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          if (error === null) return resume(Effect.succeed(stdout))
+          if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+            return fail(`${program} not found: publishing ports and masquerading need iptables on the host`)
+          }
+          fail(`${stderr}`.trim() || error.message)
+        }
+      )
+    } catch (error) {
+      // Thrown before any process starts (an argument with a NUL byte): a failure of this call, not a defect.
+      fail((error as Error).message)
+    }
+  })
+
+/**
+ * Splits one line of `iptables -S` into its words: a word in double quotes (a comment with spaces) is one word.
+ *
+ * @since 0.1.0
+ */
+export const words = (line: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  let current: string | undefined
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!
+    if (quoted) {
+      if (c === "\\" && i + 1 < line.length) current += line[++i]!
+      else if (c === '"') quoted = false
+      else current += c
+    } else if (c === '"') {
+      quoted = true
+      current ??= ""
+    } else if (c === " " || c === "\t") {
+      if (current !== undefined) out.push(current)
+      current = undefined
+    } else current = (current ?? "") + c
+  }
+  if (current !== undefined) out.push(current)
+  return out
+}
+
+/** The value after each option of a rule (`! -o` as `!-o`), for the rules of `chain` only. */
+const rulesOf = (output: string, chain: string): ReadonlyArray<ReadonlyMap<string, string>> =>
+  output.split("\n").flatMap((line) => {
+    const w = words(line.trim())
+    if (w[0] !== "-A" || w[1] !== chain) return []
+    const options = new Map<string, string>()
+    for (let i = 2; i < w.length; i++) {
+      if (w[i] === "!" && i + 2 < w.length) {
+        options.set(`!${w[i + 1]}`, w[i + 2]!)
+        i += 2
+      } else if (w[i]!.startsWith("-") && i + 1 < w.length && !w[i + 1]!.startsWith("-")) {
+        // `-m` repeats (`-m tcp`, `-m comment`): only the options carrying data matter here.
+        options.set(w[i]!, w[i + 1]!)
+        i++
+      }
+    }
+    return [options]
+  })
+
+/**
+ * Reads the DNAT rules of `chain` from `iptables -t nat -S CHAIN`; other rules are left out.
+ *
+ * @since 0.1.0
+ */
+export const parseDnat = (output: string, chain: string): ReadonlyArray<DnatRule> =>
+  rulesOf(output, chain).flatMap((o): ReadonlyArray<DnatRule> => {
+    const proto = o.get("-p")
+    const hostPort = Number(o.get("--dport"))
+    const destination = o.get("--to-destination")
+    const comment = o.get("--comment")
+    const hostIp = o.get("-d")?.replace(/\/32$/, "")
+    if (o.get("-j") !== "DNAT" || (proto !== "tcp" && proto !== "udp") || !Number.isInteger(hostPort)) return []
+    if (destination === undefined || comment === undefined) return []
+    return [{ proto, ...(hostIp === undefined ? {} : { hostIp }), hostPort, destination, comment }]
+  })
+
+/**
+ * Reads the MASQUERADE rules of `POSTROUTING` from `iptables -t nat -S POSTROUTING`.
+ *
+ * @since 0.1.0
+ */
+export const parseMasquerade = (output: string): ReadonlyArray<MasqueradeRule> =>
+  rulesOf(output, "POSTROUTING").flatMap((o): ReadonlyArray<MasqueradeRule> => {
+    const source = o.get("-s")
+    const bridge = o.get("!-o")
+    const comment = o.get("--comment")
+    if (o.get("-j") !== "MASQUERADE" || source === undefined || bridge === undefined || comment === undefined) return []
+    return [{ source, bridge, comment }]
+  })
+
+const dnatArgs = (rule: DnatRule): ReadonlyArray<string> => [
+  "-p",
+  rule.proto,
+  ...(rule.hostIp === undefined ? [] : ["-d", rule.hostIp]),
+  "--dport",
+  String(rule.hostPort),
+  "-m",
+  "comment",
+  "--comment",
+  rule.comment,
+  "-j",
+  "DNAT",
+  "--to-destination",
+  rule.destination
+]
+
+const masqueradeArgs = (rule: MasqueradeRule): ReadonlyArray<string> => [
+  "-s",
+  rule.source,
+  "!",
+  "-o",
+  rule.bridge,
+  "-m",
+  "comment",
+  "--comment",
+  rule.comment,
+  "-j",
+  "MASQUERADE"
+]
+
+/** The jumps to a chain: traffic to the host's own addresses, from outside and from the host itself. */
+const jumps = (chain: string): ReadonlyArray<readonly [string, ReadonlyArray<string>]> => [
+  ["PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain]],
+  // Not to loopback: DNAT of 127.0.0.1 to a container needs route_localnet, which a plugin does not turn on.
+  ["OUTPUT", ["!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain]]
+]
+
+/** What iptables says when the rule or chain to remove is not there (nft and legacy spell it differently). */
+const missing = (e: NatError) =>
+  /does a matching rule exist|Bad rule|No chain\/target\/match|does not exist|doesn't exist/.test(e.reason)
+
+/** Appends a rule unless the same rule is there (`-C` answers non-zero when it is not, or when the chain is missing). */
+const ensureRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>) =>
+  iptables(operation, name, ["-C", chain, ...args]).pipe(
+    Effect.catchIf(missing, () => iptables(operation, name, ["-A", chain, ...args])),
+    Effect.asVoid
+  )
+
+const removeRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>) =>
+  iptables(operation, name, ["-D", chain, ...args]).pipe(
+    Effect.catchIf(missing, () => Effect.succeed("")),
+    Effect.asVoid
+  )
+
+/**
+ * The service on the host.
+ *
+ * @since 0.1.0
+ */
+export const make: Service = Nat.of({
+  check: Effect.asVoid(iptables("check", "nat table", ["-S", "PREROUTING"])),
+  // The whole table: `-S CHAIN` of a missing chain fails with a message that differs between nft and legacy (nft
+  // says the chain is "incompatible").
+  listDnat: (chain) =>
+    Effect.map(iptables("list", chain, ["-S"]), (out) =>
+      out.split("\n").some((line) => line.trim() === `-N ${chain}`) ? parseDnat(out, chain) : undefined
+    ),
+  ensureChain: (chain) =>
+    Effect.gen(function* () {
+      yield* iptables("create chain", chain, ["-N", chain]).pipe(
+        Effect.catchIf(
+          (e) => /already exists/.test(e.reason),
+          () => Effect.succeed("")
+        )
+      )
+      for (const [from, args] of jumps(chain)) yield* ensureRule("add jump", `${from} -> ${chain}`, from, args)
+    }),
+  removeChain: (chain) =>
+    Effect.gen(function* () {
+      for (const [from, args] of jumps(chain)) yield* removeRule("remove jump", `${from} -> ${chain}`, from, args)
+      yield* iptables("flush chain", chain, ["-F", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+      yield* iptables("delete chain", chain, ["-X", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+    }),
+  addDnat: (chain, rule) => ensureRule("publish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
+  removeDnat: (chain, rule) => removeRule("unpublish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
+  listMasquerade: (commentPrefix) =>
+    Effect.map(iptables("list", "POSTROUTING", ["-S", "POSTROUTING"]), (out) =>
+      parseMasquerade(out).filter((r) => r.comment.startsWith(commentPrefix))
+    ),
+  addMasquerade: (rule) => ensureRule("masquerade", rule.source, "POSTROUTING", masqueradeArgs(rule)),
+  removeMasquerade: (rule) => removeRule("stop masquerading", rule.source, "POSTROUTING", masqueradeArgs(rule))
+})
+
+/**
+ * The host Layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<Nat> = Layer.succeed(Nat, make)
