@@ -57,21 +57,6 @@ describe.skipIf(shared.engine === undefined)("secret-folder as a managed plugin 
         ...["--restart-condition", "none", "--secret", secretName, engine.image, "sleep", "300"]
       )
     )
-  /** Polls `probe` every 200 ms until it answers something other than `undefined`, for at most 30 s. */
-  const until = <A, E>(what: string, probe: Effect.Effect<A | undefined, E>) =>
-    Effect.gen(function* () {
-      const deadline = Date.now() + 30_000
-      for (;;) {
-        const value = yield* probe
-        if (value !== undefined) return value
-        if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-        yield* Effect.sleep("200 millis")
-      }
-    })
-  const containers = (serviceName: string) =>
-    Effect.map(docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${serviceName}`), (out) =>
-      out.split("\n").filter((line) => line !== "")
-    )
 
   it.live(
     "packaged, its mount's source set to a folder of this run, enabled: a service reads the file a secret's key label names; a secret whose file is missing fails its task; then disabled and removed",
@@ -107,10 +92,7 @@ describe.skipIf(shared.engine === undefined)("secret-folder as a managed plugin 
         // Stored as given; the manager finds the plugin by it as `docker plugin` does (NAME alone means NAME:latest).
         expect(yield* docker("secret", "inspect", "--format", "{{.Spec.Driver.Name}}", "app_db_pw")).toBe(plugin)
         yield* service("web", "app_db_pw")
-        const [container] = yield* until(
-          "a running container of web",
-          Effect.map(containers("web"), (ids) => (ids.length > 0 ? ids : undefined))
-        )
+        const [container] = yield* Swarm.running(engine, "web")
         // The file's bytes as they are, trailing newline included (the CLI's stdout is trimmed: read it through wc).
         expect(yield* docker("exec", container!, "cat", "/run/secrets/app_db_pw")).toBe(password.trimEnd())
         expect(yield* docker("exec", container!, "wc", "-c", "/run/secrets/app_db_pw")).toBe(
@@ -119,15 +101,10 @@ describe.skipIf(shared.engine === undefined)("secret-folder as a managed plugin 
 
         yield* secret("app_missing", "key=db/missing")
         yield* service("broken", "app_missing")
-        const error = yield* until(
-          "a failed task of broken",
-          Effect.map(docker("service", "ps", "--no-trunc", "--format", "{{.Error}}", "broken"), (out) =>
-            out.trim() === "" ? undefined : out.trim()
-          )
-        )
+        const error = yield* Swarm.taskErrors(engine, "broken")
         // The manager leaves a secret the plugin did not answer out of the task's assignment: the worker misses it.
         expect(error).toMatch(/unable to get secret from secret store: secret \w+ not found/)
-        expect(yield* containers("broken")).toEqual([])
+        expect(yield* Swarm.containers(engine, "broken")).toEqual([])
         // The plugin said why, in its log (the daemon's, line by line).
         expect(engine.logTail(400)).toContain('no file \\\\\\"db/missing\\\\\\" under the secrets folder')
 

@@ -8,7 +8,7 @@
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as Net from "node:net"
+import * as FreePort from "./FreePort.ts"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -27,16 +27,6 @@ export interface EtcdServer {
   /** Stops it and removes its folder. */
   readonly close: () => Promise<void>
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const healthy = (endpoint: string) =>
   new Promise<boolean>((resolve) => {
@@ -67,7 +57,7 @@ export const start = async (): Promise<EtcdServer> => {
   const bin = binary()
   if (bin === undefined) throw new Error("no etcd binary (apt-get install etcd-server)")
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-etcd-"))
-  const [clientPort, peerPort] = [await freePort(), await freePort()]
+  const [clientPort, peerPort] = [await FreePort.tcp(), await FreePort.tcp()]
   const endpoint = `127.0.0.1:${clientPort}`
   const peer = `http://127.0.0.1:${peerPort}`
   let child: ChildProcess.ChildProcess | undefined

@@ -14,8 +14,8 @@ import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Dgram from "node:dgram"
-import * as Net from "node:net"
 import * as DockerEngine from "./DockerEngine.ts"
+import * as FreePort from "./FreePort.ts"
 
 /**
  * Where the swarm is.
@@ -56,16 +56,63 @@ export const linkExists = (name: string): boolean =>
 
 const random = (n: number) => Math.floor(Math.random() * n)
 
-/** A TCP port nobody listens on now. */
-const freeTcpPort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
+/** Polls `probe` every 200 ms until it answers something other than `undefined`, for at most 30 s. */
+const until = <A, E>(what: string, probe: Effect.Effect<A | undefined, E>): Effect.Effect<A, E> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const value = yield* probe
+      if (value !== undefined) return value
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("200 millis")
+    }
   })
+
+/**
+ * The containers of a swarm service on this node, as they are now (none before its tasks start).
+ *
+ * @since 0.1.0
+ */
+export const containers = (
+  engine: DockerEngine.Engine,
+  service: string
+): Effect.Effect<ReadonlyArray<string>, DockerEngine.DockerCommandFailed> =>
+  Effect.map(engine.docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${service}`), (out) =>
+    out.split("\n").filter((line) => line !== "")
+  )
+
+/**
+ * The containers of a swarm service once at least `count` of them run (tasks start a while after `service
+ * create`: polled every 200 ms, for at most 30 s).
+ *
+ * @since 0.1.0
+ */
+export const running = (
+  engine: DockerEngine.Engine,
+  service: string,
+  count = 1
+): Effect.Effect<ReadonlyArray<string>, DockerEngine.DockerCommandFailed> =>
+  until(
+    `${count} running container(s) of ${service}`,
+    Effect.map(containers(engine, service), (ids) => (ids.length >= count ? ids : undefined))
+  )
+
+/**
+ * The errors of a swarm service's tasks (`docker service ps --format {{.Error}}`, one per line) once one has
+ * failed, polled as `running` is.
+ *
+ * @since 0.1.0
+ */
+export const taskErrors = (
+  engine: DockerEngine.Engine,
+  service: string
+): Effect.Effect<string, DockerEngine.DockerCommandFailed> =>
+  until(
+    `a failed task of ${service}`,
+    Effect.map(engine.docker("service", "ps", "--no-trunc", "--format", "{{.Error}}", service), (out) =>
+      out.trim() === "" ? undefined : out.trim()
+    )
+  )
 
 /** A UDP port nobody uses now, in the range swarm takes for its data path (1024-49151; the kernel's picks are above). */
 const freeDataPathPort = async (): Promise<number> => {
@@ -93,7 +140,7 @@ export const shared = async (options: DockerEngine.Options = {}): Promise<Shared
   const swarm: Swarm = {
     gateway: `dpkgw${Crypto.randomBytes(4).toString("hex")}`,
     subnet: `10.${250 + random(5)}.${random(256)}.0/24`,
-    listen: `127.0.0.1:${await freeTcpPort()}`,
+    listen: `127.0.0.1:${await FreePort.tcp()}`,
     dataPathPort: await freeDataPathPort()
   }
   let joined = false

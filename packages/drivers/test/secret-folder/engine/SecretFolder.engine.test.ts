@@ -48,35 +48,6 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
         ...[engine.image, "sleep", "300"]
       )
     )
-  const containers = (serviceName: string) =>
-    Effect.map(docker("ps", "-q", "--filter", `label=com.docker.swarm.service.name=${serviceName}`), (out) =>
-      out.split("\n").filter((line) => line !== "")
-    )
-  /** Polls `probe` every 200 ms until it answers something other than `undefined`, for at most 30 s. */
-  const until = <A, E>(what: string, probe: Effect.Effect<A | undefined, E>) =>
-    Effect.gen(function* () {
-      const deadline = Date.now() + 30_000
-      for (;;) {
-        const value = yield* probe
-        if (value !== undefined) return value
-        if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-        yield* Effect.sleep("200 millis")
-      }
-    })
-  /** The containers of a service once it has `count` of them running. */
-  const running = (serviceName: string, count = 1) =>
-    until(
-      `${count} running container(s) of ${serviceName}`,
-      Effect.map(containers(serviceName), (ids) => (ids.length >= count ? ids : undefined))
-    )
-  /** The errors of a service's tasks once one has failed. */
-  const failed = (serviceName: string) =>
-    until(
-      `a failed task of ${serviceName}`,
-      Effect.map(docker("service", "ps", "--no-trunc", "--format", "{{.Error}}", serviceName), (out) =>
-        out.trim() === "" ? undefined : out.trim()
-      )
-    )
   const cat = (container: string, secretName: string) => docker("exec", container, "cat", `/run/secrets/${secretName}`)
   const callsFor = (secretName: string) =>
     calls.filter((call) => (call.request as SecretProvider.GetSecretRequest).SecretName === secretName)
@@ -109,7 +80,7 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
       yield* secret("app_token")
       yield* secret("app_db_pw", "key=db/password", "services=web")
       yield* service("web", "app_token", "app_db_pw")
-      const [container] = yield* running("web")
+      const [container] = yield* Swarm.running(engine, "web")
       // The swarm's gateway bridge is ours, not the host-wide docker_gwbridge interface other daemons share.
       expect(Swarm.linkExists(shared.swarm!.gateway)).toBe(true)
       expect(yield* cat(container!, "app_token")).toBe("token-by-name")
@@ -136,11 +107,13 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
       yield* secret("planted")
       yield* service("intruder", "other_only")
       yield* service("linked", "planted")
-      const errors = yield* Effect.all([failed("intruder"), failed("linked")], { concurrency: 2 })
+      const errors = yield* Effect.all([Swarm.taskErrors(engine, "intruder"), Swarm.taskErrors(engine, "linked")], {
+        concurrency: 2
+      })
       // The manager leaves a secret the plugin did not answer out of the task's assignment, so the worker misses it.
       for (const error of errors) expect(error).toMatch(/unable to get secret from secret store: secret \w+ not found/)
-      expect(yield* containers("intruder")).toEqual([])
-      expect(yield* containers("linked")).toEqual([])
+      expect(yield* Swarm.containers(engine, "intruder")).toEqual([])
+      expect(yield* Swarm.containers(engine, "linked")).toEqual([])
       // The plugin said why (the manager only says so in its debug log).
       expect(callsFor("other_only").map((call) => call.error)).toContain(
         'secret "other_only" is not given to service "intruder": its label services allows other, api'
@@ -158,12 +131,12 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
       yield* secret("rotating", "reuse=false")
       yield* secret("steady")
       yield* service("rotor", "rotating", "steady")
-      const [first] = yield* running("rotor")
+      const [first] = yield* Swarm.running(engine, "rotor")
       expect(yield* cat(first!, "rotating")).toBe("v1")
       write("rotating", "v2")
       write("steady", "v2")
       yield* docker("service", "scale", "--detach", "rotor=2")
-      const both = yield* running("rotor", 2)
+      const both = yield* Swarm.running(engine, "rotor", 2)
       const second = both.find((id) => id !== first)!
       expect(yield* cat(second, "rotating")).toBe("v2")
       // The manager asks for every new task whatever DoNotReuse says (swarmkit's dispatcher): without it, the
