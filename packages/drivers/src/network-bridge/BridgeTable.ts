@@ -554,6 +554,14 @@ export const portBindings = (
     const checked = checkBinding(binding)
     if (Result.isFailure(checked)) return refuse(binding, checked.failure)
     if (address === "") return refuse(binding, "the endpoint has no IPv4 address to send the traffic to")
+    // The address becomes the DNAT rule's destination (`plainIp` of a CIDR).
+    const [ip, prefix, ...rest] = address.split("/")
+    if (!ipv4.test(ip!) || prefix === undefined || !/^(3[0-2]|[12]?\d)$/.test(prefix) || rest.length > 0) {
+      return refuse(
+        binding,
+        `the endpoint's Interface.Address ${JSON.stringify(address)} is not an IPv4 address with a prefix length (10.0.0.2/24), so the traffic has nowhere to go`
+      )
+    }
     const b = checked.success
     if (out.some((o) => formatBinding(o) === formatBinding(b))) continue
     const taken = out.find((o) => overlaps(o, b))

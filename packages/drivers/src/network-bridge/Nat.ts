@@ -60,7 +60,10 @@ export interface MasqueradeRule {
 export interface Service {
   /** Fails, with a message saying what is missing, when NAT cannot be done on this host (no iptables, no rights). */
   readonly check: Effect.Effect<void, NatError>
-  /** The DNAT rules in `chain`, `undefined` when the chain does not exist. */
+  /**
+   * The DNAT rules in `chain` of the shape `addDnat` writes (a rule with more to it is not listed), `undefined` when
+   * the chain does not exist.
+   */
   readonly listDnat: (chain: string) => Effect.Effect<ReadonlyArray<DnatRule> | undefined, NatError>
   /**
    * Creates `chain` and the jumps to it from `PREROUTING` and `OUTPUT` (for traffic to the host's own addresses),
@@ -71,13 +74,13 @@ export interface Service {
   readonly removeChain: (chain: string) => Effect.Effect<void, NatError>
   /** Appends `rule` to `chain`. */
   readonly addDnat: (chain: string, rule: DnatRule) => Effect.Effect<void, NatError>
-  /** Deletes `rule` from `chain`. */
+  /** Deletes `rule` from `chain`, every copy of it. */
   readonly removeDnat: (chain: string, rule: DnatRule) => Effect.Effect<void, NatError>
-  /** The MASQUERADE rules of `POSTROUTING` whose comment starts with `commentPrefix`. */
+  /** The MASQUERADE rules of `POSTROUTING` of the shape `addMasquerade` writes whose comment starts with `commentPrefix`. */
   readonly listMasquerade: (commentPrefix: string) => Effect.Effect<ReadonlyArray<MasqueradeRule>, NatError>
   /** Appends `rule` to `POSTROUTING`. */
   readonly addMasquerade: (rule: MasqueradeRule) => Effect.Effect<void, NatError>
-  /** Deletes `rule` from `POSTROUTING`. */
+  /** Deletes `rule` from `POSTROUTING`, every copy of it. */
   readonly removeMasquerade: (rule: MasqueradeRule) => Effect.Effect<void, NatError>
 }
 

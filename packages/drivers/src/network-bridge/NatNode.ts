@@ -76,49 +76,68 @@ export const words = (line: string): ReadonlyArray<string> => {
   return out
 }
 
-/** The value after each option of a rule (`! -o` as `!-o`), for the rules of `chain` only. */
-const rulesOf = (output: string, chain: string): ReadonlyArray<ReadonlyMap<string, string>> =>
+/**
+ * The options of each rule of `chain` (`! -o` as `!-o`), when the rule has the one shape the driver writes: only
+ * the options in `allowed`, each once but `-m`, every `-m` one of `modules`, each with a value. Any other rule (more
+ * matches, a negation the driver does not write, an option without a value) is not the driver's and is left out, so
+ * it is neither counted as one of the driver's rules in place nor removed as one.
+ */
+const rulesOf = (
+  output: string,
+  chain: string,
+  allowed: ReadonlySet<string>,
+  modules: ReadonlySet<string>
+): ReadonlyArray<ReadonlyMap<string, string>> =>
   output.split("\n").flatMap((line) => {
     const w = words(line.trim())
     if (w[0] !== "-A" || w[1] !== chain) return []
     const options = new Map<string, string>()
     for (let i = 2; i < w.length; i++) {
-      if (w[i] === "!" && i + 2 < w.length) {
-        options.set(`!${w[i + 1]}`, w[i + 2]!)
-        i += 2
-      } else if (w[i]!.startsWith("-") && i + 1 < w.length && !w[i + 1]!.startsWith("-")) {
-        // `-m` repeats (`-m tcp`, `-m comment`): only the options carrying data matter here.
-        options.set(w[i]!, w[i + 1]!)
-        i++
-      }
+      const negated = w[i] === "!"
+      const key = negated ? `!${w[i + 1] ?? ""}` : w[i]!
+      const value = w[negated ? i + 2 : i + 1]
+      if (!allowed.has(key) || value === undefined || value.startsWith("-")) return []
+      if (key === "-m" ? !modules.has(value) : options.has(key)) return []
+      options.set(key, value)
+      i += negated ? 2 : 1
     }
     return [options]
   })
 
+const dnatOptions = new Set(["-d", "-p", "-m", "--dport", "--comment", "-j", "--to-destination"])
+const dnatModules = new Set(["tcp", "udp", "comment"])
+const masqueradeOptions = new Set(["-s", "!-o", "-m", "--comment", "-j"])
+const masqueradeModules = new Set(["comment"])
+
 /**
- * Reads the DNAT rules of `chain` from `iptables -t nat -S CHAIN`; other rules are left out.
+ * Reads the DNAT rules of `chain` from `iptables -t nat -S CHAIN`; other rules, and rules with more to them than the
+ * driver writes, are left out.
  *
  * @since 0.1.0
  */
 export const parseDnat = (output: string, chain: string): ReadonlyArray<DnatRule> =>
-  rulesOf(output, chain).flatMap((o): ReadonlyArray<DnatRule> => {
+  rulesOf(output, chain, dnatOptions, dnatModules).flatMap((o): ReadonlyArray<DnatRule> => {
     const proto = o.get("-p")
     const hostPort = Number(o.get("--dport"))
     const destination = o.get("--to-destination")
     const comment = o.get("--comment")
-    const hostIp = o.get("-d")?.replace(/\/32$/, "")
+    const address = o.get("-d")
+    // One address (`/32`), as the driver writes it; a subnet is someone else's.
+    if (address !== undefined && !address.endsWith("/32")) return []
+    const hostIp = address?.slice(0, -3)
     if (o.get("-j") !== "DNAT" || (proto !== "tcp" && proto !== "udp") || !Number.isInteger(hostPort)) return []
     if (destination === undefined || comment === undefined) return []
     return [{ proto, ...(hostIp === undefined ? {} : { hostIp }), hostPort, destination, comment }]
   })
 
 /**
- * Reads the MASQUERADE rules of `POSTROUTING` from `iptables -t nat -S POSTROUTING`.
+ * Reads the MASQUERADE rules of `POSTROUTING` from `iptables -t nat -S POSTROUTING`; rules with more to them than the
+ * driver writes are left out.
  *
  * @since 0.1.0
  */
 export const parseMasquerade = (output: string): ReadonlyArray<MasqueradeRule> =>
-  rulesOf(output, "POSTROUTING").flatMap((o): ReadonlyArray<MasqueradeRule> => {
+  rulesOf(output, "POSTROUTING", masqueradeOptions, masqueradeModules).flatMap((o): ReadonlyArray<MasqueradeRule> => {
     const source = o.get("-s")
     const bridge = o.get("!-o")
     const comment = o.get("--comment")
@@ -174,9 +193,16 @@ const ensureRule = (operation: string, name: string, chain: string, args: Readon
     Effect.asVoid
   )
 
+/**
+ * Deletes every copy of a rule: iptables appends a rule that is there already (by hand, or by another program
+ * copying it) and `-D` deletes one copy per call; a copy left would keep sending the port to an old address.
+ */
 const removeRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>) =>
   iptables(operation, name, ["-D", chain, ...args]).pipe(
-    Effect.catchIf(missing, () => Effect.succeed("")),
+    Effect.as(true),
+    Effect.catchIf(missing, () => Effect.succeed(false)),
+    // Bounded: an iptables that answered success without deleting would otherwise be run forever.
+    Effect.repeat({ while: (deleted) => deleted, times: 64 }),
     Effect.asVoid
   )
 

@@ -302,8 +302,14 @@ export const make = (
             const masquerade = BridgeTable.masqueradeRule(instance, record)
             yield* addBridge(record).pipe(
               Effect.andThen(masquerade === undefined ? Effect.void : nat.addMasquerade(masquerade)),
+              // State first, each step on its own: a bridge that cannot be removed must not keep the network in the
+              // state (a restart would bring back, MASQUERADE rule and all, a network the daemon never got); it is
+              // then a link no record explains, which start-up removes.
               Effect.tapError(() =>
-                Effect.ignore(Effect.andThen(links.remove(record.bridge), BridgeState.erase(layout, record.id)))
+                Effect.andThen(
+                  Effect.ignore(BridgeState.erase(layout, record.id)),
+                  Effect.ignore(links.remove(record.bridge))
+                )
               )
             )
             yield* Ref.set(ref, table)
@@ -417,8 +423,20 @@ export const make = (
             // Engine 20.10 sends it after every Join that made the endpoint the gateway, mostly with no ports.
             if (change.add.length === 0 && change.remove.length === 0) return {}
             yield* save(change.network)
+            // Rolled back record first, then each rule on its own: a rule that cannot be removed (iptables failing)
+            // must not keep the record published, or a restart would publish it for a container the daemon rolled back;
+            // the rule is one no record explains then, which start-up removes.
             yield* publish(change.endpoint, change.add).pipe(
-              Effect.tapError(() => Effect.ignore(Effect.andThen(unpublish(change.endpoint, change.add), save(before))))
+              Effect.tapError(() =>
+                Effect.andThen(
+                  Effect.ignore(save(before)),
+                  Effect.forEach(
+                    change.add,
+                    (b) => Effect.ignore(nat.removeDnat(chain, BridgeTable.dnatRule(instance, change.endpoint, b))),
+                    { discard: true }
+                  )
+                )
+              )
             )
             yield* Ref.set(ref, change.table)
             yield* unpublish(change.endpoint, change.remove)

@@ -79,6 +79,13 @@ describe("BridgeTable.portBindings", () => {
       "network-bridge cannot publish 8080->80/tcp: network n1 is internal, so nothing reaches it from outside; publish the ports through another network"
     )
     expect(parsed(portmap({ HostPort: 8080 }), network(), "")).toContain("the endpoint has no IPv4 address")
+    // The endpoint's address becomes the rule's destination: one the daemon never sends is refused naming it, not
+    // cut to "10.0.0.:80" or handed to iptables.
+    for (const address of ["10.0.0.2", "10.0.0.2/24 -j ACCEPT", "fd00::2/64", "10.0.0.300/24"]) {
+      expect(parsed(portmap({ HostPort: 8080 }), network(), address)).toBe(
+        `network-bridge cannot publish 8080->80/tcp: the endpoint's Interface.Address ${JSON.stringify(address)} is not an IPv4 address with a prefix length (10.0.0.2/24), so the traffic has nowhere to go`
+      )
+    }
   })
 })
 

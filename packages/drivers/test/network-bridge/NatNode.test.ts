@@ -37,6 +37,32 @@ describe("NatNode listings", () => {
     ])
   })
 
+  it("a rule with other matches, a negation or another chain is not read as one of the driver's", () => {
+    // The driver writes exactly one shape per rule; a rule with more to it (someone's copy restricted to a source,
+    // a negated address, a subnet, an option without a value, or a chain whose name starts like ours) is not its, so
+    // start-up neither counts it as the driver's rule in place nor reads a narrower rule as the driver's.
+    const dnat = (matches: string) =>
+      `-A DPK-0123abcd ${matches} -m comment --comment "dpk 0123abcd e1" -j DNAT --to-destination 10.0.0.2:80`
+    const output = [
+      "-N DPK-0123abcd",
+      dnat("-s 10.1.0.0/16 -p tcp -m tcp --dport 8080"),
+      dnat("! -d 192.0.2.7/32 -p tcp -m tcp --dport 8080"),
+      dnat("-d 192.0.2.0/24 -p tcp -m tcp --dport 8080"),
+      dnat("-p tcp -m tcp ! --dport 8080"),
+      dnat("-p tcp -m tcp --dport 8080 -m conntrack --ctstate NEW"),
+      `${dnat("-p tcp -m tcp --dport 8080")} --random`,
+      dnat("-p tcp -m tcp --dport 8080").replace("-A DPK-0123abcd ", "-A DPK-0123abcd0 ")
+    ].join("\n")
+    expect(NatNode.parseDnat(output, "DPK-0123abcd")).toEqual([])
+    const masquerade = [
+      '-A POSTROUTING -s 10.0.0.0/24 ! -o br-n1 -o eth1 -m comment --comment "dpk 0123abcd network n1" -j MASQUERADE',
+      '-A POSTROUTING -s 10.0.0.0/24 ! -o br-n1 -p tcp -m comment --comment "dpk 0123abcd network n1" -j MASQUERADE',
+      '-A POSTROUTING ! -s 10.0.0.0/24 ! -o br-n1 -m comment --comment "dpk 0123abcd network n1" -j MASQUERADE',
+      '-A POSTROUTING -s 10.0.0.0/24 ! -o br-n1 -m comment --comment "dpk 0123abcd network n1" -j MASQUERADE --random'
+    ].join("\n")
+    expect(NatNode.parseMasquerade(masquerade)).toEqual([])
+  })
+
   it.effect("a missing program is a failure saying what is missing", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(NatNode.iptables("check", "nat table", ["-S"], "/nonexistent/iptables"))
@@ -103,4 +129,58 @@ describe.skipIf(!canRun)("NatNode on the host", () => {
       )
     }
   )
+
+  it.live("removing a rule removes every copy of it (iptables appends duplicates and deletes one per call)", () => {
+    const suffix = Math.random().toString(16).slice(2, 10)
+    const chain = `DPKT-${suffix}`
+    const nat = NatNode.make
+    const run = (args: ReadonlyArray<string>) =>
+      ChildProcess.execFileSync(NatNode.iptablesPath, ["-w", "-t", "nat", ...args], { encoding: "utf8" })
+    const table = () => run(["-S"])
+    const before = table()
+    const rule = {
+      proto: "tcp" as const,
+      hostPort: 40000 + Math.floor(Math.random() * 20000),
+      destination: "10.254.79.2:80",
+      comment: `dpk test ${suffix} e1`
+    }
+    const masquerade = {
+      source: "10.254.79.0/24",
+      bridge: `dpkt-d${suffix.slice(0, 6)}`,
+      comment: `dpk test ${suffix} network n1`
+    }
+    return Effect.gen(function* () {
+      yield* nat.ensureChain(chain)
+      // Copies appended behind the driver's back (by hand, or by another program copying the rule).
+      const dnatArgs = ["-p", "tcp", "--dport", String(rule.hostPort), "-m", "comment", "--comment", rule.comment]
+      for (let i = 0; i < 2; i++) {
+        run(["-A", chain, ...dnatArgs, "-j", "DNAT", "--to-destination", rule.destination])
+        run(
+          ["-A", "POSTROUTING", "-s", masquerade.source, "!", "-o", masquerade.bridge, "-m", "comment"].concat([
+            "--comment",
+            masquerade.comment,
+            "-j",
+            "MASQUERADE"
+          ])
+        )
+      }
+      expect(yield* nat.listDnat(chain)).toEqual([rule, rule])
+      expect(yield* nat.listMasquerade(`dpk test ${suffix} `)).toEqual([masquerade, masquerade])
+      yield* nat.removeDnat(chain, rule)
+      expect(yield* nat.listDnat(chain)).toEqual([])
+      yield* nat.removeMasquerade(masquerade)
+      expect(yield* nat.listMasquerade(`dpk test ${suffix} `)).toEqual([])
+      yield* nat.removeChain(chain)
+    }).pipe(
+      Effect.ensuring(
+        Effect.ignore(
+          Effect.andThen(
+            Effect.forEach([1, 2, 3], () => Effect.ignore(nat.removeMasquerade(masquerade))),
+            nat.removeChain(chain)
+          )
+        )
+      ),
+      Effect.andThen(Effect.sync(() => expect(table()).toBe(before)))
+    )
+  })
 })

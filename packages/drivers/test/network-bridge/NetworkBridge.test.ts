@@ -522,6 +522,86 @@ describe("network-bridge on a memory host", () => {
     })
   )
 
+  it.effect("two ProgramExternalConnectivity at once for one host port: one publishes, the other is refused", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      const ports = { "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 }] }
+      yield* call(p, "CreateNetwork", createNetwork())
+      yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })
+      yield* call(p, "CreateEndpoint", {
+        ...createEndpoint(eid2),
+        Interface: { Address: "10.231.7.3/24", AddressIPv6: "", MacAddress: "" },
+        Options: ports
+      })
+      const answers = yield* Effect.all(
+        [eid, eid2].map((id) => call(p, "ProgramExternalConnectivity", { ...ids(id), Options: ports })),
+        { concurrency: "unbounded" }
+      )
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 500])
+      expect(h.nat.chains().get(`DPK-${instance}`)).toHaveLength(1)
+    })
+  )
+
+  it.effect("a rollback whose own rule removal fails still takes the record back: a restart publishes nothing", () =>
+    Effect.gen(function* () {
+      // iptables fails for a while: the second rule cannot be added, and the first cannot be removed again.
+      let broken = true
+      const h = host(undefined, {
+        fault: (operation, name) =>
+          broken && ((operation === "addDnat" && name.endsWith("udp/5300")) || operation === "removeDnat")
+            ? "iptables: boom"
+            : undefined
+      })
+      const chain = `DPK-${instance}`
+      const ports = {
+        "com.docker.network.portmap": [
+          { Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 },
+          { Proto: 17, IP: "", Port: 53, HostIP: "", HostPort: 5300 }
+        ]
+      }
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          yield* call(p, "CreateNetwork", createNetwork())
+          yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })
+          const failed = yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+          expect(failed.status).toBe(500)
+          expect(h.nat.chains().get(chain)).toHaveLength(1) // the rule that could not be removed
+        })
+      )
+      // The daemon took the failure as "not published": the state file must say so too, or a restart publishes the
+      // port for a container the daemon rolled back.
+      broken = false
+      const p = yield* h.start()
+      expect(h.nat.chains().get(chain)).toEqual([])
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value["com.docker.network.portmap"]).toEqual([])
+    })
+  )
+
+  it.effect("a failed MASQUERADE rule rolls CreateNetwork back even when its bridge cannot be removed at once", () =>
+    Effect.gen(function* () {
+      let broken = true
+      const h = host((operation) => (broken && operation === "remove" ? "ip: boom" : undefined), {
+        fault: (operation) => (broken && operation === "addMasquerade" ? "iptables: boom" : undefined)
+      })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          const failed = yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+          expect(failed.body.Err).toBe("addMasquerade 10.231.7.0/24: iptables: boom")
+          expect(names(h.links)).toEqual([bridge]) // could not be removed
+        })
+      )
+      // The daemon took the failure as "no network": a restart must not bring it back (with its MASQUERADE rule),
+      // and removes the bridge no record explains.
+      broken = false
+      yield* h.start()
+      expect(names(h.links)).toEqual([])
+      expect(h.nat.masquerade()).toEqual([])
+    })
+  )
+
   it.effect(
     "a MAC a veth cannot carry (multicast, all zeros, not 6 bytes) is refused naming it, with no veth made",
     () =>
