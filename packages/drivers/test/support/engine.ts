@@ -115,3 +115,12 @@ export const inspect = (engine: DockerEngine.Engine, volume: string) =>
 
 /** Removes a socket file a crashed plugin left behind. */
 export const removeSocket = (name: string) => Fs.rmSync(socketOf(name), { force: true })
+
+/** Runs one cleanup step of an `afterAll`, warning instead of failing: a failed test may have left any step undone. */
+export const cleanupStep = async (step: () => unknown): Promise<void> => {
+  try {
+    await step()
+  } catch (e) {
+    console.warn(`cleanup: ${e}`)
+  }
+}

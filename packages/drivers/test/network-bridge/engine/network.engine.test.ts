@@ -12,7 +12,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { removeSocket, type Spawned, spawnServe, uniqueName } from "../../support/engine.ts"
+import { cleanupStep, removeSocket, type Spawned, spawnServe, uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
@@ -61,21 +61,13 @@ describe.skipIf(shared.engine === undefined)("network-bridge against Docker Engi
     plugin = await spawnServe(args)
   })
   afterAll(async () => {
-    // Each step on its own: a failed test may have left any of them undone.
-    const attempt = async (step: () => unknown) => {
-      try {
-        await step()
-      } catch (e) {
-        console.warn(`cleanup: ${e}`)
-      }
-    }
     const quiet = (...a: ReadonlyArray<string>) => Effect.runPromise(Effect.ignore(engine.dockerResult(...a)))
-    if (containers.length > 0) await attempt(() => quiet("rm", "-f", ...containers))
-    await attempt(() => quiet("network", "rm", "n1", "n2"))
-    await attempt(() => plugin?.stop())
+    if (containers.length > 0) await cleanupStep(() => quiet("rm", "-f", ...containers))
+    await cleanupStep(() => quiet("network", "rm", "n1", "n2"))
+    await cleanupStep(() => plugin?.stop())
     removeSocket(name)
     if (restartedDaemon !== undefined && alive(restartedDaemon)) {
-      await attempt(() => process.kill(restartedDaemon!, "SIGTERM"))
+      await cleanupStep(() => process.kill(restartedDaemon!, "SIGTERM"))
       for (let i = 0; i < 100 && alive(restartedDaemon); i++) await new Promise((r) => setTimeout(r, 100))
     }
     // Only the links this run's plugin instance made, should a test have failed half-way.

@@ -16,7 +16,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { removeSocket, type Spawned, spawnServe, uniqueName } from "../../support/engine.ts"
+import { cleanupStep, removeSocket, type Spawned, spawnServe, uniqueName } from "../../support/engine.ts"
 
 const shared = await DockerEngine.shared()
 const engine = shared.engine!
@@ -77,17 +77,10 @@ describe.skipIf(!canRun)("network-bridge publishing ports against Docker Engine 
     hostPort = await freePort()
   })
   afterAll(async () => {
-    const attempt = async (step: () => unknown) => {
-      try {
-        await step()
-      } catch (e) {
-        console.warn(`cleanup: ${e}`)
-      }
-    }
     const quiet = (...a: ReadonlyArray<string>) => Effect.runPromise(Effect.ignore(engine.dockerResult(...a)))
-    if (containers.length > 0) await attempt(() => quiet("rm", "-f", ...containers))
-    await attempt(() => quiet("network", "rm", net.name))
-    await attempt(() => plugin?.stop())
+    if (containers.length > 0) await cleanupStep(() => quiet("rm", "-f", ...containers))
+    await cleanupStep(() => quiet("network", "rm", net.name))
+    await cleanupStep(() => plugin?.stop())
     removeSocket(name)
     // Only this run's chain, its jumps and its links, should a test have failed half-way.
     for (const line of natTable().split("\n")) {

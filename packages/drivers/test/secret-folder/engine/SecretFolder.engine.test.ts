@@ -14,7 +14,15 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type Recorded, recordingOf, type Served, serve, socketOf, uniqueName } from "../../support/engine.ts"
+import {
+  cleanupStep,
+  type Recorded,
+  recordingOf,
+  type Served,
+  serve,
+  socketOf,
+  uniqueName
+} from "../../support/engine.ts"
 
 const shared = await Swarm.shared()
 const engine = shared.engine!
@@ -59,16 +67,8 @@ describe.skipIf(shared.engine === undefined)("secret-folder against Docker Engin
   })
 
   afterAll(async () => {
-    // Each step on its own: a failed test may have left any of them undone.
-    const attempt = async (step: () => unknown) => {
-      try {
-        await step()
-      } catch (e) {
-        console.warn(`cleanup: ${e}`)
-      }
-    }
-    if (services.length > 0) await attempt(() => Effect.runPromise(docker("service", "rm", ...services)))
-    await attempt(() => served?.close())
+    if (services.length > 0) await cleanupStep(() => Effect.runPromise(docker("service", "rm", ...services)))
+    await cleanupStep(() => served?.close())
     Fs.rmSync(base, { recursive: true, force: true })
     expect(Fs.existsSync(socketOf(name))).toBe(false)
   })
