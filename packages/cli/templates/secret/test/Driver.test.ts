@@ -72,7 +72,7 @@ describe("the driver, in-process", () => {
       SECRET_api_token: "t0ken",
       SERVICES_api_token: "web, api,,",
       SECRET_: "nameless",
-      HOME: "/root"
+      HOME: "/home/someone"
     })
     expect([...read]).toEqual([
       ["db_password", { value: "s3cret" }],
