@@ -20,7 +20,7 @@
 import * as BridgeTable from "./BridgeTable.ts"
 import type { EndpointRecord, NetworkRecord } from "./BridgeTable.ts"
 import type { Link } from "./Links.ts"
-import { type DnatRule, dnatKey, type MasqueradeRule, masqueradeKey } from "./Nat.ts"
+import { type DnatRule, dnatKey, type Found, type MasqueradeRule, masqueradeKey } from "./Nat.ts"
 
 const aliasPrefix = "docker-plugin-kit network-bridge"
 
@@ -130,16 +130,11 @@ export const plan = (records: ReadonlyArray<NetworkRecord>, links: ReadonlyArray
 }
 
 /**
- * This instance's NAT rules on the host, as start-up found them.
+ * What start-up found of this instance's NAT rules (`Nat.list`).
  *
  * @since 0.1.0
  */
-export interface NatFound {
-  /** The rules of this instance's chain, `undefined` when there is no such chain. */
-  readonly dnat: ReadonlyArray<DnatRule> | undefined
-  /** The MASQUERADE rules carrying this instance's comment. */
-  readonly masquerade: ReadonlyArray<MasqueradeRule>
-}
+export type NatFound = Found
 
 /**
  * The start-up plan of the NAT rules.

@@ -53,6 +53,18 @@ export interface MasqueradeRule {
 }
 
 /**
+ * The rules of an instance found in the table.
+ *
+ * @since 0.1.0
+ */
+export interface Found {
+  /** The rules of the instance's chain, `undefined` when there is no such chain. */
+  readonly dnat: ReadonlyArray<DnatRule> | undefined
+  /** The MASQUERADE rules carrying the instance's comment. */
+  readonly masquerade: ReadonlyArray<MasqueradeRule>
+}
+
+/**
  * The operations. Adding a rule that is there already, and removing one (or a chain) that is not, are fine.
  *
  * @since 0.1.0
@@ -61,10 +73,11 @@ export interface Service {
   /** Fails, with a message saying what is missing, when NAT cannot be done on this host (no iptables, no rights). */
   readonly check: Effect.Effect<void, NatError>
   /**
-   * The DNAT rules in `chain` of the shape `addDnat` writes (a rule with more to it is not listed), `undefined` when
-   * the chain does not exist.
+   * The rules of an instance, read in one listing of the table: the DNAT rules in `chain` and the MASQUERADE rules of
+   * `POSTROUTING` whose comment starts with `commentPrefix`, each of the shape `addDnat`/`addMasquerade` write (a
+   * rule with more to it is not listed).
    */
-  readonly listDnat: (chain: string) => Effect.Effect<ReadonlyArray<DnatRule> | undefined, NatError>
+  readonly list: (chain: string, commentPrefix: string) => Effect.Effect<Found, NatError>
   /**
    * Creates `chain` and the jumps to it from `PREROUTING` and `OUTPUT` (for traffic to the host's own addresses),
    * each unless there already.
@@ -76,8 +89,6 @@ export interface Service {
   readonly addDnat: (chain: string, rule: DnatRule) => Effect.Effect<void, NatError>
   /** Deletes `rule` from `chain`, every copy of it. */
   readonly removeDnat: (chain: string, rule: DnatRule) => Effect.Effect<void, NatError>
-  /** The MASQUERADE rules of `POSTROUTING` of the shape `addMasquerade` writes whose comment starts with `commentPrefix`. */
-  readonly listMasquerade: (commentPrefix: string) => Effect.Effect<ReadonlyArray<MasqueradeRule>, NatError>
   /** Appends `rule` to `POSTROUTING`. */
   readonly addMasquerade: (rule: MasqueradeRule) => Effect.Effect<void, NatError>
   /** Deletes `rule` from `POSTROUTING`, every copy of it. */

@@ -69,7 +69,13 @@ export const make = (options: Options = {}): MemoryNat => {
 
   const service: Service = {
     check: guard("check", "nat table"),
-    listDnat: (chain) => Effect.andThen(guard("listDnat", chain), () => Effect.sync(() => chains.get(chain)?.slice())),
+    list: (chain, commentPrefix) =>
+      Effect.andThen(guard("list", chain), () =>
+        Effect.sync(() => ({
+          dnat: chains.get(chain)?.slice(),
+          masquerade: masquerade.filter((r) => r.comment.startsWith(commentPrefix))
+        }))
+      ),
     ensureChain: (chain) =>
       Effect.andThen(guard("ensureChain", chain), () =>
         Effect.sync(() => {
@@ -102,10 +108,6 @@ export const make = (options: Options = {}): MemoryNat => {
               rules.filter((r) => dnatKey(r) !== dnatKey(rule))
             )
         })
-      ),
-    listMasquerade: (commentPrefix) =>
-      Effect.andThen(guard("listMasquerade", "POSTROUTING"), () =>
-        Effect.sync(() => masquerade.filter((r) => r.comment.startsWith(commentPrefix)))
       ),
     addMasquerade: (rule) =>
       Effect.andThen(guard("addMasquerade", rule.source), () =>

@@ -213,12 +213,13 @@ const removeRule = (operation: string, name: string, chain: string, args: Readon
  */
 export const make: Service = Nat.of({
   check: Effect.asVoid(iptables("check", "nat table", ["-S", "PREROUTING"])),
-  // The whole table: `-S CHAIN` of a missing chain fails with a message that differs between nft and legacy (nft
-  // says the chain is "incompatible").
-  listDnat: (chain) =>
-    Effect.map(iptables("list", chain, ["-S"]), (out) =>
-      out.split("\n").some((line) => line.trim() === `-N ${chain}`) ? parseDnat(out, chain) : undefined
-    ),
+  // The whole table, once: `-S CHAIN` of a missing chain fails with a message that differs between nft and legacy
+  // (nft says the chain is "incompatible"), and the listing holds `POSTROUTING` too.
+  list: (chain, commentPrefix) =>
+    Effect.map(iptables("list", chain, ["-S"]), (out) => ({
+      dnat: out.split("\n").some((line) => line.trim() === `-N ${chain}`) ? parseDnat(out, chain) : undefined,
+      masquerade: parseMasquerade(out).filter((r) => r.comment.startsWith(commentPrefix))
+    })),
   ensureChain: (chain) =>
     Effect.gen(function* () {
       yield* iptables("create chain", chain, ["-N", chain]).pipe(
@@ -237,10 +238,6 @@ export const make: Service = Nat.of({
     }),
   addDnat: (chain, rule) => ensureRule("publish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
   removeDnat: (chain, rule) => removeRule("unpublish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
-  listMasquerade: (commentPrefix) =>
-    Effect.map(iptables("list", "POSTROUTING", ["-S", "POSTROUTING"]), (out) =>
-      parseMasquerade(out).filter((r) => r.comment.startsWith(commentPrefix))
-    ),
   addMasquerade: (rule) => ensureRule("masquerade", rule.source, "POSTROUTING", masqueradeArgs(rule)),
   removeMasquerade: (rule) => removeRule("stop masquerading", rule.source, "POSTROUTING", masqueradeArgs(rule))
 })

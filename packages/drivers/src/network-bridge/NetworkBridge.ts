@@ -196,9 +196,7 @@ export const make = (
     const needsNat =
       kept.some((n) => BridgeTable.masqueradeRule(instance, n) !== undefined) ||
       BridgeTable.dnatRules(instance, kept).length > 0
-    const found = yield* Effect.result(
-      Effect.all({ dnat: nat.listDnat(chain), masquerade: nat.listMasquerade(BridgeTable.masqueradePrefix(instance)) })
-    )
+    const found = yield* Effect.result(nat.list(chain, BridgeTable.masqueradePrefix(instance)))
     // Whether this instance's chain exists (made now or by an earlier run): removed with the last network.
     let chainMade = false
     if (found._tag === "Failure") {

@@ -97,7 +97,7 @@ describe.skipIf(!canRun)("NatNode on the host", () => {
       }
       return Effect.gen(function* () {
         yield* nat.check
-        expect(yield* nat.listDnat(chain)).toBeUndefined()
+        expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toBeUndefined()
         yield* nat.ensureChain(chain)
         yield* nat.ensureChain(chain) // there already: fine, no second jump
         expect(
@@ -112,17 +112,17 @@ describe.skipIf(!canRun)("NatNode on the host", () => {
         yield* nat.addDnat(chain, rule) // there already: fine
         const { hostIp: _, ...everywhere } = { ...rule, proto: "udp" as const }
         yield* nat.addDnat(chain, everywhere)
-        expect(yield* nat.listDnat(chain)).toEqual([rule, everywhere])
+        expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toEqual([rule, everywhere])
         yield* nat.addMasquerade(masquerade)
-        expect(yield* nat.listMasquerade(`dpk test ${suffix} `)).toEqual([masquerade])
+        expect((yield* nat.list(chain, `dpk test ${suffix} `)).masquerade).toEqual([masquerade])
         yield* nat.removeDnat(chain, rule)
         yield* nat.removeDnat(chain, rule) // missing: fine
-        expect(yield* nat.listDnat(chain)).toEqual([everywhere])
+        expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toEqual([everywhere])
         yield* nat.removeMasquerade(masquerade)
         yield* nat.removeMasquerade(masquerade)
         yield* nat.removeChain(chain) // its rules go with it
         yield* nat.removeChain(chain) // missing: fine
-        expect(yield* nat.listDnat(chain)).toBeUndefined()
+        expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toBeUndefined()
       }).pipe(
         Effect.ensuring(Effect.ignore(Effect.andThen(nat.removeMasquerade(masquerade), nat.removeChain(chain)))),
         Effect.andThen(Effect.sync(() => expect(table()).toBe(before)))
@@ -164,12 +164,12 @@ describe.skipIf(!canRun)("NatNode on the host", () => {
           ])
         )
       }
-      expect(yield* nat.listDnat(chain)).toEqual([rule, rule])
-      expect(yield* nat.listMasquerade(`dpk test ${suffix} `)).toEqual([masquerade, masquerade])
+      expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toEqual([rule, rule])
+      expect((yield* nat.list(chain, `dpk test ${suffix} `)).masquerade).toEqual([masquerade, masquerade])
       yield* nat.removeDnat(chain, rule)
-      expect(yield* nat.listDnat(chain)).toEqual([])
+      expect((yield* nat.list(chain, `dpk test ${suffix} `)).dnat).toEqual([])
       yield* nat.removeMasquerade(masquerade)
-      expect(yield* nat.listMasquerade(`dpk test ${suffix} `)).toEqual([])
+      expect((yield* nat.list(chain, `dpk test ${suffix} `)).masquerade).toEqual([])
       yield* nat.removeChain(chain)
     }).pipe(
       Effect.ensuring(
