@@ -100,26 +100,31 @@ export const parse = (text: string): OwnerRecord | undefined => {
 }
 
 /**
- * The start time (field 22) in the text of `/proc/PID/stat`. The second field is the command name in parentheses,
- * which may itself hold spaces and parentheses: the fields are counted from after the last `)`, where field 3 is.
+ * The fields of the text of `/proc/PID/stat` from field 3 on. The second field is the command name in parentheses,
+ * which may itself hold spaces and parentheses: the fields are counted from after the last `)`.
+ */
+const fieldsAfterName = (stat: string): ReadonlyArray<string> | undefined => {
+  const end = stat.lastIndexOf(")")
+  return end < 0
+    ? undefined
+    : stat
+        .slice(end + 1)
+        .trim()
+        .split(/\s+/)
+}
+
+/**
+ * The start time (field 22) in the text of `/proc/PID/stat`.
  *
  * @since 0.1.0
  */
 export const parseStartTime = (stat: string): string | undefined => {
-  const end = stat.lastIndexOf(")")
-  if (end < 0) return undefined
-  const value = stat
-    .slice(end + 1)
-    .trim()
-    .split(/\s+/)[22 - 3]
+  const value = fieldsAfterName(stat)?.[22 - 3]
   return value !== undefined && /^[0-9]+$/.test(value) ? value : undefined
 }
 
-/** The state (field 3 of `/proc/PID/stat`: `R`, `S`, `Z`...), found after the command name as the start time is. */
-const parseState = (stat: string): string | undefined => {
-  const end = stat.lastIndexOf(")")
-  return end < 0 ? undefined : stat.slice(end + 1).trim()[0]
-}
+/** The state (field 3 of `/proc/PID/stat`: `R`, `S`, `Z`...). */
+const parseState = (stat: string): string | undefined => fieldsAfterName(stat)?.[0]
 
 /**
  * What the host tells about processes, to judge an owner record.
