@@ -59,6 +59,14 @@ export const GetSecretRequest = Schema.Struct({
 export type GetSecretRequest = typeof GetSecretRequest.Type
 
 /**
+ * swarmkit's `MaxSecretSize` (500 KiB): the swarm manager takes a driver's value of 1 byte up to, not including, this
+ * many, and leaves any other out of the task's assignment (see `GetSecretResponse`).
+ *
+ * @since 0.1.0
+ */
+export const maxValueSize = 500 * 1024
+
+/**
  * `GetSecret` response: `Value` is the secret's bytes in base64; `DoNotReuse: true` makes the manager ask again for
  * every task. The swarm manager refuses a value that is empty (or absent) or of 500 KiB (512000 bytes) or more, as
  * it does an `Err` or a status other than 200: it leaves the secret out of the task's assignment (saying why only in

@@ -6,17 +6,17 @@
  *
  * @since 0.1.0
  */
-import type { SecretProvider } from "@docker-plugin-kit/protocol"
+import { SecretProvider } from "@docker-plugin-kit/protocol"
 import * as Result from "effect/Result"
 import { SecretFileRefused } from "./SecretErrors.ts"
 import type * as SecretLabels from "./SecretLabels.ts"
 
 /**
- * The size the swarm manager refuses a value from (500 KiB).
+ * The size the swarm manager refuses a value from (500 KiB, `SecretProvider.maxValueSize`).
  *
  * @since 0.1.0
  */
-export const managerLimit = 500 * 1024
+export const managerLimit = SecretProvider.maxValueSize
 
 /**
  * The largest value served, in bytes: one less than `managerLimit`. A read takes at most one byte more, which is

@@ -15,11 +15,12 @@ import * as ConformanceGeneric from "./ConformanceGeneric.ts"
 const E = SecretProvider.Api.endpoints
 
 /**
- * swarmkit's `MaxSecretSize` (500 KiB): the manager accepts a value of 1 byte up to, not including, this many.
+ * swarmkit's `MaxSecretSize` (500 KiB): the manager accepts a value of 1 byte up to, not including, this many
+ * (`SecretProvider.maxValueSize`).
  *
  * @since 0.1.0
  */
-export const maxSecretSize = 500 * 1024
+export const maxSecretSize = SecretProvider.maxValueSize
 
 const decodeResponse = WireCodec.decoder(SecretProvider.GetSecretResponse)
 

@@ -14,7 +14,7 @@ export interface Secret {
 }
 
 /** The swarm manager refuses a value that is empty or of 500 KiB (512000 bytes) or more: the task fails to start. */
-export const maxBytes = 500 * 1024 - 1
+export const maxBytes = SecretProvider.maxValueSize - 1
 
 /**
  * The secrets held in environment variables: `SECRET_<NAME>` is the value of the secret NAME (as given to
