@@ -8,6 +8,8 @@
  * @since 0.1.0
  */
 import { NetworkDriver } from "@docker-plugin-kit/protocol"
+import * as IpInterface from "effect/net/IpInterface"
+import * as NetAddress from "effect/net/NetAddress"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
@@ -479,8 +481,6 @@ export const formatBinding = (b: PortBinding): string =>
 
 const isPort = (u: unknown): u is number => typeof u === "number" && Number.isInteger(u) && u >= 1 && u <= 65535
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-
 /** How to publish a port: the advice every refusal of a binding ends with. */
 const giveHostPort = "give -p HOST:CONTAINER (one host port of your choice, e.g. -p 8080:80)"
 
@@ -510,7 +510,9 @@ const checkBinding = (raw: unknown): Result.Result<PortBinding, string> => {
       "IPv6 host addresses are not supported, ports are published on IPv4 only; give an IPv4 address or none"
     )
   }
-  if (hostIp !== "" && !ipv4.test(hostIp)) return Result.fail("the host address is not an IPv4 address")
+  if (hostIp !== "" && Result.isFailure(NetAddress.ipv4FromString(hostIp))) {
+    return Result.fail("the host address is not an IPv4 address")
+  }
   // DNAT of loopback traffic to a container needs the host-wide route_localnet; the engine uses a proxy process.
   if (hostIp.startsWith("127.")) {
     return Result.fail(
@@ -555,8 +557,7 @@ export const portBindings = (
     if (Result.isFailure(checked)) return refuse(binding, checked.failure)
     if (address === "") return refuse(binding, "the endpoint has no IPv4 address to send the traffic to")
     // The address becomes the DNAT rule's destination (`plainIp` of a CIDR).
-    const [ip, prefix, ...rest] = address.split("/")
-    if (!ipv4.test(ip!) || prefix === undefined || !/^(3[0-2]|[12]?\d)$/.test(prefix) || rest.length > 0) {
+    if (Result.isFailure(IpInterface.ipv4FromString(address, { prefix: "required" }))) {
       return refuse(
         binding,
         `the endpoint's Interface.Address ${JSON.stringify(address)} is not an IPv4 address with a prefix length (10.0.0.2/24), so the traffic has nowhere to go`
