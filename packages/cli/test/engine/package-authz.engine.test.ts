@@ -3,7 +3,8 @@
  * plugin. The daemon validates its authorization plugins when it starts and on every configuration reload, and a
  * managed plugin is found only once enabled: so the daemon starts with a configuration file, the plugin is created
  * and enabled, and the file then gains `authorization-plugins` and the daemon a SIGHUP. The policy is the shipped
- * `examples/authz-policy/baseline.yaml`, in a host folder of this run mounted over the plugin's policy folder.
+ * `examples/authz-policy/baseline.yaml`, in a host folder of this run mounted over the plugin's policy folder; a
+ * new policy renamed over it there is loaded by the plugin without a signal.
  */
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -37,7 +38,7 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
   })
 
   it.live(
-    "enabled, then named in authorization-plugins by a reload: --privileged and a bind mount of /etc denied with the policy's messages, a plain run allowed; kept across a daemon restart; disabled, it decides no more",
+    "enabled, then named in authorization-plugins by a reload: --privileged and a bind mount of /etc denied with the policy's messages, a plain run allowed; a policy changed on the host applies by itself; kept across a daemon restart; disabled, it decides no more",
     () =>
       Effect.gen(function* () {
         const dir = Path.join(base, "plugin")
@@ -98,6 +99,23 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
         expect(
           yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "allowed by the policy")
         ).toBe("allowed by the policy")
+
+        // A policy renamed over the host's file is loaded by the plugin itself, with no signal: the plugin watches the
+        // folder mounted into it.
+        const next = Path.join(policyDir, "policy.yaml.new")
+        Fs.writeFileSync(
+          next,
+          `${Fs.readFileSync(baseline, "utf8")}\n  - name: frozen-volumes\n    decision: deny\n    message: volumes are frozen\n    routes: [volumes/create]\n`
+        )
+        Fs.renameSync(next, Path.join(policyDir, "policy.yaml"))
+        const volume = () => engine.dockerResult("volume", "create", `${name}-volume`)
+        let frozen = yield* volume()
+        for (let i = 0; i < 50 && !frozen.stderr.includes("volumes are frozen"); i++) {
+          yield* Effect.sleep("100 millis")
+          frozen = yield* volume()
+        }
+        expect(frozen.exitCode).not.toBe(0)
+        expect(frozen.stderr).toContain(`authorization denied by plugin ${plugin}: volumes are frozen`)
 
         // A restart keeps it: the daemon restores its enabled plugins before it checks its authorization chain.
         yield* engine.restart

@@ -231,12 +231,27 @@ export const layer = (options: Options = {}): Layer.Layer<Authorization.Authoriz
   )
 
 /**
- * The driver reading the policy file `file` (reloaded on SIGHUP and when the file changes; a file changed less than
- * `settle` ago is read once it has been left alone that long).
+ * Settings of the driver reading a policy file.
  *
  * @since 0.1.0
  */
-export const layerNode = (file: string, options: Options = {}): Layer.Layer<Authorization.Authorization> =>
+export interface NodeOptions extends Options {
+  /** Reload when the file changes, as well as on SIGHUP (default `true`); `false`: on SIGHUP only. */
+  readonly watch?: boolean
+}
+
+/**
+ * The driver reading the policy file `file` (reloaded on SIGHUP and, unless `watch` is off, when the file changes;
+ * a file changed less than `settle` ago is read once it has been left alone that long).
+ *
+ * @since 0.1.0
+ */
+export const layerNode = (file: string, options: NodeOptions = {}): Layer.Layer<Authorization.Authorization> =>
   layer(options).pipe(
-    Layer.provide(PolicySourceNode.layer(file, options.settle === undefined ? {} : { quiet: options.settle }))
+    Layer.provide(
+      PolicySourceNode.layer(file, {
+        ...(options.settle === undefined ? {} : { quiet: options.settle }),
+        ...(options.watch === undefined ? {} : { watch: options.watch })
+      })
+    )
   )

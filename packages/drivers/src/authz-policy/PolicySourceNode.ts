@@ -1,7 +1,8 @@
 /**
  * `PolicySource` on the host: the policy is a file; it may have changed when the process gets SIGHUP or when the
- * file's folder reports a change for its name. The folder is watched, not the file, so an editor or a deployment
- * tool that replaces the file by renaming a new one over it is noticed too.
+ * file's folder reports a change for its name (unless `watch` is off). The folder is watched, not the file, so an
+ * editor or a deployment tool that replaces the file by renaming a new one over it is noticed too; so is an edit of
+ * a link's target in another folder, and a swap of a link in the path (a Kubernetes ConfigMap's `..data`).
  *
  * Reading is bounded: only a regular file of at most `maxBytes` is read (a FIFO, a device such as `/dev/zero`, or a
  * huge file would otherwise hang the load or fill the memory, and the load at start holds the plugin's start), and
@@ -43,6 +44,11 @@ export const maxWait = Duration.seconds(5)
 export interface Options {
   /** A file changed more recently than this is read only once it has been left alone this long. Default 100 ms. */
   readonly quiet?: Duration.Input
+  /**
+   * Whether a change of the file is reported (default `true`). With `false` only SIGHUP is: for operators who write
+   * the file first and decide when it applies, as they reload nginx or HAProxy.
+   */
+  readonly watch?: boolean
 }
 
 const signals = Stream.callback<string>((queue) =>
@@ -57,23 +63,80 @@ const signals = Stream.callback<string>((queue) =>
   )
 )
 
+/**
+ * What the file is as its path resolves now (links followed): its device, inode, size and times, or the error that
+ * stops `stat`. Two equal identities are the same content, as far as a watch can tell.
+ */
+const identity = (file: string): string => {
+  try {
+    const s = Fs.statSync(file, { bigint: true })
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? "unreadable"
+  }
+}
+
+/** The file the path resolves to, when links lead it into another folder than the path's own. */
+const linkTarget = (file: string): string | undefined => {
+  try {
+    const real = Fs.realpathSync(file)
+    return Path.dirname(real) === Path.dirname(file) ? undefined : real
+  } catch {
+    return undefined
+  }
+}
+
+/** Watches `folder` for `onEvent`; undefined when it cannot be watched. A folder that goes away ends the watch. */
+const watchFolder = (folder: string, onEvent: (changed: string | null) => void): Fs.FSWatcher | undefined => {
+  try {
+    const watcher = Fs.watch(folder, { persistent: false }, (_event, changed) => onEvent(changed))
+    watcher.on("error", () => watcher.close())
+    return watcher
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Changes of the file, from watching its folder and, when the path is a link into another folder, that folder too
+ * (an edit in place of the link's target). An event for the file's own name is a change. Any other event in either
+ * folder is one when the file's identity moved: that is how a link swapped somewhere in the path is seen, such as
+ * the `..data` link a Kubernetes ConfigMap or Secret volume renames over on each update, which changes no entry
+ * named like the file. The target's folder is followed when the link comes to point elsewhere.
+ */
 const fileChanges = (file: string) =>
   Stream.callback<string>((queue) =>
     Effect.acquireRelease(
       Effect.sync(() => {
         const name = Path.basename(file)
-        try {
-          const watcher = Fs.watch(Path.dirname(file), { persistent: false }, (_event, changed) => {
-            if (changed === null || changed === name) Queue.offerUnsafe(queue, "file changed")
-          })
-          // A folder that goes away ends the watch; SIGHUP still works.
-          watcher.on("error", () => watcher.close())
-          return watcher
-        } catch {
-          return undefined
+        let seen = identity(file)
+        let target: { readonly file: string; readonly watcher: Fs.FSWatcher | undefined } | undefined
+        const changed = () => {
+          seen = identity(file)
+          follow()
+          Queue.offerUnsafe(queue, "file changed")
+        }
+        const onEvent = (entry: string | null, ownName: string) => {
+          if (entry === null || entry === ownName) changed()
+          else if (identity(file) !== seen) changed()
+        }
+        const follow = () => {
+          const real = linkTarget(file)
+          if (real === target?.file) return
+          target?.watcher?.close()
+          target =
+            real === undefined
+              ? undefined
+              : { file: real, watcher: watchFolder(Path.dirname(real), (entry) => onEvent(entry, Path.basename(real))) }
+        }
+        const own = watchFolder(Path.dirname(file), (entry) => onEvent(entry, name))
+        follow()
+        return () => {
+          own?.close()
+          target?.watcher?.close()
         }
       }),
-      (watcher) => Effect.sync(() => watcher?.close())
+      (close) => Effect.sync(close)
     )
   )
 
@@ -155,7 +218,7 @@ export const make = (file: string, options: Options = {}): Service => {
   return {
     location,
     read: read(location, quiet),
-    changes: Stream.merge(signals, fileChanges(location))
+    changes: options.watch === false ? signals : Stream.merge(signals, fileChanges(location))
   }
 }
 

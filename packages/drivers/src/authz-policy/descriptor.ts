@@ -28,12 +28,16 @@ export const descriptor = Descriptor.make({
   flags: {
     policy: Flag.String("policy").pipe(
       Flag.withDescription("The policy file (YAML or JSON), e.g. examples/authz-policy/baseline.yaml")
+    ),
+    watch: Flag.Boolean("watch").pipe(
+      Flag.withDescription("Reload when the policy file changes, as well as on SIGHUP (--no-watch: on SIGHUP only)"),
+      Flag.withDefault(true)
     )
   },
-  layer: ({ policy }) =>
+  layer: ({ policy, watch }) =>
     Descriptor.load(
       () => import("./AuthzPolicy.ts"),
-      (AuthzPolicy) => AuthzPolicy.layerNode(policy)
+      (AuthzPolicy) => AuthzPolicy.layerNode(policy, { watch })
     ),
   // The policy stays on the host, not in the rootfs: editing it needs no new plugin, and the folder is watched.
   managed: {

@@ -1,6 +1,7 @@
 /**
  * `dpk serve authz-policy --policy FILE` as a process: `dpk probe` passes it, it audits each decision on its
- * output, and SIGHUP reloads a policy the file watcher cannot see change (a file behind a symbolic link).
+ * output, it reloads a changed policy by itself (here a file behind a symbolic link into another folder), and with
+ * `--no-watch` only on SIGHUP.
  */
 import { ConformanceSuites } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -41,17 +42,14 @@ describe("dpk serve authz-policy", () => {
     })
   )
 
-  it.live("audits decisions on its output and reloads on SIGHUP a file it cannot watch", () =>
+  it.live("audits decisions on its output and, with --no-watch, reloads a changed policy on SIGHUP only", () =>
     Effect.gen(function* () {
       const socket = Path.join(dir, "hup.sock")
-      const real = Fs.mkdtempSync(Path.join(dir, "real-"))
-      const linkDir = Fs.mkdtempSync(Path.join(dir, "link-"))
-      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: allow\nrules: []\n")
-      Fs.symlinkSync(Path.join(real, "policy.yaml"), Path.join(linkDir, "policy.yaml"))
+      const folder = Fs.mkdtempSync(Path.join(dir, "hup-"))
+      const file = Path.join(folder, "policy.yaml")
+      Fs.writeFileSync(file, "default: allow\nrules: []\n")
       const served = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          spawnServe(["authz-policy", "--policy", Path.join(linkDir, "policy.yaml"), "--socket", socket])
-        ),
+        Effect.promise(() => spawnServe(["authz-policy", "--policy", file, "--no-watch", "--socket", socket])),
         (s) => Effect.promise(() => s.stop())
       )
       let output = ""
@@ -61,9 +59,10 @@ describe("dpk serve authz-policy", () => {
       const ask = Effect.map(client.exchange("/AuthZPlugin.AuthZReq", ping), (ex) => ex.response.body as any)
       expect((yield* ask).Allow).toBe(true)
 
-      // Written in another folder than the watched one: only SIGHUP can tell the plugin.
-      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: deny\ndefaultMessage: maintenance\nrules: []\n")
-      yield* Effect.sleep("300 millis")
+      // Replaced by rename in the file's own folder, which the plugin would see without --no-watch.
+      Fs.writeFileSync(`${file}.new`, "default: deny\ndefaultMessage: maintenance\nrules: []\n")
+      Fs.renameSync(`${file}.new`, file)
+      yield* Effect.sleep("400 millis")
       expect((yield* ask).Allow).toBe(true)
       served.child.kill("SIGHUP")
       let answer = yield* ask
@@ -76,8 +75,39 @@ describe("dpk serve authz-policy", () => {
       // Audit lines follow their answers (written once the turn that answered is over): wait for the last one.
       for (let i = 0; i < 50 && !output.includes("decision=deny"); i++) yield* Effect.sleep("20 millis")
       expect(output).toMatch(/authz-policy: loaded 0 rules from .* \(SIGHUP\)/)
+      expect(output).not.toMatch(/\(file changed\)/)
       expect(output).toMatch(/message="authz decision".*user=- method=GET route=info rule=default decision=allow/)
       expect(output).toMatch(/route=info rule=default decision=deny reason=maintenance/)
+    })
+  )
+
+  it.live("reloads by itself a policy behind a symbolic link whose target is edited in another folder", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(dir, "watch.sock")
+      const real = Fs.mkdtempSync(Path.join(dir, "real-"))
+      const linkDir = Fs.mkdtempSync(Path.join(dir, "link-"))
+      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: allow\nrules: []\n")
+      Fs.symlinkSync(Path.join(real, "policy.yaml"), Path.join(linkDir, "policy.yaml"))
+      const served = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          spawnServe(["authz-policy", "--policy", Path.join(linkDir, "policy.yaml"), "--socket", socket])
+        ),
+        (s) => Effect.promise(() => s.stop())
+      )
+      let output = ""
+      served.child.stderr?.on("data", (d) => (output += d))
+      served.child.stdout?.on("data", (d) => (output += d))
+      const client = yield* ConformanceSuites.running(socket)
+      const ask = Effect.map(client.exchange("/AuthZPlugin.AuthZReq", ping), (ex) => ex.response.body as any)
+      expect((yield* ask).Allow).toBe(true)
+      Fs.writeFileSync(Path.join(real, "policy.yaml"), "default: deny\ndefaultMessage: frozen\nrules: []\n")
+      let answer = yield* ask
+      for (let i = 0; i < 60 && answer.Allow; i++) {
+        yield* Effect.sleep("50 millis")
+        answer = yield* ask
+      }
+      expect(answer).toEqual({ Allow: false, Msg: "frozen" })
+      expect(output).toMatch(/authz-policy: loaded 0 rules from .* \(file changed\)/)
     })
   )
 })

@@ -49,6 +49,72 @@ describe("PolicySourceNode", () => {
     })
   )
 
+  it.live("reports a Kubernetes-style swap of a `..data` link, which changes no entry named like the file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // The layout of a ConfigMap volume: the file is a link through `..data`, itself a link to a dated folder.
+      const version = (tag: string, policy: string) => {
+        Fs.mkdirSync(Path.join(dir, tag))
+        Fs.writeFileSync(Path.join(dir, tag, "policy.yaml"), policy)
+      }
+      version("..2026_01", "default: allow\nrules: []\n")
+      Fs.symlinkSync("..2026_01", Path.join(dir, "..data"))
+      Fs.symlinkSync("..data/policy.yaml", Path.join(dir, "policy.yaml"))
+      const source = PolicySourceNode.make(Path.join(dir, "policy.yaml"), { quiet: 0 })
+      const why = yield* firstChangeAfter(source, () => {
+        version("..2026_02", "default: deny\nrules: []\n")
+        Fs.symlinkSync("..2026_02", Path.join(dir, "..data_tmp"))
+        Fs.renameSync(Path.join(dir, "..data_tmp"), Path.join(dir, "..data"))
+        Fs.rmSync(Path.join(dir, "..2026_01"), { recursive: true })
+      })
+      expect(why._tag === "Some" && why.value).toBe("file changed")
+      expect(yield* source.read).toBe("default: deny\nrules: []\n")
+    })
+  )
+
+  it.live(
+    "reports an edit of a link's target in another folder, and follows the link when it is pointed elsewhere",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        for (const folder of ["etc", "first", "second"]) Fs.mkdirSync(Path.join(dir, folder))
+        const file = Path.join(dir, "etc", "policy.yaml")
+        Fs.writeFileSync(Path.join(dir, "first", "real.yaml"), "default: allow\nrules: []\n")
+        Fs.writeFileSync(Path.join(dir, "second", "real.yaml"), "default: allow\nrules: []\n")
+        Fs.symlinkSync(Path.join(dir, "first", "real.yaml"), file)
+        const source = PolicySourceNode.make(file)
+        const edited = yield* firstChangeAfter(source, () =>
+          Fs.writeFileSync(Path.join(dir, "first", "real.yaml"), "default: deny\nrules: []\n")
+        )
+        expect(edited._tag === "Some" && edited.value).toBe("file changed")
+        // Pointed at another folder (replaced by rename, as `ln -sfn` does not): that folder's edits are seen now.
+        const changes = yield* Stream.take(source.changes, 2).pipe(
+          Stream.runCollect,
+          Effect.timeout("5 seconds"),
+          Effect.forkChild
+        )
+        yield* Effect.sleep("100 millis")
+        Fs.symlinkSync(Path.join(dir, "second", "real.yaml"), Path.join(dir, "etc", "link.tmp"))
+        Fs.renameSync(Path.join(dir, "etc", "link.tmp"), file)
+        yield* Effect.sleep("300 millis")
+        Fs.writeFileSync(Path.join(dir, "second", "real.yaml"), "default: deny\nrules: []\n")
+        expect(yield* Fiber.join(changes)).toEqual(["file changed", "file changed"])
+      })
+  )
+
+  it.live("does not report a change of another file in the folder", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "policy.yaml")
+      Fs.writeFileSync(file, "default: allow\nrules: []\n")
+      const source = PolicySourceNode.make(file)
+      const quiet = yield* firstChangeAfter(source, () => Fs.writeFileSync(Path.join(dir, "notes.txt"), "x")).pipe(
+        Effect.timeoutOption("600 millis")
+      )
+      expect(quiet._tag).toBe("None")
+    })
+  )
+
   it.live("reports SIGHUP, and the process survives it", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir

@@ -1,7 +1,8 @@
 /**
  * authz-policy in front of a private Engine 20.10 started with `--authorization-plugin NAME`, served by
- * `dpk serve authz-policy` as its own process with examples/authz-policy/baseline.yaml as shipped (the policy
- * file is a link to a copy of it, so the SIGHUP test can change the copy without touching the example).
+ * `dpk serve authz-policy --no-watch` as its own process with examples/authz-policy/baseline.yaml as shipped (the
+ * policy file is a link to a copy of it, so the SIGHUP tests can change the copy without touching the example; with
+ * `--no-watch` only the signal applies a change, so each SIGHUP test shows the signal at work).
  */
 import { DockerEngine } from "@docker-plugin-kit/testkit"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -26,7 +27,7 @@ Fs.mkdirSync(Path.dirname(realPolicy))
 Fs.writeFileSync(realPolicy, baseline)
 Fs.symlinkSync(realPolicy, policyLink)
 
-const serveArgs = ["authz-policy", "--name", name, "--policy", policyLink]
+const serveArgs = ["authz-policy", "--name", name, "--policy", policyLink, "--no-watch"]
 // The daemon looks its authorization plugins up at start: the plugin listens first (only where the engine can run).
 let plugin: Spawned | undefined = Result.isSuccess(DockerEngine.findTools()) ? await spawnServe(serveArgs) : undefined
 let output = ""
@@ -79,7 +80,7 @@ const callDaemon = (
       })
   )
 
-/** Writes the policy, and tells the plugin to load it (the link hides the change from its watch: only the signal). */
+/** Writes the policy, and tells the plugin to load it (served with --no-watch: only the signal applies a change). */
 const reload = (text: string) => {
   Fs.writeFileSync(realPolicy, text)
   process.kill(plugin!.child.pid!, "SIGHUP")
@@ -473,7 +474,7 @@ rules:
     Effect.gen(function* () {
       const volume = `dpk-authz-${Date.now()}`
       yield* engine.docker("volume", "create", `${volume}-before`)
-      // The real file lives in another folder than the watched link: only SIGHUP tells the plugin.
+      // Served with --no-watch: only SIGHUP tells the plugin.
       Fs.writeFileSync(
         realPolicy,
         `${baseline}\n  - name: frozen-volumes\n    decision: deny\n    message: volumes are frozen\n    routes: [volumes/create]\n`
