@@ -38,11 +38,23 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
   })
 
   it.live(
-    "enabled, then named in authorization-plugins by a reload: --privileged and a bind mount of /etc denied with the policy's messages, a plain run allowed; a policy changed on the host applies by itself; kept across a daemon restart; disabled, it decides no more",
+    "enabled, then named in authorization-plugins by a reload: --privileged and a bind mount of /etc denied with the policy's messages, a plain run allowed, each decision in an audit file on the host; a policy changed on the host applies by itself; kept across a daemon restart; disabled, it decides no more",
     () =>
       Effect.gen(function* () {
         const dir = Path.join(base, "plugin")
-        const packaged = dpk("package", "authz-policy", "--name", name, "--out", dir)
+        // The audit goes to a file in a host folder mounted into the plugin.
+        const auditDir = Path.join(base, "audit")
+        Fs.mkdirSync(auditDir)
+        const packaged = dpk(
+          "package",
+          "authz-policy",
+          "--name",
+          name,
+          "--out",
+          dir,
+          "--mount",
+          `${auditDir}:/var/log/dpk-authz`
+        )
         expect(packaged.status, packaged.stderr).toBe(0)
         const config = JSON.parse(Fs.readFileSync(Path.join(dir, "config.json"), "utf8"))
         expect(config.Interface.Types).toEqual(["docker.authz/1.0"])
@@ -52,7 +64,8 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
             Destination: "/etc/docker-plugin-kit/authz-policy",
             Settable: ["source"],
             Options: ["rbind", "ro"]
-          })
+          }),
+          expect.objectContaining({ Source: auditDir, Destination: "/var/log/dpk-authz", Settable: ["source"] })
         ])
         expect(config.Args.Value).toEqual(["--policy", "/etc/docker-plugin-kit/authz-policy/policy.yaml"])
 
@@ -61,6 +74,12 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
         Fs.copyFileSync(baseline, Path.join(policyDir, "policy.yaml"))
         yield* engine.docker("plugin", "create", plugin, dir)
         yield* engine.docker("plugin", "set", plugin, `mount0.source=${policyDir}`)
+        yield* engine.docker(
+          "plugin",
+          "set",
+          plugin,
+          "args=--policy /etc/docker-plugin-kit/authz-policy/policy.yaml --audit-file /var/log/dpk-authz/audit.log"
+        )
         yield* engine.docker("plugin", "enable", plugin)
 
         const privileged = () =>
@@ -96,6 +115,13 @@ describe.skipIf(shared.engine === undefined)("authz-policy as a managed plugin o
         )
         expect(etc.exitCode).not.toBe(0)
         expect(etc.stderr).toContain("bind mounts of /, /etc and the Docker socket are not allowed (baseline policy)")
+        // Each decision is a line of the audit file on the host (written just after its answer), denials with their rule.
+        const auditFile = Path.join(auditDir, "audit.log")
+        const audited = () => (Fs.existsSync(auditFile) ? Fs.readFileSync(auditFile, "utf8") : "")
+        for (let i = 0; i < 20 && !audited().includes("rule=no-host-root-etc"); i++) yield* Effect.sleep("100 millis")
+        expect(audited()).toMatch(/route=containers\/create rule=no-privileged decision=deny/)
+        expect(audited()).toMatch(/route=containers\/create rule=no-host-root-etc-or-docker-socket decision=deny/)
+        expect(audited()).toMatch(/route=_ping rule=default decision=allow/)
         expect(
           yield* engine.docker("run", "--rm", "--network", "none", engine.image, "echo", "allowed by the policy")
         ).toBe("allowed by the policy")

@@ -20,6 +20,7 @@ import * as Result from "effect/Result"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import * as AuditFile from "./AuditFile.ts"
 import * as AuditLog from "./AuditLog.ts"
 import * as Policy from "./Policy.ts"
 import * as PolicyEval from "./PolicyEval.ts"
@@ -238,20 +239,31 @@ export const layer = (options: Options = {}): Layer.Layer<Authorization.Authoriz
 export interface NodeOptions extends Options {
   /** Reload when the file changes, as well as on SIGHUP (default `true`); `false`: on SIGHUP only. */
   readonly watch?: boolean
+  /** Append the audit to this file (`AuditFile`, reopened on SIGHUP) instead of standard output; ignored with `audit`. */
+  readonly auditFile?: string
 }
 
 /**
  * The driver reading the policy file `file` (reloaded on SIGHUP and, unless `watch` is off, when the file changes;
- * a file changed less than `settle` ago is read once it has been left alone that long).
+ * a file changed less than `settle` ago is read once it has been left alone that long). Fails to build when
+ * `auditFile` cannot be opened.
  *
  * @since 0.1.0
  */
-export const layerNode = (file: string, options: NodeOptions = {}): Layer.Layer<Authorization.Authorization> =>
-  layer(options).pipe(
-    Layer.provide(
-      PolicySourceNode.layer(file, {
-        ...(options.settle === undefined ? {} : { quiet: options.settle }),
-        ...(options.watch === undefined ? {} : { watch: options.watch })
-      })
-    )
-  )
+export const layerNode = (
+  file: string,
+  options: NodeOptions = {}
+): Layer.Layer<Authorization.Authorization, AuditFile.AuditFileUnusable> => {
+  const source = PolicySourceNode.layer(file, {
+    ...(options.settle === undefined ? {} : { quiet: options.settle }),
+    ...(options.watch === undefined ? {} : { watch: options.watch })
+  })
+  const { auditFile } = options
+  const driver =
+    auditFile === undefined || options.audit !== undefined
+      ? layer(options)
+      : Layer.unwrap(
+          Effect.map(Effect.flatMap(AuditFile.open(auditFile), AuditLog.make), (audit) => layer({ ...options, audit }))
+        )
+  return driver.pipe(Layer.provide(source))
+}

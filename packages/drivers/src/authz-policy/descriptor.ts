@@ -5,6 +5,7 @@
  */
 import { Authorization } from "@docker-plugin-kit/protocol"
 import * as Flag from "effect/cli/Flag"
+import * as Option from "effect/Option"
 import * as Descriptor from "../Descriptor.ts"
 
 /**
@@ -32,12 +33,22 @@ export const descriptor = Descriptor.make({
     watch: Flag.Boolean("watch").pipe(
       Flag.withDescription("Reload when the policy file changes, as well as on SIGHUP (--no-watch: on SIGHUP only)"),
       Flag.withDefault(true)
+    ),
+    auditFile: Flag.String("audit-file").pipe(
+      Flag.withDescription(
+        "Append the audit lines to this file instead of standard output (created 0600, never through a link; reopened on SIGHUP, for logrotate)"
+      ),
+      Flag.optional
     )
   },
-  layer: ({ policy, watch }) =>
+  layer: ({ policy, watch, auditFile }) =>
     Descriptor.load(
       () => import("./AuthzPolicy.ts"),
-      (AuthzPolicy) => AuthzPolicy.layerNode(policy, { watch })
+      (AuthzPolicy) =>
+        AuthzPolicy.layerNode(
+          policy,
+          Option.match(auditFile, { onNone: () => ({ watch }), onSome: (auditFile) => ({ watch, auditFile }) })
+        )
     ),
   // The policy stays on the host, not in the rootfs: editing it needs no new plugin, and the folder is watched.
   managed: {

@@ -110,4 +110,62 @@ describe("dpk serve authz-policy", () => {
       expect(output).toMatch(/authz-policy: loaded 0 rules from .* \(file changed\)/)
     })
   )
+
+  it.live("with --audit-file, audits to that file, reopened on SIGHUP, and refuses to start on a link there", () =>
+    Effect.gen(function* () {
+      const socket = Path.join(dir, "audit.sock")
+      const folder = Fs.mkdtempSync(Path.join(dir, "audit-"))
+      const audit = Path.join(folder, "audit.log")
+      const policy = ["--policy", baselinePath, "--socket", socket]
+      const served = yield* Effect.acquireRelease(
+        Effect.promise(() => spawnServe(["authz-policy", ...policy, "--audit-file", audit])),
+        (s) => Effect.promise(() => s.stop())
+      )
+      let output = ""
+      served.child.stdout?.on("data", (d) => (output += d))
+      const client = yield* ConformanceSuites.running(socket)
+      const ask = client.exchange("/AuthZPlugin.AuthZReq", ping)
+      const auditLines = (file: string) =>
+        Effect.gen(function* () {
+          const read = () => (Fs.existsSync(file) ? Fs.readFileSync(file, "utf8") : "")
+          for (let i = 0; i < 50 && !read().includes("decision="); i++) yield* Effect.sleep("20 millis")
+          return read()
+        })
+      yield* ask
+      expect(yield* auditLines(audit)).toMatch(/message="authz decision".* route=info rule=default decision=allow\n$/)
+      expect(output).not.toContain("authz decision")
+      // Rotated: moved away, then SIGHUP; the next decision lands in a new file.
+      Fs.renameSync(audit, `${audit}.1`)
+      served.child.kill("SIGHUP")
+      yield* Effect.sleep("200 millis")
+      yield* ask
+      expect((yield* auditLines(audit)).match(/decision=/g)).toHaveLength(1)
+      expect(Fs.readFileSync(`${audit}.1`, "utf8").match(/decision=/g)).toHaveLength(1)
+
+      // A link planted at the path stops the start, naming the file and why.
+      const planted = Path.join(folder, "planted.log")
+      Fs.symlinkSync(Path.join(folder, "target"), planted)
+      const refused = ChildProcess.spawnSync(
+        process.execPath,
+        [
+          "--conditions=@docker-plugin-kit/source",
+          cliBin,
+          "serve",
+          "authz-policy",
+          "--policy",
+          baselinePath,
+          "--socket",
+          Path.join(dir, "refused.sock"),
+          "--audit-file",
+          planted
+        ],
+        { encoding: "utf8", timeout: 30_000 }
+      )
+      expect(refused.status).not.toBe(0)
+      expect(refused.stdout + refused.stderr).toContain(
+        `cannot write the audit to ${planted}: a symlink, not a regular file`
+      )
+      expect(Fs.existsSync(Path.join(folder, "target"))).toBe(false)
+    })
+  )
 })

@@ -1,0 +1,181 @@
+import { AuditFile, AuditLog, type AuthzPolicy } from "@docker-plugin-kit/drivers"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-audit-file-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const entry = (rule: string): AuthzPolicy.AuditEntry => ({
+  user: "alice",
+  method: "POST",
+  route: "containers/create",
+  rule,
+  decision: "deny"
+})
+
+/** Waits until `file` holds `count` lines (the audit writes after the turn, the file stream a little later). */
+const linesOf = (file: string, count: number) =>
+  Effect.gen(function* () {
+    const read = () =>
+      Fs.existsSync(file)
+        ? Fs.readFileSync(file, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+        : []
+    for (let i = 0; i < 100 && read().length < count; i++) yield* Effect.sleep("20 millis")
+    return read()
+  })
+
+/** Whether this process can mount a tmpfs (as root, outside a restricted container). */
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return false
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-audit-mount-"))
+  try {
+    ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
+    ChildProcess.execFileSync("umount", [dir])
+    return true
+  } catch {
+    return false
+  } finally {
+    Fs.rmdirSync(dir)
+  }
+})()
+
+describe("AuditFile", () => {
+  it.live("appends each decision's line to the file, created readable by its owner only, keeping what it held", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "audit.log")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const audit = yield* AuditLog.make(yield* AuditFile.open(file))
+          yield* audit(entry("first"))
+          expect(yield* linesOf(file, 1)).toHaveLength(1)
+        })
+      )
+      expect(Fs.statSync(file).mode & 0o777).toBe(0o600)
+      // Opened again: appended after the first line, and the scope's close wrote the queued second line.
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const audit = yield* AuditLog.make(yield* AuditFile.open(file))
+          yield* audit(entry("second"))
+        })
+      )
+      const lines = Fs.readFileSync(file, "utf8").trimEnd().split("\n")
+      expect(lines.map((l) => /rule=(\S+)/.exec(l)?.[1])).toEqual(["first", "second"])
+    })
+  )
+
+  it.live(
+    "refuses a symlink, a FIFO, a folder and a hard-linked file, without blocking and leaving them as they were",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const outside = Path.join(dir, "outside.txt")
+        Fs.writeFileSync(outside, "untouched\n")
+        Fs.symlinkSync(outside, Path.join(dir, "link.log"))
+        ChildProcess.execFileSync("mkfifo", [Path.join(dir, "fifo.log")])
+        Fs.mkdirSync(Path.join(dir, "folder.log"))
+        Fs.linkSync(outside, Path.join(dir, "hard.log"))
+        const reasonOf = (name: string) =>
+          Effect.map(
+            Effect.flip(Effect.scoped(AuditFile.open(Path.join(dir, name)))).pipe(Effect.timeout("3 seconds")),
+            (e) => e.message
+          )
+        expect(yield* reasonOf("link.log")).toBe(
+          `cannot write the audit to ${Path.join(dir, "link.log")}: a symlink, not a regular file`
+        )
+        expect(yield* reasonOf("fifo.log")).toMatch(/fifo\.log: (a FIFO, not a regular file|.*ENXIO.*)$/)
+        expect(yield* reasonOf("folder.log")).toMatch(/folder\.log: .*EISDIR/)
+        expect(yield* reasonOf("hard.log")).toMatch(/hard\.log: a file with 2 hard links: another name shares it$/)
+        expect(Fs.readFileSync(outside, "utf8")).toBe("untouched\n")
+      })
+  )
+
+  it.live("reopens the path on SIGHUP, as logrotate expects: later lines go to the new file", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "audit.log")
+      const audit = yield* AuditLog.make(yield* AuditFile.open(file))
+      yield* audit(entry("before"))
+      expect(yield* linesOf(file, 1)).toHaveLength(1)
+      Fs.renameSync(file, `${file}.1`)
+      process.kill(process.pid, "SIGHUP")
+      yield* Effect.sleep("100 millis")
+      yield* audit(entry("after"))
+      expect((yield* linesOf(file, 1))[0]).toContain("rule=after")
+      expect(Fs.readFileSync(`${file}.1`, "utf8")).toContain("rule=before")
+      expect(Fs.readFileSync(`${file}.1`, "utf8")).not.toContain("rule=after")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("keeps writing to the file it has when a reopen is refused, and says why", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "audit.log")
+      const warnings: Array<string> = []
+      const audit = yield* AuditLog.make(yield* AuditFile.open(file, (line) => warnings.push(line)))
+      Fs.renameSync(file, `${file}.1`)
+      // Planted where the rotated file was: the reopen must not follow it.
+      Fs.symlinkSync(Path.join(dir, "elsewhere.txt"), file)
+      process.kill(process.pid, "SIGHUP")
+      yield* Effect.sleep("100 millis")
+      yield* audit(entry("kept"))
+      expect((yield* linesOf(`${file}.1`, 1))[0]).toContain("rule=kept")
+      expect(Fs.existsSync(Path.join(dir, "elsewhere.txt"))).toBe(false)
+      expect(warnings.join("")).toContain(
+        `cannot reopen the audit file ${file} (SIGHUP): a symlink, not a regular file; lines go to the file opened before`
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("stops listening for SIGHUP once its scope closes", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const before = process.listenerCount("SIGHUP")
+      yield* Effect.scoped(AuditFile.open(Path.join(dir, "audit.log")))
+      expect(process.listenerCount("SIGHUP")).toBe(before)
+    })
+  )
+
+  it.live.skipIf(!canMount)("drops and counts lines while the disk is full, and writes again once there is room", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      yield* Effect.acquireRelease(
+        Effect.sync(() => ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir])),
+        () => Effect.sync(() => ChildProcess.execFileSync("umount", [dir]))
+      )
+      const file = Path.join(dir, "audit.log")
+      const warnings: Array<string> = []
+      const audit = yield* AuditLog.make(yield* AuditFile.open(file), (line) => warnings.push(line))
+      Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc(4096))
+      yield* audit(entry("lost"))
+      for (let i = 0; i < 100 && warnings.length === 0; i++) yield* Effect.sleep("20 millis")
+      expect(warnings.join("")).toContain("the audit output takes no more lines")
+      Fs.rmSync(Path.join(dir, "filler"))
+      // The failed stream is replaced at most once a second: write until a line lands.
+      let written = 1
+      let lines: Array<string> = []
+      for (let i = 0; i < 30 && lines.length === 0; i++) {
+        yield* audit(entry(`back-${written++}`))
+        yield* Effect.sleep("100 millis")
+        lines = Fs.readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      }
+      // Every line is either in the file or in the count the file's first line gives.
+      const dropped = Number(
+        /^.*level=WARN message="authz audit lines dropped: the output took no more" dropped=(\d+)$/.exec(lines[0]!)?.[1]
+      )
+      expect(dropped).toBeGreaterThanOrEqual(1)
+      expect(dropped + lines.length - 1).toBe(written)
+      expect(lines.at(-1)).toContain(`rule=back-${written - 1}`)
+    }).pipe(Effect.scoped)
+  )
+})
