@@ -48,7 +48,9 @@ export const commands = {
   /** `dpk package`: a managed (v2) plugin folder. */
   package: plain(() => import("./commands/package.ts")),
   /** `dpk init`: a new plugin project from a template. */
-  init: plain(() => import("./commands/init.ts"))
+  init: plain(() => import("./commands/init.ts")),
+  /** `dpk policy`: authz-policy policy files checked and tried without a daemon. */
+  policy: plain(() => import("./commands/policy.ts"))
 } as const
 
 /**
