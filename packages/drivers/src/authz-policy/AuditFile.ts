@@ -7,10 +7,12 @@
  * never a file with a second hard link (one planted there would have audit lines appended to whatever it links), and
  * created readable by its owner only. A file that cannot be opened so at start stops the start.
  *
- * SIGHUP reopens the path, as `logrotate`'s `postrotate` expects: lines queued before go to the file opened before,
- * later ones to the new file. A reopen that fails keeps the old file and says why on standard error. After a write
- * fails (a full disk), lines are dropped and counted (`AuditLog`) and the path is opened again, at most once a second,
- * until a write succeeds.
+ * Texts are written one after the other, in the order they were given, to the file open at the time: SIGHUP opens
+ * the path again, as `logrotate`'s `postrotate` expects, and the texts not yet written go to the new file (a reopen
+ * that fails keeps the file open before, and says so on standard error). A write that fails (a full disk) fails
+ * that text alone (`AuditLog` counts it as dropped); the file stays open and the next text is tried. A record cut
+ * short, by a failed write or by a crash before this start, is ended before the next one, so each line stays one
+ * record.
  *
  * @since 0.1.0
  */
@@ -35,15 +37,18 @@ export class AuditFileUnusable extends Schema.TaggedError<AuditFileUnusable>()("
   }
 }
 
+// Read and write: the last byte is read at open (a record cut short); O_APPEND puts every write at the end.
 const flags =
-  Fs.constants.O_WRONLY |
-  Fs.constants.O_APPEND |
-  Fs.constants.O_CREAT |
-  Fs.constants.O_NOFOLLOW |
-  Fs.constants.O_NONBLOCK
+  Fs.constants.O_RDWR | Fs.constants.O_APPEND | Fs.constants.O_CREAT | Fs.constants.O_NOFOLLOW | Fs.constants.O_NONBLOCK
+
+/** An open audit file: its descriptor, and whether what was last written to it ends a line. */
+interface OpenFile {
+  readonly fd: number
+  lineEnded: boolean
+}
 
 /** Opens `path` for appending, or throws an Error saying why it is not a file to append audit lines to. */
-const openFile = (path: string): Fs.WriteStream => {
+const openFile = (path: string): OpenFile => {
   let fd: number
   try {
     fd = Fs.openSync(path, flags, 0o600)
@@ -52,28 +57,29 @@ const openFile = (path: string): Fs.WriteStream => {
     // O_NOFOLLOW's refusal of a link reads ELOOP: name the cause.
     throw new Error(error.code === "ELOOP" ? "a symlink, not a regular file" : error.message)
   }
-  const stats = Fs.fstatSync(fd)
-  const refusal = !stats.isFile()
-    ? `${FileKind.of(stats)}, not a regular file`
-    : stats.nlink > 1
-      ? `a file with ${stats.nlink} hard links: another name shares it`
-      : undefined
-  if (refusal !== undefined) {
+  try {
+    const stats = Fs.fstatSync(fd)
+    if (!stats.isFile()) throw new Error(`${FileKind.of(stats)}, not a regular file`)
+    if (stats.nlink > 1) throw new Error(`a file with ${stats.nlink} hard links: another name shares it`)
+    // A last record cut short (a crash mid-write): the next text starts on a line of its own.
+    const last = Buffer.alloc(1)
+    const lineEnded = stats.size === 0 || (Fs.readSync(fd, last, 0, 1, stats.size - 1) === 1 && last[0] === 0x0a)
+    return { fd, lineEnded }
+  } catch (e) {
     Fs.closeSync(fd)
-    throw new Error(refusal)
+    throw e
   }
-  const stream = Fs.createWriteStream(path, { fd, autoClose: true })
-  // A failed write destroys the stream; `write` below sees it and its callback gets the error.
-  stream.on("error", () => {})
-  return stream
 }
 
-/** How long after a failed write the path may be opened again. */
-const retryMillis = 1000
+interface Pending {
+  readonly text: string
+  readonly done: (error?: Error | null) => void
+}
 
 /**
- * The `AuditLog.Write` appending to `path`, reopened on SIGHUP; the file is closed, after its queued lines are
- * written, when the scope closes. `warn` hears about reopens that fail.
+ * The `AuditLog.Write` appending to `path`, reopened on SIGHUP; when the scope closes, the texts given are written
+ * and the file closed (5 seconds at most: a file system that stopped answering does not hold the shutdown). `warn`
+ * hears about reopens that fail.
  *
  * @since 0.1.0
  */
@@ -85,44 +91,76 @@ export const open = (
     Effect.try({
       try: () => {
         let current = openFile(path)
-        let failedAt = 0
-        const reopen = (why: string) => {
+        const queue: Array<Pending> = []
+        let queuedBytes = 0
+        let writing = false
+        let onIdle: (() => void) | undefined
+        // Files replaced by a reopen, closed once no write to them is in flight.
+        const retired: Array<OpenFile> = []
+
+        const closeRetired = () => {
+          for (const file of retired.splice(0)) Fs.close(file.fd, () => {})
+        }
+        const next = () => {
+          const item = queue.shift()
+          if (item === undefined) {
+            writing = false
+            closeRetired()
+            onIdle?.()
+            return
+          }
+          writing = true
+          queuedBytes -= item.text.length
+          const file = current
+          const bytes = Buffer.from(file.lineEnded ? item.text : `\n${item.text}`, "utf8")
+          const writeFrom = (offset: number) =>
+            Fs.write(file.fd, bytes, offset, bytes.length - offset, null, (error, written) => {
+              if (error) {
+                // Part of it may be in the file: the next text starts a line of its own.
+                if (offset > 0) file.lineEnded = false
+                item.done(error)
+                return next()
+              }
+              const end = offset + written
+              if (end < bytes.length) return writeFrom(end)
+              file.lineEnded = bytes[bytes.length - 1] === 0x0a
+              item.done(null)
+              next()
+            })
+          writeFrom(0)
+        }
+        const reopen = () => {
           try {
             const previous = current
             current = openFile(path)
-            previous.end()
+            retired.push(previous)
+            if (!writing) closeRetired()
           } catch (e) {
             warn(
-              `${new Date().toISOString()} authz-policy: cannot reopen the audit file ${path} (${why}): ${(e as Error).message}; lines go to the file opened before\n`
+              `${new Date().toISOString()} authz-policy: cannot reopen the audit file ${path} (SIGHUP): ${(e as Error).message}; lines go to the file opened before\n`
             )
           }
         }
-        const onHangup = () => reopen("SIGHUP")
-        process.on("SIGHUP", onHangup)
+        process.on("SIGHUP", reopen)
         const write: AuditLog.Write = (text, done) => {
-          if (current.destroyed && Date.now() - failedAt >= retryMillis) {
-            failedAt = Date.now()
-            reopen("after a failed write")
-          }
-          if (current.destroyed || current.writableLength > AuditLog.maxPending) return false
-          current.write(text, (error) => {
-            if (error) failedAt = Date.now()
-            done(error)
-          })
+          if (queuedBytes > AuditLog.maxPending) return false
+          queue.push({ text, done })
+          queuedBytes += text.length
+          if (!writing) next()
           return true
         }
-        // A file system that stops answering (a dead NFS server) holds the shutdown 5 seconds at most.
-        const close = () =>
-          Effect.callback<void>((resume) => {
-            process.off("SIGHUP", onHangup)
-            const last = current
-            if (last.closed) return resume(Effect.void)
-            last.once("close", () => resume(Effect.void))
-            last.end()
-          }).pipe(Effect.timeout("5 seconds"), Effect.ignore)
+        const close = Effect.callback<void>((resume) => {
+          process.off("SIGHUP", reopen)
+          const finish = () => {
+            onIdle = undefined
+            Fs.close(current.fd, () => resume(Effect.void))
+          }
+          if (writing) onIdle = finish
+          else finish()
+        }).pipe(Effect.timeout("5 seconds"), Effect.ignore)
         return { write, close }
       },
       catch: (e) => new AuditFileUnusable({ path, reason: (e as Error).message })
     }),
-    (file) => file.close()
+    (file) => file.close
   ).pipe(Effect.map((file) => file.write))

@@ -86,54 +86,106 @@ const linkTarget = (file: string): string | undefined => {
   }
 }
 
-/** Watches `folder` for `onEvent`; undefined when it cannot be watched. A folder that goes away ends the watch. */
-const watchFolder = (folder: string, onEvent: (changed: string | null) => void): Fs.FSWatcher | undefined => {
+/** The inode of a folder, `undefined` when there is none at that path. */
+const folderInode = (folder: string): bigint | undefined => {
   try {
-    const watcher = Fs.watch(folder, { persistent: false }, (_event, changed) => onEvent(changed))
-    watcher.on("error", () => watcher.close())
-    return watcher
+    return Fs.statSync(folder, { bigint: true }).ino
   } catch {
     return undefined
   }
 }
 
+/** A watch of one folder for the entry `name`, and the folder it was made on (a path names another once replaced). */
+interface FolderWatch {
+  readonly folder: string
+  readonly name: string
+  readonly inode: bigint | undefined
+  readonly watcher: Fs.FSWatcher | undefined
+  /** Set once the watcher closed (its folder went away, or it was replaced). */
+  readonly closed: { value: boolean }
+}
+
+const closeWatch = (watch: FolderWatch | undefined) => watch?.watcher?.close()
+
+/**
+ * The watch of `name` in `folder`: `previous` while it still watches the folder at that path, else a new one (none
+ * when the folder cannot be watched: missing, or gone since). A folder that goes away ends its watch.
+ */
+const rewatch = (
+  previous: FolderWatch | undefined,
+  folder: string,
+  name: string,
+  onEvent: (entry: string | null, name: string) => void
+): FolderWatch => {
+  const inode = folderInode(folder)
+  if (previous !== undefined && previous.folder === folder && previous.name === name && previous.inode === inode) {
+    if (!previous.closed.value || inode === undefined) return previous
+  }
+  closeWatch(previous)
+  const closed = { value: true }
+  if (inode === undefined) return { folder, name, inode, watcher: undefined, closed }
+  try {
+    const watcher = Fs.watch(folder, { persistent: false }, (_event, entry) => onEvent(entry, name))
+    closed.value = false
+    watcher.on("close", () => {
+      closed.value = true
+    })
+    watcher.on("error", () => watcher.close())
+    return { folder, name, inode, watcher, closed }
+  } catch {
+    return { folder, name, inode, watcher: undefined, closed }
+  }
+}
+
+/**
+ * How often the file is looked at besides the watches: the safety net for what a folder watch cannot see (a link
+ * swapped in a folder above the file's, a watched folder replaced or created later, a network file system).
+ *
+ * @since 0.1.0
+ */
+export const pollInterval = Duration.seconds(1)
+
 /**
  * Changes of the file, from watching its folder and, when the path is a link into another folder, that folder too
  * (an edit in place of the link's target). An event for the file's own name is a change. Any other event in either
- * folder is one when the file's identity moved: that is how a link swapped somewhere in the path is seen, such as
+ * folder is one when the file's identity moved: that is how a link swapped in the file's folder is seen, such as
  * the `..data` link a Kubernetes ConfigMap or Secret volume renames over on each update, which changes no entry
- * named like the file. The target's folder is followed when the link comes to point elsewhere.
+ * named like the file. Every `pollInterval` the identity is compared too, and the watches made again where the
+ * folders they watched are no longer at their paths.
  */
 const fileChanges = (file: string) =>
   Stream.callback<string>((queue) =>
     Effect.acquireRelease(
       Effect.sync(() => {
-        const name = Path.basename(file)
         let seen = identity(file)
-        let target: { readonly file: string; readonly watcher: Fs.FSWatcher | undefined } | undefined
+        let own: FolderWatch | undefined
+        let target: FolderWatch | undefined
+        const follow = () => {
+          own = rewatch(own, Path.dirname(file), Path.basename(file), onEvent)
+          const real = linkTarget(file)
+          if (real === undefined) {
+            closeWatch(target)
+            target = undefined
+          } else target = rewatch(target, Path.dirname(real), Path.basename(real), onEvent)
+        }
         const changed = () => {
           seen = identity(file)
           follow()
           Queue.offerUnsafe(queue, "file changed")
         }
-        const onEvent = (entry: string | null, ownName: string) => {
-          if (entry === null || entry === ownName) changed()
-          else if (identity(file) !== seen) changed()
+        function onEvent(entry: string | null, name: string) {
+          if (entry === null || entry === name || identity(file) !== seen) changed()
         }
-        const follow = () => {
-          const real = linkTarget(file)
-          if (real === target?.file) return
-          target?.watcher?.close()
-          target =
-            real === undefined
-              ? undefined
-              : { file: real, watcher: watchFolder(Path.dirname(real), (entry) => onEvent(entry, Path.basename(real))) }
-        }
-        const own = watchFolder(Path.dirname(file), (entry) => onEvent(entry, name))
         follow()
+        const poll = setInterval(() => {
+          follow()
+          if (identity(file) !== seen) changed()
+        }, Duration.toMillis(pollInterval))
+        poll.unref()
         return () => {
-          own?.close()
-          target?.watcher?.close()
+          clearInterval(poll)
+          closeWatch(own)
+          closeWatch(target)
         }
       }),
       (close) => Effect.sync(close)

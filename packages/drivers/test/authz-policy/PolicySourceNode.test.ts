@@ -1,6 +1,6 @@
 import { type PolicySource, PolicySourceNode } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Duration, Effect, Fiber, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -100,6 +100,61 @@ describe("PolicySourceNode", () => {
         Fs.writeFileSync(Path.join(dir, "second", "real.yaml"), "default: deny\nrules: []\n")
         expect(yield* Fiber.join(changes)).toEqual(["file changed", "file changed"])
       })
+  )
+
+  it.live("reports, within its poll, what no folder watch sees: a folder created later, a link swapped above it", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      // The policy's folder does not exist yet when the plugin starts.
+      const later = Path.join(dir, "conf", "policy.yaml")
+      const created = yield* firstChangeAfter(PolicySourceNode.make(later), () => {
+        Fs.mkdirSync(Path.join(dir, "conf"))
+        Fs.writeFileSync(later, "default: allow\nrules: []\n")
+      })
+      expect(created._tag === "Some" && created.value).toBe("file changed")
+      // A release switch (`current -> releases/v2`, renamed over) in a folder above the policy's.
+      for (const release of ["v1", "v2"]) {
+        Fs.mkdirSync(Path.join(dir, "releases", release), { recursive: true })
+        Fs.writeFileSync(Path.join(dir, "releases", release, "policy.yaml"), `default: allow\nrules: [] # ${release}\n`)
+      }
+      Fs.symlinkSync(Path.join("releases", "v1"), Path.join(dir, "current"))
+      const switched = yield* firstChangeAfter(PolicySourceNode.make(Path.join(dir, "current", "policy.yaml")), () => {
+        Fs.symlinkSync(Path.join("releases", "v2"), Path.join(dir, "current.tmp"))
+        Fs.renameSync(Path.join(dir, "current.tmp"), Path.join(dir, "current"))
+      })
+      expect(switched._tag === "Some" && switched.value).toBe("file changed")
+    })
+  )
+
+  it.live("watches the link's target folder again once it is replaced, or deleted and made again, at its path", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      for (const folder of ["etc", "srv"]) Fs.mkdirSync(Path.join(dir, folder))
+      const target = Path.join(dir, "srv", "policy.yaml")
+      Fs.writeFileSync(target, "default: allow\nrules: []\n")
+      const file = Path.join(dir, "etc", "policy.yaml")
+      Fs.symlinkSync(target, file)
+      const source = PolicySourceNode.make(file, { quiet: 0 })
+      // The folder swapped by rename (the link's text stays the same), then, after the poll, an edit in place.
+      const swapped = yield* firstChangeAfter(source, () => {
+        Fs.mkdirSync(Path.join(dir, "srv.new"))
+        Fs.writeFileSync(Path.join(dir, "srv.new", "policy.yaml"), "default: deny\nrules: []\n")
+        Fs.renameSync(Path.join(dir, "srv"), Path.join(dir, "srv.old"))
+        Fs.renameSync(Path.join(dir, "srv.new"), Path.join(dir, "srv"))
+      })
+      expect(swapped._tag).toBe("Some")
+      yield* Effect.sleep(Duration.millis(Duration.toMillis(PolicySourceNode.pollInterval) + 200))
+      const edited = yield* firstChangeAfter(source, () => Fs.appendFileSync(target, "# edited\n"))
+      expect(edited._tag).toBe("Some")
+      // Deleted (the link dangles), then made again.
+      const gone = yield* firstChangeAfter(source, () => Fs.rmSync(Path.join(dir, "srv"), { recursive: true }))
+      expect(gone._tag).toBe("Some")
+      const back = yield* firstChangeAfter(source, () => {
+        Fs.mkdirSync(Path.join(dir, "srv"))
+        Fs.writeFileSync(target, "default: allow\nrules: []\n")
+      })
+      expect(back._tag).toBe("Some")
+    })
   )
 
   it.live("does not report a change of another file in the folder", () =>
