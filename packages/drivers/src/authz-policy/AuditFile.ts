@@ -3,9 +3,11 @@
  * decisions apart from the plugin's other output, ship them with a log agent, and rotate them.
  *
  * The plugin runs as root, so the file is opened as a careful root program opens one in a folder others may write:
- * never through a symbolic link (`O_NOFOLLOW`), never a FIFO or a device (opened without blocking, then checked),
- * never a file with a second hard link (one planted there would have audit lines appended to whatever it links), and
- * created readable by its owner only. A file that cannot be opened so at start stops the start.
+ * the file itself is never a symbolic link (`O_NOFOLLOW`; the folders above it are the operator's choice, and may be
+ * links, as `/var/run` is), never a FIFO or a device (opened without blocking, then checked), never a file with a
+ * second hard link (one planted there would have audit lines appended to whatever it links), and is created readable
+ * by its owner only. A file that cannot be opened so at start stops the start. Opening happens on the event loop, at
+ * start and at SIGHUP only.
  *
  * Texts are written one after the other, in the order they were given, to the file open at the time: SIGHUP opens
  * the path again, as `logrotate`'s `postrotate` expects, and the texts not yet written go to the new file (a reopen

@@ -63,35 +63,51 @@ const signals = Stream.callback<string>((queue) =>
   )
 )
 
-/**
- * What the file is as its path resolves now (links followed): its device, inode, size and times, or the error that
- * stops `stat`. Two equal identities are the same content, as far as a watch can tell.
- */
-const identity = (file: string): string => {
+/** The identity of a `stat` (links followed): device, inode, size and times. Two equal ones are the same content. */
+const identityOf = (s: Fs.BigIntStats): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+
+/** What the file is as its path resolves now, or the error that stops `stat`. */
+const identityNow = (file: string): string => {
   try {
-    const s = Fs.statSync(file, { bigint: true })
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`
+    return identityOf(Fs.statSync(file, { bigint: true }))
   } catch (e) {
     return (e as NodeJS.ErrnoException).code ?? "unreadable"
   }
 }
 
-/** The file the path resolves to, when links lead it into another folder than the path's own. */
-const linkTarget = (file: string): string | undefined => {
-  try {
-    const real = Fs.realpathSync(file)
-    return Path.dirname(real) === Path.dirname(file) ? undefined : real
-  } catch {
-    return undefined
-  }
+/**
+ * What the watch needs to know of the path, read off the event loop (a network mount that stops answering holds a
+ * thread of libuv's pool, not the plugin's answers): the file's identity, the file its path resolves to when links
+ * lead into another folder, and the inodes of both folders (`undefined` where there is none).
+ */
+interface PathFacts {
+  readonly identity: string
+  readonly target: string | undefined
+  readonly ownFolder: bigint | undefined
+  readonly targetFolder: bigint | undefined
 }
 
-/** The inode of a folder, `undefined` when there is none at that path. */
-const folderInode = (folder: string): bigint | undefined => {
-  try {
-    return Fs.statSync(folder, { bigint: true }).ino
-  } catch {
-    return undefined
+const inodeOf = (folder: string): Promise<bigint | undefined> =>
+  Fs.promises.stat(folder, { bigint: true }).then(
+    (s) => s.ino,
+    () => undefined
+  )
+
+const factsOf = async (file: string): Promise<PathFacts> => {
+  const [identity, real, ownFolder] = await Promise.all([
+    Fs.promises.stat(file, { bigint: true }).then(identityOf, (e: NodeJS.ErrnoException) => e.code ?? "unreadable"),
+    Fs.promises.realpath(file).then(
+      (real) => real,
+      () => undefined
+    ),
+    inodeOf(Path.dirname(file))
+  ])
+  const target = real !== undefined && Path.dirname(real) !== Path.dirname(file) ? real : undefined
+  return {
+    identity,
+    target,
+    ownFolder,
+    targetFolder: target === undefined ? undefined : await inodeOf(Path.dirname(target))
   }
 }
 
@@ -108,16 +124,16 @@ interface FolderWatch {
 const closeWatch = (watch: FolderWatch | undefined) => watch?.watcher?.close()
 
 /**
- * The watch of `name` in `folder`: `previous` while it still watches the folder at that path, else a new one (none
- * when the folder cannot be watched: missing, or gone since). A folder that goes away ends its watch.
+ * The watch of `name` in `folder`, whose inode is now `inode`: `previous` while it still watches that folder, else a
+ * new one (none when the folder cannot be watched: missing, or gone since). A folder that goes away ends its watch.
  */
 const rewatch = (
   previous: FolderWatch | undefined,
   folder: string,
   name: string,
+  inode: bigint | undefined,
   onEvent: (entry: string | null, name: string) => void
 ): FolderWatch => {
-  const inode = folderInode(folder)
   if (previous !== undefined && previous.folder === folder && previous.name === name && previous.inode === inode) {
     if (!previous.closed.value || inode === undefined) return previous
   }
@@ -151,38 +167,58 @@ export const pollInterval = Duration.seconds(1)
  * folder is one when the file's identity moved: that is how a link swapped in the file's folder is seen, such as
  * the `..data` link a Kubernetes ConfigMap or Secret volume renames over on each update, which changes no entry
  * named like the file. Every `pollInterval` the identity is compared too, and the watches made again where the
- * folders they watched are no longer at their paths.
+ * folders they watched are no longer at their paths. One look at a time; what comes during one runs another after.
  */
 const fileChanges = (file: string) =>
   Stream.callback<string>((queue) =>
     Effect.acquireRelease(
       Effect.sync(() => {
-        let seen = identity(file)
+        // Read now, so a change made while the watches are being set up is seen by the first look.
+        let seen = identityNow(file)
         let own: FolderWatch | undefined
         let target: FolderWatch | undefined
-        const follow = () => {
-          own = rewatch(own, Path.dirname(file), Path.basename(file), onEvent)
-          const real = linkTarget(file)
-          if (real === undefined) {
-            closeWatch(target)
-            target = undefined
-          } else target = rewatch(target, Path.dirname(real), Path.basename(real), onEvent)
+        let closed = false
+        let looking = false
+        let again = false
+        let forced = false
+        const look = async () => {
+          looking = true
+          try {
+            do {
+              again = false
+              const facts = await factsOf(file)
+              if (closed) return
+              own = rewatch(own, Path.dirname(file), Path.basename(file), facts.ownFolder, onEvent)
+              if (facts.target === undefined) {
+                closeWatch(target)
+                target = undefined
+              } else {
+                const folder = Path.dirname(facts.target)
+                target = rewatch(target, folder, Path.basename(facts.target), facts.targetFolder, onEvent)
+              }
+              if (forced || facts.identity !== seen) {
+                forced = false
+                seen = facts.identity
+                Queue.offerUnsafe(queue, "file changed")
+              }
+            } while (again && !closed)
+          } finally {
+            looking = false
+          }
         }
-        const changed = () => {
-          seen = identity(file)
-          follow()
-          Queue.offerUnsafe(queue, "file changed")
+        const check = (force: boolean) => {
+          if (force) forced = true
+          if (looking) again = true
+          else void look()
         }
         function onEvent(entry: string | null, name: string) {
-          if (entry === null || entry === name || identity(file) !== seen) changed()
+          check(entry === null || entry === name)
         }
-        follow()
-        const poll = setInterval(() => {
-          follow()
-          if (identity(file) !== seen) changed()
-        }, Duration.toMillis(pollInterval))
+        check(false)
+        const poll = setInterval(() => check(false), Duration.toMillis(pollInterval))
         poll.unref()
         return () => {
+          closed = true
           clearInterval(poll)
           closeWatch(own)
           closeWatch(target)

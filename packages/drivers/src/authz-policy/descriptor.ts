@@ -36,7 +36,7 @@ export const descriptor = Descriptor.make({
     ),
     auditFile: Flag.String("audit-file").pipe(
       Flag.withDescription(
-        "Append the audit lines to this file instead of standard output (created 0600, never through a link; reopened on SIGHUP, for logrotate)"
+        "Append the audit lines to this file instead of standard output (created 0600, refused if it is a link; reopened on SIGHUP, for logrotate)"
       ),
       Flag.optional
     )
