@@ -5,6 +5,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { canMount, mountTmpfs } from "../support/tmpfs.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-audit-file-"))),
@@ -31,21 +32,6 @@ const linesOf = (file: string, count: number) =>
     for (let i = 0; i < 100 && read().length < count; i++) yield* Effect.sleep("20 millis")
     return read()
   })
-
-/** Whether this process can mount a tmpfs (as root, outside a restricted container). */
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return false
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-audit-mount-"))
-  try {
-    ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
-    ChildProcess.execFileSync("umount", [dir])
-    return true
-  } catch {
-    return false
-  } finally {
-    Fs.rmdirSync(dir)
-  }
-})()
 
 describe("AuditFile", () => {
   it.live("appends each decision's line to the file, created readable by its owner only, keeping what it held", () =>
@@ -196,10 +182,7 @@ describe("AuditFile", () => {
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir
-        yield* Effect.acquireRelease(
-          Effect.sync(() => ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", dir])),
-          () => Effect.sync(() => ChildProcess.execFileSync("umount", [dir]))
-        )
+        yield* mountTmpfs(dir, "8k")
         const file = Path.join(dir, "audit.log")
         const warnings: Array<string> = []
         const audit = yield* AuditLog.make(yield* AuditFile.open(file), (line) => warnings.push(line))

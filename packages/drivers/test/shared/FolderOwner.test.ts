@@ -10,6 +10,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { deadPid, liveProcess, zombieProcess } from "../support/processes.ts"
+import { canMount, mountTmpfs } from "../support/tmpfs.ts"
 
 const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-folder-owner-"))
 afterAll(() => Fs.rmSync(base, { recursive: true, force: true }))
@@ -23,20 +24,6 @@ const folder = () => {
 const ownerFile = (dir: string) => Path.join(dir, "owner.pid")
 const read = (dir: string) => Fs.readFileSync(ownerFile(dir), "utf8")
 const hasProc = Fs.existsSync("/proc/sys/kernel/random/boot_id") && Fs.existsSync(`/proc/${process.pid}/stat`)
-/** Whether this process can mount a tmpfs (as root, outside a restricted container). */
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return false
-  const dir = Fs.mkdtempSync(Path.join(base, "mount-"))
-  try {
-    ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir], { stdio: "ignore" })
-    ChildProcess.execFileSync("umount", [dir])
-    return true
-  } catch {
-    return false
-  } finally {
-    Fs.rmdirSync(dir)
-  }
-})()
 /** What this process writes. */
 const mine = () => FolderOwner.format(FolderOwner.recordOf(process.pid, FolderOwner.hostFacts()))
 const otherBoot = "00000000-0000-4000-8000-000000000000"
@@ -265,10 +252,7 @@ describe("FolderOwner.claim on a real folder", () => {
   it.effect.skipIf(!canMount)("leaves no temporary file when writing it fails (a full disk)", () =>
     Effect.gen(function* () {
       const dir = folder()
-      yield* Effect.acquireRelease(
-        Effect.sync(() => ChildProcess.execFileSync("mount", ["-t", "tmpfs", "-o", "size=4k", "tmpfs", dir])),
-        () => Effect.sync(() => ChildProcess.execFileSync("umount", [dir]))
-      )
+      yield* mountTmpfs(dir, "4k")
       // The one page of the file system taken: a new file can be made, not written.
       Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc(4096))
       const error = yield* Effect.flip(FolderOwner.claim(dir))
