@@ -152,14 +152,21 @@ export const open = (
             }
           }
         })
-        socket.once("end", () => {
-          if (open) handlers.onEnd()
-        })
-        socket.once("error", (error) => {
-          if (open) handlers.onEnd(new LogFifoError({ operation: "read", path, reason: error.message }))
+        // Set at EOF, at a read error, and once the socket has closed the descriptor: from then on the number may
+        // name another file this process opens, so nothing reads it again, and the end is told once.
+        let ended = false
+        const end = (error?: LogFifoError) => {
+          if (ended) return
+          ended = true
+          if (open) handlers.onEnd(error)
+        }
+        socket.once("end", () => end())
+        socket.once("error", (error) => end(new LogFifoError({ operation: "read", path, reason: error.message })))
+        socket.once("close", () => {
+          ended = true
         })
         const drain = () => {
-          if (!open) return
+          if (!open || ended) return
           try {
             while (true) {
               const n = Fs.readSync(fd, readBuffer, 0, readBuffer.length, null)
@@ -169,7 +176,7 @@ export const open = (
           } catch (error) {
             const code = (error as NodeJS.ErrnoException).code
             if (code !== "EAGAIN" && code !== "EWOULDBLOCK") {
-              handlers.onEnd(new LogFifoError({ operation: "read", path, reason: reasonOf(error) }))
+              end(new LogFifoError({ operation: "read", path, reason: reasonOf(error) }))
             }
           }
         }

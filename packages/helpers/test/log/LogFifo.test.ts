@@ -78,6 +78,38 @@ describe("LogFifo", () => {
     })
   )
 
+  it.live(
+    "after the end, drain reads nothing more: not the descriptor number, which another file may have by then",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const path = Path.join(dir, "fifo")
+        const daemon = yield* Scope.make()
+        const writer = yield* LogFifo.create(path).pipe(Scope.provide(daemon))
+        const chunks: Array<string> = []
+        const ends: Array<string> = []
+        const reader = yield* LogFifo.open(path, {
+          onChunk: (c) => chunks.push(Buffer.from(c).toString()),
+          onEnd: (error) => ends.push(error === undefined ? "eof" : error.message)
+        })
+        writer.tryWrite(Buffer.from("before"))
+        yield* Scope.close(daemon, Exit.void)
+        for (let i = 0; i < 100 && ends.length === 0; i++) yield* Effect.sleep("10 millis")
+        expect(ends).toEqual(["eof"])
+        // The reader's descriptor is closed: the next files opened take the lowest free numbers, its own among them.
+        const other = Path.join(dir, "other")
+        Fs.writeFileSync(other, "not the container's output")
+        const fds = Array.from({ length: 8 }, () => Fs.openSync(other, "r"))
+        try {
+          reader.drain()
+        } finally {
+          for (const fd of fds) Fs.closeSync(fd)
+        }
+        expect(chunks.join("")).toBe("before")
+        expect(ends).toEqual(["eof"])
+      }).pipe(Effect.scoped)
+  )
+
   it("leaves the pipe for as long as it takes to get half full at the rate it fills, within the bound", () => {
     // 16 KiB in 2 ms: half the 64 KiB pipe in another 4 ms.
     expect(LogFifo.coalesceWait(10, 2, 16 * 1024)).toBe(4)
