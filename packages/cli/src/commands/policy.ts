@@ -95,7 +95,8 @@ const check = Command.make(
  */
 export interface RequestInput {
   readonly request?: string
-  readonly method: string
+  /** Default `GET`. */
+  readonly method?: string
   readonly uri?: string
   readonly body?: string
   readonly user?: string
@@ -103,14 +104,22 @@ export interface RequestInput {
 
 /**
  * The `AuthZReq` body the daemon would send for `input`: read from `input.request` (a file, `-` for standard
- * input), or built from the method, URI, JSON body and user as the daemon builds it (the body base64 with a JSON
- * content type, the user with `TLS` as its authentication method).
+ * input; no other field may be given then), or built from the method, URI, JSON body and user as the daemon builds
+ * it for a request of the Docker CLI (the body base64 with its JSON content type and length, an empty body's length
+ * on a POST, PUT or PATCH, the user with `TLS` as its authentication method).
  *
  * @since 0.1.0
  */
 export const requestOf = (input: RequestInput): Effect.Effect<Authorization.AuthZRequest, BadRequest> =>
   Effect.gen(function* () {
     if (input.request !== undefined) {
+      // The file is the whole request: a flag beside it would describe another one, and be ignored.
+      const described = (["method", "uri", "body", "user"] as const).filter((key) => input[key] !== undefined)
+      if (described.length > 0) {
+        return yield* new BadRequest({
+          reason: `--request gives the whole request: drop ${described.map((key) => `--${key}`).join(", ")}, or --request`
+        })
+      }
       const path = input.request === "-" ? 0 : input.request
       const text = yield* Effect.try({
         try: () => Fs.readFileSync(path, "utf8"),
@@ -138,16 +147,21 @@ export const requestOf = (input: RequestInput): Effect.Effect<Authorization.Auth
         return yield* new BadRequest({ reason: `--body is not JSON (${(e as Error).message})` })
       }
     }
+    const method = (input.method ?? "GET").toUpperCase()
+    // Go's HTTP client, the CLI's, declares an empty body on the methods that take one, and the daemon forwards the
+    // headers: rules reading a body tell "none" from "not forwarded" by them.
+    const headers: Record<string, string> | undefined =
+      input.body !== undefined
+        ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(input.body, "utf8")) }
+        : method === "POST" || method === "PUT" || method === "PATCH"
+          ? { "Content-Length": "0" }
+          : undefined
     return {
-      RequestMethod: input.method.toUpperCase(),
+      RequestMethod: method,
       RequestUri: input.uri,
       ...(input.user === undefined ? {} : { User: input.user, UserAuthNMethod: "TLS" }),
-      ...(input.body === undefined
-        ? {}
-        : {
-            RequestBody: Buffer.from(input.body, "utf8").toString("base64"),
-            RequestHeaders: { "Content-Type": "application/json" }
-          })
+      ...(input.body === undefined ? {} : { RequestBody: Buffer.from(input.body, "utf8").toString("base64") }),
+      ...(headers === undefined ? {} : { RequestHeaders: headers })
     }
   })
 
@@ -199,7 +213,7 @@ const decideCommand = Command.make(
       Flag.withDescription("An AuthZReq body as the daemon sends it, in a file (- for standard input)"),
       Flag.optional
     ),
-    method: Flag.String("method").pipe(Flag.withDescription("The request's HTTP method"), Flag.withDefault("GET")),
+    method: Flag.String("method").pipe(Flag.withDescription("The request's HTTP method (default GET)"), Flag.optional),
     uri: Flag.String("uri").pipe(
       Flag.withDescription("The request's path and query, as the daemon gets it: /v1.41/containers/create?name=x"),
       Flag.optional
@@ -218,7 +232,7 @@ const decideCommand = Command.make(
   (values) =>
     Effect.gen(function* () {
       const raw = yield* requestOf({
-        method: values.method,
+        ...Option.match(values.method, { onNone: () => ({}), onSome: (method) => ({ method }) }),
         ...Option.match(values.request, { onNone: () => ({}), onSome: (request) => ({ request }) }),
         ...Option.match(values.uri, { onNone: () => ({}), onSome: (uri) => ({ uri }) }),
         ...Option.match(values.body, { onNone: () => ({}), onSome: (body) => ({ body }) }),

@@ -24,7 +24,7 @@ describe("dpk policy, in process", () => {
         User: "alice",
         UserAuthNMethod: "TLS",
         RequestBody: Buffer.from(privileged).toString("base64"),
-        RequestHeaders: { "Content-Type": "application/json" }
+        RequestHeaders: { "Content-Type": "application/json", "Content-Length": String(privileged.length) }
       })
       expect(yield* PolicyCommand.requestOf({ method: "GET", uri: "/_ping" })).toEqual({
         RequestMethod: "GET",
@@ -37,7 +37,7 @@ describe("dpk policy, in process", () => {
     Effect.gen(function* () {
       const reason = (input: PolicyCommand.RequestInput) =>
         Effect.map(Effect.flip(PolicyCommand.requestOf(input)), (e) => e.message)
-      expect(yield* reason({ method: "GET" })).toBe("give --uri (or --request FILE)")
+      expect(yield* reason({})).toBe("give --uri (or --request FILE)")
       expect(yield* reason({ method: "GET", uri: "containers/json" })).toBe(
         "--uri must be a path such as /v1.41/containers/create, not containers/json"
       )
@@ -45,15 +45,46 @@ describe("dpk policy, in process", () => {
       const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-policy-request-"))
       try {
         Fs.writeFileSync(Path.join(dir, "wrong.json"), JSON.stringify({ RequestBody: "not base64!" }))
-        expect(yield* reason({ method: "GET", request: Path.join(dir, "wrong.json") })).toMatch(
+        expect(yield* reason({ request: Path.join(dir, "wrong.json") })).toMatch(
           /^--request is not an AuthZReq body: .*RequestBody/
         )
-        expect(yield* reason({ method: "GET", request: Path.join(dir, "missing.json") })).toMatch(
+        expect(yield* reason({ request: Path.join(dir, "missing.json") })).toMatch(
           /^cannot read --request .*missing\.json: ENOENT/
         )
       } finally {
         Fs.rmSync(dir, { recursive: true, force: true })
       }
+    })
+  )
+
+  it.effect(
+    "declares an empty body on a POST without --body, as the CLI's Go client does and the daemon forwards",
+    () =>
+      Effect.gen(function* () {
+        const uri = "/v1.41/services/abc/update?version=3"
+        const built = yield* PolicyCommand.requestOf({ method: "POST", uri })
+        expect(built.RequestHeaders).toEqual({ "Content-Length": "0" })
+        expect((yield* PolicyCommand.requestOf({ uri: "/_ping" })).RequestHeaders).toBeUndefined()
+        // The daemon's request for it, captured: the same decision (without the length, a rule reading the body of
+        // such a route reads "not forwarded" and denies).
+        const policy = yield* PolicyCommand.load(baseline)
+        const daemon = {
+          RequestMethod: "POST",
+          RequestUri: uri,
+          RequestHeaders: { "Content-Length": "0", "User-Agent": "Docker-Client/20.10.24 (linux)" }
+        }
+        const decided = yield* PolicyCommand.decide(policy, daemon)
+        expect(decided.decision).toBe("allow")
+        expect(yield* PolicyCommand.decide(policy, built)).toEqual(decided)
+      })
+  )
+
+  it.effect("refuses flags that describe the request beside --request, which gives the whole of it", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        PolicyCommand.requestOf({ request: "req.json", method: "POST", uri: "/v1.41/containers/create", body: "{}" })
+      )
+      expect(error.message).toBe("--request gives the whole request: drop --method, --uri, --body, or --request")
     })
   )
 

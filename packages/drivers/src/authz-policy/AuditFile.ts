@@ -46,7 +46,23 @@ const flags =
 /** An open audit file: its descriptor, and whether what was last written to it ends a line. */
 interface OpenFile {
   readonly fd: number
-  lineEnded: boolean
+  /**
+   * Whether the file ends a line; unknown until just before the first write to this descriptor, when no write is in
+   * flight: a reopen of the same file during a write that then fails part-way must see the record it cut short.
+   */
+  lineEnded: boolean | undefined
+}
+
+/** Whether the file open as `fd` is empty or ends with a newline (its last byte read; O_APPEND writes at the end). */
+const endsLine = (fd: number): boolean => {
+  try {
+    const size = Fs.fstatSync(fd).size
+    const last = Buffer.alloc(1)
+    return size === 0 || (Fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a)
+  } catch {
+    // Unreadable: a newline too many is an empty line, one too few glues two records.
+    return false
+  }
 }
 
 /** Opens `path` for appending, or throws an Error saying why it is not a file to append audit lines to. */
@@ -63,10 +79,8 @@ const openFile = (path: string): OpenFile => {
     const stats = Fs.fstatSync(fd)
     if (!stats.isFile()) throw new Error(`${FileKind.of(stats)}, not a regular file`)
     if (stats.nlink > 1) throw new Error(`a file with ${stats.nlink} hard links: another name shares it`)
-    // A last record cut short (a crash mid-write): the next text starts on a line of its own.
-    const last = Buffer.alloc(1)
-    const lineEnded = stats.size === 0 || (Fs.readSync(fd, last, 0, 1, stats.size - 1) === 1 && last[0] === 0x0a)
-    return { fd, lineEnded }
+    // Checked before the first write: a last record cut short (a crash mid-write) is then ended first.
+    return { fd, lineEnded: undefined }
   } catch (e) {
     Fs.closeSync(fd)
     throw e
@@ -114,6 +128,7 @@ export const open = (
           writing = true
           queuedBytes -= item.text.length
           const file = current
+          file.lineEnded ??= endsLine(file.fd)
           const bytes = Buffer.from(file.lineEnded ? item.text : `\n${item.text}`, "utf8")
           const writeFrom = (offset: number) =>
             Fs.write(file.fd, bytes, offset, bytes.length - offset, null, (error, written) => {
@@ -144,8 +159,10 @@ export const open = (
           }
         }
         process.on("SIGHUP", reopen)
+        // Once closed, the descriptor's number may name another file this process opens: nothing is written to it.
+        let closed = false
         const write: AuditLog.Write = (text, done) => {
-          if (queuedBytes > AuditLog.maxPending) return false
+          if (closed || queuedBytes > AuditLog.maxPending) return false
           queue.push({ text, done })
           queuedBytes += text.length
           if (!writing) next()
@@ -155,6 +172,7 @@ export const open = (
           process.off("SIGHUP", reopen)
           const finish = () => {
             onIdle = undefined
+            closed = true
             Fs.close(current.fd, () => resume(Effect.void))
           }
           if (writing) onIdle = finish

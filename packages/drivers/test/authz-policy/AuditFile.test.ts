@@ -1,6 +1,6 @@
 import { AuditFile, AuditLog, type AuthzPolicy } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -31,6 +31,27 @@ const linesOf = (file: string, count: number) =>
         : []
     for (let i = 0; i < 100 && read().length < count; i++) yield* Effect.sleep("20 millis")
     return read()
+  })
+
+/**
+ * Holds every thread of libuv's pool in a blocking read of a FIFO until `release`: a file write given meanwhile waits
+ * in the pool's queue, so what the main thread does first is ordered for sure.
+ */
+const holdThreadPool = (dir: string) =>
+  Effect.sync(() => {
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+    const fifo = Path.join(dir, "..", `${Path.basename(dir)}-hold.fifo`)
+    ChildProcess.execFileSync("mkfifo", [fifo])
+    const fd = Fs.openSync(fifo, "r+")
+    let released = 0
+    for (let i = 0; i < threads; i++) Fs.read(fd, Buffer.alloc(1), 0, 1, null, () => void released++)
+    const release = Effect.gen(function* () {
+      Fs.writeSync(fd, Buffer.alloc(threads))
+      while (released < threads) yield* Effect.sleep("5 millis")
+      Fs.closeSync(fd)
+      Fs.rmSync(fifo)
+    })
+    return { release }
   })
 
 describe("AuditFile", () => {
@@ -166,6 +187,63 @@ describe("AuditFile", () => {
       expect(lines[1]).toMatch(/^timestamp=\S+ level=INFO .* rule=after decision=deny$/)
       expect(lines).toHaveLength(3)
     })
+  )
+
+  it.live("once closed, takes no more text: the descriptor's number may name another file by then", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const other = Path.join(dir, "other.txt")
+      const scope = yield* Scope.make()
+      const audit = yield* Scope.provide(
+        Effect.flatMap(AuditFile.open(Path.join(dir, "audit.log")), (write) => AuditLog.make(write)),
+        scope
+      )
+      const write = yield* Scope.provide(AuditFile.open(Path.join(dir, "second.log")), scope)
+      yield* Scope.close(scope, Exit.void)
+      // Another part of the process opens files: they take the lowest free numbers, the audit files' old ones.
+      const fds = Array.from({ length: 4 }, () => Fs.openSync(other, "a"))
+      try {
+        expect(write("late line\n", () => {})).toBe(false)
+        // A decision audited while the plugin shuts down: its flush comes a turn later.
+        yield* audit(entry("late"))
+        yield* Effect.sleep("100 millis")
+        expect(Fs.readFileSync(other, "utf8")).toBe("")
+      } finally {
+        for (const fd of fds) Fs.closeSync(fd)
+      }
+    })
+  )
+
+  it.live.skipIf(!canMount)(
+    "ends a record cut short by a failed write even when a SIGHUP reopened the same file while it was in flight",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        yield* mountTmpfs(dir, "8k")
+        const file = Path.join(dir, "audit.log")
+        Fs.writeFileSync(file, "first\n", { mode: 0o600 })
+        // The other page taken: the audit file's page has room for about 4 KB more.
+        Fs.writeFileSync(Path.join(dir, "filler"), Buffer.alloc(4096))
+        const results: Array<string> = []
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const write = yield* AuditFile.open(file)
+            const pool = yield* holdThreadPool(dir)
+            // Longer than the room left: written part-way, then ENOSPC; meanwhile a SIGHUP opens the same file,
+            // whose last byte is still the newline of "first".
+            write(`${"A".repeat(6000)}\n`, (error) => {
+              results.push(error ? "A failed" : "A written")
+              Fs.rmSync(Path.join(dir, "filler"))
+              write("C\n", (e) => results.push(e ? "C failed" : "C written"))
+            })
+            process.emit("SIGHUP", "SIGHUP")
+            yield* pool.release
+            for (let i = 0; i < 100 && results.length < 2; i++) yield* Effect.sleep("10 millis")
+          })
+        )
+        expect(results).toEqual(["A failed", "C written"])
+        expect(Fs.readFileSync(file, "utf8").split("\n")).toContain("C")
+      })
   )
 
   it.live("stops listening for SIGHUP once its scope closes", () =>
