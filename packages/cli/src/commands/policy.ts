@@ -94,12 +94,12 @@ const check = Command.make(
  * @since 0.1.0
  */
 export interface RequestInput {
-  readonly request?: string
+  readonly request?: string | undefined
   /** Default `GET`. */
-  readonly method?: string
-  readonly uri?: string
-  readonly body?: string
-  readonly user?: string
+  readonly method?: string | undefined
+  readonly uri?: string | undefined
+  readonly body?: string | undefined
+  readonly user?: string | undefined
 }
 
 /**
@@ -232,11 +232,11 @@ const decideCommand = Command.make(
   (values) =>
     Effect.gen(function* () {
       const raw = yield* requestOf({
-        ...Option.match(values.method, { onNone: () => ({}), onSome: (method) => ({ method }) }),
-        ...Option.match(values.request, { onNone: () => ({}), onSome: (request) => ({ request }) }),
-        ...Option.match(values.uri, { onNone: () => ({}), onSome: (uri) => ({ uri }) }),
-        ...Option.match(values.body, { onNone: () => ({}), onSome: (body) => ({ body }) }),
-        ...Option.match(values.user, { onNone: () => ({}), onSome: (user) => ({ user }) })
+        request: Option.getOrUndefined(values.request),
+        method: Option.getOrUndefined(values.method),
+        uri: Option.getOrUndefined(values.uri),
+        body: Option.getOrUndefined(values.body),
+        user: Option.getOrUndefined(values.user)
       })
       const policy = yield* load(values.file)
       const decision = yield* decide(policy, raw)

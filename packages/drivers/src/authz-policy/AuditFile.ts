@@ -39,7 +39,8 @@ export class AuditFileUnusable extends Schema.TaggedError<AuditFileUnusable>()("
   }
 }
 
-// Read and write: the last byte is read at open (a record cut short); O_APPEND puts every write at the end.
+// Read and write: the last byte is read before the first write (a record cut short); O_APPEND puts every write at
+// the end.
 const flags =
   Fs.constants.O_RDWR | Fs.constants.O_APPEND | Fs.constants.O_CREAT | Fs.constants.O_NOFOLLOW | Fs.constants.O_NONBLOCK
 
@@ -154,7 +155,9 @@ export const open = (
             if (!writing) closeRetired()
           } catch (e) {
             warn(
-              `${new Date().toISOString()} authz-policy: cannot reopen the audit file ${path} (SIGHUP): ${(e as Error).message}; lines go to the file opened before\n`
+              AuditLog.warning(
+                `authz-policy: cannot reopen the audit file ${path} (SIGHUP): ${(e as Error).message}; lines go to the file opened before`
+              )
             )
           }
         }

@@ -51,8 +51,12 @@ export const format = (entry: AuditEntry, now: Date = new Date()): string => {
 export const droppedLine = (count: number, now: Date = new Date()): string =>
   warning("authz audit lines dropped: the output took no more", now, ` dropped=${count}`)
 
-/** A WARN line in the audit's logfmt shape, with `fields` (` key=value` pairs) after the message. */
-const warning = (message: string, now: Date = new Date(), fields = "") =>
+/**
+ * A WARN line in the audit's logfmt shape, with `fields` (` key=value` pairs) after the message.
+ *
+ * @since 0.1.0
+ */
+export const warning = (message: string, now: Date = new Date(), fields = "") =>
   `timestamp=${now.toISOString()} level=WARN message=${JSON.stringify(message)}${fields}\n`
 
 /**

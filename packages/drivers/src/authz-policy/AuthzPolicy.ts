@@ -240,7 +240,7 @@ export interface NodeOptions extends Options {
   /** Reload when the file changes, as well as on SIGHUP (default `true`); `false`: on SIGHUP only. */
   readonly watch?: boolean
   /** Append the audit to this file (`AuditFile`, reopened on SIGHUP) instead of standard output; ignored with `audit`. */
-  readonly auditFile?: string
+  readonly auditFile?: string | undefined
 }
 
 /**

@@ -96,10 +96,7 @@ const inodeOf = (folder: string): Promise<bigint | undefined> =>
 const factsOf = async (file: string): Promise<PathFacts> => {
   const [identity, real, ownFolder] = await Promise.all([
     Fs.promises.stat(file, { bigint: true }).then(identityOf, (e: NodeJS.ErrnoException) => e.code ?? "unreadable"),
-    Fs.promises.realpath(file).then(
-      (real) => real,
-      () => undefined
-    ),
+    Fs.promises.realpath(file).catch(() => undefined),
     inodeOf(Path.dirname(file))
   ])
   const target = real !== undefined && Path.dirname(real) !== Path.dirname(file) ? real : undefined

@@ -44,11 +44,7 @@ export const descriptor = Descriptor.make({
   layer: ({ policy, watch, auditFile }) =>
     Descriptor.load(
       () => import("./AuthzPolicy.ts"),
-      (AuthzPolicy) =>
-        AuthzPolicy.layerNode(
-          policy,
-          Option.match(auditFile, { onNone: () => ({ watch }), onSome: (auditFile) => ({ watch, auditFile }) })
-        )
+      (AuthzPolicy) => AuthzPolicy.layerNode(policy, { watch, auditFile: Option.getOrUndefined(auditFile) })
     ),
   // The policy stays on the host, not in the rootfs: editing it needs no new plugin, and the folder is watched.
   managed: {
