@@ -130,13 +130,6 @@ export const plan = (records: ReadonlyArray<NetworkRecord>, links: ReadonlyArray
 }
 
 /**
- * What start-up found of this instance's NAT rules (`Nat.list`).
- *
- * @since 0.1.0
- */
-export type NatFound = Found
-
-/**
  * The start-up plan of the NAT rules.
  *
  * @since 0.1.0
@@ -158,7 +151,7 @@ export interface NatPlan {
  *
  * @since 0.1.0
  */
-export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: NatFound, instance: string): NatPlan => {
+export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: Found, instance: string): NatPlan => {
   const wantDnat = BridgeTable.dnatRules(instance, records)
   const wantMasquerade = records.flatMap((n) => {
     const rule = BridgeTable.masqueradeRule(instance, n)

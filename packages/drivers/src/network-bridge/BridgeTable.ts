@@ -458,6 +458,8 @@ const replaceEndpoint = (table: Table, n: NetworkRecord, e: EndpointRecord): Tab
 
 const protocolNames: Readonly<Record<number, string>> = { 6: "tcp", 17: "udp", 132: "sctp" }
 const protocolNumbers: Readonly<Record<PortBinding["proto"], number>> = { tcp: 6, udp: 17 }
+/** The protocols a binding is published for. */
+const publishedProtocols: ReadonlyArray<PortBinding["proto"]> = ["tcp", "udp"]
 
 /** A port binding as `docker run -p` spells it: `8080->80/tcp`, `127.0.0.1:8000-8001->80/udp`, `any port->80/tcp`. */
 const bindingText = (binding: unknown): string => {
@@ -488,7 +490,7 @@ const giveHostPort = "give -p HOST:CONTAINER (one host port of your choice, e.g.
 const checkBinding = (raw: unknown): Result.Result<PortBinding, string> => {
   if (typeof raw !== "object" || raw === null) return Result.fail("not a port binding")
   const b = raw as Record<string, unknown>
-  const proto = b.Proto === 6 ? "tcp" : b.Proto === 17 ? "udp" : undefined
+  const proto = publishedProtocols.find((name) => protocolNumbers[name] === b.Proto)
   if (proto === undefined) return Result.fail("only tcp and udp ports are published")
   if (!isPort(b.Port)) return Result.fail("the container port is not a port number")
   // HostPort 0 is `-p 80` or `-P`: the engine's bridge driver picks a free port, which a plugin cannot report back

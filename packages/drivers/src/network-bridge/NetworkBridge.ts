@@ -193,13 +193,13 @@ export const make = (
     // NAT rules, the same way. A host without iptables has none to remove: it only matters when the records need some.
     const chain = BridgeTable.natChain(instance)
     const kept = records.filter((r) => !plan.blockedBridges.includes(r))
-    const needsNat =
-      kept.some((n) => BridgeTable.masqueradeRule(instance, n) !== undefined) ||
-      BridgeTable.dnatRules(instance, kept).length > 0
     const found = yield* Effect.result(nat.list(chain, BridgeTable.masqueradePrefix(instance)))
     // Whether this instance's chain exists (made now or by an earlier run): removed with the last network.
     let chainMade = false
     if (found._tag === "Failure") {
+      const needsNat =
+        kept.some((n) => BridgeTable.masqueradeRule(instance, n) !== undefined) ||
+        BridgeTable.dnatRules(instance, kept).length > 0
       if (needsNat) {
         yield* Effect.logWarning(`published ports and masquerading could not be put back: ${found.failure.message}`)
       }
@@ -248,8 +248,11 @@ export const make = (
         chainMade = true
         for (const b of bindings) yield* nat.addDnat(chain, BridgeTable.dnatRule(instance, e, b))
       })
-    const unpublish = (e: BridgeTable.EndpointRecord, bindings: ReadonlyArray<BridgeTable.PortBinding>) =>
-      Effect.forEach(bindings, (b) => nat.removeDnat(chain, BridgeTable.dnatRule(instance, e, b)), { discard: true })
+    /** Removes the rules of bindings of an endpoint, by default all it publishes. */
+    const unpublish = (
+      e: BridgeTable.EndpointRecord,
+      bindings: ReadonlyArray<BridgeTable.PortBinding> = e.published ?? []
+    ) => Effect.forEach(bindings, (b) => nat.removeDnat(chain, BridgeTable.dnatRule(instance, e, b)), { discard: true })
 
     /**
      * The host link holding `name` among `all` (one listing of the host's links), refused unless this instance made
@@ -332,7 +335,7 @@ export const make = (
               yield* Ref.set(ref, kept)
             }
             // State first, then links: a crash in between leaves tagged veths that start-up removes.
-            for (const e of pruned) yield* unpublish(e, e.published ?? [])
+            for (const e of pruned) yield* unpublish(e)
             for (const e of pruned) if (names.has(e.hostInterface)) yield* links.remove(e.hostInterface)
             const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
             yield* BridgeState.erase(layout, NetworkID)
@@ -390,7 +393,7 @@ export const make = (
             const { table, network: n, endpoint: e } = yield* current((t) => BridgeTable.deleteEndpoint(t, request))
             yield* save(n)
             yield* Ref.set(ref, table)
-            yield* unpublish(e, e.published ?? [])
+            yield* unpublish(e)
             yield* links.remove(e.hostInterface)
             return {}
           })
@@ -428,11 +431,7 @@ export const make = (
               Effect.tapError(() =>
                 Effect.andThen(
                   Effect.ignore(save(before)),
-                  Effect.forEach(
-                    change.add,
-                    (b) => Effect.ignore(nat.removeDnat(chain, BridgeTable.dnatRule(instance, change.endpoint, b))),
-                    { discard: true }
-                  )
+                  Effect.forEach(change.add, (b) => Effect.ignore(unpublish(change.endpoint, [b])), { discard: true })
                 )
               )
             )
