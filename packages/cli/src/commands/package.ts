@@ -23,6 +23,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { cliName } from "../FlagName.ts"
 import * as ManagedFlags from "../managed/ManagedFlags.ts"
 import * as PluginConfig from "../managed/PluginConfig.ts"
 import * as Rootfs from "../managed/Rootfs.ts"
@@ -176,16 +177,6 @@ export const checkReference = (name: string, tag: string): string | undefined =>
   return undefined
 }
 
-/** The name a driver's flag is given by (`--state-dir`), under the wrappers of its default and its type. */
-const flagName = (flag: unknown): string | undefined => {
-  let param = flag as { readonly _tag?: string; readonly name?: string; readonly param?: unknown }
-  while (param._tag !== "Single") {
-    if (param.param === undefined) return undefined
-    param = param.param as typeof param
-  }
-  return param.name === undefined ? undefined : `--${param.name}`
-}
-
 /**
  * What `docker plugin inspect` says `args` may hold: the driver's flags by the names `dpk serve` takes, less those
  * the entry point fixes (a second one would stop the plugin at start).
@@ -195,8 +186,8 @@ const flagName = (flag: unknown): string | undefined => {
 export const argsDescriptionOf = (descriptor: Descriptor.Descriptor): string => {
   const fixed = new Set(descriptor.managed?.serveFlags ?? [])
   const names = Object.values(descriptor.flags)
-    .map(flagName)
-    .filter((name): name is string => name !== undefined && !fixed.has(name))
+    .map((flag) => `--${cliName(flag)}`)
+    .filter((name) => !fixed.has(name))
   return names.length === 0
     ? `no flags of dpk serve ${descriptor.name} to set`
     : `flags of dpk serve ${descriptor.name}: ${names.join(", ")}`

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Command from "effect/cli/Command"
 import type * as Flag from "effect/cli/Flag"
+import { cliName } from "../FlagName.ts"
 import * as ServeFlags from "../ServeFlags.ts"
 
 /**
@@ -27,13 +28,6 @@ export class ServeConflict extends Data.TaggedError("ServeConflict")<{ readonly 
   override get message() {
     return this.reason
   }
-}
-
-// The name a flag is given on the command line (`--root`), through the combinators wrapped around it.
-const cliName = (flag: Flag.Flag<any>): string => {
-  let param: any = flag
-  while (param._tag !== "Single") param = param.param
-  return param.name
 }
 
 /**

@@ -1,5 +1,5 @@
 import { MetricsProxy, MetricsSource } from "@docker-plugin-kit/drivers"
-import { InProcess } from "@docker-plugin-kit/testkit"
+import { FreePort, InProcess } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Result, Scope } from "effect"
 import * as Fs from "node:fs"
@@ -9,16 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as MetricsProxyCli from "../../src/metrics-proxy/descriptor.ts"
 
-const freePort = () =>
-  Effect.promise(
-    () =>
-      new Promise<number>((resolve) => {
-        const server = Net.createServer().listen(0, "127.0.0.1", () => {
-          const { port } = server.address() as Net.AddressInfo
-          server.close(() => resolve(port))
-        })
-      })
-  )
+const freePort = () => Effect.promise(() => FreePort.tcp())
 
 const scrape = (port: number, path = "/metrics", method = "GET") =>
   Effect.promise(
