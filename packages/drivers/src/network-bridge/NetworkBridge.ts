@@ -134,7 +134,7 @@ export const make = (
     const layout = BridgeState.layout(stateDir)
     // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
     // folder): a second plugin on it would overwrite these state files and manage, and remove, the same links.
-    yield* StateFiles.claimState(stateDir, fs.claimFolder(stateDir))
+    yield* fs.claimFolder(stateDir)
     // Loading prepares the folders (the temporary one included) the stored tag is written through.
     const records = yield* BridgeState.load(layout).pipe(Effect.provideService(VolumeFs, fs))
     const instance =

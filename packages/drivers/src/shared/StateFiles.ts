@@ -12,7 +12,6 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Path from "node:path"
-import * as FolderOwner from "./FolderOwner.ts"
 
 /**
  * A state file could not be read back. Start-up stops rather than guess: the file names the object at stake.
@@ -46,21 +45,6 @@ export class StateFolderInUse extends Schema.TaggedError<StateFolderInUse>()("St
       : `state folder ${this.folder} is in use by process ${this.owner}; stop that plugin first, or give this one its own state folder (--state-dir)`
   }
 }
-
-/**
- * A claim of the state folder `folder` (a file-system port's `claimFolder`), its refusal told as `StateFolderInUse`.
- *
- * @since 0.1.0
- */
-export const claimState = <E, R>(
-  folder: string,
-  claim: Effect.Effect<void, E | FolderOwner.FolderInUse, R>
-): Effect.Effect<void, E | StateFolderInUse, R> =>
-  Effect.mapError(claim, (e) =>
-    e instanceof FolderOwner.FolderInUse
-      ? new StateFolderInUse({ folder, owner: e.owner, inThisProcess: e.inThisProcess })
-      : (e as E)
-  )
 
 /**
  * The file operations a state folder needs; a driver's file-system port provides them (with its own error `E`).

@@ -9,7 +9,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { FolderInUse } from "../shared/FolderOwner.ts"
+import type { StateFolderInUse } from "../shared/StateFiles.ts"
 
 /**
  * A filesystem operation failed. The message names the operation and the path, so it can be shown to the user
@@ -91,7 +91,7 @@ export interface Service {
    * process, or another driver of this process, has it (see `FolderOwner`). Two drivers on one state folder would
    * overwrite each other's state files. Part of the port because only the port knows where the folder really is.
    */
-  readonly claimFolder: (path: string) => Effect.Effect<void, VolumeFsError | FolderInUse, Scope.Scope>
+  readonly claimFolder: (path: string) => Effect.Effect<void, VolumeFsError | StateFolderInUse, Scope.Scope>
 }
 
 /**

@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import type * as PlatformError from "effect/PlatformError"
 import * as AtomicFile from "../shared/AtomicFile.ts"
 import * as FolderOwner from "../shared/FolderOwner.ts"
+import { StateFolderInUse } from "../shared/StateFiles.ts"
 import { type Entry, notAFolder, VolumeFs, VolumeFsError } from "./VolumeFs.ts"
 
 const fail = (operation: string, path: string) => (error: PlatformError.PlatformError) =>
@@ -87,7 +88,7 @@ export const make = Effect.map(FileSystem.FileSystem, (fs) => {
         Effect.mapError((e) =>
           e._tag === "FolderOwnerError"
             ? new VolumeFsError({ operation: e.operation, path: e.path, reason: e.reason })
-            : e
+            : new StateFolderInUse({ folder: path, owner: e.owner, inThisProcess: e.inThisProcess })
         )
       )
   })

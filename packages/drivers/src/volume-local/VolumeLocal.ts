@@ -24,7 +24,7 @@ import * as VolumeFsMemory from "./VolumeFsMemory.ts"
 import * as VolumeFsNode from "./VolumeFsNode.ts"
 import * as FolderOwner from "../shared/FolderOwner.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
-import * as StateFiles from "../shared/StateFiles.ts"
+import type * as StateFiles from "../shared/StateFiles.ts"
 import * as VolumeName from "../volume/VolumeName.ts"
 import * as VolumeOptions from "./VolumeOptions.ts"
 import * as VolumeState from "./VolumeState.ts"
@@ -138,7 +138,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
 
     // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
     // folder): a second plugin on it would overwrite these state files and manage the same volumes.
-    yield* StateFiles.claimState(stateDir, fs.claimFolder(stateDir))
+    yield* fs.claimFolder(stateDir)
     const records = yield* VolumeState.load(layout)
     yield* fs.makeDirectory(root)
     const folders: Array<VolumeState.Folder> = []
