@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as ChildProcess from "node:child_process"
+import * as RunProgram from "../shared/RunProgram.ts"
 import { type Link, Links, LinksError, type Service } from "./Links.ts"
 
 /**
@@ -14,19 +14,7 @@ import { type Link, Links, LinksError, type Service } from "./Links.ts"
  * @since 0.1.0
  */
 export const ip = (operation: string, name: string, args: ReadonlyArray<string>): Effect.Effect<string, LinksError> =>
-  Effect.callback<string, LinksError>((resume) => {
-    try {
-      ChildProcess.execFile("ip", args, { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-        if (error === null) return resume(Effect.succeed(stdout))
-        const reason = `${stderr}`.trim() || error.message
-        resume(Effect.fail(new LinksError({ operation, name, reason })))
-      })
-    } catch (error) {
-      // Thrown before any process starts (an argument with a NUL byte): a failure of this call, not a defect that
-      // would skip the caller's clean-up.
-      resume(Effect.fail(new LinksError({ operation, name, reason: (error as Error).message })))
-    }
-  })
+  RunProgram.run("ip", args, (reason) => new LinksError({ operation, name, reason }))
 
 interface IpAddrJson {
   readonly ifname?: string

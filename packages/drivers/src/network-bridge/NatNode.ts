@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as ChildProcess from "node:child_process"
+import * as RunProgram from "../shared/RunProgram.ts"
 import { type DnatRule, type MasqueradeRule, Nat, NatError, type Service } from "./Nat.ts"
 
 /**
@@ -28,26 +28,19 @@ export const iptables = (
   args: ReadonlyArray<string>,
   program: string = iptablesPath
 ): Effect.Effect<string, NatError> =>
-  Effect.callback<string, NatError>((resume) => {
-    const fail = (reason: string) => resume(Effect.fail(new NatError({ operation, name, reason })))
-    try {
-      ChildProcess.execFile(
-        program,
-        ["-w", "-t", "nat", ...args],
-        { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          if (error === null) return resume(Effect.succeed(stdout))
-          if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-            return fail(`${program} not found: publishing ports and masquerading need iptables on the host`)
-          }
-          fail(`${stderr}`.trim() || error.message)
-        }
-      )
-    } catch (error) {
-      // Thrown before any process starts (an argument with a NUL byte): a failure of this call, not a defect.
-      fail((error as Error).message)
-    }
-  })
+  RunProgram.run(
+    program,
+    ["-w", "-t", "nat", ...args],
+    (reason, code) =>
+      new NatError({
+        operation,
+        name,
+        reason:
+          code === "ENOENT"
+            ? `${program} not found: publishing ports and masquerading need iptables on the host`
+            : reason
+      })
+  )
 
 /**
  * Splits one line of `iptables -S` into its words: a word in double quotes (a comment with spaces) is one word.
