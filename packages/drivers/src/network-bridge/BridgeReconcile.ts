@@ -11,16 +11,25 @@
  *   (its container's namespace went away) is reported and left for the daemon's `DeleteEndpoint`.
  * - A link tagged by this instance that no record explains (created just before a crash, or deleted from the
  *   state just before one) is removed.
- * - NAT rules the same way (`natPlan`): the DNAT rules of published endpoints and the MASQUERADE rules of networks
- *   with `masquerade=true` are put back; rules in this instance's chain, or MASQUERADE rules with this instance's
- *   comment, that no record explains are removed. Other chains and rules are never touched.
+ * - NAT rules the same way (`natPlan`): the DNAT rules of published endpoints, the MASQUERADE rules of networks
+ *   with `masquerade=true` and the forward rules of both are put back; rules in this instance's chains, or
+ *   MASQUERADE rules with this instance's comment, that no record explains are removed. Other chains and rules are
+ *   never touched.
  *
  * @since 0.1.0
  */
 import * as BridgeTable from "./BridgeTable.ts"
 import type { EndpointRecord, NetworkRecord } from "./BridgeTable.ts"
 import type { Link } from "./Links.ts"
-import { type DnatRule, dnatKey, type Found, type MasqueradeRule, masqueradeKey } from "./Nat.ts"
+import {
+  type DnatRule,
+  dnatKey,
+  type ForwardRule,
+  forwardKey,
+  type Found,
+  type MasqueradeRule,
+  masqueradeKey
+} from "./Nat.ts"
 
 const aliasPrefix = "docker-plugin-kit network-bridge"
 
@@ -143,6 +152,15 @@ export interface NatPlan {
   readonly addDnat: ReadonlyArray<DnatRule>
   readonly removeMasquerade: ReadonlyArray<MasqueradeRule>
   readonly addMasquerade: ReadonlyArray<MasqueradeRule>
+  /**
+   * The `filter` chain and its jump from `FORWARD` are made (again, the jump right after `DOCKER-USER`) before forward
+   * rules are added: some network masquerades or publishes.
+   */
+  readonly ensureForwardChain: boolean
+  /** No network asks for a forward rule any more: the `filter` chain and its jump go. */
+  readonly removeForwardChain: boolean
+  readonly removeForward: ReadonlyArray<ForwardRule>
+  readonly addForward: ReadonlyArray<ForwardRule>
 }
 
 /**
@@ -162,6 +180,10 @@ export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: Found, ins
   const haveMasquerade = new Set(found.masquerade.map(masqueradeKey))
   const wantMasqueradeKeys = new Set(wantMasquerade.map(masqueradeKey))
   const removeChain = records.length === 0 && found.dnat !== undefined
+  const wantForward = BridgeTable.allForwardRules(instance, records)
+  const wantForwardKeys = new Set(wantForward.map(forwardKey))
+  const haveForward = new Set((found.forward ?? []).map(forwardKey))
+  const removeForwardChain = wantForward.length === 0 && found.forward !== undefined
   return {
     ensureChain: wantDnat.length > 0,
     removeChain,
@@ -169,6 +191,10 @@ export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: Found, ins
     removeDnat: removeChain ? [] : (found.dnat ?? []).filter((r) => !wantDnatKeys.has(dnatKey(r))),
     addDnat: wantDnat.filter((r) => !haveDnat.has(dnatKey(r))),
     removeMasquerade: found.masquerade.filter((r) => !wantMasqueradeKeys.has(masqueradeKey(r))),
-    addMasquerade: wantMasquerade.filter((r) => !haveMasquerade.has(masqueradeKey(r)))
+    addMasquerade: wantMasquerade.filter((r) => !haveMasquerade.has(masqueradeKey(r))),
+    ensureForwardChain: wantForward.length > 0,
+    removeForwardChain,
+    removeForward: removeForwardChain ? [] : (found.forward ?? []).filter((r) => !wantForwardKeys.has(forwardKey(r))),
+    addForward: wantForward.filter((r) => !haveForward.has(forwardKey(r)))
   }
 }

@@ -25,7 +25,7 @@ import {
   PortRefused
 } from "./BridgeErrors.ts"
 import * as BridgeOptions from "./BridgeOptions.ts"
-import type { DnatRule, MasqueradeRule } from "./Nat.ts"
+import { type DnatRule, type ForwardRule, forwardKey, type MasqueradeRule } from "./Nat.ts"
 
 /**
  * A published port (`docker run -p [HOSTIP:]HOSTPORT:PORT[/PROTO]`): traffic to `hostPort` on `hostIp` (`""`: every
@@ -764,6 +764,77 @@ export const masqueradeRule = (instance: string, n: NetworkRecord): MasqueradeRu
  */
 export const dnatRules = (instance: string, records: Iterable<NetworkRecord>): ReadonlyArray<DnatRule> =>
   [...records].flatMap((n) => n.endpoints.flatMap((e) => (e.published ?? []).map((b) => dnatRule(instance, e, b))))
+
+/**
+ * The `filter` chain of an instance's forward rules: `DPK-TAG-FWD`, with 8 hex digits of a hash of the tag when the
+ * tag is too long for iptables' 28 characters.
+ *
+ * @since 0.1.0
+ */
+export const forwardChain = (instance: string): string => {
+  const tag = natTag(instance)
+  return `DPK-${tag.length <= 20 ? tag : Crypto.createHash("sha256").update(tag).digest("hex").slice(0, 8)}-FWD`
+}
+
+/**
+ * The forward rules a network asks for (see `ForwardRule`): with `masquerade=true`, its traffic out, back in and
+ * within the bridge; for each port its endpoints publish, the traffic to it (once per container address, port and
+ * protocol); and without masquerading, the answers of the published ports. A network that neither masquerades nor
+ * publishes asks for none, so it works on a host without iptables.
+ *
+ * @since 0.1.0
+ */
+export const forwardRules = (instance: string, n: NetworkRecord): ReadonlyArray<ForwardRule> => {
+  const network = `${masqueradePrefix(instance)}${commentId(n.id)}`
+  const bridge = n.bridge
+  const masquerading = masqueradeRule(instance, n) !== undefined
+  const ports = new Map<string, ForwardRule>()
+  for (const e of n.endpoints) {
+    for (const b of e.published ?? []) {
+      const rule: ForwardRule = {
+        kind: "port",
+        bridge,
+        destination: plainIp(e.address),
+        proto: b.proto,
+        port: b.port,
+        comment: dnatComment(instance, e.id)
+      }
+      ports.set(forwardKey(rule), rule)
+    }
+  }
+  const kinds = masquerading
+    ? (["outbound", "return", "within"] as const)
+    : ports.size > 0
+      ? (["reply"] as const)
+      : ([] as const)
+  return [...kinds.map((kind): ForwardRule => ({ kind, bridge, comment: network })), ...ports.values()]
+}
+
+/**
+ * The forward rules of every record.
+ *
+ * @since 0.1.0
+ */
+export const allForwardRules = (instance: string, records: Iterable<NetworkRecord>): ReadonlyArray<ForwardRule> =>
+  [...records].flatMap((n) => forwardRules(instance, n))
+
+/**
+ * What a change of the table does to the forward rules: those `after` asks for that `before` did not, and the other
+ * way round.
+ *
+ * @since 0.1.0
+ */
+export const forwardChanges = (
+  instance: string,
+  before: Iterable<NetworkRecord>,
+  after: Iterable<NetworkRecord>
+): { readonly add: ReadonlyArray<ForwardRule>; readonly remove: ReadonlyArray<ForwardRule> } => {
+  const was = allForwardRules(instance, before)
+  const is = allForwardRules(instance, after)
+  const wasKeys = new Set(was.map(forwardKey))
+  const isKeys = new Set(is.map(forwardKey))
+  return { add: is.filter((r) => !wasKeys.has(forwardKey(r))), remove: was.filter((r) => !isKeys.has(forwardKey(r))) }
+}
 
 /**
  * `Join`: the container end to move, the network's gateways (so the container's default route goes through the

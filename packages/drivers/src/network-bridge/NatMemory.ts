@@ -1,12 +1,23 @@
 /**
- * `Nat` in memory: the chains and rules of a `nat` table as lists, with an optional fault hook and a host without
- * iptables. It lets `network-bridge`'s publishing be tested, restarts and crashes included, without root.
+ * `Nat` in memory: the chains and rules of a `nat` table, and the `FORWARD` chain and the forward chains of a
+ * `filter` table, as lists, with an optional fault hook and a host without iptables. It lets `network-bridge`'s publishing be tested, restarts and crashes included, without root.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type DnatRule, dnatKey, type MasqueradeRule, masqueradeKey, Nat, NatError, type Service } from "./Nat.ts"
+import {
+  type DnatRule,
+  dnatKey,
+  type ForwardRule,
+  forwardJumpPosition,
+  forwardKey,
+  type MasqueradeRule,
+  masqueradeKey,
+  Nat,
+  NatError,
+  type Service
+} from "./Nat.ts"
 
 /**
  * Settings of a memory NAT table.
@@ -37,6 +48,14 @@ export interface MemoryNat {
   readonly addBehind: (chain: string, rule: DnatRule) => void
   /** Adds a MASQUERADE rule behind the driver's back. */
   readonly masqueradeBehind: (rule: MasqueradeRule) => void
+  /** The `filter` chains made by `ensureForwardChain` (or behind the driver's back), each with its rules. */
+  readonly forwardChains: () => ReadonlyMap<string, ReadonlyArray<ForwardRule>>
+  /** The rules of `FORWARD`, in order, as `iptables -S FORWARD` writes them without `-A FORWARD ` (`-j DPK-x-FWD`). */
+  readonly forward: () => ReadonlyArray<string>
+  /** Adds a forward rule behind the driver's back, creating the chain (not the jump). */
+  readonly forwardBehind: (chain: string, rule: ForwardRule) => void
+  /** Puts a rule into `FORWARD` at a 1-based position (the end by default), e.g. the engine's `-j DOCKER-USER`. */
+  readonly forwardRuleBehind: (rule: string, position?: number) => void
   /** Every operation run so far, e.g. `addDnat DPK-0123abcd tcp/8080`. */
   readonly log: ReadonlyArray<string>
 }
@@ -50,6 +69,8 @@ export const make = (options: Options = {}): MemoryNat => {
   const chains = new Map<string, Array<DnatRule>>()
   const jumps = new Set<string>()
   let masquerade: Array<MasqueradeRule> = []
+  const forwardChains = new Map<string, Array<ForwardRule>>()
+  let forward: Array<string> = []
   const log: Array<string> = []
 
   const guard = (operation: keyof Service, name: string): Effect.Effect<void, NatError> =>
@@ -67,13 +88,23 @@ export const make = (options: Options = {}): MemoryNat => {
     return true
   }
 
+  const addForward = (chain: string, rule: ForwardRule) => {
+    const rules = forwardChains.get(chain)
+    if (rules === undefined) return false
+    if (!rules.some((r) => forwardKey(r) === forwardKey(rule))) rules.push(rule)
+    return true
+  }
+  const forwardName = (chain: string, rule: ForwardRule) =>
+    `${chain} ${rule.kind} ${rule.kind === "port" ? `${rule.destination}:${rule.port}/${rule.proto}` : rule.bridge}`
+
   const service: Service = {
     check: guard("check", "nat table"),
-    list: (chain, commentPrefix) =>
+    list: (chain, commentPrefix, forwardChain) =>
       Effect.andThen(guard("list", chain), () =>
         Effect.sync(() => ({
           dnat: chains.get(chain)?.slice(),
-          masquerade: masquerade.filter((r) => r.comment.startsWith(commentPrefix))
+          masquerade: masquerade.filter((r) => r.comment.startsWith(commentPrefix)),
+          forward: forwardChains.get(forwardChain)?.slice()
         }))
       ),
     ensureChain: (chain) =>
@@ -120,6 +151,44 @@ export const make = (options: Options = {}): MemoryNat => {
         Effect.sync(() => {
           masquerade = masquerade.filter((r) => masqueradeKey(r) !== masqueradeKey(rule))
         })
+      ),
+    ensureForwardChain: (chain) =>
+      Effect.andThen(guard("ensureForwardChain", chain), () =>
+        Effect.sync(() => {
+          if (!forwardChains.has(chain)) forwardChains.set(chain, [])
+          const at = forwardJumpPosition(forward, chain)
+          if (at !== undefined) forward.splice(at - 1, 0, `-j ${chain}`)
+        })
+      ),
+    removeForwardChain: (chain) =>
+      Effect.andThen(guard("removeForwardChain", chain), () =>
+        Effect.sync(() => {
+          forward = forward.filter((r) => r !== `-j ${chain}`)
+          forwardChains.delete(chain)
+        })
+      ),
+    addForward: (chain, rule) =>
+      Effect.andThen(guard("addForward", forwardName(chain, rule)), () =>
+        addForward(chain, rule)
+          ? Effect.void
+          : Effect.fail(
+              new NatError({
+                operation: "accept forwarding",
+                name: chain,
+                reason: "No chain/target/match by that name."
+              })
+            )
+      ),
+    removeForward: (chain, rule) =>
+      Effect.andThen(guard("removeForward", forwardName(chain, rule)), () =>
+        Effect.sync(() => {
+          const rules = forwardChains.get(chain)
+          if (rules !== undefined)
+            forwardChains.set(
+              chain,
+              rules.filter((r) => forwardKey(r) !== forwardKey(rule))
+            )
+        })
       )
   }
 
@@ -133,6 +202,13 @@ export const make = (options: Options = {}): MemoryNat => {
       addDnat(chain, rule)
     },
     masqueradeBehind: (rule) => void masquerade.push(rule),
+    forwardChains: () => new Map([...forwardChains].map(([name, rules]) => [name, rules.slice()] as const)),
+    forward: () => forward.slice(),
+    forwardBehind: (chain, rule) => {
+      if (!forwardChains.has(chain)) forwardChains.set(chain, [])
+      addForward(chain, rule)
+    },
+    forwardRuleBehind: (rule, position = forward.length + 1) => void forward.splice(position - 1, 0, rule),
     log
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `Nat` on the host, through `iptables` (`nat` table), run without a shell. Needs CAP_NET_ADMIN. Every call waits for
+ * `Nat` on the host, through `iptables` (`nat` and `filter` tables), run without a shell. Needs CAP_NET_ADMIN. Every call waits for
  * the xtables lock (`-w`): other programs (the daemon's own bridge driver, other plugins) change the same tables.
  *
  * @since 0.1.0
@@ -7,7 +7,15 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RunProgram from "../shared/RunProgram.ts"
-import { type DnatRule, type MasqueradeRule, Nat, NatError, type Service } from "./Nat.ts"
+import {
+  type DnatRule,
+  type ForwardRule,
+  forwardJumpPosition,
+  type MasqueradeRule,
+  Nat,
+  NatError,
+  type Service
+} from "./Nat.ts"
 
 /**
  * The program run: a fixed path, not a `PATH` lookup (the plugin runs as root).
@@ -17,12 +25,13 @@ import { type DnatRule, type MasqueradeRule, Nat, NatError, type Service } from 
 export const iptablesPath = "/usr/sbin/iptables"
 
 /**
- * Runs `iptables -w -t nat` with arguments; fails with its error output (or with what is missing when the program
+ * Runs `iptables -w -t TABLE` with arguments; fails with its error output (or with what is missing when the program
  * is not there).
  *
  * @since 0.1.0
  */
-export const iptables = (
+export const iptablesIn = (
+  table: "nat" | "filter",
   operation: string,
   name: string,
   args: ReadonlyArray<string>,
@@ -30,7 +39,7 @@ export const iptables = (
 ): Effect.Effect<string, NatError> =>
   RunProgram.run(
     program,
-    ["-w", "-t", "nat", ...args],
+    ["-w", "-t", table, ...args],
     (reason, code) =>
       new NatError({
         operation,
@@ -41,6 +50,22 @@ export const iptables = (
             : reason
       })
   )
+
+/**
+ * Runs `iptables -w -t nat` with arguments, as `iptablesIn`.
+ *
+ * @since 0.1.0
+ */
+export const iptables = (
+  operation: string,
+  name: string,
+  args: ReadonlyArray<string>,
+  program: string = iptablesPath
+): Effect.Effect<string, NatError> => iptablesIn("nat", operation, name, args, program)
+
+/** Runs `iptables -w -t filter` with arguments. */
+const filter = (operation: string, name: string, args: ReadonlyArray<string>) =>
+  iptablesIn("filter", operation, name, args)
 
 /**
  * Splits one line of `iptables -S` into its words: a word in double quotes (a comment with spaces) is one word.
@@ -101,6 +126,9 @@ const dnatOptions = new Set(["-d", "-p", "-m", "--dport", "--comment", "-j", "--
 const dnatModules = new Set(["tcp", "udp", "comment"])
 const masqueradeOptions = new Set(["-s", "!-o", "-m", "--comment", "-j"])
 const masqueradeModules = new Set(["comment"])
+const forwardOptions = new Set(["-d", "-i", "!-i", "-o", "!-o", "-p", "-m", "--dport", "--ctstate", "--comment", "-j"])
+const forwardModules = new Set(["tcp", "udp", "conntrack", "comment"])
+const established = "RELATED,ESTABLISHED"
 
 /**
  * Reads the DNAT rules of `chain` from `iptables -t nat -S CHAIN`; other rules, and rules with more to them than the
@@ -137,6 +165,57 @@ export const parseMasquerade = (output: string): ReadonlyArray<MasqueradeRule> =
     if (o.get("-j") !== "MASQUERADE" || source === undefined || bridge === undefined || comment === undefined) return []
     return [{ source, bridge, comment }]
   })
+
+/** The options of each kind of forward rule but `-m`, `--comment` and `-j`, sorted: a rule has exactly these. */
+const forwardShapes: ReadonlyArray<readonly [ForwardRule["kind"], string]> = [
+  ["outbound", "!-o -i"],
+  ["return", "--ctstate -o"],
+  ["within", "-i -o"],
+  ["reply", "!-o --ctstate -i"],
+  ["port", "!-i --dport -d -o -p"]
+]
+
+/**
+ * Reads the forward rules of the `filter` chain `chain` from `iptables -t filter -S`; other rules, and rules with more
+ * to them than the driver writes (or with two different bridges), are left out.
+ *
+ * @since 0.1.0
+ */
+export const parseForward = (output: string, chain: string): ReadonlyArray<ForwardRule> =>
+  rulesOf(output, chain, forwardOptions, forwardModules).flatMap((o): ReadonlyArray<ForwardRule> => {
+    const comment = o.get("--comment")
+    if (o.get("-j") !== "ACCEPT" || comment === undefined) return []
+    const shape = [...o.keys()]
+      .filter((k) => k !== "-m" && k !== "--comment" && k !== "-j")
+      .sort()
+      .join(" ")
+    const kind = forwardShapes.find(([, keys]) => keys === shape)?.[0]
+    const bridges = new Set(["-i", "!-i", "-o", "!-o"].flatMap((k) => (o.has(k) ? [o.get(k)!] : [])))
+    const bridge = [...bridges][0]
+    if (kind === undefined || bridge === undefined || bridges.size !== 1) return []
+    const ctstate = o.get("--ctstate")
+    if (ctstate !== undefined && ctstate !== established) return []
+    if (kind !== "port") return [{ kind, bridge, comment }]
+    const proto = o.get("-p")
+    const port = Number(o.get("--dport"))
+    const address = o.get("-d")!
+    if ((proto !== "tcp" && proto !== "udp") || !Number.isInteger(port) || !address.endsWith("/32")) return []
+    return [{ kind, bridge, destination: address.slice(0, -3), proto, port, comment }]
+  })
+
+const forwardArgs = (rule: ForwardRule): ReadonlyArray<string> => {
+  const b = rule.bridge
+  const match: ReadonlyArray<string> =
+    rule.kind === "port"
+      ? ["-d", rule.destination, "!", "-i", b, "-o", b, "-p", rule.proto, "--dport", String(rule.port)]
+      : {
+          outbound: ["-i", b, "!", "-o", b],
+          return: ["-o", b, "-m", "conntrack", "--ctstate", established],
+          within: ["-i", b, "-o", b],
+          reply: ["-i", b, "!", "-o", b, "-m", "conntrack", "--ctstate", established]
+        }[rule.kind]
+  return [...match, "-m", "comment", "--comment", rule.comment, "-j", "ACCEPT"]
+}
 
 const dnatArgs = (rule: DnatRule): ReadonlyArray<string> => [
   "-p",
@@ -179,10 +258,13 @@ const jumps = (chain: string): ReadonlyArray<readonly [string, ReadonlyArray<str
 const missing = (e: NatError) =>
   /does a matching rule exist|Bad rule|No chain\/target\/match|does not exist|doesn't exist/.test(e.reason)
 
+/** Runs iptables on one table. */
+type Run = (operation: string, name: string, args: ReadonlyArray<string>) => Effect.Effect<string, NatError>
+
 /** Appends a rule unless the same rule is there (`-C` answers non-zero when it is not, or when the chain is missing). */
-const ensureRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>) =>
-  iptables(operation, name, ["-C", chain, ...args]).pipe(
-    Effect.catchIf(missing, () => iptables(operation, name, ["-A", chain, ...args])),
+const ensureRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>, run: Run = iptables) =>
+  run(operation, name, ["-C", chain, ...args]).pipe(
+    Effect.catchIf(missing, () => run(operation, name, ["-A", chain, ...args])),
     Effect.asVoid
   )
 
@@ -190,14 +272,23 @@ const ensureRule = (operation: string, name: string, chain: string, args: Readon
  * Deletes every copy of a rule: iptables appends a rule that is there already (by hand, or by another program
  * copying it) and `-D` deletes one copy per call; a copy left would keep sending the port to an old address.
  */
-const removeRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>) =>
-  iptables(operation, name, ["-D", chain, ...args]).pipe(
+const removeRule = (operation: string, name: string, chain: string, args: ReadonlyArray<string>, run: Run = iptables) =>
+  run(operation, name, ["-D", chain, ...args]).pipe(
     Effect.as(true),
     Effect.catchIf(missing, () => Effect.succeed(false)),
     // Bounded: an iptables that answered success without deleting would otherwise be run forever.
     Effect.repeat({ while: (deleted) => deleted, times: 64 }),
     Effect.asVoid
   )
+
+/** Whether an `iptables -S` listing of a table holds `chain`. */
+const hasChain = (output: string, chain: string) => output.split("\n").some((line) => line.trim() === `-N ${chain}`)
+
+/** A forward rule as named in errors: its kind and bridge, and the port's destination. */
+const forwardName = (rule: ForwardRule) =>
+  rule.kind === "port"
+    ? `${rule.bridge} ${rule.kind} ${rule.destination}:${rule.port}/${rule.proto}`
+    : `${rule.bridge} ${rule.kind}`
 
 /**
  * The service on the host.
@@ -208,11 +299,16 @@ export const make: Service = Nat.of({
   check: Effect.asVoid(iptables("check", "nat table", ["-S", "PREROUTING"])),
   // The whole table, once: `-S CHAIN` of a missing chain fails with a message that differs between nft and legacy
   // (nft says the chain is "incompatible"), and the listing holds `POSTROUTING` too.
-  list: (chain, commentPrefix) =>
-    Effect.map(iptables("list", chain, ["-S"]), (out) => ({
-      dnat: out.split("\n").some((line) => line.trim() === `-N ${chain}`) ? parseDnat(out, chain) : undefined,
-      masquerade: parseMasquerade(out).filter((r) => r.comment.startsWith(commentPrefix))
-    })),
+  list: (chain, commentPrefix, forwardChain) =>
+    Effect.gen(function* () {
+      const out = yield* iptables("list", chain, ["-S"])
+      const filtered = yield* filter("list", forwardChain, ["-S"])
+      return {
+        dnat: hasChain(out, chain) ? parseDnat(out, chain) : undefined,
+        masquerade: parseMasquerade(out).filter((r) => r.comment.startsWith(commentPrefix)),
+        forward: hasChain(filtered, forwardChain) ? parseForward(filtered, forwardChain) : undefined
+      }
+    }),
   ensureChain: (chain) =>
     Effect.gen(function* () {
       yield* iptables("create chain", chain, ["-N", chain]).pipe(
@@ -232,7 +328,30 @@ export const make: Service = Nat.of({
   addDnat: (chain, rule) => ensureRule("publish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
   removeDnat: (chain, rule) => removeRule("unpublish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
   addMasquerade: (rule) => ensureRule("masquerade", rule.source, "POSTROUTING", masqueradeArgs(rule)),
-  removeMasquerade: (rule) => removeRule("stop masquerading", rule.source, "POSTROUTING", masqueradeArgs(rule))
+  removeMasquerade: (rule) => removeRule("stop masquerading", rule.source, "POSTROUTING", masqueradeArgs(rule)),
+  ensureForwardChain: (chain) =>
+    Effect.gen(function* () {
+      yield* filter("create chain", chain, ["-N", chain]).pipe(
+        Effect.catchIf(
+          (e) => /already exists/.test(e.reason),
+          () => Effect.succeed("")
+        )
+      )
+      const rules = (yield* filter("add jump", `FORWARD -> ${chain}`, ["-S", "FORWARD"]))
+        .split("\n")
+        .flatMap((line) => (line.startsWith("-A FORWARD ") ? [line.slice("-A FORWARD ".length)] : []))
+      const at = forwardJumpPosition(rules, chain)
+      if (at !== undefined) yield* filter("add jump", `FORWARD -> ${chain}`, ["-I", "FORWARD", String(at), "-j", chain])
+    }),
+  removeForwardChain: (chain) =>
+    Effect.gen(function* () {
+      yield* removeRule("remove jump", `FORWARD -> ${chain}`, "FORWARD", ["-j", chain], filter)
+      yield* filter("flush chain", chain, ["-F", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+      yield* filter("delete chain", chain, ["-X", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+    }),
+  addForward: (chain, rule) => ensureRule("accept forwarding", forwardName(rule), chain, forwardArgs(rule), filter),
+  removeForward: (chain, rule) =>
+    removeRule("stop accepting forwarding", forwardName(rule), chain, forwardArgs(rule), filter)
 })
 
 /**

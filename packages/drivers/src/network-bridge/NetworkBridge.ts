@@ -13,6 +13,9 @@
  *   are added again); RevokeExternalConnectivity: state file, then rules (a crash leaves rules no record explains:
  *   they are removed). A network with `masquerade=true` gets its MASQUERADE rule after its bridge, and loses it
  *   before its bridge.
+ * - Forward rules (the `filter` chain letting the traffic of masqueraded networks and published ports through
+ *   `FORWARD`) follow the same records: each call that changes what is published or masqueraded adds and removes the
+ *   difference after its DNAT or MASQUERADE rules, and the chain goes when no network asks for one.
  *
  * Calls are serialised: they are few, and each reads the table it then changes.
  *
@@ -192,10 +195,13 @@ export const make = (
 
     // NAT rules, the same way. A host without iptables has none to remove: it only matters when the records need some.
     const chain = BridgeTable.natChain(instance)
+    const fwdChain = BridgeTable.forwardChain(instance)
     const kept = records.filter((r) => !plan.blockedBridges.includes(r))
-    const found = yield* Effect.result(nat.list(chain, BridgeTable.masqueradePrefix(instance)))
+    const found = yield* Effect.result(nat.list(chain, BridgeTable.masqueradePrefix(instance), fwdChain))
     // Whether this instance's chain exists (made now or by an earlier run): removed with the last network.
     let chainMade = false
+    // Whether its `filter` chain exists: removed when no network asks for a forward rule any more.
+    let forwardMade = false
     if (found._tag === "Failure") {
       const needsNat =
         kept.some((n) => BridgeTable.masqueradeRule(instance, n) !== undefined) ||
@@ -230,6 +236,25 @@ export const make = (
         yield* nat.addDnat(chain, rule)
       }
       for (const rule of natPlan.addMasquerade) yield* nat.addMasquerade(rule)
+      forwardMade = found.success.forward !== undefined
+      if (natPlan.removeForwardChain) {
+        yield* Effect.logWarning(`filter chain ${fwdChain}: no network needs it; removed it`)
+        yield* nat.removeForwardChain(fwdChain)
+        forwardMade = false
+      }
+      for (const rule of natPlan.removeForward) {
+        yield* Effect.logWarning(`forward rule ${rule.comment} ${rule.kind}: no record explains it; removed it`)
+        yield* nat.removeForward(fwdChain, rule)
+      }
+      // Every start: puts the jump back (after `DOCKER-USER`) should someone have removed it.
+      if (natPlan.ensureForwardChain) {
+        yield* nat.ensureForwardChain(fwdChain)
+        forwardMade = true
+      }
+      for (const rule of natPlan.addForward) {
+        yield* Effect.logWarning(`forward rule ${rule.comment} ${rule.kind}: was missing; added it again`)
+        yield* nat.addForward(fwdChain, rule)
+      }
     }
 
     const ref = yield* Ref.make<BridgeTable.Table>(new Map(records.map((r) => [r.id, r] as const)))
@@ -253,6 +278,26 @@ export const make = (
       e: BridgeTable.EndpointRecord,
       bindings: ReadonlyArray<BridgeTable.PortBinding> = e.published ?? []
     ) => Effect.forEach(bindings, (b) => nat.removeDnat(chain, BridgeTable.dnatRule(instance, e, b)), { discard: true })
+
+    /**
+     * Brings the forward rules from what `before` asks for to what `after` does: removes the rules no longer asked
+     * for, makes the chain and its jump when a rule is added, and removes them when `after` asks for none. Networks
+     * that neither masquerade nor publish ask for none: no iptables is run for them.
+     */
+    const syncForward = (before: BridgeTable.Table, after: BridgeTable.Table) =>
+      Effect.gen(function* () {
+        const { add, remove } = BridgeTable.forwardChanges(instance, before.values(), after.values())
+        for (const rule of remove) yield* nat.removeForward(fwdChain, rule)
+        if (add.length > 0) {
+          yield* nat.ensureForwardChain(fwdChain)
+          forwardMade = true
+        }
+        for (const rule of add) yield* nat.addForward(fwdChain, rule)
+        if (forwardMade && BridgeTable.allForwardRules(instance, after.values()).length === 0) {
+          yield* nat.removeForwardChain(fwdChain)
+          forwardMade = false
+        }
+      })
 
     /**
      * The host link holding `name` among `all` (one listing of the host's links), refused unless this instance made
@@ -296,6 +341,7 @@ export const make = (
       createNetwork: (request) =>
         serialised(
           Effect.gen(function* () {
+            const before = yield* Ref.get(ref)
             const { table, record, created } = yield* current((t) => BridgeTable.createNetwork(t, request))
             if (!created) return {}
             yield* claim(yield* links.list, record.bridge, "network", record.id)
@@ -303,13 +349,19 @@ export const make = (
             const masquerade = BridgeTable.masqueradeRule(instance, record)
             yield* addBridge(record).pipe(
               Effect.andThen(masquerade === undefined ? Effect.void : nat.addMasquerade(masquerade)),
+              Effect.andThen(syncForward(before, table)),
               // State first, each step on its own: a bridge that cannot be removed must not keep the network in the
               // state (a restart would bring back, MASQUERADE rule and all, a network the daemon never got); it is
-              // then a link no record explains, which start-up removes.
+              // then a link no record explains, which start-up removes, as it removes rules left here.
               Effect.tapError(() =>
-                Effect.andThen(
-                  Effect.ignore(BridgeState.erase(layout, record.id)),
-                  Effect.ignore(links.remove(record.bridge))
+                Effect.all(
+                  [
+                    Effect.ignore(BridgeState.erase(layout, record.id)),
+                    Effect.ignore(syncForward(table, before)),
+                    masquerade === undefined ? Effect.void : Effect.ignore(nat.removeMasquerade(masquerade)),
+                    Effect.ignore(links.remove(record.bridge))
+                  ],
+                  { discard: true }
                 )
               )
             )
@@ -322,7 +374,8 @@ export const make = (
           Effect.gen(function* () {
             const all = yield* links.list
             const names = new Set(all.map((l) => l.name))
-            const { pruned, table: kept } = BridgeTable.pruneGone(yield* Ref.get(ref), NetworkID, (n) => names.has(n))
+            const before = yield* Ref.get(ref)
+            const { pruned, table: kept } = BridgeTable.pruneGone(before, NetworkID, (n) => names.has(n))
             for (const e of pruned) {
               yield* Effect.logWarning(
                 names.has(e.hostInterface)
@@ -336,12 +389,14 @@ export const make = (
             }
             // State first, then links: a crash in between leaves tagged veths that start-up removes.
             for (const e of pruned) yield* unpublish(e)
+            if (pruned.length > 0) yield* syncForward(before, kept)
             for (const e of pruned) if (names.has(e.hostInterface)) yield* links.remove(e.hostInterface)
             const { table, record } = yield* current((t) => BridgeTable.deleteNetwork(t, NetworkID))
             yield* BridgeState.erase(layout, NetworkID)
             yield* Ref.set(ref, table)
             const masquerade = BridgeTable.masqueradeRule(instance, record)
             if (masquerade !== undefined) yield* nat.removeMasquerade(masquerade)
+            yield* syncForward(kept, table)
             // The chain and its jumps go with the last network (its endpoints, and so its rules, are gone), so that
             // nothing of the plugin stays in the host's tables once it has no network.
             if (table.size === 0 && chainMade) {
@@ -390,10 +445,12 @@ export const make = (
       deleteEndpoint: (request) =>
         serialised(
           Effect.gen(function* () {
+            const before = yield* Ref.get(ref)
             const { table, network: n, endpoint: e } = yield* current((t) => BridgeTable.deleteEndpoint(t, request))
             yield* save(n)
             yield* Ref.set(ref, table)
             yield* unpublish(e)
+            yield* syncForward(before, table)
             yield* links.remove(e.hostInterface)
             return {}
           })
@@ -420,6 +477,7 @@ export const make = (
         serialised(
           Effect.gen(function* () {
             const before = yield* current((t) => BridgeTable.network(t, request.NetworkID))
+            const tableBefore = yield* Ref.get(ref)
             const change = yield* current((t) => BridgeTable.programExternalConnectivity(t, request))
             // Engine 20.10 sends it after every Join that made the endpoint the gateway, mostly with no ports.
             if (change.add.length === 0 && change.remove.length === 0) return {}
@@ -428,10 +486,17 @@ export const make = (
             // must not keep the record published, or a restart would publish it for a container the daemon rolled back;
             // the rule is one no record explains then, which start-up removes.
             yield* publish(change.endpoint, change.add).pipe(
+              Effect.andThen(syncForward(tableBefore, change.table)),
               Effect.tapError(() =>
-                Effect.andThen(
-                  Effect.ignore(save(before)),
-                  Effect.forEach(change.add, (b) => Effect.ignore(unpublish(change.endpoint, [b])), { discard: true })
+                Effect.all(
+                  [
+                    Effect.ignore(save(before)),
+                    Effect.forEach(change.add, (b) => Effect.ignore(unpublish(change.endpoint, [b])), {
+                      discard: true
+                    }),
+                    Effect.ignore(syncForward(change.table, tableBefore))
+                  ],
+                  { discard: true }
                 )
               )
             )
@@ -443,11 +508,13 @@ export const make = (
       revokeExternalConnectivity: (request) =>
         serialised(
           Effect.gen(function* () {
+            const before = yield* Ref.get(ref)
             const change = yield* current((t) => BridgeTable.revokeExternalConnectivity(t, request))
             if (change.remove.length === 0) return {}
             yield* save(change.network)
             yield* Ref.set(ref, change.table)
             yield* unpublish(change.endpoint, change.remove)
+            yield* syncForward(before, change.table)
             return {}
           })
         ),

@@ -178,36 +178,140 @@ describe("BridgeReconcile.natPlan", () => {
   it("puts missing rules back and removes this instance's rules no record explains", () => {
     const stray = { ...rule, hostPort: 9090, comment: "dpk 0123abcd gone" }
     const strayMasquerade = { ...masquerade, source: "10.9.0.0/24", comment: "dpk 0123abcd network gone" }
-    expect(BridgeReconcile.natPlan([published], { dnat: [stray], masquerade: [strayMasquerade] }, tag)).toEqual({
+    const forward = BridgeTable.forwardRules(tag, published)
+    const [outbound, , , port] = forward
+    // A stray of this instance's chain (a network deleted just before a crash) goes; one rule removed by hand while
+    // the plugin was down comes back.
+    const strayForward = { kind: "outbound" as const, bridge: "br-gone", comment: "dpk 0123abcd network gone" }
+    expect(
+      BridgeReconcile.natPlan(
+        [published],
+        { dnat: [stray], masquerade: [strayMasquerade], forward: [strayForward, ...forward.slice(1)] },
+        tag
+      )
+    ).toEqual({
       ensureChain: true,
       removeChain: false,
       removeDnat: [stray],
       addDnat: [rule],
       removeMasquerade: [strayMasquerade],
-      addMasquerade: [masquerade]
+      addMasquerade: [masquerade],
+      ensureForwardChain: true,
+      removeForwardChain: false,
+      removeForward: [strayForward],
+      addForward: [outbound]
     })
-    // All in place: nothing to do but making sure the chain and its jumps are there.
-    expect(BridgeReconcile.natPlan([published], { dnat: [rule], masquerade: [masquerade] }, tag)).toMatchObject({
+    // A missing chain: every forward rule comes back, after the chain and its jump.
+    expect(
+      BridgeReconcile.natPlan([published], { dnat: [rule], masquerade: [masquerade], forward: undefined }, tag)
+    ).toMatchObject({ ensureForwardChain: true, removeForwardChain: false, addForward: forward })
+    expect(port).toMatchObject({ kind: "port" })
+    // All in place: nothing to do but making sure the chains and their jumps are there.
+    expect(
+      BridgeReconcile.natPlan([published], { dnat: [rule], masquerade: [masquerade], forward }, tag)
+    ).toMatchObject({
       removeDnat: [],
       addDnat: [],
       removeMasquerade: [],
-      addMasquerade: []
+      addMasquerade: [],
+      removeForward: [],
+      addForward: []
     })
   })
 
   it("no network left: the chain goes with its rules; no chain and nothing published: nothing is made", () => {
-    expect(BridgeReconcile.natPlan([], { dnat: [rule], masquerade: [] }, tag)).toMatchObject({
+    const forward = BridgeTable.forwardRules(tag, published)
+    expect(BridgeReconcile.natPlan([], { dnat: [rule], masquerade: [], forward }, tag)).toMatchObject({
       ensureChain: false,
       removeChain: true,
-      removeDnat: []
+      removeDnat: [],
+      ensureForwardChain: false,
+      removeForwardChain: true,
+      removeForward: []
     })
-    expect(BridgeReconcile.natPlan([network()], { dnat: undefined, masquerade: [] }, tag)).toEqual({
+    expect(BridgeReconcile.natPlan([network()], { dnat: undefined, masquerade: [], forward: undefined }, tag)).toEqual({
       ensureChain: false,
       removeChain: false,
       removeDnat: [],
       addDnat: [],
       removeMasquerade: [],
-      addMasquerade: []
+      addMasquerade: [],
+      ensureForwardChain: false,
+      removeForwardChain: false,
+      removeForward: [],
+      addForward: []
     })
+    // A network that neither masquerades nor publishes (any more) needs no forward chain: a leftover one goes.
+    expect(BridgeReconcile.natPlan([network()], { dnat: [], masquerade: [], forward }, tag)).toMatchObject({
+      removeChain: false,
+      ensureForwardChain: false,
+      removeForwardChain: true,
+      removeForward: []
+    })
+  })
+})
+
+describe("forward rules", () => {
+  const bridge = "br-n1"
+  const network1 = "dpk 0123abcd network n1"
+
+  it("a chain name per instance within iptables' 28 characters", () => {
+    expect(BridgeTable.forwardChain(tag)).toBe("DPK-0123abcd-FWD")
+    expect(BridgeTable.forwardChain("a".repeat(20))).toBe(`DPK-${"a".repeat(20)}-FWD`)
+    for (const instance of ["a".repeat(21), "a".repeat(23), "x".repeat(40), "a tag with spaces"]) {
+      expect(BridgeTable.forwardChain(instance)).toMatch(/^DPK-[0-9a-f]{8}-FWD$/)
+    }
+  })
+
+  it("masquerade=true: out, back in and within the bridge; nothing for a network that neither masquerades nor publishes", () => {
+    expect(BridgeTable.forwardRules(tag, network([], { masquerade: true }))).toEqual([
+      { kind: "outbound", bridge, comment: network1 },
+      { kind: "return", bridge, comment: network1 },
+      { kind: "within", bridge, comment: network1 }
+    ])
+    expect(BridgeTable.forwardRules(tag, network([endpoint("e1")]))).toEqual([])
+    expect(BridgeTable.forwardRules(tag, network([endpoint("e1")], { masquerade: false }))).toEqual([])
+  })
+
+  it("a published port: the traffic to it, once per container port, and its answers when not masquerading", () => {
+    const e1 = endpoint("e1", { published: [http, { ...http, hostPort: 8081 }, { ...http, proto: "udp" }] })
+    const e2 = endpoint("e2", { address: "10.0.0.3/24", published: [{ ...http, port: 443, hostPort: 8443 }] })
+    const port = (destination: string, proto: "tcp" | "udp", p: number, comment: string) => ({
+      kind: "port",
+      bridge,
+      destination,
+      proto,
+      port: p,
+      comment
+    })
+    expect(BridgeTable.forwardRules(tag, network([e1, e2]))).toEqual([
+      { kind: "reply", bridge, comment: network1 },
+      port("10.0.0.2", "tcp", 80, "dpk 0123abcd e1"),
+      port("10.0.0.2", "udp", 80, "dpk 0123abcd e1"),
+      port("10.0.0.3", "tcp", 443, "dpk 0123abcd e2")
+    ])
+    expect(BridgeTable.forwardRules(tag, network([e2], { masquerade: true })).map((r) => r.kind)).toEqual([
+      "outbound",
+      "return",
+      "within",
+      "port"
+    ])
+  })
+
+  it("a change adds what the new table asks for and removes what it no longer does, shared rules staying", () => {
+    const e1 = endpoint("e1", { published: [http] })
+    const e2 = endpoint("e2", { address: "10.0.0.3/24", published: [{ ...http, hostPort: 8081 }] })
+    const before = [network([e1])]
+    const after = [network([e1, e2])]
+    expect(BridgeTable.forwardChanges(tag, before, after)).toEqual({
+      add: [{ kind: "port", bridge, destination: "10.0.0.3", proto: "tcp", port: 80, comment: "dpk 0123abcd e2" }],
+      remove: []
+    })
+    // e1 unpublished: its port goes, the answers rule stays for e2.
+    expect(BridgeTable.forwardChanges(tag, after, [network([endpoint("e1"), e2])])).toEqual({
+      add: [],
+      remove: [{ kind: "port", bridge, destination: "10.0.0.2", proto: "tcp", port: 80, comment: "dpk 0123abcd e1" }]
+    })
+    expect(BridgeTable.forwardChanges(tag, before, []).remove.map((r) => r.kind)).toEqual(["reply", "port"])
   })
 })

@@ -940,3 +940,138 @@ describe("network-bridge's state folder owner (memory host, real state folder)",
     })
   )
 })
+
+describe("network-bridge forward rules on a memory host", () => {
+  const fwd = `DPK-${instance}-FWD`
+  const network1 = `dpk ${instance} network ${nid}`
+  const ports = { "com.docker.network.portmap": [{ Proto: 6, IP: "", Port: 80, HostIP: "", HostPort: 8080 }] }
+  const port = {
+    kind: "port",
+    bridge,
+    destination: "10.231.7.2",
+    proto: "tcp",
+    port: 80,
+    comment: `dpk ${instance} ${eid}`
+  } as const
+  const masqueraded = [
+    { kind: "outbound", bridge, comment: network1 },
+    { kind: "return", bridge, comment: network1 },
+    { kind: "within", bridge, comment: network1 }
+  ] as const
+  const publish = (p: Plugin) =>
+    Effect.gen(function* () {
+      yield* call(p, "CreateEndpoint", { ...createEndpoint(eid), Options: ports })
+      yield* call(p, "Join", { ...join(eid), Options: ports })
+      return yield* call(p, "ProgramExternalConnectivity", { ...ids(eid), Options: ports })
+    })
+
+  it.effect("masquerade=true: its rules from CreateNetwork to DeleteNetwork, jumped to right after DOCKER-USER", () =>
+    Effect.gen(function* () {
+      const h = host()
+      // The engine's jumps, there before the plugin: users' DOCKER-USER rules keep filtering first.
+      h.nat.forwardRuleBehind("-j DOCKER-USER")
+      h.nat.forwardRuleBehind("-j DOCKER-FORWARD")
+      const p = yield* h.start()
+      expect((yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))).body).toEqual({})
+      expect(h.nat.forwardChains().get(fwd)).toEqual(masqueraded)
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", `-j ${fwd}`, "-j DOCKER-FORWARD"])
+      // A published port adds the traffic to it; the answers go out through `outbound`.
+      expect((yield* publish(p)).status).toBe(200)
+      expect(h.nat.forwardChains().get(fwd)).toEqual([...masqueraded, port])
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", `-j ${fwd}`, "-j DOCKER-FORWARD"]) // one jump
+      yield* call(p, "RevokeExternalConnectivity", ids(eid))
+      expect(h.nat.forwardChains().get(fwd)).toEqual(masqueraded)
+      yield* call(p, "Leave", ids(eid))
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect(h.nat.forwardChains().size).toBe(0)
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", "-j DOCKER-FORWARD"])
+    })
+  )
+
+  it.effect("a network without masquerade: a chain only while a port is published, with the port and its answers", () =>
+    Effect.gen(function* () {
+      const h = host()
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      expect(h.nat.forwardChains().size).toBe(0)
+      expect((yield* publish(p)).status).toBe(200)
+      expect(h.nat.forwardChains().get(fwd)).toEqual([{ kind: "reply", bridge, comment: network1 }, port])
+      expect(h.nat.forward()).toEqual([`-j ${fwd}`]) // no DOCKER-USER: at the top
+      // DeleteEndpoint without a revoke (the daemon rolling back) takes them away too, and the chain with them.
+      yield* call(p, "Leave", ids(eid))
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      expect(h.nat.forwardChains().size).toBe(0)
+      expect(h.nat.forward()).toEqual([])
+      expect(h.nat.chains().get(`DPK-${instance}`)).toEqual([])
+    })
+  )
+
+  it.effect("a failed forward rule rolls ProgramExternalConnectivity back: no DNAT rule, nothing published", () =>
+    Effect.gen(function* () {
+      const h = host(undefined, {
+        fault: (operation, name) =>
+          operation === "addForward" && name.includes(" port ") ? "iptables: boom" : undefined
+      })
+      const p = yield* h.start()
+      yield* call(p, "CreateNetwork", createNetwork())
+      const failed = yield* publish(p)
+      expect(failed.status).toBe(500)
+      expect(failed.body.Err).toBe(`addForward ${fwd} port 10.231.7.2:80/tcp: iptables: boom`)
+      expect(h.nat.chains().get(`DPK-${instance}`)).toEqual([])
+      expect(h.nat.forwardChains().size).toBe(0)
+      expect(h.nat.forward()).toEqual([])
+      expect((yield* call(p, "EndpointOperInfo", ids(eid))).body.Value["com.docker.network.portmap"]).toEqual([])
+    })
+  )
+
+  it.effect("a failed forward rule rolls CreateNetwork back: no bridge, no MASQUERADE rule, no chain", () =>
+    Effect.gen(function* () {
+      const h = host(undefined, { fault: (operation) => (operation === "addForward" ? "iptables: boom" : undefined) })
+      const p = yield* h.start()
+      const failed = yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+      expect(failed.body.Err).toBe(`addForward ${fwd} outbound ${bridge}: iptables: boom`)
+      expect([names(h.links), h.nat.masquerade(), h.nat.forwardChains().size, h.nat.forward()]).toEqual([[], [], 0, []])
+    })
+  )
+
+  it.effect("a restart puts missing forward rules and the jump back, removes its own strays, and nobody else's", () =>
+    Effect.gen(function* () {
+      const h = host()
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* h.start()
+          yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+          yield* publish(p)
+        })
+      )
+      expect(h.nat.forwardChains().get(fwd)).toEqual([...masqueraded, port])
+      // While the plugin is down: the jump and two rules removed by someone, a stray of a crashed run (a network
+      // deleted from the state just before), another instance's chain and jump, and the engine's DOCKER-USER jump
+      // inserted at the top.
+      h.nat.service.removeForwardChain(fwd).pipe(Effect.runSync)
+      const stray = { kind: "outbound" as const, bridge: "dpk-gone", comment: `dpk ${instance} network gone` }
+      for (const rule of [masqueraded[0], port, stray]) h.nat.forwardBehind(fwd, rule)
+      const foreign = { kind: "outbound" as const, bridge: "br-x", comment: "dpk 99999999 network x" }
+      h.nat.forwardBehind("DPK-99999999-FWD", foreign)
+      h.nat.forwardRuleBehind("-j DPK-99999999-FWD")
+      h.nat.forwardRuleBehind("-j DOCKER-USER", 1)
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", "-j DPK-99999999-FWD"])
+      const p = yield* h.start()
+      expect(h.nat.forwardChains().get(fwd)).toEqual([masqueraded[0], port, masqueraded[1], masqueraded[2]])
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", `-j ${fwd}`, "-j DPK-99999999-FWD"])
+      expect(h.nat.forwardChains().get("DPK-99999999-FWD")).toEqual([foreign])
+      // A second restart with everything in place changes nothing.
+      const before = h.nat.log.length
+      yield* h.start()
+      expect(h.nat.log.slice(before).filter((op) => !/^(list|ensureChain|ensureForwardChain) /.test(op))).toEqual([])
+      // The network gone: only the other instance's chain and its jump stay.
+      yield* call(p, "RevokeExternalConnectivity", ids(eid))
+      yield* call(p, "Leave", ids(eid))
+      yield* call(p, "DeleteEndpoint", ids(eid))
+      yield* call(p, "DeleteNetwork", { NetworkID: nid })
+      expect([...h.nat.forwardChains().keys()]).toEqual(["DPK-99999999-FWD"])
+      expect(h.nat.forward()).toEqual(["-j DOCKER-USER", "-j DPK-99999999-FWD"])
+    })
+  )
+})

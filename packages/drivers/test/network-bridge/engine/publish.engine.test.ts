@@ -65,6 +65,9 @@ describe.skipIf(!canRun)("network-bridge publishing ports against Docker Engine 
   const stateDir = Path.join(base, "state")
   const instance = NetworkBridge.instanceOf(stateDir)
   const chain = BridgeTable.natChain(instance)
+  const fwd = BridgeTable.forwardChain(instance)
+  const filter = (...args: ReadonlyArray<string>) =>
+    ChildProcess.spawnSync("/usr/sbin/iptables", ["-w", "-t", "filter", ...args], { encoding: "utf8" })
   const run = Math.random().toString(16).slice(2, 8)
   const net = { name: `dpk-pub-${run}`, bridge: `dpkp${run}`, subnet: `10.${200 + random(50)}.${random(256)}` }
   const containers: Array<string> = []
@@ -88,6 +91,9 @@ describe.skipIf(!canRun)("network-bridge publishing ports against Docker Engine 
     }
     iptables("-F", chain)
     iptables("-X", chain)
+    while (filter("-D", "FORWARD", "-j", fwd).status === 0);
+    filter("-F", fwd)
+    filter("-X", fwd)
     for (const line of natTable().split("\n")) {
       if (line.startsWith("-A POSTROUTING ") && line.includes(`--comment "dpk ${instance} network `)) {
         // The comment is one word of the rule: split around its quotes.
@@ -101,6 +107,7 @@ describe.skipIf(!canRun)("network-bridge publishing ports against Docker Engine 
     Fs.rmSync(base, { recursive: true, force: true })
     expect(natTable()).not.toContain(chain)
     expect(natTable()).not.toContain(`dpk ${instance} `)
+    expect(filter("-S").stdout).not.toContain(fwd)
   })
 
   it.live(
@@ -216,6 +223,7 @@ describe.skipIf(!canRun)("network-bridge publishing ports against Docker Engine 
     Effect.gen(function* () {
       yield* docker("network", "rm", net.name)
       expect(natTable()).not.toContain(chain)
+      expect(filter("-S").stdout).not.toContain(fwd)
       expect(natTable()).not.toContain(`dpk ${instance} `)
       expect(hostLinks().map((l) => l.ifname)).not.toContain(net.bridge)
     })
