@@ -24,6 +24,7 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as BodyLimits from "./BodyLimits.ts"
 import * as BodyGarbage from "./internal/BodyGarbage.ts"
 import * as NodeFastPath from "./internal/NodeFastPath.ts"
+import * as StreamStart from "./internal/StreamStart.ts"
 import * as StreamTurns from "./internal/StreamTurns.ts"
 
 /**
@@ -32,7 +33,10 @@ import * as StreamTurns from "./internal/StreamTurns.ts"
  * @since 0.1.0
  */
 export interface CallOptions {
-  /** Every driver call must produce its answer within this time, or the server answers `Err`. */
+  /**
+   * Every driver call must produce its answer within this time, or the server answers `Err`. A streamed answer is
+   * produced once its first chunk is.
+   */
   readonly deadline: Duration.Duration
   /**
    * Log every call (endpoint, duration, outcome, reason) at Info level, as the router applies `CallLog.logged` to
@@ -264,13 +268,16 @@ export const make = (
     onSuccess: respondWith(endpoint)
   }
   const deadline = withDeadline(endpoint, options)
+  // A streamed answer's first chunk is part of the call: a stream that fails before it is answered as a call that
+  // fails, under the same deadline.
+  const answer = endpoint.response._tag === "Stream" ? StreamStart.firstChunkFirst(method) : method
   const call = (
     input: Result.Result<unknown, HttpServerResponse.HttpServerResponse>,
     fiber: Fiber.Fiber<unknown, unknown>
   ) =>
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
-      : Effect.matchCauseEffectEager(deadline(invoke(method, input.success), fiber), matchCall)
+      : Effect.matchCauseEffectEager(deadline(invoke(answer, input.success), fiber), matchCall)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
   return (request) =>
@@ -286,6 +293,7 @@ const respondWith = (
   }
   if (endpoint.response._tag === "Stream") {
     const type = endpoint.response.contentType
+    // The first chunk is already pulled (StreamStart): a failure before it was answered as the call's failure.
     // Stream.orDie is applied by the platform: a failure after the status line aborts the connection, so the
     // daemon sees a broken transfer instead of a truncated body that looks complete.
     // Anything else than a stream (a driver written without the types) would only fail once the platform runs it,

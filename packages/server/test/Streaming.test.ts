@@ -1,6 +1,7 @@
-// Streamed bodies pass through the server without buffering: 1 GiB each way with flat memory, and a stream that
-// fails after the status line aborts the connection instead of ending cleanly. Reusable chunks go back to their
-// producer only once written.
+// Streamed bodies pass through the server without buffering: 1 GiB each way with flat memory, a stream that fails
+// before its first chunk is answered `Err`, and one that fails after the status line aborts the connection instead
+// of ending cleanly. Reusable chunks go back to their producer only once written. A client that closes the
+// connection interrupts the stream.
 import { DriverError, Endpoint, PluginApi, ReusableChunk, Wire } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
@@ -9,7 +10,7 @@ import * as Http from "node:http"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
 import * as NodeFastPath from "../src/internal/NodeFastPath.ts"
-import { tempDir } from "./support.ts"
+import { rawRequest, sendThenClose, tempDir, waitFor } from "./support.ts"
 
 // A test-only API with one endpoint of each streaming kind, declared like the real ones.
 const Api = PluginApi.make({
@@ -42,6 +43,13 @@ const Api = PluginApi.make({
     }),
     notStream: Endpoint.jsonToStream("NotStream", Schema.Struct({}), Wire.TarContentType, {
       description: "Answers a string where a stream is due, as a driver written without the types might."
+    }),
+    opening: Endpoint.jsonToStream("Opening", Schema.Struct({ Fails: Schema.String }), Wire.TarContentType, {
+      description:
+        "Streams as Fails says: failing, dying or hanging before its first chunk, hanging after it, or empty."
+    }),
+    twin: Endpoint.json("Twin", Schema.Struct({ Fails: Schema.String }), Schema.Struct({}), {
+      description: "Fails as Opening does before its first chunk, in a call that answers JSON."
     })
   }
 })
@@ -58,7 +66,31 @@ const reusedBuffers = new Set<Uint8Array>()
 const aheadBytes = 256 * 1024
 const aheadPool = ReusableChunk.pool(aheadBytes)
 let aheadPulled = 0
+/** What happened to the streams of the Opening endpoint, in order. */
+const openings: Array<string> = []
+const parked = (fails: string) =>
+  Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => openings.push(`interrupted ${fails}`))))
+const layerGone = new DriverError({ message: "layer folder is gone" })
+const vanished = new Error("layer folder vanished")
+const opening = (fails: string): Stream.Stream<Uint8Array, DriverError> => {
+  switch (fails) {
+    case "failure":
+      return Stream.fail(layerGone)
+    case "defect":
+      return Stream.die(vanished)
+    case "hang":
+      return Stream.fromEffect(parked(fails))
+    case "stall":
+      return Stream.concat(Stream.make(chunk), Stream.fromEffect(parked(fails)))
+    default:
+      return Stream.empty
+  }
+}
 const EchoLayer = Layer.succeed(Echo, {
+  opening: ({ Fails }) =>
+    Effect.succeed(opening(Fails).pipe(Stream.ensuring(Effect.sync(() => openings.push(`closed ${Fails}`))))),
+  twin: ({ Fails }) =>
+    Fails === "failure" ? Effect.fail(layerGone) : Fails === "defect" ? Effect.die(vanished) : Effect.never,
   notStream: () => Effect.succeed("no stream" as unknown as Stream.Stream<Uint8Array>),
   ahead: ({ Chunks }) =>
     Effect.succeed(
@@ -106,11 +138,12 @@ const EchoLayer = Layer.succeed(Echo, {
 const GiB = 1 << 30
 
 /** Serves the Echo API on a socket in a temporary folder for the life of the test; answers the socket path. */
-const serveEcho = (name: string, fast = true) =>
+const serveEcho = (name: string, fast = true, deadlines?: PluginServer.Options["deadlines"]) =>
   Effect.gen(function* () {
     const socketPath = Path.join(yield* tempDir, `${name}.sock`)
+    const listen = Listener.unix(name, { path: socketPath })
     yield* Layer.build(
-      PluginServer.layer({ name, listen: Listener.unix(name, { path: socketPath }), apis: [Api] }).pipe(
+      PluginServer.layer({ name, listen, apis: [Api], ...(deadlines === undefined ? {} : { deadlines }) }).pipe(
         Layer.provide(Layer.mergeAll(EchoLayer, Layer.succeed(NodeFastPath.Enabled, fast)))
       )
     )
@@ -196,6 +229,72 @@ describe("streamed bodies", () => {
         if (fast) expect(reusedBuffers.size).toBeLessThan(chunks / 4)
         else expect(reusedBuffers.size).toBe(chunks)
       })
+    )
+  }
+
+  for (const fast of [true, false]) {
+    const via = fast ? "fast path" : "platform path"
+    it.live(`a stream that fails before its first chunk is answered like a call that fails the same way (${via})`, () =>
+      Effect.gen(function* () {
+        const deadlines = { "Echo.Opening": "300 millis", "Echo.Twin": "300 millis" } as const
+        const socketPath = yield* serveEcho(fast ? "first-fast" : "first-plain", fast, deadlines)
+        const expected: Record<string, string> = {
+          failure: "layer folder is gone",
+          defect: "internal error in Echo.Opening: layer folder vanished",
+          hang: "Echo.Opening did not answer within 300ms"
+        }
+        for (const [fails, Err] of Object.entries(expected)) {
+          openings.length = 0
+          const body = JSON.stringify({ Fails: fails })
+          const streamed = yield* request(socketPath, "/Echo.Opening", body)
+          expect({
+            fails,
+            status: streamed.status,
+            aborted: streamed.aborted,
+            body: JSON.parse(streamed.text)
+          }).toEqual({ fails, status: 500, aborted: false, body: { Err } })
+          // The driver's stream was closed before the answer.
+          expect(openings).toContain(`closed ${fails}`)
+          // The same answer as a JSON call failing the same way, but for the endpoint's name.
+          const json = yield* request(socketPath, "/Echo.Twin", body)
+          expect({ fails, status: json.status, text: json.text }).toEqual({
+            fails,
+            status: streamed.status,
+            text: streamed.text.replaceAll("Opening", "Twin")
+          })
+        }
+      })
+    )
+
+    it.live(`an empty stream is a 200 with an empty body (${via})`, () =>
+      Effect.gen(function* () {
+        const socketPath = yield* serveEcho(fast ? "empty-fast" : "empty-plain", fast)
+        openings.length = 0
+        const reply = yield* request(socketPath, "/Echo.Opening", JSON.stringify({ Fails: "never" }))
+        expect(reply).toEqual({ status: 200, bytes: 0, text: "", aborted: false })
+        expect(openings).toEqual(["closed never"])
+      })
+    )
+
+    it.live(
+      `a stream whose client closes the connection is interrupted, before or after its first chunk (${via})`,
+      () =>
+        Effect.gen(function* () {
+          const socketPath = yield* serveEcho(fast ? "gone-fast" : "gone-plain", fast)
+          for (const fails of ["hang", "stall"]) {
+            openings.length = 0
+            const sent = rawRequest("/Echo.Opening", JSON.stringify({ Fails: fails }))
+            const received = (yield* sendThenClose(socketPath, sent, 200)).toString("latin1")
+            // Before its first chunk nothing is answered yet; after it, the status line went with the chunk.
+            expect({ fails, answered: received.startsWith("HTTP/1.1 200 OK") }).toEqual({
+              fails,
+              answered: fails === "stall"
+            })
+            // Streams have no deadline: only the closed connection can have ended them.
+            yield* waitFor(() => openings.length === 2, 2_000)
+            expect(openings).toEqual([`interrupted ${fails}`, `closed ${fails}`])
+          }
+        })
     )
   }
 

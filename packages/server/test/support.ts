@@ -121,6 +121,25 @@ export const connectAndWrite = (
 }
 
 /**
+ * Sends `request` on a new connection and closes the connection entirely (no half-close, as the daemon gives up on
+ * a call) `closeAfterMs` later; returns what was received until then.
+ */
+export const sendThenClose = (socketPath: string, request: string, closeAfterMs: number) =>
+  Effect.callback<Buffer, Error>((resume) => {
+    const received: Array<Buffer> = []
+    const socket = connectAndWrite(socketPath, [request], 0, (e) => resume(Effect.fail(e)))
+    socket.on("data", (chunk: Buffer) => received.push(chunk))
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resume(Effect.succeed(Buffer.concat(received)))
+    }, closeAfterMs)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      socket.destroy()
+    })
+  })
+
+/**
  * Throw-away certificates in `dir` (openssl, EC keys: fast): a CA; a server certificate for 127.0.0.1 and a client
  * certificate, both signed by it; and a client certificate signed by another CA.
  */

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as HttpServer from "effect/http/HttpServer"
 import type * as Http from "node:http"
+import type * as Net from "node:net"
 import * as BodyLimits from "../BodyLimits.ts"
 import { ListenError } from "../ListenError.ts"
 import * as BodyStall from "./BodyStall.ts"
@@ -53,11 +54,30 @@ const daemonOptions: Http.ServerOptions = {
 /**
  * A client that half-closes its side after writing its requests still gets every answer (Node's default aborts
  * the requests still in progress).
+ *
+ * The daemon never half-closes: it closes the connection when it gives up on a call. Both look the same to the
+ * server (the client's side ends), so a call still running would run on, its answer written to nobody. On a Unix
+ * socket the two differ once the server writes: a write to a closed connection fails (EPIPE), and only then does
+ * Node close the request, which interrupts its handler (and with it the driver call). So when the client's side
+ * ends while the connection can still answer, an empty write probes it: it costs a half-closing client nothing.
+ * Over TCP an empty write sends nothing and cannot tell the two apart; there a call runs on until it answers.
  */
 const answerHalfClosed = (server: Http.Server): Http.Server => {
   // A public property of Node's http.Server that its type declarations leave out.
   ;(server as Http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
+  server.on("connection", (socket: Net.Socket) => {
+    // Read while the client is connected: a Unix socket has no peer family, a TCP one always has.
+    if (socket.remoteFamily === undefined) socket.on("end", () => probeClosed(socket))
+  })
   return server
+}
+
+const nothing = Buffer.alloc(0)
+
+/** Fails, and so closes `socket`, when its client closed the connection instead of half-closing it. */
+const probeClosed = (socket: Net.Socket): void => {
+  // Not writable: Node ended it already, having no answer left to write.
+  if (socket.writable) socket.write(nothing)
 }
 
 /**

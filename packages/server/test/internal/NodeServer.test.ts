@@ -1,10 +1,12 @@
-// The Node server every listener shares: what it does with clients that are not the daemon.
+// The Node server every listener shares: what it does with clients that are not the daemon, and with a daemon that
+// closes the connection during a call.
 import { DriverError, VolumeDriver } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Path from "node:path"
-import { rawExchange, rawRequest, tempDir } from "../support.ts"
+import * as NodeFastPath from "../../src/internal/NodeFastPath.ts"
+import { rawExchange, rawRequest, sendThenClose, tempDir, waitFor } from "../support.ts"
 
 /** A volume driver whose Get takes 50 ms: answers are still being computed when the client half-closes. */
 const slowGet = Layer.succeed(VolumeDriver.VolumeDriver, {
@@ -20,7 +22,52 @@ const slowGet = Layer.succeed(VolumeDriver.VolumeDriver, {
   unmount: () => Effect.succeed({})
 })
 
+/** What happened to the calls of `hangingGet`, in order. */
+const calls: Array<string> = []
+
+/** A volume driver whose Get never answers, recording its interruption and its finalizer. */
+const hangingGet = Layer.succeed(VolumeDriver.VolumeDriver, {
+  create: () => Effect.succeed({}),
+  remove: () => Effect.succeed({}),
+  get: ({ Name }) =>
+    Effect.never.pipe(
+      Effect.onInterrupt(() => Effect.sync(() => calls.push(`interrupted ${Name}`))),
+      Effect.ensuring(Effect.sync(() => calls.push(`finalized ${Name}`)))
+    ),
+  list: () => Effect.succeed({ Volumes: [] }),
+  path: ({ Name }) => Effect.succeed({ Mountpoint: `/mnt/${Name}` }),
+  mount: ({ Name }) => Effect.succeed({ Mountpoint: `/mnt/${Name}` }),
+  unmount: () => Effect.succeed({})
+})
+
 describe("NodeServer", () => {
+  for (const fast of [true, false]) {
+    it.live(
+      `a call still running when the client closes the connection is interrupted (${fast ? "fast" : "platform"} path)`,
+      () =>
+        Effect.gen(function* () {
+          const path = Path.join(yield* tempDir, "c.sock")
+          yield* Layer.build(
+            PluginServer.layer({ name: "c", listen: Listener.unix("c", { path }) }).pipe(
+              Layer.provide(Layer.mergeAll(hangingGet, Layer.succeed(NodeFastPath.Enabled, fast)))
+            )
+          )
+          calls.length = 0
+          const received = yield* sendThenClose(
+            path,
+            rawRequest("/VolumeDriver.Get", JSON.stringify({ Name: "v1" })),
+            200
+          )
+          expect(received.length).toBe(0)
+          expect(calls).toEqual([])
+          // Well within the call's 2 minute deadline: only the closed connection can have ended it.
+          yield* waitFor(() => calls.length === 2, 2_000)
+          expect(calls).toEqual(["interrupted v1", "finalized v1"])
+        })
+    )
+  }
+
+  // Also what tells that a half-close is not taken for a closed connection: the answers come after the client's end.
   it.live("a client that half-closes after pipelining its requests gets every answer", () =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "h.sock")
