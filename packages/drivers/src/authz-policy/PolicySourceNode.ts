@@ -18,6 +18,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as BoundedRead from "../shared/BoundedRead.ts"
 import * as FileKind from "../shared/FileKind.ts"
 import { PolicySource, PolicyUnreadable, type Service } from "./PolicySource.ts"
 
@@ -241,26 +242,18 @@ const readOnce = async (location: string): Promise<Snapshot> => {
     if (before.size > maxBytes) {
       throw new Error(`${before.size} bytes, more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
     }
-    // One byte more than the limit: a file growing while it is read is caught too.
-    const buffer = Buffer.alloc(Math.min(before.size, maxBytes) + 1)
-    let length = 0
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
-      if (bytesRead === 0) break
-      length += bytesRead
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new Error(`more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
-        // Grown since the stat, within the limit: the quiet check below makes the caller read it again.
-        break
-      }
+    // A file grown past the limit since the stat is caught too; one grown within it fails the steadiness below.
+    const outcome = await BoundedRead.read(handle, maxBytes, before.size)
+    if (outcome._tag === "OverLimit") {
+      throw new Error(`more than the limit of ${maxBytes} bytes (PolicySourceNode.maxBytes)`)
     }
     const after = await handle.stat()
     const steady =
       after.size === before.size &&
-      after.size === length &&
+      after.size === outcome.bytes.length &&
       after.mtimeMs === before.mtimeMs &&
       after.ctimeMs === before.ctimeMs
-    return { text: buffer.toString("utf8", 0, length), steady, ctimeMs: after.ctimeMs }
+    return { text: outcome.bytes.toString("utf8"), steady, ctimeMs: after.ctimeMs }
   } finally {
     await handle.close()
   }

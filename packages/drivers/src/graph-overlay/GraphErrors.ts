@@ -116,6 +116,41 @@ export class UnsafeLayerPath extends Schema.TaggedError<UnsafeLayerPath>()("Unsa
 }
 
 /**
+ * The driver could not take its root: another live process, or another driver of this process, has claimed it
+ * (`ROOT/owner.pid`, see `FolderOwner`). Two drivers on one root would each keep their own table of the layers and
+ * their mounts, delete each other's layers in the making as a crash's leftovers, and unmount each other's overlays.
+ *
+ * @since 0.1.0
+ */
+export class GraphRootInUse extends Schema.TaggedError<GraphRootInUse>()("GraphRootInUse", {
+  root: Schema.String,
+  owner: Schema.Number,
+  inThisProcess: Schema.Boolean
+}) {
+  override get message() {
+    return this.inThisProcess
+      ? `graph root ${this.root} is already used by another driver in this process; give each driver its own root (--root)`
+      : `graph root ${this.root} is in use by process ${this.owner}; stop that plugin first, or give this one its own root (--root)`
+  }
+}
+
+/**
+ * The root itself is not a folder of the driver's own: a symlink (or anything else) at its path when the driver
+ * starts. Followed, a planted link would have the layers written, and what looks like a crash's leftovers deleted,
+ * wherever it points; a root reached through a linked folder above it (a data root moved and linked back) is fine.
+ *
+ * @since 0.1.0
+ */
+export class UnsafeGraphRoot extends Schema.TaggedError<UnsafeGraphRoot>()("UnsafeGraphRoot", {
+  root: Schema.String,
+  found: Schema.String
+}) {
+  override get message() {
+    return `graph root ${this.root} is ${this.found}, not a folder; refused (give the folder itself as the root)`
+  }
+}
+
+/**
  * A request the driver cannot serve as asked (a diff against another layer than the parent, a storage option such
  * as `--storage-opt size=…`, a call before `Init`).
  *

@@ -7,6 +7,9 @@
  * - `vfs` mode (where overlayfs cannot mount): `Create` copies the parent's folder whole, `Get` mounts nothing,
  *   `Diff`/`Changes` compare the folder with the parent's.
  *
+ * The root is one driver's at a time: claimed at start (`ROOT/owner.pid`, see `FolderOwner`) before anything in it
+ * is touched, and given up when the driver stops. A root that is itself a symlink is refused.
+ *
  * Everything but mounting and copying is shared. Layers are found again on disk at start (a layer folder appears
  * by an atomic rename once complete and disappears by a rename before it is deleted), so state survives plugin and
  * daemon restarts; overlays still mounted when the plugin restarts are adopted as held once. The rules are in the
@@ -21,14 +24,25 @@
 import { IdMapping, LayerApply, LayerChanges, LayerDiff, LayerTarError } from "@docker-plugin-kit/helpers"
 import { GraphDriver } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FileKind from "../shared/FileKind.ts"
+import * as FolderOwner from "../shared/FolderOwner.ts"
 import * as KeyedLocks from "../shared/KeyedLocks.ts"
-import { GraphUnsupported, LayerNotFound, UnsafeLayerPath } from "./GraphErrors.ts"
+import {
+  type GraphRootInUse,
+  GraphUnsupported,
+  InvalidLayerId,
+  LayerNotFound,
+  UnsafeGraphRoot,
+  UnsafeLayerPath
+} from "./GraphErrors.ts"
 import * as GraphTable from "./GraphTable.ts"
 import { type MountError, Mounts, type OverlaySpec } from "./Mounts.ts"
 import * as MountsMemory from "./MountsMemory.ts"
@@ -57,7 +71,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export type StartError = LayerTarError.LayerIoError | MountError
+export type StartError = LayerTarError.LayerIoError | MountError | GraphRootInUse | UnsafeGraphRoot
 
 const tmpPrefix = ".tmp-"
 const removingPrefix = ".removing-"
@@ -115,10 +129,11 @@ const filesystemNames = new Map<number, string>([
   [0x2fc12fc1, "zfs"]
 ])
 
-/** One root's layers: what was found on disk, and what is mounted. */
+/** One root's layers: what was found on disk, and what is mounted; closing `scope` gives the root's claim up. */
 interface Store {
   readonly root: string
   readonly table: Ref.Ref<GraphTable.GraphTable>
+  readonly scope: Scope.Closeable
 }
 
 /** The path without symlinks, as mountinfo names mount points (the path resolved as it is, while it does not exist). */
@@ -131,14 +146,51 @@ const canonical = (path: string) => {
   }
 }
 
-/** Reads the layers under `given`, finishing what a crash interrupted, and adopts overlays still mounted. */
+/**
+ * Fails when `given` is there but not a folder: a symlink planted as the root would have `load` delete what looks
+ * like leftovers, and the layers be written, wherever it points. A folder above it may be a link (a data root moved
+ * to another disk and linked back): that one is where the operator put it, and is resolved below.
+ */
+const checkRoot = (given: string) =>
+  Effect.flatMap(
+    io("stat", given, () => {
+      try {
+        return Fs.lstatSync(given)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+        throw e
+      }
+    }),
+    (stat) => {
+      if (stat === undefined || stat.isDirectory()) return Effect.void
+      const found = stat.isSymbolicLink() ? `a symlink (to ${linkTarget(given)})` : FileKind.of(stat)
+      return Effect.fail(new UnsafeGraphRoot({ root: given, found }))
+    }
+  )
+
+const linkTarget = (path: string) => {
+  try {
+    return Fs.readlinkSync(path)
+  } catch {
+    return "an unreadable target"
+  }
+}
+
+/**
+ * Claims the root under `given` for the scope, then reads its layers, finishing what a crash interrupted, and adopts
+ * overlays still mounted.
+ */
 const load = (given: string, mode: Mode) =>
   Effect.gen(function* () {
     const mounts = yield* Mounts
+    yield* checkRoot(given)
     yield* io("mkdir", given, () => Fs.mkdirSync(given, { recursive: true, mode: 0o700 }))
     // Without symlinks (a data root moved to another disk and linked back, say): mountinfo lists the real paths, so
     // under a linked root the overlays left mounted would be neither adopted nor unmounted by Cleanup.
     const root = yield* io("realpath", given, () => Fs.realpathSync(given))
+    // Before anything in it is touched: another driver on this root would have its layers in the making deleted
+    // below as a crash's leftovers, and its overlays adopted, then unmounted by this one's Cleanup.
+    yield* mounts.claimRoot(root)
     const mounted = new Set(yield* mounts.mountedUnder(root))
     const records: Array<GraphTable.LayerRecord> = []
     for (const name of yield* io("readdir", root, () => Fs.readdirSync(root))) {
@@ -168,7 +220,7 @@ const load = (given: string, mode: Mode) =>
     const found = GraphTable.fromDisk(records)
     for (const { id, reason } of found.skipped) yield* Effect.logWarning(`layer ${id} in ${root} left out: ${reason}`)
     const table = yield* Ref.make<GraphTable.GraphTable>(found.table)
-    return { root, table } satisfies Store
+    return { root, table }
   })
 
 /**
@@ -176,13 +228,25 @@ const load = (given: string, mode: Mode) =>
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartError, Mounts> =>
+export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartError, Mounts | Scope.Scope> =>
   Effect.gen(function* () {
     const mounts = yield* Mounts
+    const scope = yield* Scope.Scope
     const mode = options.mode
     const locks = yield* KeyedLocks.make
+    /** Loads a root, its claim held in a scope of its own: until the driver stops, or a later Init moves it. */
+    const open = (given: string) =>
+      Effect.gen(function* () {
+        const held = yield* Scope.fork(scope)
+        return yield* load(given, mode).pipe(
+          Effect.provideService(Mounts, mounts),
+          Scope.provide(held),
+          Effect.map((loaded): Store => ({ ...loaded, scope: held })),
+          Effect.onError((cause) => Scope.close(held, Exit.failCause(cause)))
+        )
+      })
     const stores = yield* Ref.make<Store | undefined>(
-      options.root === undefined ? undefined : yield* load(options.root, mode)
+      options.root === undefined ? undefined : yield* open(options.root)
     )
     const store = Effect.flatMap(Ref.get(stores), (s) =>
       s === undefined
@@ -264,6 +328,10 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     const create = (ID: string, Parent: string | undefined) =>
       serialisedAll(Parent === undefined ? [ID] : [ID, Parent])(
         Effect.gen(function* () {
+          // The root's owner file has a name a layer ID may take (the daemon's IDs never do).
+          if (ID === FolderOwner.fileName) {
+            return yield* new InvalidLayerId({ layer: ID, reason: "it is the name of the driver's owner file" })
+          }
           const s = yield* store
           const table = yield* current((t) =>
             GraphTable.create(t, ID, Parent, mode === "overlay" ? GraphTable.overlayMaxLowers : undefined)
@@ -367,12 +435,17 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
               new GraphUnsupported({ reason: `Init's Home must be an absolute path, not ${JSON.stringify(Home)}` })
             )
           }
+          // Before its links are resolved: a Home that is itself a symlink is refused as a given root is.
+          if (options.root === undefined) yield* checkRoot(Home)
           const ids = IdMapping.fromInit(UIDMaps, GIDMaps)
           yield* Ref.set(idMapping, ids)
           const existing = yield* Ref.get(stores)
           const root = options.root === undefined ? canonical(Home) : existing?.root
-          if (root !== undefined && existing?.root !== root)
-            yield* Ref.set(stores, yield* Effect.provideService(load(root, mode), Mounts, mounts))
+          if (root !== undefined && existing?.root !== root) {
+            yield* Ref.set(stores, yield* open(root))
+            // The root the daemon named before is no longer this driver's: another may take it.
+            if (existing !== undefined) yield* Scope.close(existing.scope, Exit.void)
+          }
           // Remapped, the runtime reaches a container's root folder as the containers' root, which needs to pass
           // through the driver's folder (the daemon checks the same of its own folders).
           if (ids !== undefined && root !== undefined) yield* io("chmod", root, () => Fs.chmodSync(root, 0o711))

@@ -1,16 +1,19 @@
 /**
- * The mount work of the graph drivers, as a service: overlay mounts, unmounts, the mounts found under a folder,
- * and full copies (for `graph-vfs`, where overlayfs cannot mount). `MountsNode` does it with mount(8),
- * umount(8) and cp(1); `MountsMemory` keeps a mount table in memory, so the driver's rules run without root.
+ * The host work of the graph drivers, as a service: overlay mounts, unmounts, the mounts found under a folder,
+ * full copies (for `graph-vfs`, where overlayfs cannot mount), and the claim of the root. `MountsNode` does it with
+ * mount(8), umount(8), cp(1) and an owner file; `MountsMemory` keeps a mount table and the claims in memory, so the
+ * driver's rules run without root.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type { GraphRootInUse } from "./GraphErrors.ts"
 
 /**
- * A mount, unmount or copy failed; the message names the operation, the path and the tool's own words.
+ * A mount, unmount or copy (or the file work of the root's claim) failed; the message names the operation, the path and the tool's own words.
  *
  * @since 0.1.0
  */
@@ -52,6 +55,11 @@ export interface Service {
   readonly mountedUnder: (folder: string) => Effect.Effect<ReadonlyArray<string>, MountError>
   /** Copies the content of `from` into the existing folder `to`, keeping owners, modes, times, links. */
   readonly copy: (from: string, to: string) => Effect.Effect<void, MountError>
+  /**
+   * Claims the root (an existing folder, by its real path) for this process until the scope closes: refused while
+   * another live process, or another driver of this process, has it (see `FolderOwner`).
+   */
+  readonly claimRoot: (root: string) => Effect.Effect<void, MountError | GraphRootInUse, Scope.Scope>
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * `Mounts` on the host: mount(8) and umount(8) for overlays, /proc/self/mountinfo for what is mounted, cp(1) with
- * `-a` for full copies. Needs root (CAP_SYS_ADMIN) for mounts.
+ * `-a` for full copies, `ROOT/owner.pid` (`FolderOwner`) for the root's claim. Needs root (CAP_SYS_ADMIN) for mounts.
  *
  * @since 0.1.0
  */
@@ -9,6 +9,8 @@ import * as Layer from "effect/Layer"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import * as FolderOwner from "../shared/FolderOwner.ts"
+import { GraphRootInUse } from "./GraphErrors.ts"
 import { MountError, Mounts, type OverlaySpec } from "./Mounts.ts"
 
 const run = (file: string, args: ReadonlyArray<string>, operation: string, path: string, cwd?: string) =>
@@ -139,7 +141,16 @@ export const make = (parameter: (name: string) => string | undefined = kernelPar
       },
       catch: (e) => new MountError({ operation: "read mounts under", path: folder, reason: String(e) })
     }),
-  copy: (from, to) => run("cp", ["-a", "--reflink=auto", `${from}/.`, to], "copy", from)
+  copy: (from, to) => run("cp", ["-a", "--reflink=auto", `${from}/.`, to], "copy", from),
+  claimRoot: (root) =>
+    FolderOwner.claimScoped(root).pipe(
+      Effect.asVoid,
+      Effect.mapError((e) =>
+        e._tag === "FolderOwnerError"
+          ? new MountError({ operation: e.operation, path: e.path, reason: e.reason })
+          : new GraphRootInUse({ root, owner: e.owner, inThisProcess: e.inThisProcess })
+      )
+    )
 })
 
 /**

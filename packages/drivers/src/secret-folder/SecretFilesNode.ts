@@ -19,6 +19,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
+import * as BoundedRead from "../shared/BoundedRead.ts"
 import * as FileKind from "../shared/FileKind.ts"
 import { type Lookup, SecretFiles, SecretFilesError } from "./SecretFiles.ts"
 
@@ -56,25 +57,6 @@ const classify = async (path: string, at: string, wanted: "folder" | "file"): Pr
   }
 }
 
-/** Reads from the start of `handle` until its end or `limit + 1` bytes, whichever comes first. */
-const readBounded = async (handle: Fs.promises.FileHandle, size: number, limit: number) => {
-  // Sized by the stat, but the file may have grown since: the loop reads on up to the bound.
-  let buffer = Buffer.alloc(Math.min(size, limit) + 1)
-  let length = 0
-  for (;;) {
-    if (length === buffer.length) {
-      if (length > limit) break
-      const larger = Buffer.alloc(limit + 1)
-      buffer.copy(larger, 0, 0, length)
-      buffer = larger
-    }
-    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length)
-    if (bytesRead === 0) break
-    length += bytesRead
-  }
-  return buffer.subarray(0, length)
-}
-
 const lookup = async (root: string, segments: ReadonlyArray<string>, limit: number): Promise<Lookup> => {
   if (segments.length === 0) throw new Error("a key has at least one segment")
   const opened: Array<Fs.promises.FileHandle> = []
@@ -103,7 +85,10 @@ const lookup = async (root: string, segments: ReadonlyArray<string>, limit: numb
       const stats = await handle.stat()
       const swapped = refusal(stats, at, wanted)
       if (swapped !== undefined) return swapped
-      if (wanted === "file") return { _tag: "Found", bytes: await readBounded(handle, stats.size, limit) }
+      // Over the limit, its first `limit + 1` bytes: the caller tells the size from them.
+      if (wanted === "file") {
+        return { _tag: "Found", bytes: BoundedRead.bytesOf(await BoundedRead.read(handle, limit, stats.size)) }
+      }
       folder = handle
     }
     throw new Error("unreachable: the last segment returns")

@@ -1,21 +1,11 @@
-import { GraphOverlay, Mounts, MountsMemory, MountsNode } from "@docker-plugin-kit/drivers"
+import { type GraphOverlay, Mounts, MountsMemory, MountsNode } from "@docker-plugin-kit/drivers"
 import { TarStream } from "@docker-plugin-kit/helpers"
-import { GraphDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Scope, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { header, isRoot, layerTar, tarNames, tempDir } from "./support.ts"
-
-/** Builds a driver of `mode` on `root` over the given mounts, in the test's scope. */
-const driverOn = (options: GraphOverlay.Options, mounts: Layer.Layer<Mounts.Mounts>) =>
-  Effect.flatMap(Scope.Scope, (scope) =>
-    Effect.map(
-      Layer.buildWithScope(GraphOverlay.layer(options).pipe(Layer.provide(mounts)), scope),
-      (context) => context.mapUnsafe.get(GraphDriver.GraphDriver.key) as GraphDriver.Driver
-    )
-  )
+import { driverOn, header, isRoot, layerTar, stoppableDriverOn, tarNames, tempDir } from "./support.ts"
 
 const modes: ReadonlyArray<GraphOverlay.Mode> = ["overlay", "vfs"]
 
@@ -518,7 +508,7 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
       yield* driver.put({ ID: top })
       expect(Fs.readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(Dir)
       for (const ID of [...chain].reverse()) yield* driver.remove({ ID })
-      expect(Fs.readdirSync(root)).toEqual([])
+      expect(Fs.readdirSync(root)).toEqual(["owner.pid"])
     })
   )
 
@@ -564,19 +554,23 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             if (Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(real))
-              ChildProcess.spawnSync("umount", [Path.join(real, "rw", "merged")])
+              ChildProcess.spawnSync("umount", [Path.join(real, "graph", "rw", "merged")])
           })
         )
         const holder = yield* tempDir
-        // A data root moved to another disk and linked back.
-        const root = Path.join(holder, "linked")
-        Fs.symlinkSync(real, root)
-        const first = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
-        yield* first.create({ ID: "base" })
-        yield* first.createReadWrite({ ID: "rw", Parent: "base" })
-        yield* first.get({ ID: "rw" })
+        // A data root moved to another disk and linked back; the driver's root a folder in it. (The root itself a
+        // symlink is refused: see "a root that is itself a symlink".)
+        const dataRoot = Path.join(holder, "linked")
+        Fs.symlinkSync(real, dataRoot)
+        const root = Path.join(dataRoot, "graph")
+        const first = yield* stoppableDriverOn({ mode: "overlay", root }, MountsNode.layer)
+        yield* first.driver.create({ ID: "base" })
+        yield* first.driver.createReadWrite({ ID: "rw", Parent: "base" })
+        yield* first.driver.get({ ID: "rw" })
         const mounted = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(real)
         expect(mounted()).toBe(true)
+        // The plugin restarted: the first one has given the root up.
+        yield* first.stop
         const second = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
         expect((yield* second.status({})).Status).toContainEqual(["Layers In Use", "1"])
         yield* second.cleanup({})
@@ -587,19 +581,20 @@ describe.skipIf(!isRoot)("GraphOverlay (overlay, real mounts)", () => {
   it.effect("a plugin restarted under a mounted layer adopts the mount: the next Put unmounts it", () =>
     Effect.gen(function* () {
       const root = yield* tempDir
-      const first = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
-      yield* first.create({ ID: "base" })
-      yield* first.createReadWrite({ ID: "rw", Parent: "base" })
-      const { Dir } = yield* first.get({ ID: "rw" })
+      const first = yield* stoppableDriverOn({ mode: "overlay", root }, MountsNode.layer)
+      yield* first.driver.create({ ID: "base" })
+      yield* first.driver.createReadWrite({ ID: "rw", Parent: "base" })
+      const { Dir } = yield* first.driver.get({ ID: "rw" })
       const mounted = () => Fs.readFileSync("/proc/self/mountinfo", "utf8").includes(Dir)
       expect(mounted()).toBe(true)
+      yield* first.stop
       const second = yield* driverOn({ mode: "overlay", root }, MountsNode.layer)
       expect((yield* Effect.flip(second.remove({ ID: "rw" })))._tag).toBe("LayerInUse")
       yield* second.put({ ID: "rw" })
       expect(mounted()).toBe(false)
       yield* second.remove({ ID: "rw" })
       yield* second.remove({ ID: "base" })
-      expect(Fs.readdirSync(root)).toEqual([])
+      expect(Fs.readdirSync(root)).toEqual(["owner.pid"])
     })
   )
 })

@@ -1,6 +1,8 @@
-// Small layer tars for the driver tests, written with the toolkit's own tar writer.
+// Small layer tars for the driver tests, written with the toolkit's own tar writer, and drivers built in a scope.
+import { GraphOverlay, type Mounts } from "@docker-plugin-kit/drivers"
 import { TarStream } from "@docker-plugin-kit/helpers"
-import { Effect, Stream } from "effect"
+import { GraphDriver } from "@docker-plugin-kit/protocol"
+import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -38,3 +40,22 @@ export const tempDir = Effect.acquireRelease(
 
 /** Whether overlay mounts can be tried here. */
 export const isRoot = process.getuid?.() === 0
+
+/** Builds a driver of `mode` on `root` over the given mounts, in the test's scope. */
+export const driverOn = (options: GraphOverlay.Options, mounts: Layer.Layer<Mounts.Mounts>) =>
+  Effect.flatMap(Scope.Scope, (scope) =>
+    Effect.map(
+      Layer.buildWithScope(GraphOverlay.layer(options).pipe(Layer.provide(mounts)), scope),
+      (context) => context.mapUnsafe.get(GraphDriver.GraphDriver.key) as GraphDriver.Driver
+    )
+  )
+
+/** Builds a driver as `driverOn` does, in a scope of its own: `stop` closes it, as a plugin stopping (also at the end). */
+export const stoppableDriverOn = (options: GraphOverlay.Options, mounts: Layer.Layer<Mounts.Mounts>) =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const stop = Scope.close(scope, Exit.void)
+    yield* Effect.addFinalizer(() => stop)
+    const driver = yield* Scope.provide(driverOn(options, mounts), scope)
+    return { driver, stop }
+  })

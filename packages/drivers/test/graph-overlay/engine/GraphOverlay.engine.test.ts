@@ -7,6 +7,7 @@
  * the same changes. Then graph-vfs (full copies) through import, run,
  * diff, commit, rm and rmi.
  */
+import { FolderOwner } from "@docker-plugin-kit/drivers"
 import { TarStream } from "@docker-plugin-kit/helpers"
 import { DockerEngine, RemapUser } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
@@ -20,7 +21,9 @@ const tools = DockerEngine.findTools()
 if (Result.isFailure(tools)) console.warn(`⚠ SKIPPING real Docker Engine graph-driver tests: ${tools.failure}`)
 
 /** Layer folders the plugin keeps under the daemon's Home for it. */
-const layersOn = (home: string) => Fs.readdirSync(home).filter((name) => !name.startsWith("."))
+/** The layer folders in a root: not the leftovers (`.tmp-`, `.removing-`) nor the root's owner file. */
+const layersOn = (home: string) =>
+  Fs.readdirSync(home).filter((name) => !name.startsWith(".") && name !== FolderOwner.fileName)
 
 const xattrOf = (path: string, name: string) =>
   new Uint8Array(ChildProcess.execFileSync("getfattr", ["--absolute-names", "--only-values", "-n", name, path]))
@@ -97,6 +100,8 @@ describe.skipIf(Result.isFailure(tools))("graph-overlay as the storage driver of
         const status = JSON.parse(yield* engine.docker("info", "--format", "{{json .DriverStatus}}"))
         expect(status).toContainEqual(["Mode", "overlayfs"])
         expect(status).toContainEqual(["Root Dir", home])
+        // The root named by Init is claimed by the plugin.
+        expect(Fs.existsSync(Path.join(home, FolderOwner.fileName))).toBe(true)
 
         // The busybox image was imported through ApplyDiff into a layer on disk.
         const baseLayers = layersOn(home)
