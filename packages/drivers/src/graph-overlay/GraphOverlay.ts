@@ -29,6 +29,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -183,11 +184,17 @@ const linkTarget = (path: string) => {
 const load = (given: string, mode: Mode) =>
   Effect.gen(function* () {
     const mounts = yield* Mounts
-    yield* checkRoot(given)
-    yield* io("mkdir", given, () => Fs.mkdirSync(given, { recursive: true, mode: 0o700 }))
+    // Checked, made and resolved as one path without a trailing `/` or `/.`: `lstat` of `link/` follows the link, so
+    // a symlinked root given so would pass the check and be resolved to wherever it points.
+    const path = Path.resolve(given)
+    yield* checkRoot(path)
+    yield* io("mkdir", path, () => Fs.mkdirSync(path, { recursive: true, mode: 0o700 }))
+    // Again once made: a link planted while it did not exist is not followed either (the window is narrowed to the
+    // resolution below, not closed; the folder above the root is the operator's or the daemon's).
+    yield* checkRoot(path)
     // Without symlinks (a data root moved to another disk and linked back, say): mountinfo lists the real paths, so
     // under a linked root the overlays left mounted would be neither adopted nor unmounted by Cleanup.
-    const root = yield* io("realpath", given, () => Fs.realpathSync(given))
+    const root = yield* io("realpath", path, () => Fs.realpathSync(path))
     // Before anything in it is touched: another driver on this root would have its layers in the making deleted
     // below as a crash's leftovers, and its overlays adopted, then unmounted by this one's Cleanup.
     yield* mounts.claimRoot(root)
@@ -234,6 +241,9 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
     const scope = yield* Scope.Scope
     const mode = options.mode
     const locks = yield* KeyedLocks.make
+    // One Init at a time: two at once would both open a root, and the one set first would stay claimed, unused, until
+    // the driver stops (then refused as this process' own when named again), or the same root be refused to itself.
+    const initLock = Semaphore.makeUnsafe(1)
     /** Loads a root, its claim held in a scope of its own: until the driver stops, or a later Init moves it. */
     const open = (given: string) =>
       Effect.gen(function* () {
@@ -435,10 +445,10 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
               new GraphUnsupported({ reason: `Init's Home must be an absolute path, not ${JSON.stringify(Home)}` })
             )
           }
-          // Before its links are resolved: a Home that is itself a symlink is refused as a given root is.
-          if (options.root === undefined) yield* checkRoot(Home)
+          // Before its links are resolved: a Home that is itself a symlink is refused as a given root is (without a
+          // trailing `/`, which `lstat` would follow).
+          if (options.root === undefined) yield* checkRoot(Path.resolve(Home))
           const ids = IdMapping.fromInit(UIDMaps, GIDMaps)
-          yield* Ref.set(idMapping, ids)
           const existing = yield* Ref.get(stores)
           const root = options.root === undefined ? canonical(Home) : existing?.root
           if (root !== undefined && existing?.root !== root) {
@@ -446,11 +456,13 @@ export const make = (options: Options): Effect.Effect<GraphDriver.Driver, StartE
             // The root the daemon named before is no longer this driver's: another may take it.
             if (existing !== undefined) yield* Scope.close(existing.scope, Exit.void)
           }
+          // Only once the root is taken: an Init refused leaves the driver on its root with its mapping.
+          yield* Ref.set(idMapping, ids)
           // Remapped, the runtime reaches a container's root folder as the containers' root, which needs to pass
           // through the driver's folder (the daemon checks the same of its own folders).
           if (ids !== undefined && root !== undefined) yield* io("chmod", root, () => Fs.chmodSync(root, 0o711))
           return {}
-        }),
+        }).pipe(initLock.withPermit),
       create: ({ ID, Parent, StorageOpt }) => Effect.andThen(refuseStorageOpts(StorageOpt), create(ID, Parent)),
       createReadWrite: ({ ID, Parent, StorageOpt }) =>
         Effect.andThen(refuseStorageOpts(StorageOpt), create(ID, Parent)),

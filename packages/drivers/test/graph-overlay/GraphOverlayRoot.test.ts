@@ -3,9 +3,9 @@
  * symlink planted in its place: with memory mounts (the claims kept in a map) and on the real disk (`MountsNode`,
  * and a second plugin process).
  */
-import { FolderOwner, type GraphOverlay, MountsMemory, MountsNode } from "@docker-plugin-kit/drivers"
+import { FolderOwner, type GraphOverlay, Mounts, MountsMemory, MountsNode } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { spawnServe } from "../support/engine.ts"
@@ -100,6 +100,71 @@ for (const mode of modes) {
         expect((yield* Effect.flip(driverOn({ mode, root: file }, MountsMemory.layer()))).message).toBe(
           `graph root ${file} is a regular file, not a folder; refused (give the folder itself as the root)`
         )
+      })
+    )
+
+    it.effect("a symlinked root given with a trailing slash (or /.) is refused as well, at start and at Init", () =>
+      Effect.gen(function* () {
+        const holder = yield* tempDir
+        const elsewhere = yield* tempDir
+        Fs.mkdirSync(Path.join(elsewhere, ".tmp-precious"))
+        const link = Path.join(holder, "graph")
+        Fs.symlinkSync(elsewhere, link)
+        for (const root of [`${link}/`, `${link}/.`, `${link}//`]) {
+          const owners: MountsMemory.Owners = new Map()
+          const refused = yield* Effect.flip(driverOn({ mode, root }, MountsMemory.layer(owners)))
+          expect(refused._tag).toBe("UnsafeGraphRoot")
+          const unrooted = yield* driverOn({ mode }, MountsMemory.layer(owners))
+          const init = yield* Effect.flip(unrooted.init({ Home: root, Opts: null, UIDMaps: null, GIDMaps: null }))
+          expect(init._tag).toBe("UnsafeGraphRoot")
+          expect(owners.size).toBe(0)
+        }
+        expect(Fs.readdirSync(elsewhere)).toEqual([".tmp-precious"])
+      })
+    )
+
+    it.effect(
+      "two Inits at once (two roots, or the same one twice) leave one claim, and the driver not refusing itself",
+      () =>
+        Effect.gen(function* () {
+          const [a, b] = [Fs.realpathSync(yield* tempDir), Fs.realpathSync(yield* tempDir)]
+          const owners: MountsMemory.Owners = new Map()
+          // Mounts whose look at the mount table takes a moment (as reading a long mountinfo may): Inits interleave.
+          const slow = Layer.sync(Mounts.Mounts, () => {
+            const memory = MountsMemory.make(owners)
+            return {
+              ...memory,
+              mountedUnder: (folder: string) => Effect.andThen(Effect.yieldNow, memory.mountedUnder(folder))
+            }
+          })
+          const driver = yield* driverOn({ mode }, slow)
+          const init = (Home: string) => driver.init({ Home, Opts: null, UIDMaps: null, GIDMaps: null })
+          yield* Effect.all([init(a), init(a)], { concurrency: "unbounded" })
+          expect([...owners]).toEqual([[a, process.pid]])
+          yield* Effect.all([init(a), init(b)], { concurrency: "unbounded" })
+          // On whichever came last, and only that one claimed.
+          const on = (yield* driver.status({})).Status?.find(([name]) => name === "Root Dir")?.[1]
+          expect([...owners]).toEqual([[on, process.pid]])
+          // The daemon restarted with the other Home: taken, not refused as this process' own.
+          const other = on === a ? b : a
+          yield* init(other)
+          expect([...owners]).toEqual([[other, process.pid]])
+        })
+    )
+
+    it.effect("an Init refused on another root leaves the driver as it was: its root, and its ID mapping", () =>
+      Effect.gen(function* () {
+        const [a, b] = [Fs.realpathSync(yield* tempDir), Fs.realpathSync(yield* tempDir)]
+        const owners: MountsMemory.Owners = new Map([[b, 4242]])
+        const driver = yield* driverOn({ mode }, MountsMemory.layer(owners))
+        yield* driver.init({ Home: a, Opts: null, UIDMaps: null, GIDMaps: null })
+        const ranges = [{ container_id: 0, host_id: 100000, size: 65536 }]
+        const refused = yield* Effect.flip(driver.init({ Home: b, Opts: null, UIDMaps: ranges, GIDMaps: ranges }))
+        expect(refused.message).toBe(inUse(b, 4242))
+        // Still on a, unmapped: a new layer's folder is not handed to the containers' root of the refused Init.
+        yield* driver.create({ ID: "base" })
+        expect(Fs.statSync(Path.join(a, "base", "diff")).uid).toBe(process.getuid?.())
+        expect(Fs.statSync(a).mode & 0o777).toBe(Fs.statSync(b).mode & 0o777)
       })
     )
 
