@@ -254,9 +254,19 @@ const jumps = (chain: string): ReadonlyArray<readonly [string, ReadonlyArray<str
   ["OUTPUT", ["!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain]]
 ]
 
-/** What iptables says when the rule or chain to remove is not there (nft and legacy spell it differently). */
-const missing = (e: NatError) =>
-  /does a matching rule exist|Bad rule|No chain\/target\/match|does not exist|doesn't exist/.test(e.reason)
+/**
+ * Whether iptables' error output says the rule or chain to remove (or check) is not there: nft and legacy spell it
+ * differently, and legacy iptables, asked to delete a jump to a chain that is gone (`-D FORWARD -j DPK-x-FWD`, a
+ * chain removed behind the plugin's back), cannot even load the jump's target.
+ *
+ * @since 0.1.0
+ */
+export const isMissing = (reason: string): boolean =>
+  /does a matching rule exist|Bad rule|No chain\/target\/match|does not exist|doesn't exist|Couldn't load target `[^']*':No such file or directory/.test(
+    reason
+  )
+
+const missing = (e: NatError) => isMissing(e.reason)
 
 /** Runs iptables on one table. */
 type Run = (operation: string, name: string, args: ReadonlyArray<string>) => Effect.Effect<string, NatError>

@@ -248,8 +248,8 @@ export const make = (
       }
       // Every start: puts the jump back (after `DOCKER-USER`) should someone have removed it.
       if (natPlan.ensureForwardChain) {
-        yield* nat.ensureForwardChain(fwdChain)
         forwardMade = true
+        yield* nat.ensureForwardChain(fwdChain)
       }
       for (const rule of natPlan.addForward) {
         yield* Effect.logWarning(`forward rule ${rule.comment} ${rule.kind}: was missing; added it again`)
@@ -289,8 +289,10 @@ export const make = (
         const { add, remove } = BridgeTable.forwardChanges(instance, before.values(), after.values())
         for (const rule of remove) yield* nat.removeForward(fwdChain, rule)
         if (add.length > 0) {
-          yield* nat.ensureForwardChain(fwdChain)
+          // Counted as made before it is: a failure can come after the chain (or its jump) was made (iptables
+          // creates the chain, then lists and inserts the jump), and a rollback must then remove what is there.
           forwardMade = true
+          yield* nat.ensureForwardChain(fwdChain)
         }
         for (const rule of add) yield* nat.addForward(fwdChain, rule)
         if (forwardMade && BridgeTable.allForwardRules(instance, after.values()).length === 0) {

@@ -106,6 +106,23 @@ describe("NatNode listings", () => {
     expect(Nat.forwardJumpPosition([`-i br0 -j ${chain}`], chain)).toBe(1)
   })
 
+  it("a rule, chain or jump target that is not there counts as missing, as nft and legacy iptables say it", () => {
+    // Verbatim error output of iptables 1.8.9: deleting a jump to a chain that is gone (removed behind the plugin's
+    // back) on legacy iptables fails loading the target, so removing the forward chain (or the nat chain) again
+    // failed there, and with it every DeleteNetwork or DeleteEndpoint that removes the last rule.
+    for (const reason of [
+      "iptables v1.8.9 (legacy): Couldn't load target `DPK-0123abcd-FWD':No such file or directory\n\nTry `iptables -h' or 'iptables --help' for more information.",
+      "iptables: No chain/target/match by that name.",
+      "iptables v1.8.9 (nf_tables): Chain 'DPK-0123abcd-FWD' does not exist",
+      "iptables: Bad rule (does a matching rule exist in that chain?)."
+    ]) {
+      expect(NatNode.isMissing(reason)).toBe(true)
+    }
+    for (const reason of ["iptables: Chain already exists.", "iptables: Permission denied (you must be root)."]) {
+      expect(NatNode.isMissing(reason)).toBe(false)
+    }
+  })
+
   it.effect("a missing program is a failure saying what is missing", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(NatNode.iptables("check", "nat table", ["-S"], "/nonexistent/iptables"))

@@ -5,6 +5,7 @@
 import {
   BridgeReconcile,
   LinksMemory,
+  Nat,
   NatMemory,
   NetworkBridge,
   VolumeFs,
@@ -1032,6 +1033,30 @@ describe("network-bridge forward rules on a memory host", () => {
       const failed = yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
       expect(failed.body.Err).toBe(`addForward ${fwd} outbound ${bridge}: iptables: boom`)
       expect([names(h.links), h.nat.masquerade(), h.nat.forwardChains().size, h.nat.forward()]).toEqual([[], [], 0, []])
+    })
+  )
+
+  it.effect("a forward chain made by a call that then failed goes with the rollback, its jump too", () =>
+    Effect.gen(function* () {
+      // iptables made the chain and its jump, then the call failed (e.g. `-I FORWARD` answered an error after
+      // inserting, or the 30 s limit killed it); a rollback that thinks nothing was made leaves them on the host.
+      const nat = NatMemory.make()
+      const failing: Nat.Service = {
+        ...nat.service,
+        ensureForwardChain: (chain) =>
+          Effect.andThen(
+            nat.service.ensureForwardChain(chain),
+            Effect.fail(new Nat.NatError({ operation: "add jump", name: chain, reason: "iptables: boom" }))
+          )
+      }
+      const links = LinksMemory.make()
+      const driver = NetworkBridge.layer({ stateDir }).pipe(
+        Layer.provide(Layer.mergeAll(LinksMemory.layer(links), Layer.succeed(Nat.Nat, failing), VolumeFsMemory.layer()))
+      )
+      const p = yield* InProcess.make(driver)
+      const failed = yield* call(p, "CreateNetwork", createNetwork({ masquerade: "true" }))
+      expect(failed.body.Err).toBe(`add jump ${fwd}: iptables: boom`)
+      expect([names(links), nat.masquerade(), [...nat.forwardChains().keys()], nat.forward()]).toEqual([[], [], [], []])
     })
   )
 
