@@ -35,7 +35,7 @@ import * as StreamTurns from "./internal/StreamTurns.ts"
 export interface CallOptions {
   /**
    * Every driver call must produce its answer within this time, or the server answers `Err`. A streamed answer is
-   * produced once its first chunk is.
+   * produced when the driver returns its stream: the stream's chunks (its first included) are not bounded by it.
    */
   readonly deadline: Duration.Duration
   /**
@@ -268,16 +268,20 @@ export const make = (
     onSuccess: respondWith(endpoint)
   }
   const deadline = withDeadline(endpoint, options)
-  // A streamed answer's first chunk is part of the call: a stream that fails before it is answered as a call that
-  // fails, under the same deadline.
-  const answer = endpoint.response._tag === "Stream" ? StreamStart.firstChunkFirst(method) : method
+  // A streamed answer's first chunk is pulled once the driver answered: a stream that fails before it is answered as
+  // a call that fails. Outside the deadline, which bounds the driver's call: a follow (`ReadLogs`) may wait for its
+  // first line for as long as the container is quiet.
+  const answered =
+    endpoint.response._tag === "Stream"
+      ? <E>(called: Effect.Effect<unknown, E>) => Effect.flatMap(called, StreamStart.startedAnswer)
+      : <E>(called: Effect.Effect<unknown, E>) => called
   const call = (
     input: Result.Result<unknown, HttpServerResponse.HttpServerResponse>,
     fiber: Fiber.Fiber<unknown, unknown>
   ) =>
     Result.isFailure(input)
       ? Effect.succeed(input.failure)
-      : Effect.matchCauseEffectEager(deadline(invoke(answer, input.success), fiber), matchCall)
+      : Effect.matchCauseEffectEager(answered(deadline(invoke(method, input.success), fiber)), matchCall)
   // One `withFiber` keeps the handler lazy (nothing is read before the effect runs) and lets everything inside run
   // eagerly: for a buffered body and a driver that answers at once, no further fiber operation is needed.
   return (request) =>

@@ -4,11 +4,14 @@
 // connection interrupts the stream.
 import { DriverError, Endpoint, PluginApi, ReusableChunk, Wire } from "@docker-plugin-kit/protocol"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
+import { InProcess } from "@docker-plugin-kit/testkit"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { type Cause, Context, Effect, Fiber, Layer, Queue, Schema, Stream } from "effect"
 import * as Http from "node:http"
 import * as Path from "node:path"
 import { Readable } from "node:stream"
+import * as V8 from "node:v8"
+import * as Vm from "node:vm"
 import * as NodeFastPath from "../src/internal/NodeFastPath.ts"
 import { rawRequest, sendThenClose, tempDir, waitFor } from "./support.ts"
 
@@ -48,6 +51,9 @@ const Api = PluginApi.make({
       description:
         "Streams as Fails says: failing, dying or hanging before its first chunk, hanging after it, or empty."
     }),
+    forking: Endpoint.jsonToStream("Forking", Schema.Struct({}), Wire.TarContentType, {
+      description: "Streams three chunks that a fiber forked (Effect.forkChild) when the stream starts offers."
+    }),
     twin: Endpoint.json("Twin", Schema.Struct({ Fails: Schema.String }), Schema.Struct({}), {
       description: "Fails as Opening does before its first chunk, in a call that answers JSON."
     })
@@ -72,8 +78,21 @@ const parked = (fails: string) =>
   Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => openings.push(`interrupted ${fails}`))))
 const layerGone = new DriverError({ message: "layer folder is gone" })
 const vanished = new Error("layer folder vanished")
+/** The first chunk of the last "held" stream, watched for the collector. */
+let heldChunk: WeakRef<Uint8Array> | undefined
+/** Whether the first chunk of the last "held" stream is still alive. */
+const heldAlive = () => heldChunk?.deref() !== undefined
 const opening = (fails: string): Stream.Stream<Uint8Array, DriverError> => {
   switch (fails) {
+    case "held":
+      return Stream.concat(
+        Stream.sync(() => {
+          const first = new Uint8Array(4 << 20).fill(9)
+          heldChunk = new WeakRef(first)
+          return first
+        }),
+        Stream.fromEffect(parked(fails))
+      )
     case "failure":
       return Stream.fail(layerGone)
     case "defect":
@@ -91,6 +110,24 @@ const EchoLayer = Layer.succeed(Echo, {
     Effect.succeed(opening(Fails).pipe(Stream.ensuring(Effect.sync(() => openings.push(`closed ${Fails}`))))),
   twin: ({ Fails }) =>
     Fails === "failure" ? Effect.fail(layerGone) : Fails === "defect" ? Effect.die(vanished) : Effect.never,
+  forking: () =>
+    Effect.succeed(
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const queue = yield* Queue.unbounded<Uint8Array, Cause.Done>()
+          yield* Effect.forkChild(
+            Effect.gen(function* () {
+              for (const letter of "xyz") {
+                yield* Queue.offer(queue, new TextEncoder().encode(letter.repeat(3)))
+                yield* Effect.sleep("20 millis")
+              }
+              yield* Queue.end(queue)
+            })
+          )
+          return Stream.fromQueue(queue)
+        })
+      )
+    ),
   notStream: () => Effect.succeed("no stream" as unknown as Stream.Stream<Uint8Array>),
   ahead: ({ Chunks }) =>
     Effect.succeed(
@@ -240,8 +277,7 @@ describe("streamed bodies", () => {
         const socketPath = yield* serveEcho(fast ? "first-fast" : "first-plain", fast, deadlines)
         const expected: Record<string, string> = {
           failure: "layer folder is gone",
-          defect: "internal error in Echo.Opening: layer folder vanished",
-          hang: "Echo.Opening did not answer within 300ms"
+          defect: "internal error in Echo.Opening: layer folder vanished"
         }
         for (const [fails, Err] of Object.entries(expected)) {
           openings.length = 0
@@ -263,6 +299,22 @@ describe("streamed bodies", () => {
             text: streamed.text.replaceAll("Opening", "Twin")
           })
         }
+      })
+    )
+
+    it.live(`a deadline bounds the driver's call, not the wait for a stream's first chunk (${via})`, () =>
+      Effect.gen(function* () {
+        const socketPath = yield* serveEcho(fast ? "late-fast" : "late-plain", fast, { "Echo.Opening": "100 millis" })
+        openings.length = 0
+        // A follow with nothing to say yet: still waiting, unanswered, well past the deadline.
+        const received = yield* sendThenClose(
+          socketPath,
+          rawRequest("/Echo.Opening", JSON.stringify({ Fails: "hang" })),
+          600
+        )
+        expect(received.toString("latin1")).toBe("")
+        yield* waitFor(() => openings.length === 2, 2_000)
+        expect(openings).toEqual(["interrupted hang", "closed hang"])
       })
     )
 
@@ -297,6 +349,54 @@ describe("streamed bodies", () => {
         })
     )
   }
+
+  it.live("a first chunk once written is not held while the stream runs on", () =>
+    Effect.gen(function* () {
+      // The collector, for this test only: a chunk the server still references survives it.
+      V8.setFlagsFromString("--expose-gc")
+      const gc = Vm.runInNewContext("gc") as () => void
+      const socketPath = yield* serveEcho("held")
+      heldChunk = undefined
+      const reading = yield* Effect.forkChild(
+        sendThenClose(socketPath, rawRequest("/Echo.Opening", JSON.stringify({ Fails: "held" })), 2_000)
+      )
+      yield* waitFor(() => heldChunk !== undefined, 2_000)
+      // Written by now (4 MiB over a Unix socket to a client that reads it), while the stream waits for more.
+      yield* Effect.sleep("500 millis")
+      for (let i = 0; i < 3; i++) {
+        gc()
+        yield* Effect.sleep("20 millis")
+      }
+      expect(heldAlive()).toBe(false)
+      expect((yield* Fiber.join(reading)).length).toBeGreaterThan(4 << 20)
+    })
+  )
+
+  // The first chunk is pulled before the answer, in a fiber that may end with the call (under a deadline, or in the
+  // in-process harness): what the stream forked as its child when it started must still run while it is written.
+  const forked = "3\r\nxxx\r\n3\r\nyyy\r\n3\r\nzzz\r\n0\r\n\r\n"
+  for (const deadline of [false, true]) {
+    it.live(`a stream that forks a child fiber as it starts is answered whole (${deadline ? "" : "no "}deadline)`, () =>
+      Effect.gen(function* () {
+        const name = deadline ? "fork-deadline" : "fork-none"
+        const socketPath = yield* serveEcho(name, true, deadline ? { "Echo.Forking": "5 seconds" } : undefined)
+        const received = (yield* sendThenClose(socketPath, rawRequest("/Echo.Forking", "{}"), 1_000)).toString("latin1")
+        expect(received.startsWith("HTTP/1.1 200 OK")).toBe(true)
+        expect(received.slice(received.indexOf("\r\n\r\n") + 4)).toBe(forked)
+      })
+    )
+  }
+
+  it.live("a stream that forks a child fiber as it starts is answered whole (in-process harness)", () =>
+    Effect.gen(function* () {
+      const plugin = yield* InProcess.make(EchoLayer, { apis: [Api] })
+      const text = yield* Effect.promise(async () => {
+        const response = await plugin.fetch(new Request("http://plugin/Echo.Forking", { method: "POST", body: "{}" }))
+        return `${response.status} ${await response.text()}`
+      }).pipe(Effect.timeout("1 second"))
+      expect(text).toBe("200 xxxyyyzzz")
+    })
+  )
 
   it.live("the next chunks are produced while the client has not read the last ones, up to about 1 MiB", () =>
     Effect.gen(function* () {
