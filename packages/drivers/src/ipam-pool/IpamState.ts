@@ -85,8 +85,8 @@ interface PoolRecord {
   readonly allocation: Ipam.AddressPool.Encoded
 }
 
-const corrupt = (request: string, key: string) =>
-  new IpamError({ request, reason: `the stored record ${key} is unreadable; fix or remove it` })
+const corrupt = (request: string, key: string, advice: string) =>
+  new IpamError({ request, reason: `the stored record ${key} is unreadable; ${advice}` })
 
 const readSpace = (request: string, space: string, text: string | undefined) => {
   if (text === undefined) return Result.succeed<SpaceRecord>({ pools: {} })
@@ -105,7 +105,8 @@ const readSpace = (request: string, space: string, text: string | undefined) => 
   } catch {
     // Reported below.
   }
-  return Result.fail(corrupt(request, spaceKey(space)))
+  // Not "or remove it": without the record its pools, still in use, would be carved again, their records overwritten.
+  return Result.fail(corrupt(request, spaceKey(space), "fix it (removing it would free pools still in use)"))
 }
 
 const readPool = (request: string, poolId: string, text: string | undefined) => {
@@ -121,7 +122,13 @@ const readPool = (request: string, poolId: string, text: string | undefined) => 
   } catch {
     // Reported below.
   }
-  return Result.fail(corrupt(request, poolKey(poolId)))
+  return Result.fail(
+    corrupt(
+      request,
+      poolKey(poolId),
+      "fix or remove it (no address of this pool is served meanwhile; ReleasePool frees it either way)"
+    )
+  )
 }
 
 const encodePool = (record: Omit<PoolRecord, "allocation">, pool: Ipam.AddressPool.AddressPool): string =>
@@ -227,7 +234,8 @@ export const spaceOfPoolId = (poolId: string): string => poolId.slice(0, Math.ma
 /**
  * ReleasePool: reads the pool and its space; deletes the pool with every address still held in it (the daemon
  * releases a pool only once it is done with the network, e.g. on a rollback where endpoint addresses may remain;
- * refusing would leak the pool, since the daemon only logs the error).
+ * refusing would leak the pool, since the daemon only logs the error). For the same reason a pool the space lists
+ * is released even when its own record is unreadable or was removed by hand: refused, it would stay in use forever.
  *
  * @since 0.1.0
  */
@@ -237,8 +245,9 @@ export const releasePool =
     const request = `ReleasePool ${poolId}`
     const space = spaceOfPoolId(poolId)
     return Result.gen(function* () {
-      yield* readPool(request, poolId, values.get(poolKey(poolId)))
+      const read = readPool(request, poolId, values.get(poolKey(poolId)))
       const record = yield* readSpace(request, space, values.get(spaceKey(space)))
+      if (Result.isFailure(read) && !Object.hasOwn(record.pools, poolId)) return yield* Result.fail(read.failure)
       const { [poolId]: _released, ...pools } = record.pools
       return { result: {}, writes: { [poolKey(poolId)]: undefined, [spaceKey(space)]: JSON.stringify({ pools }) } }
     })

@@ -234,12 +234,46 @@ describe("ipam-pool", () => {
           writes: new Map([["ipam/spaces/local", JSON.stringify({ pools })]])
         })
         expect(yield* failure(d.requestPool(anyPool()))).toBe(
-          'RequestPool (any IPv4 pool) in address space "local": the stored record ipam/spaces/local is unreadable; fix or remove it'
+          'RequestPool (any IPv4 pool) in address space "local": the stored record ipam/spaces/local is unreadable; fix it (removing it would free pools still in use)'
         )
         // The pool that record no longer shows keeps its addresses.
         expect(memory.dump().get("ipam/pools/local/10.200.0.0/24")).toBe(record)
       }
     })
+  )
+
+  it.effect(
+    "a pool whose record is unreadable or was removed by hand is still released: its subnet is not leaked",
+    () =>
+      Effect.gen(function* () {
+        const memory = StoreMemory.make()
+        const d = yield* driverOn(memory)
+        const overwrite = (key: string, value: string | undefined) =>
+          memory.service.commit({ expect: new Map(), writes: new Map([[key, value]]) })
+        const first = yield* d.requestPool(anyPool())
+        yield* d.requestAddress({ PoolID: first.PoolID, Address: "", Options: null })
+        yield* overwrite(`ipam/pools/${first.PoolID}`, "{garbage")
+        expect(yield* failure(d.requestAddress({ PoolID: first.PoolID, Address: "", Options: null }))).toBe(
+          `RequestAddress any address from pool ${first.PoolID}: the stored record ipam/pools/${first.PoolID} is unreadable; fix or remove it (no address of this pool is served meanwhile; ReleasePool frees it either way)`
+        )
+        // docker network rm: the release is refused no more (the daemon would only log it, and the subnet stay taken).
+        yield* d.releasePool({ PoolID: first.PoolID })
+        expect(memory.dump().has(`ipam/pools/${first.PoolID}`)).toBe(false)
+        const again = yield* d.requestPool(anyPool())
+        expect(again.Pool).toBe(first.Pool)
+        expect((yield* d.requestAddress({ PoolID: again.PoolID, Address: "", Options: null })).Address).toBe(
+          "10.200.0.1/24"
+        )
+        // A pool record removed by hand: released from its space all the same.
+        const second = yield* d.requestPool({ ...anyPool(), Pool: "10.77.0.0/24" })
+        yield* overwrite(`ipam/pools/${second.PoolID}`, undefined)
+        yield* d.releasePool({ PoolID: second.PoolID })
+        expect((yield* d.requestPool({ ...anyPool(), Pool: "10.77.0.0/24" })).PoolID).toBe(second.PoolID)
+        // A pool neither record knows is still an error.
+        expect(yield* failure(d.releasePool({ PoolID: "local/10.78.0.0/24" }))).toContain(
+          'no pool with ID "local/10.78.0.0/24"'
+        )
+      })
   )
 
   it.effect("bad settings are refused at start-up, naming the flag", () =>
@@ -249,6 +283,15 @@ describe("ipam-pool", () => {
         "--pool: cannot carve /8 pools from 10.0.0.0/16"
       )
       expect(yield* failure(driver({ pools6: ["10.0.0.0/16"] }))).toBe("--pool6: 10.0.0.0/16 is not an IPv6 range")
+      // A size no range can hold, or with the ranges left at their default, is the size flag's fault.
+      expect(yield* failure(driver({ poolSize: 33 }))).toBe("--pool-size: cannot carve /33 pools from 10.200.0.0/16")
+      expect(yield* failure(driver({ pools: ["10.0.0.0/16"], poolSize: 33 }))).toBe(
+        "--pool-size: cannot carve /33 pools from 10.0.0.0/16"
+      )
+      expect(yield* failure(driver({ poolSize: 8 }))).toBe("--pool-size: cannot carve /8 pools from 10.200.0.0/16")
+      expect(yield* failure(driver({ pool6Size: 129 }))).toBe(
+        "--pool6-size: cannot carve /129 pools from fd8a:7c2e:d0c1::/48"
+      )
     })
   )
 

@@ -4,8 +4,8 @@
  * allocation. Pure: no I/O; a pool is a plain value the caller stores (`encode`/`decode`).
  *
  * Rules:
- * - IPv4 pools of /30 and larger keep their network and broadcast addresses out of use; IPv6 pools keep their
- *   first address (the subnet-router anycast address, RFC 4291) out of use.
+ * - IPv4 pools of /30 and larger keep their network and broadcast addresses out of use; IPv6 pools of /127 and
+ *   larger keep their first address (the subnet-router anycast address, RFC 4291) out of use (a /128 has one).
  * - An address asked for by value (a gateway, an aux address, `docker run --ip`) may be anywhere in the pool;
  *   automatic allocations come from the sub-range when there is one.
  * - Automatic allocation is serial: it continues after the last address it handed out and wraps around, so an
@@ -281,8 +281,18 @@ export const encode = (pool: AddressPool): Encoded => ({
   cursor: (pool.cursor - pool.prefix.base).toString()
 })
 
+/** Runs that lie in the prefix, or `undefined`. */
+const runsIn = (runs: AddressRuns.AddressRuns | undefined, prefix: Prefix.Prefix) =>
+  runs !== undefined &&
+  (runs.starts.length === 0 ||
+    (runs.starts[0]! >= prefix.base && runs.ends[runs.ends.length - 1]! <= Prefix.last(prefix)))
+    ? runs
+    : undefined
+
 /**
- * Reads what `encode` wrote; `undefined` when any part does not read back.
+ * Reads what `encode` wrote; `undefined` when any part does not read back. Records written before 0.1.0 kept the
+ * runs as absolute addresses: those are read too (unambiguously: for a prefix not at address 0, offsets are below
+ * its size and absolute addresses at or above its base, which is a multiple of its size).
  *
  * @since 0.1.0
  */
@@ -290,10 +300,10 @@ export const decode = (encoded: Encoded): AddressPool | undefined => {
   const prefix = Prefix.parse(encoded.pool)
   const range = Prefix.parse(encoded.range)
   if (Result.isFailure(prefix) || Result.isFailure(range) || !/^-?\d+$/.test(encoded.cursor)) return undefined
-  const used = AddressRuns.decode(encoded.used, prefix.success.base)
-  if (used === undefined || (used.ends.length > 0 && used.ends[used.ends.length - 1]! > Prefix.last(prefix.success))) {
-    return undefined
-  }
+  const used =
+    runsIn(AddressRuns.decode(encoded.used, prefix.success.base), prefix.success) ??
+    runsIn(AddressRuns.decode(encoded.used), prefix.success)
+  if (used === undefined) return undefined
   const made = make(prefix.success, range.success)
   const cursor = BigInt(encoded.cursor)
   if (Result.isFailure(made) || cursor < -1n || cursor >= Prefix.size(prefix.success)) return undefined

@@ -150,6 +150,16 @@ describe("AddressPool", () => {
     { arbitrary: { numRuns: 20 } } as never
   )
 
+  it("IPv6 /127 keeps its first address, a /128 hands out its only one (as documented)", () => {
+    const p127 = pool("fd00::/127")
+    expect(allocate(p127)).toBe("fd00::1")
+    expect(failure(AddressPool.allocate(p127))).toBe("no free address left in pool fd00::/127")
+    expect(failure(AddressPool.allocate(p127, address("fd00::")))).toContain("is the subnet-router anycast address")
+    const p128 = pool("fd00::5/128")
+    expect(allocate(p128)).toBe("fd00::5")
+    expect(failure(AddressPool.allocate(p128))).toBe("no free address left in pool fd00::5/128")
+  })
+
   it("decode refuses what does not read back", () => {
     const p = pool("10.0.0.0/24")
     allocate(p)
@@ -167,5 +177,27 @@ describe("AddressPool", () => {
     ]) {
       expect(AddressPool.decode(bad)).toBeUndefined()
     }
+  })
+
+  it("decode reads records written before the runs were offsets (absolute addresses), and nothing else as such", () => {
+    // 10.0.0.1 and 10.0.0.9 as the first ipam-pool builds stored them; the cursor was an offset already.
+    const old = AddressPool.decode({ pool: "10.0.0.0/24", range: "10.0.0.0/24", used: "a000001,a000009", cursor: "1" })!
+    expect(old).toBeDefined()
+    expect(failure(AddressPool.allocate(old, address("10.0.0.9")))).toBe(
+      "address 10.0.0.9 is already allocated in pool 10.0.0.0/24"
+    )
+    expect(allocate(old)).toBe("10.0.0.2")
+    expect(AddressPool.encode(old).used).toBe("1-2,9")
+    const v6 = AddressPool.decode({
+      pool: "fd00:1::/64",
+      range: "fd00:1::/64",
+      used: (prefix("fd00:1::/64").base + 1n).toString(16),
+      cursor: "1"
+    })!
+    expect(failure(AddressPool.allocate(v6, address("fd00:1::1")))).toContain("is already allocated")
+    // Absolute addresses outside the pool do not read back either way.
+    expect(
+      AddressPool.decode({ pool: "10.0.0.0/24", range: "10.0.0.0/24", used: "a000101", cursor: "1" })
+    ).toBeUndefined()
   })
 })
