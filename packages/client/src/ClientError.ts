@@ -17,7 +17,14 @@ export class PluginNotFound extends Schema.TaggedError<PluginNotFound>()("Plugin
   searched: Schema.Array(Schema.String)
 }) {
   override get message() {
-    return `plugin "${this.plugin}" not found: no socket or spec file at ${this.searched.join(", ")}`
+    // Quoted as JSON, so that a control character in a name cannot garble the terminal it is printed on.
+    const plugin = JSON.stringify(this.plugin)
+    // Nothing searched: a name that no path can be made of.
+    if (this.searched.length === 0) {
+      const why = this.plugin === "" ? "cannot be empty" : "cannot contain a NUL byte"
+      return `plugin ${plugin} not found: a plugin name ${why}`
+    }
+    return `plugin ${plugin} not found: no socket or spec file at ${this.searched.join(", ")}`
   }
 }
 

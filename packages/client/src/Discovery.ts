@@ -108,6 +108,34 @@ const readSpec = (name: string, path: string, kind: "spec" | "json"): Result.Res
 }
 
 /**
+ * A socket as the daemon reaches it: through the URL `unix://PATH`, read by Go's `url.Parse`. A path that URL
+ * reads as another one (`#` and `?` cut it short, `%41` is `A`), cannot be read (`%zz`, a control character) or is
+ * longer than a socket address can be fails, naming the socket, rather than working here and not in the daemon.
+ */
+const socketSpec = (name: string, path: string): Result.Result<Located, BadSpecFile> => {
+  const url = `unix://${path}`
+  // The daemon's socket folder is absolute; a relative override is read as the absolute path it stands for.
+  const absolute = Path.resolve(path)
+  return Result.match(SpecFile.parseUrl(`unix://${absolute}`), {
+    onFailure: (reason) => Result.fail(new BadSpecFile({ path, reason })),
+    onSuccess: (address) =>
+      address._tag === "Unix" && address.path === absolute
+        ? Result.succeed<Located>({
+            name,
+            kind: "socket",
+            path,
+            spec: { url, address: { _tag: "Unix", path }, tls: { insecureSkipVerify: true } }
+          })
+        : Result.fail(
+            new BadSpecFile({
+              path,
+              reason: `the daemon dials ${url} as the socket ${address._tag === "Unix" ? address.path : SpecFile.formatAddress(address)}, not this one: rename it`
+            })
+          )
+  })
+}
+
+/**
  * Finds `name` once: the first socket (symlinks followed) or existing spec file wins. A spec file that exists but
  * is unusable stops the search with `BadSpecFile`, as in the daemon.
  *
@@ -124,12 +152,7 @@ export const locate = (name: string, where: Folders = daemonFolders): Effect.Eff
       if (stat === undefined) continue
       if (kind === "socket") {
         if (!stat.isSocket()) continue
-        return Effect.succeed<Located>({
-          name,
-          kind,
-          path,
-          spec: { url: `unix://${path}`, address: { _tag: "Unix", path }, tls: { insecureSkipVerify: true } }
-        })
+        return Effect.fromResult(socketSpec(name, path))
       }
       return Effect.fromResult(readSpec(name, path, kind))
     }

@@ -58,7 +58,8 @@ export const firstValue = (text: string): Result.Result<unknown, string> => {
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
- * The value of a field looked up like Go does: any key equal to `name` ignoring case; the last one wins.
+ * The value of a field looked up like Go does: any key equal to `name` ignoring case; the last one wins, except a
+ * `null` after a value (which leaves a Go string as it was).
  *
  * @since 0.1.0
  */
@@ -66,7 +67,10 @@ export const field = (body: unknown, name: string): unknown => {
   if (!isRecord(body)) return undefined
   const lower = name.toLowerCase()
   let value: unknown
-  for (const key of Object.keys(body)) if (key.toLowerCase() === lower) value = body[key]
+  for (const key of Object.keys(body)) {
+    // A `null` into a Go string changes nothing: an earlier spelling's value stays.
+    if (key.toLowerCase() === lower && (body[key] !== null || value === undefined)) value = body[key]
+  }
   return value
 }
 

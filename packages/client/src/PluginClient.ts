@@ -132,7 +132,7 @@ export const statusDetail = (text: string): string => {
 
 /**
  * Interprets a JSON answer like the daemon: status, error field (not for `AuthZPlugin.*`, whose 200 `Err` the
- * daemon ignores), then the endpoint's schema (keys matched case-insensitively, `null` read as an all-zero answer).
+ * daemon ignores, nor for `Plugin.Activate`, whose Manifest has none), then the endpoint's schema (keys matched case-insensitively, `null` read as an all-zero answer).
  * With `statusOnly` (the metrics calls) any 200 is a success, whatever its body, even an empty one.
  *
  * @since 0.1.0
@@ -153,7 +153,9 @@ export const interpretJson = (
   const parsed = GoJson.firstValue(text)
   if (Result.isFailure(parsed)) return Result.fail(new BadResponse({ method, reason: parsed.failure, body: text }))
   const body = parsed.success === null ? {} : parsed.success
-  const err = GoJson.field(body, errorField)
+  // The daemon decodes an activation into its Manifest, which has no `Err`: `{"Implements": [...], "Err": "x"}`
+  // activates, and an `Err` of any type is ignored.
+  const err = path === "/Plugin.Activate" ? undefined : GoJson.field(body, errorField)
   if (err !== undefined && err !== null && typeof err !== "string") {
     return Result.fail(
       new BadResponse({ method, reason: `${errorField}: expected a string, got ${typeof err}`, body: text })

@@ -34,6 +34,15 @@ const layout = Effect.map(tempDir, (root) => {
 })
 
 describe("Discovery.locate", () => {
+  it.effect("says why an empty name or one with a NUL byte is looked up nowhere", () =>
+    Effect.gen(function* () {
+      const empty = yield* Effect.flip(Discovery.locate("", Discovery.daemonFolders))
+      expect(empty.message).toBe('plugin "" not found: a plugin name cannot be empty')
+      const nul = yield* Effect.flip(Discovery.locate("a\0b", Discovery.daemonFolders))
+      expect(nul.message).toBe('plugin "a\\u0000b" not found: a plugin name cannot contain a NUL byte')
+    })
+  )
+
   it.effect("lists the daemon's ten paths in order", () =>
     Effect.sync(() => {
       expect(Discovery.candidates("p", Discovery.daemonFolders).map((c) => c.path)).toEqual([
@@ -155,6 +164,31 @@ describe("Discovery.locate", () => {
         expect(error.searched).toHaveLength(10)
         expect(error.searched[0]).toBe(Path.join(run, "nope.sock"))
       }
+    })
+  )
+
+  it.live("refuses a socket whose path the daemon would read as another address (its unix:// URL)", () =>
+    Effect.gen(function* () {
+      const { where, run } = yield* layout
+      // The daemon dials url.Parse("unix://" + path): `#` and `?` cut the path short, `%41` reads as `A`.
+      for (const [name, dialed] of [
+        ["a#b", "a"],
+        ["q?x", "q"],
+        ["pct%41", "pctA.sock"]
+      ] as const) {
+        yield* socketAt(Path.join(run, `${name}.sock`))
+        const error = yield* Effect.flip(Discovery.locate(name, where))
+        expect(error._tag).toBe("BadSpecFile")
+        expect(error.message).toBe(
+          `bad plugin spec file ${Path.join(run, `${name}.sock`)}: the daemon dials unix://${Path.join(run, `${name}.sock`)} as the socket ${Path.join(run, dialed)}, not this one: rename it`
+        )
+      }
+      // `%zz` is no escape at all: url.Parse fails.
+      yield* socketAt(Path.join(run, "bad%zz.sock"))
+      expect((yield* Effect.flip(Discovery.locate("bad%zz", where))).message).toMatch(/invalid URL escape "%zz"/)
+      // A socket in its own folder is read the same way; plain names are untouched.
+      yield* socketAt(Path.join(run, "ok-1.2_x", "ok-1.2_x.sock"))
+      expect((yield* Discovery.locate("ok-1.2_x", where)).kind).toBe("socket")
     })
   )
 

@@ -18,6 +18,9 @@ describe("GoJson", () => {
     expect(GoJson.field({ err: "a" }, "Err")).toBe("a")
     expect(GoJson.field({ Err: "a", ERR: "b" }, "Err")).toBe("b")
     expect(GoJson.field("text", "Err")).toBeUndefined()
+    // `null` leaves a Go string as an earlier spelling set it: {"Err":"boom","err":null} is still a failure.
+    expect(GoJson.field({ Err: "boom", err: null }, "Err")).toBe("boom")
+    expect(GoJson.field({ err: null }, "Err")).toBeNull()
   })
 
   it("reshapes bodies like Go fills structs: key case, zero values, nested volumes", () => {

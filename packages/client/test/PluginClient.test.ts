@@ -94,6 +94,15 @@ describe("PluginClient on the wire", () => {
     })
   )
 
+  it.live("ignores Err in a 200 Activate answer, as the daemon's Manifest has no such field", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "raw.sock")
+      yield* rawPlugin(path, () => ({ status: 200, body: '{"Implements":["VolumeDriver"],"Err":"still warming up"}' }))
+      const client = yield* Target.connect(Target.socket(path), fast)
+      expect(yield* client.require("VolumeDriver")).toEqual({ Implements: ["VolumeDriver"] })
+    })
+  )
+
   const answerWith = (status: number, body: string) =>
     Effect.gen(function* () {
       const path = Path.join(yield* tempDir, "raw.sock")

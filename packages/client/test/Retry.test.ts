@@ -2,10 +2,11 @@
 import { Discovery, Retry, Target } from "@docker-plugin-kit/client"
 import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Logger } from "effect"
+import { GraphDriver } from "@docker-plugin-kit/protocol"
+import { Clock, Duration, Effect, Fiber, Logger, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Path from "node:path"
-import { serve, tempDir } from "./support.ts"
+import { rawPlugin, serve, tempDir } from "./support.ts"
 
 describe("Retry.daemon", () => {
   it("sleeps 1, 2, 4, 8 s, doubling up to the cap", () => {
@@ -151,6 +152,28 @@ describe("the retry window against real sockets, in virtual time", () => {
       expect(notFound._tag).toBe("PluginNotFound")
       expect(notFound.message).toContain(`plugin "never" not found: no socket or spec file at ${path}`)
       expect(yield* Clock.currentTimeMillis).toBe(15_000)
+    }).pipe(Effect.provide(warnings.layer))
+  })
+})
+
+describe("a streamed request body and the retry window", () => {
+  it.effect("retries a streamed ApplyDiff while the socket is missing: nothing of the stream was sent yet", () => {
+    const warnings = capturedWarnings()
+    return Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "graph.sock")
+      const client = yield* Target.connect(Target.socket(path))
+      const body = Stream.make(new TextEncoder().encode("abc"), new TextEncoder().encode("def"))
+      let settled = false
+      const applying = yield* Effect.forkChild(
+        client
+          .call(GraphDriver.Api.endpoints.applyDiff, { id: "a", parent: "", body })
+          .pipe(Effect.ensuring(Effect.sync(() => (settled = true))))
+      )
+      yield* until(() => warnings.lines.length === 1 || settled)
+      const { seen } = yield* rawPlugin(path, () => ({ status: 200, body: '{"Size":6}' }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(applying)).toEqual({ Size: 6 })
+      expect(seen.map((s) => [s.url, s.body])).toEqual([["/GraphDriver.ApplyDiff?id=a&parent=", "abcdef"]])
     }).pipe(Effect.provide(warnings.layer))
   })
 })

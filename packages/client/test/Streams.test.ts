@@ -4,6 +4,7 @@ import { type PluginClient, Retry, Target, Timeouts } from "@docker-plugin-kit/c
 import { GraphDriver } from "@docker-plugin-kit/protocol"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Stream } from "effect"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { rawPlugin, serve, tempDir } from "./support.ts"
 
@@ -106,6 +107,31 @@ describe("streamed bodies over a Unix socket", () => {
       )
       expect(error._tag).toBe("CallTimeout")
       expect(seen.length).toBe(1)
+    })
+  )
+
+  it.live("releases the caller's stream when the plugin drops the connection in the middle of it", () =>
+    Effect.gen(function* () {
+      const path = Path.join(yield* tempDir, "drop.sock")
+      // The plugin takes the first bytes of the upload, then drops the connection.
+      const server = yield* Effect.acquireRelease(
+        Effect.callback<Net.Server>((resume) => {
+          const s = Net.createServer((socket) => socket.once("data", () => socket.destroy()))
+          s.listen(path, () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.promise(() => new Promise<void>((done) => s.close(() => done())))
+      )
+      expect(server.listening).toBe(true)
+      let released = false
+      const endless = Stream.forever(Stream.make(chunk)).pipe(Stream.ensuring(Effect.sync(() => (released = true))))
+      const client = yield* Target.connect(Target.socket(path), { retry: Retry.none })
+      const error = yield* Effect.flip(
+        client.call(GraphDriver.Api.endpoints.applyDiff, { id: "a", parent: "", body: endless })
+      )
+      expect(error._tag).toBe("PluginUnreachable")
+      // The stream is not resent, and it is not left suspended either: its finalizers run.
+      for (let i = 0; i < 100 && !released; i++) yield* Effect.sleep("10 millis")
+      expect(released).toBe(true)
     })
   )
 })

@@ -1,83 +1,17 @@
 // TCP and HTTPS plugins found through spec files, with the daemon's TLS rules: `.spec` files and `.json` files with
-// a TLSConfig but no CAFile skip verification; a CAFile is added to the roots; no TLSConfig means system roots.
+// a TLSConfig but no CAFile skip verification; a CAFile is added to the roots; no TLSConfig means system roots
+// (the host's store: see SystemRoots.test.ts).
 import { Discovery, NodeTransport, Retry, Target } from "@docker-plugin-kit/client"
-import { VolumeMemory } from "@docker-plugin-kit/drivers"
-import { type Listener, PluginServer } from "@docker-plugin-kit/server"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { HttpServer } from "effect/http"
+import { GraphDriver } from "@docker-plugin-kit/protocol"
+import { Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
+import * as Https from "node:https"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
-import { tempDir } from "./support.ts"
-
-/** A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl, EC keys: fast). */
-const certificates = (dir: string) => {
-  const file = (name: string) => Path.join(dir, name)
-  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "pipe" })
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-  openssl(
-    "req",
-    "-x509",
-    ...key,
-    "-keyout",
-    file("ca.key"),
-    "-out",
-    file("ca.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=dpk test CA"
-  )
-  openssl("req", ...key, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1")
-  Fs.writeFileSync(file("san.cnf"), "subjectAltName=IP:127.0.0.1\n")
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    file("server.csr"),
-    "-CA",
-    file("ca.pem"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    file("server.pem"),
-    "-days",
-    "1",
-    "-extfile",
-    file("san.cnf")
-  )
-  openssl(
-    "req",
-    "-x509",
-    ...key,
-    "-keyout",
-    file("other.key"),
-    "-out",
-    file("other.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=other"
-  )
-  return { ca: file("ca.pem"), cert: file("server.pem"), key: file("server.key"), otherCa: file("other.pem") }
-}
-
-/** Serves the memory driver on 127.0.0.1 (random port), writing its spec file into `specDir`; returns the port. */
-const serveTcp = (name: string, specDir: string, tls?: Listener.TlsFiles) =>
-  Effect.gen(function* () {
-    const context = yield* Layer.build(
-      PluginServer.layer({
-        name,
-        listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir, ...(tls === undefined ? {} : { tls }) }
-      }).pipe(Layer.provide(VolumeMemory.layer()))
-    )
-    const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
-    return address._tag === "UnixPathAddress" ? 0 : address.port
-  })
+import { certificates, serveTcp, tempDir } from "./support.ts"
 
 const activateByName = (name: string, folders: Discovery.Folders) =>
   Effect.flatMap(Target.connect(Target.name(name, { folders, wait: false }), { retry: Retry.none }), (c) => c.activate)
@@ -161,12 +95,84 @@ describe("TCP plugins", () => {
     }
   })
 
+  it.live("fails at once, naming the file, on TLS files the daemon's tlsconfig.Client refuses", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const certs = certificates(dir)
+      const specDir = Path.join(dir, "specs")
+      const folders = Discovery.folders({ socketDir: Path.join(dir, "none"), specDirs: [specDir] })
+      const port = yield* serveTcp("secure", specDir, { certFile: certs.cert, keyFile: certs.key })
+      const json = (name: string, spec: unknown) =>
+        Fs.writeFileSync(Path.join(specDir, `${name}.json`), JSON.stringify(spec))
+      // A CA file with no certificate in it: "failed to append certificates from PEM file", not a silent
+      // fall-back to the other roots (nor, with ExclusiveRootPools, 15 s of retries of a handshake that cannot pass).
+      const empty = Path.join(dir, "empty.pem")
+      Fs.writeFileSync(empty, "not a certificate\n")
+      for (const [name, exclusive] of [
+        ["empty-ca", false],
+        ["empty-ca-alone", true]
+      ] as const) {
+        json(name, { Addr: `https://127.0.0.1:${port}`, TLSConfig: { CAFile: empty, ExclusiveRootPools: exclusive } })
+        const error = yield* Effect.flip(activateByName(name, folders))
+        expect(error._tag).toBe("BadSpecFile")
+        expect(error.message).toContain(`${Path.join(specDir, `${name}.json`)}: `)
+        expect(error.message).toContain(`no certificate in the TLS CA file ${empty}`)
+      }
+      // A certificate and a key that do not belong together: tls.X509KeyPair refuses them, for any scheme.
+      for (const [name, addr] of [
+        ["mismatch", `https://127.0.0.1:${port}`],
+        ["mismatch-tcp", `tcp://127.0.0.1:${port}`]
+      ] as const) {
+        json(name, { Addr: addr, TLSConfig: { CertFile: certs.cert, KeyFile: Path.join(dir, "other.key") } })
+        const error = yield* Effect.flip(activateByName(name, folders))
+        expect(error._tag).toBe("BadSpecFile")
+        expect(error.message).toMatch(/could not load X509 key pair .*: .*mismatch/)
+      }
+    })
+  )
+
+  it.live("streams a request body over HTTPS once the handshake is done", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const certs = certificates(dir)
+      const server = yield* Effect.acquireRelease(
+        Effect.callback<Https.Server>((resume) => {
+          const s = Https.createServer(
+            { cert: Fs.readFileSync(certs.cert), key: Fs.readFileSync(certs.key) },
+            (req, res) => {
+              let size = 0
+              req.on("data", (c: Buffer) => (size += c.length))
+              req.on("end", () => res.end(JSON.stringify({ Size: size })))
+            }
+          )
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) =>
+          Effect.promise(
+            () =>
+              new Promise<void>((done) => {
+                s.closeAllConnections()
+                s.close(() => done())
+              })
+          )
+      )
+      const port = (server.address() as { port: number }).port
+      const target = Target.url(`https://127.0.0.1:${port}`)
+      if (target._tag === "Failure") throw new Error(target.failure)
+      const client = yield* Target.connect(target.success, { retry: Retry.none })
+      const body = Stream.make(new Uint8Array(1000), new Uint8Array(24))
+      expect(yield* client.call(GraphDriver.Api.endpoints.applyDiff, { id: "a", parent: "", body })).toEqual({
+        Size: 1024
+      })
+    })
+  )
+
   it("loads TLS material as tlsconfig.Client: the CA into the system roots or alone, never when not verifying", () => {
     const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-tls-"))
     try {
       const certs = certificates(dir)
       const pooled = NodeTransport.tlsOptions({ caFile: certs.ca, insecureSkipVerify: false })
-      expect((pooled.ca as Array<unknown>).length).toBe(Tls.rootCertificates.length + 1)
+      expect((pooled.ca as Array<unknown>).length).toBe(Tls.getCACertificates("system").length + 1)
       const alone = NodeTransport.tlsOptions({ caFile: certs.ca, exclusiveRootPools: true, insecureSkipVerify: false })
       expect((alone.ca as Array<unknown>).length).toBe(1)
       const skipped = NodeTransport.tlsOptions({ caFile: Path.join(dir, "gone.pem"), insecureSkipVerify: true })

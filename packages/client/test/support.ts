@@ -1,6 +1,9 @@
 // Test support: temp folders, plugin servers on temp sockets, and scripted raw HTTP plugins that record requests.
+import { VolumeMemory } from "@docker-plugin-kit/drivers"
 import { Listener, PluginServer } from "@docker-plugin-kit/server"
 import { Effect, Layer, type Scope } from "effect"
+import { HttpServer } from "effect/http"
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
@@ -60,3 +63,69 @@ export const rawPlugin = (path: string, answer: (seen: Seen, index: number) => A
           })
       )
   )
+
+/** A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl, EC keys: fast). */
+export const certificates = (dir: string) => {
+  const file = (name: string) => Path.join(dir, name)
+  const openssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "pipe" })
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+  openssl(
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("ca.key"),
+    "-out",
+    file("ca.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=dpk test CA"
+  )
+  openssl("req", ...key, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1")
+  Fs.writeFileSync(file("san.cnf"), "subjectAltName=IP:127.0.0.1\n")
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    file("server.csr"),
+    "-CA",
+    file("ca.pem"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    file("server.pem"),
+    "-days",
+    "1",
+    "-extfile",
+    file("san.cnf")
+  )
+  openssl(
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    file("other.key"),
+    "-out",
+    file("other.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=other"
+  )
+  return { ca: file("ca.pem"), cert: file("server.pem"), key: file("server.key"), otherCa: file("other.pem") }
+}
+
+/** Serves the memory driver on 127.0.0.1 (random port), writing its spec file into `specDir`; returns the port. */
+export const serveTcp = (name: string, specDir: string, tls?: Listener.TlsFiles) =>
+  Effect.gen(function* () {
+    const context = yield* Layer.build(
+      PluginServer.layer({
+        name,
+        listen: { _tag: "Tcp", host: "127.0.0.1", port: 0, specDir, ...(tls === undefined ? {} : { tls }) }
+      }).pipe(Layer.provide(VolumeMemory.layer()))
+    )
+    const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
+    return address._tag === "UnixPathAddress" ? 0 : address.port
+  })
