@@ -123,6 +123,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
   readonly keyOf: (value: S["Type"]) => string
   /** What an object is called in messages, e.g. "volume". */
   readonly noun: string
+  /**
+   * The format version this code reads and writes (the schema's `version` literal). A file with a higher
+   * `version` is reported as written by a newer release, rather than as a mere schema mismatch ("Expected 1").
+   */
+  readonly version?: number
 }): StateFiles<S["Type"]> => {
   const encodeJson = Schema.encodeSync(options.schema)
   const decodeJson = Schema.decodeUnknownResult(options.schema)
@@ -134,6 +139,15 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       json = JSON.parse(text)
     } catch (e) {
       return Result.fail(new StateFileCorrupt({ file, reason: (e as Error).message }))
+    }
+    const found = typeof json === "object" && json !== null ? (json as { version?: unknown }).version : undefined
+    if (options.version !== undefined && typeof found === "number" && found > options.version) {
+      return Result.fail(
+        new StateFileCorrupt({
+          file,
+          reason: `it is in format ${found}, written by a newer release; this one reads format ${options.version}: upgrade the driver`
+        })
+      )
     }
     return Result.flatMap(
       Result.mapError(

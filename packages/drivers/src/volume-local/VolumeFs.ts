@@ -77,6 +77,11 @@ export interface Service {
   readonly readDirectory: (path: string) => Effect.Effect<ReadonlyArray<string>, VolumeFsError>
   /** The entry at a path (symlinks are not followed), or `undefined` when there is none. */
   readonly stat: (path: string) => Effect.Effect<Entry | undefined, VolumeFsError>
+  /**
+   * The path of an existing entry with every symlink resolved (`realpath`): the driver compares its root and state
+   * folder through it, as a state folder reached through a symlink may be inside the root all the same.
+   */
+  readonly realPath: (path: string) => Effect.Effect<string, VolumeFsError>
   /** A file's content as UTF-8 text. */
   readonly readFile: (path: string) => Effect.Effect<string, VolumeFsError>
   /**

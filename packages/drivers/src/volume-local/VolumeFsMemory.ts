@@ -112,6 +112,11 @@ export const make = (options: Options = {}): MemoryFs => {
         ? undefined
         : { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, modifiedAt: node.modifiedAt }
     }),
+    // No symlinks in memory: an existing path is its own real path.
+    realPath: op("realPath", (path) => {
+      if (!nodes.has(path)) throw new Error(`ENOENT: no such file or directory, ${path}`)
+      return path
+    }),
     readFile: op("readFile", (path) => {
       const node = nodes.get(path)
       if (node === undefined) throw new Error(`ENOENT: no such file or directory, ${path}`)

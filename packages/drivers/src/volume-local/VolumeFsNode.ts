@@ -72,6 +72,7 @@ export const make = Effect.map(FileSystem.FileSystem, (fs) => {
         Effect.mapError(fail("readdir", path))
       ),
     stat,
+    realPath: (path) => fs.realPath(path).pipe(Effect.mapError(fail("realpath", path))),
     readFile: (path) => fs.readFileString(path).pipe(Effect.mapError(fail("read", path))),
     writeFileAtomic: (path, content, tmpDir) =>
       AtomicFile.write(path, content, tmpDir).pipe(

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
@@ -88,6 +89,14 @@ const labelsOf = (options: Readonly<Record<string, string>>): Readonly<Record<st
   Result.match(decodeRecorded(options), { onFailure: () => ({}), onSuccess: (o) => o.labels })
 
 /**
+ * Whether a time can be answered as `CreatedAt`: the daemon refuses a whole `Get` or `List` answer whose `CreatedAt`
+ * does not parse, so one volume with an unusual time (a folder adopted with an mtime after the year 9999, a state
+ * file edited by hand) would hide every volume. Such a time is left out, which the daemon accepts.
+ */
+const isVolume = Schema.is(VolumeDriver.Volume)
+const answerable = (createdAt: string): boolean => isVolume({ Name: "", Status: {}, CreatedAt: createdAt })
+
+/**
  * Whether a volume folder would be the state folder or hold it. Both paths are resolved (absolute, no `..`), and a
  * volume name is one path component, so comparing the texts is enough.
  *
@@ -111,12 +120,45 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const folderOf = (name: string) => Path.join(root, name)
     // The state files are in `layout.dir` and `layout.tmpDir`, under the state folder, with the owner file beside
     // them: with the state folder as the root, these are entries of the root too.
-    const stateFolders = [stateDir, layout.dir, layout.tmpDir, FolderOwner.fileOf(stateDir)]
-    const stateHeldBy = (folder: string) => stateFolders.find((dir) => holdsStateDir(folder, dir))
+    const stateFoldersOf = (dir: string) => {
+      const l = VolumeState.layout(dir)
+      return [dir, l.dir, l.tmpDir, FolderOwner.fileOf(dir)]
+    }
+    // A root in a folder of state files mixes volume folders with state files (a volume's folder would be its state
+    // file's path), and the temporary folder is emptied at every start: refused before anything is touched.
+    const rootHolderOf = (rootDir: string, dir: string) => {
+      const l = VolumeState.layout(dir)
+      return [l.dir, l.tmpDir].find((held) => holdsStateDir(held, rootDir))
+    }
+    const refuseRoot = (rootDir: string, holder: string) =>
+      new InvalidArgument({
+        field: "root",
+        reason: `${rootDir} is in the folder ${holder}, which holds the driver's state files; choose another root`
+      })
+    const rootHolder = rootHolderOf(root, stateDir)
+    if (rootHolder !== undefined) return yield* refuseRoot(root, rootHolder)
+
+    // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
+    // folder): a second plugin on it would overwrite these state files and manage the same volumes.
+    yield* fs.claimFolder(stateDir)
+    yield* fs.makeDirectory(stateDir)
+    yield* fs.makeDirectory(root)
+    // The paths as given may still meet through a symlink (a state folder /var/lib/dpk/state with /var/lib/dpk a
+    // link to the root): compared again with every link resolved, before the state is loaded (which empties its
+    // temporary folder). Left to the texts alone, the state folder was adopted as a volume.
+    const realRoot = yield* fs.realPath(root)
+    const realStateDir = yield* fs.realPath(stateDir)
+    const realRootHolder = rootHolderOf(realRoot, realStateDir)
+    if (realRootHolder !== undefined) return yield* refuseRoot(root, realRootHolder)
+    const stateFolders = stateFoldersOf(stateDir)
+    const realStateFolders = stateFoldersOf(realStateDir)
+    const stateHeldBy = (name: string) =>
+      stateFolders.find((dir) => holdsStateDir(folderOf(name), dir)) ??
+      realStateFolders.find((dir) => holdsStateDir(Path.join(realRoot, name), dir))
     // With the state folder inside the root, a volume named after it (or after a folder on its way) would expose
     // every state file to a container, and removing it would erase them all: such names are refused.
     const checkFolder = (name: string): Result.Result<string, InvalidArgument> => {
-      const held = stateHeldBy(folderOf(name))
+      const held = stateHeldBy(name)
       return held !== undefined
         ? Result.fail(
             new InvalidArgument({
@@ -126,26 +168,13 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
           )
         : Result.succeed(name)
     }
-    // A root in a folder of state files mixes volume folders with state files (a volume's folder would be its state
-    // file's path), and the temporary folder is emptied at every start: refused before anything is touched.
-    const rootHolder = [layout.dir, layout.tmpDir].find((dir) => holdsStateDir(dir, root))
-    if (rootHolder !== undefined) {
-      return yield* new InvalidArgument({
-        field: "root",
-        reason: `${root} is in the folder ${rootHolder}, which holds the driver's state files; choose another root`
-      })
-    }
 
-    // The state folder is this driver's alone until the scope closes (before loading, which empties its temporary
-    // folder): a second plugin on it would overwrite these state files and manage the same volumes.
-    yield* fs.claimFolder(stateDir)
     const records = yield* VolumeState.load(layout)
-    yield* fs.makeDirectory(root)
     const folders: Array<VolumeState.Folder> = []
     for (const name of yield* fs.readDirectory(root)) {
       const path = folderOf(name)
       // The state folder may be placed inside the root (or be the root, its folders then in it): not volumes.
-      if (stateHeldBy(path) !== undefined) continue
+      if (stateHeldBy(name) !== undefined) continue
       const entry = yield* fs.stat(path)
       if (entry?.type === "Directory") folders.push({ name, modifiedAt: entry.modifiedAt })
     }
@@ -187,8 +216,14 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
     const current = <A, E>(f: (table: VolumeTable.VolumeTable) => Result.Result<A, E>) =>
       Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(f(table)))
     const commit = (record: VolumeTable.VolumeRecord) => Ref.update(ref, (t) => new Map(t).set(record.name, record))
-    const persist = (record: VolumeTable.VolumeRecord) =>
-      Effect.andThen(VolumeState.save(layout, record, labelsOf(record.options)), commit(record))
+    // A write can fail after its rename (the fsync of the folder): the new file is then in place though the call
+    // fails, and a restart would read a mount the daemon was told failed (an ID no Unmount ever releases, so the
+    // volume could never be removed). The previous state is written back, as far as the disk allows.
+    const persist = (record: VolumeTable.VolumeRecord, previous: VolumeTable.VolumeRecord) =>
+      VolumeState.save(layout, record, labelsOf(record.options)).pipe(
+        Effect.tapError(() => Effect.ignore(VolumeState.save(layout, previous, labelsOf(previous.options)))),
+        Effect.andThen(commit(record))
+      )
     // Calls on one volume are serialised; the table is read inside the lock, so what is computed stays true.
     const serialised =
       (name: string) =>
@@ -201,7 +236,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       return {
         Name: record.name,
         Mountpoint: folderOf(record.name),
-        CreatedAt: record.createdAt,
+        ...(answerable(record.createdAt) ? { CreatedAt: record.createdAt } : {}),
         Status: {
           mounts: record.mounts.length,
           options: record.options,
@@ -222,7 +257,10 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
             if (!created) return {}
             const existed = (yield* checkEntry("create", Name)) !== undefined
             const record = table.get(Name)!
-            yield* VolumeState.save(layout, record, decoded.labels)
+            // A save that failed after its rename leaves the file: erased, or the next start finds the volume.
+            yield* VolumeState.save(layout, record, decoded.labels).pipe(
+              Effect.tapError(() => Effect.ignore(VolumeState.erase(layout, Name)))
+            )
             // A folder made before its chown or chmod failed goes too, folder first (as Remove): left behind, the
             // next start adopted it as a volume without options, and a Create with the options again conflicted.
             const rollback = Effect.andThen(
@@ -262,7 +300,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
             if (first && entry === undefined) {
               yield* fs.makeDirectory(folderOf(Name), settingsOf(record.options))
             }
-            if (record !== before) yield* persist(record)
+            if (record !== before) yield* persist(record, before)
             return { Mountpoint: folderOf(Name) }
           })
         ),
@@ -273,7 +311,7 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
           Effect.gen(function* () {
             const before = yield* current((t) => VolumeTable.get(t, Name))
             const { record } = yield* current((t) => VolumeTable.unmount(t, Name, ID))
-            if (record !== before) yield* persist(record)
+            if (record !== before) yield* persist(record, before)
             return {}
           })
         ),

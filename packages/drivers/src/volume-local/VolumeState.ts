@@ -27,7 +27,7 @@ export const StateFile = Schema.Struct({
   mounts: Schema.Array(Schema.String)
 })
 
-const files = StateFiles.make({ schema: StateFile, keyOf: (state) => state.name, noun: "volume" })
+const files = StateFiles.make({ schema: StateFile, keyOf: (state) => state.name, noun: "volume", version: 1 })
 
 /**
  * Where the state lives: `STATE/volumes/NAME`, temporary files in `STATE/tmp`.

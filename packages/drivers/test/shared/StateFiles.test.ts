@@ -31,6 +31,17 @@ describe("StateFiles", () => {
     )
   })
 
+  it("tells a file written by a newer release from a corrupt one", () => {
+    const versioned = StateFiles.make({ schema: Pool, keyOf: (p) => p.id, noun: "pool", version: 1 })
+    const newer = versioned.decode("/state/pools/p1", JSON.stringify({ ...p1, version: 2, extra: true }))
+    expect(Result.isFailure(newer) && newer.failure.message).toBe(
+      "state file /state/pools/p1 is unreadable (it is in format 2, written by a newer release; this one reads format 1: upgrade the driver); fix or remove it, then restart"
+    )
+    const older = versioned.decode("/state/pools/p1", JSON.stringify({ ...p1, version: 0 }))
+    expect(Result.isFailure(older) && older.failure.message).toMatch(/at \["version"\]/)
+    expect(versioned.decode("/state/pools/p1", versioned.encode(p1))).toEqual(Result.succeed(p1))
+  })
+
   it.effect("saves, loads in name order, erases, and clears leftover temporary files on load", () =>
     Effect.gen(function* () {
       const fs = VolumeFsMemory.make()

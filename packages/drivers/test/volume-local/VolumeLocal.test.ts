@@ -8,6 +8,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { liveProcess } from "../support/processes.ts"
+import { canMount, mountTmpfs } from "../support/tmpfs.ts"
 
 const createdAt = "2026-11-21T14:50:27.723Z"
 const now = () => new Date(createdAt)
@@ -336,6 +337,48 @@ describe("volume-local failure handling (memory VolumeFs with injected faults)",
     })
   )
 
+  it.effect("a state write that fails after its rename leaves no volume nor mount the daemon was told failed", () =>
+    Effect.gen(function* () {
+      // The fsync of the folder fails (EIO) once the new file is in place: the call fails, and the next start used
+      // to read the new file anyway, a volume whose Create failed, or a mount ID no Unmount would ever release.
+      const s = memoryStorage()
+      let failAfterRename = false
+      const fsyncFails: VolumeFs.Service = {
+        ...s.fs,
+        writeFileAtomic: (path, content, tmpDir) =>
+          failAfterRename
+            ? Effect.andThen(
+                s.fs.writeFileAtomic(path, content, tmpDir),
+                Effect.fail(new VolumeFs.VolumeFsError({ operation: "fsync", path: Path.dirname(path), reason: "EIO" }))
+              )
+            : s.fs.writeFileAtomic(path, content, tmpDir)
+      }
+      const start = () =>
+        InProcess.make(
+          VolumeLocal.layer({ root: s.root, stateDir: s.stateDir, now }).pipe(
+            Layer.provide(Layer.succeed(VolumeFs.VolumeFs, fsyncFails))
+          )
+        )
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* start()
+          expect(yield* call(p, "Create", { Name: "kept", Opts: null })).toEqual({})
+          failAfterRename = true
+          expect((yield* call(p, "Create", { Name: "failed", Opts: null })).Err).toMatch(/EIO/)
+          // Every write fails after its rename here, the write-back of the previous state included: that one is
+          // on the disk all the same (what a real EIO on fsync leaves is not known, the rename usually stands).
+          expect((yield* call(p, "Mount", { Name: "kept", ID: "m1" })).Err).toMatch(/EIO/)
+          expect((yield* call(p, "Get", { Name: "kept" })).Volume.Status.mounts).toBe(0)
+          failAfterRename = false
+        })
+      )
+      const p = yield* start()
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["kept"])
+      expect((yield* call(p, "Get", { Name: "kept" })).Volume.Status.mounts).toBe(0)
+      expect(yield* call(p, "Remove", { Name: "kept" })).toEqual({})
+    })
+  )
+
   it.effect("a failed state write leaves the mount count unchanged", () =>
     Effect.gen(function* () {
       let failWrites = false
@@ -491,6 +534,136 @@ describe("holdsStateDir", () => {
     expect(VolumeLocal.holdsStateDir("/srv/volumes/state", "/srv/state")).toBe(false)
     expect(VolumeLocal.holdsStateDir("/srv/volumes/v", "/srv/volumes")).toBe(false)
   })
+})
+
+describe("volume-local answers Get and List with a CreatedAt the daemon decodes (memory VolumeFs)", () => {
+  it.effect("a time that is not RFC 3339 is left out instead of failing every Get and List", () =>
+    Effect.gen(function* () {
+      // The daemon refuses a whole answer whose CreatedAt does not parse: one odd volume hid them all. A folder
+      // adopted with an mtime after the year 9999 (`+010000-...`), a state file with an empty or hand-edited time.
+      const mem = VolumeFsMemory.make({ now: () => new Date("+010000-01-01T00:00:00Z") })
+      const root = "/srv/volumes"
+      const stateDir = "/srv/state"
+      yield* mem.service.makeDirectory(Path.join(root, "future"))
+      yield* mem.service.makeDirectory(Path.join(stateDir, "volumes"))
+      for (const [name, time] of [
+        ["empty", ""],
+        ["edited", "21/11/2026"],
+        ["fine", createdAt]
+      ] as const) {
+        const state = { version: 1, name, options: {}, labels: {}, createdAt: time, mounts: [] }
+        yield* mem.service.writeFileAtomic(Path.join(stateDir, "volumes", name), JSON.stringify(state), "/srv/tmp")
+        yield* mem.service.makeDirectory(Path.join(root, name))
+      }
+      const p = yield* InProcess.make(
+        VolumeLocal.layer({ root, stateDir, now }).pipe(Layer.provide(Layer.succeed(VolumeFs.VolumeFs, mem.service)))
+      )
+      const list = yield* call(p, "List", {})
+      expect(list.Err).toBeUndefined()
+      expect(
+        Object.fromEntries(list.Volumes.map((v: { Name: string; CreatedAt?: string }) => [v.Name, v.CreatedAt]))
+      ).toEqual({ edited: undefined, empty: undefined, fine: createdAt, future: undefined })
+      for (const name of ["future", "empty", "edited"]) {
+        const got = yield* call(p, "Get", { Name: name })
+        expect(got.Err).toBeUndefined()
+        expect(got.Volume).not.toHaveProperty("CreatedAt")
+      }
+      expect((yield* call(p, "Get", { Name: "fine" })).Volume.CreatedAt).toBe(createdAt)
+    })
+  )
+})
+
+describe("volume-local on a full disk (Node VolumeFs, state folder on a small tmpfs)", () => {
+  it.effect.skipIf(!canMount)(
+    "a Mount or Create that cannot write its state changes nothing, on disk or in memory",
+    () =>
+      Effect.gen(function* () {
+        const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-volume-local-"))
+        tempDirs.push(base)
+        const root = Path.join(base, "volumes")
+        const stateDir = Path.join(base, "state")
+        Fs.mkdirSync(stateDir)
+        yield* mountTmpfs(stateDir, "16k")
+        const stateFile = Path.join(stateDir, "volumes", "v1")
+        const start = () => InProcess.make(Layer.fresh(VolumeLocal.layerNode({ root, stateDir, now })))
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const p = yield* start()
+            expect(yield* call(p, "Create", { Name: "v1", Opts: null })).toEqual({})
+            expect(yield* call(p, "Mount", { Name: "v1", ID: "a" })).toEqual({ Mountpoint: Path.join(root, "v1") })
+            const before = Fs.readFileSync(stateFile, "utf8")
+            // Every page left taken.
+            const filler = Fs.openSync(Path.join(stateDir, "filler"), "w")
+            try {
+              for (;;) Fs.writeSync(filler, Buffer.alloc(1024))
+            } catch (e) {
+              expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC")
+            } finally {
+              Fs.closeSync(filler)
+            }
+            expect((yield* call(p, "Mount", { Name: "v1", ID: "b" })).Err).toMatch(/ENOSPC/)
+            expect((yield* call(p, "Unmount", { Name: "v1", ID: "a" })).Err).toMatch(/ENOSPC/)
+            expect((yield* call(p, "Create", { Name: "v2", Opts: null })).Err).toMatch(/ENOSPC/)
+            expect(Fs.readFileSync(stateFile, "utf8")).toBe(before)
+            expect(Fs.readdirSync(Path.join(stateDir, "tmp"))).toEqual([])
+            expect(Fs.readdirSync(Path.join(stateDir, "volumes"))).toEqual(["v1"])
+            expect(Fs.existsSync(Path.join(root, "v2"))).toBe(false)
+            expect((yield* call(p, "Get", { Name: "v1" })).Volume.Status.mounts).toBe(1)
+            expect(yield* call(p, "Get", { Name: "v2" })).toEqual({ Err: "no such volume: v2" })
+            Fs.rmSync(Path.join(stateDir, "filler"))
+            expect(yield* call(p, "Unmount", { Name: "v1", ID: "a" })).toEqual({})
+          })
+        )
+        const p = yield* start()
+        expect((yield* call(p, "Get", { Name: "v1" })).Volume.Status.mounts).toBe(0)
+        expect(yield* call(p, "Remove", { Name: "v1" })).toEqual({})
+      }).pipe(Effect.scoped)
+  )
+})
+
+describe("volume-local with its state folder reached through a symlink (Node VolumeFs)", () => {
+  it.effect("the state folder inside the root through a link is not adopted, nor a name to create", () =>
+    Effect.gen(function* () {
+      // `--root /srv/volumes --state-dir /var/lib/dpk/state` with /var/lib/dpk a link to /srv/volumes: the texts
+      // differ, the folders do not. The state folder was adopted as the volume "state", whose Remove erased it all.
+      const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-volume-local-"))
+      tempDirs.push(base)
+      const root = Path.join(base, "volumes")
+      Fs.mkdirSync(root)
+      Fs.symlinkSync(root, Path.join(base, "link"))
+      const stateDir = Path.join(base, "link", "state")
+      const start = () => InProcess.make(Layer.fresh(VolumeLocal.layerNode({ root, stateDir, now })))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const p = yield* start()
+          expect(yield* call(p, "List", {})).toEqual({ Volumes: [] })
+          expect((yield* call(p, "Create", { Name: "state", Opts: null })).Err).toMatch(
+            /^invalid Name: "state" would use the folder .*, which holds the driver's state/
+          )
+          expect(yield* call(p, "Create", { Name: "v1", Opts: null })).toEqual({})
+        })
+      )
+      const p = yield* start()
+      expect((yield* call(p, "List", {})).Volumes.map((v: { Name: string }) => v.Name)).toEqual(["v1"])
+      expect((yield* call(p, "Remove", { Name: "state" })).Err).toMatch(/^invalid Name: "state"/)
+      expect(Fs.existsSync(Path.join(root, "state", "volumes", "v1"))).toBe(true)
+    })
+  )
+
+  it.effect("a root inside the temporary folder of the state through a link is refused before it is emptied", () =>
+    Effect.gen(function* () {
+      const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dpk-volume-local-"))
+      tempDirs.push(base)
+      const stateDir = Path.join(base, "state")
+      Fs.mkdirSync(Path.join(stateDir, "tmp", "volumes"), { recursive: true })
+      Fs.writeFileSync(Path.join(stateDir, "tmp", "volumes", "data"), "x")
+      Fs.symlinkSync(Path.join(stateDir, "tmp"), Path.join(base, "link"))
+      const root = Path.join(base, "link", "volumes")
+      const exit = yield* Effect.exit(InProcess.make(Layer.fresh(VolumeLocal.layerNode({ root, stateDir, now }))))
+      expect(String(exit)).toContain(`${root} is in the folder ${Fs.realpathSync(Path.join(stateDir, "tmp"))}`)
+      expect(Fs.readFileSync(Path.join(stateDir, "tmp", "volumes", "data"), "utf8")).toBe("x")
+    }).pipe(Effect.scoped)
+  )
 })
 
 describe("volume-local with a symlink or a file in a volume folder's place (Node VolumeFs)", () => {
