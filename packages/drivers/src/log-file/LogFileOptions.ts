@@ -55,25 +55,29 @@ export const generic: ReadonlyArray<string> = [
 /** The options log-file itself reads. */
 const own: ReadonlyArray<string> = ["max-size", "max-file", "compress"]
 
-const units: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }
+// The powers of each unit: `k` is the first, `p` the fifth.
+const powers: Record<string, number> = { k: 1, m: 2, g: 3, t: 4, p: 5 }
 
 /**
- * The sizes go-units' `RAMInBytes` (json-file's parser) takes: a decimal number, one optional space, and no unit,
+ * The sizes go-units' `FromHumanSize` (json-file's parser) takes: a decimal number, one optional space, and no unit,
  * `b`, or `k`, `kb`, `kib` (and the same for `m`, `g`, `t`, `p`), case-insensitive. Nothing else: `10i` or `1bb` is
- * a typo, not a number of bytes.
+ * a typo, not a number of bytes. The `i` changes nothing: `kib` is 1000 bytes too, as go-units reads it.
  */
 const size = /^(\d+\.?\d*|\.\d+) ?(b|([kmgtp])(?:b|ib)?)?$/i
 
 /**
- * Parses a size like the engine's `json-file` does: a number with an optional unit (binary multiples,
- * case-insensitive; `10m`, `10mb` and `10MiB` are 10 MiB, `1.5k` is 1536 bytes, `100` and `100b` are 100 bytes).
+ * Parses a size like the engine's `json-file` does: a number with an optional unit (decimal multiples,
+ * case-insensitive; `10m`, `10mb` and `10MiB` are 10 000 000 bytes, `1.5k` is 1500 bytes, `100` and `100b` are 100
+ * bytes). json-file reads `max-size` with go-units' `FromHumanSize`, whose units are powers of 1000, so the same
+ * `max-size` rotates at the same size with both drivers. `base` 1024 reads the same syntax as go-units'
+ * `RAMInBytes` does (binary multiples, for an amount of memory such as `--buffer-size`).
  *
  * @since 0.1.0
  */
-export const parseSize = (text: string): Result.Result<number, string> => {
+export const parseSize = (text: string, base: 1000 | 1024 = 1000): Result.Result<number, string> => {
   const match = size.exec(text)
   if (match === null) return Result.fail("expected a size such as 10m, 512k or 1g")
-  const multiple = match[3] === undefined ? 1 : units[match[3].toLowerCase()]!
+  const multiple = match[3] === undefined ? 1 : base ** powers[match[3].toLowerCase()]!
   const bytes = Math.floor(Number(match[1]) * multiple)
   if (!(bytes >= 1)) return Result.fail("must be at least 1 byte")
   if (!Number.isSafeInteger(bytes)) return Result.fail("too large")

@@ -45,7 +45,8 @@ export const descriptor = Descriptor.make({
         Layer.unwrap(
           Effect.map(
             Effect.mapError(
-              Effect.fromResult(LogFileOptions.parseSize(bufferSize)),
+              // An amount of memory: binary multiples, as the default (16m) is `LogBuffer.defaultPolicy`'s 16 MiB.
+              Effect.fromResult(LogFileOptions.parseSize(bufferSize, 1024)),
               (reason) => new LogBuffer.InvalidPolicy({ reason: `--buffer-size ${bufferSize}: ${reason}` })
             ),
             (maxBytes) => LogFile.layerNode({ dir, buffer: { maxBytes, overflow: onOverflow } })

@@ -15,34 +15,42 @@ describe("LogFileOptions", () => {
     expect(ok({})).toEqual({ maxSize: undefined, maxFile: 1, compress: false })
   })
 
-  it("sizes are binary multiples like json-file's", () => {
-    expect(ok({ "max-size": "10m" }).maxSize).toBe(10 * 1024 * 1024)
-    expect(ok({ "max-size": "512k" }).maxSize).toBe(512 * 1024)
-    expect(ok({ "max-size": "1G" }).maxSize).toBe(1024 ** 3)
-    expect(ok({ "max-size": "1.5k" }).maxSize).toBe(1536)
+  it("sizes are decimal multiples, as json-file parses them (go-units' FromHumanSize: 10m is 10 000 000 bytes)", () => {
+    // json-file reads max-size with units.FromHumanSize, whose multiples are powers of 1000: a daemon.json moved
+    // from json-file to log-file must rotate at the same sizes, not 4.9% (10m) to 12.6% (1p) later.
+    expect(ok({ "max-size": "10m" }).maxSize).toBe(10_000_000)
+    expect(ok({ "max-size": "512k" }).maxSize).toBe(512_000)
+    expect(ok({ "max-size": "1G" }).maxSize).toBe(1000 ** 3)
+    expect(ok({ "max-size": "1.5k" }).maxSize).toBe(1500)
     expect(ok({ "max-size": "100" }).maxSize).toBe(100)
     expect(ok({ "max-size": "-1" }).maxSize).toBeUndefined()
-    expect(ok({ "max-size": "2k", "max-file": "3" })).toEqual({ maxSize: 2048, maxFile: 3, compress: false })
+    expect(ok({ "max-size": "2k", "max-file": "3" })).toEqual({ maxSize: 2000, maxFile: 3, compress: false })
   })
 
-  it("sizes take the units go-units' RAMInBytes takes, as json-file parses them", () => {
-    const mib = 1024 * 1024
+  it("sizes take the units go-units takes, as json-file parses them (an i changes nothing: still decimal)", () => {
+    const mb = 1000 * 1000
     for (const text of ["5m", "5mb", "5mib", "5MiB", "5MB", "5 m", "5 MiB", "5.0m"]) {
-      expect(LogFileOptions.parseSize(text)).toEqual(Result.succeed(5 * mib))
+      expect(LogFileOptions.parseSize(text)).toEqual(Result.succeed(5 * mb))
     }
-    expect(LogFileOptions.parseSize("2kib")).toEqual(Result.succeed(2048))
-    expect(LogFileOptions.parseSize("1t")).toEqual(Result.succeed(1024 ** 4))
-    expect(LogFileOptions.parseSize("1Pb")).toEqual(Result.succeed(1024 ** 5))
+    expect(LogFileOptions.parseSize("2kib")).toEqual(Result.succeed(2000))
+    expect(LogFileOptions.parseSize("1t")).toEqual(Result.succeed(1000 ** 4))
+    expect(LogFileOptions.parseSize("1Pb")).toEqual(Result.succeed(1000 ** 5))
     expect(LogFileOptions.parseSize("100b")).toEqual(Result.succeed(100))
     expect(LogFileOptions.parseSize("100B")).toEqual(Result.succeed(100))
-    expect(LogFileOptions.parseSize(".5k")).toEqual(Result.succeed(512))
+    expect(LogFileOptions.parseSize(".5k")).toEqual(Result.succeed(500))
+  })
+
+  it("base 1024 reads an amount of memory (--buffer-size), so its default 16m is the buffer's 16 MiB", () => {
+    expect(LogFileOptions.parseSize("16m", 1024)).toEqual(Result.succeed(16 * 1024 * 1024))
+    expect(LogFileOptions.parseSize("1.5k", 1024)).toEqual(Result.succeed(1536))
+    expect(LogFileOptions.parseSize("100", 1024)).toEqual(Result.succeed(100))
   })
 
   it("sizes refuse a unit go-units refuses, naming the value", () => {
     for (const text of ["10i", "1bb", "1bib", "1ib", "5mi", "5mbb", "5kibb", "1x", " 1", "1  k", "1.2.3k", "k"]) {
       expect(err({ "max-size": text })).toBe(`log-opt max-size=${text}: expected a size such as 10m, 512k or 1g`)
     }
-    expect(err({ "max-size": "8p" })).toBe("log-opt max-size=8p: too large")
+    expect(err({ "max-size": "10p" })).toBe("log-opt max-size=10p: too large")
   })
 
   it("max-file is bounded: a huge count is refused at start, not found out by running out of memory", () => {

@@ -222,10 +222,16 @@ export const of = (
 }
 
 const htmlUnsafe = /[<>&\u2028\u2029]/g
+// In JSON.stringify's text: an escaped backslash (kept, so that the `b` of `\\b` is not taken for an escape), or the
+// short escapes of backspace and form feed, which Go's encoder before Go 1.22 (Engine 20.10's) writes as \u0008 and
+// \u000c.
+const shortEscapes = /\\[\\bf]/g
+const goEscape = (sequence: string) => (sequence === "\\b" ? "\\u0008" : sequence === "\\f" ? "\\u000c" : sequence)
 
 /**
- * The attributes as Go's `json.Marshal` writes a `map[string]string`: keys sorted, and `<`, `>`, `&`, U+2028 and
- * U+2029 escaped as `\u003c` and so on (what json-file stores in `attrs`).
+ * The attributes as Go's `json.Marshal` writes a `map[string]string`: keys sorted, `<`, `>`, `&`, U+2028 and
+ * U+2029 escaped as `\u003c` and so on, and backspace and form feed as `\u0008` and `\u000c` (what json-file stores
+ * in `attrs`).
  *
  * @since 0.1.0
  */
@@ -234,7 +240,9 @@ export const toGoJson = (attributes: Readonly<Record<string, string>>): string =
   const members = Object.keys(attributes)
     .sort(compareBytes)
     .map((key) => `${JSON.stringify(key)}:${JSON.stringify(attributes[key])}`)
-  return `{${members.join(",")}}`.replace(htmlUnsafe, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  return `{${members.join(",")}}`
+    .replace(shortEscapes, goEscape)
+    .replace(htmlUnsafe, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 }
 
 const encoder = new TextEncoder()

@@ -124,4 +124,13 @@ describe("LogAttributes", () => {
     expect(LogAttributes.toGoJson({ "\uff61": "1", "\u{1f600}": "2" })).toBe('{"｡":"1","😀":"2"}')
     expect(LogAttributes.toGoJson({})).toBe("{}")
   })
+
+  it("writes backspace and form feed as \\u0008 and \\u000c, as Go's json.Marshal of Engine 20.10 (Go 1.19) does", () => {
+    // JSON.stringify writes \b and \f; Go before 1.22 has only \n, \r and \t as short escapes. An escaped
+    // backslash followed by b or f stays as it is.
+    expect(LogAttributes.toGoJson({ k: "a\bb\fc\n\t\r\u0001\\b\\f\\\b" })).toBe(
+      '{"k":"a\\u0008b\\u000cc\\n\\t\\r\\u0001\\\\b\\\\f\\\\\\u0008"}'
+    )
+    expect(LogAttributes.toGoJson({ "\b": "x" })).toBe('{"\\u0008":"x"}')
+  })
 })
