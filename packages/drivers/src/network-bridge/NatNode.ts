@@ -291,6 +291,22 @@ const removeRule = (operation: string, name: string, chain: string, args: Readon
     Effect.asVoid
   )
 
+/** Creates `chain` in the table `run` works on, unless it is there. */
+const createChain = (chain: string, run: Run) =>
+  run("create chain", chain, ["-N", chain]).pipe(
+    Effect.catchIf(
+      (e) => /already exists/.test(e.reason),
+      () => Effect.succeed("")
+    )
+  )
+
+/** Removes `chain` and its rules from the table `run` works on; one that is not there is fine. */
+const deleteChain = (chain: string, run: Run) =>
+  Effect.andThen(
+    run("flush chain", chain, ["-F", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed(""))),
+    run("delete chain", chain, ["-X", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+  )
+
 /** Whether an `iptables -S` listing of a table holds `chain`. */
 const hasChain = (output: string, chain: string) => output.split("\n").some((line) => line.trim() === `-N ${chain}`)
 
@@ -321,19 +337,13 @@ export const make: Service = Nat.of({
     }),
   ensureChain: (chain) =>
     Effect.gen(function* () {
-      yield* iptables("create chain", chain, ["-N", chain]).pipe(
-        Effect.catchIf(
-          (e) => /already exists/.test(e.reason),
-          () => Effect.succeed("")
-        )
-      )
+      yield* createChain(chain, iptables)
       for (const [from, args] of jumps(chain)) yield* ensureRule("add jump", `${from} -> ${chain}`, from, args)
     }),
   removeChain: (chain) =>
     Effect.gen(function* () {
       for (const [from, args] of jumps(chain)) yield* removeRule("remove jump", `${from} -> ${chain}`, from, args)
-      yield* iptables("flush chain", chain, ["-F", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
-      yield* iptables("delete chain", chain, ["-X", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+      yield* deleteChain(chain, iptables)
     }),
   addDnat: (chain, rule) => ensureRule("publish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
   removeDnat: (chain, rule) => removeRule("unpublish", `${rule.proto}/${rule.hostPort}`, chain, dnatArgs(rule)),
@@ -341,12 +351,7 @@ export const make: Service = Nat.of({
   removeMasquerade: (rule) => removeRule("stop masquerading", rule.source, "POSTROUTING", masqueradeArgs(rule)),
   ensureForwardChain: (chain) =>
     Effect.gen(function* () {
-      yield* filter("create chain", chain, ["-N", chain]).pipe(
-        Effect.catchIf(
-          (e) => /already exists/.test(e.reason),
-          () => Effect.succeed("")
-        )
-      )
+      yield* createChain(chain, filter)
       const rules = (yield* filter("add jump", `FORWARD -> ${chain}`, ["-S", "FORWARD"]))
         .split("\n")
         .flatMap((line) => (line.startsWith("-A FORWARD ") ? [line.slice("-A FORWARD ".length)] : []))
@@ -356,8 +361,7 @@ export const make: Service = Nat.of({
   removeForwardChain: (chain) =>
     Effect.gen(function* () {
       yield* removeRule("remove jump", `FORWARD -> ${chain}`, "FORWARD", ["-j", chain], filter)
-      yield* filter("flush chain", chain, ["-F", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
-      yield* filter("delete chain", chain, ["-X", chain]).pipe(Effect.catchIf(missing, () => Effect.succeed("")))
+      yield* deleteChain(chain, filter)
     }),
   addForward: (chain, rule) => ensureRule("accept forwarding", forwardName(rule), chain, forwardArgs(rule), filter),
   removeForward: (chain, rule) =>
