@@ -22,6 +22,7 @@ import * as BridgeTable from "./BridgeTable.ts"
 import type { EndpointRecord, NetworkRecord } from "./BridgeTable.ts"
 import type { Link } from "./Links.ts"
 import {
+  changes,
   type DnatRule,
   dnatKey,
   type ForwardRule,
@@ -175,26 +176,23 @@ export const natPlan = (records: ReadonlyArray<NetworkRecord>, found: Found, ins
     const rule = BridgeTable.masqueradeRule(instance, n)
     return rule === undefined ? [] : [rule]
   })
-  const haveDnat = new Set((found.dnat ?? []).map(dnatKey))
-  const wantDnatKeys = new Set(wantDnat.map(dnatKey))
-  const haveMasquerade = new Set(found.masquerade.map(masqueradeKey))
-  const wantMasqueradeKeys = new Set(wantMasquerade.map(masqueradeKey))
   const removeChain = records.length === 0 && found.dnat !== undefined
   const wantForward = BridgeTable.allForwardRules(instance, records)
-  const wantForwardKeys = new Set(wantForward.map(forwardKey))
-  const haveForward = new Set((found.forward ?? []).map(forwardKey))
   const removeForwardChain = wantForward.length === 0 && found.forward !== undefined
+  const dnat = changes(found.dnat ?? [], wantDnat, dnatKey)
+  const masquerade = changes(found.masquerade, wantMasquerade, masqueradeKey)
+  const forward = changes(found.forward ?? [], wantForward, forwardKey)
   return {
     ensureChain: wantDnat.length > 0,
     removeChain,
     // Rules of a chain that goes go with it.
-    removeDnat: removeChain ? [] : (found.dnat ?? []).filter((r) => !wantDnatKeys.has(dnatKey(r))),
-    addDnat: wantDnat.filter((r) => !haveDnat.has(dnatKey(r))),
-    removeMasquerade: found.masquerade.filter((r) => !wantMasqueradeKeys.has(masqueradeKey(r))),
-    addMasquerade: wantMasquerade.filter((r) => !haveMasquerade.has(masqueradeKey(r))),
+    removeDnat: removeChain ? [] : dnat.remove,
+    addDnat: dnat.add,
+    removeMasquerade: masquerade.remove,
+    addMasquerade: masquerade.add,
     ensureForwardChain: wantForward.length > 0,
     removeForwardChain,
-    removeForward: removeForwardChain ? [] : (found.forward ?? []).filter((r) => !wantForwardKeys.has(forwardKey(r))),
-    addForward: wantForward.filter((r) => !haveForward.has(forwardKey(r)))
+    removeForward: removeForwardChain ? [] : forward.remove,
+    addForward: forward.add
   }
 }

@@ -25,7 +25,7 @@ import {
   PortRefused
 } from "./BridgeErrors.ts"
 import * as BridgeOptions from "./BridgeOptions.ts"
-import { type DnatRule, type ForwardRule, forwardKey, type MasqueradeRule } from "./Nat.ts"
+import { changes, type DnatRule, type ForwardRule, forwardKey, type MasqueradeRule } from "./Nat.ts"
 
 /**
  * A published port (`docker run -p [HOSTIP:]HOSTPORT:PORT[/PROTO]`): traffic to `hostPort` on `hostIp` (`""`: every
@@ -730,6 +730,10 @@ export const dnatComment = (instance: string, endpointId: string): string =>
  */
 export const masqueradePrefix = (instance: string): string => `dpk ${natTag(instance)} network `
 
+/** The comment of a network's MASQUERADE and forward rules. */
+const networkComment = (instance: string, networkId: string): string =>
+  `${masqueradePrefix(instance)}${commentId(networkId)}`
+
 /**
  * The DNAT rule of a published binding: to the endpoint's IPv4 address.
  *
@@ -754,7 +758,7 @@ export const masqueradeRule = (instance: string, n: NetworkRecord): MasqueradeRu
   const source = v4 === undefined ? undefined : BridgeOptions.networkOf(v4)
   return n.settings.masquerade !== true || source === undefined
     ? undefined
-    : { source, bridge: n.bridge, comment: `${masqueradePrefix(instance)}${commentId(n.id)}` }
+    : { source, bridge: n.bridge, comment: networkComment(instance, n.id) }
 }
 
 /**
@@ -785,7 +789,7 @@ export const forwardChain = (instance: string): string => {
  * @since 0.1.0
  */
 export const forwardRules = (instance: string, n: NetworkRecord): ReadonlyArray<ForwardRule> => {
-  const network = `${masqueradePrefix(instance)}${commentId(n.id)}`
+  const network = networkComment(instance, n.id)
   const bridge = n.bridge
   const masquerading = masqueradeRule(instance, n) !== undefined
   const ports = new Map<string, ForwardRule>()
@@ -828,13 +832,8 @@ export const forwardChanges = (
   instance: string,
   before: Iterable<NetworkRecord>,
   after: Iterable<NetworkRecord>
-): { readonly add: ReadonlyArray<ForwardRule>; readonly remove: ReadonlyArray<ForwardRule> } => {
-  const was = allForwardRules(instance, before)
-  const is = allForwardRules(instance, after)
-  const wasKeys = new Set(was.map(forwardKey))
-  const isKeys = new Set(is.map(forwardKey))
-  return { add: is.filter((r) => !wasKeys.has(forwardKey(r))), remove: was.filter((r) => !isKeys.has(forwardKey(r))) }
-}
+): { readonly add: ReadonlyArray<ForwardRule>; readonly remove: ReadonlyArray<ForwardRule> } =>
+  changes(allForwardRules(instance, before), allForwardRules(instance, after), forwardKey)
 
 /**
  * `Join`: the container end to move, the network's gateways (so the container's default route goes through the

@@ -175,6 +175,22 @@ export const forwardKey = (rule: ForwardRule): string =>
     : [rule.kind, rule.bridge, rule.comment].join(" ")
 
 /**
+ * What it takes to go from the rules `from` to the rules `to`, rules told apart by `key` (`dnatKey`,
+ * `masqueradeKey`, `forwardKey`): those of `to` missing from `from`, and those of `from` that `to` has not.
+ *
+ * @since 0.1.0
+ */
+export const changes = <A>(
+  from: ReadonlyArray<A>,
+  to: ReadonlyArray<A>,
+  key: (rule: A) => string
+): { readonly add: ReadonlyArray<A>; readonly remove: ReadonlyArray<A> } => {
+  const fromKeys = new Set(from.map(key))
+  const toKeys = new Set(to.map(key))
+  return { add: to.filter((r) => !fromKeys.has(key(r))), remove: from.filter((r) => !toKeys.has(key(r))) }
+}
+
+/**
  * The chain users filter forwarded traffic in before the engine's rules (the engine jumps to it first): the jump to
  * the plugin's chain goes right after it, so that a user's `DROP` there still applies to the plugin's networks.
  *
