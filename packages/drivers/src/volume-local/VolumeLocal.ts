@@ -11,12 +11,11 @@
  *
  * @since 0.1.0
  */
-import { VolumeDriver } from "@docker-plugin-kit/protocol"
+import { VolumeDriver, Wire } from "@docker-plugin-kit/protocol"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import { InvalidArgument, type VolumeError } from "../volume/VolumeErrors.ts"
@@ -87,14 +86,6 @@ const settingsOf = (options: Readonly<Record<string, string>>): FolderSettings =
 
 const labelsOf = (options: Readonly<Record<string, string>>): Readonly<Record<string, string>> =>
   Result.match(decodeRecorded(options), { onFailure: () => ({}), onSuccess: (o) => o.labels })
-
-/**
- * Whether a time can be answered as `CreatedAt`: the daemon refuses a whole `Get` or `List` answer whose `CreatedAt`
- * does not parse, so one volume with an unusual time (a folder adopted with an mtime after the year 9999, a state
- * file edited by hand) would hide every volume. Such a time is left out, which the daemon accepts.
- */
-const isVolume = Schema.is(VolumeDriver.Volume)
-const answerable = (createdAt: string): boolean => isVolume({ Name: "", Status: {}, CreatedAt: createdAt })
 
 /**
  * Whether a volume folder would be the state folder or hold it. Both paths are resolved (absolute, no `..`), and a
@@ -236,7 +227,10 @@ export const make = (options: Options = {}): Effect.Effect<VolumeDriver.Driver, 
       return {
         Name: record.name,
         Mountpoint: folderOf(record.name),
-        ...(answerable(record.createdAt) ? { CreatedAt: record.createdAt } : {}),
+        // The daemon refuses a whole Get or List answer whose CreatedAt does not parse, so one volume with an unusual
+        // time (a folder adopted with an mtime after the year 9999, a state file edited by hand) would hide every
+        // volume: such a time is left out, which the daemon accepts.
+        ...(Wire.isRfc3339(record.createdAt) ? { CreatedAt: record.createdAt } : {}),
         Status: {
           mounts: record.mounts.length,
           options: record.options,
