@@ -50,7 +50,6 @@ export const config = (options: Options = {}): Result.Result<IpamState.Config, C
   Result.gen(function* () {
     const ranges = (
       flag: string,
-      sizeFlag: string,
       family: 4 | 6,
       given: ReadonlyArray<string> | undefined,
       fallback: string,
@@ -60,7 +59,7 @@ export const config = (options: Options = {}): Result.Result<IpamState.Config, C
         const values = given ?? [fallback]
         // A length no range of the family can hold, or the ranges left at their default: the size is at fault.
         const sizeAtFault =
-          given === undefined || !Number.isInteger(size) || size < 0 || size > (family === 4 ? 32 : 128)
+          given === undefined || !Number.isInteger(size) || size < 0 || size > Ipam.Prefix.bitsOf(family)
         const parsed: Array<Ipam.Prefix.Prefix> = []
         for (const value of values) {
           const p = yield* Result.mapError(
@@ -74,7 +73,7 @@ export const config = (options: Options = {}): Result.Result<IpamState.Config, C
           }
           yield* Result.mapError(
             Ipam.PoolCarver.checkLength(p, size),
-            (e) => new IpamState.IpamError({ request: sizeAtFault ? sizeFlag : flag, reason: e.message })
+            (e) => new IpamState.IpamError({ request: sizeAtFault ? `${flag}-size` : flag, reason: e.message })
           )
           parsed.push(p)
         }
@@ -83,9 +82,9 @@ export const config = (options: Options = {}): Result.Result<IpamState.Config, C
     const size4 = options.poolSize ?? defaultPoolSize
     const size6 = options.pool6Size ?? defaultPool6Size
     return {
-      pools4: yield* ranges("--pool", "--pool-size", 4, options.pools, defaultPool, size4),
+      pools4: yield* ranges("--pool", 4, options.pools, defaultPool, size4),
       size4,
-      pools6: yield* ranges("--pool6", "--pool6-size", 6, options.pools6, defaultPool6, size6),
+      pools6: yield* ranges("--pool6", 6, options.pools6, defaultPool6, size6),
       size6
     }
   })
